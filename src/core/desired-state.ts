@@ -1,0 +1,78 @@
+/**
+ * DesiredState: what every host (or Kubernetes target) must look like. Produced by the pure
+ * render step, consumed by the thin adapters (CLI render/diff, Pulumi components, tests).
+ * See DESIGN.md: FileSpec / ServiceSpec / ClusterAction.
+ */
+
+export type InitSystem = "systemd" | "supervisor";
+
+export interface FileSpec {
+  /** Inventory host name the file belongs to. */
+  readonly host: string;
+  /** Absolute path on the host. */
+  readonly path: string;
+  /** Full content. For secret files this holds the real value; adapters mask it (see masking.ts). */
+  readonly content: string;
+  /** Octal mode string, e.g. "0644", "0400". */
+  readonly mode: string;
+  readonly owner: string;
+  readonly group: string;
+  /** True when the content carries secret material (keys, cookies, passwords). */
+  readonly secret: boolean;
+  /**
+   * Host-side check run against the candidate file before it is activated. `{file}` is replaced by
+   * the temp file's path (the check runs on the temp copy, beside the target). Exit 0 = accept.
+   */
+  readonly validate?: string;
+  /** Service names (ServiceSpec.name on the same host) to reload/restart when this file changes. */
+  readonly notify: readonly string[];
+}
+
+export interface ServiceSpec {
+  readonly host: string;
+  /** Service name as the manager knows it (systemd unit without .service / supervisor program). */
+  readonly name: string;
+  readonly manager: InitSystem;
+  /** Command that reloads without a restart, when the daemon supports it. */
+  readonly reload?: string;
+  /** Command that restarts the service. */
+  readonly restart: string;
+  /** Command that exits 0 once the service is healthy (the gate between hosts in a roll). */
+  readonly health?: string;
+  /** Rolling group id (ClusterPlan.rollingGroups[].id) this service restarts within. */
+  readonly rollGroup?: string;
+}
+
+export type ActionPhase = "bootstrap" | "post-start" | "converge" | "switchover";
+
+export interface ClusterAction {
+  /** Stable id, unique in the DesiredState: used as the Pulumi resource name suffix. */
+  readonly id: string;
+  /** Host that runs the command. */
+  readonly host: string;
+  readonly phase: ActionPhase;
+  readonly description: string;
+  /** Command run on create/update. */
+  readonly create: string;
+  /** Command run when the resource is deleted (deprovisioning), if any. */
+  readonly delete?: string;
+  /** Ids of actions that must complete first. */
+  readonly dependsOn: readonly string[];
+  /** Paths (on `host`) whose content hashes trigger a re-run. */
+  readonly triggers: readonly string[];
+  /** True when the command line carries secret material. */
+  readonly secret: boolean;
+}
+
+export interface HostState {
+  readonly host: string;
+  readonly files: readonly FileSpec[];
+  readonly services: readonly ServiceSpec[];
+}
+
+export interface DesiredState {
+  readonly hosts: readonly HostState[];
+  readonly actions: readonly ClusterAction[];
+  /** Kubernetes manifests (target: kubernetes), as plain objects in apply order. */
+  readonly manifests: readonly Record<string, unknown>[];
+}

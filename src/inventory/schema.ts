@@ -1,0 +1,374 @@
+/**
+ * The YAML inventory schema (zod). Both parsers (Tower INI and YAML) produce an `Inventory` that
+ * satisfies this schema; defaults are applied here and only here (`.default(...)`), so every later
+ * stage can rely on them. The JSON Schema in schema/inventory.schema.json is exported from this
+ * file (`npm run schema`), so editors complete inventories.
+ *
+ * Cross-field rules (quorum, membership, addressing) are NOT checked here: they are plan-time
+ * findings with inventory paths and hints (src/plan/).
+ */
+import { z } from "zod";
+
+const name = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(/^[A-Za-z0-9_.-]+$/, "letters, digits, '_', '.', '-' only");
+
+/**
+ * A secret value. Never a literal in example files: reference a Pulumi config secret (`secret:`)
+ * or an environment variable (`env:`). `value:` exists because Tower INI files carry literals
+ * (`rabbitmq_password=...`); a literal in YAML is accepted with a warning.
+ */
+export const SecretRef = z.union([
+  z.object({ secret: z.string().min(1).describe("Pulumi config secret key (stack config `haforge:<key>` or `<ns>:<key>`)") }).strict(),
+  z.object({ env: z.string().min(1).describe("Environment variable holding the value") }).strict(),
+  z.object({ value: z.string().describe("Literal value (discouraged: read as-is from Tower INI files)") }).strict(),
+]);
+export type SecretRef = z.infer<typeof SecretRef>;
+
+export const SshSettings = z
+  .object({
+    user: z.string().min(1).default("root").describe("SSH user. @default root"),
+    port: z.number().int().min(1).max(65535).default(22).describe("SSH port. @default 22"),
+    hostKey: z
+      .string()
+      .optional()
+      .describe("Pinned host public key, OpenSSH format (`ssh-ed25519 AAAA...`). Or use knownHostsFile. @default - none: connecting is refused unless trustOnFirstUse"),
+    knownHostsFile: z.string().optional().describe("known_hosts file to pin the host key from"),
+    trustOnFirstUse: z.boolean().default(false).describe("Accept an unknown host key once (explicit opt-in). @default false"),
+    privateKeyPath: z.string().optional().describe("Path to the SSH private key on the machine running haforge"),
+    privateKey: SecretRef.optional().describe("SSH private key as a secret"),
+    password: SecretRef.optional().describe("SSH password as a secret"),
+    agent: z.boolean().default(false).describe("Use SSH_AUTH_SOCK. @default false"),
+    bastion: z.string().optional().describe("Name of another inventory host to jump through"),
+  })
+  .strict();
+export type SshSettings = z.infer<typeof SshSettings>;
+
+export const Host = z
+  .object({
+    name,
+    address: z.string().min(1).describe("Address haforge connects to (ansible_host). IP or DNS name"),
+    internalAddress: z
+      .string()
+      .optional()
+      .describe("Cluster-internal address (Tower `rabbitmq_host`). @default - the address"),
+    interfaces: z
+      .array(z.object({ name: z.string().min(1), address: z.string().min(1).describe("CIDR, e.g. 10.0.0.11/24") }).strict())
+      .default([])
+      .describe("Network interfaces with their CIDR (used for VIP/subnet checks). @default []"),
+    ssh: SshSettings.default(SshSettings.parse({})),
+    init: z.enum(["systemd", "supervisor"]).default("systemd").describe("Service manager on the host. @default systemd"),
+    managedByPolicy: z.boolean().default(true).describe("AWX managed_by_policy. @default true"),
+    vars: z.record(z.string(), z.string()).default({}).describe("Extra host vars, kept as-is"),
+  })
+  .strict();
+export type Host = z.infer<typeof Host>;
+
+export const InstanceGroup = z
+  .object({
+    name: name.describe("Group name without prefix (`tower`, `east`)"),
+    /** Hosts listed under the INI section = policy_instance_list. */
+    hosts: z.array(z.string()).default([]),
+    policy: z
+      .object({
+        percentage: z.number().int().min(0).max(100).default(0),
+        minimum: z.number().int().min(0).default(0),
+        list: z.array(z.string()).default([]).describe("Extra policy_instance_list entries beyond `hosts`"),
+      })
+      .strict()
+      .default({ percentage: 0, minimum: 0, list: [] }),
+  })
+  .strict();
+
+export const IsolatedGroup = z
+  .object({
+    name,
+    controller: z.string().optional().describe("Instance group (or `tower`) that controls this isolated group"),
+    hosts: z.array(z.string()).default([]),
+  })
+  .strict();
+
+export const Tower = z
+  .object({
+    instanceGroups: z.array(InstanceGroup).default([]).describe("`tower` first; instance_group_<name> sections"),
+    isolatedGroups: z.array(IsolatedGroup).default([]),
+    database: z
+      .object({
+        hosts: z.array(z.string()).default([]),
+        host: z.string().optional().describe("External database host (pg_host)"),
+        port: z.number().int().default(5432),
+        name: z.string().default("awx"),
+        username: z.string().default("awx"),
+        password: SecretRef.optional(),
+      })
+      .strict()
+      .default({ hosts: [], port: 5432, name: "awx", username: "awx" }),
+    adminPassword: SecretRef.optional(),
+    secretKey: SecretRef.optional(),
+  })
+  .strict();
+export type Tower = z.infer<typeof Tower>;
+
+export const RabbitMq = z
+  .object({
+    port: z.number().int().min(1).max(65535).default(5672),
+    vhost: z.string().min(1).default("tower"),
+    username: z.string().min(1).default("tower"),
+    password: SecretRef.default({ value: "" }),
+    cookie: SecretRef.default({ value: "cookiemonster" }),
+    useLongName: z.boolean().optional().describe("@default - derived from addressing: FQDN or IP => true, short names => false"),
+    enableManagement: z.boolean().default(false),
+    managementPort: z.number().int().default(15672),
+    partitionHandling: z.enum(["pause_minority", "autoheal", "ignore"]).default("pause_minority"),
+    /** Explicit node hosts. @default - every instance (tower + instance groups). */
+    nodes: z.array(z.string()).optional(),
+  })
+  .strict();
+export type RabbitMq = z.infer<typeof RabbitMq>;
+
+const KeyValues = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({});
+
+export const PcmkOp = z
+  .object({ name: z.string(), interval: z.string().default("0s"), timeout: z.string().optional(), role: z.string().optional() })
+  .strict();
+export const PcmkPrimitive = z
+  .object({
+    id: name,
+    agent: z.string().min(1).describe("class:provider:type or class:type, e.g. ocf:heartbeat:IPaddr2, stonith:fence_ipmilan"),
+    params: KeyValues,
+    meta: KeyValues,
+    ops: z.array(PcmkOp).default([]),
+  })
+  .strict();
+export const PcmkGroup = z.object({ id: name, members: z.array(z.string()).min(1), meta: KeyValues }).strict();
+export const PcmkClone = z
+  .object({ id: name, resource: z.string(), promotable: z.boolean().default(false), meta: KeyValues })
+  .strict();
+export const PcmkFencing = z
+  .object({
+    id: name,
+    agent: z.string().min(1).describe("Fence agent, e.g. fence_ipmilan, fence_virt"),
+    params: KeyValues,
+    hosts: z.array(z.string()).default([]).describe("Nodes this device fences (pcmk_host_list)"),
+  })
+  .strict();
+export const PcmkLocation = z
+  .object({ id: name, resource: z.string(), node: z.string(), score: z.union([z.string(), z.number()]).default("INFINITY") })
+  .strict();
+export const PcmkColocation = z
+  .object({ id: name, resource: z.string(), with: z.string(), score: z.union([z.string(), z.number()]).default("INFINITY") })
+  .strict();
+export const PcmkOrder = z
+  .object({ id: name, first: z.string(), then: z.string(), kind: z.enum(["Mandatory", "Optional", "Serialize"]).default("Mandatory") })
+  .strict();
+
+export const ClusterNode = z.union([
+  z.string(),
+  z
+    .object({
+      host: z.string(),
+      nodeid: z.number().int().min(1).optional(),
+      addrs: z.array(z.string()).optional().describe("knet link addresses, link 0 first. @default - [host internal address]"),
+    })
+    .strict(),
+]);
+
+export const PacemakerCluster = z
+  .object({
+    name,
+    nodes: z.array(ClusterNode).default([]),
+    remoteNodes: z.array(z.string()).default([]).describe("pacemaker_remote nodes (worker pools beyond 16)"),
+    transport: z.enum(["knet", "udpu", "udp"]).default("knet"),
+    crypto: z
+      .object({ cipher: z.enum(["none", "aes256", "aes192", "aes128"]).default("aes256"), hash: z.enum(["none", "md5", "sha1", "sha256", "sha384", "sha512"]).default("sha256") })
+      .strict()
+      .default({ cipher: "aes256", hash: "sha256" }),
+    token: z.number().int().min(100).default(3000).describe("totem token timeout, ms. @default 3000"),
+    quorum: z
+      .object({
+        twoNode: z.boolean().default(false),
+        waitForAll: z.boolean().optional(),
+        lastManStanding: z.boolean().default(false),
+        autoTieBreaker: z.boolean().default(false),
+        qdevice: z.object({ host: z.string(), algorithm: z.enum(["ffsplit", "lms"]).default("ffsplit") }).strict().optional(),
+      })
+      .strict()
+      .default({ twoNode: false, lastManStanding: false, autoTieBreaker: false }),
+    fencing: z.array(PcmkFencing).default([]),
+    properties: KeyValues.describe("Cluster properties, e.g. stonith-enabled, no-quorum-policy"),
+    primitives: z.array(PcmkPrimitive).default([]),
+    groups: z.array(PcmkGroup).default([]),
+    clones: z.array(PcmkClone).default([]),
+    constraints: z
+      .object({ location: z.array(PcmkLocation).default([]), colocation: z.array(PcmkColocation).default([]), order: z.array(PcmkOrder).default([]) })
+      .strict()
+      .default({ location: [], colocation: [], order: [] }),
+    /**
+     * The TripleO "lightweight" layout: Pacemaker keeps only VIPs + HAProxy, RabbitMQ, Galera,
+     * Redis, cinder-volume; every other service is restarted by the init system.
+     */
+    lightweight: z
+      .object({
+        vips: z.array(z.object({ name: name, address: z.string().describe("CIDR") }).strict()).default([]),
+        managed: z.array(z.enum(["haproxy", "rabbitmq", "galera", "redis", "cinder-volume"])).default(["haproxy", "rabbitmq", "galera", "redis", "cinder-volume"]),
+        systemdServices: z.array(z.string()).default([]).describe("Services left to systemd with Restart=always"),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+export type PacemakerCluster = z.infer<typeof PacemakerCluster>;
+
+export const Pacemaker = z
+  .object({
+    layout: z.enum(["per-service", "all-in-one", "lightweight"]).default("per-service"),
+    clusters: z.array(PacemakerCluster).default([]),
+  })
+  .strict();
+
+export const VrrpInstance = z
+  .object({
+    name,
+    vip: z.string().describe("VIP in CIDR form, e.g. 10.0.0.100/24"),
+    interface: z.string().default("eth0"),
+    routerId: z.number().int().min(1).max(255),
+    hosts: z
+      .array(z.union([z.string(), z.object({ host: z.string(), priority: z.number().int().min(1).max(254) }).strict()]))
+      .min(1)
+      .describe("First host is the preferred master; priorities default to 150, 140, 130..."),
+    unicast: z.boolean().default(true).describe("unicast_peer instead of multicast. @default true"),
+    advertInt: z.number().int().min(1).default(1),
+    authPass: SecretRef.optional(),
+    track: z
+      .array(z.object({ name: name, script: z.string(), interval: z.number().int().default(2), weight: z.number().int().default(-20), fall: z.number().int().default(2), rise: z.number().int().default(2) }).strict())
+      .default([])
+      .describe("vrrp_script checks; e.g. `pidof haproxy` or the app's health URL"),
+    nopreempt: z.boolean().default(false),
+  })
+  .strict();
+
+export const Keepalived = z.object({ instances: z.array(VrrpInstance).default([]) }).strict();
+
+export const HaproxyBackend = z
+  .object({
+    name,
+    mode: z.enum(["tcp", "http"]).default("tcp"),
+    balance: z.enum(["roundrobin", "leastconn", "source", "first"]).default("roundrobin"),
+    servers: z.array(z.object({ host: z.string(), port: z.number().int().min(1).max(65535) }).strict()).min(1),
+    stickTable: z.boolean().default(false).describe("Single-active backend (e.g. Galera): stick on dst, others backup"),
+    httpchk: z.string().optional().describe("e.g. `GET /healthz`; http checks against the servers"),
+    checkInterval: z.string().default("1s"),
+  })
+  .strict();
+export const HaproxyFrontend = z
+  .object({
+    name,
+    bind: z.string().describe("`ADDRESS:PORT` or `*:PORT`; the VIP by default"),
+    mode: z.enum(["tcp", "http"]).default("tcp"),
+    backend: z.string(),
+  })
+  .strict();
+export const Haproxy = z
+  .object({
+    hosts: z.array(z.string()).default([]).describe("@default - the hosts of the first keepalived instance"),
+    frontends: z.array(HaproxyFrontend).default([]),
+    backends: z.array(HaproxyBackend).default([]),
+    stats: z.object({ bind: z.string(), user: z.string().default("admin"), password: SecretRef.optional() }).strict().optional(),
+  })
+  .strict();
+
+export const QuorumStore = z
+  .object({
+    kind: z.enum(["etcd", "consul"]),
+    members: z.array(z.string()).default([]).describe("Voting members"),
+    storeOnly: z.array(z.string()).default([]).describe("Members that run only the store (Cloudify: 2 managers + 1 store-only node)"),
+    clientPort: z.number().int().optional(),
+    peerPort: z.number().int().optional(),
+    enableV2: z.boolean().default(true).describe("etcd v2 API: Patroni's `etcd:` backend needs it on Debian's etcd 3.4. @default true"),
+    token: z.string().default("haforge"),
+    encryptKey: SecretRef.optional().describe("consul gossip key"),
+  })
+  .strict();
+
+export const PostgresHa = z
+  .object({
+    engine: z.enum(["stolon", "patroni"]).default("patroni"),
+    clusterName: name.default("pg"),
+    nodes: z.array(z.string()).min(1).describe("Postgres data nodes (stolon keepers / patroni members)"),
+    sentinels: z.array(z.string()).optional().describe("stolon sentinels. @default - the nodes"),
+    proxies: z.array(z.string()).optional().describe("stolon proxies. @default - the nodes"),
+    store: z
+      .object({ backend: z.enum(["etcd", "consul", "kubernetes"]).default("etcd"), endpoints: z.array(z.string()).optional().describe("@default - the quorum store members") })
+      .strict()
+      .default({ backend: "etcd" }),
+    port: z.number().int().default(5432),
+    proxyPort: z.number().int().default(25432),
+    version: z.number().int().default(15),
+    superuserPassword: SecretRef.default({ secret: "pgSuperuserPassword" }),
+    replicationPassword: SecretRef.default({ secret: "pgReplicationPassword" }),
+    spec: z.record(z.string(), z.unknown()).default({}).describe("stolon initial cluster spec overrides"),
+    ttl: z.number().int().default(30),
+  })
+  .strict();
+
+export const SyncthingFolder = z
+  .object({
+    id: name,
+    path: z.string().min(1),
+    hosts: z.array(z.string()).min(2),
+    rescanIntervalS: z.number().int().default(60),
+    fsWatcherDelayS: z.number().int().default(1),
+  })
+  .strict();
+export const Syncthing = z
+  .object({ folders: z.array(SyncthingFolder).default([]), guiPort: z.number().int().default(8384), listenPort: z.number().int().default(22000) })
+  .strict();
+
+export const ActivePassiveApp = z
+  .object({
+    name,
+    service: z.string().default("dr-provision").describe("systemd unit / supervisor program of the app"),
+    hosts: z.array(z.string()).min(2).describe("First host starts active; the others passive"),
+    vip: z.string().describe("CIDR"),
+    interface: z.string().default("eth0"),
+    haId: z.string().min(1).describe("RS_HA_ID: identical on all nodes"),
+    token: SecretRef.describe("RS_HA_TOKEN shared by all nodes"),
+  })
+  .strict();
+
+export const Kubernetes = z
+  .object({
+    namespace: z.string().default("haforge"),
+    storageClass: z.string().optional(),
+    replicas: z
+      .object({ rabbitmq: z.number().int().min(1).default(3), web: z.number().int().min(1).default(2), task: z.number().int().min(1).default(2), keepers: z.number().int().min(1).default(3), sentinels: z.number().int().min(1).default(3), proxies: z.number().int().min(1).default(2) })
+      .strict()
+      .default({ rabbitmq: 3, web: 2, task: 2, keepers: 3, sentinels: 3, proxies: 2 }),
+    ingress: z.object({ host: z.string(), className: z.string().optional() }).strict().optional(),
+    loadBalancer: z.boolean().default(false),
+    images: z.record(z.string(), z.string()).default({}),
+  })
+  .strict();
+
+export const Inventory = z
+  .object({
+    version: z.literal(1).default(1),
+    name: name.default("haforge"),
+    target: z.enum(["ssh", "kubernetes"]).default("ssh"),
+    hosts: z.array(Host).default([]),
+    tower: Tower.optional(),
+    rabbitmq: RabbitMq.optional(),
+    pacemaker: Pacemaker.optional(),
+    keepalived: Keepalived.optional(),
+    haproxy: Haproxy.optional(),
+    quorumStore: QuorumStore.optional(),
+    postgres: PostgresHa.optional(),
+    syncthing: Syncthing.optional(),
+    activePassive: z.array(ActivePassiveApp).default([]),
+    kubernetes: Kubernetes.optional(),
+  })
+  .strict();
+export type Inventory = z.infer<typeof Inventory>;
+export type InventoryInput = z.input<typeof Inventory>;

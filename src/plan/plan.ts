@@ -1,0 +1,47 @@
+/**
+ * The plan step: hosts first, then every service's plan step in registry order, each seeing the
+ * slices of the ones before it. Pure and deterministic.
+ */
+import { hasErrors, sortFindings, type Finding } from "../core/findings";
+import type { Inventory } from "../inventory/schema";
+import { services } from "../services/registry";
+import { planHosts } from "./hosts";
+import type { ClusterPlan, PlanResult, PlannedHost } from "./types";
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+export function planCluster(inventory: Inventory): PlanResult {
+  const findings: Finding[] = [];
+  const { hosts, findings: hostFindings } = planHosts(inventory);
+  findings.push(...hostFindings);
+
+  let plan: Mutable<Partial<ClusterPlan>> = {
+    name: inventory.name,
+    target: inventory.target,
+    instanceGroups: [],
+    isolatedGroups: [],
+    pacemakerClusters: [],
+    pacemakerLayout: inventory.pacemaker?.layout ?? "per-service",
+    keepalived: [],
+    activePassive: [],
+    rollingGroups: [],
+    inventory,
+  };
+  const roles = new Map<string, Set<string>>();
+  for (const svc of services) {
+    if (!svc.plan) continue;
+    const step = svc.plan({ inventory, hosts, plan });
+    findings.push(...step.findings);
+    const rolling = [...(plan.rollingGroups ?? []), ...(step.patch.rollingGroups ?? [])];
+    plan = { ...plan, ...step.patch, rollingGroups: rolling };
+    for (const [host, rs] of Object.entries(step.roles ?? {})) {
+      const set = roles.get(host) ?? new Set<string>();
+      rs.forEach((r) => set.add(r));
+      roles.set(host, set);
+    }
+  }
+  const plannedHosts: PlannedHost[] = [...hosts.values()].map((h) => ({ ...h, roles: [...(roles.get(h.name) ?? [])].sort() }));
+  plan.hosts = plannedHosts;
+  const sorted = sortFindings(findings);
+  return hasErrors(sorted) ? { findings: sorted } : { plan: plan as ClusterPlan, findings: sorted };
+}

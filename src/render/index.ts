@@ -1,0 +1,3 @@
+export * from "./render";
+export * from "./templates";
+export * from "./daemon";

@@ -1,0 +1,72 @@
+/**
+ * Render: ClusterPlan + resolved secrets + materials → DesiredState. Pure and deterministic:
+ * services render in registry order; files are sorted by host then path, so the same inputs
+ * give byte-identical output.
+ */
+import type { ClusterAction, DesiredState, FileSpec, HostState, ServiceSpec } from "../core/desired-state";
+import type { MaterialSpec, Materials } from "../core/materials";
+import type { SecretValues } from "../core/secrets";
+import type { ClusterPlan } from "../plan/types";
+import { services } from "../services/registry";
+import type { RenderContext } from "../services/types";
+import { renderTemplate } from "./templates";
+
+/** Every material the plan's services need generated once. */
+export function requiredMaterials(plan: ClusterPlan): MaterialSpec[] {
+  const specs = services.flatMap((s) => (s.materials ? s.materials(plan) : []));
+  const seen = new Set<string>();
+  return specs.filter((m) => (seen.has(m.key) ? false : (seen.add(m.key), true)));
+}
+
+export function renderDesiredState(plan: ClusterPlan, secrets: SecretValues, materials: Materials): DesiredState {
+  const ctx: RenderContext = { plan, secrets, materials, template: renderTemplate };
+  const files: FileSpec[] = [];
+  const svcs: ServiceSpec[] = [];
+  const actions: ClusterAction[] = [];
+  const manifests: Record<string, unknown>[] = [];
+  for (const svc of services) {
+    if (plan.target === "kubernetes") {
+      if (svc.renderKubernetes) manifests.push(...svc.renderKubernetes(ctx).manifests);
+      continue;
+    }
+    if (!svc.render) continue;
+    const r = svc.render(ctx);
+    files.push(...r.files);
+    svcs.push(...r.services);
+    actions.push(...r.actions);
+  }
+  const byHost = new Map<string, { files: FileSpec[]; services: ServiceSpec[] }>();
+  const slot = (h: string) => {
+    let s = byHost.get(h);
+    if (!s) byHost.set(h, (s = { files: [], services: [] }));
+    return s;
+  };
+  for (const f of files) slot(f.host).files.push(f);
+  for (const s of svcs) slot(s.host).services.push(s);
+  const hostOrder = new Map(plan.hosts.map((h) => [h.name, h.order]));
+  const hosts: HostState[] = [...byHost.entries()]
+    .sort(([a], [b]) => (hostOrder.get(a) ?? 1e9) - (hostOrder.get(b) ?? 1e9) || a.localeCompare(b))
+    .map(([host, s]) => ({
+      host,
+      files: s.files.sort((a, b) => a.path.localeCompare(b.path)),
+      services: s.services.sort((a, b) => a.name.localeCompare(b.name)),
+    }));
+  return { hosts, actions, manifests };
+}
+
+/** Programmer checks on a DesiredState: unique (host, path) and action ids, known dependencies. */
+export function checkDesiredState(state: DesiredState): string[] {
+  const problems: string[] = [];
+  for (const h of state.hosts) {
+    const paths = new Set<string>();
+    for (const f of h.files) {
+      if (paths.has(f.path)) problems.push(`${h.host}: ${f.path} rendered twice`);
+      paths.add(f.path);
+      if (!f.path.startsWith("/")) problems.push(`${h.host}: ${f.path} is not absolute`);
+    }
+  }
+  const ids = new Set(state.actions.map((a) => a.id));
+  if (ids.size !== state.actions.length) problems.push("duplicate action ids");
+  for (const a of state.actions) for (const d of a.dependsOn) if (!ids.has(d)) problems.push(`action ${a.id} depends on unknown ${d}`);
+  return problems;
+}

@@ -1,0 +1,6 @@
+import type { ServiceModule } from "../types";
+
+/** tower: plan step, renderer (stub until implemented). */
+export const towerService: ServiceModule = {
+  name: "tower",
+};

@@ -1,0 +1,61 @@
+/**
+ * The contract of a service folder (DESIGN.md: "A service is one folder"). Each src/services/<svc>/
+ * exports one ServiceModule; src/services/registry.ts lists them in plan order.
+ */
+import type { ClusterAction, FileSpec, ServiceSpec } from "../core/desired-state";
+import type { Finding } from "../core/findings";
+import type { MaterialSpec, Materials } from "../core/materials";
+import type { SecretValues } from "../core/secrets";
+import type { Inventory } from "../inventory/schema";
+import type { ClusterPlan, PlannedHost } from "../plan/types";
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** What a plan step sees: the inventory, the hosts by name, and the plan built so far. */
+export interface PlanContext {
+  readonly inventory: Inventory;
+  readonly hosts: ReadonlyMap<string, PlannedHost>;
+  /** Slices contributed by the services before this one in registry order. */
+  readonly plan: Readonly<Partial<ClusterPlan>>;
+}
+
+export interface PlanStep {
+  readonly findings: readonly Finding[];
+  /** This service's slice(s) of the plan, merged into the plan in registry order. */
+  readonly patch: Partial<Mutable<ClusterPlan>>;
+  /** Roles to add to hosts (`{ hostA: ["rabbitmq"] }`). */
+  readonly roles?: Readonly<Record<string, readonly string[]>>;
+}
+
+export interface RenderContext {
+  readonly plan: ClusterPlan;
+  /** Resolved secrets by secretKey(ref); use resolveSecret(ref, ctx.secrets). */
+  readonly secrets: SecretValues;
+  /** Generated materials by MaterialSpec.key. */
+  readonly materials: Materials;
+  /** Renders templates/<svc>/<name> with handlebars (src/render/templates.ts). */
+  readonly template: (svc: string, name: string, data: unknown) => string;
+}
+
+export interface RenderResult {
+  readonly files: readonly FileSpec[];
+  readonly services: readonly ServiceSpec[];
+  readonly actions: readonly ClusterAction[];
+}
+
+export interface KubernetesRenderResult {
+  /** Plain Kubernetes objects (apiVersion, kind, metadata, ...). */
+  readonly manifests: readonly Record<string, unknown>[];
+}
+
+export interface ServiceModule {
+  readonly name: string;
+  /** Derived facts and findings. Absent: the service contributes nothing to the plan. */
+  plan?(ctx: PlanContext): PlanStep;
+  /** Material this service needs generated once (keys, certs). */
+  materials?(plan: ClusterPlan): readonly MaterialSpec[];
+  /** Files, services and cluster actions for SSH targets. */
+  render?(ctx: RenderContext): RenderResult;
+  /** Objects for a Kubernetes target. */
+  renderKubernetes?(ctx: RenderContext): KubernetesRenderResult;
+}
