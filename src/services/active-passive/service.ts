@@ -1,6 +1,11 @@
 import type { ServiceModule } from "../types";
+import { plan } from "./plan";
+import { renderPart } from "./render";
+import { kubernetesPart } from "./kubernetes";
 
-/** active-passive: plan step, renderer (stub until implemented). */
 export const activePassiveService: ServiceModule = {
   name: "active-passive",
+  plan,
+  ...renderPart,
+  ...kubernetesPart,
 };

@@ -1,6 +1,11 @@
 import type { ServiceModule } from "../types";
+import { plan } from "./plan";
+import { renderPart } from "./render";
+import { kubernetesPart } from "./kubernetes";
 
-/** pacemaker: plan step, renderer (stub until implemented). */
 export const pacemakerService: ServiceModule = {
   name: "pacemaker",
+  plan,
+  ...renderPart,
+  ...kubernetesPart,
 };

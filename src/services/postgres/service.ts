@@ -1,6 +1,11 @@
 import type { ServiceModule } from "../types";
+import { plan } from "./plan";
+import { renderPart } from "./render";
+import { kubernetesPart } from "./kubernetes";
 
-/** postgres: plan step, renderer (stub until implemented). */
 export const postgresService: ServiceModule = {
   name: "postgres",
+  plan,
+  ...renderPart,
+  ...kubernetesPart,
 };

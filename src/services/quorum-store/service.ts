@@ -1,6 +1,11 @@
 import type { ServiceModule } from "../types";
+import { plan } from "./plan";
+import { renderPart } from "./render";
+import { kubernetesPart } from "./kubernetes";
 
-/** quorum-store: plan step, renderer (stub until implemented). */
 export const quorumStoreService: ServiceModule = {
   name: "quorum-store",
+  plan,
+  ...renderPart,
+  ...kubernetesPart,
 };

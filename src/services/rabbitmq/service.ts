@@ -1,6 +1,11 @@
 import type { ServiceModule } from "../types";
+import { plan } from "./plan";
+import { renderPart } from "./render";
+import { kubernetesPart } from "./kubernetes";
 
-/** rabbitmq: plan step, renderer (stub until implemented). */
 export const rabbitmqService: ServiceModule = {
   name: "rabbitmq",
+  plan,
+  ...renderPart,
+  ...kubernetesPart,
 };

@@ -1,6 +1,11 @@
 import type { ServiceModule } from "../types";
+import { plan } from "./plan";
+import { renderPart } from "./render";
+import { kubernetesPart } from "./kubernetes";
 
-/** syncthing: plan step, renderer (stub until implemented). */
 export const syncthingService: ServiceModule = {
   name: "syncthing",
+  plan,
+  ...renderPart,
+  ...kubernetesPart,
 };

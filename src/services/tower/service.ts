@@ -1,6 +1,11 @@
 import type { ServiceModule } from "../types";
+import { plan } from "./plan";
+import { renderPart } from "./render";
+import { kubernetesPart } from "./kubernetes";
 
-/** tower: plan step, renderer (stub until implemented). */
 export const towerService: ServiceModule = {
   name: "tower",
+  plan,
+  ...renderPart,
+  ...kubernetesPart,
 };

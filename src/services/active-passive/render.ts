@@ -1,0 +1,4 @@
+import type { ServiceModule } from "../types";
+
+/** active-passive renderer: files, services, cluster actions (and materials it needs). */
+export const renderPart: Pick<ServiceModule, "render" | "materials"> = {};

@@ -1,0 +1,6 @@
+import type { PlanContext, PlanStep } from "../types";
+
+/** pacemaker plan step: derived facts and findings. */
+export function plan(_ctx: PlanContext): PlanStep {
+  return { findings: [], patch: {} };
+}
