@@ -259,6 +259,13 @@ export const HaproxyBackend = z
     servers: z.array(z.object({ host: z.string(), port: z.number().int().min(1).max(65535) }).strict()).min(1),
     stickTable: z.boolean().default(false).describe("Single-active backend (e.g. Galera): stick on dst, others backup"),
     httpchk: z.string().optional().describe("e.g. `GET /healthz`; http checks against the servers"),
+    checkPort: z
+      .number()
+      .int()
+      .min(1)
+      .max(65535)
+      .optional()
+      .describe("Port the health check probes when it is not the traffic port (Galera clustercheck 9200, Patroni REST 8008). @default - the server's port"),
     checkInterval: z.string().default("1s"),
   })
   .strict();

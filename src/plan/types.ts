@@ -139,6 +139,8 @@ export interface HaproxyPlan {
     servers: readonly HaproxyServerPlan[];
     stickTable: boolean;
     httpchk?: string;
+    /** Port the check probes (`check port N`) when it is not the traffic port. */
+    checkPort?: number;
     checkInterval: string;
   }[];
   readonly stats?: { bind: string; user: string; password?: SecretRef };

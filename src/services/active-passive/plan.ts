@@ -1,6 +1,123 @@
+/**
+ * Active/passive apps with built-in HA (Digital Rebar Provision's RS_HA_* settings): one active
+ * node holds the VIP, the passive ones follow it. The nodes find each other by RS_HA_ID and
+ * authenticate with RS_HA_TOKEN, so both must be set and shared; the VIP (RS_HA_ADDRESS, a CIDR)
+ * is added to RS_HA_INTERFACE and must belong to that interface's subnet
+ * (https://docs.rackn.io/stable/arch/provision/ha/).
+ */
+import { error, warning, type Finding } from "../../core/findings";
+import { hostAddresses, parseCidr, placeVip, sameAddress } from "../../plan/network";
+import type { ActivePassivePlan, RollingGroup } from "../../plan/types";
+import { allPacemakerVips } from "../pacemaker/vips";
 import type { PlanContext, PlanStep } from "../types";
 
-/** active-passive plan step: derived facts and findings. */
-export function plan(_ctx: PlanContext): PlanStep {
-  return { findings: [], patch: {} };
+export function plan(ctx: PlanContext): PlanStep {
+  const apps = ctx.inventory.activePassive;
+  if (apps.length === 0) return { findings: [], patch: {} };
+  const findings: Finding[] = [];
+  const planned: ActivePassivePlan[] = [];
+  const rolling: RollingGroup[] = [];
+  const roles: Record<string, string[]> = {};
+  const names = new Map<string, number>();
+  const haIds = new Map<string, string>();
+  const vipsSeen: { address: string; app: string }[] = [];
+  const otherVips = [
+    ...(ctx.plan.keepalived ?? []).map((k) => ({ address: k.vip, owner: `keepalived instance '${k.name}'` })),
+    ...allPacemakerVips(ctx.inventory.pacemaker?.clusters ?? []).map((v) => ({ address: v.address, owner: `Pacemaker '${v.id}' of cluster '${v.cluster}'` })),
+  ];
+
+  apps.forEach((app, i) => {
+    const base = `activePassive[${i}]`;
+    if (names.has(app.name))
+      findings.push(error("active-passive.duplicate-name", `${base}.name`, `app name '${app.name}' is already used by activePassive[${names.get(app.name)}]`, "Name every app once."));
+    else names.set(app.name, i);
+
+    const hosts: string[] = [];
+    app.hosts.forEach((h, j) => {
+      const path = `${base}.hosts[${j}]`;
+      if (!ctx.hosts.has(h)) findings.push(error("active-passive.unknown-host", path, `host '${h}' of app '${app.name}' is not an inventory host`, "Add it under `hosts` or fix the name."));
+      else if (hosts.includes(h)) findings.push(error("active-passive.duplicate-host", path, `host '${h}' is listed twice in app '${app.name}'`, "List each host once."));
+      else hosts.push(h);
+    });
+    if (new Set(app.hosts).size < 2)
+      findings.push(
+        error("active-passive.too-few-hosts", `${base}.hosts`, `app '${app.name}' has ${new Set(app.hosts).size} distinct host(s); active/passive needs 2 or more`, "List an active and at least one passive host."),
+      );
+
+    if (app.haId.trim() === "")
+      findings.push(error("active-passive.empty-ha-id", `${base}.haId`, `\`haId\` of app '${app.name}' is blank`, "Set `haId` to a name shared by all nodes of the app (RS_HA_ID)."));
+    else if (haIds.has(app.haId))
+      findings.push(
+        error(
+          "active-passive.duplicate-ha-id",
+          `${base}.haId`,
+          `\`haId\` '${app.haId}' of app '${app.name}' is also the haId of app '${haIds.get(app.haId)}'`,
+          "Nodes join the HA group by id: two apps with one id would take each other's nodes.",
+        ),
+      );
+    else haIds.set(app.haId, app.name);
+
+    if ("value" in app.token && app.token.value.trim() === "")
+      findings.push(
+        error("active-passive.token-missing", `${base}.token`, `\`token\` of app '${app.name}' is empty`, "Reference a secret shared by all nodes, e.g. `token: { secret: drpHaToken }` (RS_HA_TOKEN)."),
+      );
+
+    const cidr = parseCidr(app.vip);
+    if (!cidr) {
+      findings.push(
+        error("active-passive.invalid-vip", `${base}.vip`, `\`vip\` '${app.vip}' of app '${app.name}' is not a CIDR (ADDRESS/PREFIX)`, "Write the VIP with its prefix, e.g. 10.0.0.50/24."),
+      );
+    } else {
+      for (const h of hosts) {
+        const placed = placeVip(cidr, ctx.hosts.get(h)!, app.interface);
+        if (placed.kind === "outside")
+          findings.push(
+            error(
+              "active-passive.vip-outside-subnet",
+              `${base}.vip`,
+              `VIP '${app.vip}' of app '${app.name}' is outside host '${h}''s subnet ${placed.subnet} (${placed.via})`,
+              "Pick a VIP in the subnet the hosts share on `interface`.",
+            ),
+          );
+        else if (placed.kind === "no-interface")
+          findings.push(
+            error(
+              "active-passive.interface-missing",
+              `${base}.interface`,
+              `\`interface\` '${app.interface}' of app '${app.name}' is not an interface of host '${h}' (it has ${placed.interfaces.map((x) => `'${x}'`).join(", ")})`,
+              "Set `interface` to the hosts' interface name.",
+            ),
+          );
+        else if (placed.kind === "unchecked")
+          findings.push(
+            warning(
+              "active-passive.vip-subnet-unchecked",
+              `${base}.vip`,
+              `cannot check VIP '${app.vip}' of app '${app.name}' against host '${h}': ${placed.reason}`,
+              "List the host's `interfaces` with their CIDR.",
+            ),
+          );
+      }
+      for (const h of ctx.hosts.values())
+        if (hostAddresses(h).some((a) => sameAddress(a, cidr.address)))
+          findings.push(error("active-passive.vip-is-host-address", `${base}.vip`, `VIP '${app.vip}' of app '${app.name}' is the address of host '${h.name}'`, "Use a free address of the subnet."));
+      const clash = [...otherVips, ...vipsSeen.map((v) => ({ address: v.address, owner: `app '${v.app}'` }))].find((v) => sameAddress(v.address, cidr.address));
+      if (clash)
+        findings.push(
+          error(
+            "active-passive.vip-conflict",
+            `${base}.vip`,
+            `VIP '${app.vip}' of app '${app.name}' is also managed by ${clash.owner}`,
+            "One address, one manager: give the app its own VIP.",
+          ),
+        );
+      vipsSeen.push({ address: cidr.address, app: app.name });
+    }
+
+    planned.push({ name: app.name, service: app.service, hosts, vip: app.vip, interface: app.interface, haId: app.haId, token: app.token });
+    for (const h of hosts) (roles[h] ??= []).push(`active-passive:${app.name}`);
+    // Passive nodes first, the active one last: a single takeover per roll.
+    if (hosts.length > 0) rolling.push({ id: `active-passive:${app.name}`, service: app.service, hosts: [...hosts.slice(1), hosts[0]!], maxUnavailable: 1 });
+  });
+  return { findings, patch: { activePassive: planned, rollingGroups: rolling }, roles };
 }

@@ -1,0 +1,121 @@
+/**
+ * Addressing helpers for the plan steps that place virtual IPs (keepalived, Pacemaker IPaddr2 and
+ * lightweight VIPs, active/passive apps). Subnet membership uses Node's own `net.BlockList`
+ * rather than hand-rolled bit math (IPv4 and IPv6 alike).
+ */
+import { BlockList, isIP } from "node:net";
+import type { PlannedHost } from "./types";
+
+export interface Cidr {
+  readonly address: string;
+  readonly prefix: number;
+  readonly family: "ipv4" | "ipv6";
+}
+
+/** `10.0.0.100/24` → { address, prefix, family }; undefined when not an IP/prefix pair. */
+export function parseCidr(text: string): Cidr | undefined {
+  const m = /^([^/\s]+)\/(\d{1,3})$/.exec(text.trim());
+  if (!m) return undefined;
+  const address = m[1]!;
+  const prefix = Number(m[2]);
+  const v = isIP(address);
+  if (v === 0) return undefined;
+  const max = v === 4 ? 32 : 128;
+  if (prefix < 0 || prefix > max) return undefined;
+  return { address, prefix, family: v === 4 ? "ipv4" : "ipv6" };
+}
+
+export const ipFamily = (address: string): "ipv4" | "ipv6" | undefined => {
+  const v = isIP(address);
+  return v === 4 ? "ipv4" : v === 6 ? "ipv6" : undefined;
+};
+
+/** Whether `address` is inside the network `network/prefix` (any address of the network). */
+export function inSubnet(address: string, network: string, prefix: number): boolean {
+  const fa = ipFamily(address);
+  const fn = ipFamily(network);
+  if (!fa || fa !== fn) return false;
+  const list = new BlockList();
+  list.addSubnet(network, prefix, fn);
+  return list.check(address, fa);
+}
+
+/** Canonical text of an address (so `10.0.0.1` and `::ffff:...` forms or IPv6 spellings compare). */
+export function sameAddress(a: string, b: string): boolean {
+  const fa = ipFamily(a);
+  if (!fa || fa !== ipFamily(b)) return a === b;
+  return inSubnet(a, b, fa === "ipv4" ? 32 : 128);
+}
+
+/** Every address an inventory host is known by (address, internal address, interface IPs). */
+export function hostAddresses(host: PlannedHost): string[] {
+  const out = new Set<string>([host.address, host.internalAddress]);
+  for (const i of host.interfaces) {
+    const c = parseCidr(i.address);
+    out.add(c ? c.address : i.address);
+  }
+  return [...out];
+}
+
+/** The outcome of placing a VIP on one host. */
+export type VipPlacement =
+  | { readonly kind: "ok"; readonly via: string }
+  /** The VIP is not in the subnet the host has on that interface. */
+  | { readonly kind: "outside"; readonly via: string; readonly subnet: string }
+  /** The host lists interfaces but none with that name. */
+  | { readonly kind: "no-interface"; readonly interfaces: readonly string[] }
+  /** Nothing to compare with (DNS name and no interfaces, or a different address family). */
+  | { readonly kind: "unchecked"; readonly reason: string };
+
+/**
+ * Where a VIP lands on `host`: keepalived and IPaddr2 add the VIP to an interface that must
+ * already carry an address of the same subnet, otherwise the address is unreachable from peers
+ * (https://keepalived.readthedocs.io/en/latest/configuration_synopsis.html#vrrp-instance-definitions-synopsis).
+ * Uses the host's interface of that name when the inventory lists interfaces, else the host's
+ * internal address with the VIP's own prefix.
+ */
+export function placeVip(vip: Cidr, host: PlannedHost, iface: string | undefined): VipPlacement {
+  if (host.interfaces.length > 0) {
+    const candidates = iface === undefined ? host.interfaces : host.interfaces.filter((i) => i.name === iface);
+    if (candidates.length === 0) return { kind: "no-interface", interfaces: host.interfaces.map((i) => i.name) };
+    let outside: VipPlacement | undefined;
+    for (const c of candidates) {
+      const cidr = parseCidr(c.address);
+      if (!cidr) continue;
+      if (cidr.family !== vip.family) continue;
+      if (inSubnet(vip.address, cidr.address, cidr.prefix)) return { kind: "ok", via: `interface ${c.name} ${c.address}` };
+      outside ??= { kind: "outside", via: `interface ${c.name}`, subnet: `${c.address}` };
+    }
+    if (outside) return outside;
+    // Interfaces listed without a usable CIDR of this family: fall through to the address.
+  }
+  const addr = host.internalAddress;
+  const fam = ipFamily(addr);
+  if (!fam) return { kind: "unchecked", reason: `address '${addr}' is not an IP` };
+  if (fam !== vip.family) return { kind: "unchecked", reason: `address '${addr}' is ${fam}, the VIP ${vip.family}` };
+  return inSubnet(vip.address, addr, vip.prefix)
+    ? { kind: "ok", via: `address ${addr}` }
+    : { kind: "outside", via: "address", subnet: `${addr}/${vip.prefix}` };
+}
+
+/** The port of `ADDRESS:PORT`, `*:PORT`, `[v6]:PORT`, `:PORT` or `PORT`; undefined when none. */
+export function splitHostPort(bind: string): { host: string; port: number } | undefined {
+  const t = bind.trim();
+  let host = "";
+  let portText = t;
+  const v6 = /^\[([^\]]+)\]:(\d+)$/.exec(t);
+  if (v6) {
+    host = v6[1]!;
+    portText = v6[2]!;
+  } else if (t.includes(":")) {
+    const i = t.lastIndexOf(":");
+    host = t.slice(0, i);
+    portText = t.slice(i + 1);
+    // A bare IPv6 address without brackets is ambiguous: refuse rather than guess.
+    if (host.includes(":")) return undefined;
+  }
+  if (!/^\d{1,5}$/.test(portText)) return undefined;
+  const port = Number(portText);
+  if (port < 1 || port > 65535) return undefined;
+  return { host, port };
+}

@@ -1,0 +1,88 @@
+/**
+ * Bad input is a finding, never an exception (DESIGN.md "Errors"): the HA plan steps run over
+ * inventories whose addresses, VIPs, binds, names and counts are drawn from awkward values.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import fc from "fast-check";
+import { planCluster } from "../../src/plan/plan";
+import { inventory, runSteps } from "./plan-helpers";
+
+const addr = fc.oneof(
+  fc.constantFrom("10.0.0.11", "10.0.0.100", "fd00::1", "::", "0.0.0.0", "db1.example.com", "10.0.0.300", "", "1.2.3", "[::1]"),
+  fc.ipV4(),
+  fc.ipV6(),
+  fc.string({ maxLength: 12 }),
+);
+const cidr = fc.oneof(
+  fc.tuple(addr, fc.integer({ min: -2, max: 140 })).map(([a, p]) => `${a}/${p}`),
+  addr,
+  fc.constantFrom("10.0.0.100/24", "10.0.0.100/", "/24", "10.0.0.100/24/1", "fd00::100/64"),
+);
+const bind = fc.oneof(fc.tuple(fc.constantFrom("", "*", "10.0.0.100", "[fd00::1]", "fd00::1", "x y"), fc.integer({ min: -1, max: 70000 })).map(([h, p]) => `${h}:${p}`), fc.string({ maxLength: 10 }));
+const hostName = fc.constantFrom("h1", "h2", "h3", "h4", "zz");
+const hostList = fc.array(hostName, { minLength: 0, maxLength: 5 });
+
+const doc = fc.record({
+  hostAddrs: fc.array(fc.tuple(addr, cidr), { minLength: 1, maxLength: 4 }),
+  nodes: fc.array(fc.oneof(hostName, fc.record({ host: hostName, nodeid: fc.integer({ min: 1, max: 4 }), addrs: fc.array(addr, { maxLength: 10 }) })), { maxLength: 6 }),
+  transport: fc.constantFrom("knet", "udpu", "udp"),
+  cipher: fc.constantFrom("none", "aes256"),
+  hash: fc.constantFrom("none", "sha256"),
+  stonith: fc.constantFrom(undefined, true, false, "maybe", 0),
+  ipaddr: cidr,
+  vip: cidr,
+  kaHosts: fc.array(fc.oneof(hostName, fc.record({ host: hostName, priority: fc.integer({ min: 1, max: 254 }) })), { minLength: 1, maxLength: 4 }),
+  routerId: fc.integer({ min: 1, max: 3 }),
+  binds: fc.array(bind, { maxLength: 3 }),
+  storeMembers: hostList,
+  storeOnly: hostList,
+  pgNodes: fc.array(hostName, { minLength: 1, maxLength: 4 }),
+  engine: fc.constantFrom("stolon", "patroni"),
+  backend: fc.constantFrom("etcd", "consul", "kubernetes"),
+  path: fc.constantFrom("/srv/a", "/srv/a/b", "rel", "/", ""),
+  apHosts: fc.array(hostName, { minLength: 2, maxLength: 3 }),
+});
+
+describe("plan fuzz", () => {
+  it("never throws, whatever the HA sections hold", () => {
+    fc.assert(
+      fc.property(doc, (d) => {
+        const input = {
+          hosts: d.hostAddrs.map(([a, c], i) => ({ name: `h${i + 1}`, address: a || "x", interfaces: [{ name: "eth0", address: c || "x" }] })),
+          pacemaker: {
+            clusters: [
+              {
+                name: "c",
+                nodes: d.nodes,
+                transport: d.transport,
+                crypto: { cipher: d.cipher, hash: d.hash },
+                ...(d.stonith === undefined ? {} : { properties: { "stonith-enabled": d.stonith } }),
+                primitives: [{ id: "v", agent: "ocf:heartbeat:IPaddr2", params: { ip: d.ipaddr.split("/")[0] ?? "", cidr_netmask: d.ipaddr.split("/")[1] ?? "" } }],
+                lightweight: { vips: [{ name: "lv", address: d.vip }] },
+              },
+            ],
+          },
+          keepalived: { instances: [{ name: "k", vip: d.vip, routerId: d.routerId, hosts: d.kaHosts }, { name: "k2", vip: d.ipaddr, routerId: d.routerId, hosts: d.kaHosts }] },
+          haproxy: {
+            frontends: d.binds.map((b, i) => ({ name: `f${i}`, bind: b, backend: i % 2 ? "b" : "missing" })),
+            backends: [{ name: "b", servers: d.pgNodes.map((host) => ({ host, port: 5432 })), stickTable: true }],
+            stats: { bind: d.binds[0] ?? ":8404" },
+          },
+          quorumStore: { kind: "etcd" as const, members: d.storeMembers, storeOnly: d.storeOnly },
+          postgres: { engine: d.engine, nodes: d.pgNodes, store: { backend: d.backend } },
+          syncthing: { folders: [{ id: "a", path: d.path || "/x", hosts: d.apHosts }, { id: "a", path: "/srv/a", hosts: d.apHosts }] },
+          activePassive: [{ name: "ap", hosts: d.apHosts, vip: d.vip, haId: " ", token: { value: "" } }],
+        };
+        const parsed = inventory(input as never);
+        const r = runSteps(parsed as never);
+        for (const f of r.findings) {
+          assert.match(f.code, /^[a-z-]+(\.[a-z0-9-]+)+$/);
+          assert.ok(f.path.length > 0 && f.message.length > 0);
+        }
+        planCluster(parsed);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
