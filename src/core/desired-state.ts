@@ -13,6 +13,12 @@ export interface FileSpec {
   readonly path: string;
   /** Full content. For secret files this holds the real value; adapters mask it (see masking.ts). */
   readonly content: string;
+  /**
+   * How `content` encodes the file's bytes. "base64": content is base64 and the adapter writes the
+   * DECODED bytes (binary key material such as the corosync authkey, which must be raw random
+   * bytes). @default "utf8"
+   */
+  readonly encoding?: "utf8" | "base64";
   /** Octal mode string, e.g. "0644", "0400". */
   readonly mode: string;
   readonly owner: string;
@@ -75,4 +81,9 @@ export interface DesiredState {
   readonly actions: readonly ClusterAction[];
   /** Kubernetes manifests (target: kubernetes), as plain objects in apply order. */
   readonly manifests: readonly Record<string, unknown>[];
+}
+
+/** The bytes a FileSpec puts on disk (decodes `encoding: "base64"` content). */
+export function fileBytes(f: Pick<FileSpec, "content" | "encoding">): Buffer {
+  return Buffer.from(f.content, f.encoding === "base64" ? "base64" : "utf8");
 }

@@ -1,4 +1,290 @@
-import type { ServiceModule } from "../types";
+/**
+ * Pacemaker renderer: per cluster, on every node, Corosync (corosync.conf + authkey), the
+ * Pacemaker CIB as an offline document plus the script that applies it, the corosync and
+ * pacemaker daemons for the host's init system, and the cluster actions (CIB apply on the first
+ * node, one membership action per node whose delete removes the node).
+ *
+ * Ordering and identity:
+ * - Files are validated on the host by the daemons' own checks (`corosync -t -c`, `crm_verify`)
+ *   before they replace anything. /etc/corosync/authkey sorts before corosync.conf, so on a fresh
+ *   host the key exists when corosync.conf is checked (crypto needs it).
+ * - A corosync.conf change is a reload (`corosync-cfgtool -R`, cluster-wide), not a restart:
+ *   nodelist changes are applied that way (corosync-cfgtool(8)).
+ * - The CIB is never pushed with `cibadmin --replace`: cib-apply.sh diffs against the live CIB
+ *   and patches it (see templates/pacemaker/cib-apply.sh.hbs), on ONE node, re-run whenever the
+ *   rendered CIB or the script changes (triggers).
+ */
+import type { ClusterAction, FileSpec, InitSystem, ServiceSpec } from "../../core/desired-state";
+import type { MaterialSpec } from "../../core/materials";
+import type { ClusterPlan, PacemakerClusterPlan } from "../../plan/types";
+import { daemon, systemdDropIn } from "../../render/daemon";
+import type { RenderContext, RenderResult, ServiceModule } from "../types";
+import { cibPath, cibXml } from "./cib";
+import { buildCibModel } from "./cib-model";
+import { COROSYNC_AUTHKEY, COROSYNC_CONF, corosyncConfData, usesCrypto } from "./corosync-conf";
+import { lightweightSpec } from "./lightweight";
 
-/** pacemaker renderer: files, services, cluster actions (and materials it needs). */
-export const renderPart: Pick<ServiceModule, "render" | "materials"> = {};
+export const CIB_APPLY_SCRIPT = "/usr/local/lib/haforge/cib-apply.sh";
+export const PACEMAKER_AUTHKEY = "/etc/pacemaker/authkey";
+
+/** Corosync authkey size: corosync-keygen's default (corosync-keygen(8)). */
+export const COROSYNC_KEY_BYTES = 256;
+/** pacemaker_remote key size: the Pacemaker Remote guide's `dd bs=4096 count=1`. */
+export const PACEMAKER_KEY_BYTES = 4096;
+
+export const corosyncKeyMaterial = (cluster: string): string => `corosync/authkey/${cluster}`;
+export const pacemakerKeyMaterial = (cluster: string): string => `pacemaker/authkey/${cluster}`;
+export const rollGroupId = (cluster: string): string => `pacemaker:${cluster}`;
+
+/**
+ * Bootstrap properties the controller writes itself; the apply keeps them in the live CIB
+ * (linux-system-roles/ha_cluster keeps the same ones) so an unchanged inventory is a no-op.
+ */
+export const PACEMAKER_OWNED_PROPERTIES = ["cluster-infrastructure", "dc-version", "have-watchdog", "last-lrm-refresh"] as const;
+
+/** Health gate of a Pacemaker node (see the pacemaker daemon below). */
+export const PACEMAKER_HEALTH = "crm_mon -1 -s 2>/dev/null | grep -q '^CLUSTER OK'";
+/** rc 0 quorate, 2 not quorate (corosync-quorumtool(8)). */
+export const COROSYNC_HEALTH = "corosync-quorumtool -s >/dev/null";
+
+/** POSIX shell single-quoting. */
+const sq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** Check that a decoded key file has the expected size: a missing material renders empty and is refused here. */
+const keySizeCheck = (bytes: number): string => `test "$(wc -c < {file})" -eq ${bytes}`;
+
+/** Fence device parameters that usually carry credentials: the CIB then counts as a secret file. */
+const CREDENTIAL_PARAM = /pass|secret|key|token|community/i;
+
+function cibApplyScript(ctx: RenderContext): string {
+  const keep = PACEMAKER_OWNED_PROPERTIES.map((p) => `@name='${p}'`).join(" or ");
+  return ctx.template("pacemaker", "cib-apply.sh.hbs", {
+    ownedProperties: PACEMAKER_OWNED_PROPERTIES.join(", "),
+    purgeXpath: `/cib/configuration/crm_config/cluster_property_set[@id='cib-bootstrap-options']/nvpair[not(${keep})]`,
+    attempts: 5,
+    queryRetries: 30,
+  });
+}
+
+function membershipAction(cluster: PacemakerClusterPlan, host: string): ClusterAction {
+  const names = cluster.nodes.map((n) => n.host);
+  // Run on another member: the delete must work after `host` itself is gone.
+  const runner = names.find((n) => n !== host) ?? host;
+  const q = sq(host);
+  return {
+    id: `pacemaker:${cluster.name}:member:${host}`,
+    host: runner,
+    phase: "post-start",
+    description: `wait until ${host} is a member of Pacemaker cluster ${cluster.name}; on delete, remove it from the cluster`,
+    // `crm_node -l` prints "<id> <name> <state>" per known node. Bounded: 60 x 2 s.
+    create:
+      `i=0; while [ "$i" -lt 60 ]; do ` +
+      `crm_node -l 2>/dev/null | awk '{print $2" "$3}' | grep -qxF ${sq(`${host} member`)} && exit 0; ` +
+      `i=$((i+1)); sleep 2; done; echo "node "${q}" did not join cluster "${sq(cluster.name)} >&2; exit 1`,
+    // pcs' node removal order: the remaining nodes reload the nodelist that no longer has the
+    // node, then Pacemaker forgets it (crm_node(8) --remove, "after it has been stopped").
+    delete: `corosync-cfgtool -R && crm_node --force -R ${q}`,
+    dependsOn: [],
+    triggers: [],
+    secret: false,
+  };
+}
+
+function initOf(plan: ClusterPlan, host: string): InitSystem {
+  return plan.hosts.find((h) => h.name === host)?.init ?? "systemd";
+}
+
+function renderCluster(ctx: RenderContext, cluster: PacemakerClusterPlan): RenderResult {
+  const { plan, materials } = ctx;
+  const files: FileSpec[] = [];
+  const services: ServiceSpec[] = [];
+  const actions: ClusterAction[] = [];
+  const rollGroup = rollGroupId(cluster.name);
+
+  const corosyncConf = ctx.template("pacemaker", "corosync.conf.hbs", corosyncConfData(cluster, plan));
+  const crypto = usesCrypto(cluster);
+  const model = buildCibModel(cluster, plan);
+  const cib = cibXml(model);
+  const cibSecret = cluster.spec.fencing.some((f) => Object.keys(f.params).some((k) => CREDENTIAL_PARAM.test(k)));
+  const script = cibApplyScript(ctx);
+  const remotes = cluster.remoteNodes;
+  const lw = lightweightSpec(cluster, plan);
+
+  for (const node of cluster.nodes) {
+    const host = node.host;
+    const init = initOf(plan, host);
+    files.push({
+      host,
+      path: COROSYNC_CONF,
+      content: corosyncConf,
+      mode: "0644",
+      owner: "root",
+      group: "root",
+      secret: false,
+      validate: "corosync -t -c {file}",
+      notify: ["corosync"],
+    });
+    if (crypto) {
+      files.push({
+        host,
+        path: COROSYNC_AUTHKEY,
+        content: materials[corosyncKeyMaterial(cluster.name)] ?? "",
+        encoding: "base64",
+        mode: "0400",
+        owner: "root",
+        group: "root",
+        secret: true,
+        validate: keySizeCheck(COROSYNC_KEY_BYTES),
+        notify: ["corosync"],
+      });
+    }
+    if (remotes.length) {
+      files.push({
+        host,
+        path: PACEMAKER_AUTHKEY,
+        content: materials[pacemakerKeyMaterial(cluster.name)] ?? "",
+        encoding: "base64",
+        mode: "0640",
+        owner: "hacluster",
+        group: "haclient",
+        secret: true,
+        validate: keySizeCheck(PACEMAKER_KEY_BYTES),
+        notify: ["pacemaker"],
+      });
+    }
+    files.push(
+      {
+        host,
+        path: cibPath(cluster.name),
+        content: cib,
+        mode: "0600",
+        owner: "root",
+        group: "root",
+        secret: cibSecret,
+        validate: "crm_verify --xml-file {file}",
+        // Applied by the CIB action (triggered by this file's hash), never by a restart.
+        notify: [],
+      },
+      { host, path: CIB_APPLY_SCRIPT, content: script, mode: "0755", owner: "root", group: "root", secret: false, notify: [] },
+    );
+
+    const corosync = daemon({
+      host,
+      init,
+      name: "corosync",
+      description: `Corosync cluster engine (cluster ${cluster.name})`,
+      command: "/usr/sbin/corosync -f",
+      health: COROSYNC_HEALTH,
+      rollGroup,
+      startsecs: 3,
+      stopwaitsecs: 60,
+    });
+    const pacemaker = daemon({
+      host,
+      init,
+      name: "pacemaker",
+      description: `Pacemaker cluster resource manager (cluster ${cluster.name})`,
+      command: "/usr/sbin/pacemakerd",
+      // crm_mon's one-line nagios summary is "CLUSTER OK: ..." only with a DC and every node
+      // online; its exit code is 0 even for "CLUSTER WARN: No DC, offline node: X" (measured on
+      // 2.1.5), so the text is what gates the roll.
+      health: PACEMAKER_HEALTH,
+      rollGroup,
+      after: ["corosync.service"],
+      startsecs: 5,
+      // Stopping Pacemaker first moves or stops every resource on the node.
+      stopwaitsecs: 600,
+    });
+    files.push(corosync.file, pacemaker.file);
+    services.push({ ...corosync.service, reload: "corosync-cfgtool -R" }, pacemaker.service);
+
+    // Lightweight layout: what Pacemaker no longer manages is restarted by systemd. Supervisor
+    // hosts need nothing: supervisor programs already restart (autorestart=true).
+    if (lw && init === "systemd") {
+      for (const svc of lw.systemdServices) {
+        const unit = svc.replace(/\.service$/, "");
+        files.push(systemdDropIn(host, unit, "haforge-restart", "[Service]\nRestart=always\nRestartSec=5s\n"));
+      }
+    }
+    actions.push(membershipAction(cluster, host));
+  }
+
+  for (const remote of remotes) {
+    files.push({
+      host: remote,
+      path: PACEMAKER_AUTHKEY,
+      content: materials[pacemakerKeyMaterial(cluster.name)] ?? "",
+      encoding: "base64",
+      mode: "0640",
+      owner: "hacluster",
+      group: "haclient",
+      secret: true,
+      validate: keySizeCheck(PACEMAKER_KEY_BYTES),
+      notify: ["pacemaker_remote"],
+    });
+    const d = daemon({
+      host: remote,
+      init: initOf(plan, remote),
+      name: "pacemaker_remote",
+      description: `Pacemaker remote executor (cluster ${cluster.name})`,
+      command: "/usr/sbin/pacemaker-remoted",
+      startsecs: 3,
+      stopwaitsecs: 600,
+    });
+    files.push(d.file);
+    services.push(d.service);
+  }
+
+  const first = cluster.nodes[0];
+  if (first) {
+    const members = actions.map((a) => a.id);
+    actions.push({
+      id: `pacemaker:${cluster.name}:cib`,
+      host: first.host,
+      phase: "post-start",
+      description: `apply the rendered CIB of Pacemaker cluster ${cluster.name} (diff + patch against the live CIB)`,
+      create: `/bin/sh ${CIB_APPLY_SCRIPT} ${sq(cibPath(cluster.name))}`,
+      // Resources are placed once every node has joined, not piled onto the first one.
+      dependsOn: members,
+      triggers: [cibPath(cluster.name), CIB_APPLY_SCRIPT],
+      secret: false,
+    });
+  }
+  return { files, services, actions };
+}
+
+export const renderPart: Pick<ServiceModule, "render" | "materials"> = {
+  materials(plan: ClusterPlan): readonly MaterialSpec[] {
+    const out: MaterialSpec[] = [];
+    for (const c of plan.pacemakerClusters) {
+      if (usesCrypto(c)) {
+        out.push({
+          key: corosyncKeyMaterial(c.name),
+          kind: { type: "random-bytes", bytes: COROSYNC_KEY_BYTES },
+          description: `Corosync authkey of cluster ${c.name} (totem crypto)`,
+        });
+      }
+      if (c.remoteNodes.length) {
+        out.push({
+          key: pacemakerKeyMaterial(c.name),
+          kind: { type: "random-bytes", bytes: PACEMAKER_KEY_BYTES },
+          description: `Pacemaker remote authkey of cluster ${c.name}`,
+        });
+      }
+    }
+    return out;
+  },
+
+  render(ctx: RenderContext): RenderResult {
+    const files: FileSpec[] = [];
+    const services: ServiceSpec[] = [];
+    const actions: ClusterAction[] = [];
+    for (const cluster of ctx.plan.pacemakerClusters) {
+      const r = renderCluster(ctx, cluster);
+      files.push(...r.files);
+      services.push(...r.services);
+      actions.push(...r.actions);
+    }
+    return { files, services, actions };
+  },
+};
