@@ -1,4 +1,73 @@
-import type { ServiceModule } from "../types";
+import type { FileSpec, ServiceSpec } from "../../core/desired-state";
+import type { ClusterPlan } from "../../plan/types";
+import { daemon } from "../../render/daemon";
+import type { RenderContext, RenderResult, ServiceModule } from "../types";
+import { KEEPALIVED_CONF, keepalivedConfModel, keepalivedHosts } from "./config";
+
+export { keepalivedSecretFindings } from "./config";
+
+/**
+ * `keepalived -t` exits 0 when the file does not exist (LAB-NOTES), so the check first insists
+ * the candidate is there and non-empty. `-t` also fails on an interface the host lacks and on a
+ * track script it cannot find, which is what we want on the target host.
+ */
+export const KEEPALIVED_VALIDATE = "test -s {file} && keepalived -t -f {file}";
+
+/**
+ * Foreground form for both managers (LAB-NOTES): supervisor needs it, and under systemd a
+ * Type=simple unit with --dont-fork keeps $MAINPID the parent that handles HUP.
+ */
+export const KEEPALIVED_COMMAND = `/usr/sbin/keepalived --dont-fork --log-console -f ${KEEPALIVED_CONF}`;
+
+/** The rolling group the plan gives this host's keepalived: `keepalived:<instance>` first. */
+function rollGroupFor(plan: ClusterPlan, host: string): string | undefined {
+  const candidates = [
+    ...plan.keepalived.filter((i) => i.members.some((m) => m.host === host)).map((i) => `keepalived:${i.name}`),
+    "keepalived",
+  ];
+  for (const id of candidates) {
+    const g = plan.rollingGroups.find((r) => r.id === id && r.hosts.includes(host));
+    if (g) return g.id;
+  }
+  return undefined;
+}
+
+function render(ctx: RenderContext): RenderResult {
+  const { plan } = ctx;
+  const files: FileSpec[] = [];
+  const services: ServiceSpec[] = [];
+  const init = new Map(plan.hosts.map((h) => [h.name, h.init]));
+  for (const host of keepalivedHosts(plan)) {
+    const model = keepalivedConfModel(plan, host, ctx.secrets);
+    files.push({
+      host,
+      path: KEEPALIVED_CONF,
+      content: ctx.template("keepalived", "keepalived.conf.hbs", model),
+      mode: model.secret ? "0600" : "0644",
+      owner: "root",
+      group: "root",
+      secret: model.secret,
+      validate: KEEPALIVED_VALIDATE,
+      // SIGHUP re-reads the file without dropping the VIP on the current master.
+      notify: ["keepalived"],
+    });
+    const rollGroup = rollGroupFor(plan, host);
+    const d = daemon({
+      host,
+      init: init.get(host) ?? "systemd",
+      name: "keepalived",
+      description: "keepalived VRRP (haforge)",
+      command: KEEPALIVED_COMMAND,
+      reloadSignal: "HUP",
+      // Host-scoped: run on the host itself (each lab host has its own PID namespace).
+      health: "pidof keepalived >/dev/null",
+      ...(rollGroup ? { rollGroup } : {}),
+    });
+    files.push(d.file);
+    services.push(d.service);
+  }
+  return { files, services, actions: [] };
+}
 
 /** keepalived renderer: files, services, cluster actions (and materials it needs). */
-export const renderPart: Pick<ServiceModule, "render" | "materials"> = {};
+export const renderPart: Pick<ServiceModule, "render" | "materials"> = { render };

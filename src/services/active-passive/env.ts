@@ -1,0 +1,44 @@
+/**
+ * The RS_HA_* environment of a dr-provision style active/passive app, and how to write it for
+ * each init system. Variable meanings from dr-provision's HA docs
+ * (https://provision.readthedocs.io/en/latest/doc/high-availability.html, "High Availability
+ * Startup Options"):
+ * - RS_HA_ENABLED: true on every node of the cluster;
+ * - RS_HA_INTERFACE: the interface the VIP is added to / removed from;
+ * - RS_HA_ADDRESS: the VIP in CIDR form (aa.bb.cc.dd/xx);
+ * - RS_HA_ID: the cluster id, identical on every node;
+ * - RS_HA_TOKEN: a long-lived superuser token shared by the nodes (`drpcli users token
+ *   rocketskates ttl 3y`);
+ * - RS_HA_PASSIVE: true on the nodes that start passive, i.e. every node but the first.
+ */
+import { resolveSecret, type SecretValues } from "../../core/secrets";
+import type { ActivePassivePlan } from "../../plan/types";
+
+export function haEnvironment(app: ActivePassivePlan, host: string, secrets: SecretValues): [string, string][] {
+  const index = app.hosts.indexOf(host);
+  return [
+    ["RS_HA_ENABLED", "true"],
+    ["RS_HA_INTERFACE", app.interface],
+    ["RS_HA_ADDRESS", app.vip],
+    ["RS_HA_ID", app.haId],
+    ["RS_HA_TOKEN", resolveSecret(app.token, secrets)],
+    // Rendered as "false" on the first node rather than left out: a drop-in sorting earlier (the
+    // docs' own 20-ha.conf) cannot then leave a stale "true" behind, since later drop-ins win.
+    ["RS_HA_PASSIVE", index > 0 ? "true" : "false"],
+  ];
+}
+
+/**
+ * One systemd `Environment=` assignment, double-quoted: `\` and `"` escaped, `%` doubled (unit
+ * files expand %-specifiers in Environment=); `$` is literal there.
+ * https://www.freedesktop.org/software/systemd/man/latest/systemd.exec.html#Environment=
+ */
+export function systemdAssignment(key: string, value: string): string {
+  const v = value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/%/g, "%%").replace(/\n/g, "\\n");
+  return `"${key}=${v}"`;
+}
+
+/** `KEY='value'` for a POSIX shell (`set -a; . FILE`): single quotes, `'` written as `'\''`. */
+export function shellAssignment(key: string, value: string): string {
+  return `${key}='${value.replace(/'/g, `'\\''`)}'`;
+}

@@ -1,0 +1,270 @@
+/**
+ * keepalived's own verdict on every keepalived.conf rendered from tests/fixtures/keepalived-plan.ts.
+ *
+ * `keepalived -t` checks that the interface exists and that track scripts resolve, so each file is
+ * checked inside a network namespace that looks like its host: `eth0` with the host's address on
+ * a private bridge (namespaces created here and removed in `after`). Then the rendered configs run
+ * for real: lb1 and lb2 with their systemd unit's ExecStart, lb3 under supervisord with its
+ * rendered program file (each in a private /run and /tmp), and we watch VRRP place and move the
+ * VIPs. Root only (CI runs as root); never skipped.
+ */
+import assert from "node:assert/strict";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import type { FileSpec } from "../../src/core/desired-state";
+import { renderTemplate } from "../../src/render/templates";
+import { renderPart } from "../../src/services/keepalived/render";
+import { API_AUTH_PASS, LB_HOSTS, examplePlans, keepalivedMaterials, keepalivedPlan, keepalivedSecrets } from "../fixtures/keepalived-plan";
+
+const CONF = "/etc/keepalived/keepalived.conf";
+const tag = `hfk${process.pid % 100000}`;
+const BR = `${tag}-br`;
+const ns = (host: string) => `${tag}-${host}`;
+// Not under /tmp: the daemons below get a private /tmp, and this directory must stay visible.
+const dir = mkdtempSync("/var/tmp/haforge-keepalived-");
+const rendered = renderPart.render!({ plan: keepalivedPlan(), secrets: keepalivedSecrets, materials: keepalivedMaterials, template: renderTemplate });
+const confs = rendered.files.filter((f) => f.path === CONF);
+const verdicts: string[] = [];
+
+function sh(cmd: string, timeout = 20_000) {
+  const r = spawnSync("sh", ["-c", cmd], { encoding: "utf8", timeout });
+  return { status: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
+}
+function must(cmd: string): string {
+  const r = sh(cmd);
+  assert.equal(r.status, 0, `${cmd}\n${r.stderr}`);
+  return r.stdout;
+}
+const inNs = (name: string, cmd: string) => sh(`ip netns exec ${name} sh -c '${cmd.replace(/'/g, `'\\''`)}'`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function waitFor(what: string, pred: () => boolean, timeoutMs: number): Promise<number> {
+  const t0 = Date.now();
+  for (let i = 0; i < Math.ceil(timeoutMs / 100); i++) {
+    if (pred()) return Date.now() - t0;
+    await sleep(100);
+  }
+  assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+const hasVip = (host: string, vip: string) => sh(`ip -n ${ns(host)} -o addr show dev eth0 to ${vip}`).stdout.trim() !== "";
+const holders = (vip: string) => LB_HOSTS.map((h) => h.name).filter((h) => hasVip(h, vip));
+
+/** Write a rendered file into the test dir, with its config paths pointed at the test dir. */
+function place(host: string, f: FileSpec, name: string, rewrite: (s: string) => string = (s) => s): string {
+  const p = join(dir, host, name);
+  mkdirSync(join(dir, host), { recursive: true });
+  writeFileSync(p, rewrite(f.content), { mode: 0o600 });
+  return p;
+}
+const confOf = (host: string) => confs.find((f) => f.host === host)!;
+const validate = (f: FileSpec, path: string) => f.validate!.replace(/\{file\}/g, path);
+
+const started: { name: string; child: ChildProcess }[] = [];
+/** Start `cmd` in the host's netns with a private /run and /tmp (pid files, dumps, sockets). */
+function startInHost(host: string, cmd: string, log: string): ChildProcess {
+  const out = openSync(log, "a");
+  const child = spawn(
+    "ip",
+    ["netns", "exec", ns(host), "unshare", "--mount", "--propagation", "private", "sh", "-c", `mount -t tmpfs tmpfs /run && mount -t tmpfs tmpfs /tmp && exec ${cmd}`],
+    { stdio: ["ignore", out, out] },
+  );
+  closeSync(out);
+  started.push({ name: host, child });
+  return child;
+}
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill("SIGTERM");
+  for (let i = 0; i < 50 && child.exitCode === null && child.signalCode === null; i++) await sleep(100);
+  if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+}
+
+before(() => {
+  must(`ip netns add ${BR} && ip -n ${BR} link add br0 type bridge && ip -n ${BR} link set br0 up`);
+  LB_HOSTS.forEach((h, i) => {
+    must(
+      [
+        `ip netns add ${ns(h.name)}`,
+        `ip -n ${BR} link add v${i} type veth peer name eth0 netns ${ns(h.name)}`,
+        `ip -n ${BR} link set v${i} master br0 up`,
+        `ip -n ${ns(h.name)} addr add ${h.address}/24 dev eth0`,
+        `ip -n ${ns(h.name)} link set eth0 up`,
+        `ip -n ${ns(h.name)} link set lo up`,
+      ].join(" && "),
+    );
+  });
+});
+
+const extraNs: string[] = [];
+
+after(async () => {
+  for (const s of started.reverse()) await stop(s.child);
+  for (const h of LB_HOSTS) sh(`ip netns del ${ns(h.name)}`);
+  for (const n of extraNs) sh(`ip netns del ${n}`);
+  sh(`ip netns del ${BR}`);
+  rmSync(dir, { recursive: true, force: true });
+  if (verdicts.length) console.log(`keepalived verdicts:\n  ${verdicts.join("\n  ")}`);
+});
+
+describe("keepalived (real daemon)", () => {
+  it("fixtures cover ≥2 instances, unicast and multicast, track scripts and auth", () => {
+    const plan = keepalivedPlan();
+    assert.ok(plan.keepalived.length >= 2);
+    assert.ok(plan.keepalived.some((i) => i.unicast) && plan.keepalived.some((i) => !i.unicast));
+    assert.ok(plan.keepalived.every((i) => i.track.length > 0 && i.authPass));
+    assert.equal(confs.length, 3);
+  });
+
+  it("every rendered keepalived.conf passes its own validate command (keepalived -t) in its host's namespace", () => {
+    for (const f of confs) {
+      const p = place(f.host, f, "keepalived.conf");
+      assert.ok(existsSync(p));
+      const r = inNs(ns(f.host), validate(f, p));
+      verdicts.push(`${f.host}: \`${validate(f, "F")}\` -> rc ${r.status}${r.stderr.trim() ? ` (${r.stderr.trim()})` : ""}`);
+      assert.equal(r.status, 0, `${f.host}: ${r.stderr}`);
+      assert.equal(r.stderr.trim(), "", `${f.host}: keepalived -t is silent on a clean file`);
+    }
+  });
+
+  it("keepalived -t fails a broken keyword, an over-long auth_pass and a missing interface; validate fails a missing file", () => {
+    const f = confOf("lb1");
+    const broken = place("lb1", f, "broken.conf", (s) => s.replace("advert_int 1", "advert_intx 1"));
+    const b = inNs(ns("lb1"), validate(f, broken));
+    verdicts.push(`lb1 + unknown keyword: rc ${b.status} (${b.stderr.trim().split("\n")[0]})`);
+    assert.equal(b.status, 5);
+    assert.match(b.stderr, /Unknown keyword 'advert_intx'/);
+
+    const long = place("lb1", f, "long-pass.conf", (s) => s.replace(`"${API_AUTH_PASS.slice(0, 8)}"`, `"${API_AUTH_PASS}"`));
+    const l = inNs(ns("lb1"), validate(f, long));
+    verdicts.push(`lb1 + untruncated ${API_AUTH_PASS.length}-char auth_pass: rc ${l.status} (${l.stderr.trim()})`);
+    assert.equal(l.status, 5, "keepalived 2.2.7 treats the truncation as a config error: why we render 8 characters");
+    assert.match(l.stderr, /Truncating auth_pass to 8 characters/);
+
+    const good = join(dir, "lb1", "keepalived.conf");
+    const noIface = sh(validate(f, good).replace("keepalived -t", `ip netns exec ${BR} keepalived -t`));
+    verdicts.push(`lb1 conf where eth0 does not exist: rc ${noIface.status}`);
+    assert.notEqual(noIface.status, 0);
+    assert.match(noIface.stderr, /Non-existent interface/);
+
+    const missing = join(dir, "does-not-exist.conf");
+    const bare = sh(`keepalived -t -f ${missing}`);
+    const guarded = sh(validate(f, missing));
+    verdicts.push(`missing file: bare keepalived -t rc ${bare.status}, our validate rc ${guarded.status}`);
+    assert.equal(bare.status, 0, "the trap the validate guards against (LAB-NOTES)");
+    assert.notEqual(guarded.status, 0);
+  });
+
+  it("the rendered systemd unit passes systemd-analyze verify", () => {
+    const unit = rendered.files.find((f) => f.host === "lb1" && f.path === "/etc/systemd/system/keepalived.service")!;
+    mkdirSync(join(dir, "units"), { recursive: true });
+    const p = join(dir, "units", "keepalived.service");
+    writeFileSync(p, unit.content);
+    const r = sh(`systemd-analyze verify --man=no ${p}`);
+    verdicts.push(`systemd-analyze verify keepalived.service: rc ${r.status}${r.stderr.trim() ? ` (${r.stderr.trim()})` : ""}`);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stderr.trim(), "");
+  });
+
+  it("running the rendered configs: VRRP elects the planned masters, keepalived runs scripts via sh, reload and failover work", async () => {
+    // lb1, lb2: the systemd unit's ExecStart, verbatim but for the config path.
+    const procs = new Map<string, ChildProcess>();
+    for (const host of ["lb1", "lb2"]) {
+      const unit = rendered.files.find((f) => f.host === host && f.path === "/etc/systemd/system/keepalived.service")!;
+      const exec = /^ExecStart=(.*)$/m.exec(unit.content)![1]!.replace(CONF, join(dir, host, "keepalived.conf"));
+      procs.set(host, startInHost(host, exec, join(dir, host, "keepalived.log")));
+    }
+    // lb3: its rendered supervisor program under a real supervisord.
+    const prog = rendered.files.find((f) => f.host === "lb3" && f.path === "/etc/supervisor/conf.d/keepalived.conf")!;
+    mkdirSync(join(dir, "lb3", "conf.d"), { recursive: true });
+    writeFileSync(
+      join(dir, "lb3", "conf.d", "keepalived.conf"),
+      prog.content.replace(CONF, join(dir, "lb3", "keepalived.conf")).replace("/var/log/supervisor/keepalived.log", join(dir, "lb3", "keepalived.log")),
+    );
+    const supConf = join(dir, "lb3", "supervisord.conf");
+    writeFileSync(
+      supConf,
+      [
+        "[unix_http_server]",
+        "file=/run/supervisor.sock",
+        "[supervisord]",
+        "nodaemon=true",
+        `logfile=${join(dir, "lb3", "supervisord.log")}`,
+        "pidfile=/run/supervisord.pid",
+        `childlogdir=${join(dir, "lb3")}`,
+        "[rpcinterface:supervisor]",
+        "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
+        "[supervisorctl]",
+        "serverurl=unix:///run/supervisor.sock",
+        "[include]",
+        `files = ${join(dir, "lb3", "conf.d", "*.conf")}`,
+        "",
+      ].join("\n"),
+    );
+    const sup = startInHost("lb3", `supervisord -n -c ${supConf}`, join(dir, "lb3", "supervisord.out"));
+
+    const tElect = await waitFor("api VIP on lb1 and db VIP on one node", () => hasVip("lb1", "10.77.0.100") && holders("10.77.0.101").length === 1, 20_000);
+    await sleep(1500); // let every election settle, then check nobody else holds a VIP
+    assert.deepEqual(holders("10.77.0.100"), ["lb1"]);
+    assert.deepEqual(holders("10.77.0.101"), ["lb2"], "db: nopreempt, all BACKUP; the highest priority (lb2, 150) wins the first election");
+    verdicts.push(`live: api VIP on lb1 (unicast), db VIP on lb2 (multicast, nopreempt) after ${tElect} ms`);
+
+    // keepalived's own data dump (SIGUSR1 → /tmp/keepalived.data in its private /tmp).
+    const lb2 = procs.get("lb2")!;
+    process.kill(lb2.pid!, "SIGUSR1");
+    const dump = `/proc/${lb2.pid}/root/tmp/keepalived.data`;
+    await waitFor("keepalived.data", () => existsSync(dump) && readFileSync(dump, "utf8").includes("VRRP Scripts"), 5_000);
+    const data = readFileSync(dump, "utf8");
+    assert.match(data, /Command = '\S*\/sh' '-c' 'pidof haproxy'/, "pidof runs under sh, not as its symlink target");
+    assert.doesNotMatch(data, /killall5/);
+    assert.match(data, /Command = '\S*\/sh' '-c' 'echo [A-Za-z0-9+/=]+ \| base64 -d \| \/bin\/sh'/);
+    assert.match(data, new RegExp(`Password = ${API_AUTH_PASS.slice(0, 8)}$`, "m"));
+    verdicts.push("live: keepalived.data shows track scripts as /bin/sh -c argv (no killall5) and the 8-char auth_pass");
+
+    // The supervisor host's reload command (ServiceSpec.reload), pointed at this supervisord.
+    const svc3 = rendered.services.find((s) => s.host === "lb3")!;
+    const reload = svc3.reload!.replace("supervisorctl", `supervisorctl -c ${supConf}`);
+    const rr = sh(`nsenter -t ${sup.pid} -m -n -- sh -c '${reload}'`);
+    assert.equal(rr.status, 0, rr.stderr + rr.stdout);
+    await waitFor("lb3 keepalived reload", () => /Reloading/.test(readFileSync(join(dir, "lb3", "keepalived.log"), "utf8")), 5_000);
+    verdicts.push(`live: \`${svc3.reload}\` on lb3 -> rc 0, keepalived logged "Reloading"`);
+
+    // Clean stop of the api master: lb2 (next priority) takes the VIP.
+    const t0 = Date.now();
+    await stop(procs.get("lb1")!);
+    await waitFor("api VIP on lb2", () => hasVip("lb2", "10.77.0.100"), 10_000);
+    const moved = Date.now() - t0;
+    assert.deepEqual(holders("10.77.0.100"), ["lb2"]);
+    verdicts.push(`live: SIGTERM to lb1's keepalived -> api VIP on lb2 after ${moved} ms`);
+  });
+
+  it("example inventories: every keepalived.conf planned from inventories/* passes keepalived -t on a look-alike host", () => {
+    const examples = examplePlans().filter((e) => e.plan.keepalived.length > 0);
+    assert.ok(examples.length >= 2);
+    let n = 0;
+    for (const { file, plan, secrets } of examples) {
+      const r = renderPart.render!({ plan, secrets, materials: {}, template: renderTemplate });
+      for (const f of r.files.filter((x) => x.path === CONF)) {
+        // The host's interfaces as keepalived will look for them: name from the instance, the
+        // member's VRRP address with the VIP's prefix.
+        const name = `${tag}-e${n++}`;
+        extraNs.push(name);
+        must(`ip netns add ${name} && ip -n ${name} link set lo up`);
+        const ifaces = new Map<string, string[]>();
+        for (const inst of plan.keepalived) {
+          const me = inst.members.find((m) => m.host === f.host);
+          if (me) ifaces.set(inst.interface, [...(ifaces.get(inst.interface) ?? []), `${me.address}/${inst.prefix}`]);
+        }
+        [...ifaces].forEach(([iface, addrs], k) => {
+          must(`ip -n ${name} link add ${iface} type veth peer name p${k} && ip -n ${name} link set ${iface} up && ip -n ${name} link set p${k} up`);
+          for (const a of new Set(addrs)) must(`ip -n ${name} addr add ${a} dev ${iface}`);
+        });
+        const p = place(`${file}-${f.host}`, f, "keepalived.conf");
+        const res = inNs(name, validate(f, p));
+        verdicts.push(`${file} ${f.host}: keepalived -t rc ${res.status}${res.stderr.trim() ? ` (${res.stderr.trim()})` : ""}`);
+        assert.equal(res.status, 0, `${file} ${f.host}: ${res.stderr}`);
+        assert.equal(res.stderr.trim(), "");
+      }
+    }
+  });
+});
