@@ -1,4 +1,265 @@
-import type { ServiceModule } from "../types";
+/**
+ * Tower-style app nodes on SSH targets:
+ * - every instance (hosts of the instance groups): its cluster identity, broker and database
+ *   settings, and the shared SECRET_KEY;
+ * - isolated groups: a key pair per group, the private half on the controller group's instances,
+ *   the public half on the isolated hosts (see isolated.ts);
+ * - the provisioning lifecycle as cluster actions, run on the first `tower` instance: every
+ *   instance is provisioned before any queue is registered (a queue's policy picks among the
+ *   registered instances), an isolated group's queue after its controller's, and deleting them
+ *   deprovisions / unregisters.
+ *
+ * awx-manage flags as in Tower 3.x: provision_instance/deprovision_instance --hostname,
+ * register_queue --queuename --hostnames --instance_percent --instance_minimum [--controller],
+ * unregister_queue --queuename (awx/main/management/commands/*.py).
+ */
+import type { ClusterAction, FileSpec, ServiceSpec } from "../../core/desired-state";
+import { resolveSecret } from "../../core/secrets";
+import type { ClusterPlan, InstanceGroupPlan } from "../../plan/types";
+import type { RenderContext, RenderResult, ServiceModule } from "../types";
+import {
+  AUTHORIZED_KEY_OPTIONS,
+  AWX_AUTHORIZED_KEYS,
+  AWX_SSH_CONFIG,
+  groupsControlledBy,
+  isolatedMaterials,
+  keyPair,
+  privateKeyPath,
+} from "./isolated";
+import { brokerUrl, databaseSettings, py } from "./settings";
+
+export const CONF_D = "/etc/tower/conf.d";
+export const CLUSTER_HOST_ID_PY = `${CONF_D}/cluster_host_id.py`;
+export const BROKER_PY = `${CONF_D}/broker.py`;
+export const POSTGRES_PY = `${CONF_D}/postgres.py`;
+export const SECRET_KEY_PATH = "/etc/tower/SECRET_KEY";
+
+export const SERVICE_NAME = "ansible-tower";
+/** Tower's own wrapper restarts every Tower process on the node (nginx, dispatcher, callback receiver...). */
+export const RESTART = "ansible-tower-service restart";
+/** Unauthenticated API ping: answers once the web/task stack is back and reaches the database. */
+export const HEALTH = "curl -fsk --max-time 10 -o /dev/null https://127.0.0.1/api/v2/ping/";
+
+/** Checks a settings file parses as Python without running it (Tower's hosts always have python3). */
+export const PY_VALIDATE = `python3 -c 'import ast,sys; ast.parse(open(sys.argv[1]).read(), sys.argv[1])' {file}`;
+
+/** Single-quote for sh when needed. */
+function sh(s: string): string {
+  return /^[A-Za-z0-9_.,:\/@%+=-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Instance hosts (instance groups' members and hosts with the `instance` role), in host order. */
+export function instanceHosts(plan: ClusterPlan): string[] {
+  const set = new Set<string>(plan.instanceGroups.flatMap((g) => g.instances));
+  for (const h of plan.hosts) if (h.roles.includes("instance")) set.add(h.name);
+  return orderHosts(plan, set);
+}
+
+function orderHosts(plan: ClusterPlan, names: Iterable<string>): string[] {
+  const order = new Map(plan.hosts.map((h) => [h.name, h.order]));
+  return [...new Set(names)].sort((a, b) => (order.get(a) ?? 1e9) - (order.get(b) ?? 1e9) || a.localeCompare(b));
+}
+
+/** The group whose first instance runs the cluster actions: `tower`, else the first non-empty group. */
+function controlGroup(plan: ClusterPlan): InstanceGroupPlan | undefined {
+  return plan.instanceGroups.find((g) => g.name === "tower" && g.instances.length > 0) ?? plan.instanceGroups.find((g) => g.instances.length > 0);
+}
+
+/** The plan's rolling group for Tower, if it has one (a ServiceSpec must not name an unknown group). */
+function rollGroupFor(plan: ClusterPlan): string | undefined {
+  return plan.rollingGroups.find((g) => g.id === "tower" || g.service === SERVICE_NAME || g.service === "tower")?.id;
+}
+
+const provisionId = (host: string) => `tower-provision-${host}`;
+const queueId = (group: string) => `tower-queue-${group}`;
+
+/** Files every instance gets. */
+function instanceFiles(ctx: RenderContext, host: string): FileSpec[] {
+  const { plan } = ctx;
+  const notify = [SERVICE_NAME];
+  const settings = (path: string, content: string, secret: boolean): FileSpec => ({
+    host,
+    path,
+    content,
+    // Tower's services run as awx and read conf.d through the group.
+    mode: "0640",
+    owner: "root",
+    group: "awx",
+    secret,
+    validate: PY_VALIDATE,
+    notify,
+  });
+  const url = brokerUrl(plan, host, ctx.secrets);
+  const db = databaseSettings(plan, ctx.secrets);
+  const files: FileSpec[] = [
+    settings(CLUSTER_HOST_ID_PY, ctx.template("tower", "cluster_host_id.py.hbs", { hostId: py(host) }), false),
+    settings(BROKER_PY, ctx.template("tower", "broker.py.hbs", { brokerUrl: url === undefined ? undefined : py(url) }), url !== undefined),
+    settings(
+      POSTGRES_PY,
+      ctx.template("tower", "postgres.py.hbs", {
+        viaHa: plan.postgres !== undefined,
+        name: py(db.name),
+        user: py(db.user),
+        password: py(db.password),
+        host: py(db.host),
+        port: py(String(db.port)),
+      }),
+      true,
+    ),
+  ];
+  const secretKey = plan.inventory.tower?.secretKey;
+  if (secretKey) {
+    files.push({
+      host,
+      path: SECRET_KEY_PATH,
+      // Identical on every instance: it encrypts credentials stored in the shared database.
+      content: resolveSecret(secretKey, ctx.secrets),
+      mode: "0640",
+      owner: "root",
+      group: "awx",
+      secret: true,
+      notify,
+    });
+  }
+  return files;
+}
+
+/** Private keys and the SSH client config on an instance of a controller group. */
+function controllerFiles(ctx: RenderContext, host: string): FileSpec[] {
+  const { plan } = ctx;
+  const groups = plan.instanceGroups.filter((g) => g.instances.includes(host)).flatMap((g) => groupsControlledBy(plan, g.name));
+  const unique = [...new Map(groups.map((g) => [g.name, g])).values()].sort((a, b) => a.name.localeCompare(b.name));
+  if (unique.length === 0) return [];
+  const address = new Map(plan.hosts.map((h) => [h.name, h.internalAddress]));
+  const files: FileSpec[] = unique.map((g) => ({
+    host,
+    path: privateKeyPath(g.name),
+    content: keyPair(ctx.materials, g.name).privateKey,
+    mode: "0600",
+    owner: "awx",
+    group: "awx",
+    secret: true,
+    validate: "ssh-keygen -y -f {file} >/dev/null",
+    notify: [],
+  }));
+  const hosts = unique.flatMap((g) =>
+    g.instances.map((i) => ({ name: i, address: address.get(i) ?? i, identityFile: privateKeyPath(g.name) })),
+  );
+  files.push({
+    host,
+    path: AWX_SSH_CONFIG,
+    content: ctx.template("tower", "ssh_config.hbs", { hosts }),
+    mode: "0600",
+    owner: "awx",
+    group: "awx",
+    secret: false,
+    validate: "ssh -G -F {file} localhost >/dev/null",
+    notify: [],
+  });
+  return files;
+}
+
+/** authorized_keys on every isolated host: one key per isolated group it belongs to. */
+function isolatedHostFiles(ctx: RenderContext): FileSpec[] {
+  const { plan } = ctx;
+  const byHost = new Map<string, { group: string; controller: string; options: string; publicKey: string }[]>();
+  for (const g of [...plan.isolatedGroups].sort((a, b) => a.name.localeCompare(b.name))) {
+    const publicKey = keyPair(ctx.materials, g.name).publicKey;
+    for (const h of g.instances) {
+      const list = byHost.get(h) ?? [];
+      list.push({ group: g.name, controller: g.controller, options: AUTHORIZED_KEY_OPTIONS, publicKey });
+      byHost.set(h, list);
+    }
+  }
+  return orderHosts(plan, byHost.keys()).map((host) => ({
+    host,
+    path: AWX_AUTHORIZED_KEYS,
+    content: ctx.template("tower", "authorized_keys.hbs", { keys: byHost.get(host) }),
+    mode: "0600",
+    owner: "awx",
+    group: "awx",
+    secret: false,
+    validate: "ssh-keygen -l -f {file} >/dev/null",
+    notify: [],
+  }));
+}
+
+function lifecycleActions(plan: ClusterPlan): ClusterAction[] {
+  const control = controlGroup(plan);
+  const runner = control?.instances[0];
+  if (!runner) return [];
+  const all = orderHosts(plan, [...instanceHosts(plan), ...plan.isolatedGroups.flatMap((g) => g.instances)]);
+  const provisions: ClusterAction[] = all.map((h) => ({
+    id: provisionId(h),
+    host: runner,
+    phase: "post-start",
+    description: `Tower: register instance ${h}`,
+    create: `awx-manage provision_instance --hostname=${sh(h)}`,
+    // Prints "No instance found" and exits 0 when it is already gone.
+    delete: `awx-manage deprovision_instance --hostname=${sh(h)}`,
+    dependsOn: [],
+    triggers: [],
+    secret: false,
+  }));
+  const allProvisions = provisions.map((a) => a.id);
+  /** unregister_queue exits 1 for a group that no longer exists: a retried destroy must converge. */
+  const unregister = (g: string) =>
+    `out=$(awx-manage unregister_queue --queuename=${sh(g)} 2>&1) || { echo "$out" | grep -q "doesn't exist" || { echo "$out" >&2; exit 1; }; }`;
+  // The `tower` group first: isolated groups may name it as their controller.
+  const groups = [...plan.instanceGroups].sort((a, b) => (a.name === "tower" ? -1 : b.name === "tower" ? 1 : 0));
+  const queues: ClusterAction[] = groups.map((g) => {
+    const args = [`--queuename=${sh(g.name)}`];
+    // policy_instance_list: the group's listed hosts; percentage/minimum let Tower's own policy
+    // add the rest among the registered instances.
+    if (g.policy.list.length > 0) args.push(`--hostnames=${sh(g.policy.list.join(","))}`);
+    args.push(`--instance_percent=${g.policy.percentage}`, `--instance_minimum=${g.policy.minimum}`);
+    return {
+      id: queueId(g.name),
+      host: runner,
+      phase: "post-start",
+      description: `Tower: register instance group ${g.name}`,
+      create: `awx-manage register_queue ${args.join(" ")}`,
+      delete: unregister(g.name),
+      dependsOn: allProvisions,
+      triggers: [],
+      secret: false,
+    };
+  });
+  const queueIds = new Set(queues.map((q) => q.id));
+  const isolated: ClusterAction[] = plan.isolatedGroups.map((g) => {
+    const args = [`--queuename=${sh(g.name)}`];
+    if (g.instances.length > 0) args.push(`--hostnames=${sh(g.instances.join(","))}`);
+    args.push(`--controller=${sh(g.controller)}`);
+    const controllerQueue = queueId(g.controller);
+    return {
+      id: queueId(g.name),
+      host: runner,
+      phase: "post-start",
+      description: `Tower: register isolated group ${g.name} (controller ${g.controller})`,
+      create: `awx-manage register_queue ${args.join(" ")}`,
+      delete: unregister(g.name),
+      dependsOn: [...allProvisions, ...(queueIds.has(controllerQueue) ? [controllerQueue] : [])],
+      triggers: [],
+      secret: false,
+    };
+  });
+  return [...provisions, ...queues, ...isolated];
+}
+
+function render(ctx: RenderContext): RenderResult {
+  const { plan } = ctx;
+  const files: FileSpec[] = [];
+  const services: ServiceSpec[] = [];
+  const init = new Map(plan.hosts.map((h) => [h.name, h.init]));
+  const rollGroup = rollGroupFor(plan);
+  for (const host of instanceHosts(plan)) {
+    files.push(...instanceFiles(ctx, host), ...controllerFiles(ctx, host));
+    // Tower ships its own units; haforge only needs to know how to restart and gate on it.
+    services.push({ host, name: SERVICE_NAME, manager: init.get(host) ?? "systemd", restart: RESTART, health: HEALTH, ...(rollGroup ? { rollGroup } : {}) });
+  }
+  files.push(...isolatedHostFiles(ctx));
+  return { files, services, actions: lifecycleActions(plan) };
+}
 
 /** tower renderer: files, services, cluster actions (and materials it needs). */
-export const renderPart: Pick<ServiceModule, "render" | "materials"> = {};
+export const renderPart: Pick<ServiceModule, "render" | "materials"> = { render, materials: isolatedMaterials };
