@@ -21,7 +21,12 @@ export const DEFAULT_PREFIX = "lab";
  * (/usr, /bin, /lib, /work ...) is shared read-write with the real machine; packages are
  * installed there only, never inside a host.
  */
-export const OVERLAY_DIRS = ["etc", "var", "opt", "home", "root", "srv", "usr/local"] as const;
+export const OVERLAY_DIRS = ["etc", "var", "opt", "home", "srv", "usr/local"] as const;
+/*
+ * /root is NOT overlaid: each host gets a fresh, empty root home (Debian's default dotfiles).
+ * The real machine's /root/.bashrc runs pyenv/cargo init in every `ssh host cmd` and its
+ * `pyenv rehash` lock made parallel sessions hang for minutes.
+ */
 
 /** Where per-host upper layers, keys and generated inventories live (gitignored). */
 export const STATE_DIR = process.env.HAFORGE_LAB_STATE ?? path.join(__dirname, ".state");
@@ -35,7 +40,7 @@ export const SSH_CONFIG = path.join(STATE_DIR, "ssh_config");
 /** Time limits. Every wait in the lab is bounded by one of these. */
 export const LIMITS = {
   /** From spawning a host to its sshd answering with its own key. */
-  hostReadyMs: 30_000,
+  hostReadyMs: 60_000, // 3-5 s on a quiet machine; 17 s seen at load average 19 on 2 cores
   /** supervisord gets this long after SIGTERM to stop its programs before SIGKILL. */
   gracefulStopMs: 8_000,
   /** After SIGKILL, how long we wait for the PIDs to disappear. */
