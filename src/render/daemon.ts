@@ -45,8 +45,15 @@ export function unitPath(init: InitSystem, name: string): string {
   return init === "systemd" ? `/etc/systemd/system/${name}.service` : `/etc/supervisor/conf.d/${name}.conf`;
 }
 
+/**
+ * Restart that also picks up a new or changed service definition: systemd needs daemon-reload
+ * (and enable, so it survives a reboot); supervisor needs reread + update (which starts a new
+ * program) before restart.
+ */
 export function restartCommand(init: InitSystem, name: string): string {
-  return init === "systemd" ? `systemctl restart ${name}` : `supervisorctl restart ${name}`;
+  return init === "systemd"
+    ? `systemctl daemon-reload && systemctl enable ${name} && systemctl restart ${name}`
+    : `supervisorctl reread >/dev/null && supervisorctl update ${name} >/dev/null && supervisorctl restart ${name}`;
 }
 
 export function daemon(o: DaemonOptions): { file: FileSpec; service: ServiceSpec } {

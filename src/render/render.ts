@@ -9,6 +9,7 @@ import type { SecretValues } from "../core/secrets";
 import type { ClusterPlan } from "../plan/types";
 import { services } from "../services/registry";
 import type { RenderContext } from "../services/types";
+import { waveOf } from "../kubernetes/objects";
 import { renderTemplate } from "./templates";
 
 /** Every material the plan's services need generated once. */
@@ -18,23 +19,38 @@ export function requiredMaterials(plan: ClusterPlan): MaterialSpec[] {
   return specs.filter((m) => (seen.has(m.key) ? false : (seen.add(m.key), true)));
 }
 
-export function renderDesiredState(plan: ClusterPlan, secrets: SecretValues, materials: Materials): DesiredState {
+/** What one service rendered (the Pulumi layer maps each service to its own component). */
+export interface ServiceRender {
+  readonly service: string;
+  readonly files: readonly FileSpec[];
+  readonly services: readonly ServiceSpec[];
+  readonly actions: readonly ClusterAction[];
+  readonly manifests: readonly Record<string, unknown>[];
+}
+
+/** Render every service separately, in registry order. */
+export function renderByService(plan: ClusterPlan, secrets: SecretValues, materials: Materials): ServiceRender[] {
   const ctx: RenderContext = { plan, secrets, materials, template: renderTemplate };
-  const files: FileSpec[] = [];
-  const svcs: ServiceSpec[] = [];
-  const actions: ClusterAction[] = [];
-  const manifests: Record<string, unknown>[] = [];
+  const out: ServiceRender[] = [];
   for (const svc of services) {
     if (plan.target === "kubernetes") {
-      if (svc.renderKubernetes) manifests.push(...svc.renderKubernetes(ctx).manifests);
+      if (svc.renderKubernetes) out.push({ service: svc.name, files: [], services: [], actions: [], manifests: svc.renderKubernetes(ctx).manifests });
       continue;
     }
     if (!svc.render) continue;
     const r = svc.render(ctx);
-    files.push(...r.files);
-    svcs.push(...r.services);
-    actions.push(...r.actions);
+    out.push({ service: svc.name, files: r.files, services: r.services, actions: r.actions, manifests: [] });
   }
+  return out;
+}
+
+export function renderDesiredState(plan: ClusterPlan, secrets: SecretValues, materials: Materials): DesiredState {
+  const parts = renderByService(plan, secrets, materials);
+  const files = parts.flatMap((p) => p.files);
+  const svcs = parts.flatMap((p) => p.services);
+  const actions = parts.flatMap((p) => p.actions);
+  // Apply order across services: by wave (src/kubernetes/objects.ts), registry order within one.
+  const manifests = parts.flatMap((p) => p.manifests).map((m, i) => ({ m, i })).sort((a, b) => waveOf(a.m) - waveOf(b.m) || a.i - b.i).map((x) => x.m);
   const byHost = new Map<string, { files: FileSpec[]; services: ServiceSpec[] }>();
   const slot = (h: string) => {
     let s = byHost.get(h);

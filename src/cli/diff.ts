@@ -1,0 +1,54 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, dirname, join, relative, resolve } from "node:path";
+import { diffTrees } from "../render/tree-diff";
+import { EXIT, UsageError, type CliIo } from "./io";
+import { renderCommand, type RenderOptions } from "./render";
+
+export interface DiffOptions extends Pick<RenderOptions, "secrets" | "materials"> {
+  rev?: string;
+  exitCode?: boolean;
+}
+
+function printChanges(oldDir: string, newDir: string, opts: DiffOptions, io: CliIo): number {
+  const changes = diffTrees(oldDir, newDir);
+  for (const c of changes) io.out(c.diff ?? `${c.host}:${c.path}: ${c.meta}`);
+  const hosts = new Set(changes.map((c) => c.host)).size;
+  io.out(changes.length ? `${changes.length} file(s) differ on ${hosts} host(s)` : "no changes");
+  return opts.exitCode && changes.length ? 1 : EXIT.ok;
+}
+
+/**
+ * `haforge diff OLD_DIR NEW_DIR`, or `haforge diff INVENTORY --rev REV`: renders the inventory as
+ * committed at REV and as it is now (same secrets and materials) and diffs the two trees.
+ */
+export function diffCommand(a: string, b: string | undefined, opts: DiffOptions, io: CliIo): number {
+  if (!opts.rev) {
+    if (!b) throw new UsageError("diff needs OLD_DIR NEW_DIR, or INVENTORY --rev REV");
+    return printChanges(a, b, opts, io);
+  }
+  const inv = resolve(a);
+  let repoRoot: string;
+  let oldText: string;
+  try {
+    repoRoot = execFileSync("git", ["rev-parse", "--show-toplevel"], { cwd: dirname(inv), encoding: "utf8" }).trim();
+    oldText = execFileSync("git", ["show", `${opts.rev}:${relative(repoRoot, inv)}`], { cwd: repoRoot, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  } catch (e) {
+    throw new UsageError(`cannot read ${a} at ${opts.rev}: ${String((e as { stderr?: string }).stderr ?? (e as Error).message).trim()}`);
+  }
+  const work = mkdtempSync(join(tmpdir(), "haforge-diff-"));
+  try {
+    const oldInv = join(work, basename(inv));
+    writeFileSync(oldInv, oldText);
+    const quiet: CliIo = { out: () => {}, err: (t) => io.err(t) };
+    const common = { ...(opts.secrets ? { secrets: opts.secrets } : {}), ...(opts.materials ? { materials: opts.materials } : {}), quiet: true };
+    const rcOld = renderCommand(oldInv, { ...common, out: join(work, "old") }, quiet);
+    const rcNew = renderCommand(inv, { ...common, out: join(work, "new") }, quiet);
+    if (rcNew !== EXIT.ok) return rcNew;
+    if (rcOld !== EXIT.ok) io.err(`note: ${a} at ${opts.rev} did not render (rc ${rcOld}); showing everything as added`);
+    return printChanges(join(work, "old"), join(work, "new"), opts, io);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * The haforge command. Options resolve flag → inventory → constant; handlers call the core and
+ * print what it returns. Exit codes: 0 ok, 1 inventory errors, 2 unusable arguments or an
+ * unreadable/unparseable file (a clear message, never a stack trace).
+ */
+import { Command, CommanderError } from "commander";
+import { UnreadableInventory } from "../analyze";
+import { diffCommand } from "./diff";
+import { EXIT, UsageError, processIo, type CliIo } from "./io";
+import { planCommand } from "./plan";
+import { renderCommand } from "./render";
+import { validateCommand } from "./validate";
+
+export async function main(argv: readonly string[], io: CliIo = processIo, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  let code: number = EXIT.ok;
+  const program = new Command()
+    .name("haforge")
+    .description("Declarative HA cluster provisioner: validate, plan, render and diff inventories (Tower INI or haforge YAML)")
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
+    .showHelpAfterError(false);
+
+  program
+    .command("validate")
+    .argument("<inventory>", "Tower INI or haforge YAML inventory")
+    .option("--json", "machine-readable findings")
+    .description("check an inventory; exit 0 without errors (warnings allowed), 1 with errors")
+    .action((file: string, o: { json?: boolean }) => {
+      code = validateCommand(file, o, io);
+    });
+  program
+    .command("plan")
+    .argument("<inventory>")
+    .option("--json", "machine-readable plan")
+    .description("show the computed topology: roles, instance groups, RabbitMQ nodes, quorum, rolling order")
+    .action((file: string, o: { json?: boolean }) => {
+      code = planCommand(file, o, io);
+    });
+  program
+    .command("render")
+    .argument("<inventory>")
+    .requiredOption("--out <dir>", "write DIR/<host>/<path> and DIR/manifest.json")
+    .option("--reveal-secrets", "write secret values instead of masked placeholders")
+    .option("--secrets <file>", "YAML/JSON map of secret name → value for `secret:` references (else HAFORGE_SECRET_<name>)")
+    .option("--materials <file>", "generated keys kept between runs (default .haforge/<name>.materials.json)")
+    .description("render every host's files, services and cluster actions")
+    .action((file: string, o: { out: string; revealSecrets?: boolean; secrets?: string; materials?: string }) => {
+      code = renderCommand(file, o, io, env);
+    });
+  program
+    .command("diff")
+    .argument("<old>", "old render tree, or the inventory with --rev")
+    .argument("[new]", "new render tree")
+    .option("--rev <rev>", "diff the inventory's render at this git revision against the working copy")
+    .option("--secrets <file>")
+    .option("--materials <file>")
+    .option("--exit-code", "exit 1 when something differs")
+    .description("unified diffs per host and file between two renders")
+    .action((a: string, b: string | undefined, o: { rev?: string; secrets?: string; materials?: string; exitCode?: boolean }) => {
+      code = diffCommand(a, b, o, io);
+    });
+
+  try {
+    await program.parseAsync([...argv], { from: "user" });
+    return code;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help") return EXIT.ok;
+      if (e.code === "commander.executeSubCommandAsync") return EXIT.usage;
+      return EXIT.usage;
+    }
+    if (e instanceof UsageError || e instanceof UnreadableInventory) {
+      io.err(`haforge: ${e.message}`);
+      return EXIT.usage;
+    }
+    throw e;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((c) => (process.exitCode = c));
+}

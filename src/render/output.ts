@@ -1,0 +1,183 @@
+/**
+ * Writing a rendered DesiredState for review: DIR/<host>/<absolute path> per file and
+ * DIR/manifest.json. Secrets are masked by default: every resolved secret value and every
+ * generated private material inside any file is replaced by a stable placeholder carrying a short
+ * keyed hash (HMAC with the inventory's own mask salt, so a weak password cannot be brute-forced
+ * from the placeholder), so a changed secret still shows in a diff while its value does not.
+ */
+import { createHash, createHmac } from "node:crypto";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import type { DesiredState, FileSpec } from "../core/desired-state";
+import type { Materials } from "../core/materials";
+import { secretKey, type SecretValues } from "../core/secrets";
+import type { SecretRef } from "../inventory/schema";
+
+export const MASK_SALT_KEY = "haforge/mask-salt";
+
+/** Every SecretRef anywhere in a value (inventory or plan), deduplicated by canonical key. */
+export function collectSecretRefs(value: unknown): SecretRef[] {
+  const out = new Map<string, SecretRef>();
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) return v.forEach(walk);
+    if (v === null || typeof v !== "object") return;
+    const keys = Object.keys(v);
+    const o = v as Record<string, unknown>;
+    if (keys.length === 1 && ["secret", "env", "value"].includes(keys[0]!) && typeof o[keys[0]!] === "string") {
+      const ref = v as SecretRef;
+      out.set(secretKey(ref), ref);
+      return;
+    }
+    keys.forEach((k) => walk(o[k]));
+  };
+  walk(value);
+  return [...out.values()].sort((a, b) => secretKey(a).localeCompare(secretKey(b)));
+}
+
+/** The values to mask, by label. Compound materials (JSON) contribute their private fields. */
+export function secretsToMask(refs: readonly SecretRef[], secrets: SecretValues, materials: Materials): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const ref of refs) {
+    const v = "value" in ref ? ref.value : secrets[secretKey(ref)];
+    if (v !== undefined && v !== "") m.set(secretKey(ref), v);
+  }
+  for (const [key, value] of Object.entries(materials)) {
+    if (key === MASK_SALT_KEY) continue;
+    let parsed: unknown;
+    try {
+      parsed = value.trim().startsWith("{") ? JSON.parse(value) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    if (parsed && typeof parsed === "object") {
+      for (const [field, inner] of Object.entries(parsed as Record<string, unknown>)) {
+        if (typeof inner === "string" && /private|key|secret|token|password/i.test(field) && !/public|cert/i.test(field)) {
+          m.set(`${key}#${field}`, inner);
+          // PEM bodies are also written line by line or re-wrapped: mask the base64 body alone too.
+          const body = inner.replace(/-----[^-]+-----/g, "").replace(/\s+/g, "");
+          if (body.length > 40 && body !== inner) m.set(`${key}#${field}:body`, body);
+        }
+      }
+    } else {
+      m.set(key, value);
+    }
+  }
+  return m;
+}
+
+export function keyedShortHash(value: string, salt: string | undefined): string {
+  return (salt ? createHmac("sha256", salt).update(value) : createHash("sha256").update(value)).digest("hex").slice(0, 8);
+}
+
+/**
+ * Replace every occurrence of every secret value (longest first, values of ≥ 4 characters) by
+ * `<secret:LABEL h:XXXXXXXX>`. A file flagged secret whose content contains none of the known
+ * values (e.g. a password file of a 3-character password) is masked whole.
+ */
+export function maskContent(file: FileSpec, toMask: ReadonlyMap<string, string>, salt: string | undefined): string {
+  const entries = [...toMask.entries()].filter(([, v]) => v.length >= 4).sort((a, b) => b[1].length - a[1].length || a[0].localeCompare(b[0]));
+  let out = file.content;
+  for (const [label, value] of entries) {
+    if (out.includes(value)) out = out.split(value).join(`<secret:${label} h:${keyedShortHash(value, salt)}>`);
+  }
+  if (file.secret && out === file.content) out = `<secret:file h:${keyedShortHash(file.content, salt)}>\n`;
+  return out;
+}
+
+export interface ManifestFile {
+  readonly host: string;
+  readonly path: string;
+  readonly mode: string;
+  readonly owner: string;
+  readonly group: string;
+  readonly secret: boolean;
+  /** sha256 of the file as written to the render tree (masked unless --reveal-secrets). */
+  readonly sha256: string;
+  readonly validate?: string;
+  readonly notify: readonly string[];
+}
+
+export interface Manifest {
+  readonly files: readonly ManifestFile[];
+  readonly services: DesiredState["hosts"][number]["services"][number][];
+  readonly actions: DesiredState["actions"][number][];
+  readonly manifests?: number;
+}
+
+export interface WriteOptions {
+  readonly reveal: boolean;
+  readonly toMask: ReadonlyMap<string, string>;
+  readonly salt?: string;
+}
+
+/** File content as it goes to the render tree: base64-encoded files are decoded when revealed. */
+function outputContent(f: FileSpec, opts: WriteOptions): string | Buffer {
+  if (!opts.reveal) return maskContent(f, opts.toMask, opts.salt);
+  const enc = (f as FileSpec & { encoding?: string }).encoding;
+  return enc === "base64" ? Buffer.from(f.content, "base64") : f.content;
+}
+
+const maskText = (s: string, opts: WriteOptions): string =>
+  opts.reveal ? s : maskContent({ host: "", path: "", content: s, mode: "", owner: "", group: "", secret: false, notify: [] }, opts.toMask, opts.salt);
+
+/**
+ * A Kubernetes Secret as written for review: each value of `stringData`/`data` is masked as a
+ * secret file is, so a value holding no known secret (the RabbitMQ definitions, with a password
+ * hash) is still masked whole rather than shown.
+ */
+function maskSecretObject(obj: Record<string, unknown>, opts: WriteOptions): Record<string, unknown> {
+  if (obj["kind"] !== "Secret") return obj;
+  const out: Record<string, unknown> = { ...obj };
+  for (const field of ["stringData", "data"]) {
+    const values = obj[field];
+    if (!values || typeof values !== "object") continue;
+    out[field] = Object.fromEntries(
+      Object.entries(values as Record<string, unknown>).map(([k, v]) => [
+        k,
+        typeof v === "string" ? maskContent({ host: "", path: "", content: v, mode: "", owner: "", group: "", secret: true, notify: [] }, opts.toMask, opts.salt) : v,
+      ]),
+    );
+  }
+  return out;
+}
+
+export function writeRenderTree(state: DesiredState, outDir: string, opts: WriteOptions, yamlDump: (o: unknown) => string): Manifest {
+  rmSync(outDir, { recursive: true, force: true });
+  mkdirSync(outDir, { recursive: true });
+  const files: ManifestFile[] = [];
+  for (const h of state.hosts) {
+    for (const f of h.files) {
+      const content = outputContent(f, opts);
+      const target = join(outDir, h.host, f.path);
+      mkdirSync(dirname(target), { recursive: true });
+      writeFileSync(target, content);
+      files.push({
+        host: f.host,
+        path: f.path,
+        mode: f.mode,
+        owner: f.owner,
+        group: f.group,
+        secret: f.secret,
+        sha256: createHash("sha256").update(content).digest("hex"),
+        ...(f.validate ? { validate: f.validate } : {}),
+        notify: [...f.notify],
+      });
+    }
+  }
+  state.manifests.forEach((obj, i) => {
+    const meta = (obj["metadata"] ?? {}) as { name?: string };
+    const name = `${String(i).padStart(3, "0")}-${String(obj["kind"] ?? "object").toLowerCase()}-${meta.name ?? "unnamed"}.yaml`;
+    const target = join(outDir, "k8s", name);
+    mkdirSync(dirname(target), { recursive: true });
+    writeFileSync(target, maskText(yamlDump(opts.reveal ? obj : maskSecretObject(obj, opts)), opts));
+  });
+  const actions = state.actions.map((a) => (a.secret ? { ...a, create: maskText(a.create, opts), ...(a.delete ? { delete: maskText(a.delete, opts) } : {}) } : a));
+  const manifest: Manifest = {
+    files,
+    services: state.hosts.flatMap((h) => [...h.services]),
+    actions: [...actions],
+    ...(state.manifests.length ? { manifests: state.manifests.length } : {}),
+  };
+  writeFileSync(join(outDir, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
+  return manifest;
+}
