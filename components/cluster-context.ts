@@ -1,0 +1,153 @@
+/**
+ * What every component needs, computed once per HaCluster: the validated plan (bad input stops the
+ * program here, before any resource exists, so no host is touched), the generated materials, the
+ * resolved secrets, the host access map, and the render twice over:
+ *  - `structure`: rendered synchronously with placeholder secrets and materials. The set of files,
+ *    services and actions (and so the resource graph Pulumi previews) depends only on the plan;
+ *  - `rendered`: the real render inside one apply over secrets, materials and deploy-time
+ *    addresses. Each file's content is looked up in it by (host, path).
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { analyzeInventoryFile, analyzeInventoryText, type Analysis } from "../src/analyze";
+import { hasErrors, type Finding } from "../src/core/findings";
+import type { Materials as MaterialValues } from "../src/core/materials";
+import { secretKey, type SecretValues } from "../src/core/secrets";
+import { Inventory, type InventoryInput } from "../src/inventory/schema";
+import { planCluster } from "../src/plan/plan";
+import type { ClusterPlan, PlannedHost } from "../src/plan/types";
+import { Materials } from "../src/providers/materials";
+import { collectSecretRefs } from "../src/render/output";
+import { renderByService, requiredMaterials, type ServiceRender } from "../src/render/render";
+import { hostAccess, pinnedHostKey, type HostAccess } from "./connections";
+
+export interface HaClusterArgs {
+  /**
+   * The inventory: a path to a Tower INI or haforge YAML file, or an inventory object (YAML
+   * schema; addresses may be placeholders when `hostAddresses` provides them).
+   */
+  readonly inventory: string | InventoryInput;
+  /**
+   * Values for `secret:` references, by name (from stack config: `config.requireSecret(name)`).
+   * @default {}
+   */
+  readonly secrets?: Readonly<Record<string, pulumi.Input<string>>>;
+  /** Environment for `env:` references. @default process.env */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * Host addresses known only at deploy time, by inventory host name (e.g. VM IPs created in the
+   * same program). They replace the inventory's addresses in connections and rendered configs.
+   * @default {}
+   */
+  readonly hostAddresses?: Readonly<Record<string, pulumi.Input<string>>>;
+  /** Overwrite files edited out of band. @default false */
+  readonly force?: boolean;
+  /**
+   * known_hosts file that pins the host key of every host the inventory does not pin itself.
+   * @default - none: such hosts are refused unless they opt into trust-on-first-use
+   */
+  readonly knownHostsFile?: string;
+}
+
+export interface ClusterContext {
+  readonly plan: ClusterPlan;
+  readonly findings: readonly Finding[];
+  readonly hosts: ReadonlyMap<string, PlannedHost>;
+  readonly access: ReadonlyMap<string, HostAccess>;
+  readonly structure: readonly ServiceRender[];
+  readonly rendered: pulumi.Output<readonly ServiceRender[]>;
+  readonly secrets: pulumi.Output<SecretValues>;
+  readonly materials: Materials;
+  readonly force: boolean;
+}
+
+function analyze(inv: HaClusterArgs["inventory"]): Analysis {
+  if (typeof inv === "string") return analyzeInventoryFile(inv);
+  const parsed = Inventory.safeParse(inv);
+  if (!parsed.success) return analyzeInventoryText(JSON.stringify(inv), "inventory.yaml");
+  const planned = planCluster(parsed.data);
+  return { format: "yaml", inventory: parsed.data, ...(planned.plan ? { plan: planned.plan } : {}), findings: planned.findings, valid: !hasErrors(planned.findings) };
+}
+
+/** Placeholder values that keep the structure render total (never written anywhere). */
+const placeholderSecrets = (plan: ClusterPlan): SecretValues =>
+  Object.fromEntries(collectSecretRefs(plan.inventory).map((r) => [secretKey(r), `placeholder-${secretKey(r)}`]));
+
+export function prepareCluster(name: string, args: HaClusterArgs, parent: pulumi.Resource): ClusterContext {
+  const a = analyze(args.inventory);
+  for (const f of a.findings) {
+    const line = `${f.code} at ${f.path}: ${f.message}${f.hint ? ` (hint: ${f.hint})` : ""}`;
+    if (f.severity === "error") pulumi.log.error(line, parent);
+    else pulumi.log.warn(line, parent);
+  }
+  if (!a.plan) {
+    const errors = a.findings.filter((f) => f.severity === "error").length;
+    throw new pulumi.RunError(`haforge: the inventory has ${errors} error(s); nothing was changed on any host`);
+  }
+  const plan = a.plan;
+  const hosts = new Map(plan.hosts.map((h) => [h.name, h]));
+  // Refuse, before any resource exists, to manage a host whose key is not pinned (an explicit
+  // trustOnFirstUse opt-in excepted).
+  const unpinned = plan.hosts.filter((h) => !h.ssh.trustOnFirstUse && !pinnedHostKey(h, args.knownHostsFile)).map((h) => h.name);
+  if (plan.target === "ssh" && unpinned.length)
+    throw new pulumi.RunError(
+      `haforge: no pinned host key for ${unpinned.join(", ")}: set hosts[].ssh.hostKey, a known_hosts file (hosts[].ssh.knownHostsFile or haforge:knownHostsFile) or, explicitly, ssh.trustOnFirstUse`,
+    );
+  const refs = collectSecretRefs(plan.inventory);
+  const env = args.env ?? process.env;
+  const secretInputs: Record<string, pulumi.Input<string>> = {};
+  const missing: string[] = [];
+  for (const r of refs) {
+    if ("value" in r) continue;
+    const v = "secret" in r ? args.secrets?.[r.secret] : env[r.env];
+    if (v === undefined) missing.push(secretKey(r));
+    else secretInputs[secretKey(r)] = v;
+  }
+  if (missing.length) throw new pulumi.RunError(`haforge: unresolved secrets: ${missing.join(", ")} (set them with \`pulumi config set --secret\` or the environment)`);
+  const secrets = pulumi.secret(pulumi.all(secretInputs)) as pulumi.Output<SecretValues>;
+
+  const specs = requiredMaterials(plan);
+  const materials = new Materials(`${name}-materials`, specs, { parent });
+  const placeholderMaterials: MaterialValues = Object.fromEntries(specs.map((s) => [s.key, placeholderMaterial(s.kind.type)]));
+  const structure = renderByService(plan, placeholderSecrets(plan), placeholderMaterials);
+
+  const addresses = args.hostAddresses ?? {};
+  const rendered = pulumi
+    .all([secrets, materials.values, pulumi.all(addresses as Record<string, pulumi.Input<string>>)])
+    .apply(([s, m, addr]) => {
+      let p = plan;
+      if (Object.keys(addr).length) {
+        const inv = { ...plan.inventory, hosts: plan.inventory.hosts.map((h) => (addr[h.name] ? { ...h, address: addr[h.name]! } : h)) };
+        const re = planCluster(inv);
+        if (!re.plan) throw new Error(`haforge: with deploy-time addresses the inventory has errors: ${re.findings.filter((f) => f.severity === "error").map((f) => `${f.code} at ${f.path}`).join("; ")}`);
+        p = re.plan;
+      }
+      return renderByService(p, s, m ?? {});
+    });
+
+  return {
+    plan,
+    findings: a.findings,
+    hosts,
+    access: hostAccess(hosts, { addresses, secrets, ...(args.knownHostsFile ? { knownHostsFile: args.knownHostsFile } : {}) }),
+    structure,
+    rendered,
+    secrets,
+    materials,
+    force: args.force ?? false,
+  };
+}
+
+/** Placeholders shaped like the real material, so renderers that parse it stay total. */
+function placeholderMaterial(type: string): string {
+  const { generateMaterial } = require("../src/core/generate-material") as typeof import("../src/core/generate-material");
+  // Deterministic, cheap shapes: real generation (RSA, X.509) happens once in the Materials resource.
+  if (type === "random-bytes") return Buffer.alloc(256).toString("base64");
+  if (type === "token") return "placeholder".padEnd(32, "x");
+  return cachedShape(type, () => generateMaterial(type === "rsa-keypair" ? { type, bits: 2048, comment: "placeholder" } : { type: "syncthing-cert", commonName: "syncthing" }));
+}
+const shapes = new Map<string, string>();
+function cachedShape(type: string, make: () => string): string {
+  let v = shapes.get(type);
+  if (v === undefined) shapes.set(type, (v = make()));
+  return v;
+}

@@ -1,0 +1,161 @@
+/**
+ * One service's resources on its hosts (DESIGN.md, Pulumi layer rules):
+ *  - a RemoteFile per rendered file (live diff, atomic write, validation on the host);
+ *  - a restart remote.Command per (host, service), triggered by the hashes of the files that
+ *    notify it; within a rolling group the restarts form a dependsOn chain in the plan's order,
+ *    each waiting for the service's health check before the next host goes, so a change on every
+ *    node never takes the cluster below quorum;
+ *  - a remote.Command per cluster action (provisioning, CIB patch, joins), with `delete` commands
+ *    for deprovisioning.
+ * Resource names are `${name}-...` and stable: renaming one replaces the resource.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import type { ClusterAction, FileSpec, ServiceSpec } from "../src/core/desired-state";
+import { RemoteFile } from "../src/providers/remote-file";
+import type { ServiceRender } from "../src/render/render";
+import type { ClusterContext } from "./cluster-context";
+
+export interface ServiceResources {
+  readonly files: RemoteFile[];
+  /** Restart commands by rolling group id (chain order) or `host:service` for unrolled ones. */
+  readonly restarts: Map<string, command.remote.Command[]>;
+  readonly actions: command.remote.Command[];
+}
+
+/** Stable, readable resource-name part for a path. */
+export const slug = (s: string): string => s.replace(/^\/+/, "").replace(/[^A-Za-z0-9]+/g, "-").replace(/-+$/, "");
+
+const shq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** Restart, then wait (bounded) for the health check: the gate before the next host restarts. */
+export function restartWithGate(s: ServiceSpec, timeoutS = 180): string {
+  const restart = s.restart;
+  if (!s.health) return restart;
+  return `${restart} && timeout ${timeoutS} sh -c ${shq(`until ${s.health}; do sleep 1; done`)}`;
+}
+
+function findFile(rendered: readonly ServiceRender[], service: string, f: FileSpec): FileSpec {
+  const part = rendered.find((r) => r.service === service);
+  const real = part?.files.find((x) => x.host === f.host && x.path === f.path);
+  if (!real) throw new Error(`haforge: ${f.host}:${f.path} vanished between the structure and the real render of ${service}`);
+  return real;
+}
+
+function findAction(rendered: readonly ServiceRender[], service: string, id: string): ClusterAction {
+  const a = rendered.find((r) => r.service === service)?.actions.find((x) => x.id === id);
+  if (!a) throw new Error(`haforge: action ${id} vanished between the structure and the real render of ${service}`);
+  return a;
+}
+
+export function createServiceResources(
+  name: string,
+  parent: pulumi.Resource,
+  ctx: ClusterContext,
+  part: ServiceRender,
+  dependsOn: readonly pulumi.Resource[] = [],
+): ServiceResources {
+  const files: RemoteFile[] = [];
+  const byHost = new Map<string, { spec: FileSpec; res: RemoteFile }[]>();
+  const firstFile = new Map<string, RemoteFile>();
+  for (const spec of part.files) {
+    const access = ctx.access.get(spec.host);
+    if (!access) throw new Error(`haforge: ${part.service} rendered a file for unknown host ${spec.host}`);
+    const real = ctx.rendered.apply((r) => findFile(r, part.service, spec));
+    // Only files the renderer classifies as secret stay secret; the others are declassified so
+    // `pulumi preview --diff` shows their content changes (their content never carries a secret:
+    // the program tests check every secret value against every non-secret input).
+    const content = spec.secret ? pulumi.secret(real.apply((f) => f.content)) : pulumi.unsecret(real.apply((f) => f.content));
+    const res = new RemoteFile(
+      `${name}-${spec.host}-${slug(spec.path)}`,
+      {
+        connection: access.file,
+        path: spec.path,
+        content,
+        mode: spec.mode,
+        owner: spec.owner,
+        group: spec.group,
+        secret: spec.secret,
+        ...(spec.validate ? { validate: spec.validate } : {}),
+        ...((spec as FileSpec & { encoding?: string }).encoding ? { encoding: (spec as FileSpec & { encoding?: string }).encoding } : {}),
+        force: ctx.force,
+      } as ConstructorParameters<typeof RemoteFile>[1],
+      { parent, dependsOn: [...dependsOn] },
+    );
+    files.push(res);
+    if (!firstFile.has(spec.host)) firstFile.set(spec.host, res);
+    const list = byHost.get(spec.host) ?? [];
+    list.push({ spec, res });
+    byHost.set(spec.host, list);
+  }
+
+  const conn = (host: string) => {
+    const access = ctx.access.get(host)!;
+    return access.command(access.pinnedKey ? undefined : firstFile.get(host)?.hostKeySeen);
+  };
+
+  // Restarts: rolling groups in the plan's order, one host at a time behind a health gate.
+  const restarts = new Map<string, command.remote.Command[]>();
+  const restartByHostService = new Map<string, command.remote.Command>();
+  const groups = new Map<string, ServiceSpec[]>();
+  for (const s of part.services) {
+    const key = s.rollGroup ?? `${s.host}:${s.name}`;
+    groups.set(key, [...(groups.get(key) ?? []), s]);
+  }
+  for (const [key, specs] of groups) {
+    const order = ctx.plan.rollingGroups.find((g) => g.id === key)?.hosts ?? [];
+    const rank = (h: string) => (order.indexOf(h) === -1 ? 1e6 + (ctx.hosts.get(h)?.order ?? 0) : order.indexOf(h));
+    const sorted = [...specs].sort((a, b) => rank(a.host) - rank(b.host) || a.name.localeCompare(b.name));
+    const chain: command.remote.Command[] = [];
+    for (const s of sorted) {
+      const notifying = (byHost.get(s.host) ?? []).filter((f) => f.spec.notify.includes(s.name));
+      const prev = chain[chain.length - 1];
+      const cmd = new command.remote.Command(
+        `${name}-restart-${s.name}-${s.host}`,
+        {
+          connection: conn(s.host),
+          create: restartWithGate(s),
+          triggers: notifying.map((f) => f.res.sha256),
+        },
+        { parent, dependsOn: [...notifying.map((f) => f.res), ...(prev ? [prev] : []), ...dependsOn] },
+      );
+      chain.push(cmd);
+      restartByHostService.set(`${s.host}:${s.name}`, cmd);
+    }
+    restarts.set(key, chain);
+  }
+
+  // Cluster actions, after the files and restarts of their host.
+  const actions: command.remote.Command[] = [];
+  const actionById = new Map<string, command.remote.Command>();
+  const pending = [...part.actions];
+  // Dependencies first (actions are few; a simple topological pass).
+  for (let guard = 0; pending.length && guard < 1000; guard++) {
+    const idx = pending.findIndex((a) => a.dependsOn.every((d) => actionById.has(d) || !part.actions.some((x) => x.id === d)));
+    const a = pending.splice(idx === -1 ? 0 : idx, 1)[0]!;
+    const real = ctx.rendered.apply((r) => findAction(r, part.service, a.id));
+    const text = (f: (x: ClusterAction) => string | undefined) => {
+      const o = real.apply((x) => f(x) ?? "");
+      return a.secret ? pulumi.secret(o) : pulumi.unsecret(o);
+    };
+    const hostFiles = byHost.get(a.host) ?? [];
+    const triggerFiles = hostFiles.filter((f) => a.triggers.includes(f.spec.path));
+    const hostRestarts = [...restartByHostService.entries()].filter(([k]) => k.startsWith(`${a.host}:`)).map(([, v]) => v);
+    const cmd = new command.remote.Command(
+      `${name}-${slug(a.id)}`,
+      {
+        connection: conn(a.host),
+        create: text((x) => x.create),
+        ...(a.delete ? { delete: text((x) => x.delete) } : {}),
+        triggers: triggerFiles.map((f) => f.res.sha256),
+      },
+      {
+        parent,
+        dependsOn: [...a.dependsOn.map((d) => actionById.get(d)).filter((x): x is command.remote.Command => !!x), ...hostFiles.map((f) => f.res), ...hostRestarts, ...dependsOn],
+      },
+    );
+    actions.push(cmd);
+    actionById.set(a.id, cmd);
+  }
+  return { files, restarts, actions };
+}

@@ -1,0 +1,171 @@
+/**
+ * The whole Pulumi program under the SDK's mocks, for every example stack: the resource graph as
+ * the SDK really registered it (types, parents, dependsOn chains, secrets, outputs).
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it, before } from "node:test";
+import { analyzeInventoryFile } from "../../src/analyze";
+import { renderByService } from "../../src/render/render";
+import type { RecordedResource } from "./run-stack";
+import yaml from "js-yaml";
+import { readFileSync } from "node:fs";
+
+const ROOT = join(__dirname, "..", "..");
+const SECRET_KEY = "4dabf18193072939515e22adb298388d";
+const stacks = readdirSync(join(ROOT, "stacks"))
+  .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1])
+  .filter((s): s is string => !!s);
+
+interface Run {
+  stack: string;
+  resources: RecordedResource[];
+  outputs: Record<string, { value: unknown; secret: boolean }>;
+  secretValues: string[];
+}
+
+function runStack(stack: string, env: NodeJS.ProcessEnv = {}): { code: number; run?: Run; err: string } {
+  const r = spawnSync(process.execPath, ["--import", "tsx", join(__dirname, "run-stack.ts"), stack], {
+    cwd: ROOT,
+    encoding: "utf8",
+    env: { ...process.env, ...env },
+    maxBuffer: 256 * 1024 * 1024,
+    timeout: 120_000,
+  });
+  return { code: r.status ?? -1, err: r.stderr, ...(r.status === 0 ? { run: JSON.parse(r.stdout) as Run } : {}) };
+}
+
+const isSecretWrapper = (v: unknown): v is { value: unknown } => !!v && typeof v === "object" && (v as Record<string, unknown>)[SECRET_KEY] !== undefined;
+const unwrap = (v: unknown): any => (isSecretWrapper(v) ? unwrap(v.value) : v);
+
+/** Every string in `v` that is not inside a secret wrapper, with its path. */
+function plainStrings(v: unknown, path = ""): [string, string][] {
+  if (isSecretWrapper(v)) return [];
+  if (typeof v === "string") return [[path, v]];
+  if (Array.isArray(v)) return v.flatMap((x, i) => plainStrings(x, `${path}[${i}]`));
+  if (v && typeof v === "object") return Object.entries(v).flatMap(([k, x]) => plainStrings(x, `${path}.${k}`));
+  return [];
+}
+
+for (const stack of stacks) {
+  describe(`stack ${stack} under the SDK mocks`, () => {
+    let run: Run;
+    const stackCfg = yaml.load(readFileSync(join(ROOT, "stacks", `Pulumi.${stack}.yaml`), "utf8")) as { config: Record<string, string> };
+    const analysis = analyzeInventoryFile(join(ROOT, stackCfg.config["haforge:inventory"]!));
+    before(() => {
+      const r = runStack(stack);
+      assert.equal(r.code, 0, r.err.slice(-3000));
+      run = r.run!;
+    });
+
+    const files = () => run.resources.filter((r) => r.type === "pulumi-nodejs:dynamic:Resource" && unwrap(r.raw).path !== undefined);
+    const commands = () => run.resources.filter((r) => r.type === "command:remote:Command");
+
+    it("has a RemoteFile for every rendered file of every host, on that host", () => {
+      assert.ok(analysis.plan, "example inventory plans");
+      const structure = renderByService(analysis.plan!, {}, {});
+      const expected = structure.flatMap((p) => p.files.map((f) => `${f.host} ${f.path}`)).sort();
+      const actual = files().map((r) => `${unwrap(unwrap(r.raw).connection).host} ${unwrap(r.raw).path}`).sort();
+      assert.ok(expected.length > 0);
+      assert.deepEqual(actual, expected);
+      for (const f of files()) assert.ok(f.hasSerializedProvider, `${f.name}: the dynamic provider was serialized`);
+    });
+
+    it("pins a host key on every remote connection", () => {
+      for (const c of commands()) {
+        const conn = unwrap(unwrap(c.raw).connection);
+        assert.match(String(conn.hostKey ?? ""), /^(ssh-ed25519|ecdsa-sha2-\S+|ssh-rsa) AAAA/, `${c.name} has no host key`);
+      }
+      for (const f of files()) {
+        const conn = unwrap(unwrap(f.raw).connection);
+        assert.ok(conn.hostKey || conn.knownHostsFile, `${f.name} has neither a pinned key nor a known_hosts file`);
+        assert.notEqual(conn.trustOnFirstUse, true, `${f.name} trusts on first use in an example stack`);
+      }
+    });
+
+    it("chains restarts of every rolling group in the planned order, each after the previous host", () => {
+      const byUrn = new Map(run.resources.map((r) => [r.urn, r]));
+      const dependsTransitively = (from: RecordedResource, urn: string): boolean => {
+        const seen = new Set<string>();
+        const stack = [...from.dependencies];
+        while (stack.length) {
+          const u = stack.pop()!;
+          if (u === urn) return true;
+          if (seen.has(u)) continue;
+          seen.add(u);
+          stack.push(...(byUrn.get(u)?.dependencies ?? []));
+        }
+        return false;
+      };
+      let chains = 0;
+      for (const g of analysis.plan!.rollingGroups) {
+        const restarts = g.hosts
+          .map((h) => commands().find((c) => c.name.endsWith(`-${h}`) && c.name.includes("-restart-") && c.name.includes(`-restart-${serviceOf(g.id, g.service)}`)))
+          .filter((c): c is RecordedResource => !!c);
+        if (restarts.length < 2) continue;
+        chains++;
+        for (let i = 1; i < restarts.length; i++) {
+          assert.ok(dependsTransitively(restarts[i]!, restarts[i - 1]!.urn), `${restarts[i]!.name} does not wait for ${restarts[i - 1]!.name}`);
+          assert.ok(!dependsTransitively(restarts[i - 1]!, restarts[i]!.urn), "no cycle");
+        }
+        // The health gate sits between hosts.
+        for (const r of restarts) assert.match(String(unwrap(unwrap(r.raw).create)), /until .+; do sleep 1; done/, `${r.name} has no health gate`);
+      }
+      if (analysis.plan!.rollingGroups.some((g) => g.hosts.length > 1)) assert.ok(chains > 0, "at least one rolling chain");
+    });
+
+    it("never sends a secret value in plaintext", () => {
+      assert.ok(run.secretValues.length > 0 || stack === "none");
+      for (const r of run.resources) {
+        for (const [path, s] of plainStrings(r.raw)) {
+          for (const secret of run.secretValues) assert.ok(!s.includes(secret), `${r.name}${path} carries a secret in plaintext`);
+          assert.doesNotMatch(s, /material-(corosync|syncthing|tower)/, `${r.name}${path} carries generated key material in plaintext`);
+        }
+      }
+    });
+
+    it("parents every resource to a haforge component and registers the documented types", () => {
+      const components = new Map(run.resources.filter((r) => r.type.startsWith("haforge:")).map((r) => [r.urn, r.type]));
+      assert.ok([...components.values()].includes("haforge:index:HaCluster"));
+      for (const r of [...files(), ...commands()]) assert.ok(components.has(r.parent), `${r.name} parent ${r.parent}`);
+    });
+
+    it("exports the stack outputs, secrets only as secret outputs", () => {
+      for (const k of ["hosts", "vips", "endpoints", "instanceGroups", "isolatedGroups", "rabbitmqNodes", "pacemakerClusters"]) {
+        assert.ok(k in run.outputs, `output ${k}`);
+        assert.equal(run.outputs[k]!.secret, false, `${k} is plain`);
+        const text = JSON.stringify(run.outputs[k]!.value);
+        for (const s of run.secretValues) assert.ok(!text.includes(s), `${k} leaks a secret`);
+      }
+      if (analysis.plan!.rabbitmq) assert.equal(run.outputs["brokerUrl"]!.secret, true);
+      const hosts = run.outputs["hosts"]!.value as { name: string }[];
+      assert.deepEqual(hosts.map((h) => h.name), analysis.plan!.hosts.map((h) => h.name));
+    });
+  });
+}
+
+/** The service name restarts of a rolling group are named after. */
+function serviceOf(_id: string, service: string): string {
+  return service;
+}
+
+describe("bad input under the program", () => {
+  it("stops before any host resource is registered", () => {
+    const dir = mkdtempSync(join(tmpdir(), "hf-prog-"));
+    const bad = join(dir, "bad.yaml");
+    writeFileSync(bad, "hosts:\n  - { name: a, address: 10.0.0.1 }\npacemaker:\n  clusters:\n    - { name: c, nodes: [a, ghost] }\n");
+    const stacksDir = join(ROOT, "stacks");
+    const stackFile = join(stacksDir, "Pulumi.zz-bad-test.yaml");
+    writeFileSync(stackFile, `config:\n  haforge:inventory: ${bad}\n`);
+    try {
+      const r = runStack("zz-bad-test");
+      assert.notEqual(r.code, 0);
+      assert.match(r.err, /nothing was changed on any host/);
+    } finally {
+      require("node:fs").rmSync(stackFile);
+    }
+  });
+});
