@@ -72,8 +72,24 @@ function analyze(inv: HaClusterArgs["inventory"]): Analysis {
 const placeholderSecrets = (plan: ClusterPlan): SecretValues =>
   Object.fromEntries(collectSecretRefs(plan.inventory).map((r) => [secretKey(r), `placeholder-${secretKey(r)}`]));
 
+/**
+ * Rules that judge host addresses. With deploy-time addresses (`hostAddresses`) the program-time
+ * plan only sees placeholders, so these are deferred: the apply re-plans with the real addresses
+ * and fails on any error before a single file's inputs resolve (so still no host is touched).
+ */
+const ADDRESS_DEPENDENT =
+  /^(hosts\.(duplicate-address|invalid-address|duplicate-internal-address)|[a-z-]+\.(vip-outside-subnet|vip-is-host-address|vip-subnet-unchecked|unicast-peer-not-ip|duplicate-link-address))$/;
+
+function deferAddressRules(a: Analysis, deferred: boolean): Analysis {
+  if (!deferred || a.plan || !a.inventory) return a;
+  const planned = planCluster(a.inventory, { ignore: (code) => ADDRESS_DEPENDENT.test(code) });
+  if (!planned.plan) return a;
+  pulumi.log.info("haforge: address rules are checked at deploy time, with the real host addresses");
+  return { ...a, plan: planned.plan, findings: planned.findings, valid: true };
+}
+
 export function prepareCluster(name: string, args: HaClusterArgs, parent: pulumi.Resource): ClusterContext {
-  const a = analyze(args.inventory);
+  const a = deferAddressRules(analyze(args.inventory), Object.keys(args.hostAddresses ?? {}).length > 0);
   for (const f of a.findings) {
     const line = `${f.code} at ${f.path}: ${f.message}${f.hint ? ` (hint: ${f.hint})` : ""}`;
     if (f.severity === "error") pulumi.log.error(line, parent);

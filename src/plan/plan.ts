@@ -10,7 +10,15 @@ import type { ClusterPlan, PlanResult, PlannedHost } from "./types";
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
-export function planCluster(inventory: Inventory): PlanResult {
+export interface PlanOptions {
+  /**
+   * Finding codes that do not gate the plan (they are dropped). Used by the Pulumi layer for
+   * address rules when addresses are only known at deploy time; never by the CLI.
+   */
+  readonly ignore?: (code: string) => boolean;
+}
+
+export function planCluster(inventory: Inventory, opts: PlanOptions = {}): PlanResult {
   const findings: Finding[] = [];
   const { hosts, findings: hostFindings } = planHosts(inventory);
   findings.push(...hostFindings);
@@ -42,6 +50,6 @@ export function planCluster(inventory: Inventory): PlanResult {
   }
   const plannedHosts: PlannedHost[] = [...hosts.values()].map((h) => ({ ...h, roles: [...(roles.get(h.name) ?? [])].sort() }));
   plan.hosts = plannedHosts;
-  const sorted = sortFindings(findings);
+  const sorted = sortFindings(opts.ignore ? findings.filter((f) => !opts.ignore!(f.code)) : findings);
   return hasErrors(sorted) ? { findings: sorted } : { plan: plan as ClusterPlan, findings: sorted };
 }

@@ -1,0 +1,82 @@
+/**
+ * Runs a Pulumi program under the SDK's mocks and records every resource registration as the SDK
+ * really sent it: type, name, parent, dependencies (dependsOn), raw inputs (secrets still wrapped)
+ * and the URN the mock engine assigned. Used in child processes (one program per process).
+ */
+import * as pulumi from "@pulumi/pulumi";
+
+export const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
+export interface RecordedResource {
+  urn: string;
+  type: string;
+  name: string;
+  parent: string;
+  custom: boolean;
+  dependencies: string[];
+  /** Inputs as sent over the wire: secrets are `{ "4dabf…": "1b47…", value }` objects. */
+  raw: unknown;
+  hasSerializedProvider: boolean;
+}
+
+export interface MockRun {
+  resources: RecordedResource[];
+  outputs: Record<string, { value: unknown; secret: boolean }>;
+}
+
+export async function runUnderMocks(
+  stack: string,
+  config: Record<string, string>,
+  secretKeys: string[],
+  load: () => Record<string, unknown>,
+  extraState: (type: string, name: string, inputs: Record<string, unknown>) => Record<string, unknown> = () => ({}),
+): Promise<MockRun> {
+  const recorded: RecordedResource[] = [];
+  const mocks = require("@pulumi/pulumi/runtime/mocks") as { MockMonitor: { prototype: { registerResource: (req: any, cb: any) => Promise<void> } } };
+  const original = mocks.MockMonitor.prototype.registerResource;
+  mocks.MockMonitor.prototype.registerResource = async function (this: unknown, req: any, cb: any) {
+    const raw = req.getObject()?.toJavaScript() ?? {};
+    const hasSerializedProvider = typeof raw.__provider === "string" && raw.__provider.length > 0;
+    delete raw.__provider;
+    const entry: RecordedResource = { urn: "", type: req.getType(), name: req.getName(), parent: req.getParent(), custom: req.getCustom(), dependencies: req.getDependenciesList(), raw, hasSerializedProvider };
+    recorded.push(entry);
+    // The URN the SDK's mock engine assigned (dependencies and parents refer to it).
+    return original.call(this, req, (err: unknown, resp: { getUrn(): string } | undefined) => {
+      if (resp) entry.urn = resp.getUrn();
+      cb(err, resp);
+    });
+  };
+
+  await pulumi.runtime.setMocks(
+    {
+      newResource(args) {
+        const state: Record<string, unknown> = { ...args.inputs };
+        if (args.type === "pulumi-nodejs:dynamic:Resource") {
+          if ("path" in args.inputs) Object.assign(state, { sha256: `sha-${args.name}`, size: 1 });
+          if ("specs" in args.inputs) state["values"] = Object.fromEntries((args.inputs.specs as { key: string }[]).map((s) => [s.key, `material-${s.key}`]));
+        }
+        if (args.type === "command:remote:Command") Object.assign(state, { stdout: "", stderr: "" });
+        Object.assign(state, extraState(args.type, args.name, args.inputs));
+        return { id: `${args.name}-id`, state };
+      },
+      call(args) {
+        return args.inputs;
+      },
+    },
+    "haforge",
+    stack,
+    false,
+  );
+  pulumi.runtime.setAllConfig(config, secretKeys);
+
+  const program = load();
+  const outputs: MockRun["outputs"] = {};
+  for (const [k, v] of Object.entries(program)) {
+    if (!pulumi.Output.isInstance(v)) continue;
+    const o = v as pulumi.Output<unknown> & { promise(): Promise<unknown>; isSecret: Promise<boolean> };
+    outputs[k] = { value: await o.promise(), secret: await o.isSecret };
+  }
+  // Let every pending registration finish.
+  await new Promise((r) => setTimeout(r, 200));
+  return { resources: recorded, outputs };
+}
