@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import type { MockRun } from "./mock-engine";
+import { parseRun, type MockRun } from "./mock-engine";
 
 const SECRET_KEY = "4dabf18193072939515e22adb298388d";
 const unwrap = (v: any): any => (v && typeof v === "object" && v[SECRET_KEY] !== undefined ? unwrap(v.value) : v);
@@ -11,7 +11,7 @@ const unwrap = (v: any): any => (v && typeof v === "object" && v[SECRET_KEY] !==
 describe("HaCluster as a library, addresses from other resources", () => {
   const r = spawnSync(process.execPath, ["--import", "tsx", join(__dirname, "run-library.ts")], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024, timeout: 120_000 });
   it("runs", () => assert.equal(r.status, 0, r.stderr.slice(-2000)));
-  const run = (r.status === 0 ? JSON.parse(r.stdout) : { resources: [], outputs: {} }) as MockRun;
+  const run: MockRun = r.status === 0 ? parseRun<MockRun>(r.stdout) : { resources: [], outputs: {} };
   const files = run.resources.filter((x) => x.type === "pulumi-nodejs:dynamic:Resource" && unwrap(x.raw).path);
 
   it("connects to each host at the address its VM got", () => {

@@ -80,3 +80,12 @@ export async function runUnderMocks(
   await new Promise((r) => setTimeout(r, 200));
   return { resources: recorded, outputs };
 }
+
+/** The SDK's log lines also go to stdout under mocks: the record follows this marker. */
+const MARKER = "\n@@HAFORGE-MOCK-RUN@@\n";
+export const emitRun = (obj: unknown): void => void process.stdout.write(MARKER + JSON.stringify(obj));
+export function parseRun<T>(stdout: string): T {
+  const i = stdout.lastIndexOf(MARKER);
+  if (i < 0) throw new Error(`no mock run record in output: ${stdout.slice(-500)}`);
+  return JSON.parse(stdout.slice(i + MARKER.length)) as T;
+}

@@ -9,7 +9,7 @@ import { join, resolve } from "node:path";
 import yaml from "js-yaml";
 import { analyzeInventoryFile } from "../../src/analyze";
 import { collectSecretRefs } from "../../src/render/output";
-import { runUnderMocks, SECRET_SIG } from "./mock-engine";
+import { emitRun, runUnderMocks, SECRET_SIG } from "./mock-engine";
 
 export type { RecordedResource } from "./mock-engine";
 
@@ -30,7 +30,7 @@ async function main() {
   Object.assign(config, extra);
   const secretKeys = Object.keys(extra);
   const run = await runUnderMocks(stack, config, secretKeys, () => require(join(ROOT, "index.ts")));
-  process.stdout.write(JSON.stringify({ stack, ...run, secretSig: SECRET_SIG, secretValues: secretKeys.map((k) => config[k]) }));
+  emitRun({ stack, ...run, secretSig: SECRET_SIG, secretValues: secretKeys.map((k) => config[k]) });
 }
 
 main().catch((e) => {
