@@ -1,4 +1,152 @@
-import type { ServiceModule } from "../types";
+/**
+ * Quorum store renderer: an etcd or consul server on every member of plan.quorumStore. The store
+ * is what Patroni/stolon elect their leader through, so its members roll one at a time (rollGroup
+ * `etcd` / `consul`) with a health gate that only passes when the local member serves reads that
+ * go through the cluster (i.e. the cluster has quorum and a leader).
+ */
+import type { FileSpec, ServiceSpec } from "../../core/desired-state";
+import type { MaterialSpec } from "../../core/materials";
+import { resolveSecret } from "../../core/secrets";
+import type { ClusterPlan, PlannedHost, QuorumStorePlan, StoreMemberPlan } from "../../plan/types";
+import { daemon } from "../../render/daemon";
+import type { RenderContext, RenderResult, ServiceModule } from "../types";
 
-/** quorum-store renderer: files, services, cluster actions (and materials it needs). */
-export const renderPart: Pick<ServiceModule, "render" | "materials"> = {};
+export const ETCD_CONFIG = "/etc/haforge/etcd/etcd.yml";
+/** Under Debian's /var/lib/etcd (owned by the `etcd` user the package creates). */
+export const ETCD_DATA_DIR = "/var/lib/etcd/haforge";
+export const CONSUL_CONFIG_DIR = "/etc/consul.d";
+export const CONSUL_CONFIG = `${CONSUL_CONFIG_DIR}/consul.hcl`;
+export const CONSUL_DATA_DIR = "/var/lib/consul";
+
+export const consulGossipKeyMaterial = (qs: QuorumStorePlan): string => `consul/gossip-key/${qs.token}`;
+
+const url = (address: string, port: number): string =>
+  `http://${address.includes(":") && !address.startsWith("[") ? `[${address}]` : address}:${port}`;
+
+/** The etcd member config, as data (the template only formats it). */
+export function etcdMemberConfig(qs: QuorumStorePlan, m: StoreMemberPlan): Record<string, string | boolean> {
+  return {
+    name: m.name,
+    dataDir: ETCD_DATA_DIR,
+    // Peers talk over the internal address only; loopback is useless for peer traffic.
+    listenPeerUrls: url(m.address, qs.peerPort),
+    advertisePeerUrls: url(m.address, qs.peerPort),
+    // Clients: the internal address for the other hosts (Patroni, stolon) and 127.0.0.1 for the
+    // local health check. Only the internal address is advertised: 127.0.0.1 means another host.
+    listenClientUrls: `${url(m.address, qs.clientPort)},${url("127.0.0.1", qs.clientPort)}`,
+    advertiseClientUrls: url(m.address, qs.clientPort),
+    initialCluster: qs.members.map((p) => `${p.name}=${url(p.address, qs.peerPort)}`).join(","),
+    token: qs.token,
+    initialClusterState: "new",
+    // Debian's etcd 3.4 has no v3 JSON gateway; Patroni's `etcd:` (v2) backend needs the v2 API
+    // (LAB-NOTES; https://patroni.readthedocs.io/en/latest/yaml_configuration.html#etcd).
+    enableV2: qs.enableV2,
+  };
+}
+
+/** `etcdctl endpoint health` against the local member: a quorum read, so it fails without quorum. */
+export function etcdHealthCommand(qs: QuorumStorePlan): string {
+  return `ETCDCTL_API=3 etcdctl --endpoints=${url("127.0.0.1", qs.clientPort)} --dial-timeout=3s --command-timeout=5s endpoint health`;
+}
+
+function materials(plan: ClusterPlan): MaterialSpec[] {
+  const qs = plan.quorumStore;
+  if (!qs || qs.kind !== "consul" || qs.encryptKey) return [];
+  // No key in the inventory: generate one (32 random bytes, base64 = what `consul keygen` prints).
+  return [{ key: consulGossipKeyMaterial(qs), kind: { type: "random-bytes", bytes: 32 }, description: "consul gossip encryption key" }];
+}
+
+function render(ctx: RenderContext): RenderResult {
+  const qs = ctx.plan.quorumStore;
+  if (!qs) return { files: [], services: [], actions: [] };
+  const hosts = new Map<string, PlannedHost>(ctx.plan.hosts.map((h) => [h.name, h]));
+  const files: FileSpec[] = [];
+  const services: ServiceSpec[] = [];
+  for (const m of qs.members) {
+    const init = hosts.get(m.host)?.init ?? "systemd";
+    if (qs.kind === "etcd") {
+      files.push({
+        host: m.host,
+        path: ETCD_CONFIG,
+        content: ctx.template("quorum-store", "etcd.yml.hbs", etcdMemberConfig(qs, m)),
+        mode: "0644",
+        owner: "root",
+        group: "root",
+        secret: false,
+        // etcd has no config-check mode: a bad file is caught by the health gate of the roll,
+        // and the system test boots a real cluster from this exact file.
+        notify: ["etcd"],
+      });
+      const d = daemon({
+        host: m.host,
+        init,
+        name: "etcd",
+        description: `etcd member ${m.name} (haforge)`,
+        command: `/usr/bin/etcd --config-file ${ETCD_CONFIG}`,
+        user: "etcd",
+        group: "etcd",
+        health: etcdHealthCommand(qs),
+        rollGroup: "etcd",
+        startsecs: 3,
+        limitNofile: 65536,
+      });
+      files.push(d.file);
+      services.push(d.service);
+    } else {
+      const encrypt = qs.encryptKey
+        ? resolveSecret(qs.encryptKey, ctx.secrets)
+        : (ctx.materials[consulGossipKeyMaterial(qs)] ?? `__HAFORGE_MISSING_MATERIAL_${consulGossipKeyMaterial(qs).replace(/[^A-Za-z0-9]/g, "_")}__`);
+      files.push({
+        host: m.host,
+        path: CONSUL_CONFIG,
+        content: ctx.template("quorum-store", "consul.hcl.hbs", consulServerConfig(qs, m, encrypt)),
+        mode: "0640",
+        owner: "root",
+        group: "consul",
+        secret: true,
+        // consul is not packaged by Debian, so this cannot run here; on a consul host it checks the
+        // candidate alone (the temp file has no .hcl extension, hence -config-format).
+        validate: "consul validate -quiet -config-format=hcl {file}",
+        notify: ["consul"],
+      });
+      const d = daemon({
+        host: m.host,
+        init,
+        name: "consul",
+        description: `consul server ${m.name} (haforge)`,
+        command: `/usr/bin/consul agent -config-dir=${CONSUL_CONFIG_DIR}`,
+        user: "consul",
+        group: "consul",
+        reloadSignal: "HUP",
+        // /v1/status/leader is `""` until a leader is elected, then `"IP:8300"`.
+        health: `curl -fsS --max-time 5 ${url("127.0.0.1", qs.clientPort)}/v1/status/leader | grep -q ':'`,
+        rollGroup: "consul",
+        startsecs: 3,
+        limitNofile: 65536,
+      });
+      files.push(d.file);
+      services.push(d.service);
+    }
+  }
+  return { files, services, actions: [] };
+}
+
+/** The consul server config, as data. `peerPort` is the Serf LAN port that retry_join dials. */
+export function consulServerConfig(qs: QuorumStorePlan, m: StoreMemberPlan, encrypt: string): Record<string, unknown> {
+  return {
+    nodeName: m.name,
+    datacenter: "dc1",
+    // Every member is a voting server (store-only members included): bootstrap waits for all.
+    bootstrapExpect: qs.members.length,
+    dataDir: CONSUL_DATA_DIR,
+    bindAddr: m.address,
+    // Space-separated list (go-sockaddr template): local agents and other hosts' clients.
+    clientAddr: `127.0.0.1 ${m.address}`,
+    retryJoin: qs.members.filter((p) => p.host !== m.host).map((p) => `${p.address}:${qs.peerPort}`),
+    encrypt,
+    httpPort: qs.clientPort,
+    serfLanPort: qs.peerPort,
+  };
+}
+
+export const renderPart: Pick<ServiceModule, "render" | "materials"> = { render, materials };

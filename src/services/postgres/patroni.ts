@@ -1,0 +1,238 @@
+/**
+ * Patroni member config (one per postgres node) and its service. Data is computed here; the
+ * template (templates/postgres/patroni.yml.hbs) only formats it.
+ * Reference: https://patroni.readthedocs.io/en/latest/yaml_configuration.html
+ */
+import type { FileSpec, ServiceSpec } from "../../core/desired-state";
+import { resolveSecret } from "../../core/secrets";
+import type { ClusterPlan, PlannedHost, PostgresPlan } from "../../plan/types";
+import { daemon } from "../../render/daemon";
+import type { RenderContext } from "../types";
+
+export const PATRONI_CONFIG = "/etc/patroni/config.yml";
+export const PATRONI_REST_PORT = 8008;
+export const PG_SUPERUSER = "postgres";
+export const PG_REPLICATION_USER = "replicator";
+/** Home of Debian's postgres user: supervisor does not set HOME for `user=`, so we do. */
+export const POSTGRES_HOME = "/var/lib/postgresql";
+
+export const binDir = (version: number): string => `/usr/lib/postgresql/${version}/bin`;
+/** Versioned, and distinct from Debian's own `<version>/main` cluster (pg_createcluster). */
+export const patroniDataDir = (pg: PostgresPlan): string => `${POSTGRES_HOME}/${pg.version}/patroni-${pg.clusterName}`;
+
+/**
+ * Parameters Patroni only takes from the DCS (they must be equal on every member), so they belong
+ * in bootstrap.dcs and are changed later with `patronictl edit-config`
+ * (https://patroni.readthedocs.io/en/latest/patroni_configuration.html).
+ */
+const DCS_ONLY = new Set([
+  "max_connections",
+  "max_locks_per_transaction",
+  "max_worker_processes",
+  "max_prepared_transactions",
+  "wal_level",
+  "track_commit_timestamp",
+  "max_wal_senders",
+  "max_replication_slots",
+  "wal_keep_segments",
+  "wal_keep_size",
+  "wal_log_hints",
+  "hot_standby",
+]);
+
+/** haforge's defaults: what streaming replication with slots and pg_rewind need. */
+const DEFAULT_PARAMETERS: Readonly<Record<string, string | number>> = {
+  wal_level: "replica",
+  hot_standby: "on",
+  wal_log_hints: "on", // pg_rewind needs it (or data checksums, which initdb also enables)
+  max_wal_senders: 10,
+  max_replication_slots: 10,
+  wal_keep_size: "128MB",
+  password_encryption: "scram-sha-256",
+};
+
+/** User parameters: plan.postgres.spec.pgParameters (the key stolon's cluster spec uses too). */
+export function userParameters(pg: PostgresPlan): Record<string, string | number | boolean> {
+  const raw = pg.spec["pgParameters"];
+  const out: Record<string, string | number | boolean> = {};
+  if (raw && typeof raw === "object" && !Array.isArray(raw)) {
+    for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+      if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") out[k] = v;
+    }
+  }
+  return out;
+}
+
+/**
+ * loop_wait + 2 × retry_timeout must not exceed ttl, or a leader can lose its key while merely
+ * retrying the store (Patroni docs, "Dynamic configuration"). 30 → 10/10, 20 → 6/7.
+ */
+export function dcsTimings(ttl: number): { ttl: number; loopWait: number; retryTimeout: number } {
+  const loopWait = Math.max(1, Math.min(10, Math.floor(ttl / 3)));
+  const retryTimeout = Math.max(1, Math.floor((ttl - loopWait) / 2));
+  return { ttl, loopWait, retryTimeout };
+}
+
+const cidr = (address: string): string => (address.includes(":") ? `${address}/128` : `${address}/32`);
+const hostPort = (address: string, port: number): string => (address.includes(":") ? `[${address}]:${port}` : `${address}:${port}`);
+/** `http://10.0.0.1:2379` → `10.0.0.1:2379` (Patroni's etcd `hosts` take host:port). */
+export const stripScheme = (endpoint: string): string => endpoint.replace(/^[a-z][a-z0-9+.-]*:\/\//i, "").replace(/\/+$/, "");
+
+/**
+ * pg_hba: replication from the members only; ordinary logins from the cluster's own hosts
+ * (HAProxy, the app hosts) and loopback; everything with scram-sha-256 passwords.
+ */
+export function pgHba(plan: ClusterPlan, pg: PostgresPlan): string[] {
+  const addr = (h: string) => plan.hosts.find((x) => x.name === h)?.internalAddress ?? h;
+  const lines = [
+    "local all postgres peer",
+    "local all all scram-sha-256",
+    "host all all 127.0.0.1/32 scram-sha-256",
+    "host all all ::1/128 scram-sha-256",
+  ];
+  for (const n of pg.nodes) lines.push(`host replication ${PG_REPLICATION_USER} ${cidr(addr(n))} scram-sha-256`);
+  const seen = new Set<string>();
+  for (const h of plan.hosts) {
+    const c = cidr(h.internalAddress);
+    if (!seen.has(c)) {
+      seen.add(c);
+      lines.push(`host all all ${c} scram-sha-256`);
+    }
+  }
+  return lines;
+}
+
+/** The DCS section: which Patroni backend, and where. */
+function dcsSection(plan: ClusterPlan, pg: PostgresPlan, host: string): Record<string, unknown> {
+  const endpoints = pg.store.endpoints;
+  if (pg.store.backend === "etcd") {
+    // `etcd:` is Patroni's v2 client. Debian's etcd 3.4 lacks the v3 JSON gateway that Patroni's
+    // `etcd3:` client needs (LAB-NOTES), so v2 is used whenever the store serves v2; a store with
+    // v2 switched off can only be reached through `etcd3:` (etcd >= 3.5 with its gateway).
+    const v2 = plan.quorumStore?.kind !== "etcd" || plan.quorumStore.enableV2;
+    const protocol = endpoints.some((e) => e.startsWith("https://")) ? "https" : "http";
+    return { etcd: { section: v2 ? "etcd" : "etcd3", protocol, hosts: endpoints.map(stripScheme) } };
+  }
+  if (pg.store.backend === "consul") {
+    // Patroni talks to one agent: the local server when this node is a consul member.
+    const local = plan.quorumStore?.kind === "consul" && plan.quorumStore.members.some((m) => m.host === host);
+    const port = plan.quorumStore?.clientPort ?? 8500;
+    return { consul: { host: local ? `127.0.0.1:${port}` : stripScheme(endpoints[0] ?? `127.0.0.1:${port}`) } };
+  }
+  return { kubernetes: true };
+}
+
+export function patroniConfigData(ctx: RenderContext, pg: PostgresPlan, host: PlannedHost): Record<string, unknown> {
+  const user = userParameters(pg);
+  const all: Record<string, string | number | boolean> = { ...DEFAULT_PARAMETERS, ...user };
+  // bootstrap.dcs gets everything (the initial cluster-wide copy); the local section gets what
+  // Patroni lets a member override, so a later change there converges with a reload.
+  const dcsParameters = Object.fromEntries(Object.entries(all).sort(([a], [b]) => a.localeCompare(b)));
+  const localParameters = Object.fromEntries(
+    [
+      ["unix_socket_directories", "/var/run/postgresql"] as [string, string | number | boolean],
+      ...Object.entries(all).filter(([k]) => !DCS_ONLY.has(k)),
+    ].sort(([a], [b]) => String(a).localeCompare(String(b))),
+  );
+  const su = resolveSecret(pg.superuserPassword, ctx.secrets);
+  const repl = resolveSecret(pg.replicationPassword, ctx.secrets);
+  return {
+    scope: pg.clusterName,
+    namespace: "/service/",
+    name: host.name,
+    restapi: {
+      listen: hostPort(host.internalAddress, PATRONI_REST_PORT),
+      connectAddress: hostPort(host.internalAddress, PATRONI_REST_PORT),
+    },
+    ...dcsSection(ctx.plan, pg, host.name),
+    dcs: { ...dcsTimings(pg.ttl), maximumLagOnFailover: 1048576 },
+    dcsParameters,
+    pgHba: pgHba(ctx.plan, pg),
+    postgresql: {
+      // LAB-NOTES: exactly "IP,127.0.0.1:PORT".
+      listen: `${host.internalAddress},127.0.0.1:${pg.port}`,
+      connectAddress: hostPort(host.internalAddress, pg.port),
+      dataDir: patroniDataDir(pg),
+      binDir: binDir(pg.version),
+      pgpass: `${POSTGRES_HOME}/.pgpass.patroni-${pg.clusterName}`,
+    },
+    auth: {
+      superuser: { username: PG_SUPERUSER, password: su },
+      replication: { username: PG_REPLICATION_USER, password: repl },
+      // pg_rewind as the superuser: no third credential to manage.
+      rewind: { username: PG_SUPERUSER, password: su },
+    },
+    localParameters,
+  };
+}
+
+/**
+ * Patroni 3.0.2 creates its roles with `DO $$ ... PASSWORD '<password>' ... $$`
+ * (postgresql/bootstrap.py create_or_update_role): a password containing `$$` ends the
+ * dollar-quoted block and bootstrap fails with a syntax error (seen in tests/system/patroni.test.ts).
+ * Secret values only exist once resolved, so whoever resolves them (CLI, Pulumi layer) should
+ * call this and report the problem; render itself cannot.
+ */
+export function patroniPasswordIssue(value: string): string | undefined {
+  if (value.includes("$$")) return "contains `$$`, which breaks Patroni's role creation at bootstrap (DO $$ ... $$ block)";
+  if (value.length === 0) return "is empty: Patroni would create the role without a password";
+  return undefined;
+}
+
+/**
+ * `patroni --validate-config` also probes the network: it fails with "Port N is already in use"
+ * when something listens on postgresql.listen / restapi.listen — which on a running member is
+ * Patroni itself. Those lines (and only those) are tolerated, so updating a live member's config
+ * is possible; any other complaint fails the check. It also requires the store's hosts to be
+ * reachable, so a config change is refused while the store is down.
+ */
+export const PATRONI_VALIDATE =
+  `out=$(patroni --validate-config {file} 2>&1) && exit 0; ` +
+  `rest=$(printf '%s\\n' "$out" | grep -v 'is already in use' | grep -v '^[[:space:]]*$'); ` +
+  `if [ -n "$rest" ]; then printf '%s\\n' "$out" >&2; exit 1; fi; exit 0`;
+
+export function renderPatroni(ctx: RenderContext, pg: PostgresPlan): { files: FileSpec[]; services: ServiceSpec[] } {
+  const files: FileSpec[] = [];
+  const services: ServiceSpec[] = [];
+  const quorumMembers = new Set(ctx.plan.quorumStore?.members.map((m) => m.host) ?? []);
+  for (const name of pg.nodes) {
+    const host = ctx.plan.hosts.find((h) => h.name === name);
+    if (!host) continue; // the plan step reports unknown hosts; render never throws
+    files.push({
+      host: name,
+      path: PATRONI_CONFIG,
+      content: ctx.template("postgres", "patroni.yml.hbs", patroniConfigData(ctx, pg, host)),
+      mode: "0600",
+      owner: "postgres",
+      group: "postgres",
+      secret: true,
+      validate: PATRONI_VALIDATE,
+      notify: ["patroni"],
+    });
+    const health =
+      `python3 -c "import urllib.request; urllib.request.urlopen('http://${hostPort(host.internalAddress, PATRONI_REST_PORT)}/health', timeout=5)"`;
+    const d = daemon({
+      host: name,
+      init: host.init,
+      name: "patroni",
+      description: `Patroni member ${name} of ${pg.clusterName} (haforge)`,
+      command: `/usr/bin/patroni ${PATRONI_CONFIG}`,
+      user: "postgres",
+      group: "postgres",
+      workingDirectory: POSTGRES_HOME,
+      environment: { HOME: POSTGRES_HOME },
+      // Patroni re-reads its config on SIGHUP (https://patroni.readthedocs.io/en/latest/faq.html).
+      reloadSignal: "HUP",
+      // /health answers 200 once PostgreSQL runs (primary or replica).
+      health,
+      rollGroup: `patroni:${pg.clusterName}`,
+      ...(quorumMembers.has(name) && ctx.plan.quorumStore ? { after: [`${ctx.plan.quorumStore.kind}.service`] } : {}),
+      startsecs: 5,
+      // A fast shutdown of PostgreSQL (checkpoint) may take a while: let Patroni finish it.
+      stopwaitsecs: 120,
+    });
+    files.push(d.file);
+    services.push(d.service);
+  }
+  return { files, services };
+}
