@@ -17,7 +17,7 @@ import { planCluster } from "../src/plan/plan";
 import type { ClusterPlan, PlannedHost } from "../src/plan/types";
 import { Materials } from "../src/providers/materials";
 import { collectSecretRefs } from "../src/render/output";
-import { renderByService, requiredMaterials, type ServiceRender } from "../src/render/render";
+import { renderByService, requiredMaterials, secretFindings, type ServiceRender } from "../src/render/render";
 import { hostAccess, pinnedHostKey, type HostAccess } from "./connections";
 
 export interface HaClusterArgs {
@@ -65,7 +65,14 @@ function analyze(inv: HaClusterArgs["inventory"]): Analysis {
   const parsed = Inventory.safeParse(inv);
   if (!parsed.success) return analyzeInventoryText(JSON.stringify(inv), "inventory.yaml");
   const planned = planCluster(parsed.data);
-  return { format: "yaml", inventory: parsed.data, ...(planned.plan ? { plan: planned.plan } : {}), findings: planned.findings, valid: !hasErrors(planned.findings) };
+  return {
+    format: "yaml",
+    inventory: parsed.data,
+    ...(planned.plan ? { plan: planned.plan } : {}),
+    findings: planned.findings,
+    valid: !hasErrors(planned.findings),
+    sourcePath: (p: string) => p,
+  };
 }
 
 /** Placeholder values that keep the structure render total (never written anywhere). */
@@ -137,6 +144,10 @@ export function prepareCluster(name: string, args: HaClusterArgs, parent: pulumi
         if (!re.plan) throw new Error(`haforge: with deploy-time addresses the inventory has errors: ${re.findings.filter((f) => f.severity === "error").map((f) => `${f.code} at ${f.path}`).join("; ")}`);
         p = re.plan;
       }
+      const late = secretFindings(p, s);
+      for (const f of late.filter((x) => x.severity === "warning")) pulumi.log.warn(`${f.code} at ${f.path}: ${f.message}`, parent);
+      const errs = late.filter((x) => x.severity === "error");
+      if (errs.length) throw new Error(`haforge: ${errs.map((f) => `${f.code} at ${f.path}: ${f.message}`).join("; ")}; nothing was changed on any host`);
       return renderByService(p, s, m ?? {});
     });
 

@@ -16,6 +16,8 @@ export interface Analysis {
   readonly plan?: ClusterPlan;
   readonly findings: readonly Finding[];
   readonly valid: boolean;
+  /** Translates a YAML-style finding path into the inventory's own notation. */
+  readonly sourcePath: (path: string) => string;
 }
 
 export function analyzeInventoryText(text: string, filename: string): Analysis {
@@ -35,6 +37,7 @@ export function analyzeInventoryText(text: string, filename: string): Analysis {
     ...(valid && plan ? { plan } : {}),
     findings: sorted,
     valid,
+    sourcePath: loaded.sourcePath,
   };
 }
 

@@ -2,7 +2,8 @@ import { resolve } from "node:path";
 import yaml from "js-yaml";
 import { analyzeInventoryFile } from "../analyze";
 import { MASK_SALT_KEY, collectSecretRefs, secretsToMask, writeRenderTree } from "../render/output";
-import { renderDesiredState, requiredMaterials } from "../render/render";
+import { hasErrors, sortFindings } from "../core/findings";
+import { renderDesiredState, requiredMaterials, secretFindings } from "../render/render";
 import { formatFindings } from "./format";
 import { loadOrCreateMaterials, resolveCliSecrets } from "./inputs";
 import { EXIT, UsageError, type CliIo } from "./io";
@@ -28,6 +29,11 @@ export function renderCommand(file: string, opts: RenderOptions, io: CliIo, env:
   }
   const refs = collectSecretRefs(a.plan.inventory);
   const { values, missing } = resolveCliSecrets(refs, opts.secrets, env);
+  const late = sortFindings(secretFindings(a.plan, values).map((f) => ({ ...f, path: a.sourcePath(f.path) })));
+  if (hasErrors(late)) {
+    io.err(formatFindings(late));
+    return EXIT.invalid;
+  }
   const specs = [...requiredMaterials(a.plan), { key: MASK_SALT_KEY, kind: { type: "token", length: 32 } as const, description: "salt of the masked-secret hashes" }];
   const { materials, generated } = loadOrCreateMaterials(opts.materials ?? defaultMaterialsFile(a.plan.name), specs);
   const state = renderDesiredState(a.plan, values, materials);
@@ -41,7 +47,7 @@ export function renderCommand(file: string, opts: RenderOptions, io: CliIo, env:
     if (missing.length) io.err(`warning: unresolved secrets (rendered as markers): ${missing.join(", ")}`);
     if (generated.length) io.err(`generated materials: ${generated.join(", ")}`);
     io.out(`rendered ${manifest.files.length} files for ${state.hosts.length} hosts, ${manifest.actions.length} actions${state.manifests.length ? `, ${state.manifests.length} Kubernetes objects` : ""} into ${opts.out}${opts.revealSecrets ? " (secrets REVEALED)" : " (secrets masked)"}`);
-    if (a.findings.length) io.err(formatFindings(a.findings));
+    if (a.findings.length || late.length) io.err(formatFindings(sortFindings([...a.findings, ...late])));
   }
   return EXIT.ok;
 }

@@ -4,6 +4,7 @@
  * give byte-identical output.
  */
 import type { ClusterAction, DesiredState, FileSpec, HostState, ServiceSpec } from "../core/desired-state";
+import type { Finding } from "../core/findings";
 import type { MaterialSpec, Materials } from "../core/materials";
 import type { SecretValues } from "../core/secrets";
 import type { ClusterPlan } from "../plan/types";
@@ -11,6 +12,11 @@ import { services } from "../services/registry";
 import type { RenderContext } from "../services/types";
 import { waveOf } from "../kubernetes/objects";
 import { renderTemplate } from "./templates";
+
+/** Findings that need the resolved secrets (see ServiceModule.secretFindings). */
+export function secretFindings(plan: ClusterPlan, secrets: SecretValues): Finding[] {
+  return services.flatMap((s) => (s.secretFindings ? [...s.secretFindings(plan, secrets)] : []));
+}
 
 /** Every material the plan's services need generated once. */
 export function requiredMaterials(plan: ClusterPlan): MaterialSpec[] {

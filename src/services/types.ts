@@ -56,6 +56,12 @@ export interface ServiceModule {
   materials?(plan: ClusterPlan): readonly MaterialSpec[];
   /** Files, services and cluster actions for SSH targets. */
   render?(ctx: RenderContext): RenderResult;
+  /**
+   * Rules that can only be judged once secrets are resolved (e.g. a VRRP password longer than 8
+   * characters, a Patroni password containing `$$`). Run by the CLI before rendering and by the
+   * Pulumi layer inside the apply, before any file's content exists.
+   */
+  secretFindings?(plan: ClusterPlan, secrets: SecretValues): readonly Finding[];
   /** Objects for a Kubernetes target. */
   renderKubernetes?(ctx: RenderContext): KubernetesRenderResult;
 }

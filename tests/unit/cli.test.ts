@@ -98,6 +98,29 @@ describe("haforge CLI contract", () => {
   });
 });
 
+describe("rules that need the resolved secrets", () => {
+  const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKq3f8Ff2m3Vbq7cH8f2J5Jm7zq6n0c4Uu4Cq6ZcL3ab";
+  const inventory = [
+    "hosts:",
+    ...["a", "b", "c"].map((h, i) => `  - { name: ${h}, address: 10.9.0.${i + 1}, ssh: { hostKey: "${KEY}" } }`),
+    "quorumStore: { kind: etcd, members: [a, b, c] }",
+    "postgres: { engine: patroni, nodes: [a, b, c], superuserPassword: { env: PGSU }, replicationPassword: { env: PGREP } }",
+    "",
+  ].join("\n");
+
+  it("a Patroni password with `$$` stops render with exit 1 and writes nothing; a good one renders", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "hf-late-"));
+    const file = join(dir, "inv.yaml");
+    writeFileSync(file, inventory);
+    const bad = await runCli(["render", file, "--out", join(dir, "out"), "--materials", join(dir, "m.json")], { PGSU: "ab$$cd", PGREP: "replpass" });
+    assert.equal(bad.code, 1);
+    assert.match(bad.err, /postgres\.password-unusable at postgres\.superuserPassword/);
+    assert.equal(existsSync(join(dir, "out")), false);
+    const good = await runCli(["render", file, "--out", join(dir, "out"), "--materials", join(dir, "m.json")], { PGSU: "abcdef", PGREP: "replpass" });
+    assert.equal(good.code, 0, good.err);
+  });
+});
+
 function manifestTexts(dir: string): string {
   const m = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as { files: { host: string; path: string }[] };
   return m.files.map((f) => readFileSync(join(dir, f.host, f.path), "utf8")).join("\n");

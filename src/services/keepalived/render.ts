@@ -2,7 +2,7 @@ import type { FileSpec, ServiceSpec } from "../../core/desired-state";
 import type { ClusterPlan } from "../../plan/types";
 import { daemon } from "../../render/daemon";
 import type { RenderContext, RenderResult, ServiceModule } from "../types";
-import { KEEPALIVED_CONF, keepalivedConfModel, keepalivedHosts } from "./config";
+import { KEEPALIVED_CONF, keepalivedConfModel, keepalivedHosts, keepalivedSecretFindings } from "./config";
 
 export { keepalivedSecretFindings } from "./config";
 
@@ -70,4 +70,4 @@ function render(ctx: RenderContext): RenderResult {
 }
 
 /** keepalived renderer: files, services, cluster actions (and materials it needs). */
-export const renderPart: Pick<ServiceModule, "render" | "materials"> = { render };
+export const renderPart: Pick<ServiceModule, "render" | "materials" | "secretFindings"> = { render, secretFindings: keepalivedSecretFindings };
