@@ -1,0 +1,2 @@
+export * from "./remote-file";
+export * from "./materials";

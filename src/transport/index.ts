@@ -1,0 +1,3 @@
+export * from "./host-keys";
+export * from "./limit";
+export * from "./pool";

@@ -1,0 +1,122 @@
+/**
+ * The RemoteFile provider survives Pulumi's closure serialization: the SDK serializes the
+ * provider object into the resource's `__provider` input and the dynamic-provider process
+ * rebuilds it with `require-from-string(text).handler()` in plain node (no TypeScript loader).
+ * Both halves are exercised here, the second one for real against an sshd.
+ */
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { promisify } from "node:util";
+import * as pulumi from "@pulumi/pulumi";
+import { RemoteFile, remoteFileProvider } from "../../src/providers";
+import { startSshd, type Sshd } from "./sshd-fixture";
+
+const root = join(__dirname, "..", "..");
+let s: Sshd;
+before(async () => {
+  s = await startSshd({ name: "hostS" });
+});
+after(async () => {
+  await s?.stop();
+});
+
+/**
+ * What the SDK does (dynamic/index.js, serializeFunctionMaybeSecret): serialize `() => provider`
+ * where `provider` is a local binding. (`() => remoteFileProvider` straight from an import would
+ * capture this test's import object instead, which is not what the SDK serializes.)
+ */
+function serializeLikeTheSdk(): Promise<pulumi.runtime.SerializedFunction> {
+  const provider = remoteFileProvider;
+  return pulumi.runtime.serializeFunction(() => provider, { allowSecrets: true });
+}
+
+describe("RemoteFile provider serialization", () => {
+  it("serializes to a small closure that captures no module objects", async () => {
+    const sf = await serializeLikeTheSdk();
+    assert.ok(sf.text.length < 20_000, `serialized provider is ${sf.text.length} chars: something big was captured`);
+    assert.match(sf.text, /remote-file\.ts/, "the module path is captured as a string");
+    assert.doesNotMatch(sf.text, /ssh2|Client\.prototype|__pulumi_closure.*@pulumi\/pulumi/);
+    assert.equal(sf.containsSecrets, false);
+  });
+
+  it("the serialized provider runs in a plain node process (as the dynamic-provider host runs it) and writes over SSH", async () => {
+    const sf = await serializeLikeTheSdk();
+    const path = join(s.dir, "serialized", "out.conf");
+    const inputs = { connection: s.conn(), path, content: "from the provider process\n", mode: "0600", owner: "root", group: "root" };
+    const script = `
+      const rfs = require(${JSON.stringify(require.resolve("require-from-string", { paths: [root] }))});
+      const provider = rfs(process.env.PROVIDER_TEXT).handler();
+      (async () => {
+        const inputs = JSON.parse(process.env.INPUTS);
+        const checked = await provider.check({}, inputs);
+        const created = await provider.create(checked.inputs);
+        const d = await provider.diff(created.id, created.outs, inputs);
+        console.log(JSON.stringify({ id: created.id, sha256: created.outs.sha256, changes: d.changes }));
+        process.exit(0); // the pooled SSH connection would keep the process alive
+      })().catch((e) => { console.error(e.message); process.exit(1); });`;
+    const { stdout } = await promisify(execFile)(process.execPath, ["-e", script], {
+      cwd: root,
+      // Plain node: no `--import tsx` inherited from the test runner.
+      env: { PATH: process.env.PATH, PROVIDER_TEXT: sf.text, INPUTS: JSON.stringify(inputs) },
+      timeout: 60_000,
+    });
+    const out = JSON.parse(stdout.trim().split("\n").pop()!);
+    assert.equal(out.id, `hostS:${path}`);
+    assert.equal(out.changes, false);
+    assert.equal(readFileSync(path, "utf8"), "from the provider process\n");
+  });
+
+  it("declares as a dynamic resource under the SDK's mocks, with secret content kept secret", async () => {
+    const seen: pulumi.runtime.MockResourceArgs[] = [];
+    await pulumi.runtime.setMocks(
+      {
+        newResource: (args) => {
+          seen.push(args);
+          return { id: `${args.name}-id`, state: { ...args.inputs, sha256: "f".repeat(64), size: 1 } };
+        },
+        call: () => ({}),
+      },
+      "haforge",
+      "test",
+      false,
+    );
+    const f = new RemoteFile("etc-app-conf", {
+      connection: s.conn(),
+      path: "/etc/app.conf",
+      content: "pass=hunter2\n",
+      secret: true,
+    });
+    assert.equal(await pulumi.isSecret(f.content), true);
+    assert.equal(await pulumi.isSecret(f.path), false);
+    const [content, sha, mode] = await Promise.all([
+      new Promise<string>((r) => f.content.apply(r)),
+      new Promise<string>((r) => f.sha256.apply(r)),
+      new Promise<string>((r) => f.mode.apply(r)),
+    ]);
+    assert.equal(content, "pass=hunter2\n");
+    assert.equal(sha.length, 64);
+    assert.equal(mode, "0644", "defaults applied");
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0]!.type, "pulumi-nodejs:dynamic:Resource");
+    // The content input goes to the engine as a secret (the RPC's secret signature), so state
+    // stores it encrypted. (`additionalSecretOutputs` for sha256 is applied by the engine, which
+    // the mocks do not model.)
+    assert.deepEqual(seen[0]!.inputs.content, { "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", value: "pass=hunter2\n" });
+    assert.equal(typeof seen[0]!.inputs.path, "string");
+    assert.equal(seen[0]!.inputs.connection.host, "hostS", "a key-path connection stays readable");
+
+    // A connection carrying a password is sent as a secret as a whole.
+    const g = new RemoteFile("with-password", { connection: { ...s.conn(), password: "pw-123" }, path: "/etc/b.conf", content: "b\n" });
+    await new Promise<void>((r) => g.id.apply(() => r()));
+    assert.equal(seen.length, 2);
+    assert.equal(seen[1]!.inputs.connection["4dabf18193072939515e22adb298388d"], "1b47061264138c4ac30d75fd1eb44270");
+    assert.equal(await pulumi.isSecret(g.path), false);
+
+    const providerText = seen[0]!.inputs.__provider as string;
+    assert.equal(typeof providerText, "string");
+    assert.match(providerText, /exports\.handler/);
+  });
+});

@@ -1,0 +1,156 @@
+/**
+ * A real OpenSSH sshd on 127.0.0.1 for provider tests and the converge bench.
+ *
+ * Each instance lives in its own temp dir with its own host keys (ed25519 + ecdsa, so pinning one
+ * type exercises the host-key algorithm restriction), client key and authorized_keys, logs at
+ * DEBUG1 to a file (so tests can see connections and user-auth requests), and is stopped by its
+ * recorded PID — never by process name (LAB-NOTES.md, "Rules for tests that use the network").
+ */
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { HostConnection } from "../../src/transport";
+
+const SSHD = "/usr/sbin/sshd";
+
+export interface Sshd {
+  readonly name: string;
+  readonly port: number;
+  readonly dir: string;
+  readonly pid: number;
+  /** `ssh-ed25519 AAAA…` of the server. */
+  readonly hostKeyLine: string;
+  readonly clientKeyPath: string;
+  readonly logPath: string;
+  /** A pinned, key-authenticated root connection to this sshd (overridable). */
+  conn(overrides?: Partial<HostConnection>): HostConnection;
+  /** Current log length: pass to `logSince` to look only at what happened after. */
+  mark(): number;
+  logSince(mark?: number): string;
+  /** TCP connections sshd accepted since `mark` ("Connection from …" lines). */
+  connectionsSince(mark?: number): number;
+  /** PIDs of sshd's per-connection children (the processes serving live connections). */
+  sessionPids(): number[];
+  /** SIGKILL every per-connection child: the client's connections die mid-flight. */
+  killSessions(): void;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === "object" && addr ? resolve(addr.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+const keygen = (type: string, path: string) => execFileSync("ssh-keygen", ["-q", "-t", type, "-N", "", "-C", "", "-f", path], { stdio: "ignore" });
+
+function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export async function startSshd(opts: { name?: string; extraConfig?: readonly string[] } = {}): Promise<Sshd> {
+  if (!existsSync(SSHD)) throw new Error(`${SSHD} not found: install openssh-server`);
+  // sshd's privilege-separation directory (Debian's service unit creates it; we have no unit).
+  mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
+  const name = opts.name ?? "sshd";
+  const dir = mkdtempSync(join(tmpdir(), `haforge-${name}-`));
+  keygen("ed25519", join(dir, "host_ed25519"));
+  keygen("ecdsa", join(dir, "host_ecdsa"));
+  keygen("ed25519", join(dir, "client_ed25519"));
+  writeFileSync(join(dir, "authorized_keys"), readFileSync(join(dir, "client_ed25519.pub")));
+  const logPath = join(dir, "sshd.log");
+
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const cfg = join(dir, "sshd_config");
+    writeFileSync(
+      cfg,
+      [
+        `Port ${port}`,
+        "ListenAddress 127.0.0.1",
+        `HostKey ${join(dir, "host_ed25519")}`,
+        `HostKey ${join(dir, "host_ecdsa")}`,
+        `PidFile ${join(dir, "sshd.pid")}`,
+        `AuthorizedKeysFile ${join(dir, "authorized_keys")}`,
+        "StrictModes no",
+        "UsePAM no",
+        "PermitRootLogin prohibit-password",
+        "PasswordAuthentication no",
+        "KbdInteractiveAuthentication no",
+        "AllowTcpForwarding yes",
+        "LogLevel DEBUG1",
+        "MaxStartups 100:30:200",
+        "MaxSessions 10",
+        ...(opts.extraConfig ?? []),
+        "",
+      ].join("\n"),
+    );
+    writeFileSync(logPath, "");
+    const child: ChildProcess = spawn(SSHD, ["-D", "-f", cfg, "-E", logPath], { stdio: "ignore", cwd: "/" });
+    const pid = child.pid!;
+    let exited = false;
+    child.once("exit", () => (exited = true));
+    const deadline = Date.now() + 5000;
+    while (!exited && Date.now() < deadline && !readFileSync(logPath, "utf8").includes(`Server listening on 127.0.0.1 port ${port}`)) await sleep(20);
+    const log = readFileSync(logPath, "utf8");
+    if (exited || !log.includes("Server listening")) {
+      if (!exited) process.kill(pid, "SIGKILL");
+      if (attempt < 5 && /Bind to port|Address already in use/.test(log)) continue; // lost the port race
+      throw new Error(`sshd did not start on port ${port}:\n${log}`);
+    }
+    const hostKeyLine = readFileSync(join(dir, "host_ed25519.pub"), "utf8").trim();
+    const clientKeyPath = join(dir, "client_ed25519");
+    const logSince = (m = 0) => readFileSync(logPath, "utf8").slice(m);
+    const sessionPids = () => childPids(pid);
+    return {
+      name,
+      port,
+      dir,
+      pid,
+      hostKeyLine,
+      clientKeyPath,
+      logPath,
+      conn: (o = {}) => ({ host: name, address: "127.0.0.1", port, user: "root", hostKey: hostKeyLine, privateKeyPath: clientKeyPath, ...o }),
+      mark: () => readFileSync(logPath, "utf8").length,
+      logSince,
+      connectionsSince: (m = 0) => (logSince(m).match(/^Connection from 127\.0\.0\.1 port \d+ on /gm) ?? []).length,
+      sessionPids,
+      killSessions() {
+        for (const p of sessionPids()) {
+          try {
+            process.kill(p, "SIGKILL");
+          } catch {
+            /* already gone */
+          }
+        }
+      },
+      async stop() {
+        const sessions = sessionPids();
+        for (const p of [pid, ...sessions]) {
+          try {
+            process.kill(p, "SIGTERM");
+          } catch {
+            /* already gone */
+          }
+        }
+        const until = Date.now() + 3000;
+        while (!exited && Date.now() < until) await sleep(20);
+        if (!exited) process.kill(pid, "SIGKILL");
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  }
+}
