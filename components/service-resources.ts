@@ -77,9 +77,9 @@ export function createServiceResources(
         group: spec.group,
         secret: spec.secret,
         ...(spec.validate ? { validate: spec.validate } : {}),
-        ...((spec as FileSpec & { encoding?: string }).encoding ? { encoding: (spec as FileSpec & { encoding?: string }).encoding } : {}),
+        ...(spec.encoding ? { encoding: spec.encoding } : {}),
         force: ctx.force,
-      } as ConstructorParameters<typeof RemoteFile>[1],
+      },
       { parent, dependsOn: [...dependsOn] },
     );
     files.push(res);

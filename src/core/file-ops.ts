@@ -14,7 +14,7 @@
  */
 import { createHash } from "node:crypto";
 import { createTwoFilesPatch } from "diff";
-import type { FileSpec } from "./desired-state";
+import { fileBytes, type FileSpec } from "./desired-state";
 import { maskSecrets, shortHash } from "./secrets";
 
 // ---------------------------------------------------------------------------------------------
@@ -165,7 +165,7 @@ const sameIdentity = (want: string, name: string, id: number): boolean => want =
 // ---------------------------------------------------------------------------------------------
 // The operation
 
-export type DesiredFile = Pick<FileSpec, "host" | "path" | "content" | "mode" | "owner" | "group" | "secret">;
+export type DesiredFile = Pick<FileSpec, "host" | "path" | "content" | "mode" | "owner" | "group" | "secret" | "encoding">;
 
 export type FileChangeKind = "write" | "chmod" | "chown" | "refuse";
 
@@ -213,10 +213,12 @@ export function planFile(
   opts: PlanFileOptions = {},
 ): FilePlan {
   const { host, path } = desired;
-  const desiredSha256 = sha256Hex(desired.content);
+  // The bytes that land on disk (`encoding: base64` content is decoded, e.g. a corosync authkey).
+  const desiredBytes = fileBytes(desired);
+  const desiredSha256 = sha256Hex(desiredBytes);
   const mode = normalizeMode(desired.mode);
   const base = { host, path, desiredSha256 };
-  const bytes = Buffer.byteLength(desired.content);
+  const bytes = desiredBytes.length;
 
   if (live === false) {
     // Never overridable by `force`: `mv` onto a directory moves *into* it, and replacing a
@@ -284,9 +286,10 @@ function contentDiff(desired: DesiredFile, live: FileFact | undefined, liveConte
   const summary = (): string =>
     `--- ${oldName}\n+++ b${path}\n` +
     `@@ content differs: ${live ? `${live.size} bytes sha256 ${short(live.sha256)}…` : "absent"} → ` +
-    `${Buffer.byteLength(desired.content)} bytes sha256 ${short(sha256Hex(desired.content))}… (not shown: binary or too large) @@\n`;
+    `${fileBytes(desired).length} bytes sha256 ${short(sha256Hex(fileBytes(desired)))}… (not shown: binary or too large) @@\n`;
 
   if (live && liveContent === undefined) return summary();
+  if (desired.encoding === "base64" && !desired.secret) return summary();
   let oldText = liveContent ?? "";
   let newText = desired.content;
   if (desired.secret) {

@@ -32,7 +32,7 @@ import {
   type FileFact,
   type FilePlan,
 } from "../core/file-ops";
-import type { FileSpec } from "../core/desired-state";
+import { fileBytes, type FileSpec } from "../core/desired-state";
 import { getDefaultPool, parsePublicKeyLine, type HostConnection, type SshPool } from "../transport";
 
 // ---------------------------------------------------------------------------------------------
@@ -53,7 +53,7 @@ export class RemoteFileError extends Error {
 }
 
 /** What `applyFile` needs of a FileSpec (notify is the caller's business). */
-export type FileToApply = Pick<FileSpec, "path" | "content" | "mode" | "owner" | "group" | "secret" | "validate">;
+export type FileToApply = Pick<FileSpec, "path" | "content" | "mode" | "owner" | "group" | "secret" | "validate" | "encoding">;
 
 export interface ApplyFileOptions {
   /** Overwrite an out-of-band edit. @default false */
@@ -163,7 +163,7 @@ export async function applyFile(conn: HostConnection, spec: FileToApply, opts: A
     // The copy was only kept so a failed activation could be undone.
     await runOrThrow(pool, conn, `rm -f -- ${shQuote(path + PREV_SUFFIX)}`, `write ${path}`, "WRITE");
   }
-  return { plan, changed: true, sha256: plan.desiredSha256, size: Buffer.byteLength(spec.content), ...seen };
+  return { plan, changed: true, sha256: plan.desiredSha256, size: fileBytes(spec).length, ...seen };
 }
 
 async function runOrThrow(pool: SshPool, conn: HostConnection, cmd: string, step: string, code: RemoteFileErrorCode): Promise<string> {
@@ -176,7 +176,7 @@ async function runOrThrow(pool: SshPool, conn: HostConnection, cmd: string, step
 async function writeContent(pool: SshPool, conn: HostConnection, spec: FileToApply, expectLive: string, opts: ApplyFileOptions): Promise<boolean> {
   const { host } = conn;
   const { path } = spec;
-  const body = Buffer.from(spec.content, "utf8");
+  const body = fileBytes(spec);
   const validateTimeoutSec = opts.validateTimeoutSec ?? 60;
   const script = writeFileScript({
     path,
@@ -265,6 +265,8 @@ export interface RemoteFileInputs {
   readonly connection: HostConnection;
   readonly path: string;
   readonly content: string;
+  /** `base64`: content is base64 of the bytes to write (binary files such as a corosync authkey). */
+  readonly encoding?: "utf8" | "base64";
   readonly mode: string;
   readonly owner: string;
   readonly group: string;
@@ -299,6 +301,7 @@ const specOf = (i: RemoteFileInputs): FileToApply => ({
   group: i.group,
   secret: i.secret ?? false,
   ...(i.validate === undefined ? {} : { validate: i.validate }),
+  ...(i.encoding === undefined ? {} : { encoding: i.encoding }),
 });
 
 const applyOptsOf = (i: RemoteFileInputs, lastSha?: string): ApplyFileOptions => ({
@@ -478,6 +481,8 @@ export interface RemoteFileArgs {
   readonly path: pulumi.Input<string>;
   /** Full content. Pass a `pulumi.secret` (or set `secret`) for keys, cookies, passwords. */
   readonly content: pulumi.Input<string>;
+  /** `base64` when content is base64 of the bytes to write. @default "utf8" */
+  readonly encoding?: "utf8" | "base64";
   /** Octal mode. @default "0644" */
   readonly mode?: pulumi.Input<string>;
   /** @default "root" */
@@ -527,6 +532,7 @@ export class RemoteFile extends pulumi.dynamic.Resource {
       connection,
       path: args.path,
       content: secret ? pulumi.secret(args.content) : args.content,
+      encoding: args.encoding ?? "utf8",
       mode: args.mode ?? "0644",
       owner: args.owner ?? "root",
       group: args.group ?? "root",

@@ -135,6 +135,16 @@ describe("RemoteFile provider", () => {
     assert.deepEqual(garbage(i.path), []);
   });
 
+  it("writes base64-encoded content as the raw bytes (a corosync authkey), and then is a no-op", async () => {
+    const key = Buffer.from(Array.from({ length: 256 }, (_, k) => (k * 37 + 11) % 256));
+    const i = inputs({ content: key.toString("base64"), encoding: "base64", mode: "0400", secret: true });
+    const outs = await create(i);
+    assert.ok(readFileSync(i.path).equals(key), "the bytes on disk are the decoded key");
+    assert.equal(outs.sha256, sha(key), "state records the hash of the bytes, not of the base64 text");
+    const d = await diff(outs, i);
+    assert.equal(d.changes, false);
+  });
+
   it("a mode/owner-only change is a chmod/chown in place", async () => {
     const i = inputs();
     const outs = await create(i);
