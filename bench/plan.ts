@@ -16,7 +16,7 @@ const arg = (name: string, dflt: number) => {
 };
 const N = arg("hosts", 1000);
 
-/** 1,000 hosts: 3 tower, 8 instance groups with policies, 4 isolated groups, 1 database, RabbitMQ on the 3 tower nodes (explicit nodes). */
+/** 1,000 hosts: 959 Tower instances in 8 policy groups, 40 isolated hosts in 4 groups, 1 database, RabbitMQ on 3 nodes. */
 export function syntheticInventory(n: number): string {
   const hosts = Array.from({ length: n }, (_, i) => ({
     name: `node${String(i).padStart(4, "0")}.example.net`,
@@ -24,7 +24,12 @@ export function syntheticInventory(n: number): string {
     internalAddress: `172.16.${Math.floor(i / 250)}.${(i % 250) + 1}`,
     ssh: { hostKey: `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${String(i).padStart(43, "A")}` },
   }));
-  const iso = hosts.slice(n - 40);
+  // 4 isolated groups of up to 10 hosts and one database host at the end; every other host is a
+  // Tower instance (listed under `tower`), spread over 8 policy groups by AWX's algorithm.
+  const isoCount = Math.min(40, Math.floor(n / 4));
+  const iso = hosts.slice(n - isoCount);
+  const db = hosts[n - isoCount - 1]!;
+  const instances = hosts.slice(0, n - isoCount - 1);
   const groups = Array.from({ length: 8 }, (_, g) => ({
     name: `g${g}`,
     hosts: g < 2 ? [hosts[10 + g]!.name] : [],
@@ -35,9 +40,10 @@ export function syntheticInventory(n: number): string {
     name: "bench",
     hosts,
     tower: {
-      instanceGroups: [{ name: "tower", hosts: hosts.slice(0, 3).map((h) => h.name) }, ...groups],
-      isolatedGroups: Array.from({ length: 4 }, (_, k) => ({ name: `iso${k}`, controller: "tower", hosts: iso.slice(k * 10, k * 10 + 10).map((h) => h.name) })),
-      database: { hosts: [hosts[n - 41]!.name] },
+      instanceGroups: [{ name: "tower", hosts: instances.map((h) => h.name) }, ...groups],
+      isolatedGroups: Array.from({ length: 4 }, (_, k) => ({ name: `iso${k}`, controller: "tower", hosts: iso.filter((_h, j) => j % 4 === k).map((h) => h.name) })).filter((g) => g.hosts.length),
+      database: { hosts: [db.name], password: { secret: "pgPassword" } },
+      adminPassword: { secret: "towerAdminPassword" },
     },
     rabbitmq: { password: { secret: "rabbitmqPassword" }, cookie: { secret: "rabbitmqCookie" }, nodes: hosts.slice(0, 3).map((h) => h.name) },
   };
