@@ -18,6 +18,7 @@ import {
   RabbitMqCluster,
   SyncthingFolder,
 } from "./service-components";
+import { KubernetesTarget } from "./kubernetes-target";
 
 export type { HaClusterArgs } from "./cluster-context";
 
@@ -79,6 +80,10 @@ export function createHaCluster(name: string, self: pulumi.Resource, args: HaClu
   const syncthing = new SyncthingFolder(`${name}-syncthing`, base, opts);
   const activePassive = new ActivePassiveApp(`${name}-app`, base, opts);
   const appTier = new AppTier(`${name}-tower`, { ...base, dependsOn: [...rabbitmq.all, ...postgres.all] }, opts);
+  // --- Kubernetes target (issue 6): the SSH components above render nothing for it (no hosts);
+  // its objects, endpoints and broker URL come from the KubernetesTarget component. ---
+  const kubernetes = context.plan.target === "kubernetes" ? new KubernetesTarget(`${name}-k8s`, { context }, opts) : undefined;
+  const k8s = kubernetes?.endpoints;
 
   const plan = context.plan;
   const outputs = pulumi
@@ -87,14 +92,14 @@ export function createHaCluster(name: string, self: pulumi.Resource, args: HaClu
       hosts: plan.hosts.map((h) => ({ name: h.name, address: h.address, roles: [...h.roles] })),
       vips: plan.keepalived.map((k) => ({ name: k.name, address: k.vip, prefix: k.prefix })),
       endpoints: {
-        amqp,
-        ...(pg ? { postgres: pg } : {}),
+        amqp: k8s ? k8s.amqp : amqp,
+        ...((k8s ? k8s.postgres : pg) ? { postgres: (k8s ? k8s.postgres : pg)! } : {}),
         haproxy: (plan.haproxy?.frontends ?? []).map((f) => ({ name: f.name, bind: f.bind })),
         etcd: [...(plan.quorumStore?.endpoints ?? [])],
       },
       instanceGroups: plan.instanceGroups.map((g) => ({ name: g.name, instances: [...g.instances] })),
       isolatedGroups: plan.isolatedGroups.map((g) => ({ name: g.name, controller: g.controller, instances: [...g.instances] })),
-      rabbitmqNodes: (plan.rabbitmq?.nodes ?? []).map((n) => n.nodeName),
+      rabbitmqNodes: k8s ? k8s.rabbitmqNodes : (plan.rabbitmq?.nodes ?? []).map((n) => n.nodeName),
       pacemakerClusters: plan.pacemakerClusters.map((p) => ({ name: p.name, nodes: p.nodes.map((n) => n.host) })),
     }));
   const r = plan.rabbitmq;
@@ -102,6 +107,6 @@ export function createHaCluster(name: string, self: pulumi.Resource, args: HaClu
     ? pulumi.secret(
         context.secrets.apply((s) => `amqp://${encodeURIComponent(r.username)}:${encodeURIComponent(resolveSecret(r.password, s))}@${r.nodes[0]?.address}:${r.port}/${encodeURIComponent(r.vhost)}`),
       )
-    : pulumi.output(undefined);
-  return { context, quorumStore, pacemaker, keepalived, haproxy, postgres, rabbitmq, syncthing, activePassive, appTier, outputs, brokerUrl };
+    : (kubernetes?.brokerUrl ?? pulumi.output(undefined));
+  return { kubernetes, context, quorumStore, pacemaker, keepalived, haproxy, postgres, rabbitmq, syncthing, activePassive, appTier, outputs, brokerUrl };
 }

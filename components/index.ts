@@ -4,3 +4,4 @@ export * from "./cluster-context";
 export * from "./connections";
 export * from "./service-resources";
 export * from "./stack-config";
+export * from "./kubernetes-target";

@@ -68,7 +68,8 @@ export function plan(ctx: PlanContext): PlanStep {
     // Every Tower instance runs a RabbitMQ node (Tower clustering doc: "Each AWX/Tower instance has
     // a deployment of RabbitMQ which will cluster with the other instances' RabbitMQ instances").
     nodeHosts = towerInstances(inventory);
-    if (nodeHosts.length === 0 && !inventory.tower) {
+    // (On a Kubernetes target the nodes are pods: kubernetes.replicas.rabbitmq, see kubernetes.ts.)
+    if (nodeHosts.length === 0 && !inventory.tower && inventory.target !== "kubernetes") {
       findings.push(error("rabbitmq.no-nodes", "rabbitmq.nodes", "no RabbitMQ nodes: there is no tower section to take instances from and rabbitmq.nodes is not set", "Set rabbitmq.nodes to the hosts that run RabbitMQ."));
     }
   }

@@ -1,0 +1,4 @@
+export * from "./labels";
+export * from "./naming";
+export * from "./objects";
+export * from "./target";
