@@ -4,13 +4,16 @@
  * commands, always with `hostKey` set (DESIGN.md: pins host keys).
  */
 import { readFileSync } from "node:fs";
-import { homedir } from "node:os";
 import * as pulumi from "@pulumi/pulumi";
 import type * as command from "@pulumi/command";
-import { secretKey, type SecretValues } from "../src/core/secrets";
+import type { SecretValues } from "../src/core/secrets";
 import type { PlannedHost } from "../src/plan/types";
 import type { HostConnection } from "../src/transport";
-import { formatPublicKey, knownHostsLookup, knownHostsNames } from "../src/transport";
+import { hostConnection, hostCredentials, pinnedHostKey } from "../src/transport";
+
+// The pure builders live in src/transport (shared with `haforge diff --live`); re-exported for
+// the components that imported them from here.
+export { expandHome, pinnedHostKey } from "../src/transport";
 
 export interface HostAccess {
   readonly host: string;
@@ -20,30 +23,6 @@ export interface HostAccess {
   readonly command: (hostKeySeen?: pulumi.Input<string | undefined>) => pulumi.Output<command.types.input.remote.ConnectionArgs>;
   /** The pinned key line, when the inventory pins one. */
   readonly pinnedKey?: string;
-}
-
-/** `~/x` → `$HOME/x` (inventories are written by people). */
-export const expandHome = (p: string): string => (p === "~" ? homedir() : p.startsWith("~/") ? homedir() + p.slice(1) : p);
-
-/**
- * The pinned host key line: ssh.hostKey, else the first known_hosts entry for the address or the
- * name, looked up in the host's own known_hosts file and then in the stack-wide one.
- */
-export function pinnedHostKey(h: PlannedHost, stackKnownHosts?: string): string | undefined {
-  if (h.ssh.hostKey) return h.ssh.hostKey.trim().split(/\s+/).slice(0, 2).join(" ");
-  for (const file of [h.ssh.knownHostsFile, stackKnownHosts]) {
-    if (!file) continue;
-    let text: string;
-    try {
-      text = readFileSync(expandHome(file), "utf8");
-    } catch {
-      continue;
-    }
-    const m = knownHostsLookup(text, [...knownHostsNames(h.address, h.ssh.port), ...knownHostsNames(h.name, h.ssh.port)]);
-    const first = m.keys[0];
-    if (first) return formatPublicKey(first.blob);
-  }
-  return undefined;
 }
 
 export interface AccessOptions {
@@ -61,31 +40,12 @@ export function hostAccess(hosts: ReadonlyMap<string, PlannedHost>, opts: Access
     const bastion = h.ssh.bastion && depth < 4 ? hosts.get(h.ssh.bastion) : undefined;
     const key = pinnedHostKey(h, opts.knownHostsFile);
     // Only hosts with secret credentials get a secret connection (a plain one keeps previews readable).
-    const secretCreds: pulumi.Output<{ privateKey?: string; password?: string }> =
-      h.ssh.privateKey || h.ssh.password
-        ? opts.secrets.apply((s) => ({
-            ...(h.ssh.privateKey ? { privateKey: "value" in h.ssh.privateKey ? h.ssh.privateKey.value : s[secretKey(h.ssh.privateKey)]! } : {}),
-            ...(h.ssh.password ? { password: "value" in h.ssh.password ? h.ssh.password.value : s[secretKey(h.ssh.password)]! } : {}),
-          }))
-        : pulumi.output({});
+    const secretCreds = h.ssh.privateKey || h.ssh.password ? opts.secrets.apply((s) => hostCredentials(h, s)) : pulumi.output({});
     return pulumi
       .all([pulumi.output(opts.addresses?.[h.name] ?? h.address), secretCreds, bastion ? fileConn(bastion, depth + 1) : pulumi.output(undefined)])
-      .apply(([address, creds, b]) => {
-        const conn: HostConnection = {
-          host: h.name,
-          address,
-          port: h.ssh.port,
-          user: h.ssh.user,
-          ...(key ? { hostKey: key } : {}),
-          ...(!key && h.ssh.knownHostsFile ? { knownHostsFile: expandHome(h.ssh.knownHostsFile) } : {}),
-          ...(h.ssh.trustOnFirstUse ? { trustOnFirstUse: true } : {}),
-          ...(h.ssh.privateKeyPath ? { privateKeyPath: expandHome(h.ssh.privateKeyPath) } : {}),
-          ...(h.ssh.agent ? { agent: true } : {}),
-          ...creds,
-          ...(b ? { bastion: b } : {}),
-        };
-        return conn;
-      });
+      .apply(([address, credentials, b]) =>
+        hostConnection(h, { address, ...(key ? { pinnedKey: key } : {}), credentials, ...(b ? { bastion: b } : {}) }),
+      );
   };
   for (const h of hosts.values()) {
     const file = fileConn(h);

@@ -4,11 +4,16 @@ import { tmpdir } from "node:os";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { diffTrees } from "../render/tree-diff";
 import { EXIT, UsageError, type CliIo } from "./io";
+import { liveDiffCommand, type LiveDiffCliOptions } from "./live-diff";
 import { renderCommand, type RenderOptions } from "./render";
 
 export interface DiffOptions extends Pick<RenderOptions, "secrets" | "materials"> {
   rev?: string;
   exitCode?: boolean;
+  /** Diff the inventory's render against the live hosts (see live-diff.ts). */
+  live?: boolean;
+  host?: LiveDiffCliOptions["host"];
+  concurrency?: LiveDiffCliOptions["concurrency"];
 }
 
 function printChanges(oldDir: string, newDir: string, opts: DiffOptions, io: CliIo): number {
@@ -22,8 +27,14 @@ function printChanges(oldDir: string, newDir: string, opts: DiffOptions, io: Cli
 /**
  * `haforge diff OLD_DIR NEW_DIR`, or `haforge diff INVENTORY --rev REV`: renders the inventory as
  * committed at REV and as it is now (same secrets and materials) and diffs the two trees.
+ * `haforge diff INVENTORY --live`: against the files on the hosts.
  */
-export function diffCommand(a: string, b: string | undefined, opts: DiffOptions, io: CliIo): number {
+export function diffCommand(a: string, b: string | undefined, opts: DiffOptions, io: CliIo, env: NodeJS.ProcessEnv = process.env): number | Promise<number> {
+  if (opts.live) {
+    if (b !== undefined || opts.rev) throw new UsageError("diff --live takes one INVENTORY (no NEW_DIR, no --rev)");
+    return liveDiffCommand(a, opts, io, env);
+  }
+  if (opts.host?.length || opts.concurrency !== undefined) throw new UsageError("--host and --concurrency need --live");
   if (!opts.rev) {
     if (!b) throw new UsageError("diff needs OLD_DIR NEW_DIR, or INVENTORY --rev REV");
     return printChanges(a, b, opts, io);

@@ -5,7 +5,7 @@
  */
 import { Command, CommanderError } from "commander";
 import { UnreadableInventory } from "../analyze";
-import { diffCommand } from "./diff";
+import { diffCommand, type DiffOptions } from "./diff";
 import { EXIT, UsageError, processIo, type CliIo } from "./io";
 import { planCommand } from "./plan";
 import { renderCommand } from "./render";
@@ -55,9 +55,12 @@ export async function main(argv: readonly string[], io: CliIo = processIo, env: 
     .option("--secrets <file>")
     .option("--materials <file>")
     .option("--exit-code", "exit 1 when something differs")
-    .description("unified diffs per host and file between two renders")
-    .action((a: string, b: string | undefined, o: { rev?: string; secrets?: string; materials?: string; exitCode?: boolean }) => {
-      code = diffCommand(a, b, o, io);
+    .option("--live", "diff the inventory's render against the files on the hosts (read-only, over SSH)")
+    .option("--host <name>", "with --live: only this host (repeatable)", (v: string, prev: string[] = []) => [...prev, v])
+    .option("--concurrency <n>", "with --live: hosts read at once (default 8)")
+    .description("unified diffs per host and file between two renders, or against the live hosts (--live; exit 2 if a host cannot be read)")
+    .action(async (a: string, b: string | undefined, o: DiffOptions) => {
+      code = await diffCommand(a, b, o, io, env);
     });
 
   try {

@@ -1,8 +1,13 @@
 import { resolve } from "node:path";
 import yaml from "js-yaml";
-import { analyzeInventoryFile } from "../analyze";
+import { analyzeInventoryFile, type Analysis } from "../analyze";
 import { MASK_SALT_KEY, collectSecretRefs, secretsToMask, writeRenderTree } from "../render/output";
-import { hasErrors, sortFindings } from "../core/findings";
+import type { DesiredState } from "../core/desired-state";
+import { hasErrors, sortFindings, type Finding } from "../core/findings";
+import type { Materials } from "../core/materials";
+import type { SecretValues } from "../core/secrets";
+import type { SecretRef } from "../inventory/schema";
+import type { ClusterPlan } from "../plan/types";
 import { renderDesiredState, requiredMaterials, secretFindings } from "../render/render";
 import { formatFindings } from "./format";
 import { loadOrCreateMaterials, resolveCliSecrets } from "./inputs";
@@ -20,8 +25,29 @@ export function defaultMaterialsFile(inventoryName: string): string {
   return resolve(".haforge", `${inventoryName}.materials.json`);
 }
 
-export function renderCommand(file: string, opts: RenderOptions, io: CliIo, env: NodeJS.ProcessEnv = process.env): number {
-  if (!opts.out) throw new UsageError("render needs --out DIR");
+/** Everything `render` (and `diff --live`) computes before writing anything anywhere. */
+export interface PreparedRender {
+  readonly analysis: Analysis;
+  readonly plan: ClusterPlan;
+  readonly refs: readonly SecretRef[];
+  readonly values: SecretValues;
+  /** Secret keys left unresolved (rendered as markers). */
+  readonly missing: readonly string[];
+  /** Findings judged on resolved secrets (warnings only: errors stop here). */
+  readonly late: readonly Finding[];
+  readonly materials: Materials;
+  readonly generated: readonly string[];
+  readonly state: DesiredState;
+  /** What the render tree masks, and its salt: every adapter that shows content masks the same way. */
+  readonly toMask: ReadonlyMap<string, string>;
+  readonly salt?: string;
+}
+
+/**
+ * Analyze, resolve secrets (--secrets file / environment), judge them, load or generate the
+ * materials and render. Findings with errors are printed and the exit code returned instead.
+ */
+export function prepareRender(file: string, opts: Pick<RenderOptions, "secrets" | "materials">, io: CliIo, env: NodeJS.ProcessEnv = process.env): PreparedRender | number {
   const a = analyzeInventoryFile(file);
   if (!a.plan) {
     io.err(formatFindings(a.findings));
@@ -37,10 +63,31 @@ export function renderCommand(file: string, opts: RenderOptions, io: CliIo, env:
   const specs = [...requiredMaterials(a.plan), { key: MASK_SALT_KEY, kind: { type: "token", length: 32 } as const, description: "salt of the masked-secret hashes" }];
   const { materials, generated } = loadOrCreateMaterials(opts.materials ?? defaultMaterialsFile(a.plan.name), specs);
   const state = renderDesiredState(a.plan, values, materials);
+  const salt = materials[MASK_SALT_KEY];
+  return {
+    analysis: a,
+    plan: a.plan,
+    refs,
+    values,
+    missing,
+    late,
+    materials,
+    generated,
+    state,
+    toMask: secretsToMask(refs, values, materials),
+    ...(salt ? { salt } : {}),
+  };
+}
+
+export function renderCommand(file: string, opts: RenderOptions, io: CliIo, env: NodeJS.ProcessEnv = process.env): number {
+  if (!opts.out) throw new UsageError("render needs --out DIR");
+  const p = prepareRender(file, opts, io, env);
+  if (typeof p === "number") return p;
+  const { analysis: a, state, missing, generated, late } = p;
   const manifest = writeRenderTree(
     state,
     opts.out,
-    { reveal: opts.revealSecrets ?? false, toMask: secretsToMask(refs, values, materials), ...(materials[MASK_SALT_KEY] ? { salt: materials[MASK_SALT_KEY] } : {}) },
+    { reveal: opts.revealSecrets ?? false, toMask: p.toMask, ...(p.salt ? { salt: p.salt } : {}) },
     (o) => yaml.dump(o, { sortKeys: true, lineWidth: -1, noRefs: true }),
   );
   if (!opts.quiet) {

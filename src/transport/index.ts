@@ -1,3 +1,4 @@
 export * from "./host-keys";
 export * from "./limit";
 export * from "./pool";
+export * from "./host-connection";
