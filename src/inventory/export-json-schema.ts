@@ -2,8 +2,13 @@
 import { writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { inventoryJsonSchema } from "./json-schema";
+import { inventoryReference } from "./reference";
 
 const out = join(__dirname, "..", "..", "schema", "inventory.schema.json");
 mkdirSync(join(out, ".."), { recursive: true });
-writeFileSync(out, JSON.stringify(inventoryJsonSchema(), null, 2) + "\n");
-console.log(`wrote ${out}`);
+const schema = inventoryJsonSchema();
+writeFileSync(out, JSON.stringify(schema, null, 2) + "\n");
+const ref = join(__dirname, "..", "..", "docs", "inventory-reference.md");
+mkdirSync(join(ref, ".."), { recursive: true });
+writeFileSync(ref, inventoryReference(schema as Parameters<typeof inventoryReference>[0]));
+console.log(`wrote ${out} and ${ref}`);
