@@ -8,6 +8,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import type { MaterialSpec } from "../core/materials";
+import { selfLoader } from "./self-loader";
 
 export interface MaterialsInputs {
   readonly specs: readonly Pick<MaterialSpec, "key" | "kind">[];
@@ -31,18 +32,8 @@ export async function diffMaterials(olds: MaterialsOutputs, news: MaterialsInput
   return { changes, replaces: [], deleteBeforeReplace: false };
 }
 
-const MODULE_PATH: string = __filename;
-const TSX_CJS: string = (() => {
-  try {
-    return require.resolve("tsx/cjs");
-  } catch {
-    return "";
-  }
-})();
-function loadImpl(): typeof import("./materials") {
-  if (MODULE_PATH.endsWith(".ts") && !require.extensions[".ts"] && TSX_CJS) require(TSX_CJS);
-  return require(MODULE_PATH);
-}
+/** Loads this module inside the provider process (plain node: see self-loader.ts). */
+const loadImpl = selfLoader<typeof import("./materials")>(__filename);
 
 export const materialsProvider: dynamic.ResourceProvider<MaterialsInputs, MaterialsOutputs> = {
   async create(inputs: MaterialsInputs) {

@@ -34,6 +34,7 @@ import {
 } from "../core/file-ops";
 import { fileBytes, type FileSpec } from "../core/desired-state";
 import { getDefaultPool, parsePublicKeyLine, type HostConnection, type SshPool } from "../transport";
+import { selfLoader } from "./self-loader";
 
 // ---------------------------------------------------------------------------------------------
 // applyFile
@@ -430,24 +431,11 @@ export async function deleteRemoteFile(props: RemoteFileOutputs, pool: SshPool =
   return m[1] as "removed" | "absent" | "kept";
 }
 
-// Captured by value into the serialized provider: plain strings only.
-const MODULE_PATH: string = __filename;
-const TSX_CJS: string = (() => {
-  try {
-    return require.resolve("tsx/cjs");
-  } catch {
-    return "";
-  }
-})();
-
 /**
- * Load this module inside the provider process. That process is plain node (no TypeScript
- * loader), so when this module is a .ts file, tsx's CommonJS hook is registered first.
+ * Loads this module inside the provider process (plain node: see self-loader.ts). The methods
+ * below capture only this loader, which captures only strings.
  */
-function loadImpl(): typeof import("./remote-file") {
-  if (MODULE_PATH.endsWith(".ts") && !require.extensions[".ts"] && TSX_CJS) require(TSX_CJS);
-  return require(MODULE_PATH);
-}
+const loadImpl = selfLoader<typeof import("./remote-file")>(__filename);
 
 /** The dynamic provider. Its methods only forward to the module-level functions above. */
 export const remoteFileProvider: dynamic.ResourceProvider<RemoteFileInputs, RemoteFileOutputs> = {

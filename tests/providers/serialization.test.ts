@@ -1,8 +1,8 @@
 /**
- * The RemoteFile provider survives Pulumi's closure serialization: the SDK serializes the
- * provider object into the resource's `__provider` input and the dynamic-provider process
- * rebuilds it with `require-from-string(text).handler()` in plain node (no TypeScript loader).
- * Both halves are exercised here, the second one for real against an sshd.
+ * The dynamic providers (RemoteFile, Materials) survive Pulumi's closure serialization: the SDK
+ * serializes the provider object into the resource's `__provider` input and the dynamic-provider
+ * process rebuilds it with `require-from-string(text).handler()` in plain node (no TypeScript
+ * loader). Both halves are exercised here, RemoteFile's for real against an sshd.
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import * as pulumi from "@pulumi/pulumi";
-import { RemoteFile, remoteFileProvider } from "../../src/providers";
+import { RemoteFile, materialsProvider, remoteFileProvider } from "../../src/providers";
 import { startSshd, type Sshd } from "./sshd-fixture";
 
 const root = join(__dirname, "..", "..");
@@ -28,9 +28,26 @@ after(async () => {
  * where `provider` is a local binding. (`() => remoteFileProvider` straight from an import would
  * capture this test's import object instead, which is not what the SDK serializes.)
  */
-function serializeLikeTheSdk(): Promise<pulumi.runtime.SerializedFunction> {
-  const provider = remoteFileProvider;
+function serializeLikeTheSdk(provider: pulumi.dynamic.ResourceProvider = remoteFileProvider): Promise<pulumi.runtime.SerializedFunction> {
   return pulumi.runtime.serializeFunction(() => provider, { allowSecrets: true });
+}
+
+/** Run `body` (an async function body with `provider` and `input` in scope) in plain node; its last stdout line, parsed. */
+async function runInPlainNode(sf: pulumi.runtime.SerializedFunction, input: unknown, body: string): Promise<any> {
+  const script = `
+    const rfs = require(${JSON.stringify(require.resolve("require-from-string", { paths: [root] }))});
+    const provider = rfs(process.env.PROVIDER_TEXT).handler();
+    (async () => {
+      const input = JSON.parse(process.env.INPUT);
+      ${body}
+    })().catch((e) => { console.error(e.message); process.exit(1); });`;
+  const { stdout } = await promisify(execFile)(process.execPath, ["-e", script], {
+    cwd: root,
+    // Plain node: no `--import tsx` inherited from the test runner.
+    env: { PATH: process.env.PATH, PROVIDER_TEXT: sf.text, INPUT: JSON.stringify(input) },
+    timeout: 60_000,
+  });
+  return JSON.parse(stdout.trim().split("\n").pop()!);
 }
 
 describe("RemoteFile provider serialization", () => {
@@ -46,24 +63,15 @@ describe("RemoteFile provider serialization", () => {
     const sf = await serializeLikeTheSdk();
     const path = join(s.dir, "serialized", "out.conf");
     const inputs = { connection: s.conn(), path, content: "from the provider process\n", mode: "0600", owner: "root", group: "root" };
-    const script = `
-      const rfs = require(${JSON.stringify(require.resolve("require-from-string", { paths: [root] }))});
-      const provider = rfs(process.env.PROVIDER_TEXT).handler();
-      (async () => {
-        const inputs = JSON.parse(process.env.INPUTS);
-        const checked = await provider.check({}, inputs);
-        const created = await provider.create(checked.inputs);
-        const d = await provider.diff(created.id, created.outs, inputs);
-        console.log(JSON.stringify({ id: created.id, sha256: created.outs.sha256, changes: d.changes }));
-        process.exit(0); // the pooled SSH connection would keep the process alive
-      })().catch((e) => { console.error(e.message); process.exit(1); });`;
-    const { stdout } = await promisify(execFile)(process.execPath, ["-e", script], {
-      cwd: root,
-      // Plain node: no `--import tsx` inherited from the test runner.
-      env: { PATH: process.env.PATH, PROVIDER_TEXT: sf.text, INPUTS: JSON.stringify(inputs) },
-      timeout: 60_000,
-    });
-    const out = JSON.parse(stdout.trim().split("\n").pop()!);
+    const out = await runInPlainNode(
+      sf,
+      inputs,
+      `const checked = await provider.check({}, input);
+      const created = await provider.create(checked.inputs);
+      const d = await provider.diff(created.id, created.outs, input);
+      console.log(JSON.stringify({ id: created.id, sha256: created.outs.sha256, changes: d.changes }));
+      process.exit(0); // the pooled SSH connection would keep the process alive`,
+    );
     assert.equal(out.id, `hostS:${path}`);
     assert.equal(out.changes, false);
     assert.equal(readFileSync(path, "utf8"), "from the provider process\n");
@@ -118,5 +126,38 @@ describe("RemoteFile provider serialization", () => {
     const providerText = seen[0]!.inputs.__provider as string;
     assert.equal(typeof providerText, "string");
     assert.match(providerText, /exports\.handler/);
+  });
+});
+
+describe("Materials provider serialization", () => {
+  it("serializes to a small closure that captures no module objects", async () => {
+    const sf = await serializeLikeTheSdk(materialsProvider);
+    assert.ok(sf.text.length < 20_000, `serialized provider is ${sf.text.length} chars: something big was captured`);
+    assert.match(sf.text, /materials\.ts/, "the module path is captured as a string");
+    assert.doesNotMatch(sf.text, /generateKeyPairSync|__pulumi_closure.*@pulumi\/pulumi/);
+    assert.equal(sf.containsSecrets, false);
+  });
+
+  it("the serialized provider runs in a plain node process: generates once, keeps existing values, generates only new keys", async () => {
+    const sf = await serializeLikeTheSdk(materialsProvider);
+    const a = { key: "corosync/authkey/db", kind: { type: "random-bytes", bytes: 256 } };
+    const b = { key: "api/token", kind: { type: "token", length: 32 } };
+    const out = await runInPlainNode(
+      sf,
+      { a, b },
+      `const created = await provider.create({ specs: [input.a] });
+      const same = await provider.diff(created.id, created.outs, { specs: [input.a] });
+      const more = await provider.diff(created.id, created.outs, { specs: [input.a, input.b] });
+      const updated = await provider.update(created.id, created.outs, { specs: [input.a, input.b] });
+      console.log(JSON.stringify({ id: created.id, created: created.outs.values, same: same.changes, more: more.changes, updated: updated.outs.values }));`,
+    );
+    assert.equal(out.id, "materials");
+    assert.deepEqual(Object.keys(out.created), [a.key]);
+    assert.equal(Buffer.from(out.created[a.key], "base64").length, 256);
+    assert.equal(out.same, false);
+    assert.equal(out.more, true);
+    assert.deepEqual(Object.keys(out.updated).sort(), [b.key, a.key].sort());
+    assert.equal(out.updated[a.key], out.created[a.key], "an existing value is never regenerated");
+    assert.match(out.updated[b.key], /^[A-Za-z0-9]{32}$/);
   });
 });

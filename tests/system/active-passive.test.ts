@@ -11,14 +11,15 @@
  * Root only (CI runs as root); never skipped.
  */
 import assert from "node:assert/strict";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { ClusterPlan } from "../../src/plan/types";
 import { renderTemplate } from "../../src/render/templates";
 import { renderPart } from "../../src/services/active-passive/render";
 import { DRP_TOKEN, activePassiveMaterials, activePassivePlan, activePassiveSecrets } from "../fixtures/active-passive-plan";
+import { Children, must, privateRunTmp, q, sh, supervisordConf, waitUntil } from "./shell";
 
 const tag = `hfa${process.pid % 100000}`;
 const ns = (host: string) => `${tag}-${host}`;
@@ -42,25 +43,6 @@ const supervised = (() => {
   return renderPlan({ ...p, hosts: p.hosts.map((h) => ({ ...h, init: "supervisor" as const })), activePassive: p.activePassive.filter((a) => a.name === "drp") });
 })();
 
-function sh(cmd: string, timeout = 20_000) {
-  const r = spawnSync("sh", ["-c", cmd], { encoding: "utf8", timeout });
-  return { status: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
-}
-function must(cmd: string): string {
-  const r = sh(cmd);
-  assert.equal(r.status, 0, `${cmd}\n${r.stderr}`);
-  return r.stdout;
-}
-const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function waitFor(what: string, pred: () => boolean, timeoutMs: number): Promise<number> {
-  const t0 = Date.now();
-  for (let i = 0; i < Math.ceil(timeoutMs / 100); i++) {
-    if (pred()) return Date.now() - t0;
-    await sleep(100);
-  }
-  assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
-}
 /** `NAME=value` lines of a NUL-separated environment, RS_HA_* only, in render order. */
 function haVars(nulEnv: string): string[][] {
   const order = expectedEnv(false).map(([k]) => k);
@@ -71,13 +53,7 @@ function haVars(nulEnv: string): string[][] {
     .sort((a, b) => order.indexOf(a[0]!) - order.indexOf(b[0]!));
 }
 
-const started: ChildProcess[] = [];
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill("SIGTERM");
-  for (let i = 0; i < 100 && child.exitCode === null && child.signalCode === null; i++) await sleep(100);
-  if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-}
+const children = new Children();
 
 before(() => {
   for (const h of HOSTS) {
@@ -95,7 +71,7 @@ before(() => {
 });
 
 after(async () => {
-  for (const c of started.reverse()) await stop(c);
+  await children.stopAll(10_000);
   for (const h of HOSTS) sh(`ip netns del ${ns(h)}`);
   rmSync(dir, { recursive: true, force: true });
   if (verdicts.length) console.log(`active/passive verdicts:\n  ${verdicts.join("\n  ")}`);
@@ -175,33 +151,8 @@ describe("active/passive (real tools)", () => {
           .replace("/var/log/supervisor/dr-provision.log", join(hdir, "dr-provision.log")),
       );
       const conf = join(hdir, "supervisord.conf");
-      writeFileSync(
-        conf,
-        [
-          "[unix_http_server]",
-          "file=/run/supervisor.sock",
-          "[supervisord]",
-          "nodaemon=true",
-          `logfile=${join(hdir, "supervisord.log")}`,
-          "pidfile=/run/supervisord.pid",
-          `childlogdir=${hdir}`,
-          "[rpcinterface:supervisor]",
-          "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
-          "[supervisorctl]",
-          "serverurl=unix:///run/supervisor.sock",
-          "[include]",
-          `files = ${join(hdir, "conf.d", "*.conf")}`,
-          "",
-        ].join("\n"),
-      );
-      const out = openSync(join(hdir, "supervisord.out"), "a");
-      const child = spawn(
-        "ip",
-        ["netns", "exec", ns(host), "unshare", "--mount", "--propagation", "private", "sh", "-c", `mount -t tmpfs tmpfs /run && mount -t tmpfs tmpfs /tmp && exec supervisord -n -c ${conf}`],
-        { stdio: ["ignore", out, out] },
-      );
-      closeSync(out);
-      started.push(child);
+      writeFileSync(conf, supervisordConf(hdir));
+      const child = children.start(ns(host), privateRunTmp(`supervisord -n -c ${conf}`), join(hdir, "supervisord.out"));
       sup.set(host, { pid: child.pid!, conf });
     }
     /** Run a rendered command on `host`: its netns and mount ns, supervisorctl pointed at its supervisord. */
@@ -215,7 +166,7 @@ describe("active/passive (real tools)", () => {
     // Health (ServiceSpec.health) on every host; startsecs=5 makes RUNNING take ~5 s.
     for (const host of HOSTS) {
       const svc = supervised.services.find((s) => s.host === host)!;
-      await waitFor(`${host} health`, () => onHost(host, svc.health!).status === 0, 20_000);
+      await waitUntil(`${host} health`, () => onHost(host, svc.health!).status === 0, 20_000);
     }
     assert.deepEqual(holders(), ["drp1"], "RS_HA_PASSIVE=false only on the first node");
     for (const [host, passive] of [["drp1", false], ["drp2", true], ["drp3", true]] as const) {

@@ -6,8 +6,8 @@
  * USR2 reload all behave as rendered. Root only (CI runs as root); never skipped.
  */
 import assert from "node:assert/strict";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { FileSpec } from "../../src/core/desired-state";
@@ -15,41 +15,24 @@ import { renderTemplate } from "../../src/render/templates";
 import { renderPart } from "../../src/services/haproxy/render";
 import { STATS_PASSWORD, haproxyMaterials, haproxyPlan, haproxySecrets } from "../fixtures/haproxy-plan";
 import { examplePlans } from "../fixtures/keepalived-plan";
+import { NetnsHosts } from "./netns-hosts";
+import { Children, must, privateRunTmp, q, sh, waitUntil } from "./shell";
 
 const CFG = "/etc/haproxy/haproxy.cfg";
 const tag = `hfh${process.pid % 100000}`;
-const BR = `${tag}-br`;
-const ns = (host: string) => `${tag}-${host}`;
 const NODES = [
   { name: "lb1", address: "10.77.0.11" },
   { name: "app1", address: "10.77.0.21" },
   { name: "db1", address: "10.77.0.31" },
 ];
+const net = new NetnsHosts(tag, NODES);
+const ns = (host: string) => net.ns(host);
 // Not under /tmp: haproxy below gets a private /tmp, and this directory must stay visible.
 const dir = mkdtempSync("/var/tmp/haforge-haproxy-");
 const rendered = renderPart.render!({ plan: haproxyPlan(), secrets: haproxySecrets, materials: haproxyMaterials, template: renderTemplate });
 const cfgs = rendered.files.filter((f) => f.path === CFG);
 const verdicts: string[] = [];
 
-function sh(cmd: string, timeout = 20_000) {
-  const r = spawnSync("sh", ["-c", cmd], { encoding: "utf8", timeout });
-  return { status: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
-}
-function must(cmd: string): string {
-  const r = sh(cmd);
-  assert.equal(r.status, 0, `${cmd}\n${r.stderr}`);
-  return r.stdout;
-}
-const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function waitFor(what: string, pred: () => boolean, timeoutMs: number): Promise<number> {
-  const t0 = Date.now();
-  for (let i = 0; i < Math.ceil(timeoutMs / 100); i++) {
-    if (pred()) return Date.now() - t0;
-    await sleep(100);
-  }
-  assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
-}
 function place(host: string, f: FileSpec, name: string, rewrite: (s: string) => string = (s) => s): string {
   mkdirSync(join(dir, host), { recursive: true });
   const p = join(dir, host, name);
@@ -58,20 +41,7 @@ function place(host: string, f: FileSpec, name: string, rewrite: (s: string) => 
 }
 const file = (host: string, path: string) => rendered.files.find((f) => f.host === host && f.path === path)!;
 
-const started: ChildProcess[] = [];
-function startInNs(name: string, argv: string[], log: string): ChildProcess {
-  const out = openSync(log, "a");
-  const child = spawn("ip", ["netns", "exec", name, ...argv], { stdio: ["ignore", out, out] });
-  closeSync(out);
-  started.push(child);
-  return child;
-}
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill("SIGTERM");
-  for (let i = 0; i < 50 && child.exitCode === null && child.signalCode === null; i++) await sleep(100);
-  if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-}
+const children = new Children();
 
 /** `show stat` over the admin socket inside haproxy's mount namespace, as rows by "proxy/server". */
 function showStat(masterPid: number): Map<string, Record<string, string>> {
@@ -86,26 +56,12 @@ function showStat(masterPid: number): Map<string, Record<string, string>> {
   );
 }
 
-before(() => {
-  must(`ip netns add ${BR} && ip -n ${BR} link add br0 type bridge && ip -n ${BR} link set br0 up`);
-  NODES.forEach((h, i) => {
-    must(
-      [
-        `ip netns add ${ns(h.name)}`,
-        `ip -n ${BR} link add v${i} type veth peer name eth0 netns ${ns(h.name)}`,
-        `ip -n ${BR} link set v${i} master br0 up`,
-        `ip -n ${ns(h.name)} addr add ${h.address}/24 dev eth0`,
-        `ip -n ${ns(h.name)} link set eth0 up`,
-        `ip -n ${ns(h.name)} link set lo up`,
-      ].join(" && "),
-    );
-  });
-});
+// Each node: eth0 with its address on a private bridge.
+before(() => net.up());
 
 after(async () => {
-  for (const c of started.reverse()) await stop(c);
-  for (const h of NODES) sh(`ip netns del ${ns(h.name)}`);
-  sh(`ip netns del ${BR}`);
+  await children.stopAll();
+  await net.down();
   rmSync(dir, { recursive: true, force: true });
   if (verdicts.length) console.log(`haproxy verdicts:\n  ${verdicts.join("\n  ")}`);
 });
@@ -150,7 +106,7 @@ describe("haproxy (real daemon)", () => {
     const unit = file("lb1", "/etc/systemd/system/haproxy.service").content;
     const exec = /^ExecStart=(.*)$/m.exec(unit)![1]!.replace(CFG, cfgPath);
     // Private /run (the admin socket) and /tmp, as on a lab host.
-    const inHost = ["unshare", "--mount", "--propagation", "private", "sh", "-c", `mount -t tmpfs tmpfs /run && mount -t tmpfs tmpfs /tmp && exec ${exec}`];
+    const inHost = privateRunTmp(exec);
 
     // 1. Without ip_nonlocal_bind the VIP frontends cannot bind on a node that lacks the VIP.
     const refused = spawnSync("ip", ["netns", "exec", ns("lb1"), ...inHost], { encoding: "utf8", timeout: 15_000 });
@@ -174,20 +130,20 @@ class H(h.BaseHTTPRequestHandler):
         self.send_response(200); self.send_header("Content-Length", "2"); self.end_headers(); self.wfile.write(b"ok")
     def log_message(self, *a): pass
 h.HTTPServer((sys.argv[1], int(sys.argv[2])), H).serve_forever()`;
-    startInNs(ns("app1"), ["/usr/bin/python3", "-c", server, "10.77.0.21", "8080"], join(dir, "app1.log"));
-    startInNs(ns("db1"), ["/usr/bin/python3", "-c", server, "10.77.0.31", "9200"], join(dir, "db1.log"));
+    children.start(ns("app1"), ["/usr/bin/python3", "-c", server, "10.77.0.21", "8080"], join(dir, "app1.log"));
+    children.start(ns("db1"), ["/usr/bin/python3", "-c", server, "10.77.0.31", "9200"], join(dir, "db1.log"));
 
     // 4. haproxy starts now, binding the VIP it does not hold.
-    const hap = startInNs(ns("lb1"), inHost, join(dir, "lb1", "haproxy.log"));
+    const hap = children.start(ns("lb1"), inHost, join(dir, "lb1", "haproxy.log"));
     const svc = rendered.services.find((s) => s.host === "lb1")!;
     const health = () => sh(`nsenter -t ${hap.pid} -m -n -- sh -c ${q(svc.health!)}`).status === 0;
-    const tUp = await waitFor("haproxy health command", health, 10_000);
+    const tUp = await waitUntil("haproxy health command", health, 10_000);
     verdicts.push(`live lb1 with the sysctl: haproxy up, health \`${svc.health}\` rc 0 after ${tUp} ms`);
     const listening = must(`ip netns exec ${ns("lb1")} ss -Hltn`);
     for (const l of ["10.77.0.100:80", "10.77.0.101:3306", "0.0.0.0:5672", "0.0.0.0:8404"]) assert.ok(listening.includes(l), `listening on ${l}\n${listening}`);
 
     // 5. Checks: app1 answers GET /healthz (UP), app2/app3 do not exist (DOWN); galera servers 2 and 3 are backups.
-    await waitFor("api/app1 and galera/db1 UP, api/app2 DOWN", () => {
+    await waitUntil("api/app1 and galera/db1 UP, api/app2 DOWN", () => {
       const st = showStat(hap.pid!);
       return st.get("api/app1")?.status === "UP" && st.get("galera/db1")?.status === "UP" && /DOWN/.test(st.get("api/app2")?.status ?? "");
     }, 15_000);
@@ -213,7 +169,7 @@ h.HTTPServer((sys.argv[1], int(sys.argv[2])), H).serve_forever()`;
     assert.ok(before);
     const reload = /^ExecReload=(.*)$/m.exec(unit)![1]!.replace("$MAINPID", String(hap.pid));
     must(reload);
-    await waitFor("a new worker after USR2", () => {
+    await waitUntil("a new worker after USR2", () => {
       const now = pidOf();
       return now !== undefined && now !== before;
     }, 10_000);

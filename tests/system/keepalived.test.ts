@@ -9,44 +9,28 @@
  * VIPs. Root only (CI runs as root); never skipped.
  */
 import assert from "node:assert/strict";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { FileSpec } from "../../src/core/desired-state";
 import { renderTemplate } from "../../src/render/templates";
 import { renderPart } from "../../src/services/keepalived/render";
 import { API_AUTH_PASS, LB_HOSTS, examplePlans, keepalivedMaterials, keepalivedPlan, keepalivedSecrets } from "../fixtures/keepalived-plan";
+import { NetnsHosts } from "./netns-hosts";
+import { Children, must, privateRunTmp, q, sh, sleep, stopChild, supervisordConf, waitUntil } from "./shell";
 
 const CONF = "/etc/keepalived/keepalived.conf";
 const tag = `hfk${process.pid % 100000}`;
-const BR = `${tag}-br`;
-const ns = (host: string) => `${tag}-${host}`;
+const net = new NetnsHosts(tag, LB_HOSTS);
+const ns = (host: string) => net.ns(host);
 // Not under /tmp: the daemons below get a private /tmp, and this directory must stay visible.
 const dir = mkdtempSync("/var/tmp/haforge-keepalived-");
 const rendered = renderPart.render!({ plan: keepalivedPlan(), secrets: keepalivedSecrets, materials: keepalivedMaterials, template: renderTemplate });
 const confs = rendered.files.filter((f) => f.path === CONF);
 const verdicts: string[] = [];
 
-function sh(cmd: string, timeout = 20_000) {
-  const r = spawnSync("sh", ["-c", cmd], { encoding: "utf8", timeout });
-  return { status: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
-}
-function must(cmd: string): string {
-  const r = sh(cmd);
-  assert.equal(r.status, 0, `${cmd}\n${r.stderr}`);
-  return r.stdout;
-}
-const inNs = (name: string, cmd: string) => sh(`ip netns exec ${name} sh -c '${cmd.replace(/'/g, `'\\''`)}'`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function waitFor(what: string, pred: () => boolean, timeoutMs: number): Promise<number> {
-  const t0 = Date.now();
-  for (let i = 0; i < Math.ceil(timeoutMs / 100); i++) {
-    if (pred()) return Date.now() - t0;
-    await sleep(100);
-  }
-  assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
-}
+const inNs = (name: string, cmd: string) => sh(`ip netns exec ${name} sh -c ${q(cmd)}`);
 const hasVip = (host: string, vip: string) => sh(`ip -n ${ns(host)} -o addr show dev eth0 to ${vip}`).stdout.trim() !== "";
 const holders = (vip: string) => LB_HOSTS.map((h) => h.name).filter((h) => hasVip(h, vip));
 
@@ -60,49 +44,19 @@ function place(host: string, f: FileSpec, name: string, rewrite: (s: string) => 
 const confOf = (host: string) => confs.find((f) => f.host === host)!;
 const validate = (f: FileSpec, path: string) => f.validate!.replace(/\{file\}/g, path);
 
-const started: { name: string; child: ChildProcess }[] = [];
+const children = new Children();
 /** Start `cmd` in the host's netns with a private /run and /tmp (pid files, dumps, sockets). */
-function startInHost(host: string, cmd: string, log: string): ChildProcess {
-  const out = openSync(log, "a");
-  const child = spawn(
-    "ip",
-    ["netns", "exec", ns(host), "unshare", "--mount", "--propagation", "private", "sh", "-c", `mount -t tmpfs tmpfs /run && mount -t tmpfs tmpfs /tmp && exec ${cmd}`],
-    { stdio: ["ignore", out, out] },
-  );
-  closeSync(out);
-  started.push({ name: host, child });
-  return child;
-}
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill("SIGTERM");
-  for (let i = 0; i < 50 && child.exitCode === null && child.signalCode === null; i++) await sleep(100);
-  if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-}
+const startInHost = (host: string, cmd: string, log: string): ChildProcess => children.start(ns(host), privateRunTmp(cmd), log);
 
-before(() => {
-  must(`ip netns add ${BR} && ip -n ${BR} link add br0 type bridge && ip -n ${BR} link set br0 up`);
-  LB_HOSTS.forEach((h, i) => {
-    must(
-      [
-        `ip netns add ${ns(h.name)}`,
-        `ip -n ${BR} link add v${i} type veth peer name eth0 netns ${ns(h.name)}`,
-        `ip -n ${BR} link set v${i} master br0 up`,
-        `ip -n ${ns(h.name)} addr add ${h.address}/24 dev eth0`,
-        `ip -n ${ns(h.name)} link set eth0 up`,
-        `ip -n ${ns(h.name)} link set lo up`,
-      ].join(" && "),
-    );
-  });
-});
+// Each host: eth0 with its address on a private bridge (the bridge's own namespace has no eth0).
+before(() => net.up());
 
 const extraNs: string[] = [];
 
 after(async () => {
-  for (const s of started.reverse()) await stop(s.child);
-  for (const h of LB_HOSTS) sh(`ip netns del ${ns(h.name)}`);
+  await children.stopAll();
+  await net.down();
   for (const n of extraNs) sh(`ip netns del ${n}`);
-  sh(`ip netns del ${BR}`);
   rmSync(dir, { recursive: true, force: true });
   if (verdicts.length) console.log(`keepalived verdicts:\n  ${verdicts.join("\n  ")}`);
 });
@@ -142,7 +96,7 @@ describe("keepalived (real daemon)", () => {
     assert.match(l.stderr, /Truncating auth_pass to 8 characters/);
 
     const good = join(dir, "lb1", "keepalived.conf");
-    const noIface = sh(validate(f, good).replace("keepalived -t", `ip netns exec ${BR} keepalived -t`));
+    const noIface = sh(validate(f, good).replace("keepalived -t", `ip netns exec ${net.switchNs} keepalived -t`));
     verdicts.push(`lb1 conf where eth0 does not exist: rc ${noIface.status}`);
     assert.notEqual(noIface.status, 0);
     assert.match(noIface.stderr, /Non-existent interface/);
@@ -182,28 +136,10 @@ describe("keepalived (real daemon)", () => {
       prog.content.replace(CONF, join(dir, "lb3", "keepalived.conf")).replace("/var/log/supervisor/keepalived.log", join(dir, "lb3", "keepalived.log")),
     );
     const supConf = join(dir, "lb3", "supervisord.conf");
-    writeFileSync(
-      supConf,
-      [
-        "[unix_http_server]",
-        "file=/run/supervisor.sock",
-        "[supervisord]",
-        "nodaemon=true",
-        `logfile=${join(dir, "lb3", "supervisord.log")}`,
-        "pidfile=/run/supervisord.pid",
-        `childlogdir=${join(dir, "lb3")}`,
-        "[rpcinterface:supervisor]",
-        "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
-        "[supervisorctl]",
-        "serverurl=unix:///run/supervisor.sock",
-        "[include]",
-        `files = ${join(dir, "lb3", "conf.d", "*.conf")}`,
-        "",
-      ].join("\n"),
-    );
+    writeFileSync(supConf, supervisordConf(join(dir, "lb3")));
     const sup = startInHost("lb3", `supervisord -n -c ${supConf}`, join(dir, "lb3", "supervisord.out"));
 
-    const tElect = await waitFor("api VIP on lb1 and db VIP on one node", () => hasVip("lb1", "10.77.0.100") && holders("10.77.0.101").length === 1, 20_000);
+    const tElect = await waitUntil("api VIP on lb1 and db VIP on one node", () => hasVip("lb1", "10.77.0.100") && holders("10.77.0.101").length === 1, 20_000);
     await sleep(1500); // let every election settle, then check nobody else holds a VIP
     assert.deepEqual(holders("10.77.0.100"), ["lb1"]);
     assert.deepEqual(holders("10.77.0.101"), ["lb2"], "db: nopreempt, all BACKUP; the highest priority (lb2, 150) wins the first election");
@@ -213,7 +149,7 @@ describe("keepalived (real daemon)", () => {
     const lb2 = procs.get("lb2")!;
     process.kill(lb2.pid!, "SIGUSR1");
     const dump = `/proc/${lb2.pid}/root/tmp/keepalived.data`;
-    await waitFor("keepalived.data", () => existsSync(dump) && readFileSync(dump, "utf8").includes("VRRP Scripts"), 5_000);
+    await waitUntil("keepalived.data", () => existsSync(dump) && readFileSync(dump, "utf8").includes("VRRP Scripts"), 5_000);
     const data = readFileSync(dump, "utf8");
     assert.match(data, /Command = '\S*\/sh' '-c' 'pidof haproxy'/, "pidof runs under sh, not as its symlink target");
     assert.doesNotMatch(data, /killall5/);
@@ -226,13 +162,13 @@ describe("keepalived (real daemon)", () => {
     const reload = svc3.reload!.replace("supervisorctl", `supervisorctl -c ${supConf}`);
     const rr = sh(`nsenter -t ${sup.pid} -m -n -- sh -c '${reload}'`);
     assert.equal(rr.status, 0, rr.stderr + rr.stdout);
-    await waitFor("lb3 keepalived reload", () => /Reloading/.test(readFileSync(join(dir, "lb3", "keepalived.log"), "utf8")), 5_000);
+    await waitUntil("lb3 keepalived reload", () => /Reloading/.test(readFileSync(join(dir, "lb3", "keepalived.log"), "utf8")), 5_000);
     verdicts.push(`live: \`${svc3.reload}\` on lb3 -> rc 0, keepalived logged "Reloading"`);
 
     // Clean stop of the api master: lb2 (next priority) takes the VIP.
     const t0 = Date.now();
-    await stop(procs.get("lb1")!);
-    await waitFor("api VIP on lb2", () => hasVip("lb2", "10.77.0.100"), 10_000);
+    await stopChild(procs.get("lb1")!);
+    await waitUntil("api VIP on lb2", () => hasVip("lb2", "10.77.0.100"), 10_000);
     const moved = Date.now() - t0;
     assert.deepEqual(holders("10.77.0.100"), ["lb2"]);
     verdicts.push(`live: SIGTERM to lb1's keepalived -> api VIP on lb2 after ${moved} ms`);

@@ -47,7 +47,8 @@ export class NetnsHosts {
     return `${this.prefix}-${host}`;
   }
 
-  private get switchNs(): string {
+  /** The namespace holding the bridge: it has no `eth0` (a look-alike host without its interface). */
+  get switchNs(): string {
     return `${this.prefix}-sw`;
   }
 

@@ -3,12 +3,9 @@
  * daemon's verdict on the same files is tests/system/rabbitmq.test.ts.
  */
 import { createHash } from "node:crypto";
-import { join } from "node:path";
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { FileSpec } from "../../src/core/desired-state";
-import { loadInventoryFile } from "../../src/inventory";
-import { planCluster } from "../../src/plan/plan";
 import type { ClusterPlan } from "../../src/plan/types";
 import { renderTemplate } from "../../src/render/templates";
 import { rabbitPasswordHash } from "../../src/services/rabbitmq/definitions";
@@ -21,6 +18,7 @@ import {
   renderPart,
   SERVER_COMMAND,
 } from "../../src/services/rabbitmq/render";
+import { planExample } from "../fixtures/common";
 import { COOKIE, PASSWORD, RMQ_HOSTS, SECRETS, singleNodePlan, threeNodePlan } from "../fixtures/rabbitmq-plan";
 
 const render = (plan: ClusterPlan, secrets = SECRETS) => renderPart.render!({ plan, secrets, materials: {}, template: renderTemplate });
@@ -254,16 +252,9 @@ describe("rabbitmq render: determinism", () => {
 
 describe("rabbitmq render: over the example inventories (planCluster)", () => {
   const secrets = { "secret:rabbitmqPassword": "changeme-in-vault", "secret:rabbitmqCookie": "changeme-in-vault-cookie" };
-  const planOf = (name: string) => {
-    const loaded = loadInventoryFile(join(__dirname, "..", "..", "inventories", name));
-    assert.ok(loaded.inventory, JSON.stringify(loaded.findings));
-    const res = planCluster(loaded.inventory);
-    assert.ok(res.plan, JSON.stringify(res.findings));
-    return res.plan;
-  };
 
   it("tower-cluster.yaml: three nodes by internal IP, long names, roll group from the plan", () => {
-    const r = render(planOf("tower-cluster.yaml"), secrets);
+    const r = render(planExample("tower-cluster.yaml"), secrets);
     assert.deepEqual([...new Set(r.files.map((f) => f.host))], ["towerA", "towerB", "towerC"]);
     const conf = file(r.files, "towerB", RABBITMQ_CONF).content;
     for (const ip of ["10.1.0.11", "10.1.0.12", "10.1.0.13"]) assert.match(conf, new RegExp(`= rabbit@${ip.replace(/\./g, "\\.")}$`, "m"));
@@ -274,14 +265,14 @@ describe("rabbitmq render: over the example inventories (planCluster)", () => {
   it("the Tower INI twin renders the same files, apart from what derives from the cluster name", () => {
     const strip = (fs: readonly FileSpec[]) =>
       fs.filter((f) => f.path !== DEFINITIONS_PATH).map((f) => ({ ...f, content: f.content.replace(/^(# Managed by haforge: .*|cluster_name = .*)$/gm, "") }));
-    const yaml = render(planOf("tower-cluster.yaml"), secrets);
-    const ini = render(planOf("tower-cluster.ini"), secrets);
+    const yaml = render(planExample("tower-cluster.yaml"), secrets);
+    const ini = render(planExample("tower-cluster.ini"), secrets);
     assert.deepEqual(strip(ini.files), strip(yaml.files));
     assert.deepEqual(ini.actions, yaml.actions);
   });
 
   it("lab.yaml: short names (USE_LONGNAME=false)", () => {
-    const r = render(planOf("lab.yaml"), secrets);
+    const r = render(planExample("lab.yaml"), secrets);
     assert.match(file(r.files, "lab2", RABBITMQ_ENV_CONF).content, /^NODENAME=rabbit@lab2\nUSE_LONGNAME=false$/m);
   });
 });

@@ -3,17 +3,15 @@
  * provisioning lifecycle actions. Python, OpenSSH and sshd verdicts on the same files are in
  * tests/system/tower.test.ts.
  */
-import { join } from "node:path";
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { FileSpec } from "../../src/core/desired-state";
-import { loadInventoryFile } from "../../src/inventory";
-import { planCluster } from "../../src/plan/plan";
 import type { ClusterPlan } from "../../src/plan/types";
 import { renderTemplate } from "../../src/render/templates";
 import { AWX_AUTHORIZED_KEYS, AWX_SSH_CONFIG, privateKeyPath } from "../../src/services/tower/isolated";
 import { BROKER_PY, CLUSTER_HOST_ID_PY, POSTGRES_PY, renderPart, SECRET_KEY_PATH } from "../../src/services/tower/render";
 import { splitEndpoint, urlHost } from "../../src/services/tower/settings";
+import { planExample } from "../fixtures/common";
 import { DB_PASSWORD, fakeMaterials, RMQ_PASSWORD, SECRET_KEY, SECRETS, towerPlan } from "../fixtures/tower-plan";
 
 const render = (plan: ClusterPlan, materials = fakeMaterials(), secrets = SECRETS) =>
@@ -232,17 +230,10 @@ describe("tower render: helpers and determinism", () => {
 
 describe("tower render: over the example inventories (planCluster)", () => {
   const secrets = { "secret:rabbitmqPassword": "changeme-in-vault", "secret:pgPassword": "changeme-in-vault" };
-  const planOf = (name: string) => {
-    const loaded = loadInventoryFile(join(__dirname, "..", "..", "inventories", name));
-    assert.ok(loaded.inventory, JSON.stringify(loaded.findings));
-    const res = planCluster(loaded.inventory);
-    assert.ok(res.plan, JSON.stringify(res.findings));
-    return res.plan;
-  };
   const materials = fakeMaterials(["dmz"]);
 
   it("tower-cluster.yaml: settings on the three instances, dmz keys on east's instances and on isoA/isoB", () => {
-    const plan = planOf("tower-cluster.yaml");
+    const plan = planExample("tower-cluster.yaml");
     const r = render(plan, materials, secrets);
     assert.deepEqual(r.services.map((s) => s.host), ["towerA", "towerB", "towerC"]);
     for (const h of ["towerA", "towerB"]) file(r.files, h, privateKeyPath("dmz")); // east = towerA (by minimum) + towerB
@@ -259,13 +250,13 @@ describe("tower render: over the example inventories (planCluster)", () => {
   });
 
   it("the Tower INI twin renders exactly the same files and actions", () => {
-    const yaml = render(planOf("tower-cluster.yaml"), materials, secrets);
-    const ini = render(planOf("tower-cluster.ini"), materials, secrets);
+    const yaml = render(planExample("tower-cluster.yaml"), materials, secrets);
+    const ini = render(planExample("tower-cluster.ini"), materials, secrets);
     assert.deepEqual(ini, yaml);
   });
 
   it("tower-standalone.ini: one instance, no isolated keys, provision + register", () => {
-    const r = render(planOf("tower-standalone.ini"), {}, secrets);
+    const r = render(planExample("tower-standalone.ini"), {}, secrets);
     assert.deepEqual(paths(r.files, "tower1"), [BROKER_PY, CLUSTER_HOST_ID_PY, POSTGRES_PY].sort());
     assert.deepEqual(r.actions.map((a) => a.id), ["tower-provision-tower1", "tower-queue-tower"]);
   });

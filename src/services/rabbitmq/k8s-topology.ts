@@ -12,7 +12,7 @@
 import { RabbitMq } from "../../inventory/schema";
 import type { ClusterPlan, QuorumMath, RabbitMqPlan } from "../../plan/types";
 import { joinName, kubernetesTarget, selectorLabels, serviceHost, type KubernetesTarget, type Labels } from "../../kubernetes";
-import { majorityQuorum } from "./plan";
+import { majorityQuorum, rabbitMqSlice } from "./plan";
 
 /** Keys of the RabbitMQ Secret. */
 export const RABBITMQ_SECRET_KEYS = { cookie: "erlang-cookie", definitions: "definitions.json", password: "password" } as const;
@@ -64,21 +64,8 @@ export function rabbitmqOnKubernetes(plan: ClusterPlan): RabbitMqOnKubernetes | 
     const address = `${pod}.${names.headless}.${target.namespace}`;
     return { host: pod, nodeName: `rabbit@${address}`, address };
   });
-  const rabbitmq: RabbitMqPlan = {
-    nodes,
-    // Pod DNS names have dots: long names on every node (an FQDN host part needs -name).
-    useLongName: true,
-    useLongNameDerived: true,
-    port: rmq.port,
-    vhost: rmq.vhost,
-    username: rmq.username,
-    password: rmq.password,
-    cookie: rmq.cookie,
-    enableManagement: rmq.enableManagement,
-    managementPort: rmq.managementPort,
-    partitionHandling: rmq.partitionHandling,
-    quorum,
-  };
+  // Pod DNS names have dots: long names on every node (an FQDN host part needs -name).
+  const rabbitmq = rabbitMqSlice(rmq, { nodes, useLongName: true, useLongNameDerived: true, quorum });
   return {
     target,
     names,

@@ -43,6 +43,28 @@ const DIST_PORT_OFFSET = 20000;
 
 const literal = (ref: SecretRef): string | undefined => ("value" in ref ? ref.value : undefined);
 
+/**
+ * The RabbitMqPlan over `derived.nodes`. The broker settings are the inventory section's (defaults
+ * applied) on every target; what each target derives on its own is the nodes, the naming mode
+ * and the quorum (SSH: from the hosts, here; Kubernetes: from the pods, k8s-topology.ts).
+ */
+export function rabbitMqSlice(rmq: RabbitMq, derived: Pick<RabbitMqPlan, "nodes" | "useLongName" | "useLongNameDerived" | "quorum">): RabbitMqPlan {
+  return {
+    nodes: derived.nodes,
+    useLongName: derived.useLongName,
+    useLongNameDerived: derived.useLongNameDerived,
+    port: rmq.port,
+    vhost: rmq.vhost,
+    username: rmq.username,
+    password: rmq.password,
+    cookie: rmq.cookie,
+    enableManagement: rmq.enableManagement,
+    managementPort: rmq.managementPort,
+    partitionHandling: rmq.partitionHandling,
+    quorum: derived.quorum,
+  };
+}
+
 export function plan(ctx: PlanContext): PlanStep {
   const { inventory } = ctx;
   if (!inventory.rabbitmq && !inventory.tower) return { findings: [], patch: {} };
@@ -178,20 +200,7 @@ export function plan(ctx: PlanContext): PlanStep {
     findings.push(warning("rabbitmq.partition-handling-ignore", "rabbitmq.partitionHandling", "partitionHandling ignore: after a network partition both sides keep accepting messages and diverge", "Use pause_minority (the default) unless the network is known never to partition."));
   }
 
-  const rabbitmq: RabbitMqPlan = {
-    nodes,
-    useLongName,
-    useLongNameDerived: rmq.useLongName === undefined,
-    port: rmq.port,
-    vhost: rmq.vhost,
-    username: rmq.username,
-    password: rmq.password,
-    cookie: rmq.cookie,
-    enableManagement: rmq.enableManagement,
-    managementPort: rmq.managementPort,
-    partitionHandling: rmq.partitionHandling,
-    quorum,
-  };
+  const rabbitmq = rabbitMqSlice(rmq, { nodes, useLongName, useLongNameDerived: rmq.useLongName === undefined, quorum });
   // pause_minority: a node that restarts is a minority of one for a moment; never take down more
   // than one, and restart in inventory order so a roll is reproducible.
   const rolling: RollingGroup = { id: "rabbitmq", service: "rabbitmq-server", hosts: nodes.map((n) => n.host), maxUnavailable: 1, quorum };
