@@ -58,7 +58,8 @@ export const privateRunTmp = (cmd: string): string[] => [
   "private",
   "sh",
   "-c",
-  `mount -t tmpfs tmpfs /run && mount -t tmpfs tmpfs /tmp && exec ${cmd}`,
+  // cd / first: the checkout may itself live under /tmp, which the fresh tmpfs hides.
+  `cd / && mount -t tmpfs tmpfs /run && mount -t tmpfs tmpfs /tmp && exec ${cmd}`,
 ];
 
 /** SIGTERM, up to `graceMs` for it to exit, then SIGKILL. */
@@ -76,7 +77,7 @@ export class Children {
   /** `argv` inside network namespace `netns`, stdout and stderr appended to `log`. */
   start(netns: string, argv: readonly string[], log: string): ChildProcess {
     const out = openSync(log, "a");
-    const child = spawn("ip", ["netns", "exec", netns, ...argv], { stdio: ["ignore", out, out] });
+    const child = spawn("ip", ["netns", "exec", netns, ...argv], { stdio: ["ignore", out, out], cwd: "/" });
     closeSync(out);
     this.started.push(child);
     return child;
