@@ -51,9 +51,39 @@ export function unitPath(init: InitSystem, name: string): string {
  * program) before restart.
  */
 export function restartCommand(init: InitSystem, name: string): string {
-  return init === "systemd"
-    ? `systemctl daemon-reload && systemctl enable ${name} && systemctl restart ${name}`
-    : `supervisorctl reread >/dev/null && supervisorctl update ${name} >/dev/null && supervisorctl restart ${name}`;
+  if (init === "systemd") return `systemctl daemon-reload && systemctl enable ${name} && systemctl restart ${name}`;
+  // Stop, then update, then start: `update` itself (re)starts a new or changed program, so an
+  // `update` followed by `restart` TERMs a daemon that is still booting (RabbitMQ ignores it
+  // until supervisord's SIGKILL, stopwaitsecs later). `start` of an already started program exits
+  // 0 without waiting, hence the bounded wait for RUNNING (FATAL: give up at once).
+  // http://supervisord.org/running.html#supervisorctl-actions
+  const wait = `i=0; while [ $i -lt 300 ]; do s=$(supervisorctl status ${name}); case "$s" in *RUNNING*) exit 0;; *FATAL*|*EXITED*) echo "$s" >&2; exit 1;; esac; i=$((i+1)); sleep 1; done; echo "$s" >&2; exit 1`;
+  return `supervisorctl reread >/dev/null && { supervisorctl stop ${name} >/dev/null 2>&1; supervisorctl update ${name} >/dev/null; } && supervisorctl start ${name} >/dev/null && sh -c '${wait}'`;
+}
+
+/** Where a restart notes that it started a service the manager did not know yet. */
+export const FIRST_START_DIR = "/run/haforge/first-start";
+
+/**
+ * A quorum member's health (etcd endpoint health, corosync quorate, Pacemaker "CLUSTER OK") can
+ * not pass on the cluster's very first start: the rolling chain starts one member at a time and
+ * waits for the gate, so member 1 would wait forever for peers that start after it. The restart
+ * therefore notes when the manager did not know the service yet (a new member: supervisorctl
+ * status rc 4 "no such process", systemd: not enabled) and, until the next restart, the gate only
+ * waits for the local process. A restart of a known, running member clears the note, so a roll
+ * of a formed cluster is always gated on quorum.
+ */
+export function firstStartAware(s: ServiceSpec): ServiceSpec {
+  if (!s.health) return s;
+  const mark = `${FIRST_START_DIR}/${s.name}`;
+  const isNew =
+    s.manager === "systemd" ? `! systemctl is-enabled --quiet ${s.name} 2>/dev/null` : `{ supervisorctl status ${s.name} >/dev/null 2>&1; [ $? -eq 4 ]; }`;
+  const running = s.manager === "systemd" ? `systemctl is-active --quiet ${s.name}` : `supervisorctl status ${s.name} | grep -q RUNNING`;
+  return {
+    ...s,
+    restart: `mkdir -p ${FIRST_START_DIR} && rm -f ${mark} && { if ${isNew}; then touch ${mark}; fi; } && ${s.restart}`,
+    health: `if [ -e ${mark} ]; then ${running}; else ${s.health}; fi`,
+  };
 }
 
 export function daemon(o: DaemonOptions): { file: FileSpec; service: ServiceSpec } {

@@ -120,7 +120,8 @@ describe("etcd render", () => {
       assert.equal(s.name, "etcd");
       assert.equal(s.rollGroup, "etcd");
       assert.ok(plan.rollingGroups.some((g) => g.id === s.rollGroup));
-      assert.equal(s.health, "ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 --dial-timeout=3s --command-timeout=5s endpoint health");
+      // the quorum read gates every restart but a new member's first start (firstStartAware)
+      assert.match(s.health ?? "", /^if \[ -e \/run\/haforge\/first-start\/etcd \]; then .*; else ETCDCTL_API=3 etcdctl --endpoints=http:\/\/127\.0\.0\.1:2379 --dial-timeout=3s --command-timeout=5s endpoint health; fi$/);
     }
     const unit = r.files.find((f) => f.path === "/etc/systemd/system/etcd.service")!.content;
     assert.match(unit, /^ExecStart=\/usr\/bin\/etcd --config-file \/etc\/haforge\/etcd\/etcd\.yml$/m);

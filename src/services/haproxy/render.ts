@@ -95,7 +95,10 @@ function render(ctx: RenderContext): RenderResult {
       ...(rollGroup ? { rollGroup } : {}),
     });
     files.push(d.file);
-    services.push(d.service);
+    // The bootstrap action applies the sysctl too, but adapters run a host's actions after its
+    // restarts (a new haproxy then dies binding the VIP: "spawn error"); applying it as part of
+    // the restart makes the first start independent of that order. Idempotent, per netns.
+    services.push(families.length ? { ...d.service, restart: `sysctl -q -p ${NONLOCAL_BIND_CONF} && ${d.service.restart}` } : d.service);
   }
   return { files, services, actions };
 }

@@ -17,7 +17,7 @@
 import type { ClusterAction, FileSpec, InitSystem, ServiceSpec } from "../../core/desired-state";
 import type { MaterialSpec } from "../../core/materials";
 import type { ClusterPlan, PacemakerClusterPlan } from "../../plan/types";
-import { daemon, systemdDropIn } from "../../render/daemon";
+import { daemon, firstStartAware, systemdDropIn } from "../../render/daemon";
 import type { RenderContext, RenderResult, ServiceModule } from "../types";
 import { cibPath, cibXml } from "./cib";
 import { buildCibModel } from "./cib-model";
@@ -44,6 +44,20 @@ export const PACEMAKER_OWNED_PROPERTIES = ["cluster-infrastructure", "dc-version
 
 /** Health gate of a Pacemaker node (see the pacemaker daemon below). */
 export const PACEMAKER_HEALTH = "crm_mon -1 -s 2>/dev/null | grep -q '^CLUSTER OK'";
+/**
+ * `corosync -t` with crypto on also opens the keyfile (LAB-NOTES), but nothing orders the authkey
+ * before corosync.conf on a new host: there the check runs on a copy whose `keyfile:` points at a
+ * throwaway random key (the key's bytes are not what the check is about).
+ */
+export function corosyncValidateWithKey(keyfile: string): string {
+  return (
+    `if [ -r ${keyfile} ]; then corosync -t -c {file}; else ` +
+    `d=$(mktemp -d) && head -c 256 /dev/urandom > "$d/authkey" && ` +
+    `sed "s#^\\([[:space:]]*keyfile:\\).*#\\1 $d/authkey#" {file} > "$d/corosync.conf" && ` +
+    `corosync -t -c "$d/corosync.conf"; rc=$?; rm -rf "$d"; exit $rc; fi`
+  );
+}
+
 /** rc 0 quorate, 2 not quorate (corosync-quorumtool(8)). */
 export const COROSYNC_HEALTH = "corosync-quorumtool -s >/dev/null";
 
@@ -121,7 +135,7 @@ function renderCluster(ctx: RenderContext, cluster: PacemakerClusterPlan): Rende
       owner: "root",
       group: "root",
       secret: false,
-      validate: "corosync -t -c {file}",
+      validate: crypto ? corosyncValidateWithKey(COROSYNC_AUTHKEY) : "corosync -t -c {file}",
       notify: ["corosync"],
     });
     if (crypto) {
@@ -196,7 +210,8 @@ function renderCluster(ctx: RenderContext, cluster: PacemakerClusterPlan): Rende
       stopwaitsecs: 600,
     });
     files.push(corosync.file, pacemaker.file);
-    services.push({ ...corosync.service, reload: "corosync-cfgtool -R" }, pacemaker.service);
+    // Quorum gates: a new member only waits for its own process (see firstStartAware).
+    services.push(firstStartAware({ ...corosync.service, reload: "corosync-cfgtool -R" }), firstStartAware(pacemaker.service));
 
     // Lightweight layout: what Pacemaker no longer manages is restarted by systemd. Supervisor
     // hosts need nothing: supervisor programs already restart (autorestart=true).

@@ -8,7 +8,7 @@ import type { FileSpec, ServiceSpec } from "../../core/desired-state";
 import type { MaterialSpec } from "../../core/materials";
 import { resolveSecret } from "../../core/secrets";
 import type { ClusterPlan, PlannedHost, QuorumStorePlan, StoreMemberPlan } from "../../plan/types";
-import { daemon } from "../../render/daemon";
+import { daemon, firstStartAware } from "../../render/daemon";
 import type { RenderContext, RenderResult, ServiceModule } from "../types";
 
 export const ETCD_CONFIG = "/etc/haforge/etcd/etcd.yml";
@@ -91,7 +91,8 @@ function render(ctx: RenderContext): RenderResult {
         limitNofile: 65536,
       });
       files.push(d.file);
-      services.push(d.service);
+      // A quorum read cannot pass while the later members are not started yet (first start).
+      services.push(firstStartAware(d.service));
     } else {
       const encrypt = qs.encryptKey
         ? resolveSecret(qs.encryptKey, ctx.secrets)
@@ -125,7 +126,7 @@ function render(ctx: RenderContext): RenderResult {
         limitNofile: 65536,
       });
       files.push(d.file);
-      services.push(d.service);
+      services.push(firstStartAware(d.service));
     }
   }
   return { files, services, actions: [] };

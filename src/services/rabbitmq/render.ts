@@ -99,7 +99,11 @@ function memberActions(rmq: RabbitMqPlan): ClusterAction[] {
       host: anchor.host,
       phase: "post-start",
       description: `RabbitMQ: ${node.nodeName} is a member of the cluster (forgotten on delete)`,
-      create: isMemberCommand(node.nodeName),
+      // Bounded wait: this runs once the anchor is up, but the node itself restarts later in the
+      // rolling chain (one node at a time), so on a first deploy it joins after this starts.
+      create:
+        `i=0; while [ "$i" -lt 90 ]; do ${isMemberCommand(node.nodeName)} && exit 0; i=$((i+1)); sleep 2; done; ` +
+        `echo ${sh(`${node.nodeName} did not join the cluster within 180 s`)} >&2; exit 1`,
       delete:
         `rabbitmqctl -q -n ${n} stop_app >/dev/null 2>&1 || true; ` +
         `rabbitmqctl forget_cluster_node ${n} || ! ${isMemberCommand(node.nodeName)}`,
