@@ -1,0 +1,319 @@
+/**
+ * A very small stand-in for the Pulumi engine, for the lab e2e: the program runs under the SDK's
+ * mocks (`pulumi.runtime.setMocks`) and every `newResource` really creates the resource:
+ *  - RemoteFile (`pulumi-nodejs:dynamic:Resource` with a `path`) → remoteFileProvider's module
+ *    functions (check, diff, create, update; delete for resources gone from the program);
+ *  - Materials (`pulumi-nodejs:dynamic:Resource` with `specs`) → materialsProvider;
+ *  - `command:remote:Command` → run over our SSH transport with @pulumi/command's documented
+ *    semantics (https://www.pulumi.com/registry/packages/command/api-docs/remote/command/):
+ *    create runs `create`; a change of `triggers` replaces the resource unless `update` is set
+ *    (create the new one, then run the old one's `delete`); any other input change runs
+ *    `update`, else `create`; a resource absent from the next run is deleted with its `delete`,
+ *    dependents first; stdout/stderr are outputs; a non-zero exit fails the resource.
+ * State between runs is a JSON file keyed by resource name (inputs, outputs, dependencies), like
+ * a Pulumi checkpoint. The SDK sends a RegisterResource only once its dependsOn resources'
+ * registrations returned, so awaiting the real work inside newResource keeps dependency order.
+ */
+import * as fs from "node:fs";
+import { isDeepStrictEqual } from "node:util";
+import type { HostConnection, SshPool } from "../../../src/transport";
+
+export const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+export const SIG_KEY = "4dabf18193072939515e22adb298388d";
+
+export type Kind = "file" | "materials" | "command" | "other";
+
+export interface StateEntry {
+  readonly name: string;
+  readonly type: string;
+  readonly kind: Kind;
+  readonly inputs: Record<string, unknown>;
+  readonly outputs: Record<string, unknown>;
+  /** Names of the resources this one depends on (dependsOn + parent-free input dependencies). */
+  readonly dependencies: string[];
+}
+
+export interface StateFile {
+  readonly resources: Record<string, StateEntry>;
+}
+
+/** One thing the harness did to a host (or decided not to), in order. */
+export interface Operation {
+  readonly name: string;
+  readonly kind: Kind;
+  readonly op: "create" | "update" | "replace" | "same" | "delete" | "failed";
+  /** For files: the host path; for commands: which command ran (create/update/delete). */
+  readonly detail?: string;
+  readonly host?: string;
+  readonly startMs: number;
+  readonly endMs: number;
+  readonly stdout?: string;
+  readonly error?: string;
+}
+
+export interface RunSummary {
+  readonly ok: boolean;
+  readonly errors: string[];
+  readonly operations: Operation[];
+  /** Files written (content or metadata) on hosts. */
+  readonly writes: number;
+  /** Remote commands executed (create/update/delete). */
+  readonly commandRuns: number;
+  /** SSH connections the harness opened (files and commands). */
+  readonly sshConnections: number;
+  readonly registered: number;
+  readonly wallMs: number;
+}
+
+/** Secrets arrive as `{ [SIG_KEY]: SECRET_SIG, value }`: state and providers want plain values. */
+export function unwrapSecrets(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(unwrapSecrets);
+  if (v && typeof v === "object") {
+    const o = v as Record<string, unknown>;
+    if (o[SIG_KEY] === SECRET_SIG) return unwrapSecrets(o["value"]);
+    return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, unwrapSecrets(x)]));
+  }
+  return v;
+}
+
+export function kindOf(type: string, inputs: Record<string, unknown>): Kind {
+  if (type === "command:remote:Command") return "command";
+  if (type === "pulumi-nodejs:dynamic:Resource" && "path" in inputs && "connection" in inputs) return "file";
+  if (type === "pulumi-nodejs:dynamic:Resource" && "specs" in inputs) return "materials";
+  return "other";
+}
+
+/** @pulumi/command's Connection → our transport's HostConnection. Host keys are always pinned. */
+export function commandConnection(c: Record<string, unknown>): HostConnection {
+  const hostKey = c["hostKey"];
+  if (typeof hostKey !== "string" || hostKey.trim() === "") {
+    throw new Error(`command connection to ${String(c["host"])} has no hostKey: refusing an unverified host`);
+  }
+  if (c["proxy"]) throw new Error("proxy connections are not supported by the e2e harness");
+  return {
+    host: String(c["host"]),
+    address: String(c["host"]),
+    port: typeof c["port"] === "number" ? c["port"] : 22,
+    user: String(c["user"] ?? "root"),
+    hostKey,
+    ...(typeof c["privateKey"] === "string" ? { privateKey: c["privateKey"] } : {}),
+    ...(typeof c["password"] === "string" ? { password: c["password"] } : {}),
+  };
+}
+
+/** Inputs compared between runs: everything but the serialized provider closure. */
+function comparable(inputs: Record<string, unknown>): Record<string, unknown> {
+  const { __provider: _p, ...rest } = inputs;
+  return rest;
+}
+
+export interface EngineOptions {
+  readonly previous: StateFile;
+  /** Pool for RemoteFile work is the provider's default pool; commands get their own. */
+  readonly commandPool: SshPool;
+  readonly filePool: () => SshPool;
+  /** Bound on any one remote command. */
+  readonly commandTimeoutMs: number;
+  readonly log: (line: string) => void;
+  /** Called after every resource operation (the runner checkpoints the state). */
+  readonly checkpoint?: (s: StateFile) => void;
+}
+
+export class Engine {
+  readonly next: Record<string, StateEntry> = {};
+  readonly operations: Operation[] = [];
+  readonly errors: string[] = [];
+  readonly dependencies = new Map<string, string[]>();
+  writes = 0;
+  commandRuns = 0;
+  registered = 0;
+  inFlight = 0;
+  private readonly t0 = Date.now();
+
+  constructor(private readonly o: EngineOptions) {}
+
+  private rel(): number {
+    return Date.now() - this.t0;
+  }
+
+  /** The mocks' newResource: does the real work, returns the outputs the program sees. */
+  async newResource(type: string, name: string, rawInputs: Record<string, unknown>): Promise<{ id: string; state: Record<string, unknown> }> {
+    this.registered++;
+    this.inFlight++;
+    const inputs = unwrapSecrets(rawInputs) as Record<string, unknown>;
+    const kind = kindOf(type, inputs);
+    const prev = this.o.previous.resources[name];
+    const startMs = this.rel();
+    const dependencies = this.dependencies.get(name) ?? [];
+    try {
+      let outputs: Record<string, unknown>;
+      let op: Operation["op"];
+      let detail: string | undefined;
+      let host: string | undefined;
+      let stdout: string | undefined;
+      if (kind === "file") {
+        ({ outputs, op } = await this.file(inputs, prev));
+        detail = String(inputs["path"]);
+        host = (inputs["connection"] as HostConnection).host;
+      } else if (kind === "materials") {
+        ({ outputs, op } = await this.materials(inputs, prev));
+      } else if (kind === "command") {
+        ({ outputs, op, detail } = await this.command(name, inputs, prev));
+        host = String((inputs["connection"] as Record<string, unknown>)["host"]);
+        stdout = typeof outputs["stdout"] === "string" ? (outputs["stdout"] as string) : undefined;
+      } else {
+        outputs = { ...inputs };
+        op = prev ? "same" : "create";
+      }
+      this.next[name] = { name, type, kind, inputs: comparable(inputs), outputs, dependencies };
+      this.operations.push({ name, kind, op, startMs, endMs: this.rel(), ...(detail ? { detail } : {}), ...(host ? { host } : {}), ...(stdout !== undefined ? { stdout } : {}) });
+      if (op !== "same") this.o.log(`${op} ${name}${detail ? ` (${detail})` : ""} ${this.rel() - startMs} ms`);
+      // Like the engine's checkpoints: a killed run still leaves what it created in the state.
+      this.o.checkpoint?.({ resources: { ...this.o.previous.resources, ...this.next } });
+      return { id: String(outputs["__id"] ?? `${name}-id`), state: outputs };
+    } catch (e) {
+      const msg = `${name}: ${(e as Error)?.message ?? String(e)}`;
+      this.errors.push(msg);
+      this.operations.push({ name, kind, op: "failed", startMs, endMs: this.rel(), error: msg });
+      this.o.log(`FAILED ${msg}`);
+      // A failed update keeps the old state (Pulumi keeps the last good checkpoint entry).
+      if (prev) this.next[name] = prev;
+      throw e;
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  private async file(inputs: Record<string, unknown>, prev: StateEntry | undefined): Promise<{ outputs: Record<string, unknown>; op: Operation["op"] }> {
+    const rf = require("../../../src/providers/remote-file") as typeof import("../../../src/providers/remote-file");
+    const news = comparable(inputs) as unknown as import("../../../src/providers/remote-file").RemoteFileInputs;
+    const checked = await rf.checkRemoteFile(news);
+    if (checked.failures?.length) throw new Error(`check: ${checked.failures.map((f) => `${f.property}: ${f.reason}`).join("; ")}`);
+    if (!prev) {
+      const r = await rf.createRemoteFile(checked.inputs);
+      this.writes++;
+      return { outputs: r.outs as unknown as Record<string, unknown>, op: "create" };
+    }
+    const olds = prev.outputs as unknown as import("../../../src/providers/remote-file").RemoteFileOutputs;
+    const d = await rf.diffRemoteFile(olds, checked.inputs);
+    if (d.replaces && d.replaces.length) {
+      const r = await rf.createRemoteFile(checked.inputs);
+      this.writes++;
+      await rf.deleteRemoteFile(olds);
+      return { outputs: r.outs as unknown as Record<string, unknown>, op: "replace" };
+    }
+    if (!d.changes) {
+      // Unchanged: the engine keeps the old outputs with the new inputs.
+      return { outputs: { ...prev.outputs, ...comparable(inputs), sha256: olds.sha256, size: olds.size }, op: "same" };
+    }
+    const r = await rf.updateRemoteFile(olds, checked.inputs);
+    this.writes++;
+    return { outputs: r.outs as unknown as Record<string, unknown>, op: "update" };
+  }
+
+  private async materials(inputs: Record<string, unknown>, prev: StateEntry | undefined): Promise<{ outputs: Record<string, unknown>; op: Operation["op"] }> {
+    const m = require("../../../src/providers/materials") as typeof import("../../../src/providers/materials");
+    const news = comparable(inputs) as unknown as import("../../../src/providers/materials").MaterialsInputs;
+    if (!prev) {
+      const r = await m.materialsProvider.create!(news);
+      return { outputs: r.outs as unknown as Record<string, unknown>, op: "create" };
+    }
+    const olds = prev.outputs as unknown as import("../../../src/providers/materials").MaterialsOutputs;
+    const d = await m.materialsProvider.diff!("materials", olds, news);
+    if (!d.changes) return { outputs: prev.outputs, op: "same" };
+    const r = await m.materialsProvider.update!("materials", olds, news);
+    return { outputs: r.outs as unknown as Record<string, unknown>, op: "update" };
+  }
+
+  /** Runs one command of a Command resource; a non-zero exit is an error (like the provider's). */
+  private async runCommand(name: string, which: string, inputs: Record<string, unknown>, script: string): Promise<{ stdout: string; stderr: string }> {
+    const conn = commandConnection(inputs["connection"] as Record<string, unknown>);
+    const stdin = typeof inputs["stdin"] === "string" ? (inputs["stdin"] as string) : undefined;
+    const env = (inputs["environment"] ?? {}) as Record<string, string>;
+    const prefix = Object.entries(env)
+      .map(([k, v]) => `export ${k}='${String(v).replace(/'/g, `'\\''`)}'; `)
+      .join("");
+    this.commandRuns++;
+    const r = await this.o.commandPool.exec(conn, prefix + script, { step: `${name} ${which}`, timeoutMs: this.o.commandTimeoutMs, ...(stdin !== undefined ? { stdin } : {}) });
+    if (r.code !== 0) {
+      const tail = (s: string) => (s.length > 3000 ? `…${s.slice(-3000)}` : s).trim();
+      throw new Error(`${which} on ${conn.address} exited ${r.code ?? r.signal}${r.timedOut ? " (timed out)" : ""}\nstdout: ${tail(r.stdout)}\nstderr: ${tail(r.stderr)}`);
+    }
+    return { stdout: r.stdout, stderr: r.stderr };
+  }
+
+  private async command(name: string, inputs: Record<string, unknown>, prev: StateEntry | undefined): Promise<{ outputs: Record<string, unknown>; op: Operation["op"]; detail?: string }> {
+    const news = comparable(inputs);
+    const create = typeof news["create"] === "string" ? (news["create"] as string) : "";
+    const update = typeof news["update"] === "string" && news["update"] !== "" ? (news["update"] as string) : undefined;
+    if (!prev) {
+      const out = create ? await this.runCommand(name, "create", news, create) : { stdout: "", stderr: "" };
+      return { outputs: { ...news, ...out }, op: "create", detail: "create" };
+    }
+    const olds = prev.inputs;
+    if (isDeepStrictEqual(olds, news)) return { outputs: prev.outputs, op: "same" };
+    const triggersChanged = !isDeepStrictEqual(olds["triggers"] ?? [], news["triggers"] ?? []);
+    if (triggersChanged && !update) {
+      // Replacement (create-before-delete, the engine's default): the new resource runs create,
+      // then the old one's delete runs.
+      const out = create ? await this.runCommand(name, "create", news, create) : { stdout: "", stderr: "" };
+      const oldDelete = typeof olds["delete"] === "string" && olds["delete"] !== "" ? (olds["delete"] as string) : undefined;
+      if (oldDelete) await this.runCommand(name, "delete (replaced)", olds, oldDelete);
+      return { outputs: { ...news, ...out }, op: "replace", detail: "create" };
+    }
+    const script = update ?? create;
+    const out = script ? await this.runCommand(name, update ? "update" : "create", news, script) : { stdout: "", stderr: "" };
+    return { outputs: { ...news, ...out }, op: "update", detail: update ? "update" : "create" };
+  }
+
+  /** Resources of the previous state the program no longer declares: delete, dependents first. */
+  async deleteRemoved(): Promise<void> {
+    const gone = Object.values(this.o.previous.resources).filter((r) => !(r.name in this.next));
+    const remaining = new Map(gone.map((r) => [r.name, r]));
+    for (let guard = 0; remaining.size && guard < 10_000; guard++) {
+      // A resource can go once nothing still remaining depends on it.
+      const ready = [...remaining.values()].filter((r) => ![...remaining.values()].some((o) => o.dependencies.includes(r.name)));
+      const batch = ready.length ? ready : [remaining.values().next().value!];
+      for (const r of batch) {
+        remaining.delete(r.name);
+        const startMs = this.rel();
+        try {
+          if (r.kind === "file") {
+            const rf = require("../../../src/providers/remote-file") as typeof import("../../../src/providers/remote-file");
+            await rf.deleteRemoteFile(r.outputs as unknown as import("../../../src/providers/remote-file").RemoteFileOutputs, this.o.filePool());
+            this.writes++;
+          } else if (r.kind === "command") {
+            const del = typeof r.inputs["delete"] === "string" && r.inputs["delete"] !== "" ? (r.inputs["delete"] as string) : undefined;
+            if (del) await this.runCommand(r.name, "delete", r.inputs, del);
+          }
+          this.operations.push({ name: r.name, kind: r.kind, op: "delete", startMs, endMs: this.rel() });
+          this.o.log(`delete ${r.name}`);
+        } catch (e) {
+          const msg = `${r.name}: delete: ${(e as Error).message}`;
+          this.errors.push(msg);
+          this.operations.push({ name: r.name, kind: r.kind, op: "failed", startMs, endMs: this.rel(), error: msg });
+          this.next[r.name] = r; // still exists
+        }
+      }
+    }
+  }
+
+  /** The checkpoint to write: every resource that exists now. */
+  state(): StateFile {
+    return { resources: this.next };
+  }
+}
+
+export function readState(file: string): StateFile {
+  try {
+    return JSON.parse(fs.readFileSync(file, "utf8")) as StateFile;
+  } catch {
+    return { resources: {} };
+  }
+}
+
+export function writeState(file: string, s: StateFile): void {
+  // It holds secrets (cookies, keys): owner-only, replaced atomically.
+  fs.writeFileSync(`${file}.tmp`, JSON.stringify(s, null, 1), { mode: 0o600 });
+  fs.renameSync(`${file}.tmp`, file);
+}
