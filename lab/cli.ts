@@ -3,11 +3,24 @@
  * See lab/README.md.
  */
 import { Command, InvalidArgumentError } from "commander";
-import { DEFAULT_HOSTS, DEFAULT_PREFIX, INVENTORY_FILE, KNOWN_HOSTS, LIMITS, SSH_CONFIG } from "./config";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { DEFAULT_HOSTS, DEFAULT_PREFIX, HOSTS_FILE, INVENTORY_FILE, KNOWN_HOSTS, LIMITS, SSH_CONFIG, STATE_DIR } from "./config";
 import { hostExec, hostInfo, hostMemory, labDownSync, labUp, LabError, sshBanner } from "./exec";
 import { readState } from "./state";
+import { labInventory } from "./inventory";
+import type { LabHost } from "./up";
 
 const log = (m: string) => process.stderr.write(`${m}\n`);
+
+/** hosts.json as `up` wrote it. */
+function readHosts(): LabHost[] | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(HOSTS_FILE, "utf8")) as LabHost[];
+  } catch {
+    return undefined;
+  }
+}
 
 function int(v: string): number {
   const n = Number(v);
@@ -99,6 +112,21 @@ async function main(): Promise<number> {
       process.stdout.write(r.stdout);
       process.stderr.write(r.stderr);
       rc = r.code ?? 1;
+    });
+  program
+    .command("inventory")
+    .description("write an example inventory with the running lab's addresses, host keys and client key (for pulumi up)")
+    .option("--from <file>", "example inventory to adapt", path.join(__dirname, "..", "inventories", "lab.yaml"))
+    .option("--out <file>", "where to write it", path.join(STATE_DIR, "lab.yaml"))
+    .action((o: { from: string; out: string }) => {
+      const st = readState();
+      const hosts = readHosts();
+      if (!st || !hosts) {
+        log("no lab is up: run `npm run lab -- up` first");
+        rc = 1;
+        return;
+      }
+      console.log(labInventory(o.from, hosts, o.out));
     });
   program
     .command("bench")

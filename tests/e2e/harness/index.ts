@@ -6,7 +6,6 @@
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import yaml from "js-yaml";
 import type { RunSummary } from "./engine";
 import type { Job } from "./run-program";
 
@@ -94,26 +93,4 @@ export function describeFailure(r: ApplyResult): string {
   return `apply failed:\n${r.errors.map((e) => `  - ${e.slice(0, 2500)}`).join("\n")}\n--- harness log tail ---\n${r.stderr.slice(-3000)}`;
 }
 
-export interface LabHost {
-  readonly name: string;
-  readonly address: string;
-  readonly hostKey: string;
-  readonly privateKeyPath: string;
-}
-
-/**
- * The example inventory with each host's real key and the lab's client key (absolute path), plus
- * optional edits (e.g. a changed setting for a rolling restart). Written as YAML to `out`.
- */
-export function labInventory(source: string, hosts: readonly LabHost[], out: string, edit?: (inv: Record<string, any>) => void): string {
-  const inv = yaml.load(fs.readFileSync(source, "utf8")) as Record<string, any>;
-  for (const h of inv["hosts"] as Record<string, any>[]) {
-    const real = hosts.find((x) => x.name === h["name"]);
-    if (!real) throw new Error(`lab has no host ${h["name"]}`);
-    h["address"] = real.address;
-    h["ssh"] = { ...(h["ssh"] ?? {}), hostKey: real.hostKey, privateKeyPath: path.resolve(real.privateKeyPath) };
-  }
-  edit?.(inv);
-  fs.writeFileSync(out, yaml.dump(inv, { lineWidth: 200 }));
-  return out;
-}
+export { labInventory } from "../../../lab/inventory";
