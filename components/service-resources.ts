@@ -94,6 +94,43 @@ export function createServiceResources(
     return access.command(access.pinnedKey ? undefined : firstFile.get(host)?.hostKeySeen);
   };
 
+  // Cluster actions. "bootstrap" ones (host preparation: sysctls, store initialisation) run after
+  // their host's files and BEFORE its restarts; every other phase runs after the restarts.
+  const actions: command.remote.Command[] = [];
+  const actionById = new Map<string, command.remote.Command>();
+  const createActions = (subset: readonly ClusterAction[], after: (host: string) => pulumi.Resource[]) => {
+    const pending = [...subset];
+    // Dependencies first (actions are few; a simple topological pass).
+    for (let guard = 0; pending.length && guard < 1000; guard++) {
+      const idx = pending.findIndex((a) => a.dependsOn.every((d) => actionById.has(d) || !part.actions.some((x) => x.id === d)));
+      const a = pending.splice(idx === -1 ? 0 : idx, 1)[0]!;
+      const real = ctx.rendered.apply((r) => findAction(r, part.service, a.id));
+      const text = (f: (x: ClusterAction) => string | undefined) => {
+        const o = real.apply((x) => f(x) ?? "");
+        return a.secret ? pulumi.secret(o) : pulumi.unsecret(o);
+      };
+      const hostFiles = byHost.get(a.host) ?? [];
+      const triggerFiles = hostFiles.filter((f) => a.triggers.includes(f.spec.path));
+      const cmd = new command.remote.Command(
+        `${name}-${slug(a.id)}`,
+        {
+          connection: conn(a.host),
+          create: text((x) => x.create),
+          ...(a.delete ? { delete: text((x) => x.delete) } : {}),
+          triggers: triggerFiles.map((f) => f.res.sha256),
+        },
+        {
+          parent,
+          dependsOn: [...a.dependsOn.map((d) => actionById.get(d)).filter((x): x is command.remote.Command => !!x), ...hostFiles.map((f) => f.res), ...after(a.host), ...dependsOn],
+        },
+      );
+      actions.push(cmd);
+      actionById.set(a.id, cmd);
+    }
+  };
+  createActions(part.actions.filter((a) => a.phase === "bootstrap"), () => []);
+  const bootstrapOn = (host: string) => part.actions.filter((a) => a.phase === "bootstrap" && a.host === host).map((a) => actionById.get(a.id)!);
+
   // Restarts: rolling groups in the plan's order, one host at a time behind a health gate.
   const restarts = new Map<string, command.remote.Command[]>();
   const restartByHostService = new Map<string, command.remote.Command>();
@@ -117,7 +154,7 @@ export function createServiceResources(
           create: restartWithGate(s),
           triggers: notifying.map((f) => f.res.sha256),
         },
-        { parent, dependsOn: [...notifying.map((f) => f.res), ...(prev ? [prev] : []), ...dependsOn] },
+        { parent, dependsOn: [...notifying.map((f) => f.res), ...bootstrapOn(s.host), ...(prev ? [prev] : []), ...dependsOn] },
       );
       chain.push(cmd);
       restartByHostService.set(`${s.host}:${s.name}`, cmd);
@@ -125,37 +162,7 @@ export function createServiceResources(
     restarts.set(key, chain);
   }
 
-  // Cluster actions, after the files and restarts of their host.
-  const actions: command.remote.Command[] = [];
-  const actionById = new Map<string, command.remote.Command>();
-  const pending = [...part.actions];
-  // Dependencies first (actions are few; a simple topological pass).
-  for (let guard = 0; pending.length && guard < 1000; guard++) {
-    const idx = pending.findIndex((a) => a.dependsOn.every((d) => actionById.has(d) || !part.actions.some((x) => x.id === d)));
-    const a = pending.splice(idx === -1 ? 0 : idx, 1)[0]!;
-    const real = ctx.rendered.apply((r) => findAction(r, part.service, a.id));
-    const text = (f: (x: ClusterAction) => string | undefined) => {
-      const o = real.apply((x) => f(x) ?? "");
-      return a.secret ? pulumi.secret(o) : pulumi.unsecret(o);
-    };
-    const hostFiles = byHost.get(a.host) ?? [];
-    const triggerFiles = hostFiles.filter((f) => a.triggers.includes(f.spec.path));
-    const hostRestarts = [...restartByHostService.entries()].filter(([k]) => k.startsWith(`${a.host}:`)).map(([, v]) => v);
-    const cmd = new command.remote.Command(
-      `${name}-${slug(a.id)}`,
-      {
-        connection: conn(a.host),
-        create: text((x) => x.create),
-        ...(a.delete ? { delete: text((x) => x.delete) } : {}),
-        triggers: triggerFiles.map((f) => f.res.sha256),
-      },
-      {
-        parent,
-        dependsOn: [...a.dependsOn.map((d) => actionById.get(d)).filter((x): x is command.remote.Command => !!x), ...hostFiles.map((f) => f.res), ...hostRestarts, ...dependsOn],
-      },
-    );
-    actions.push(cmd);
-    actionById.set(a.id, cmd);
-  }
+  const restartsOn = (host: string) => [...restartByHostService.entries()].filter(([k]) => k.startsWith(`${host}:`)).map(([, v]) => v);
+  createActions(part.actions.filter((a) => a.phase !== "bootstrap"), restartsOn);
   return { files, restarts, actions };
 }

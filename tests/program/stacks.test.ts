@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { describe, it, before } from "node:test";
 import { analyzeInventoryFile } from "../../src/analyze";
 import { renderByService } from "../../src/render/render";
+import { slug } from "../../components/service-resources";
 import type { RecordedResource } from "./run-stack";
 import { parseRun } from "./mock-engine";
 import yaml from "js-yaml";
@@ -120,6 +121,34 @@ for (const stack of stacks) {
         for (const r of restarts) assert.match(String(unwrap(unwrap(r.raw).create)), /until .+; do sleep 1; done/, `${r.name} has no health gate`);
       }
       if (analysis.plan!.rollingGroups.some((g) => g.hosts.length > 1)) assert.ok(chains > 0, "at least one rolling chain");
+    });
+
+    it("runs a host's bootstrap actions after its files and before its restarts", () => {
+      const byUrn = new Map(run.resources.map((r) => [r.urn, r]));
+      const reaches = (from: RecordedResource, urn: string): boolean => {
+        const seen = new Set<string>();
+        const todo = [...from.dependencies];
+        while (todo.length) {
+          const u = todo.pop()!;
+          if (u === urn) return true;
+          if (!seen.has(u)) (seen.add(u), todo.push(...(byUrn.get(u)?.dependencies ?? [])));
+        }
+        return false;
+      };
+      let checked = 0;
+      for (const part of renderByService(analysis.plan!, {}, {})) {
+        for (const a of part.actions.filter((x) => x.phase === "bootstrap")) {
+          const cmd = commands().find((c) => c.name.endsWith(`-${slug(a.id)}`));
+          assert.ok(cmd, `bootstrap action ${a.id} has a command`);
+          const owner = cmd!.parent;
+          for (const f of files().filter((f) => f.parent === owner && unwrap(unwrap(f.raw).connection).host === a.host)) assert.ok(reaches(cmd!, f.urn), `${a.id} runs after ${f.name}`);
+          for (const r of commands().filter((c) => c.parent === owner && c.name.includes("-restart-") && c.name.endsWith(`-${a.host}`))) {
+            assert.ok(reaches(r, cmd!.urn), `${r.name} waits for bootstrap ${a.id}`);
+            checked++;
+          }
+        }
+      }
+      if (analysis.plan!.haproxy) assert.ok(checked > 0, "the HAProxy sysctl bootstrap is checked");
     });
 
     it("never sends a secret value in plaintext", () => {
