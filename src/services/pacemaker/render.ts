@@ -153,18 +153,7 @@ function renderCluster(ctx: RenderContext, cluster: PacemakerClusterPlan): Rende
       });
     }
     if (remotes.length) {
-      files.push({
-        host,
-        path: PACEMAKER_AUTHKEY,
-        content: materials[pacemakerKeyMaterial(cluster.name)] ?? "",
-        encoding: "base64",
-        mode: "0640",
-        owner: "hacluster",
-        group: "haclient",
-        secret: true,
-        validate: keySizeCheck(PACEMAKER_KEY_BYTES),
-        notify: ["pacemaker"],
-      });
+      files.push(pacemakerAuthkey(host, materials[pacemakerKeyMaterial(cluster.name)], "pacemaker"));
     }
     files.push(
       {
@@ -225,18 +214,7 @@ function renderCluster(ctx: RenderContext, cluster: PacemakerClusterPlan): Rende
   }
 
   for (const remote of remotes) {
-    files.push({
-      host: remote,
-      path: PACEMAKER_AUTHKEY,
-      content: materials[pacemakerKeyMaterial(cluster.name)] ?? "",
-      encoding: "base64",
-      mode: "0640",
-      owner: "hacluster",
-      group: "haclient",
-      secret: true,
-      validate: keySizeCheck(PACEMAKER_KEY_BYTES),
-      notify: ["pacemaker_remote"],
-    });
+    files.push(pacemakerAuthkey(remote, materials[pacemakerKeyMaterial(cluster.name)], "pacemaker_remote"));
     const d = daemon({
       host: remote,
       init: initOf(plan, remote),
@@ -303,3 +281,19 @@ export const renderPart: Pick<ServiceModule, "render" | "materials"> = {
     return { files, services, actions };
   },
 };
+
+/** /etc/pacemaker/authkey: shared by cluster nodes and pacemaker_remote nodes (same material). */
+function pacemakerAuthkey(host: string, keyBase64: string | undefined, notify: string): FileSpec {
+  return {
+    host,
+    path: PACEMAKER_AUTHKEY,
+    content: keyBase64 ?? "",
+    encoding: "base64",
+    mode: "0640",
+    owner: "hacluster",
+    group: "haclient",
+    secret: true,
+    validate: keySizeCheck(PACEMAKER_KEY_BYTES),
+    notify: [notify],
+  };
+}
