@@ -124,6 +124,12 @@ for f in bashrc profile; do
   if [ -f "/usr/share/base-files/dot.$f" ]; then cp "/usr/share/base-files/dot.$f" "/root/.$f"; else : > "/root/.$f"; fi
 done
 
+# The boot files live in the lab's state dir, which may itself be under /tmp (a checkout in /tmp):
+# the fresh /tmp below would hide them, so stage a copy in this host's own /etc first.
+STAGE=/etc/.haforge-lab-boot
+rm -rf "$STAGE"; mkdir -p "$STAGE"; cp -a "$FILES/." "$STAGE/"
+FILES=$STAGE
+
 # 2. Fresh kernel filesystems. /run/netns goes first: its nsfs mounts would pin other hosts' netns.
 umount -l /run/netns 2>/dev/null || true
 mount -t proc -o nosuid,nodev,noexec proc /proc
@@ -167,6 +173,7 @@ install -m 0644 "$FILES/sshd.conf" /etc/ssh/sshd_config.d/00-haforge-lab.conf
 
 # 6. supervisord as PID 1: reaps orphans; killing it ends the whole host.
 install -m 0644 "$FILES/supervisord.conf" /etc/supervisor/supervisord.conf
+rm -rf "$STAGE"
 trap - ERR
 echo "lab-init[$NAME]: exec supervisord"
 exec /usr/bin/supervisord -n -c /etc/supervisor/supervisord.conf
