@@ -154,7 +154,7 @@ function maskLive(liveText: string, maskedDesired: string, opts: LiveDiffOptions
     .join("\n");
 }
 
-const plainFile = (content: string): FileSpec => ({ host: "", path: "", content, mode: "", owner: "", group: "", secret: false, notify: [] });
+const plainFile = (content: string) => ({ content, secret: false });
 
 /**
  * planFile masks secret files whole; here the secret VALUES inside other files are masked in the

@@ -44,11 +44,16 @@ export function resolveSecret(ref: SecretRef, values: SecretValues): string {
  * masked textually (they would mask unrelated text); files that are wholly secret are masked whole
  * by the caller.
  */
-export function maskSecrets(content: string, secrets: ReadonlyMap<string, string>): string {
+export function maskSecrets(
+  content: string,
+  secrets: ReadonlyMap<string, string>,
+  placeholder: (label: string, value: string) => string = secretPlaceholder,
+): string {
+  // Equal lengths keep the map's order (Array.prototype.sort is stable).
   const entries = [...secrets.entries()].filter(([, v]) => v.length >= 4).sort((a, b) => b[1].length - a[1].length);
   let out = content;
   for (const [label, value] of entries) {
-    if (out.includes(value)) out = out.split(value).join(secretPlaceholder(label, value));
+    if (out.includes(value)) out = out.split(value).join(placeholder(label, value));
   }
   return out;
 }

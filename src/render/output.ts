@@ -10,7 +10,7 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { DesiredState, FileSpec } from "../core/desired-state";
 import type { Materials } from "../core/materials";
-import { secretKey, type SecretValues } from "../core/secrets";
+import { maskSecrets, secretKey, type SecretValues } from "../core/secrets";
 import type { SecretRef } from "../inventory/schema";
 
 export const MASK_SALT_KEY = "haforge/mask-salt";
@@ -74,14 +74,11 @@ export function keyedShortHash(value: string, salt: string | undefined): string 
  * `<secret:LABEL h:XXXXXXXX>`. A file flagged secret whose content contains none of the known
  * values (e.g. a password file of a 3-character password) is masked whole.
  */
-export function maskContent(file: FileSpec, toMask: ReadonlyMap<string, string>, salt: string | undefined): string {
-  const entries = [...toMask.entries()].filter(([, v]) => v.length >= 4).sort((a, b) => b[1].length - a[1].length || a[0].localeCompare(b[0]));
-  let out = file.content;
-  for (const [label, value] of entries) {
-    if (out.includes(value)) out = out.split(value).join(`<secret:${label} h:${keyedShortHash(value, salt)}>`);
-  }
-  if (file.secret && out === file.content) out = `<secret:file h:${keyedShortHash(file.content, salt)}>\n`;
-  return out;
+export function maskContent(file: Pick<FileSpec, "content" | "secret">, toMask: ReadonlyMap<string, string>, salt: string | undefined): string {
+  // Labels in order, so equal-length values are replaced in a stable, documented order.
+  const byLabel = new Map([...toMask.entries()].sort((a, b) => a[0].localeCompare(b[0])));
+  const out = maskSecrets(file.content, byLabel, (label, value) => `<secret:${label} h:${keyedShortHash(value, salt)}>`);
+  return file.secret && out === file.content ? `<secret:file h:${keyedShortHash(file.content, salt)}>\n` : out;
 }
 
 export interface ManifestFile {
@@ -118,7 +115,7 @@ function outputContent(f: FileSpec, opts: WriteOptions): string | Buffer {
 }
 
 const maskText = (s: string, opts: WriteOptions): string =>
-  opts.reveal ? s : maskContent({ host: "", path: "", content: s, mode: "", owner: "", group: "", secret: false, notify: [] }, opts.toMask, opts.salt);
+  opts.reveal ? s : maskContent({ content: s, secret: false }, opts.toMask, opts.salt);
 
 /**
  * A Kubernetes Secret as written for review: each value of `stringData`/`data` is masked as a
@@ -134,7 +131,7 @@ function maskSecretObject(obj: Record<string, unknown>, opts: WriteOptions): Rec
     out[field] = Object.fromEntries(
       Object.entries(values as Record<string, unknown>).map(([k, v]) => [
         k,
-        typeof v === "string" ? maskContent({ host: "", path: "", content: v, mode: "", owner: "", group: "", secret: true, notify: [] }, opts.toMask, opts.salt) : v,
+        typeof v === "string" ? maskContent({ content: v, secret: true }, opts.toMask, opts.salt) : v,
       ]),
     );
   }
