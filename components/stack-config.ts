@@ -6,7 +6,8 @@
  */
 import { isAbsolute, resolve } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { analyzeInventoryFile } from "../src/analyze";
+import { readFileSync } from "node:fs";
+import { parseInventoryText } from "../src/inventory/load";
 import { collectSecretRefs } from "../src/render/output";
 
 export function inventoryPathFromConfig(cfg: pulumi.Config, projectRoot: string): string {
@@ -15,7 +16,14 @@ export function inventoryPathFromConfig(cfg: pulumi.Config, projectRoot: string)
 }
 
 export function stackSecrets(inventoryPath: string): Record<string, pulumi.Output<string>> {
-  const a = analyzeInventoryFile(inventoryPath);
+  // Only the references are needed: load without planning (HaCluster plans, and reports problems).
+  let text: string;
+  try {
+    text = readFileSync(inventoryPath, "utf8");
+  } catch {
+    return {};
+  }
+  const a = parseInventoryText(text, inventoryPath);
   if (!a.inventory) return {};
   const out: Record<string, pulumi.Output<string>> = {};
   for (const ref of collectSecretRefs(a.inventory)) {
