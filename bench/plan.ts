@@ -1,6 +1,6 @@
 /**
  * Benchmark: validate + plan (and render) a 1,000-host Tower-style inventory.
- * Goals (issue 2): plan under 2 s and under 300 MB. Run: `npm run bench:plan [-- --hosts N]`.
+ * Goals: plan under 2 s and under 300 MB. Run: `npm run bench:plan [-- --hosts N]`.
  * Writes bench/results/plan.json.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";

@@ -1,5 +1,5 @@
 /**
- * Against the incumbent (issue 5): the same config files applied to the same lab hosts by haforge
+ * Against the incumbent: the same config files applied to the same lab hosts by haforge
  * (pooled ssh2 transport + `applyFile`, as the RemoteFile provider does it) and by
  * `ansible-playbook` (ansible-core from Debian, `copy` module in a loop, pipelining on).
  *

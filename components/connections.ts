@@ -1,7 +1,7 @@
 /**
  * How the components reach a host: a transport HostConnection for RemoteFile (credentials by path
  * where possible, so they stay out of state) and @pulumi/command ConnectionArgs for lifecycle
- * commands, always with `hostKey` set (DESIGN.md: pins host keys).
+ * commands, always with `hostKey` set (docs/architecture.md: host keys are always pinned).
  */
 import { readFileSync } from "node:fs";
 import * as pulumi from "@pulumi/pulumi";

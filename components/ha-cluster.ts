@@ -80,7 +80,7 @@ export function createHaCluster(name: string, self: pulumi.Resource, args: HaClu
   const syncthing = new SyncthingFolder(`${name}-syncthing`, base, opts);
   const activePassive = new ActivePassiveApp(`${name}-app`, base, opts);
   const appTier = new AppTier(`${name}-tower`, { ...base, dependsOn: [...rabbitmq.all, ...postgres.all] }, opts);
-  // --- Kubernetes target (issue 6): the SSH components above render nothing for it (no hosts);
+  // --- Kubernetes target: the SSH components above render nothing for it (no hosts);
   // its objects, endpoints and broker URL come from the KubernetesTarget component. ---
   const kubernetes = context.plan.target === "kubernetes" ? new KubernetesTarget(`${name}-k8s`, { context }, opts) : undefined;
   const k8s = kubernetes?.endpoints;

@@ -1,5 +1,5 @@
 /**
- * The typed components, one per service (DESIGN.md: thin class — super(type, name, args, opts),
+ * The typed components, one per service (docs/architecture.md, house style: thin class — super(type, name, args, opts),
  * a pure exported create function, registerOutputs). Each can be used alone from another Pulumi
  * program (pass the inventory and secrets, or a ClusterContext shared by an HaCluster).
  */

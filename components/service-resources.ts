@@ -1,5 +1,5 @@
 /**
- * One service's resources on its hosts (DESIGN.md, Pulumi layer rules):
+ * One service's resources on its hosts (docs/architecture.md, data flow):
  *  - a RemoteFile per rendered file (live diff, atomic write, validation on the host);
  *  - a restart remote.Command per (host, service), triggered by the hashes of the files that
  *    notify it; within a rolling group the restarts form a dependsOn chain in the plan's order,

@@ -1,6 +1,6 @@
 /**
  * Fixed facts about the local lab. One lab per machine: the bridge name and the /24 are ours
- * by convention (see /work/shared/LAB-NOTES.md), so `down` can always find them again.
+ * by convention (see docs/lab.md), so `down` can always find them again.
  */
 import * as path from "node:path";
 

@@ -2,7 +2,7 @@
  * Generates what a lab host boots from: its INIT script (PID 1 of the host until it execs
  * supervisord) and the files INIT installs into the host's overlay. Pure: strings in, strings out.
  *
- * Boot recipe from /work/shared/LAB-NOTES.md ("A lab host"): overlays over the real machine's
+ * Boot recipe from docs/lab.md ("A lab host"): overlays over the real machine's
  * mutable dirs, fresh proc/sysfs/devpts/tmpfs, `umount -l /run/netns` (else every host pins every
  * other netns alive), hostname, systemd-tmpfiles for /run and /var/log, fresh sshd host keys,
  * then `exec supervisord -n`.

@@ -3,7 +3,7 @@
  *
  * - `liveDiff` is the operation (callable without the CLI): per host, ONE pooled connection and
  *   ONE command reading every file fact (`readFileFacts`), then `planFile` for each file: the
- *   very operation RemoteFile's provider diff and apply run (DESIGN.md, "Facts and operations").
+ *   very operation RemoteFile's provider diff and apply run (docs/architecture.md, "File facts and operations").
  *   It only reads: the fact script is the single command sent to a host.
  * - `formatLiveDiff` turns the result into text; `liveDiffCommand` is the handler: render the
  *   inventory exactly like `haforge render` (shared `prepareRender`), call both, pick the exit code.

@@ -1,7 +1,7 @@
 /**
  * DesiredState: what every host (or Kubernetes target) must look like. Produced by the pure
  * render step, consumed by the thin adapters (CLI render/diff, Pulumi components, tests).
- * See DESIGN.md: FileSpec / ServiceSpec / ClusterAction.
+ * See docs/architecture.md, "Data flow".
  */
 
 export type InitSystem = "systemd" | "supervisor";
@@ -11,7 +11,7 @@ export interface FileSpec {
   readonly host: string;
   /** Absolute path on the host. */
   readonly path: string;
-  /** Full content. For secret files this holds the real value; adapters mask it (see masking.ts). */
+  /** Full content. For secret files this holds the real value; adapters mask it (maskSecrets in src/core/secrets.ts). */
   readonly content: string;
   /**
    * How `content` encodes the file's bytes. "base64": content is base64 and the adapter writes the

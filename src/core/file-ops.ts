@@ -1,5 +1,5 @@
 /**
- * File facts and the file operation, pyinfra style (DESIGN.md, "Facts and operations").
+ * File facts and the file operation, pyinfra style (docs/architecture.md, "File facts and operations").
  *
  * - A *fact* is `{ name, command(args), parse(stdout) }`: the command runs on the host, `parse`
  *   turns its stdout into `T` (present), `null` (absent) or `false` (present but the wrong kind,

@@ -1,6 +1,6 @@
 /**
  * Findings: everything the user wrote wrong is reported as data, never thrown.
- * An exception out of the core is a bug (DESIGN.md, "Errors").
+ * An exception out of the core is a bug (docs/architecture.md, "The one idea").
  */
 export type Severity = "error" | "warning";
 

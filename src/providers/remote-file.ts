@@ -1,5 +1,5 @@
 /**
- * RemoteFile: a config file on a host, written over SSH (DESIGN.md, "Pulumi layer rules").
+ * RemoteFile: a config file on a host, written over SSH (docs/architecture.md, "The Pulumi engine semantics the providers rely on").
  *
  * - `applyFile` is the whole behaviour as a plain async function (tests, the bench and a future
  *   CLI call it directly): read the file fact, plan with `planFile` (the same operation the CLI

@@ -1,5 +1,5 @@
 /**
- * The contract of a service folder (DESIGN.md: "A service is one folder"). Each src/services/<svc>/
+ * The contract of a service folder (docs/architecture.md, "A service"). Each src/services/<svc>/
  * exports one ServiceModule; src/services/registry.ts lists them in plan order.
  */
 import type { ClusterAction, FileSpec, ServiceSpec } from "../core/desired-state";

@@ -1,5 +1,5 @@
 /**
- * End to end (issue 5): the lab stack's program (index.ts) under the Pulumi SDK, its resources
+ * End to end: the lab stack's program (index.ts) under the Pulumi SDK, its resources
  * forwarded to the real providers (tests/e2e/harness), provisioning real daemons on 3 lab hosts:
  * keepalived + HAProxy, RabbitMQ, Corosync/Pacemaker, etcd + Patroni, syncthing. Then
  * idempotence, drift, bad input, a rolling change, and the failovers. Root only (netns).
@@ -188,7 +188,7 @@ describe("e2e: the lab stack on 3 real hosts", { skip: SKIP, timeout: 900_000 },
       return leaders.length === 1 && replicas.length === 2 ? leaders[0]!.name : undefined;
     }, 60_000, 1000);
     const leaderAddr = lab.hosts.find((h) => h.name === c.value)!.address;
-    // Patroni 3.0.2 calls replicas "running": streaming is checked on the leader (LAB-NOTES).
+    // Patroni 3.0.2 calls replicas "running": streaming is checked on the leader (docs/lab.md).
     const rep = await waitFor("2 streaming replicas", async () => {
       const r = await psql(c.value, leaderAddr, 5432, SECRETS.pgSuperuserPassword, "select count(*) from pg_stat_replication where state = 'streaming'");
       return r.code === 0 && r.out === "2" ? r.out : undefined;

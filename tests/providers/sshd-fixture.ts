@@ -4,7 +4,7 @@
  * Each instance lives in its own temp dir with its own host keys (ed25519 + ecdsa, so pinning one
  * type exercises the host-key algorithm restriction), client key and authorized_keys, logs at
  * DEBUG1 to a file (so tests can see connections and user-auth requests), and is stopped by its
- * recorded PID — never by process name (LAB-NOTES.md, "Rules for tests that use the network").
+ * recorded PID — never by process name (docs/lab.md, "Rules for tests that use the network").
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";

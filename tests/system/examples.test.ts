@@ -1,5 +1,5 @@
 /**
- * Every rendered file of every example inventory through its real daemon (issue 3).
+ * Every rendered file of every example inventory through its real daemon.
  *
  * Each example is rendered with --reveal-secrets (the golden materials and the fake secrets of
  * tests/golden, so these are the files of the golden trees, unmasked) and every host gets a
@@ -60,7 +60,7 @@ const cover = (ex: string, host: string, path: string, kind: string): void => {
 const notes: string[] = [];
 
 /**
- * Files no daemon of this machine reads, and why (LAB-NOTES: stolon and consul are not in Debian
+ * Files no daemon of this machine reads, and why (docs/lab.md: stolon and consul are not in Debian
  * and cannot be built here; Tower is not packaged). They still pass their `validate` (parsers).
  */
 const NO_DAEMON: readonly [RegExp, string][] = [

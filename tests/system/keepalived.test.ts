@@ -105,7 +105,7 @@ describe("keepalived (real daemon)", () => {
     const bare = sh(`keepalived -t -f ${missing}`);
     const guarded = sh(validate(f, missing));
     verdicts.push(`missing file: bare keepalived -t rc ${bare.status}, our validate rc ${guarded.status}`);
-    assert.equal(bare.status, 0, "the trap the validate guards against (LAB-NOTES)");
+    assert.equal(bare.status, 0, "the trap the validate guards against (docs/lab.md)");
     assert.notEqual(guarded.status, 0);
   });
 

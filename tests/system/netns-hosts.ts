@@ -2,7 +2,7 @@
  * A throwaway network for system tests: one network namespace per "host" holding the host's
  * internal address on eth0, all joined by a bridge that lives in a namespace of its own. Nothing
  * touches the root namespace, so the private addresses of the fixtures never leave this machine
- * and tests cannot collide with the lab (LAB-NOTES: only loopback or namespaces we create).
+ * and tests cannot collide with the lab (docs/lab.md: only loopback or namespaces we create).
  *
  * Processes are started with `ip netns exec NS cmd` (ip execs the command, so the PID we record
  * is the daemon's own), in their own process group, and stopped by that recorded PID/group.

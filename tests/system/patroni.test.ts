@@ -4,7 +4,7 @@
  * and a real etcd cluster booted from the rendered etcd configs. Then:
  *  1. `patroni --validate-config` rc 0 on every rendered config, and the rendered FileSpec.validate
  *     (run the way RemoteFile runs it) rc 0;
- *  2. negative cases fail: the `IP:5432,127.0.0.1:5432` listen form LAB-NOTES warns about, a
+ *  2. negative cases fail: the `IP:5432,127.0.0.1:5432` listen form docs/lab.md warns about, a
  *     loopback connect_address, an unreachable store; the validate wrapper tolerates only
  *     "already in use" (our own running member), never a real error;
  *  3. a real cluster: Patroni + PostgreSQL 15 started on the three members from the rendered
@@ -84,7 +84,7 @@ describe("patroni: rendered configs against the real validator and a real cluste
     }
   });
 
-  test("negative: the `IP:5432,127.0.0.1:5432` listen form is rejected (LAB-NOTES trap)", () => {
+  test("negative: the `IP:5432,127.0.0.1:5432` listen form is rejected (docs/lab.md trap)", () => {
     const good = configFile("db1").content;
     const bad = good.replace(`listen: "${addressOf("db1")},127.0.0.1:5432"`, `listen: "${addressOf("db1")}:5432,127.0.0.1:5432"`);
     assert.notEqual(bad, good);

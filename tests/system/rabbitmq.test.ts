@@ -7,7 +7,7 @@
  * - its own HOME (cookie), RABBITMQ_CONFIG_FILE, RABBITMQ_CONF_ENV_FILE, ..._ENABLED_PLUGINS_FILE,
  *   _MNESIA_BASE, _LOG_BASE in a temp dir; the CLI tools are called from /usr/lib/rabbitmq/bin,
  *   never through the /usr/sbin wrapper, which would `cd /var/lib/rabbitmq` and pick up the
- *   machine's own cookie (LAB-NOTES).
+ *   machine's own cookie (docs/lab.md).
  *
  * Then: rabbitmqctl sees the vhost (default queue type quorum), the user and its permissions and
  * no guest; AMQP 0-9-1 with the configured user/password/vhost works on the configured port, a

@@ -2,7 +2,7 @@
  * Shell and process helpers of the system tests that run a rendered daemon by hand in network
  * namespaces (keepalived, haproxy, active/passive): bounded shell commands, a bounded wait that
  * fails the test with what it waited for, daemons started with a private /run and /tmp, a
- * supervisord of their own, and stops by the recorded child (never by process name: LAB-NOTES).
+ * supervisord of their own, and stops by the recorded child (never by process name: docs/lab.md).
  * The namespaces themselves come from netns-hosts.ts.
  */
 import assert from "node:assert/strict";

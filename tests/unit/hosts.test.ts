@@ -37,7 +37,7 @@ describe("host rules", () => {
   });
 
   it("duplicate rabbitmq_host / internal addresses: error (the Tower doc's own example has one)", () => {
-    // docs/clustering.md: "hostB rabbitmq_host=10.1.0.3" and "hostC rabbitmq_host=10.1.0.3".
+    // AWX docs/clustering.md: "hostB rabbitmq_host=10.1.0.3" and "hostC rabbitmq_host=10.1.0.3".
     const bad = { hosts: [host("hostB", "1.1.1.2", { internalAddress: "10.1.0.3" }), host("hostC", "1.1.1.3", { internalAddress: "10.1.0.3" })] };
     assert.ok(has(bad, "hosts.duplicate-internal-address", "hosts[1].internalAddress"));
     // An internal address equal to another host's (default) address collides too.

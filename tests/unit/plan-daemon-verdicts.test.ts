@@ -289,7 +289,7 @@ describe("plan vs keepalived -t", { skip: !canNetns && "needs root, ip and keepa
       const { plan, findings } = runSteps({ hosts, keepalived: { instances } });
       const file = join(dir, `keepalived-${name.replace(/\W+/g, "-")}.conf`);
       writeFileSync(file, keepalivedConf(plan.keepalived!, "n1"));
-      // keepalived -t exits 0 on a missing file (LAB-NOTES): make sure it is there.
+      // keepalived -t exits 0 on a missing file (docs/lab.md): make sure it is there.
       assert.ok(existsSync(file));
       const r = run("ip", ["netns", "exec", ns, "keepalived", "-t", "-f", file]);
       const planSays = has(findings, ["keepalived.duplicate-router-id"]);

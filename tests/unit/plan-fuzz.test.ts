@@ -1,5 +1,5 @@
 /**
- * Bad input is a finding, never an exception (DESIGN.md "Errors"): the HA plan steps run over
+ * Bad input is a finding, never an exception (docs/architecture.md, "The one idea"): the HA plan steps run over
  * inventories whose addresses, VIPs, binds, names and counts are drawn from awkward values.
  */
 import assert from "node:assert/strict";

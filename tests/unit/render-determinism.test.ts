@@ -1,5 +1,5 @@
 /**
- * Determinism (DESIGN.md: "the same inventory and secrets render byte-identical files"): every
+ * Determinism (docs/architecture.md: "the same inventory and secrets render byte-identical files"): every
  * example rendered by two separate processes, started at the same time with different time zones,
  * locales and working directories, with the same materials and fake secrets, gives identical
  * trees, masked and revealed; and `haforge diff` between the two prints "no changes". A changed

@@ -76,7 +76,7 @@ describe("Patroni render", () => {
     assert.equal(d.etcd3, undefined);
   });
 
-  test("postgresql: listen exactly `IP,127.0.0.1:PORT` (LAB-NOTES), bin_dir by version, passwords round-trip", () => {
+  test("postgresql: listen exactly `IP,127.0.0.1:PORT` (docs/lab.md), bin_dir by version, passwords round-trip", () => {
     const d = doc("db1");
     assert.equal(d.postgresql.listen, "10.213.37.11,127.0.0.1:5432");
     assert.doesNotMatch(d.postgresql.listen, /:\d+,/, "no port before the comma");

@@ -139,7 +139,7 @@ describe("syncthing render", () => {
     assert.ok(file("fs1", "/etc/systemd/system/syncthing.service"));
     const sup = file("fs2", "/etc/supervisor/conf.d/syncthing.conf")!;
     assert.match(sup.content, /^command=\/usr\/bin\/syncthing serve --home=\/var\/lib\/syncthing --no-browser --no-restart/m);
-    assert.match(sup.content, /^stopasgroup=true$/m, "serve forks a monitor (LAB-NOTES)");
+    assert.match(sup.content, /^stopasgroup=true$/m, "serve forks a monitor (docs/lab.md)");
   });
 
   test("config.xml: own + peer devices at tcp://<internal>:22000, only this host's folders", () => {

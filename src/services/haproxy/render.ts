@@ -6,7 +6,7 @@ import { HAPROXY_CFG, HAPROXY_SOCKET, NONLOCAL_BIND_CONF, haproxyCfgModel, hapro
 
 export const HAPROXY_VALIDATE = "haproxy -c -f {file}";
 
-/** Master-worker in the foreground (LAB-NOTES); USR2 to the master reloads. */
+/** Master-worker in the foreground (docs/lab.md); USR2 to the master reloads. */
 export const HAPROXY_COMMAND = `/usr/sbin/haproxy -W -db -f ${HAPROXY_CFG}`;
 
 /**

@@ -7,14 +7,14 @@ import { KEEPALIVED_CONF, keepalivedConfModel, keepalivedHosts, keepalivedSecret
 export { keepalivedSecretFindings } from "./config";
 
 /**
- * `keepalived -t` exits 0 when the file does not exist (LAB-NOTES), so the check first insists
+ * `keepalived -t` exits 0 when the file does not exist (docs/lab.md), so the check first insists
  * the candidate is there and non-empty. `-t` also fails on an interface the host lacks and on a
  * track script it cannot find, which is what we want on the target host.
  */
 export const KEEPALIVED_VALIDATE = "test -s {file} && keepalived -t -f {file}";
 
 /**
- * Foreground form for both managers (LAB-NOTES): supervisor needs it, and under systemd a
+ * Foreground form for both managers (docs/lab.md): supervisor needs it, and under systemd a
  * Type=simple unit with --dont-fork keeps $MAINPID the parent that handles HUP.
  */
 export const KEEPALIVED_COMMAND = `/usr/sbin/keepalived --dont-fork --log-console -f ${KEEPALIVED_CONF}`;

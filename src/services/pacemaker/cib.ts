@@ -13,7 +13,7 @@
  * - A primitive appears once: inside the group that lists it, else inside the clone that wraps it,
  *   else at the top level. A clone wraps one primitive or one group. A promotable clone is
  *   `<clone>` with meta `promotable=true` (schema 3.0+; `<master>` is deprecated).
- * - `crm_feature_set` is NOT written (LAB-NOTES: 3.16.2 > the supported 3.16.1 gives rc 76 on a
+ * - `crm_feature_set` is NOT written (docs/lab.md: 3.16.2 > the supported 3.16.1 gives rc 76 on a
  *   replace); the cluster stamps its own on the live CIB.
  */
 import { createHash } from "node:crypto";

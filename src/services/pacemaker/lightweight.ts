@@ -34,7 +34,7 @@ const op = (name: string, interval: string, timeout: string, role?: string): Cib
 
 /**
  * A daemon Pacemaker starts itself. With systemd on every node the `systemd:` class is the
- * TripleO way; without systemd (supervisor hosts, the lab) that class cannot work (LAB-NOTES), so
+ * TripleO way; without systemd (supervisor hosts, the lab) that class cannot work (docs/lab.md), so
  * `ocf:heartbeat:anything` runs the foreground binary and tracks its pid instead.
  */
 function daemonPrimitive(id: string, allSystemd: boolean, unit: string, binfile: string, options: string, timeouts: string): CibPrimitive {

@@ -490,7 +490,7 @@ function planTransport(c: PacemakerCluster, base: string, nodes: readonly Pacema
         ),
       );
   }
-  // One address per link: corosync -t does not catch a duplicate ringX_addr (LAB-NOTES), the
+  // One address per link: corosync -t does not catch a duplicate ringX_addr (docs/lab.md), the
   // cluster just never forms. Families must be consistent per link.
   const links = Math.max(0, ...nodes.map((n) => n.addrs.length));
   for (let l = 0; l < links; l++) {

@@ -45,7 +45,7 @@ export const PACEMAKER_OWNED_PROPERTIES = ["cluster-infrastructure", "dc-version
 /** Health gate of a Pacemaker node (see the pacemaker daemon below). */
 export const PACEMAKER_HEALTH = "crm_mon -1 -s 2>/dev/null | grep -q '^CLUSTER OK'";
 /**
- * `corosync -t` with crypto on also opens the keyfile (LAB-NOTES), but nothing orders the authkey
+ * `corosync -t` with crypto on also opens the keyfile (docs/lab.md), but nothing orders the authkey
  * before corosync.conf on a new host: there the check runs on a copy whose `keyfile:` points at a
  * throwaway random key (the key's bytes are not what the check is about).
  */

@@ -4,7 +4,7 @@
  * Every `id` in a CIB is an XML ID: unique across the whole document, so primitives, groups,
  * clones, fencing devices and constraints share one namespace
  * (https://clusterlabs.org/pacemaker/doc/2.1/Pacemaker_Explained/html/resources.html).
- * `crm_verify` rejects unknown IDREFs (rc 78, see LAB-NOTES), but reports them as XML errors
+ * `crm_verify` rejects unknown IDREFs (rc 78, see docs/lab.md), but reports them as XML errors
  * without an inventory path: we catch them first, with the path.
  */
 import { error, warning, type Finding } from "../../core/findings";
@@ -82,7 +82,7 @@ export function checkResources(
     );
 
   // Agents: a malformed agent string never starts; the systemd class needs systemd as the host's
-  // init (LAB-NOTES: supervisor hosts have no systemd, so Pacemaker's `systemd:` class fails).
+  // init (docs/lab.md: supervisor hosts have no systemd, so Pacemaker's `systemd:` class fails).
   cluster.primitives.forEach((p, i) => {
     if (!AGENT.test(p.agent)) {
       findings.push(

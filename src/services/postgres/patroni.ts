@@ -107,7 +107,7 @@ function dcsSection(plan: ClusterPlan, pg: PostgresPlan, host: string): Record<s
   const endpoints = pg.store.endpoints;
   if (pg.store.backend === "etcd") {
     // `etcd:` is Patroni's v2 client. Debian's etcd 3.4 lacks the v3 JSON gateway that Patroni's
-    // `etcd3:` client needs (LAB-NOTES), so v2 is used whenever the store serves v2; a store with
+    // `etcd3:` client needs (docs/lab.md), so v2 is used whenever the store serves v2; a store with
     // v2 switched off can only be reached through `etcd3:` (etcd >= 3.5 with its gateway).
     const v2 = plan.quorumStore?.kind !== "etcd" || plan.quorumStore.enableV2;
     const protocol = endpoints.some((e) => e.startsWith("https://")) ? "https" : "http";
@@ -149,7 +149,7 @@ export function patroniConfigData(ctx: RenderContext, pg: PostgresPlan, host: Pl
     dcsParameters,
     pgHba: pgHba(ctx.plan, pg),
     postgresql: {
-      // LAB-NOTES: exactly "IP,127.0.0.1:PORT".
+      // docs/lab.md: exactly "IP,127.0.0.1:PORT".
       listen: `${host.internalAddress},127.0.0.1:${pg.port}`,
       connectAddress: hostPort(host.internalAddress, pg.port),
       dataDir: patroniDataDir(pg),

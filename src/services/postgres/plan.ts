@@ -6,7 +6,7 @@
  *   state in Kubernetes objects, so it only exists on a Kubernetes target
  *   (https://github.com/sorintlab/stolon/blob/master/doc/commands/stolon-keeper.md).
  * - Patroni here uses its `etcd:` (v2) backend: Debian's etcd 3.4 has no v3 gRPC gateway
- *   (LAB-NOTES), so the store must keep `enable-v2` on.
+ *   (docs/lab.md), so the store must keep `enable-v2` on.
  * - stolon sentinels elect a leader among themselves: 3 or more, odd.
  */
 import { error, warning, type Finding } from "../../core/findings";

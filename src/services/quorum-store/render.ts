@@ -39,7 +39,7 @@ export function etcdMemberConfig(qs: QuorumStorePlan, m: StoreMemberPlan): Recor
     token: qs.token,
     initialClusterState: "new",
     // Debian's etcd 3.4 has no v3 JSON gateway; Patroni's `etcd:` (v2) backend needs the v2 API
-    // (LAB-NOTES; https://patroni.readthedocs.io/en/latest/yaml_configuration.html#etcd).
+    // (docs/lab.md; https://patroni.readthedocs.io/en/latest/yaml_configuration.html#etcd).
     enableV2: qs.enableV2,
   };
 }

@@ -24,7 +24,7 @@ export { DEFINITIONS_PATH };
 
 export const SERVICE_NAME = "rabbitmq-server";
 /**
- * The foreground server script (LAB-NOTES), not /usr/sbin/rabbitmq-server: the Debian wrapper
+ * The foreground server script (docs/lab.md), not /usr/sbin/rabbitmq-server: the Debian wrapper
  * switches user itself, while both managers here already run it as `rabbitmq`.
  */
 export const SERVER_COMMAND = "/usr/lib/rabbitmq/bin/rabbitmq-server";

@@ -6,7 +6,7 @@
  * - Network: NetnsHosts (tests/system/netns-hosts.ts) gives one namespace per host on a bridge of
  *   its own; this adds the host's other addresses (address, internalAddress, each interface's
  *   address on an interface of that name — a veth pair, there is no dummy module here).
- * - Files: a per-host "init" process in a private mount + UTS namespace (LAB-NOTES' lab host, made
+ * - Files: a per-host "init" process in a private mount + UTS namespace (docs/lab.md's lab host, made
  *   lighter): each top-level directory the render writes to (/etc, /var, /usr, ...) is an overlay
  *   whose layers are, top first, the host's rendered tree (modes and owners applied from the
  *   manifest), a small environment layer (/etc/hosts naming every inventory host, as DNS would on
