@@ -128,7 +128,13 @@ export class ActivePassiveApp extends ServiceComponent {
   readonly apps: pulumi.Output<{ name: string; vip: string; active: string; passive: string[] }[]>;
   constructor(name: string, args: ServiceComponentArgs, opts?: pulumi.ComponentResourceOptions) {
     super("haforge:activepassive:ActivePassiveApp", "active-passive", name, args, opts);
-    this.apps = pulumi.output(this.ctx.plan.activePassive.map((a) => ({ name: a.name, vip: a.vip, active: a.hosts[0]!, passive: a.hosts.slice(1) })));
+    // The node asked to be active (`active`), else the one that starts active.
+    this.apps = pulumi.output(
+      this.ctx.plan.activePassive.map((a) => {
+        const active = a.active ?? a.hosts[0]!;
+        return { name: a.name, vip: a.vip, active, passive: a.hosts.filter((h) => h !== active) };
+      }),
+    );
     this.registerOutputs({ apps: this.apps });
   }
 }

@@ -337,7 +337,13 @@ export const ActivePassiveApp = z
   .object({
     name,
     service: z.string().default("dr-provision").describe("systemd unit / supervisor program of the app"),
-    hosts: z.array(z.string()).min(2).describe("First host starts active; the others passive"),
+    hosts: z.array(z.string()).min(2).describe("First host starts active (it starts first); the others passive, after it is up"),
+    active: z
+      .string()
+      .optional()
+      .describe(
+        "Desired active node (switchover on demand). Absent: a deploy never changes which node is active. Set (or changed): haforge checks that this node has caught up ('Stream switch to realtime streaming'), demotes the node holding the VIP (USR2) and promotes this one (USR1); a no-op when it already holds the VIP",
+      ),
     vip: z.string().describe("CIDR"),
     interface: z.string().default("eth0"),
     haId: z.string().min(1).describe("RS_HA_ID: identical on all nodes"),

@@ -203,8 +203,10 @@ export interface SyncthingPlan {
 export interface ActivePassivePlan {
   readonly name: string;
   readonly service: string;
-  /** First is active. */
+  /** First starts active (bootstrap); the others start passive. */
   readonly hosts: readonly string[];
+  /** Desired active node when the inventory asks for one (an on-demand switchover); absent: never switch. */
+  readonly active?: string;
   readonly vip: string;
   readonly interface: string;
   readonly haId: string;

@@ -250,7 +250,7 @@ describe("haforge diff --live (CLI)", () => {
     const r = await cli(inventory());
     assert.equal(r.code, 0, r.err + r.out);
     // The drop-in this inventory renders does not exist on this machine: a create on each host.
-    const target = "/etc/systemd/system/dr-provision.service.d/haforge-ha.conf";
+    const target = "/etc/systemd/system/dr-provision.service.d/20-ha.conf";
     assert.equal(existsSync(target), false, "diff --live never writes");
     assert.match(r.out, /^== drp1 \(root@127\.0\.0\.1:\d+\): 1 of 1 file\(s\) would change$/m);
     assert.match(r.out, /^drp2: write create \/etc\/systemd\/system\/dr-provision\.service\.d\/haforge-ha\.conf \(0600 root:root, \d+ bytes\)$/m);

@@ -11,12 +11,12 @@ const ap = (apps: AppIn[], extra: Partial<InventoryInput> = {}) => {
 };
 
 describe("active/passive plan", () => {
-  it("plans the app: first host active, roles, passive-first rolling group", () => {
+  it("plans the app: first host active, roles, active-first rolling group (passives start after it)", () => {
     const { plan, findings, roles } = ap([app()]);
     assert.deepEqual(findings, []);
     assert.deepEqual(plan.activePassive, [{ name: "drp", service: "dr-provision", hosts: ["h1", "h2"], vip: "10.0.0.50/24", interface: "eth0", haId: "drp-ha", token: { secret: "drpHaToken" } }]);
     assert.deepEqual(roles.get("h2"), ["active-passive:drp"]);
-    assert.deepEqual(plan.rollingGroups, [{ id: "active-passive:drp", service: "dr-provision", hosts: ["h2", "h1"], maxUnavailable: 1 }]);
+    assert.deepEqual(plan.rollingGroups, [{ id: "active-passive:drp", service: "dr-provision", hosts: ["h1", "h2"], maxUnavailable: 1 }]);
   });
 
   it("2 or more distinct inventory hosts", () => {

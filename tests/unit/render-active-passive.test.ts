@@ -12,7 +12,7 @@ import { examplePlans } from "../fixtures/keepalived-plan";
 const render = (plan: ClusterPlan = activePassivePlan(), secrets: SecretValues = activePassiveSecrets) =>
   renderPart.render!({ plan, secrets, materials: activePassiveMaterials, template: renderTemplate });
 
-const DROPIN = "/etc/systemd/system/dr-provision.service.d/haforge-ha.conf";
+const DROPIN = "/etc/systemd/system/dr-provision.service.d/20-ha.conf";
 
 /** systemd's unquoting of one double-quoted Environment= assignment (C escapes, %% → %). */
 function systemdUnquote(v: string): string {
@@ -46,20 +46,22 @@ describe("active/passive render", () => {
         "drp3 /etc/supervisor/conf.d/dr-provision.conf",
         "drp3 /etc/haforge/edge-agent-ha.env",
         "drp3 /etc/supervisor/conf.d/edge-agent.conf",
-        "drp2 /etc/systemd/system/edge-agent.service.d/haforge-ha.conf",
+        "drp2 /etc/systemd/system/edge-agent.service.d/20-ha.conf",
       ],
     );
   });
 
   it("drop-in: an INI [Service] section with the RS_HA_* environment; first node active, others passive", () => {
     const r = render();
-    for (const [host, passive] of [["drp1", "false"], ["drp2", "true"]] as const) {
+    for (const [host, passive, ip] of [["drp1", "false", "10.77.0.51"], ["drp2", "true", "10.77.0.52"]] as const) {
       const f = r.files.find((x) => x.host === host && x.path === DROPIN)!;
       const ini = parseIni(f.content);
       assert.deepEqual(Object.keys(ini), ["Service"]);
       assert.deepEqual(
         [...dropInEnv(f.content)],
         [
+          ["RS_DRP_ID", host],
+          ["RS_STATIC_IP", ip],
           ["RS_HA_ENABLED", "true"],
           ["RS_HA_INTERFACE", "eth0"],
           ["RS_HA_ADDRESS", "10.77.0.50/24"],
@@ -88,7 +90,7 @@ describe("active/passive render", () => {
   it("supervisor program sources the env file and execs the app (signals reach it)", () => {
     const prog = render().files.find((f) => f.path === "/etc/supervisor/conf.d/dr-provision.conf")!;
     const ini = parseIni(prog.content);
-    assert.equal(ini["program:dr-provision"].command, "/bin/sh -c 'set -a && . /etc/haforge/dr-provision-ha.env && exec /usr/local/bin/dr-provision'");
+    assert.equal(ini["program:dr-provision"].command, "/bin/sh -c 'echo haforge-start && set -a && . /etc/haforge/dr-provision-ha.env && exec /usr/local/bin/dr-provision'");
     assert.equal(prog.secret, false, "the token lives in the env file only");
     assert.ok(!prog.content.includes(DRP_TOKEN));
   });
@@ -101,40 +103,60 @@ describe("active/passive render", () => {
     assert.match(edgeFirst.content, /^RS_HA_PASSIVE='false'$/m, "drp3 is edge's first (active) node");
   });
 
-  it("services: one per app and host, by init system, rolling group where the plan has one", () => {
+  it("services: one per app and host, by init system, rolling group where the plan has one; the gate waits for the VIP or the catch-up", () => {
+    const sv = render().services;
     assert.deepEqual(
-      render().services.map((s) => [s.host, s.name, s.manager, s.health, s.rollGroup ?? null]),
+      sv.map((s) => [s.host, s.name, s.manager, s.rollGroup ?? null]),
       [
-        ["drp1", "dr-provision", "systemd", "systemctl is-active --quiet dr-provision", "active-passive:drp"],
-        ["drp2", "dr-provision", "systemd", "systemctl is-active --quiet dr-provision", "active-passive:drp"],
-        ["drp3", "dr-provision", "supervisor", "supervisorctl status dr-provision | grep -q RUNNING", "active-passive:drp"],
-        ["drp3", "edge-agent", "supervisor", "supervisorctl status edge-agent | grep -q RUNNING", null],
-        ["drp2", "edge-agent", "systemd", "systemctl is-active --quiet edge-agent", null],
+        ["drp1", "dr-provision", "systemd", "active-passive:drp"],
+        ["drp2", "dr-provision", "systemd", "active-passive:drp"],
+        ["drp3", "dr-provision", "supervisor", "active-passive:drp"],
+        ["drp3", "edge-agent", "supervisor", null],
+        ["drp2", "edge-agent", "systemd", null],
       ],
     );
-    assert.match(render().services[0]!.restart, /systemctl daemon-reload/);
+    assert.equal(
+      sv[0]!.health,
+      `systemctl is-active --quiet dr-provision && { [ -n "$(ip -o addr show dev eth0 to 10.77.0.50)" ] || journalctl -q -o cat _SYSTEMD_INVOCATION_ID="$(systemctl show -p InvocationID --value dr-provision)" | grep -qF 'Stream switch to realtime streaming'; }`,
+    );
+    assert.match(sv[2]!.health!, /^supervisorctl status dr-provision \| grep -q RUNNING && \{ .* \|\| cat \/var\/log\/supervisor\/dr-provision\.log\.2 .*awk '\$0 == "haforge-start"/);
+    assert.match(sv[0]!.restart, /systemctl daemon-reload/);
   });
 
-  it("switchover: USR2 to the active node, then USR1 to the next, chained by dependsOn", () => {
-    const a = render().actions;
+  it("a plain deploy (no `active`) has no switchover action: the VIP is never moved", () => {
+    assert.deepEqual(render().actions, []);
+    const ex = examplePlans().find((e) => e.file === "dr-provision.yaml")!;
+    assert.deepEqual(render(ex.plan, ex.secrets).actions, []);
+  });
+
+  it("`active` set: check the target (caught up) first, release the VIP elsewhere, then promote; every step guarded", () => {
+    const p = activePassivePlan();
+    const plan = { ...p, activePassive: p.activePassive.map((a) => (a.name === "drp" ? { ...a, active: "drp2" } : a)) };
+    const a = render(plan).actions;
     assert.deepEqual(
       a.map((x) => [x.id, x.host, x.phase, x.dependsOn]),
       [
-        ["active-passive-drp-demote-drp1", "drp1", "switchover", []],
-        ["active-passive-drp-promote-drp2", "drp2", "switchover", ["active-passive-drp-demote-drp1"]],
-        ["active-passive-edge-demote-drp3", "drp3", "switchover", []],
-        ["active-passive-edge-promote-drp2", "drp2", "switchover", ["active-passive-edge-demote-drp3"]],
+        ["active-passive-drp-active-drp2-check", "drp2", "switchover", []],
+        ["active-passive-drp-active-drp2-release-drp1", "drp1", "switchover", ["active-passive-drp-active-drp2-check"]],
+        ["active-passive-drp-active-drp2-release-drp3", "drp3", "switchover", ["active-passive-drp-active-drp2-check"]],
+        [
+          "active-passive-drp-active-drp2-promote",
+          "drp2",
+          "switchover",
+          ["active-passive-drp-active-drp2-check", "active-passive-drp-active-drp2-release-drp1", "active-passive-drp-active-drp2-release-drp3"],
+        ],
       ],
     );
-    assert.match(a[0]!.create, /^systemctl kill --kill-who=main --signal=USR2 dr-provision \|\| exit 1; /);
-    assert.match(a[0]!.create, /\[ -z "\$\(ip -o addr show dev eth0 to 10\.77\.0\.50\)" \]/);
-    assert.match(a[1]!.create, /^systemctl kill --kill-who=main --signal=USR1 dr-provision \|\| exit 1; /);
-    assert.match(a[1]!.create, /\[ -n "\$\(ip -o addr show dev eth0 to 10\.77\.0\.50\)" \]/);
-    assert.match(a[2]!.create, /^supervisorctl signal USR2 edge-agent \|\| exit 1; /);
+    const vip = '[ -n "$(ip -o addr show dev eth0 to 10.77.0.50)" ]';
+    assert.ok(a[0]!.create.startsWith(`if ${vip}; then echo "drp2 already holds 10.77.0.50: no switchover"; exit 0; fi`));
+    assert.match(a[0]!.create, /until journalctl .*Stream switch to realtime streaming.*-ge 600 \]/);
+    assert.equal(a[1]!.create.split("; then ")[1]!.split(" || ")[0], "systemctl kill --kill-who=main --signal=USR2 dr-provision");
+    assert.ok(a[1]!.create.startsWith(`if ${vip}; then `), "only the holder is demoted");
+    assert.ok(a[2]!.create.includes("supervisorctl signal USR2 dr-provision"));
+    assert.ok(a[3]!.create.startsWith(`if ${vip}; then exit 0; fi; systemctl kill --kill-who=main --signal=USR1 dr-provision || exit 1; `));
     for (const x of a) {
       assert.equal(x.secret, false);
       assert.ok(!x.create.includes(DRP_TOKEN));
-      assert.match(x.create, /-ge 30 \]/, "bounded wait");
     }
   });
 
@@ -150,7 +172,7 @@ describe("active/passive render", () => {
     assert.equal(dropInEnv(f.content).get("RS_HA_TOKEN"), "__HAFORGE_UNRESOLVED_secret_drpHaToken__");
   });
 
-  it("example inventory dr-provision.yaml: drop-ins on both nodes, passive on the second, one switchover", () => {
+  it("example inventory dr-provision.yaml: 20-ha.conf drop-ins on both nodes, passive on the second, distinct RS_DRP_ID/RS_STATIC_IP, active first in the roll", () => {
     const ex = examplePlans().find((e) => e.file === "dr-provision.yaml");
     assert.ok(ex, "inventories/dr-provision.yaml plans");
     const r = render(ex.plan, ex.secrets);
@@ -158,7 +180,9 @@ describe("active/passive render", () => {
     assert.equal(dropInEnv(r.files[0]!.content).get("RS_HA_PASSIVE"), "false");
     assert.equal(dropInEnv(r.files[1]!.content).get("RS_HA_PASSIVE"), "true");
     assert.equal(dropInEnv(r.files[1]!.content).get("RS_HA_ADDRESS"), "10.40.0.10/24");
-    assert.deepEqual(r.actions.map((a) => a.id), ["active-passive-drp-demote-drp1", "active-passive-drp-promote-drp2"]);
+    assert.deepEqual(r.files.map((f) => [dropInEnv(f.content).get("RS_DRP_ID"), dropInEnv(f.content).get("RS_STATIC_IP")]), [["drp1", "10.40.0.11"], ["drp2", "10.40.0.12"]]);
     assert.deepEqual(r.services.map((s) => s.rollGroup), ["active-passive:drp", "active-passive:drp"]);
+    assert.deepEqual(ex.plan.rollingGroups.find((g) => g.id === "active-passive:drp")!.hosts, ["drp1", "drp2"]);
   });
+
 });

@@ -8,6 +8,7 @@
 import { error, warning, type Finding } from "../../core/findings";
 import { hostAddresses, parseCidr, placeVip, sameAddress } from "../../plan/network";
 import type { ActivePassivePlan, RollingGroup } from "../../plan/types";
+import { staticIp } from "./env";
 import { allPacemakerVips } from "../pacemaker/vips";
 import type { PlanContext, PlanStep } from "../types";
 
@@ -114,10 +115,54 @@ export function plan(ctx: PlanContext): PlanStep {
       vipsSeen.push({ address: cidr.address, app: app.name });
     }
 
-    planned.push({ name: app.name, service: app.service, hosts, vip: app.vip, interface: app.interface, haId: app.haId, token: app.token });
+    let active: string | undefined;
+    if (app.active !== undefined) {
+      if (hosts.includes(app.active)) active = app.active;
+      else
+        findings.push(
+          error(
+            "active-passive.unknown-active",
+            `${base}.active`,
+            `\`active\` '${app.active}' of app '${app.name}' is not one of its hosts (${hosts.map((h) => `'${h}'`).join(", ")})`,
+            "Name one of the app's `hosts`, or remove `active` to leave the active node as it is.",
+          ),
+        );
+    }
+
+    // RS_STATIC_IP / RS_DRP_ID must differ per server (dr-provision HA docs, "High Availability
+    // Startup Options"); RS_DRP_ID is the host name (unique), RS_STATIC_IP its address on the app's
+    // interface.
+    const ips = new Map<string, string>();
+    for (const h of hosts) {
+      const ip = staticIp(ctx.hosts.get(h)!, app.interface);
+      if (ip === undefined)
+        findings.push(
+          warning(
+            "active-passive.no-static-ip",
+            `${base}.hosts[${app.hosts.indexOf(h)}]`,
+            `host '${h}' of app '${app.name}' has no IP address on '${app.interface}' (nor an IP \`address\`): RS_STATIC_IP is not rendered for it`,
+            "List the host's `interfaces` with their CIDR, or give it an IP `address`.",
+          ),
+        );
+      else if (ips.has(ip))
+        findings.push(
+          error(
+            "active-passive.duplicate-static-ip",
+            `${base}.hosts[${app.hosts.indexOf(h)}]`,
+            `hosts '${ips.get(ip)}' and '${h}' of app '${app.name}' would both get RS_STATIC_IP ${ip}; it must differ on each server`,
+            "Give each host its own address on the app's interface.",
+          ),
+        );
+      else ips.set(ip, h);
+    }
+
+    planned.push({ name: app.name, service: app.service, hosts, ...(active ? { active } : {}), vip: app.vip, interface: app.interface, haId: app.haId, token: app.token });
     for (const h of hosts) (roles[h] ??= []).push(`active-passive:${app.name}`);
-    // Passive nodes first, the active one last: a single takeover per roll.
-    if (hosts.length > 0) rolling.push({ id: `active-passive:${app.name}`, service: app.service, hosts: [...hosts.slice(1), hosts[0]!], maxUnavailable: 1 });
+    // The initially active node first, then the passives once it is up (dr-provision's
+    // bootstrapping order: a passive replicates from the active one). The health gate between
+    // them (render.ts) waits for the VIP on the active node and for "Stream switch to realtime
+    // streaming" on a passive one. Restarts never move the VIP: only `active` does.
+    if (hosts.length > 0) rolling.push({ id: `active-passive:${app.name}`, service: app.service, hosts: [...hosts], maxUnavailable: 1 });
   });
   return { findings, patch: { activePassive: planned, rollingGroups: rolling }, roles };
 }

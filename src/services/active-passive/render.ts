@@ -4,8 +4,12 @@ import { daemon, restartCommand, systemdDropIn } from "../../render/daemon";
 import type { RenderContext, RenderResult, ServiceModule } from "../types";
 import { haEnvironment, shellAssignment, systemdAssignment } from "./env";
 
-/** Drop-in name: `/etc/systemd/system/<service>.service.d/haforge-ha.conf`. */
-export const DROP_IN_NAME = "haforge-ha";
+/**
+ * Drop-in name: `/etc/systemd/system/<service>.service.d/20-ha.conf`, the file dr-provision's HA
+ * docs create ("Bootstrapping", https://github.com/digitalrebar/provision doc/high-availability.rst),
+ * so an operator following the docs edits the file haforge manages instead of adding a second one.
+ */
+export const DROP_IN_NAME = "20-ha";
 
 /** Env file for supervisor hosts (no drop-ins there). */
 export const envFilePath = (service: string): string => `/etc/haforge/${service}-ha.env`;
@@ -16,10 +20,43 @@ export const envFilePath = (service: string): string => `/etc/haforge/${service}
  */
 export const appBinary = (service: string): string => `/usr/local/bin/${service}`;
 
+/** The supervisor program's log (templates/common/supervisor.conf.hbs) and the line each start writes there first. */
+export const supervisorLog = (service: string): string => `/var/log/supervisor/${service}.log`;
+export const START_MARKER = "haforge-start";
+
+/** What a passive node logs once it has replicated everything and follows the active one live. */
+export const CAUGHT_UP_LINE = "Stream switch to realtime streaming";
+
+/** Seconds a switchover waits for the target to catch up before giving up (nothing switched then). */
+export const CATCH_UP_WAIT_S = 600;
+
+/** Exit 0 when this node holds the app's VIP. */
+export function holdsVip(app: ActivePassivePlan): string {
+  const addr = app.vip.split("/")[0];
+  return `[ -n "$(ip -o addr show dev ${app.interface} to ${addr})" ]`;
+}
+
+/** Exit 0 when the app runs on this node. */
+function running(init: InitSystem, service: string): string {
+  return init === "systemd" ? `systemctl is-active --quiet ${service}` : `supervisorctl status ${service} | grep -q RUNNING`;
+}
+
+/**
+ * Exit 0 when the node has logged CAUGHT_UP_LINE since its current start (not in an earlier run):
+ * systemd: the journal of the unit's current invocation; supervisor: the program's log (with its
+ * rotated backups) after the last START_MARKER the program's command prints before exec.
+ */
+export function caughtUp(init: InitSystem, service: string): string {
+  if (init === "systemd")
+    return `journalctl -q -o cat _SYSTEMD_INVOCATION_ID="$(systemctl show -p InvocationID --value ${service})" | grep -qF '${CAUGHT_UP_LINE}'`;
+  const log = supervisorLog(service);
+  return `cat ${log}.2 ${log}.1 ${log} 2>/dev/null | awk '$0 == "${START_MARKER}" { c = 0 } index($0, "${CAUGHT_UP_LINE}") { c = 1 } END { exit !c }'`;
+}
+
 /** Bounded wait for the VIP to leave (`present` false) or reach (true) the interface. */
 function waitVip(app: ActivePassivePlan, present: boolean, seconds = 30): string {
   const addr = app.vip.split("/")[0];
-  const test = `[ -${present ? "n" : "z"} "$(ip -o addr show dev ${app.interface} to ${addr})" ]`;
+  const test = present ? holdsVip(app) : `! ${holdsVip(app)}`;
   return `i=0; until ${test}; do i=$((i+1)); [ $i -ge ${seconds} ] && { echo "VIP ${addr} ${present ? "did not appear" : "still"} on ${app.interface} after ${seconds}s" >&2; exit 1; }; sleep 1; done`;
 }
 
@@ -31,43 +68,79 @@ function signal(init: InitSystem, service: string, sig: string): string {
   return init === "systemd" ? `systemctl kill --kill-who=main --signal=${sig} ${service}` : `supervisorctl signal ${sig} ${service}`;
 }
 
+/**
+ * The health gate between two nodes of a roll: the app runs AND (it holds the VIP, i.e. it is the
+ * active node, OR it has caught up with the active node since it started). So the active node
+ * starts first and the passives follow once it is up, each one counted only once it streams in
+ * real time. Independent of which node is active now: restarts never move the VIP.
+ */
+export function haHealth(app: ActivePassivePlan, init: InitSystem): string {
+  return `${running(init, app.service)} && { ${holdsVip(app)} || ${caughtUp(init, app.service)}; }`;
+}
+
 function rollGroupFor(plan: ClusterPlan, app: ActivePassivePlan, host: string): string | undefined {
   return plan.rollingGroups.find((g) => (g.id === `active-passive:${app.name}` || g.service === app.service) && g.hosts.includes(host))?.id;
 }
 
 /**
- * Manual switchover as documented by dr-provision: USR2 turns the active node passive, USR1
- * turns a passive node active. Demote first and wait for the VIP to leave, so two nodes never
- * hold it at once; then promote the next node and wait for the VIP to arrive there.
+ * On-demand switchover to `app.active` (dr-provision's manual failover: USR2 turns the active node
+ * passive, USR1 turns a passive node active). Nothing at all unless the inventory names an active
+ * node, so a plain deploy never moves the VIP. Every step is idempotent (a no-op when the VIP
+ * already is where it should be), and the action ids carry the target, so changing `active` runs
+ * them again while re-deploying the same inventory does not:
+ *  1. on the target: nothing to do if it holds the VIP; otherwise it must be running and have
+ *     caught up ("Stream switch to realtime streaming" since its start; bounded wait) — before any
+ *     node is demoted;
+ *  2. on every other node: if it holds the VIP, USR2 and wait for the VIP to leave (never two
+ *     holders);
+ *  3. on the target: if it does not hold the VIP, USR1 and wait for the VIP to arrive.
  * dr-provision keeps its HA state (ha-state.json) across restarts, so the RS_HA_PASSIVE values
  * rendered for bootstrap do not undo a switchover.
  */
-function switchover(app: ActivePassivePlan, init: (h: string) => InitSystem): ClusterAction[] {
-  const [active, next] = app.hosts;
-  if (!active || !next) return [];
-  const demoteId = `active-passive-${app.name}-demote-${active}`;
-  return [
-    {
-      id: demoteId,
-      host: active,
+export function switchover(app: ActivePassivePlan, init: (h: string) => InitSystem): ClusterAction[] {
+  const target = app.active;
+  if (target === undefined || !app.hosts.includes(target)) return [];
+  const base = `active-passive-${app.name}-active-${target}`;
+  const addr = app.vip.split("/")[0];
+  const ti = init(target);
+  const checkId = `${base}-check`;
+  const check: ClusterAction = {
+    id: checkId,
+    host: target,
+    phase: "switchover",
+    description: `${app.name}: ${target} should be active — check that it holds the VIP or has caught up ("${CAUGHT_UP_LINE}") before switching`,
+    create: [
+      `if ${holdsVip(app)}; then echo "${target} already holds ${addr}: no switchover"; exit 0; fi`,
+      `${running(ti, app.service)} || { echo "${app.service} is not running on ${target}: not switching" >&2; exit 1; }`,
+      `i=0; until ${caughtUp(ti, app.service)}; do i=$((i+1)); [ $i -ge ${CATCH_UP_WAIT_S} ] && { echo "${target} has not caught up (no '${CAUGHT_UP_LINE}' since its start) after ${CATCH_UP_WAIT_S}s: not switching" >&2; exit 1; }; sleep 1; done`,
+    ].join("\n"),
+    dependsOn: [],
+    triggers: [],
+    secret: false,
+  };
+  const releases: ClusterAction[] = app.hosts
+    .filter((h) => h !== target)
+    .map((h) => ({
+      id: `${base}-release-${h}`,
+      host: h,
       phase: "switchover",
-      description: `${app.name}: make ${active} passive (USR2 to ${app.service}) and wait for the VIP to leave it`,
-      create: `${signal(init(active), app.service, "USR2")} || exit 1; ${waitVip(app, false)}`,
-      dependsOn: [],
+      description: `${app.name}: if ${h} holds the VIP, make it passive (USR2 to ${app.service}) and wait for the VIP to leave it`,
+      create: `if ${holdsVip(app)}; then ${signal(init(h), app.service, "USR2")} || exit 1; ${waitVip(app, false)}; fi`,
+      dependsOn: [checkId],
       triggers: [],
       secret: false,
-    },
-    {
-      id: `active-passive-${app.name}-promote-${next}`,
-      host: next,
-      phase: "switchover",
-      description: `${app.name}: make ${next} active (USR1 to ${app.service}) and wait for the VIP to arrive`,
-      create: `${signal(init(next), app.service, "USR1")} || exit 1; ${waitVip(app, true)}`,
-      dependsOn: [demoteId],
-      triggers: [],
-      secret: false,
-    },
-  ];
+    }));
+  const promote: ClusterAction = {
+    id: `${base}-promote`,
+    host: target,
+    phase: "switchover",
+    description: `${app.name}: make ${target} active (USR1 to ${app.service}) unless it is, and wait for the VIP to arrive`,
+    create: `if ${holdsVip(app)}; then exit 0; fi; ${signal(ti, app.service, "USR1")} || exit 1; ${waitVip(app, true)}`,
+    dependsOn: [checkId, ...releases.map((r) => r.id)],
+    triggers: [],
+    secret: false,
+  };
+  return [check, ...releases, promote];
 }
 
 function render(ctx: RenderContext): RenderResult {
@@ -79,10 +152,10 @@ function render(ctx: RenderContext): RenderResult {
   const init = (h: string): InitSystem => inits.get(h) ?? "systemd";
   for (const app of plan.activePassive) {
     app.hosts.forEach((host, index) => {
-      const env = haEnvironment(app, host, ctx.secrets);
+      const env = haEnvironment(app, host, ctx.secrets, plan.hosts.find((h) => h.name === host));
       const data = { app: app.name, haId: app.haId, role: index === 0 ? "initially active" : "initially passive" };
       const rollGroup = rollGroupFor(plan, app, host);
-      const health = init(host) === "systemd" ? `systemctl is-active --quiet ${app.service}` : `supervisorctl status ${app.service} | grep -q RUNNING`;
+      const health = haHealth(app, init(host));
       if (init(host) === "systemd") {
         // The app's own unit (from its installer) stays; the drop-in only adds the environment.
         const body = ctx.template("active-passive", "ha-dropin.conf.hbs", { ...data, environment: env.map(([k, v]) => systemdAssignment(k, v)) });
@@ -110,12 +183,13 @@ function render(ctx: RenderContext): RenderResult {
         notify: [app.service],
       });
       // `exec` so the supervised PID is the app itself: supervisorctl signal USR1/USR2 reaches it.
+      // The marker line first: caughtUp() reads the log from this start on.
       const d = daemon({
         host,
         init: "supervisor",
         name: app.service,
         description: `${app.name} (${index === 0 ? "initially active" : "initially passive"}, haforge)`,
-        command: `/bin/sh -c 'set -a && . ${envFile} && exec ${appBinary(app.service)}'`,
+        command: `/bin/sh -c 'echo ${START_MARKER} && set -a && . ${envFile} && exec ${appBinary(app.service)}'`,
         health,
         startsecs: 5,
         ...(rollGroup ? { rollGroup } : {}),
