@@ -43,8 +43,9 @@ export async function main(argv: readonly string[], io: CliIo = processIo, env: 
     .option("--reveal-secrets", "write secret values instead of masked placeholders")
     .option("--secrets <file>", "YAML/JSON map of secret name → value for `secret:` references (else HAFORGE_SECRET_<name>)")
     .option("--materials <file>", "generated keys kept between runs (default .haforge/<name>.materials.json)")
+    .option("--force", "write into a non-empty DIR that is not a previous render (nothing in it is removed)")
     .description("render every host's files, services and cluster actions")
-    .action((file: string, o: { out: string; revealSecrets?: boolean; secrets?: string; materials?: string }) => {
+    .action((file: string, o: { out: string; revealSecrets?: boolean; secrets?: string; materials?: string; force?: boolean }) => {
       code = renderCommand(file, o, io, env);
     });
   program

@@ -8,6 +8,7 @@ import type { Materials } from "../core/materials";
 import type { SecretValues } from "../core/secrets";
 import type { SecretRef } from "../inventory/schema";
 import type { ClusterPlan } from "../plan/types";
+import { OutDirRefused, inspectOutDir, type OutDirPlan } from "../render/out-dir";
 import { renderDesiredState, requiredMaterials, secretFindings } from "../render/render";
 import { formatFindings } from "./format";
 import { loadOrCreateMaterials, resolveCliSecrets } from "./inputs";
@@ -19,6 +20,8 @@ export interface RenderOptions {
   secrets?: string;
   materials?: string;
   quiet?: boolean;
+  /** Write into a non-empty folder that is not a previous render (nothing in it is removed). */
+  force?: boolean;
 }
 
 export function defaultMaterialsFile(inventoryName: string): string {
@@ -47,7 +50,14 @@ export interface PreparedRender {
  * Analyze, resolve secrets (--secrets file / environment), judge them, load or generate the
  * materials and render. Findings with errors are printed and the exit code returned instead.
  */
-export function prepareRender(file: string, opts: Pick<RenderOptions, "secrets" | "materials">, io: CliIo, env: NodeJS.ProcessEnv = process.env): PreparedRender | number {
+export function prepareRender(
+  file: string,
+  opts: Pick<RenderOptions, "secrets" | "materials">,
+  io: CliIo,
+  env: NodeJS.ProcessEnv = process.env,
+  /** Called with the materials file before it is read or created: a last chance to refuse. */
+  beforeMaterials?: (materialsFile: string) => void,
+): PreparedRender | number {
   const a = analyzeInventoryFile(file);
   if (!a.plan) {
     io.err(formatFindings(a.findings));
@@ -61,7 +71,9 @@ export function prepareRender(file: string, opts: Pick<RenderOptions, "secrets" 
     return EXIT.invalid;
   }
   const specs = [...requiredMaterials(a.plan), { key: MASK_SALT_KEY, kind: { type: "token", length: 32 } as const, description: "salt of the masked-secret hashes" }];
-  const { materials, generated } = loadOrCreateMaterials(opts.materials ?? defaultMaterialsFile(a.plan.name), specs);
+  const materialsFile = opts.materials ?? defaultMaterialsFile(a.plan.name);
+  beforeMaterials?.(materialsFile);
+  const { materials, generated } = loadOrCreateMaterials(materialsFile, specs);
   const state = renderDesiredState(a.plan, values, materials);
   const salt = materials[MASK_SALT_KEY];
   return {
@@ -81,12 +93,31 @@ export function prepareRender(file: string, opts: Pick<RenderOptions, "secrets" 
 
 export function renderCommand(file: string, opts: RenderOptions, io: CliIo, env: NodeJS.ProcessEnv = process.env): number {
   if (!opts.out) throw new UsageError("render needs --out DIR");
-  const p = prepareRender(file, opts, io, env);
+  const out = opts.out;
+  let target: OutDirPlan | undefined;
+  const check = (materialsFile: string) => {
+    target = inspectOutDir(out, {
+      force: opts.force ?? false,
+      protect: [
+        { what: "inventory", path: file },
+        { what: "materials file", path: materialsFile },
+        ...(opts.secrets ? [{ what: "secrets file", path: opts.secrets }] : []),
+      ],
+    });
+  };
+  const p = prepareRender(file, opts, io, env, (m) => {
+    try {
+      check(m);
+    } catch (e) {
+      if (e instanceof OutDirRefused) throw new UsageError(e.message);
+      throw e;
+    }
+  });
   if (typeof p === "number") return p;
   const { analysis: a, state, missing, generated, late } = p;
   const manifest = writeRenderTree(
     state,
-    opts.out,
+    target!,
     { reveal: opts.revealSecrets ?? false, toMask: p.toMask, ...(p.salt ? { salt: p.salt } : {}) },
     (o) => yaml.dump(o, { sortKeys: true, lineWidth: -1, noRefs: true }),
   );

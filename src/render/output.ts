@@ -6,12 +6,13 @@
  * from the placeholder), so a changed secret still shows in a diff while its value does not.
  */
 import { createHash, createHmac } from "node:crypto";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { DesiredState, FileSpec } from "../core/desired-state";
 import type { Materials } from "../core/materials";
 import { maskSecrets, secretKey, type SecretValues } from "../core/secrets";
 import type { SecretRef } from "../inventory/schema";
+import { clearPrevious, inspectOutDir, type OutDirPlan } from "./out-dir";
 
 export const MASK_SALT_KEY = "haforge/mask-salt";
 
@@ -99,6 +100,8 @@ export interface Manifest {
   readonly services: DesiredState["hosts"][number]["services"][number][];
   readonly actions: DesiredState["actions"][number][];
   readonly manifests?: number;
+  /** The Kubernetes object files written under `k8s/` (so the next render removes exactly these). */
+  readonly k8s?: readonly string[];
 }
 
 export interface WriteOptions {
@@ -138,16 +141,31 @@ function maskSecretObject(obj: Record<string, unknown>, opts: WriteOptions): Rec
   return out;
 }
 
-export function writeRenderTree(state: DesiredState, outDir: string, opts: WriteOptions, yamlDump: (o: unknown) => string): Manifest {
-  rmSync(outDir, { recursive: true, force: true });
-  mkdirSync(outDir, { recursive: true });
+/**
+ * Write the tree. `outDir` is checked first (see out-dir.ts: a previous render's files are
+ * replaced, anything else there is refused unless already inspected with `force`); nothing is
+ * removed recursively. With `reveal`, the folders are private (0700) and every file gets its
+ * manifest mode (0600/0400 for keys), since the tree then holds the real secrets.
+ */
+export function writeRenderTree(state: DesiredState, outDir: string | OutDirPlan, opts: WriteOptions, yamlDump: (o: unknown) => string): Manifest {
+  const plan = typeof outDir === "string" ? inspectOutDir(outDir) : outDir;
+  clearPrevious(plan);
+  const root = plan.dir;
+  const dirMode = opts.reveal ? 0o700 : 0o755;
+  mkdirSync(root, { recursive: true, mode: dirMode });
+  if (opts.reveal) chmodSync(root, 0o700);
+  const put = (target: string, content: string | Buffer, mode?: string) => {
+    mkdirSync(dirname(target), { recursive: true, mode: dirMode });
+    const m = opts.reveal ? parseInt(mode ?? "0600", 8) & 0o777 : undefined;
+    // Created with no access for anyone else, then given its exact mode (independent of the umask).
+    writeFileSync(target, content, { mode: m === undefined ? 0o644 : 0o600 });
+    if (m !== undefined) chmodSync(target, m);
+  };
   const files: ManifestFile[] = [];
   for (const h of state.hosts) {
     for (const f of h.files) {
       const content = outputContent(f, opts);
-      const target = join(outDir, h.host, f.path);
-      mkdirSync(dirname(target), { recursive: true });
-      writeFileSync(target, content);
+      put(join(root, h.host, f.path), content, f.mode);
       files.push({
         host: f.host,
         path: f.path,
@@ -161,20 +179,21 @@ export function writeRenderTree(state: DesiredState, outDir: string, opts: Write
       });
     }
   }
+  const k8s: string[] = [];
   state.manifests.forEach((obj, i) => {
     const meta = (obj["metadata"] ?? {}) as { name?: string };
     const name = `${String(i).padStart(3, "0")}-${String(obj["kind"] ?? "object").toLowerCase()}-${meta.name ?? "unnamed"}.yaml`;
-    const target = join(outDir, "k8s", name);
-    mkdirSync(dirname(target), { recursive: true });
-    writeFileSync(target, maskText(yamlDump(opts.reveal ? obj : maskSecretObject(obj, opts)), opts));
+    k8s.push(name);
+    const isSecret = obj["kind"] === "Secret";
+    put(join(root, "k8s", name), maskText(yamlDump(opts.reveal ? obj : maskSecretObject(obj, opts)), opts), isSecret ? "0600" : "0644");
   });
   const actions = state.actions.map((a) => (a.secret ? { ...a, create: maskText(a.create, opts), ...(a.delete ? { delete: maskText(a.delete, opts) } : {}) } : a));
   const manifest: Manifest = {
     files,
     services: state.hosts.flatMap((h) => [...h.services]),
     actions: [...actions],
-    ...(state.manifests.length ? { manifests: state.manifests.length } : {}),
+    ...(state.manifests.length ? { manifests: state.manifests.length, k8s } : {}),
   };
-  writeFileSync(join(outDir, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
+  put(join(root, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
   return manifest;
 }
