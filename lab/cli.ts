@@ -1,13 +1,14 @@
 /**
- * npm run lab -- up [--hosts N] [--prefix lab] | down [--keep-state] | status | exec HOST CMD... | bench
+ * npm run lab -- up [--hosts N] [--prefix lab] [--wait SECONDS] | down [--keep-state] | status | exec HOST CMD... | bench
  * See lab/README.md.
  */
 import { Command, InvalidArgumentError } from "commander";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { DEFAULT_HOSTS, DEFAULT_PREFIX, HOSTS_FILE, INVENTORY_FILE, KNOWN_HOSTS, LIMITS, SSH_CONFIG, STATE_DIR } from "./config";
+import { BRIDGE, DEFAULT_HOSTS, DEFAULT_PREFIX, HOSTS_FILE, INVENTORY_FILE, KNOWN_HOSTS, LIMITS, SSH_CONFIG, STATE_DIR } from "./config";
 import { hostExec, hostInfo, hostMemory, labDownSync, labUp, LabError, sshBanner } from "./exec";
 import { readState } from "./state";
+import { describeClaim, readClaim } from "./claim";
 import { labInventory } from "./inventory";
 import type { LabHost } from "./up";
 
@@ -44,6 +45,8 @@ function guardSignals(): () => void {
 }
 
 async function status(): Promise<number> {
+  const claim = readClaim();
+  console.log(claim ? `${BRIDGE} held by ${describeClaim(claim)}` : `${BRIDGE}: not claimed`);
   const st = readState();
   if (!st) {
     console.log("no lab (lab/.state/state.json missing)");
@@ -78,10 +81,11 @@ async function main(): Promise<number> {
     .description("create the hosts and wait until each sshd answers with its own key")
     .option("--hosts <n>", "number of hosts", int, DEFAULT_HOSTS)
     .option("--prefix <p>", "host name prefix", DEFAULT_PREFIX)
-    .action(async (o: { hosts: number; prefix: string }) => {
+    .option("--wait <seconds>", "when another lab holds the bridge, wait this long for it (default: refuse at once)", int, 0)
+    .action(async (o: { hosts: number; prefix: string; wait: number }) => {
       const unguard = guardSignals();
       try {
-        const info = await labUp({ hosts: o.hosts, prefix: o.prefix, log });
+        const info = await labUp({ hosts: o.hosts, prefix: o.prefix, log, waitMs: o.wait * 1000 });
         for (const h of info.hosts) console.log(`${h.name}\t${h.address}\t${h.hostKey}`);
         console.log(`up in ${info.ms} ms; inventory ${info.inventoryPath}; ssh -F ${info.sshConfigPath} ${info.hosts[0]?.name ?? ""}`);
       } finally {

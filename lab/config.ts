@@ -1,6 +1,8 @@
 /**
- * Fixed facts about the local lab. One lab per machine: the bridge name and the /24 are ours
- * by convention (see docs/lab.md), so `down` can always find them again.
+ * Fixed facts about the local lab (docs/lab.md). One lab per machine at a time: the bridge name
+ * and the /24 are the lab's by convention, and the lab that owns them holds a claim
+ * (lab/claim.ts) so that a second lab (another checkout, another CI job) waits or is refused
+ * instead of taking them over.
  */
 import * as path from "node:path";
 
@@ -36,6 +38,11 @@ export const KNOWN_HOSTS = path.join(STATE_DIR, "known_hosts");
 export const INVENTORY_FILE = path.join(STATE_DIR, "inventory.yaml");
 export const HOSTS_FILE = path.join(STATE_DIR, "hosts.json");
 export const SSH_CONFIG = path.join(STATE_DIR, "ssh_config");
+/**
+ * Where labs claim the bridge (lab/claim.ts): one file per bridge, naming the state directory of
+ * the lab that owns it. On /run so that a reboot forgets claims and bridges together.
+ */
+export const CLAIM_DIR = process.env.HAFORGE_LAB_CLAIMS ?? "/run/haforge-lab";
 
 /** Time limits. Every wait in the lab is bounded by one of these. */
 export const LIMITS = {

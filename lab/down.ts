@@ -5,6 +5,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { mayTouchNetwork, releaseClaim } from "./claim";
 import { BRIDGE, LIMITS, STATE_DIR } from "./config";
 import { deleteLink, deleteNetns, linkExists } from "./net";
 import { isAlive, LabError, runSync, signalRef, waitSync, type ProcRef } from "./proc";
@@ -71,17 +72,23 @@ export function labDownSync(opts: DownOptions = {}): DownReport {
     problems.push(`processes still alive after SIGKILL: ${alive.join(", ")}`);
   }
 
-  // 2. Network: veths (deleting one end deletes its peer), namespaces, bridge.
-  for (const h of hosts) {
-    const e1 = deleteLink(h.veth);
-    if (e1) problems.push(e1);
-    const e2 = deleteNetns(h.netns);
-    if (e2) problems.push(e2);
-  }
-  // The bridge name is the lab's by convention: remove it even without a journal.
-  if (linkExists(BRIDGE)) {
-    const e = deleteLink(BRIDGE);
-    if (e) problems.push(e);
+  // 2. Network: veths (deleting one end deletes its peer), namespaces, bridge. Only while no
+  //    other live lab holds the bridge (lab/claim.ts): its namespaces may carry the same names.
+  const net = mayTouchNetwork(STATE_DIR);
+  if (!net.ok) {
+    log(`the bridge ${BRIDGE} belongs to the lab in ${net.holder.stateDir}: leaving the network alone`);
+  } else {
+    for (const h of hosts) {
+      const e1 = deleteLink(h.veth);
+      if (e1) problems.push(e1);
+      const e2 = deleteNetns(h.netns);
+      if (e2) problems.push(e2);
+    }
+    // The bridge name is the lab's by convention: remove it even without a journal.
+    if (linkExists(BRIDGE)) {
+      const e = deleteLink(BRIDGE);
+      if (e) problems.push(e);
+    }
   }
 
   // 3. Mounts. The overlays live in each host's private mount namespace and died with it; this
@@ -98,6 +105,7 @@ export function labDownSync(opts: DownOptions = {}): DownReport {
     }
     throw new LabError(`lab down left things behind (run it again, or clean up by hand):\n  ${problems.join("\n  ")}`);
   }
+  releaseClaim(STATE_DIR);
   if (!opts.keepState) fs.rmSync(STATE_DIR, { recursive: true, force: true });
   const report = { hosts: hosts.map((h) => h.name), killed, forced, ms: Date.now() - t0 };
   log(`lab down: ${report.hosts.length} host(s) removed in ${report.ms} ms (${forced} needed SIGKILL)`);

@@ -22,6 +22,7 @@ import {
   hostAddress,
   vethName,
 } from "./config";
+import { acquireClaim, releaseClaim, updateClaim } from "./claim";
 import { labDownSync } from "./down";
 import { enterHost } from "./enter";
 import { bootFiles, initScript } from "./host-init";
@@ -36,6 +37,11 @@ export interface LabUpOptions {
   readonly prefix?: string;
   /** Progress messages. @default - silent */
   readonly log?: (msg: string) => void;
+  /**
+   * When another lab holds the bridge (lab/claim.ts), wait this long for it to be released
+   * before giving up. @default 0 (refuse at once)
+   */
+  readonly waitMs?: number;
 }
 
 /** What the rest of haforge (inventory, transport, tests) needs to reach one host. */
@@ -236,13 +242,22 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabInfo> {
   const log = opts.log ?? (() => undefined);
   preflight(count, prefix);
   const names = Array.from({ length: count }, (_, i) => `${prefix}${i + 1}`);
-  handlePrevious(names, log);
+  // The lab lock: this state directory's claim on the bridge, before anything is touched.
+  const claimed = await acquireClaim({ stateDir: STATE_DIR, waitMs: opts.waitMs ?? 0, log });
+  try {
+    handlePrevious(names, log);
+  } catch (e) {
+    if (claimed === "created") releaseClaim(STATE_DIR);
+    throw e;
+  }
 
   fs.rmSync(STATE_DIR, { recursive: true, force: true });
   fs.mkdirSync(STATE_DIR, { recursive: true, mode: 0o700 });
   const state: LabState = newState(prefix);
   saveState(state);
   try {
+    // the claim names what this lab creates, so a later lab can clean up after a dead one
+    updateClaim(STATE_DIR, { owner: procRef(process.pid)!, netns: names, links: names.map(vethName), hosts: [] });
     mustSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "haforge-lab-client", "-f", CLIENT_KEY]);
     const clientPub = fs.readFileSync(`${CLIENT_KEY}.pub`, "utf8");
 
@@ -279,6 +294,7 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabInfo> {
     const deadline = Date.now() + LIMITS.hostReadyMs;
     const results = await Promise.allSettled(state.hosts.map((h) => waitReady(h, deadline, () => saveState(state))));
     saveState(state); // init PIDs
+    updateClaim(STATE_DIR, { hosts: state.hosts.flatMap((h) => [h.init, h.launcher].filter((r) => r !== undefined)) });
     const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failed) throw failed.reason;
     log(`all sshd answering after ${Date.now() - t0} ms`);

@@ -15,7 +15,7 @@ import { after, before, describe, it } from "node:test";
 import { labDownSync } from "../../lab/down";
 import { hostExec, hostExecOk, labUp, type LabInfo } from "../../lab/exec";
 import { readState } from "./harness/engine";
-import { applyProgram, describeFailure, labInventory, type ApplyResult, type Operation } from "./harness";
+import { applyProgram, describeFailure, LAB_WAIT_MS, labInventory, type ApplyResult, type Operation } from "./harness";
 import { amqpOk, holders, patroniCluster, psql, run, sleep, waitFor } from "./harness/probes";
 
 const SKIP = process.getuid?.() !== 0 ? "the lab needs root" : false;
@@ -74,7 +74,7 @@ describe("e2e: the lab stack on 3 real hosts", { skip: SKIP, timeout: 900_000 },
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
     teardown(); // a lab left over by a killed run
-    lab = await labUp({ hosts: 3 });
+    lab = await labUp({ hosts: 3, waitMs: LAB_WAIT_MS });
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), "haforge-e2e-"));
     stateFile = path.join(tmp, "state.json");
     const hosts = lab.hosts.map((h) => ({ name: h.name, address: h.address, hostKey: h.hostKey, privateKeyPath: lab.privateKeyPath }));

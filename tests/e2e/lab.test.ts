@@ -12,6 +12,8 @@ import { test } from "node:test";
 import { BRIDGE, STATE_DIR, SUBNET_PREFIX, vethName } from "../../lab/config";
 import { hostExec, hostExecOk, hostInfo, sshArgs, withLab, type LabInfo } from "../../lab/exec";
 import { isAlive, run, type ProcRef } from "../../lab/proc";
+import { LAB_WAIT_MS } from "./harness";
+import { readClaim } from "../../lab/claim";
 
 const SKIP = process.getuid?.() !== 0 ? "the lab needs root" : false;
 
@@ -29,7 +31,7 @@ test("lab: 3 isolated hosts on a private bridge, torn down without a trace", { s
   let labError: unknown;
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "haforge-lab-test-"));
   try {
-    await withLab({ hosts: 3 }, async (lab: LabInfo) => {
+    await withLab({ hosts: 3, waitMs: LAB_WAIT_MS }, async (lab: LabInfo) => {
       recorded = hostInfo().flatMap((h) => h.pids);
       names = lab.hosts.map((h) => h.name);
       const [h1, h2, h3] = lab.hosts;
@@ -147,6 +149,7 @@ test("lab: 3 isolated hosts on a private bridge, torn down without a trace", { s
     assert.notEqual((await run("ip", ["link", "show", "dev", BRIDGE])).code, 0, `${BRIDGE} still exists`);
     for (const n of names) assert.notEqual((await run("ip", ["link", "show", "dev", vethName(n)])).code, 0);
     assert.equal(fs.existsSync(STATE_DIR), false, "lab/.state left behind");
+    assert.equal(readClaim(), null, "the lab's claim on the bridge was not released");
     assert.doesNotMatch(fs.readFileSync("/proc/self/mountinfo", "utf8"), new RegExp(STATE_DIR.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")));
   });
   fs.rmSync(tmp, { recursive: true, force: true });

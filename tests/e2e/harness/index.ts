@@ -13,6 +13,12 @@ export type { RunSummary, Operation } from "./engine";
 
 const ROOT = path.join(__dirname, "..", "..", "..");
 
+/**
+ * How long an e2e suite waits for another lab (another checkout, another CI job) to release the
+ * bridge before it fails (lab/claim.ts): `HAFORGE_LAB_WAIT_S`, default 15 minutes.
+ */
+export const LAB_WAIT_MS = Number(process.env["HAFORGE_LAB_WAIT_S"] ?? 900) * 1000;
+
 export interface ApplyOptions {
   readonly inventory: string;
   /** The emulated Pulumi state (JSON), kept between applies. */
