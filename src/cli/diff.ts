@@ -5,7 +5,7 @@ import { basename, dirname, join, relative, resolve } from "node:path";
 import { diffTrees } from "../render/tree-diff";
 import { EXIT, UsageError, type CliIo } from "./io";
 import { liveDiffCommand, type LiveDiffCliOptions } from "./live-diff";
-import { renderCommand, type RenderOptions } from "./render";
+import { defaultMaterialsFile, renderCommand, type RenderOptions } from "./render";
 
 export interface DiffOptions extends Pick<RenderOptions, "secrets" | "materials"> {
   rev?: string;
@@ -53,7 +53,8 @@ export function diffCommand(a: string, b: string | undefined, opts: DiffOptions,
     const oldInv = join(work, basename(inv));
     writeFileSync(oldInv, oldText);
     const quiet: CliIo = { out: () => {}, err: (t) => io.err(t) };
-    const common = { ...(opts.secrets ? { secrets: opts.secrets } : {}), ...(opts.materials ? { materials: opts.materials } : {}), quiet: true };
+    // Both sides with the working copy's materials: the copy of the old inventory lives elsewhere.
+    const common = { ...(opts.secrets ? { secrets: opts.secrets } : {}), materials: opts.materials ?? defaultMaterialsFile(inv), quiet: true };
     const rcOld = renderCommand(oldInv, { ...common, out: join(work, "old") }, quiet);
     const rcNew = renderCommand(inv, { ...common, out: join(work, "new") }, quiet);
     if (rcNew !== EXIT.ok) return rcNew;

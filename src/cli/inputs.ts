@@ -2,7 +2,7 @@
  * How the CLI resolves what the pure core needs from outside: secret values and generated
  * materials. Pulumi does the same from stack config secrets and a Materials resource.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import yaml from "js-yaml";
 import { generateMaterial } from "../core/generate-material";
@@ -40,16 +40,28 @@ export function resolveCliSecrets(refs: readonly SecretRef[], secretsFile: strin
 
 /**
  * The materials file keeps generated keys between runs so rendering is repeatable: missing
- * entries are generated once and saved (0600); existing ones are never regenerated.
+ * entries are generated once and saved (0600, written to a temp file and renamed, so a crash never
+ * leaves half a file); existing ones are never regenerated. A file that is not a JSON object of
+ * strings is an error and is left exactly as it is: rewriting it would rotate every key.
  */
 export function loadOrCreateMaterials(file: string, specs: readonly MaterialSpec[]): { materials: Materials; generated: string[] } {
   let existing: Record<string, string> = {};
-  if (existsSync(file)) {
+  const exists = existsSync(file);
+  if (exists) {
+    let parsed: unknown;
     try {
-      existing = JSON.parse(readFileSync(file, "utf8")) as Record<string, string>;
+      parsed = JSON.parse(readFileSync(file, "utf8"));
     } catch (e) {
-      throw new UsageError(`cannot read materials file ${file}: ${(e as Error).message}`);
+      throw new UsageError(`materials file ${file} is not valid JSON (${(e as Error).message.split("\n")[0]}); it was left untouched. Restore it from a backup, or pass another --materials`);
     }
+    if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) {
+      throw new UsageError(`materials file ${file} is not a JSON object of name: value; it was left untouched. Restore it from a backup, or pass another --materials`);
+    }
+    const bad = Object.entries(parsed).filter(([, v]) => typeof v !== "string" || v === "");
+    if (bad.length) {
+      throw new UsageError(`materials file ${file}: ${bad.map(([k]) => JSON.stringify(k)).join(", ")} ${bad.length === 1 ? "is" : "are"} not a non-empty string; the file was left untouched`);
+    }
+    existing = parsed as Record<string, string>;
   }
   const generated: string[] = [];
   const out: Record<string, string> = { ...existing };
@@ -59,10 +71,12 @@ export function loadOrCreateMaterials(file: string, specs: readonly MaterialSpec
       generated.push(spec.key);
     }
   }
-  if (generated.length || !existsSync(file)) {
-    mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file, JSON.stringify(out, Object.keys(out).sort(), 2) + "\n", { mode: 0o600 });
-    chmodSync(file, 0o600);
+  if (generated.length || !exists) {
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    const tmp = `${file}.tmp-${process.pid}`;
+    writeFileSync(tmp, JSON.stringify(out, Object.keys(out).sort(), 2) + "\n", { mode: 0o600 });
+    chmodSync(tmp, 0o600);
+    renameSync(tmp, file);
   }
   return { materials: out, generated };
 }

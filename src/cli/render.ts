@@ -1,4 +1,5 @@
-import { resolve } from "node:path";
+import { existsSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 import yaml from "js-yaml";
 import { analyzeInventoryFile, type Analysis } from "../analyze";
 import { MASK_SALT_KEY, collectSecretRefs, secretsToMask, writeRenderTree } from "../render/output";
@@ -24,9 +25,19 @@ export interface RenderOptions {
   force?: boolean;
 }
 
-export function defaultMaterialsFile(inventoryName: string): string {
-  return resolve(".haforge", `${inventoryName}.materials.json`);
+/**
+ * Each inventory has its own materials: `.haforge/<inventory file name>.materials.json` beside the
+ * inventory. Keyed by the file, not the cluster name (every Tower INI cluster is named `haforge`),
+ * so a `staging.ini` copied from `prod.ini` never shares prod's keys; sharing takes an explicit
+ * `--materials FILE`. Independent of the current directory.
+ */
+export function defaultMaterialsFile(inventoryFile: string): string {
+  const inv = resolve(inventoryFile);
+  return join(dirname(inv), ".haforge", `${basename(inv)}.materials.json`);
 }
+
+/** Where materials went before they were per inventory: `./.haforge/<cluster name>.materials.json`. */
+export const legacyMaterialsFile = (clusterName: string): string => resolve(".haforge", `${clusterName}.materials.json`);
 
 /** Everything `render` (and `diff --live`) computes before writing anything anywhere. */
 export interface PreparedRender {
@@ -71,7 +82,14 @@ export function prepareRender(
     return EXIT.invalid;
   }
   const specs = [...requiredMaterials(a.plan), { key: MASK_SALT_KEY, kind: { type: "token", length: 32 } as const, description: "salt of the masked-secret hashes" }];
-  const materialsFile = opts.materials ?? defaultMaterialsFile(a.plan.name);
+  const materialsFile = opts.materials ?? defaultMaterialsFile(file);
+  if (!opts.materials && !existsSync(materialsFile) && existsSync(legacyMaterialsFile(a.plan.name))) {
+    // Neither adopt it silently (it may be shared by every INI inventory) nor rotate every key.
+    throw new UsageError(
+      `${legacyMaterialsFile(a.plan.name)} holds the generated keys of cluster "${a.plan.name}" from an older haforge, shared by every inventory of that name. ` +
+        `If it belongs to ${file}, move it to ${materialsFile}; to share it on purpose, pass --materials ${legacyMaterialsFile(a.plan.name)}`,
+    );
+  }
   beforeMaterials?.(materialsFile);
   const { materials, generated } = loadOrCreateMaterials(materialsFile, specs);
   const state = renderDesiredState(a.plan, values, materials);

@@ -139,16 +139,23 @@ describe("render --out never loses data", () => {
     assert.equal(r.code, 2, r.err);
     assert.doesNotMatch(r.err, /\n\s+at /, "a message, no stack trace");
     assert.deepEqual(snapshot(base), before);
-    // .haforge: the default materials of a first render live there
+    // .haforge: the default materials of a first render live beside the inventory
     const ok = await runIn(work, ["render", myInv, "--out", "render"], env);
     assert.equal(ok.code, 0, ok.err);
-    const haforge = snapshot(join(work, ".haforge"));
+    const matDir = join(work, "inventories", ".haforge");
+    const haforge = snapshot(matDir);
     assert.ok(Object.keys(haforge).length > 0);
-    for (const force of [[], ["--force"]]) {
-      const r = await runIn(work, ["render", myInv, "--out", ".haforge", ...force], env);
-      assert.equal(r.code, 2, r.err);
-      assert.deepEqual(snapshot(join(work, ".haforge")), haforge, "the key material is intact");
+    for (const out of [matDir, join(work, "inventories")]) {
+      for (const force of [[], ["--force"]]) {
+        const r = await runIn(work, ["render", myInv, "--out", out, ...force], env);
+        assert.equal(r.code, 2, r.err);
+        assert.deepEqual(snapshot(matDir), haforge, "the key material is intact");
+      }
     }
+    // Another inventory's materials folder is no render either.
+    const other = await runIn(work, ["render", inv("tower-standalone.ini"), "--out", matDir], env);
+    assert.equal(other.code, 2, other.err);
+    assert.deepEqual(snapshot(matDir), haforge);
   });
 
   it("--reveal-secrets writes a private folder and every file with its manifest mode", async () => {
