@@ -173,7 +173,16 @@ export interface PostgresPlan {
   readonly nodes: readonly string[];
   readonly sentinels: readonly string[];
   readonly proxies: readonly string[];
-  readonly store: { readonly backend: "etcd" | "consul" | "kubernetes"; readonly endpoints: readonly string[] };
+  readonly store: {
+    readonly backend: "etcd" | "consul" | "kubernetes";
+    /** consul: exactly one, the local agent (`http://127.0.0.1:PORT`) when the store is the quorumStore. */
+    readonly endpoints: readonly string[];
+    /**
+     * consul: hosts that consume the store (Postgres nodes, sentinels, proxies) but are no consul
+     * server, so they run a consul client agent for their consumers to talk to.
+     */
+    readonly agentHosts?: readonly string[];
+  };
   readonly port: number;
   readonly proxyPort: number;
   readonly version: number;

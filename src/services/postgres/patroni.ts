@@ -114,10 +114,10 @@ function dcsSection(plan: ClusterPlan, pg: PostgresPlan, host: string): Record<s
     return { etcd: { section: v2 ? "etcd" : "etcd3", protocol, hosts: endpoints.map(stripScheme) } };
   }
   if (pg.store.backend === "consul") {
-    // Patroni talks to one agent: the local server when this node is a consul member.
-    const local = plan.quorumStore?.kind === "consul" && plan.quorumStore.members.some((m) => m.host === host);
+    // Patroni talks to one agent: the one on its own host (a consul server member, or the client
+    // agent the quorum store renders for every other consumer; postgres/plan.ts planStore).
     const port = plan.quorumStore?.clientPort ?? 8500;
-    return { consul: { host: local ? `127.0.0.1:${port}` : stripScheme(endpoints[0] ?? `127.0.0.1:${port}`) } };
+    return { consul: { host: stripScheme(endpoints[0] ?? `127.0.0.1:${port}`) } };
   }
   return { kubernetes: true };
 }

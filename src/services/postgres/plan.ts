@@ -69,7 +69,7 @@ export function plan(ctx: PlanContext): PlanStep {
         findings.push(warning("postgres.stolon-only-field", `postgres.${field}`, `\`postgres.${field}\` applies to stolon only; \`engine\` is 'patroni'`, `Remove \`${field}\`.`));
   }
 
-  const store = planStore(ctx, findings);
+  const store = planStore(ctx, findings, [...new Set([...nodes, ...sentinels, ...proxies])]);
 
   const { endpoint, fronted } = planEndpoint(pg.engine, pg.port, pg.proxyPort, nodes, proxies, ctx.plan.haproxy, ctx.plan.keepalived ?? [], ctx.hosts);
   if (pg.engine === "patroni" && !fronted) {
@@ -120,6 +120,7 @@ export function plan(ctx: PlanContext): PlanStep {
   nodes.forEach((h) => add(h, "postgres"));
   sentinels.forEach((h) => add(h, "stolon-sentinel"));
   proxies.forEach((h) => add(h, "stolon-proxy"));
+  (store.agentHosts ?? []).forEach((h) => add(h, "consul-agent"));
 
   // Replicas first, the leader-preferred first node last: one switchover at most per roll.
   const rolling: RollingGroup[] =
@@ -127,8 +128,16 @@ export function plan(ctx: PlanContext): PlanStep {
   return { findings, patch: { postgres: plan, rollingGroups: rolling }, roles };
 }
 
-/** The DCS: explicit endpoints, or the quorum store of the same kind. */
-function planStore(ctx: PlanContext, findings: Finding[]): PostgresPlan["store"] {
+/**
+ * The DCS: explicit endpoints, or the quorum store of the same kind.
+ *
+ * consul: stolon's consul store takes exactly one endpoint (libkv's consul backend:
+ * "consul does not support multiple endpoints"), and consul's own model is a local agent on every
+ * host (Cloudify runs one on every manager). So every consumer (keepers, sentinels, proxies,
+ * stolonctl, Patroni) talks to the agent on its own host, 127.0.0.1:clientPort: the consul server
+ * when the host is a store member, else a client agent rendered by the quorum store.
+ */
+function planStore(ctx: PlanContext, findings: Finding[], consumers: readonly string[]): PostgresPlan["store"] {
   const pg = ctx.inventory.postgres!;
   const backend = pg.store.backend;
   const qs: QuorumStorePlan | undefined = ctx.plan.quorumStore;
@@ -147,7 +156,18 @@ function planStore(ctx: PlanContext, findings: Finding[]): PostgresPlan["store"]
   }
   if (pg.engine === "patroni" && backend !== "etcd") findings.push(patroniNeedsEtcd(backend));
   const explicit = pg.store.endpoints;
-  if (explicit && explicit.length > 0) return { backend, endpoints: explicit };
+  if (explicit && explicit.length > 0) {
+    if (backend === "consul" && explicit.length > 1)
+      findings.push(
+        error(
+          "postgres.consul-one-endpoint",
+          "postgres.store.endpoints",
+          `\`postgres.store.endpoints\` lists ${explicit.length} consul endpoints; stolon's consul store takes exactly one ("consul does not support multiple endpoints")`,
+          "Give the one local consul agent's URL (e.g. http://127.0.0.1:8500), or drop `endpoints` and use a consul `quorumStore`: haforge then points every consumer at its local agent.",
+        ),
+      );
+    return { backend, endpoints: explicit };
+  }
   if (!qs || qs.kind !== backend) {
     findings.push(
       error(
@@ -170,6 +190,11 @@ function planStore(ctx: PlanContext, findings: Finding[]): PostgresPlan["store"]
         "Set `quorumStore.enableV2: true`: Debian's etcd 3.4 has no v3 gateway for Patroni's `etcd3:` backend.",
       ),
     );
+  if (qs.kind === "consul") {
+    const servers = new Set(qs.members.map((m) => m.host));
+    const agentHosts = consumers.filter((h) => ctx.hosts.has(h) && !servers.has(h));
+    return { backend, endpoints: [`http://127.0.0.1:${qs.clientPort}`], agentHosts };
+  }
   return { backend, endpoints: qs.endpoints };
 }
 

@@ -19,11 +19,16 @@ export const stolonDataDir = (pg: PostgresPlan): string => `${POSTGRES_HOME}/sto
 /** Metrics endpoints on loopback: the sentinel's is its health check. */
 export const STOLON_METRICS = { keeper: 8091, sentinel: 8092, proxy: 8093 } as const;
 
-/** Documented flags (doc/commands/*.md). */
+/**
+ * The flags each binary defines, read from stolon's source (github.com/sorintlab/stolon at
+ * bcea7a7, master): cmd/common.go AddCommonFlags (every binary; `log-color` not for stolonctl,
+ * `kubeconfig`/`kube-context`/`kube-namespace` only for it), cmd/keeper/cmd/keeper.go,
+ * cmd/sentinel/cmd/sentinel.go, cmd/proxy/cmd/proxy.go. There is no store username/password
+ * flag: consul and etcd credentials go through TLS client certificates.
+ */
 const COMMON_FLAGS = [
   "cluster-name",
   "kube-resource-kind",
-  "log-color",
   "log-level",
   "metrics-listen-address",
   "store-backend",
@@ -33,38 +38,36 @@ const COMMON_FLAGS = [
   "store-key",
   "store-prefix",
   "store-skip-tls-verify",
+  "store-timeout",
 ];
 export const STOLON_FLAGS: Readonly<Record<"stolon-keeper" | "stolon-sentinel" | "stolon-proxy" | "stolonctl", ReadonlySet<string>>> = {
   "stolon-keeper": new Set([
     ...COMMON_FLAGS,
+    "log-color",
+    "debug",
+    "id",
+    "uid",
     "data-dir",
-    "pg-bin-path",
     "pg-listen-address",
+    "pg-advertise-address",
     "pg-port",
+    "pg-advertise-port",
+    "pg-bin-path",
     "pg-repl-auth-method",
+    "pg-repl-username",
     "pg-repl-password",
     "pg-repl-passwordfile",
-    "pg-repl-username",
     "pg-su-auth-method",
+    "pg-su-username",
     "pg-su-password",
     "pg-su-passwordfile",
-    "pg-su-username",
-    "uid",
+    "can-be-master",
+    "can-be-synchronous-replica",
+    "disable-data-dir-locking",
   ]),
-  "stolon-sentinel": new Set([...COMMON_FLAGS, "initial-cluster-spec", "store-timeout", "store-username", "store-password"]),
-  "stolon-proxy": new Set([
-    ...COMMON_FLAGS,
-    "listen-address",
-    "port",
-    "stop-listening",
-    "store-timeout",
-    "store-username",
-    "store-password",
-    "tcp-keepalive-count",
-    "tcp-keepalive-idle",
-    "tcp-keepalive-interval",
-  ]),
-  stolonctl: new Set([...COMMON_FLAGS.filter((f) => f !== "metrics-listen-address" && f !== "log-color"), "kube-context", "kube-namespace", "kubeconfig"]),
+  "stolon-sentinel": new Set([...COMMON_FLAGS, "log-color", "debug", "initial-cluster-spec"]),
+  "stolon-proxy": new Set([...COMMON_FLAGS, "log-color", "debug", "listen-address", "port", "stop-listening", "tcp-keepalive-count", "tcp-keepalive-idle", "tcp-keepalive-interval"]),
+  stolonctl: new Set([...COMMON_FLAGS, "kube-context", "kube-namespace", "kubeconfig"]),
 };
 
 /** Top-level ClusterSpec keys (cmd/stolonctl/cmd/spec.go ClusterSpecNoDefaults). */
@@ -147,6 +150,11 @@ export function flags(f: Readonly<Record<string, string>>): string {
     .join(" ");
 }
 
+/**
+ * The store flags every stolon binary gets. consul: the one endpoint planStore chose (the local
+ * agent): libkv's consul store refuses more than one ("consul does not support multiple
+ * endpoints", github.com/docker/libkv store/consul, which stolon's internal/store uses).
+ */
 function storeFlags(pg: PostgresPlan): Record<string, string> {
   return {
     "cluster-name": pg.clusterName,

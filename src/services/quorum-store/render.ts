@@ -94,48 +94,87 @@ function render(ctx: RenderContext): RenderResult {
       // A quorum read cannot pass while the later members are not started yet (first start).
       services.push(firstStartAware(d.service));
     } else {
-      const encrypt = qs.encryptKey
-        ? resolveSecret(qs.encryptKey, ctx.secrets)
-        : (ctx.materials[consulGossipKeyMaterial(qs)] ?? `__HAFORGE_MISSING_MATERIAL_${consulGossipKeyMaterial(qs).replace(/[^A-Za-z0-9]/g, "_")}__`);
-      files.push({
-        host: m.host,
-        path: CONSUL_CONFIG,
-        content: ctx.template("quorum-store", "consul.hcl.hbs", consulServerConfig(qs, m, encrypt)),
-        mode: "0640",
-        owner: "root",
-        group: "consul",
-        secret: true,
-        // consul is not packaged by Debian, so this cannot run here; on a consul host it checks the
-        // candidate alone (the temp file has no .hcl extension, hence -config-format).
-        validate: "consul validate -quiet -config-format=hcl {file}",
-        notify: ["consul"],
-      });
-      const d = daemon({
-        host: m.host,
-        init,
-        name: "consul",
-        description: `consul server ${m.name} (haforge)`,
-        command: `/usr/bin/consul agent -config-dir=${CONSUL_CONFIG_DIR}`,
-        user: "consul",
-        group: "consul",
-        reloadSignal: "HUP",
-        // /v1/status/leader is `""` until a leader is elected, then `"IP:8300"`.
-        health: `curl -fsS --max-time 5 ${url("127.0.0.1", qs.clientPort)}/v1/status/leader | grep -q ':'`,
-        rollGroup: "consul",
-        startsecs: 3,
-        limitNofile: 65536,
-      });
-      files.push(d.file);
-      services.push(firstStartAware(d.service));
+      const d = consulAgent(ctx, qs, m, init, true);
+      files.push(...d.files);
+      services.push(d.service);
+    }
+  }
+  // consul client agents on the hosts whose consumers (stolon, Patroni) are not on a server: every
+  // consumer talks to the agent on its own host (postgres/plan.ts planStore).
+  if (qs.kind === "consul") {
+    const agents = ctx.plan.postgres?.store.backend === "consul" ? (ctx.plan.postgres.store.agentHosts ?? []) : [];
+    for (const name of agents) {
+      const h = hosts.get(name);
+      if (!h || qs.members.some((m) => m.host === name)) continue;
+      const d = consulAgent(ctx, qs, { host: name, name, address: h.internalAddress, storeOnly: false }, h.init, false);
+      files.push(...d.files);
+      services.push(d.service);
     }
   }
   return { files, services, actions: [] };
+}
+
+/** A consul agent (server on a store member, client elsewhere): its config file and daemon. */
+function consulAgent(ctx: RenderContext, qs: QuorumStorePlan, m: StoreMemberPlan, init: PlannedHost["init"], server: boolean): { files: FileSpec[]; service: ServiceSpec } {
+  const encrypt = qs.encryptKey
+    ? resolveSecret(qs.encryptKey, ctx.secrets)
+    : (ctx.materials[consulGossipKeyMaterial(qs)] ?? `__HAFORGE_MISSING_MATERIAL_${consulGossipKeyMaterial(qs).replace(/[^A-Za-z0-9]/g, "_")}__`);
+  const config: FileSpec = {
+    host: m.host,
+    path: CONSUL_CONFIG,
+    content: ctx.template("quorum-store", "consul.hcl.hbs", server ? consulServerConfig(qs, m, encrypt) : consulClientConfig(qs, m, encrypt)),
+    mode: "0640",
+    owner: "root",
+    group: "consul",
+    secret: true,
+    // consul is not packaged by Debian, so this cannot run here; on a consul host it checks the
+    // candidate alone (the temp file has no .hcl extension, hence -config-format).
+    validate: "consul validate -quiet -config-format=hcl {file}",
+    notify: ["consul"],
+  };
+  const d = daemon({
+    host: m.host,
+    init,
+    name: "consul",
+    description: server ? `consul server ${m.name} (haforge)` : `consul client agent ${m.name} (haforge)`,
+    command: `/usr/bin/consul agent -config-dir=${CONSUL_CONFIG_DIR}`,
+    user: "consul",
+    group: "consul",
+    reloadSignal: "HUP",
+    // /v1/status/leader is `""` until a leader is elected, then `"IP:8300"` (a client agent
+    // forwards the question to the servers: it passes once it has joined them).
+    health: `curl -fsS --max-time 5 ${url("127.0.0.1", qs.clientPort)}/v1/status/leader | grep -q ':'`,
+    ...(server ? { rollGroup: "consul" } : {}),
+    startsecs: 3,
+    limitNofile: 65536,
+  });
+  return { files: [config, d.file], service: firstStartAware(d.service) };
+}
+
+/**
+ * A consul client agent: joins the servers, serves the HTTP API on loopback only (its consumers
+ * are on the same host), no vote.
+ */
+export function consulClientConfig(qs: QuorumStorePlan, m: StoreMemberPlan, encrypt: string): Record<string, unknown> {
+  return {
+    nodeName: m.name,
+    datacenter: "dc1",
+    server: false,
+    dataDir: CONSUL_DATA_DIR,
+    bindAddr: m.address,
+    clientAddr: "127.0.0.1",
+    retryJoin: qs.members.map((p) => `${p.address}:${qs.peerPort}`),
+    encrypt,
+    httpPort: qs.clientPort,
+    serfLanPort: qs.peerPort,
+  };
 }
 
 /** The consul server config, as data. `peerPort` is the Serf LAN port that retry_join dials. */
 export function consulServerConfig(qs: QuorumStorePlan, m: StoreMemberPlan, encrypt: string): Record<string, unknown> {
   return {
     nodeName: m.name,
+    server: true,
     datacenter: "dc1",
     // Every member is a voting server (store-only members included): bootstrap waits for all.
     bootstrapExpect: qs.members.length,
