@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { diffTrees } from "../render/tree-diff";
@@ -16,7 +16,33 @@ export interface DiffOptions extends Pick<RenderOptions, "secrets" | "materials"
   concurrency?: LiveDiffCliOptions["concurrency"];
 }
 
+/** A render tree to diff must be an existing folder: a typo must not read as "no changes". */
+function requireDir(dir: string): void {
+  let st;
+  try {
+    st = statSync(dir);
+  } catch (e) {
+    throw new UsageError(`cannot read ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  if (!st.isDirectory()) throw new UsageError(`${dir} is not a folder (diff compares two render trees, or INVENTORY --rev REV)`);
+}
+
+/**
+ * A revision as git names it, resolved to a commit id before use: never passed where git could
+ * read it as an option (`--rev=--output=FILE`).
+ */
+export function resolveRevision(rev: string, cwd: string): string {
+  if (rev === "" || rev.startsWith("-") || /[\0\n]/.test(rev)) throw new UsageError(`--rev ${JSON.stringify(rev)} is not a revision`);
+  try {
+    return execFileSync("git", ["rev-parse", "--verify", "--quiet", "--end-of-options", `${rev}^{commit}`], { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
+  } catch {
+    throw new UsageError(`--rev ${JSON.stringify(rev)}: no such commit`);
+  }
+}
+
 function printChanges(oldDir: string, newDir: string, opts: DiffOptions, io: CliIo): number {
+  requireDir(oldDir);
+  requireDir(newDir);
   const changes = diffTrees(oldDir, newDir);
   for (const c of changes) io.out(c.diff ?? `${c.host}:${c.path}: ${c.meta}`);
   const hosts = new Set(changes.map((c) => c.host)).size;
@@ -43,8 +69,14 @@ export function diffCommand(a: string, b: string | undefined, opts: DiffOptions,
   let repoRoot: string;
   let oldText: string;
   try {
-    repoRoot = execFileSync("git", ["rev-parse", "--show-toplevel"], { cwd: dirname(inv), encoding: "utf8" }).trim();
-    oldText = execFileSync("git", ["show", `${opts.rev}:${relative(repoRoot, inv)}`], { cwd: repoRoot, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    repoRoot = execFileSync("git", ["rev-parse", "--show-toplevel"], { cwd: dirname(inv), encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
+  } catch (e) {
+    throw new UsageError(`${a} is not in a git work tree: ${String((e as { stderr?: string }).stderr ?? (e as Error).message).trim()}`);
+  }
+  const commit = resolveRevision(opts.rev, repoRoot);
+  try {
+    // A full commit id and a path: nothing here can be taken for an option.
+    oldText = execFileSync("git", ["cat-file", "blob", `${commit}:${relative(repoRoot, inv)}`], { cwd: repoRoot, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
   } catch (e) {
     throw new UsageError(`cannot read ${a} at ${opts.rev}: ${String((e as { stderr?: string }).stderr ?? (e as Error).message).trim()}`);
   }

@@ -1,7 +1,8 @@
 /**
  * The haforge command. Options resolve flag → inventory → constant; handlers call the core and
  * print what it returns. Exit codes: 0 ok, 1 inventory errors, 2 unusable arguments or an
- * unreadable/unparseable file (a clear message, never a stack trace).
+ * unreadable/unparseable file (a clear message, never a stack trace); bin/haforge.js turns an
+ * exception escaping here (a bug) into exit 3 (README, "CLI").
  */
 import { Command, CommanderError } from "commander";
 import { UnreadableInventory } from "../analyze";
