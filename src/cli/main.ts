@@ -10,7 +10,7 @@ import { diffCommand, type DiffOptions } from "./diff";
 import { EXIT, UsageError, processIo, type CliIo } from "./io";
 import { planCommand } from "./plan";
 import { renderCommand } from "./render";
-import { validateCommand } from "./validate";
+import { validateCommand, type ValidateOptions } from "./validate";
 
 export async function main(argv: readonly string[], io: CliIo = processIo, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   let code: number = EXIT.ok;
@@ -25,8 +25,11 @@ export async function main(argv: readonly string[], io: CliIo = processIo, env: 
     .command("validate")
     .argument("<inventory>", "Tower INI or haforge YAML inventory")
     .option("--json", "machine-readable findings")
+    .option("--previous <inventory>", "the inventory as last applied: refuse membership changes that would lose quorum")
+    .option("--rev <rev>", "like --previous, with the inventory as committed at this git revision")
+    .option("--allow-unsafe-membership", "report unsafe membership changes as warnings (members already lost for good)")
     .description("check an inventory; exit 0 without errors (warnings allowed), 1 with errors")
-    .action((file: string, o: { json?: boolean }) => {
+    .action((file: string, o: ValidateOptions) => {
       code = validateCommand(file, o, io);
     });
   program

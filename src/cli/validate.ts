@@ -1,10 +1,45 @@
-import { analyzeInventoryFile } from "../analyze";
+import { readFileSync } from "node:fs";
+import { analyzeInventoryFile, analyzeInventoryText, UnreadableInventory } from "../analyze";
+import { hasErrors, sortFindings, warning, type Finding } from "../core/findings";
+import { membershipChangeFindings, memberships } from "../plan/membership";
 import { findingsJson, formatFindings } from "./format";
-import { EXIT, type CliIo } from "./io";
+import { EXIT, UsageError, type CliIo } from "./io";
+import { readAtRevision } from "./revision";
 
-export function validateCommand(file: string, opts: { json?: boolean }, io: CliIo): number {
+export interface ValidateOptions {
+  json?: boolean;
+  /** The inventory as last applied: membership changes are judged against it (src/plan/membership.ts). */
+  previous?: string;
+  /** Like `previous`, the inventory as committed at this git revision. */
+  rev?: string;
+  /** Report unsafe membership changes as warnings (members already lost for good). */
+  allowUnsafeMembership?: boolean;
+}
+
+function previousText(file: string, opts: ValidateOptions): { text: string; label: string } | undefined {
+  if (opts.previous !== undefined && opts.rev !== undefined) throw new UsageError("validate takes --previous or --rev, not both");
+  if (opts.rev !== undefined) return { text: readAtRevision(file, opts.rev), label: `${file} at ${opts.rev}` };
+  if (opts.previous === undefined) return undefined;
+  try {
+    return { text: readFileSync(opts.previous, "utf8"), label: opts.previous };
+  } catch (e) {
+    throw new UnreadableInventory(`cannot read previous inventory ${opts.previous}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+export function validateCommand(file: string, opts: ValidateOptions, io: CliIo): number {
   const a = analyzeInventoryFile(file);
-  if (opts.json) io.out(JSON.stringify({ valid: a.valid, findings: findingsJson(a.findings) }, null, 2));
-  else io.out(`${file} (${a.format}): ${a.valid ? "valid" : "INVALID"}\n${formatFindings(a.findings)}`);
-  return a.valid ? EXIT.ok : EXIT.invalid;
+  let findings: readonly Finding[] = a.findings;
+  const prev = previousText(file, opts);
+  if (prev && a.plan) {
+    const before = analyzeInventoryText(prev.text, prev.label);
+    const extra = before.plan
+      ? membershipChangeFindings(memberships(before.plan), memberships(a.plan), { allowUnsafe: opts.allowUnsafeMembership ?? false }).map((f) => ({ ...f, path: a.sourcePath(f.path) }))
+      : [warning("membership.previous-invalid", "(previous)", `the previous inventory ${prev.label} has errors: membership changes were not checked`, `Run haforge validate ${prev.label} to see them.`)];
+    findings = sortFindings([...findings, ...extra]);
+  }
+  const valid = !hasErrors(findings);
+  if (opts.json) io.out(JSON.stringify({ valid, findings: findingsJson(findings) }, null, 2));
+  else io.out(`${file} (${a.format}): ${valid ? "valid" : "INVALID"}${prev ? ` (membership changes checked against ${prev.label})` : ""}\n${formatFindings(findings)}`);
+  return valid ? EXIT.ok : EXIT.invalid;
 }
