@@ -8,7 +8,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import type { MaterialSpec } from "../core/materials";
-import { selfLoader } from "./self-loader";
+import { providerTextChanged, selfLoader } from "./self-loader";
 
 export interface MaterialsInputs {
   readonly specs: readonly Pick<MaterialSpec, "key" | "kind">[];
@@ -28,7 +28,8 @@ export function reconcileMaterials(specs: MaterialsInputs["specs"], existing: Re
 export async function diffMaterials(olds: MaterialsOutputs, news: MaterialsInputs): Promise<dynamic.DiffResult> {
   const a = new Set(olds.specs.map((s) => s.key));
   const b = new Set(news.specs.map((s) => s.key));
-  const changes = a.size !== b.size || [...b].some((k) => !a.has(k));
+  // A different `__provider` text (older haforge) is an update that keeps every value.
+  const changes = a.size !== b.size || [...b].some((k) => !a.has(k)) || providerTextChanged(olds, news);
   return { changes, replaces: [], deleteBeforeReplace: false };
 }
 

@@ -34,7 +34,7 @@ import {
 } from "../core/file-ops";
 import { fileBytes, type FileSpec } from "../core/desired-state";
 import { getDefaultPool, parsePublicKeyLine, type HostConnection, type SshPool } from "../transport";
-import { selfLoader } from "./self-loader";
+import { providerTextChanged, selfLoader } from "./self-loader";
 
 // ---------------------------------------------------------------------------------------------
 // applyFile
@@ -367,6 +367,10 @@ export async function checkRemoteFile(
 }
 
 export async function diffRemoteFile(olds: RemoteFileOutputs, news: RemoteFileInputs): Promise<RemoteFileDiffResult> {
+  // State written by an older haforge (a `__provider` text that differs, e.g. one holding the
+  // absolute paths of someone's checkout): an update that rewrites nothing on the host but
+  // stores the new text, so that refresh and destroy (which load the stored text) work anywhere.
+  const providerChanged = providerTextChanged(olds, news);
   // Replacement only when the file's identity changes; every other difference is an update.
   const replaces: string[] = [];
   if (isUnknown(news.connection) || olds.connection?.host !== news.connection?.host) replaces.push("connection");
@@ -377,7 +381,7 @@ export async function diffRemoteFile(olds: RemoteFileOutputs, news: RemoteFileIn
   const r = await applyFile(news.connection, specOf(news), { ...applyOptsOf(news, olds.sha256), dryRun: true });
   // Also report a change when the host already matches but our recorded hash is stale (someone
   // put the desired content there by hand): the update re-records the baseline.
-  const changes = r.plan.changes.length > 0 || olds.sha256 !== r.plan.desiredSha256;
+  const changes = r.plan.changes.length > 0 || olds.sha256 !== r.plan.desiredSha256 || providerChanged;
   return { changes, plan: r.plan };
 }
 

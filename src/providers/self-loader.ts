@@ -1,33 +1,47 @@
 /**
  * How a dynamic provider's methods reach their module inside the provider process.
  *
- * Pulumi serializes a dynamic provider's methods with its closure serializer and runs them in a
- * separate plain-node process (no TypeScript loader). So the methods must not capture module
- * objects: they call the loader made here, which captures two strings only (the module's path
- * and tsx's CommonJS hook, "" when tsx is absent) and `require()`s the module at call time.
- * tests/providers/serialization.test.ts runs every provider through that serializer.
+ * Pulumi serializes a dynamic provider's methods with its closure serializer, stores the text in
+ * every resource's `__provider` input AND output, and runs it in a separate plain-node process:
+ * the `pulumi-resource-pulumi-nodejs` plugin script runs `@pulumi/pulumi/cmd/dynamic-provider`
+ * resolved from its working directory, which the engine sets to the project directory (the
+ * directory the program itself runs in). Check/Diff/Create/Update load the text of the NEW
+ * program, but Read (refresh) and Delete load the text stored in state — written by whichever
+ * operator ran `up` last, on whichever machine.
+ *
+ * So the text must hold nothing machine-specific: the loader captures one string, the module's
+ * path RELATIVE to the program's working directory (the project directory), and resolves it —
+ * and tsx's CommonJS hook when the module is TypeScript — against the provider process's own
+ * working directory at call time. No absolute path, no home directory, no tsx location.
+ * tests/providers/serialization.test.ts runs every provider through that serializer, and
+ * tests/engine drives the real provider process from two checkouts.
  * https://www.pulumi.com/docs/iac/concepts/resources/dynamic-providers/
  */
+import { relative, sep } from "node:path";
 
-/** tsx's CommonJS hook, resolved here: the serialized loader gets the path, not the resolver. */
-function resolveTsxCjs(): string {
-  try {
-    return require.resolve("tsx/cjs");
-  } catch {
-    return "";
-  }
+/** `modulePath` relative to the project directory, with `/` separators. */
+export function projectRelative(modulePath: string, projectDir: string = process.cwd()): string {
+  return relative(projectDir, modulePath).split(sep).join("/");
 }
 
 /**
  * A loader for the module at `modulePath` (pass the provider module's `__filename`). When that
- * module is a .ts file and no TypeScript loader is registered, tsx's hook is registered first.
+ * module is a .ts file and no TypeScript loader is registered, tsx's hook (resolved from the
+ * project directory) is registered first.
  */
 export function selfLoader<T>(modulePath: string): () => T {
-  // Captured by value into the serialized provider: plain strings only.
-  const path: string = modulePath;
-  const tsxCjs: string = resolveTsxCjs();
+  // Captured by value into the serialized provider: one relative path.
+  const rel: string = projectRelative(modulePath);
   return function loadImpl(): T {
-    if (path.endsWith(".ts") && !require.extensions[".ts"] && tsxCjs) require(tsxCjs);
-    return require(path) as T;
+    const abs: string = require("path").resolve(rel);
+    if (abs.endsWith(".ts") && !require.extensions[".ts"]) require(require.resolve("tsx/cjs", { paths: [process.cwd()] }));
+    return require(abs) as T;
   };
+}
+
+/** The engine passes the serialized provider as `__provider` in olds (state) and news (program). */
+export function providerTextChanged(olds: object | undefined, news: object | undefined): boolean {
+  const a = (olds as { __provider?: unknown } | undefined)?.__provider;
+  const b = (news as { __provider?: unknown } | undefined)?.__provider;
+  return typeof a === "string" && typeof b === "string" && a !== b;
 }

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
@@ -50,11 +50,23 @@ async function runInPlainNode(sf: pulumi.runtime.SerializedFunction, input: unkn
   return JSON.parse(stdout.trim().split("\n").pop()!);
 }
 
+/**
+ * The text is stored in state and loaded by refresh/destroy on other machines and checkouts:
+ * no absolute path (checkout, HOME, tsx's location) may be in it. Before the fix it held
+ * "/work/…/src/providers/remote-file.ts" and "/work/…/node_modules/tsx/dist/cjs/index.cjs".
+ */
+function noMachinePaths(text: string): void {
+  assert.ok(!text.includes(root), `serialized provider holds the checkout path ${root}`);
+  assert.doesNotMatch(text, /["'`]\/(?:home|root|tmp|work|usr|opt|var)\b/, "an absolute path in the serialized provider");
+  assert.doesNotMatch(text, /node_modules/);
+}
+
 describe("RemoteFile provider serialization", () => {
   it("serializes to a small closure that captures no module objects", async () => {
     const sf = await serializeLikeTheSdk();
     assert.ok(sf.text.length < 20_000, `serialized provider is ${sf.text.length} chars: something big was captured`);
-    assert.match(sf.text, /remote-file\.ts/, "the module path is captured as a string");
+    assert.match(sf.text, /"src\/providers\/remote-file\.ts"/, "the module path is captured relative to the project directory");
+    noMachinePaths(sf.text);
     assert.doesNotMatch(sf.text, /ssh2|Client\.prototype|__pulumi_closure.*@pulumi\/pulumi/);
     assert.equal(sf.containsSecrets, false);
   });
@@ -75,6 +87,35 @@ describe("RemoteFile provider serialization", () => {
     assert.equal(out.id, `hostS:${path}`);
     assert.equal(out.changes, false);
     assert.equal(readFileSync(path, "utf8"), "from the provider process\n");
+  });
+
+  it("the serialized provider loads from another directory holding the project (another checkout) and from nowhere else", async () => {
+    const sf = await serializeLikeTheSdk();
+    // Run from a directory without the project: the relative module path cannot resolve there.
+    const elsewhere = await promisify(execFile)(process.execPath, ["-e", `require(${JSON.stringify(require.resolve("require-from-string", { paths: [root] }))})(process.env.T).handler().check({}, {}).then(() => console.log("loaded"), (e) => console.log("failed: " + e.code))`], {
+      cwd: s.dir,
+      env: { PATH: process.env.PATH, T: sf.text },
+    });
+    assert.match(elsewhere.stdout, /failed: MODULE_NOT_FOUND/);
+  });
+
+  it("state from an older haforge (another __provider text) is an update that rewrites nothing on the host", async () => {
+    const path = join(s.dir, "migrate", "m.conf");
+    const inputs = { connection: s.conn(), path, content: "kept\n", mode: "0644", owner: "root", group: "root" };
+    const created = await remoteFileProvider.create!(inputs);
+    const before = statSync(path);
+    const oldText = "exports.handler = () => require('/home/alice/haforge/src/providers/remote-file.ts').remoteFileProvider;";
+    const sf = await serializeLikeTheSdk();
+    const d = await remoteFileProvider.diff!(created.id, { ...created.outs, __provider: oldText } as never, { ...inputs, __provider: sf.text } as never);
+    assert.equal(d.changes, true, "the new text must reach the state");
+    const same = await remoteFileProvider.diff!(created.id, { ...created.outs, __provider: sf.text } as never, { ...inputs, __provider: sf.text } as never);
+    assert.equal(same.changes, false);
+    await remoteFileProvider.update!(created.id, { ...created.outs, __provider: oldText } as never, { ...inputs, __provider: sf.text } as never);
+    const afterUpdate = statSync(path);
+    assert.equal(afterUpdate.ino, before.ino, "the file was not rewritten");
+    assert.equal(afterUpdate.mtimeMs, before.mtimeMs);
+    const m = await materialsProvider.diff!("materials", { specs: [], values: {}, __provider: oldText } as never, { specs: [], __provider: sf.text } as never);
+    assert.equal(m.changes, true);
   });
 
   it("declares as a dynamic resource under the SDK's mocks, with secret content kept secret", async () => {
@@ -133,7 +174,8 @@ describe("Materials provider serialization", () => {
   it("serializes to a small closure that captures no module objects", async () => {
     const sf = await serializeLikeTheSdk(materialsProvider);
     assert.ok(sf.text.length < 20_000, `serialized provider is ${sf.text.length} chars: something big was captured`);
-    assert.match(sf.text, /materials\.ts/, "the module path is captured as a string");
+    assert.match(sf.text, /"src\/providers\/materials\.ts"/, "the module path is captured relative to the project directory");
+    noMachinePaths(sf.text);
     assert.doesNotMatch(sf.text, /generateKeyPairSync|__pulumi_closure.*@pulumi\/pulumi/);
     assert.equal(sf.containsSecrets, false);
   });
