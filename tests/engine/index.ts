@@ -1,0 +1,118 @@
+/**
+ * The engine stand-in's API (see engine.ts for the engine behaviours it reproduces):
+ *
+ *   const op = { cwd: cloneDir, env: { ...process.env, HOME: homeA }, stack: "lab", checkpointFile };
+ *   await preview({ ...op, config, secretKeys });   // program runs, Check/Diff only, nothing written
+ *   await up({ ...op, config, secretKeys });        // program runs, steps applied, checkpoint written
+ *   await refresh(op);                              // no program: Read with the stored state
+ *   await destroy(op);                              // no program: Delete with the stored state
+ *   renameStack(checkpointFile, "lab", "lab2");     // like `pulumi stack rename`
+ *
+ * Every operation starts its own `@pulumi/pulumi/cmd/dynamic-provider` process (plain node,
+ * cwd = the project dir, the given env) and talks to it over gRPC. `up`/`preview` run the
+ * program in a child process (`node --import tsx`, cwd = the project dir, the given env). Each
+ * returns { ok, errors, steps: [{ op, urn, type, oldUrn?, error? }], rpcs, wallMs } (plus the
+ * program's outputs and its registrations for up/preview); failures are in `errors`, never thrown.
+ */
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as engine from "./engine";
+import type { ProgramJob, ProgramResult } from "./program-host";
+import { ProviderProcess } from "./provider-process";
+
+export type { Checkpoint, ResourceState, RunResult, StepRecord } from "./engine";
+export type { ProgramResult } from "./program-host";
+export { readCheckpoint, renameStack, unwrap, isSecret } from "./engine";
+export { ProviderProcess } from "./provider-process";
+
+export interface OperationOptions {
+  /** The project directory (a checkout with node_modules): cwd of the program and provider. */
+  readonly cwd: string;
+  /** The operator's environment (HOME, SSH_AUTH_SOCK, ...). @default process.env */
+  readonly env?: NodeJS.ProcessEnv;
+  readonly stack: string;
+  /** @default "haforge" */
+  readonly project?: string;
+  readonly checkpointFile: string;
+  /** Engine and provider log lines. @default none (HAFORGE_ENGINE_VERBOSE=1: stderr) */
+  readonly log?: (line: string) => void;
+}
+
+export interface ProgramOptions extends OperationOptions {
+  /** Program module relative to cwd. @default "index.ts" */
+  readonly program?: string;
+  /** Stack config, `ns:key` → value. */
+  readonly config?: Record<string, string>;
+  /** Which config keys are secrets. */
+  readonly secretKeys?: readonly string[];
+  /** @default 600 s */
+  readonly timeoutMs?: number;
+}
+
+const defaultLog = (): ((l: string) => void) => (process.env["HAFORGE_ENGINE_VERBOSE"] ? (l) => process.stderr.write(`${l}\n`) : () => {});
+
+async function runProgram(o: ProgramOptions, preview: boolean): Promise<ProgramResult> {
+  const dir = fs.mkdtempSync(join(tmpdir(), "haforge-engine-job-"));
+  const job: ProgramJob = {
+    cwd: o.cwd,
+    program: o.program ?? "index.ts",
+    stack: o.stack,
+    project: o.project ?? "haforge",
+    checkpointFile: o.checkpointFile,
+    resultFile: join(dir, "result.json"),
+    preview,
+    config: o.config ?? {},
+    secretKeys: [...(o.secretKeys ?? [])],
+  };
+  const jobFile = join(dir, "job.json");
+  fs.writeFileSync(jobFile, JSON.stringify(job), { mode: 0o600 });
+  const log = o.log ?? defaultLog();
+  try {
+    const env = { ...(o.env ?? process.env) };
+    delete env["NODE_OPTIONS"];
+    // The language host runs TypeScript programs through a TypeScript loader; here tsx.
+    const child = spawn(process.execPath, ["--import", "tsx", join(__dirname, "program-host.ts"), jobFile], { cwd: o.cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    let partial = "";
+    child.stdout.on("data", () => {});
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+      const lines = (partial + d.toString()).split("\n");
+      partial = lines.pop() ?? "";
+      for (const l of lines) log(l);
+    });
+    const timeoutMs = o.timeoutMs ?? 600_000;
+    const code = await new Promise<number | null>((res) => {
+      const t = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+      child.on("exit", (c) => {
+        clearTimeout(t);
+        res(c);
+      });
+    });
+    if (!fs.existsSync(job.resultFile)) {
+      return { ok: false, errors: [`program host exited ${code} without a result:\n${stderr.slice(-4000)}`], steps: [], rpcs: {}, wallMs: 0, outputs: {}, registrations: [] };
+    }
+    return JSON.parse(fs.readFileSync(job.resultFile, "utf8")) as ProgramResult;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** `pulumi preview`: runs the program; Check and Diff only; the checkpoint is not written. */
+export const preview = (o: ProgramOptions): Promise<ProgramResult> => runProgram(o, true);
+/** `pulumi up`: runs the program and applies its steps; writes the checkpoint. */
+export const up = (o: ProgramOptions): Promise<ProgramResult> => runProgram(o, false);
+
+const stateOp = (o: OperationOptions): engine.StateOpOptions => ({
+  checkpointFile: o.checkpointFile,
+  stack: o.stack,
+  provider: () => ProviderProcess.start({ cwd: o.cwd, env: o.env ?? process.env }),
+  log: o.log ?? defaultLog(),
+});
+
+/** `pulumi refresh`: Read of every resource with the `__provider` stored in state. */
+export const refresh = (o: OperationOptions): Promise<engine.RunResult> => engine.refresh(stateOp(o));
+/** `pulumi destroy`: the program is not run; Delete with the stored state. */
+export const destroy = (o: OperationOptions): Promise<engine.RunResult> => engine.destroy(stateOp(o));
