@@ -119,3 +119,64 @@ export function splitHostPort(bind: string): { host: string; port: number } | un
   if (port < 1 || port > 65535) return undefined;
   return { host, port };
 }
+
+/**
+ * The key two addresses share exactly when `sameAddress` holds for them: IPv4 as written (Node's
+ * isIP accepts one spelling per address), IPv6 in its canonical (RFC 5952) form, anything else
+ * as written. Undefined for what cannot be canonicalised here (a zoned IPv6 such as fe80::1%eth0).
+ */
+export function addressKey(a: string): string | undefined {
+  const fam = ipFamily(a);
+  if (fam === "ipv4") return `4 ${a}`;
+  if (fam === undefined) return `- ${a}`;
+  try {
+    return `6 ${new URL(`http://[${a}]/`).hostname}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Values by address, looked up with `sameAddress` semantics in O(1) per address instead of a scan
+ * of every value: VIP checks against every host's addresses would otherwise be quadratic.
+ */
+export class AddressIndex<T> {
+  private readonly byKey = new Map<string, { seq: number; value: T; address: string }[]>();
+  /** Entries without a key (zoned IPv6): compared one by one. */
+  private readonly loose: { seq: number; value: T; address: string }[] = [];
+  private seq = 0;
+
+  add(address: string, value: T): void {
+    const key = addressKey(address);
+    const entry = { seq: this.seq++, value, address };
+    if (key === undefined) return void this.loose.push(entry);
+    const list = this.byKey.get(key);
+    if (list) list.push(entry);
+    else this.byKey.set(key, [entry]);
+  }
+
+  /** Every value added under an address equal to `address`, in the order added (duplicates kept). */
+  lookup(address: string): T[] {
+    const key = addressKey(address);
+    // A key-less (zoned) address is compared with every entry one by one.
+    const keyed = key === undefined ? [...this.byKey.values()].flat().filter((e) => sameAddress(e.address, address)) : (this.byKey.get(key) ?? []);
+    const hits = [...keyed, ...this.loose.filter((e) => sameAddress(e.address, address))];
+    return hits.sort((a, b) => a.seq - b.seq).map((e) => e.value);
+  }
+}
+
+const hostIndexes = new WeakMap<ReadonlyMap<string, PlannedHost>, AddressIndex<string>>();
+
+/**
+ * The hosts known by `address` (address, internal address or an interface IP), each once, in host
+ * order: built once per hosts map and shared by every plan step that checks VIPs.
+ */
+export function hostsWithAddress(hosts: ReadonlyMap<string, PlannedHost>, address: string): string[] {
+  let index = hostIndexes.get(hosts);
+  if (!index) {
+    index = new AddressIndex<string>();
+    for (const h of hosts.values()) for (const a of hostAddresses(h)) index.add(a, h.name);
+    hostIndexes.set(hosts, index);
+  }
+  return [...new Set(index.lookup(address))];
+}

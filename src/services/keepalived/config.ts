@@ -121,9 +121,27 @@ function instanceModel(inst: KeepalivedInstancePlan, host: string, secrets: Secr
   };
 }
 
+const byHost = new WeakMap<ClusterPlan["keepalived"], ReadonlyMap<string, readonly KeepalivedInstancePlan[]>>();
+
+/** The instances `host` is a member of, in plan order (indexed once per plan, not scanned per host). */
+export function instancesOf(plan: ClusterPlan, host: string): readonly KeepalivedInstancePlan[] {
+  let m = byHost.get(plan.keepalived);
+  if (!m) {
+    const built = new Map<string, KeepalivedInstancePlan[]>();
+    for (const inst of plan.keepalived)
+      for (const h of new Set(inst.members.map((x) => x.host))) {
+        const list = built.get(h);
+        if (list) list.push(inst);
+        else built.set(h, [inst]);
+      }
+    byHost.set(plan.keepalived, (m = built));
+  }
+  return m.get(host) ?? [];
+}
+
 /** The model of `host`'s keepalived.conf: every instance the host is a member of, in plan order. */
 export function keepalivedConfModel(plan: ClusterPlan, host: string, secrets: SecretValues): KeepalivedConfModel {
-  const mine = plan.keepalived.filter((i) => i.members.some((m) => m.host === host));
+  const mine = instancesOf(plan, host);
   const scripts: KeepalivedScriptModel[] = mine.flatMap((inst) =>
     inst.track.map((t) => {
       const { command, encoded } = scriptCommand(t.script);

@@ -10,9 +10,9 @@
 import { error, warning, type Finding } from "../../core/findings";
 import type { z } from "zod";
 import type { VrrpInstance } from "../../inventory/schema";
-import { hostAddresses, inSubnet, ipFamily, parseCidr, placeVip, sameAddress, type Cidr } from "../../plan/network";
+import { AddressIndex, hostsWithAddress, inSubnet, ipFamily, parseCidr, placeVip, sameAddress, type Cidr } from "../../plan/network";
 import type { KeepalivedInstancePlan, KeepalivedMember, PlannedHost, RollingGroup } from "../../plan/types";
-import { allPacemakerVips } from "../pacemaker/vips";
+import { allPacemakerVips, type PacemakerVip } from "../pacemaker/vips";
 import type { PlanContext, PlanStep } from "../types";
 
 /** Default priorities: 150 for the first host, then 140, 130, ... (never below 1). */
@@ -39,7 +39,8 @@ export function plan(ctx: PlanContext): PlanStep {
   const roles: Record<string, string[]> = {};
   const names = new Map<string, number>();
   const vips: ({ cidr: Cidr; index: number } | undefined)[] = [];
-  const pcmkVips = allPacemakerVips(ctx.inventory.pacemaker?.clusters ?? []);
+  const pcmkVips = new AddressIndex<PacemakerVip>();
+  for (const v of allPacemakerVips(ctx.inventory.pacemaker?.clusters ?? [])) pcmkVips.add(v.address, v);
 
   section.instances.forEach((inst, i) => {
     const base = `keepalived.instances[${i}]`;
@@ -65,26 +66,24 @@ export function plan(ctx: PlanContext): PlanStep {
 
     if (cidr) {
       findings.push(...checkPlacement(inst, base, cidr, members, ctx.hosts));
-      for (const h of ctx.hosts.values())
-        if (hostAddresses(h).some((a) => sameAddress(a, cidr.address)))
-          findings.push(
-            error(
-              "keepalived.vip-is-host-address",
-              `${base}.vip`,
-              `VIP '${inst.vip}' of instance '${inst.name}' is the address of host '${h.name}'`,
-              "A VIP must be a free address of the subnet: the holder adds it, the others must not have it.",
-            ),
-          );
-      for (const v of pcmkVips)
-        if (sameAddress(v.address, cidr.address))
-          findings.push(
-            error(
-              "keepalived.vip-conflicts-pacemaker",
-              `${base}.vip`,
-              `VIP '${inst.vip}' of instance '${inst.name}' is also managed by Pacemaker ('${v.id}' of cluster '${v.cluster}', ${v.path})`,
-              "One address, one manager: keep the VIP either in keepalived or in Pacemaker.",
-            ),
-          );
+      for (const h of hostsWithAddress(ctx.hosts, cidr.address))
+        findings.push(
+          error(
+            "keepalived.vip-is-host-address",
+            `${base}.vip`,
+            `VIP '${inst.vip}' of instance '${inst.name}' is the address of host '${h}'`,
+            "A VIP must be a free address of the subnet: the holder adds it, the others must not have it.",
+          ),
+        );
+      for (const v of pcmkVips.lookup(cidr.address))
+        findings.push(
+          error(
+            "keepalived.vip-conflicts-pacemaker",
+            `${base}.vip`,
+            `VIP '${inst.vip}' of instance '${inst.name}' is also managed by Pacemaker ('${v.id}' of cluster '${v.cluster}', ${v.path})`,
+            "One address, one manager: keep the VIP either in keepalived or in Pacemaker.",
+          ),
+        );
     }
 
     if (inst.authPass && "value" in inst.authPass && inst.authPass.value.length > 8)
@@ -226,12 +225,19 @@ function checkPlacement(inst: Inst, base: string, cidr: Cidr, members: readonly 
  */
 function checkRouterIds(insts: readonly Inst[], vips: readonly ({ cidr: Cidr; index: number } | undefined)[], planned: readonly KeepalivedInstancePlan[]): Finding[] {
   const findings: Finding[] = [];
-  for (let k = 1; k < insts.length; k++) {
-    for (let i = 0; i < k; i++) {
+  // Only pairs that can conflict are compared: the same VIP, or the same interface and routerId
+  // (comparing every pair is quadratic in the number of instances).
+  const byVip = new AddressIndex<number>();
+  const byRouter = new Map<string, number[]>();
+  for (let k = 0; k < insts.length; k++) {
+    const b = insts[k]!;
+    const vb = vips[k];
+    const routerKey = `${b.interface}\u0000${b.routerId}`;
+    const sameRouter = byRouter.get(routerKey) ?? [];
+    const candidates = [...new Set([...(vb ? byVip.lookup(vb.cidr.address) : []), ...sameRouter])].sort((x, y) => x - y);
+    for (const i of candidates) {
       const a = insts[i]!;
-      const b = insts[k]!;
       const va = vips[i];
-      const vb = vips[k];
       if (va && vb && sameAddress(va.cidr.address, vb.cidr.address)) {
         findings.push(
           error("keepalived.duplicate-vip", `keepalived.instances[${k}].vip`, `VIP '${b.vip}' of instance '${b.name}' is also the VIP of instance '${a.name}'`, "Give every instance its own VIP."),
@@ -257,6 +263,9 @@ function checkRouterIds(insts: readonly Inst[], vips: readonly ({ cidr: Cidr; in
           ),
         );
     }
+    if (vb) byVip.add(vb.cidr.address, k);
+    sameRouter.push(k);
+    byRouter.set(routerKey, sameRouter);
   }
   return findings;
 }

@@ -2,7 +2,8 @@ import type { FileSpec, ServiceSpec } from "../../core/desired-state";
 import type { ClusterPlan } from "../../plan/types";
 import { daemon } from "../../render/daemon";
 import type { RenderContext, RenderResult, ServiceModule } from "../types";
-import { KEEPALIVED_CONF, keepalivedConfModel, keepalivedHosts, keepalivedSecretFindings } from "./config";
+import { rollingGroupsWithId } from "../../plan/lookup";
+import { KEEPALIVED_CONF, instancesOf, keepalivedConfModel, keepalivedHosts, keepalivedSecretFindings } from "./config";
 
 export { keepalivedSecretFindings } from "./config";
 
@@ -21,12 +22,9 @@ export const KEEPALIVED_COMMAND = `/usr/sbin/keepalived --dont-fork --log-consol
 
 /** The rolling group the plan gives this host's keepalived: `keepalived:<instance>` first. */
 function rollGroupFor(plan: ClusterPlan, host: string): string | undefined {
-  const candidates = [
-    ...plan.keepalived.filter((i) => i.members.some((m) => m.host === host)).map((i) => `keepalived:${i.name}`),
-    "keepalived",
-  ];
+  const candidates = [...instancesOf(plan, host).map((i) => `keepalived:${i.name}`), "keepalived"];
   for (const id of candidates) {
-    const g = plan.rollingGroups.find((r) => r.id === id && r.hosts.includes(host));
+    const g = rollingGroupsWithId(plan, id).find((r) => r.hosts.includes(host));
     if (g) return g.id;
   }
   return undefined;

@@ -21,6 +21,7 @@ import {
   type Pairs,
 } from "./cib";
 import { lightweightResources, lightweightSpec } from "./lightweight";
+import { plannedHosts } from "../../plan/lookup";
 
 type SpecPrimitive = PacemakerClusterPlan["spec"]["primitives"][number];
 type SpecGroup = PacemakerClusterPlan["spec"]["groups"][number];
@@ -109,7 +110,7 @@ function fencingResources(cluster: PacemakerClusterPlan): { resources: CibPrimit
 
 /** pacemaker_remote nodes: `ocf:pacemaker:remote` resources named after the node. */
 function remoteResources(cluster: PacemakerClusterPlan, plan: ClusterPlan): CibPrimitive[] {
-  const hosts = new Map(plan.hosts.map((h) => [h.name, h]));
+  const hosts = plannedHosts(plan);
   return cluster.remoteNodes.map((name) => ({
     kind: "primitive",
     id: name,

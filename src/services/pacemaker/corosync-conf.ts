@@ -12,6 +12,7 @@
  *   (votequorum(5)), and the plan has already resolved waitForAll.
  */
 import type { ClusterPlan, PacemakerClusterPlan } from "../../plan/types";
+import { plannedHosts } from "../../plan/lookup";
 
 export const COROSYNC_CONF = "/etc/corosync/corosync.conf";
 export const COROSYNC_AUTHKEY = "/etc/corosync/authkey";
@@ -47,7 +48,7 @@ const bit = (b: boolean): 0 | 1 => (b ? 1 : 0);
 export function corosyncConfData(cluster: PacemakerClusterPlan, plan: ClusterPlan): CorosyncConfData {
   const spec = cluster.spec;
   const knet = spec.transport === "knet";
-  const hosts = new Map(plan.hosts.map((h) => [h.name, h]));
+  const hosts = plannedHosts(plan);
   // Links beyond the first exist only with knet; other transports use ring0 only.
   const linkCount = knet ? Math.max(1, ...cluster.nodes.map((n) => n.addrs.length)) : 1;
   const q = cluster.quorum;

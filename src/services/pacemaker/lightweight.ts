@@ -12,6 +12,7 @@
 import type { PacemakerCluster } from "../../inventory/schema";
 import type { ClusterPlan, PacemakerClusterPlan } from "../../plan/types";
 import type { CibColocation, CibLocation, CibOp, CibOrder, CibPrimitive, CibResource } from "./cib";
+import { plannedHosts } from "../../plan/lookup";
 
 export type LightweightSpec = NonNullable<PacemakerCluster["lightweight"]>;
 
@@ -58,7 +59,7 @@ function daemonPrimitive(id: string, allSystemd: boolean, unit: string, binfile:
 }
 
 export function lightweightResources(cluster: PacemakerClusterPlan, plan: ClusterPlan, lw: LightweightSpec): LightweightPart {
-  const hosts = new Map(plan.hosts.map((h) => [h.name, h]));
+  const hosts = plannedHosts(plan);
   const nodeNames = cluster.nodes.map((n) => n.host);
   const allSystemd = nodeNames.every((n) => (hosts.get(n)?.init ?? "systemd") === "systemd");
   const managed = new Set(lw.managed);

@@ -23,6 +23,7 @@ import { cibPath, cibXml } from "./cib";
 import { buildCibModel } from "./cib-model";
 import { COROSYNC_AUTHKEY, COROSYNC_CONF, corosyncConfData, usesCrypto } from "./corosync-conf";
 import { lightweightSpec } from "./lightweight";
+import { plannedHost } from "../../plan/lookup";
 
 export const CIB_APPLY_SCRIPT = "/usr/local/lib/haforge/cib-apply.sh";
 export const PACEMAKER_AUTHKEY = "/etc/pacemaker/authkey";
@@ -105,7 +106,7 @@ function membershipAction(cluster: PacemakerClusterPlan, host: string): ClusterA
 }
 
 function initOf(plan: ClusterPlan, host: string): InitSystem {
-  return plan.hosts.find((h) => h.name === host)?.init ?? "systemd";
+  return plannedHost(plan, host)?.init ?? "systemd";
 }
 
 function renderCluster(ctx: RenderContext, cluster: PacemakerClusterPlan): RenderResult {

@@ -10,7 +10,7 @@
 import { error, warning, type Finding } from "../../core/findings";
 import type { PacemakerCluster } from "../../inventory/schema";
 import type { PlannedHost } from "../../plan/types";
-import { hostAddresses, ipFamily, placeVip, sameAddress } from "../../plan/network";
+import { hostsWithAddress, ipFamily, placeVip, sameAddress } from "../../plan/network";
 import { clusterVips } from "./vips";
 
 type Kind = "primitive" | "group" | "clone" | "fencing" | "constraint";
@@ -266,17 +266,15 @@ function checkVips(cluster: PacemakerCluster, base: string, nodes: readonly stri
         error("pacemaker.duplicate-vip", vip.path, `VIP '${vip.address}' of '${vip.id}' is already managed by '${dup[1]}' in cluster '${cluster.name}'`, "Give each VIP its own address."),
       );
     seen.set(vip.address, vip.id);
-    for (const h of hosts.values()) {
-      if (hostAddresses(h).some((a) => sameAddress(a, vip.address)))
-        findings.push(
-          error(
-            "pacemaker.vip-is-host-address",
-            vip.path,
-            `VIP '${vip.address}' of '${vip.id}' is the address of host '${h.name}'`,
-            "A VIP must be a free address in the nodes' subnet, not a host's own address.",
-          ),
-        );
-    }
+    for (const h of hostsWithAddress(hosts, vip.address))
+      findings.push(
+        error(
+          "pacemaker.vip-is-host-address",
+          vip.path,
+          `VIP '${vip.address}' of '${vip.id}' is the address of host '${h}'`,
+          "A VIP must be a free address in the nodes' subnet, not a host's own address.",
+        ),
+      );
     for (const n of nodes) {
       const host = hosts.get(n);
       if (!host) continue;

@@ -8,6 +8,7 @@ import { resolveSecret } from "../../core/secrets";
 import type { ClusterPlan, PlannedHost, PostgresPlan } from "../../plan/types";
 import { daemon } from "../../render/daemon";
 import type { RenderContext } from "../types";
+import { plannedHost } from "../../plan/lookup";
 
 export const PATRONI_CONFIG = "/etc/patroni/config.yml";
 export const PATRONI_REST_PORT = 8008;
@@ -83,7 +84,7 @@ export const stripScheme = (endpoint: string): string => endpoint.replace(/^[a-z
  * (HAProxy, the app hosts) and loopback; everything with scram-sha-256 passwords.
  */
 export function pgHba(plan: ClusterPlan, pg: PostgresPlan): string[] {
-  const addr = (h: string) => plan.hosts.find((x) => x.name === h)?.internalAddress ?? h;
+  const addr = (h: string) => plannedHost(plan, h)?.internalAddress ?? h;
   const lines = [
     "local all postgres peer",
     "local all all scram-sha-256",
@@ -196,7 +197,7 @@ export function renderPatroni(ctx: RenderContext, pg: PostgresPlan): { files: Fi
   const services: ServiceSpec[] = [];
   const quorumMembers = new Set(ctx.plan.quorumStore?.members.map((m) => m.host) ?? []);
   for (const name of pg.nodes) {
-    const host = ctx.plan.hosts.find((h) => h.name === name);
+    const host = plannedHost(ctx.plan, name);
     if (!host) continue; // the plan step reports unknown hosts; render never throws
     files.push({
       host: name,

@@ -78,13 +78,14 @@ export function plan(ctx: PlanContext): PlanStep {
   // --- which hosts ----------------------------------------------------------------------------
   let nodeHosts: string[];
   if (rmq.nodes !== undefined) {
-    nodeHosts = [];
+    const listed = new Set<string>();
     rmq.nodes.forEach((h, j) => {
       const path = `rabbitmq.nodes[${j}]`;
       if (!hostIndex.has(h)) findings.push(error("rabbitmq.unknown-host", path, `RabbitMQ node ${JSON.stringify(h)} is not defined in hosts`, `Add ${JSON.stringify(h)} to hosts or fix the spelling.`));
-      else if (nodeHosts.includes(h)) findings.push(error("rabbitmq.duplicate-node", path, `host ${JSON.stringify(h)} is listed twice as a RabbitMQ node`));
-      else nodeHosts.push(h);
+      else if (listed.has(h)) findings.push(error("rabbitmq.duplicate-node", path, `host ${JSON.stringify(h)} is listed twice as a RabbitMQ node`));
+      else listed.add(h);
     });
+    nodeHosts = [...listed];
     if (rmq.nodes.length === 0) findings.push(error("rabbitmq.no-nodes", "rabbitmq.nodes", "rabbitmq.nodes is empty", "List the hosts that run RabbitMQ, or drop `nodes` to use every Tower instance."));
   } else {
     // Every Tower instance runs a RabbitMQ node (Tower clustering doc: "Each AWX/Tower instance has

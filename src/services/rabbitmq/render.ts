@@ -45,14 +45,18 @@ function rollGroupFor(plan: ClusterPlan): string {
   return plan.rollingGroups.find((g) => g.id === "rabbitmq" || g.service === SERVICE_NAME || g.service === "rabbitmq")?.id ?? "rabbitmq";
 }
 
-/** What rabbitmq.conf.hbs needs; everything computed here, the template only formats. */
-export function rabbitmqConfModel(plan: ClusterPlan, rmq: RabbitMqPlan, node: RabbitMqNode) {
+/**
+ * What rabbitmq.conf.hbs needs; everything computed here, the template only formats. `nodeList`
+ * is the classic_config node list, the same on every node: rendered once per cluster
+ * (classicConfigNodes), not once per node.
+ */
+export function rabbitmqConfModel(plan: ClusterPlan, rmq: RabbitMqPlan, node: RabbitMqNode, nodeList: string) {
   const guestIsOurs = rmq.username === "guest";
   return {
     clusterName: plan.name,
     nodeName: node.nodeName,
     port: rmq.port,
-    nodes: rmq.nodes.map((n, i) => ({ index: i + 1, nodeName: n.nodeName })),
+    nodeList,
     partitionHandling: rmq.partitionHandling,
     vhost: rmq.vhost,
     username: rmq.username,
@@ -62,6 +66,11 @@ export function rabbitmqConfModel(plan: ClusterPlan, rmq: RabbitMqPlan, node: Ra
     guestLoopback: guestIsOurs ? "false" : "true",
     management: rmq.enableManagement ? { port: rmq.managementPort } : undefined,
   };
+}
+
+/** The `cluster_formation.classic_config.nodes.N = ...` lines: every node lists every node. */
+export function classicConfigNodes(ctx: RenderContext, rmq: RabbitMqPlan): string {
+  return ctx.template("rabbitmq", "classic_config_nodes.hbs", { nodes: rmq.nodes.map((n, i) => ({ index: i + 1, nodeName: n.nodeName })) });
 }
 
 /**
@@ -128,6 +137,7 @@ function render(ctx: RenderContext): RenderResult {
   const plugins = rmq.enableManagement ? ["rabbitmq_management"] : [];
   const rollGroup = rollGroupFor(plan);
   const restart = [SERVICE_NAME];
+  const nodeList = classicConfigNodes(ctx, rmq);
 
   for (const node of rmq.nodes) {
     const host = node.host;
@@ -135,7 +145,7 @@ function render(ctx: RenderContext): RenderResult {
       {
         host,
         path: RABBITMQ_CONF,
-        content: ctx.template("rabbitmq", "rabbitmq.conf.hbs", rabbitmqConfModel(plan, rmq, node)),
+        content: ctx.template("rabbitmq", "rabbitmq.conf.hbs", rabbitmqConfModel(plan, rmq, node, nodeList)),
         mode: "0640",
         owner: "root",
         group: "rabbitmq",

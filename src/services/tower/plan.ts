@@ -21,9 +21,9 @@ export function towerInstances(inventory: Inventory): string[] {
   const t = inventory.tower;
   if (!t) return [];
   const listed = new Set(t.instanceGroups.flatMap((g) => g.hosts));
-  const out: string[] = [];
-  for (const h of inventory.hosts) if (listed.has(h.name) && !out.includes(h.name)) out.push(h.name);
-  return out;
+  const out = new Set<string>();
+  for (const h of inventory.hosts) if (listed.has(h.name)) out.add(h.name);
+  return [...out];
 }
 
 const isEmptyLiteral = (ref: SecretRef | undefined): boolean => ref === undefined || ("value" in ref && ref.value === "");

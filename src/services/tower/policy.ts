@@ -60,17 +60,22 @@ export function applyMembershipPolicies(groups: readonly PolicyGroupInput[], ins
   interface Work {
     readonly input: PolicyGroupInput;
     readonly members: string[];
+    /** The same names as `members`, for O(1) membership tests (a group can hold every instance). */
+    readonly memberSet: Set<string>;
     readonly unknown: string[];
   }
   const work: Work[] = groups.map((input) => {
     const members: string[] = [];
-    const unknown: string[] = [];
+    const memberSet = new Set<string>();
+    const unknown = new Set<string>();
     for (const h of input.list) {
-      if (!order.has(h)) {
-        if (!unknown.includes(h)) unknown.push(h);
-      } else if (!members.includes(h)) members.push(h);
+      if (!order.has(h)) unknown.add(h);
+      else if (!memberSet.has(h)) {
+        memberSet.add(h);
+        members.push(h);
+      }
     }
-    return { input, members, unknown };
+    return { input, members, memberSet, unknown: [...unknown] };
   });
 
   const seen = new Set<string>();
@@ -80,6 +85,11 @@ export function applyMembershipPolicies(groups: readonly PolicyGroupInput[], ins
     return i.managedByPolicy && !isolatedNames.has(i.name);
   });
   const load = new Map<string, number>(pool.map((i) => [i.name, 0]));
+  const add = (g: Work, name: string) => {
+    g.members.push(name);
+    g.memberSet.add(name);
+    load.set(name, load.get(name)! + 1);
+  };
   const active = work.filter((w) => !w.input.isolated);
   const bySize = () => [...active].sort((a, b) => a.members.length - b.members.length);
   const byLoad = () => [...pool].sort((a, b) => load.get(a.name)! - load.get(b.name)!);
@@ -87,17 +97,15 @@ export function applyMembershipPolicies(groups: readonly PolicyGroupInput[], ins
   for (const g of bySize()) {
     for (const inst of byLoad()) {
       if (g.members.length >= g.input.minimum) break;
-      if (g.members.includes(inst.name)) continue;
-      g.members.push(inst.name);
-      load.set(inst.name, load.get(inst.name)! + 1);
+      if (g.memberSet.has(inst.name)) continue;
+      add(g, inst.name);
     }
   }
   for (const g of bySize()) {
     for (const inst of byLoad()) {
-      if (g.members.includes(inst.name)) continue;
+      if (g.memberSet.has(inst.name)) continue;
       if (100 * g.members.length >= g.input.percentage * pool.length) break;
-      g.members.push(inst.name);
-      load.set(inst.name, load.get(inst.name)! + 1);
+      add(g, inst.name);
     }
   }
 

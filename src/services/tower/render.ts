@@ -15,7 +15,7 @@
  */
 import type { ClusterAction, FileSpec, ServiceSpec } from "../../core/desired-state";
 import { resolveSecret } from "../../core/secrets";
-import type { ClusterPlan, InstanceGroupPlan } from "../../plan/types";
+import type { ClusterPlan, InstanceGroupPlan, IsolatedGroupPlan } from "../../plan/types";
 import type { RenderContext, RenderResult, ServiceModule } from "../types";
 import {
   AUTHORIZED_KEY_OPTIONS,
@@ -124,39 +124,67 @@ function instanceFiles(ctx: RenderContext, host: string): FileSpec[] {
   return files;
 }
 
-/** Private keys and the SSH client config on an instance of a controller group. */
-function controllerFiles(ctx: RenderContext, host: string): FileSpec[] {
+/**
+ * What every controller instance's files are built from, indexed once per render (per host, a
+ * scan of every group's instances would make the render quadratic in the number of instances):
+ * the isolated groups each instance controls, and each distinct set's files built once.
+ */
+function controllerIndex(ctx: RenderContext): (host: string) => FileSpec[] {
   const { plan } = ctx;
-  const groups = plan.instanceGroups.filter((g) => g.instances.includes(host)).flatMap((g) => groupsControlledBy(plan, g.name));
-  const unique = [...new Map(groups.map((g) => [g.name, g])).values()].sort((a, b) => a.name.localeCompare(b.name));
-  if (unique.length === 0) return [];
+  const controlled = new Map<string, IsolatedGroupPlan[]>();
+  for (const g of plan.instanceGroups) controlled.set(g.name, groupsControlledBy(plan, g.name));
+  const groupsOf = new Map<string, IsolatedGroupPlan[]>();
+  for (const g of plan.instanceGroups) {
+    const isolated = controlled.get(g.name)!;
+    if (isolated.length === 0) continue;
+    for (const host of new Set(g.instances)) {
+      const list = groupsOf.get(host);
+      if (list) list.push(...isolated);
+      else groupsOf.set(host, [...isolated]);
+    }
+  }
   const address = new Map(plan.hosts.map((h) => [h.name, h.internalAddress]));
-  const files: FileSpec[] = unique.map((g) => ({
-    host,
-    path: privateKeyPath(g.name),
-    content: keyPair(ctx.materials, g.name).privateKey,
-    mode: "0600",
-    owner: "awx",
-    group: "awx",
-    secret: true,
-    validate: "ssh-keygen -y -f {file} >/dev/null",
-    notify: [],
-  }));
-  const hosts = unique.flatMap((g) =>
-    g.instances.map((i) => ({ name: i, address: address.get(i) ?? i, identityFile: privateKeyPath(g.name) })),
-  );
-  files.push({
-    host,
-    path: AWX_SSH_CONFIG,
-    content: ctx.template("tower", "ssh_config.hbs", { hosts }),
-    mode: "0600",
-    owner: "awx",
-    group: "awx",
-    secret: false,
-    validate: "ssh -G -F {file} localhost >/dev/null",
-    notify: [],
-  });
-  return files;
+  const keys = new Map<string, string>();
+  const privateKey = (group: string) => {
+    let k = keys.get(group);
+    if (k === undefined) keys.set(group, (k = keyPair(ctx.materials, group).privateKey));
+    return k;
+  };
+  const sshConfigs = new Map<string, string>();
+  return (host) => {
+    const groups = groupsOf.get(host) ?? [];
+    const unique = [...new Map(groups.map((g) => [g.name, g])).values()].sort((a, b) => a.name.localeCompare(b.name));
+    if (unique.length === 0) return [];
+    const files: FileSpec[] = unique.map((g) => ({
+      host,
+      path: privateKeyPath(g.name),
+      content: privateKey(g.name),
+      mode: "0600",
+      owner: "awx",
+      group: "awx",
+      secret: true,
+      validate: "ssh-keygen -y -f {file} >/dev/null",
+      notify: [],
+    }));
+    const setKey = JSON.stringify(unique.map((g) => g.name));
+    let config = sshConfigs.get(setKey);
+    if (config === undefined) {
+      const hosts = unique.flatMap((g) => g.instances.map((i) => ({ name: i, address: address.get(i) ?? i, identityFile: privateKeyPath(g.name) })));
+      sshConfigs.set(setKey, (config = ctx.template("tower", "ssh_config.hbs", { hosts })));
+    }
+    files.push({
+      host,
+      path: AWX_SSH_CONFIG,
+      content: config,
+      mode: "0600",
+      owner: "awx",
+      group: "awx",
+      secret: false,
+      validate: "ssh -G -F {file} localhost >/dev/null",
+      notify: [],
+    });
+    return files;
+  };
 }
 
 /** authorized_keys on every isolated host: one key per isolated group it belongs to. */
@@ -252,8 +280,9 @@ function render(ctx: RenderContext): RenderResult {
   const services: ServiceSpec[] = [];
   const init = new Map(plan.hosts.map((h) => [h.name, h.init]));
   const rollGroup = rollGroupFor(plan);
+  const controllerFiles = controllerIndex(ctx);
   for (const host of instanceHosts(plan)) {
-    files.push(...instanceFiles(ctx, host), ...controllerFiles(ctx, host));
+    files.push(...instanceFiles(ctx, host), ...controllerFiles(host));
     // Tower ships its own units; haforge only needs to know how to restart and gate on it.
     services.push({ host, name: SERVICE_NAME, manager: init.get(host) ?? "systemd", restart: RESTART, health: HEALTH, ...(rollGroup ? { rollGroup } : {}) });
   }

@@ -35,11 +35,24 @@ export function splitEndpoint(endpoint: string, fallbackPort: number): { host: s
  */
 export function brokerUrl(plan: ClusterPlan, host: string, secrets: SecretValues): string | undefined {
   const rmq = plan.rabbitmq;
-  const node = rmq?.nodes.find((n) => n.host === host) ?? rmq?.nodes[0];
+  const node = (rmq && nodeByHost(rmq.nodes).get(host)) ?? rmq?.nodes[0];
   if (!rmq || !node) return undefined;
   const password = resolveSecret(rmq.password, secrets);
   const enc = encodeURIComponent;
   return `amqp://${enc(rmq.username)}:${enc(password)}@${urlHost(node.address)}:${rmq.port}/${enc(rmq.vhost)}`;
+}
+
+type RabbitNodes = NonNullable<ClusterPlan["rabbitmq"]>["nodes"];
+const nodeIndexes = new WeakMap<RabbitNodes, Map<string, RabbitNodes[number]>>();
+/** host → its (first) RabbitMQ node, built once per plan: every instance looks its node up. */
+function nodeByHost(nodes: RabbitNodes): Map<string, RabbitNodes[number]> {
+  let m = nodeIndexes.get(nodes);
+  if (!m) {
+    m = new Map();
+    for (const n of nodes) if (!m.has(n.host)) m.set(n.host, n);
+    nodeIndexes.set(nodes, m);
+  }
+  return m;
 }
 
 export interface DatabaseSettings {
