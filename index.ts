@@ -16,6 +16,7 @@ const cluster = new HaCluster(pulumi.getStack(), {
   inventory,
   secrets: stackSecrets(inventory),
   force: cfg.getBoolean("force") ?? false,
+  allowUnsafeMembership: cfg.getBoolean("allowUnsafeMembership") ?? false,
   ...(knownHostsFromConfig(cfg, __dirname) ? { knownHostsFile: knownHostsFromConfig(cfg, __dirname)! } : {}),
 });
 

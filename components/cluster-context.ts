@@ -16,6 +16,8 @@ import { Inventory, type InventoryInput } from "../src/inventory/schema";
 import { planCluster } from "../src/plan/plan";
 import type { ClusterPlan, PlannedHost } from "../src/plan/types";
 import { Materials } from "../src/providers/materials";
+import { MembershipGuard } from "../src/providers/membership-guard";
+import { memberships } from "../src/plan/membership";
 import { collectSecretRefs } from "../src/render/output";
 import { renderByService, requiredMaterials, secretFindings, type ServiceRender } from "../src/render/render";
 import { hostAccess, pinnedHostKey, type HostAccess } from "./connections";
@@ -42,6 +44,12 @@ export interface HaClusterArgs {
   /** Overwrite files edited out of band. @default false */
   readonly force?: boolean;
   /**
+   * Accept membership changes that would lose quorum (more members removed at once than the
+   * cluster tolerates losing, or below the quorum minimum; src/plan/membership.ts): for members
+   * that are already lost for good. @default false
+   */
+  readonly allowUnsafeMembership?: boolean;
+  /**
    * known_hosts file that pins the host key of every host the inventory does not pin itself.
    * @default - none: such hosts are refused unless they opt into trust-on-first-use
    */
@@ -58,6 +66,8 @@ export interface ClusterContext {
   readonly secrets: pulumi.Output<SecretValues>;
   readonly materials: Materials;
   readonly force: boolean;
+  /** Checks the membership change against the state before anything is touched; every host resource depends on it. */
+  readonly membershipGuard: MembershipGuard;
 }
 
 function analyze(inv: HaClusterArgs["inventory"]): Analysis {
@@ -128,8 +138,10 @@ export function prepareCluster(name: string, args: HaClusterArgs, parent: pulumi
   if (missing.length) throw new pulumi.RunError(`haforge: unresolved secrets: ${missing.join(", ")} (set them with \`pulumi config set --secret\` or the environment)`);
   const secrets = pulumi.secret(pulumi.all(secretInputs)) as pulumi.Output<SecretValues>;
 
+  // Quorum safety against the state: the engine checks it before any step; everything waits on it.
+  const membershipGuard = new MembershipGuard(`${name}-membership`, { memberships: memberships(plan), allowUnsafe: args.allowUnsafeMembership ?? false }, { parent });
   const specs = requiredMaterials(plan);
-  const materials = new Materials(`${name}-materials`, specs, { parent });
+  const materials = new Materials(`${name}-materials`, specs, { parent, dependsOn: [membershipGuard] });
   const placeholderMaterials: MaterialValues = Object.fromEntries(specs.map((s) => [s.key, placeholderMaterial(s.kind.type)]));
   const structure = renderByService(plan, placeholderSecrets(plan), placeholderMaterials);
 
@@ -161,6 +173,7 @@ export function prepareCluster(name: string, args: HaClusterArgs, parent: pulumi
     secrets,
     materials,
     force: args.force ?? false,
+    membershipGuard,
   };
 }
 

@@ -55,6 +55,7 @@ export function createServiceResources(
   part: ServiceRender,
   dependsOn: readonly pulumi.Resource[] = [],
 ): ServiceResources {
+  dependsOn = [ctx.membershipGuard, ...dependsOn]; // nothing touches a host before the quorum-safety check
   const files: RemoteFile[] = [];
   const byHost = new Map<string, { spec: FileSpec; res: RemoteFile }[]>();
   const firstFile = new Map<string, RemoteFile>();

@@ -1,2 +1,3 @@
 export * from "./remote-file";
 export * from "./materials";
+export * from "./membership-guard";

@@ -21,7 +21,7 @@ import type { HostConnection, SshPool } from "../../../src/transport";
 export const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
 export const SIG_KEY = "4dabf18193072939515e22adb298388d";
 
-export type Kind = "file" | "materials" | "command" | "other";
+export type Kind = "file" | "materials" | "guard" | "command" | "other";
 
 export interface StateEntry {
   readonly name: string;
@@ -80,6 +80,7 @@ export function kindOf(type: string, inputs: Record<string, unknown>): Kind {
   if (type === "command:remote:Command") return "command";
   if (type === "pulumi-nodejs:dynamic:Resource" && "path" in inputs && "connection" in inputs) return "file";
   if (type === "pulumi-nodejs:dynamic:Resource" && "specs" in inputs) return "materials";
+  if (type === "pulumi-nodejs:dynamic:Resource" && "memberships" in inputs) return "guard";
   return "other";
 }
 
@@ -157,6 +158,8 @@ export class Engine {
         host = (inputs["connection"] as HostConnection).host;
       } else if (kind === "materials") {
         ({ outputs, op } = await this.materials(inputs, prev));
+      } else if (kind === "guard") {
+        ({ outputs, op } = await this.guard(inputs, prev));
       } else if (kind === "command") {
         ({ outputs, op, detail } = await this.command(name, inputs, prev));
         host = String((inputs["connection"] as Record<string, unknown>)["host"]);
@@ -223,6 +226,19 @@ export class Engine {
     if (!d.changes) return { outputs: prev.outputs, op: "same" };
     const r = await m.materialsProvider.update!("materials", olds, news);
     return { outputs: r.outs as unknown as Record<string, unknown>, op: "update" };
+  }
+
+  /** MembershipGuard: like the engine, Check with the inputs in state (olds) before anything else. */
+  private async guard(inputs: Record<string, unknown>, prev: StateEntry | undefined): Promise<{ outputs: Record<string, unknown>; op: Operation["op"] }> {
+    const g = require("../../../src/providers/membership-guard") as typeof import("../../../src/providers/membership-guard");
+    const news = comparable(inputs) as unknown as import("../../../src/providers/membership-guard").MembershipGuardInputs;
+    const olds = (prev?.inputs ?? {}) as Partial<import("../../../src/providers/membership-guard").MembershipGuardInputs>;
+    const checked = await g.membershipGuardProvider.check!(olds as never, news);
+    if (checked.failures?.length) throw new Error(`check: ${checked.failures.map((f) => `${f.property}: ${f.reason}`).join("; ")}`);
+    if (!prev) return { outputs: (await g.membershipGuardProvider.create!(news)).outs as unknown as Record<string, unknown>, op: "create" };
+    const d = await g.membershipGuardProvider.diff!("membership", olds as never, news);
+    if (!d.changes) return { outputs: prev.outputs, op: "same" };
+    return { outputs: (await g.membershipGuardProvider.update!("membership", olds as never, news)).outs as unknown as Record<string, unknown>, op: "update" };
   }
 
   /** Runs one command of a Command resource; a non-zero exit is an error (like the provider's). */
