@@ -125,6 +125,43 @@ export function daemon(o: DaemonOptions): { file: FileSpec; service: ServiceSpec
 }
 
 /**
+ * A daemon whose systemd unit comes with its Debian package (corosync, pacemaker, haproxy,
+ * keepalived, rabbitmq-server, etcd, patroni, ...). On systemd hosts the packaged unit is never
+ * replaced — it carries what the package knows (pacemaker's `Requires=corosync`, `KillMode=process`,
+ * `SendSIGKILL=no`, 30 min stop timeout; haproxy's config check before a graceful reload; Type=notify):
+ * haforge adds a drop-in (`/etc/systemd/system/<unit>.service.d/50-haforge.conf`) only when it needs
+ * something on top (`dropIn`, e.g. `ExecStart=` + `ExecStart=...` for another config path, or an
+ * `After=`), and reloads through the unit's own ExecReload (`systemctl reload`). Supervisor hosts
+ * have no packaged unit: they get the program file from `daemon`.
+ */
+export interface PackagedOptions {
+  /** [Unit]/[Service] sections haforge needs on top of the packaged unit; absent: no drop-in at all. */
+  readonly dropIn?: string;
+  /** The packaged unit has a graceful ExecReload: use `systemctl reload`. */
+  readonly reloadable?: boolean;
+}
+
+export const PACKAGED_DROP_IN = "50-haforge";
+
+export function packagedDaemon(o: DaemonOptions, pkg: PackagedOptions = {}): { files: FileSpec[]; service: ServiceSpec } {
+  if (o.init !== "systemd") {
+    const d = daemon(o);
+    return { files: [d.file], service: d.service };
+  }
+  const files = pkg.dropIn ? [systemdDropIn(o.host, o.name, PACKAGED_DROP_IN, pkg.dropIn, o.secret ?? false)] : [];
+  const service: ServiceSpec = {
+    host: o.host,
+    name: o.name,
+    manager: "systemd",
+    restart: restartCommand("systemd", o.name),
+    ...(pkg.reloadable ? { reload: `systemctl reload ${o.name}` } : {}),
+    ...(o.health ? { health: o.health } : {}),
+    ...(o.rollGroup ? { rollGroup: o.rollGroup } : {}),
+  };
+  return { files, service };
+}
+
+/**
  * A systemd drop-in (`/etc/systemd/system/<unit>.d/<name>.conf`), e.g. Restart=always for the
  * lightweight layout or the RS_HA_* environment of an active/passive app.
  */

@@ -31,7 +31,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import yaml from "js-yaml";
@@ -125,11 +125,24 @@ function commandOf(ex: Example, host: string, name: string): ServiceCommand {
     assert.ok(p, `${ex.name}: supervisor program ${name} on ${host}`);
     return programCommand(p);
   }
-  const unit = join(ex.tree, host, "etc/systemd/system", `${name}.service`);
-  assert.ok(existsSync(unit), `${ex.name}: ${unit} rendered`);
-  const c = unitCommand(readFileSync(unit, "utf8"));
-  assert.ok(c, `${ex.name}: ExecStart in ${unit}`);
-  return c;
+  // haforge's own unit, or the packaged one (Debian's /lib/systemd/system) with haforge's drop-ins
+  // on top, read the way systemd merges them (a later ExecStart= after an empty one replaces it).
+  const own = join(ex.tree, host, "etc/systemd/system", `${name}.service`);
+  const packaged = `/lib/systemd/system/${name}.service`;
+  const base = existsSync(own) ? own : packaged;
+  assert.ok(existsSync(base), `${ex.name}: ${own} rendered or ${packaged} installed`);
+  const dropInDir = `${own}.d`;
+  const dropIns = existsSync(dropInDir) ? readdirSync(dropInDir).filter((f) => f.endsWith(".conf")).sort().map((f) => readFileSync(join(dropInDir, f), "utf8")) : [];
+  const c = unitCommand([readFileSync(base, "utf8"), ...dropIns].join("\n"));
+  assert.ok(c, `${ex.name}: ExecStart in ${base}`);
+  // systemd expands $VAR / ${VAR} from Environment= (unquoted: split into words, dropped when empty).
+  const argv = c.argv.flatMap((a) => {
+    const m = /^\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?$/.exec(a);
+    return m ? (c.env[m[1]!] ?? "").split(/\s+/).filter((w) => w !== "") : [a];
+  });
+  // systemd sets HOME (and USER) from the passwd entry of User=.
+  const home = c.user && !c.env["HOME"] ? spawnSync("getent", ["passwd", c.user], { encoding: "utf8" }).stdout.split(":")[5] : undefined;
+  return { ...c, argv, env: { ...c.env, ...(home ? { HOME: home } : {}) } };
 }
 
 function startService(ex: Example, host: string, name: string): Proc {

@@ -46,7 +46,7 @@ describe("haproxy render", () => {
       [
         "lb1 /etc/haproxy/haproxy.cfg",
         "lb1 /etc/sysctl.d/60-haforge-nonlocal-bind.conf",
-        "lb1 /etc/systemd/system/haproxy.service",
+        "lb1 /etc/systemd/system/haproxy.service.d/50-haforge.conf",
         "lb2 /etc/haproxy/haproxy.cfg",
         "lb2 /etc/sysctl.d/60-haforge-nonlocal-bind.conf",
         "lb2 /etc/supervisor/conf.d/haproxy.conf",
@@ -177,9 +177,11 @@ describe("haproxy render", () => {
       ],
     );
     assert.match(HAPROXY_HEALTH, /UNIX-CONNECT:\/run\/haproxy-admin\.sock/);
-    const unit = r.files.find((f) => f.path === "/etc/systemd/system/haproxy.service")!;
-    assert.match(unit.content, /^ExecStart=\/usr\/sbin\/haproxy -W -db -f \/etc\/haproxy\/haproxy.cfg$/m);
-    assert.match(unit.content, /^ExecReload=\/bin\/kill -USR2 \$MAINPID$/m);
+    // systemd: Debian's haproxy.service stays (its ExecReload checks the config, then USR2); the
+    // drop-in only raises the file limit, it never replaces ExecStart/ExecReload.
+    assert.equal(r.files.find((f) => f.path === "/etc/systemd/system/haproxy.service"), undefined, "the packaged unit is not replaced");
+    const dropIn = r.files.find((f) => f.path === "/etc/systemd/system/haproxy.service.d/50-haforge.conf")!;
+    assert.equal(dropIn.content, "# Managed by haforge\n[Service]\nLimitNOFILE=65536\n");
     const prog = r.files.find((f) => f.path === "/etc/supervisor/conf.d/haproxy.conf")!;
     assert.match(prog.content, /^command=\/usr\/sbin\/haproxy -W -db -f \/etc\/haproxy\/haproxy.cfg$/m);
   });

@@ -56,9 +56,7 @@ describe("keepalived render", () => {
       r.files.map((f) => `${f.host} ${f.path}`),
       [
         "lb1 /etc/keepalived/keepalived.conf",
-        "lb1 /etc/systemd/system/keepalived.service",
         "lb2 /etc/keepalived/keepalived.conf",
-        "lb2 /etc/systemd/system/keepalived.service",
         "lb3 /etc/keepalived/keepalived.conf",
         "lb3 /etc/supervisor/conf.d/keepalived.conf",
       ],
@@ -182,9 +180,8 @@ describe("keepalived render", () => {
       assert.equal(s.health, "pidof keepalived >/dev/null");
       assert.equal(s.rollGroup, "keepalived:api");
     }
-    const unit = r.files.find((f) => f.host === "lb1" && f.path === "/etc/systemd/system/keepalived.service")!;
-    assert.match(unit.content, /^ExecStart=\/usr\/sbin\/keepalived --dont-fork --log-console -f \/etc\/keepalived\/keepalived.conf$/m);
-    assert.match(unit.content, /^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
+    // systemd: Debian's keepalived.service as packaged (same config path, HUP reload): no unit, no drop-in.
+    assert.deepEqual(r.files.filter((f) => f.path.startsWith("/etc/systemd/")), []);
     const prog = r.files.find((f) => f.host === "lb3" && f.path === "/etc/supervisor/conf.d/keepalived.conf")!;
     assert.match(prog.content, /^command=\/usr\/sbin\/keepalived --dont-fork --log-console -f \/etc\/keepalived\/keepalived.conf$/m);
   });

@@ -12,7 +12,7 @@ import type { Materials } from "../../src/core/materials";
 import type { ClusterPlan, PacemakerClusterPlan } from "../../src/plan/types";
 import { renderTemplate } from "../../src/render/templates";
 import { CIB_VALIDATE_WITH, cibPath } from "../../src/services/pacemaker/cib";
-import { CIB_APPLY_SCRIPT, PACEMAKER_HEALTH, COROSYNC_HEALTH, corosyncValidateWithKey, renderPart } from "../../src/services/pacemaker/render";
+import { CIB_APPLY_SCRIPT, COROSYNC_APPLY_SCRIPT, PACEMAKER_HEALTH, COROSYNC_HEALTH, corosyncRollHealth, corosyncValidateWithKey, renderPart } from "../../src/services/pacemaker/render";
 import { firstStartAware } from "../../src/render/daemon";
 import { pacemakerService } from "../../src/services/pacemaker";
 import { checkDesiredState, renderDesiredState } from "../../src/render/render";
@@ -66,18 +66,13 @@ describe("pacemaker render: files per node", () => {
         const paths = r.files.filter((f) => f.host === n.host).map((f) => f.path);
         assert.equal(new Set(paths).size, paths.length, `duplicate path on ${n.host}`);
         const init = plan.hosts.find((h) => h.name === n.host)!.init;
-        const unitDir = init === "systemd" ? "/etc/systemd/system/" : "/etc/supervisor/conf.d/";
-        const unitExt = init === "systemd" ? ".service" : ".conf";
-        for (const p of [
-          "/etc/corosync/corosync.conf",
-          "/etc/corosync/authkey",
-          cibPath(cluster.name),
-          CIB_APPLY_SCRIPT,
-          `${unitDir}corosync${unitExt}`,
-          `${unitDir}pacemaker${unitExt}`,
-        ]) {
+        // systemd hosts keep the packaged corosync/pacemaker units (no file of ours at all);
+        // supervisor hosts get program files.
+        const units = init === "systemd" ? [] : ["/etc/supervisor/conf.d/corosync.conf", "/etc/supervisor/conf.d/pacemaker.conf"];
+        for (const p of ["/etc/corosync/corosync.conf", "/etc/corosync/authkey", cibPath(cluster.name), CIB_APPLY_SCRIPT, COROSYNC_APPLY_SCRIPT, ...units]) {
           assert.ok(paths.includes(p), `${p} missing on ${n.host} (${plan.name})`);
         }
+        for (const p of paths) assert.doesNotMatch(p, /^\/etc\/systemd\/system\/(corosync|pacemaker|pacemaker_remote)\.service(\.d\/|$)/, `${p}: packaged unit replaced or dropped into`);
       }
     }
   });
@@ -409,6 +404,7 @@ describe("pacemaker render: lightweight layout", () => {
       for (const unit of ["openstack-nova-api", "openstack-glance-api", "httpd"]) {
         const d = fileOf(lw.files, host, `/etc/systemd/system/${unit}.service.d/haforge-restart.conf`);
         assert.match(d.content, /^\[Service\]\nRestart=always\n/m);
+        assert.match(d.content, /^\[Unit\]\nStartLimitIntervalSec=0\n/m, "retry forever: no start limit");
         assert.deepEqual(d.notify, [unit]);
       }
     }
@@ -448,8 +444,10 @@ describe("pacemaker render: services, actions, materials", () => {
     assert.equal(coro.manager, "supervisor");
     assert.equal(coro.rollGroup, "pacemaker:db");
     // quorum gate, except right after a new member's first start (firstStartAware)
-    assert.equal(coro.health, firstStartAware({ ...coro, health: COROSYNC_HEALTH }).health);
-    assert.match(coro.health ?? "", new RegExp(`else ${COROSYNC_HEALTH.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}; fi$`));
+    // quorate, and the whole Pacemaker cluster back when Pacemaker runs here
+    assert.equal(coro.health, firstStartAware({ ...coro, health: corosyncRollHealth("supervisor") }).health);
+    assert.match(coro.health ?? "", new RegExp(`else ${COROSYNC_HEALTH.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} && \\{ ! supervisorctl status pacemaker`));
+    assert.match(coro.restart, new RegExp(`&& /bin/sh ${COROSYNC_APPLY_SCRIPT}$`), "a corosync change goes through corosync-apply.sh, never a bare restart");
     assert.equal(coro.reload, "corosync-cfgtool -R");
     const pcmk = r.services.find((s) => s.host === "db3" && s.name === "pacemaker")!;
     assert.equal(pcmk.health, firstStartAware({ ...pcmk, health: PACEMAKER_HEALTH }).health);
@@ -457,9 +455,7 @@ describe("pacemaker render: services, actions, materials", () => {
     assert.match(fileOf(r.files, "db3", "/etc/supervisor/conf.d/corosync.conf").content, /^command=\/usr\/sbin\/corosync -f$/m);
     assert.match(fileOf(r.files, "db3", "/etc/supervisor/conf.d/pacemaker.conf").content, /^command=\/usr\/sbin\/pacemakerd$/m);
     const sd = render(lightweightPlan);
-    const unit = fileOf(sd.files, "ctl2", "/etc/systemd/system/pacemaker.service").content;
-    assert.match(unit, /^ExecStart=\/usr\/sbin\/pacemakerd$/m);
-    assert.match(unit, /^After=.*corosync\.service/m);
+    assert.equal(sd.files.find((f) => f.path === "/etc/systemd/system/pacemaker.service"), undefined, "the packaged pacemaker.service stays");
     assert.equal(sd.services.find((s) => s.host === "ctl2" && s.name === "corosync")!.manager, "systemd");
   });
 

@@ -51,15 +51,17 @@ describe("Patroni render", () => {
   const r = render(plan);
   const doc = (host: string) => yaml.load(r.files.find((f) => f.host === host && f.path === PATRONI_CONFIG)!.content) as PatroniDoc;
 
-  test("per node: config.yml (secret, 0600 postgres, validated by patroni) + unit", () => {
+  test("per node: config.yml (secret, 0600 postgres, validated by patroni); Debian's patroni.service stays (drop-in: after the store)", () => {
     assert.deepEqual(
       r.files.map((f) => [f.host, f.path]),
       [
-        ["db1", PATRONI_CONFIG], ["db1", "/etc/systemd/system/patroni.service"],
-        ["db2", PATRONI_CONFIG], ["db2", "/etc/systemd/system/patroni.service"],
+        ["db1", PATRONI_CONFIG], ["db1", "/etc/systemd/system/patroni.service.d/50-haforge.conf"],
+        ["db2", PATRONI_CONFIG], ["db2", "/etc/systemd/system/patroni.service.d/50-haforge.conf"],
         ["db3", PATRONI_CONFIG], ["db3", "/etc/supervisor/conf.d/patroni.conf"],
       ],
     );
+    assert.equal(r.files[1]!.content, "# Managed by haforge\n[Unit]\nAfter=etcd.service\nWants=etcd.service\n");
+    assert.equal(r.services[0]!.reload, "systemctl reload patroni");
     const f = r.files[0]!;
     assert.deepEqual([f.mode, f.owner, f.group, f.secret], ["0600", "postgres", "postgres", true]);
     assert.match(f.validate!, /patroni --validate-config \{file\}/);

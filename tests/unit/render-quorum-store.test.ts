@@ -84,8 +84,8 @@ describe("etcd render", () => {
     assert.deepEqual(
       r.files.map((f) => [f.host, f.path]),
       [
-        ["db1", ETCD_CONFIG], ["db1", "/etc/systemd/system/etcd.service"],
-        ["db2", ETCD_CONFIG], ["db2", "/etc/systemd/system/etcd.service"],
+        ["db1", ETCD_CONFIG], ["db1", "/etc/systemd/system/etcd.service.d/50-haforge.conf"],
+        ["db2", ETCD_CONFIG], ["db2", "/etc/systemd/system/etcd.service.d/50-haforge.conf"],
         ["db3", ETCD_CONFIG], ["db3", "/etc/supervisor/conf.d/etcd.conf"],
       ],
     );
@@ -123,9 +123,9 @@ describe("etcd render", () => {
       // the quorum read gates every restart but a new member's first start (firstStartAware)
       assert.match(s.health ?? "", /^if \[ -e \/run\/haforge\/first-start\/etcd \]; then .*; else ETCDCTL_API=3 etcdctl --endpoints=http:\/\/127\.0\.0\.1:2379 --dial-timeout=3s --command-timeout=5s endpoint health; fi$/);
     }
-    const unit = r.files.find((f) => f.path === "/etc/systemd/system/etcd.service")!.content;
-    assert.match(unit, /^ExecStart=\/usr\/bin\/etcd --config-file \/etc\/haforge\/etcd\/etcd\.yml$/m);
-    assert.match(unit, /^User=etcd$/m);
+    // Debian's etcd.service (Type=notify, User=etcd) stays; the drop-in only points ExecStart at our file.
+    const dropIn = r.files.find((f) => f.path === "/etc/systemd/system/etcd.service.d/50-haforge.conf")!.content;
+    assert.equal(dropIn, "# Managed by haforge\n[Service]\nExecStart=\nExecStart=/usr/bin/etcd --config-file /etc/haforge/etcd/etcd.yml\n");
     const sup = r.files.find((f) => f.path === "/etc/supervisor/conf.d/etcd.conf")!.content;
     assert.match(sup, /^user=etcd$/m);
   });

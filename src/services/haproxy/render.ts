@@ -1,6 +1,6 @@
 import type { ClusterAction, FileSpec, ServiceSpec } from "../../core/desired-state";
 import type { ClusterPlan } from "../../plan/types";
-import { daemon } from "../../render/daemon";
+import { packagedDaemon } from "../../render/daemon";
 import type { RenderContext, RenderResult, ServiceModule } from "../types";
 import { HAPROXY_CFG, HAPROXY_SOCKET, NONLOCAL_BIND_CONF, haproxyCfgModel, haproxyHosts, nonlocalFamilies } from "./config";
 
@@ -83,18 +83,23 @@ function render(ctx: RenderContext): RenderResult {
       actions.push(nb.action);
     }
     const rollGroup = rollGroupFor(plan, host);
-    const d = daemon({
-      host,
-      init: hostsByName.get(host)?.init ?? "systemd",
-      name: "haproxy",
-      description: "HAProxy load balancer (haforge)",
-      command: HAPROXY_COMMAND,
-      reloadSignal: "USR2",
-      health: HAPROXY_HEALTH,
-      limitNofile: 65536,
-      ...(rollGroup ? { rollGroup } : {}),
-    });
-    files.push(d.file);
+    // systemd: Debian's haproxy.service (config check before the graceful USR2 reload, -Ws, the
+    // same /etc/haproxy/haproxy.cfg) plus a drop-in for the file limit.
+    const d = packagedDaemon(
+      {
+        host,
+        init: hostsByName.get(host)?.init ?? "systemd",
+        name: "haproxy",
+        description: "HAProxy load balancer (haforge)",
+        command: HAPROXY_COMMAND,
+        reloadSignal: "USR2",
+        health: HAPROXY_HEALTH,
+        limitNofile: 65536,
+        ...(rollGroup ? { rollGroup } : {}),
+      },
+      { dropIn: "[Service]\nLimitNOFILE=65536\n", reloadable: true },
+    );
+    files.push(...d.files);
     // The bootstrap action applies the sysctl too, but adapters run a host's actions after its
     // restarts (a new haproxy then dies binding the VIP: "spawn error"); applying it as part of
     // the restart makes the first start independent of that order. Idempotent, per netns.

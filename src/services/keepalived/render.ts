@@ -1,6 +1,6 @@
 import type { FileSpec, ServiceSpec } from "../../core/desired-state";
 import type { ClusterPlan } from "../../plan/types";
-import { daemon } from "../../render/daemon";
+import { packagedDaemon } from "../../render/daemon";
 import type { RenderContext, RenderResult, ServiceModule } from "../types";
 import { rollingGroupsWithId } from "../../plan/lookup";
 import { KEEPALIVED_CONF, instancesOf, keepalivedConfModel, keepalivedHosts, keepalivedSecretFindings } from "./config";
@@ -50,18 +50,23 @@ function render(ctx: RenderContext): RenderResult {
       notify: ["keepalived"],
     });
     const rollGroup = rollGroupFor(plan, host);
-    const d = daemon({
-      host,
-      init: init.get(host) ?? "systemd",
-      name: "keepalived",
-      description: "keepalived VRRP (haforge)",
-      command: KEEPALIVED_COMMAND,
-      reloadSignal: "HUP",
-      // Host-scoped: run on the host itself (each lab host has its own PID namespace).
-      health: "pidof keepalived >/dev/null",
-      ...(rollGroup ? { rollGroup } : {}),
-    });
-    files.push(d.file);
+    // systemd: Debian's keepalived.service (Type=notify, the same /etc/keepalived/keepalived.conf,
+    // HUP reload) as packaged: nothing to add.
+    const d = packagedDaemon(
+      {
+        host,
+        init: init.get(host) ?? "systemd",
+        name: "keepalived",
+        description: "keepalived VRRP (haforge)",
+        command: KEEPALIVED_COMMAND,
+        reloadSignal: "HUP",
+        // Host-scoped: run on the host itself (each lab host has its own PID namespace).
+        health: "pidof keepalived >/dev/null",
+        ...(rollGroup ? { rollGroup } : {}),
+      },
+      { reloadable: true },
+    );
+    files.push(...d.files);
     services.push(d.service);
   }
   return { files, services, actions: [] };

@@ -17,7 +17,7 @@
 import type { ClusterAction, FileSpec, InitSystem, ServiceSpec } from "../../core/desired-state";
 import type { MaterialSpec } from "../../core/materials";
 import type { ClusterPlan, PacemakerClusterPlan } from "../../plan/types";
-import { daemon, firstStartAware, systemdDropIn } from "../../render/daemon";
+import { firstStartAware, packagedDaemon, systemdDropIn } from "../../render/daemon";
 import type { RenderContext, RenderResult, ServiceModule } from "../types";
 import { cibPath, cibXml } from "./cib";
 import { buildCibModel } from "./cib-model";
@@ -26,6 +26,72 @@ import { lightweightSpec } from "./lightweight";
 import { plannedHost } from "../../plan/lookup";
 
 export const CIB_APPLY_SCRIPT = "/usr/local/lib/haforge/cib-apply.sh";
+export const COROSYNC_APPLY_SCRIPT = "/usr/local/lib/haforge/corosync-apply.sh";
+/** The corosync.conf corosync runs (copied by corosync-apply.sh once applied). */
+export const COROSYNC_APPLIED = "/var/lib/haforge/corosync/corosync.conf.applied";
+
+/**
+ * corosync.conf keys a `corosync-cfgtool -R` applies at runtime (totem timeouts read by
+ * totem_volatile_config_read, logging, votequorum's expected_votes). Everything else takes the
+ * node out (corosync-apply.sh). Node additions/removals are handled apart (nodelist.node.*).
+ */
+export const COROSYNC_RELOADABLE_KEYS = [
+  "logging.*",
+  "totem.token",
+  "totem.token_retransmit",
+  "totem.token_retransmits_before_loss_const",
+  "totem.token_warning",
+  "totem.hold",
+  "totem.join",
+  "totem.consensus",
+  "totem.merge",
+  "totem.downcheck",
+  "totem.fail_recv_const",
+  "totem.seqno_unchanged_const",
+  "totem.send_join",
+  "totem.max_network_delay",
+  "totem.window_size",
+  "totem.max_messages",
+  "totem.miss_count_const",
+  "totem.knet_pmtud_interval",
+  "quorum.expected_votes",
+] as const;
+
+/** The unit commands corosync-apply.sh uses, per init system (`$1` is the unit / program). */
+function unitCommands(init: InitSystem): { running: string; start: string; stop: string } {
+  if (init === "systemd")
+    return {
+      running: `systemctl is-active --quiet "$1"`,
+      start: `systemctl daemon-reload && systemctl enable --quiet "$1" && systemctl start "$1"`,
+      stop: `systemctl stop "$1"`,
+    };
+  return {
+    running: `supervisorctl status "$1" 2>/dev/null | grep -q RUNNING`,
+    start:
+      `supervisorctl reread >/dev/null; supervisorctl update "$1" >/dev/null; supervisorctl start "$1" >/dev/null 2>&1; i=0; ` +
+      `while [ "$i" -lt 300 ]; do case "$(supervisorctl status "$1")" in *RUNNING*) return 0;; *FATAL*|*EXITED*) return 1;; esac; i=$((i+1)); sleep 1; done; return 1`,
+    stop: `supervisorctl stop "$1" >/dev/null`,
+  };
+}
+
+export function corosyncApplyScript(ctx: RenderContext, init: InitSystem): string {
+  return ctx.template("pacemaker", "corosync-apply.sh.hbs", {
+    init,
+    conf: COROSYNC_CONF,
+    applied: COROSYNC_APPLIED,
+    reloadableCase: COROSYNC_RELOADABLE_KEYS.join("|"),
+    ...unitCommands(init),
+  });
+}
+
+/**
+ * The gate between two nodes of a corosync roll: quorate, and when Pacemaker runs here, the whole
+ * cluster back ("CLUSTER OK": a DC, every node online) before the next node goes.
+ */
+export function corosyncRollHealth(init: InitSystem): string {
+  const pcmkRunning = init === "systemd" ? "systemctl is-active --quiet pacemaker" : "supervisorctl status pacemaker 2>/dev/null | grep -q RUNNING";
+  return `${COROSYNC_HEALTH} && { ! ${pcmkRunning} || ${PACEMAKER_HEALTH}; }`;
+}
 export const PACEMAKER_AUTHKEY = "/etc/pacemaker/authkey";
 
 /** Corosync authkey size: corosync-keygen's default (corosync-keygen(8)). */
@@ -172,18 +238,22 @@ function renderCluster(ctx: RenderContext, cluster: PacemakerClusterPlan): Rende
       { host, path: CIB_APPLY_SCRIPT, content: script, mode: "0755", owner: "root", group: "root", secret: false, notify: [] },
     );
 
-    const corosync = daemon({
+    // systemd: the packaged corosync.service and pacemaker.service, untouched (pacemaker's
+    // Requires=corosync, KillMode=process, SendSIGKILL=no "sending -KILL will just get the node
+    // fenced", TimeoutStopSec=30min; corosync's Type=notify and `corosync-cfgtool -H` stop).
+    // Supervisor hosts (no systemd): program files.
+    const corosync = packagedDaemon({
       host,
       init,
       name: "corosync",
       description: `Corosync cluster engine (cluster ${cluster.name})`,
       command: "/usr/sbin/corosync -f",
-      health: COROSYNC_HEALTH,
+      health: corosyncRollHealth(init),
       rollGroup,
       startsecs: 3,
       stopwaitsecs: 60,
     });
-    const pacemaker = daemon({
+    const pacemaker = packagedDaemon({
       host,
       init,
       name: "pacemaker",
@@ -199,16 +269,35 @@ function renderCluster(ctx: RenderContext, cluster: PacemakerClusterPlan): Rende
       // Stopping Pacemaker first moves or stops every resource on the node.
       stopwaitsecs: 600,
     });
-    files.push(corosync.file, pacemaker.file);
-    // Quorum gates: a new member only waits for its own process (see firstStartAware).
-    services.push(firstStartAware({ ...corosync.service, reload: "corosync-cfgtool -R" }), firstStartAware(pacemaker.service));
+    files.push(...corosync.files, ...pacemaker.files, {
+      host,
+      path: COROSYNC_APPLY_SCRIPT,
+      content: corosyncApplyScript(ctx, init),
+      mode: "0755",
+      owner: "root",
+      group: "root",
+      secret: false,
+      validate: "sh -n {file}",
+      // The procedure IS corosync's restart: a new version is in place before it runs.
+      notify: ["corosync"],
+    });
+    // A corosync.conf change is never a plain restart under a running Pacemaker: corosync-apply.sh
+    // reloads it, or takes the node out cleanly (Pacemaker first). Quorum gates: a new member only
+    // waits for its own process (see firstStartAware).
+    services.push(
+      firstStartAware({ ...corosync.service, restart: `/bin/sh ${COROSYNC_APPLY_SCRIPT}`, reload: "corosync-cfgtool -R" }),
+      firstStartAware(pacemaker.service),
+    );
 
     // Lightweight layout: what Pacemaker no longer manages is restarted by systemd. Supervisor
     // hosts need nothing: supervisor programs already restart (autorestart=true).
     if (lw && init === "systemd") {
       for (const svc of lw.systemdServices) {
         const unit = svc.replace(/\.service$/, "");
-        files.push(systemdDropIn(host, unit, "haforge-restart", "[Service]\nRestart=always\nRestartSec=5s\n"));
+        // Retry forever (the lightweight design relies on it: a service whose database or broker
+        // is away keeps coming back): systemd's default start limit (5 starts in 10 s) would
+        // otherwise give up on it for good.
+        files.push(systemdDropIn(host, unit, "haforge-restart", "[Unit]\nStartLimitIntervalSec=0\n\n[Service]\nRestart=always\nRestartSec=5s\n"));
       }
     }
     actions.push(membershipAction(cluster, host));
@@ -216,7 +305,7 @@ function renderCluster(ctx: RenderContext, cluster: PacemakerClusterPlan): Rende
 
   for (const remote of remotes) {
     files.push(pacemakerAuthkey(remote, materials[pacemakerKeyMaterial(cluster.name)], "pacemaker_remote"));
-    const d = daemon({
+    const d = packagedDaemon({
       host: remote,
       init: initOf(plan, remote),
       name: "pacemaker_remote",
@@ -225,7 +314,7 @@ function renderCluster(ctx: RenderContext, cluster: PacemakerClusterPlan): Rende
       startsecs: 3,
       stopwaitsecs: 600,
     });
-    files.push(d.file);
+    files.push(...d.files);
     services.push(d.service);
   }
 

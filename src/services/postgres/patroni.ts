@@ -6,7 +6,7 @@
 import type { FileSpec, ServiceSpec } from "../../core/desired-state";
 import { resolveSecret } from "../../core/secrets";
 import type { ClusterPlan, PlannedHost, PostgresPlan } from "../../plan/types";
-import { daemon } from "../../render/daemon";
+import { packagedDaemon } from "../../render/daemon";
 import type { RenderContext } from "../types";
 import { plannedHost } from "../../plan/lookup";
 
@@ -212,7 +212,12 @@ export function renderPatroni(ctx: RenderContext, pg: PostgresPlan): { files: Fi
     });
     const health =
       `python3 -c "import urllib.request; urllib.request.urlopen('http://${hostPort(host.internalAddress, PATRONI_REST_PORT)}/health', timeout=5)"`;
-    const d = daemon({
+    // systemd: Debian's patroni.service (the same /etc/patroni/config.yml, User=postgres,
+    // KillMode=process so PostgreSQL is not killed with Patroni, HUP reload) plus, on a store
+    // member, an ordering after the store.
+    const afterStore = quorumMembers.has(name) && ctx.plan.quorumStore ? `${ctx.plan.quorumStore.kind}.service` : undefined;
+    const d = packagedDaemon(
+      {
       host: name,
       init: host.init,
       name: "patroni",
@@ -227,12 +232,14 @@ export function renderPatroni(ctx: RenderContext, pg: PostgresPlan): { files: Fi
       // /health answers 200 once PostgreSQL runs (primary or replica).
       health,
       rollGroup: `patroni:${pg.clusterName}`,
-      ...(quorumMembers.has(name) && ctx.plan.quorumStore ? { after: [`${ctx.plan.quorumStore.kind}.service`] } : {}),
+      ...(afterStore ? { after: [afterStore] } : {}),
       startsecs: 5,
       // A fast shutdown of PostgreSQL (checkpoint) may take a while: let Patroni finish it.
       stopwaitsecs: 120,
-    });
-    files.push(d.file);
+      },
+      { reloadable: true, ...(afterStore ? { dropIn: `[Unit]\nAfter=${afterStore}\nWants=${afterStore}\n` } : {}) },
+    );
+    files.push(...d.files);
     services.push(d.service);
   }
   return { files, services };

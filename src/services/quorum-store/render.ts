@@ -8,7 +8,7 @@ import type { FileSpec, ServiceSpec } from "../../core/desired-state";
 import type { MaterialSpec } from "../../core/materials";
 import { resolveSecret } from "../../core/secrets";
 import type { ClusterPlan, PlannedHost, QuorumStorePlan, StoreMemberPlan } from "../../plan/types";
-import { daemon, firstStartAware } from "../../render/daemon";
+import { daemon, firstStartAware, packagedDaemon } from "../../render/daemon";
 import type { RenderContext, RenderResult, ServiceModule } from "../types";
 
 export const ETCD_CONFIG = "/etc/haforge/etcd/etcd.yml";
@@ -77,7 +77,10 @@ function render(ctx: RenderContext): RenderResult {
         // and the system test boots a real cluster from this exact file.
         notify: ["etcd"],
       });
-      const d = daemon({
+      // systemd: Debian's etcd.service (Type=notify, User=etcd, LimitNOFILE) with ExecStart
+      // pointed at haforge's config file (the packaged one runs `etcd $DAEMON_ARGS`).
+      const d = packagedDaemon(
+        {
         host: m.host,
         init,
         name: "etcd",
@@ -89,8 +92,10 @@ function render(ctx: RenderContext): RenderResult {
         rollGroup: "etcd",
         startsecs: 3,
         limitNofile: 65536,
-      });
-      files.push(d.file);
+        },
+        { dropIn: `[Service]\nExecStart=\nExecStart=/usr/bin/etcd --config-file ${ETCD_CONFIG}\n` },
+      );
+      files.push(...d.files);
       // A quorum read cannot pass while the later members are not started yet (first start).
       services.push(firstStartAware(d.service));
     } else {

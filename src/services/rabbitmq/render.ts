@@ -10,7 +10,7 @@
 import type { ClusterAction, FileSpec, ServiceSpec } from "../../core/desired-state";
 import { resolveSecret } from "../../core/secrets";
 import type { ClusterPlan, RabbitMqNode, RabbitMqPlan } from "../../plan/types";
-import { daemon } from "../../render/daemon";
+import { packagedDaemon } from "../../render/daemon";
 import type { RenderContext, RenderResult, ServiceModule } from "../types";
 import { RABBITMQ_CONF_VALIDATE } from "./conf-check";
 import { DEFINITIONS_PATH, definitionsJson, definitionsModel } from "./definitions";
@@ -205,7 +205,9 @@ function render(ctx: RenderContext): RenderResult {
         notify: restart,
       },
     );
-    const d = daemon({
+    // systemd: Debian's rabbitmq-server.service as packaged (Type=notify, User=rabbitmq,
+    // LimitNOFILE=65536, `rabbitmqctl stop`, 600 s start timeout): nothing to add.
+    const d = packagedDaemon({
       host,
       init: init.get(host) ?? "systemd",
       name: SERVICE_NAME,
@@ -224,7 +226,7 @@ function render(ctx: RenderContext): RenderResult {
       startsecs: 10,
       stopwaitsecs: 120,
     });
-    files.push(d.file);
+    files.push(...d.files);
     services.push(d.service);
   }
 

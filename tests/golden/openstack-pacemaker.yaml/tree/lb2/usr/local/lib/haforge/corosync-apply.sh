@@ -1,0 +1,128 @@
+#!/bin/sh
+# Managed by haforge: apply /etc/corosync/corosync.conf on this node without risking a fence (systemd host).
+#
+# Run as the corosync "restart" of a roll: one node at a time, the next node only once this one
+# is back (quorate, Pacemaker "CLUSTER OK"). What it does:
+#  - corosync not running here (first start): start it.
+#  - the file equals the config corosync runs (/var/lib/haforge/corosync/corosync.conf.applied): nothing.
+#  - only reloadable keys changed (nodes added or removed, totem timeouts, logging, expected
+#    votes): `corosync-cfgtool -R`, no restart (corosync-cfgtool(8)).
+#  - anything else (cluster_name, transport, crypto, an existing node's address or id, quorum
+#    provider/flags, ...: keys corosync cannot change at runtime, exec/main.c
+#    set_icmap_ro_keys_flag, exec/totemconfig.c check_things_have_not_changed), or no record of
+#    the running config: take the node out cleanly, the pcs way — check the cluster keeps quorum
+#    without this node, stop Pacemaker first (its resources move away; stopping corosync under a
+#    running Pacemaker gets the node fenced), then corosync, start corosync, wait for quorum,
+#    start Pacemaker again.
+set -u
+CONF=/etc/corosync/corosync.conf
+APPLIED=/var/lib/haforge/corosync/corosync.conf.applied
+
+say() { echo "corosync-apply: $*"; }
+fail() { echo "corosync-apply: $*" >&2; exit 1; }
+running() { systemctl is-active --quiet "$1"; }
+start_unit() { systemctl daemon-reload && systemctl enable --quiet "$1" && systemctl start "$1"; }
+stop_unit() { systemctl stop "$1"; }
+
+# corosync.conf as sorted `section.key=value` lines; a nodelist node is keyed by its nodeid.
+flatten() {
+    awk '
+    function trim(s) { gsub(/^[ \t]+|[ \t]+$/, "", s); return s }
+    { sub(/#.*/, ""); line = trim($0) }
+    line == "" { next }
+    line ~ /\{$/ {
+        n = trim(substr(line, 1, length(line) - 1)); depth++; sect[depth] = n
+        if (n == "node") { innode = 1; nb = 0; nid = "?" }
+        next
+    }
+    line == "}" {
+        if (innode && sect[depth] == "node") { for (j = 1; j <= nb; j++) print "nodelist.node." nid "." buf[j]; innode = 0 }
+        depth--; next
+    }
+    {
+        i = index(line, ":"); k = trim(substr(line, 1, i - 1)); v = trim(substr(line, i + 1))
+        if (innode) { buf[++nb] = k "=" v; if (k == "nodeid") nid = v; next }
+        p = ""; for (j = 1; j <= depth; j++) p = p sect[j] "."
+        print p k "=" v
+    }' "$1" | LC_ALL=C sort
+}
+
+# rc 0 when every difference between $1 (running) and $2 (new) can be applied by a reload.
+reloadable() {
+    old=$(flatten "$1") || return 1
+    new=$(flatten "$2") || return 1
+    changed=$( { printf '%s\n' "$old" | sed 's/^/-/'; printf '%s\n' "$new" | sed 's/^/+/'; } | awk '
+        { key = substr($0, 2); side = substr($0, 1, 1); seen[key] = seen[key] side }
+        END { for (k in seen) if (seen[k] != "-+" && seen[k] != "+-") print k }')
+    [ -z "$changed" ] && return 0
+    printf '%s\n' "$changed" | while IFS= read -r kv; do
+        key=${kv%%=*}
+        case "$key" in
+            nodelist.node.*)
+                id=${key#nodelist.node.}; id=${id%%.*}
+                # A node present in both files changed: an address or name, not reloadable.
+                if printf '%s\n' "$old" | grep -q "^nodelist\.node\.$id\." && printf '%s\n' "$new" | grep -q "^nodelist\.node\.$id\."; then
+                    say "not reloadable: node $id changed ($kv)" >&2; echo x
+                else
+                    # An address or a name moving to another node id is a renumbering, not an addition.
+                    case "$key" in
+                        *_addr | *.name)
+                            field=${key##*.}; value=${kv#*=}
+                            if printf '%s\n%s\n' "$old" "$new" | grep "^nodelist\.node\.[^.]*\.$field=" | grep -v "^nodelist\.node\.$id\." | cut -d= -f2- | grep -qxF "$value"; then
+                                say "not reloadable: $field $value moves to node $id" >&2; echo x
+                            fi ;;
+                    esac
+                fi ;;
+            logging.*|totem.token|totem.token_retransmit|totem.token_retransmits_before_loss_const|totem.token_warning|totem.hold|totem.join|totem.consensus|totem.merge|totem.downcheck|totem.fail_recv_const|totem.seqno_unchanged_const|totem.send_join|totem.max_network_delay|totem.window_size|totem.max_messages|totem.miss_count_const|totem.knet_pmtud_interval|quorum.expected_votes) ;;
+            *) say "not reloadable: $kv" >&2; echo x ;;
+        esac
+    done | grep -q '^x$' && return 1
+    return 0
+}
+
+if ! running corosync; then
+    say "corosync is not running here: starting it"
+    start_unit corosync || fail "corosync did not start"
+    mkdir -p "$(dirname "$APPLIED")" && cp "$CONF" "$APPLIED"
+    exit 0
+fi
+if [ -f "$APPLIED" ] && cmp -s "$CONF" "$APPLIED"; then
+    say "corosync already runs this configuration"
+    exit 0
+fi
+if [ -f "$APPLIED" ] && reloadable "$APPLIED" "$CONF"; then
+    say "reloadable change: corosync-cfgtool -R"
+    corosync-cfgtool -R || fail "corosync-cfgtool -R failed"
+    cp "$CONF" "$APPLIED"
+    exit 0
+fi
+[ -f "$APPLIED" ] || say "no record of the configuration corosync runs: taking the node out to apply it"
+
+# The cluster must stay quorate while this node is out.
+q=$(corosync-quorumtool -s 2>&1)
+printf '%s\n' "$q" | grep -q '^Quorate: *Yes' || fail "the cluster is not quorate now: not taking this node out"
+total=$(printf '%s\n' "$q" | awk -F: '/^Total votes:/ { gsub(/ /, "", $2); print $2 }')
+need=$(printf '%s\n' "$q" | awk -F: '/^Quorum:/ { gsub(/ /, "", $2); sub(/[^0-9].*/, "", $2); print $2 }')
+[ -n "$total" ] && [ -n "$need" ] || fail "cannot read the votes from corosync-quorumtool -s"
+[ $((total - 1)) -ge "$need" ] || fail "without this node the cluster would have $((total - 1)) of the $need votes it needs: not taking it out"
+
+pcmk=0
+if running pacemaker; then
+    pcmk=1
+    say "stopping pacemaker (its resources move to the other nodes)"
+    stop_unit pacemaker || fail "pacemaker did not stop: corosync left running"
+fi
+say "restarting corosync"
+stop_unit corosync || fail "corosync did not stop"
+start_unit corosync || fail "corosync did not start"
+i=0
+until corosync-quorumtool -s >/dev/null 2>&1; do
+    i=$((i + 1)); [ "$i" -ge 120 ] && fail "corosync is not quorate 120 s after its restart (pacemaker left stopped)"
+    sleep 1
+done
+mkdir -p "$(dirname "$APPLIED")" && cp "$CONF" "$APPLIED"
+if [ "$pcmk" = 1 ]; then
+    say "starting pacemaker"
+    start_unit pacemaker || fail "pacemaker did not start"
+fi
+exit 0

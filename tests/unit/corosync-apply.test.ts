@@ -1,0 +1,166 @@
+/**
+ * corosync-apply.sh (the corosync "restart" of a Pacemaker roll), run under /bin/sh with stub
+ * supervisorctl / systemctl / corosync-cfgtool / corosync-quorumtool that record every call, on
+ * corosync.conf pairs rendered by the real template from random cluster changes:
+ * - reloadable changes only (token, logging-free timing, nodes added/removed): exactly one
+ *   `corosync-cfgtool -R`, nothing stopped;
+ * - anything else (cluster_name, transport, crypto, an existing node's address or id, quorum flags):
+ *   Pacemaker stops BEFORE corosync, corosync restarts, Pacemaker starts again — corosync is never
+ *   stopped while Pacemaker runs on the node (that is what gets a node fenced);
+ * - the node is not taken out when the cluster would lose quorum without it;
+ * - the same file twice: nothing at all; corosync not running: started, nothing else.
+ * The real daemons' verdict on the same script is tests/system/pacemaker-procedures.test.ts.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import fc from "fast-check";
+import type { InitSystem } from "../../src/core/desired-state";
+import { renderTemplate } from "../../src/render/templates";
+import type { CorosyncConfData } from "../../src/services/pacemaker/corosync-conf";
+import { COROSYNC_APPLIED, corosyncApplyScript } from "../../src/services/pacemaker/render";
+import type { RenderContext } from "../../src/services/types";
+
+const work = mkdtempSync(join(tmpdir(), "haforge-corosync-apply-"));
+after(() => rmSync(work, { recursive: true, force: true }));
+
+const ctx = { template: renderTemplate } as unknown as RenderContext;
+
+/** Stubs: unit state in $STATE/<unit> (present = running), every call appended to $STATE/calls. */
+function stubs(bin: string): void {
+  mkdirSync(bin, { recursive: true });
+  const w = (name: string, body: string) => {
+    writeFileSync(join(bin, name), `#!/bin/sh\n${body}\n`);
+    chmodSync(join(bin, name), 0o755);
+  };
+  const unitOps = (verb: string, unit: string) => `
+    case "${verb}" in
+      status|is-active) [ -e "$STATE/${unit}" ] && { echo "${unit} RUNNING"; exit 0; }; echo "${unit} STOPPED"; exit 3 ;;
+      start) echo "start ${unit}" >> "$STATE/calls"; touch "$STATE/${unit}"; exit 0 ;;
+      stop)
+        echo "stop ${unit}" >> "$STATE/calls"
+        if [ "${unit}" = corosync ] && [ -e "$STATE/pacemaker" ]; then echo "FENCE: corosync stopped under a running pacemaker" >> "$STATE/calls"; fi
+        rm -f "$STATE/${unit}"; exit 0 ;;
+      *) exit 0 ;;
+    esac`;
+  w("supervisorctl", `verb=$1; unit=$2; ${unitOps("$verb", "$unit")}`);
+  w("systemctl", `[ "$1" = --quiet ] && shift; verb=$1; shift; [ "$1" = --quiet ] && shift; unit=$1; [ "$verb" = daemon-reload ] && exit 0; [ "$verb" = enable ] && exit 0; ${unitOps("$verb", "$unit")}`);
+  w("corosync-cfgtool", `echo "corosync-cfgtool $*" >> "$STATE/calls"; exit 0`);
+  w("corosync-quorumtool", `[ -e "$STATE/corosync" ] || exit 1; printf 'Quorate:          Yes\\nTotal votes:      %s\\nQuorum:           %s  \\n' "$TOTAL" "$NEED"`);
+  w("sleep", "exit 0");
+}
+
+interface Outcome {
+  readonly rc: number;
+  readonly calls: string[];
+  readonly out: string;
+}
+
+let seq = 0;
+function apply(init: InitSystem, applied: string | undefined, conf: string, state: { corosync: boolean; pacemaker: boolean }, votes = { total: 3, need: 2 }): Outcome {
+  const dir = join(work, String(seq++));
+  const bin = join(dir, "bin");
+  const st = join(dir, "state");
+  mkdirSync(st, { recursive: true });
+  stubs(bin);
+  const confPath = join(dir, "corosync.conf");
+  const appliedPath = join(dir, "applied", "corosync.conf.applied");
+  writeFileSync(confPath, conf);
+  if (applied !== undefined) {
+    mkdirSync(join(dir, "applied"));
+    writeFileSync(appliedPath, applied);
+  }
+  if (state.corosync) writeFileSync(join(st, "corosync"), "");
+  if (state.pacemaker) writeFileSync(join(st, "pacemaker"), "");
+  const script = corosyncApplyScript(ctx, init).split("/etc/corosync/corosync.conf").join(confPath).split(COROSYNC_APPLIED).join(appliedPath);
+  writeFileSync(join(dir, "apply.sh"), script);
+  const r = spawnSync("/bin/sh", [join(dir, "apply.sh")], {
+    encoding: "utf8",
+    env: { PATH: `${bin}:/usr/bin:/bin`, STATE: st, TOTAL: String(votes.total), NEED: String(votes.need) },
+    timeout: 20_000,
+  });
+  const calls = existsSync(join(st, "calls")) ? readFileSync(join(st, "calls"), "utf8").trim().split("\n").filter(Boolean) : [];
+  if (r.status === 0) assert.equal(readFileSync(appliedPath, "utf8"), conf, "the applied record is the new file");
+  return { rc: r.status ?? -1, calls, out: `${r.stdout}${r.stderr}` };
+}
+
+const base = (): CorosyncConfData => ({
+  clusterName: "db",
+  transport: "knet",
+  crypto: { cipher: "aes256", hash: "sha256", keyfile: "/etc/corosync/authkey" },
+  token: 3000,
+  links: [],
+  nodes: [1, 2, 3].map((i) => ({ name: `db${i}`, nodeid: i, addrs: [{ link: 0, addr: `10.0.0.${10 + i}` }] })),
+  quorum: { twoNode: 0, waitForAll: 0, lastManStanding: 0, autoTieBreaker: 0 },
+});
+
+type Mutation = { readonly reloadable: boolean; readonly name: string; readonly f: (d: CorosyncConfData) => CorosyncConfData };
+const MUTATIONS: readonly Mutation[] = [
+  { reloadable: true, name: "token", f: (d) => ({ ...d, token: d.token + 1000 }) },
+  { reloadable: true, name: "add node", f: (d) => ({ ...d, nodes: [...d.nodes, { name: "db9", nodeid: 9, addrs: [{ link: 0, addr: "10.0.0.99" }] }] }) },
+  { reloadable: true, name: "remove node", f: (d) => ({ ...d, nodes: d.nodes.filter((n) => n.nodeid !== 3) }) },
+  { reloadable: false, name: "cluster_name", f: (d) => ({ ...d, clusterName: `${d.clusterName}x` }) },
+  { reloadable: false, name: "transport", f: (d) => ({ ...d, transport: "udpu", crypto: undefined as never }) },
+  { reloadable: false, name: "crypto", f: (d) => ({ ...d, crypto: { ...d.crypto!, cipher: "aes128" } }) },
+  { reloadable: false, name: "address", f: (d) => ({ ...d, nodes: d.nodes.map((n) => (n.nodeid === 2 ? { ...n, addrs: [{ link: 0, addr: "10.0.0.77" }] } : n)) }) },
+  { reloadable: false, name: "renumber", f: (d) => ({ ...d, nodes: d.nodes.map((n) => (n.nodeid === 2 ? { ...n, nodeid: 7 } : n)) }) },
+  { reloadable: false, name: "two_node", f: (d) => ({ ...d, quorum: { ...d.quorum, waitForAll: 1 } }) },
+];
+
+const render = (d: CorosyncConfData): string => {
+  const { crypto, ...rest } = d;
+  return renderTemplate("pacemaker", "corosync.conf.hbs", crypto ? d : rest);
+};
+
+const OUT = ["stop pacemaker", "stop corosync", "start corosync", "start pacemaker"];
+
+describe("corosync-apply.sh: reload or take the node out, never a restart under Pacemaker", () => {
+  it("random changes: reloadable ones → one `corosync-cfgtool -R`; any other → Pacemaker out first, back last", () => {
+    fc.assert(
+      fc.property(fc.subarray([...MUTATIONS], { minLength: 1 }), fc.constantFrom<InitSystem>("systemd", "supervisor"), (ms, init) => {
+        const old = render(base());
+        const next = render(ms.reduce((d, m) => m.f(d), base()));
+        const r = apply(init, old, next, { corosync: true, pacemaker: true });
+        assert.equal(r.rc, 0, r.out);
+        assert.ok(!r.calls.some((c) => c.startsWith("FENCE")), r.calls.join("; "));
+        if (ms.every((m) => m.reloadable)) assert.deepEqual(r.calls, ["corosync-cfgtool -R"], `${ms.map((m) => m.name)}: ${r.out}`);
+        else assert.deepEqual(r.calls, OUT, `${ms.map((m) => m.name)}: ${r.out}`);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it("the same configuration: nothing; no record of the running one: the node goes out (safe default)", () => {
+    const conf = render(base());
+    assert.deepEqual(apply("supervisor", conf, conf, { corosync: true, pacemaker: true }).calls, []);
+    assert.deepEqual(apply("systemd", undefined, conf, { corosync: true, pacemaker: true }).calls, OUT);
+  });
+
+  it("corosync not running (first start): started, nothing else; Pacemaker not running: corosync alone", () => {
+    const conf = render(base());
+    assert.deepEqual(apply("supervisor", undefined, conf, { corosync: false, pacemaker: false }).calls, ["start corosync"]);
+    const changed = render({ ...base(), clusterName: "other" });
+    assert.deepEqual(apply("systemd", conf, changed, { corosync: true, pacemaker: false }).calls, ["stop corosync", "start corosync"]);
+  });
+
+  it("refuses to take the node out when the others alone would not be quorate (nothing stopped)", () => {
+    const conf = render(base());
+    const changed = render({ ...base(), clusterName: "other" });
+    const r = apply("supervisor", conf, changed, { corosync: true, pacemaker: true }, { total: 2, need: 2 });
+    assert.notEqual(r.rc, 0);
+    assert.deepEqual(r.calls, []);
+    assert.match(r.out, /would have 1 of the 2 votes it needs/);
+  });
+
+  it("passes shellcheck", () => {
+    for (const init of ["systemd", "supervisor"] as const) {
+      const p = join(work, `apply-${init}.sh`);
+      writeFileSync(p, corosyncApplyScript(ctx, init));
+      const r = spawnSync("shellcheck", ["-s", "sh", "-S", "warning", p], { encoding: "utf8" });
+      assert.equal(r.status, 0, r.stdout + r.stderr);
+    }
+  });
+});
