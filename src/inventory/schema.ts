@@ -60,6 +60,12 @@ export const Host = z
       .describe("Network interfaces with their CIDR (used for VIP/subnet checks). @default []"),
     ssh: SshSettings.default(SshSettings.parse({})),
     init: z.enum(["systemd", "supervisor"]).default("systemd").describe("Service manager on the host. @default systemd"),
+    os: z
+      .string()
+      .optional()
+      .describe(
+        "OS family or distribution of the host (debian, ubuntu, rhel, rocky, almalinux, centos, fedora): picks the package names haforge installs; any other value is a finding. Checked against /etc/os-release on the host before anything is installed. @default - read from the host",
+      ),
     managedByPolicy: z.boolean().default(true).describe("AWX managed_by_policy. @default true"),
     vars: z.record(z.string(), z.string()).default({}).describe("Extra host vars, kept as-is"),
   })
@@ -365,6 +371,21 @@ export const Kubernetes = z
   })
   .strict();
 
+export const Packages = z
+  .object({
+    manage: z
+      .boolean()
+      .default(true)
+      .describe("Install the packages every service on a host needs (only what is missing or at the wrong version, before its files, daemons not started until configured). @default true"),
+    versions: z
+      .record(z.string(), z.string())
+      .default({})
+      .describe("Pinned versions by distribution package name, as the package manager prints them (`rabbitmq-server: 3.10.8-1.1+deb12u1`). @default {} (any version)"),
+  })
+  .strict()
+  .describe("Software on the hosts");
+export type Packages = z.infer<typeof Packages>;
+
 export const Inventory = z
   .object({
     version: z.literal(1).default(1),
@@ -381,6 +402,7 @@ export const Inventory = z
     syncthing: Syncthing.optional(),
     activePassive: z.array(ActivePassiveApp).default([]),
     kubernetes: Kubernetes.optional(),
+    packages: Packages.default(Packages.parse({})),
   })
   .strict();
 export type Inventory = z.infer<typeof Inventory>;

@@ -6,6 +6,7 @@ import { hasErrors, sortFindings, type Finding } from "../core/findings";
 import type { Inventory } from "../inventory/schema";
 import { services } from "../services/registry";
 import { planHosts } from "./hosts";
+import { packageFindings } from "./packages";
 import type { ClusterPlan, PlanResult, PlannedHost } from "./types";
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -50,6 +51,7 @@ export function planCluster(inventory: Inventory, opts: PlanOptions = {}): PlanR
   }
   const plannedHosts: PlannedHost[] = [...hosts.values()].map((h) => ({ ...h, roles: [...(roles.get(h.name) ?? [])].sort() }));
   plan.hosts = plannedHosts;
+  findings.push(...packageFindings(plan as ClusterPlan));
   const sorted = sortFindings(opts.ignore ? findings.filter((f) => !opts.ignore!(f.code)) : findings);
   return hasErrors(sorted) ? { findings: sorted } : { plan: plan as ClusterPlan, findings: sorted };
 }
