@@ -14,7 +14,7 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import { missingPackages, osFamily, packageInstallScript, packageQueryScript, parsePackageQuery, versionMatches, type OsFamily, type PackageNeed } from "../../src/core/packages";
 import { Inventory } from "../../src/inventory/schema";
-import { hostPackageNeeds, packageFindings, packagePlan } from "../../src/plan/packages";
+import { hostPackageNeeds, packagePlan } from "../../src/plan/packages";
 import { planCluster } from "../../src/plan/plan";
 import { analyzeInventoryFile } from "../../src/analyze";
 
