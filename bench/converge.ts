@@ -14,7 +14,7 @@
 import { mkdirSync, statSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
-import { applyFile, readFileFacts, type FileToApply } from "../src/providers";
+import { applyFile, readFileFacts, type FileToApply } from "../src/transport";
 import { SshPool, mapLimit, type HostConnection } from "../src/transport";
 import { startSshd, type Sshd } from "../tests/providers/sshd-fixture";
 

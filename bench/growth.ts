@@ -18,8 +18,8 @@ import { join } from "node:path";
 import yaml from "js-yaml";
 import { generateMaterial } from "../src/core/generate-material";
 import { parseInventoryText } from "../src/inventory/load";
-import { planCluster } from "../src/plan/plan";
-import { renderDesiredState, requiredMaterials } from "../src/render/render";
+import { planCluster } from "../src/pipeline/plan";
+import { renderDesiredState, requiredMaterials } from "../src/pipeline/render";
 import { syntheticInventory } from "./plan";
 
 const hostKey = (i: number) => `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${String(i).padStart(43, "A")}`;

@@ -7,8 +7,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import yaml from "js-yaml";
-import { analyzeInventoryText } from "../src/analyze";
-import { renderDesiredState, requiredMaterials } from "../src/render/render";
+import { analyzeInventoryText } from "../src/pipeline/analyze";
+import { renderDesiredState, requiredMaterials } from "../src/pipeline/render";
 import { collectSecretRefs, secretsToMask, writeRenderTree } from "../src/render/output";
 import { generateMaterial } from "../src/core/generate-material";
 

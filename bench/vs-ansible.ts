@@ -39,13 +39,13 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import yaml from "js-yaml";
-import { analyzeInventoryFile } from "../src/analyze";
+import { analyzeInventoryFile } from "../src/pipeline/analyze";
 import { generateMaterial } from "../src/core/generate-material";
 import { sha256Hex, shQuote } from "../src/core/file-ops";
 import { secretKey } from "../src/core/secrets";
 import { collectSecretRefs } from "../src/render/output";
-import { renderDesiredState, requiredMaterials } from "../src/render/render";
-import { applyFile, readFileFacts, type FileToApply } from "../src/providers";
+import { renderDesiredState, requiredMaterials } from "../src/pipeline/render";
+import { applyFile, readFileFacts, type FileToApply } from "../src/transport";
 import { SshPool, mapLimit, type HostConnection } from "../src/transport";
 import { BRIDGE, STATE_FILE } from "../lab/config";
 import { hostExec, hostInfo, withLab, type LabInfo } from "../lab/exec";

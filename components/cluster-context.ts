@@ -8,18 +8,18 @@
  *    addresses. Each file's content is looked up in it by (host, path).
  */
 import * as pulumi from "@pulumi/pulumi";
-import { analyzeInventoryFile, analyzeInventoryText, type Analysis } from "../src/analyze";
+import { analyzeInventoryFile, analyzeInventoryText, type Analysis } from "../src/pipeline/analyze";
 import { hasErrors, type Finding } from "../src/core/findings";
 import type { Materials as MaterialValues } from "../src/core/materials";
 import { secretKey, type SecretValues } from "../src/core/secrets";
 import { Inventory, type InventoryInput } from "../src/inventory/schema";
-import { planCluster } from "../src/plan/plan";
+import { planCluster } from "../src/pipeline/plan";
 import type { ClusterPlan, PlannedHost } from "../src/plan/types";
 import { Materials } from "../src/providers/materials";
 import { MembershipGuard } from "../src/providers/membership-guard";
 import { memberships } from "../src/plan/membership";
 import { collectSecretRefs } from "../src/render/output";
-import { renderByService, requiredMaterials, secretFindings, type ServiceRender } from "../src/render/render";
+import { renderByService, requiredMaterials, secretFindings, type ServiceRender } from "../src/pipeline/render";
 import { hostAccess, pinnedHostKey, type HostAccess } from "./connections";
 
 export interface HaClusterArgs {

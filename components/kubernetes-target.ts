@@ -16,7 +16,7 @@ import * as k8s from "@pulumi/kubernetes";
 import { homedir } from "node:os";
 import { waveOf } from "../src/kubernetes/objects";
 import { resolveSecret } from "../src/core/secrets";
-import type { ServiceRender } from "../src/render/render";
+import type { ServiceRender } from "../src/pipeline/render";
 import { k8sPostgresEndpoint, stolonOnKubernetes } from "../src/services/postgres/k8s-topology";
 import { k8sAmqpUrl, rabbitmqOnKubernetes } from "../src/services/rabbitmq/k8s-topology";
 import { towerOnKubernetes } from "../src/services/tower/k8s-topology";

@@ -13,7 +13,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import type { ClusterAction, FileSpec, ServiceSpec } from "../src/core/desired-state";
 import { RemoteFile } from "../src/providers/remote-file";
-import type { ServiceRender } from "../src/render/render";
+import type { ServiceRender } from "../src/pipeline/render";
 import type { ClusterContext } from "./cluster-context";
 
 export interface ServiceResources {

@@ -18,7 +18,7 @@ import { formatFindings } from "./format";
 import { EXIT, UsageError, type CliIo } from "./io";
 import { prepareRender, type RenderOptions } from "./render";
 import { keyedShortHash, maskContent } from "../render/output";
-import { RemoteFileError, readFileFacts } from "../providers/remote-file";
+import { RemoteFileError, readFileFacts } from "../transport";
 import { SshPool, TransportError, getDefaultPool, hostConnections, mapLimit, type HostConnection } from "../transport";
 
 // ---------------------------------------------------------------------------------------------

@@ -5,12 +5,20 @@
  * exception escaping here (a bug) into exit 3 (README, "CLI").
  */
 import { Command, CommanderError } from "commander";
-import { UnreadableInventory } from "../analyze";
-import { diffCommand, type DiffOptions } from "./diff";
+import { UnreadableInventory } from "../pipeline/analyze";
+import type { DiffOptions } from "./diff";
 import { EXIT, UsageError, processIo, type CliIo } from "./io";
-import { planCommand } from "./plan";
-import { renderCommand } from "./render";
-import { validateCommand, type ValidateOptions } from "./validate";
+import type { ValidateOptions } from "./validate";
+
+// Each command's module is loaded when the command runs: `haforge validate` does not pay for
+// the SSH client, the diff library or the renderers (the cold start is measured by
+// bench/cli-start.ts).
+const commands = {
+  validate: () => require("./validate") as typeof import("./validate"),
+  plan: () => require("./plan") as typeof import("./plan"),
+  render: () => require("./render") as typeof import("./render"),
+  diff: () => require("./diff") as typeof import("./diff"),
+};
 
 export async function main(argv: readonly string[], io: CliIo = processIo, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   let code: number = EXIT.ok;
@@ -30,7 +38,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo, env: 
     .option("--allow-unsafe-membership", "report unsafe membership changes as warnings (members already lost for good)")
     .description("check an inventory; exit 0 without errors (warnings allowed), 1 with errors")
     .action((file: string, o: ValidateOptions) => {
-      code = validateCommand(file, o, io);
+      code = commands.validate().validateCommand(file, o, io);
     });
   program
     .command("plan")
@@ -38,7 +46,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo, env: 
     .option("--json", "machine-readable plan")
     .description("show the computed topology: roles, instance groups, RabbitMQ nodes, quorum, rolling order")
     .action((file: string, o: { json?: boolean }) => {
-      code = planCommand(file, o, io);
+      code = commands.plan().planCommand(file, o, io);
     });
   program
     .command("render")
@@ -50,7 +58,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo, env: 
     .option("--force", "write into a non-empty DIR that is not a previous render (nothing in it is removed)")
     .description("render every host's files, services and cluster actions")
     .action((file: string, o: { out: string; revealSecrets?: boolean; secrets?: string; materials?: string; force?: boolean }) => {
-      code = renderCommand(file, o, io, env);
+      code = commands.render().renderCommand(file, o, io, env);
     });
   program
     .command("diff")
@@ -65,7 +73,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo, env: 
     .option("--concurrency <n>", "with --live: hosts read at once (default 8)")
     .description("unified diffs per host and file between two renders, or against the live hosts (--live; exit 2 if a host cannot be read)")
     .action(async (a: string, b: string | undefined, o: DiffOptions) => {
-      code = await diffCommand(a, b, o, io, env);
+      code = await commands.diff().diffCommand(a, b, o, io, env);
     });
 
   try {

@@ -1,4 +1,4 @@
-import { analyzeInventoryFile } from "../analyze";
+import { analyzeInventoryFile } from "../pipeline/analyze";
 import { planSummary } from "../plan/summary";
 import { findingsJson, formatFindings } from "./format";
 import { EXIT, type CliIo } from "./io";

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import yaml from "js-yaml";
-import { analyzeInventoryFile, type Analysis } from "../analyze";
+import { analyzeInventoryFile, type Analysis } from "../pipeline/analyze";
 import { MASK_SALT_KEY, collectSecretRefs, secretsToMask, writeRenderTree } from "../render/output";
 import type { DesiredState } from "../core/desired-state";
 import { hasErrors, sortFindings, type Finding } from "../core/findings";
@@ -10,7 +10,7 @@ import type { SecretValues } from "../core/secrets";
 import type { SecretRef } from "../inventory/schema";
 import type { ClusterPlan } from "../plan/types";
 import { OutDirRefused, inspectOutDir, type OutDirPlan } from "../render/out-dir";
-import { renderDesiredState, requiredMaterials, secretFindings } from "../render/render";
+import { renderDesiredState, requiredMaterials, secretFindings } from "../pipeline/render";
 import { formatFindings } from "./format";
 import { loadOrCreateMaterials, resolveCliSecrets } from "./inputs";
 import { EXIT, UsageError, type CliIo } from "./io";

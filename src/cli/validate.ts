@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { analyzeInventoryFile, analyzeInventoryText, UnreadableInventory } from "../analyze";
+import { analyzeInventoryFile, analyzeInventoryText, UnreadableInventory } from "../pipeline/analyze";
 import { hasErrors, sortFindings, warning, type Finding } from "../core/findings";
 import { membershipChangeFindings, memberships } from "../plan/membership";
 import { findingsJson, formatFindings } from "./format";

@@ -164,17 +164,3 @@ function pem(label: string, der: Buffer): string {
   const b64 = der.toString("base64").replace(/(.{64})/g, "$1\n").replace(/\n$/, "");
   return `-----BEGIN ${label}-----\n${b64}\n-----END ${label}-----\n`;
 }
-
-/** Parse a `syncthing-cert` material value; null when it is not one. */
-export function parseSyncthingCert(value: string): { cert: string; key: string } | null {
-  try {
-    const v = JSON.parse(value) as unknown;
-    if (v && typeof v === "object" && typeof (v as { cert?: unknown }).cert === "string" && typeof (v as { key?: unknown }).key === "string") {
-      return { cert: (v as { cert: string }).cert, key: (v as { key: string }).key };
-    }
-  } catch {
-    /* not JSON */
-  }
-  return null;
-}
-

@@ -28,3 +28,17 @@ export interface MaterialSpec {
 export interface Materials {
   readonly [key: string]: string;
 }
+
+/** Parse a `syncthing-cert` material value; null when it is not one. */
+export function parseSyncthingCert(value: string): { cert: string; key: string } | null {
+  try {
+    const v = JSON.parse(value) as unknown;
+    if (v && typeof v === "object" && typeof (v as { cert?: unknown }).cert === "string" && typeof (v as { key?: unknown }).key === "string") {
+      return { cert: (v as { cert: string }).cert, key: (v as { key: string }).key };
+    }
+  } catch {
+    /* not JSON */
+  }
+  return null;
+}
+

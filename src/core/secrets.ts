@@ -4,7 +4,13 @@
  * secrets inside an apply) and pass it in, so rendering stays pure and deterministic.
  */
 import { createHash } from "node:crypto";
-import type { SecretRef } from "../inventory/schema";
+
+/**
+ * A secret reference as the inventory writes it. The inventory's zod schema
+ * (src/inventory/schema.ts, `SecretRef`) parses into exactly this shape; it is spelled out here so
+ * the core does not depend on the inventory layer (docs/architecture.md, "Layers").
+ */
+export type SecretRef = { readonly secret: string } | { readonly env: string } | { readonly value: string };
 
 /** Canonical key of a reference: `secret:<name>`, `env:<NAME>`, `value:<sha>` (literals). */
 export function secretKey(ref: SecretRef): string {

@@ -1,4 +1,3 @@
 export * from "./types";
-export * from "./plan";
 export * from "./hosts";
 export * from "./summary";

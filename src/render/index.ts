@@ -1,3 +1,2 @@
-export * from "./render";
 export * from "./templates";
 export * from "./daemon";

@@ -7,12 +7,16 @@
 import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { secretKey, type SecretValues } from "../core/secrets";
-import type { PlannedHost } from "../plan/types";
+import type { SshSettings } from "../inventory/schema";
 import { formatPublicKey, knownHostsLookup, knownHostsNames } from "./host-keys";
 import type { HostConnection } from "./pool";
 
-/** The parts of a planned host a connection is built from. */
-export type ConnectableHost = Pick<PlannedHost, "name" | "address" | "ssh">;
+/** The parts of a planned host (src/plan/types.ts, PlannedHost) a connection is built from. */
+export interface ConnectableHost {
+  readonly name: string;
+  readonly address: string;
+  readonly ssh: SshSettings;
+}
 
 /** `~/x` → `$HOME/x` (inventories are written by people). */
 export const expandHome = (p: string): string => (p === "~" ? homedir() : p.startsWith("~/") ? homedir() + p.slice(1) : p);
@@ -45,7 +49,7 @@ export interface HostCredentials {
 
 /** Secret credentials (ssh.privateKey / ssh.password) resolved against resolved secret values. */
 export function hostCredentials(h: ConnectableHost, secrets: SecretValues): HostCredentials {
-  const value = (ref: NonNullable<PlannedHost["ssh"]["password"]>): string | undefined => ("value" in ref ? ref.value : secrets[secretKey(ref)]);
+  const value = (ref: NonNullable<SshSettings["password"]>): string | undefined => ("value" in ref ? ref.value : secrets[secretKey(ref)]);
   const privateKey = h.ssh.privateKey ? value(h.ssh.privateKey) : undefined;
   const password = h.ssh.password ? value(h.ssh.password) : undefined;
   return { ...(privateKey !== undefined ? { privateKey } : {}), ...(password !== undefined ? { password } : {}) };

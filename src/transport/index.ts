@@ -2,3 +2,4 @@ export * from "./host-keys";
 export * from "./limit";
 export * from "./pool";
 export * from "./host-connection";
+export * from "./remote-files";

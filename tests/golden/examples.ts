@@ -10,7 +10,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createTwoFilesPatch } from "diff";
-import { analyzeInventoryFile } from "../../src/analyze";
+import { analyzeInventoryFile } from "../../src/pipeline/analyze";
 import { secretKey } from "../../src/core/secrets";
 import type { SecretRef } from "../../src/inventory/schema";
 import { collectSecretRefs } from "../../src/render/output";

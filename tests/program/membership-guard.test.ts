@@ -17,7 +17,7 @@ import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import yaml from "js-yaml";
 import * as pulumi from "@pulumi/pulumi";
-import { analyzeInventoryFile } from "../../src/analyze";
+import { analyzeInventoryFile } from "../../src/pipeline/analyze";
 import { memberships, type Membership } from "../../src/plan/membership";
 import { membershipGuardProvider } from "../../src/providers/membership-guard";
 import { applyProgram } from "../e2e/harness";

@@ -9,14 +9,12 @@ import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
-  applyFile,
   remoteFileProvider as provider,
-  RemoteFileError,
   type RemoteFileDiffResult,
   type RemoteFileInputs,
   type RemoteFileOutputs,
 } from "../../src/providers";
-import { TransportError, getDefaultPool } from "../../src/transport";
+import { RemoteFileError, TransportError, applyFile, getDefaultPool } from "../../src/transport";
 import { startSshd, type Sshd } from "./sshd-fixture";
 
 let a: Sshd;

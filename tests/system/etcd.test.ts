@@ -13,7 +13,7 @@ import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execFileSync } from "node:child_process";
-import { renderDesiredState } from "../../src/render/render";
+import { renderDesiredState } from "../../src/pipeline/render";
 import type { DesiredState } from "../../src/core/desired-state";
 import { etcdPlan } from "../fixtures/quorum-store-plan";
 import { NetnsHosts, stageEtcd, waitFor, type Started } from "./netns-hosts";

@@ -35,7 +35,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSyn
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import yaml from "js-yaml";
-import { analyzeInventoryFile } from "../../src/analyze";
+import { analyzeInventoryFile } from "../../src/pipeline/analyze";
 import { resolveSecret } from "../../src/core/secrets";
 import type { Manifest, ManifestFile } from "../../src/render/output";
 import type { ClusterPlan } from "../../src/plan/types";

@@ -26,7 +26,7 @@ import { renderTemplate } from "../../src/render/templates";
 import { cibPath } from "../../src/services/pacemaker/cib";
 import { CIB_APPLY_SCRIPT, COROSYNC_HEALTH, PACEMAKER_HEALTH, renderPart } from "../../src/services/pacemaker/render";
 import { loadInventoryFile } from "../../src/inventory/load";
-import { planCluster } from "../../src/plan/plan";
+import { planCluster } from "../../src/pipeline/plan";
 import { fencingPlan, fixtureMaterials, lightweightPlan, qdevicePlan, singleNodePlan, threeNodePlan } from "../fixtures/pacemaker-plan";
 
 interface Run {

@@ -19,7 +19,7 @@ import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } f
 import { execFileSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { renderDesiredState } from "../../src/render/render";
+import { renderDesiredState } from "../../src/pipeline/render";
 import type { DesiredState, FileSpec } from "../../src/core/desired-state";
 import { PATRONI_CONFIG, patroniDataDir } from "../../src/services/postgres/patroni";
 import { PG_SECRETS, patroniPlan } from "../fixtures/postgres-plan";

@@ -15,7 +15,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execFileSync } from "node:child_process";
-import { renderDesiredState } from "../../src/render/render";
+import { renderDesiredState } from "../../src/pipeline/render";
 import type { DesiredState } from "../../src/core/desired-state";
 import { SYNCTHING_HOME, deviceIdOf } from "../../src/services/syncthing/render";
 import { FS_HOSTS, generateMaterials, syncthingPlan } from "../fixtures/syncthing-plan";

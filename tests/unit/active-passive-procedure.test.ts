@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { Inventory, type InventoryInput } from "../../src/inventory/schema";
-import { planCluster } from "../../src/plan/plan";
+import { planCluster } from "../../src/pipeline/plan";
 import { renderTemplate } from "../../src/render/templates";
 import { renderPart } from "../../src/services/active-passive/render";
 import { one } from "./plan-helpers";

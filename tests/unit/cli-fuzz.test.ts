@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import yaml from "js-yaml";
-import { analyzeInventoryText } from "../../src/analyze";
+import { analyzeInventoryText } from "../../src/pipeline/analyze";
 import { ROOT, runCli } from "../helpers/cli";
 
 const dir = mkdtempSync(join(tmpdir(), "hf-fuzz-"));

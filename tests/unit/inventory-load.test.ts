@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { detectFormat, formatPath, loadInventoryFile, parseInventoryText } from "../../src/inventory/load";
-import { planCluster } from "../../src/plan/plan";
+import { planCluster } from "../../src/pipeline/plan";
 
 describe("format detection", () => {
   it("by extension", () => {

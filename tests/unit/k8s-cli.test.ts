@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import yaml from "js-yaml";
-import { analyzeInventoryFile } from "../../src/analyze";
+import { analyzeInventoryFile } from "../../src/pipeline/analyze";
 import { rabbitPasswordHash } from "../../src/services/rabbitmq/definitions";
 import { runCli } from "../helpers/cli";
 import { schemaErrors, TOWER_K8S, waveOf, type Obj } from "./k8s-helpers";

@@ -6,13 +6,13 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import yaml from "js-yaml";
-import { analyzeInventoryFile } from "../../src/analyze";
+import { analyzeInventoryFile } from "../../src/pipeline/analyze";
 import { secretKey, type SecretValues } from "../../src/core/secrets";
 import { Inventory, type InventoryInput } from "../../src/inventory/schema";
-import { planCluster } from "../../src/plan/plan";
+import { planCluster } from "../../src/pipeline/plan";
 import type { ClusterPlan } from "../../src/plan/types";
 import { collectSecretRefs } from "../../src/render/output";
-import { renderDesiredState, requiredMaterials } from "../../src/render/render";
+import { renderDesiredState, requiredMaterials } from "../../src/pipeline/render";
 
 export const ROOT = join(__dirname, "..", "..");
 

@@ -11,7 +11,7 @@ import fc from "fast-check";
 import { Inventory } from "../../src/inventory/schema";
 import { membershipChangeFindings, memberships, type Membership } from "../../src/plan/membership";
 import { majorityQuorum } from "../../src/plan/quorum";
-import { planCluster } from "../../src/plan/plan";
+import { planCluster } from "../../src/pipeline/plan";
 import type { ClusterPlan } from "../../src/plan/types";
 
 const HOSTS = ["h1", "h2", "h3", "h4", "h5", "h6", "h7"];

@@ -15,8 +15,8 @@ import fc from "fast-check";
 import { missingPackages, osFamily, packageInstallScript, packageQueryScript, parsePackageQuery, versionMatches, type OsFamily, type PackageNeed } from "../../src/core/packages";
 import { Inventory } from "../../src/inventory/schema";
 import { hostPackageNeeds, packagePlan } from "../../src/plan/packages";
-import { planCluster } from "../../src/plan/plan";
-import { analyzeInventoryFile } from "../../src/analyze";
+import { planCluster } from "../../src/pipeline/plan";
+import { analyzeInventoryFile } from "../../src/pipeline/analyze";
 
 const ROOT = path.join(__dirname, "..", "..");
 const pkgName = fc.stringMatching(/^[a-z0-9][a-z0-9+.-]{0,12}$/);

@@ -9,7 +9,7 @@ import { describe, it } from "node:test";
 import * as yaml from "js-yaml";
 import type { Finding } from "../../src/core/findings";
 import { Inventory } from "../../src/inventory/schema";
-import { planCluster } from "../../src/plan/plan";
+import { planCluster } from "../../src/pipeline/plan";
 import type { ClusterPlan } from "../../src/plan/types";
 
 const DIR = join(__dirname, "..", "..", "inventories");

@@ -11,7 +11,7 @@ import { createServer } from "node:net";
 import type { Finding } from "../../src/core/findings";
 import { parseInventoryText } from "../../src/inventory/load";
 import { Inventory, type InventoryInput } from "../../src/inventory/schema";
-import { planCluster } from "../../src/plan/plan";
+import { planCluster } from "../../src/pipeline/plan";
 import { majorityQuorum } from "../../src/plan/quorum";
 import { nameKind } from "../../src/services/rabbitmq/plan";
 

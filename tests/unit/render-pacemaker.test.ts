@@ -15,9 +15,9 @@ import { CIB_VALIDATE_WITH, cibPath } from "../../src/services/pacemaker/cib";
 import { CIB_APPLY_SCRIPT, COROSYNC_APPLY_SCRIPT, PACEMAKER_HEALTH, COROSYNC_HEALTH, corosyncRollHealth, corosyncValidateWithKey, renderPart } from "../../src/services/pacemaker/render";
 import { firstStartAware } from "../../src/render/daemon";
 import { pacemakerService } from "../../src/services/pacemaker";
-import { checkDesiredState, renderDesiredState } from "../../src/render/render";
+import { checkDesiredState, renderDesiredState } from "../../src/pipeline/render";
 import { loadInventoryFile } from "../../src/inventory/load";
-import { planCluster } from "../../src/plan/plan";
+import { planCluster } from "../../src/pipeline/plan";
 import { fencingPlan, fixtureMaterials, lightweightPlan, qdevicePlan, singleNodePlan, threeNodePlan } from "../fixtures/pacemaker-plan";
 
 // The DOM xmlbuilder2 parses into (tsconfig has no DOM lib: the few members used here).

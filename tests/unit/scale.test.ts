@@ -16,9 +16,9 @@ import { SHAPES } from "../../bench/growth";
 import { parseInventoryText } from "../../src/inventory/load";
 import type { Inventory } from "../../src/inventory/schema";
 import { AddressIndex, sameAddress } from "../../src/plan/network";
-import { planCluster } from "../../src/plan/plan";
+import { planCluster } from "../../src/pipeline/plan";
 import type { ClusterPlan } from "../../src/plan/types";
-import { renderDesiredState, requiredMaterials } from "../../src/render/render";
+import { renderDesiredState, requiredMaterials } from "../../src/pipeline/render";
 
 /** Deep read-counting view of plain data (objects and arrays; Maps, Sets and frozen values stay raw). */
 function counting<T extends object>(root: T): { value: T; reads: () => number } {

@@ -6,7 +6,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { loadInventoryFile, parseInventoryText } from "../../src/inventory/load";
-import { planCluster } from "../../src/plan/plan";
+import { planCluster } from "../../src/pipeline/plan";
 
 const dir = join(__dirname, "..", "..", "inventories");
 const loadPlan = (file: string) => {

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import type { Finding } from "../../src/core/findings";
 import { parseInventoryText } from "../../src/inventory/load";
 import { Inventory, type InventoryInput } from "../../src/inventory/schema";
-import { planCluster } from "../../src/plan/plan";
+import { planCluster } from "../../src/pipeline/plan";
 
 const pinned = { knownHostsFile: "/etc/haforge/known_hosts" };
 const h = (name: string, i: number, extra: Record<string, unknown> = {}) => ({ name, address: `192.0.2.${i}`, ssh: pinned, ...extra });

@@ -9,7 +9,7 @@
  */
 import type { ClusterAction, FileSpec, ServiceSpec } from "../../core/desired-state";
 import type { MaterialSpec } from "../../core/materials";
-import { parseSyncthingCert } from "../../core/generate-material";
+import { parseSyncthingCert } from "../../core/materials";
 import { deviceIdFromPem } from "../../core/syncthing-id";
 import type { ClusterPlan, PlannedHost, SyncthingPlan } from "../../plan/types";
 import { daemon } from "../../render/daemon";

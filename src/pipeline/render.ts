@@ -11,7 +11,7 @@ import type { ClusterPlan } from "../plan/types";
 import { services } from "../services/registry";
 import type { RenderContext } from "../services/types";
 import { waveOf } from "../kubernetes/objects";
-import { renderTemplate } from "./templates";
+import { renderTemplate } from "../render/templates";
 
 /** Findings that need the resolved secrets (see ServiceModule.secretFindings). */
 export function secretFindings(plan: ClusterPlan, secrets: SecretValues): Finding[] {

@@ -3,11 +3,11 @@
  * finding (parse, schema, plan) in the inventory's own notation. No I/O beyond reading the file.
  */
 import { readFileSync } from "node:fs";
-import { sortFindings, hasErrors, type Finding } from "./core/findings";
-import { parseInventoryText, type InventoryFormat } from "./inventory/load";
-import type { Inventory } from "./inventory/schema";
-import { planCluster } from "./plan/plan";
-import type { ClusterPlan } from "./plan/types";
+import { sortFindings, hasErrors, type Finding } from "../core/findings";
+import { parseInventoryText, type InventoryFormat } from "../inventory/load";
+import type { Inventory } from "../inventory/schema";
+import { planCluster } from "./plan";
+import type { ClusterPlan } from "../plan/types";
 
 export interface Analysis {
   readonly format: InventoryFormat;

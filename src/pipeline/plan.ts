@@ -5,9 +5,9 @@
 import { hasErrors, sortFindings, type Finding } from "../core/findings";
 import type { Inventory } from "../inventory/schema";
 import { services } from "../services/registry";
-import { planHosts } from "./hosts";
-import { packageFindings } from "./packages";
-import type { ClusterPlan, PlanResult, PlannedHost } from "./types";
+import { planHosts } from "../plan/hosts";
+import { packageFindings } from "../plan/packages";
+import type { ClusterPlan, PlanResult, PlannedHost } from "../plan/types";
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 

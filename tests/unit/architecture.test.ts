@@ -1,0 +1,105 @@
+/**
+ * The module graph obeys docs/architecture.md ("Layers"): no arrow runs back up the layers, layers
+ * of the same rank do not import each other, `@pulumi/*` only in the Pulumi adapters, and nothing
+ * reachable from the CLI entry loads a Pulumi module (checked statically over the parsed imports
+ * and at run time over the modules `haforge validate` really loads).
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import fc from "fast-check";
+import { CLI_ENTRY, importSpecifiers, layerOf, layerViolations, parseLayers, productEdges, type Edge, type Layer } from "../helpers/module-graph";
+import { ROOT } from "../helpers/cli";
+
+const layers = parseLayers(readFileSync(join(ROOT, "docs", "architecture.md"), "utf8"));
+const edges = productEdges(ROOT);
+
+describe("module graph (docs/architecture.md, Layers)", () => {
+  test("the layer table is read from the docs and covers every product file", () => {
+    assert.ok(layers.length >= 8, `layers: ${layers.map((l) => l.name).join(", ")}`);
+    const files = new Set(edges.map((e) => e.from));
+    const orphans = [...files].filter((f) => !layerOf(layers, f));
+    assert.deepEqual(orphans, [], "files in no layer");
+  });
+
+  test("no back-arrow, no sideways arrow, @pulumi/* only in providers, components and the program", () => {
+    const v = layerViolations(layers, edges);
+    assert.deepEqual(
+      v.map((x) => x.message),
+      [],
+    );
+  });
+
+  test("the CLI reaches no @pulumi/* module (static graph)", () => {
+    const v = layerViolations(layers, edges).filter((x) => x.kind === "pulumi-from-cli");
+    assert.deepEqual(v, []);
+    assert.ok(edges.some((e) => e.from === CLI_ENTRY), "the CLI entry was parsed");
+  });
+
+  test("`haforge validate` of an example loads no @pulumi/* module (run time)", () => {
+    const script = `
+      const { main } = require(${JSON.stringify(join(ROOT, "src", "cli", "main.ts"))});
+      main(["validate", ${JSON.stringify(join(ROOT, "inventories", "openstack-pacemaker.yaml"))}], { out() {}, err() {} }, {}).then((code) => {
+        const loaded = Object.keys(require.cache).filter((k) => k.includes("/node_modules/@pulumi/"));
+        process.stdout.write(JSON.stringify({ code, loaded }));
+      });`;
+    const r = spawnSync(process.execPath, ["--import", "tsx", "-e", script], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const { code, loaded } = JSON.parse(r.stdout) as { code: number; loaded: string[] };
+    assert.equal(code, 0);
+    assert.deepEqual(loaded, []);
+  });
+});
+
+describe("the checker itself", () => {
+  const L: Layer[] = [
+    { rank: 0, name: "core", where: ["src/core/"] },
+    { rank: 1, name: "mid", where: ["src/mid/", "src/mid/special.ts"] },
+    { rank: 2, name: "cli", where: ["src/cli/"] },
+    { rank: 2, name: "providers", where: ["src/providers/"] },
+  ];
+  const fileOf = (layer: number, i: number): string => `${L[layer]!.where[0]}f${i}.ts`;
+
+  test("parses every import form (type-only, re-export, require, import(), typeof import())", () => {
+    const text = `
+      import a from "./a"; import type { B } from "./b"; export * from "./c"; export { d } from "./d";
+      import e = require("./e"); const f = require("./f"); const g = await import("./g");
+      type H = typeof import("./h"); const notAnImport = requireX("./i");`;
+    assert.deepEqual(importSpecifiers("x.ts", text), ["./a", "./b", "./c", "./d", "./e", "./f", "./g", "./h"]);
+  });
+
+  test("property: an internal edge is flagged exactly when it goes up a rank or sideways to another layer", () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat(3), fc.nat(3), fc.nat(5), fc.nat(5)), { maxLength: 30 }), (raw) => {
+        const es: Edge[] = raw.map(([a, b, i, j]) => ({ from: fileOf(a, i), to: fileOf(b, j), external: false }));
+        const v = layerViolations(L, es, "src/cli/f0.ts");
+        const expected = raw.filter(([a, b]) => L[b]!.rank > L[a]!.rank || (L[b]!.rank === L[a]!.rank && a !== b)).length;
+        assert.equal(v.length, expected);
+      }),
+    );
+  });
+
+  test("property: @pulumi/* reachable from the CLI entry is found, however long the chain", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 12 }), (n) => {
+        // cli → mid/f1 → mid/f2 → … → mid/fn (a downward chain: no layer violation) → @pulumi/pulumi
+        const es: Edge[] = [{ from: "src/cli/f0.ts", to: "src/mid/f1.ts", external: false }];
+        for (let i = 1; i < n; i++) es.push({ from: `src/mid/f${i}.ts`, to: `src/mid/f${i + 1}.ts`, external: false });
+        es.push({ from: `src/mid/f${n}.ts`, to: "@pulumi/pulumi", external: true });
+        const v = layerViolations(L, es, "src/cli/f0.ts");
+        assert.ok(v.some((x) => x.kind === "pulumi-from-cli" && x.message.includes("src/cli/f0.ts → src/mid/f1.ts")));
+        assert.ok(v.some((x) => x.kind === "pulumi-outside-adapters"));
+        // The same import from a provider, unreachable from the CLI, is allowed.
+        assert.deepEqual(layerViolations(L, [{ from: "src/providers/p.ts", to: "@pulumi/pulumi", external: true }], "src/cli/f0.ts"), []);
+      }),
+    );
+  });
+
+  test("the longest `where` wins (a file can be carved out of its folder's layer)", () => {
+    assert.equal(layerOf(L, "src/mid/special.ts")?.name, "mid");
+    assert.equal(layerOf(L, "src/core/x/y.ts")?.name, "core");
+    assert.equal(layerOf(L, "elsewhere.ts"), undefined);
+  });
+});
