@@ -5,24 +5,32 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import Handlebars from "handlebars";
+import type HandlebarsNs from "handlebars";
 
 export const TEMPLATES_DIR = join(__dirname, "..", "..", "templates");
 
-const hb = Handlebars.create();
-hb.registerHelper("eq", (a: unknown, b: unknown) => a === b);
-hb.registerHelper("ne", (a: unknown, b: unknown) => a !== b);
-hb.registerHelper("not", (a: unknown) => !a);
-hb.registerHelper("join", (list: unknown, sep: unknown) => (Array.isArray(list) ? list.join(typeof sep === "string" ? sep : ",") : ""));
-hb.registerHelper("json", (v: unknown) => JSON.stringify(v ?? null));
-hb.registerHelper("add", (a: unknown, b: unknown) => Number(a) + Number(b));
-hb.registerHelper("lower", (s: unknown) => String(s ?? "").toLowerCase());
-hb.registerHelper("upper", (s: unknown) => String(s ?? "").toUpperCase());
-hb.registerHelper("xml", (s: unknown) =>
-  String(s ?? "").replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&apos;"),
-);
+let engine: typeof HandlebarsNs | undefined;
 
-const cache = new Map<string, Handlebars.TemplateDelegate>();
+/** The Handlebars instance with our helpers, loaded on the first render (planning never renders). */
+function handlebars(): typeof HandlebarsNs {
+  if (engine) return engine;
+  const hb = (require("handlebars") as typeof HandlebarsNs).create();
+  hb.registerHelper("eq", (a: unknown, b: unknown) => a === b);
+  hb.registerHelper("ne", (a: unknown, b: unknown) => a !== b);
+  hb.registerHelper("not", (a: unknown) => !a);
+  hb.registerHelper("join", (list: unknown, sep: unknown) => (Array.isArray(list) ? list.join(typeof sep === "string" ? sep : ",") : ""));
+  hb.registerHelper("json", (v: unknown) => JSON.stringify(v ?? null));
+  hb.registerHelper("add", (a: unknown, b: unknown) => Number(a) + Number(b));
+  hb.registerHelper("lower", (s: unknown) => String(s ?? "").toLowerCase());
+  hb.registerHelper("upper", (s: unknown) => String(s ?? "").toUpperCase());
+  hb.registerHelper("xml", (s: unknown) =>
+    String(s ?? "").replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&apos;"),
+  );
+  engine = hb;
+  return hb;
+}
+
+const cache = new Map<string, HandlebarsNs.TemplateDelegate>();
 
 /** Render templates/<svc>/<name> with `data`. */
 export function renderTemplate(svc: string, name: string, data: unknown): string {
@@ -30,7 +38,7 @@ export function renderTemplate(svc: string, name: string, data: unknown): string
   let tpl = cache.get(key);
   if (!tpl) {
     const source = readFileSync(join(TEMPLATES_DIR, svc, name), "utf8");
-    tpl = hb.compile(source, { noEscape: true, strict: false });
+    tpl = handlebars().compile(source, { noEscape: true, strict: false });
     cache.set(key, tpl);
   }
   return tpl(data);

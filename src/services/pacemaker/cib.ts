@@ -17,7 +17,6 @@
  *   replace); the cluster stamps its own on the live CIB.
  */
 import { createHash } from "node:crypto";
-import { create } from "xmlbuilder2";
 import type { XMLBuilder } from "xmlbuilder2/lib/interfaces";
 
 /**
@@ -177,6 +176,8 @@ function resourceXml(parent: XMLBuilder, r: CibResource): void {
 
 /** Serialize the model with a given epoch. */
 function serialize(model: CibModel, epoch: number): string {
+  // Loaded here, not at the top: planning (`haforge validate`) never serializes a CIB.
+  const { create } = require("xmlbuilder2") as typeof import("xmlbuilder2");
   const doc = create();
   const cib = doc.ele("cib", {
     "validate-with": CIB_VALIDATE_WITH,
