@@ -18,6 +18,8 @@ const cluster = new HaCluster(pulumi.getStack(), {
   force: cfg.getBoolean("force") ?? false,
   allowUnsafeMembership: cfg.getBoolean("allowUnsafeMembership") ?? false,
   ...(knownHostsFromConfig(cfg, __dirname) ? { knownHostsFile: knownHostsFromConfig(cfg, __dirname)! } : {}),
+  // One deploy key for every host without credentials of its own (else ssh-agent / key paths).
+  ...(cfg.getSecret("deployKey") ? { deployKey: cfg.getSecret("deployKey")! } : {}),
 });
 
 export const hosts = cluster.outputs.apply((o) => o.hosts);

@@ -20,7 +20,7 @@ import { MembershipGuard } from "../src/providers/membership-guard";
 import { memberships } from "../src/plan/membership";
 import { collectSecretRefs } from "../src/render/output";
 import { renderByService, requiredMaterials, secretFindings, type ServiceRender } from "../src/pipeline/render";
-import { hostAccess, pinnedHostKey, type HostAccess } from "./connections";
+import { committedHostKey, hostAccess, type HostAccess } from "./connections";
 
 export interface HaClusterArgs {
   /**
@@ -54,6 +54,12 @@ export interface HaClusterArgs {
    * @default - none: such hosts are refused unless they opt into trust-on-first-use
    */
   readonly knownHostsFile?: string;
+  /**
+   * One deploy key (private key text, a secret: `haforge:deployKey`) used for every host without
+   * credentials of its own in the inventory; else ssh-agent or the inventory's key path.
+   * @default - none
+   */
+  readonly deployKey?: pulumi.Input<string>;
 }
 
 export interface ClusterContext {
@@ -68,6 +74,8 @@ export interface ClusterContext {
   readonly force: boolean;
   /** Checks the membership change against the state before anything is touched; every host resource depends on it. */
   readonly membershipGuard: MembershipGuard;
+  /** The last membership action declared (the next one waits for it): see service-resources. */
+  readonly membershipChain: { last?: pulumi.Resource };
 }
 
 function analyze(inv: HaClusterArgs["inventory"]): Analysis {
@@ -118,12 +126,13 @@ export function prepareCluster(name: string, args: HaClusterArgs, parent: pulumi
   }
   const plan = a.plan;
   const hosts = new Map(plan.hosts.map((h) => [h.name, h]));
-  // Refuse, before any resource exists, to manage a host whose key is not pinned (an explicit
-  // trustOnFirstUse opt-in excepted).
-  const unpinned = plan.hosts.filter((h) => !h.ssh.trustOnFirstUse && !pinnedHostKey(h, args.knownHostsFile)).map((h) => h.name);
+  // Refuse, before any resource exists, to manage a host whose key is not pinned by the inventory
+  // or a committed known_hosts (an explicit trustOnFirstUse opt-in excepted): a known_hosts under
+  // ~ differs per operator, so it cannot decide what a shared stack declares.
+  const unpinned = plan.hosts.filter((h) => !h.ssh.trustOnFirstUse && !committedHostKey(h, args.knownHostsFile)).map((h) => h.name);
   if (plan.target === "ssh" && unpinned.length)
     throw new pulumi.RunError(
-      `haforge: no pinned host key for ${unpinned.join(", ")}: set hosts[].ssh.hostKey, a known_hosts file (hosts[].ssh.knownHostsFile or haforge:knownHostsFile) or, explicitly, ssh.trustOnFirstUse`,
+      `haforge: no pinned host key for ${unpinned.join(", ")}: set hosts[].ssh.hostKey, a committed known_hosts (haforge:knownHostsFile, or hosts[].ssh.knownHostsFile relative to the project) or, explicitly, ssh.trustOnFirstUse`,
     );
   const refs = collectSecretRefs(plan.inventory);
   const env = args.env ?? process.env;
@@ -167,13 +176,14 @@ export function prepareCluster(name: string, args: HaClusterArgs, parent: pulumi
     plan,
     findings: a.findings,
     hosts,
-    access: hostAccess(hosts, { addresses, secrets, ...(args.knownHostsFile ? { knownHostsFile: args.knownHostsFile } : {}) }),
+    access: hostAccess(hosts, { addresses, secrets, ...(args.knownHostsFile ? { knownHostsFile: args.knownHostsFile } : {}), ...(args.deployKey !== undefined ? { deployKey: args.deployKey } : {}) }),
     structure,
     rendered,
     secrets,
     materials,
     force: args.force ?? false,
     membershipGuard,
+    membershipChain: {},
   };
 }
 

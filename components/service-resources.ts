@@ -1,26 +1,28 @@
 /**
  * One service's resources on its hosts (docs/architecture.md, data flow):
  *  - a RemoteFile per rendered file (live diff, atomic write, validation on the host);
- *  - a restart remote.Command per (host, service), triggered by the hashes of the files that
- *    notify it; within a rolling group the restarts form a dependsOn chain in the plan's order,
- *    each waiting for the service's health check before the next host goes, so a change on every
- *    node never takes the cluster below quorum;
- *  - a remote.Command per cluster action (provisioning, CIB patch, joins), with `delete` commands
- *    for deprovisioning.
+ *  - a restart HostAction per (host, service), re-run only when the files that notify it change
+ *    (`rerun: "triggers"`); within a rolling group the restarts form a dependsOn chain in the
+ *    plan's order, each waiting for the service's health check before the next host goes, so a
+ *    change on every node never takes the cluster below quorum;
+ *  - a HostAction per cluster action (provisioning, CIB patch, joins), with `delete` commands for
+ *    deprovisioning. The actions that have a `delete` (membership) form one dependsOn chain per
+ *    cluster, so `pulumi destroy` (which deletes dependents first and everything else in
+ *    parallel) removes members one at a time, in the reverse of the order they were added.
  * Resource names are `${name}-...` and stable: renaming one replaces the resource.
  */
 import * as pulumi from "@pulumi/pulumi";
-import * as command from "@pulumi/command";
 import type { ClusterAction, FileSpec, ServiceSpec } from "../src/core/desired-state";
+import { HostAction } from "../src/providers/host-action";
 import { RemoteFile } from "../src/providers/remote-file";
 import type { ServiceRender } from "../src/pipeline/render";
 import type { ClusterContext } from "./cluster-context";
 
 export interface ServiceResources {
   readonly files: RemoteFile[];
-  /** Restart commands by rolling group id (chain order) or `host:service` for unrolled ones. */
-  readonly restarts: Map<string, command.remote.Command[]>;
-  readonly actions: command.remote.Command[];
+  /** Restart actions by rolling group id (chain order) or `host:service` for unrolled ones. */
+  readonly restarts: Map<string, HostAction[]>;
+  readonly actions: HostAction[];
 }
 
 /** Stable, readable resource-name part for a path. */
@@ -92,13 +94,16 @@ export function createServiceResources(
 
   const conn = (host: string) => {
     const access = ctx.access.get(host)!;
-    return access.command(access.pinnedKey ? undefined : firstFile.get(host)?.hostKeySeen);
+    return {
+      connection: access.action(access.pinnedKey ? undefined : firstFile.get(host)?.hostKeySeen),
+      credentials: access.credentials,
+    };
   };
 
   // Cluster actions. "bootstrap" ones (host preparation: sysctls, store initialisation) run after
   // their host's files and BEFORE its restarts; every other phase runs after the restarts.
-  const actions: command.remote.Command[] = [];
-  const actionById = new Map<string, command.remote.Command>();
+  const actions: HostAction[] = [];
+  const actionById = new Map<string, HostAction>();
   const createActions = (subset: readonly ClusterAction[], after: (host: string) => pulumi.Resource[]) => {
     const pending = [...subset];
     // Dependencies first (actions are few; a simple topological pass).
@@ -112,29 +117,42 @@ export function createServiceResources(
       };
       const hostFiles = byHost.get(a.host) ?? [];
       const triggerFiles = hostFiles.filter((f) => a.triggers.includes(f.spec.path));
-      const cmd = new command.remote.Command(
+      // Membership actions (with a delete) wait for the previous one of the cluster: creates go
+      // one at a time, and destroy deletes them one at a time in reverse.
+      const previousMember = a.delete ? ctx.membershipChain.last : undefined;
+      const cmd = new HostAction(
         `${name}-${slug(a.id)}`,
         {
-          connection: conn(a.host),
+          ...conn(a.host),
           create: text((x) => x.create),
           ...(a.delete ? { delete: text((x) => x.delete) } : {}),
           triggers: triggerFiles.map((f) => f.res.sha256),
+          rerun: "change",
+          secret: a.secret,
+          description: a.description,
         },
         {
           parent,
-          dependsOn: [...a.dependsOn.map((d) => actionById.get(d)).filter((x): x is command.remote.Command => !!x), ...hostFiles.map((f) => f.res), ...after(a.host), ...dependsOn],
+          dependsOn: [
+            ...a.dependsOn.map((d) => actionById.get(d)).filter((x): x is HostAction => !!x),
+            ...hostFiles.map((f) => f.res),
+            ...after(a.host),
+            ...(previousMember ? [previousMember] : []),
+            ...dependsOn,
+          ],
         },
       );
       actions.push(cmd);
       actionById.set(a.id, cmd);
+      if (a.delete) ctx.membershipChain.last = cmd;
     }
   };
   createActions(part.actions.filter((a) => a.phase === "bootstrap"), () => []);
   const bootstrapOn = (host: string) => part.actions.filter((a) => a.phase === "bootstrap" && a.host === host).map((a) => actionById.get(a.id)!);
 
   // Restarts: rolling groups in the plan's order, one host at a time behind a health gate.
-  const restarts = new Map<string, command.remote.Command[]>();
-  const restartByHostService = new Map<string, command.remote.Command>();
+  const restarts = new Map<string, HostAction[]>();
+  const restartByHostService = new Map<string, HostAction>();
   const groups = new Map<string, ServiceSpec[]>();
   for (const s of part.services) {
     const key = s.rollGroup ?? `${s.host}:${s.name}`;
@@ -144,16 +162,20 @@ export function createServiceResources(
     const order = ctx.plan.rollingGroups.find((g) => g.id === key)?.hosts ?? [];
     const rank = (h: string) => (order.indexOf(h) === -1 ? 1e6 + (ctx.hosts.get(h)?.order ?? 0) : order.indexOf(h));
     const sorted = [...specs].sort((a, b) => rank(a.host) - rank(b.host) || a.name.localeCompare(b.name));
-    const chain: command.remote.Command[] = [];
+    const chain: HostAction[] = [];
     for (const s of sorted) {
       const notifying = (byHost.get(s.host) ?? []).filter((f) => f.spec.notify.includes(s.name));
       const prev = chain[chain.length - 1];
-      const cmd = new command.remote.Command(
+      const cmd = new HostAction(
         `${name}-restart-${s.name}-${s.host}`,
         {
-          connection: conn(s.host),
+          ...conn(s.host),
           create: restartWithGate(s),
           triggers: notifying.map((f) => f.res.sha256),
+          // A restart re-runs only when a file it follows changed: never because the command,
+          // the connection or the operator changed.
+          rerun: "triggers",
+          description: `restart ${s.name}`,
         },
         { parent, dependsOn: [...notifying.map((f) => f.res), ...bootstrapOn(s.host), ...(prev ? [prev] : []), ...dependsOn] },
       );

@@ -100,7 +100,7 @@ for (const stack of k8sStacks) {
         assert.equal(unwrap(input(o).metadata).namespace, target.namespace, `${o.name} in namespace ${target.namespace}`);
       }
       // No SSH resource at all on this target.
-      assert.equal(run.resources.filter((r) => r.type === "command:remote:Command" || (r.type === "pulumi-nodejs:dynamic:Resource" && unwrap(r.raw).path !== undefined)).length, 0);
+      assert.equal(run.resources.filter((r) => r.type === "pulumi-nodejs:dynamic:HostAction" || (r.type === "pulumi-nodejs:dynamic:Resource" && unwrap(r.raw).path !== undefined)).length, 0);
     });
 
     it("uses the provider configured by haforge:kubeContext / haforge:kubeconfig", () => {

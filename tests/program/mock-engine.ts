@@ -55,7 +55,7 @@ export async function runUnderMocks(
           if ("path" in args.inputs) Object.assign(state, { sha256: `sha-${args.name}`, size: 1 });
           if ("specs" in args.inputs) state["values"] = Object.fromEntries((args.inputs.specs as { key: string }[]).map((s) => [s.key, `material-${s.key}`]));
         }
-        if (args.type === "command:remote:Command") Object.assign(state, { stdout: "", stderr: "" });
+        if (args.type === "pulumi-nodejs:dynamic:HostAction") Object.assign(state, { stdout: "", stderr: "", ran: "create" });
         Object.assign(state, extraState(args.type, args.name, args.inputs));
         return { id: `${args.name}-id`, state };
       },

@@ -68,7 +68,7 @@ for (const stack of stacks) {
     });
 
     const files = () => run.resources.filter((r) => r.type === "pulumi-nodejs:dynamic:Resource" && unwrap(r.raw).path !== undefined);
-    const commands = () => run.resources.filter((r) => r.type === "command:remote:Command");
+    const commands = () => run.resources.filter((r) => r.type === "pulumi-nodejs:dynamic:HostAction");
 
     it("has a RemoteFile for every rendered file of every host, on that host", () => {
       assert.ok(analysis.plan, "example inventory plans");
@@ -89,6 +89,44 @@ for (const stack of stacks) {
         const conn = unwrap(unwrap(f.raw).connection);
         assert.ok(conn.hostKey || conn.knownHostsFile, `${f.name} has neither a pinned key nor a known_hosts file`);
         assert.notEqual(conn.trustOnFirstUse, true, `${f.name} trusts on first use in an example stack`);
+      }
+    });
+
+    it("declares every host action without operator-specific input, with a host-side timeout", () => {
+      assert.ok(commands().length > 0, "the stack has host actions");
+      for (const c of commands()) {
+        const raw = unwrap(c.raw);
+        assert.ok(c.hasSerializedProvider, `${c.name}: the HostAction provider was serialized`);
+        for (let conn = unwrap(raw.connection); conn; conn = conn.bastion && unwrap(conn.bastion)) {
+          for (const k of ["privateKey", "password", "passphrase", "knownHostsFile", "trustOnFirstUse"]) assert.equal(conn[k], undefined, `${c.name}: connection.${k}`);
+          if (conn.privateKeyPath !== undefined) assert.ok(!require("node:path").isAbsolute(conn.privateKeyPath), `${c.name}: key path ${conn.privateKeyPath} is expanded`);
+        }
+        assert.ok(!(raw.delete && unwrap(raw.triggers ?? []).length), `${c.name} has both delete and triggers`);
+        assert.ok(Number.isInteger(raw.timeoutSeconds) && raw.timeoutSeconds > 0, `${c.name} has no timeout`);
+        if (c.name.includes("-restart-")) assert.equal(raw.rerun, "triggers", `${c.name}: a restart re-runs only on its triggers`);
+      }
+    });
+
+    it("orders the membership actions (those with a delete) in one chain, so destroy removes members one at a time", () => {
+      const byUrn = new Map(run.resources.map((r) => [r.urn, r]));
+      const reaches = (from: RecordedResource, urn: string): boolean => {
+        const seen = new Set<string>();
+        const todo = [...from.dependencies];
+        while (todo.length) {
+          const u = todo.pop()!;
+          if (u === urn) return true;
+          if (!seen.has(u)) (seen.add(u), todo.push(...(byUrn.get(u)?.dependencies ?? [])));
+        }
+        return false;
+      };
+      const members = commands().filter((c) => unwrap(c.raw).delete);
+      for (let i = 0; i < members.length; i++) {
+        for (let j = i + 1; j < members.length; j++) {
+          const a = members[i]!;
+          const b = members[j]!;
+          assert.ok(reaches(a, b.urn) !== reaches(b, a.urn), `${a.name} and ${b.name} are not ordered: destroy would remove both at once`);
+        }
+        assert.ok(Number.isInteger(unwrap(members[i]!.raw).deleteTimeoutSeconds), `${members[i]!.name} has no delete timeout`);
       }
     });
 

@@ -4,18 +4,16 @@
  *  - RemoteFile (`pulumi-nodejs:dynamic:Resource` with a `path`) → remoteFileProvider's module
  *    functions (check, diff, create, update; delete for resources gone from the program);
  *  - Materials (`pulumi-nodejs:dynamic:Resource` with `specs`) → materialsProvider;
- *  - `command:remote:Command` → run over our SSH transport with @pulumi/command's documented
- *    semantics (https://www.pulumi.com/registry/packages/command/api-docs/remote/command/):
- *    create runs `create`; a change of `triggers` replaces the resource unless `update` is set
- *    (create the new one, then run the old one's `delete`); any other input change runs
- *    `update`, else `create`; a resource absent from the next run is deleted with its `delete`,
- *    dependents first; stdout/stderr are outputs; a non-zero exit fails the resource.
+ *  - HostAction (`pulumi-nodejs:dynamic:HostAction`) → hostActionProvider's module functions
+ *    (check, diff, create, update; delete with the state's outputs for resources gone from the
+ *    program, dependents first), over the harness's own command pool. A non-zero exit fails the
+ *    resource.
  * State between runs is a JSON file keyed by resource name (inputs, outputs, dependencies), like
  * a Pulumi checkpoint. The SDK sends a RegisterResource only once its dependsOn resources'
  * registrations returned, so awaiting the real work inside newResource keeps dependency order.
  */
 import * as fs from "node:fs";
-import { isDeepStrictEqual } from "node:util";
+import type { HostActionInputs, HostActionOutputs } from "../../../src/providers/host-action";
 import type { HostConnection, SshPool } from "../../../src/transport";
 
 export const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
@@ -77,29 +75,11 @@ export function unwrapSecrets(v: unknown): unknown {
 }
 
 export function kindOf(type: string, inputs: Record<string, unknown>): Kind {
-  if (type === "command:remote:Command") return "command";
+  if (type === "pulumi-nodejs:dynamic:HostAction") return "command";
   if (type === "pulumi-nodejs:dynamic:Resource" && "path" in inputs && "connection" in inputs) return "file";
   if (type === "pulumi-nodejs:dynamic:Resource" && "specs" in inputs) return "materials";
   if (type === "pulumi-nodejs:dynamic:Resource" && "memberships" in inputs) return "guard";
   return "other";
-}
-
-/** @pulumi/command's Connection → our transport's HostConnection. Host keys are always pinned. */
-export function commandConnection(c: Record<string, unknown>): HostConnection {
-  const hostKey = c["hostKey"];
-  if (typeof hostKey !== "string" || hostKey.trim() === "") {
-    throw new Error(`command connection to ${String(c["host"])} has no hostKey: refusing an unverified host`);
-  }
-  if (c["proxy"]) throw new Error("proxy connections are not supported by the e2e harness");
-  return {
-    host: String(c["host"]),
-    address: String(c["host"]),
-    port: typeof c["port"] === "number" ? c["port"] : 22,
-    user: String(c["user"] ?? "root"),
-    hostKey,
-    ...(typeof c["privateKey"] === "string" ? { privateKey: c["privateKey"] } : {}),
-    ...(typeof c["password"] === "string" ? { password: c["password"] } : {}),
-  };
 }
 
 /** Inputs compared between runs: everything but the serialized provider closure. */
@@ -241,45 +221,27 @@ export class Engine {
     return { outputs: (await g.membershipGuardProvider.update!("membership", olds as never, news)).outs as unknown as Record<string, unknown>, op: "update" };
   }
 
-  /** Runs one command of a Command resource; a non-zero exit is an error (like the provider's). */
-  private async runCommand(name: string, which: string, inputs: Record<string, unknown>, script: string): Promise<{ stdout: string; stderr: string }> {
-    const conn = commandConnection(inputs["connection"] as Record<string, unknown>);
-    const stdin = typeof inputs["stdin"] === "string" ? (inputs["stdin"] as string) : undefined;
-    const env = (inputs["environment"] ?? {}) as Record<string, string>;
-    const prefix = Object.entries(env)
-      .map(([k, v]) => `export ${k}='${String(v).replace(/'/g, `'\\''`)}'; `)
-      .join("");
-    this.commandRuns++;
-    const r = await this.o.commandPool.exec(conn, prefix + script, { step: `${name} ${which}`, timeoutMs: this.o.commandTimeoutMs, ...(stdin !== undefined ? { stdin } : {}) });
-    if (r.code !== 0) {
-      const tail = (s: string) => (s.length > 3000 ? `…${s.slice(-3000)}` : s).trim();
-      throw new Error(`${which} on ${conn.address} exited ${r.code ?? r.signal}${r.timedOut ? " (timed out)" : ""}\nstdout: ${tail(r.stdout)}\nstderr: ${tail(r.stderr)}`);
-    }
-    return { stdout: r.stdout, stderr: r.stderr };
+  private hostAction(): typeof import("../../../src/providers/host-action") {
+    return require("../../../src/providers/host-action") as typeof import("../../../src/providers/host-action");
   }
 
   private async command(name: string, inputs: Record<string, unknown>, prev: StateEntry | undefined): Promise<{ outputs: Record<string, unknown>; op: Operation["op"]; detail?: string }> {
-    const news = comparable(inputs);
-    const create = typeof news["create"] === "string" ? (news["create"] as string) : "";
-    const update = typeof news["update"] === "string" && news["update"] !== "" ? (news["update"] as string) : undefined;
+    const ha = this.hostAction();
+    const news = comparable(inputs) as unknown as HostActionInputs;
+    const checked = await ha.checkHostAction(news);
+    if (checked.failures?.length) throw new Error(`check: ${checked.failures.map((f) => `${f.property}: ${f.reason}`).join("; ")}`);
+    const pool = { pool: this.o.commandPool };
     if (!prev) {
-      const out = create ? await this.runCommand(name, "create", news, create) : { stdout: "", stderr: "" };
-      return { outputs: { ...news, ...out }, op: "create", detail: "create" };
+      if (news.create.trim()) this.commandRuns++;
+      const r = await ha.createHostAction(news, pool);
+      return { outputs: r.outs as unknown as Record<string, unknown>, op: "create", detail: "create" };
     }
-    const olds = prev.inputs;
-    if (isDeepStrictEqual(olds, news)) return { outputs: prev.outputs, op: "same" };
-    const triggersChanged = !isDeepStrictEqual(olds["triggers"] ?? [], news["triggers"] ?? []);
-    if (triggersChanged && !update) {
-      // Replacement (create-before-delete, the engine's default): the new resource runs create,
-      // then the old one's delete runs.
-      const out = create ? await this.runCommand(name, "create", news, create) : { stdout: "", stderr: "" };
-      const oldDelete = typeof olds["delete"] === "string" && olds["delete"] !== "" ? (olds["delete"] as string) : undefined;
-      if (oldDelete) await this.runCommand(name, "delete (replaced)", olds, oldDelete);
-      return { outputs: { ...news, ...out }, op: "replace", detail: "create" };
-    }
-    const script = update ?? create;
-    const out = script ? await this.runCommand(name, update ? "update" : "create", news, script) : { stdout: "", stderr: "" };
-    return { outputs: { ...news, ...out }, op: "update", detail: update ? "update" : "create" };
+    const olds = prev.outputs as unknown as HostActionOutputs;
+    const d = await ha.diffHostAction(olds, news);
+    if (!d.changes) return { outputs: { ...prev.outputs }, op: "same" };
+    if (d.plan?.runs === "create") this.commandRuns++;
+    const r = await ha.updateHostAction(olds, news, pool);
+    return { outputs: r.outs as unknown as Record<string, unknown>, op: "update", detail: d.plan?.runs === "create" ? "create" : "no-op" };
   }
 
   /** Resources of the previous state the program no longer declares: delete, dependents first. */
@@ -299,8 +261,8 @@ export class Engine {
             await rf.deleteRemoteFile(r.outputs as unknown as import("../../../src/providers/remote-file").RemoteFileOutputs, this.o.filePool());
             this.writes++;
           } else if (r.kind === "command") {
-            const del = typeof r.inputs["delete"] === "string" && r.inputs["delete"] !== "" ? (r.inputs["delete"] as string) : undefined;
-            if (del) await this.runCommand(r.name, "delete", r.inputs, del);
+            // Like the engine: delete with the outputs stored in state.
+            if (await this.hostAction().deleteHostAction(r.outputs as unknown as HostActionOutputs, { pool: this.o.commandPool }) === "ran") this.commandRuns++;
           }
           this.operations.push({ name: r.name, kind: r.kind, op: "delete", startMs, endMs: this.rel() });
           this.o.log(`delete ${r.name}`);
