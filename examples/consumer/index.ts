@@ -1,8 +1,12 @@
 /**
- * A consumer stack: reads a haforge stack's outputs by their stable names.
- *   cd examples/consumer && pulumi stack init dev
+ * A consumer stack: reads a haforge stack's outputs by their stable names. Its own project and
+ * package (Pulumi.yaml `main`, package.json), so the language host runs this file:
+ *   cd examples/consumer && npm install && pulumi stack init dev
  *   pulumi config set haforgeStack organization/haforge/dev   # file backend: "organization" is literal
  *   pulumi up
+ * With a passphrase secrets provider, reading ANY output of the haforge stack (secret or not)
+ * needs that stack's passphrase: run with the same PULUMI_CONFIG_PASSPHRASE (or give both stacks
+ * the same KMS secrets provider). A different passphrase fails with "incorrect passphrase".
  */
 import * as pulumi from "@pulumi/pulumi";
 
