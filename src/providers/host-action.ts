@@ -29,7 +29,7 @@ import { isDeepStrictEqual } from "node:util";
 import * as pulumi from "@pulumi/pulumi";
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { getDefaultPool, parsePublicKeyLine, type HostConnection, type SshPool } from "../transport";
-import { selfLoader } from "./self-loader";
+import { providerTextChanged, selfLoader } from "./self-loader";
 
 /** How to reach the host: plain, operator-independent data (stored in state as is). */
 export interface ActionConnection {
@@ -268,8 +268,11 @@ export interface HostActionDiffResult extends dynamic.DiffResult {
 
 export async function diffHostAction(olds: HostActionOutputs, news: HostActionInputs): Promise<HostActionDiffResult> {
   const plan = planHostAction(olds, news);
+  // Another serialized provider (an older haforge, another layout): report an update that runs
+  // nothing, so state gets the new `__provider` (refresh and delete load the one in state).
+  const providerChanged = providerTextChanged(olds, news);
   // Never a replacement: it would run the old resource's delete (a deprovision) after the create.
-  return { changes: plan.changes, replaces: [], deleteBeforeReplace: false, plan };
+  return { changes: plan.changes || providerChanged, replaces: [], deleteBeforeReplace: false, plan };
 }
 
 // ---------------------------------------------------------------------------------------------

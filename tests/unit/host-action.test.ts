@@ -142,6 +142,14 @@ describe("HostAction update plan: what runs on the host", () => {
     assert.equal(t.runs, "create");
   });
 
+  it("another serialized provider text is an update that runs nothing (state gets the new __provider)", async () => {
+    const olds = { ...state(action()), __provider: "old text" } as HostActionOutputs;
+    const d = await diffHostAction(olds, { ...action(), __provider: "new text" } as HostActionInputs);
+    assert.equal(d.changes, true);
+    assert.equal(d.plan?.runs, "none");
+    assert.deepEqual(d.replaces, []);
+  });
+
   it("state written before defaults existed compares equal to the defaults", () => {
     const i = action();
     const legacy = { ...state(i) } as Partial<HostActionOutputs>;
