@@ -63,7 +63,10 @@ export interface HaClusterArgs {
 }
 
 export interface ClusterContext {
+  /** The plan made when the program starts (placeholder addresses where `hostAddresses` has Outputs). */
   readonly plan: ClusterPlan;
+  /** The plan with the deploy-time addresses: use it for anything that reports an address. */
+  readonly realPlan: pulumi.Output<ClusterPlan>;
   readonly findings: readonly Finding[];
   readonly hosts: ReadonlyMap<string, PlannedHost>;
   readonly access: ReadonlyMap<string, HostAccess>;
@@ -155,25 +158,27 @@ export function prepareCluster(name: string, args: HaClusterArgs, parent: pulumi
   const structure = renderByService(plan, placeholderSecrets(plan), placeholderMaterials);
 
   const addresses = args.hostAddresses ?? {};
-  const rendered = pulumi
-    .all([secrets, materials.values, pulumi.all(addresses as Record<string, pulumi.Input<string>>)])
-    .apply(([s, m, addr]) => {
-      let p = plan;
-      if (Object.keys(addr).length) {
+  // The plan with the deploy-time addresses: what configs are rendered from and what the stack
+  // outputs report (never the inventory's placeholders).
+  const realPlan: pulumi.Output<ClusterPlan> = Object.keys(addresses).length
+    ? pulumi.all(addresses as Record<string, pulumi.Input<string>>).apply((addr) => {
         const inv = { ...plan.inventory, hosts: plan.inventory.hosts.map((h) => (addr[h.name] ? { ...h, address: addr[h.name]! } : h)) };
         const re = planCluster(inv);
         if (!re.plan) throw new Error(`haforge: with deploy-time addresses the inventory has errors: ${re.findings.filter((f) => f.severity === "error").map((f) => `${f.code} at ${f.path}`).join("; ")}`);
-        p = re.plan;
-      }
-      const late = secretFindings(p, s);
-      for (const f of late.filter((x) => x.severity === "warning")) pulumi.log.warn(`${f.code} at ${f.path}: ${f.message}`, parent);
-      const errs = late.filter((x) => x.severity === "error");
-      if (errs.length) throw new Error(`haforge: ${errs.map((f) => `${f.code} at ${f.path}: ${f.message}`).join("; ")}; nothing was changed on any host`);
-      return renderByService(p, s, m ?? {});
-    });
+        return re.plan;
+      })
+    : pulumi.output(plan);
+  const rendered = pulumi.all([secrets, materials.values, realPlan]).apply(([s, m, p]) => {
+    const late = secretFindings(p, s);
+    for (const f of late.filter((x) => x.severity === "warning")) pulumi.log.warn(`${f.code} at ${f.path}: ${f.message}`, parent);
+    const errs = late.filter((x) => x.severity === "error");
+    if (errs.length) throw new Error(`haforge: ${errs.map((f) => `${f.code} at ${f.path}: ${f.message}`).join("; ")}; nothing was changed on any host`);
+    return renderByService(p, s, m ?? {});
+  });
 
   return {
     plan,
+    realPlan,
     findings: a.findings,
     hosts,
     access: hostAccess(hosts, { addresses, secrets, ...(args.knownHostsFile ? { knownHostsFile: args.knownHostsFile } : {}), ...(args.deployKey !== undefined ? { deployKey: args.deployKey } : {}) }),

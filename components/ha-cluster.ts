@@ -85,10 +85,11 @@ export function createHaCluster(name: string, self: pulumi.Resource, args: HaClu
   const kubernetes = context.plan.target === "kubernetes" ? new KubernetesTarget(`${name}-k8s`, { context }, opts) : undefined;
   const k8s = kubernetes?.endpoints;
 
-  const plan = context.plan;
+  // Addresses come from the plan with the deploy-time addresses (Outputs of other resources), not
+  // from the program-time plan's placeholders.
   const outputs = pulumi
-    .all([rabbitmq.amqpUrls, postgres.endpoint])
-    .apply(([amqp, pg]): HaClusterOutputs => ({
+    .all([rabbitmq.amqpUrls, postgres.endpoint, context.realPlan])
+    .apply(([amqp, pg, plan]): HaClusterOutputs => ({
       hosts: plan.hosts.map((h) => ({ name: h.name, address: h.address, roles: [...h.roles] })),
       vips: plan.keepalived.map((k) => ({ name: k.name, address: k.vip, prefix: k.prefix })),
       endpoints: {
@@ -102,10 +103,12 @@ export function createHaCluster(name: string, self: pulumi.Resource, args: HaClu
       rabbitmqNodes: k8s ? k8s.rabbitmqNodes : (plan.rabbitmq?.nodes ?? []).map((n) => n.nodeName),
       pacemakerClusters: plan.pacemakerClusters.map((p) => ({ name: p.name, nodes: p.nodes.map((n) => n.host) })),
     }));
-  const r = plan.rabbitmq;
-  const brokerUrl = r
+  const brokerUrl = context.plan.rabbitmq
     ? pulumi.secret(
-        context.secrets.apply((s) => `amqp://${encodeURIComponent(r.username)}:${encodeURIComponent(resolveSecret(r.password, s))}@${r.nodes[0]?.address}:${r.port}/${encodeURIComponent(r.vhost)}`),
+        pulumi.all([context.secrets, context.realPlan]).apply(([s, p]) => {
+          const r = p.rabbitmq!;
+          return `amqp://${encodeURIComponent(r.username)}:${encodeURIComponent(resolveSecret(r.password, s))}@${r.nodes[0]?.address}:${r.port}/${encodeURIComponent(r.vhost)}`;
+        }),
       )
     : (kubernetes?.brokerUrl ?? pulumi.output(undefined));
   return { kubernetes, context, quorumStore, pacemaker, keepalived, haproxy, postgres, rabbitmq, syncthing, activePassive, appTier, outputs, brokerUrl };

@@ -62,7 +62,11 @@ export class RabbitMqCluster extends ServiceComponent {
     super("haforge:rabbitmq:RabbitMqCluster", "rabbitmq", name, args, opts);
     const r = this.ctx.plan.rabbitmq;
     this.nodeNames = pulumi.output(r ? r.nodes.map((n) => n.nodeName) : []);
-    this.amqpUrls = pulumi.output(r ? r.nodes.map((n) => `amqp://${encodeURIComponent(r.username)}@${n.address}:${r.port}/${encodeURIComponent(r.vhost)}`) : []);
+    // Addresses from the plan with the deploy-time host addresses.
+    this.amqpUrls = this.ctx.realPlan.apply((p) => {
+      const rr = p.rabbitmq;
+      return rr ? rr.nodes.map((n) => `amqp://${encodeURIComponent(rr.username)}@${n.address}:${rr.port}/${encodeURIComponent(rr.vhost)}`) : [];
+    });
     this.registerOutputs({ nodeNames: this.nodeNames, amqpUrls: this.amqpUrls });
   }
 }
@@ -100,7 +104,7 @@ export class QuorumStore extends ServiceComponent {
   readonly endpoints: pulumi.Output<string[]>;
   constructor(name: string, args: ServiceComponentArgs, opts?: pulumi.ComponentResourceOptions) {
     super("haforge:quorumstore:QuorumStore", "quorum-store", name, args, opts);
-    this.endpoints = pulumi.output([...(this.ctx.plan.quorumStore?.endpoints ?? [])]);
+    this.endpoints = this.ctx.realPlan.apply((p) => [...(p.quorumStore?.endpoints ?? [])]);
     this.registerOutputs({ endpoints: this.endpoints });
   }
 }
@@ -110,7 +114,7 @@ export class PostgresHa extends ServiceComponent {
   readonly endpoint: pulumi.Output<string | undefined>;
   constructor(name: string, args: ServiceComponentArgs, opts?: pulumi.ComponentResourceOptions) {
     super("haforge:postgres:PostgresHa", "postgres", name, args, opts);
-    this.endpoint = pulumi.output(this.ctx.plan.postgres?.endpoint);
+    this.endpoint = this.ctx.realPlan.apply((p) => p.postgres?.endpoint);
     this.registerOutputs({ endpoint: this.endpoint });
   }
 }

@@ -34,6 +34,18 @@ describe("HaCluster as a library, addresses from other resources", () => {
     assert.match(String(unwrap(unwrap(cfg!.raw).content)), /192\.0\.2\.13:8080/);
   });
 
+  it("reports the real addresses in the stack outputs (hosts, AMQP endpoints, brokerUrl), never the placeholder", () => {
+    const want: Record<string, string> = { a: "192.0.2.11", b: "192.0.2.12", c: "192.0.2.13" };
+    const hosts = run.outputs["hosts"]!.value as { name: string; address: string }[];
+    assert.deepEqual(Object.fromEntries(hosts.map((h) => [h.name, h.address])), want);
+    const amqp = (run.outputs["endpoints"]!.value as { amqp: string[] }).amqp;
+    assert.equal(amqp.length, 3);
+    for (const ip of Object.values(want)) assert.ok(amqp.some((u) => u.includes(`@${ip}:`)), `${ip} in ${amqp.join(", ")}`);
+    assert.equal(run.outputs["brokerUrl"]!.secret, true);
+    assert.match(String(run.outputs["brokerUrl"]!.value), /@192\.0\.2\.11:5672\//);
+    assert.doesNotMatch(JSON.stringify(run.outputs), /203\.0\.113\.250/);
+  });
+
   it("waits for the VMs before touching their hosts", () => {
     const vmUrns = new Set(run.resources.filter((x) => x.type === "test:index:Vm").map((x) => x.urn));
     assert.equal(vmUrns.size, 3);
