@@ -111,6 +111,11 @@ const hasUnknown = (v: unknown): boolean =>
   isUnknown(v) || (Array.isArray(v) ? v.some(hasUnknown) : typeof v === "object" && v !== null && Object.values(v).some(hasUnknown));
 const known = (v: unknown): boolean => v !== undefined && !hasUnknown(v);
 
+/** The engine (and the SDK's mocks) may send an absent optional input as null: treat it as absent. */
+export function withoutNulls<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null && v !== undefined)) as T;
+}
+
 const tailOf = (s: string, max = OUTPUT_TAIL_BYTES): string => (s.length > max ? `…${s.slice(-max)}` : s);
 
 // ---------------------------------------------------------------------------------------------
@@ -127,8 +132,8 @@ export function expandKeyPath(p: string, cwd: string = process.cwd(), home: stri
  * The transport connection, built when connecting: credentials from `credentials` (the host's
  * own, else the deploy key `"*"`), the key path expanded here, else the agent.
  */
-export function transportConnection(c: ActionConnection, credentials: ActionCredentials = {}, cwd?: string, depth = 0): HostConnection {
-  const own: ActionCredential = { ...credentials["*"], ...credentials[c.host] };
+export function transportConnection(c: ActionConnection, credentials?: ActionCredentials | null, cwd?: string, depth = 0): HostConnection {
+  const own: ActionCredential = withoutNulls({ ...credentials?.["*"], ...credentials?.[c.host] });
   const usePath = own.privateKey === undefined && c.privateKeyPath !== undefined;
   return {
     host: c.host,
@@ -196,7 +201,8 @@ function checkConnection(c: unknown, where: string, fail: (property: string, rea
   }
 }
 
-export async function checkHostAction(news: HostActionInputs): Promise<{ readonly inputs: HostActionInputs; readonly failures?: dynamic.CheckFailure[] }> {
+export async function checkHostAction(raw: HostActionInputs): Promise<{ readonly inputs: HostActionInputs; readonly failures?: dynamic.CheckFailure[] }> {
+  const news = withoutNulls(raw);
   const failures: dynamic.CheckFailure[] = [];
   const fail = (property: string, reason: string) => failures.push({ property, reason });
   if (news.connection === undefined || news.connection === null) fail("connection", "connection is required");
@@ -250,7 +256,9 @@ const norm = (k: (typeof DIFFED_KEYS)[number], v: unknown): unknown => {
  * run: unknown triggers (a file that changes) mean "runs"; an unknown connection alone runs nothing
  * and is reported as no change (it is recorded by the update that `up` then sees).
  */
-export function planHostAction(olds: Partial<HostActionOutputs>, news: HostActionInputs): ActionPlan {
+export function planHostAction(rawOlds: Partial<HostActionOutputs>, rawNews: HostActionInputs): ActionPlan {
+  const olds = withoutNulls(rawOlds);
+  const news = withoutNulls(rawNews);
   const changed: string[] = [];
   for (const k of DIFFED_KEYS) {
     const n = norm(k, news[k]);
@@ -306,12 +314,14 @@ const outputsOf = (i: HostActionInputs, ran: "create" | "none", out: { stdout: s
   ran,
 });
 
-export async function createHostAction(inputs: HostActionInputs, opts: RunOptions = {}): Promise<{ readonly id: string; readonly outs: HostActionOutputs }> {
+export async function createHostAction(raw: HostActionInputs, opts: RunOptions = {}): Promise<{ readonly id: string; readonly outs: HostActionOutputs }> {
+  const inputs = withoutNulls(raw);
   const out = inputs.create.trim() === "" ? { stdout: "", stderr: "" } : await run(inputs, "create", inputs.create, opts);
   return { id: `${inputs.connection.host}:${Date.now().toString(36)}`, outs: outputsOf(inputs, "create", out) };
 }
 
-export async function updateHostAction(olds: HostActionOutputs, news: HostActionInputs, opts: RunOptions = {}): Promise<{ readonly outs: HostActionOutputs }> {
+export async function updateHostAction(olds: HostActionOutputs, raw: HostActionInputs, opts: RunOptions = {}): Promise<{ readonly outs: HostActionOutputs }> {
+  const news = withoutNulls(raw);
   const plan = planHostAction(olds, news);
   if (plan.runs === "none" || news.create.trim() === "") {
     return { outs: outputsOf(news, "none", { stdout: olds.stdout ?? "", stderr: olds.stderr ?? "" }) };
@@ -320,7 +330,8 @@ export async function updateHostAction(olds: HostActionOutputs, news: HostAction
 }
 
 /** Runs `delete` with the connection and command stored in state (the engine deletes with old outputs). */
-export async function deleteHostAction(props: HostActionOutputs, opts: RunOptions = {}): Promise<"ran" | "nothing"> {
+export async function deleteHostAction(raw: HostActionOutputs, opts: RunOptions = {}): Promise<"ran" | "nothing"> {
+  const props = withoutNulls(raw);
   if (!props.delete || props.delete.trim() === "") return "nothing";
   await run(props, "delete", props.delete, opts);
   return "ran";

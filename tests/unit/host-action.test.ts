@@ -86,6 +86,13 @@ describe("HostAction check refuses before any host is contacted", () => {
     assert.ok((await failuresOf(action({ delete: "x", triggers: UNKNOWN as unknown as string[] }))).length > 0);
   });
 
+  it("treats optional inputs sent as null (the SDK's mocks, the engine) as absent", async () => {
+    const nulls = { ...action(), credentials: null, delete: null, description: null } as unknown as HostActionInputs;
+    assert.deepEqual(await failuresOf(nulls), []);
+    assert.equal(planHostAction(state(action()), nulls).changes, false);
+    assert.equal(transportConnection(conn(), null).host, "a");
+  });
+
   it("refuses a garbage host key, a bad port and a bad timeout", async () => {
     assert.ok((await failuresOf(action({ connection: conn({ hostKey: "ssh-ed25519 not-base64!" }) }))).some((m) => /hostKey/.test(m)));
     assert.ok((await failuresOf(action({ connection: conn({ port: 70000 }) }))).some((m) => /not a TCP port/.test(m)));
