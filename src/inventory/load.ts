@@ -116,7 +116,15 @@ const SECRET_FIELDS = new Set([
 function validate(data: unknown, sourcePath: (p: string) => string): { inventory?: Inventory; findings: Finding[] } {
   const parsed = Inventory.safeParse(data);
   if (parsed.success) return { inventory: parsed.data, findings: [] };
-  const findings = parsed.error.issues.map((issue) => issueToFinding(issue as unknown as ZodIssueLike, data, sourcePath));
+  // One finding per place and problem: an INI host name is both `hosts[i].name` and a group's
+  // `hosts[j]`, which translate to the same `[group] host`.
+  const seen = new Set<string>();
+  const findings = parsed.error.issues
+    .map((issue) => issueToFinding(issue as unknown as ZodIssueLike, data, sourcePath))
+    .filter((f) => {
+      const key = `${f.path}\u0000${f.message.replace(/^"[^"]*"/, "")}`;
+      return seen.has(key) ? false : (seen.add(key), true);
+    });
   return { findings };
 }
 

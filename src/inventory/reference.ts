@@ -14,6 +14,8 @@ type Schema = {
   const?: unknown;
   default?: unknown;
   description?: string;
+  /** The string kind (src/inventory/strings.ts): `host name`, `CIDR`, `duration`, ... */
+  title?: string;
   additionalProperties?: Schema | boolean;
   minimum?: number;
   maximum?: number;
@@ -34,6 +36,7 @@ function typeOf(s: Schema): string {
     return "object";
   }
   if (s.type === "object" && s.additionalProperties && typeof s.additionalProperties === "object") return `map of ${typeOf(s.additionalProperties)}`;
+  if (s.title && s.type === "string") return `string (${s.title})`;
   const t = Array.isArray(s.type) ? s.type.join(" | ") : (s.type ?? "any");
   const range = s.minimum !== undefined || s.maximum !== undefined ? ` (${s.minimum ?? ""}..${s.maximum ?? ""})` : "";
   return t + range;

@@ -3,11 +3,18 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Inventory, type InventoryInput } from "../../src/inventory/schema";
 import { planHosts } from "../../src/plan/hosts";
+import { error } from "../../src/core/findings";
+import { formatPath } from "../../src/inventory/load";
 
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAII7updw4JZKS+DiaEiqQQA/vJZM0FM8BPq3nxY4aFqa8";
 const pinned = { knownHostsFile: "/etc/haforge/known_hosts" };
 const host = (name: string, address: string, extra: Record<string, unknown> = {}) => ({ name, address, ssh: pinned, ...extra });
-const run = (input: InventoryInput) => planHosts(Inventory.parse(input));
+/** The host rules, after the schema (whose string kinds reject malformed values first). */
+const run = (input: InventoryInput) => {
+  const parsed = Inventory.safeParse(input);
+  if (!parsed.success) return { hosts: new Map(), findings: parsed.error.issues.map((i) => error("schema.invalid", formatPath(i.path), i.message)) };
+  return planHosts(parsed.data);
+};
 const codes = (input: InventoryInput) => run(input).findings.map((f) => `${f.code} @ ${f.path}`);
 const has = (input: InventoryInput, code: string, path?: string) =>
   run(input).findings.some((f) => f.code === code && (path === undefined || f.path === path));
@@ -46,9 +53,11 @@ describe("host rules", () => {
   });
 
   it("an address with a port or junk is an error", () => {
-    assert.ok(has({ hosts: [host("a", "10.0.0.1:2222")] }, "hosts.address-has-port", "hosts[0].address"));
-    assert.ok(has({ hosts: [host("a", "ssh://10.0.0.1")] }, "hosts.invalid-address"));
-    assert.ok(has({ hosts: [host("a", "root@10.0.0.1")] }, "hosts.invalid-address"));
+    // The schema's address kinds reject these before the host rules, at the same path.
+    for (const bad of ["10.0.0.1:2222", "ssh://10.0.0.1", "root@10.0.0.1", "10.213.7.311", "10.0.0.1\nx", "a b"]) {
+      assert.ok(has({ hosts: [host("a", bad)] }, "schema.invalid", "hosts[0].address"), bad);
+      assert.ok(has({ hosts: [host("a", "10.0.0.1", { internalAddress: bad })] }, "schema.invalid", "hosts[0].internalAddress"), bad);
+    }
     assert.deepEqual(codes({ hosts: [host("a", "10.0.0.1"), host("b", "fe80::1%eth0"), host("c", "db.example.com")] }), []);
   });
 
@@ -65,7 +74,7 @@ describe("host rules", () => {
   });
 
   it("a pinned host key that is not an OpenSSH public key line is an error", () => {
-    assert.ok(has({ hosts: [{ name: "a", address: "10.0.0.1", ssh: { hostKey: "ssh-ed25519 not-base64!" } }] }, "ssh.host-key-invalid", "hosts[0].ssh.hostKey"));
+    assert.ok(has({ hosts: [{ name: "a", address: "10.0.0.1", ssh: { hostKey: "ssh-ed25519 not-base64!" } }] }, "schema.invalid", "hosts[0].ssh.hostKey"));
     assert.ok(has({ hosts: [{ name: "a", address: "10.0.0.1", ssh: { hostKey: KEY.replace("ssh-ed25519", "ssh-rsa") } }] }, "ssh.host-key-invalid"));
     assert.ok(!has({ hosts: [{ name: "a", address: "10.0.0.1", ssh: { hostKey: KEY + " comment" } }] }, "ssh.host-key-invalid"));
   });

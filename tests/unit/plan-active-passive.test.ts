@@ -27,7 +27,8 @@ describe("active/passive plan", () => {
   });
 
   it("the VIP is a CIDR inside the hosts' subnet on the interface", () => {
-    assert.match(one(ap([app({ vip: "10.0.0.50" })]).findings, "active-passive.invalid-vip").message, /'10.0.0.50'/);
+    // Not a CIDR: the schema's `cidr` kind rejects it before the plan (same path).
+    assert.equal(one(ap([app({ vip: "10.0.0.50" })]).findings, "schema.invalid").path, "activePassive[0].vip");
     const out = ap([app({ vip: "10.1.0.50/24" })]).findings.filter((f) => f.code === "active-passive.vip-outside-subnet");
     assert.equal(out.length, 2);
     assert.equal(out[0]!.path, "activePassive[0].vip");
@@ -36,7 +37,8 @@ describe("active/passive plan", () => {
   });
 
   it("haId is not blank and not shared with another app", () => {
-    assert.equal(one(ap([app({ haId: "  " })]).findings, "active-passive.empty-ha-id").path, "activePassive[0].haId");
+    // A blank (or spaced, newline-carrying) haId is not an identifier: a schema finding.
+    assert.equal(one(ap([app({ haId: "  " })]).findings, "schema.invalid").path, "activePassive[0].haId");
     one(ap([app(), app({ name: "drp2", vip: "10.0.0.51/24" })]).findings, "active-passive.duplicate-ha-id");
   });
 

@@ -93,8 +93,9 @@ describe("haproxy plan", () => {
   });
 
   it("malformed binds are an error", () => {
-    assert.equal(one(hp({ ...base, frontends: [{ name: "db", bind: "10.0.0.100", backend: "galera" }] }).findings, "haproxy.invalid-bind").path, "haproxy.frontends[0].bind");
-    one(hp({ ...base, frontends: [{ name: "db", bind: "*:70000", backend: "galera" }] }).findings, "haproxy.invalid-bind");
+    // The schema's `listen address` kind rejects them before the plan, at the same path.
+    assert.equal(one(hp({ ...base, frontends: [{ name: "db", bind: "10.0.0.100", backend: "galera" }] }).findings, "schema.invalid").path, "haproxy.frontends[0].bind");
+    one(hp({ ...base, frontends: [{ name: "db", bind: "*:70000", backend: "galera" }] }).findings, "schema.invalid");
   });
 
   it("binding an address that no VIP manager owns warns; the VIP moving to a host without HAProxy warns", () => {

@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import * as yaml from "js-yaml";
-import type { Finding } from "../../src/core/findings";
+import { error, type Finding } from "../../src/core/findings";
+import { formatPath } from "../../src/inventory/load";
 import { Inventory, type InventoryInput } from "../../src/inventory/schema";
 import { planHosts } from "../../src/plan/hosts";
 import type { ClusterPlan } from "../../src/plan/types";
@@ -21,9 +22,18 @@ export interface StepsResult {
   readonly roles: Map<string, string[]>;
 }
 
-/** Every service's plan step in registry order, like planCluster, but the plan is always kept. */
+/**
+ * Every service's plan step in registry order, like planCluster, but the plan is always kept. An
+ * inventory the schema rejects (a string that is not of its field's kind) yields its
+ * `schema.invalid` findings, as the loader reports them, and no plan.
+ */
 export function runSteps(doc: string | InventoryInput): StepsResult {
-  const inv = inventory(doc);
+  const parsed = Inventory.safeParse(typeof doc === "string" ? yaml.load(doc) : doc);
+  if (!parsed.success) {
+    const findings = parsed.error.issues.map((i) => error("schema.invalid", formatPath(i.path), i.message));
+    return { plan: {}, findings, roles: new Map() };
+  }
+  const inv = parsed.data;
   const { hosts, findings: hostFindings } = planHosts(inv);
   const findings: Finding[] = [...hostFindings];
   let plan: Partial<ClusterPlan> = { name: inv.name, target: inv.target, keepalived: [], pacemakerClusters: [], activePassive: [], rollingGroups: [], inventory: inv };
@@ -38,8 +48,8 @@ export function runSteps(doc: string | InventoryInput): StepsResult {
   return { plan, findings, roles };
 }
 
-/** Findings of one service (code prefix), e.g. `pacemaker.`. */
-export const ofService = (findings: readonly Finding[], prefix: string): Finding[] => findings.filter((f) => f.code.startsWith(prefix));
+/** Findings of one service (code prefix), e.g. `pacemaker.`, and the schema's (runSteps). */
+export const ofService = (findings: readonly Finding[], prefix: string): Finding[] => findings.filter((f) => f.code.startsWith(prefix) || f.code === "schema.invalid");
 
 /** The one finding with `code`; fails with the full list otherwise. */
 export function one(findings: readonly Finding[], code: string): Finding {

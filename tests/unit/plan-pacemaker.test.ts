@@ -304,7 +304,7 @@ describe("pacemaker plan: resources and constraints", () => {
 
   it("agents must be class:provider:type or class:type; systemd: on supervisor hosts warns", () => {
     const bad = pcmk(inv([cluster(3, { primitives: [{ id: "x", agent: "IPaddr2" }] })])).findings;
-    assert.equal(one(bad, "pacemaker.invalid-agent").path, "pacemaker.clusters[0].primitives[0].agent");
+    assert.equal(one(bad, "schema.invalid").path, "pacemaker.clusters[0].primitives[0].agent");
     const sup = hosts(3).map((h) => ({ ...h, init: "supervisor" as const }));
     const w = one(pcmk({ hosts: sup, pacemaker: { clusters: [cluster(3, { primitives: [{ id: "hap", agent: "systemd:haproxy" }] })] } }).findings, "pacemaker.systemd-agent-without-systemd");
     assert.equal(w.severity, "warning");
@@ -316,7 +316,7 @@ describe("pacemaker plan: resources and constraints", () => {
     const out = one(pcmk(inv([cluster(3, { primitives: [vip("v", "10.9.0.100")] })])).findings.filter((f) => f.message.includes("'h1'")), "pacemaker.vip-outside-subnet");
     assert.equal(out.path, "pacemaker.clusters[0].primitives[0].params.ip");
     assert.match(out.message, /10\.0\.0\.11\/24 \(interface eth0\)/);
-    one(pcmk(inv([cluster(3, { primitives: [vip("v", "10.0.0.999")] })])).findings, "pacemaker.invalid-vip");
+    one(pcmk(inv([cluster(3, { primitives: [vip("v", "10.0.0.999")] })])).findings, "pacemaker.invalid-vip"); // params are free text: the plan judges ip
     one(pcmk(inv([cluster(3, { primitives: [vip("v", "10.0.0.12")] })])).findings, "pacemaker.vip-is-host-address");
     one(pcmk(inv([cluster(3, { primitives: [vip("v", "10.0.0.100"), vip("w", "10.0.0.100")] })])).findings, "pacemaker.duplicate-vip");
     const nic = pcmk(inv([cluster(3, { primitives: [vip("v", "10.0.0.100", { nic: "bond0" })] })])).findings;
@@ -362,7 +362,7 @@ describe("pacemaker plan: layouts", () => {
     );
     const bad = pcmk({ hosts: hosts(3), pacemaker: { layout: "lightweight", clusters: [cluster(3, { lightweight: { vips: [{ name: "v", address: "10.0.0.5" }, { name: "w", address: "nope/24" }] } })] } }).findings;
     assert.deepEqual(
-      bad.filter((f) => f.code === "pacemaker.invalid-vip").map((f) => f.path),
+      bad.filter((f) => f.code === "schema.invalid").map((f) => f.path),
       ["pacemaker.clusters[0].lightweight.vips[0].address", "pacemaker.clusters[0].lightweight.vips[1].address"],
     );
     const outside = pcmk({ hosts: hosts(3), pacemaker: { layout: "lightweight", clusters: [cluster(3, { lightweight: { vips: [{ name: "v", address: "192.168.9.5/24" }] } })] } }).findings;

@@ -28,9 +28,11 @@ describe("syncthing plan", () => {
   });
 
   it("paths are absolute", () => {
-    const f = one(st({ folders: [{ id: "a", path: "data/a", hosts: ["h1", "h2"] }] }).findings, "syncthing.relative-path");
+    // The schema's `absolute path` kind rejects it before the plan, at the same path.
+    const f = one(st({ folders: [{ id: "a", path: "data/a", hosts: ["h1", "h2"] }] }).findings, "schema.invalid");
     assert.equal(f.path, "syncthing.folders[0].path");
-    assert.match(f.message, /'data\/a'/);
+    assert.match(f.message, /absolute path/);
+    for (const bad of ["/srv/../etc", "/srv/a\nb", "/", "/srv//a", "/srv/$HOME"]) one(st({ folders: [{ id: "a", path: bad, hosts: ["h1", "h2"] }] }).findings, "schema.invalid");
   });
 
   it("folder ids are unique; folders on one host do not overlap", () => {
