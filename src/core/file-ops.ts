@@ -12,6 +12,7 @@
  *
  * No I/O here: hashing is the only library call that is not string handling.
  */
+import { shellQuote } from "./escape";
 import { createHash } from "node:crypto";
 import { createTwoFilesPatch } from "diff";
 import { fileBytes, type FileSpec } from "./desired-state";
@@ -156,8 +157,8 @@ export function normalizeMode(mode: string): string {
 
 export const isValidMode = (mode: string): boolean => /^[0-7]{1,5}$/.test(mode) && parseInt(mode, 8) <= 0o7777;
 
-/** Single-quote for POSIX sh: the only character needing care inside '…' is ' itself. */
-export const shQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+/** Single-quote for POSIX sh (the shell helper of the one escaping module, src/core/escape.ts). */
+export const shQuote = shellQuote;
 
 /** User/group as written in the spec matches the live file by name or by numeric id. */
 const sameIdentity = (want: string, name: string, id: number): boolean => want === name || want === String(id);

@@ -3,6 +3,7 @@
  * program file (`/etc/supervisor/conf.d/<name>.conf`, the lab's and container hosts' manager),
  * plus the ServiceSpec (restart/reload/health) the adapters use for rolling restarts.
  */
+import { iniValue, pathSegment, shellToken, systemdAssignment } from "../core/escape";
 import type { FileSpec, InitSystem, ServiceSpec } from "../core/desired-state";
 import { renderTemplate } from "./templates";
 
@@ -38,11 +39,12 @@ export interface DaemonOptions {
 
 const supervisorEnv = (env: Readonly<Record<string, string>>): string =>
   Object.entries(env)
-    .map(([k, v]) => `${k}="${v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/%/g, "%%")}"`)
+    .map(([k, v]) => `${k}=${iniValue(v)}`)
     .join(",");
 
 export function unitPath(init: InitSystem, name: string): string {
-  return init === "systemd" ? `/etc/systemd/system/${name}.service` : `/etc/supervisor/conf.d/${name}.conf`;
+  const file = pathSegment(name);
+  return init === "systemd" ? `/etc/systemd/system/${file}.service` : `/etc/supervisor/conf.d/${file}.conf`;
 }
 
 /**
@@ -50,7 +52,9 @@ export function unitPath(init: InitSystem, name: string): string {
  * (and enable, so it survives a reboot); supervisor needs reread + update (which starts a new
  * program) before restart.
  */
-export function restartCommand(init: InitSystem, name: string): string {
+export function restartCommand(init: InitSystem, unit: string): string {
+  // A schema-checked name; it also appears inside the single-quoted `sh -c '...'` below.
+  const name = shellToken(unit);
   if (init === "systemd") return `systemctl daemon-reload && systemctl enable ${name} && systemctl restart ${name}`;
   // Stop, then update, then start: `update` itself (re)starts a new or changed program, so an
   // `update` followed by `restart` TERMs a daemon that is still booting (RabbitMQ ignores it
@@ -75,10 +79,11 @@ export const FIRST_START_DIR = "/run/haforge/first-start";
  */
 export function firstStartAware(s: ServiceSpec): ServiceSpec {
   if (!s.health) return s;
-  const mark = `${FIRST_START_DIR}/${s.name}`;
+  const name = shellToken(pathSegment(s.name));
+  const mark = `${FIRST_START_DIR}/${name}`;
   const isNew =
-    s.manager === "systemd" ? `! systemctl is-enabled --quiet ${s.name} 2>/dev/null` : `{ supervisorctl status ${s.name} >/dev/null 2>&1; [ $? -eq 4 ]; }`;
-  const running = s.manager === "systemd" ? `systemctl is-active --quiet ${s.name}` : `supervisorctl status ${s.name} | grep -q RUNNING`;
+    s.manager === "systemd" ? `! systemctl is-enabled --quiet ${name} 2>/dev/null` : `{ supervisorctl status ${name} >/dev/null 2>&1; [ $? -eq 4 ]; }`;
+  const running = s.manager === "systemd" ? `systemctl is-active --quiet ${name}` : `supervisorctl status ${name} | grep -q RUNNING`;
   return {
     ...s,
     restart: `mkdir -p ${FIRST_START_DIR} && rm -f ${mark} && { if ${isNew}; then touch ${mark}; fi; } && ${s.restart}`,
@@ -90,7 +95,11 @@ export function daemon(o: DaemonOptions): { file: FileSpec; service: ServiceSpec
   const path = unitPath(o.init, o.name);
   const content =
     o.init === "systemd"
-      ? renderTemplate("common", "systemd.service.hbs", { ...o, environment: o.environment ?? {}, after: o.after ?? [] })
+      ? renderTemplate("common", "systemd.service.hbs", {
+          ...o,
+          environmentLines: Object.entries(o.environment ?? {}).map(([k, v]) => systemdAssignment(k, v)),
+          after: o.after ?? [],
+        })
       : renderTemplate("common", "supervisor.conf.hbs", {
           ...o,
           environmentLine: o.environment && Object.keys(o.environment).length ? supervisorEnv(o.environment) : "",
@@ -109,8 +118,8 @@ export function daemon(o: DaemonOptions): { file: FileSpec; service: ServiceSpec
   };
   const reload = o.reloadSignal
     ? o.init === "systemd"
-      ? `systemctl reload ${o.name}`
-      : `supervisorctl signal ${o.reloadSignal} ${o.name}`
+      ? `systemctl reload ${shellToken(o.name)}`
+      : `supervisorctl signal ${shellToken(o.reloadSignal)} ${shellToken(o.name)}`
     : undefined;
   const service: ServiceSpec = {
     host: o.host,
@@ -168,7 +177,7 @@ export function packagedDaemon(o: DaemonOptions, pkg: PackagedOptions = {}): { f
 export function systemdDropIn(host: string, unit: string, name: string, body: string, secret = false): FileSpec {
   return {
     host,
-    path: `/etc/systemd/system/${unit}.service.d/${name}.conf`,
+    path: `/etc/systemd/system/${pathSegment(unit)}.service.d/${pathSegment(name)}.conf`,
     content: `# Managed by haforge\n${body.endsWith("\n") ? body : body + "\n"}`,
     mode: secret ? "0600" : "0644",
     owner: "root",

@@ -40,17 +40,5 @@ export function haEnvironment(app: ActivePassivePlan, host: string, secrets: Sec
   ];
 }
 
-/**
- * One systemd `Environment=` assignment, double-quoted: `\` and `"` escaped, `%` doubled (unit
- * files expand %-specifiers in Environment=); `$` is literal there.
- * https://www.freedesktop.org/software/systemd/man/latest/systemd.exec.html#Environment=
- */
-export function systemdAssignment(key: string, value: string): string {
-  const v = value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/%/g, "%%").replace(/\n/g, "\\n");
-  return `"${key}=${v}"`;
-}
-
-/** `KEY='value'` for a POSIX shell (`set -a; . FILE`): single quotes, `'` written as `'\''`. */
-export function shellAssignment(key: string, value: string): string {
-  return `${key}='${value.replace(/'/g, `'\\''`)}'`;
-}
+/** `Environment=` lines and `KEY='value'` shell lines: the one escaping module's helpers. */
+export { shellAssignment, systemdAssignment } from "../../core/escape";

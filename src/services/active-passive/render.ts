@@ -2,6 +2,7 @@ import type { ClusterAction, FileSpec, InitSystem, ServiceSpec } from "../../cor
 import type { ActivePassivePlan, ClusterPlan } from "../../plan/types";
 import { daemon, restartCommand, systemdDropIn } from "../../render/daemon";
 import type { RenderContext, RenderResult, ServiceModule } from "../types";
+import { pathSegment, shellToken, shellWord } from "../../core/escape";
 import { haEnvironment, shellAssignment, systemdAssignment } from "./env";
 
 /**
@@ -12,16 +13,16 @@ import { haEnvironment, shellAssignment, systemdAssignment } from "./env";
 export const DROP_IN_NAME = "20-ha";
 
 /** Env file for supervisor hosts (no drop-ins there). */
-export const envFilePath = (service: string): string => `/etc/haforge/${service}-ha.env`;
+export const envFilePath = (service: string): string => `/etc/haforge/${pathSegment(shellToken(service))}-ha.env`;
 
 /**
  * The app's binary on supervisor hosts. dr-provision's installer puts it in /usr/local/bin; the
  * plan carries only the service name.
  */
-export const appBinary = (service: string): string => `/usr/local/bin/${service}`;
+export const appBinary = (service: string): string => `/usr/local/bin/${pathSegment(shellToken(service))}`;
 
 /** The supervisor program's log (templates/common/supervisor.conf.hbs) and the line each start writes there first. */
-export const supervisorLog = (service: string): string => `/var/log/supervisor/${service}.log`;
+export const supervisorLog = (service: string): string => `/var/log/supervisor/${pathSegment(shellToken(service))}.log`;
 export const START_MARKER = "haforge-start";
 
 /** What a passive node logs once it has replicated everything and follows the active one live. */
@@ -32,13 +33,14 @@ export const CATCH_UP_WAIT_S = 600;
 
 /** Exit 0 when this node holds the app's VIP. */
 export function holdsVip(app: ActivePassivePlan): string {
-  const addr = app.vip.split("/")[0];
-  return `[ -n "$(ip -o addr show dev ${app.interface} to ${addr})" ]`;
+  // Schema-checked names, inside a double-quoted $(...): tokens only.
+  const addr = shellToken(app.vip.split("/")[0] ?? "");
+  return `[ -n "$(ip -o addr show dev ${shellToken(app.interface)} to ${addr})" ]`;
 }
 
 /** Exit 0 when the app runs on this node. */
 function running(init: InitSystem, service: string): string {
-  return init === "systemd" ? `systemctl is-active --quiet ${service}` : `supervisorctl status ${service} | grep -q RUNNING`;
+  return init === "systemd" ? `systemctl is-active --quiet ${shellWord(service)}` : `supervisorctl status ${shellWord(service)} | grep -q RUNNING`;
 }
 
 /**
@@ -48,16 +50,19 @@ function running(init: InitSystem, service: string): string {
  */
 export function caughtUp(init: InitSystem, service: string): string {
   if (init === "systemd")
-    return `journalctl -q -o cat _SYSTEMD_INVOCATION_ID="$(systemctl show -p InvocationID --value ${service})" | grep -qF '${CAUGHT_UP_LINE}'`;
+    return `journalctl -q -o cat _SYSTEMD_INVOCATION_ID="$(systemctl show -p InvocationID --value ${shellToken(service)})" | grep -qF '${CAUGHT_UP_LINE}'`;
   const log = supervisorLog(service);
   return `cat ${log}.2 ${log}.1 ${log} 2>/dev/null | awk '$0 == "${START_MARKER}" { c = 0 } index($0, "${CAUGHT_UP_LINE}") { c = 1 } END { exit !c }'`;
 }
 
 /** Bounded wait for the VIP to leave (`present` false) or reach (true) the interface. */
 function waitVip(app: ActivePassivePlan, present: boolean, seconds = 30): string {
-  const addr = app.vip.split("/")[0];
+  // Interface and address are schema-checked names; shellToken refuses anything that would need
+  // quoting, since both also appear inside the double-quoted message.
+  const addr = shellToken(app.vip.split("/")[0] ?? "");
+  const dev = shellToken(app.interface);
   const test = present ? holdsVip(app) : `! ${holdsVip(app)}`;
-  return `i=0; until ${test}; do i=$((i+1)); [ $i -ge ${seconds} ] && { echo "VIP ${addr} ${present ? "did not appear" : "still"} on ${app.interface} after ${seconds}s" >&2; exit 1; }; sleep 1; done`;
+  return `i=0; until ${test}; do i=$((i+1)); [ $i -ge ${seconds} ] && { echo "VIP ${addr} ${present ? "did not appear" : "still"} on ${dev} after ${seconds}s" >&2; exit 1; }; sleep 1; done`;
 }
 
 /**
@@ -65,7 +70,7 @@ function waitVip(app: ActivePassivePlan, present: boolean, seconds = 30): string
  * the supervised PID is the app itself once exec'd.
  */
 function signal(init: InitSystem, service: string, sig: string): string {
-  return init === "systemd" ? `systemctl kill --kill-who=main --signal=${sig} ${service}` : `supervisorctl signal ${sig} ${service}`;
+  return init === "systemd" ? `systemctl kill --kill-who=main --signal=${sig} ${shellWord(service)}` : `supervisorctl signal ${sig} ${shellWord(service)}`;
 }
 
 /**
@@ -111,8 +116,8 @@ export function switchover(app: ActivePassivePlan, init: (h: string) => InitSyst
     description: `${app.name}: ${target} should be active — check that it holds the VIP or has caught up ("${CAUGHT_UP_LINE}") before switching`,
     create: [
       `if ${holdsVip(app)}; then echo "${target} already holds ${addr}: no switchover"; exit 0; fi`,
-      `${running(ti, app.service)} || { echo "${app.service} is not running on ${target}: not switching" >&2; exit 1; }`,
-      `i=0; until ${caughtUp(ti, app.service)}; do i=$((i+1)); [ $i -ge ${CATCH_UP_WAIT_S} ] && { echo "${target} has not caught up (no '${CAUGHT_UP_LINE}' since its start) after ${CATCH_UP_WAIT_S}s: not switching" >&2; exit 1; }; sleep 1; done`,
+      `${running(ti, app.service)} || { echo "${shellToken(app.service)} is not running on ${shellToken(target)}: not switching" >&2; exit 1; }`,
+      `i=0; until ${caughtUp(ti, app.service)}; do i=$((i+1)); [ $i -ge ${CATCH_UP_WAIT_S} ] && { echo "${shellToken(target)} has not caught up (no '${CAUGHT_UP_LINE}' since its start) after ${CATCH_UP_WAIT_S}s: not switching" >&2; exit 1; }; sleep 1; done`,
     ].join("\n"),
     dependsOn: [],
     triggers: [],

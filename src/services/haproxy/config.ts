@@ -2,6 +2,7 @@
  * haproxy.cfg as data, computed from the plan; templates/haproxy/haproxy.cfg.hbs only prints it.
  * Reference: HAProxy 2.6 configuration manual — https://docs.haproxy.org/2.6/configuration.html
  */
+import { confQuote } from "../../core/escape";
 import { resolveSecret, type SecretValues } from "../../core/secrets";
 import type { ClusterPlan, HaproxyPlan, PlannedHost } from "../../plan/types";
 
@@ -47,9 +48,7 @@ export interface HaproxyCfgModel {
  * quotes) are escaped; `#` and spaces are literal inside quotes. Checked by the system test
  * against a live haproxy (a password with all of them authenticates).
  */
-export function haproxyQuote(v: string): string {
-  return `"${v.replace(/[\\"$]/g, (c) => `\\${c}`)}"`;
-}
+export const haproxyQuote = confQuote;
 
 /** Split `ADDRESS:PORT` (`[v6]:PORT`, `*:PORT`, `:PORT`); the first word only (bind options follow). */
 export function bindAddress(bind: string): { address: string; port: string } {

@@ -14,6 +14,7 @@
  *   and patches it (see templates/pacemaker/cib-apply.sh.hbs), on ONE node, re-run whenever the
  *   rendered CIB or the script changes (triggers).
  */
+import { shellQuote } from "../../core/escape";
 import type { ClusterAction, FileSpec, InitSystem, ServiceSpec } from "../../core/desired-state";
 import type { MaterialSpec } from "../../core/materials";
 import type { ClusterPlan, PacemakerClusterPlan } from "../../plan/types";
@@ -128,8 +129,8 @@ export function corosyncValidateWithKey(keyfile: string): string {
 /** rc 0 quorate, 2 not quorate (corosync-quorumtool(8)). */
 export const COROSYNC_HEALTH = "corosync-quorumtool -s >/dev/null";
 
-/** POSIX shell single-quoting. */
-const sq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+/** POSIX shell single-quoting (src/core/escape.ts). */
+const sq = shellQuote;
 
 /** Check that a decoded key file has the expected size: a missing material renders empty and is refused here. */
 const keySizeCheck = (bytes: number): string => `test "$(wc -c < {file})" -eq ${bytes}`;

@@ -5,6 +5,7 @@
  * https://github.com/sorintlab/stolon/tree/master/doc/commands (checked by the unit tests against
  * the sets below). Cluster spec: https://github.com/sorintlab/stolon/blob/master/doc/cluster_spec.md
  */
+import { shellWord } from "../../core/escape";
 import type { ClusterAction, FileSpec, ServiceSpec } from "../../core/desired-state";
 import { resolveSecret } from "../../core/secrets";
 import type { PostgresPlan } from "../../plan/types";
@@ -141,8 +142,7 @@ export function stolonStoreBackend(pg: PostgresPlan): string {
   return pg.store.backend === "etcd" ? "etcdv3" : pg.store.backend;
 }
 
-const SAFE = /^[A-Za-z0-9_./:,=@%+-]+$/;
-const q = (v: string): string => (SAFE.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`);
+const q = shellWord;
 
 export function flags(f: Readonly<Record<string, string>>): string {
   return Object.entries(f)

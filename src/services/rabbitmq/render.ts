@@ -8,9 +8,11 @@
  * every CLI call, or nodes and tools cannot reach each other.
  */
 import type { ClusterAction, FileSpec, ServiceSpec } from "../../core/desired-state";
+import { shellWord } from "../../core/escape";
 import { resolveSecret } from "../../core/secrets";
 import type { ClusterPlan, RabbitMqNode, RabbitMqPlan } from "../../plan/types";
 import { packagedDaemon } from "../../render/daemon";
+import { Fragment } from "../../render/templates";
 import type { RenderContext, RenderResult, ServiceModule } from "../types";
 import { RABBITMQ_CONF_VALIDATE } from "./conf-check";
 import { DEFINITIONS_PATH, definitionsJson, definitionsModel } from "./definitions";
@@ -37,9 +39,7 @@ export const SERVER_COMMAND = "/usr/lib/rabbitmq/bin/rabbitmq-server";
 export const HEALTH = "rabbitmq-diagnostics -q check_running && rabbitmq-diagnostics -q check_local_alarms";
 
 /** Single-quote for sh when needed (names from the inventory end up on command lines). */
-function sh(s: string): string {
-  return /^[A-Za-z0-9_.,:\/@%+=-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
-}
+const sh = shellWord;
 
 function rollGroupFor(plan: ClusterPlan): string {
   return plan.rollingGroups.find((g) => g.id === "rabbitmq" || g.service === SERVICE_NAME || g.service === "rabbitmq")?.id ?? "rabbitmq";
@@ -50,7 +50,7 @@ function rollGroupFor(plan: ClusterPlan): string {
  * is the classic_config node list, the same on every node: rendered once per cluster
  * (classicConfigNodes), not once per node.
  */
-export function rabbitmqConfModel(plan: ClusterPlan, rmq: RabbitMqPlan, node: RabbitMqNode, nodeList: string) {
+export function rabbitmqConfModel(plan: ClusterPlan, rmq: RabbitMqPlan, node: RabbitMqNode, nodeList: Fragment) {
   const guestIsOurs = rmq.username === "guest";
   return {
     clusterName: plan.name,
@@ -69,8 +69,8 @@ export function rabbitmqConfModel(plan: ClusterPlan, rmq: RabbitMqPlan, node: Ra
 }
 
 /** The `cluster_formation.classic_config.nodes.N = ...` lines: every node lists every node. */
-export function classicConfigNodes(ctx: RenderContext, rmq: RabbitMqPlan): string {
-  return ctx.template("rabbitmq", "classic_config_nodes.hbs", { nodes: rmq.nodes.map((n, i) => ({ index: i + 1, nodeName: n.nodeName })) });
+export function classicConfigNodes(ctx: RenderContext, rmq: RabbitMqPlan): Fragment {
+  return new Fragment(ctx.template("rabbitmq", "classic_config_nodes.hbs", { nodes: rmq.nodes.map((n, i) => ({ index: i + 1, nodeName: n.nodeName })) }));
 }
 
 /**

@@ -7,6 +7,7 @@
  * STUN, usage and crash reporting, upgrades) is switched off: peers are dialled directly at
  * `tcp://<internal address>:<listenPort>` (https://docs.syncthing.net/users/config.html).
  */
+import { shellQuote } from "../../core/escape";
 import type { ClusterAction, FileSpec, ServiceSpec } from "../../core/desired-state";
 import type { MaterialSpec } from "../../core/materials";
 import { parseSyncthingCert } from "../../core/materials";
@@ -98,7 +99,7 @@ interface DeviceData {
  */
 const apiKeyFromConfig = `key=$(sed -n 's:.*<apikey>\\(.*\\)</apikey>.*:\\1:p' ${SYNCTHING_HOME}/config.xml)`;
 
-const shQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+const shQuote = shellQuote;
 
 function render(ctx: RenderContext): RenderResult {
   const st = ctx.plan.syncthing;

@@ -13,6 +13,7 @@
  * register_queue --queuename --hostnames --instance_percent --instance_minimum [--controller],
  * unregister_queue --queuename (awx/main/management/commands/*.py).
  */
+import { shellWord } from "../../core/escape";
 import type { ClusterAction, FileSpec, ServiceSpec } from "../../core/desired-state";
 import { resolveSecret } from "../../core/secrets";
 import type { ClusterPlan, InstanceGroupPlan, IsolatedGroupPlan } from "../../plan/types";
@@ -44,9 +45,7 @@ export const HEALTH = "curl -fsk --max-time 10 -o /dev/null https://127.0.0.1/ap
 export const PY_VALIDATE = `python3 -c 'import ast,sys; ast.parse(open(sys.argv[1]).read(), sys.argv[1])' {file}`;
 
 /** Single-quote for sh when needed. */
-function sh(s: string): string {
-  return /^[A-Za-z0-9_.,:\/@%+=-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
-}
+const sh = shellWord;
 
 /** Instance hosts (instance groups' members and hosts with the `instance` role), in host order. */
 export function instanceHosts(plan: ClusterPlan): string[] {
