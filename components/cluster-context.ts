@@ -17,6 +17,8 @@ import { planCluster } from "../src/pipeline/plan";
 import type { ClusterPlan, PlannedHost } from "../src/plan/types";
 import { Materials } from "../src/providers/materials";
 import { MembershipGuard } from "../src/providers/membership-guard";
+import { HostPackages } from "../src/providers/host-packages";
+import { packagePlan } from "../src/plan/packages";
 import { memberships } from "../src/plan/membership";
 import { collectSecretRefs } from "../src/render/output";
 import { renderByService, requiredMaterials, secretFindings, type ServiceRender } from "../src/pipeline/render";
@@ -79,6 +81,8 @@ export interface ClusterContext {
   readonly membershipGuard: MembershipGuard;
   /** The last membership action declared (the next one waits for it): see service-resources. */
   readonly membershipChain: { last?: pulumi.Resource };
+  /** Each host's software (src/plan/packages.ts), installed before any file is written. */
+  readonly packages: ReadonlyMap<string, HostPackages>;
 }
 
 function analyze(inv: HaClusterArgs["inventory"]): Analysis {
@@ -176,12 +180,20 @@ export function prepareCluster(name: string, args: HaClusterArgs, parent: pulumi
     return renderByService(p, s, m ?? {});
   });
 
+  const access = hostAccess(hosts, { addresses, secrets, ...(args.knownHostsFile ? { knownHostsFile: args.knownHostsFile } : {}), ...(args.deployKey !== undefined ? { deployKey: args.deployKey } : {}) });
+  const packages = new Map<string, HostPackages>();
+  for (const p of packagePlan(plan)) {
+    const a = access.get(p.host);
+    if (!a) continue;
+    packages.set(p.host, new HostPackages(`${name}-${p.host}-packages`, { connection: a.file, host: p.host, ...(p.os ? { os: p.os } : {}), needs: p.needs }, { parent, dependsOn: [membershipGuard] }));
+  }
+
   return {
     plan,
     realPlan,
     findings: a.findings,
     hosts,
-    access: hostAccess(hosts, { addresses, secrets, ...(args.knownHostsFile ? { knownHostsFile: args.knownHostsFile } : {}), ...(args.deployKey !== undefined ? { deployKey: args.deployKey } : {}) }),
+    access,
     structure,
     rendered,
     secrets,
@@ -189,6 +201,7 @@ export function prepareCluster(name: string, args: HaClusterArgs, parent: pulumi
     force: args.force ?? false,
     membershipGuard,
     membershipChain: {},
+    packages,
   };
 }
 

@@ -57,7 +57,8 @@ export function createServiceResources(
   part: ServiceRender,
   dependsOn: readonly pulumi.Resource[] = [],
 ): ServiceResources {
-  dependsOn = [ctx.membershipGuard, ...dependsOn]; // nothing touches a host before the quorum-safety check
+  // nothing touches a host before the quorum-safety check, and no file before the software is in
+  dependsOn = [ctx.membershipGuard, ...ctx.packages.values(), ...dependsOn];
   const files: RemoteFile[] = [];
   const byHost = new Map<string, { spec: FileSpec; res: RemoteFile }[]>();
   const firstFile = new Map<string, RemoteFile>();

@@ -50,6 +50,18 @@ describe("membership guard", () => {
     assert.deepEqual(free, [], "host resources that do not wait for the membership check");
   });
 
+  it("under the SDK mocks: one HostPackages per host with the plan's needs, after the guard; every file and command waits for them", () => {
+    const pkgs = resources.filter((x) => x.type === "pulumi-nodejs:dynamic:Resource" && unwrap(x.raw).needs !== undefined);
+    assert.deepEqual(pkgs.map((x) => unwrap(x.raw).host).sort(), ["lab1", "lab2", "lab3"]);
+    for (const p of pkgs) {
+      assert.ok(p.dependencies.includes(guard!.urn), `${p.name} does not wait for the membership check`);
+      assert.ok(unwrap(p.raw).needs.debian.some((n: { name: string }) => n.name === "rabbitmq-server"));
+    }
+    const host = resources.filter((x) => x.type === "command:remote:Command" || (x.type === "pulumi-nodejs:dynamic:Resource" && unwrap(x.raw).path !== undefined));
+    const early = host.filter((x) => !pkgs.every((p) => x.dependencies.includes(p.urn))).map((x) => x.name);
+    assert.deepEqual(early, [], "files or commands that may run before the packages are installed");
+  });
+
   it("the provider's check: first update accepted, 3 → 1 refused with the finding, accepted with allowUnsafe, one at a time accepted", async () => {
     const three = memberships(labPlan());
     const shrink = (ms: Membership[], id: string, keep: number): Membership[] => ms.map((m) => (m.id === id ? { ...m, members: m.members.slice(0, keep), quorum: { expectedVotes: keep, quorum: Math.floor(keep / 2) + 1, failuresTolerated: Math.floor((keep - 1) / 2) } } : m));

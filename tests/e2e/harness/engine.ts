@@ -19,7 +19,7 @@ import type { HostConnection, SshPool } from "../../../src/transport";
 export const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
 export const SIG_KEY = "4dabf18193072939515e22adb298388d";
 
-export type Kind = "file" | "materials" | "guard" | "command" | "other";
+export type Kind = "file" | "materials" | "guard" | "packages" | "command" | "other";
 
 export interface StateEntry {
   readonly name: string;
@@ -79,6 +79,7 @@ export function kindOf(type: string, inputs: Record<string, unknown>): Kind {
   if (type === "pulumi-nodejs:dynamic:Resource" && "path" in inputs && "connection" in inputs) return "file";
   if (type === "pulumi-nodejs:dynamic:Resource" && "specs" in inputs) return "materials";
   if (type === "pulumi-nodejs:dynamic:Resource" && "memberships" in inputs) return "guard";
+  if (type === "pulumi-nodejs:dynamic:Resource" && "needs" in inputs && "connection" in inputs) return "packages";
   return "other";
 }
 
@@ -140,6 +141,10 @@ export class Engine {
         ({ outputs, op } = await this.materials(inputs, prev));
       } else if (kind === "guard") {
         ({ outputs, op } = await this.guard(inputs, prev));
+      } else if (kind === "packages") {
+        ({ outputs, op } = await this.packages(inputs, prev));
+        host = String(inputs["host"]);
+        detail = ((outputs["installedNow"] as string[] | undefined) ?? []).join(" ") || undefined;
       } else if (kind === "command") {
         ({ outputs, op, detail } = await this.command(name, inputs, prev));
         host = String((inputs["connection"] as Record<string, unknown>)["host"]);
@@ -206,6 +211,16 @@ export class Engine {
     if (!d.changes) return { outputs: prev.outputs, op: "same" };
     const r = await m.materialsProvider.update!("materials", olds, news);
     return { outputs: r.outs as unknown as Record<string, unknown>, op: "update" };
+  }
+
+  /** HostPackages: diff reads the host (drift), create/update install what is missing. */
+  private async packages(inputs: Record<string, unknown>, prev: StateEntry | undefined): Promise<{ outputs: Record<string, unknown>; op: Operation["op"] }> {
+    const hp = require("../../../src/providers/host-packages") as typeof import("../../../src/providers/host-packages");
+    const news = comparable(inputs) as unknown as import("../../../src/providers/host-packages").HostPackagesInputs;
+    if (!prev) return { outputs: (await hp.applyHostPackages(news, this.o.filePool())) as unknown as Record<string, unknown>, op: "create" };
+    const d = await hp.diffHostPackages(prev.outputs as unknown as import("../../../src/providers/host-packages").HostPackagesOutputs, news, this.o.filePool());
+    if (!d.changes) return { outputs: { ...prev.outputs, ...comparable(inputs) }, op: "same" };
+    return { outputs: (await hp.applyHostPackages(news, this.o.filePool())) as unknown as Record<string, unknown>, op: "update" };
   }
 
   /** MembershipGuard: like the engine, Check with the inputs in state (olds) before anything else. */
