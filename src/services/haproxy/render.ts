@@ -1,6 +1,7 @@
 import type { ClusterAction, FileSpec, ServiceSpec } from "../../core/desired-state";
 import type { ClusterPlan } from "../../plan/types";
 import { packagedDaemon } from "../../render/daemon";
+import { pacemakerRunUnits, runByPacemaker } from "../pacemaker/owned";
 import type { RenderContext, RenderResult, ServiceModule } from "../types";
 import { HAPROXY_CFG, HAPROXY_SOCKET, NONLOCAL_BIND_CONF, haproxyCfgModel, haproxyHosts, nonlocalFamilies } from "./config";
 
@@ -15,6 +16,19 @@ export const HAPROXY_COMMAND = `/usr/sbin/haproxy -W -db -f ${HAPROXY_CFG}`;
  * that host. The socket is host-local whatever keepalived does.
  */
 export const HAPROXY_HEALTH = `echo 'show info' | socat -T 2 stdio UNIX-CONNECT:${HAPROXY_SOCKET} | grep -q '^Pid:'`;
+
+/** The pid file of an `ocf:heartbeat:anything` HAProxy (pacemaker/lightweight.ts daemonPrimitive). */
+export const PACEMAKER_HAPROXY_PIDFILE = "/run/haforge-haproxy.pid";
+
+/**
+ * A graceful reload of a Pacemaker-run HAProxy, only where it runs: systemd's reload (config check,
+ * then USR2 to the master), or USR2 to the master recorded in the OCF agent's pid file.
+ */
+export function pacemakerRunReload(via: "systemd" | "supervisor", pidfile = PACEMAKER_HAPROXY_PIDFILE): string {
+  return via === "systemd"
+    ? `if systemctl is-active --quiet haproxy; then systemctl reload haproxy; else echo "haproxy is not running here (Pacemaker places it): config in place"; fi`
+    : `p=$(cat ${pidfile} 2>/dev/null); if [ -n "$p" ] && kill -0 "$p" 2>/dev/null; then haproxy -c -q -f ${HAPROXY_CFG} && kill -USR2 "$p"; else echo "haproxy is not running here (Pacemaker places it): config in place"; fi`;
+}
 
 function rollGroupFor(plan: ClusterPlan, host: string): string | undefined {
   return plan.rollingGroups.find((g) => (g.id === "haproxy" || g.service === "haproxy") && g.hosts.includes(host))?.id;
@@ -63,6 +77,7 @@ function render(ctx: RenderContext): RenderResult {
   const actions: ClusterAction[] = [];
   if (!hp) return { files, services, actions };
   const hostsByName = new Map(plan.hosts.map((h) => [h.name, h]));
+  const owned = pacemakerRunUnits(plan.inventory);
   for (const host of haproxyHosts(plan)) {
     const model = haproxyCfgModel(hp, host, ctx.secrets);
     files.push({
@@ -83,12 +98,44 @@ function render(ctx: RenderContext): RenderResult {
       actions.push(nb.action);
     }
     const rollGroup = rollGroupFor(plan, host);
+    const init = hostsByName.get(host)?.init ?? "systemd";
+    const owner = runByPacemaker(owned, host, "haproxy");
+    if (owner) {
+      // Pacemaker runs HAProxy here (systemd:haproxy, ocf:heartbeat:anything, the lightweight
+      // haproxy-clone): haforge never enables, starts or restarts it, and writes no program or
+      // unit for it. A new config is applied by HAProxy's own graceful reload, only where
+      // Pacemaker has it running; Pacemaker's monitor sees the same process.
+      // ocf:heartbeat:anything keeps a pid file; systemd:haproxy (and the lightweight clone on
+      // systemd nodes) is a systemd unit.
+      const viaPidfile = owner.pidfile !== undefined && !(owner.resource.endsWith("(lightweight)") && init === "systemd");
+      const reload = viaPidfile ? pacemakerRunReload("supervisor", owner.pidfile) : pacemakerRunReload("systemd");
+      services.push({
+        host,
+        name: "haproxy",
+        manager: init,
+        restart: families.length ? `sysctl -q -p ${NONLOCAL_BIND_CONF} && { ${reload}; }` : reload,
+        reload,
+        ...(rollGroup ? { rollGroup } : {}),
+      });
+      if (init === "systemd" && !viaPidfile)
+        actions.push({
+          id: `haproxy-pacemaker-owned-${host}`,
+          host,
+          phase: "bootstrap",
+          description: `HAProxy on ${host} is run by Pacemaker (${owner.cluster}/${owner.resource}): the packaged unit must not start at boot`,
+          create: "systemctl disable --quiet haproxy",
+          dependsOn: [],
+          triggers: [],
+          secret: false,
+        });
+      continue;
+    }
     // systemd: Debian's haproxy.service (config check before the graceful USR2 reload, -Ws, the
     // same /etc/haproxy/haproxy.cfg) plus a drop-in for the file limit.
     const d = packagedDaemon(
       {
         host,
-        init: hostsByName.get(host)?.init ?? "systemd",
+        init,
         name: "haproxy",
         description: "HAProxy load balancer (haforge)",
         command: HAPROXY_COMMAND,

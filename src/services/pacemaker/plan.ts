@@ -11,6 +11,7 @@
  *   a full cluster scales to ~16 nodes (32 is the hard ceiling); beyond that, pacemaker_remote.
  * - OpenStack HA guide / linux-system-roles ha_cluster: 3+ nodes, fencing on.
  */
+import { doublyRunFindings, haforgeRuns } from "./owned";
 import { error, warning, type Finding } from "../../core/findings";
 import type { PacemakerCluster } from "../../inventory/schema";
 import { ipFamily } from "../../plan/network";
@@ -169,6 +170,14 @@ export function plan(ctx: PlanContext): PlanStep {
         );
     }
   });
+
+  // A daemon Pacemaker runs is never also run by haforge (owned.ts).
+  findings.push(
+    ...doublyRunFindings(
+      ctx.inventory,
+      haforgeRuns(ctx.inventory, (ctx.plan.rabbitmq?.nodes ?? []).map((n) => n.host), (ctx.plan.quorumStore?.members ?? []).map((m) => m.host)),
+    ),
+  );
 
   return { findings, patch: { pacemakerClusters: clusters, pacemakerLayout: layout, rollingGroups: rolling }, roles };
 }
