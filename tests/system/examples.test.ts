@@ -69,6 +69,8 @@ const NO_DAEMON: readonly [RegExp, string][] = [
   [/^\/etc\/tower\//, "Ansible Tower (not packaged): Python settings, parsed by Python only"],
   [/^\/var\/lib\/awx\//, "Ansible Tower (not packaged): SSH material checked by OpenSSH's tools only"],
   [/^\/etc\/pacemaker\/authkey$/, "Pacemaker remote key: read by pacemaker-remoted only (size checked)"],
+  [/^\/etc\/mysql\/mariadb\.conf\.d\//, "MariaDB/Galera (run by Pacemaker's galera agent) is not installed on this machine: wsrep settings checked structurally (tests/unit/pacemaker-managed-config.test.ts)"],
+  [/^\/etc\/redis\//, "Redis (run by Pacemaker's redis agent) is not installed on this machine: checked structurally (tests/unit/pacemaker-managed-config.test.ts)"],
   [/^\/usr\/local\/lib\/haforge\/.*\.sh$/, "haforge's own script: shell parser only (tests/system/pacemaker.test.ts runs it against a real cluster)"],
 ];
 /** Binaries a rendered unit may name that Debian does not ship (systemd-analyze reports them missing). */

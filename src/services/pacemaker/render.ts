@@ -24,6 +24,7 @@ import { cibPath, cibXml } from "./cib";
 import { buildCibModel } from "./cib-model";
 import { COROSYNC_AUTHKEY, COROSYNC_CONF, corosyncConfData, usesCrypto } from "./corosync-conf";
 import { lightweightSpec } from "./lightweight";
+import { managedMaterials, renderManaged } from "./managed-config";
 import { plannedHost } from "../../plan/lookup";
 
 export const CIB_APPLY_SCRIPT = "/usr/local/lib/haforge/cib-apply.sh";
@@ -319,6 +320,11 @@ function renderCluster(ctx: RenderContext, cluster: PacemakerClusterPlan): Rende
     services.push(d.service);
   }
 
+  // What the daemons Pacemaker runs need (cookie, wsrep, clustercheck, redis.conf).
+  const managed = renderManaged(plan, cluster, materials, (h) => initOf(plan, h));
+  files.push(...managed.files);
+  services.push(...managed.services);
+
   const first = cluster.nodes[0];
   if (first) {
     const members = actions.map((a) => a.id);
@@ -339,7 +345,7 @@ function renderCluster(ctx: RenderContext, cluster: PacemakerClusterPlan): Rende
 
 export const renderPart: Pick<ServiceModule, "render" | "materials"> = {
   materials(plan: ClusterPlan): readonly MaterialSpec[] {
-    const out: MaterialSpec[] = [];
+    const out: MaterialSpec[] = [...managedMaterials(plan)];
     for (const c of plan.pacemakerClusters) {
       if (usesCrypto(c)) {
         out.push({
