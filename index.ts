@@ -12,7 +12,13 @@ import { inventoryPathFromConfig, knownHostsFromConfig, stackSecrets } from "./c
 const cfg = new pulumi.Config("haforge");
 const inventory = inventoryPathFromConfig(cfg, __dirname);
 
-const cluster = new HaCluster(pulumi.getStack(), {
+// Resource names do not depend on the stack: the cluster component is "haforge" and every child
+// is named from it (`haforge-<service>`, `haforge-<service>-<host>-<path>`, ...), so `pulumi stack
+// rename` and a second stack of the same cluster change no URN. Stacks created before this name
+// held `<stack>`, `<stack>-<service>`...: the alias maps them (Pulumi derives each child's alias
+// from its parent's, by name prefix), so no resource is deleted and re-created.
+// `haforge:legacyName` names the old prefix when the stack was renamed before migrating.
+const cluster = new HaCluster("haforge", {
   inventory,
   secrets: stackSecrets(inventory),
   force: cfg.getBoolean("force") ?? false,
@@ -20,7 +26,7 @@ const cluster = new HaCluster(pulumi.getStack(), {
   ...(knownHostsFromConfig(cfg, __dirname) ? { knownHostsFile: knownHostsFromConfig(cfg, __dirname)! } : {}),
   // One deploy key for every host without credentials of its own (else ssh-agent / key paths).
   ...(cfg.getSecret("deployKey") ? { deployKey: cfg.getSecret("deployKey")! } : {}),
-});
+}, { aliases: [{ name: cfg.get("legacyName") ?? pulumi.getStack() }] });
 
 export const hosts = cluster.outputs.apply((o) => o.hosts);
 export const vips = cluster.outputs.apply((o) => o.vips);

@@ -106,7 +106,7 @@ describe("e2e: the lab stack on 3 real hosts", { skip: SKIP, timeout: 900_000 },
     assert.ok(first.ok, describeFailure(first));
     figure(t, "first-apply", Date.now() - t0, " ms");
     assert.ok(first.writes >= 60, `expected the whole tree written, got ${first.writes} writes`);
-    const rabbit = ops(first, /^lab-rabbitmq-(restart|rabbitmq-member)/);
+    const rabbit = ops(first, /^haforge-rabbitmq-(restart|rabbitmq-member)/);
     figure(t, "rabbitmq-cluster-formation", span(rabbit), " ms (first node start to last member seen)");
     const pcmk = ops(first, /^lab-pacemaker-(restart-corosync|pacemaker-lab-member)/);
     figure(t, "pacemaker-online", span(pcmk), " ms (first corosync start to 3 members)");
@@ -167,7 +167,7 @@ describe("e2e: the lab stack on 3 real hosts", { skip: SKIP, timeout: 900_000 },
     }, 60_000, 1000);
     const runsOn = /lab-vip\s+\(ocf:heartbeat:IPaddr2\):\s+Started (lab\d)/.exec(mon.value)![1];
     assert.deepEqual(await holders(HOSTS, PACEMAKER_VIP), [runsOn], "IPaddr2 really added the VIP on the node Pacemaker says");
-    const cib = first!.operations.find((o) => o.name === "lab-pacemaker-pacemaker-lab-cib");
+    const cib = first!.operations.find((o) => o.name === "haforge-pacemaker-pacemaker-lab-cib");
     assert.ok(cib && cib.op === "create", "the CIB action ran");
     assert.match(cib.stdout ?? "", /cib-apply: CIB patched/);
     const live = await hostExecOk("lab1", "cibadmin --query");
@@ -198,10 +198,10 @@ describe("e2e: the lab stack on 3 real hosts", { skip: SKIP, timeout: 900_000 },
 
   it("syncthing: a file written on lab1 appears on lab2; the post-apply check used /rest/db/completion", { timeout: 60_000 }, async (t) => {
     for (const h of ["lab1", "lab2"]) {
-      const op = first!.operations.find((o) => o.name === `lab-syncthing-syncthing-in-sync-${h}`);
+      const op = first!.operations.find((o) => o.name === `haforge-syncthing-syncthing-in-sync-${h}`);
       assert.ok(op, `in-sync action for ${h}`);
       assert.match(op.stdout ?? "", /syncthing: in sync/);
-      const inputs = readState(stateFile).resources[`lab-syncthing-syncthing-in-sync-${h}`]!.inputs;
+      const inputs = readState(stateFile).resources[`haforge-syncthing-syncthing-in-sync-${h}`]!.inputs;
       assert.match(String(inputs["create"]), /\/rest\/db\/completion\?folder=lab-shared&device=/);
     }
     const name = `e2e-${randomBytes(4).toString("hex")}.txt`;
@@ -264,7 +264,7 @@ describe("e2e: the lab stack on 3 real hosts", { skip: SKIP, timeout: 900_000 },
     }
     assert.ok(r.ok, describeFailure(r));
     figure(t, "rabbitmq-roll", r.wallMs, " ms");
-    const restarts = ops(r, /^lab-rabbitmq-restart-rabbitmq-server-/).sort((a, b) => a.startMs - b.startMs);
+    const restarts = ops(r, /^haforge-rabbitmq-restart-rabbitmq-server-/).sort((a, b) => a.startMs - b.startMs);
     assert.equal(restarts.length, 3, "each broker restarted once");
     for (let i = 1; i < restarts.length; i++) assert.ok(restarts[i]!.startMs >= restarts[i - 1]!.endMs, `${restarts[i]!.name} started before ${restarts[i - 1]!.name} was healthy`);
     const min = Math.min(...samples.map((s) => s.running));

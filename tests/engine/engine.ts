@@ -95,8 +95,8 @@ export interface RegisterRequest {
   /** Inputs as the SDK sent them (secrets wrapped, unknowns as the sentinel string). */
   readonly inputs: Obj;
   readonly dependencies: readonly string[];
-  /** Alias URNs the SDK computed (parent aliases included). */
-  readonly aliases: readonly string[];
+  /** Aliases as the SDK sent them (URNs or specs); the engine expands them (aliasUrns). */
+  readonly aliases: readonly AliasSpec[];
   readonly additionalSecretOutputs: readonly string[];
   readonly deleteBeforeReplace?: boolean;
 }
@@ -123,6 +123,65 @@ export function annotate(outputs: Obj, like: Obj, additional: readonly string[] 
   const out: Obj = {};
   for (const [k, v] of Object.entries(outputs)) out[k] = (containsSecret(like[k]) || additional.includes(k)) && !isSecret(v) ? secret(v) : v;
   return out;
+}
+
+/** pulumirpc.Alias: a URN, or a spec whose empty fields default to the resource's own. */
+export interface AliasSpec {
+  readonly urn?: string;
+  readonly name?: string;
+  readonly type?: string;
+  readonly stack?: string;
+  readonly project?: string;
+  readonly parentUrn?: string;
+  readonly noParent?: boolean;
+}
+
+/** Reads the SDK's pulumirpc.Alias messages. */
+export function aliasesFromProto(list: readonly any[]): AliasSpec[] {
+  return list.map((a) => {
+    if (a.getUrn()) return { urn: a.getUrn() as string };
+    const s = a.getSpec();
+    if (!s) return {};
+    const o: Record<string, unknown> = {};
+    if (s.getName()) o["name"] = s.getName();
+    if (s.getType()) o["type"] = s.getType();
+    if (s.getStack()) o["stack"] = s.getStack();
+    if (s.getProject()) o["project"] = s.getProject();
+    if (s.getParenturn()) o["parentUrn"] = s.getParenturn();
+    if (s.getNoparent()) o["noParent"] = true;
+    return o as AliasSpec;
+  });
+}
+
+const nameOfUrn = (urn: string): string => urn.split("::").slice(3).join("::");
+
+/**
+ * The alias URNs of a registration, as step_generator.go's generateAliases computes them: each
+ * alias collapsed to a URN (collapseAliasToUrn), then — when the parent itself was matched to an
+ * old URN through an alias — the inherited child aliases: the old parent's type chain, and the
+ * child's name with the parent's name prefix replaced by the old parent's name
+ * (inheritedChildAlias).
+ */
+export function aliasUrns(
+  stack: string,
+  project: string,
+  req: { readonly type: string; readonly name: string; readonly parent: string; readonly aliases: readonly AliasSpec[] },
+  parentMatchedFrom?: string,
+): string[] {
+  const collapse = (a: AliasSpec): string =>
+    a.urn ?? urnOf(a.stack ?? stack, a.project ?? project, a.noParent ? "" : (a.parentUrn ?? req.parent), a.type ?? req.type, a.name ?? req.name);
+  const out = new Set(req.aliases.map(collapse));
+  if (req.parent && parentMatchedFrom) {
+    const parentName = nameOfUrn(req.parent);
+    const inherit = (type: string, name: string) =>
+      urnOf(stack, project, parentMatchedFrom, type, name.startsWith(parentName) ? nameOfUrn(parentMatchedFrom) + name.slice(parentName.length) : name);
+    out.add(inherit(req.type, req.name));
+    for (const a of req.aliases) {
+      const u = collapse(a);
+      out.add(inherit(u.split("::")[2]!.split("$").pop()!, nameOfUrn(u)));
+    }
+  }
+  return [...out];
 }
 
 export function urnOf(stack: string, project: string, parent: string, type: string, name: string): string {
@@ -172,6 +231,8 @@ export class Deployment {
   private readonly oldByUrn: Map<string, ResourceState>;
   /** Old URNs matched by a registration (directly or through an alias). */
   private readonly taken = new Set<string>();
+  /** New URN → the old URN it was matched to through an alias (the engine's sg.aliases). */
+  private readonly matchedFrom = new Map<string, string>();
   /** Old resources replaced create-before-delete: deleted at the end. */
   private readonly pendingDeletes: ResourceState[] = [];
   private readonly news = new Map<string, ResourceState>();
@@ -216,8 +277,10 @@ export class Deployment {
     this.registered++;
     this.inFlight++;
     const urn = urnOf(this.o.stack, this.project, req.parent, req.type, req.name);
-    const old = this.oldByUrn.get(urn) ?? req.aliases.map((a) => this.oldByUrn.get(a)).find((r) => r !== undefined && !this.taken.has(r.urn));
+    const aliases = aliasUrns(this.o.stack, this.project, req, this.matchedFrom.get(req.parent));
+    const old = this.oldByUrn.get(urn) ?? aliases.map((a) => this.oldByUrn.get(a)).find((r) => r !== undefined && !this.taken.has(r.urn));
     if (old) this.taken.add(old.urn);
+    if (old && old.urn !== urn) this.matchedFrom.set(urn, old.urn);
     const startMs = this.rel();
     const base = { urn, type: req.type, ...(old && old.urn !== urn ? { oldUrn: old.urn } : {}) };
     try {

@@ -8,7 +8,7 @@
 import * as fs from "node:fs";
 import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
-import { Deployment, type RunResult } from "./engine";
+import { aliasesFromProto, Deployment, type AliasSpec, type RunResult } from "./engine";
 import { ProviderProcess } from "./provider-process";
 
 export interface ProgramJob {
@@ -27,7 +27,7 @@ export interface ProgramJob {
 export interface ProgramResult extends RunResult {
   readonly outputs: Record<string, { value: unknown; secret: boolean }>;
   /** What each registration looked like, by URN (the SDK's raw inputs, secrets wrapped). */
-  readonly registrations: { urn: string; type: string; parent: string; aliases: string[]; inputs: Record<string, unknown> }[];
+  readonly registrations: { urn: string; type: string; parent: string; aliases: AliasSpec[]; inputs: Record<string, unknown> }[];
 }
 
 async function main(): Promise<void> {
@@ -56,7 +56,7 @@ async function main(): Promise<void> {
 
   mocks.MockMonitor.prototype.registerResource = async function (this: { resources: Map<string, unknown> }, r: any, cb: (e: unknown, resp?: unknown) => void) {
     const inputs = (r.getObject()?.toJavaScript() ?? {}) as Record<string, unknown>;
-    const aliases = r.getAliasurnsList() as string[];
+    const aliases = aliasesFromProto(r.getAliasesList());
     try {
       const out = await deployment.register({
         type: r.getType(),
@@ -83,9 +83,8 @@ async function main(): Promise<void> {
   };
 
   await pulumi.runtime.setMocks({ newResource: () => { throw new Error("unreachable: registrations go to the stand-in"); }, call: (a) => a.inputs }, job.project, job.stack, job.preview);
-  // Alias URNs computed by the SDK (`allAliases`, parent aliases included) rather than alias
-  // specs the engine would expand: same URNs, and the stand-in needs no alias logic of its own.
-  state.getStore().supportsAliasSpecs = false;
+  // Like the real engine, the stand-in takes alias specs and expands them itself (aliasUrns).
+  state.getStore().supportsAliasSpecs = true;
   pulumi.runtime.setAllConfig(job.config, job.secretKeys);
 
   const programErrors: string[] = [];
