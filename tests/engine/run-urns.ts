@@ -7,7 +7,7 @@
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import yaml from "js-yaml";
-import { analyzeInventoryFile } from "../../src/analyze";
+import { analyzeInventoryFile } from "../../src/pipeline/analyze";
 import { collectSecretRefs } from "../../src/render/output";
 import { emitRun, runUnderMocks } from "../program/mock-engine";
 import { aliasesFromProto, type AliasSpec } from "./engine";
