@@ -3,6 +3,7 @@
  * provisioning lifecycle actions. Python, OpenSSH and sshd verdicts on the same files are in
  * tests/system/tower.test.ts.
  */
+import { examplePlans } from "../fixtures/keepalived-plan";
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { FileSpec } from "../../src/core/desired-state";
@@ -98,6 +99,18 @@ describe("tower render: instance settings", () => {
     assert.equal(f.secret, false);
   });
 
+  it("the real planner puts every Tower instance in one roll (one at a time behind the API ping), like RabbitMQ", () => {
+    for (const ex of examplePlans().filter((e) => e.file.startsWith("tower-") && e.plan.target === "ssh")) {
+      const g = ex.plan.rollingGroups.find((x) => x.id === "tower");
+      assert.ok(g, `${ex.file}: a tower rolling group`);
+      assert.equal(g.maxUnavailable, 1);
+      const services = render(ex.plan).services.filter((x) => x.name === "ansible-tower");
+      assert.ok(services.length >= 1);
+      for (const sv of services) assert.equal(sv.rollGroup, "tower", `${ex.file} ${sv.host}`);
+      assert.deepEqual([...g.hosts].sort(), services.map((x) => x.host).sort());
+    }
+  });
+
   it("one ansible-tower service per instance with a health gate in the tower roll group", () => {
     assert.deepEqual(r.services.map((s) => s.host), INSTANCES);
     for (const s of r.services) {
@@ -167,11 +180,33 @@ describe("tower render: lifecycle actions", () => {
   const r = render(towerPlan());
   const byId = new Map(r.actions.map((a) => [a.id, a]));
 
-  it("everything runs on the first tower instance, post-start, without secrets", () => {
+  it("awx-manage runs on a control instance other than the one it is about (never on a removed host), post-start, without secrets", () => {
     for (const a of r.actions) {
-      assert.equal(a.host, "tower1");
       assert.equal(a.phase, "post-start");
       assert.equal(a.secret, false);
+      if (a.id.startsWith("tower-services-")) assert.equal(a.host, a.id.slice("tower-services-".length), "the services action runs on the instance itself");
+      else assert.ok(["tower1", "tower2"].includes(a.host), a.id);
+      const about = /^tower-(?:provision|managed-by-policy)-(.+)$/.exec(a.id)?.[1];
+      if (about) assert.notEqual(a.host, about, `${a.id}: deprovision_instance must not run on the instance it removes`);
+    }
+  });
+
+  it("removal follows Tower's procedure: the instance's services stop first (delete order), then deprovision_instance on another instance", () => {
+    for (const h of INSTANCES) {
+      const svc = byId.get(`tower-services-${h}`)!;
+      assert.equal(svc.host, h);
+      assert.equal(svc.delete, "ansible-tower-service stop");
+      // Pulumi deletes dependents first: this action depends on the provision, so it goes first.
+      assert.deepEqual(svc.dependsOn, [`tower-provision-${h}`]);
+    }
+  });
+
+  it("managed_by_policy is applied to Tower as planned (awx-manage shell), before any queue is registered", () => {
+    for (const h of INSTANCES) {
+      const m = byId.get(`tower-managed-by-policy-${h}`)!;
+      const planned = towerPlan().hosts.find((x) => x.name === h)!.managedByPolicy;
+      assert.match(m.create, new RegExp(`hostname=\\\\?"${h}\\\\?"\\)\\.update\\(managed_by_policy=${planned ? "True" : "False"}\\)`));
+      assert.ok(byId.get("tower-queue-tower")!.dependsOn.includes(m.id));
     }
   });
 
@@ -185,7 +220,7 @@ describe("tower render: lifecycle actions", () => {
   });
 
   it("register_queue with Tower 3.x flags, after every provision; isolated after their controller", () => {
-    const provisions = r.actions.filter((a) => a.id.startsWith("tower-provision-")).map((a) => a.id);
+    const provisions = r.actions.filter((a) => a.id.startsWith("tower-provision-") || a.id.startsWith("tower-managed-by-policy-")).map((a) => a.id);
     const tower = byId.get("tower-queue-tower")!;
     assert.equal(tower.create, "awx-manage register_queue --queuename=tower --hostnames=tower1,tower2,tower3 --instance_percent=0 --instance_minimum=0");
     assert.deepEqual(tower.dependsOn, provisions);
@@ -243,7 +278,10 @@ describe("tower render: over the example inventories (planCluster)", () => {
     assert.match(file(r.files, "towerA", POSTGRES_PY).content, /"HOST": "203\.0\.113\.30",/);
     assert.deepEqual(
       r.actions.map((a) => a.id),
-      ["towerA", "towerB", "towerC", "isoA", "isoB"].map((h) => `tower-provision-${h}`).concat(["tower", "east", "west", "dmz"].map((g) => `tower-queue-${g}`)),
+      ["towerA", "towerB", "towerC"]
+        .flatMap((h) => [`tower-provision-${h}`, `tower-services-${h}`, `tower-managed-by-policy-${h}`])
+        .concat(["isoA", "isoB"].map((h) => `tower-provision-${h}`))
+        .concat(["tower", "east", "west", "dmz"].map((g) => `tower-queue-${g}`)),
     );
     assert.equal(r.actions.find((a) => a.id === "tower-queue-dmz")!.create, "awx-manage register_queue --queuename=dmz --hostnames=isoA,isoB --controller=east");
     assert.equal(r.actions.find((a) => a.id === "tower-queue-east")!.create, "awx-manage register_queue --queuename=east --hostnames=towerB --instance_percent=0 --instance_minimum=2");
@@ -258,6 +296,6 @@ describe("tower render: over the example inventories (planCluster)", () => {
   it("tower-standalone.ini: one instance, no isolated keys, provision + register", () => {
     const r = render(planExample("tower-standalone.ini"), {}, secrets);
     assert.deepEqual(paths(r.files, "tower1"), [BROKER_PY, CLUSTER_HOST_ID_PY, POSTGRES_PY].sort());
-    assert.deepEqual(r.actions.map((a) => a.id), ["tower-provision-tower1", "tower-queue-tower"]);
+    assert.deepEqual(r.actions.map((a) => a.id), ["tower-provision-tower1", "tower-services-tower1", "tower-managed-by-policy-tower1", "tower-queue-tower"]);
   });
 });

@@ -282,9 +282,12 @@ export function plan(ctx: PlanContext): PlanStep {
   }
   for (const h of database?.hosts ?? []) add(h, "database");
 
+  // Tower restarts roll one instance at a time behind the API ping (like RabbitMQ): restarting
+  // every instance at once takes the whole UI/API and all job capacity down together.
+  const rolling = instances.length > 0 ? [{ id: "tower", service: "ansible-tower", hosts: [...instances], maxUnavailable: 1 }] : [];
   return {
     findings,
-    patch: { instanceGroups, isolatedGroups, ...(database ? { database } : {}) },
+    patch: { instanceGroups, isolatedGroups, ...(database ? { database } : {}), rollingGroups: rolling },
     roles,
   };
 }

@@ -216,19 +216,55 @@ function lifecycleActions(plan: ClusterPlan): ClusterAction[] {
   const runner = control?.instances[0];
   if (!runner) return [];
   const all = orderHosts(plan, [...instanceHosts(plan), ...plan.isolatedGroups.flatMap((g) => g.instances)]);
-  const provisions: ClusterAction[] = all.map((h) => ({
-    id: provisionId(h),
-    host: runner,
-    phase: "post-start",
-    description: `Tower: register instance ${h}`,
-    create: `awx-manage provision_instance --hostname=${sh(h)}`,
-    // Prints "No instance found" and exits 0 when it is already gone.
-    delete: `awx-manage deprovision_instance --hostname=${sh(h)}`,
-    dependsOn: [],
-    triggers: [],
-    secret: false,
-  }));
-  const allProvisions = provisions.map((a) => a.id);
+  const controls = control?.instances ?? [];
+  const isolatedHosts = new Set(plan.isolatedGroups.flatMap((g) => g.instances));
+  const byName = new Map(plan.hosts.map((h) => [h.name, h]));
+  const provisions: ClusterAction[] = [];
+  for (const h of all) {
+    // Deprovisioning runs on ANOTHER instance (Tower's procedure: never on the removed host).
+    const other = controls.find((c) => c !== h) ?? runner;
+    provisions.push({
+      id: provisionId(h),
+      host: other,
+      phase: "post-start",
+      description: `Tower: register instance ${h}`,
+      create: `awx-manage provision_instance --hostname=${sh(h)}`,
+      // Prints "No instance found" and exits 0 when it is already gone.
+      delete: `awx-manage deprovision_instance --hostname=${sh(h)}`,
+      dependsOn: [],
+      triggers: [],
+      secret: false,
+    });
+    if (!isolatedHosts.has(h)) {
+      // The instance's own services stop BEFORE it is deprovisioned: this action depends on the
+      // provision, so a destroy deletes it (runs its delete on the host) first.
+      provisions.push({
+        id: `tower-services-${h}`,
+        host: h,
+        phase: "post-start",
+        description: `Tower: ${h}'s services run while it is an instance; on removal they stop before it is deprovisioned`,
+        create: "true",
+        delete: "ansible-tower-service stop",
+        dependsOn: [provisionId(h)],
+        triggers: [],
+        secret: false,
+      });
+      // managed_by_policy as the plan has it, so live membership equals what haforge reports
+      // (AWX: Instance.managed_by_policy; the policy then only places instances that have it).
+      const managed = byName.get(h)?.managedByPolicy !== false;
+      provisions.push({
+        id: `tower-managed-by-policy-${h}`,
+        host: other,
+        phase: "post-start",
+        description: `Tower: managed_by_policy=${managed} for instance ${h}`,
+        create: `awx-manage shell -c ${sh(`from awx.main.models import Instance; n = Instance.objects.filter(hostname=${JSON.stringify(h)}).update(managed_by_policy=${managed ? "True" : "False"}); assert n == 1, "instance not registered"`)}`,
+        dependsOn: [provisionId(h)],
+        triggers: [],
+        secret: false,
+      });
+    }
+  }
+  const allProvisions = provisions.filter((a) => !a.id.startsWith("tower-services-")).map((a) => a.id);
   /** unregister_queue exits 1 for a group that no longer exists: a retried destroy must converge. */
   const unregister = (g: string) =>
     `out=$(awx-manage unregister_queue --queuename=${sh(g)} 2>&1) || { echo "$out" | grep -q "doesn't exist" || { echo "$out" >&2; exit 1; }; }`;
