@@ -28,6 +28,13 @@ export interface ServiceResources {
 /** Stable, readable resource-name part for a path. */
 export const slug = (s: string): string => s.replace(/^\/+/, "").replace(/[^A-Za-z0-9]+/g, "-").replace(/-+$/, "");
 
+/**
+ * What a restart or action follows of a file: its hash AND how often haforge wrote it. The hash
+ * alone stays the same when drift is overwritten with the same desired content (force, or after
+ * a refresh), and the daemon would keep running the out-of-band config.
+ */
+export const fileTrigger = (f: RemoteFile): pulumi.Output<string> => pulumi.all([f.sha256, f.writes]).apply(([sha, writes]) => `${sha}#${writes ?? 0}`);
+
 const shq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /** Restart, then wait (bounded) for the health check: the gate before the next host restarts. */
@@ -127,7 +134,7 @@ export function createServiceResources(
           ...conn(a.host),
           create: text((x) => x.create),
           ...(a.delete ? { delete: text((x) => x.delete) } : {}),
-          triggers: triggerFiles.map((f) => f.res.sha256),
+          triggers: triggerFiles.map((f) => fileTrigger(f.res)),
           rerun: "change",
           secret: a.secret,
           description: a.description,
@@ -172,7 +179,7 @@ export function createServiceResources(
         {
           ...conn(s.host),
           create: restartWithGate(s),
-          triggers: notifying.map((f) => f.res.sha256),
+          triggers: notifying.map((f) => fileTrigger(f.res)),
           // A restart re-runs only when a file it follows changed: never because the command,
           // the connection or the operator changed.
           rerun: "triggers",

@@ -50,6 +50,12 @@ export interface RemoteFileOutputs extends RemoteFileInputs {
   readonly sha256: string;
   readonly size: number;
   readonly hostKeySeen?: string;
+  /**
+   * How many times haforge wrote the content on the host. Restart triggers follow it with the
+   * hash: overwriting drift (force, or after a refresh) writes the same desired content again, and
+   * the service must restart onto it.
+   */
+  readonly writes?: number;
 }
 
 /** `diff`'s result plus the plan (the engine ignores the extra field; tests and logs read it). */
@@ -81,12 +87,13 @@ const applyOptsOf = (i: RemoteFileInputs, lastSha?: string): ApplyFileOptions =>
 
 const idOf = (i: RemoteFileInputs): string => `${i.connection.host}:${i.path}`;
 
-const outputsOf = (i: RemoteFileInputs, r: { sha256: string; size: number; hostKeySeen?: string }): RemoteFileOutputs => ({
+const outputsOf = (i: RemoteFileInputs, r: { sha256: string; size: number; hostKeySeen?: string; written?: boolean }, previousWrites = 0): RemoteFileOutputs => ({
   ...i,
   mode: normalizeMode(i.mode),
   sha256: r.sha256,
   size: r.size,
   ...(r.hostKeySeen === undefined ? {} : { hostKeySeen: r.hostKeySeen }),
+  writes: previousWrites + (r.written ? 1 : 0),
 });
 
 const NAME = /^(?:[A-Za-z_][A-Za-z0-9_.-]*\$?|\d+)$/;
@@ -159,7 +166,7 @@ export async function createRemoteFile(inputs: RemoteFileInputs): Promise<dynami
 
 export async function updateRemoteFile(olds: RemoteFileOutputs, news: RemoteFileInputs): Promise<dynamic.UpdateResult<RemoteFileOutputs>> {
   const r = await applyFile(news.connection, specOf(news), applyOptsOf(news, olds.sha256));
-  return { outs: outputsOf(news, r) };
+  return { outs: outputsOf(news, r, olds.writes ?? 0) };
 }
 
 /** Live state for `pulumi refresh`: content/sha/mode/owner as on the host, so drift shows. */
@@ -275,6 +282,8 @@ export class RemoteFile extends pulumi.dynamic.Resource {
   declare readonly sha256: pulumi.Output<string>;
   declare readonly size: pulumi.Output<number>;
   declare readonly hostKeySeen: pulumi.Output<string | undefined>;
+  /** Content writes by haforge so far (see RemoteFileOutputs.writes). */
+  declare readonly writes: pulumi.Output<number | undefined>;
 
   constructor(name: string, args: RemoteFileArgs, opts: pulumi.CustomResourceOptions = {}) {
     const secret = args.secret ?? false;
@@ -299,6 +308,7 @@ export class RemoteFile extends pulumi.dynamic.Resource {
       sha256: undefined,
       size: undefined,
       hostKeySeen: undefined,
+      writes: undefined,
     };
     // Content (and its full hash, which would confirm a guessed secret) never leave state unencrypted.
     const secretOutputs = secret ? ["content", "sha256"] : [];

@@ -83,6 +83,8 @@ export interface ApplyFileResult {
   readonly size: number;
   /** The host key accepted on trust-on-first-use, as a `hostKey` line to pin. */
   readonly hostKeySeen?: string;
+  /** The content was (re)written on the host (not only chmod/chown, not a dry run). */
+  readonly written?: boolean;
 }
 
 const OUTPUT_TAIL = 2000;
@@ -153,7 +155,7 @@ export async function applyFile(conn: HostConnection, spec: FileToApply, opts: A
     // The copy was only kept so a failed activation could be undone.
     await runOrThrow(pool, conn, `rm -f -- ${shQuote(path + PREV_SUFFIX)}`, `write ${path}`, "WRITE");
   }
-  return { plan, changed: true, sha256: plan.desiredSha256, size: fileBytes(spec).length, ...seen };
+  return { plan, changed: true, written, sha256: plan.desiredSha256, size: fileBytes(spec).length, ...seen };
 }
 
 async function runOrThrow(pool: SshPool, conn: HostConnection, cmd: string, step: string, code: RemoteFileErrorCode): Promise<string> {

@@ -17,6 +17,8 @@ export interface RecordedResource {
   /** Inputs as sent over the wire: secrets are `{ "4dabf…": "1b47…", value }` objects. */
   raw: unknown;
   hasSerializedProvider: boolean;
+  /** The serialized provider text, when HAFORGE_RECORD_PROVIDERS is set (it is large). */
+  provider?: string;
 }
 
 export interface MockRun {
@@ -37,8 +39,19 @@ export async function runUnderMocks(
   mocks.MockMonitor.prototype.registerResource = async function (this: unknown, req: any, cb: any) {
     const raw = req.getObject()?.toJavaScript() ?? {};
     const hasSerializedProvider = typeof raw.__provider === "string" && raw.__provider.length > 0;
+    const provider = process.env["HAFORGE_RECORD_PROVIDERS"] && hasSerializedProvider ? (raw.__provider as string) : undefined;
     delete raw.__provider;
-    const entry: RecordedResource = { urn: "", type: req.getType(), name: req.getName(), parent: req.getParent(), custom: req.getCustom(), dependencies: req.getDependenciesList(), raw, hasSerializedProvider };
+    const entry: RecordedResource = {
+      urn: "",
+      type: req.getType(),
+      name: req.getName(),
+      parent: req.getParent(),
+      custom: req.getCustom(),
+      dependencies: req.getDependenciesList(),
+      raw,
+      hasSerializedProvider,
+      ...(provider !== undefined ? { provider } : {}),
+    };
     recorded.push(entry);
     // The URN the SDK's mock engine assigned (dependencies and parents refer to it).
     return original.call(this, req, (err: unknown, resp: { getUrn(): string } | undefined) => {

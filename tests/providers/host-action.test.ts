@@ -77,10 +77,9 @@ describe("HostAction over the transport", () => {
   it("bounds every command with timeout on the host: the command is killed there, not just abandoned", async () => {
     const marker = join(a.dir, "late");
     rmSync(marker, { force: true });
-    const t0 = Date.now();
     const e = await rejection(createHostAction(inputs(a, { create: `sleep 4; touch ${marker}`, timeoutSeconds: 1 }), { pool }));
     assert.match(e.message, /^actA: create: timed out after 1 s \(killed on the host\)/);
-    assert.ok(Date.now() - t0 < 4000, "gave up at the timeout");
+    // Had it only been abandoned, the marker would appear 4 s after the start.
     await new Promise((r) => setTimeout(r, 4500));
     assert.equal(existsSync(marker), false, "the command was killed on the host");
   });
