@@ -74,6 +74,12 @@ export interface ClusterContext {
   readonly access: ReadonlyMap<string, HostAccess>;
   readonly structure: readonly ServiceRender[];
   readonly rendered: pulumi.Output<readonly ServiceRender[]>;
+  /**
+   * The render to read one file or action from: `rendered`, or, for those that use no generated
+   * material, a render that does not wait for Materials (same content, known during a preview
+   * in which Materials changes).
+   */
+  readonly renderedFor: (service: string, what: { host: string; path: string } | { id: string }) => pulumi.Output<readonly ServiceRender[]>;
   readonly secrets: pulumi.Output<SecretValues>;
   readonly materials: Materials;
   readonly force: boolean;
@@ -160,6 +166,12 @@ export function prepareCluster(name: string, args: HaClusterArgs, parent: pulumi
   const materials = new Materials(`${name}-materials`, specs, { parent, dependsOn: [membershipGuard] });
   const placeholderMaterials: MaterialValues = Object.fromEntries(specs.map((s) => [s.key, placeholderMaterial(s.kind.type)]));
   const structure = renderByService(plan, placeholderSecrets(plan), placeholderMaterials);
+  // Files and actions that use no generated material are rendered without waiting for Materials:
+  // when Materials changes (a key is added), its values are unknown during preview, and only what
+  // really uses a material may show as changing.
+  const materialFree = specs.length
+    ? materialFreeParts(structure, renderByService(plan, placeholderSecrets(plan), Object.fromEntries(specs.map((s) => [s.key, placeholderMaterial(s.kind.type, 1)]))))
+    : undefined;
 
   const addresses = args.hostAddresses ?? {};
   // The plan with the deploy-time addresses: what configs are rendered from and what the stack
@@ -172,13 +184,17 @@ export function prepareCluster(name: string, args: HaClusterArgs, parent: pulumi
         return re.plan;
       })
     : pulumi.output(plan);
-  const rendered = pulumi.all([secrets, materials.values, realPlan]).apply(([s, m, p]) => {
+  const renderWith = (p: ClusterPlan, s: SecretValues, m: MaterialValues, report: boolean) => {
     const late = secretFindings(p, s);
-    for (const f of late.filter((x) => x.severity === "warning")) pulumi.log.warn(`${f.code} at ${f.path}: ${f.message}`, parent);
+    if (report) for (const f of late.filter((x) => x.severity === "warning")) pulumi.log.warn(`${f.code} at ${f.path}: ${f.message}`, parent);
     const errs = late.filter((x) => x.severity === "error");
     if (errs.length) throw new Error(`haforge: ${errs.map((f) => `${f.code} at ${f.path}: ${f.message}`).join("; ")}; nothing was changed on any host`);
-    return renderByService(p, s, m ?? {});
-  });
+    return renderByService(p, s, m);
+  };
+  const rendered = pulumi.all([secrets, materials.values, realPlan]).apply(([s, m, p]) => renderWith(p, s, m ?? {}, true));
+  const renderedWithoutMaterials = materialFree ? pulumi.all([secrets, realPlan]).apply(([s, p]) => renderWith(p, s, placeholderMaterials, false)) : rendered;
+  const renderedFor = (service: string, what: { host: string; path: string } | { id: string }) =>
+    !materialFree || materialFree.has(renderKey(service, what)) ? renderedWithoutMaterials : rendered;
 
   const access = hostAccess(hosts, { addresses, secrets, ...(args.knownHostsFile ? { knownHostsFile: args.knownHostsFile } : {}), ...(args.deployKey !== undefined ? { deployKey: args.deployKey } : {}) });
   const packages = new Map<string, HostPackages>();
@@ -196,6 +212,7 @@ export function prepareCluster(name: string, args: HaClusterArgs, parent: pulumi
     access,
     structure,
     rendered,
+    renderedFor,
     secrets,
     materials,
     force: args.force ?? false,
@@ -206,16 +223,44 @@ export function prepareCluster(name: string, args: HaClusterArgs, parent: pulumi
 }
 
 /** Placeholders shaped like the real material, so renderers that parse it stay total. */
-function placeholderMaterial(type: string): string {
+function placeholderMaterial(type: string, variant: 0 | 1 = 0): string {
   const { generateMaterial } = require("../src/core/generate-material") as typeof import("../src/core/generate-material");
   // Deterministic, cheap shapes: real generation (RSA, X.509) happens once in the Materials resource.
-  if (type === "random-bytes") return Buffer.alloc(256).toString("base64");
-  if (type === "token") return "placeholder".padEnd(32, "x");
-  return cachedShape(type, () => generateMaterial(type === "rsa-keypair" ? { type, bits: 2048, comment: "placeholder" } : { type: "syncthing-cert", commonName: "syncthing" }));
+  // Variant 1 differs from variant 0 in every value: rendering with both tells which files use none.
+  if (type === "random-bytes") return Buffer.alloc(256, variant).toString("base64");
+  if (type === "token") return (variant ? "placeholdez" : "placeholder").padEnd(32, variant ? "y" : "x");
+  return cachedShape(`${type}#${variant}`, () =>
+    generateMaterial(type === "rsa-keypair" ? { type, bits: 2048, comment: `placeholder${variant || ""}` } : { type: "syncthing-cert", commonName: variant ? "syncthing-b" : "syncthing" }),
+  );
 }
 const shapes = new Map<string, string>();
 function cachedShape(type: string, make: () => string): string {
   let v = shapes.get(type);
   if (v === undefined) shapes.set(type, (v = make()));
   return v;
+}
+
+/** Key of a file or an action in `materialFree`. */
+export const renderKey = (service: string, what: { host: string; path: string } | { id: string }): string =>
+  "id" in what ? `${service}\0action\0${what.id}` : `${service}\0file\0${what.host}\0${what.path}`;
+
+/**
+ * The files and actions whose content does not depend on any generated material: rendered with
+ * two different placeholder sets, they come out the same.
+ */
+function materialFreeParts(a: readonly ServiceRender[], b: readonly ServiceRender[]): Set<string> {
+  const out = new Set<string>();
+  for (const pa of a) {
+    const pb = b.find((x) => x.service === pa.service);
+    if (!pb) continue;
+    for (const f of pa.files) {
+      const g = pb.files.find((x) => x.host === f.host && x.path === f.path);
+      if (g && g.content === f.content) out.add(renderKey(pa.service, f));
+    }
+    for (const x of pa.actions) {
+      const y = pb.actions.find((z) => z.id === x.id);
+      if (y && y.create === x.create && y.delete === x.delete) out.add(renderKey(pa.service, x));
+    }
+  }
+  return out;
 }

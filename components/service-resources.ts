@@ -72,7 +72,7 @@ export function createServiceResources(
   for (const spec of part.files) {
     const access = ctx.access.get(spec.host);
     if (!access) throw new Error(`haforge: ${part.service} rendered a file for unknown host ${spec.host}`);
-    const real = ctx.rendered.apply((r) => findFile(r, part.service, spec));
+    const real = ctx.renderedFor(part.service, spec).apply((r) => findFile(r, part.service, spec));
     // Only files the renderer classifies as secret stay secret; the others are declassified so
     // `pulumi preview --diff` shows their content changes (their content never carries a secret:
     // the program tests check every secret value against every non-secret input).
@@ -118,7 +118,7 @@ export function createServiceResources(
     for (let guard = 0; pending.length && guard < 1000; guard++) {
       const idx = pending.findIndex((a) => a.dependsOn.every((d) => actionById.has(d) || !part.actions.some((x) => x.id === d)));
       const a = pending.splice(idx === -1 ? 0 : idx, 1)[0]!;
-      const real = ctx.rendered.apply((r) => findAction(r, part.service, a.id));
+      const real = ctx.renderedFor(part.service, a).apply((r) => findAction(r, part.service, a.id));
       const text = (f: (x: ClusterAction) => string | undefined) => {
         const o = real.apply((x) => f(x) ?? "");
         return a.secret ? pulumi.secret(o) : pulumi.unsecret(o);

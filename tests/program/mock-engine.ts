@@ -60,13 +60,17 @@ export async function runUnderMocks(
     });
   };
 
+  // HAFORGE_MOCK_PREVIEW_MATERIALS_CHANGE: a preview in which Materials changes (a key was added):
+  // its values are unknown; a file whose content is known is unchanged (a Same step: its outputs
+  // are known), one whose content is unknown changes (its outputs are unknown).
+  const previewMaterialsChange = !!process.env["HAFORGE_MOCK_PREVIEW_MATERIALS_CHANGE"];
   await pulumi.runtime.setMocks(
     {
       newResource(args) {
         const state: Record<string, unknown> = { ...args.inputs };
         if (args.type === "pulumi-nodejs:dynamic:Resource") {
-          if ("path" in args.inputs) Object.assign(state, { sha256: `sha-${args.name}`, size: 1 });
-          if ("specs" in args.inputs) state["values"] = Object.fromEntries((args.inputs.specs as { key: string }[]).map((s) => [s.key, `material-${s.key}`]));
+          if ("path" in args.inputs && (!previewMaterialsChange || (args.inputs.content !== undefined && !JSON.stringify(args.inputs.content).includes("04da6b54-80e4-46f7-96ec-b56ff0331ba9")))) Object.assign(state, { sha256: `sha-${args.name}`, size: 1, writes: 1 });
+          if ("specs" in args.inputs && !previewMaterialsChange) state["values"] = Object.fromEntries((args.inputs.specs as { key: string }[]).map((s) => [s.key, `material-${s.key}`]));
         }
         if (args.type === "pulumi-nodejs:dynamic:HostAction") Object.assign(state, { stdout: "", stderr: "", ran: "create" });
         Object.assign(state, extraState(args.type, args.name, args.inputs));
@@ -78,7 +82,7 @@ export async function runUnderMocks(
     },
     "haforge",
     stack,
-    false,
+    previewMaterialsChange,
   );
   pulumi.runtime.setAllConfig(config, secretKeys);
 
