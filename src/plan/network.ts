@@ -35,15 +35,31 @@ export function inSubnet(address: string, network: string, prefix: number): bool
   const fa = ipFamily(address);
   const fn = ipFamily(network);
   if (!fa || fa !== fn) return false;
-  const list = new BlockList();
-  list.addSubnet(network, prefix, fn);
-  return list.check(address, fa);
+  return subnetList(network, prefix, fn).check(address, fa);
+}
+
+/** One BlockList per subnet (building one per check dominated the plan of large VIP sets). */
+const subnetLists = new Map<string, BlockList>();
+function subnetList(network: string, prefix: number, family: "ipv4" | "ipv6"): BlockList {
+  const key = `${family} ${network}/${prefix}`;
+  let list = subnetLists.get(key);
+  if (!list) {
+    if (subnetLists.size >= 4096) subnetLists.clear();
+    list = new BlockList();
+    list.addSubnet(network, prefix, family);
+    subnetLists.set(key, list);
+  }
+  return list;
 }
 
 /** Canonical text of an address (so `10.0.0.1` and `::ffff:...` forms or IPv6 spellings compare). */
 export function sameAddress(a: string, b: string): boolean {
   const fa = ipFamily(a);
   if (!fa || fa !== ipFamily(b)) return a === b;
+  // Canonical forms decide without a BlockList; zoned IPv6 (no canonical form here) falls back.
+  const ka = addressKey(a);
+  const kb = addressKey(b);
+  if (ka !== undefined && kb !== undefined) return ka === kb;
   return inSubnet(a, b, fa === "ipv4" ? 32 : 128);
 }
 

@@ -12,6 +12,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
+import { BlockList, isIP } from "node:net";
 import { SHAPES } from "../../bench/growth";
 import { parseInventoryText } from "../../src/inventory/load";
 import type { Inventory } from "../../src/inventory/schema";
@@ -105,5 +106,15 @@ describe("AddressIndex answers like a scan with sameAddress", () => {
         assert.deepEqual(index.lookup(query), expected);
       }),
     );
+  });
+  it("sameAddress (canonical keys) agrees with Node's BlockList on every pair", () => {
+    const reference = (a: string, b: string): boolean => {
+      const fa = isIP(a);
+      if (!fa || fa !== isIP(b)) return a === b;
+      const list = new BlockList();
+      list.addAddress(b, fa === 4 ? "ipv4" : "ipv6");
+      return list.check(a, fa === 4 ? "ipv4" : "ipv6");
+    };
+    for (const a of pool) for (const b of pool) assert.equal(sameAddress(a, b), reference(a, b), `${a} vs ${b}`);
   });
 });
