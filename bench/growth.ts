@@ -95,31 +95,39 @@ interface Sample {
   loadMs: number;
   planMs: number;
   renderMs: number;
+  /** CPU time (user + system) of load + plan + render: robust to a busy machine, unlike wall time. */
+  cpuMs: number;
   files: number;
   peakRssMB: number;
 }
 
 function child(shape: string, n: number): Sample {
   const text = SHAPES[shape]!(n);
+  const c0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   const loaded = parseInventoryText(text, `${shape}.yaml`);
   const t1 = process.hrtime.bigint();
   if (!loaded.inventory) throw new Error(`${shape}: ${JSON.stringify(loaded.findings.slice(0, 5))}`);
   const planned = planCluster(loaded.inventory);
   const t2 = process.hrtime.bigint();
+  const c1 = process.cpuUsage(c0);
   if (!planned.plan) throw new Error(`${shape} at ${n} did not plan: ${JSON.stringify(planned.findings.filter((f) => f.severity === "error").slice(0, 5))}`);
   // Materials outside the timed region (RSA generation is not what this measures).
   const materials: Record<string, string> = {};
   for (const m of requiredMaterials(planned.plan)) materials[m.key] = generateMaterial(m.kind.type === "rsa-keypair" ? { ...m.kind, bits: 1024 } : m.kind);
   const t3 = process.hrtime.bigint();
+  const c2 = process.cpuUsage();
   const state = renderDesiredState(planned.plan, SECRETS, materials);
   const t4 = process.hrtime.bigint();
+  const c3 = process.cpuUsage(c2);
   return {
     shape,
     hosts: n,
     loadMs: Number(t1 - t0) / 1e6,
     planMs: Number(t2 - t1) / 1e6,
     renderMs: Number(t4 - t3) / 1e6,
+    // Materials generation excluded.
+    cpuMs: (c1.user + c1.system + c3.user + c3.system) / 1000,
     files: state.hosts.reduce((s, h) => s + h.files.length, 0),
     peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
   };
@@ -133,33 +141,34 @@ const median = (xs: number[]) => {
 /** One measurement in a fresh process; a child that runs past `timeoutS` counts as NaN (shown as "timeout"). */
 function runChild(shape: string, n: number, timeoutS: number): Sample {
   const r = spawnSync(process.execPath, ["--import", "tsx", __filename, "--child", shape, String(n)], { encoding: "utf8", maxBuffer: 64 << 20, timeout: timeoutS * 1000 });
-  if (r.error && (r.error as NodeJS.ErrnoException).code === "ETIMEDOUT") return { shape, hosts: n, loadMs: NaN, planMs: NaN, renderMs: NaN, files: 0, peakRssMB: NaN };
+  if (r.error && (r.error as NodeJS.ErrnoException).code === "ETIMEDOUT") return { shape, hosts: n, loadMs: NaN, planMs: NaN, renderMs: NaN, cpuMs: NaN, files: 0, peakRssMB: NaN };
   if (r.status !== 0) throw new Error(`${shape} ${n}: ${r.stderr.slice(-2000)}`);
   return JSON.parse(r.stdout.trim().split("\n").pop()!) as Sample;
 }
 
 /** `haforge render --out` end to end in a fresh process (wall time and peak RSS via GNU time). */
-function endToEnd(n: number): { hosts: number; seconds: number; peakRssMB?: number; progressLines: number } {
+function endToEnd(n: number): { hosts: number; seconds: number; cpuSeconds?: number; peakRssMB?: number; progressLines: number } {
   const dir = mkdtempSync(join(tmpdir(), "haforge-growth-"));
   try {
     const inv = join(dir, "inv.yaml");
     writeFileSync(inv, syntheticInventory(n));
     const env = { ...process.env, HAFORGE_SECRET_rabbitmqPassword: "bench-password", HAFORGE_SECRET_rabbitmqCookie: "bench-cookie-value", HAFORGE_SECRET_pgPassword: "bench-pg", HAFORGE_SECRET_towerAdminPassword: "bench-admin" };
     const cli = join(__dirname, "..", "bin", "haforge.js");
-    const args = ["render", inv, "--out", join(dir, "out"), "--materials", join(dir, "materials.json")];
-    // First run generates the materials (RSA 4096: seconds, once per inventory); the measured run reuses them.
-    const warm = spawnSync(process.execPath, [cli, ...args], { env, encoding: "utf8" });
+    const args = (out: string) => ["render", inv, "--out", join(dir, out), "--materials", join(dir, "materials.json")];
+    // First run generates the materials (RSA 4096: seconds, once per inventory); the measured run
+    // reuses them and writes into a fresh folder (replacing a previous render is not measured).
+    const warm = spawnSync(process.execPath, [cli, ...args("warm")], { env, encoding: "utf8" });
     if (warm.status !== 0) throw new Error(`render ${n}: ${warm.stderr.slice(-2000)}`);
     const gnuTime = existsSync("/usr/bin/time");
     const t0 = process.hrtime.bigint();
     const r = gnuTime
-      ? spawnSync("/usr/bin/time", ["-f", "@@maxrss %M", process.execPath, cli, ...args], { env, encoding: "utf8" })
-      : spawnSync(process.execPath, [cli, ...args], { env, encoding: "utf8" });
+      ? spawnSync("/usr/bin/time", ["-f", "@@maxrss %M cpu %U %S", process.execPath, cli, ...args("out")], { env, encoding: "utf8" })
+      : spawnSync(process.execPath, [cli, ...args("out")], { env, encoding: "utf8" });
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     if (r.status !== 0) throw new Error(`render ${n}: ${r.stderr.slice(-2000)}`);
-    const rss = /@@maxrss (\d+)/.exec(r.stderr);
-    const progressLines = r.stderr.split("\n").filter((l) => /render(ed|ing)? .*\d+\/\d+/i.test(l)).length;
-    return { hosts: n, seconds, ...(rss ? { peakRssMB: Math.round(Number(rss[1]) / 1024) } : {}), progressLines };
+    const rss = /@@maxrss (\d+) cpu ([\d.]+) ([\d.]+)/.exec(r.stderr);
+    const progressLines = r.stderr.split("\n").filter((l) => /^haforge render: .*\d+\/\d+/.test(l)).length;
+    return { hosts: n, seconds, ...(rss ? { peakRssMB: Math.round(Number(rss[1]) / 1024), cpuSeconds: Number(rss[2]) + Number(rss[3]) } : {}), progressLines };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -185,6 +194,7 @@ function main() {
         loadMs: median(samples.map((x) => x.loadMs)),
         planMs: median(samples.map((x) => x.planMs)),
         renderMs: median(samples.map((x) => x.renderMs)),
+        cpuMs: median(samples.map((x) => x.cpuMs)),
         files: samples[0]!.files,
         peakRssMB: median(samples.map((x) => x.peakRssMB)),
       };
@@ -200,12 +210,18 @@ function main() {
     const f = (x: number, y: number) => Number((y / x).toFixed(1));
     return { shape, sizeRatio: hi / lo, planGrowth: f(a.planMs, b.planMs), renderGrowth: f(a.renderMs, b.renderMs), loadGrowth: f(a.loadMs, b.loadMs) };
   });
-  console.table(rows.map((r) => ({ ...r, loadMs: Math.round(r.loadMs), planMs: Math.round(r.planMs), renderMs: Math.round(r.renderMs) })));
+  console.table(rows.map((r) => ({ ...r, loadMs: Math.round(r.loadMs), planMs: Math.round(r.planMs), renderMs: Math.round(r.renderMs), cpuMs: Math.round(r.cpuMs) })));
   console.log(`growth factor time(${hi})/time(${lo}) (linear = ${hi / lo}):`);
   console.table(growth);
   const e2e = process.argv.includes("--e2e") ? sizes.map((n) => {
     const all = Array.from({ length: runs }, () => endToEnd(n));
-    return { hosts: n, seconds: Number(median(all.map((x) => x.seconds)).toFixed(2)), peakRssMB: all[0]!.peakRssMB === undefined ? undefined : median(all.map((x) => x.peakRssMB!)), progressLines: all[0]!.progressLines };
+    return {
+      hosts: n,
+      seconds: Number(median(all.map((x) => x.seconds)).toFixed(2)),
+      cpuSeconds: all[0]!.cpuSeconds === undefined ? undefined : Number(median(all.map((x) => x.cpuSeconds!)).toFixed(2)),
+      peakRssMB: all[0]!.peakRssMB === undefined ? undefined : median(all.map((x) => x.peakRssMB!)),
+      progressLines: all[0]!.progressLines,
+    };
   }) : [];
   if (e2e.length) {
     console.log("haforge render --out (tower shape, end to end):");

@@ -10,7 +10,7 @@ import type { SecretValues } from "../core/secrets";
 import type { SecretRef } from "../inventory/schema";
 import type { ClusterPlan } from "../plan/types";
 import { OutDirRefused, inspectOutDir, type OutDirPlan } from "../render/out-dir";
-import { renderDesiredState, requiredMaterials, secretFindings } from "../pipeline/render";
+import { renderDesiredState, requiredMaterials, secretFindings, type OnRenderProgress } from "../pipeline/render";
 import { formatFindings } from "./format";
 import { loadOrCreateMaterials, resolveCliSecrets } from "./inputs";
 import { EXIT, UsageError, type CliIo } from "./io";
@@ -23,6 +23,8 @@ export interface RenderOptions {
   quiet?: boolean;
   /** Write into a non-empty folder that is not a previous render (nothing in it is removed). */
   force?: boolean;
+  /** Progress of the render (renderCommand prints it on stderr unless quiet). */
+  onProgress?: OnRenderProgress;
 }
 
 /**
@@ -63,7 +65,7 @@ export interface PreparedRender {
  */
 export function prepareRender(
   file: string,
-  opts: Pick<RenderOptions, "secrets" | "materials">,
+  opts: Pick<RenderOptions, "secrets" | "materials" | "onProgress">,
   io: CliIo,
   env: NodeJS.ProcessEnv = process.env,
   /** Called with the materials file before it is read or created: a last chance to refuse. */
@@ -92,7 +94,7 @@ export function prepareRender(
   }
   beforeMaterials?.(materialsFile);
   const { materials, generated } = loadOrCreateMaterials(materialsFile, specs);
-  const state = renderDesiredState(a.plan, values, materials);
+  const state = renderDesiredState(a.plan, values, materials, opts.onProgress);
   const salt = materials[MASK_SALT_KEY];
   return {
     analysis: a,
@@ -106,6 +108,21 @@ export function prepareRender(
     state,
     toMask: secretsToMask(refs, values, materials),
     ...(salt ? { salt } : {}),
+  };
+}
+
+/**
+ * Progress of a long render on stderr: nothing during the first second (short renders print
+ * nothing), then at most one line a second.
+ */
+export function progressReporter(io: Pick<CliIo, "err">, now: () => number = Date.now): OnRenderProgress {
+  const start = now();
+  let last = start;
+  return (p) => {
+    const t = now();
+    if (t - start < 1000 || t - last < 1000) return;
+    last = t;
+    io.err(p.phase === "render" ? `haforge render: rendering services ${p.done}/${p.total}${p.item ? ` (${p.item})` : ""}` : `haforge render: writing hosts ${p.done}/${p.total}`);
   };
 }
 
@@ -123,7 +140,8 @@ export function renderCommand(file: string, opts: RenderOptions, io: CliIo, env:
       ],
     });
   };
-  const p = prepareRender(file, opts, io, env, (m) => {
+  const onProgress = opts.quiet ? undefined : progressReporter(io);
+  const p = prepareRender(file, { ...opts, ...(onProgress ? { onProgress } : {}) }, io, env, (m) => {
     try {
       check(m);
     } catch (e) {
@@ -136,7 +154,7 @@ export function renderCommand(file: string, opts: RenderOptions, io: CliIo, env:
   const manifest = writeRenderTree(
     state,
     target!,
-    { reveal: opts.revealSecrets ?? false, toMask: p.toMask, ...(p.salt ? { salt: p.salt } : {}) },
+    { reveal: opts.revealSecrets ?? false, toMask: p.toMask, ...(p.salt ? { salt: p.salt } : {}), ...(onProgress ? { onProgress } : {}) },
     (o) => yaml.dump(o, { sortKeys: true, lineWidth: -1, noRefs: true }),
   );
   if (!opts.quiet) {

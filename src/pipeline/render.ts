@@ -34,11 +34,27 @@ export interface ServiceRender {
   readonly manifests: readonly Record<string, unknown>[];
 }
 
+/**
+ * Progress of a long render, reported through a callback: the pipeline never prints; the CLI
+ * decides whether and how to show it (stderr). `render`: services rendered; `write`: hosts whose
+ * files are written to the render tree.
+ */
+export interface RenderProgress {
+  readonly phase: "render" | "write";
+  readonly done: number;
+  readonly total: number;
+  /** The service just rendered, or the host just written. */
+  readonly item?: string;
+}
+export type OnRenderProgress = (p: RenderProgress) => void;
+
 /** Render every service separately, in registry order. */
-export function renderByService(plan: ClusterPlan, secrets: SecretValues, materials: Materials): ServiceRender[] {
+export function renderByService(plan: ClusterPlan, secrets: SecretValues, materials: Materials, onProgress?: OnRenderProgress): ServiceRender[] {
   const ctx: RenderContext = { plan, secrets, materials, template: renderTemplate };
   const out: ServiceRender[] = [];
+  let done = 0;
   for (const svc of services) {
+    onProgress?.({ phase: "render", done: done++, total: services.length, item: svc.name });
     if (plan.target === "kubernetes") {
       if (svc.renderKubernetes) out.push({ service: svc.name, files: [], services: [], actions: [], manifests: svc.renderKubernetes(ctx).manifests });
       continue;
@@ -50,8 +66,9 @@ export function renderByService(plan: ClusterPlan, secrets: SecretValues, materi
   return out;
 }
 
-export function renderDesiredState(plan: ClusterPlan, secrets: SecretValues, materials: Materials): DesiredState {
-  const parts = renderByService(plan, secrets, materials);
+export function renderDesiredState(plan: ClusterPlan, secrets: SecretValues, materials: Materials, onProgress?: OnRenderProgress): DesiredState {
+  const parts = renderByService(plan, secrets, materials, onProgress);
+  onProgress?.({ phase: "render", done: services.length, total: services.length });
   const files = parts.flatMap((p) => p.files);
   const svcs = parts.flatMap((p) => p.services);
   const actions = parts.flatMap((p) => p.actions);

@@ -12,6 +12,7 @@ import type { DesiredState, FileSpec } from "../core/desired-state";
 import type { Materials } from "../core/materials";
 import { maskSecrets, secretKey, type SecretValues } from "../core/secrets";
 import type { SecretRef } from "../inventory/schema";
+import type { OnRenderProgress } from "../pipeline/render";
 import { clearPrevious, inspectOutDir, type OutDirPlan } from "./out-dir";
 
 export const MASK_SALT_KEY = "haforge/mask-salt";
@@ -108,6 +109,8 @@ export interface WriteOptions {
   readonly reveal: boolean;
   readonly toMask: ReadonlyMap<string, string>;
   readonly salt?: string;
+  /** Called after each host's files are written (the CLI shows progress of long renders). */
+  readonly onProgress?: OnRenderProgress;
 }
 
 /** File content as it goes to the render tree: base64-encoded files are decoded when revealed. */
@@ -154,14 +157,21 @@ export function writeRenderTree(state: DesiredState, outDir: string | OutDirPlan
   const dirMode = opts.reveal ? 0o700 : 0o755;
   mkdirSync(root, { recursive: true, mode: dirMode });
   if (opts.reveal) chmodSync(root, 0o700);
+  // Each directory is created once (a recursive mkdir per file cost a syscall per path level).
+  const made = new Set<string>();
   const put = (target: string, content: string | Buffer, mode?: string) => {
-    mkdirSync(dirname(target), { recursive: true, mode: dirMode });
+    const dir = dirname(target);
+    if (!made.has(dir)) {
+      mkdirSync(dir, { recursive: true, mode: dirMode });
+      made.add(dir);
+    }
     const m = opts.reveal ? parseInt(mode ?? "0600", 8) & 0o777 : undefined;
     // Created with no access for anyone else, then given its exact mode (independent of the umask).
     writeFileSync(target, content, { mode: m === undefined ? 0o644 : 0o600 });
     if (m !== undefined) chmodSync(target, m);
   };
   const files: ManifestFile[] = [];
+  let hostsDone = 0;
   for (const h of state.hosts) {
     for (const f of h.files) {
       const content = outputContent(f, opts);
@@ -178,6 +188,7 @@ export function writeRenderTree(state: DesiredState, outDir: string | OutDirPlan
         notify: [...f.notify],
       });
     }
+    opts.onProgress?.({ phase: "write", done: ++hostsDone, total: state.hosts.length, item: h.host });
   }
   const k8s: string[] = [];
   state.manifests.forEach((obj, i) => {
