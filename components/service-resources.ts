@@ -17,6 +17,7 @@ import { HostAction } from "../src/providers/host-action";
 import { RemoteFile } from "../src/providers/remote-file";
 import type { ServiceRender } from "../src/pipeline/render";
 import type { ClusterContext } from "./cluster-context";
+import { cheapConstruction } from "./sdk-cost";
 
 export interface ServiceResources {
   readonly files: RemoteFile[];
@@ -44,15 +45,35 @@ export function restartWithGate(s: ServiceSpec, timeoutS = 180): string {
   return `${restart} && timeout ${timeoutS} sh -c ${shq(`until ${s.health}; do sleep 1; done`)}`;
 }
 
+/** The real render's files and actions by service and key, indexed once per render (one lookup per resource). */
+const renderIndexes = new WeakMap<readonly ServiceRender[], { files: Map<string, FileSpec>; actions: Map<string, ClusterAction> }>();
+function renderIndex(rendered: readonly ServiceRender[]) {
+  let index = renderIndexes.get(rendered);
+  if (!index) {
+    index = { files: new Map(), actions: new Map() };
+    for (const part of rendered) {
+      for (const f of part.files) {
+        const key = `${part.service}\u0000${f.host}\u0000${f.path}`;
+        if (!index.files.has(key)) index.files.set(key, f);
+      }
+      for (const a of part.actions) {
+        const key = `${part.service}\u0000${a.id}`;
+        if (!index.actions.has(key)) index.actions.set(key, a);
+      }
+    }
+    renderIndexes.set(rendered, index);
+  }
+  return index;
+}
+
 function findFile(rendered: readonly ServiceRender[], service: string, f: FileSpec): FileSpec {
-  const part = rendered.find((r) => r.service === service);
-  const real = part?.files.find((x) => x.host === f.host && x.path === f.path);
+  const real = renderIndex(rendered).files.get(`${service}\u0000${f.host}\u0000${f.path}`);
   if (!real) throw new Error(`haforge: ${f.host}:${f.path} vanished between the structure and the real render of ${service}`);
   return real;
 }
 
 function findAction(rendered: readonly ServiceRender[], service: string, id: string): ClusterAction {
-  const a = rendered.find((r) => r.service === service)?.actions.find((x) => x.id === id);
+  const a = renderIndex(rendered).actions.get(`${service}\u0000${id}`);
   if (!a) throw new Error(`haforge: action ${id} vanished between the structure and the real render of ${service}`);
   return a;
 }
@@ -77,7 +98,7 @@ export function createServiceResources(
     // `pulumi preview --diff` shows their content changes (their content never carries a secret:
     // the program tests check every secret value against every non-secret input).
     const content = spec.secret ? pulumi.secret(real.apply((f) => f.content)) : pulumi.unsecret(real.apply((f) => f.content));
-    const res = new RemoteFile(
+    const res = cheapConstruction(() => new RemoteFile(
       `${name}-${spec.host}-${slug(spec.path)}`,
       {
         connection: access.file,
@@ -92,7 +113,7 @@ export function createServiceResources(
         force: ctx.force,
       },
       { parent, dependsOn: [...dependsOn] },
-    );
+    ));
     files.push(res);
     if (!firstFile.has(spec.host)) firstFile.set(spec.host, res);
     const list = byHost.get(spec.host) ?? [];
@@ -128,7 +149,7 @@ export function createServiceResources(
       // Membership actions (with a delete) wait for the previous one of the cluster: creates go
       // one at a time, and destroy deletes them one at a time in reverse.
       const previousMember = a.delete ? ctx.membershipChain.last : undefined;
-      const cmd = new HostAction(
+      const cmd = cheapConstruction(() => new HostAction(
         `${name}-${slug(a.id)}`,
         {
           ...conn(a.host),
@@ -149,7 +170,7 @@ export function createServiceResources(
             ...dependsOn,
           ],
         },
-      );
+      ));
       actions.push(cmd);
       actionById.set(a.id, cmd);
       if (a.delete) ctx.membershipChain.last = cmd;
@@ -161,6 +182,7 @@ export function createServiceResources(
   // Restarts: rolling groups in the plan's order, one host at a time behind a health gate.
   const restarts = new Map<string, HostAction[]>();
   const restartByHostService = new Map<string, HostAction>();
+  const restartsByHost = new Map<string, HostAction[]>();
   const groups = new Map<string, ServiceSpec[]>();
   for (const s of part.services) {
     const key = s.rollGroup ?? `${s.host}:${s.name}`;
@@ -168,13 +190,15 @@ export function createServiceResources(
   }
   for (const [key, specs] of groups) {
     const order = ctx.plan.rollingGroups.find((g) => g.id === key)?.hosts ?? [];
-    const rank = (h: string) => (order.indexOf(h) === -1 ? 1e6 + (ctx.hosts.get(h)?.order ?? 0) : order.indexOf(h));
+    const position = new Map<string, number>();
+    order.forEach((h, i) => position.has(h) || position.set(h, i));
+    const rank = (h: string) => position.get(h) ?? 1e6 + (ctx.hosts.get(h)?.order ?? 0);
     const sorted = [...specs].sort((a, b) => rank(a.host) - rank(b.host) || a.name.localeCompare(b.name));
     const chain: HostAction[] = [];
     for (const s of sorted) {
       const notifying = (byHost.get(s.host) ?? []).filter((f) => f.spec.notify.includes(s.name));
       const prev = chain[chain.length - 1];
-      const cmd = new HostAction(
+      const cmd = cheapConstruction(() => new HostAction(
         `${name}-restart-${s.name}-${s.host}`,
         {
           ...conn(s.host),
@@ -186,14 +210,15 @@ export function createServiceResources(
           description: `restart ${s.name}`,
         },
         { parent, dependsOn: [...notifying.map((f) => f.res), ...bootstrapOn(s.host), ...(prev ? [prev] : []), ...dependsOn] },
-      );
+      ));
       chain.push(cmd);
       restartByHostService.set(`${s.host}:${s.name}`, cmd);
+      restartsByHost.set(s.host, [...(restartsByHost.get(s.host) ?? []), cmd]);
     }
     restarts.set(key, chain);
   }
 
-  const restartsOn = (host: string) => [...restartByHostService.entries()].filter(([k]) => k.startsWith(`${host}:`)).map(([, v]) => v);
+  const restartsOn = (host: string) => restartsByHost.get(host) ?? [];
   createActions(part.actions.filter((a) => a.phase !== "bootstrap"), restartsOn);
   return { files, restarts, actions };
 }
