@@ -22,6 +22,7 @@ import type { ClusterPlan, PacemakerClusterPlan } from "../../plan/types";
 import { daemon } from "../../render/daemon";
 import { RABBITMQ_CONF_VALIDATE } from "../rabbitmq/conf-check";
 import { clusterUnits } from "./owned";
+import { plannedHosts } from "../../plan/lookup";
 
 export const RABBITMQ_COOKIE = "/var/lib/rabbitmq/.erlang.cookie";
 export const RABBITMQ_CONF = "/etc/rabbitmq/rabbitmq.conf";
@@ -69,7 +70,7 @@ export function renderManaged(
   const units = unitsOf(cluster, plan);
   const files: FileSpec[] = [];
   const services: ServiceSpec[] = [];
-  const hosts = new Map(plan.hosts.map((h) => [h.name, h]));
+  const hosts = plannedHosts(plan);
   const names = cluster.nodes.map((n) => n.host);
   const file = (host: string, path: string, content: string, extra: Partial<FileSpec> = {}): FileSpec => ({
     host,
