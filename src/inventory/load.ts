@@ -6,11 +6,13 @@
  * (schema.ts) and schema problems read the same whatever the source. Never throws: any input,
  * however broken, yields findings (the fuzz tests hold us to it).
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { extname } from "node:path";
 import { error, type Finding } from "../core/findings";
 import { Inventory } from "./schema";
 import { parseTowerIni } from "./tower-ini";
+import { MAX_INVENTORY_BYTES } from "./limits";
+import { closest } from "./suggest";
 import { joinPath, readYamlInventory } from "./yaml";
 
 export type InventoryFormat = "tower-ini" | "yaml";
@@ -51,17 +53,18 @@ export function detectFormat(text: string, filename: string): InventoryFormat {
 export function parseInventoryText(text: string, filename: string): LoadResult {
   let format: InventoryFormat = "yaml";
   try {
-    format = detectFormat(String(text), String(filename));
+    format = detectFormat(String(text).slice(0, 65536), String(filename));
+    if (String(text).length > MAX_INVENTORY_BYTES) return { format, findings: [tooLarge(String(text).length)], sourcePath: identity };
     if (format === "tower-ini") {
       const ini = parseTowerIni(String(text));
       const v = validate(ini.data, ini.sourcePath);
-      const findings = [...ini.findings, ...v.findings];
+      const findings = [...ini.findings, ...v.findings, ...emptyFindings(v.inventory, ini.findings)];
       return { format, findings, sourcePath: ini.sourcePath, ...(v.inventory ? { inventory: v.inventory } : {}) };
     }
     const read = readYamlInventory(String(text));
     if (read.data === undefined) return { format, findings: read.findings, sourcePath: identity };
     const v = validate(read.data, identity);
-    return { format, findings: [...read.findings, ...v.findings], sourcePath: identity, ...(v.inventory ? { inventory: v.inventory } : {}) };
+    return { format, findings: [...read.findings, ...v.findings, ...emptyFindings(v.inventory, read.findings)], sourcePath: identity, ...(v.inventory ? { inventory: v.inventory } : {}) };
   } catch (e) {
     // An exception here is a bug in haforge, not in the inventory; still report, never crash.
     return {
@@ -72,10 +75,29 @@ export function parseInventoryText(text: string, filename: string): LoadResult {
   }
 }
 
+const tooLarge = (bytes: number): Finding =>
+  error(
+    "inventory.too-large",
+    "(document)",
+    `the inventory is ${bytes} bytes; haforge reads at most ${MAX_INVENTORY_BYTES}`,
+    "An inventory this large is almost certainly not one: check the file name. Split huge fleets into several inventories.",
+  );
+
+/**
+ * An inventory with no hosts deploys nothing (a Kubernetes target has none: it needs no SSH
+ * hosts). Reported once: the YAML reader already says so for an empty document.
+ */
+function emptyFindings(inventory: Inventory | undefined, earlier: readonly Finding[]): Finding[] {
+  if (!inventory || inventory.target !== "ssh" || inventory.hosts.length > 0 || earlier.some((f) => f.code === "inventory.empty")) return [];
+  return [error("inventory.empty", "hosts", "the inventory has no hosts: there is nothing to deploy", "List the hosts (YAML `hosts:`; INI: host lines under [tower], [database], ... sections).")];
+}
+
 /** Read and parse a file; an unreadable file is a finding too. */
 export function loadInventoryFile(path: string): LoadResult {
   let text: string;
   try {
+    const size = statSync(path).size;
+    if (size > MAX_INVENTORY_BYTES) return { format: detectFormat("", path), findings: [tooLarge(size)], sourcePath: identity };
     text = readFileSync(path, "utf8");
   } catch (e) {
     const format: InventoryFormat = /\.(ini|cfg)$/i.test(path) ? "tower-ini" : "yaml";
@@ -221,30 +243,4 @@ function knownKeysAt(path: readonly PropertyKey[]): string[] {
   } catch {
     return [];
   }
-}
-
-/** Closest known key by edit distance (case-insensitive), if close enough to be a typo. */
-function closest(key: string, known: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestD = Infinity;
-  for (const k of known) {
-    const d = editDistance(key.toLowerCase(), k.toLowerCase());
-    if (d < bestD) [best, bestD] = [k, d];
-  }
-  return best !== undefined && bestD <= Math.max(2, Math.floor(key.length / 3)) ? best : undefined;
-}
-
-function editDistance(a: string, b: string): number {
-  if (a.length > 64 || b.length > 64) return Infinity;
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return row[b.length]!;
 }

@@ -21,7 +21,9 @@
  * Nothing here throws on bad input: problems become findings with the INI path.
  */
 import { error, warning, type Finding } from "../core/findings";
+import { MAX_INVENTORY_HOSTS } from "./limits";
 import type { InventoryInput } from "./schema";
+import { closest } from "./suggest";
 
 // ---------------------------------------------------------------------------------------------
 // Tokenizing
@@ -307,6 +309,9 @@ const HOST_FIELD_VARS: Record<string, readonly string[]> = {
 };
 const HOST_KNOWN = new Set([...Object.values(HOST_FIELD_VARS).flat(), "ansible_connection"]);
 
+/** Every variable name haforge reads from a Tower INI (the "did you mean" candidates). */
+const KNOWN_VARS: ReadonlySet<string> = new Set([...HOST_KNOWN, ...GLOBAL_VARS, ...POLICY_VARS, "controller"]);
+
 /** Plan data is plain text: values of vars named like secrets are not copied into `host.vars`. */
 const SECRET_NAME = /(pass|passwd|password|secret|token|cookie|private_key)$/i;
 
@@ -325,6 +330,7 @@ export function parseTowerIni(text: string): TowerIniResult {
   ensureGroup("ungrouped", 0).declared = true;
 
   const lines = text.replace(/^\uFEFF/, "").split(/\r\n|\n|\r/);
+  let tooManyHosts = false;
   let group = "ungrouped";
   let kind: "hosts" | "vars" | "children" | "skip" = "hosts";
   const sec = () => (kind === "vars" ? `[${group}:vars]` : kind === "children" ? `[${group}:children]` : `[${group}]`);
@@ -386,6 +392,21 @@ export function parseTowerIni(text: string): TowerIniResult {
         lineVars.push([t.slice(0, eq), parseIniValue(t.slice(eq + 1))]);
       }
       const g = ensureGroup(group, lineNo);
+      const fresh = expanded.names.filter((n) => !hosts.has(n)).length;
+      if (hosts.size + fresh > MAX_INVENTORY_HOSTS) {
+        if (!tooManyHosts) {
+          tooManyHosts = true;
+          findings.push(
+            error(
+              "ini.too-many-hosts",
+              `[${group}] ${clip(pattern)}`,
+              `line ${lineNo}: host pattern ${JSON.stringify(clip(pattern))} takes the inventory past ${MAX_INVENTORY_HOSTS} hosts; this and later host lines are not read`,
+              "Check the ranges ([01:99] is 99 hosts; ranges on several lines add up). Split a fleet this large into several inventories.",
+            ),
+          );
+        }
+        continue;
+      }
       for (const name of expanded.names) {
         let h = hosts.get(name);
         if (!h) hosts.set(name, (h = { name, firstSection: group, line: lineNo, vars: new Map() }));
@@ -426,7 +447,23 @@ export function parseTowerIni(text: string): TowerIniResult {
         continue;
       }
       if (inlineComment(raw)) findings.push(inlineCommentWarning(`${sec()} ${k}`, k, lineNo));
-      ensureGroup(group, lineNo).vars.set(k, { value: parseIniValue(raw), line: lineNo, origin: `${sec()} ${k}` });
+      const vars = ensureGroup(group, lineNo).vars;
+      const value = parseIniValue(raw);
+      const prev = vars.get(k);
+      if (prev) {
+        // Values are not quoted back: they may be passwords.
+        findings.push(
+          prev.value === value
+            ? warning("ini.duplicate-var", `${sec()} ${k}`, `line ${lineNo}: ${JSON.stringify(k)} is set again in ${sec()} (first at line ${prev.line}), to the same value`, "Keep one of the two lines.")
+            : error(
+                "ini.duplicate-var",
+                `${sec()} ${k}`,
+                `line ${lineNo}: ${JSON.stringify(k)} is set again in ${sec()} (first at line ${prev.line}) with a different value; Ansible would silently use the last one`,
+                "Keep the line you mean and delete the other.",
+              ),
+        );
+      }
+      vars.set(k, { value, line: lineNo, origin: `${sec()} ${k}` });
       continue;
     }
 
@@ -533,6 +570,15 @@ function mapToInventory({ hosts, groups, members, findings }: MapInput): TowerIn
       }
     }
   }
+  // A misspelt variable (`ansible_hots=`, `policy_instance_minmum=`) silently changes the plan:
+  // a name one or two edits away from one haforge reads is most likely that one.
+  const typo = (k: string, v: VarEntry) => {
+    if (KNOWN_VARS.has(k)) return;
+    const guess = closest(k, KNOWN_VARS, 2);
+    if (guess) findings.push(warning("ini.unknown-var", v.origin, `${JSON.stringify(k)} is not a variable haforge reads; did you mean ${JSON.stringify(guess)}?`, `Rename it to ${guess} if that is what you meant.`));
+  };
+  for (const g of groups.values()) for (const [k, v] of g.vars) typo(k, v);
+  for (const h of hosts.values()) for (const [k, v] of h.vars) typo(k, v);
   for (const k of POLICY_VARS) {
     const v = allVars.get(k);
     if (v) findings.push(warning("ini.policy-var-scope", v.origin, `${JSON.stringify(k)} is an instance group policy; set it in [instance_group_<name>:vars], not [all:vars]`));

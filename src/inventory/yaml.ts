@@ -9,6 +9,7 @@
  */
 import yaml from "js-yaml";
 import { error, warning, type Finding } from "../core/findings";
+import { MAX_YAML_CHARS, MAX_YAML_NODES } from "./limits";
 
 // `types` is exported at runtime but missing from @types/js-yaml.
 const mergeType = (yaml as unknown as { types: { merge: yaml.Type } }).types.merge;
@@ -44,11 +45,49 @@ export function readYamlInventory(text: string): YamlReadResult {
     return { findings };
   }
   if (data === undefined || data === null) {
-    findings.push(warning("inventory.empty", "(document)", "the inventory is empty", "Start from inventories/tower-cluster.yaml or the JSON Schema in schema/inventory.schema.json."));
-    return { data: {}, findings };
+    findings.push(error("inventory.empty", "(document)", "the inventory is empty: there is nothing to deploy", "Start from inventories/tower-cluster.yaml or the JSON Schema in schema/inventory.schema.json."));
+    return { findings };
+  }
+  const size = expandedSize(data);
+  if (size.nodes > MAX_YAML_NODES || size.chars > MAX_YAML_CHARS) {
+    findings.push(
+      error(
+        "yaml.too-large",
+        "(document)",
+        `with its aliases (*name) expanded the document has more than ${size.nodes > MAX_YAML_NODES ? `${MAX_YAML_NODES} values` : `${MAX_YAML_CHARS} characters of text`}`,
+        "Aliases that nest aliases multiply (a 'billion laughs' document); write the values out or use fewer levels.",
+      ),
+    );
+    return { findings };
   }
   findings.push(...literalSecretWarnings(data));
   return { data, findings };
+}
+
+/**
+ * Size of the document with every alias expanded, counted without expanding it: js-yaml shares
+ * one object per anchor, so sizes are memoized per object (linear in the parsed document). Stops
+ * counting past the limits.
+ */
+export function expandedSize(data: unknown): { nodes: number; chars: number } {
+  const memo = new Map<object, { nodes: number; chars: number }>();
+  const visiting = new Set<object>();
+  const add = (a: { nodes: number; chars: number }, b: { nodes: number; chars: number }) => ({ nodes: Math.min(a.nodes + b.nodes, 1e15), chars: Math.min(a.chars + b.chars, 1e15) });
+  const size = (node: unknown): { nodes: number; chars: number } => {
+    if (typeof node === "string") return { nodes: 1, chars: node.length };
+    if (node === null || typeof node !== "object") return { nodes: 1, chars: 0 };
+    const known = memo.get(node);
+    if (known) return known;
+    if (visiting.has(node)) return { nodes: 1, chars: 0 }; // a recursive alias: js-yaml refuses these anyway
+    visiting.add(node);
+    let total = { nodes: 1, chars: 0 };
+    if (Array.isArray(node)) for (const v of node) total = add(total, size(v));
+    else for (const [k, v] of Object.entries(node)) total = add(add(total, { nodes: 0, chars: k.length }), size(v));
+    visiting.delete(node);
+    memo.set(node, total);
+    return total;
+  };
+  return size(data);
 }
 
 /**
