@@ -34,6 +34,7 @@ import {
   pcmkAgent,
   score,
   secretName,
+  secretText,
   serviceUnit,
   sshPublicKey,
   unitName,
@@ -57,9 +58,16 @@ const name = identifier;
 export const SecretRef = z.union([
   z.object({ secret: secretName.describe("Pulumi config secret key (stack config `haforge:<key>` or `<ns>:<key>`)") }).strict(),
   z.object({ env: envName.describe("Environment variable holding the value") }).strict(),
-  z.object({ value: z.string().describe("Literal value (discouraged: read as-is from Tower INI files)") }).strict(),
+  z.object({ value: secretText.describe("Literal value (discouraged: read as-is from Tower INI files)") }).strict(),
 ]);
 export type SecretRef = z.infer<typeof SecretRef>;
+
+/** A secret that may span lines (an SSH private key in PEM/OpenSSH format). */
+export const KeySecretRef = z.union([
+  z.object({ secret: secretName.describe("Pulumi config secret key (stack config `haforge:<key>` or `<ns>:<key>`)") }).strict(),
+  z.object({ env: envName.describe("Environment variable holding the value") }).strict(),
+  z.object({ value: z.string().describe("Literal value (discouraged)") }).strict(),
+]);
 
 export const SshSettings = z
   .object({
@@ -71,7 +79,7 @@ export const SshSettings = z
     knownHostsFile: localPath.optional().describe("known_hosts file to pin the host key from"),
     trustOnFirstUse: z.boolean().default(false).describe("Accept an unknown host key once (explicit opt-in). @default false"),
     privateKeyPath: localPath.optional().describe("Path to the SSH private key on the machine running haforge"),
-    privateKey: SecretRef.optional().describe("SSH private key as a secret"),
+    privateKey: KeySecretRef.optional().describe("SSH private key as a secret"),
     password: SecretRef.optional().describe("SSH password as a secret"),
     agent: z.boolean().default(false).describe("Use SSH_AUTH_SOCK. @default false"),
     bastion: hostName.optional().describe("Name of another inventory host to jump through"),

@@ -305,6 +305,15 @@ export const commandLine = z
   .refine((s) => !hasControlChars(s), NO_CONTROL)
   .meta({ title: "command line" });
 
+/**
+ * A literal secret (password, token, cookie): any printable text, one line. Only SSH private
+ * keys span lines (schema.ts KeySecretRef).
+ */
+export const secretText = z
+  .string()
+  .refine((s) => !hasControlChars(s), "must be one line of printable text: no newline, tab or other control character")
+  .meta({ title: "secret text" });
+
 /** Free text: anything printable, escaped by the renderer for its target format. */
 export function freeText(max = 4096) {
   return z

@@ -4,9 +4,11 @@
  * give byte-identical output.
  */
 import type { ClusterAction, DesiredState, FileSpec, HostState, ServiceSpec } from "../core/desired-state";
-import type { Finding } from "../core/findings";
+import { CONTROL_CHARS } from "../core/escape";
+import { error, type Finding } from "../core/findings";
 import type { MaterialSpec, Materials } from "../core/materials";
-import type { SecretValues } from "../core/secrets";
+import { resolveSecret, type SecretValues } from "../core/secrets";
+import type { SecretRef } from "../inventory/schema";
 import type { ClusterPlan } from "../plan/types";
 import { services } from "../services/registry";
 import type { RenderContext } from "../services/types";
@@ -15,7 +17,38 @@ import { renderTemplate } from "../render/templates";
 
 /** Findings that need the resolved secrets (see ServiceModule.secretFindings). */
 export function secretFindings(plan: ClusterPlan, secrets: SecretValues): Finding[] {
-  return services.flatMap((s) => (s.secretFindings ? [...s.secretFindings(plan, secrets)] : []));
+  return [...secretTextFindings(plan, secrets), ...services.flatMap((s) => (s.secretFindings ? [...s.secretFindings(plan, secrets)] : []))];
+}
+
+/**
+ * A resolved secret (from --secrets, the environment or the stack config) is one line of
+ * printable text, like a literal one (the schema's `secret text`): a trailing newline from
+ * `echo` or a `|` block would otherwise end up inside cookies, env files and configs. SSH private
+ * keys (`ssh.privateKey`) span lines by nature.
+ */
+function secretTextFindings(plan: ClusterPlan, secrets: SecretValues): Finding[] {
+  const out: Finding[] = [];
+  const walk = (node: unknown, path: string): void => {
+    if (node === null || typeof node !== "object") return;
+    if (Array.isArray(node)) return node.forEach((v, i) => walk(v, `${path}[${i}]`));
+    const keys = Object.keys(node);
+    if (keys.length === 1 && ["secret", "env", "value"].includes(keys[0]!) && typeof (node as Record<string, unknown>)[keys[0]!] === "string") {
+      if (path.endsWith("ssh.privateKey")) return;
+      if (CONTROL_CHARS.test(resolveSecret(node as SecretRef, secrets)))
+        out.push(
+          error(
+            "secret.control-characters",
+            path,
+            `the secret at ${path} contains a newline, tab or other control character`,
+            "Passwords, tokens and cookies are one line of printable text: store the value without a trailing newline (printf %s, not echo).",
+          ),
+        );
+      return;
+    }
+    for (const k of keys) walk((node as Record<string, unknown>)[k], path ? `${path}.${k}` : k);
+  };
+  walk(plan.inventory, "");
+  return out;
 }
 
 /** Every material the plan's services need generated once. */
