@@ -391,3 +391,13 @@ describe("pacemaker plan: layouts", () => {
     assert.deepEqual(plan.pacemakerClusters, []);
   });
 });
+
+describe("pacemaker plan: duplicate operations", () => {
+  it("the same op (name, interval, role) twice is a finding, not a silently dropped op", () => {
+    const f = runSteps({
+      hosts: [1, 2, 3].map((i) => ({ name: `h${i}`, address: `10.0.0.1${i}`, interfaces: [{ name: "eth0", address: `10.0.0.1${i}/24` }] })),
+      pacemaker: { clusters: [{ name: "c", nodes: ["h1", "h2", "h3"], properties: { "stonith-enabled": false }, primitives: [{ id: "d", agent: "ocf:heartbeat:Dummy", ops: [{ name: "monitor", interval: "10s" }, { name: "monitor", interval: "10s", timeout: "20s" }, { name: "monitor", interval: "10s", role: "Promoted" }] }] }] },
+    }).findings.filter((x) => x.code === "pacemaker.duplicate-op");
+    assert.deepEqual(f.map((x) => [x.severity, x.path]), [["error", "pacemaker.clusters[0].primitives[0].ops[1]"]]);
+  });
+});

@@ -81,6 +81,24 @@ export function checkResources(
       `Define it under \`primitives\`, \`groups\`, \`clones\` or \`fencing\` of cluster '${name}', or fix the id.`,
     );
 
+  // Operations: one per (name, interval, role). Their CIB id is derived from these three, so a
+  // second one would be a duplicate id; the renderer used to drop it silently.
+  cluster.primitives.forEach((p, i) => {
+    const seen = new Map<string, number>();
+    p.ops.forEach((op, j) => {
+      const key = `${op.name}|${op.interval}|${op.role ?? ""}`;
+      const prev = seen.get(key);
+      if (prev === undefined) return void seen.set(key, j);
+      findings.push(
+        error(
+          "pacemaker.duplicate-op",
+          `${base}.primitives[${i}].ops[${j}]`,
+          `primitive '${p.id}' has operation '${op.name}' every ${op.interval}${op.role ? ` (${op.role})` : ""} twice (ops[${prev}] and ops[${j}])`,
+          "Pacemaker keeps one operation per name, interval and role: merge the two (e.g. one timeout).",
+        ),
+      );
+    });
+  });
   // Agents: a malformed agent string never starts; the systemd class needs systemd as the host's
   // init (docs/lab.md: supervisor hosts have no systemd, so Pacemaker's `systemd:` class fails).
   cluster.primitives.forEach((p, i) => {
