@@ -122,7 +122,7 @@ function deferAddressRules(a: Analysis, deferred: boolean): Analysis {
   if (!deferred || a.plan || !a.inventory) return a;
   const planned = planCluster(a.inventory, { ignore: (code) => ADDRESS_DEPENDENT.test(code) });
   if (!planned.plan) return a;
-  pulumi.log.info("haforge: address rules are checked at deploy time, with the real host addresses");
+  void pulumi.log.info("haforge: address rules are checked at deploy time, with the real host addresses");
   return { ...a, plan: planned.plan, findings: planned.findings, valid: true };
 }
 
@@ -130,8 +130,8 @@ export function prepareCluster(name: string, args: HaClusterArgs, parent: pulumi
   const a = deferAddressRules(analyze(args.inventory), Object.keys(args.hostAddresses ?? {}).length > 0);
   for (const f of a.findings) {
     const line = `${f.code} at ${f.path}: ${f.message}${f.hint ? ` (hint: ${f.hint})` : ""}`;
-    if (f.severity === "error") pulumi.log.error(line, parent);
-    else pulumi.log.warn(line, parent);
+    if (f.severity === "error") void pulumi.log.error(line, parent);
+    else void pulumi.log.warn(line, parent);
   }
   if (!a.plan) {
     const errors = a.findings.filter((f) => f.severity === "error").length;

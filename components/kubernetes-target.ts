@@ -26,17 +26,17 @@ type K8sResourceClass = new (name: string, args: Record<string, unknown>, opts?:
 
 /** `apiVersion/kind` → the typed resource class. Every kind a service renders must be here. */
 export const KIND_CLASSES: Readonly<Record<string, K8sResourceClass>> = {
-  "v1/ConfigMap": k8s.core.v1.ConfigMap as unknown as K8sResourceClass,
-  "v1/Secret": k8s.core.v1.Secret as unknown as K8sResourceClass,
-  "v1/Service": k8s.core.v1.Service as unknown as K8sResourceClass,
-  "v1/ServiceAccount": k8s.core.v1.ServiceAccount as unknown as K8sResourceClass,
+  "v1/ConfigMap": k8s.core.v1.ConfigMap,
+  "v1/Secret": k8s.core.v1.Secret,
+  "v1/Service": k8s.core.v1.Service,
+  "v1/ServiceAccount": k8s.core.v1.ServiceAccount,
   "apps/v1/StatefulSet": k8s.apps.v1.StatefulSet as unknown as K8sResourceClass,
   "apps/v1/Deployment": k8s.apps.v1.Deployment as unknown as K8sResourceClass,
-  "batch/v1/Job": k8s.batch.v1.Job as unknown as K8sResourceClass,
-  "policy/v1/PodDisruptionBudget": k8s.policy.v1.PodDisruptionBudget as unknown as K8sResourceClass,
-  "rbac.authorization.k8s.io/v1/Role": k8s.rbac.v1.Role as unknown as K8sResourceClass,
+  "batch/v1/Job": k8s.batch.v1.Job,
+  "policy/v1/PodDisruptionBudget": k8s.policy.v1.PodDisruptionBudget,
+  "rbac.authorization.k8s.io/v1/Role": k8s.rbac.v1.Role,
   "rbac.authorization.k8s.io/v1/RoleBinding": k8s.rbac.v1.RoleBinding as unknown as K8sResourceClass,
-  "networking.k8s.io/v1/Ingress": k8s.networking.v1.Ingress as unknown as K8sResourceClass,
+  "networking.k8s.io/v1/Ingress": k8s.networking.v1.Ingress,
 };
 
 /** Fields of a Secret that hold its values. */

@@ -162,7 +162,9 @@ export async function withLab<T>(opts: LabUpOptions, fn: (lab: LabInfo) => Promi
       teardown();
     } catch (downError) {
       // never let a teardown problem hide the test's own failure
+      // eslint-disable-next-line no-unsafe-finally -- a teardown failure must surface, with the test's own
       if (!failure) throw downError;
+      // eslint-disable-next-line no-unsafe-finally -- (the test's failure is kept in the message)
       throw new LabError(`${String((failure.error as Error)?.message ?? failure.error)}\n(and lab teardown failed: ${(downError as Error).message})`);
     }
   }

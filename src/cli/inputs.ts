@@ -33,7 +33,7 @@ export function resolveCliSecrets(refs: readonly SecretRef[], secretsFile: strin
     const key = secretKey(ref);
     const v = "secret" in ref ? (fileValues[ref.secret] ?? env[`HAFORGE_SECRET_${ref.secret}`]) : env[ref.env];
     if (v === undefined || v === null) missing.push(key);
-    else values[key] = String(v);
+    else values[key] = typeof v === "string" ? v : JSON.stringify(v);
   }
   return { values, missing };
 }

@@ -94,5 +94,5 @@ export async function main(argv: readonly string[], io: CliIo = processIo, env: 
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2)).then((c) => (process.exitCode = c));
+  void main(process.argv.slice(2)).then((c) => (process.exitCode = c));
 }

@@ -10,5 +10,5 @@ const schema = inventoryJsonSchema();
 writeFileSync(out, JSON.stringify(schema, null, 2) + "\n");
 const ref = join(__dirname, "..", "..", "docs", "inventory-reference.md");
 mkdirSync(join(ref, ".."), { recursive: true });
-writeFileSync(ref, inventoryReference(schema as Parameters<typeof inventoryReference>[0]));
+writeFileSync(ref, inventoryReference(schema));
 console.log(`wrote ${out} and ${ref}`);

@@ -882,7 +882,7 @@ function mapToInventory({ hosts, groups, members, findings }: MapInput): TowerIn
     }
     return path;
   };
-  return { data: data as InventoryInput, findings, sourcePath };
+  return { data: data, findings, sourcePath };
 }
 
 /** `a.b[1].c` → `a.b[1]` → `a.b` → `a` → "". */

@@ -37,7 +37,7 @@ export function analyzeInventoryText(text: string, filename: string): Analysis {
     ...(valid && plan ? { plan } : {}),
     findings: sorted,
     valid,
-    sourcePath: loaded.sourcePath,
+    sourcePath: (path) => loaded.sourcePath(path),
   };
 }
 

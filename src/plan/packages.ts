@@ -60,7 +60,7 @@ export function hostPackageNeeds(plan: ClusterPlan, host: string, family: OsFami
   for (const role of h.roles) rolePackages(role, plan)?.[family].forEach((n) => names.add(n));
   if (names.size > 0 && h.init === "supervisor") names.add("supervisor");
   const pins = plan.inventory.packages.versions;
-  return [...names].sort().map((name) => (pins[name] !== undefined ? { name, version: pins[name]! } : { name }));
+  return [...names].sort().map((name) => (pins[name] !== undefined ? { name, version: pins[name] } : { name }));
 }
 
 /** Both families' needs of every host that needs anything (the Pulumi layer picks per host). */

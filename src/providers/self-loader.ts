@@ -33,7 +33,7 @@ export function selfLoader<T>(modulePath: string): () => T {
   // Captured by value into the serialized provider: one relative path.
   const rel: string = projectRelative(modulePath);
   return function loadImpl(): T {
-    const abs: string = require("path").resolve(rel);
+    const abs: string = (require("path") as typeof import("path")).resolve(rel);
     if (abs.endsWith(".ts") && !require.extensions[".ts"]) require(require.resolve("tsx/cjs", { paths: [process.cwd()] }));
     return require(abs) as T;
   };

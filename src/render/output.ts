@@ -193,7 +193,7 @@ export function writeRenderTree(state: DesiredState, outDir: string | OutDirPlan
   const k8s: string[] = [];
   state.manifests.forEach((obj, i) => {
     const meta = (obj["metadata"] ?? {}) as { name?: string };
-    const name = `${String(i).padStart(3, "0")}-${String(obj["kind"] ?? "object").toLowerCase()}-${meta.name ?? "unnamed"}.yaml`;
+    const name = `${String(i).padStart(3, "0")}-${String((obj["kind"] as string | undefined) ?? "object").toLowerCase()}-${meta.name ?? "unnamed"}.yaml`;
     k8s.push(name);
     const isSecret = obj["kind"] === "Secret";
     put(join(root, "k8s", name), maskText(yamlDump(opts.reveal ? obj : maskSecretObject(obj, opts)), opts), isSecret ? "0600" : "0644");

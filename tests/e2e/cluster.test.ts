@@ -303,7 +303,7 @@ describe("e2e: the lab stack on 3 real hosts", { skip: SKIP, timeout: 900_000 },
     }, 10_000, 50);
     const ms = Date.now() - t0;
     figure(t, "keepalived-failover", ms, " ms");
-    assert.equal(r.value.length, 1, `exactly one new holder: ${r.value}`);
+    assert.equal(r.value.length, 1, `exactly one new holder: ${r.value.join(", ")}`);
     assert.ok(ms <= (3 * ADVERT_INT_S + 1) * 1000, `VIP moved after ${ms} ms`);
     // supervisord restarts it; the cluster settles on one holder again
     await waitFor("one holder again", async () => ((await holders(HOSTS, KEEPALIVED_VIP)).length === 1 ? true : undefined), 20_000, 200);

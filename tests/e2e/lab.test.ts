@@ -153,5 +153,5 @@ test("lab: 3 isolated hosts on a private bridge, torn down without a trace", { s
     assert.doesNotMatch(fs.readFileSync("/proc/self/mountinfo", "utf8"), new RegExp(STATE_DIR.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")));
   });
   fs.rmSync(tmp, { recursive: true, force: true });
-  if (labError) throw labError;
+  if (labError) throw labError instanceof Error ? labError : new Error(`lab failed: ${JSON.stringify(labError)}`);
 });

@@ -66,7 +66,7 @@ export class ProviderProcess {
     delete env["NODE_OPTIONS"];
     const child = spawn(process.execPath, [script, "127.0.0.1:1"], { cwd: o.cwd, env, stdio: ["ignore", "pipe", "pipe"] });
     let stderr = "";
-    child.stderr!.on("data", (d: Buffer) => {
+    child.stderr.on("data", (d: Buffer) => {
       stderr += d.toString();
       o.onStderr?.(d.toString());
     });
@@ -76,18 +76,18 @@ export class ProviderProcess {
         out += d.toString();
         const m = /^(\d+)\s*$/m.exec(out);
         if (m) {
-          child.stdout!.off("data", onData);
-          child.stdout!.on("data", () => {});
+          child.stdout.off("data", onData);
+          child.stdout.on("data", () => {});
           resolve(Number(m[1]));
         }
       };
-      child.stdout!.on("data", onData);
+      child.stdout.on("data", onData);
       child.once("exit", (code) => reject(new Error(`dynamic-provider exited ${code} before printing its port: ${stderr.slice(-2000)}`)));
       setTimeout(() => reject(new Error(`dynamic-provider did not print its port in 30 s: ${stderr.slice(-2000)}`)), 30_000).unref();
     });
     const client = new services.ResourceProviderClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
     const p = new ProviderProcess(child, client, proto, struct);
-    child.stderr!.on("data", (d: Buffer) => (p.stderr += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (p.stderr += d.toString()));
     p.stderr = stderr;
     await p.configure();
     return p;

@@ -82,7 +82,7 @@ for (const stack of k8sStacks) {
     const named = (kind: string, name: string) => {
       const r = objects().find((o) => o.type.endsWith(`:${kind}`) && unwrap(input(o).metadata).name === name);
       assert.ok(r, `${kind} ${name} registered`);
-      return r!;
+      return r;
     };
     const podLabels = (r: RecordedResource) => unwrap(unwrap(unwrap(input(r).spec).template).metadata).labels as Record<string, string>;
     const spec = (r: RecordedResource) => unwrap(input(r).spec) as Record<string, any>;
@@ -96,7 +96,7 @@ for (const stack of k8sStacks) {
       const component = run.resources.find((r) => r.type === "haforge:kubernetes:KubernetesTarget");
       assert.ok(component, "a KubernetesTarget component");
       for (const o of objects()) {
-        assert.equal(o.parent, component!.urn, `${o.name} is a child of the KubernetesTarget`);
+        assert.equal(o.parent, component.urn, `${o.name} is a child of the KubernetesTarget`);
         assert.equal(unwrap(input(o).metadata).namespace, target.namespace, `${o.name} in namespace ${target.namespace}`);
       }
       // No SSH resource at all on this target.
@@ -108,7 +108,7 @@ for (const stack of k8sStacks) {
       const provider = run.resources.find((r) => r.type === "pulumi:providers:kubernetes");
       if (cfg.config["haforge:kubeContext"] === undefined && cfg.config["haforge:kubeconfig"] === undefined) return assert.equal(provider, undefined);
       assert.ok(provider, "a kubernetes provider");
-      assert.equal(unwrap(provider!.raw).context, cfg.config["haforge:kubeContext"]);
+      assert.equal(unwrap(provider.raw).context, cfg.config["haforge:kubeContext"]);
     });
 
     it("workload selectors match their pod labels; Services select the right pods", () => {
@@ -138,7 +138,7 @@ for (const stack of k8sStacks) {
     it("spreads instance-group pods over hosts (anti-affinity on the group's own labels)", () => {
       const t = towerOnKubernetes(plan);
       assert.ok(t && t.groups.length > 1, "a multi-group example");
-      for (const g of t!.groups) {
+      for (const g of t.groups) {
         for (const name of [g.web.name, g.task.name]) {
           const d = named("Deployment", name);
           const term = unwrap(spec(d).template).spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm;
@@ -224,7 +224,7 @@ describe("kubernetes stack with a kubeconfig from stack config", () => {
     const run = runStack(stack, { "haforge:kubeconfig": "/etc/haforge/kubeconfig-for-test" });
     const provider = run.resources.find((r) => r.type === "pulumi:providers:kubernetes");
     assert.ok(provider);
-    const kc = (provider!.raw as Record<string, unknown>)["kubeconfig"];
+    const kc = (provider.raw as Record<string, unknown>)["kubeconfig"];
     assert.ok(isSecret(kc), "kubeconfig is a secret input");
     assert.equal(unwrap(kc), "/etc/haforge/kubeconfig-for-test");
   });

@@ -26,7 +26,7 @@ describe("HaCluster as a library, addresses from other resources", () => {
   it("renders configs with the deploy-time addresses, not the inventory placeholder", () => {
     const conf = files.find((f) => unwrap(f.raw).path === "/etc/keepalived/keepalived.conf" && unwrap(unwrap(f.raw).connection).host === "a");
     assert.ok(conf, "keepalived.conf on a");
-    const content = String(unwrap(unwrap(conf!.raw).content));
+    const content = String(unwrap(unwrap(conf.raw).content));
     assert.match(content, /192\.0\.2\.11/);
     assert.match(content, /192\.0\.2\.12/);
     assert.doesNotMatch(content, /203\.0\.113\.250/);

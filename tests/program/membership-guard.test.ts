@@ -26,7 +26,7 @@ import { parseRun } from "./mock-engine";
 
 const ROOT = join(__dirname, "..", "..");
 const SECRET_KEY = "4dabf18193072939515e22adb298388d";
-const unwrap = (v: unknown): any => (v && typeof v === "object" && SECRET_KEY in (v as object) ? unwrap((v as { value: unknown }).value) : v);
+const unwrap = (v: unknown): any => (v && typeof v === "object" && SECRET_KEY in v ? unwrap((v as Record<string, unknown>)["value"]) : v);
 const labPlan = () => analyzeInventoryFile(join(ROOT, "inventories", "lab.yaml")).plan!;
 
 describe("membership guard", () => {
@@ -69,7 +69,7 @@ describe("membership guard", () => {
     assert.equal((await check({}, { memberships: three, allowUnsafe: false })).failures, undefined);
     const refused = await check({ memberships: three, allowUnsafe: false }, { memberships: shrink(three, "rabbitmq", 1), allowUnsafe: false });
     assert.equal(refused.failures?.length, 1);
-    assert.match(refused.failures![0]!.reason, /^membership\.majority-removed at rabbitmq\.nodes: .*nothing was changed on any host$/);
+    assert.match(refused.failures[0]!.reason, /^membership\.majority-removed at rabbitmq\.nodes: .*nothing was changed on any host$/);
     assert.equal((await check({ memberships: three }, { memberships: shrink(three, "rabbitmq", 1), allowUnsafe: true })).failures, undefined);
     const five = three.map((m) => (m.id === "etcd" ? { ...m, members: ["lab1", "lab2", "lab3", "lab4", "lab5"], quorum: { expectedVotes: 5, quorum: 3, failuresTolerated: 2 } } : m));
     assert.equal((await check({ memberships: five }, { memberships: three, allowUnsafe: false })).failures, undefined, "5 → 3 etcd members is safe");

@@ -20,7 +20,7 @@ async function main() {
   const extra = process.argv[3] ? (JSON.parse(process.argv[3]) as Record<string, string>) : {};
   const stackFile = yaml.load(readFileSync(join(ROOT, "stacks", `Pulumi.${stack}.yaml`), "utf8")) as { config?: Record<string, unknown> };
   const config: Record<string, string> = {};
-  for (const [k, v] of Object.entries(stackFile.config ?? {})) if (typeof v !== "object") config[k] = String(v);
+  for (const [k, v] of Object.entries(stackFile.config ?? {})) if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") config[k] = String(v);
   // Every `secret:` reference of the stack's inventory gets a recognisable value, so the test can
   // look for it in every input that is not wrapped as a secret.
   const inv = analyzeInventoryFile(resolve(ROOT, String(config["haforge:inventory"])));

@@ -72,7 +72,7 @@ for (const stack of stacks) {
 
     it("has a RemoteFile for every rendered file of every host, on that host", () => {
       assert.ok(analysis.plan, "example inventory plans");
-      const structure = renderByService(analysis.plan!, {}, {});
+      const structure = renderByService(analysis.plan, {}, {});
       const expected = structure.flatMap((p) => p.files.map((f) => `${f.host} ${f.path}`)).sort();
       const actual = files().map((r) => `${unwrap(unwrap(r.raw).connection).host} ${unwrap(r.raw).path}`).sort();
       assert.ok(expected.length > 0);
@@ -169,7 +169,10 @@ for (const stack of stacks) {
         while (todo.length) {
           const u = todo.pop()!;
           if (u === urn) return true;
-          if (!seen.has(u)) (seen.add(u), todo.push(...(byUrn.get(u)?.dependencies ?? [])));
+          if (!seen.has(u)) {
+            seen.add(u);
+            todo.push(...(byUrn.get(u)?.dependencies ?? []));
+          }
         }
         return false;
       };
@@ -178,10 +181,10 @@ for (const stack of stacks) {
         for (const a of part.actions.filter((x) => x.phase === "bootstrap")) {
           const cmd = commands().find((c) => c.name.endsWith(`-${slug(a.id)}`));
           assert.ok(cmd, `bootstrap action ${a.id} has a command`);
-          const owner = cmd!.parent;
-          for (const f of files().filter((f) => f.parent === owner && unwrap(unwrap(f.raw).connection).host === a.host)) assert.ok(reaches(cmd!, f.urn), `${a.id} runs after ${f.name}`);
+          const owner = cmd.parent;
+          for (const f of files().filter((f) => f.parent === owner && unwrap(unwrap(f.raw).connection).host === a.host)) assert.ok(reaches(cmd, f.urn), `${a.id} runs after ${f.name}`);
           for (const r of commands().filter((c) => c.parent === owner && c.name.includes("-restart-") && c.name.endsWith(`-${a.host}`))) {
-            assert.ok(reaches(r, cmd!.urn), `${r.name} waits for bootstrap ${a.id}`);
+            assert.ok(reaches(r, cmd.urn), `${r.name} waits for bootstrap ${a.id}`);
             checked++;
           }
         }

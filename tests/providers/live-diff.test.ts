@@ -130,7 +130,7 @@ describe("liveDiff (the operation) against real sshds", () => {
     assert.deepEqual(changed.plan.changes.map((c) => c.kind), ["write"]);
     assert.equal(changed.takeOver, true, "no state: an existing different file is taken over");
     const cd = changed.plan.changes[0]!.diff!;
-    assert.match(cd, /^--- a\/.*changed\.conf\n\+\+\+ b\/.*changed\.conf\n@@ -1,5 \+1,5 @@\n global\n-  maxconn 100\n\+  maxconn 200\n   log stdout\n/);
+    assert.match(cd, /^--- a\/.*changed\.conf\n\+\+\+ b\/.*changed\.conf\n@@ -1,5 \+1,5 @@\n global\n- {2}maxconn 100\n\+ {2}maxconn 200\n {3}log stdout\n/);
     assert.equal(cd.split("\n").filter((l) => /^[-+][^-+]/.test(l)).length, 2);
 
     // Mode only → chmod, no write.

@@ -53,7 +53,7 @@ async function rejects<E extends Error>(p: Promise<unknown>, cls: new (...args: 
     await p;
   } catch (e) {
     assert.ok(e instanceof cls, `expected ${cls.name}, got ${String(e)}`);
-    return e as E;
+    return e;
   }
   assert.fail("expected a rejection");
 }

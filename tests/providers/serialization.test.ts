@@ -102,7 +102,7 @@ describe("RemoteFile provider serialization", () => {
   it("state from an older haforge (another __provider text) is an update that rewrites nothing on the host", async () => {
     const path = join(s.dir, "migrate", "m.conf");
     const inputs = { connection: s.conn(), path, content: "kept\n", mode: "0644", owner: "root", group: "root" };
-    const created = await remoteFileProvider.create!(inputs);
+    const created = await remoteFileProvider.create(inputs);
     const before = statSync(path);
     const oldText = "exports.handler = () => require('/home/alice/haforge/src/providers/remote-file.ts').remoteFileProvider;";
     const sf = await serializeLikeTheSdk();

@@ -59,7 +59,7 @@ function haVars(nulEnv: string): string[][] {
     .split("\0")
     .filter((l) => l.startsWith("RS_HA_") || l.startsWith("RS_DRP_ID=") || l.startsWith("RS_STATIC_IP="))
     .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)])
-    .sort((a, b) => order.indexOf(a[0]!) - order.indexOf(b[0]!));
+    .sort((a, b) => order.indexOf(a[0]) - order.indexOf(b[0]));
 }
 
 const children = new Children();

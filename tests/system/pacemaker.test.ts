@@ -250,7 +250,7 @@ describe("the example inventories, planned by the real plan step", () => {
   const examples = ["lab.yaml", "openstack-pacemaker.yaml", "tripleo-lightweight.yaml"].flatMap((file) => {
     const { plan } = planCluster(loadInventoryFile(`inventories/${file}`).inventory!);
     assert.ok(plan, file);
-    return plan.pacemakerClusters.map((c, i) => ({ file, plan: { ...plan, pacemakerClusters: [c] } as ClusterPlan, cluster: c, i }));
+    return plan.pacemakerClusters.map((c, i) => ({ file, plan: { ...plan, pacemakerClusters: [c] }, cluster: c, i }));
   });
 
   for (const { file, plan, cluster, i } of examples) {

@@ -89,7 +89,7 @@ describe("tower: rendered files against python3, ssh-keygen, ssh and sshd", { ti
         ].join("\n") + "\n",
       );
       const child = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", cfg], { stdio: ["ignore", "ignore", "pipe"] });
-      child.stderr!.resume();
+      child.stderr.resume();
       sshds.push({ name, port, child });
     }
     // Bounded wait until both accept connections.

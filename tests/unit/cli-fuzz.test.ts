@@ -41,7 +41,7 @@ function mutate(tree: unknown, picks: number[], value: unknown): unknown {
   const keys = Object.keys(tree);
   if (keys.length === 0) return value;
   const k = keys[p! % keys.length]!;
-  return { ...(tree as object), [k]: mutate((tree as Record<string, unknown>)[k], rest, value) };
+  return { ...(tree), [k]: mutate((tree as Record<string, unknown>)[k], rest, value) };
 }
 
 async function checkCli(text: string, ext: string): Promise<void> {

@@ -126,7 +126,7 @@ for (const { label, plan } of cases) {
       const need = (kind: string, name: string, from: string) => {
         const o = find(objects, kind, name);
         assert.ok(o, `${from} refers to ${kind} ${name}, which is not rendered`);
-        return o!;
+        return o;
       };
       const keysOf = (o: Obj) => Object.keys(o.kind === "Secret" ? o.stringData : o.data);
       for (const o of objects) {
@@ -245,7 +245,7 @@ for (const { label, plan } of cases) {
         assert.deepEqual(unknownStolonSpecKeys(JSON.parse(find(objects, "ConfigMap", s.names.specConfigMap)!.data["cluster-spec.json"])), []);
         const job = find(objects, "Job", s.names.initJob)!;
         const initScript = job.spec.template.spec.containers[0].command.join(" ");
-        for (const m of initScript.matchAll(/--([a-z-]+)=/g)) assert.ok(STOLON_FLAGS.stolonctl.has(m[1]!), `stolonctl --${m[1]}`);
+        for (const m of initScript.matchAll(/--([a-z-]+)=/g)) assert.ok(STOLON_FLAGS.stolonctl.has(m[1]), `stolonctl --${m[1]}`);
         assert.match(initScript, /nil cluster data/, "init only on an empty store");
         assert.ok(waveOf(job) < waveOf(keeper), "the cluster is initialised before the keepers start");
       });

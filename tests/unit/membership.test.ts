@@ -54,7 +54,7 @@ describe("membership changes", () => {
         const p0 = plan(before);
         const p1 = plan(after);
         fc.pre(p0 !== undefined && p1 !== undefined);
-        const findings = membershipChangeFindings(memberships(p0!), memberships(p1!));
+        const findings = membershipChangeFindings(memberships(p0), memberships(p1));
         const voting = (old: string[], now: string[], q0: { quorum: number; failuresTolerated: number }, q1: { failuresTolerated: number }) => {
           const kept = old.filter((h) => now.includes(h)).length;
           if (kept < q0.quorum) return ["membership.majority-removed"];
@@ -63,10 +63,10 @@ describe("membership changes", () => {
         };
         assert.deepEqual(codesFor(findings, "rabbitmq.nodes"), voting(before.rabbitmq, after.rabbitmq, majorityQuorum(before.rabbitmq.length), majorityQuorum(after.rabbitmq.length)));
         assert.deepEqual(codesFor(findings, "quorumStore.members"), voting(before.etcd, after.etcd, majorityQuorum(before.etcd.length), majorityQuorum(after.etcd.length)));
-        assert.deepEqual(codesFor(findings, "pacemaker.clusters[0].nodes"), voting(before.pacemaker, after.pacemaker, p0!.pacemakerClusters[0]!.quorum, p1!.pacemakerClusters[0]!.quorum));
+        assert.deepEqual(codesFor(findings, "pacemaker.clusters[0].nodes"), voting(before.pacemaker, after.pacemaker, p0.pacemakerClusters[0]!.quorum, p1.pacemakerClusters[0]!.quorum));
         assert.deepEqual(codesFor(findings, "postgres.nodes"), before.patroni.some((h) => after.patroni.includes(h)) ? [] : ["membership.no-survivor"]);
         // allowUnsafe: the same findings, none of them an error
-        const allowed = membershipChangeFindings(memberships(p0!), memberships(p1!), { allowUnsafe: true });
+        const allowed = membershipChangeFindings(memberships(p0), memberships(p1), { allowUnsafe: true });
         assert.deepEqual(allowed.map((f) => f.code).sort(), findings.map((f) => f.code).sort());
         assert.ok(allowed.every((f) => f.severity === "warning"));
         // every error names what to do
@@ -84,9 +84,9 @@ describe("membership changes", () => {
         const p1 = plan(grown);
         const shuffled = plan({ rabbitmq: [...base.rabbitmq].reverse(), etcd: [...base.etcd].reverse(), pacemaker: [...base.pacemaker].reverse(), patroni: [...base.patroni].reverse() });
         fc.pre(p0 !== undefined && p1 !== undefined && shuffled !== undefined);
-        assert.deepEqual(membershipChangeFindings(memberships(p0!), memberships(p0!)), []);
-        assert.deepEqual(membershipChangeFindings(memberships(p0!), memberships(shuffled!)), []);
-        assert.deepEqual(membershipChangeFindings(memberships(p0!), memberships(p1!)), []);
+        assert.deepEqual(membershipChangeFindings(memberships(p0), memberships(p0)), []);
+        assert.deepEqual(membershipChangeFindings(memberships(p0), memberships(shuffled)), []);
+        assert.deepEqual(membershipChangeFindings(memberships(p0), memberships(p1)), []);
       }),
       { numRuns: 100 },
     );
@@ -130,6 +130,7 @@ describe("membership changes", () => {
 
 describe("haforge validate --previous / --rev", () => {
   const { mkdtempSync, writeFileSync, rmSync, readFileSync } = require("node:fs") as typeof import("node:fs");
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- path.join does not use `this`
   const { join } = require("node:path") as typeof import("node:path");
   const { tmpdir } = require("node:os") as typeof import("node:os");
   const { execFileSync } = require("node:child_process") as typeof import("node:child_process");

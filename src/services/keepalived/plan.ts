@@ -106,7 +106,7 @@ export function plan(ctx: PlanContext): PlanStep {
       ...(inst.authPass ? { authPass: inst.authPass } : {}),
       track: inst.track.map((t) => ({ ...t })),
     });
-    for (const m of withState) (roles[m.host] ??= []).includes("keepalived") || roles[m.host]!.push("keepalived");
+    for (const m of withState) if (!(roles[m.host] ??= []).includes("keepalived")) roles[m.host]!.push("keepalived");
     // Backups first (lowest priority first), the preferred master last: the VIP moves once.
     const order = [...withState].sort((a, b) => a.priority - b.priority || b.host.localeCompare(a.host)).map((m) => m.host);
     if (order.length > 0) rolling.push({ id: `keepalived:${inst.name}`, service: "keepalived", hosts: order, maxUnavailable: 1 });

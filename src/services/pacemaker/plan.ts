@@ -52,7 +52,7 @@ export function plan(ctx: PlanContext): PlanStep {
   const roles: Record<string, string[]> = {};
   const addRole = (host: string, role: string) => {
     if (!ctx.hosts.has(host)) return;
-    (roles[host] ??= []).includes(role) || roles[host]!.push(role);
+    if (!(roles[host] ??= []).includes(role)) roles[host].push(role);
   };
   const layout = section.layout;
   const clusters: PacemakerClusterPlan[] = [];

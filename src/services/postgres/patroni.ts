@@ -104,7 +104,7 @@ export function pgHba(plan: ClusterPlan, pg: PostgresPlan): string[] {
 }
 
 /** The DCS section: which Patroni backend, and where. */
-function dcsSection(plan: ClusterPlan, pg: PostgresPlan, host: string): Record<string, unknown> {
+function dcsSection(plan: ClusterPlan, pg: PostgresPlan, _host: string): Record<string, unknown> {
   const endpoints = pg.store.endpoints;
   if (pg.store.backend === "etcd") {
     // `etcd:` is Patroni's v2 client. Debian's etcd 3.4 lacks the v3 JSON gateway that Patroni's

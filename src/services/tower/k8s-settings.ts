@@ -35,7 +35,7 @@ export const SETTINGS_PY_PATH = "/etc/tower/settings.py";
 export const SECRET_KEY_PATH = "/etc/tower/SECRET_KEY";
 
 /** /etc/tower/settings.py of every Tower pod. Reads the environment only; no secret inside. */
-export function settingsPy(t: TowerOnKubernetes): string {
+export function settingsPy(_t: TowerOnKubernetes): string {
   return [
     "# Managed by haforge (Kubernetes target). Addresses come from the settings ConfigMap, passwords",
     "# from Secrets, both through the environment: this file holds no secret.",

@@ -148,7 +148,7 @@ export class Engine {
       } else if (kind === "command") {
         ({ outputs, op, detail } = await this.command(name, inputs, prev));
         host = String((inputs["connection"] as Record<string, unknown>)["host"]);
-        stdout = typeof outputs["stdout"] === "string" ? (outputs["stdout"] as string) : undefined;
+        stdout = typeof outputs["stdout"] === "string" ? (outputs["stdout"]) : undefined;
       } else {
         outputs = { ...inputs };
         op = prev ? "same" : "create";
@@ -158,7 +158,7 @@ export class Engine {
       if (op !== "same") this.o.log(`${op} ${name}${detail ? ` (${detail})` : ""} ${this.rel() - startMs} ms`);
       // Like the engine's checkpoints: a killed run still leaves what it created in the state.
       this.o.checkpoint?.({ resources: { ...this.o.previous.resources, ...this.next } });
-      return { id: String(outputs["__id"] ?? `${name}-id`), state: outputs };
+      return { id: String((outputs["__id"] as string | undefined) ?? `${name}-id`), state: outputs };
     } catch (e) {
       const msg = `${name}: ${(e as Error)?.message ?? String(e)}`;
       this.errors.push(msg);
@@ -203,7 +203,7 @@ export class Engine {
     const m = require("../../../src/providers/materials") as typeof import("../../../src/providers/materials");
     const news = comparable(inputs) as unknown as import("../../../src/providers/materials").MaterialsInputs;
     if (!prev) {
-      const r = await m.materialsProvider.create!(news);
+      const r = await m.materialsProvider.create(news);
       return { outputs: r.outs as unknown as Record<string, unknown>, op: "create" };
     }
     const olds = prev.outputs as unknown as import("../../../src/providers/materials").MaterialsOutputs;
@@ -230,7 +230,7 @@ export class Engine {
     const olds = (prev?.inputs ?? {}) as Partial<import("../../../src/providers/membership-guard").MembershipGuardInputs>;
     const checked = await g.membershipGuardProvider.check!(olds as never, news);
     if (checked.failures?.length) throw new Error(`check: ${checked.failures.map((f) => `${f.property}: ${f.reason}`).join("; ")}`);
-    if (!prev) return { outputs: (await g.membershipGuardProvider.create!(news)).outs as unknown as Record<string, unknown>, op: "create" };
+    if (!prev) return { outputs: (await g.membershipGuardProvider.create(news)).outs as unknown as Record<string, unknown>, op: "create" };
     const d = await g.membershipGuardProvider.diff!("membership", olds as never, news);
     if (!d.changes) return { outputs: prev.outputs, op: "same" };
     return { outputs: (await g.membershipGuardProvider.update!("membership", olds as never, news)).outs as unknown as Record<string, unknown>, op: "update" };
