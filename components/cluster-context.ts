@@ -186,7 +186,7 @@ export function prepareCluster(name: string, args: HaClusterArgs, parent: pulumi
     : pulumi.output(plan);
   const renderWith = (p: ClusterPlan, s: SecretValues, m: MaterialValues, report: boolean) => {
     const late = secretFindings(p, s);
-    if (report) for (const f of late.filter((x) => x.severity === "warning")) pulumi.log.warn(`${f.code} at ${f.path}: ${f.message}`, parent);
+    if (report) for (const f of late.filter((x) => x.severity === "warning")) void pulumi.log.warn(`${f.code} at ${f.path}: ${f.message}`, parent);
     const errs = late.filter((x) => x.severity === "error");
     if (errs.length) throw new Error(`haforge: ${errs.map((f) => `${f.code} at ${f.path}: ${f.message}`).join("; ")}; nothing was changed on any host`);
     return renderByService(p, s, m);

@@ -118,7 +118,7 @@ export function hostAccess(hosts: ReadonlyMap<string, PlannedHost>, opts: Access
         const creds: Record<string, ActionCredential> = {};
         for (const x of own) creds[x.name] = hostCredentials(x, s);
         if (deployKey !== undefined) creds["*"] = { privateKey: deployKey };
-        return creds as ActionCredentials;
+        return creds;
       }),
     );
   };

@@ -144,7 +144,7 @@ export function transportConnection(c: ActionConnection, credentials?: ActionCre
     ...(own.privateKey !== undefined ? { privateKey: own.privateKey } : {}),
     ...(own.passphrase !== undefined ? { passphrase: own.passphrase } : {}),
     ...(own.password !== undefined ? { password: own.password } : {}),
-    ...(usePath ? { privateKeyPath: expandKeyPath(c.privateKeyPath!, cwd) } : {}),
+    ...(usePath ? { privateKeyPath: expandKeyPath(c.privateKeyPath, cwd) } : {}),
     ...(c.agent ? { agent: true } : {}),
     ...(c.bastion && depth < MAX_BASTION_DEPTH ? { bastion: transportConnection(c.bastion, credentials, cwd, depth + 1) } : {}),
   };
@@ -222,7 +222,7 @@ export async function checkHostAction(raw: HostActionInputs): Promise<{ readonly
   if (news.rerun !== undefined && known(news.rerun) && news.rerun !== "triggers" && news.rerun !== "change") fail("rerun", `rerun must be "triggers" or "change"`);
   for (const k of ["timeoutSeconds", "deleteTimeoutSeconds"] as const) {
     const v = news[k];
-    if (v !== undefined && known(v) && (!Number.isInteger(v) || (v as number) < 1 || (v as number) > 86_400)) fail(k, `${k} must be a whole number of seconds between 1 and 86400`);
+    if (v !== undefined && known(v) && (!Number.isInteger(v) || (v) < 1 || (v) > 86_400)) fail(k, `${k} must be a whole number of seconds between 1 and 86400`);
   }
   return failures.length > 0 ? { inputs: news, failures } : { inputs: news };
 }
@@ -265,7 +265,7 @@ export function planHostAction(rawOlds: Partial<HostActionOutputs>, rawNews: Hos
     if (k === "connection" && hasUnknown(n)) continue;
     if (hasUnknown(n) || !isDeepStrictEqual(norm(k, olds[k]), n)) changed.push(k);
   }
-  const rerun = (news.rerun ?? "change") as RerunPolicy;
+  const rerun = (news.rerun ?? "change");
   const runs = changed.includes("triggers") || (rerun === "change" && changed.includes("create")) ? "create" : "none";
   return { changes: changed.length > 0, runs, changed };
 }

@@ -115,7 +115,10 @@ for (const stack of stacks) {
         while (todo.length) {
           const u = todo.pop()!;
           if (u === urn) return true;
-          if (!seen.has(u)) (seen.add(u), todo.push(...(byUrn.get(u)?.dependencies ?? [])));
+          if (!seen.has(u)) {
+            seen.add(u);
+            todo.push(...(byUrn.get(u)?.dependencies ?? []));
+          }
         }
         return false;
       };

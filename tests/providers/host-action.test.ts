@@ -66,11 +66,11 @@ describe("HostAction over the transport", () => {
     // Another operator: same host, other key path text and a different deploy credential.
     const other = { ...i, connection: { ...i.connection, privateKeyPath: join(a.dir, "..", a.dir.split("/").pop()!, "client_ed25519") }, credentials: { "*": { password: "unused" } } };
     const u = await updateHostAction(c.outs, other, { pool });
-    assert.equal(u.outs!.ran, "none");
+    assert.equal(u.outs.ran, "none");
     assert.equal(readFileSync(marker, "utf8"), "run\n", "nothing ran again");
     // A trigger change runs create again.
-    const t = await updateHostAction(u.outs as never, { ...other, triggers: ["sha-2"] }, { pool });
-    assert.equal(t.outs!.ran, "create");
+    const t = await updateHostAction(u.outs, { ...other, triggers: ["sha-2"] }, { pool });
+    assert.equal(t.outs.ran, "create");
     assert.equal(readFileSync(marker, "utf8"), "run\nrun\n");
   });
 

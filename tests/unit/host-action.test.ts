@@ -68,7 +68,7 @@ describe("HostAction check refuses before any host is contacted", () => {
 
   it("refuses key text, passwords and known_hosts paths inside the connection", async () => {
     for (const k of ["privateKey", "password", "passphrase", "knownHostsFile"]) {
-      const f = await failuresOf(action({ connection: { ...conn(), [k]: "x" } as unknown as ActionConnection }));
+      const f = await failuresOf(action({ connection: { ...conn(), [k]: "x" } }));
       assert.ok(f.some((m) => m.includes(`connection.${k} is not accepted`)), `${k}: ${f.join("\n")}`);
     }
   });
@@ -104,8 +104,8 @@ describe("HostAction update plan: what runs on the host", () => {
   it("a change of connection, credentials, timeouts or description alone runs nothing (property)", async () => {
     await fc.assert(
       fc.asyncProperty(connectionArb, connectionArb, credentialsArb, credentialsArb, fc.integer({ min: 1, max: 3600 }), scriptArb, triggersArb, fc.constantFrom("triggers", "change"), async (c1, c2, k1, k2, t, create, triggers, rerun) => {
-        const olds = state(action({ connection: c1, ...(k1 ? { credentials: k1 } : {}), create, triggers, rerun: rerun as "triggers" | "change" }));
-        const news = action({ connection: c2, ...(k2 ? { credentials: k2 } : {}), create, triggers, rerun: rerun as "triggers" | "change", timeoutSeconds: t, description: "other" });
+        const olds = state(action({ connection: c1, ...(k1 ? { credentials: k1 } : {}), create, triggers, rerun: rerun }));
+        const news = action({ connection: c2, ...(k2 ? { credentials: k2 } : {}), create, triggers, rerun: rerun, timeoutSeconds: t, description: "other" });
         const p = planHostAction(olds, news);
         assert.equal(p.runs, "none", `changed: ${p.changed.join(", ")}`);
         const d = await diffHostAction(olds, news);
@@ -118,7 +118,7 @@ describe("HostAction update plan: what runs on the host", () => {
   it("a trigger change re-runs create; a command change does so only for rerun: change (property)", () => {
     fc.assert(
       fc.property(triggersArb, triggersArb, scriptArb, scriptArb, fc.constantFrom("triggers", "change"), (t1, t2, s1, s2, rerun) => {
-        const p = planHostAction(state(action({ triggers: t1, create: s1, rerun: rerun as "triggers" | "change" })), action({ triggers: t2, create: s2, rerun: rerun as "triggers" | "change" }));
+        const p = planHostAction(state(action({ triggers: t1, create: s1, rerun: rerun })), action({ triggers: t2, create: s2, rerun: rerun }));
         const triggersChanged = JSON.stringify(t1) !== JSON.stringify(t2);
         const expected = triggersChanged || (rerun === "change" && s1 !== s2) ? "create" : "none";
         assert.equal(p.runs, expected);

@@ -14,7 +14,7 @@ const h = (name: string, i: number, extra: Record<string, unknown> = {}) => ({ n
 
 /** A valid 3-instance cluster; tests change one thing at a time. */
 // Drafts are plain, loosely typed data: tests poke at them before the schema parses them.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+ 
 type Draft = { hosts: Record<string, any>[]; tower: any; rabbitmq?: any };
 
 function base(): Draft {

@@ -45,7 +45,7 @@ export function clusterUnits(spec: PacemakerCluster, layout: string): Map<string
   }
   const lw = spec.lightweight ?? (layout === "lightweight" ? { managed: Object.keys(LIGHTWEIGHT_UNITS) } : undefined);
   // lightweight.ts: `ocf:heartbeat:anything` with /run/haforge-<id>.pid where there is no systemd.
-  for (const m of lw?.managed ?? []) if (LIGHTWEIGHT_UNITS[m]) out.set(LIGHTWEIGHT_UNITS[m]!, { resource: `${m} (lightweight)`, pidfile: `/run/haforge-${m}.pid` });
+  for (const m of lw?.managed ?? []) if (LIGHTWEIGHT_UNITS[m]) out.set(LIGHTWEIGHT_UNITS[m], { resource: `${m} (lightweight)`, pidfile: `/run/haforge-${m}.pid` });
   return out;
 }
 
