@@ -155,7 +155,8 @@ function runChild(shape: string, n: number, timeoutS: number): Sample {
     process.stderr.write(`${shape} ${n}: child failed (${r.status ?? r.signal}): ${r.stderr.slice(-400)}\n`);
     return { shape, hosts: n, loadMs: NaN, planMs: NaN, renderMs: NaN, cpuMs: NaN, files: 0, peakRssMB: NaN };
   }
-  return JSON.parse(r.stdout.trim().split("\n").pop()!) as Sample;
+  // NaN travels as null in JSON.
+  return JSON.parse(r.stdout.trim().split("\n").pop()!, (_k, v) => (v === null ? NaN : v)) as Sample;
 }
 
 /** `haforge render --out` end to end in a fresh process (wall time and peak RSS via GNU time). */

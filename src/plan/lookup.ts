@@ -36,3 +36,17 @@ export function rollingGroupsWithId(plan: Pick<ClusterPlan, "rollingGroups">, id
   }
   return m.get(id) ?? [];
 }
+
+type InventoryHost = ClusterPlan["inventory"]["hosts"][number];
+const inventoryByName = new WeakMap<readonly InventoryHost[], ReadonlyMap<string, InventoryHost>>();
+
+/** The inventory's host entry by name (first definition wins, as in `inventory.hosts.find`). */
+export function inventoryHost(plan: Pick<ClusterPlan, "inventory">, name: string): InventoryHost | undefined {
+  let m = inventoryByName.get(plan.inventory.hosts);
+  if (!m) {
+    const built = new Map<string, InventoryHost>();
+    for (const h of plan.inventory.hosts) if (!built.has(h.name)) built.set(h.name, h);
+    inventoryByName.set(plan.inventory.hosts, (m = built));
+  }
+  return m.get(name);
+}

@@ -10,6 +10,7 @@
 import { error, warning, type Finding } from "../core/findings";
 import { osFamily, OS_FAMILIES, type OsFamily, type PackageNeed } from "../core/packages";
 import type { ClusterPlan } from "./types";
+import { inventoryHost, plannedHost } from "./lookup";
 
 type Names = Readonly<Record<OsFamily, readonly string[]>>;
 const same = (...names: string[]): Names => ({ debian: names, rhel: names });
@@ -47,14 +48,14 @@ export function rolePackages(role: string, plan: ClusterPlan): Names | undefined
 
 /** The family a host's `os` names, when it is set and supported. */
 function declaredFamily(plan: ClusterPlan, host: string): OsFamily | undefined {
-  const os = plan.inventory.hosts.find((h) => h.name === host)?.os;
+  const os = inventoryHost(plan, host)?.os;
   return os === undefined ? undefined : osFamily(os);
 }
 
 /** Packages of one host in one family, sorted, with the inventory's pins. Empty when packages are not managed. */
 export function hostPackageNeeds(plan: ClusterPlan, host: string, family: OsFamily): PackageNeed[] {
   if (!plan.inventory.packages.manage || plan.target !== "ssh") return [];
-  const h = plan.hosts.find((x) => x.name === host);
+  const h = plannedHost(plan, host);
   if (!h) return [];
   const names = new Set<string>();
   for (const role of h.roles) rolePackages(role, plan)?.[family].forEach((n) => names.add(n));
