@@ -11,6 +11,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { analyzeInventoryFile, analyzeInventoryText, type Analysis } from "../src/pipeline/analyze";
 import { hasErrors, type Finding } from "../src/core/findings";
 import type { Materials as MaterialValues } from "../src/core/materials";
+import { MASK_SALT_SPEC } from "../src/core/masking";
 import { secretKey, type SecretValues } from "../src/core/secrets";
 import { Inventory, type InventoryInput } from "../src/inventory/schema";
 import { planCluster } from "../src/pipeline/plan";
@@ -163,7 +164,8 @@ export function prepareCluster(name: string, args: HaClusterArgs, parent: pulumi
   // Quorum safety against the state: the engine checks it before any step; everything waits on it.
   const membershipGuard = new MembershipGuard(`${name}-membership`, { memberships: memberships(plan), allowUnsafe: args.allowUnsafeMembership ?? false }, { parent });
   const specs = requiredMaterials(plan);
-  const materials = new Materials(`${name}-materials`, specs, { parent, dependsOn: [membershipGuard] });
+  // The mask salt rides with the other material: the providers' diffs mask secrets with it.
+  const materials = new Materials(`${name}-materials`, [...specs, MASK_SALT_SPEC], { parent, dependsOn: [membershipGuard] });
   const placeholderMaterials: MaterialValues = Object.fromEntries(specs.map((s) => [s.key, placeholderMaterial(s.kind.type)]));
   const structure = renderByService(plan, placeholderSecrets(plan), placeholderMaterials);
   // Files and actions that use no generated material are rendered without waiting for Materials:

@@ -16,6 +16,7 @@ import type { ClusterAction, FileSpec, ServiceSpec } from "../src/core/desired-s
 import { HostAction } from "../src/providers/host-action";
 import { RemoteFile } from "../src/providers/remote-file";
 import type { ServiceRender } from "../src/pipeline/render";
+import { MASK_SALT_KEY } from "../src/core/masking";
 import type { ClusterContext } from "./cluster-context";
 import { cheapConstruction } from "./sdk-cost";
 
@@ -111,6 +112,7 @@ export function createServiceResources(
         ...(spec.validate ? { validate: spec.validate } : {}),
         ...(spec.encoding ? { encoding: spec.encoding } : {}),
         force: ctx.force,
+        maskSalt: ctx.materials.values.apply((m) => m?.[MASK_SALT_KEY] ?? ""),
       },
       { parent, dependsOn: [...dependsOn] },
     ));

@@ -19,7 +19,9 @@ export function resolveCliSecrets(refs: readonly SecretRef[], secretsFile: strin
   let fileValues: Record<string, unknown> = {};
   if (secretsFile) {
     try {
-      const loaded = yaml.load(readFileSync(secretsFile, "utf8"));
+      // FAILSAFE: every scalar stays the exact text written (a cookie 012345678901234567890 is
+      // not a number, `yes` not a boolean); JSON files load the same way.
+      const loaded = yaml.load(readFileSync(secretsFile, "utf8"), { schema: yaml.FAILSAFE_SCHEMA });
       if (loaded && typeof loaded === "object" && !Array.isArray(loaded)) fileValues = loaded as Record<string, unknown>;
       else throw new Error("not a map of name: value");
     } catch (e) {
@@ -33,7 +35,8 @@ export function resolveCliSecrets(refs: readonly SecretRef[], secretsFile: strin
     const key = secretKey(ref);
     const v = "secret" in ref ? (fileValues[ref.secret] ?? env[`HAFORGE_SECRET_${ref.secret}`]) : env[ref.env];
     if (v === undefined || v === null) missing.push(key);
-    else values[key] = typeof v === "string" ? v : JSON.stringify(v);
+    else if (typeof v !== "string") throw new UsageError(`secrets file ${secretsFile}: ${key} is not a single value (a map or a list)`);
+    else values[key] = v;
   }
   return { values, missing };
 }

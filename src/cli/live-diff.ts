@@ -17,7 +17,7 @@ import type { FileSpec } from "../core/desired-state";
 import { formatFindings } from "./format";
 import { EXIT, UsageError, type CliIo } from "./io";
 import { prepareRender, type RenderOptions } from "./render";
-import { keyedShortHash, maskContent } from "../render/output";
+import { PLACEHOLDER_RE, keyedShortHash, maskFileContent, maskText } from "../core/masking";
 import { RemoteFileError, readFileFacts } from "../transport";
 import { SshPool, TransportError, getDefaultPool, hostConnections, mapLimit, type HostConnection } from "../transport";
 
@@ -37,7 +37,7 @@ export interface LiveDiffOptions {
    * @default - none (secret files are masked whole by planFile regardless)
    */
   readonly toMask?: ReadonlyMap<string, string>;
-  /** Key of the masked-value hashes (the inventory's mask salt material). @default - plain sha256 */
+  /** Key of the masked-value hashes (the inventory's mask salt material). @default - a random key per process */
   readonly salt?: string;
 }
 
@@ -99,7 +99,7 @@ export async function liveDiff(files: readonly LiveDiffFile[], connections: Read
       target,
       files: wanted.map((desired) => {
         const live = facts.get(desired.path)!;
-        const plan = maskPlan(desired, live, planFile(desired, live), opts);
+        const plan = maskPlan(desired, live, planFile(desired, live, undefined, opts.salt === undefined ? {} : { maskSalt: opts.salt }), opts);
         const takeOver = live !== false && live !== null && plan.changes.some((c) => c.kind === "write");
         return { path: desired.path, plan, takeOver, notify: desired.notify ?? [] };
       }),
@@ -117,7 +117,7 @@ export async function liveDiff(files: readonly LiveDiffFile[], connections: Read
 // ---------------------------------------------------------------------------------------------
 // Masking secret values inside non-secret files
 
-const PLACEHOLDER = /<secret:([^\s>]+) h:[0-9a-f]{8}>/g;
+const PLACEHOLDER = PLACEHOLDER_RE;
 const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /**
@@ -128,7 +128,7 @@ const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
  */
 function maskLive(liveText: string, maskedDesired: string, opts: LiveDiffOptions): string {
   const toMask = opts.toMask ?? new Map<string, string>();
-  const current = maskContent(plainFile(liveText), toMask, opts.salt);
+  const current = maskText(liveText, toMask, opts.salt);
   const shapes: { re: RegExp; labels: string[]; literals: string[] }[] = [];
   for (const line of new Set(maskedDesired.split("\n"))) {
     const labels = [...line.matchAll(PLACEHOLDER)].map((m) => m[1]!);
@@ -154,27 +154,30 @@ function maskLive(liveText: string, maskedDesired: string, opts: LiveDiffOptions
     .join("\n");
 }
 
-const plainFile = (content: string) => ({ content, secret: false });
 
 /**
- * planFile masks secret files whole; here the secret VALUES inside other files are masked in the
- * write diff. The diff is recomputed by the same planFile over masked text on both sides (so it
- * stays a real unified diff of what changes), and the result is masked once more as a backstop.
+ * planFile masks secret files whole; here the secret VALUES are masked instead, in secret text
+ * files too (a secret file where no known value is found stays masked whole), so the rest of the
+ * file is reviewable. The diff is recomputed by the same planFile over masked text on both sides
+ * (so it stays a real unified diff of what changes), and the result is masked once more as a
+ * backstop.
  */
 function maskPlan(desired: DesiredFile, live: FileFact | null | false, plan: FilePlan, opts: LiveDiffOptions): FilePlan {
   const toMask = opts.toMask ?? new Map<string, string>();
-  if (desired.secret || !plan.changes.some((c) => c.kind === "write" && c.diff !== undefined)) return plan;
-  const maskedDesired = maskContent({ ...plainFile(desired.content) }, toMask, opts.salt);
+  if (desired.encoding === "base64" || !plan.changes.some((c) => c.kind === "write" && c.diff !== undefined)) return plan;
+  const maskedDesired = maskFileContent({ content: desired.content, secret: desired.secret }, toMask, opts.salt);
+  // A secret file without any known value in it: planFile's whole-file mask is all that can be shown.
+  if (desired.secret && /^<secret:file h:[0-9a-f]{8}>\n$/.test(maskedDesired)) return plan;
   const liveFact = live === false ? null : live;
   // Only text diffs carry content; the binary/too-large summary shows sizes and hashes only.
   const textual = liveFact === null || liveFact.content !== undefined;
   let diff = plan.changes.find((c) => c.kind === "write")!.diff!;
-  if (textual && desired.encoding !== "base64") {
+  if (textual) {
     const maskedLive = liveFact ? { ...liveFact, content: maskLive(liveFact.content!, maskedDesired, opts) } : null;
-    const shown = planFile({ ...desired, content: maskedDesired }, maskedLive).changes.find((c) => c.kind === "write")?.diff;
+    const shown = planFile({ ...desired, secret: false, content: maskedDesired }, maskedLive).changes.find((c) => c.kind === "write")?.diff;
     diff = shown !== undefined && /^@@ /m.test(shown) ? shown : `--- a${desired.path}\n+++ b${desired.path}\n@@ content differs only in masked secret values @@\n`;
   }
-  diff = maskContent(plainFile(diff), toMask, opts.salt);
+  diff = maskText(diff, toMask, opts.salt);
   return { ...plan, changes: plan.changes.map((c) => (c.kind === "write" ? { ...c, diff } : c)) };
 }
 

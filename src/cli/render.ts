@@ -2,7 +2,9 @@ import { existsSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import yaml from "js-yaml";
 import { analyzeInventoryFile, type Analysis } from "../pipeline/analyze";
-import { MASK_SALT_KEY, collectSecretRefs, secretsToMask, writeRenderTree } from "../render/output";
+import { MASK_SALT_KEY, MASK_SALT_SPEC } from "../core/masking";
+import { derivedSecrets } from "../render/derived-secrets";
+import { collectSecretRefs, secretsToMask, writeRenderTree } from "../render/output";
 import type { DesiredState } from "../core/desired-state";
 import { hasErrors, sortFindings, type Finding } from "../core/findings";
 import type { Materials } from "../core/materials";
@@ -83,7 +85,7 @@ export function prepareRender(
     io.err(formatFindings(late));
     return EXIT.invalid;
   }
-  const specs = [...requiredMaterials(a.plan), { key: MASK_SALT_KEY, kind: { type: "token", length: 32 } as const, description: "salt of the masked-secret hashes" }];
+  const specs = [...requiredMaterials(a.plan), MASK_SALT_SPEC];
   const materialsFile = opts.materials ?? defaultMaterialsFile(file);
   if (!opts.materials && !existsSync(materialsFile) && existsSync(legacyMaterialsFile(a.plan.name))) {
     // Neither adopt it silently (it may be shared by every INI inventory) nor rotate every key.
@@ -106,7 +108,7 @@ export function prepareRender(
     materials,
     generated,
     state,
-    toMask: secretsToMask(refs, values, materials),
+    toMask: secretsToMask(refs, values, materials, derivedSecrets(a.plan, values)),
     ...(salt ? { salt } : {}),
   };
 }

@@ -16,7 +16,7 @@ import { shellQuote } from "./escape";
 import { createHash } from "node:crypto";
 import { createTwoFilesPatch } from "diff";
 import { fileBytes, type FileSpec } from "./desired-state";
-import { maskSecrets, shortHash } from "./secrets";
+import { keyedShortHash, maskWhole, redactContent } from "./masking";
 
 // ---------------------------------------------------------------------------------------------
 // Facts
@@ -121,28 +121,17 @@ function decodeUtf8(bytes: Buffer): string | undefined {
 export const sha256Hex = (content: string | Buffer): string => createHash("sha256").update(content).digest("hex");
 
 /**
- * Stable placeholder for secret content: the same secret always masks to the same text and a
- * changed secret to a different one, so a diff still shows *that* it changed, never *what*.
- * Only 8 hex digits of the hash are shown (enough to tell versions apart, too few to be useful
- * as a full digest of the value).
+ * Placeholder for a secret file's whole content, in the one keyed format of src/core/masking.ts:
+ * the same content masks to the same text within a salt, a changed one to a different text, and
+ * nothing about the value can be confirmed without the salt.
  */
-export const maskSecret = (content: string): string => `<secret sha256:${shortHash(content)}>`;
+export const maskSecret = (content: string | Buffer, salt?: string): string => maskWhole(content, salt);
 
 /**
  * Best-effort redaction of a secret file's content out of free text (a validator's output may
- * quote the offending line). Replaces every line and every whitespace-separated token of the
- * secret that is long enough to be meaningful.
+ * quote the offending line): every line and every token of the secret long enough to matter.
  */
-export function redactSecret(text: string, secretContent: string): string {
-  const pieces = new Set<string>();
-  for (const line of secretContent.split(/\r?\n/)) {
-    const t = line.trim();
-    if (t.length >= 6) pieces.add(t);
-    for (const tok of t.split(/\s+/)) if (tok.length >= 8) pieces.add(tok);
-  }
-  // maskSecrets replaces longest first, so a line is masked whole before its tokens are.
-  return maskSecrets(text, new Map([...pieces].map((p, i) => [`file-${i + 1}`, p])));
-}
+export const redactSecret = (text: string, secretContent: string, salt?: string): string => redactContent(text, secretContent, salt);
 
 // ---------------------------------------------------------------------------------------------
 // Modes, quoting
@@ -195,10 +184,15 @@ export interface PlanFileOptions {
    * @default false
    */
   readonly force?: boolean;
+  /**
+   * Key of the masked hashes of secret content (the inventory's mask salt, src/core/masking.ts).
+   * @default - a random key per process
+   */
+  readonly maskSalt?: string;
 }
 
 /** Same width as `maskSecret`'s hash: enough to tell versions apart in a message. */
-const short = (sha: string): string => sha.slice(0, 8);
+const shortPlain = (sha: string): string => sha.slice(0, 8);
 
 /**
  * Plan one file.
@@ -214,6 +208,8 @@ export function planFile(
   opts: PlanFileOptions = {},
 ): FilePlan {
   const { host, path } = desired;
+  // A secret file's hashes are shown keyed, like its content: a plain sha256 would confirm a guess.
+  const short = desired.secret ? (sha: string): string => `h:${keyedShortHash(sha, opts.maskSalt)}` : shortPlain;
   // The bytes that land on disk (`encoding: base64` content is decoded, e.g. a corosync authkey).
   const desiredBytes = fileBytes(desired);
   const desiredSha256 = sha256Hex(desiredBytes);
@@ -236,7 +232,7 @@ export function planFile(
         {
           kind: "write",
           reason: `create ${path} (${mode} ${desired.owner}:${desired.group}, ${bytes} bytes)`,
-          diff: contentDiff(desired, undefined, undefined),
+          diff: contentDiff(desired, undefined, undefined, opts.maskSalt),
         },
       ],
     };
@@ -253,7 +249,7 @@ export function planFile(
           reason:
             `${path} was changed out of band (live sha256 ${short(live.sha256)}…, last written ${short(lastWrittenSha256)}…); ` +
             `refusing to overwrite it: run \`pulumi refresh\` to accept the live file as the baseline, or set force: true`,
-          diff: contentDiff(desired, live, live.content),
+          diff: contentDiff(desired, live, live.content, opts.maskSalt),
         },
       ],
     };
@@ -267,7 +263,7 @@ export function planFile(
         : outOfBand
           ? `overwrite out-of-band edit of ${path} (force: live sha256 ${short(live.sha256)}…, last written ${short(lastWrittenSha256)}…)`
           : `update ${path} (sha256 ${short(live.sha256)}… → ${short(desiredSha256)}…)`;
-    changes.push({ kind: "write", reason: why, diff: contentDiff(desired, live, live.content) });
+    changes.push({ kind: "write", reason: why, diff: contentDiff(desired, live, live.content, opts.maskSalt) });
   }
   if (live.mode !== mode) changes.push({ kind: "chmod", reason: `mode of ${path} ${live.mode} → ${mode}` });
   if (!sameIdentity(desired.owner, live.owner, live.uid) || !sameIdentity(desired.group, live.group, live.gid)) {
@@ -281,8 +277,9 @@ const MAX_DIFF_BYTES = 256 * 1024;
 /** jsdiff gives up (deterministically) past this many edits; we then summarize. */
 const MAX_EDIT_LENGTH = 5000;
 
-function contentDiff(desired: DesiredFile, live: FileFact | undefined, liveContent: string | undefined): string {
+function contentDiff(desired: DesiredFile, live: FileFact | undefined, liveContent: string | undefined, maskSalt: string | undefined): string {
   const { path } = desired;
+  const short = desired.secret ? (sha: string): string => `h:${keyedShortHash(sha, maskSalt)}` : shortPlain;
   const oldName = live ? `a${path}` : "/dev/null";
   const summary = (): string =>
     `--- ${oldName}\n+++ b${path}\n` +
@@ -294,8 +291,8 @@ function contentDiff(desired: DesiredFile, live: FileFact | undefined, liveConte
   let oldText = liveContent ?? "";
   let newText = desired.content;
   if (desired.secret) {
-    oldText = live ? `${maskSecret(oldText)}\n` : "";
-    newText = `${maskSecret(newText)}\n`;
+    oldText = live ? `${maskSecret(oldText, maskSalt)}\n` : "";
+    newText = `${maskSecret(newText, maskSalt)}\n`;
   }
   if (Buffer.byteLength(oldText) > MAX_DIFF_BYTES || Buffer.byteLength(newText) > MAX_DIFF_BYTES) return summary();
   const patch = createTwoFilesPatch(oldName, `b${path}`, oldText, newText, undefined, undefined, {

@@ -28,11 +28,6 @@ export function shortHash(value: string): string {
   return createHash("sha256").update(value).digest("hex").slice(0, 8);
 }
 
-/** Stable placeholder: a change of the value still shows in a diff, the value does not. */
-export function secretPlaceholder(label: string, value: string): string {
-  return `<secret:${label} sha256:${shortHash(value)}>`;
-}
-
 /**
  * Resolve a reference against resolved values. Literals resolve to themselves. An unresolved
  * reference yields a deterministic marker so rendering never crashes; callers that apply to
@@ -44,22 +39,4 @@ export function resolveSecret(ref: SecretRef, values: SecretValues): string {
   return v ?? `__HAFORGE_UNRESOLVED_${secretKey(ref).replace(/[^A-Za-z0-9]/g, "_")}__`;
 }
 
-/**
- * Replace every occurrence of every secret value in `content` by its placeholder. Longest values
- * first so a value containing another is masked whole. Values shorter than 4 characters are not
- * masked textually (they would mask unrelated text); files that are wholly secret are masked whole
- * by the caller.
- */
-export function maskSecrets(
-  content: string,
-  secrets: ReadonlyMap<string, string>,
-  placeholder: (label: string, value: string) => string = secretPlaceholder,
-): string {
-  // Equal lengths keep the map's order (Array.prototype.sort is stable).
-  const entries = [...secrets.entries()].filter(([, v]) => v.length >= 4).sort((a, b) => b[1].length - a[1].length);
-  let out = content;
-  for (const [label, value] of entries) {
-    if (out.includes(value)) out = out.split(value).join(placeholder(label, value));
-  }
-  return out;
-}
+// Masking lives in ./masking.ts (one module, one keyed placeholder format).

@@ -43,6 +43,8 @@ export interface RemoteFileInputs {
   readonly activate?: string;
   readonly force?: boolean;
   readonly backup?: boolean;
+  /** The inventory's mask salt: secret content in diffs and errors shows as a keyed placeholder. */
+  readonly maskSalt?: string;
 }
 
 export interface RemoteFileOutputs extends RemoteFileInputs {
@@ -83,6 +85,7 @@ const applyOptsOf = (i: RemoteFileInputs, lastSha?: string): ApplyFileOptions =>
   backup: i.backup ?? true,
   ...(i.activate === undefined ? {} : { activate: i.activate }),
   ...(lastSha === undefined ? {} : { lastSha }),
+  ...(i.maskSalt ? { maskSalt: i.maskSalt } : {}),
 });
 
 const idOf = (i: RemoteFileInputs): string => `${i.connection.host}:${i.path}`;
@@ -265,6 +268,8 @@ export interface RemoteFileArgs {
   readonly force?: pulumi.Input<boolean>;
   /** Keep the replaced file as `<path>.haforge-prev`. @default true */
   readonly backup?: pulumi.Input<boolean>;
+  /** Key of the masked hashes of secret content in diffs and errors (kept secret). @default - random per process */
+  readonly maskSalt?: pulumi.Input<string>;
 }
 
 /**
@@ -305,6 +310,7 @@ export class RemoteFile extends pulumi.dynamic.Resource {
       activate: args.activate,
       force: args.force ?? false,
       backup: args.backup ?? true,
+      ...(args.maskSalt === undefined ? {} : { maskSalt: pulumi.secret(args.maskSalt) }),
       sha256: undefined,
       size: undefined,
       hostKeySeen: undefined,

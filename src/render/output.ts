@@ -5,17 +5,18 @@
  * keyed hash (HMAC with the inventory's own mask salt, so a weak password cannot be brute-forced
  * from the placeholder), so a changed secret still shows in a diff while its value does not.
  */
-import { createHash, createHmac } from "node:crypto";
+import { createHash } from "node:crypto";
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { DesiredState, FileSpec } from "../core/desired-state";
-import type { Materials } from "../core/materials";
-import { maskSecrets, secretKey, type SecretValues } from "../core/secrets";
+import { maskFileContent, type MaskSet } from "../core/masking";
+import { secretKey } from "../core/secrets";
 import type { SecretRef } from "../inventory/schema";
 import type { OnRenderProgress } from "../pipeline/render";
 import { clearPrevious, inspectOutDir, type OutDirPlan } from "./out-dir";
 
-export const MASK_SALT_KEY = "haforge/mask-salt";
+// One masking module (src/core/masking.ts); re-exported for the callers of this module.
+export { MASK_SALT_KEY, keyedShortHash, secretsToMask } from "../core/masking";
 
 /** Every SecretRef anywhere in a value (inventory or plan), deduplicated by canonical key. */
 export function collectSecretRefs(value: unknown): SecretRef[] {
@@ -36,51 +37,12 @@ export function collectSecretRefs(value: unknown): SecretRef[] {
   return [...out.values()].sort((a, b) => secretKey(a).localeCompare(secretKey(b)));
 }
 
-/** The values to mask, by label. Compound materials (JSON) contribute their private fields. */
-export function secretsToMask(refs: readonly SecretRef[], secrets: SecretValues, materials: Materials): Map<string, string> {
-  const m = new Map<string, string>();
-  for (const ref of refs) {
-    const v = "value" in ref ? ref.value : secrets[secretKey(ref)];
-    if (v !== undefined && v !== "") m.set(secretKey(ref), v);
-  }
-  for (const [key, value] of Object.entries(materials)) {
-    if (key === MASK_SALT_KEY) continue;
-    let parsed: unknown;
-    try {
-      parsed = value.trim().startsWith("{") ? JSON.parse(value) : undefined;
-    } catch {
-      parsed = undefined;
-    }
-    if (parsed && typeof parsed === "object") {
-      for (const [field, inner] of Object.entries(parsed as Record<string, unknown>)) {
-        if (typeof inner === "string" && /private|key|secret|token|password/i.test(field) && !/public|cert/i.test(field)) {
-          m.set(`${key}#${field}`, inner);
-          // PEM bodies are also written line by line or re-wrapped: mask the base64 body alone too.
-          const body = inner.replace(/-----[^-]+-----/g, "").replace(/\s+/g, "");
-          if (body.length > 40 && body !== inner) m.set(`${key}#${field}:body`, body);
-        }
-      }
-    } else {
-      m.set(key, value);
-    }
-  }
-  return m;
-}
-
-export function keyedShortHash(value: string, salt: string | undefined): string {
-  return (salt ? createHmac("sha256", salt).update(value) : createHash("sha256").update(value)).digest("hex").slice(0, 8);
-}
-
 /**
- * Replace every occurrence of every secret value (longest first, values of ≥ 4 characters) by
- * `<secret:LABEL h:XXXXXXXX>`. A file flagged secret whose content contains none of the known
- * values (e.g. a password file of a 3-character password) is masked whole.
+ * A file as the render tree shows it: secret values masked in every form they are written in;
+ * binary secret files, and secret files holding no known value, masked whole.
  */
-export function maskContent(file: Pick<FileSpec, "content" | "secret">, toMask: ReadonlyMap<string, string>, salt: string | undefined): string {
-  // Labels in order, so equal-length values are replaced in a stable, documented order.
-  const byLabel = new Map([...toMask.entries()].sort((a, b) => a[0].localeCompare(b[0])));
-  const out = maskSecrets(file.content, byLabel, (label, value) => `<secret:${label} h:${keyedShortHash(value, salt)}>`);
-  return file.secret && out === file.content ? `<secret:file h:${keyedShortHash(file.content, salt)}>\n` : out;
+export function maskContent(file: { readonly content: string; readonly secret: boolean; readonly encoding?: string }, toMask: MaskSet, salt: string | undefined): string {
+  return maskFileContent(file, toMask, salt);
 }
 
 export interface ManifestFile {

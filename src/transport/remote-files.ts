@@ -72,6 +72,8 @@ export interface ApplyFileOptions {
   readonly live?: FileFact | null | false;
   /** @default getDefaultPool() — one connection per host per process */
   readonly pool?: SshPool;
+  /** Key of masked secret hashes in diffs and errors (src/core/masking.ts). @default - random per process */
+  readonly maskSalt?: string;
 }
 
 export interface ApplyFileResult {
@@ -134,7 +136,7 @@ export async function applyFile(conn: HostConnection, spec: FileToApply, opts: A
   const { path } = spec;
   const desired = { ...spec, host };
   const live = opts.live !== undefined ? opts.live : await readFileFact(pool, conn, path);
-  const plan = planFile(desired, live, opts.lastSha, { force: opts.force ?? false });
+  const plan = planFile(desired, live, opts.lastSha, { force: opts.force ?? false, ...(opts.maskSalt === undefined ? {} : { maskSalt: opts.maskSalt }) });
   const hostKeySeen = pool.hostKeysSeen().find((k) => k.trustedOnFirstUse && k.host === host && k.address === conn.address)?.key;
   const seen = hostKeySeen === undefined ? {} : { hostKeySeen };
   const liveNow = { sha256: live ? live.sha256 : "", size: live ? live.size : 0 };
@@ -186,7 +188,7 @@ async function writeContent(pool: SshPool, conn: HostConnection, spec: FileToApp
   const step = `write ${path}`;
   // Generous bound: the upload itself happens inside this command.
   const r = await pool.exec(conn, script, { step, stdin: body, timeoutMs: Math.max(300_000, (validateTimeoutSec + 60) * 1000) });
-  const err = spec.secret ? redactSecret(tail(r.stderr), spec.content) : tail(r.stderr);
+  const err = spec.secret ? redactSecret(tail(r.stderr), spec.content, opts.maskSalt) : tail(r.stderr);
   if (r.code === 0) return /had_prev=1/.test(r.stdout);
   const fail = (detail: string, code: RemoteFileErrorCode = "WRITE", s = step) => new RemoteFileError(host, s, detail, code);
   switch (r.code) {
@@ -221,7 +223,7 @@ async function activateOrRestore(pool: SshPool, conn: HostConnection, spec: File
   const r = await pool.exec(conn, activate, { step, timeoutMs });
   if (r.code === 0) return;
   const out = tail(`${r.stdout}\n${r.stderr}`);
-  const detail = spec.secret ? redactSecret(out, spec.content) : out;
+  const detail = spec.secret ? redactSecret(out, spec.content, opts.maskSalt) : out;
   const restoreCmd =
     undo.kind === "content"
       ? restorePreviousScript(spec.path, undo.hadPrev)

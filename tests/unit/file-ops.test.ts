@@ -136,7 +136,8 @@ describe("planFile", () => {
     assert.equal(created, `--- /dev/null\n+++ b/etc/app.conf\n@@ -0,0 +1,1 @@\n+${maskSecret("password=hunter2\n")}\n`);
     const changed = planFile(d, fact("password=letmein\n"), sha("password=letmein\n")).changes[0]!.diff!;
     assert.doesNotMatch(changed, /hunter2|letmein/);
-    assert.match(changed, /^-<secret sha256:[0-9a-f]{8}>\n\+<secret sha256:[0-9a-f]{8}>$/m);
+    assert.match(changed, /^-<secret:file h:[0-9a-f]{8}>\n\+<secret:file h:[0-9a-f]{8}>$/m);
+    assert.doesNotMatch(changed + planFile(d, fact("password=letmein\n"), sha("password=letmein\n")).changes[0]!.reason, new RegExp(`${sha("password=letmein\n").slice(0, 8)}|${sha("password=hunter2\n").slice(0, 8)}`), "no plain sha256 of secret content");
     const refused = planFile(d, fact("password=letmein\n"), sha("other")).changes[0]!;
     assert.equal(refused.kind, "refuse");
     assert.doesNotMatch(refused.diff!, /hunter2|letmein/);
@@ -153,18 +154,19 @@ describe("planFile", () => {
 });
 
 describe("masking", () => {
-  it("maskSecret is stable and distinguishes values", () => {
-    assert.equal(maskSecret("s3cret"), maskSecret("s3cret"));
-    assert.notEqual(maskSecret("s3cret"), maskSecret("s3cret2"));
-    assert.match(maskSecret("s3cret"), /^<secret sha256:[0-9a-f]{8}>$/);
-    assert.equal(maskSecret("s3cret"), `<secret sha256:${sha256Hex("s3cret").slice(0, 8)}>`);
+  it("maskSecret is stable, keyed, and distinguishes values", () => {
+    assert.equal(maskSecret("s3cret", "salt"), maskSecret("s3cret", "salt"));
+    assert.notEqual(maskSecret("s3cret", "salt"), maskSecret("s3cret2", "salt"));
+    assert.notEqual(maskSecret("s3cret", "salt"), maskSecret("s3cret", "other salt"), "keyed");
+    assert.match(maskSecret("s3cret"), /^<secret:file h:[0-9a-f]{8}>$/);
+    assert.notEqual(maskSecret("s3cret"), `<secret:file h:${sha256Hex("s3cret").slice(0, 8)}>`, "never a plain sha256, even without a salt");
   });
 
   it("redactSecret removes secret lines and tokens from free text", () => {
     const secret = "user admin\npassword Sup3rS3cretValue\n";
     const out = redactSecret("line 2: bad 'password Sup3rS3cretValue' near Sup3rS3cretValue", secret);
     assert.doesNotMatch(out, /Sup3rS3cretValue/);
-    assert.match(out, /^line 2: bad '<secret:file-\d+ sha256:[0-9a-f]{8}>' near <secret:file-\d+ sha256:[0-9a-f]{8}>$/);
+    assert.match(out, /^line 2: bad '<secret:file-\d+ h:[0-9a-f]{8}>' near <secret:file-\d+ h:[0-9a-f]{8}>$/);
   });
 });
 

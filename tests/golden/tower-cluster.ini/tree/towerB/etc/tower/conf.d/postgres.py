@@ -6,7 +6,7 @@ DATABASES = {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": "awx",
         "USER": "awx",
-        "PASSWORD": "<secret:value:bb5375ba h:ee3b9353>",
+        "PASSWORD": "<secret:value h:ee3b9353>",
         "HOST": "203.0.113.30",
         "PORT": "5432",
     }

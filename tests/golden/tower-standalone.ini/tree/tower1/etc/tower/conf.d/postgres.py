@@ -6,7 +6,7 @@ DATABASES = {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": "awx",
         "USER": "awx",
-        "PASSWORD": "<secret:value:bb5375ba h:fe4946d5>",
+        "PASSWORD": "<secret:value h:fe4946d5>",
         "HOST": "192.0.2.20",
         "PORT": "5432",
     }

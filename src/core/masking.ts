@@ -1,0 +1,185 @@
+/**
+ * THE masking module: every output that shows rendered or live content (the render tree, `haforge
+ * diff`, `diff --live`, the RemoteFile provider's diffs and error messages) masks secrets here,
+ * with one placeholder format:
+ *
+ *     <secret:LABEL h:XXXXXXXX>
+ *
+ * LABEL names the secret (`secret:rabbitmqPassword`, `corosync/authkey/db`, `file` for a file
+ * masked whole; literal inventory values are labelled `value`, without any hash of them). The 8
+ * hex digits are an HMAC-SHA256 of the value keyed with the inventory's mask salt (the
+ * `haforge/mask-salt` material, kept with the other generated material, so the same on every
+ * machine that renders the inventory): a changed secret still shows as a changed placeholder, and a
+ * weak password cannot be confirmed from it. Without a salt the key is random per process (stable
+ * within one run, meaningless outside it) — never a plain hash.
+ *
+ * Secret VALUES are masked, not whole files, so the rest of a file stays reviewable. Each value is
+ * masked in every form a renderer may write it (JSON/YAML/shell/XML/URL escapes, base64); values a
+ * renderer derives (keepalived's auth_pass cut to 8 characters) are added by the caller
+ * (src/render/derived-secrets.ts). Only binary secret files, and secret files where no known value is found (e.g. a hash
+ * derived from a password), are masked whole.
+ */
+import { createHmac, randomBytes } from "node:crypto";
+import type { SecretRef } from "../inventory/schema";
+import type { MaterialSpec, Materials } from "./materials";
+import { secretKey, type SecretValues } from "./secrets";
+
+/** The material key of the mask salt (a 32-character token generated once per inventory). */
+export const MASK_SALT_KEY = "haforge/mask-salt";
+
+/** The mask salt as a material: generated once with the inventory's other keys (CLI and Pulumi alike). */
+export const MASK_SALT_SPEC: MaterialSpec = { key: MASK_SALT_KEY, kind: { type: "token", length: 32 }, description: "key of the masked-secret hashes" };
+
+/** Values shorter than this are not masked textually (they would hit unrelated text). */
+export const MIN_MASKED_LENGTH = 4;
+
+const processKey = randomBytes(32).toString("hex");
+
+export function keyedShortHash(value: string | Buffer, salt: string | undefined): string {
+  return createHmac("sha256", salt || processKey).update(value).digest("hex").slice(0, 8);
+}
+
+/** What a label shows: a literal's canonical key carries an (unkeyed) hash of it, which must not show. */
+const shownLabel = (label: string): string => (label.startsWith("value:") ? "value" : label);
+
+export function placeholder(label: string, value: string | Buffer, salt: string | undefined): string {
+  return `<secret:${shownLabel(label)} h:${keyedShortHash(value, salt)}>`;
+}
+
+/** Placeholders as they appear in masked text (to find them again). */
+export const PLACEHOLDER_RE = /<secret:([^\s>]+) h:[0-9a-f]{8}>/g;
+
+const xmlEscape = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&apos;");
+
+/** The forms of `value` a renderer may write: the value itself and its escaped/encoded forms. */
+export function secretForms(value: string): string[] {
+  const one = (v: string): string[] => [
+    v,
+    JSON.stringify(v).slice(1, -1), // JSON, YAML double-quoted: \" \\ \n \uXXXX
+    v.replace(/[\\"]/g, "\\$&"), // C-style / conf double-quoted
+    v.replace(/[\\"$`]/g, "\\$&"), // shell double-quoted
+    v.replace(/'/g, "''"), // YAML/SQL single-quoted
+    v.replace(/'/g, `'\\''`), // shell single-quoted
+    v.replace(/'/g, `'"'"'`),
+    xmlEscape(v),
+    v.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/"/g, "&quot;"),
+    encodeURIComponent(v), // URLs (AMQP, Postgres DSNs)
+    v.replace(/%/g, "%%"), // systemd specifiers
+    Buffer.from(v).toString("base64"),
+  ];
+  return [...new Set(one(value))].filter((f) => f.length >= MIN_MASKED_LENGTH);
+}
+
+/** Secrets to mask: label → value. */
+export type MaskSet = ReadonlyMap<string, string>;
+
+/**
+ * The values to mask, by label: resolved inventory secrets (canonical keys) and generated
+ * materials; compound materials (JSON) contribute their private fields (and a PEM's bare body).
+ */
+export function secretsToMask(
+  refs: readonly SecretRef[],
+  secrets: SecretValues,
+  materials: Materials,
+  /** Forms renderers derive from secrets (see src/render/derived-secrets.ts), by label. */
+  derived: ReadonlyMap<string, string> = new Map(),
+): Map<string, string> {
+  const m = new Map<string, string>(derived);
+  for (const ref of refs) {
+    const v = "value" in ref ? ref.value : secrets[secretKey(ref)];
+    if (v !== undefined && v !== "") m.set(secretKey(ref), v);
+  }
+  for (const [key, value] of Object.entries(materials)) {
+    if (key === MASK_SALT_KEY) continue;
+    let parsed: unknown;
+    try {
+      parsed = value.trim().startsWith("{") ? JSON.parse(value) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    if (parsed && typeof parsed === "object") {
+      for (const [field, inner] of Object.entries(parsed as Record<string, unknown>)) {
+        if (typeof inner === "string" && /private|key|secret|token|password/i.test(field) && !/public|cert/i.test(field)) {
+          m.set(`${key}#${field}`, inner);
+          // PEM bodies are also written line by line or re-wrapped: mask the base64 body alone too.
+          const body = inner.replace(/-----[^-]+-----/g, "").replace(/\s+/g, "");
+          if (body.length > 40 && body !== inner) m.set(`${key}#${field}:body`, body);
+        }
+      }
+    } else {
+      m.set(key, value);
+    }
+  }
+  return m;
+}
+
+interface Needle {
+  readonly form: string;
+  readonly label: string;
+  readonly value: string;
+}
+
+function needles(secrets: MaskSet): Needle[] {
+  const out: Needle[] = [];
+  // Labels sorted, then longest form first (stable sort): a value containing another is masked whole.
+  for (const [label, value] of [...secrets.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) {
+    if (value.length < MIN_MASKED_LENGTH) continue;
+    for (const form of secretForms(value)) out.push({ form, label, value });
+  }
+  return out.sort((a, b) => b.form.length - a.form.length);
+}
+
+/** Replace every form of every secret value in `text` by its placeholder. */
+export function maskText(text: string, secrets: MaskSet, salt: string | undefined): string {
+  let out = text;
+  for (const n of needles(secrets)) {
+    if (!out.includes(n.form)) continue;
+    // Never cut into a placeholder already written (its hash could contain the form).
+    const ph = placeholder(n.label, n.value, salt);
+    out = out
+      .split(/(<secret:[^\s>]+ h:[0-9a-f]{8}>)/)
+      .map((part, i) => (i % 2 === 1 ? part : part.split(n.form).join(ph)))
+      .join("");
+  }
+  return out;
+}
+
+/** A whole file's content masked as one secret (binary files, secret files without known values). */
+export const maskWhole = (content: string | Buffer, salt: string | undefined): string => placeholder("file", content, salt);
+
+/**
+ * A file's content for display: secret values masked; a secret file that is binary (base64) or
+ * in which no known value was found is masked whole.
+ */
+export function maskFileContent(
+  file: { readonly content: string; readonly secret: boolean; readonly encoding?: string },
+  secrets: MaskSet,
+  salt: string | undefined,
+): string {
+  if (file.secret && file.encoding === "base64") {
+    // A binary key: masked whole, under its material's name when it is one (`corosync/authkey/db`).
+    const known = [...secrets.entries()].find(([, v]) => v === file.content.trim());
+    return `${known ? placeholder(known[0], known[1], salt) : maskWhole(file.content, salt)}\n`;
+  }
+  const out = maskText(file.content, secrets, salt);
+  return file.secret && out === file.content ? `${maskWhole(file.content, salt)}\n` : out;
+}
+
+/**
+ * Best-effort redaction of a secret file's content out of free text (a validator's output may
+ * quote the offending line): every line and every token of the content that is long enough.
+ */
+export function redactContent(text: string, secretContent: string, salt?: string): string {
+  const pieces = new Map<string, string>();
+  let i = 0;
+  for (const line of secretContent.split(/\r?\n/)) {
+    const l = line.trim();
+    if (l.length >= 6) pieces.set(`file-${++i}`, l);
+    for (const tok of l.split(/[\s=:,;"']+/)) if (tok.length >= 6) pieces.set(`file-${++i}`, tok);
+  }
+  let out = text;
+  for (const [label, p] of [...pieces.entries()].sort((a, b) => b[1].length - a[1].length)) {
+    if (out.includes(p)) out = out.split(p).join(placeholder(label, p, salt));
+  }
+  return out;
+}
