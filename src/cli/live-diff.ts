@@ -16,10 +16,10 @@ import { PREV_SUFFIX, planFile, type DesiredFile, type FileFact, type FilePlan }
 import type { FileSpec } from "../core/desired-state";
 import { formatFindings } from "./format";
 import { EXIT, UsageError, type CliIo } from "./io";
-import { prepareRender, type RenderOptions } from "./render";
+import { defaultKnownHostsFile, prepareRender, type RenderOptions } from "./render";
 import { PLACEHOLDER_RE, keyedShortHash, maskFileContent, maskText } from "../core/masking";
 import { RemoteFileError, readFileFacts } from "../transport";
-import { SshPool, TransportError, getDefaultPool, hostConnections, mapLimit, type HostConnection } from "../transport";
+import { SshPool, TransportError, getDefaultPool, hostConnections, mapLimit, recordTrustedKeys, type HostConnection } from "../transport";
 
 // ---------------------------------------------------------------------------------------------
 // The operation
@@ -246,10 +246,17 @@ export async function liveDiffCommand(file: string, opts: LiveDiffCliOptions, io
   const files = p.state.hosts.filter((h) => only.has(h.host)).flatMap((h) => h.files);
   // A pool of our own, closed at the end: open connections would keep the process alive.
   const pool = new SshPool();
+  const tofuFile = defaultKnownHostsFile(file);
   let result: LiveDiff;
   try {
-    result = await liveDiff(files, hostConnections(p.plan.hosts, p.values), { pool, concurrency, toMask: p.toMask, ...(p.salt ? { salt: p.salt } : {}) });
+    result = await liveDiff(files, hostConnections(p.plan.hosts, p.values, { tofuFile }), { pool, concurrency, toMask: p.toMask, ...(p.salt ? { salt: p.salt } : {}) });
   } finally {
+    // Keys accepted on trust-on-first-use are pinned from now on: the next run refuses any other.
+    const trusted = pool.hostKeysSeen().filter((k) => k.trustedOnFirstUse);
+    if (trusted.length) {
+      recordTrustedKeys(tofuFile, trusted);
+      for (const k of trusted) io.err(`${k.host}: trusted on first use: ${k.key.split(" ")[0]} ${k.fingerprint} (recorded in ${tofuFile}; later runs accept only this key)`);
+    }
     await pool.close();
   }
   const text = formatLiveDiff(result);

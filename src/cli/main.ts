@@ -4,6 +4,8 @@
  * unreadable/unparseable file (a clear message, never a stack trace); bin/haforge.js turns an
  * exception escaping here (a bug) into exit 3 (README, "CLI").
  */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { Command, CommanderError } from "commander";
 import { UnreadableInventory } from "../pipeline/analyze";
 import type { DiffOptions } from "./diff";
@@ -18,13 +20,24 @@ const commands = {
   plan: () => require("./plan") as typeof import("./plan"),
   render: () => require("./render") as typeof import("./render"),
   diff: () => require("./diff") as typeof import("./diff"),
+  secrets: () => require("./secrets") as typeof import("./secrets"),
 };
+
+/** The version in package.json (read at run time: no build step). */
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(join(__dirname, "..", "..", "package.json"), "utf8")) as { version: string }).version;
+  } catch {
+    return "unknown";
+  }
+}
 
 export async function main(argv: readonly string[], io: CliIo = processIo, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   let code: number = EXIT.ok;
   const program = new Command()
     .name("haforge")
     .description("Declarative HA cluster provisioner: validate, plan, render and diff inventories (Tower INI or haforge YAML)")
+    .version(packageVersion(), "-V, --version", "print the haforge version")
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
     .showHelpAfterError(false);
@@ -59,6 +72,15 @@ export async function main(argv: readonly string[], io: CliIo = processIo, env: 
     .description("render every host's files, services and cluster actions")
     .action((file: string, o: { out: string; revealSecrets?: boolean; secrets?: string; materials?: string; force?: boolean }) => {
       code = commands.render().renderCommand(file, o, io, env);
+    });
+  program
+    .command("secrets")
+    .argument("<inventory>")
+    .option("--json", "machine-readable list")
+    .option("--stack <name>", "add --stack NAME to every line")
+    .description("print the `pulumi config set --secret` lines the inventory needs (Pulumi prompts for each value)")
+    .action((file: string, o: { json?: boolean; stack?: string }) => {
+      code = commands.secrets().secretsCommand(file, o, io);
     });
   program
     .command("diff")

@@ -40,6 +40,12 @@ export function defaultMaterialsFile(inventoryFile: string): string {
   return join(dirname(inv), ".haforge", `${basename(inv)}.materials.json`);
 }
 
+/** Host keys accepted on trust-on-first-use, recorded beside the inventory's materials (known_hosts format). */
+export function defaultKnownHostsFile(inventoryFile: string): string {
+  const inv = resolve(inventoryFile);
+  return join(dirname(inv), ".haforge", `${basename(inv)}.known_hosts`);
+}
+
 /** Where materials went before they were per inventory: `./.haforge/<cluster name>.materials.json`. */
 export const legacyMaterialsFile = (clusterName: string): string => resolve(".haforge", `${clusterName}.materials.json`);
 

@@ -9,7 +9,7 @@
  *   authentication, exit 2), and an inventory with errors (exit 1, sshd sees no connection).
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -141,8 +141,8 @@ describe("liveDiff (the operation) against real sshds", () => {
     // Secret file → masked on both sides, neither value shown.
     const secret = byPath(ha!.files, "secret.key");
     const sd = secret.plan.changes[0]!.diff!;
-    assert.match(sd, /^-<secret sha256:[0-9a-f]{8}>$/m);
-    assert.match(sd, /^\+<secret sha256:[0-9a-f]{8}>$/m);
+    assert.match(sd, /^-<secret:file h:[0-9a-f]{8}>$/m);
+    assert.match(sd, /^\+<secret:file h:[0-9a-f]{8}>$/m);
     assert.doesNotMatch(sd, /KEY-MATERIAL/);
 
     // A secret value inside a plain file → masked like the render tree; the OLD value (unknown
@@ -211,14 +211,14 @@ describe("haforge diff --live (CLI)", () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   /** Two active/passive hosts, one per fixture sshd; `ssh` settings per host overridable. */
-  const inventory = (opts: { pin?: boolean; hostsOfPair?: string } = {}) => {
+  const inventory = (opts: { pin?: boolean; hostsOfPair?: string; ssh?: (s: Sshd) => string; path?: string } = {}) => {
     const host = (name: string, s: Sshd, cidr: string) => [
       `  - name: ${name}`,
       `    address: 127.0.0.1`,
       `    interfaces: [{ name: eth0, address: ${cidr} }]`,
-      `    ssh: { user: root, port: ${s.port}, privateKeyPath: ${s.clientKeyPath}${opts.pin === false ? "" : `, hostKey: "${s.hostKeyLine}"`} }`,
+      `    ssh: { user: root, port: ${s.port}, privateKeyPath: ${s.clientKeyPath}${opts.ssh ? `, ${opts.ssh(s)}` : opts.pin === false ? "" : `, hostKey: "${s.hostKeyLine}"`} }`,
     ];
-    const path = join(dir, `inv-${Math.random().toString(36).slice(2)}.yaml`);
+    const path = opts.path ?? join(dir, `inv-${Math.random().toString(36).slice(2)}.yaml`);
     writeFileSync(
       path,
       [
@@ -254,7 +254,8 @@ describe("haforge diff --live (CLI)", () => {
     assert.equal(existsSync(target), false, "diff --live never writes");
     assert.match(r.out, /^== drp1 \(root@127\.0\.0\.1:\d+\): 1 of 1 file\(s\) would change$/m);
     assert.match(r.out, /^drp2: write create \/etc\/systemd\/system\/dr-provision\.service\.d\/haforge-ha\.conf \(0600 root:root, \d+ bytes\)$/m);
-    assert.match(r.out, /^\+<secret sha256:[0-9a-f]{8}>$/m);
+    // A secret file shows its lines, with the secret VALUE masked (keyed placeholder).
+    assert.match(r.out, /^\+.*<secret:secret:drpHaToken h:[0-9a-f]{8}>/m);
     assert.doesNotMatch(r.out + r.err, /tok-0123456789/);
     assert.match(r.out, /^2 file\(s\) would change on 2 host\(s\)$/m);
     assert.equal(a.connectionsSince(ma), 1);
@@ -284,6 +285,43 @@ describe("haforge diff --live (CLI)", () => {
       assert.ok(s.connectionsSince(m) >= 1);
       assert.doesNotMatch(s.logSince(m), /Accepted publickey|session_new|Starting session/);
     }
+  });
+
+  it("trust-on-first-use records the key it accepted; the next run accepts only that key", async () => {
+    const sub = mkdtempSync(join(dir, "tofu-"));
+    const inv = inventory({ ssh: () => "trustOnFirstUse: true", path: join(sub, "tofu.yaml") });
+    const first = await cli(inv);
+    assert.equal(first.code, 0, first.err);
+    const recorded = join(sub, ".haforge", "tofu.yaml.known_hosts");
+    for (const [h, s] of [["drp1", a], ["drp2", b]] as const) {
+      assert.match(first.err, new RegExp(`^${h}: trusted on first use: ssh-ed25519 SHA256:\\S+ \\(recorded in ${recorded.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`, "m"));
+      assert.ok(readFileSync(recorded, "utf8").includes(`[127.0.0.1]:${s.port}`));
+    }
+    const second = await cli(inv);
+    assert.equal(second.code, 0, second.err);
+    assert.doesNotMatch(second.err, /trusted on first use/, "pinned now");
+    // Another key at that address (a man in the middle, a rebuilt host) is refused from now on.
+    writeFileSync(recorded, readFileSync(recorded, "utf8").replace(a.hostKeyLine.split(" ")[1]!, b.hostKeyLine.split(" ")[1]!));
+    const third = await cli(inv);
+    assert.equal(third.code, 2, third.out);
+    assert.match(third.err, /^drp1: FAILED at step "connect" .*host key mismatch/m);
+  });
+
+  it("known_hosts: @revoked refuses the key, even with trust-on-first-use; an old+current pair connects", async () => {
+    const kh = join(dir, "known_hosts_rev");
+    const hostLines = (s: Sshd) => `[127.0.0.1]:${s.port} ${s.hostKeyLine}`;
+    writeFileSync(kh, `${hostLines(a)}\n@revoked [127.0.0.1]:${a.port} ${a.hostKeyLine}\n${hostLines(b)}\n`);
+    const ma = a.mark();
+    const r = await cli(inventory({ ssh: () => `knownHostsFile: ${kh}, trustOnFirstUse: true` }));
+    assert.equal(r.code, 2, r.out + r.err);
+    assert.match(r.err, /^drp1: FAILED at step "connect" .*(revoked|unknown host key|mismatch)/m);
+    assert.doesNotMatch(a.logSince(ma), /Accepted publickey/, "refused before authenticating");
+    assert.doesNotMatch(r.err, /^drp2: FAILED/m);
+    // Key rotation: the old key (another server's) and the current one both listed.
+    const pair = join(dir, "known_hosts_pair");
+    writeFileSync(pair, `[127.0.0.1]:${a.port} ${b.hostKeyLine}\n[127.0.0.1]:${a.port} ${a.hostKeyLine}\n[127.0.0.1]:${b.port} ${a.hostKeyLine}\n[127.0.0.1]:${b.port} ${b.hostKeyLine}\n`);
+    const ok = await cli(inventory({ ssh: () => `knownHostsFile: ${pair}` }));
+    assert.equal(ok.code, 0, ok.err);
   });
 
   it("an inventory with errors exits 1 with findings and contacts no host", async () => {

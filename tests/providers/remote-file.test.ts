@@ -15,6 +15,7 @@ import {
   type RemoteFileOutputs,
 } from "../../src/providers";
 import { RemoteFileError, TransportError, applyFile, getDefaultPool } from "../../src/transport";
+import { maskSecret } from "../../src/core/file-ops";
 import { startSshd, type Sshd } from "./sshd-fixture";
 
 let a: Sshd;
@@ -275,12 +276,16 @@ describe("RemoteFile provider", () => {
     const next = { ...i, content: "password an0ther-Value-43\n" };
     const d = await diff(outs, next);
     const text = d.plan!.changes[0]!.diff!;
-    assert.match(text, /-<secret sha256:[0-9a-f]{8}>\n\+<secret sha256:[0-9a-f]{8}>/);
+    assert.match(text, /-<secret:file h:[0-9a-f]{8}>\n\+<secret:file h:[0-9a-f]{8}>/);
     assert.doesNotMatch(text, /s3cr3t|an0ther/);
+    // Keyed with the inventory's mask salt when the program passes it: the render tree's placeholder.
+    const keyed = (await diff(outs, { ...next, maskSalt: "k".repeat(32) })).plan!.changes[0]!.diff!;
+    assert.ok(keyed.includes(`+${maskSecret(next.content, "k".repeat(32))}`), keyed);
+    assert.ok(!keyed.includes(sha(next.content).slice(0, 8)), "never the plain sha256 of secret content");
     const e = await rejects(provider.update!("id", outs, { ...next, validate: "cat {file}; exit 1" }), RemoteFileError);
     assert.equal(e.code, "VALIDATION");
     assert.doesNotMatch(e.message, /an0ther/, "the validator echoed the secret; the error must not");
-    assert.match(e.message, /<secret:file-\d+ sha256:[0-9a-f]{8}>/);
+    assert.match(e.message, /<secret:file-\d+ h:[0-9a-f]{8}>/);
   });
 
   it("reports the host key accepted on trust-on-first-use in the outputs", async () => {
