@@ -3,7 +3,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import yaml from "js-yaml";
 import { analyzeInventoryFile, type Analysis } from "../pipeline/analyze";
 import { MASK_SALT_KEY, MASK_SALT_SPEC } from "../core/masking";
-import { derivedSecrets } from "../render/derived-secrets";
+import { derivedSecrets } from "../pipeline/derived-secrets";
 import { collectSecretRefs, secretsToMask, writeRenderTree } from "../render/output";
 import type { DesiredState } from "../core/desired-state";
 import { hasErrors, sortFindings, type Finding } from "../core/findings";

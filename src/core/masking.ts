@@ -20,9 +20,7 @@
  * derived from a password), are masked whole.
  */
 import { createHmac, randomBytes } from "node:crypto";
-import type { SecretRef } from "../inventory/schema";
-import type { MaterialSpec, Materials } from "./materials";
-import { secretKey, type SecretValues } from "./secrets";
+import type { MaterialSpec } from "./materials";
 
 /** The material key of the mask salt (a 32-character token generated once per inventory). */
 export const MASK_SALT_KEY = "haforge/mask-salt";
@@ -72,46 +70,6 @@ export function secretForms(value: string): string[] {
 
 /** Secrets to mask: label → value. */
 export type MaskSet = ReadonlyMap<string, string>;
-
-/**
- * The values to mask, by label: resolved inventory secrets (canonical keys) and generated
- * materials; compound materials (JSON) contribute their private fields (and a PEM's bare body).
- */
-export function secretsToMask(
-  refs: readonly SecretRef[],
-  secrets: SecretValues,
-  materials: Materials,
-  /** Forms renderers derive from secrets (see src/render/derived-secrets.ts), by label. */
-  derived: ReadonlyMap<string, string> = new Map(),
-): Map<string, string> {
-  const m = new Map<string, string>(derived);
-  for (const ref of refs) {
-    const v = "value" in ref ? ref.value : secrets[secretKey(ref)];
-    if (v !== undefined && v !== "") m.set(secretKey(ref), v);
-  }
-  for (const [key, value] of Object.entries(materials)) {
-    if (key === MASK_SALT_KEY) continue;
-    let parsed: unknown;
-    try {
-      parsed = value.trim().startsWith("{") ? JSON.parse(value) : undefined;
-    } catch {
-      parsed = undefined;
-    }
-    if (parsed && typeof parsed === "object") {
-      for (const [field, inner] of Object.entries(parsed as Record<string, unknown>)) {
-        if (typeof inner === "string" && /private|key|secret|token|password/i.test(field) && !/public|cert/i.test(field)) {
-          m.set(`${key}#${field}`, inner);
-          // PEM bodies are also written line by line or re-wrapped: mask the base64 body alone too.
-          const body = inner.replace(/-----[^-]+-----/g, "").replace(/\s+/g, "");
-          if (body.length > 40 && body !== inner) m.set(`${key}#${field}:body`, body);
-        }
-      }
-    } else {
-      m.set(key, value);
-    }
-  }
-  return m;
-}
 
 interface Needle {
   readonly form: string;

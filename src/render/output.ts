@@ -9,14 +9,16 @@ import { createHash } from "node:crypto";
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { DesiredState, FileSpec } from "../core/desired-state";
-import { maskFileContent, type MaskSet } from "../core/masking";
+import { MASK_SALT_KEY, maskFileContent, type MaskSet } from "../core/masking";
+import type { Materials } from "../core/materials";
+import type { SecretValues } from "../core/secrets";
 import { secretKey } from "../core/secrets";
 import type { SecretRef } from "../inventory/schema";
 import type { OnRenderProgress } from "../pipeline/render";
 import { clearPrevious, inspectOutDir, type OutDirPlan } from "./out-dir";
 
 // One masking module (src/core/masking.ts); re-exported for the callers of this module.
-export { MASK_SALT_KEY, keyedShortHash, secretsToMask } from "../core/masking";
+export { MASK_SALT_KEY, keyedShortHash } from "../core/masking";
 
 /** Every SecretRef anywhere in a value (inventory or plan), deduplicated by canonical key. */
 export function collectSecretRefs(value: unknown): SecretRef[] {
@@ -35,6 +37,46 @@ export function collectSecretRefs(value: unknown): SecretRef[] {
   };
   walk(value);
   return [...out.values()].sort((a, b) => secretKey(a).localeCompare(secretKey(b)));
+}
+
+/**
+ * The values to mask, by label: resolved inventory secrets (canonical keys) and generated
+ * materials; compound materials (JSON) contribute their private fields (and a PEM's bare body).
+ */
+export function secretsToMask(
+  refs: readonly SecretRef[],
+  secrets: SecretValues,
+  materials: Materials,
+  /** Forms renderers derive from secrets (see src/render/derived-secrets.ts), by label. */
+  derived: ReadonlyMap<string, string> = new Map(),
+): Map<string, string> {
+  const m = new Map<string, string>(derived);
+  for (const ref of refs) {
+    const v = "value" in ref ? ref.value : secrets[secretKey(ref)];
+    if (v !== undefined && v !== "") m.set(secretKey(ref), v);
+  }
+  for (const [key, value] of Object.entries(materials)) {
+    if (key === MASK_SALT_KEY) continue;
+    let parsed: unknown;
+    try {
+      parsed = value.trim().startsWith("{") ? JSON.parse(value) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    if (parsed && typeof parsed === "object") {
+      for (const [field, inner] of Object.entries(parsed as Record<string, unknown>)) {
+        if (typeof inner === "string" && /private|key|secret|token|password/i.test(field) && !/public|cert/i.test(field)) {
+          m.set(`${key}#${field}`, inner);
+          // PEM bodies are also written line by line or re-wrapped: mask the base64 body alone too.
+          const body = inner.replace(/-----[^-]+-----/g, "").replace(/\s+/g, "");
+          if (body.length > 40 && body !== inner) m.set(`${key}#${field}:body`, body);
+        }
+      }
+    } else {
+      m.set(key, value);
+    }
+  }
+  return m;
 }
 
 /**
