@@ -344,7 +344,7 @@ export function parseTowerIni(text: string): TowerIniResult {
       const m = SECTION.exec(line);
       if (!m) {
         findings.push(
-          error("ini.section-syntax", `line ${lineNo}`, `line ${lineNo}: ${JSON.stringify(clip(line))} is not a section header`, "Write `[group]`, `[group:vars]` or `[group:children]`; group names have no spaces, ':' or ']'."),
+          error("ini.section-syntax", `line ${lineNo}`, `line ${lineNo}: ${JSON.stringify(shown(line))} is not a section header`, "Write `[group]`, `[group:vars]` or `[group:children]`; group names have no spaces, ':' or ']'."),
         );
         kind = "skip";
         continue;
@@ -385,7 +385,7 @@ export function parseTowerIni(text: string): TowerIniResult {
         const eq = t.indexOf("=");
         if (eq <= 0) {
           findings.push(
-            error("ini.host-var-syntax", `[${group}] ${clip(pattern)}`, `line ${lineNo}: expected key=value after the host name, got ${JSON.stringify(clip(t))}`, "Host lines are `name key=value key='value with spaces'`."),
+            error("ini.host-var-syntax", `[${group}] ${clip(pattern)}`, `line ${lineNo}: expected key=value after the host name, got ${SECRET_WORD.test(line) ? "a bare word (not shown: the line may hold a secret)" : JSON.stringify(clip(t))}`, "Host lines are `name key=value key='value with spaces'`."),
           );
           continue;
         }
@@ -437,13 +437,13 @@ export function parseTowerIni(text: string): TowerIniResult {
     if (kind === "vars") {
       const eq = line.indexOf("=");
       if (eq <= 0) {
-        findings.push(error("ini.var-syntax", sec(), `line ${lineNo}: expected key=value in ${sec()}, got ${JSON.stringify(clip(line))}`));
+        findings.push(error("ini.var-syntax", sec(), `line ${lineNo}: expected key=value in ${sec()}, got ${JSON.stringify(shown(line))}`));
         continue;
       }
       const k = line.slice(0, eq).trim();
       const raw = line.slice(eq + 1).trim();
       if (k === "" || /\s/.test(k)) {
-        findings.push(error("ini.var-syntax", sec(), `line ${lineNo}: ${JSON.stringify(clip(k))} is not a variable name`));
+        findings.push(error("ini.var-syntax", sec(), `line ${lineNo}: ${JSON.stringify(shown(k))} is not a variable name`));
         continue;
       }
       if (inlineComment(raw)) findings.push(inlineCommentWarning(`${sec()} ${k}`, k, lineNo));
@@ -469,8 +469,9 @@ export function parseTowerIni(text: string): TowerIniResult {
 
     // children
     const m = CHILD.exec(line);
-    if (!m) {
-      findings.push(error("ini.children-syntax", sec(), `line ${lineNo}: expected a group name in ${sec()}, got ${JSON.stringify(clip(line))}`));
+    // `key=value` under :children is a misplaced variable, not a group (and may be a password).
+    if (!m || m[1]!.includes("=")) {
+      findings.push(error("ini.children-syntax", sec(), `line ${lineNo}: expected a group name in ${sec()}, got ${JSON.stringify(shown(line))}`));
       continue;
     }
     const child = m[1]!;
@@ -501,6 +502,17 @@ function inlineCommentWarning(path: string, key: string, line: number): Finding 
 }
 
 const clip = (s: string, max = 60): string => (s.length > max ? s.slice(0, max) + "…" : s);
+
+/** Words that name a secret anywhere in a line (rabbitmq_password, admin_pass, SECRET_KEY…). */
+const SECRET_WORD = /(pass|passwd|password|secret|token|cookie|private_key)/i;
+/**
+ * A malformed line as quoted in a finding: cut after the first secret-looking word, so a password
+ * on a line that does not parse is never echoed (findings go to terminals, CI logs, --json).
+ */
+function shown(line: string): string {
+  const m = SECRET_WORD.exec(line);
+  return m ? `${clip(line.slice(0, m.index + m[0].length))}… (the rest is not shown: it may hold a secret)` : clip(line);
+}
 
 /** Transitive hosts of every group (`:children`), in the order they were listed; cycles reported. */
 function resolveMembers(groups: Map<string, GroupEntry>, findings: Finding[]): Map<string, string[]> {

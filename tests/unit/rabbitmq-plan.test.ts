@@ -141,7 +141,7 @@ describe("rabbitmq plan", () => {
     assert.deepEqual(only(fs, "rabbitmq.duplicate-node").map((f) => f.path), ["rabbitmq.nodes[2]"]);
     const bare = plan({ hosts: [{ name: "a", address: "10.0.0.1", ssh: pinned }], rabbitmq: {} });
     assert.deepEqual(only(bare.findings, "rabbitmq.no-nodes").map((f) => f.path), ["rabbitmq.nodes"]);
-    const ok = plan({ hosts: [{ name: "a", address: "10.0.0.1", ssh: pinned }], rabbitmq: { nodes: ["a"], password: { secret: "p" } } });
+    const ok = plan({ hosts: [{ name: "a", address: "10.0.0.1", ssh: pinned }], rabbitmq: { nodes: ["a"], password: { secret: "p" }, cookie: { secret: "c" } } });
     assert.deepEqual(ok.findings, []);
     assert.deepEqual(ok.plan!.rabbitmq!.nodes.map((n) => n.nodeName), ["rabbit@a"]);
   });

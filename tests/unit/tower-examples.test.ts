@@ -100,6 +100,7 @@ describe("example inventories", () => {
     assert.deepEqual(all.filter((f) => f.severity === "error"), []);
     assert.deepEqual(all.map((f) => `${f.code} @ ${loaded.sourcePath(f.path)}`).sort(), [
       "ini.connection-unsupported @ [tower] localhost",
+      "rabbitmq.cookie-default @ [all:vars] rabbitmq_cookie",
       "rabbitmq.password-empty @ [all:vars] rabbitmq_password",
       "ssh.host-key-unpinned @ [tower] localhost",
       "tower.admin-password-empty @ [all:vars] admin_password",

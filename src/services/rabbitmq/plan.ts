@@ -168,9 +168,11 @@ export function plan(ctx: PlanContext): PlanStep {
   const cookie = literal(rmq.cookie);
   if (nodes.length > 1 && cookie === "") {
     findings.push(error("rabbitmq.cookie-empty", "rabbitmq.cookie", `the Erlang cookie (rabbitmq_cookie) is empty on a ${nodes.length}-node RabbitMQ cluster`, "Nodes authenticate each other with the cookie: set rabbitmq_cookie (YAML: rabbitmq.cookie: { secret: rabbitmqCookie })."));
-  } else if (nodes.length > 1 && cookie === TOWER_DEFAULT_COOKIE) {
+  } else if (nodes.length >= 1 && cookie === TOWER_DEFAULT_COOKIE) {
+    // A single node too: its distribution port listens on every interface, and the cookie is public.
+    const what = nodes.length > 1 ? "join the cluster" : "connect to the node as an Erlang peer";
     findings.push(
-      warning("rabbitmq.cookie-default", "rabbitmq.cookie", `the Erlang cookie is Tower's default ${JSON.stringify(TOWER_DEFAULT_COOKIE)}: anyone who reaches port ${rmq.port + DIST_PORT_OFFSET} can join the cluster and run code on it`, "Set a random rabbitmq_cookie (YAML: rabbitmq.cookie: { secret: rabbitmqCookie })."),
+      warning("rabbitmq.cookie-default", "rabbitmq.cookie", `the Erlang cookie is Tower's default ${JSON.stringify(TOWER_DEFAULT_COOKIE)}: anyone who reaches port ${rmq.port + DIST_PORT_OFFSET} (it listens on every interface) can ${what} and run code on it`, "Set a random rabbitmq_cookie (YAML: rabbitmq.cookie: { secret: rabbitmqCookie })."),
     );
   }
   if (cookie !== undefined && cookie.length > 255) {
