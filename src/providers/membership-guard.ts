@@ -10,7 +10,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import type { Membership } from "../plan/membership";
-import { selfLoader } from "./self-loader";
+import { providerTextChanged, selfLoader } from "./self-loader";
 
 export interface MembershipGuardInputs {
   readonly memberships: readonly Membership[];
@@ -30,7 +30,8 @@ export function checkMembershipGuard(olds: Partial<MembershipGuardInputs>, news:
 
 export function diffMembershipGuard(olds: Partial<MembershipGuardInputs>, news: MembershipGuardInputs): dynamic.DiffResult {
   const same = JSON.stringify(olds.memberships ?? []) === JSON.stringify(news.memberships) && (olds.allowUnsafe ?? false) === news.allowUnsafe;
-  return { changes: !same, replaces: [], deleteBeforeReplace: false };
+  // a state written by another haforge (another __provider text) is updated so refresh/destroy load the new one
+  return { changes: !same || providerTextChanged(olds, news), replaces: [], deleteBeforeReplace: false };
 }
 
 const loadImpl = selfLoader<typeof import("./membership-guard")>(__filename);

@@ -73,6 +73,10 @@ describe("membership guard", () => {
     assert.equal((await check({ memberships: three }, { memberships: shrink(three, "rabbitmq", 1), allowUnsafe: true })).failures, undefined);
     const five = three.map((m) => (m.id === "etcd" ? { ...m, members: ["lab1", "lab2", "lab3", "lab4", "lab5"], quorum: { expectedVotes: 5, quorum: 3, failuresTolerated: 2 } } : m));
     assert.equal((await check({ memberships: five }, { memberships: three, allowUnsafe: false })).failures, undefined, "5 → 3 etcd members is safe");
+    const diff = (o: object, n: object) => membershipGuardProvider.diff!("membership", o as never, n as never);
+    assert.equal((await diff({ memberships: three, allowUnsafe: false, __provider: "a" }, { memberships: three, allowUnsafe: false, __provider: "a" })).changes, false);
+    assert.equal((await diff({ memberships: three, allowUnsafe: false }, { memberships: five, allowUnsafe: false })).changes, true);
+    assert.equal((await diff({ memberships: three, allowUnsafe: false, __provider: "old text" }, { memberships: three, allowUnsafe: false, __provider: "new text" })).changes, true, "a new __provider text is stored");
   });
 
   it("the serialized provider (as the SDK stores it in __provider) checks in a plain node process", async () => {
