@@ -82,10 +82,11 @@ async function main(): Promise<number> {
     .option("--hosts <n>", "number of hosts", int, DEFAULT_HOSTS)
     .option("--prefix <p>", "host name prefix", DEFAULT_PREFIX)
     .option("--wait <seconds>", "when another lab holds the bridge, wait this long for it (default: refuse at once)", int, 0)
-    .action(async (o: { hosts: number; prefix: string; wait: number }) => {
+    .option("--own-root <hosts>", "comma-separated hosts that get their own /usr (apt/dpkg may run inside them)", "")
+    .action(async (o: { hosts: number; prefix: string; wait: number; ownRoot: string }) => {
       const unguard = guardSignals();
       try {
-        const info = await labUp({ hosts: o.hosts, prefix: o.prefix, log, waitMs: o.wait * 1000 });
+        const info = await labUp({ hosts: o.hosts, prefix: o.prefix, log, waitMs: o.wait * 1000, ownRoot: o.ownRoot.split(",").filter(Boolean) });
         for (const h of info.hosts) console.log(`${h.name}\t${h.address}\t${h.hostKey}`);
         console.log(`up in ${info.ms} ms; inventory ${info.inventoryPath}; ssh -F ${info.sshConfigPath} ${info.hosts[0]?.name ?? ""}`);
       } finally {

@@ -17,6 +17,11 @@ export interface HostBootSpec {
   readonly peers: ReadonlyArray<{ readonly name: string; readonly address: string }>;
   /** Public key of the lab's client key pair, authorized for root. */
   readonly authorizedKey: string;
+  /**
+   * The host gets its own copy of /usr too (an overlay like /etc and /var), so packages can be
+   * purged and installed inside it without touching the real machine. @default false
+   */
+  readonly ownRoot?: boolean;
 }
 
 /** Single-quote for sh. */
@@ -106,7 +111,7 @@ echo "lab-init[$NAME]: starting as pid $$"
 if [ "$$" != 1 ]; then echo "lab-init[$NAME]: not PID 1 of a new PID namespace" >&2; exit 1; fi
 
 # 1. The host's own copy of the real machine's mutable directories (overlay, upper under $DIR).
-for d in ${OVERLAY_DIRS.join(" ")}; do
+for d in ${(spec.ownRoot ? ["usr", ...OVERLAY_DIRS] : [...OVERLAY_DIRS]).join(" ")}; do
   [ -d "/$d" ] || continue
   key=\${d//\\//_}
   mkdir -p "$DIR/upper/$key" "$DIR/work/$key"

@@ -42,6 +42,11 @@ export interface LabUpOptions {
    * before giving up. @default 0 (refuse at once)
    */
   readonly waitMs?: number;
+  /**
+   * Hosts with their own /usr (overlay): apt and dpkg may run inside them (a purged and
+   * reinstalled host). The others share /usr with the real machine. @default []
+   */
+  readonly ownRoot?: readonly string[];
 }
 
 /** What the rest of haforge (inventory, transport, tests) needs to reach one host. */
@@ -281,7 +286,7 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabInfo> {
       saveState(state);
       createNetns(h.netns);
       createVeth(h.netns, h.veth, h.address);
-      const spec = { name, dir: h.dir, peers, authorizedKey: clientPub };
+      const spec = { name, dir: h.dir, peers, authorizedKey: clientPub, ownRoot: (opts.ownRoot ?? []).includes(name) };
       fs.mkdirSync(path.join(h.dir, "files"), { recursive: true });
       for (const [f, content] of Object.entries(bootFiles(spec))) fs.writeFileSync(path.join(h.dir, "files", f), content);
       fs.writeFileSync(path.join(h.dir, "init.sh"), initScript(spec), { mode: 0o755 });
