@@ -227,30 +227,51 @@ export const ClusterNode = z.union([
 
 export const PacemakerCluster = z
   .object({
-    name,
-    nodes: z.array(ClusterNode).default([]),
+    name: name.describe("Cluster name: corosync.conf `totem { cluster_name }`, and the prefix of this cluster's resource names"),
+    nodes: z.array(ClusterNode).default([]).describe("Full cluster nodes (corosync `nodelist`, node ids in this order). @default []"),
     remoteNodes: z.array(hostName).default([]).describe("pacemaker_remote nodes (worker pools beyond 16)"),
-    transport: z.enum(["knet", "udpu", "udp"]).default("knet"),
+    transport: z.enum(["knet", "udpu", "udp"]).default("knet").describe("corosync.conf `totem { transport }`; only knet carries several links and crypto. @default knet"),
     crypto: z
-      .object({ cipher: z.enum(["none", "aes256", "aes192", "aes128"]).default("aes256"), hash: z.enum(["none", "md5", "sha1", "sha256", "sha384", "sha512"]).default("sha256") })
+      .object({
+        cipher: z.enum(["none", "aes256", "aes192", "aes128"]).default("aes256").describe("corosync.conf `totem { crypto_cipher }` (knet only). @default aes256"),
+        hash: z.enum(["none", "md5", "sha1", "sha256", "sha384", "sha512"]).default("sha256").describe("corosync.conf `totem { crypto_hash }`; a cipher needs a hash. @default sha256"),
+      })
       .strict()
-      .default({ cipher: "aes256", hash: "sha256" }),
+      .default({ cipher: "aes256", hash: "sha256" })
+      .describe("Corosync wire encryption with the generated /etc/corosync/authkey (`totem { crypto_cipher, crypto_hash }`)"),
     token: z.number().int().min(100).max(3_600_000).default(3000).describe("totem token timeout, ms. @default 3000"),
     quorum: z
       .object({
-        twoNode: z.boolean().default(false),
-        waitForAll: z.boolean().optional(),
-        lastManStanding: z.boolean().default(false),
-        autoTieBreaker: z.boolean().default(false),
-        qdevice: z.object({ host: address, algorithm: z.enum(["ffsplit", "lms"]).default("ffsplit") }).strict().optional(),
+        twoNode: z.boolean().default(false).describe("votequorum `quorum { two_node }`: a 2-node cluster stays quorate with one node; turns wait_for_all on. @default false"),
+        waitForAll: z
+          .boolean()
+          .optional()
+          .describe("votequorum `quorum { wait_for_all }`: quorate only once all nodes were seen together after a full stop. @default - on with twoNode, else off"),
+        lastManStanding: z
+          .boolean()
+          .default(false)
+          .describe("votequorum `quorum { last_man_standing }`: expected votes shrink as nodes leave cleanly; excludes a qdevice. @default false"),
+        autoTieBreaker: z
+          .boolean()
+          .default(false)
+          .describe("votequorum `quorum { auto_tie_breaker }`: on an even split the half with the lowest node id stays quorate; excludes a qdevice. @default false"),
+        qdevice: z
+          .object({
+            host: address.describe("corosync-qnetd host: `quorum { device { net { host } } }`"),
+            algorithm: z.enum(["ffsplit", "lms"]).default("ffsplit").describe("`quorum { device { net { algorithm } } }`. @default ffsplit"),
+          })
+          .strict()
+          .optional()
+          .describe("A quorum device (corosync-qdevice, `quorum { device { model: net } }`). @default - none"),
       })
       .strict()
-      .default({ twoNode: false, lastManStanding: false, autoTieBreaker: false }),
-    fencing: z.array(PcmkFencing).default([]),
+      .default({ twoNode: false, lastManStanding: false, autoTieBreaker: false })
+      .describe("Corosync votequorum options (votequorum(5)); expected votes and the quorum are computed from the nodes"),
+    fencing: z.array(PcmkFencing).default([]).describe("STONITH devices (CIB `primitive class=stonith`); a production cluster needs one. @default []"),
     properties: KeyValues.describe("Cluster properties, e.g. stonith-enabled, no-quorum-policy"),
-    primitives: z.array(PcmkPrimitive).default([]),
-    groups: z.array(PcmkGroup).default([]),
-    clones: z.array(PcmkClone).default([]),
+    primitives: z.array(PcmkPrimitive).default([]).describe("CIB resources (`<primitive>`). @default []"),
+    groups: z.array(PcmkGroup).default([]).describe("CIB resource groups (`<group>`: members start in order on one node). @default []"),
+    clones: z.array(PcmkClone).default([]).describe("CIB clones (`<clone>`, promotable with `promotable`). @default []"),
     constraints: z
       .object({ location: z.array(PcmkLocation).default([]), colocation: z.array(PcmkColocation).default([]), order: z.array(PcmkOrder).default([]) })
       .strict()
