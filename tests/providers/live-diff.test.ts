@@ -253,7 +253,7 @@ describe("haforge diff --live (CLI)", () => {
     const target = "/etc/systemd/system/dr-provision.service.d/20-ha.conf";
     assert.equal(existsSync(target), false, "diff --live never writes");
     assert.match(r.out, /^== drp1 \(root@127\.0\.0\.1:\d+\): 1 of 1 file\(s\) would change$/m);
-    assert.match(r.out, /^drp2: write create \/etc\/systemd\/system\/dr-provision\.service\.d\/haforge-ha\.conf \(0600 root:root, \d+ bytes\)$/m);
+    assert.match(r.out, /^drp2: write create \/etc\/systemd\/system\/dr-provision\.service\.d\/20-ha\.conf \(0600 root:root, \d+ bytes\)$/m);
     // A secret file shows its lines, with the secret VALUE masked (keyed placeholder).
     assert.match(r.out, /^\+.*<secret:secret:drpHaToken h:[0-9a-f]{8}>/m);
     assert.doesNotMatch(r.out + r.err, /tok-0123456789/);
