@@ -67,19 +67,8 @@ export interface ServiceRender {
   readonly manifests: readonly Record<string, unknown>[];
 }
 
-/**
- * Progress of a long render, reported through a callback: the pipeline never prints; the CLI
- * decides whether and how to show it (stderr). `render`: services rendered; `write`: hosts whose
- * files are written to the render tree.
- */
-export interface RenderProgress {
-  readonly phase: "render" | "write";
-  readonly done: number;
-  readonly total: number;
-  /** The service just rendered, or the host just written. */
-  readonly item?: string;
-}
-export type OnRenderProgress = (p: RenderProgress) => void;
+import type { OnRenderProgress } from "../render/output";
+export type { OnRenderProgress, RenderProgress } from "../render/output";
 
 /** Render every service separately, in registry order. */
 export function renderByService(plan: ClusterPlan, secrets: SecretValues, materials: Materials, onProgress?: OnRenderProgress): ServiceRender[] {

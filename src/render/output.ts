@@ -14,10 +14,23 @@ import type { Materials } from "../core/materials";
 import type { SecretValues } from "../core/secrets";
 import { secretKey } from "../core/secrets";
 import type { SecretRef } from "../inventory/schema";
-import type { OnRenderProgress } from "../pipeline/render";
 import { clearPrevious, inspectOutDir, type OutDirPlan } from "./out-dir";
 
 // One masking module (src/core/masking.ts); re-exported for the callers of this module.
+/**
+ * Progress of a long render, reported through a callback: the pipeline never prints; the CLI
+ * decides whether and how to show it (stderr). `render`: services rendered; `write`: hosts whose
+ * files are written to the render tree.
+ */
+export interface RenderProgress {
+  readonly phase: "render" | "write";
+  readonly done: number;
+  readonly total: number;
+  /** The service just rendered, or the host just written. */
+  readonly item?: string;
+}
+export type OnRenderProgress = (p: RenderProgress) => void;
+
 export { MASK_SALT_KEY, keyedShortHash } from "../core/masking";
 
 /** Every SecretRef anywhere in a value (inventory or plan), deduplicated by canonical key. */
