@@ -9,9 +9,11 @@
  *   module-level functions that are never serialized.
  *   https://www.pulumi.com/docs/iac/concepts/resources/dynamic-providers/
  */
+import { isDeepStrictEqual } from "node:util";
 import * as pulumi from "@pulumi/pulumi";
 import type * as dynamic from "@pulumi/pulumi/dynamic";
-import { DEFAULT_MAX_CONTENT_BYTES, isValidMode, normalizeMode, sha256Hex, type FilePlan } from "../core/file-ops";
+import { fileBytes } from "../core/desired-state";
+import { isValidMode, normalizeMode, sha256Hex, type FilePlan } from "../core/file-ops";
 import {
   applyFile,
   getDefaultPool,
@@ -47,8 +49,21 @@ export interface RemoteFileInputs {
   readonly maskSalt?: string;
 }
 
-export interface RemoteFileOutputs extends RemoteFileInputs {
-  /** sha256 we last wrote or refreshed: the baseline for out-of-band edit detection. */
+/**
+ * What state keeps besides the inputs: the content is stored ONCE (in the inputs), never a
+ * second time in the outputs; the outputs hold what Read, Delete and the next Diff need — the
+ * connection and path (Delete and Read get only the outputs), the hash/size/mode/owner we last
+ * wrote or refreshed.
+ */
+export interface RemoteFileOutputs {
+  readonly connection: HostConnection;
+  readonly path: string;
+  readonly encoding?: "utf8" | "base64";
+  readonly mode: string;
+  readonly owner: string;
+  readonly group: string;
+  readonly secret?: boolean;
+  /** sha256 (of the bytes on disk) we last wrote or refreshed: the out-of-band edit baseline. */
   readonly sha256: string;
   readonly size: number;
   readonly hostKeySeen?: string;
@@ -91,8 +106,13 @@ const applyOptsOf = (i: RemoteFileInputs, lastSha?: string): ApplyFileOptions =>
 const idOf = (i: RemoteFileInputs): string => `${i.connection.host}:${i.path}`;
 
 const outputsOf = (i: RemoteFileInputs, r: { sha256: string; size: number; hostKeySeen?: string; written?: boolean }, previousWrites = 0): RemoteFileOutputs => ({
-  ...i,
+  connection: i.connection,
+  path: i.path,
+  ...(i.encoding === undefined ? {} : { encoding: i.encoding }),
   mode: normalizeMode(i.mode),
+  owner: i.owner,
+  group: i.group,
+  ...(i.secret === undefined ? {} : { secret: i.secret }),
   sha256: r.sha256,
   size: r.size,
   ...(r.hostKeySeen === undefined ? {} : { hostKeySeen: r.hostKeySeen }),
@@ -100,6 +120,14 @@ const outputsOf = (i: RemoteFileInputs, r: { sha256: string; size: number; hostK
 });
 
 const NAME = /^(?:[A-Za-z_][A-Za-z0-9_.-]*\$?|\d+)$/;
+
+/**
+ * Files the program being deployed declares, by address/port/path: the engine calls Check for
+ * every registered resource in this provider process before it runs any delete (deletes come
+ * after the program, with the stored provider text, which loads this same module).
+ */
+const declaredHere = new Set<string>();
+const declarationKey = (c: HostConnection, path: string): string => `${c.user}@${c.address}:${c.port ?? 22}${c.bastion ? ` via ${c.bastion.address}` : ""}:${path}`;
 
 /** `inputs` is always returned (as given): callers can chain create/update on it. */
 export async function checkRemoteFile(
@@ -140,6 +168,7 @@ export async function checkRemoteFile(
   for (const k of ["owner", "group"] as const) {
     if (known(news[k]) && (typeof news[k] !== "string" || !NAME.test(news[k]))) fail(k, `${k} ${JSON.stringify(news[k])} must be a user/group name or a numeric id`);
   }
+  if (!failures.length && known(c) && known(news.path)) declaredHere.add(declarationKey(c, news.path));
   return failures.length > 0 ? { inputs: news, failures } : { inputs: news };
 }
 
@@ -155,11 +184,40 @@ export async function diffRemoteFile(olds: RemoteFileOutputs, news: RemoteFileIn
   if (replaces.length > 0) return { changes: true, replaces, deleteBeforeReplace: false };
   // A host created in the same program has no address yet during preview: cannot read it.
   if (hasUnknown(news)) return { changes: true };
+  if (stateDiffMode()) return diffAgainstState(olds, news, providerChanged);
   const r = await applyFile(news.connection, specOf(news), { ...applyOptsOf(news, olds.sha256), dryRun: true });
   // Also report a change when the host already matches but our recorded hash is stale (someone
-  // put the desired content there by hand): the update re-records the baseline.
-  const changes = r.plan.changes.length > 0 || olds.sha256 !== r.plan.desiredSha256 || providerChanged;
+  // put the desired content there by hand): the update re-records the baseline. A changed
+  // connection (address, port, user, key path, pinned key…) is an update that rewrites nothing:
+  // a Same step would keep the old connection in state, and Read/Delete dial with that one.
+  const changes =
+    r.plan.changes.length > 0 || olds.sha256 !== r.plan.desiredSha256 || providerChanged || !isDeepStrictEqual(olds.connection, news.connection);
   return { changes, plan: r.plan };
+}
+
+/**
+ * `HAFORGE_DIFF=state`: previews that cannot reach the hosts (a CI runner without a route, keys
+ * or known_hosts) diff against state instead of the live files: the desired content's hash, mode
+ * and owner against what state recorded. No SSH at all; a note says that live drift was not
+ * checked. Anything else (unset) keeps the live diff.
+ */
+export const stateDiffMode = (): boolean => process.env["HAFORGE_DIFF"] === "state";
+
+let noted = false;
+export function diffAgainstState(olds: RemoteFileOutputs, news: RemoteFileInputs, providerChanged = false): RemoteFileDiffResult {
+  if (!noted) {
+    noted = true;
+    console.error("note: haforge: HAFORGE_DIFF=state: files are compared with the state (content hash, mode, owner), not read from the hosts; out-of-band edits on the hosts are not shown");
+  }
+  const desiredSha256 = sha256Hex(fileBytes(news));
+  const changes =
+    desiredSha256 !== olds.sha256 ||
+    normalizeMode(news.mode) !== olds.mode ||
+    news.owner !== olds.owner ||
+    news.group !== olds.group ||
+    providerChanged ||
+    !isDeepStrictEqual(olds.connection, news.connection);
+  return { changes };
 }
 
 export async function createRemoteFile(inputs: RemoteFileInputs): Promise<dynamic.CreateResult<RemoteFileOutputs>> {
@@ -172,23 +230,26 @@ export async function updateRemoteFile(olds: RemoteFileOutputs, news: RemoteFile
   return { outs: outputsOf(news, r, olds.writes ?? 0) };
 }
 
-/** Live state for `pulumi refresh`: content/sha/mode/owner as on the host, so drift shows. */
+/**
+ * Live state for `pulumi refresh`: hash, size, mode and owner as on the host, so drift shows as a
+ * changed sha256/mode/owner. Never the content: refresh must not pull files (megabytes) into
+ * state, and the hash is of the bytes on disk, the same hash create/update recorded (a base64
+ * file such as an authkey refreshes without false drift).
+ */
 export async function readRemoteFile(id: string, props: RemoteFileOutputs | undefined): Promise<dynamic.ReadResult<RemoteFileOutputs>> {
   if (!props?.connection) {
     throw new Error(`${id}: read: a RemoteFile cannot be imported by id alone (the connection is not in the id); declare it and run pulumi up`);
   }
-  const live = await readFileFact(getDefaultPool(), props.connection, props.path, 16 * DEFAULT_MAX_CONTENT_BYTES);
+  const live = await readFileFact(getDefaultPool(), props.connection, props.path, 0);
   if (live === null) return {}; // gone: refresh drops it from state and the next up recreates it
   if (live === false) return { id, props: { ...props, sha256: "", size: 0 } }; // the next update refuses with the reason
   const sameUser = props.owner === live.owner || props.owner === String(live.uid);
   const sameGroup = props.group === live.group || props.group === String(live.gid);
-  const content =
-    live.content ?? (live.sha256 === sha256Hex(props.content) ? props.content : `<not shown: binary or larger than 16 MiB, sha256 ${live.sha256}>`);
+  const { content: _dropped, ...kept } = props as RemoteFileOutputs & { content?: unknown };
   return {
     id,
     props: {
-      ...props,
-      content,
+      ...kept,
       sha256: live.sha256,
       size: live.size,
       mode: live.mode,
@@ -200,6 +261,12 @@ export async function readRemoteFile(id: string, props: RemoteFileOutputs | unde
 
 /** Removes the file only if it is still what we wrote; an edited file is left in place (and said so). */
 export async function deleteRemoteFile(props: RemoteFileOutputs, pool: SshPool = getDefaultPool()): Promise<"removed" | "absent" | "kept"> {
+  if (declaredHere.has(declarationKey(props.connection, props.path))) {
+    // A rename (host, resource, stack) or a replacement: the engine creates the new resource,
+    // then deletes the old one. The file is the new one's now.
+    console.error(`warning: ${props.connection.host}: delete ${props.path}: left in place because the current program still declares it`);
+    return "kept";
+  }
   const result = await removeFileIfUnchanged(pool, props.connection, props.path, props.sha256);
   if (result === "kept") {
     // Not an error: failing would block `pulumi destroy` forever; the engine log gets a warning.
@@ -279,7 +346,6 @@ export interface RemoteFileArgs {
 export class RemoteFile extends pulumi.dynamic.Resource {
   declare readonly connection: pulumi.Output<HostConnection>;
   declare readonly path: pulumi.Output<string>;
-  declare readonly content: pulumi.Output<string>;
   declare readonly mode: pulumi.Output<string>;
   declare readonly owner: pulumi.Output<string>;
   declare readonly group: pulumi.Output<string>;
@@ -316,8 +382,9 @@ export class RemoteFile extends pulumi.dynamic.Resource {
       hostKeySeen: undefined,
       writes: undefined,
     };
-    // Content (and its full hash, which would confirm a guessed secret) never leave state unencrypted.
-    const secretOutputs = secret ? ["content", "sha256"] : [];
+    // The full hash would confirm a guessed secret: secret in state. (The content is an input
+    // only — stored once, secret as an input.)
+    const secretOutputs = secret ? ["sha256"] : [];
     super(remoteFileProvider, name, props, {
       ...opts,
       additionalSecretOutputs: [...(opts.additionalSecretOutputs ?? []), ...secretOutputs],

@@ -6,11 +6,10 @@
  */
 import { appendFileSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { homedir } from "node:os";
 import { secretKey, type SecretValues } from "../core/secrets";
 import type { SshSettings } from "../inventory/schema";
 import { formatPublicKey, knownHostsLookup, knownHostsNames } from "./host-keys";
-import type { HostConnection } from "./pool";
+import { expandHome, type HostConnection } from "./pool";
 
 /** The parts of a planned host (src/plan/types.ts, PlannedHost) a connection is built from. */
 export interface ConnectableHost {
@@ -20,7 +19,7 @@ export interface ConnectableHost {
 }
 
 /** `~/x` → `$HOME/x` (inventories are written by people). */
-export const expandHome = (p: string): string => (p === "~" ? homedir() : p.startsWith("~/") ? homedir() + p.slice(1) : p);
+export { expandHome };
 
 function readKnownHosts(file: string): string | undefined {
   try {
@@ -68,7 +67,7 @@ export function revokingKnownHostsFile(h: ConnectableHost, stackKnownHosts?: str
   const names = [...knownHostsNames(h.address, h.ssh.port), ...knownHostsNames(h.name, h.ssh.port)];
   for (const file of [h.ssh.knownHostsFile, stackKnownHosts]) {
     const text = file ? readKnownHosts(file) : undefined;
-    if (text !== undefined && knownHostsLookup(text, names).revoked.length) return expandHome(file!);
+    if (text !== undefined && knownHostsLookup(text, names).revoked.length) return file!;
   }
   return undefined;
 }
@@ -99,7 +98,8 @@ export interface HostConnectionParts {
 
 /**
  * The connection itself. A pinned key wins over `knownHostsFile` (the file is then not needed at
- * connect time); paths are `~`-expanded here because ssh2 and fs do not expand them.
+ * connect time); paths keep `~` as written (stored in state, shared by operators): the transport
+ * expands them when it connects, in the process of whoever runs it.
  */
 export function hostConnection(h: ConnectableHost, parts: HostConnectionParts = {}): HostConnection {
   const keys = parts.pinnedKey === undefined ? pinnedHostKeys(h) : typeof parts.pinnedKey === "string" ? [parts.pinnedKey] : [...parts.pinnedKey];
@@ -111,9 +111,9 @@ export function hostConnection(h: ConnectableHost, parts: HostConnectionParts = 
     port: h.ssh.port,
     user: h.ssh.user,
     ...(key ? { hostKey: key } : {}),
-    ...(revoking ? { knownHostsFile: revoking } : !key && h.ssh.knownHostsFile ? { knownHostsFile: expandHome(h.ssh.knownHostsFile) } : {}),
+    ...(revoking ? { knownHostsFile: revoking } : !key && h.ssh.knownHostsFile ? { knownHostsFile: h.ssh.knownHostsFile } : {}),
     ...(h.ssh.trustOnFirstUse ? { trustOnFirstUse: true } : {}),
-    ...(h.ssh.privateKeyPath ? { privateKeyPath: expandHome(h.ssh.privateKeyPath) } : {}),
+    ...(h.ssh.privateKeyPath ? { privateKeyPath: h.ssh.privateKeyPath } : {}),
     ...(h.ssh.agent ? { agent: true } : {}),
     ...parts.credentials,
     ...(parts.bastion ? { bastion: parts.bastion } : {}),

@@ -7,6 +7,7 @@
  * carry passwords, keys, commands or file content.
  */
 import { readFileSync } from "node:fs";
+import { homedir } from "node:os";
 import type { Duplex } from "node:stream";
 import { Client, type ClientChannel, type ConnectConfig } from "ssh2";
 import { shQuote } from "../core/file-ops";
@@ -61,6 +62,12 @@ export interface HostConnection {
   /** Jump host: this host is dialed through a `direct-tcpip` channel of the bastion's pooled connection. */
   readonly bastion?: HostConnection;
 }
+
+/**
+ * `~/x` → `$HOME/x`, at connect time: connections keep `~` as written (they are stored in state
+ * and shared by operators with different homes), each operator's process expands it.
+ */
+export const expandHome = (p: string): string => (p === "~" ? homedir() : p.startsWith("~/") ? homedir() + p.slice(1) : p);
 
 export type TransportErrorCode =
   | "CONFIG"
@@ -500,7 +507,7 @@ function resolveTrust(conn: HostConnection): Trust {
   if (conn.knownHostsFile) {
     let text = "";
     try {
-      text = readFileSync(conn.knownHostsFile, "utf8");
+      text = readFileSync(expandHome(conn.knownHostsFile), "utf8");
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       // A missing file is just "nothing known yet" when the user opted into TOFU.
@@ -566,7 +573,7 @@ function resolveAuth(conn: HostConnection): Partial<ConnectConfig> {
   if (conn.privateKey !== undefined) auth.privateKey = conn.privateKey;
   else if (conn.privateKeyPath !== undefined) {
     try {
-      auth.privateKey = readFileSync(conn.privateKeyPath);
+      auth.privateKey = readFileSync(expandHome(conn.privateKeyPath));
     } catch (e) {
       throw new TransportError(conn.host, "connect", `cannot read private key ${conn.privateKeyPath} (${(e as NodeJS.ErrnoException).code})`, "CONFIG");
     }

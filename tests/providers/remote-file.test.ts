@@ -185,8 +185,8 @@ describe("RemoteFile provider", () => {
 
     // refresh: the live file becomes the baseline, and the next update goes through.
     const refreshed = (await provider.read!("id", outs)).props as RemoteFileOutputs;
-    assert.equal(refreshed.content, "edited by hand\n");
     assert.equal(refreshed.sha256, sha("edited by hand\n"));
+    assert.equal("content" in refreshed, false, "refresh never pulls the content into state");
     await provider.update!("id", refreshed, next);
     assert.equal(readFileSync(i.path, "utf8"), "managed v2\n");
 
@@ -262,7 +262,7 @@ describe("RemoteFile provider", () => {
     chmodSync(i.path, 0o600);
     const r = await provider.read!("id", outs);
     assert.equal(r.id, "id");
-    assert.equal(r.props!.content, "drifted\n");
+    assert.equal("content" in r.props!, false);
     assert.equal(r.props!.mode, "0600");
     assert.equal(r.props!.sha256, sha("drifted\n"));
     unlinkSync(i.path);
@@ -347,4 +347,61 @@ describe("a connection killed mid-write", () => {
       assert.equal(now.toString(), "old\n", "the upload was cut before it completed, so the old file stays");
     });
   }
+});
+
+describe("RemoteFile state (content once, hash in outputs, connection, guard)", () => {
+  it("outputs keep hash/mode/owner and the connection, never a second copy of the content", async () => {
+    const i = inputs({ content: "x".repeat(4096) });
+    const outs = await create(i);
+    assert.deepEqual(Object.keys(outs).sort(), ["connection", "group", "mode", "owner", "path", "sha256", "size", "writes"].sort());
+    assert.equal(JSON.stringify(outs).includes("xxxx"), false);
+    assert.equal(outs.sha256, sha(i.content));
+  });
+
+  it("refresh of an unchanged base64 file (an authkey) reports no drift, and reads no content", async () => {
+    const bytes = Buffer.from(Array.from({ length: 256 }, (_, k) => (k * 7 + 3) % 256));
+    const i = inputs({ content: bytes.toString("base64"), encoding: "base64", mode: "0400", secret: true });
+    const outs = await create(i);
+    const r = await provider.read!("id", outs);
+    assert.deepEqual(r.props, outs, "refreshed outputs equal the recorded ones: no drift");
+    assert.equal((await diff(outs, i)).changes, false);
+  });
+
+  it("a connection that keeps ~ connects with the runner's HOME; another operator's connection is an update that rewrites nothing", async () => {
+    const { mkdtempSync, copyFileSync, mkdirSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const home = mkdtempSync(join(tmpdir(), "haforge-home-"));
+    mkdirSync(join(home, ".ssh"));
+    copyFileSync(a.clientKeyPath, join(home, ".ssh", "id_ed25519"));
+    const old = process.env["HOME"];
+    process.env["HOME"] = home;
+    try {
+      const i = inputs({ connection: a.conn({ privateKeyPath: "~/.ssh/id_ed25519" }) });
+      const outs = await create(i);
+      assert.equal(outs.connection.privateKeyPath, "~/.ssh/id_ed25519", "stored as written");
+      const before = statSync(i.path);
+      // Another operator: another key path (or address form); same file.
+      const other = { ...i, connection: a.conn({ privateKeyPath: a.clientKeyPath }) };
+      assert.equal((await diff(outs, other)).changes, true, "the new connection must reach the state");
+      const updated = (await provider.update!("id", outs, other)).outs as RemoteFileOutputs;
+      assert.equal(updated.connection.privateKeyPath, a.clientKeyPath);
+      assert.equal(statSync(i.path).mtimeMs, before.mtimeMs, "nothing rewritten");
+      assert.equal((await diff(updated, other)).changes, false);
+    } finally {
+      process.env["HOME"] = old;
+    }
+  });
+
+  it("delete leaves a path the current program still declares (a rename creates the new resource first)", async () => {
+    const i = inputs();
+    const outs = await create(i);
+    // The renamed resource, same file: the engine runs its Check (and Create) before the old one's Delete.
+    await provider.check!({} as RemoteFileInputs, { ...i });
+    await provider.delete!("old-urn-id", outs);
+    assert.equal(readFileSync(i.path, "utf8"), i.content, "the live file survives the old resource's delete");
+    const j = inputs();
+    const outsJ = await create(j);
+    await provider.delete!("id", outsJ);
+    assert.equal(existsSync(j.path), false, "a path nobody declares is removed");
+  });
 });
