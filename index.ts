@@ -18,15 +18,19 @@ const inventory = inventoryPathFromConfig(cfg, __dirname);
 // held `<stack>`, `<stack>-<service>`...: the alias maps them (Pulumi derives each child's alias
 // from its parent's, by name prefix), so no resource is deleted and re-created.
 // `haforge:legacyName` names the old prefix when the stack was renamed before migrating.
-const cluster = new HaCluster("haforge", {
-  inventory,
-  secrets: stackSecrets(inventory),
-  force: cfg.getBoolean("force") ?? false,
-  allowUnsafeMembership: cfg.getBoolean("allowUnsafeMembership") ?? false,
-  ...(knownHostsFromConfig(cfg, __dirname) ? { knownHostsFile: knownHostsFromConfig(cfg, __dirname)! } : {}),
-  // One deploy key for every host without credentials of its own (else ssh-agent / key paths).
-  ...(cfg.getSecret("deployKey") ? { deployKey: cfg.getSecret("deployKey")! } : {}),
-}, { aliases: [{ name: cfg.get("legacyName") ?? pulumi.getStack() }] });
+const cluster = new HaCluster(
+  "haforge",
+  {
+    inventory,
+    secrets: stackSecrets(inventory),
+    force: cfg.getBoolean("force") ?? false,
+    allowUnsafeMembership: cfg.getBoolean("allowUnsafeMembership") ?? false,
+    ...(knownHostsFromConfig(cfg, __dirname) ? { knownHostsFile: knownHostsFromConfig(cfg, __dirname)! } : {}),
+    // One deploy key for every host without credentials of its own (else ssh-agent / key paths).
+    ...(cfg.getSecret("deployKey") ? { deployKey: cfg.getSecret("deployKey")! } : {}),
+  },
+  { aliases: [{ name: cfg.get("legacyName") ?? pulumi.getStack() }] },
+);
 
 export const hosts = cluster.outputs.apply((o) => o.hosts);
 export const vips = cluster.outputs.apply((o) => o.vips);

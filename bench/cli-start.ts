@@ -65,4 +65,7 @@ const rows = [
   measure("validate (sources through tsx)", [bin, "validate", INVENTORY], { HAFORGE_FROM_SOURCE: "1" }),
 ];
 mkdirSync(join(ROOT, "bench", "results"), { recursive: true });
-writeFileSync(join(ROOT, "bench", "results", "cli-start.json"), JSON.stringify({ inventory: INVENTORY, runs: RUNS, at: new Date().toISOString(), rows }, null, 2) + "\n");
+writeFileSync(
+  join(ROOT, "bench", "results", "cli-start.json"),
+  JSON.stringify({ inventory: INVENTORY, runs: RUNS, at: new Date().toISOString(), rows }, null, 2) + "\n",
+);

@@ -43,7 +43,13 @@ interface RunResult {
 const content = (i: number, version: number) =>
   `# haforge bench file ${i} v${version}\n` + Array.from({ length: 40 }, (_, l) => `key_${l} = value-${i}-${l}-${version}\n`).join("");
 
-async function converge(mode: RunResult["mode"], jobs: readonly Job[], hosts: readonly Sshd[], parallel: number, lastSha: Map<string, string>) {
+async function converge(
+  mode: RunResult["mode"],
+  jobs: readonly Job[],
+  hosts: readonly Sshd[],
+  parallel: number,
+  lastSha: Map<string, string>,
+) {
   const pool = new SshPool();
   const marks = hosts.map((h) => h.mark());
   const t0 = performance.now();
@@ -52,7 +58,15 @@ async function converge(mode: RunResult["mode"], jobs: readonly Job[], hosts: re
     let live: Map<string, Awaited<ReturnType<typeof readFileFacts>>> | undefined;
     if (mode === "batched") {
       const byHost = hosts.map((h) => jobs.filter((j) => j.conn.host === h.name));
-      const facts = await Promise.all(byHost.map((js, i) => readFileFacts(pool, hosts[i]!.conn(), js.map((j) => j.spec.path))));
+      const facts = await Promise.all(
+        byHost.map((js, i) =>
+          readFileFacts(
+            pool,
+            hosts[i]!.conn(),
+            js.map((j) => j.spec.path),
+          ),
+        ),
+      );
       live = new Map(hosts.map((h, i) => [h.name, facts[i]!]));
     }
     await mapLimit(jobs, parallel, async (j) => {
@@ -93,7 +107,14 @@ async function main() {
           const h = hosts[i % hostCount]!;
           return {
             conn: h.conn(),
-            spec: { path: join(h.dir, mode, `conf.d`, `file-${i}.conf`), content: content(i, version(i)), mode: "0644", owner: "root", group: "root", secret: false },
+            spec: {
+              path: join(h.dir, mode, `conf.d`, `file-${i}.conf`),
+              content: content(i, version(i)),
+              mode: "0644",
+              owner: "root",
+              group: "root",
+              secret: false,
+            },
           };
         });
       const lastSha = new Map<string, string>();
@@ -117,7 +138,15 @@ async function main() {
   }
 
   const header = ["mode", "run", "seconds", "files written", "commands", "conns (pool)", "conns (sshd log)"];
-  const rows = results.map((r) => [r.mode, r.run, r.seconds.toFixed(2), String(r.filesWritten), String(r.commands), String(r.connectionsOpened), String(r.sshdConnections)]);
+  const rows = results.map((r) => [
+    r.mode,
+    r.run,
+    r.seconds.toFixed(2),
+    String(r.filesWritten),
+    String(r.commands),
+    String(r.connectionsOpened),
+    String(r.sshdConnections),
+  ]);
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
   const line = (cells: string[]) => cells.map((x, c) => x.padEnd(widths[c]!)).join("  ");
   console.log(`converge: ${files} files on ${hostCount} sshd endpoints, parallel ${parallel}`);

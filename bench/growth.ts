@@ -47,7 +47,15 @@ export const SHAPES: Record<string, (n: number) => string> = {
   /** RabbitMQ on every host (node names, long names, cluster-wide files). */
   rabbitmq: (n) => {
     const hs = hosts(n);
-    return yaml.dump({ version: 1, name: "rmq", hosts: hs, rabbitmq: { nodes: hs.map((h) => h.name), password: { secret: "rabbitmqPassword" }, cookie: { secret: "rabbitmqCookie" } } }, { lineWidth: -1 });
+    return yaml.dump(
+      {
+        version: 1,
+        name: "rmq",
+        hosts: hs,
+        rabbitmq: { nodes: hs.map((h) => h.name), password: { secret: "rabbitmqPassword" }, cookie: { secret: "rabbitmqCookie" } },
+      },
+      { lineWidth: -1 },
+    );
   },
   /** One single-node Pacemaker cluster per host (OpenStack computes as their own clusters). */
   "pacemaker-single": (n) => {
@@ -81,7 +89,12 @@ export const SHAPES: Record<string, (n: number) => string> = {
     const hs = hosts(n);
     const instances = [];
     for (let i = 0; i + 1 < n; i += 2) {
-      instances.push({ name: `vi${i / 2}`, vip: `${vipBeside(hs[i]!, i)}/24`, routerId: ((i / 2) % 255) + 1, hosts: [hs[i]!.name, hs[i + 1]!.name] });
+      instances.push({
+        name: `vi${i / 2}`,
+        vip: `${vipBeside(hs[i]!, i)}/24`,
+        routerId: ((i / 2) % 255) + 1,
+        hosts: [hs[i]!.name, hs[i + 1]!.name],
+      });
     }
     return yaml.dump({ version: 1, name: "vrrp", hosts: hs, keepalived: { instances } }, { lineWidth: -1 });
   },
@@ -94,7 +107,12 @@ export const SHAPES: Record<string, (n: number) => string> = {
  */
 export const RENDER_UP_TO: Record<string, number> = { rabbitmq: 3000 };
 
-const SECRETS = { "secret:rabbitmqPassword": "bench-password", "secret:rabbitmqCookie": "bench-cookie-value", "secret:pgPassword": "bench-pg", "secret:towerAdminPassword": "bench-admin" };
+const SECRETS = {
+  "secret:rabbitmqPassword": "bench-password",
+  "secret:rabbitmqCookie": "bench-cookie-value",
+  "secret:pgPassword": "bench-pg",
+  "secret:towerAdminPassword": "bench-admin",
+};
 
 interface Sample {
   shape: string;
@@ -118,10 +136,12 @@ function child(shape: string, n: number): Sample {
   const planned = planCluster(loaded.inventory);
   const t2 = process.hrtime.bigint();
   const c1 = process.cpuUsage(c0);
-  if (!planned.plan) throw new Error(`${shape} at ${n} did not plan: ${JSON.stringify(planned.findings.filter((f) => f.severity === "error").slice(0, 5))}`);
+  if (!planned.plan)
+    throw new Error(`${shape} at ${n} did not plan: ${JSON.stringify(planned.findings.filter((f) => f.severity === "error").slice(0, 5))}`);
   // Materials outside the timed region (RSA generation is not what this measures).
   const materials: Record<string, string> = {};
-  for (const m of requiredMaterials(planned.plan)) materials[m.key] = generateMaterial(m.kind.type === "rsa-keypair" ? { ...m.kind, bits: 1024 } : m.kind);
+  for (const m of requiredMaterials(planned.plan))
+    materials[m.key] = generateMaterial(m.kind.type === "rsa-keypair" ? { ...m.kind, bits: 1024 } : m.kind);
   const t3 = process.hrtime.bigint();
   const c2 = process.cpuUsage();
   const skipRender = n > (RENDER_UP_TO[shape] ?? Infinity);
@@ -148,8 +168,13 @@ const median = (xs: number[]) => {
 
 /** One measurement in a fresh process; a child that runs past `timeoutS` counts as NaN (shown as "timeout"). */
 function runChild(shape: string, n: number, timeoutS: number): Sample {
-  const r = spawnSync(process.execPath, ["--import", "tsx", __filename, "--child", shape, String(n)], { encoding: "utf8", maxBuffer: 64 << 20, timeout: timeoutS * 1000 });
-  if (r.error && (r.error as NodeJS.ErrnoException).code === "ETIMEDOUT") return { shape, hosts: n, loadMs: NaN, planMs: NaN, renderMs: NaN, cpuMs: NaN, files: 0, peakRssMB: NaN };
+  const r = spawnSync(process.execPath, ["--import", "tsx", __filename, "--child", shape, String(n)], {
+    encoding: "utf8",
+    maxBuffer: 64 << 20,
+    timeout: timeoutS * 1000,
+  });
+  if (r.error && (r.error as NodeJS.ErrnoException).code === "ETIMEDOUT")
+    return { shape, hosts: n, loadMs: NaN, planMs: NaN, renderMs: NaN, cpuMs: NaN, files: 0, peakRssMB: NaN };
   if (r.status !== 0) {
     // A crash (e.g. out of memory) is a result too: shown as NaN, the run goes on.
     process.stderr.write(`${shape} ${n}: child failed (${r.status ?? r.signal}): ${r.stderr.slice(-400)}\n`);
@@ -165,7 +190,13 @@ function endToEnd(n: number): { hosts: number; seconds: number; cpuSeconds?: num
   try {
     const inv = join(dir, "inv.yaml");
     writeFileSync(inv, syntheticInventory(n));
-    const env = { ...process.env, HAFORGE_SECRET_rabbitmqPassword: "bench-password", HAFORGE_SECRET_rabbitmqCookie: "bench-cookie-value", HAFORGE_SECRET_pgPassword: "bench-pg", HAFORGE_SECRET_towerAdminPassword: "bench-admin" };
+    const env = {
+      ...process.env,
+      HAFORGE_SECRET_rabbitmqPassword: "bench-password",
+      HAFORGE_SECRET_rabbitmqCookie: "bench-cookie-value",
+      HAFORGE_SECRET_pgPassword: "bench-pg",
+      HAFORGE_SECRET_towerAdminPassword: "bench-admin",
+    };
     const cli = join(__dirname, "..", "bin", "haforge.js");
     const args = (out: string) => ["render", inv, "--out", join(dir, out), "--materials", join(dir, "materials.json")];
     // First run generates the materials (RSA 4096: seconds, once per inventory); the measured run
@@ -181,7 +212,12 @@ function endToEnd(n: number): { hosts: number; seconds: number; cpuSeconds?: num
     if (r.status !== 0) throw new Error(`render ${n}: ${r.stderr.slice(-2000)}`);
     const rss = /@@maxrss (\d+) cpu ([\d.]+) ([\d.]+)/.exec(r.stderr);
     const progressLines = r.stderr.split("\n").filter((l) => /^haforge render: .*\d+\/\d+/.test(l)).length;
-    return { hosts: n, seconds, ...(rss ? { peakRssMB: Math.round(Number(rss[1]) / 1024), cpuSeconds: Number(rss[2]) + Number(rss[3]) } : {}), progressLines };
+    return {
+      hosts: n,
+      seconds,
+      ...(rss ? { peakRssMB: Math.round(Number(rss[1]) / 1024), cpuSeconds: Number(rss[2]) + Number(rss[3]) } : {}),
+      progressLines,
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -212,7 +248,9 @@ function main() {
         peakRssMB: median(samples.map((x) => x.peakRssMB)),
       };
       rows.push(row);
-      process.stderr.write(`${shape} ${n}: load ${row.loadMs.toFixed(0)} ms, plan ${row.planMs.toFixed(0)} ms, render ${row.renderMs.toFixed(0)} ms, ${row.files} files, ${row.peakRssMB} MB\n`);
+      process.stderr.write(
+        `${shape} ${n}: load ${row.loadMs.toFixed(0)} ms, plan ${row.planMs.toFixed(0)} ms, render ${row.renderMs.toFixed(0)} ms, ${row.files} files, ${row.peakRssMB} MB\n`,
+      );
     }
   }
   const lo = Math.min(...sizes);
@@ -221,21 +259,37 @@ function main() {
     const a = rows.find((r) => r.shape === shape && r.hosts === lo)!;
     const b = rows.find((r) => r.shape === shape && r.hosts === hi)!;
     const f = (x: number, y: number) => Number((y / x).toFixed(1));
-    return { shape, sizeRatio: hi / lo, planGrowth: f(a.planMs, b.planMs), renderGrowth: f(a.renderMs, b.renderMs), loadGrowth: f(a.loadMs, b.loadMs) };
+    return {
+      shape,
+      sizeRatio: hi / lo,
+      planGrowth: f(a.planMs, b.planMs),
+      renderGrowth: f(a.renderMs, b.renderMs),
+      loadGrowth: f(a.loadMs, b.loadMs),
+    };
   });
-  console.table(rows.map((r) => ({ ...r, loadMs: Math.round(r.loadMs), planMs: Math.round(r.planMs), renderMs: Math.round(r.renderMs), cpuMs: Math.round(r.cpuMs) })));
+  console.table(
+    rows.map((r) => ({
+      ...r,
+      loadMs: Math.round(r.loadMs),
+      planMs: Math.round(r.planMs),
+      renderMs: Math.round(r.renderMs),
+      cpuMs: Math.round(r.cpuMs),
+    })),
+  );
   console.log(`growth factor time(${hi})/time(${lo}) (linear = ${hi / lo}):`);
   console.table(growth);
-  const e2e = process.argv.includes("--e2e") ? sizes.map((n) => {
-    const all = Array.from({ length: runs }, () => endToEnd(n));
-    return {
-      hosts: n,
-      seconds: Number(median(all.map((x) => x.seconds)).toFixed(2)),
-      cpuSeconds: all[0]!.cpuSeconds === undefined ? undefined : Number(median(all.map((x) => x.cpuSeconds!)).toFixed(2)),
-      peakRssMB: all[0]!.peakRssMB === undefined ? undefined : median(all.map((x) => x.peakRssMB!)),
-      progressLines: all[0]!.progressLines,
-    };
-  }) : [];
+  const e2e = process.argv.includes("--e2e")
+    ? sizes.map((n) => {
+        const all = Array.from({ length: runs }, () => endToEnd(n));
+        return {
+          hosts: n,
+          seconds: Number(median(all.map((x) => x.seconds)).toFixed(2)),
+          cpuSeconds: all[0]!.cpuSeconds === undefined ? undefined : Number(median(all.map((x) => x.cpuSeconds!)).toFixed(2)),
+          peakRssMB: all[0]!.peakRssMB === undefined ? undefined : median(all.map((x) => x.peakRssMB!)),
+          progressLines: all[0]!.progressLines,
+        };
+      })
+    : [];
   if (e2e.length) {
     console.log("haforge render --out (tower shape, end to end):");
     console.table(e2e);

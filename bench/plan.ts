@@ -43,11 +43,19 @@ export function syntheticInventory(n: number): string {
     hosts,
     tower: {
       instanceGroups: [{ name: "tower", hosts: instances.map((h) => h.name) }, ...groups],
-      isolatedGroups: Array.from({ length: 4 }, (_, k) => ({ name: `iso${k}`, controller: "tower", hosts: iso.filter((_h, j) => j % 4 === k).map((h) => h.name) })).filter((g) => g.hosts.length),
+      isolatedGroups: Array.from({ length: 4 }, (_, k) => ({
+        name: `iso${k}`,
+        controller: "tower",
+        hosts: iso.filter((_h, j) => j % 4 === k).map((h) => h.name),
+      })).filter((g) => g.hosts.length),
       database: { hosts: [db.name], password: { secret: "pgPassword" } },
       adminPassword: { secret: "towerAdminPassword" },
     },
-    rabbitmq: { password: { secret: "rabbitmqPassword" }, cookie: { secret: "rabbitmqCookie" }, nodes: hosts.slice(0, 3).map((h) => h.name) },
+    rabbitmq: {
+      password: { secret: "rabbitmqPassword" },
+      cookie: { secret: "rabbitmqCookie" },
+      nodes: hosts.slice(0, 3).map((h) => h.name),
+    },
   };
   return yaml.dump(inv, { lineWidth: -1 });
 }
@@ -70,7 +78,11 @@ function main() {
   const materials: Record<string, string> = {};
   for (const m of requiredMaterials(a.plan)) materials[m.key] = generateMaterial(m.kind);
   const t2 = process.hrtime.bigint();
-  const state = renderDesiredState(a.plan, { "secret:rabbitmqPassword": "bench-password", "secret:rabbitmqCookie": "bench-cookie-value" }, materials);
+  const state = renderDesiredState(
+    a.plan,
+    { "secret:rabbitmqPassword": "bench-password", "secret:rabbitmqCookie": "bench-cookie-value" },
+    materials,
+  );
   const t3 = process.hrtime.bigint();
   sample();
   // What `haforge render --out` adds: masking every secret and writing the tree + manifest.

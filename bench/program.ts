@@ -54,7 +54,9 @@ async function child(n: number, inventoryPath: string): Promise<void> {
   const t0 = process.hrtime.bigint();
   const c0 = process.cpuUsage();
   const pulumi = await import("@pulumi/pulumi");
-  const mocks = require("@pulumi/pulumi/runtime/mocks") as { MockMonitor: { prototype: { registerResource: (req: any, cb: any) => Promise<void> } } };
+  const mocks = require("@pulumi/pulumi/runtime/mocks") as {
+    MockMonitor: { prototype: { registerResource: (req: any, cb: any) => Promise<void> } };
+  };
   const perFile: { inputs: number; outputs: number; provider: number; content: number }[] = [];
   let resources = 0;
   const original = mocks.MockMonitor.prototype.registerResource;
@@ -78,7 +80,8 @@ async function child(n: number, inventoryPath: string): Promise<void> {
         const state: Record<string, unknown> = { ...args.inputs };
         if (args.type === "pulumi-nodejs:dynamic:Resource") {
           if ("path" in args.inputs) Object.assign(state, { sha256: `sha-${args.name}`, size: 1 });
-          if ("specs" in args.inputs) state["values"] = Object.fromEntries((args.inputs["specs"] as { key: string }[]).map((s) => [s.key, `material-${s.key}`]));
+          if ("specs" in args.inputs)
+            state["values"] = Object.fromEntries((args.inputs["specs"] as { key: string }[]).map((s) => [s.key, `material-${s.key}`]));
         }
         return { id: `${args.name}-id`, state };
       },
@@ -90,9 +93,13 @@ async function child(n: number, inventoryPath: string): Promise<void> {
   );
   const config: Record<string, string> = { "haforge:inventory": inventoryPath };
   for (const s of SECRET_NAMES) config[`haforge:${s}`] = `bench-${s}-value`;
-  pulumi.runtime.setAllConfig(config, SECRET_NAMES.map((s) => `haforge:${s}`));
+  pulumi.runtime.setAllConfig(
+    config,
+    SECRET_NAMES.map((s) => `haforge:${s}`),
+  );
   const program = require(join(__dirname, "..", "index.ts")) as Record<string, unknown>;
-  for (const v of Object.values(program)) if (pulumi.Output.isInstance(v)) await (v as unknown as { promise(): Promise<unknown> }).promise();
+  for (const v of Object.values(program))
+    if (pulumi.Output.isInstance(v)) await (v as unknown as { promise(): Promise<unknown> }).promise();
   // Let every pending registration finish.
   await new Promise((r) => setTimeout(r, 200));
   const cpu = process.cpuUsage(c0);
@@ -165,7 +172,10 @@ function main() {
   });
   console.table(rows);
   mkdirSync(join(__dirname, "results"), { recursive: true });
-  writeFileSync(join(__dirname, "results", "program.json"), JSON.stringify({ runs, rows, cpus: cpus().length, loadavg: loadavg(), node: process.version }, null, 2) + "\n");
+  writeFileSync(
+    join(__dirname, "results", "program.json"),
+    JSON.stringify({ runs, rows, cpus: cpus().length, loadavg: loadavg(), node: process.version }, null, 2) + "\n",
+  );
 }
 
 if (require.main === module) {

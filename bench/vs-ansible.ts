@@ -105,28 +105,42 @@ function labFiles(hosts: readonly string[]): BenchFile[] {
   const a = analyzeInventoryFile(join(REPO, "inventories", "lab.yaml"));
   if (!a.plan) throw new Error(`inventories/lab.yaml does not plan: ${a.findings.map((f) => `${f.code} ${f.path}`).join("; ")}`);
   const secrets: Record<string, string> = {};
-  for (const ref of collectSecretRefs(a.plan.inventory)) secrets[secretKey(ref)] = `bench-${generateMaterial({ type: "token", length: 16 })}`;
+  for (const ref of collectSecretRefs(a.plan.inventory))
+    secrets[secretKey(ref)] = `bench-${generateMaterial({ type: "token", length: 16 })}`;
   const materials: Record<string, string> = {};
   for (const spec of requiredMaterials(a.plan)) materials[spec.key] = generateMaterial(spec.kind);
   const rendered = renderDesiredState(a.plan, secrets, materials).hosts.filter((h) => h.files.length > 0);
   if (rendered.length === 0) throw new Error("inventories/lab.yaml rendered no files");
   // Bench host i gets rendered host i's files (round robin when --hosts exceeds the inventory's).
   return hosts.flatMap((host, i) =>
-    rendered[i % rendered.length]!.files.map((f) => ({ host, path: f.path, content: f.content, mode: f.mode, owner: f.owner, group: f.group, secret: f.secret })),
+    rendered[i % rendered.length]!.files.map((f) => ({
+      host,
+      path: f.path,
+      content: f.content,
+      mode: f.mode,
+      owner: f.owner,
+      group: f.group,
+      secret: f.secret,
+    })),
   );
 }
 
 /** N synthetic config files per host: ~1.2 KB each, a mix of modes and owners. */
 function syntheticFiles(hosts: readonly string[], perHost: number): BenchFile[] {
   const modes = ["0644", "0640", "0600", "0755"];
-  const owners: Array<[string, string]> = [["root", "root"], ["root", "rabbitmq"], ["postgres", "postgres"]];
+  const owners: Array<[string, string]> = [
+    ["root", "root"],
+    ["root", "rabbitmq"],
+    ["postgres", "postgres"],
+  ];
   return hosts.flatMap((host) =>
     Array.from({ length: perHost }, (_, i) => {
       const [owner, group] = owners[i % owners.length]!;
       return {
         host,
         path: `/etc/bench/conf.d/${String(i).padStart(3, "0")}-${host}.conf`,
-        content: `# haforge bench file ${i} of ${host}\n` + Array.from({ length: 40 }, (_, l) => `key_${l} = value-${host}-${i}-${l}\n`).join(""),
+        content:
+          `# haforge bench file ${i} of ${host}\n` + Array.from({ length: 40 }, (_, l) => `key_${l} = value-${host}-${i}-${l}\n`).join(""),
         mode: modes[i % modes.length]!,
         owner,
         group,
@@ -144,7 +158,10 @@ function labBusy(): string | null {
   if (existsSync(STATE_FILE)) return `${STATE_FILE} exists`;
   if (spawnSync("ip", ["link", "show", BRIDGE], { stdio: "ignore", timeout: 10_000 }).status === 0) return `bridge ${BRIDGE} exists`;
   const ns = spawnSync("ip", ["netns", "list"], { encoding: "utf8", timeout: 10_000 }).stdout ?? "";
-  const labNs = ns.split("\n").map((l) => l.split(/\s+/)[0] ?? "").filter((n) => /^lab\d+$/.test(n));
+  const labNs = ns
+    .split("\n")
+    .map((l) => l.split(/\s+/)[0] ?? "")
+    .filter((n) => /^lab\d+$/.test(n));
   if (labNs.length) return `lab namespaces exist (${labNs.join(", ")})`;
   // The e2e suite tears down whatever lab it finds when it starts (a leftover of a killed run, as
   // far as it can tell): while it runs, a lab of ours would be taken away mid-measurement.
@@ -172,7 +189,8 @@ async function waitForFreeLab(maxMs: number): Promise<void> {
   for (;;) {
     const why = labBusy();
     if (!why) return;
-    if (Date.now() + 20_000 > deadline) throw new Error(`the lab stayed busy for ${Math.round(maxMs / 60_000)} min (${why}); not starting a second one`);
+    if (Date.now() + 20_000 > deadline)
+      throw new Error(`the lab stayed busy for ${Math.round(maxMs / 60_000)} min (${why}); not starting a second one`);
     log(`lab busy (${why}); checking again in 20 s`);
     await sleep(20_000);
   }
@@ -244,7 +262,8 @@ function checkTree(tool: Tool, host: string, live: Map<string, LiveFile>, want: 
   }
   const wanted = new Set(want.map((f) => f.path));
   for (const p of live.keys()) if (!wanted.has(p)) problems.push(`${p} left behind`);
-  if (problems.length) throw new Error(`${tool} on ${host}: ${problems.slice(0, 5).join("; ")}${problems.length > 5 ? ` (+${problems.length - 5})` : ""}`);
+  if (problems.length)
+    throw new Error(`${tool} on ${host}: ${problems.slice(0, 5).join("; ")}${problems.length > 5 ? ` (+${problems.length - 5})` : ""}`);
 }
 
 function sameTree(a: Map<string, LiveFile>, b: Map<string, LiveFile>): string[] {
@@ -269,13 +288,27 @@ interface ToolRun {
   readonly poolOpened?: number;
 }
 
-async function runHaforge(batched: boolean, conns: ReadonlyMap<string, HostConnection>, files: readonly BenchFile[], root: string, parallel: number, lastSha: Map<string, string>): Promise<ToolRun> {
+async function runHaforge(
+  batched: boolean,
+  conns: ReadonlyMap<string, HostConnection>,
+  files: readonly BenchFile[],
+  root: string,
+  parallel: number,
+  lastSha: Map<string, string>,
+): Promise<ToolRun> {
   const pool = new SshPool();
   // Files interleaved across hosts, so the bounded parallelism spreads over every host at once.
   const byHost = [...conns.keys()].map((h) => files.filter((f) => f.host === h));
   const jobs: BenchFile[] = [];
   for (let i = 0; i < Math.max(...byHost.map((l) => l.length)); i++) for (const l of byHost) if (l[i]) jobs.push(l[i]!);
-  const spec = (f: BenchFile): FileToApply => ({ path: root + f.path, content: f.content, mode: f.mode, owner: f.owner, group: f.group, secret: f.secret });
+  const spec = (f: BenchFile): FileToApply => ({
+    path: root + f.path,
+    content: f.content,
+    mode: f.mode,
+    owner: f.owner,
+    group: f.group,
+    secret: f.secret,
+  });
   const key = (f: BenchFile) => `${f.host}:${f.path}`;
   let changed = 0;
   const t0 = performance.now();
@@ -283,7 +316,15 @@ async function runHaforge(batched: boolean, conns: ReadonlyMap<string, HostConne
     let facts: Map<string, Awaited<ReturnType<typeof readFileFacts>>> | undefined;
     if (batched) {
       const hosts = [...conns.keys()];
-      const all = await Promise.all(hosts.map((h) => readFileFacts(pool, conns.get(h)!, files.filter((f) => f.host === h).map((f) => root + f.path))));
+      const all = await Promise.all(
+        hosts.map((h) =>
+          readFileFacts(
+            pool,
+            conns.get(h)!,
+            files.filter((f) => f.host === h).map((f) => root + f.path),
+          ),
+        ),
+      );
       facts = new Map(hosts.map((h, i) => [h, all[i]!]));
     }
     await mapLimit(jobs, parallel, async (f) => {
@@ -321,7 +362,12 @@ interface AnsibleWorkdir {
  * themselves, and one ansible.cfg per variant. Nothing from the caller's ANSIBLE_* environment
  * leaks in. https://docs.ansible.com/ansible/latest/reference_appendices/config.html
  */
-export function stageAnsible(dir: string, lab: Pick<LabInfo, "hosts" | "knownHostsPath" | "privateKeyPath">, files: readonly BenchFile[], forks: number): AnsibleWorkdir {
+export function stageAnsible(
+  dir: string,
+  lab: Pick<LabInfo, "hosts" | "knownHostsPath" | "privateKeyPath">,
+  files: readonly BenchFile[],
+  forks: number,
+): AnsibleWorkdir {
   mkdirSync(join(dir, "host_vars"), { recursive: true });
   const common = [
     `-o UserKnownHostsFile=${lab.knownHostsPath}`,
@@ -461,13 +507,19 @@ function runProc(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv, t
 function closeMasters(controlDir: string): number {
   if (!existsSync(controlDir)) return 0;
   const socks = readdirSync(controlDir);
-  for (const s of socks) spawnSync("ssh", ["-o", `ControlPath=${join(controlDir, s)}`, "-O", "exit", "bench-host"], { stdio: "ignore", timeout: 15_000 });
+  for (const s of socks)
+    spawnSync("ssh", ["-o", `ControlPath=${join(controlDir, s)}`, "-O", "exit", "bench-host"], { stdio: "ignore", timeout: 15_000 });
   return socks.length;
 }
 
 let controlSeq = 0;
 
-export async function runAnsible(w: AnsibleWorkdir, variant: "ansible-cp" | "ansible-nocp", playbook: string, root: string | undefined): Promise<ToolRun & { output: string }> {
+export async function runAnsible(
+  w: AnsibleWorkdir,
+  variant: "ansible-cp" | "ansible-nocp",
+  playbook: string,
+  root: string | undefined,
+): Promise<ToolRun & { output: string }> {
   // A fresh, short control directory per run (unix socket paths are limited to 108 bytes).
   const controlDir = join(w.dir, "c", String(++controlSeq));
   mkdirSync(controlDir, { recursive: true });
@@ -537,7 +589,17 @@ async function main() {
       labUpMs = lab.ms;
       const hosts = lab.hosts.map((h) => h.name);
       const conns = new Map<string, HostConnection>(
-        lab.hosts.map((h) => [h.name, { host: h.name, address: h.address, port: 22, user: "root", knownHostsFile: lab.knownHostsPath, privateKeyPath: lab.privateKeyPath }]),
+        lab.hosts.map((h) => [
+          h.name,
+          {
+            host: h.name,
+            address: h.address,
+            port: 22,
+            user: "root",
+            knownHostsFile: lab.knownHostsPath,
+            privateKeyPath: lab.privateKeyPath,
+          },
+        ]),
       );
       const w = stageAnsible(join(work, "a"), lab, files, Math.max(5, hostCount));
       const rootOf = (round: number, tool: Tool) => `/srv/bench/r${round}/${tool}`;
@@ -545,7 +607,8 @@ async function main() {
       // Parent directories for every tool and round, outside the timing (see the header).
       for (const h of hosts) {
         const dirs = new Set<string>();
-        for (let r = 1; r <= rounds; r++) for (const t of TOOLS) for (const f of files) if (f.host === h) dirs.add(dirname(rootOf(r, t) + f.path));
+        for (let r = 1; r <= rounds; r++)
+          for (const t of TOOLS) for (const f of files) if (f.host === h) dirs.add(dirname(rootOf(r, t) + f.path));
         await hostSh(h, `mkdir -p -- ${[...dirs].map(shQuote).join(" ")}`);
       }
 
@@ -562,7 +625,12 @@ async function main() {
       // Fixed per-invocation costs, for reading the ratios (not part of them).
       for (let i = 0; i < 3; i++) {
         overhead.ansibleEmptyPlaySeconds.push((await runAnsible(w, "ansible-nocp", "empty.yml", undefined)).seconds);
-        const load = await runProc(process.execPath, ["--require", require.resolve("tsx/cjs"), "-e", "require('./src/providers'); require('./src/transport')"], { PATH: process.env.PATH ?? "" }, 120_000);
+        const load = await runProc(
+          process.execPath,
+          ["--require", require.resolve("tsx/cjs"), "-e", "require('./src/providers'); require('./src/transport')"],
+          { PATH: process.env.PATH ?? "" },
+          120_000,
+        );
         if (load.code !== 0) throw new Error(`loading haforge's transport failed: ${load.stderr}`);
         overhead.haforgeModuleLoadSeconds.push(load.seconds);
       }
@@ -602,18 +670,30 @@ async function main() {
                 sshdConnectionsPerHost: perHostConns,
               };
               records.push(rec);
-              log(`round ${round} ${kind.padEnd(5)} ${tool.padEnd(15)} ${r.seconds.toFixed(2).padStart(7)} s  changed ${r.filesChanged}  ssh connections ${rec.sshdConnections}`);
+              log(
+                `round ${round} ${kind.padEnd(5)} ${tool.padEnd(15)} ${r.seconds.toFixed(2).padStart(7)} s  changed ${r.filesChanged}  ssh connections ${rec.sshdConnections}`,
+              );
 
               // Correctness, outside the timing: first runs write everything, no-op runs nothing.
               const live = new Map<string, Map<string, LiveFile>>();
               for (const h of hosts) live.set(h, await tree(h, root));
               if (kind === "first") {
-                if (r.filesChanged !== files.length) throw new Error(`${tool} first run changed ${r.filesChanged} of ${files.length} files`);
-                for (const h of hosts) checkTree(tool, h, live.get(h)!, files.filter((f) => f.host === h));
+                if (r.filesChanged !== files.length)
+                  throw new Error(`${tool} first run changed ${r.filesChanged} of ${files.length} files`);
+                for (const h of hosts)
+                  checkTree(
+                    tool,
+                    h,
+                    live.get(h)!,
+                    files.filter((f) => f.host === h),
+                  );
                 before.set(tool, live);
               } else {
                 const touched = hosts.flatMap((h) => sameTree(before.get(tool)!.get(h)!, live.get(h)!).map((p) => `${h}:${p}`));
-                if (touched.length || r.filesChanged !== 0) throw new Error(`${tool} no-op run changed ${r.filesChanged} files and touched ${touched.length}: ${touched.slice(0, 5).join(", ")}`);
+                if (touched.length || r.filesChanged !== 0)
+                  throw new Error(
+                    `${tool} no-op run changed ${r.filesChanged} files and touched ${touched.length}: ${touched.slice(0, 5).join(", ")}`,
+                  );
               }
             }
           }
@@ -634,7 +714,9 @@ async function main() {
 
   // ------------------------------------------------------------------------- summary
   // Only rounds with all eight runs count: a ratio needs both sides measured in the same round.
-  const completedRounds = [...new Set(records.map((r) => r.round))].filter((round) => records.filter((r) => r.round === round).length === TOOLS.length * 2);
+  const completedRounds = [...new Set(records.map((r) => r.round))].filter(
+    (round) => records.filter((r) => r.round === round).length === TOOLS.length * 2,
+  );
   if (completedRounds.length === 0) throw new Error(`no complete round${aborted ? `: ${aborted}` : ""}`);
   const counted = records.filter((r) => completedRounds.includes(r.round));
   const get = (round: number, tool: Tool, run: RunKind) => records.find((r) => r.round === round && r.tool === tool && r.run === run);
@@ -662,8 +744,14 @@ async function main() {
   const ratios = {
     "ansible-cp / haforge": { first: ratio("ansible-cp", "haforge", "first"), noop: ratio("ansible-cp", "haforge", "no-op") },
     "ansible-nocp / haforge": { first: ratio("ansible-nocp", "haforge", "first"), noop: ratio("ansible-nocp", "haforge", "no-op") },
-    "ansible-cp / haforge-batched": { first: ratio("ansible-cp", "haforge-batched", "first"), noop: ratio("ansible-cp", "haforge-batched", "no-op") },
-    "ansible-nocp / haforge-batched": { first: ratio("ansible-nocp", "haforge-batched", "first"), noop: ratio("ansible-nocp", "haforge-batched", "no-op") },
+    "ansible-cp / haforge-batched": {
+      first: ratio("ansible-cp", "haforge-batched", "first"),
+      noop: ratio("ansible-cp", "haforge-batched", "no-op"),
+    },
+    "ansible-nocp / haforge-batched": {
+      first: ratio("ansible-nocp", "haforge-batched", "first"),
+      noop: ratio("ansible-nocp", "haforge-batched", "no-op"),
+    },
   };
 
   const rows = [
@@ -680,11 +768,15 @@ async function main() {
       s.commands === undefined ? "-" : String(s.commands),
     ]),
   ];
-  console.log(`\nvs-ansible: ${files.length} files (${source}, ${(bytes / 1024).toFixed(1)} KiB) on ${hostCount} lab hosts; ${completedRounds.length} round(s); haforge parallel ${parallel}; ansible-core ${ansibleVersion}, forks ${Math.max(5, hostCount)}, pipelining on`);
+  console.log(
+    `\nvs-ansible: ${files.length} files (${source}, ${(bytes / 1024).toFixed(1)} KiB) on ${hostCount} lab hosts; ${completedRounds.length} round(s); haforge parallel ${parallel}; ansible-core ${ansibleVersion}, forks ${Math.max(5, hostCount)}, pipelining on`,
+  );
   console.log(pad(rows));
   console.log("\nwall-time ratios (median of per-round ratios; per round in brackets):");
   for (const [name, r] of Object.entries(ratios)) {
-    console.log(`  ${name.padEnd(31)} first ${r.first.median.toFixed(2)}x [${r.first.perRound.join(", ")}]   no-op ${r.noop.median.toFixed(2)}x [${r.noop.perRound.join(", ")}]`);
+    console.log(
+      `  ${name.padEnd(31)} first ${r.first.median.toFixed(2)}x [${r.first.perRound.join(", ")}]   no-op ${r.noop.median.toFixed(2)}x [${r.noop.perRound.join(", ")}]`,
+    );
   }
   console.log(
     `fixed costs (median, not in the ratios): ansible-playbook with an empty play ${median(overhead.ansibleEmptyPlaySeconds).toFixed(2)} s; ` +
@@ -696,11 +788,20 @@ async function main() {
   const out = {
     benchmark: "vs-ansible",
     date: new Date().toISOString(),
-    params: { source, files: files.length, bytes, hosts: hostCount, rounds: completedRounds.length, haforgeParallel: parallel, ansibleForks: Math.max(5, hostCount) },
+    params: {
+      source,
+      files: files.length,
+      bytes,
+      hosts: hostCount,
+      rounds: completedRounds.length,
+      haforgeParallel: parallel,
+      ansibleForks: Math.max(5, hostCount),
+    },
     tools: {
       haforge: "SshPool + applyFile per file (fact read + write), mapLimit across hosts; a new pool per run",
       "haforge-batched": "SshPool + readFileFacts per host, then applyFile for changed files",
-      "ansible-cp": "ansible-playbook bench/ansible/copy.yml, pipelining=True, ssh_args '-C -o ControlMaster=auto -o ControlPersist=60s' (Ansible's default), fresh ControlPath dir per run, masters closed after it",
+      "ansible-cp":
+        "ansible-playbook bench/ansible/copy.yml, pipelining=True, ssh_args '-C -o ControlMaster=auto -o ControlPersist=60s' (Ansible's default), fresh ControlPath dir per run, masters closed after it",
       "ansible-nocp": "the same with ssh_args '-C -o ControlMaster=no -o ControlPersist=no'",
     },
     machine: {

@@ -41,12 +41,14 @@ if (!compiledIsFresh()) {
   entry = path.join(root, "src", "cli", "main.ts");
 }
 
-require(entry).main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err) => {
-    console.error(`haforge: internal error: ${err && err.message ? err.message : err}`);
-    process.exitCode = 3;
-  },
-);
+require(entry)
+  .main(process.argv.slice(2))
+  .then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err) => {
+      console.error(`haforge: internal error: ${err && err.message ? err.message : err}`);
+      process.exitCode = 3;
+    },
+  );

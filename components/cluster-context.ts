@@ -158,11 +158,18 @@ export function prepareCluster(name: string, args: HaClusterArgs, parent: pulumi
     if (v === undefined) missing.push(secretKey(r));
     else secretInputs[secretKey(r)] = v;
   }
-  if (missing.length) throw new pulumi.RunError(`haforge: unresolved secrets: ${missing.join(", ")} (set them with \`pulumi config set --secret\` or the environment)`);
+  if (missing.length)
+    throw new pulumi.RunError(
+      `haforge: unresolved secrets: ${missing.join(", ")} (set them with \`pulumi config set --secret\` or the environment)`,
+    );
   const secrets = pulumi.secret(pulumi.all(secretInputs)) as pulumi.Output<SecretValues>;
 
   // Quorum safety against the state: the engine checks it before any step; everything waits on it.
-  const membershipGuard = new MembershipGuard(`${name}-membership`, { memberships: memberships(plan), allowUnsafe: args.allowUnsafeMembership ?? false }, { parent });
+  const membershipGuard = new MembershipGuard(
+    `${name}-membership`,
+    { memberships: memberships(plan), allowUnsafe: args.allowUnsafeMembership ?? false },
+    { parent },
+  );
   const specs = requiredMaterials(plan);
   // The mask salt rides with the other material: the providers' diffs mask secrets with it.
   const materials = new Materials(`${name}-materials`, [...specs, MASK_SALT_SPEC], { parent, dependsOn: [membershipGuard] });
@@ -172,7 +179,10 @@ export function prepareCluster(name: string, args: HaClusterArgs, parent: pulumi
   // when Materials changes (a key is added), its values are unknown during preview, and only what
   // really uses a material may show as changing.
   const materialFree = specs.length
-    ? materialFreeParts(structure, renderByService(plan, placeholderSecrets(plan), Object.fromEntries(specs.map((s) => [s.key, placeholderMaterial(s.kind.type, 1)]))))
+    ? materialFreeParts(
+        structure,
+        renderByService(plan, placeholderSecrets(plan), Object.fromEntries(specs.map((s) => [s.key, placeholderMaterial(s.kind.type, 1)]))),
+      )
     : undefined;
 
   const addresses = args.hostAddresses ?? {};
@@ -182,28 +192,50 @@ export function prepareCluster(name: string, args: HaClusterArgs, parent: pulumi
     ? pulumi.all(addresses as Record<string, pulumi.Input<string>>).apply((addr) => {
         const inv = { ...plan.inventory, hosts: plan.inventory.hosts.map((h) => (addr[h.name] ? { ...h, address: addr[h.name]! } : h)) };
         const re = planCluster(inv);
-        if (!re.plan) throw new Error(`haforge: with deploy-time addresses the inventory has errors: ${re.findings.filter((f) => f.severity === "error").map((f) => `${f.code} at ${f.path}`).join("; ")}`);
+        if (!re.plan)
+          throw new Error(
+            `haforge: with deploy-time addresses the inventory has errors: ${re.findings
+              .filter((f) => f.severity === "error")
+              .map((f) => `${f.code} at ${f.path}`)
+              .join("; ")}`,
+          );
         return re.plan;
       })
     : pulumi.output(plan);
   const renderWith = (p: ClusterPlan, s: SecretValues, m: MaterialValues, report: boolean) => {
     const late = secretFindings(p, s);
-    if (report) for (const f of late.filter((x) => x.severity === "warning")) void pulumi.log.warn(`${f.code} at ${f.path}: ${f.message}`, parent);
+    if (report)
+      for (const f of late.filter((x) => x.severity === "warning")) void pulumi.log.warn(`${f.code} at ${f.path}: ${f.message}`, parent);
     const errs = late.filter((x) => x.severity === "error");
-    if (errs.length) throw new Error(`haforge: ${errs.map((f) => `${f.code} at ${f.path}: ${f.message}`).join("; ")}; nothing was changed on any host`);
+    if (errs.length)
+      throw new Error(`haforge: ${errs.map((f) => `${f.code} at ${f.path}: ${f.message}`).join("; ")}; nothing was changed on any host`);
     return renderByService(p, s, m);
   };
   const rendered = pulumi.all([secrets, materials.values, realPlan]).apply(([s, m, p]) => renderWith(p, s, m ?? {}, true));
-  const renderedWithoutMaterials = materialFree ? pulumi.all([secrets, realPlan]).apply(([s, p]) => renderWith(p, s, placeholderMaterials, false)) : rendered;
+  const renderedWithoutMaterials = materialFree
+    ? pulumi.all([secrets, realPlan]).apply(([s, p]) => renderWith(p, s, placeholderMaterials, false))
+    : rendered;
   const renderedFor = (service: string, what: { host: string; path: string } | { id: string }) =>
     !materialFree || materialFree.has(renderKey(service, what)) ? renderedWithoutMaterials : rendered;
 
-  const access = hostAccess(hosts, { addresses, secrets, ...(args.knownHostsFile ? { knownHostsFile: args.knownHostsFile } : {}), ...(args.deployKey !== undefined ? { deployKey: args.deployKey } : {}) });
+  const access = hostAccess(hosts, {
+    addresses,
+    secrets,
+    ...(args.knownHostsFile ? { knownHostsFile: args.knownHostsFile } : {}),
+    ...(args.deployKey !== undefined ? { deployKey: args.deployKey } : {}),
+  });
   const packages = new Map<string, HostPackages>();
   for (const p of packagePlan(plan)) {
     const a = access.get(p.host);
     if (!a) continue;
-    packages.set(p.host, new HostPackages(`${name}-${p.host}-packages`, { connection: a.file, host: p.host, ...(p.os ? { os: p.os } : {}), needs: p.needs }, { parent, dependsOn: [membershipGuard] }));
+    packages.set(
+      p.host,
+      new HostPackages(
+        `${name}-${p.host}-packages`,
+        { connection: a.file, host: p.host, ...(p.os ? { os: p.os } : {}), needs: p.needs },
+        { parent, dependsOn: [membershipGuard] },
+      ),
+    );
   }
 
   return {
@@ -232,7 +264,11 @@ function placeholderMaterial(type: string, variant: 0 | 1 = 0): string {
   if (type === "random-bytes") return Buffer.alloc(256, variant).toString("base64");
   if (type === "token") return (variant ? "placeholdez" : "placeholder").padEnd(32, variant ? "y" : "x");
   return cachedShape(`${type}#${variant}`, () =>
-    generateMaterial(type === "rsa-keypair" ? { type, bits: 2048, comment: `placeholder${variant || ""}` } : { type: "syncthing-cert", commonName: variant ? "syncthing-b" : "syncthing" }),
+    generateMaterial(
+      type === "rsa-keypair"
+        ? { type, bits: 2048, comment: `placeholder${variant || ""}` }
+        : { type: "syncthing-cert", commonName: variant ? "syncthing-b" : "syncthing" },
+    ),
   );
 }
 const shapes = new Map<string, string>();

@@ -80,7 +80,9 @@ export function hostAccess(hosts: ReadonlyMap<string, PlannedHost>, opts: Access
         : pulumi.output({});
     return pulumi
       .all([address(h), secretCreds, bastion ? fileConn(bastion, depth + 1) : pulumi.output(undefined)])
-      .apply(([addr, credentials, b]) => hostConnection(h, { address: addr, ...(key ? { pinnedKey: key } : {}), credentials, ...(b ? { bastion: b } : {}) }));
+      .apply(([addr, credentials, b]) =>
+        hostConnection(h, { address: addr, ...(key ? { pinnedKey: key } : {}), credentials, ...(b ? { bastion: b } : {}) }),
+      );
   };
 
   const actionConn = (h: PlannedHost, seen: pulumi.Input<string | undefined> | undefined, depth = 0): pulumi.Output<ActionConnection> => {

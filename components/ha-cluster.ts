@@ -87,22 +87,20 @@ export function createHaCluster(name: string, self: pulumi.Resource, args: HaClu
 
   // Addresses come from the plan with the deploy-time addresses (Outputs of other resources), not
   // from the program-time plan's placeholders.
-  const outputs = pulumi
-    .all([rabbitmq.amqpUrls, postgres.endpoint, context.realPlan])
-    .apply(([amqp, pg, plan]): HaClusterOutputs => ({
-      hosts: plan.hosts.map((h) => ({ name: h.name, address: h.address, roles: [...h.roles] })),
-      vips: plan.keepalived.map((k) => ({ name: k.name, address: k.vip, prefix: k.prefix })),
-      endpoints: {
-        amqp: k8s ? k8s.amqp : amqp,
-        ...((k8s ? k8s.postgres : pg) ? { postgres: (k8s ? k8s.postgres : pg)! } : {}),
-        haproxy: (plan.haproxy?.frontends ?? []).map((f) => ({ name: f.name, bind: f.bind })),
-        etcd: [...(plan.quorumStore?.endpoints ?? [])],
-      },
-      instanceGroups: plan.instanceGroups.map((g) => ({ name: g.name, instances: [...g.instances] })),
-      isolatedGroups: plan.isolatedGroups.map((g) => ({ name: g.name, controller: g.controller, instances: [...g.instances] })),
-      rabbitmqNodes: k8s ? k8s.rabbitmqNodes : (plan.rabbitmq?.nodes ?? []).map((n) => n.nodeName),
-      pacemakerClusters: plan.pacemakerClusters.map((p) => ({ name: p.name, nodes: p.nodes.map((n) => n.host) })),
-    }));
+  const outputs = pulumi.all([rabbitmq.amqpUrls, postgres.endpoint, context.realPlan]).apply(([amqp, pg, plan]): HaClusterOutputs => ({
+    hosts: plan.hosts.map((h) => ({ name: h.name, address: h.address, roles: [...h.roles] })),
+    vips: plan.keepalived.map((k) => ({ name: k.name, address: k.vip, prefix: k.prefix })),
+    endpoints: {
+      amqp: k8s ? k8s.amqp : amqp,
+      ...((k8s ? k8s.postgres : pg) ? { postgres: (k8s ? k8s.postgres : pg)! } : {}),
+      haproxy: (plan.haproxy?.frontends ?? []).map((f) => ({ name: f.name, bind: f.bind })),
+      etcd: [...(plan.quorumStore?.endpoints ?? [])],
+    },
+    instanceGroups: plan.instanceGroups.map((g) => ({ name: g.name, instances: [...g.instances] })),
+    isolatedGroups: plan.isolatedGroups.map((g) => ({ name: g.name, controller: g.controller, instances: [...g.instances] })),
+    rabbitmqNodes: k8s ? k8s.rabbitmqNodes : (plan.rabbitmq?.nodes ?? []).map((n) => n.nodeName),
+    pacemakerClusters: plan.pacemakerClusters.map((p) => ({ name: p.name, nodes: p.nodes.map((n) => n.host) })),
+  }));
   const brokerUrl = context.plan.rabbitmq
     ? pulumi.secret(
         pulumi.all([context.secrets, context.realPlan]).apply(([s, p]) => {
@@ -111,5 +109,19 @@ export function createHaCluster(name: string, self: pulumi.Resource, args: HaClu
         }),
       )
     : (kubernetes?.brokerUrl ?? pulumi.output(undefined));
-  return { kubernetes, context, quorumStore, pacemaker, keepalived, haproxy, postgres, rabbitmq, syncthing, activePassive, appTier, outputs, brokerUrl };
+  return {
+    kubernetes,
+    context,
+    quorumStore,
+    pacemaker,
+    keepalived,
+    haproxy,
+    postgres,
+    rabbitmq,
+    syncthing,
+    activePassive,
+    appTier,
+    outputs,
+    brokerUrl,
+  };
 }

@@ -55,7 +55,9 @@ const keyOf = (o: { apiVersion: string; kind: string; name: string }) => `${o.ap
 
 function findObject(rendered: readonly ServiceRender[], ref: ObjectRef): Manifest {
   const part = rendered.find((r) => r.service === ref.service);
-  const obj = (part?.manifests as Manifest[] | undefined)?.find((m) => keyOf({ apiVersion: m.apiVersion, kind: m.kind, name: m.metadata.name }) === keyOf(ref));
+  const obj = (part?.manifests as Manifest[] | undefined)?.find(
+    (m) => keyOf({ apiVersion: m.apiVersion, kind: m.kind, name: m.metadata.name }) === keyOf(ref),
+  );
   if (!obj) throw new Error(`haforge: ${ref.kind} ${ref.name} vanished between the structure and the real render of ${ref.service}`);
   return obj;
 }
@@ -84,7 +86,11 @@ export function kubernetesEndpoints(ctx: ClusterContext): KubernetesEndpoints {
   const r = rabbitmqOnKubernetes(ctx.plan);
   const s = stolonOnKubernetes(ctx.plan);
   const t = towerOnKubernetes(ctx.plan);
-  const web = t ? (t.target.ingress ? `http://${t.target.ingress.host}/` : `http://${t.names.entry}.${t.target.namespace}.svc/`) : undefined;
+  const web = t
+    ? t.target.ingress
+      ? `http://${t.target.ingress.host}/`
+      : `http://${t.names.entry}.${t.target.namespace}.svc/`
+    : undefined;
   return {
     amqp: r ? [k8sAmqpUrl(r)] : [],
     ...(s ? { postgres: k8sPostgresEndpoint(s) } : {}),
@@ -101,7 +107,12 @@ export interface KubernetesTargetResult {
   readonly brokerUrl: pulumi.Output<string | undefined>;
 }
 
-export function createKubernetesTarget(name: string, parent: pulumi.Resource, ctx: ClusterContext, opts?: { provider?: k8s.Provider }): KubernetesTargetResult {
+export function createKubernetesTarget(
+  name: string,
+  parent: pulumi.Resource,
+  ctx: ClusterContext,
+  opts?: { provider?: k8s.Provider },
+): KubernetesTargetResult {
   const provider = opts?.provider ?? providerFromConfig(name, parent);
   const objects = ctx.structure.flatMap((part) => (part.manifests as Manifest[]).map((m) => ({ service: part.service, m })));
   const byWave = new Map<number, pulumi.Resource[]>();
@@ -120,13 +131,19 @@ export function createKubernetesTarget(name: string, parent: pulumi.Resource, ct
       args[field] = m.kind === "Secret" && SECRET_FIELDS.has(field) ? pulumi.secret(value) : pulumi.unsecret(value);
     }
     const earlier = [...byWave.entries()].filter(([w]) => w < wave).flatMap(([, rs]) => rs);
-    const res = new cls(`${name}-${m.kind.toLowerCase()}-${m.metadata.name}`, args, { parent, dependsOn: earlier, ...(provider ? { provider } : {}) });
+    const res = new cls(`${name}-${m.kind.toLowerCase()}-${m.metadata.name}`, args, {
+      parent,
+      dependsOn: earlier,
+      ...(provider ? { provider } : {}),
+    });
     resources.push(res);
     byWave.set(wave, [...(byWave.get(wave) ?? []), res]);
   }
 
   const r = rabbitmqOnKubernetes(ctx.plan);
-  const brokerUrl = r ? pulumi.secret(ctx.secrets.apply((s) => k8sAmqpUrl(r, resolveSecret(r.rabbitmq.password, s)))) : pulumi.output(undefined);
+  const brokerUrl = r
+    ? pulumi.secret(ctx.secrets.apply((s) => k8sAmqpUrl(r, resolveSecret(r.rabbitmq.password, s))))
+    : pulumi.output(undefined);
   return { resources, ...(provider ? { provider } : {}), endpoints: kubernetesEndpoints(ctx), brokerUrl };
 }
 

@@ -21,7 +21,13 @@ function contextOf(name: string, args: ServiceComponentArgs, self: pulumi.Resour
 }
 
 /** Creates one service's resources under `parent`; nothing when the plan has no such service. */
-export function createServicePart(name: string, parent: pulumi.Resource, ctx: ClusterContext, service: string, dependsOn: readonly pulumi.Resource[] = []): ServiceResources {
+export function createServicePart(
+  name: string,
+  parent: pulumi.Resource,
+  ctx: ClusterContext,
+  service: string,
+  dependsOn: readonly pulumi.Resource[] = [],
+): ServiceResources {
   const part = ctx.structure.find((p) => p.service === service);
   if (!part) return { files: [], restarts: new Map(), actions: [] };
   return createServiceResources(name, parent, ctx, part, dependsOn);
@@ -49,7 +55,9 @@ export class AppTier extends ServiceComponent {
   constructor(name: string, args: ServiceComponentArgs, opts?: pulumi.ComponentResourceOptions) {
     super("haforge:tower:AppTier", "tower", name, args, opts);
     this.instanceGroups = pulumi.output(this.ctx.plan.instanceGroups.map((g) => ({ name: g.name, instances: [...g.instances] })));
-    this.isolatedGroups = pulumi.output(this.ctx.plan.isolatedGroups.map((g) => ({ name: g.name, controller: g.controller, instances: [...g.instances] })));
+    this.isolatedGroups = pulumi.output(
+      this.ctx.plan.isolatedGroups.map((g) => ({ name: g.name, controller: g.controller, instances: [...g.instances] })),
+    );
     this.registerOutputs({ instanceGroups: this.instanceGroups, isolatedGroups: this.isolatedGroups });
   }
 }
@@ -65,7 +73,9 @@ export class RabbitMqCluster extends ServiceComponent {
     // Addresses from the plan with the deploy-time host addresses.
     this.amqpUrls = this.ctx.realPlan.apply((p) => {
       const rr = p.rabbitmq;
-      return rr ? rr.nodes.map((n) => `amqp://${encodeURIComponent(rr.username)}@${n.address}:${rr.port}/${encodeURIComponent(rr.vhost)}`) : [];
+      return rr
+        ? rr.nodes.map((n) => `amqp://${encodeURIComponent(rr.username)}@${n.address}:${rr.port}/${encodeURIComponent(rr.vhost)}`)
+        : [];
     });
     this.registerOutputs({ nodeNames: this.nodeNames, amqpUrls: this.amqpUrls });
   }
@@ -76,7 +86,12 @@ export class PacemakerCluster extends ServiceComponent {
   constructor(name: string, args: ServiceComponentArgs, opts?: pulumi.ComponentResourceOptions) {
     super("haforge:pacemaker:PacemakerCluster", "pacemaker", name, args, opts);
     this.clusters = pulumi.output(
-      this.ctx.plan.pacemakerClusters.map((c) => ({ name: c.name, nodes: c.nodes.map((n) => n.host), quorum: c.quorum.quorum, expectedVotes: c.quorum.expectedVotes })),
+      this.ctx.plan.pacemakerClusters.map((c) => ({
+        name: c.name,
+        nodes: c.nodes.map((n) => n.host),
+        quorum: c.quorum.quorum,
+        expectedVotes: c.quorum.expectedVotes,
+      })),
     );
     this.registerOutputs({ clusters: this.clusters });
   }
@@ -86,7 +101,15 @@ export class KeepalivedVip extends ServiceComponent {
   readonly vips: pulumi.Output<{ name: string; address: string; prefix: number; interface: string; routerId: number }[]>;
   constructor(name: string, args: ServiceComponentArgs, opts?: pulumi.ComponentResourceOptions) {
     super("haforge:keepalived:KeepalivedVip", "keepalived", name, args, opts);
-    this.vips = pulumi.output(this.ctx.plan.keepalived.map((k) => ({ name: k.name, address: k.vip, prefix: k.prefix, interface: k.interface, routerId: k.routerId })));
+    this.vips = pulumi.output(
+      this.ctx.plan.keepalived.map((k) => ({
+        name: k.name,
+        address: k.vip,
+        prefix: k.prefix,
+        interface: k.interface,
+        routerId: k.routerId,
+      })),
+    );
     this.registerOutputs({ vips: this.vips });
   }
 }
@@ -95,7 +118,9 @@ export class HaproxyBalancer extends ServiceComponent {
   readonly frontends: pulumi.Output<{ name: string; bind: string; backend: string }[]>;
   constructor(name: string, args: ServiceComponentArgs, opts?: pulumi.ComponentResourceOptions) {
     super("haforge:haproxy:HaproxyBalancer", "haproxy", name, args, opts);
-    this.frontends = pulumi.output((this.ctx.plan.haproxy?.frontends ?? []).map((f) => ({ name: f.name, bind: f.bind, backend: f.backend })));
+    this.frontends = pulumi.output(
+      (this.ctx.plan.haproxy?.frontends ?? []).map((f) => ({ name: f.name, bind: f.bind, backend: f.backend })),
+    );
     this.registerOutputs({ frontends: this.frontends });
   }
 }

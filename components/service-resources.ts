@@ -28,14 +28,19 @@ export interface ServiceResources {
 }
 
 /** Stable, readable resource-name part for a path. */
-export const slug = (s: string): string => s.replace(/^\/+/, "").replace(/[^A-Za-z0-9]+/g, "-").replace(/-+$/, "");
+export const slug = (s: string): string =>
+  s
+    .replace(/^\/+/, "")
+    .replace(/[^A-Za-z0-9]+/g, "-")
+    .replace(/-+$/, "");
 
 /**
  * What a restart or action follows of a file: its hash AND how often haforge wrote it. The hash
  * alone stays the same when drift is overwritten with the same desired content (force, or after
  * a refresh), and the daemon would keep running the out-of-band config.
  */
-export const fileTrigger = (f: RemoteFile): pulumi.Output<string> => pulumi.all([f.sha256, f.writes]).apply(([sha, writes]) => `${sha}#${writes ?? 0}`);
+export const fileTrigger = (f: RemoteFile): pulumi.Output<string> =>
+  pulumi.all([f.sha256, f.writes]).apply(([sha, writes]) => `${sha}#${writes ?? 0}`);
 
 const shq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
@@ -99,23 +104,26 @@ export function createServiceResources(
     // `pulumi preview --diff` shows their content changes (their content never carries a secret:
     // the program tests check every secret value against every non-secret input).
     const content = spec.secret ? pulumi.secret(real.apply((f) => f.content)) : pulumi.unsecret(real.apply((f) => f.content));
-    const res = cheapConstruction(() => new RemoteFile(
-      `${name}-${spec.host}-${slug(spec.path)}`,
-      {
-        connection: access.file,
-        path: spec.path,
-        content,
-        mode: spec.mode,
-        owner: spec.owner,
-        group: spec.group,
-        secret: spec.secret,
-        ...(spec.validate ? { validate: spec.validate } : {}),
-        ...(spec.encoding ? { encoding: spec.encoding } : {}),
-        force: ctx.force,
-        maskSalt: ctx.materials.values.apply((m) => m?.[MASK_SALT_KEY] ?? ""),
-      },
-      { parent, dependsOn: [...dependsOn] },
-    ));
+    const res = cheapConstruction(
+      () =>
+        new RemoteFile(
+          `${name}-${spec.host}-${slug(spec.path)}`,
+          {
+            connection: access.file,
+            path: spec.path,
+            content,
+            mode: spec.mode,
+            owner: spec.owner,
+            group: spec.group,
+            secret: spec.secret,
+            ...(spec.validate ? { validate: spec.validate } : {}),
+            ...(spec.encoding ? { encoding: spec.encoding } : {}),
+            force: ctx.force,
+            maskSalt: ctx.materials.values.apply((m) => m?.[MASK_SALT_KEY] ?? ""),
+          },
+          { parent, dependsOn: [...dependsOn] },
+        ),
+    );
     files.push(res);
     if (!firstFile.has(spec.host)) firstFile.set(spec.host, res);
     const list = byHost.get(spec.host) ?? [];
@@ -151,35 +159,42 @@ export function createServiceResources(
       // Membership actions (with a delete) wait for the previous one of the cluster: creates go
       // one at a time, and destroy deletes them one at a time in reverse.
       const previousMember = a.delete ? ctx.membershipChain.last : undefined;
-      const cmd = cheapConstruction(() => new HostAction(
-        `${name}-${slug(a.id)}`,
-        {
-          ...conn(a.host),
-          create: text((x) => x.create),
-          ...(a.delete ? { delete: text((x) => x.delete) } : {}),
-          triggers: triggerFiles.map((f) => fileTrigger(f.res)),
-          rerun: "change",
-          secret: a.secret,
-          description: a.description,
-        },
-        {
-          parent,
-          dependsOn: [
-            ...a.dependsOn.map((d) => actionById.get(d)).filter((x): x is HostAction => !!x),
-            ...hostFiles.map((f) => f.res),
-            ...after(a.host),
-            ...(previousMember ? [previousMember] : []),
-            ...dependsOn,
-          ],
-        },
-      ));
+      const cmd = cheapConstruction(
+        () =>
+          new HostAction(
+            `${name}-${slug(a.id)}`,
+            {
+              ...conn(a.host),
+              create: text((x) => x.create),
+              ...(a.delete ? { delete: text((x) => x.delete) } : {}),
+              triggers: triggerFiles.map((f) => fileTrigger(f.res)),
+              rerun: "change",
+              secret: a.secret,
+              description: a.description,
+            },
+            {
+              parent,
+              dependsOn: [
+                ...a.dependsOn.map((d) => actionById.get(d)).filter((x): x is HostAction => !!x),
+                ...hostFiles.map((f) => f.res),
+                ...after(a.host),
+                ...(previousMember ? [previousMember] : []),
+                ...dependsOn,
+              ],
+            },
+          ),
+      );
       actions.push(cmd);
       actionById.set(a.id, cmd);
       if (a.delete) ctx.membershipChain.last = cmd;
     }
   };
-  createActions(part.actions.filter((a) => a.phase === "bootstrap"), () => []);
-  const bootstrapOn = (host: string) => part.actions.filter((a) => a.phase === "bootstrap" && a.host === host).map((a) => actionById.get(a.id)!);
+  createActions(
+    part.actions.filter((a) => a.phase === "bootstrap"),
+    () => [],
+  );
+  const bootstrapOn = (host: string) =>
+    part.actions.filter((a) => a.phase === "bootstrap" && a.host === host).map((a) => actionById.get(a.id)!);
 
   // Restarts: rolling groups in the plan's order, one host at a time behind a health gate.
   const restarts = new Map<string, HostAction[]>();
@@ -200,19 +215,22 @@ export function createServiceResources(
     for (const s of sorted) {
       const notifying = (byHost.get(s.host) ?? []).filter((f) => f.spec.notify.includes(s.name));
       const prev = chain[chain.length - 1];
-      const cmd = cheapConstruction(() => new HostAction(
-        `${name}-restart-${s.name}-${s.host}`,
-        {
-          ...conn(s.host),
-          create: restartWithGate(s),
-          triggers: notifying.map((f) => fileTrigger(f.res)),
-          // A restart re-runs only when a file it follows changed: never because the command,
-          // the connection or the operator changed.
-          rerun: "triggers",
-          description: `restart ${s.name}`,
-        },
-        { parent, dependsOn: [...notifying.map((f) => f.res), ...bootstrapOn(s.host), ...(prev ? [prev] : []), ...dependsOn] },
-      ));
+      const cmd = cheapConstruction(
+        () =>
+          new HostAction(
+            `${name}-restart-${s.name}-${s.host}`,
+            {
+              ...conn(s.host),
+              create: restartWithGate(s),
+              triggers: notifying.map((f) => fileTrigger(f.res)),
+              // A restart re-runs only when a file it follows changed: never because the command,
+              // the connection or the operator changed.
+              rerun: "triggers",
+              description: `restart ${s.name}`,
+            },
+            { parent, dependsOn: [...notifying.map((f) => f.res), ...bootstrapOn(s.host), ...(prev ? [prev] : []), ...dependsOn] },
+          ),
+      );
       chain.push(cmd);
       restartByHostService.set(`${s.host}:${s.name}`, cmd);
       restartsByHost.set(s.host, [...(restartsByHost.get(s.host) ?? []), cmd]);
@@ -221,6 +239,9 @@ export function createServiceResources(
   }
 
   const restartsOn = (host: string) => restartsByHost.get(host) ?? [];
-  createActions(part.actions.filter((a) => a.phase !== "bootstrap"), restartsOn);
+  createActions(
+    part.actions.filter((a) => a.phase !== "bootstrap"),
+    restartsOn,
+  );
   return { files, restarts, actions };
 }

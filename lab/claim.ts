@@ -121,7 +121,17 @@ export async function acquireClaim(o: AcquireOptions): Promise<"created" | "ours
   if (!me) throw new LabError("cannot read this process's start time from /proc");
   let announced = false;
   for (;;) {
-    const fresh: LabClaim = { version: 1, bridge, subnet: SUBNET_CIDR, stateDir, owner: me, createdAt: new Date().toISOString(), hosts: [], netns: [], links: [] };
+    const fresh: LabClaim = {
+      version: 1,
+      bridge,
+      subnet: SUBNET_CIDR,
+      stateDir,
+      owner: me,
+      createdAt: new Date().toISOString(),
+      hosts: [],
+      netns: [],
+      links: [],
+    };
     if (createExclusive(fresh)) return "created";
     const found = readClaim(bridge);
     const status = claimStatus(found, stateDir, alive);
@@ -149,7 +159,9 @@ export async function acquireClaim(o: AcquireOptions): Promise<"created" | "ours
       continue;
     }
     if (Date.now() >= deadline) {
-      throw new LabError(`the lab bridge ${bridge} (${SUBNET_CIDR}) is in use by the lab in ${describeClaim(found!)}; run \`npm run lab -- down\` there (HAFORGE_LAB_STATE=${found!.stateDir}), or pass --wait SECONDS`);
+      throw new LabError(
+        `the lab bridge ${bridge} (${SUBNET_CIDR}) is in use by the lab in ${describeClaim(found!)}; run \`npm run lab -- down\` there (HAFORGE_LAB_STATE=${found!.stateDir}), or pass --wait SECONDS`,
+      );
     }
     if (!announced) {
       log(`waiting for the bridge ${bridge}: in use by the lab in ${describeClaim(found!)}`);
@@ -160,9 +172,14 @@ export async function acquireClaim(o: AcquireOptions): Promise<"created" | "ours
 }
 
 /** Rewrite our own claim (tmp + rename); a claim held by someone else is never touched. */
-export function updateClaim(stateDir: string, patch: Partial<Pick<LabClaim, "owner" | "hosts" | "netns" | "links">>, bridge: string = BRIDGE): void {
+export function updateClaim(
+  stateDir: string,
+  patch: Partial<Pick<LabClaim, "owner" | "hosts" | "netns" | "links">>,
+  bridge: string = BRIDGE,
+): void {
   const c = readClaim(bridge);
-  if (!c || path.resolve(c.stateDir) !== path.resolve(stateDir)) throw new LabError(`the lab in ${stateDir} does not hold the bridge ${bridge}`);
+  if (!c || path.resolve(c.stateDir) !== path.resolve(stateDir))
+    throw new LabError(`the lab in ${stateDir} does not hold the bridge ${bridge}`);
   const tmp = tmpName(bridge);
   fs.writeFileSync(tmp, JSON.stringify({ ...c, ...patch }, null, 2) + "\n");
   fs.renameSync(tmp, claimPath(bridge));
@@ -172,7 +189,11 @@ export function updateClaim(stateDir: string, patch: Partial<Pick<LabClaim, "own
  * May the lab in `stateDir` remove network resources? Yes when it holds the claim, when there is
  * none, or when the holder is gone. Never while another live lab holds it.
  */
-export function mayTouchNetwork(stateDir: string, bridge: string = BRIDGE, alive: (r: ProcRef) => boolean = isAlive): { ok: true } | { ok: false; holder: LabClaim } {
+export function mayTouchNetwork(
+  stateDir: string,
+  bridge: string = BRIDGE,
+  alive: (r: ProcRef) => boolean = isAlive,
+): { ok: true } | { ok: false; holder: LabClaim } {
   let c: LabClaim | null;
   try {
     c = readClaim(bridge);

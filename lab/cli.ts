@@ -75,7 +75,9 @@ async function status(): Promise<number> {
 
 async function main(): Promise<number> {
   let rc = 0;
-  const program = new Command("lab").description("local multi-host lab: netns + overlay + supervisord hosts on 10.213.7.0/24").showHelpAfterError();
+  const program = new Command("lab")
+    .description("local multi-host lab: netns + overlay + supervisord hosts on 10.213.7.0/24")
+    .showHelpAfterError();
   program
     .command("up")
     .description("create the hosts and wait until each sshd answers with its own key")
@@ -86,7 +88,13 @@ async function main(): Promise<number> {
     .action(async (o: { hosts: number; prefix: string; wait: number; ownRoot: string }) => {
       const unguard = guardSignals();
       try {
-        const info = await labUp({ hosts: o.hosts, prefix: o.prefix, log, waitMs: o.wait * 1000, ownRoot: o.ownRoot.split(",").filter(Boolean) });
+        const info = await labUp({
+          hosts: o.hosts,
+          prefix: o.prefix,
+          log,
+          waitMs: o.wait * 1000,
+          ownRoot: o.ownRoot.split(",").filter(Boolean),
+        });
         for (const h of info.hosts) console.log(`${h.name}\t${h.address}\t${h.hostKey}`);
         console.log(`up in ${info.ms} ms; inventory ${info.inventoryPath}; ssh -F ${info.sshConfigPath} ${info.hosts[0]?.name ?? ""}`);
       } finally {
@@ -144,7 +152,15 @@ async function main(): Promise<number> {
         const mem = await Promise.all(info.hosts.map((h) => hostMemory(h.name)));
         const down = labDownSync({ log });
         const avg = (f: (m: (typeof mem)[number]) => number) => Math.round(mem.reduce((a, m) => a + f(m), 0) / mem.length / 1024);
-        console.log(JSON.stringify({ hosts: o.hosts, upMs: info.ms, downMs: down.ms, perHostPssMiB: avg((m) => m.pssKiB), perHostRssMiB: avg((m) => m.rssKiB) }));
+        console.log(
+          JSON.stringify({
+            hosts: o.hosts,
+            upMs: info.ms,
+            downMs: down.ms,
+            perHostPssMiB: avg((m) => m.pssKiB),
+            perHostRssMiB: avg((m) => m.rssKiB),
+          }),
+        );
       } finally {
         unguard();
       }

@@ -108,7 +108,12 @@ export async function hostMemory(name: string): Promise<{ pssKiB: number; rssKiB
     }
   }
   const df = await hostExec(name, "df -k --output=used /run /tmp /dev/shm | tail -n +2", { timeoutMs: 10_000 });
-  const tmpfs = df.ok ? df.stdout.split(/\s+/).filter(Boolean).reduce((a, b) => a + Number(b), 0) : 0;
+  const tmpfs = df.ok
+    ? df.stdout
+        .split(/\s+/)
+        .filter(Boolean)
+        .reduce((a, b) => a + Number(b), 0)
+    : 0;
   return { pssKiB: pss, rssKiB: rss, tmpfsKiB: tmpfs, processes: pids.length };
 }
 
@@ -165,7 +170,9 @@ export async function withLab<T>(opts: LabUpOptions, fn: (lab: LabInfo) => Promi
       // eslint-disable-next-line no-unsafe-finally -- a teardown failure must surface, with the test's own
       if (!failure) throw downError;
       // eslint-disable-next-line no-unsafe-finally -- (the test's failure is kept in the message)
-      throw new LabError(`${String((failure.error as Error)?.message ?? failure.error)}\n(and lab teardown failed: ${(downError as Error).message})`);
+      throw new LabError(
+        `${String((failure.error as Error)?.message ?? failure.error)}\n(and lab teardown failed: ${(downError as Error).message})`,
+      );
     }
   }
 }

@@ -85,12 +85,9 @@ MaxSessions 64
 
 export function etcHosts(peers: HostBootSpec["peers"]): string {
   // No "127.0.1.1 <name>" line: Corosync and RabbitMQ would bind or advertise loopback.
-  return [
-    "127.0.0.1\tlocalhost",
-    "::1\tlocalhost ip6-localhost ip6-loopback",
-    ...peers.map((p) => `${p.address}\t${p.name}`),
-    "",
-  ].join("\n");
+  return ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback", ...peers.map((p) => `${p.address}\t${p.name}`), ""].join(
+    "\n",
+  );
 }
 
 export function initScript(spec: HostBootSpec): string {

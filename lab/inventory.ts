@@ -8,7 +8,12 @@ import * as path from "node:path";
 import yaml from "js-yaml";
 import type { LabHost } from "./up";
 
-export function labInventory(source: string, hosts: readonly Pick<LabHost, "name" | "address" | "hostKey" | "privateKeyPath">[], out: string, edit?: (inv: Record<string, any>) => void): string {
+export function labInventory(
+  source: string,
+  hosts: readonly Pick<LabHost, "name" | "address" | "hostKey" | "privateKeyPath">[],
+  out: string,
+  edit?: (inv: Record<string, any>) => void,
+): string {
   const inv = yaml.load(fs.readFileSync(source, "utf8")) as Record<string, any>;
   for (const h of inv["hosts"] as Record<string, any>[]) {
     const real = hosts.find((x) => x.name === h["name"]);

@@ -14,7 +14,10 @@ export function listNetns(): string[] {
   const r = runSync("ip", ["netns", "list"]);
   if (r.code !== 0) return [];
   // lines look like "lab1 (id: 0)" or "lab1"
-  return r.stdout.split("\n").map((l) => l.trim().split(/\s+/)[0] ?? "").filter(Boolean);
+  return r.stdout
+    .split("\n")
+    .map((l) => l.trim().split(/\s+/)[0] ?? "")
+    .filter(Boolean);
 }
 
 export function createBridge(): void {

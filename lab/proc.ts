@@ -36,7 +36,14 @@ export function runSync(cmd: string, args: readonly string[], opts: { timeoutMs?
     });
     return { code: 0, signal: null, stdout, stderr: "" };
   } catch (e) {
-    const err = e as { status?: number | null; signal?: NodeJS.Signals | null; stdout?: string; stderr?: string; code?: string; message?: string };
+    const err = e as {
+      status?: number | null;
+      signal?: NodeJS.Signals | null;
+      stdout?: string;
+      stderr?: string;
+      code?: string;
+      message?: string;
+    };
     if (err.code === "ENOENT") return { code: 127, signal: null, stdout: "", stderr: `${cmd}: not found` };
     return {
       code: err.status ?? null,
@@ -58,7 +65,11 @@ export function mustSync(cmd: string, args: readonly string[], opts: { timeoutMs
 }
 
 /** Asynchronous, bounded run (the child is SIGKILLed at the time limit). */
-export function run(cmd: string, args: readonly string[], opts: { timeoutMs?: number; input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+export function run(
+  cmd: string,
+  args: readonly string[],
+  opts: { timeoutMs?: number; input?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<RunResult> {
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { cwd: "/", env: opts.env ?? process.env, stdio: ["pipe", "pipe", "pipe"] });
     let stdout = "";
@@ -76,7 +87,12 @@ export function run(cmd: string, args: readonly string[], opts: { timeoutMs?: nu
     });
     child.on("close", (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr: timedOut ? `${stderr}\n[timed out after ${opts.timeoutMs ?? LIMITS.commandMs} ms]` : stderr });
+      resolve({
+        code,
+        signal,
+        stdout,
+        stderr: timedOut ? `${stderr}\n[timed out after ${opts.timeoutMs ?? LIMITS.commandMs} ms]` : stderr,
+      });
     });
     child.stdin.on("error", () => undefined);
     child.stdin.end(opts.input ?? "");

@@ -74,7 +74,8 @@ const REQUIRED_TOOLS = ["ip", "setsid", "nsenter", "unshare", "supervisord", "ss
 
 function preflight(count: number, prefix: string): void {
   if (process.getuid?.() !== 0) throw new LabError("the lab needs root (namespaces, mounts, bridge)");
-  if (!Number.isInteger(count) || count < 1 || count > MAX_HOSTS) throw new LabError(`--hosts must be an integer 1..${MAX_HOSTS}, got ${count}`);
+  if (!Number.isInteger(count) || count < 1 || count > MAX_HOSTS)
+    throw new LabError(`--hosts must be an integer 1..${MAX_HOSTS}, got ${count}`);
   // veth `hf-<prefix><n>` must fit IFNAMSIZ (15 chars)
   if (!/^[a-z][a-z0-9]{0,9}$/.test(prefix)) throw new LabError(`--prefix must match ^[a-z][a-z0-9]{0,9}$, got "${prefix}"`);
   for (const t of REQUIRED_TOOLS) {
@@ -98,7 +99,8 @@ function handlePrevious(names: string[], log: (m: string) => void): void {
     labDownSync({ log });
   }
   const clash = listNetns().filter((n) => names.includes(n));
-  if (clash.length) throw new LabError(`network namespace(s) already exist and are not ours: ${clash.join(", ")} (remove them or use --prefix)`);
+  if (clash.length)
+    throw new LabError(`network namespace(s) already exist and are not ours: ${clash.join(", ")} (remove them or use --prefix)`);
   const vclash = names.map(vethName).filter(linkExists);
   if (vclash.length) throw new LabError(`links already exist and are not ours: ${vclash.join(", ")}`);
 }
@@ -111,8 +113,25 @@ function startHost(h: HostState): void {
     // PID we record is the one that becomes unshare (and the host's PID 1 is its only child).
     const child = spawn(
       "setsid",
-      ["nsenter", `--net=/run/netns/${h.netns}`, "unshare", "--mount", "--uts", "--ipc", "--pid", "--fork", "--kill-child", "--propagation", "private", init],
-      { cwd: "/", stdio: ["ignore", out, out], env: { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8", HOME: "/root" } },
+      [
+        "nsenter",
+        `--net=/run/netns/${h.netns}`,
+        "unshare",
+        "--mount",
+        "--uts",
+        "--ipc",
+        "--pid",
+        "--fork",
+        "--kill-child",
+        "--propagation",
+        "private",
+        init,
+      ],
+      {
+        cwd: "/",
+        stdio: ["ignore", out, out],
+        env: { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8", HOME: "/root" },
+      },
     );
     child.on("error", () => undefined); // reported through the readiness wait
     child.unref();
@@ -166,8 +185,7 @@ async function waitReady(h: HostState, deadline: number, journal: () => void): P
     if (ref) {
       h.init = ref;
       journal();
-    }
-    else if (Date.now() > deadline) throw hostFailure(h, "PID 1 did not appear in time");
+    } else if (Date.now() > deadline) throw hostFailure(h, "PID 1 did not appear in time");
     else await sleep(LIMITS.pollMs);
   }
   for (let attempt = 1; ; attempt++) {
@@ -190,15 +208,24 @@ function realHostKey(): string | null {
 
 export function sshArgs(address: string, knownHosts: string = KNOWN_HOSTS): string[] {
   return [
-    "-F", "/dev/null",
-    "-i", CLIENT_KEY,
-    "-o", "IdentitiesOnly=yes",
-    "-o", "BatchMode=yes",
-    "-o", "StrictHostKeyChecking=yes",
-    "-o", `UserKnownHostsFile=${knownHosts}`,
-    "-o", "GlobalKnownHostsFile=/dev/null",
-    "-o", "ConnectTimeout=5",
-    "-o", "LogLevel=ERROR",
+    "-F",
+    "/dev/null",
+    "-i",
+    CLIENT_KEY,
+    "-o",
+    "IdentitiesOnly=yes",
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    "StrictHostKeyChecking=yes",
+    "-o",
+    `UserKnownHostsFile=${knownHosts}`,
+    "-o",
+    "GlobalKnownHostsFile=/dev/null",
+    "-o",
+    "ConnectTimeout=5",
+    "-o",
+    "LogLevel=ERROR",
     `root@${address}`,
   ];
 }
@@ -349,7 +376,14 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabInfo> {
     saveState(state);
     const ms = Date.now() - t0;
     log(`lab up: ${names.join(", ")} in ${ms} ms`);
-    return { hosts, knownHostsPath: KNOWN_HOSTS, inventoryPath: INVENTORY_FILE, sshConfigPath: SSH_CONFIG, privateKeyPath: path.resolve(CLIENT_KEY), ms };
+    return {
+      hosts,
+      knownHostsPath: KNOWN_HOSTS,
+      inventoryPath: INVENTORY_FILE,
+      sshConfigPath: SSH_CONFIG,
+      privateKeyPath: path.resolve(CLIENT_KEY),
+      ms,
+    };
   } catch (e) {
     state.phase = "failed";
     saveState(state);

@@ -19,6 +19,8 @@ export const vips = ha.getOutput("vips").apply((v: { address: string; prefix: nu
 export const amqp = ha.getOutput("endpoints").apply((e: { amqp: string[] }) => e.amqp);
 export const postgres = ha.getOutput("endpoints").apply((e: { postgres?: string }) => e.postgres);
 /** Instance-group membership, e.g. to place workloads. */
-export const towerGroup = ha.getOutput("instanceGroups").apply((gs: { name: string; instances: string[] }[]) => gs.find((g) => g.name === "tower")?.instances ?? []);
+export const towerGroup = ha
+  .getOutput("instanceGroups")
+  .apply((gs: { name: string; instances: string[] }[]) => gs.find((g) => g.name === "tower")?.instances ?? []);
 /** A secret output stays secret across the reference. */
 export const brokerUrl = ha.getOutput("brokerUrl");

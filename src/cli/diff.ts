@@ -34,7 +34,11 @@ function requireDir(dir: string): void {
 export function resolveRevision(rev: string, cwd: string): string {
   if (rev === "" || rev.startsWith("-") || /[\0\n]/.test(rev)) throw new UsageError(`--rev ${JSON.stringify(rev)} is not a revision`);
   try {
-    return execFileSync("git", ["rev-parse", "--verify", "--quiet", "--end-of-options", `${rev}^{commit}`], { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
+    return execFileSync("git", ["rev-parse", "--verify", "--quiet", "--end-of-options", `${rev}^{commit}`], {
+      cwd,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+    }).trim();
   } catch {
     throw new UsageError(`--rev ${JSON.stringify(rev)}: no such commit`);
   }
@@ -55,7 +59,13 @@ function printChanges(oldDir: string, newDir: string, opts: DiffOptions, io: Cli
  * committed at REV and as it is now (same secrets and materials) and diffs the two trees.
  * `haforge diff INVENTORY --live`: against the files on the hosts.
  */
-export function diffCommand(a: string, b: string | undefined, opts: DiffOptions, io: CliIo, env: NodeJS.ProcessEnv = process.env): number | Promise<number> {
+export function diffCommand(
+  a: string,
+  b: string | undefined,
+  opts: DiffOptions,
+  io: CliIo,
+  env: NodeJS.ProcessEnv = process.env,
+): number | Promise<number> {
   if (opts.live) {
     if (b !== undefined || opts.rev) throw new UsageError("diff --live takes one INVENTORY (no NEW_DIR, no --rev)");
     return liveDiffCommand(a, opts, io, env);
@@ -69,14 +79,22 @@ export function diffCommand(a: string, b: string | undefined, opts: DiffOptions,
   let repoRoot: string;
   let oldText: string;
   try {
-    repoRoot = execFileSync("git", ["rev-parse", "--show-toplevel"], { cwd: dirname(inv), encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
+    repoRoot = execFileSync("git", ["rev-parse", "--show-toplevel"], {
+      cwd: dirname(inv),
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+    }).trim();
   } catch (e) {
     throw new UsageError(`${a} is not in a git work tree: ${String((e as { stderr?: string }).stderr ?? (e as Error).message).trim()}`);
   }
   const commit = resolveRevision(opts.rev, repoRoot);
   try {
     // A full commit id and a path: nothing here can be taken for an option.
-    oldText = execFileSync("git", ["cat-file", "blob", `${commit}:${relative(repoRoot, inv)}`], { cwd: repoRoot, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    oldText = execFileSync("git", ["cat-file", "blob", `${commit}:${relative(repoRoot, inv)}`], {
+      cwd: repoRoot,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+    });
   } catch (e) {
     throw new UsageError(`cannot read ${a} at ${opts.rev}: ${String((e as { stderr?: string }).stderr ?? (e as Error).message).trim()}`);
   }
@@ -86,7 +104,11 @@ export function diffCommand(a: string, b: string | undefined, opts: DiffOptions,
     writeFileSync(oldInv, oldText);
     const quiet: CliIo = { out: () => {}, err: (t) => io.err(t) };
     // Both sides with the working copy's materials: the copy of the old inventory lives elsewhere.
-    const common = { ...(opts.secrets ? { secrets: opts.secrets } : {}), materials: opts.materials ?? defaultMaterialsFile(inv), quiet: true };
+    const common = {
+      ...(opts.secrets ? { secrets: opts.secrets } : {}),
+      materials: opts.materials ?? defaultMaterialsFile(inv),
+      quiet: true,
+    };
     const rcOld = renderCommand(oldInv, { ...common, out: join(work, "old") }, quiet);
     const rcNew = renderCommand(inv, { ...common, out: join(work, "new") }, quiet);
     if (rcNew !== EXIT.ok) return rcNew;

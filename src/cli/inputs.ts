@@ -15,7 +15,11 @@ import { UsageError } from "./io";
  * `secret:` refs from the --secrets file (YAML/JSON map name → value) or HAFORGE_SECRET_<name>;
  * `env:` refs from the environment. Returns the values and the keys left unresolved.
  */
-export function resolveCliSecrets(refs: readonly SecretRef[], secretsFile: string | undefined, env: NodeJS.ProcessEnv): { values: SecretValues; missing: string[] } {
+export function resolveCliSecrets(
+  refs: readonly SecretRef[],
+  secretsFile: string | undefined,
+  env: NodeJS.ProcessEnv,
+): { values: SecretValues; missing: string[] } {
   let fileValues: Record<string, unknown> = {};
   if (secretsFile) {
     try {
@@ -55,14 +59,20 @@ export function loadOrCreateMaterials(file: string, specs: readonly MaterialSpec
     try {
       parsed = JSON.parse(readFileSync(file, "utf8"));
     } catch (e) {
-      throw new UsageError(`materials file ${file} is not valid JSON (${(e as Error).message.split("\n")[0]}); it was left untouched. Restore it from a backup, or pass another --materials`);
+      throw new UsageError(
+        `materials file ${file} is not valid JSON (${(e as Error).message.split("\n")[0]}); it was left untouched. Restore it from a backup, or pass another --materials`,
+      );
     }
     if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) {
-      throw new UsageError(`materials file ${file} is not a JSON object of name: value; it was left untouched. Restore it from a backup, or pass another --materials`);
+      throw new UsageError(
+        `materials file ${file} is not a JSON object of name: value; it was left untouched. Restore it from a backup, or pass another --materials`,
+      );
     }
     const bad = Object.entries(parsed).filter(([, v]) => typeof v !== "string" || v === "");
     if (bad.length) {
-      throw new UsageError(`materials file ${file}: ${bad.map(([k]) => JSON.stringify(k)).join(", ")} ${bad.length === 1 ? "is" : "are"} not a non-empty string; the file was left untouched`);
+      throw new UsageError(
+        `materials file ${file}: ${bad.map(([k]) => JSON.stringify(k)).join(", ")} ${bad.length === 1 ? "is" : "are"} not a non-empty string; the file was left untouched`,
+      );
     }
     existing = parsed as Record<string, string>;
   }

@@ -69,42 +69,63 @@ export interface LiveDiff {
   readonly failedHosts: readonly string[];
 }
 
-const describeTarget = (c: HostConnection): string =>
-  `${c.user}@${c.address}:${c.port ?? 22}${c.bastion ? ` via ${c.bastion.host}` : ""}`;
+const describeTarget = (c: HostConnection): string => `${c.user}@${c.address}:${c.port ?? 22}${c.bastion ? ` via ${c.bastion.host}` : ""}`;
 
 /**
  * Plan every file against the live hosts. Files are grouped by `host` (first-seen order); a host
  * without a connection, or one that cannot be reached or read, gets an `error` and the others go on.
  */
-export async function liveDiff(files: readonly LiveDiffFile[], connections: ReadonlyMap<string, HostConnection>, opts: LiveDiffOptions = {}): Promise<LiveDiff> {
+export async function liveDiff(
+  files: readonly LiveDiffFile[],
+  connections: ReadonlyMap<string, HostConnection>,
+  opts: LiveDiffOptions = {},
+): Promise<LiveDiff> {
   const pool = opts.pool ?? getDefaultPool();
   const byHost = new Map<string, LiveDiffFile[]>();
   for (const f of files) byHost.set(f.host, [...(byHost.get(f.host) ?? []), f]);
 
-  const hosts = await mapLimit([...byHost.entries()], opts.concurrency ?? DEFAULT_LIVE_DIFF_CONCURRENCY, async ([host, wanted]): Promise<LiveHostDiff> => {
-    const conn = connections.get(host);
-    if (!conn) return { host, target: "?", files: [], error: { step: "connect", detail: "no connection settings for this host" } };
-    const target = describeTarget(conn);
-    let facts: Map<string, FileFact | null | false>;
-    try {
-      facts = await readFileFacts(pool, conn, wanted.map((f) => f.path));
-    } catch (e) {
-      // Both carry "<host>: <step>: <detail>"; anything else is a bug and propagates.
-      if (!(e instanceof TransportError || e instanceof RemoteFileError)) throw e;
-      const prefix = `${e.host}: ${e.step}: `;
-      return { host, target, files: [], error: { step: e.step, detail: e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message } };
-    }
-    return {
-      host,
-      target,
-      files: wanted.map((desired) => {
-        const live = facts.get(desired.path)!;
-        const plan = maskPlan(desired, live, planFile(desired, live, undefined, opts.salt === undefined ? {} : { maskSalt: opts.salt }), opts);
-        const takeOver = live !== false && live !== null && plan.changes.some((c) => c.kind === "write");
-        return { path: desired.path, plan, takeOver, notify: desired.notify ?? [] };
-      }),
-    };
-  });
+  const hosts = await mapLimit(
+    [...byHost.entries()],
+    opts.concurrency ?? DEFAULT_LIVE_DIFF_CONCURRENCY,
+    async ([host, wanted]): Promise<LiveHostDiff> => {
+      const conn = connections.get(host);
+      if (!conn) return { host, target: "?", files: [], error: { step: "connect", detail: "no connection settings for this host" } };
+      const target = describeTarget(conn);
+      let facts: Map<string, FileFact | null | false>;
+      try {
+        facts = await readFileFacts(
+          pool,
+          conn,
+          wanted.map((f) => f.path),
+        );
+      } catch (e) {
+        // Both carry "<host>: <step>: <detail>"; anything else is a bug and propagates.
+        if (!(e instanceof TransportError || e instanceof RemoteFileError)) throw e;
+        const prefix = `${e.host}: ${e.step}: `;
+        return {
+          host,
+          target,
+          files: [],
+          error: { step: e.step, detail: e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message },
+        };
+      }
+      return {
+        host,
+        target,
+        files: wanted.map((desired) => {
+          const live = facts.get(desired.path)!;
+          const plan = maskPlan(
+            desired,
+            live,
+            planFile(desired, live, undefined, opts.salt === undefined ? {} : { maskSalt: opts.salt }),
+            opts,
+          );
+          const takeOver = live !== false && live !== null && plan.changes.some((c) => c.kind === "write");
+          return { path: desired.path, plan, takeOver, notify: desired.notify ?? [] };
+        }),
+      };
+    },
+  );
   const changed = (h: LiveHostDiff) => h.files.filter((f) => f.plan.changes.length > 0).length;
   return {
     hosts,
@@ -154,7 +175,6 @@ function maskLive(liveText: string, maskedDesired: string, opts: LiveDiffOptions
     .join("\n");
 }
 
-
 /**
  * planFile masks secret files whole; here the secret VALUES are masked instead, in secret text
  * files too (a secret file where no known value is found stays masked whole), so the rest of the
@@ -175,7 +195,10 @@ function maskPlan(desired: DesiredFile, live: FileFact | null | false, plan: Fil
   if (textual) {
     const maskedLive = liveFact ? { ...liveFact, content: maskLive(liveFact.content!, maskedDesired, opts) } : null;
     const shown = planFile({ ...desired, secret: false, content: maskedDesired }, maskedLive).changes.find((c) => c.kind === "write")?.diff;
-    diff = shown !== undefined && /^@@ /m.test(shown) ? shown : `--- a${desired.path}\n+++ b${desired.path}\n@@ content differs only in masked secret values @@\n`;
+    diff =
+      shown !== undefined && /^@@ /m.test(shown)
+        ? shown
+        : `--- a${desired.path}\n+++ b${desired.path}\n@@ content differs only in masked secret values @@\n`;
   }
   diff = maskText(diff, toMask, opts.salt);
   return { ...plan, changes: plan.changes.map((c) => (c.kind === "write" ? { ...c, diff } : c)) };
@@ -205,7 +228,9 @@ export function formatLiveDiff(d: LiveDiff): FormattedLiveDiff {
       for (const c of f.plan.changes) {
         out.push(`${h.host}: ${c.kind} ${c.reason}`);
         if (c.kind === "write" && f.takeOver) {
-          out.push(`${h.host}: note: ${f.path} was not written by haforge as far as the CLI knows (no state): it would be taken over, the current copy kept as ${f.path}${PREV_SUFFIX}`);
+          out.push(
+            `${h.host}: note: ${f.path} was not written by haforge as far as the CLI knows (no state): it would be taken over, the current copy kept as ${f.path}${PREV_SUFFIX}`,
+          );
         }
         if (c.diff) out.push(c.diff.endsWith("\n") ? c.diff.slice(0, -1) : c.diff);
       }
@@ -229,9 +254,15 @@ export interface LiveDiffCliOptions extends Pick<RenderOptions, "secrets" | "mat
 }
 
 /** Exit 1 on inventory errors (nothing contacted), 2 if a host could not be read, 1 with --exit-code when something would change. */
-export async function liveDiffCommand(file: string, opts: LiveDiffCliOptions, io: CliIo, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function liveDiffCommand(
+  file: string,
+  opts: LiveDiffCliOptions,
+  io: CliIo,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
   const concurrency = opts.concurrency === undefined ? DEFAULT_LIVE_DIFF_CONCURRENCY : Number(opts.concurrency);
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`--concurrency must be a positive integer, got ${JSON.stringify(opts.concurrency)}`);
+  if (!Number.isInteger(concurrency) || concurrency < 1)
+    throw new UsageError(`--concurrency must be a positive integer, got ${JSON.stringify(opts.concurrency)}`);
   const p = prepareRender(file, opts, io, env);
   if (typeof p === "number") return p;
   const known = p.plan.hosts.map((h) => h.name);
@@ -249,13 +280,21 @@ export async function liveDiffCommand(file: string, opts: LiveDiffCliOptions, io
   const tofuFile = defaultKnownHostsFile(file);
   let result: LiveDiff;
   try {
-    result = await liveDiff(files, hostConnections(p.plan.hosts, p.values, { tofuFile }), { pool, concurrency, toMask: p.toMask, ...(p.salt ? { salt: p.salt } : {}) });
+    result = await liveDiff(files, hostConnections(p.plan.hosts, p.values, { tofuFile }), {
+      pool,
+      concurrency,
+      toMask: p.toMask,
+      ...(p.salt ? { salt: p.salt } : {}),
+    });
   } finally {
     // Keys accepted on trust-on-first-use are pinned from now on: the next run refuses any other.
     const trusted = pool.hostKeysSeen().filter((k) => k.trustedOnFirstUse);
     if (trusted.length) {
       recordTrustedKeys(tofuFile, trusted);
-      for (const k of trusted) io.err(`${k.host}: trusted on first use: ${k.key.split(" ")[0]} ${k.fingerprint} (recorded in ${tofuFile}; later runs accept only this key)`);
+      for (const k of trusted)
+        io.err(
+          `${k.host}: trusted on first use: ${k.key.split(" ")[0]} ${k.fingerprint} (recorded in ${tofuFile}; later runs accept only this key)`,
+        );
     }
     await pool.close();
   }

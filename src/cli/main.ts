@@ -67,7 +67,10 @@ export async function main(argv: readonly string[], io: CliIo = processIo, env: 
     .requiredOption("--out <dir>", "write DIR/<host>/<path> and DIR/manifest.json")
     .option("--reveal-secrets", "write secret values instead of masked placeholders")
     .option("--secrets <file>", "YAML/JSON map of secret name → value for `secret:` references (else HAFORGE_SECRET_<name>)")
-    .option("--materials <file>", "generated keys kept between runs (default .haforge/<inventory file>.materials.json beside the inventory; pass the same FILE to share keys on purpose)")
+    .option(
+      "--materials <file>",
+      "generated keys kept between runs (default .haforge/<inventory file>.materials.json beside the inventory; pass the same FILE to share keys on purpose)",
+    )
     .option("--force", "write into a non-empty DIR that is not a previous render (nothing in it is removed)")
     .description("render every host's files, services and cluster actions")
     .action((file: string, o: { out: string; revealSecrets?: boolean; secrets?: string; materials?: string; force?: boolean }) => {

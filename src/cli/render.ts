@@ -130,7 +130,11 @@ export function progressReporter(io: Pick<CliIo, "err">, now: () => number = Dat
     const t = now();
     if (t - start < 1000 || t - last < 1000) return;
     last = t;
-    io.err(p.phase === "render" ? `haforge render: rendering services ${p.done}/${p.total}${p.item ? ` (${p.item})` : ""}` : `haforge render: writing hosts ${p.done}/${p.total}`);
+    io.err(
+      p.phase === "render"
+        ? `haforge render: rendering services ${p.done}/${p.total}${p.item ? ` (${p.item})` : ""}`
+        : `haforge render: writing hosts ${p.done}/${p.total}`,
+    );
   };
 }
 
@@ -168,7 +172,9 @@ export function renderCommand(file: string, opts: RenderOptions, io: CliIo, env:
   if (!opts.quiet) {
     if (missing.length) io.err(`warning: unresolved secrets (rendered as markers): ${missing.join(", ")}`);
     if (generated.length) io.err(`generated materials: ${generated.join(", ")}`);
-    io.out(`rendered ${manifest.files.length} files for ${state.hosts.length} hosts, ${manifest.actions.length} actions${state.manifests.length ? `, ${state.manifests.length} Kubernetes objects` : ""} into ${opts.out}${opts.revealSecrets ? " (secrets REVEALED)" : " (secrets masked)"}`);
+    io.out(
+      `rendered ${manifest.files.length} files for ${state.hosts.length} hosts, ${manifest.actions.length} actions${state.manifests.length ? `, ${state.manifests.length} Kubernetes objects` : ""} into ${opts.out}${opts.revealSecrets ? " (secrets REVEALED)" : " (secrets masked)"}`,
+    );
     if (a.findings.length || late.length) io.err(formatFindings(sortFindings([...a.findings, ...late])));
   }
   return EXIT.ok;

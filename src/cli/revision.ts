@@ -8,14 +8,22 @@ export function readAtRevision(file: string, rev: string): string {
   const abs = resolve(file);
   let repoRoot: string;
   try {
-    repoRoot = execFileSync("git", ["rev-parse", "--show-toplevel"], { cwd: dirname(abs), encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
+    repoRoot = execFileSync("git", ["rev-parse", "--show-toplevel"], {
+      cwd: dirname(abs),
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+    }).trim();
   } catch (e) {
     throw new UsageError(`${file} is not in a git work tree: ${String((e as { stderr?: string }).stderr ?? (e as Error).message).trim()}`);
   }
   const commit = resolveRevision(rev, repoRoot);
   try {
     // a full commit id and a path: nothing here can be taken for an option
-    return execFileSync("git", ["cat-file", "blob", `${commit}:${relative(repoRoot, abs)}`], { cwd: repoRoot, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    return execFileSync("git", ["cat-file", "blob", `${commit}:${relative(repoRoot, abs)}`], {
+      cwd: repoRoot,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+    });
   } catch (e) {
     throw new UsageError(`cannot read ${file} at ${rev}: ${String((e as { stderr?: string }).stderr ?? (e as Error).message).trim()}`);
   }

@@ -22,11 +22,23 @@ export interface StackSecret {
 /** The config key the Pulumi program reads a `secret:` reference from (components/stack-config.ts). */
 export const secretConfigKey = (name: string): string => (name.includes(":") ? name : `haforge:${name}`);
 
-export function stackSecretsOf(text: string, filename: string, stack?: string): { secrets: StackSecret[]; env: string[]; findings: ReturnType<typeof parseInventoryText>["findings"] } {
+export function stackSecretsOf(
+  text: string,
+  filename: string,
+  stack?: string,
+): { secrets: StackSecret[]; env: string[]; findings: ReturnType<typeof parseInventoryText>["findings"] } {
   const loaded = parseInventoryText(text, filename);
   const refs = loaded.inventory ? collectSecretRefs(loaded.inventory) : [];
   const secrets = refs.flatMap((r) =>
-    "secret" in r ? [{ name: r.secret, configKey: secretConfigKey(r.secret), command: `pulumi config set --secret ${secretConfigKey(r.secret)}${stack ? ` --stack ${stack}` : ""}` }] : [],
+    "secret" in r
+      ? [
+          {
+            name: r.secret,
+            configKey: secretConfigKey(r.secret),
+            command: `pulumi config set --secret ${secretConfigKey(r.secret)}${stack ? ` --stack ${stack}` : ""}`,
+          },
+        ]
+      : [],
   );
   const env = refs.flatMap((r) => ("env" in r ? [r.env] : []));
   return { secrets, env, findings: loaded.findings };

@@ -23,7 +23,9 @@ function previousText(file: string, opts: ValidateOptions): { text: string; labe
   try {
     return { text: readFileSync(opts.previous, "utf8"), label: opts.previous };
   } catch (e) {
-    throw new UnreadableInventory(`cannot read previous inventory ${opts.previous}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new UnreadableInventory(
+      `cannot read previous inventory ${opts.previous}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
   }
 }
 
@@ -34,12 +36,24 @@ export function validateCommand(file: string, opts: ValidateOptions, io: CliIo):
   if (prev && a.plan) {
     const before = analyzeInventoryText(prev.text, prev.label);
     const extra = before.plan
-      ? membershipChangeFindings(memberships(before.plan), memberships(a.plan), { allowUnsafe: opts.allowUnsafeMembership ?? false }).map((f) => ({ ...f, path: a.sourcePath(f.path) }))
-      : [warning("membership.previous-invalid", "(previous)", `the previous inventory ${prev.label} has errors: membership changes were not checked`, `Run haforge validate ${prev.label} to see them.`)];
+      ? membershipChangeFindings(memberships(before.plan), memberships(a.plan), { allowUnsafe: opts.allowUnsafeMembership ?? false }).map(
+          (f) => ({ ...f, path: a.sourcePath(f.path) }),
+        )
+      : [
+          warning(
+            "membership.previous-invalid",
+            "(previous)",
+            `the previous inventory ${prev.label} has errors: membership changes were not checked`,
+            `Run haforge validate ${prev.label} to see them.`,
+          ),
+        ];
     findings = sortFindings([...findings, ...extra]);
   }
   const valid = !hasErrors(findings);
   if (opts.json) io.out(JSON.stringify({ valid, findings: findingsJson(findings) }, null, 2));
-  else io.out(`${file} (${a.format}): ${valid ? "valid" : "INVALID"}${prev ? ` (membership changes checked against ${prev.label})` : ""}\n${formatFindings(findings)}`);
+  else
+    io.out(
+      `${file} (${a.format}): ${valid ? "valid" : "INVALID"}${prev ? ` (membership changes checked against ${prev.label})` : ""}\n${formatFindings(findings)}`,
+    );
   return valid ? EXIT.ok : EXIT.invalid;
 }

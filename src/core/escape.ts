@@ -75,7 +75,8 @@ export function shellAssignment(key: string, value: string): string {
  * `/`, no control characters. What keeps a rendered file under its directory.
  */
 export function pathSegment(s: string): string {
-  if (s === "" || s === "." || s === ".." || s.includes("/") || CONTROL_CHARS.test(s)) throw new EscapeError("a file name", s, "not a single path segment");
+  if (s === "" || s === "." || s === ".." || s.includes("/") || CONTROL_CHARS.test(s))
+    throw new EscapeError("a file name", s, "not a single path segment");
   return s;
 }
 
@@ -91,7 +92,10 @@ export function systemdQuote(s: string): string {
   const body = s
     .replace(/[\\"]/g, (c) => `\\${c}`)
     .replace(/%/g, "%%")
-    .replace(/[\u0000-\u001f\u007f]/g, (c) => ({ "\n": "\\n", "\t": "\\t", "\r": "\\r" })[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+    .replace(
+      /[\u0000-\u001f\u007f]/g,
+      (c) => ({ "\n": "\\n", "\t": "\\t", "\r": "\\r" })[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
+    );
   return `"${refuseControl("a systemd unit", body)}"`;
 }
 
@@ -118,7 +122,9 @@ export function systemdLine(s: string): string {
  * http://supervisord.org/configuration.html#program-x-section-values (environment)
  */
 export function iniValue(s: string): string {
-  return `"${refuseControl("an INI value", s).replace(/[\\"]/g, (c) => `\\${c}`).replace(/%/g, "%%")}"`;
+  return `"${refuseControl("an INI value", s)
+    .replace(/[\\"]/g, (c) => `\\${c}`)
+    .replace(/%/g, "%%")}"`;
 }
 
 /** Text on one INI line (supervisor `command=`, comments): no line break, `%` doubled. */
@@ -148,7 +154,8 @@ export function confToken(s: string): string {
 
 /** XML text or attribute value; control characters other than tab/LF/CR are not XML at all. */
 export function xml(s: string): string {
-  if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/.test(s)) throw new EscapeError("XML", s, "it contains a character XML 1.0 cannot hold");
+  if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/.test(s))
+    throw new EscapeError("XML", s, "it contains a character XML 1.0 cannot hold");
   return s
     .replace(/&/g, "&amp;")
     .replace(/</g, "&lt;")

@@ -222,7 +222,9 @@ export function planFile(
     // symlink changes what other paths resolve to.
     return {
       ...base,
-      changes: [{ kind: "refuse", reason: `${path} exists but is not a regular file (directory, symlink, device…); remove it by hand first` }],
+      changes: [
+        { kind: "refuse", reason: `${path} exists but is not a regular file (directory, symlink, device…); remove it by hand first` },
+      ],
     };
   }
   if (live === null) {
@@ -277,7 +279,12 @@ const MAX_DIFF_BYTES = 256 * 1024;
 /** jsdiff gives up (deterministically) past this many edits; we then summarize. */
 const MAX_EDIT_LENGTH = 5000;
 
-function contentDiff(desired: DesiredFile, live: FileFact | undefined, liveContent: string | undefined, maskSalt: string | undefined): string {
+function contentDiff(
+  desired: DesiredFile,
+  live: FileFact | undefined,
+  liveContent: string | undefined,
+  maskSalt: string | undefined,
+): string {
   const { path } = desired;
   const short = desired.secret ? (sha: string): string => `h:${keyedShortHash(sha, maskSalt)}` : shortPlain;
   const oldName = live ? `a${path}` : "/dev/null";
@@ -387,11 +394,7 @@ export function writeFileScript(a: WriteFileScriptArgs): string {
       `( cd "$dir" && timeout -k 5 ${secs} sh -c ${shQuote(cmd)} haforge-validate "$tmp" ) >&2 || { rc=$?; echo "validator exited $rc" >&2; exit ${WRITE_EXIT.validate}; }`,
     );
   }
-  lines.push(
-    `sync -- "$tmp" 2>/dev/null || true`,
-    `had_prev=0`,
-    `if [ -e "$target" ]; then had_prev=1; fi`,
-  );
+  lines.push(`sync -- "$tmp" 2>/dev/null || true`, `had_prev=0`, `if [ -e "$target" ]; then had_prev=1; fi`);
   if (a.keepPrevious) {
     lines.push(
       `if [ "$had_prev" = 1 ]; then ln -f -- "$target" "$prev" 2>/dev/null || cp -p -- "$target" "$prev" || exit ${WRITE_EXIT.backup}; fi`,

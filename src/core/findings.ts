@@ -25,7 +25,5 @@ export const hasErrors = (findings: readonly Finding[]): boolean => findings.som
 /** Stable order for output: errors first, then by path, then by code. */
 export function sortFindings(findings: readonly Finding[]): Finding[] {
   const rank = (s: Severity) => (s === "error" ? 0 : 1);
-  return [...findings].sort(
-    (a, b) => rank(a.severity) - rank(b.severity) || a.path.localeCompare(b.path) || a.code.localeCompare(b.code),
-  );
+  return [...findings].sort((a, b) => rank(a.severity) - rank(b.severity) || a.path.localeCompare(b.path) || a.code.localeCompare(b.code));
 }

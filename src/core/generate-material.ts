@@ -161,6 +161,9 @@ export function selfSignedCertificate(commonName: string, now: Date = new Date()
 }
 
 function pem(label: string, der: Buffer): string {
-  const b64 = der.toString("base64").replace(/(.{64})/g, "$1\n").replace(/\n$/, "");
+  const b64 = der
+    .toString("base64")
+    .replace(/(.{64})/g, "$1\n")
+    .replace(/\n$/, "");
   return `-----BEGIN ${label}-----\n${b64}\n-----END ${label}-----\n`;
 }

@@ -26,7 +26,11 @@ import type { MaterialSpec } from "./materials";
 export const MASK_SALT_KEY = "haforge/mask-salt";
 
 /** The mask salt as a material: generated once with the inventory's other keys (CLI and Pulumi alike). */
-export const MASK_SALT_SPEC: MaterialSpec = { key: MASK_SALT_KEY, kind: { type: "token", length: 32 }, description: "key of the masked-secret hashes" };
+export const MASK_SALT_SPEC: MaterialSpec = {
+  key: MASK_SALT_KEY,
+  kind: { type: "token", length: 32 },
+  description: "key of the masked-secret hashes",
+};
 
 /** Values shorter than this are not masked textually (they would hit unrelated text). */
 export const MIN_MASKED_LENGTH = 4;
@@ -34,7 +38,10 @@ export const MIN_MASKED_LENGTH = 4;
 const processKey = randomBytes(32).toString("hex");
 
 export function keyedShortHash(value: string | Buffer, salt: string | undefined): string {
-  return createHmac("sha256", salt || processKey).update(value).digest("hex").slice(0, 8);
+  return createHmac("sha256", salt || processKey)
+    .update(value)
+    .digest("hex")
+    .slice(0, 8);
 }
 
 /** What a label shows: a literal's canonical key carries an (unkeyed) hash of it, which must not show. */
@@ -47,7 +54,8 @@ export function placeholder(label: string, value: string | Buffer, salt: string 
 /** Placeholders as they appear in masked text (to find them again). */
 export const PLACEHOLDER_RE = /<secret:([^\s>]+) h:[0-9a-f]{8}>/g;
 
-const xmlEscape = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&apos;");
+const xmlEscape = (s: string) =>
+  s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&apos;");
 
 /** The forms of `value` a renderer may write: the value itself and its escaped/encoded forms. */
 export function secretForms(value: string): string[] {

@@ -33,7 +33,12 @@ export interface Materials {
 export function parseSyncthingCert(value: string): { cert: string; key: string } | null {
   try {
     const v = JSON.parse(value) as unknown;
-    if (v && typeof v === "object" && typeof (v as { cert?: unknown }).cert === "string" && typeof (v as { key?: unknown }).key === "string") {
+    if (
+      v &&
+      typeof v === "object" &&
+      typeof (v as { cert?: unknown }).cert === "string" &&
+      typeof (v as { key?: unknown }).key === "string"
+    ) {
       return { cert: (v as { cert: string }).cert, key: (v as { key: string }).key };
     }
   } catch {
@@ -41,4 +46,3 @@ export function parseSyncthingCert(value: string): { cert: string; key: string }
   }
   return null;
 }
-

@@ -111,7 +111,11 @@ export function packageSpec(family: OsFamily, n: PackageNeed): string {
 export const POLICY_RC_D = "/usr/sbin/policy-rc.d";
 
 /** Installs exactly `install` (already computed as missing); never starts a daemon on Debian. */
-export function packageInstallScript(family: OsFamily, install: readonly PackageNeed[], opts: { readonly policyPath?: string } = {}): string {
+export function packageInstallScript(
+  family: OsFamily,
+  install: readonly PackageNeed[],
+  opts: { readonly policyPath?: string } = {},
+): string {
   const specs = install.map((n) => shQuote(packageSpec(family, n))).join(" ");
   if (family === "rhel") {
     return ["set -eu", "if command -v dnf >/dev/null 2>&1; then PM=dnf; else PM=yum; fi", `"$PM" -y -q install ${specs}`, ""].join("\n");

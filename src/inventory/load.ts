@@ -64,12 +64,24 @@ export function parseInventoryText(text: string, filename: string): LoadResult {
     const read = readYamlInventory(String(text));
     if (read.data === undefined) return { format, findings: read.findings, sourcePath: identity };
     const v = validate(read.data, identity);
-    return { format, findings: [...read.findings, ...v.findings, ...emptyFindings(v.inventory, read.findings)], sourcePath: identity, ...(v.inventory ? { inventory: v.inventory } : {}) };
+    return {
+      format,
+      findings: [...read.findings, ...v.findings, ...emptyFindings(v.inventory, read.findings)],
+      sourcePath: identity,
+      ...(v.inventory ? { inventory: v.inventory } : {}),
+    };
   } catch (e) {
     // An exception here is a bug in haforge, not in the inventory; still report, never crash.
     return {
       format,
-      findings: [error("inventory.internal-error", "(document)", `haforge could not read ${JSON.stringify(String(filename))}: ${(e as Error)?.message ?? String(e)}`, "This is a bug in haforge; please report it with the inventory.")],
+      findings: [
+        error(
+          "inventory.internal-error",
+          "(document)",
+          `haforge could not read ${JSON.stringify(String(filename))}: ${(e as Error)?.message ?? String(e)}`,
+          "This is a bug in haforge; please report it with the inventory.",
+        ),
+      ],
       sourcePath: identity,
     };
   }
@@ -88,8 +100,16 @@ const tooLarge = (bytes: number): Finding =>
  * hosts). Reported once: the YAML reader already says so for an empty document.
  */
 function emptyFindings(inventory: Inventory | undefined, earlier: readonly Finding[]): Finding[] {
-  if (!inventory || inventory.target !== "ssh" || inventory.hosts.length > 0 || earlier.some((f) => f.code === "inventory.empty")) return [];
-  return [error("inventory.empty", "hosts", "the inventory has no hosts: there is nothing to deploy", "List the hosts (YAML `hosts:`; INI: host lines under [tower], [database], ... sections).")];
+  if (!inventory || inventory.target !== "ssh" || inventory.hosts.length > 0 || earlier.some((f) => f.code === "inventory.empty"))
+    return [];
+  return [
+    error(
+      "inventory.empty",
+      "hosts",
+      "the inventory has no hosts: there is nothing to deploy",
+      "List the hosts (YAML `hosts:`; INI: host lines under [tower], [database], ... sections).",
+    ),
+  ];
 }
 
 /** Read and parse a file; an unreadable file is a finding too. */
@@ -103,7 +123,13 @@ export function loadInventoryFile(path: string): LoadResult {
     const format: InventoryFormat = /\.(ini|cfg)$/i.test(path) ? "tower-ini" : "yaml";
     return {
       format,
-      findings: [error("inventory.unreadable", "(document)", `cannot read ${JSON.stringify(path)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)],
+      findings: [
+        error(
+          "inventory.unreadable",
+          "(document)",
+          `cannot read ${JSON.stringify(path)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+        ),
+      ],
       sourcePath: identity,
     };
   }
@@ -211,7 +237,11 @@ function knownKeysAt(path: readonly PropertyKey[]): string[] {
     let s: unknown = Inventory;
     const unwrap = (x: unknown): unknown => {
       let cur = x as { def?: { type?: string; innerType?: unknown } };
-      for (let i = 0; i < 10 && cur?.def && (cur.def.type === "default" || cur.def.type === "optional" || cur.def.type === "nullable"); i++) {
+      for (
+        let i = 0;
+        i < 10 && cur?.def && (cur.def.type === "default" || cur.def.type === "optional" || cur.def.type === "nullable");
+        i++
+      ) {
         cur = cur.def.innerType as typeof cur;
       }
       return cur;

@@ -35,7 +35,8 @@ function typeOf(s: Schema): string {
     if (keys.length === 1) return `{ ${keys[0]}: ${typeOf(s.properties[keys[0]!]!)} }`;
     return "object";
   }
-  if (s.type === "object" && s.additionalProperties && typeof s.additionalProperties === "object") return `map of ${typeOf(s.additionalProperties)}`;
+  if (s.type === "object" && s.additionalProperties && typeof s.additionalProperties === "object")
+    return `map of ${typeOf(s.additionalProperties)}`;
   if (s.title && s.type === "string") return `string (${s.title})`;
   const t = Array.isArray(s.type) ? s.type.join(" | ") : (s.type ?? "any");
   const range = s.minimum !== undefined || s.maximum !== undefined ? ` (${s.minimum ?? ""}..${s.maximum ?? ""})` : "";
@@ -44,7 +45,12 @@ function typeOf(s: Schema): string {
 
 const isSecretRef = (s: Schema): boolean => {
   const alts = s.anyOf ?? s.oneOf;
-  return !!alts && alts.every((a) => a.properties && Object.keys(a.properties).length === 1 && ["secret", "env", "value"].includes(Object.keys(a.properties)[0]!));
+  return (
+    !!alts &&
+    alts.every(
+      (a) => a.properties && Object.keys(a.properties).length === 1 && ["secret", "env", "value"].includes(Object.keys(a.properties)[0]!),
+    )
+  );
 };
 
 /** Objects worth their own table (reached through arrays and unions too); secret refs are not. */
@@ -53,7 +59,11 @@ function nested(s: Schema): Schema | undefined {
   if (s.type === "object" && s.properties) return s;
   if (s.type === "array" && s.items) return nested(s.items);
   const alts = s.anyOf ?? s.oneOf;
-  if (alts) for (const a of alts) { const n = nested(a); if (n) return n; }
+  if (alts)
+    for (const a of alts) {
+      const n = nested(a);
+      if (n) return n;
+    }
   return undefined;
 }
 

@@ -75,7 +75,9 @@ export const SshSettings = z
     port: z.number().int().min(1).max(65535).default(22).describe("SSH port. @default 22"),
     hostKey: sshPublicKey
       .optional()
-      .describe("Pinned host public key, OpenSSH format (`ssh-ed25519 AAAA...`). Or use knownHostsFile. @default - none: connecting is refused unless trustOnFirstUse"),
+      .describe(
+        "Pinned host public key, OpenSSH format (`ssh-ed25519 AAAA...`). Or use knownHostsFile. @default - none: connecting is refused unless trustOnFirstUse",
+      ),
     knownHostsFile: localPath.optional().describe("known_hosts file to pin the host key from"),
     trustOnFirstUse: z.boolean().default(false).describe("Accept an unknown host key once (explicit opt-in). @default false"),
     privateKeyPath: localPath.optional().describe("Path to the SSH private key on the machine running haforge"),
@@ -91,9 +93,7 @@ export const Host = z
   .object({
     name: hostName,
     address: connectAddress.describe("Address haforge connects to (ansible_host). IP or DNS name"),
-    internalAddress: address
-      .optional()
-      .describe("Cluster-internal address (Tower `rabbitmq_host`). @default - the address"),
+    internalAddress: address.optional().describe("Cluster-internal address (Tower `rabbitmq_host`). @default - the address"),
     interfaces: z
       .array(z.object({ name: interfaceName, address: cidr.describe("CIDR, e.g. 10.0.0.11/24") }).strict())
       .default([])
@@ -193,9 +193,7 @@ export const PcmkPrimitive = z
   })
   .strict();
 export const PcmkGroup = z.object({ id: xmlId, members: z.array(xmlId).min(1), meta: KeyValues }).strict();
-export const PcmkClone = z
-  .object({ id: xmlId, resource: xmlId, promotable: z.boolean().default(false), meta: KeyValues })
-  .strict();
+export const PcmkClone = z.object({ id: xmlId, resource: xmlId, promotable: z.boolean().default(false), meta: KeyValues }).strict();
 export const PcmkFencing = z
   .object({
     id: xmlId,
@@ -204,12 +202,8 @@ export const PcmkFencing = z
     hosts: z.array(hostName).default([]).describe("Nodes this device fences (pcmk_host_list)"),
   })
   .strict();
-export const PcmkLocation = z
-  .object({ id: xmlId, resource: xmlId, node: hostName, score: score.default("INFINITY") })
-  .strict();
-export const PcmkColocation = z
-  .object({ id: xmlId, resource: xmlId, with: xmlId, score: score.default("INFINITY") })
-  .strict();
+export const PcmkLocation = z.object({ id: xmlId, resource: xmlId, node: hostName, score: score.default("INFINITY") }).strict();
+export const PcmkColocation = z.object({ id: xmlId, resource: xmlId, with: xmlId, score: score.default("INFINITY") }).strict();
 export const PcmkOrder = z
   .object({ id: xmlId, first: xmlId, then: xmlId, kind: z.enum(["Mandatory", "Optional", "Serialize"]).default("Mandatory") })
   .strict();
@@ -230,11 +224,20 @@ export const PacemakerCluster = z
     name: name.describe("Cluster name: corosync.conf `totem { cluster_name }`, and the prefix of this cluster's resource names"),
     nodes: z.array(ClusterNode).default([]).describe("Full cluster nodes (corosync `nodelist`, node ids in this order). @default []"),
     remoteNodes: z.array(hostName).default([]).describe("pacemaker_remote nodes (worker pools beyond 16)"),
-    transport: z.enum(["knet", "udpu", "udp"]).default("knet").describe("corosync.conf `totem { transport }`; only knet carries several links and crypto. @default knet"),
+    transport: z
+      .enum(["knet", "udpu", "udp"])
+      .default("knet")
+      .describe("corosync.conf `totem { transport }`; only knet carries several links and crypto. @default knet"),
     crypto: z
       .object({
-        cipher: z.enum(["none", "aes256", "aes192", "aes128"]).default("aes256").describe("corosync.conf `totem { crypto_cipher }` (knet only). @default aes256"),
-        hash: z.enum(["none", "md5", "sha1", "sha256", "sha384", "sha512"]).default("sha256").describe("corosync.conf `totem { crypto_hash }`; a cipher needs a hash. @default sha256"),
+        cipher: z
+          .enum(["none", "aes256", "aes192", "aes128"])
+          .default("aes256")
+          .describe("corosync.conf `totem { crypto_cipher }` (knet only). @default aes256"),
+        hash: z
+          .enum(["none", "md5", "sha1", "sha256", "sha384", "sha512"])
+          .default("sha256")
+          .describe("corosync.conf `totem { crypto_hash }`; a cipher needs a hash. @default sha256"),
       })
       .strict()
       .default({ cipher: "aes256", hash: "sha256" })
@@ -242,23 +245,37 @@ export const PacemakerCluster = z
     token: z.number().int().min(100).max(3_600_000).default(3000).describe("totem token timeout, ms. @default 3000"),
     quorum: z
       .object({
-        twoNode: z.boolean().default(false).describe("votequorum `quorum { two_node }`: a 2-node cluster stays quorate with one node; turns wait_for_all on. @default false"),
+        twoNode: z
+          .boolean()
+          .default(false)
+          .describe(
+            "votequorum `quorum { two_node }`: a 2-node cluster stays quorate with one node; turns wait_for_all on. @default false",
+          ),
         waitForAll: z
           .boolean()
           .optional()
-          .describe("votequorum `quorum { wait_for_all }`: quorate only once all nodes were seen together after a full stop. @default - on with twoNode, else off"),
+          .describe(
+            "votequorum `quorum { wait_for_all }`: quorate only once all nodes were seen together after a full stop. @default - on with twoNode, else off",
+          ),
         lastManStanding: z
           .boolean()
           .default(false)
-          .describe("votequorum `quorum { last_man_standing }`: expected votes shrink as nodes leave cleanly; excludes a qdevice. @default false"),
+          .describe(
+            "votequorum `quorum { last_man_standing }`: expected votes shrink as nodes leave cleanly; excludes a qdevice. @default false",
+          ),
         autoTieBreaker: z
           .boolean()
           .default(false)
-          .describe("votequorum `quorum { auto_tie_breaker }`: on an even split the half with the lowest node id stays quorate; excludes a qdevice. @default false"),
+          .describe(
+            "votequorum `quorum { auto_tie_breaker }`: on an even split the half with the lowest node id stays quorate; excludes a qdevice. @default false",
+          ),
         qdevice: z
           .object({
             host: address.describe("corosync-qnetd host: `quorum { device { net { host } } }`"),
-            algorithm: z.enum(["ffsplit", "lms"]).default("ffsplit").describe("`quorum { device { net { algorithm } } }`. @default ffsplit"),
+            algorithm: z
+              .enum(["ffsplit", "lms"])
+              .default("ffsplit")
+              .describe("`quorum { device { net { algorithm } } }`. @default ffsplit"),
           })
           .strict()
           .optional()
@@ -267,13 +284,20 @@ export const PacemakerCluster = z
       .strict()
       .default({ twoNode: false, lastManStanding: false, autoTieBreaker: false })
       .describe("Corosync votequorum options (votequorum(5)); expected votes and the quorum are computed from the nodes"),
-    fencing: z.array(PcmkFencing).default([]).describe("STONITH devices (CIB `primitive class=stonith`); a production cluster needs one. @default []"),
+    fencing: z
+      .array(PcmkFencing)
+      .default([])
+      .describe("STONITH devices (CIB `primitive class=stonith`); a production cluster needs one. @default []"),
     properties: KeyValues.describe("Cluster properties, e.g. stonith-enabled, no-quorum-policy"),
     primitives: z.array(PcmkPrimitive).default([]).describe("CIB resources (`<primitive>`). @default []"),
     groups: z.array(PcmkGroup).default([]).describe("CIB resource groups (`<group>`: members start in order on one node). @default []"),
     clones: z.array(PcmkClone).default([]).describe("CIB clones (`<clone>`, promotable with `promotable`). @default []"),
     constraints: z
-      .object({ location: z.array(PcmkLocation).default([]), colocation: z.array(PcmkColocation).default([]), order: z.array(PcmkOrder).default([]) })
+      .object({
+        location: z.array(PcmkLocation).default([]),
+        colocation: z.array(PcmkColocation).default([]),
+        order: z.array(PcmkOrder).default([]),
+      })
       .strict()
       .default({ location: [], colocation: [], order: [] }),
     /**
@@ -283,7 +307,9 @@ export const PacemakerCluster = z
     lightweight: z
       .object({
         vips: z.array(z.object({ name: xmlId, address: cidr.describe("CIDR") }).strict()).default([]),
-        managed: z.array(z.enum(["haproxy", "rabbitmq", "galera", "redis", "cinder-volume"])).default(["haproxy", "rabbitmq", "galera", "redis", "cinder-volume"]),
+        managed: z
+          .array(z.enum(["haproxy", "rabbitmq", "galera", "redis", "cinder-volume"]))
+          .default(["haproxy", "rabbitmq", "galera", "redis", "cinder-volume"]),
         systemdServices: z.array(serviceUnit).default([]).describe("Services left to systemd with Restart=always"),
       })
       .strict()
@@ -313,7 +339,18 @@ export const VrrpInstance = z
     advertInt: z.number().int().min(1).max(255).default(1),
     authPass: SecretRef.optional(),
     track: z
-      .array(z.object({ name: name, script: commandLine, interval: z.number().int().min(1).max(3600).default(2), weight: z.number().int().min(-254).max(254).default(-20), fall: z.number().int().min(1).default(2), rise: z.number().int().min(1).default(2) }).strict())
+      .array(
+        z
+          .object({
+            name: name,
+            script: commandLine,
+            interval: z.number().int().min(1).max(3600).default(2),
+            weight: z.number().int().min(-254).max(254).default(-20),
+            fall: z.number().int().min(1).default(2),
+            rise: z.number().int().min(1).default(2),
+          })
+          .strict(),
+      )
       .default([])
       .describe("vrrp_script checks; e.g. `pidof haproxy` or the app's health URL"),
     nopreempt: z.boolean().default(false),
@@ -336,7 +373,9 @@ export const HaproxyBackend = z
       .min(1)
       .max(65535)
       .optional()
-      .describe("Port the health check probes when it is not the traffic port (Galera clustercheck 9200, Patroni REST 8008). @default - the server's port"),
+      .describe(
+        "Port the health check probes when it is not the traffic port (Galera clustercheck 9200, Patroni REST 8008). @default - the server's port",
+      ),
     checkInterval: duration.default("1s"),
   })
   .strict();
@@ -353,7 +392,10 @@ export const Haproxy = z
     hosts: z.array(hostName).default([]).describe("@default - the hosts of the first keepalived instance"),
     frontends: z.array(HaproxyFrontend).default([]),
     backends: z.array(HaproxyBackend).default([]),
-    stats: z.object({ bind: bindAddress, user: userName.default("admin"), password: SecretRef.optional() }).strict().optional(),
+    stats: z
+      .object({ bind: bindAddress, user: userName.default("admin"), password: SecretRef.optional() })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -378,7 +420,10 @@ export const PostgresHa = z
     sentinels: z.array(hostName).optional().describe("stolon sentinels. @default - the nodes"),
     proxies: z.array(hostName).optional().describe("stolon proxies. @default - the nodes"),
     store: z
-      .object({ backend: z.enum(["etcd", "consul", "kubernetes"]).default("etcd"), endpoints: z.array(url).optional().describe("@default - the quorum store members") })
+      .object({
+        backend: z.enum(["etcd", "consul", "kubernetes"]).default("etcd"),
+        endpoints: z.array(url).optional().describe("@default - the quorum store members"),
+      })
       .strict()
       .default({ backend: "etcd" }),
     port: z.number().int().min(1).max(65535).default(5432),
@@ -401,7 +446,11 @@ export const SyncthingFolder = z
   })
   .strict();
 export const Syncthing = z
-  .object({ folders: z.array(SyncthingFolder).default([]), guiPort: z.number().int().min(1).max(65535).default(8384), listenPort: z.number().int().min(1).max(65535).default(22000) })
+  .object({
+    folders: z.array(SyncthingFolder).default([]),
+    guiPort: z.number().int().min(1).max(65535).default(8384),
+    listenPort: z.number().int().min(1).max(65535).default(22000),
+  })
   .strict();
 
 export const ActivePassiveApp = z
@@ -426,7 +475,14 @@ export const Kubernetes = z
     namespace: k8sLabel.default("haforge"),
     storageClass: k8sName.optional(),
     replicas: z
-      .object({ rabbitmq: z.number().int().min(1).default(3), web: z.number().int().min(1).default(2), task: z.number().int().min(1).default(2), keepers: z.number().int().min(1).default(3), sentinels: z.number().int().min(1).default(3), proxies: z.number().int().min(1).default(2) })
+      .object({
+        rabbitmq: z.number().int().min(1).default(3),
+        web: z.number().int().min(1).default(2),
+        task: z.number().int().min(1).default(2),
+        keepers: z.number().int().min(1).default(3),
+        sentinels: z.number().int().min(1).default(3),
+        proxies: z.number().int().min(1).default(2),
+      })
       .strict()
       .default({ rabbitmq: 3, web: 2, task: 2, keepers: 3, sentinels: 3, proxies: 2 }),
     ingress: z.object({ host: address, className: k8sName.optional() }).strict().optional(),
@@ -440,11 +496,15 @@ export const Packages = z
     manage: z
       .boolean()
       .default(true)
-      .describe("Install the packages every service on a host needs (only what is missing or at the wrong version, before its files, daemons not started until configured). @default true"),
+      .describe(
+        "Install the packages every service on a host needs (only what is missing or at the wrong version, before its files, daemons not started until configured). @default true",
+      ),
     versions: z
       .record(packageName, packageVersion)
       .default({})
-      .describe("Pinned versions by distribution package name, as the package manager prints them (`rabbitmq-server: 3.10.8-1.1+deb12u1`). @default {} (any version)"),
+      .describe(
+        "Pinned versions by distribution package name, as the package manager prints them (`rabbitmq-server: 3.10.8-1.1+deb12u1`). @default {} (any version)",
+      ),
   })
   .strict()
   .describe("Software on the hosts");

@@ -27,7 +27,12 @@ const NO_CONTROL = "must not contain control characters (newline, tab, NUL, ...)
 
 /** A string of one kind: non-empty, bounded, matching `re`. */
 function kind(title: string, re: RegExp, message: string, max = 253) {
-  return z.string().min(1, `must not be empty (a ${title})`).max(max, `is longer than ${max} characters (a ${title})`).regex(re, message).meta({ title });
+  return z
+    .string()
+    .min(1, `must not be empty (a ${title})`)
+    .max(max, `is longer than ${max} characters (a ${title})`)
+    .regex(re, message)
+    .meta({ title });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -106,7 +111,12 @@ export const userName = kind(
 );
 
 /** An environment variable name (`env:` secret references, host vars keys). */
-export const envName = kind("variable name", /^[A-Za-z_][A-Za-z0-9_]*$/, "must be a variable name: letters, digits, '_', not a digit first", 128);
+export const envName = kind(
+  "variable name",
+  /^[A-Za-z_][A-Za-z0-9_]*$/,
+  "must be a variable name: letters, digits, '_', not a digit first",
+  128,
+);
 
 /** A configuration key (Pacemaker params/meta/properties, stolon spec, image keys). */
 export const configKey = kind(
@@ -125,7 +135,12 @@ export const secretName = kind(
 );
 
 /** A Kubernetes DNS-1123 label (namespace). */
-export const k8sLabel = kind("DNS-1123 label", /^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$/, "must be a DNS-1123 label: lower-case letters, digits, '-'", 63);
+export const k8sLabel = kind(
+  "DNS-1123 label",
+  /^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$/,
+  "must be a DNS-1123 label: lower-case letters, digits, '-'",
+  63,
+);
 
 /** A Kubernetes DNS-1123 subdomain (storage class, ingress class). */
 export const k8sName = kind(
@@ -135,10 +150,20 @@ export const k8sName = kind(
 );
 
 /** A distribution package name (Debian or RPM). */
-export const packageName = kind("package name", /^[A-Za-z0-9][A-Za-z0-9+._-]*$/, "must be a package name: letters, digits, '+', '.', '_', '-'", 128);
+export const packageName = kind(
+  "package name",
+  /^[A-Za-z0-9][A-Za-z0-9+._-]*$/,
+  "must be a package name: letters, digits, '+', '.', '_', '-'",
+  128,
+);
 
 /** A package version as the package manager prints it (`3.10.8-1.1+deb12u1`, `1:2.4-3.el9`). */
-export const packageVersion = kind("package version", /^[A-Za-z0-9][A-Za-z0-9.+~:_-]*$/, "must be a package version: letters, digits, '.', '+', '~', ':', '_', '-'", 128);
+export const packageVersion = kind(
+  "package version",
+  /^[A-Za-z0-9][A-Za-z0-9.+~:_-]*$/,
+  "must be a package version: letters, digits, '.', '+', '~', ':', '_', '-'",
+  128,
+);
 
 /** A container image reference (`registry/name:tag` or `@sha256:...`). */
 export const imageRef = kind("image reference", /^[A-Za-z0-9][A-Za-z0-9._/:@-]*$/, "must be an image reference: registry/name:tag", 512);
@@ -148,7 +173,8 @@ export const imageRef = kind("image reference", /^[A-Za-z0-9][A-Za-z0-9._/:@-]*$
 
 const IPV4 = /^(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])$/;
 /** DNS name: labels of letters/digits/`-`/`_`, the last one not all digits (so `10.1.2.311` is not one). */
-const DNS = /^(?=.{1,253}$)(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.)*(?![0-9]+$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/;
+const DNS =
+  /^(?=.{1,253}$)(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.)*(?![0-9]+$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/;
 
 export const isIpv4 = (s: string): boolean => IPV4.test(s);
 export const isIpAddress = (s: string): boolean => IPV4.test(s) || (isIP(s) === 6 && !hasControlChars(s) && !s.includes("%"));
@@ -167,7 +193,10 @@ export const address = z
   .string()
   .min(1, "must not be empty (an IP address or DNS name)")
   .max(253)
-  .refine((s) => isIpAddress(s) || isDnsName(s), "must be a bare IPv4 address (four numbers 0-255), IPv6 address or DNS name: no port, scheme, user@ or spaces")
+  .refine(
+    (s) => isIpAddress(s) || isDnsName(s),
+    "must be a bare IPv4 address (four numbers 0-255), IPv6 address or DNS name: no port, scheme, user@ or spaces",
+  )
   .meta({ title: "IP address or DNS name" });
 
 /**
@@ -236,7 +265,12 @@ export const url = z
  * A duration both HAProxy and Pacemaker read the same way: a whole number with an optional unit
  * `ms`, `s`, `m` or `h` (no unit: HAProxy reads milliseconds, Pacemaker seconds — say the unit).
  */
-export const duration = kind("duration", /^[0-9]{1,9}(?:ms|s|m|h)?$/, "must be a duration: a whole number with ms, s, m or h, e.g. 10s", 12);
+export const duration = kind(
+  "duration",
+  /^[0-9]{1,9}(?:ms|s|m|h)?$/,
+  "must be a duration: a whole number with ms, s, m or h, e.g. 10s",
+  12,
+);
 
 /** Pacemaker score: INFINITY, -INFINITY, +INFINITY or an integer. */
 export const score = z.union([
@@ -252,7 +286,13 @@ export const hostPath = z
   .string()
   .max(4096)
   .refine(
-    (s) => s.startsWith("/") && !hasControlChars(s) && !/["'\\`$]/.test(s) && posix.normalize(s) === s && !s.split("/").includes("..") && s !== "/",
+    (s) =>
+      s.startsWith("/") &&
+      !hasControlChars(s) &&
+      !/["'\\`$]/.test(s) &&
+      posix.normalize(s) === s &&
+      !s.split("/").includes("..") &&
+      s !== "/",
     "must be a normalized absolute path below / (no '..', '.', '//', quotes, backslashes or '$')",
   )
   .meta({ title: "absolute path" });
@@ -292,7 +332,12 @@ export const pcmkAgent = kind(
 );
 
 /** A fence agent (`fence_ipmilan`, `stonith:fence_ipmilan`). */
-export const fenceAgent = kind("fence agent", /^(?:stonith:)?[A-Za-z0-9_][A-Za-z0-9_.-]*$/, "must be a fence agent name, e.g. fence_ipmilan or stonith:fence_ipmilan", 128);
+export const fenceAgent = kind(
+  "fence agent",
+  /^(?:stonith:)?[A-Za-z0-9_][A-Za-z0-9_.-]*$/,
+  "must be a fence agent name, e.g. fence_ipmilan or stonith:fence_ipmilan",
+  128,
+);
 
 /**
  * A command line a daemon runs (keepalived track scripts): non-empty, printable. It is a command

@@ -14,7 +14,9 @@ export function closest(key: string, known: Iterable<string>, maxDistance?: numb
 /** Levenshtein distance with adjacent transpositions counted once (`hots` → `host` is 1). */
 export function editDistance(a: string, b: string): number {
   if (a.length > 64 || b.length > 64) return Infinity;
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
   for (let i = 1; i <= a.length; i++) {
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;

@@ -28,7 +28,8 @@ import { closest } from "./suggest";
 // ---------------------------------------------------------------------------------------------
 // Tokenizing
 
-export type SplitResult = { readonly tokens: string[]; readonly error?: undefined } | { readonly tokens?: undefined; readonly error: string };
+export type SplitResult =
+  { readonly tokens: string[]; readonly error?: undefined } | { readonly tokens?: undefined; readonly error: string };
 
 /**
  * POSIX-shell word splitting as Python's `shlex.split(s, comments=True)` does it (Ansible host
@@ -112,7 +113,19 @@ export function parseIniValue(raw: string): string {
   return pythonLiteral(raw) ?? raw;
 }
 
-const PY_ESCAPES: Record<string, string> = { n: "\n", t: "\t", r: "\r", a: "\x07", b: "\b", f: "\f", v: "\v", "\\": "\\", "'": "'", '"': '"', "\n": "" };
+const PY_ESCAPES: Record<string, string> = {
+  n: "\n",
+  t: "\t",
+  r: "\r",
+  a: "\x07",
+  b: "\b",
+  f: "\f",
+  v: "\v",
+  "\\": "\\",
+  "'": "'",
+  '"': '"',
+  "\n": "",
+};
 
 function pythonLiteral(raw: string): string | undefined {
   const s = raw.trim();
@@ -203,7 +216,8 @@ function expandRanges(p: string, out: string[]): string | undefined {
   const beg = bounds[0] === "" ? "0" : bounds[0]!;
   const end = bounds[1] ?? "";
   const stepText = bounds[2] ?? "1";
-  if (!/^[0-9]+$/.test(stepText) || Number(stepText) < 1) return `range [${range}]: step ${JSON.stringify(stepText)} is not a positive integer`;
+  if (!/^[0-9]+$/.test(stepText) || Number(stepText) < 1)
+    return `range [${range}]: step ${JSON.stringify(stepText)} is not a positive integer`;
   const step = Number(stepText);
   const items: string[] = [];
   if (/^[0-9]+$/.test(beg) && /^[0-9]+$/.test(end)) {
@@ -324,7 +338,8 @@ export function parseTowerIni(text: string): TowerIniResult {
   const groups = new Map<string, GroupEntry>();
   const ensureGroup = (name: string, line: number): GroupEntry => {
     let g = groups.get(name);
-    if (!g) groups.set(name, (g = { name, declared: false, firstLine: line, hosts: [], hostSet: new Set(), children: [], vars: new Map() }));
+    if (!g)
+      groups.set(name, (g = { name, declared: false, firstLine: line, hosts: [], hostSet: new Set(), children: [], vars: new Map() }));
     return g;
   };
   ensureGroup("ungrouped", 0).declared = true;
@@ -344,7 +359,12 @@ export function parseTowerIni(text: string): TowerIniResult {
       const m = SECTION.exec(line);
       if (!m) {
         findings.push(
-          error("ini.section-syntax", `line ${lineNo}`, `line ${lineNo}: ${JSON.stringify(shown(line))} is not a section header`, "Write `[group]`, `[group:vars]` or `[group:children]`; group names have no spaces, ':' or ']'."),
+          error(
+            "ini.section-syntax",
+            `line ${lineNo}`,
+            `line ${lineNo}: ${JSON.stringify(shown(line))} is not a section header`,
+            "Write `[group]`, `[group:vars]` or `[group:children]`; group names have no spaces, ':' or ']'.",
+          ),
         );
         kind = "skip";
         continue;
@@ -352,7 +372,14 @@ export function parseTowerIni(text: string): TowerIniResult {
       const name = m[1]!;
       const tag = m[2] ?? "hosts";
       if (tag !== "hosts" && tag !== "vars" && tag !== "children") {
-        findings.push(error("ini.section-type", `[${name}:${tag}]`, `line ${lineNo}: section [${name}:${tag}] has unknown type ${JSON.stringify(tag)}`, "Use `:vars` or `:children`."));
+        findings.push(
+          error(
+            "ini.section-type",
+            `[${name}:${tag}]`,
+            `line ${lineNo}: section [${name}:${tag}] has unknown type ${JSON.stringify(tag)}`,
+            "Use `:vars` or `:children`.",
+          ),
+        );
         kind = "skip";
         continue;
       }
@@ -369,7 +396,14 @@ export function parseTowerIni(text: string): TowerIniResult {
       const split = shellSplit(line);
       if (split.error !== undefined) {
         const first = line.split(/\s+/)[0] ?? "";
-        findings.push(error("ini.host-syntax", `[${group}] ${clip(first)}`, `line ${lineNo}: cannot split the host line: ${split.error}`, "Quote values with spaces as key='a b'; close every quote."));
+        findings.push(
+          error(
+            "ini.host-syntax",
+            `[${group}] ${clip(first)}`,
+            `line ${lineNo}: cannot split the host line: ${split.error}`,
+            "Quote values with spaces as key='a b'; close every quote.",
+          ),
+        );
         continue;
       }
       const tokens = split.tokens;
@@ -377,7 +411,13 @@ export function parseTowerIni(text: string): TowerIniResult {
       const pattern = tokens[0]!;
       const expanded = expandHostPattern(pattern);
       if (expanded.error !== undefined) {
-        findings.push(error("ini.host-range", `[${group}] ${clip(pattern)}`, `line ${lineNo}: host pattern ${JSON.stringify(clip(pattern))}: ${expanded.error}`));
+        findings.push(
+          error(
+            "ini.host-range",
+            `[${group}] ${clip(pattern)}`,
+            `line ${lineNo}: host pattern ${JSON.stringify(clip(pattern))}: ${expanded.error}`,
+          ),
+        );
         continue;
       }
       const lineVars: [string, string][] = [];
@@ -385,7 +425,12 @@ export function parseTowerIni(text: string): TowerIniResult {
         const eq = t.indexOf("=");
         if (eq <= 0) {
           findings.push(
-            error("ini.host-var-syntax", `[${group}] ${clip(pattern)}`, `line ${lineNo}: expected key=value after the host name, got ${SECRET_WORD.test(line) ? "a bare word (not shown: the line may hold a secret)" : JSON.stringify(clip(t))}`, "Host lines are `name key=value key='value with spaces'`."),
+            error(
+              "ini.host-var-syntax",
+              `[${group}] ${clip(pattern)}`,
+              `line ${lineNo}: expected key=value after the host name, got ${SECRET_WORD.test(line) ? "a bare word (not shown: the line may hold a secret)" : JSON.stringify(clip(t))}`,
+              "Host lines are `name key=value key='value with spaces'`.",
+            ),
           );
           continue;
         }
@@ -417,7 +462,13 @@ export function parseTowerIni(text: string): TowerIniResult {
         const origin = `[${group}] ${name}`;
         if (expanded.port !== undefined) {
           if (h.port && h.port.value !== expanded.port) {
-            findings.push(warning("ini.host-var-conflict", origin, `line ${lineNo}: host ${JSON.stringify(name)} is given port ${expanded.port} here and ${h.port.value} at ${h.port.origin}; the last one wins`));
+            findings.push(
+              warning(
+                "ini.host-var-conflict",
+                origin,
+                `line ${lineNo}: host ${JSON.stringify(name)} is given port ${expanded.port} here and ${h.port.value} at ${h.port.origin}; the last one wins`,
+              ),
+            );
           }
           h.port = { value: expanded.port, origin };
         }
@@ -425,7 +476,12 @@ export function parseTowerIni(text: string): TowerIniResult {
           const prev = h.vars.get(k);
           if (prev && prev.value !== v) {
             findings.push(
-              warning("ini.host-var-conflict", origin, `line ${lineNo}: ${JSON.stringify(k)} of host ${JSON.stringify(name)} is set again (${prev.origin}, line ${prev.line}); the last one wins`, "Set each host var on one line only."),
+              warning(
+                "ini.host-var-conflict",
+                origin,
+                `line ${lineNo}: ${JSON.stringify(k)} of host ${JSON.stringify(name)} is set again (${prev.origin}, line ${prev.line}); the last one wins`,
+                "Set each host var on one line only.",
+              ),
             );
           }
           h.vars.set(k, { value: v, line: lineNo, origin });
@@ -454,7 +510,12 @@ export function parseTowerIni(text: string): TowerIniResult {
         // Values are not quoted back: they may be passwords.
         findings.push(
           prev.value === value
-            ? warning("ini.duplicate-var", `${sec()} ${k}`, `line ${lineNo}: ${JSON.stringify(k)} is set again in ${sec()} (first at line ${prev.line}), to the same value`, "Keep one of the two lines.")
+            ? warning(
+                "ini.duplicate-var",
+                `${sec()} ${k}`,
+                `line ${lineNo}: ${JSON.stringify(k)} is set again in ${sec()} (first at line ${prev.line}), to the same value`,
+                "Keep one of the two lines.",
+              )
             : error(
                 "ini.duplicate-var",
                 `${sec()} ${k}`,
@@ -471,7 +532,9 @@ export function parseTowerIni(text: string): TowerIniResult {
     const m = CHILD.exec(line);
     // `key=value` under :children is a misplaced variable, not a group (and may be a password).
     if (!m || m[1]!.includes("=")) {
-      findings.push(error("ini.children-syntax", sec(), `line ${lineNo}: expected a group name in ${sec()}, got ${JSON.stringify(shown(line))}`));
+      findings.push(
+        error("ini.children-syntax", sec(), `line ${lineNo}: expected a group name in ${sec()}, got ${JSON.stringify(shown(line))}`),
+      );
       continue;
     }
     const child = m[1]!;
@@ -483,7 +546,12 @@ export function parseTowerIni(text: string): TowerIniResult {
   for (const g of groups.values()) {
     if (!g.declared && g.name !== "all") {
       findings.push(
-        warning("ini.undefined-group", `[${g.name}]`, `group ${JSON.stringify(g.name)} is used (line ${g.firstLine}) but never declared with a [${g.name}] or [${g.name}:children] section`, "Ansible rejects vars or children for undeclared groups; add the section (it may be empty)."),
+        warning(
+          "ini.undefined-group",
+          `[${g.name}]`,
+          `group ${JSON.stringify(g.name)} is used (line ${g.firstLine}) but never declared with a [${g.name}] or [${g.name}:children] section`,
+          "Ansible rejects vars or children for undeclared groups; add the section (it may be empty).",
+        ),
       );
     }
   }
@@ -527,7 +595,14 @@ function resolveMembers(groups: Map<string, GroupEntry>, findings: Finding[]): M
     if (visiting.has(name)) {
       if (!reported.has(name)) {
         reported.add(name);
-        findings.push(error("ini.children-cycle", `[${name}:children]`, `group ${JSON.stringify(name)} contains itself through [..:children] sections`, "Remove one of the child links."));
+        findings.push(
+          error(
+            "ini.children-cycle",
+            `[${name}:children]`,
+            `group ${JSON.stringify(name)} contains itself through [..:children] sections`,
+            "Remove one of the child links.",
+          ),
+        );
       }
       return [];
     }
@@ -571,14 +646,28 @@ function mapToInventory({ hosts, groups, members, findings }: MapInput): TowerIn
     if (g.name === "all") continue;
     for (const [k, v] of g.vars) {
       if (GLOBAL_VARS.has(k)) {
-        findings.push(warning("ini.global-var-scope", v.origin, `${JSON.stringify(k)} is read from [all:vars] only; the value in [${g.name}:vars] is ignored`, `Move it to [all:vars].`));
+        findings.push(
+          warning(
+            "ini.global-var-scope",
+            v.origin,
+            `${JSON.stringify(k)} is read from [all:vars] only; the value in [${g.name}:vars] is ignored`,
+            `Move it to [all:vars].`,
+          ),
+        );
       }
     }
   }
   for (const h of hosts.values()) {
     for (const [k, v] of h.vars) {
       if (GLOBAL_VARS.has(k)) {
-        findings.push(warning("ini.global-var-scope", v.origin, `${JSON.stringify(k)} is read from [all:vars] only; the host var on ${v.origin} is ignored`, `Move it to [all:vars].`));
+        findings.push(
+          warning(
+            "ini.global-var-scope",
+            v.origin,
+            `${JSON.stringify(k)} is read from [all:vars] only; the host var on ${v.origin} is ignored`,
+            `Move it to [all:vars].`,
+          ),
+        );
       }
     }
   }
@@ -587,20 +676,42 @@ function mapToInventory({ hosts, groups, members, findings }: MapInput): TowerIn
   const typo = (k: string, v: VarEntry) => {
     if (KNOWN_VARS.has(k)) return;
     const guess = closest(k, KNOWN_VARS, 2);
-    if (guess) findings.push(warning("ini.unknown-var", v.origin, `${JSON.stringify(k)} is not a variable haforge reads; did you mean ${JSON.stringify(guess)}?`, `Rename it to ${guess} if that is what you meant.`));
+    if (guess)
+      findings.push(
+        warning(
+          "ini.unknown-var",
+          v.origin,
+          `${JSON.stringify(k)} is not a variable haforge reads; did you mean ${JSON.stringify(guess)}?`,
+          `Rename it to ${guess} if that is what you meant.`,
+        ),
+      );
   };
   for (const g of groups.values()) for (const [k, v] of g.vars) typo(k, v);
   for (const h of hosts.values()) for (const [k, v] of h.vars) typo(k, v);
   for (const k of POLICY_VARS) {
     const v = allVars.get(k);
-    if (v) findings.push(warning("ini.policy-var-scope", v.origin, `${JSON.stringify(k)} is an instance group policy; set it in [instance_group_<name>:vars], not [all:vars]`));
+    if (v)
+      findings.push(
+        warning(
+          "ini.policy-var-scope",
+          v.origin,
+          `${JSON.stringify(k)} is an instance group policy; set it in [instance_group_<name>:vars], not [all:vars]`,
+        ),
+      );
   }
 
   const num = (v: VarEntry | undefined, key: string): number | undefined => {
     if (!v || v.value === "") return undefined; // Tower's sample inventory writes pg_port='' for "default"
     if (/^[0-9]{1,9}$/.test(v.value)) return Number(v.value);
     findings.push(
-      error("ini.not-a-number", v.origin, `${JSON.stringify(key)} is ${JSON.stringify(clip(v.value))}, not a whole number`, v.value.includes("#") ? "Ansible does not strip comments after a value in :vars sections; put the comment on its own line." : undefined),
+      error(
+        "ini.not-a-number",
+        v.origin,
+        `${JSON.stringify(key)} is ${JSON.stringify(clip(v.value))}, not a whole number`,
+        v.value.includes("#")
+          ? "Ansible does not strip comments after a value in :vars sections; put the comment on its own line."
+          : undefined,
+      ),
     );
     return undefined;
   };
@@ -609,7 +720,14 @@ function mapToInventory({ hosts, groups, members, findings }: MapInput): TowerIn
     const low = v.value.toLowerCase();
     if (BOOL_TRUE.has(low)) return true;
     if (BOOL_FALSE.has(low)) return false;
-    findings.push(error("ini.not-a-boolean", v.origin, `${JSON.stringify(key)} is ${JSON.stringify(clip(v.value))}, not a boolean`, "Use true or false."));
+    findings.push(
+      error(
+        "ini.not-a-boolean",
+        v.origin,
+        `${JSON.stringify(key)} is ${JSON.stringify(clip(v.value))}, not a boolean`,
+        "Use true or false.",
+      ),
+    );
     return undefined;
   };
 
@@ -634,7 +752,12 @@ function mapToInventory({ hosts, groups, members, findings }: MapInput): TowerIn
         const prev = eff.get(k);
         if (prev && prev.rank === 1 && prev.value !== v.value && HOST_KNOWN.has(k)) {
           findings.push(
-            warning("ini.var-conflict", v.origin, `host ${JSON.stringify(h.name)} gets ${JSON.stringify(k)} from both ${prev.origin} and ${v.origin} with different values; Ansible picks ${v.origin} (groups merge by name)`, "Set it as a host var to make the choice explicit."),
+            warning(
+              "ini.var-conflict",
+              v.origin,
+              `host ${JSON.stringify(h.name)} gets ${JSON.stringify(k)} from both ${prev.origin} and ${v.origin} with different values; Ansible picks ${v.origin} (groups merge by name)`,
+              "Set it as a host var to make the choice explicit.",
+            ),
           );
         }
         eff.set(k, { ...v, rank: 1 });
@@ -752,7 +875,9 @@ function mapToInventory({ hosts, groups, members, findings }: MapInput): TowerIn
   }
 
   // --- tower ----------------------------------------------------------------------------------
-  const towerish = [...groups.keys()].some((g) => g === "tower" || g === "database" || g.startsWith("instance_group_") || g.startsWith("isolated_group_"));
+  const towerish = [...groups.keys()].some(
+    (g) => g === "tower" || g === "database" || g.startsWith("instance_group_") || g.startsWith("isolated_group_"),
+  );
   let tower: Json | undefined;
   if (towerish) {
     const instanceGroups: Json[] = [];
@@ -801,7 +926,13 @@ function mapToInventory({ hosts, groups, members, findings }: MapInput): TowerIn
         const controller = g.vars.get("controller");
         for (const [k2, v] of g.vars) {
           if (k2 !== "controller" && POLICY_VARS.has(k2)) {
-            findings.push(warning("ini.isolated-policy", v.origin, `isolated groups take their listed hosts only; ${JSON.stringify(k2)} is ignored (AWX applies no policy to them)`));
+            findings.push(
+              warning(
+                "ini.isolated-policy",
+                v.origin,
+                `isolated groups take their listed hosts only; ${JSON.stringify(k2)} is ignored (AWX applies no policy to them)`,
+              ),
+            );
           }
         }
         isolatedGroups.push({
@@ -868,11 +999,19 @@ function mapToInventory({ hosts, groups, members, findings }: MapInput): TowerIn
   const ln1 = rv("rabbitmq_use_long_name");
   const ln2 = rv("rabbitmq_use_long_names");
   const ln = ln1 ?? ln2;
-  paths.set("rabbitmq.useLongName", `[all:vars] ${ln1 ? "rabbitmq_use_long_name" : ln2 ? "rabbitmq_use_long_names" : "rabbitmq_use_long_name"}`);
+  paths.set(
+    "rabbitmq.useLongName",
+    `[all:vars] ${ln1 ? "rabbitmq_use_long_name" : ln2 ? "rabbitmq_use_long_names" : "rabbitmq_use_long_name"}`,
+  );
   const lnValue = bool(ln, ln1 ? "rabbitmq_use_long_name" : "rabbitmq_use_long_names");
   if (ln1 && ln2 && ln1.value.toLowerCase() !== ln2.value.toLowerCase()) {
     findings.push(
-      error("ini.conflicting-vars", ln2.origin, `"rabbitmq_use_long_name" (${ln1.value}) and "rabbitmq_use_long_names" (${ln2.value}) disagree`, "Keep one of the two spellings."),
+      error(
+        "ini.conflicting-vars",
+        ln2.origin,
+        `"rabbitmq_use_long_name" (${ln1.value}) and "rabbitmq_use_long_names" (${ln2.value}) disagree`,
+        "Keep one of the two spellings.",
+      ),
     );
   }
   if (lnValue !== undefined) rmq.useLongName = lnValue;
@@ -908,6 +1047,11 @@ function parseList(value: string): string[] {
   const inner = value.trim().replace(/^\[/, "").replace(/\]$/, "");
   return inner
     .split(",")
-    .map((s) => s.trim().replace(/^(['"])(.*)\1$/, "$2").trim())
+    .map((s) =>
+      s
+        .trim()
+        .replace(/^(['"])(.*)\1$/, "$2")
+        .trim(),
+    )
     .filter((s) => s !== "");
 }

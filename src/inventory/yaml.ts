@@ -45,7 +45,14 @@ export function readYamlInventory(text: string): YamlReadResult {
     return { findings };
   }
   if (data === undefined || data === null) {
-    findings.push(error("inventory.empty", "(document)", "the inventory is empty: there is nothing to deploy", "Start from inventories/tower-cluster.yaml or the JSON Schema in schema/inventory.schema.json."));
+    findings.push(
+      error(
+        "inventory.empty",
+        "(document)",
+        "the inventory is empty: there is nothing to deploy",
+        "Start from inventories/tower-cluster.yaml or the JSON Schema in schema/inventory.schema.json.",
+      ),
+    );
     return { findings };
   }
   const size = expandedSize(data);
@@ -72,7 +79,10 @@ export function readYamlInventory(text: string): YamlReadResult {
 export function expandedSize(data: unknown): { nodes: number; chars: number } {
   const memo = new Map<object, { nodes: number; chars: number }>();
   const visiting = new Set<object>();
-  const add = (a: { nodes: number; chars: number }, b: { nodes: number; chars: number }) => ({ nodes: Math.min(a.nodes + b.nodes, 1e15), chars: Math.min(a.chars + b.chars, 1e15) });
+  const add = (a: { nodes: number; chars: number }, b: { nodes: number; chars: number }) => ({
+    nodes: Math.min(a.nodes + b.nodes, 1e15),
+    chars: Math.min(a.chars + b.chars, 1e15),
+  });
   const size = (node: unknown): { nodes: number; chars: number } => {
     if (typeof node === "string") return { nodes: 1, chars: node.length };
     if (node === null || typeof node !== "object") return { nodes: 1, chars: 0 };

@@ -22,7 +22,11 @@ const hash8 = (s: string): string => createHash("sha256").update(s).digest("hex"
  * long names that share a prefix stay distinct.
  */
 export function dnsLabel(raw: string, max = MAX_NAME): string {
-  let s = raw.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/-+/g, "-").replace(/^-+|-+$/g, "");
+  let s = raw
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, "-")
+    .replace(/-+/g, "-")
+    .replace(/^-+|-+$/g, "");
   if (s === "") s = "x";
   if (!/^[a-z]/.test(s)) s = `x-${s}`;
   if (s.length <= max) return s;

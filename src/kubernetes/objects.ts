@@ -40,7 +40,13 @@ export const WAVE = {
 const sorted = <T>(o: Readonly<Record<string, T>>): Record<string, T> =>
   Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 
-export function meta(namespace: string, name: string, labels: Labels, wave: number, annotations: Readonly<Record<string, string>> = {}): ObjectMeta {
+export function meta(
+  namespace: string,
+  name: string,
+  labels: Labels,
+  wave: number,
+  annotations: Readonly<Record<string, string>> = {},
+): ObjectMeta {
   return { name, namespace, labels: sorted(labels), annotations: sorted({ ...annotations, [ANNOTATION.wave]: String(wave) }) };
 }
 
@@ -61,7 +67,12 @@ export interface PolicyRule {
 }
 
 export function role(m: ObjectMeta, rules: readonly PolicyRule[]): K8sObject {
-  return { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: m, rules: rules.map((r) => ({ apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs] })) };
+  return {
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: "Role",
+    metadata: m,
+    rules: rules.map((r) => ({ apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs] })),
+  };
 }
 
 export function roleBinding(m: ObjectMeta, roleName: string, serviceAccountName: string): K8sObject {
@@ -114,8 +125,17 @@ export function service(
 }
 
 /** A PodDisruptionBudget: `minAvailable` for quorum members, `maxUnavailable` for stateless pods. */
-export function pdb(m: ObjectMeta, selector: Labels, budget: { readonly minAvailable: number } | { readonly maxUnavailable: number }): K8sObject {
-  return { apiVersion: "policy/v1", kind: "PodDisruptionBudget", metadata: m, spec: { ...budget, selector: { matchLabels: sorted(selector) } } };
+export function pdb(
+  m: ObjectMeta,
+  selector: Labels,
+  budget: { readonly minAvailable: number } | { readonly maxUnavailable: number },
+): K8sObject {
+  return {
+    apiVersion: "policy/v1",
+    kind: "PodDisruptionBudget",
+    metadata: m,
+    spec: { ...budget, selector: { matchLabels: sorted(selector) } },
+  };
 }
 
 /**
@@ -136,17 +156,26 @@ export function spreadOverNodes(selector: Labels): Record<string, unknown> {
 
 export const envValue = (name: string, value: string) => ({ name, value });
 export const envField = (name: string, fieldPath: string) => ({ name, valueFrom: { fieldRef: { fieldPath } } });
-export const envSecret = (name: string, secretName: string, key: string) => ({ name, valueFrom: { secretKeyRef: { name: secretName, key } } });
+export const envSecret = (name: string, secretName: string, key: string) => ({
+  name,
+  valueFrom: { secretKeyRef: { name: secretName, key } },
+});
 
 /** sha256 of a config map's data: the pod template annotation that rolls pods on a change. */
 export function configHash(data: Readonly<Record<string, string>>): string {
-  return createHash("sha256").update(JSON.stringify(sorted(data))).digest("hex");
+  return createHash("sha256")
+    .update(JSON.stringify(sorted(data)))
+    .digest("hex");
 }
 
 /** The PVC template of a StatefulSet. */
 export function volumeClaim(name: string, size: string, storageClass: string | undefined): Record<string, unknown> {
   return {
     metadata: { name },
-    spec: { accessModes: ["ReadWriteOnce"], ...(storageClass ? { storageClassName: storageClass } : {}), resources: { requests: { storage: size } } },
+    spec: {
+      accessModes: ["ReadWriteOnce"],
+      ...(storageClass ? { storageClassName: storageClass } : {}),
+      resources: { requests: { storage: size } },
+    },
   };
 }

@@ -32,7 +32,11 @@ function secretTextFindings(plan: ClusterPlan, secrets: SecretValues): Finding[]
     if (node === null || typeof node !== "object") return;
     if (Array.isArray(node)) return node.forEach((v, i) => walk(v, `${path}[${i}]`));
     const keys = Object.keys(node);
-    if (keys.length === 1 && ["secret", "env", "value"].includes(keys[0]!) && typeof (node as Record<string, unknown>)[keys[0]!] === "string") {
+    if (
+      keys.length === 1 &&
+      ["secret", "env", "value"].includes(keys[0]!) &&
+      typeof (node as Record<string, unknown>)[keys[0]!] === "string"
+    ) {
       if (path.endsWith("ssh.privateKey")) return;
       if (CONTROL_CHARS.test(resolveSecret(node as SecretRef, secrets)))
         out.push(
@@ -71,14 +75,20 @@ import type { OnRenderProgress } from "../render/output";
 export type { OnRenderProgress, RenderProgress } from "../render/output";
 
 /** Render every service separately, in registry order. */
-export function renderByService(plan: ClusterPlan, secrets: SecretValues, materials: Materials, onProgress?: OnRenderProgress): ServiceRender[] {
+export function renderByService(
+  plan: ClusterPlan,
+  secrets: SecretValues,
+  materials: Materials,
+  onProgress?: OnRenderProgress,
+): ServiceRender[] {
   const ctx: RenderContext = { plan, secrets, materials, template: renderTemplate };
   const out: ServiceRender[] = [];
   let done = 0;
   for (const svc of services) {
     onProgress?.({ phase: "render", done: done++, total: services.length, item: svc.name });
     if (plan.target === "kubernetes") {
-      if (svc.renderKubernetes) out.push({ service: svc.name, files: [], services: [], actions: [], manifests: svc.renderKubernetes(ctx).manifests });
+      if (svc.renderKubernetes)
+        out.push({ service: svc.name, files: [], services: [], actions: [], manifests: svc.renderKubernetes(ctx).manifests });
       continue;
     }
     if (!svc.render) continue;
@@ -88,14 +98,23 @@ export function renderByService(plan: ClusterPlan, secrets: SecretValues, materi
   return out;
 }
 
-export function renderDesiredState(plan: ClusterPlan, secrets: SecretValues, materials: Materials, onProgress?: OnRenderProgress): DesiredState {
+export function renderDesiredState(
+  plan: ClusterPlan,
+  secrets: SecretValues,
+  materials: Materials,
+  onProgress?: OnRenderProgress,
+): DesiredState {
   const parts = renderByService(plan, secrets, materials, onProgress);
   onProgress?.({ phase: "render", done: services.length, total: services.length });
   const files = parts.flatMap((p) => p.files);
   const svcs = parts.flatMap((p) => p.services);
   const actions = parts.flatMap((p) => p.actions);
   // Apply order across services: by wave (src/kubernetes/objects.ts), registry order within one.
-  const manifests = parts.flatMap((p) => p.manifests).map((m, i) => ({ m, i })).sort((a, b) => waveOf(a.m) - waveOf(b.m) || a.i - b.i).map((x) => x.m);
+  const manifests = parts
+    .flatMap((p) => p.manifests)
+    .map((m, i) => ({ m, i }))
+    .sort((a, b) => waveOf(a.m) - waveOf(b.m) || a.i - b.i)
+    .map((x) => x.m);
   const byHost = new Map<string, { files: FileSpec[]; services: ServiceSpec[] }>();
   const slot = (h: string) => {
     let s = byHost.get(h);

@@ -23,13 +23,25 @@ export function planHosts(inventory: Inventory): { hosts: Map<string, PlannedHos
     const base = `hosts[${order}]`;
     const first = byName.get(h.name);
     if (first !== undefined) {
-      findings.push(error("hosts.duplicate-name", `${base}.name`, `host name ${JSON.stringify(h.name)} is used twice (also hosts[${first}])`, "Host names identify hosts everywhere (groups, node names); rename or merge the two entries."));
+      findings.push(
+        error(
+          "hosts.duplicate-name",
+          `${base}.name`,
+          `host name ${JSON.stringify(h.name)} is used twice (also hosts[${first}])`,
+          "Host names identify hosts everywhere (groups, node names); rename or merge the two entries.",
+        ),
+      );
       return; // the first definition wins; the plan is dropped anyway
     }
     const lowerFirst = byLowerName.get(h.name.toLowerCase());
     if (lowerFirst !== undefined) {
       findings.push(
-        warning("hosts.duplicate-name-case", `${base}.name`, `host names ${JSON.stringify(inventory.hosts[lowerFirst]!.name)} and ${JSON.stringify(h.name)} differ only in case`, "DNS ignores case but node names (RabbitMQ, Pacemaker) do not; pick one spelling."),
+        warning(
+          "hosts.duplicate-name-case",
+          `${base}.name`,
+          `host names ${JSON.stringify(inventory.hosts[lowerFirst]!.name)} and ${JSON.stringify(h.name)} differ only in case`,
+          "DNS ignores case but node names (RabbitMQ, Pacemaker) do not; pick one spelling.",
+        ),
       );
     }
     byName.set(h.name, order);
@@ -54,19 +66,44 @@ export function planHosts(inventory: Inventory): { hosts: Map<string, PlannedHos
     if (byName.get(h.name) !== i) return;
     const base = `hosts[${i}]`;
     if (ADDRESS_WITH_PORT.test(h.address)) {
-      findings.push(error("hosts.address-has-port", `${base}.address`, `address ${JSON.stringify(h.address)} of host ${JSON.stringify(h.name)} carries a port`, "Put the port in ssh.port (INI: ansible_port or host:port on the host line) and keep the address bare."));
+      findings.push(
+        error(
+          "hosts.address-has-port",
+          `${base}.address`,
+          `address ${JSON.stringify(h.address)} of host ${JSON.stringify(h.name)} carries a port`,
+          "Put the port in ssh.port (INI: ansible_port or host:port on the host line) and keep the address bare.",
+        ),
+      );
     } else if (!ADDRESS_CHARS.test(h.address)) {
-      findings.push(error("hosts.invalid-address", `${base}.address`, `address ${JSON.stringify(h.address)} of host ${JSON.stringify(h.name)} is not a DNS name or an IP address`, "Write a bare DNS name or IP: no scheme, user@ or spaces."));
+      findings.push(
+        error(
+          "hosts.invalid-address",
+          `${base}.address`,
+          `address ${JSON.stringify(h.address)} of host ${JSON.stringify(h.name)} is not a DNS name or an IP address`,
+          "Write a bare DNS name or IP: no scheme, user@ or spaces.",
+        ),
+      );
     }
     if (h.internalAddress !== undefined && !ADDRESS_CHARS.test(h.internalAddress)) {
-      findings.push(error("hosts.invalid-address", `${base}.internalAddress`, `internal address ${JSON.stringify(h.internalAddress)} of host ${JSON.stringify(h.name)} is not a DNS name or an IP address`));
+      findings.push(
+        error(
+          "hosts.invalid-address",
+          `${base}.internalAddress`,
+          `internal address ${JSON.stringify(h.internalAddress)} of host ${JSON.stringify(h.name)} is not a DNS name or an IP address`,
+        ),
+      );
     }
     // Two names behind one address are fine when the SSH ports differ (NAT port forwards).
     const key = `${h.address.toLowerCase()}|${h.ssh.port}`;
     const prev = seenAddress.get(key);
     if (prev !== undefined) {
       findings.push(
-        error("hosts.duplicate-address", `${base}.address`, `hosts ${JSON.stringify(inventory.hosts[prev]!.name)} and ${JSON.stringify(h.name)} have the same address ${JSON.stringify(h.address)} and SSH port ${h.ssh.port}`, "Each host needs its own address (or its own SSH port behind NAT)."),
+        error(
+          "hosts.duplicate-address",
+          `${base}.address`,
+          `hosts ${JSON.stringify(inventory.hosts[prev]!.name)} and ${JSON.stringify(h.name)} have the same address ${JSON.stringify(h.address)} and SSH port ${h.ssh.port}`,
+          "Each host needs its own address (or its own SSH port behind NAT).",
+        ),
       );
     } else seenAddress.set(key, i);
     // The cluster-internal address (`rabbitmq_host`) identifies the node to its peers.
@@ -95,7 +132,14 @@ export function planHosts(inventory: Inventory): { hosts: Map<string, PlannedHos
         try {
           parsePublicKeyLine(s.hostKey);
         } catch (e) {
-          findings.push(error("ssh.host-key-invalid", `${base}.hostKey`, `host key of ${JSON.stringify(h.name)} is not an OpenSSH public key line: ${(e as Error).message}`, "Paste one line of `ssh-keyscan -t ed25519 HOST` without the host name, e.g. `ssh-ed25519 AAAA...`."));
+          findings.push(
+            error(
+              "ssh.host-key-invalid",
+              `${base}.hostKey`,
+              `host key of ${JSON.stringify(h.name)} is not an OpenSSH public key line: ${(e as Error).message}`,
+              "Paste one line of `ssh-keyscan -t ed25519 HOST` without the host name, e.g. `ssh-ed25519 AAAA...`.",
+            ),
+          );
         }
       }
       if (s.hostKey === undefined && s.knownHostsFile === undefined && !s.trustOnFirstUse) {
@@ -112,7 +156,14 @@ export function planHosts(inventory: Inventory): { hosts: Map<string, PlannedHos
         if (s.bastion === h.name) {
           findings.push(error("ssh.bastion-self", `${base}.bastion`, `host ${JSON.stringify(h.name)} names itself as its bastion`));
         } else if (!byName.has(s.bastion)) {
-          findings.push(error("ssh.unknown-bastion", `${base}.bastion`, `bastion ${JSON.stringify(s.bastion)} of host ${JSON.stringify(h.name)} is not an inventory host`, "A bastion is another host of this inventory (with its own address and host key); add it to hosts."));
+          findings.push(
+            error(
+              "ssh.unknown-bastion",
+              `${base}.bastion`,
+              `bastion ${JSON.stringify(s.bastion)} of host ${JSON.stringify(h.name)} is not an inventory host`,
+              "A bastion is another host of this inventory (with its own address and host key); add it to hosts.",
+            ),
+          );
         }
       }
     });
@@ -130,7 +181,14 @@ export function planHosts(inventory: Inventory): { hosts: Map<string, PlannedHos
       const loop = chain.slice(chain.indexOf(cur));
       if (loop.length < 2 || !loop.includes(h.name)) continue; // self-loops: ssh.bastion-self
       loop.forEach((n) => reported.add(n));
-      findings.push(error("ssh.bastion-cycle", `hosts[${h.order}].ssh.bastion`, `bastions loop: ${[...loop, cur].join(" → ")}`, "A jump chain must end at a host reached directly."));
+      findings.push(
+        error(
+          "ssh.bastion-cycle",
+          `hosts[${h.order}].ssh.bastion`,
+          `bastions loop: ${[...loop, cur].join(" → ")}`,
+          "A jump chain must end at a host reached directly.",
+        ),
+      );
     }
   }
   return { hosts, findings };

@@ -41,13 +41,28 @@ export function memberships(plan: ClusterPlan): Membership[] {
   const out: Membership[] = [];
   if (plan.target !== "ssh") return out;
   if (plan.rabbitmq && plan.rabbitmq.nodes.length)
-    out.push({ id: "rabbitmq", path: "rabbitmq.nodes", members: sorted(plan.rabbitmq.nodes.map((n) => n.nodeName)), quorum: plan.rabbitmq.quorum });
+    out.push({
+      id: "rabbitmq",
+      path: "rabbitmq.nodes",
+      members: sorted(plan.rabbitmq.nodes.map((n) => n.nodeName)),
+      quorum: plan.rabbitmq.quorum,
+    });
   if (plan.quorumStore && plan.quorumStore.members.length)
-    out.push({ id: plan.quorumStore.kind, path: "quorumStore.members", members: sorted(plan.quorumStore.members.map((m) => m.name)), quorum: plan.quorumStore.quorum });
+    out.push({
+      id: plan.quorumStore.kind,
+      path: "quorumStore.members",
+      members: sorted(plan.quorumStore.members.map((m) => m.name)),
+      quorum: plan.quorumStore.quorum,
+    });
   plan.pacemakerClusters.forEach((c, i) => {
     if (!c.nodes.length) return;
     const { expectedVotes, quorum, failuresTolerated } = c.quorum;
-    out.push({ id: `pacemaker:${c.name}`, path: `pacemaker.clusters[${i}].nodes`, members: sorted(c.nodes.map((n) => n.host)), quorum: { expectedVotes, quorum, failuresTolerated } });
+    out.push({
+      id: `pacemaker:${c.name}`,
+      path: `pacemaker.clusters[${i}].nodes`,
+      members: sorted(c.nodes.map((n) => n.host)),
+      quorum: { expectedVotes, quorum, failuresTolerated },
+    });
   });
   if (plan.postgres && plan.postgres.nodes.length)
     out.push({ id: `${plan.postgres.engine}:${plan.postgres.clusterName}`, path: "postgres.nodes", members: sorted(plan.postgres.nodes) });
@@ -62,19 +77,35 @@ export interface MembershipChangeOptions {
 const list = (xs: readonly string[]) => xs.map((x) => JSON.stringify(x)).join(", ");
 
 /** Findings for going from `previous` to `next` memberships (see the module comment). */
-export function membershipChangeFindings(previous: readonly Membership[], next: readonly Membership[], opts: MembershipChangeOptions = {}): Finding[] {
+export function membershipChangeFindings(
+  previous: readonly Membership[],
+  next: readonly Membership[],
+  opts: MembershipChangeOptions = {},
+): Finding[] {
   const findings: Finding[] = [];
   const bad = (code: string, path: string, message: string, hint: string) =>
     findings.push(
       opts.allowUnsafe
         ? warning(code, path, `${message} (allowed: allowUnsafeMembership)`, hint)
-        : error(code, path, message, `${hint} If those members are already lost for good, allow it explicitly (haforge validate --allow-unsafe-membership; stack config haforge:allowUnsafeMembership true).`),
+        : error(
+            code,
+            path,
+            message,
+            `${hint} If those members are already lost for good, allow it explicitly (haforge validate --allow-unsafe-membership; stack config haforge:allowUnsafeMembership true).`,
+          ),
     );
   for (const old of previous) {
     if (!old.members.length) continue;
     const now = next.find((m) => m.id === old.id);
     if (!now || !now.members.length) {
-      findings.push(warning("membership.cluster-removed", old.path, `cluster ${old.id} (${list(old.members)}) is removed from the inventory`, "Its members are no longer managed; stop and remove them deliberately."));
+      findings.push(
+        warning(
+          "membership.cluster-removed",
+          old.path,
+          `cluster ${old.id} (${list(old.members)}) is removed from the inventory`,
+          "Its members are no longer managed; stop and remove them deliberately.",
+        ),
+      );
       continue;
     }
     const kept = old.members.filter((m) => now.members.includes(m));

@@ -175,7 +175,8 @@ export class AddressIndex<T> {
   lookup(address: string): T[] {
     const key = addressKey(address);
     // A key-less (zoned) address is compared with every entry one by one.
-    const keyed = key === undefined ? [...this.byKey.values()].flat().filter((e) => sameAddress(e.address, address)) : (this.byKey.get(key) ?? []);
+    const keyed =
+      key === undefined ? [...this.byKey.values()].flat().filter((e) => sameAddress(e.address, address)) : (this.byKey.get(key) ?? []);
     const hits = [...keyed, ...this.loose.filter((e) => sameAddress(e.address, address))];
     return hits.sort((a, b) => a.seq - b.seq).map((e) => e.value);
   }

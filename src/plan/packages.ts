@@ -27,7 +27,10 @@ export function rolePackages(role: string, plan: ClusterPlan): Names | undefined
       return same("consul");
     case "pacemaker":
       // cibadmin/crm_mon (pacemaker-cli-utils on Debian), ocf:heartbeat agents (resource-agents)
-      return { debian: ["corosync", "pacemaker", "pacemaker-cli-utils", "resource-agents"], rhel: ["corosync", "pacemaker", "resource-agents"] };
+      return {
+        debian: ["corosync", "pacemaker", "pacemaker-cli-utils", "resource-agents"],
+        rhel: ["corosync", "pacemaker", "resource-agents"],
+      };
     case "keepalived":
       return same("keepalived");
     case "haproxy":
@@ -37,8 +40,16 @@ export function rolePackages(role: string, plan: ClusterPlan): Names | undefined
     case "postgres":
       if (!pg) return undefined;
       if (pg.engine === "patroni") {
-        const dcs = pg.store.backend === "etcd" ? { debian: ["python3-etcd"], rhel: ["patroni-etcd"] } : pg.store.backend === "consul" ? { debian: ["python3-consul"], rhel: ["patroni-consul"] } : { debian: [], rhel: [] };
-        return { debian: ["patroni", `postgresql-${pg.version}`, ...dcs.debian], rhel: ["patroni", `postgresql${pg.version}-server`, ...dcs.rhel] };
+        const dcs =
+          pg.store.backend === "etcd"
+            ? { debian: ["python3-etcd"], rhel: ["patroni-etcd"] }
+            : pg.store.backend === "consul"
+              ? { debian: ["python3-consul"], rhel: ["patroni-consul"] }
+              : { debian: [], rhel: [] };
+        return {
+          debian: ["patroni", `postgresql-${pg.version}`, ...dcs.debian],
+          rhel: ["patroni", `postgresql${pg.version}-server`, ...dcs.rhel],
+        };
       }
       return { debian: [`postgresql-${pg.version}`], rhel: [`postgresql${pg.version}-server`] };
     default:
@@ -69,7 +80,11 @@ export function packagePlan(plan: ClusterPlan): { host: string; os?: OsFamily; n
   return plan.hosts
     .map((h) => {
       const os = declaredFamily(plan, h.name);
-      return { host: h.name, ...(os ? { os } : {}), needs: { debian: hostPackageNeeds(plan, h.name, "debian"), rhel: hostPackageNeeds(plan, h.name, "rhel") } };
+      return {
+        host: h.name,
+        ...(os ? { os } : {}),
+        needs: { debian: hostPackageNeeds(plan, h.name, "debian"), rhel: hostPackageNeeds(plan, h.name, "rhel") },
+      };
     })
     .filter((p) => p.needs.debian.length > 0 || p.needs.rhel.length > 0);
 }
@@ -82,16 +97,47 @@ export function packageFindings(plan: ClusterPlan): Finding[] {
   plan.inventory.hosts.forEach((h, i) => {
     if (h.os !== undefined && osFamily(h.os) === undefined)
       findings.push(
-        error("packages.unsupported-os", `hosts[${i}].os`, `host ${JSON.stringify(h.name)}: OS ${JSON.stringify(h.os)} is not a supported family (${OS_FAMILIES.join(", ")})`, "Use debian, ubuntu, rhel, rocky, almalinux, centos or fedora, or set packages.manage: false and install the software yourself."),
+        error(
+          "packages.unsupported-os",
+          `hosts[${i}].os`,
+          `host ${JSON.stringify(h.name)}: OS ${JSON.stringify(h.os)} is not a supported family (${OS_FAMILIES.join(", ")})`,
+          "Use debian, ubuntu, rhel, rocky, almalinux, centos or fedora, or set packages.manage: false and install the software yourself.",
+        ),
       );
   });
   if (!plan.inventory.packages.manage || plan.target !== "ssh") return findings;
-  const needed = new Set(plan.hosts.flatMap((h) => [...hostPackageNeeds(plan, h.name, "debian"), ...hostPackageNeeds(plan, h.name, "rhel")].map((n) => n.name)));
+  const needed = new Set(
+    plan.hosts.flatMap((h) => [...hostPackageNeeds(plan, h.name, "debian"), ...hostPackageNeeds(plan, h.name, "rhel")].map((n) => n.name)),
+  );
   for (const [name, version] of Object.entries(plan.inventory.packages.versions)) {
     const path = `packages.versions.${name}`;
-    if (!PACKAGE_NAME.test(name)) findings.push(error("packages.invalid-name", path, `${JSON.stringify(name)} is not a package name`, "Package names are lower case letters, digits and + . _ -."));
-    else if (!needed.has(name)) findings.push(warning("packages.unused-pin", path, `no host needs package ${JSON.stringify(name)}: the pin has no effect`, "Remove it, or check the distribution's name of the package."));
-    if (!PACKAGE_VERSION.test(version)) findings.push(error("packages.invalid-version", path, `${JSON.stringify(version)} is not a package version`, "Write the version as `apt-cache policy` or `rpm -q` prints it."));
+    if (!PACKAGE_NAME.test(name))
+      findings.push(
+        error(
+          "packages.invalid-name",
+          path,
+          `${JSON.stringify(name)} is not a package name`,
+          "Package names are lower case letters, digits and + . _ -.",
+        ),
+      );
+    else if (!needed.has(name))
+      findings.push(
+        warning(
+          "packages.unused-pin",
+          path,
+          `no host needs package ${JSON.stringify(name)}: the pin has no effect`,
+          "Remove it, or check the distribution's name of the package.",
+        ),
+      );
+    if (!PACKAGE_VERSION.test(version))
+      findings.push(
+        error(
+          "packages.invalid-version",
+          path,
+          `${JSON.stringify(version)} is not a package version`,
+          "Write the version as `apt-cache policy` or `rpm -q` prints it.",
+        ),
+      );
   }
   return findings;
 }

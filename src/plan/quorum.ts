@@ -26,10 +26,7 @@ export function majorityQuorum(votes: number): QuorumMath {
  *
  * Failures are counted in nodes (the qdevice is assumed reachable) and never exceed nodes - 1.
  */
-export function corosyncQuorum(
-  nodes: number,
-  opts: { readonly twoNode?: boolean; readonly qdevice?: "ffsplit" | "lms" } = {},
-): QuorumMath {
+export function corosyncQuorum(nodes: number, opts: { readonly twoNode?: boolean; readonly qdevice?: "ffsplit" | "lms" } = {}): QuorumMath {
   if (opts.twoNode && nodes === 2 && !opts.qdevice) {
     return { expectedVotes: 2, quorum: 1, failuresTolerated: 1 };
   }

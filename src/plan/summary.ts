@@ -9,7 +9,11 @@ export function planSummary(plan: ClusterPlan) {
     name: plan.name,
     target: plan.target,
     hosts: plan.hosts.map((h) => ({ name: h.name, address: h.address, internalAddress: h.internalAddress, roles: [...h.roles] })),
-    instanceGroups: plan.instanceGroups.map((g) => ({ name: g.name, instances: [...g.instances], policy: { ...g.policy, list: [...g.policy.list] } })),
+    instanceGroups: plan.instanceGroups.map((g) => ({
+      name: g.name,
+      instances: [...g.instances],
+      policy: { ...g.policy, list: [...g.policy.list] },
+    })),
     isolatedGroups: plan.isolatedGroups.map((g) => ({ name: g.name, controller: g.controller, instances: [...g.instances] })),
     rabbitmq: plan.rabbitmq
       ? {

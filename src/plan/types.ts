@@ -241,7 +241,14 @@ export interface ClusterPlan {
   readonly hosts: readonly PlannedHost[];
   readonly instanceGroups: readonly InstanceGroupPlan[];
   readonly isolatedGroups: readonly IsolatedGroupPlan[];
-  readonly database?: { readonly hosts: readonly string[]; readonly host: string; readonly port: number; readonly name: string; readonly username: string; readonly password?: SecretRef };
+  readonly database?: {
+    readonly hosts: readonly string[];
+    readonly host: string;
+    readonly port: number;
+    readonly name: string;
+    readonly username: string;
+    readonly password?: SecretRef;
+  };
   readonly rabbitmq?: RabbitMqPlan;
   readonly pacemakerClusters: readonly PacemakerClusterPlan[];
   readonly pacemakerLayout: "per-service" | "all-in-one" | "lightweight";

@@ -164,7 +164,8 @@ function checkConnection(c: unknown, where: string, fail: (property: string, rea
   if (typeof o["address"] !== "string" || !o["address"]) fail("connection", `${where}.address is required`);
   if (typeof o["user"] !== "string" || !o["user"]) fail("connection", `${where}.user is required`);
   const port = o["port"] ?? 22;
-  if (!Number.isInteger(port) || (port as number) < 1 || (port as number) > 65535) fail("connection", `${where}.port ${JSON.stringify(port)} is not a TCP port`);
+  if (!Number.isInteger(port) || (port as number) < 1 || (port as number) > 65535)
+    fail("connection", `${where}.port ${JSON.stringify(port)} is not a TCP port`);
   for (const k of CREDENTIAL_FIELDS) {
     if (o[k] !== undefined) {
       fail(
@@ -201,7 +202,9 @@ function checkConnection(c: unknown, where: string, fail: (property: string, rea
   }
 }
 
-export async function checkHostAction(raw: HostActionInputs): Promise<{ readonly inputs: HostActionInputs; readonly failures?: dynamic.CheckFailure[] }> {
+export async function checkHostAction(
+  raw: HostActionInputs,
+): Promise<{ readonly inputs: HostActionInputs; readonly failures?: dynamic.CheckFailure[] }> {
   const news = withoutNulls(raw);
   const failures: dynamic.CheckFailure[] = [];
   const fail = (property: string, reason: string) => failures.push({ property, reason });
@@ -210,7 +213,8 @@ export async function checkHostAction(raw: HostActionInputs): Promise<{ readonly
   if (news.create === undefined || news.create === null) fail("create", "create is required");
   else if (known(news.create) && typeof news.create !== "string") fail("create", "create must be a string");
   if (known(news.delete) && typeof news.delete !== "string") fail("delete", "delete must be a string");
-  if (news.triggers !== undefined && !isUnknown(news.triggers) && !Array.isArray(news.triggers)) fail("triggers", "triggers must be a list");
+  if (news.triggers !== undefined && !isUnknown(news.triggers) && !Array.isArray(news.triggers))
+    fail("triggers", "triggers must be a list");
   const hasDelete = typeof news.delete === "string" ? news.delete.trim() !== "" : isUnknown(news.delete);
   const hasTriggers = Array.isArray(news.triggers) ? news.triggers.length > 0 : isUnknown(news.triggers);
   if (hasDelete && hasTriggers) {
@@ -219,10 +223,12 @@ export async function checkHostAction(raw: HostActionInputs): Promise<{ readonly
       "an action with a delete command cannot have triggers: a trigger change would re-run it, and a deprovisioning action must only ever run its delete when it is removed",
     );
   }
-  if (news.rerun !== undefined && known(news.rerun) && news.rerun !== "triggers" && news.rerun !== "change") fail("rerun", `rerun must be "triggers" or "change"`);
+  if (news.rerun !== undefined && known(news.rerun) && news.rerun !== "triggers" && news.rerun !== "change")
+    fail("rerun", `rerun must be "triggers" or "change"`);
   for (const k of ["timeoutSeconds", "deleteTimeoutSeconds"] as const) {
     const v = news[k];
-    if (v !== undefined && known(v) && (!Number.isInteger(v) || (v) < 1 || (v) > 86_400)) fail(k, `${k} must be a whole number of seconds between 1 and 86400`);
+    if (v !== undefined && known(v) && (!Number.isInteger(v) || v < 1 || v > 86_400))
+      fail(k, `${k} must be a whole number of seconds between 1 and 86400`);
   }
   return failures.length > 0 ? { inputs: news, failures } : { inputs: news };
 }
@@ -240,7 +246,18 @@ export interface ActionPlan {
   readonly changed: readonly string[];
 }
 
-const DIFFED_KEYS = ["connection", "credentials", "create", "delete", "triggers", "rerun", "timeoutSeconds", "deleteTimeoutSeconds", "secret", "description"] as const;
+const DIFFED_KEYS = [
+  "connection",
+  "credentials",
+  "create",
+  "delete",
+  "triggers",
+  "rerun",
+  "timeoutSeconds",
+  "deleteTimeoutSeconds",
+  "secret",
+  "description",
+] as const;
 
 const norm = (k: (typeof DIFFED_KEYS)[number], v: unknown): unknown => {
   if (k === "triggers") return v ?? [];
@@ -265,7 +282,7 @@ export function planHostAction(rawOlds: Partial<HostActionOutputs>, rawNews: Hos
     if (k === "connection" && hasUnknown(n)) continue;
     if (hasUnknown(n) || !isDeepStrictEqual(norm(k, olds[k]), n)) changed.push(k);
   }
-  const rerun = (news.rerun ?? "change");
+  const rerun = news.rerun ?? "change";
   const runs = changed.includes("triggers") || (rerun === "change" && changed.includes("create")) ? "create" : "none";
   return { changes: changed.length > 0, runs, changed };
 }
@@ -292,16 +309,26 @@ export interface RunOptions {
   readonly cwd?: string;
 }
 
-async function run(i: HostActionInputs, which: "create" | "delete", script: string, opts: RunOptions): Promise<{ stdout: string; stderr: string }> {
+async function run(
+  i: HostActionInputs,
+  which: "create" | "delete",
+  script: string,
+  opts: RunOptions,
+): Promise<{ stdout: string; stderr: string }> {
   const pool = opts.pool ?? getDefaultPool();
   const conn = transportConnection(i.connection, i.credentials, opts.cwd);
-  const seconds = which === "delete" ? (i.deleteTimeoutSeconds ?? DEFAULT_DELETE_TIMEOUT_SECONDS) : (i.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS);
+  const seconds =
+    which === "delete" ? (i.deleteTimeoutSeconds ?? DEFAULT_DELETE_TIMEOUT_SECONDS) : (i.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS);
   const step = `${which}${i.description ? ` (${i.description})` : ""}`;
   // `timeoutMs` wraps the command in `timeout` on the host (and the client gives up 10 s later).
   const r = await pool.exec(conn, script, { step, timeoutMs: seconds * 1000 });
   if (r.code !== 0) {
     const why = r.timedOut ? `timed out after ${seconds} s (killed on the host)` : `exited ${r.code ?? `on signal ${r.signal}`}`;
-    const out = i.secret ? "output withheld: the action is secret" : r.stderr.trim() ? `stderr:\n${tailOf(r.stderr.trim(), 2000)}` : "no stderr";
+    const out = i.secret
+      ? "output withheld: the action is secret"
+      : r.stderr.trim()
+        ? `stderr:\n${tailOf(r.stderr.trim(), 2000)}`
+        : "no stderr";
     throw new HostActionError(i.connection.host, step, `${why}; ${out}`);
   }
   return { stdout: tailOf(r.stdout), stderr: tailOf(r.stderr) };
@@ -314,13 +341,20 @@ const outputsOf = (i: HostActionInputs, ran: "create" | "none", out: { stdout: s
   ran,
 });
 
-export async function createHostAction(raw: HostActionInputs, opts: RunOptions = {}): Promise<{ readonly id: string; readonly outs: HostActionOutputs }> {
+export async function createHostAction(
+  raw: HostActionInputs,
+  opts: RunOptions = {},
+): Promise<{ readonly id: string; readonly outs: HostActionOutputs }> {
   const inputs = withoutNulls(raw);
   const out = inputs.create.trim() === "" ? { stdout: "", stderr: "" } : await run(inputs, "create", inputs.create, opts);
   return { id: `${inputs.connection.host}:${Date.now().toString(36)}`, outs: outputsOf(inputs, "create", out) };
 }
 
-export async function updateHostAction(olds: HostActionOutputs, raw: HostActionInputs, opts: RunOptions = {}): Promise<{ readonly outs: HostActionOutputs }> {
+export async function updateHostAction(
+  olds: HostActionOutputs,
+  raw: HostActionInputs,
+  opts: RunOptions = {},
+): Promise<{ readonly outs: HostActionOutputs }> {
   const news = withoutNulls(raw);
   const plan = planHostAction(olds, news);
   if (plan.runs === "none" || news.create.trim() === "") {
@@ -412,6 +446,13 @@ export class HostAction extends pulumi.dynamic.Resource {
       stderr: undefined,
       ran: undefined,
     };
-    super(hostActionProvider, name, props, { ...opts, additionalSecretOutputs: [...(opts.additionalSecretOutputs ?? []), "stdout", "stderr"] }, undefined, "HostAction");
+    super(
+      hostActionProvider,
+      name,
+      props,
+      { ...opts, additionalSecretOutputs: [...(opts.additionalSecretOutputs ?? []), "stdout", "stderr"] },
+      undefined,
+      "HostAction",
+    );
   }
 }

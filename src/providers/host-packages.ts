@@ -39,12 +39,20 @@ export interface HostPackagesState {
 
 async function query(pool: SshPool, inputs: HostPackagesInputs): Promise<HostPackagesState> {
   const core = require("../core/packages") as typeof import("../core/packages");
-  const r = await pool.exec(inputs.connection, "sh -s", { step: `${inputs.host}: read installed packages`, stdin: core.packageQueryScript(), timeoutMs: 120_000 });
+  const r = await pool.exec(inputs.connection, "sh -s", {
+    step: `${inputs.host}: read installed packages`,
+    stdin: core.packageQueryScript(),
+    timeoutMs: 120_000,
+  });
   if (r.code !== 0) throw new Error(`${inputs.host}: reading the installed packages failed (exit ${r.code}): ${r.stderr.trim()}`);
   const facts = core.parsePackageQuery(r.stdout);
   const ids = facts.osIds.join(" ") || "unknown";
-  if (!facts.family) throw new Error(`${inputs.host}: the host runs ${ids}, which is not a supported OS family (${core.OS_FAMILIES.join(", ")}); nothing was installed (set packages.manage: false to install the software yourself)`);
-  if (inputs.os && inputs.os !== facts.family) throw new Error(`${inputs.host}: the inventory says os ${inputs.os} but the host runs ${ids} (${facts.family}); nothing was installed`);
+  if (!facts.family)
+    throw new Error(
+      `${inputs.host}: the host runs ${ids}, which is not a supported OS family (${core.OS_FAMILIES.join(", ")}); nothing was installed (set packages.manage: false to install the software yourself)`,
+    );
+  if (inputs.os && inputs.os !== facts.family)
+    throw new Error(`${inputs.host}: the inventory says os ${inputs.os} but the host runs ${ids} (${facts.family}); nothing was installed`);
   const needs = inputs.needs[facts.family] ?? [];
   const installed: Record<string, string> = {};
   for (const n of needs) {
@@ -62,17 +70,33 @@ export async function applyHostPackages(inputs: HostPackagesInputs, pool?: SshPo
   const before = await query(p, inputs);
   if (before.missing.length) {
     const script = core.packageInstallScript(before.family, before.missing);
-    const r = await p.exec(inputs.connection, "sh -s", { step: `${inputs.host}: install ${before.missing.map((m) => m.name).join(" ")}`, stdin: script, timeoutMs: 1_200_000 });
-    if (r.code !== 0) throw new Error(`${inputs.host}: installing ${before.missing.map((m) => core.packageSpec(before.family, m)).join(" ")} failed (exit ${r.code}):\n${(r.stderr || r.stdout).trim().slice(-3000)}`);
+    const r = await p.exec(inputs.connection, "sh -s", {
+      step: `${inputs.host}: install ${before.missing.map((m) => m.name).join(" ")}`,
+      stdin: script,
+      timeoutMs: 1_200_000,
+    });
+    if (r.code !== 0)
+      throw new Error(
+        `${inputs.host}: installing ${before.missing.map((m) => core.packageSpec(before.family, m)).join(" ")} failed (exit ${r.code}):\n${(r.stderr || r.stdout).trim().slice(-3000)}`,
+      );
   }
   const after = before.missing.length ? await query(p, inputs) : before;
-  if (after.missing.length) throw new Error(`${inputs.host}: still missing after the install: ${after.missing.map((m) => core.packageSpec(after.family, m)).join(" ")}`);
+  if (after.missing.length)
+    throw new Error(
+      `${inputs.host}: still missing after the install: ${after.missing.map((m) => core.packageSpec(after.family, m)).join(" ")}`,
+    );
   return { ...inputs, family: after.family, installed: after.installed, installedNow: before.missing.map((m) => m.name) };
 }
 
 export async function diffHostPackages(olds: HostPackagesOutputs, news: HostPackagesInputs, pool?: SshPool): Promise<dynamic.DiffResult> {
   const { getDefaultPool } = require("../transport") as typeof import("../transport");
-  if (JSON.stringify(olds.needs) !== JSON.stringify(news.needs) || olds.os !== news.os || olds.connection?.host !== news.connection?.host || providerTextChanged(olds, news)) return { changes: true };
+  if (
+    JSON.stringify(olds.needs) !== JSON.stringify(news.needs) ||
+    olds.os !== news.os ||
+    olds.connection?.host !== news.connection?.host ||
+    providerTextChanged(olds, news)
+  )
+    return { changes: true };
   // drift: a package removed or changed out of band is installed again by the next up
   const live = await query(pool ?? getDefaultPool(), news);
   return { changes: live.missing.length > 0 };
@@ -98,7 +122,11 @@ export const hostPackagesProvider: dynamic.ResourceProvider<HostPackagesInputs, 
 export class HostPackages extends pulumi.dynamic.Resource {
   declare readonly installed: pulumi.Output<Record<string, string>>;
 
-  constructor(name: string, args: { [K in keyof HostPackagesInputs]: pulumi.Input<HostPackagesInputs[K]> }, opts: pulumi.CustomResourceOptions = {}) {
+  constructor(
+    name: string,
+    args: { [K in keyof HostPackagesInputs]: pulumi.Input<HostPackagesInputs[K]> },
+    opts: pulumi.CustomResourceOptions = {},
+  ) {
     super(hostPackagesProvider, name, { ...args, family: undefined, installed: undefined, installedNow: undefined }, opts);
   }
 }

@@ -19,17 +19,24 @@ export interface MembershipGuardInputs {
 }
 
 /** Olds are `{}` on the first update (no state yet): nothing to compare, nothing refused. */
-export function checkMembershipGuard(olds: Partial<MembershipGuardInputs>, news: MembershipGuardInputs): dynamic.CheckResult<MembershipGuardInputs> {
+export function checkMembershipGuard(
+  olds: Partial<MembershipGuardInputs>,
+  news: MembershipGuardInputs,
+): dynamic.CheckResult<MembershipGuardInputs> {
   const { membershipChangeFindings } = require("../plan/membership") as typeof import("../plan/membership");
   const findings = membershipChangeFindings(olds.memberships ?? [], news.memberships ?? [], { allowUnsafe: news.allowUnsafe === true });
   const failures = findings
     .filter((f) => f.severity === "error")
-    .map((f) => ({ property: "memberships", reason: `${f.code} at ${f.path}: ${f.message}${f.hint ? ` (hint: ${f.hint})` : ""}; nothing was changed on any host` }));
+    .map((f) => ({
+      property: "memberships",
+      reason: `${f.code} at ${f.path}: ${f.message}${f.hint ? ` (hint: ${f.hint})` : ""}; nothing was changed on any host`,
+    }));
   return failures.length ? { inputs: news, failures } : { inputs: news };
 }
 
 export function diffMembershipGuard(olds: Partial<MembershipGuardInputs>, news: MembershipGuardInputs): dynamic.DiffResult {
-  const same = JSON.stringify(olds.memberships ?? []) === JSON.stringify(news.memberships) && (olds.allowUnsafe ?? false) === news.allowUnsafe;
+  const same =
+    JSON.stringify(olds.memberships ?? []) === JSON.stringify(news.memberships) && (olds.allowUnsafe ?? false) === news.allowUnsafe;
   // a state written by another haforge (another __provider text) is updated so refresh/destroy load the new one
   return { changes: !same || providerTextChanged(olds, news), replaces: [], deleteBeforeReplace: false };
 }

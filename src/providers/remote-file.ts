@@ -105,7 +105,11 @@ const applyOptsOf = (i: RemoteFileInputs, lastSha?: string): ApplyFileOptions =>
 
 const idOf = (i: RemoteFileInputs): string => `${i.connection.host}:${i.path}`;
 
-const outputsOf = (i: RemoteFileInputs, r: { sha256: string; size: number; hostKeySeen?: string; written?: boolean }, previousWrites = 0): RemoteFileOutputs => ({
+const outputsOf = (
+  i: RemoteFileInputs,
+  r: { sha256: string; size: number; hostKeySeen?: string; written?: boolean },
+  previousWrites = 0,
+): RemoteFileOutputs => ({
   connection: i.connection,
   path: i.path,
   ...(i.encoding === undefined ? {} : { encoding: i.encoding }),
@@ -127,7 +131,8 @@ const NAME = /^(?:[A-Za-z_][A-Za-z0-9_.-]*\$?|\d+)$/;
  * after the program, with the stored provider text, which loads this same module).
  */
 const declaredHere = new Set<string>();
-const declarationKey = (c: HostConnection, path: string): string => `${c.user}@${c.address}:${c.port ?? 22}${c.bastion ? ` via ${c.bastion.address}` : ""}:${path}`;
+const declarationKey = (c: HostConnection, path: string): string =>
+  `${c.user}@${c.address}:${c.port ?? 22}${c.bastion ? ` via ${c.bastion.address}` : ""}:${path}`;
 
 /** `inputs` is always returned (as given): callers can chain create/update on it. */
 export async function checkRemoteFile(
@@ -142,7 +147,8 @@ export async function checkRemoteFile(
     if (!c.host) fail("connection", "connection.host is required (the inventory host name)");
     if (!c.address) fail("connection", `connection.address is required for host ${JSON.stringify(c.host)}`);
     if (!c.user) fail("connection", `connection.user is required for host ${JSON.stringify(c.host)}`);
-    if (c.port !== undefined && (!Number.isInteger(c.port) || c.port < 1 || c.port > 65535)) fail("connection", `connection.port ${JSON.stringify(c.port)} is not a TCP port`);
+    if (c.port !== undefined && (!Number.isInteger(c.port) || c.port < 1 || c.port > 65535))
+      fail("connection", `connection.port ${JSON.stringify(c.port)} is not a TCP port`);
     for (const line of c.hostKey === undefined ? [] : typeof c.hostKey === "string" ? [c.hostKey] : c.hostKey) {
       try {
         parsePublicKeyLine(line);
@@ -151,7 +157,10 @@ export async function checkRemoteFile(
       }
     }
     if (c.hostKey === undefined && !c.knownHostsFile && !c.trustOnFirstUse) {
-      fail("connection", `host ${JSON.stringify(c.host)}: set connection.hostKey, connection.knownHostsFile or connection.trustOnFirstUse: true (host keys are always verified)`);
+      fail(
+        "connection",
+        `host ${JSON.stringify(c.host)}: set connection.hostKey, connection.knownHostsFile or connection.trustOnFirstUse: true (host keys are always verified)`,
+      );
     }
   }
   for (const k of ["path", "content", "mode", "owner", "group"] as const) {
@@ -164,9 +173,11 @@ export async function checkRemoteFile(
     }
   }
   if (known(news.content) && typeof news.content !== "string") fail("content", "content must be a string");
-  if (known(news.mode) && (typeof news.mode !== "string" || !isValidMode(news.mode))) fail("mode", `mode ${JSON.stringify(news.mode)} must be an octal string like "0644"`);
+  if (known(news.mode) && (typeof news.mode !== "string" || !isValidMode(news.mode)))
+    fail("mode", `mode ${JSON.stringify(news.mode)} must be an octal string like "0644"`);
   for (const k of ["owner", "group"] as const) {
-    if (known(news[k]) && (typeof news[k] !== "string" || !NAME.test(news[k]))) fail(k, `${k} ${JSON.stringify(news[k])} must be a user/group name or a numeric id`);
+    if (known(news[k]) && (typeof news[k] !== "string" || !NAME.test(news[k])))
+      fail(k, `${k} ${JSON.stringify(news[k])} must be a user/group name or a numeric id`);
   }
   if (!failures.length && known(c) && known(news.path)) declaredHere.add(declarationKey(c, news.path));
   return failures.length > 0 ? { inputs: news, failures } : { inputs: news };
@@ -191,7 +202,10 @@ export async function diffRemoteFile(olds: RemoteFileOutputs, news: RemoteFileIn
   // connection (address, port, user, key path, pinned key…) is an update that rewrites nothing:
   // a Same step would keep the old connection in state, and Read/Delete dial with that one.
   const changes =
-    r.plan.changes.length > 0 || olds.sha256 !== r.plan.desiredSha256 || providerChanged || !isDeepStrictEqual(olds.connection, news.connection);
+    r.plan.changes.length > 0 ||
+    olds.sha256 !== r.plan.desiredSha256 ||
+    providerChanged ||
+    !isDeepStrictEqual(olds.connection, news.connection);
   return { changes, plan: r.plan };
 }
 
@@ -207,7 +221,9 @@ let noted = false;
 export function diffAgainstState(olds: RemoteFileOutputs, news: RemoteFileInputs, providerChanged = false): RemoteFileDiffResult {
   if (!noted) {
     noted = true;
-    console.error("note: haforge: HAFORGE_DIFF=state: files are compared with the state (content hash, mode, owner), not read from the hosts; out-of-band edits on the hosts are not shown");
+    console.error(
+      "note: haforge: HAFORGE_DIFF=state: files are compared with the state (content hash, mode, owner), not read from the hosts; out-of-band edits on the hosts are not shown",
+    );
   }
   const desiredSha256 = sha256Hex(fileBytes(news));
   const changes =
@@ -238,7 +254,9 @@ export async function updateRemoteFile(olds: RemoteFileOutputs, news: RemoteFile
  */
 export async function readRemoteFile(id: string, props: RemoteFileOutputs | undefined): Promise<dynamic.ReadResult<RemoteFileOutputs>> {
   if (!props?.connection) {
-    throw new Error(`${id}: read: a RemoteFile cannot be imported by id alone (the connection is not in the id); declare it and run pulumi up`);
+    throw new Error(
+      `${id}: read: a RemoteFile cannot be imported by id alone (the connection is not in the id); declare it and run pulumi up`,
+    );
   }
   const live = await readFileFact(getDefaultPool(), props.connection, props.path, 0);
   if (live === null) return {}; // gone: refresh drops it from state and the next up recreates it
@@ -362,7 +380,9 @@ export class RemoteFile extends pulumi.dynamic.Resource {
     // secret inputs secret in this resource's outputs too).
     const connection = pulumi
       .output(args.connection)
-      .apply((c) => (c.password !== undefined || c.privateKey !== undefined || c.passphrase !== undefined ? pulumi.secret(c) : pulumi.output(c)));
+      .apply((c) =>
+        c.password !== undefined || c.privateKey !== undefined || c.passphrase !== undefined ? pulumi.secret(c) : pulumi.output(c),
+      );
     const props = {
       connection,
       path: args.path,

@@ -82,7 +82,9 @@ export function firstStartAware(s: ServiceSpec): ServiceSpec {
   const name = shellToken(pathSegment(s.name));
   const mark = `${FIRST_START_DIR}/${name}`;
   const isNew =
-    s.manager === "systemd" ? `! systemctl is-enabled --quiet ${name} 2>/dev/null` : `{ supervisorctl status ${name} >/dev/null 2>&1; [ $? -eq 4 ]; }`;
+    s.manager === "systemd"
+      ? `! systemctl is-enabled --quiet ${name} 2>/dev/null`
+      : `{ supervisorctl status ${name} >/dev/null 2>&1; [ $? -eq 4 ]; }`;
   const running = s.manager === "systemd" ? `systemctl is-active --quiet ${name}` : `supervisorctl status ${name} | grep -q RUNNING`;
   return {
     ...s,

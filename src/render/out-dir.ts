@@ -76,7 +76,15 @@ function readOurManifest(dir: string): ManifestShape | undefined {
   const o = m as Record<string, unknown>;
   if (!Array.isArray(o["files"]) || !Array.isArray(o["services"]) || !Array.isArray(o["actions"])) return undefined;
   const files = o["files"] as unknown[];
-  if (!files.every((f) => f && typeof f === "object" && typeof (f as Record<string, unknown>)["host"] === "string" && typeof (f as Record<string, unknown>)["path"] === "string")) {
+  if (
+    !files.every(
+      (f) =>
+        f &&
+        typeof f === "object" &&
+        typeof (f as Record<string, unknown>)["host"] === "string" &&
+        typeof (f as Record<string, unknown>)["path"] === "string",
+    )
+  ) {
     return undefined;
   }
   if (o["k8s"] !== undefined && !(Array.isArray(o["k8s"]) && o["k8s"].every((n) => typeof n === "string"))) return undefined;
@@ -113,7 +121,9 @@ export function inspectOutDir(out: string, opts: OutDirOptions = {}): OutDirPlan
   }
   for (const p of opts.protect ?? []) {
     if (isInside(realish(p.path), dir)) {
-      throw new OutDirRefused(`--out ${out}: holds the ${p.what} (${p.path}); a render must not write over its own inputs. Use a folder of its own`);
+      throw new OutDirRefused(
+        `--out ${out}: holds the ${p.what} (${p.path}); a render must not write over its own inputs. Use a folder of its own`,
+      );
     }
   }
   if (!existsSync(dir)) return { dir, previous: [] };

@@ -96,7 +96,11 @@ export function secretsToMask(
  * A file as the render tree shows it: secret values masked in every form they are written in;
  * binary secret files, and secret files holding no known value, masked whole.
  */
-export function maskContent(file: { readonly content: string; readonly secret: boolean; readonly encoding?: string }, toMask: MaskSet, salt: string | undefined): string {
+export function maskContent(
+  file: { readonly content: string; readonly secret: boolean; readonly encoding?: string },
+  toMask: MaskSet,
+  salt: string | undefined,
+): string {
   return maskFileContent(file, toMask, salt);
 }
 
@@ -167,7 +171,12 @@ function maskSecretObject(obj: Record<string, unknown>, opts: WriteOptions): Rec
  * removed recursively. With `reveal`, the folders are private (0700) and every file gets its
  * manifest mode (0600/0400 for keys), since the tree then holds the real secrets.
  */
-export function writeRenderTree(state: DesiredState, outDir: string | OutDirPlan, opts: WriteOptions, yamlDump: (o: unknown) => string): Manifest {
+export function writeRenderTree(
+  state: DesiredState,
+  outDir: string | OutDirPlan,
+  opts: WriteOptions,
+  yamlDump: (o: unknown) => string,
+): Manifest {
   const plan = typeof outDir === "string" ? inspectOutDir(outDir) : outDir;
   clearPrevious(plan);
   const root = plan.dir;
@@ -215,7 +224,9 @@ export function writeRenderTree(state: DesiredState, outDir: string | OutDirPlan
     const isSecret = obj["kind"] === "Secret";
     put(join(root, "k8s", name), maskText(yamlDump(opts.reveal ? obj : maskSecretObject(obj, opts)), opts), isSecret ? "0600" : "0644");
   });
-  const actions = state.actions.map((a) => (a.secret ? { ...a, create: maskText(a.create, opts), ...(a.delete ? { delete: maskText(a.delete, opts) } : {}) } : a));
+  const actions = state.actions.map((a) =>
+    a.secret ? { ...a, create: maskText(a.create, opts), ...(a.delete ? { delete: maskText(a.delete, opts) } : {}) } : a,
+  );
   const manifest: Manifest = {
     files,
     services: state.hosts.flatMap((h) => [...h.services]),

@@ -43,7 +43,12 @@ function token(v: unknown, where: string): string {
   if (typeof v === "number" || typeof v === "boolean") return String(v);
   // eslint-disable-next-line @typescript-eslint/no-base-to-string -- template data: strings, numbers, booleans as the inventory holds them
   const s = String(v);
-  if (esc.CONTROL_CHARS.test(s)) throw new esc.EscapeError(`{{${where}}}`, s, "a plain {{value}} is a token; free text needs its format's helper ({{shell x}}, {{xml x}}, ...)");
+  if (esc.CONTROL_CHARS.test(s))
+    throw new esc.EscapeError(
+      `{{${where}}}`,
+      s,
+      "a plain {{value}} is a token; free text needs its format's helper ({{shell x}}, {{xml x}}, ...)",
+    );
   return s;
 }
 
@@ -56,7 +61,9 @@ function handlebars(): typeof HandlebarsNs {
   hb.registerHelper("eq", (a: unknown, b: unknown) => a === b);
   hb.registerHelper("ne", (a: unknown, b: unknown) => a !== b);
   hb.registerHelper("not", (a: unknown) => !a);
-  hb.registerHelper("join", (list: unknown, sep: unknown) => (Array.isArray(list) ? token(list.join(typeof sep === "string" ? sep : ","), "join") : ""));
+  hb.registerHelper("join", (list: unknown, sep: unknown) =>
+    Array.isArray(list) ? token(list.join(typeof sep === "string" ? sep : ","), "join") : "",
+  );
   hb.registerHelper("add", (a: unknown, b: unknown) => Number(a) + Number(b));
   hb.registerHelper("lower", (s: unknown) => token(str(s).toLowerCase(), "lower"));
   hb.registerHelper("upper", (s: unknown) => token(str(s).toUpperCase(), "upper"));
@@ -95,7 +102,18 @@ function guard(node: unknown, file: string): void {
     if (params.length === 0 && !n["hash"]) {
       const loc = n["loc"];
       n["params"] = [path];
-      n["hash"] = { type: "Hash", pairs: [{ type: "HashPair", key: "where", value: { type: "StringLiteral", value: String(path.original ?? "value"), original: String(path.original ?? "value"), loc }, loc }], loc };
+      n["hash"] = {
+        type: "Hash",
+        pairs: [
+          {
+            type: "HashPair",
+            key: "where",
+            value: { type: "StringLiteral", value: String(path.original ?? "value"), original: String(path.original ?? "value"), loc },
+            loc,
+          },
+        ],
+        loc,
+      };
       n["path"] = { type: "PathExpression", data: false, depth: 0, parts: ["__token"], original: "__token", loc };
     }
   }

@@ -35,7 +35,9 @@ function manifestMeta(dir: string): MetaMap {
   const p = join(dir, "manifest.json");
   if (!existsSync(p)) return m;
   try {
-    const man = JSON.parse(readFileSync(p, "utf8")) as { files?: { host: string; path: string; mode: string; owner: string; group: string }[] };
+    const man = JSON.parse(readFileSync(p, "utf8")) as {
+      files?: { host: string; path: string; mode: string; owner: string; group: string }[];
+    };
     for (const f of man.files ?? []) m.set(`${f.host}${f.path}`, { mode: f.mode, owner: f.owner, group: f.group });
   } catch {
     /* a tree without a readable manifest diffs on content only */
@@ -59,7 +61,8 @@ export function diffTrees(oldDir: string, newDir: string): TreeChange[] {
     const a = oldFiles.has(rel) ? readFileSync(join(oldDir, rel)) : undefined;
     const b = newFiles.has(rel) ? readFileSync(join(newDir, rel)) : undefined;
     const label = `${host}:${path}`;
-    const text = (buf: Buffer | undefined) => (buf === undefined ? "" : isBinary(buf) ? `<binary ${buf.length} bytes>\n` : buf.toString("utf8"));
+    const text = (buf: Buffer | undefined) =>
+      buf === undefined ? "" : isBinary(buf) ? `<binary ${buf.length} bytes>\n` : buf.toString("utf8");
     if (a && b && a.equals(b)) {
       const ma = oldMeta.get(`${host}${path}`);
       const mb = newMeta.get(`${host}${path}`);
@@ -68,7 +71,9 @@ export function diffTrees(oldDir: string, newDir: string): TreeChange[] {
       continue;
     }
     const kind = a === undefined ? "added" : b === undefined ? "removed" : "changed";
-    const diff = createTwoFilesPatch(a ? `a/${label}` : "/dev/null", b ? `b/${label}` : "/dev/null", text(a), text(b), "", "", { context: 3 });
+    const diff = createTwoFilesPatch(a ? `a/${label}` : "/dev/null", b ? `b/${label}` : "/dev/null", text(a), text(b), "", "", {
+      context: 3,
+    });
     changes.push({ host, path, kind, diff });
   }
   return changes;

@@ -102,7 +102,8 @@ export interface HostConnectionParts {
  * expands them when it connects, in the process of whoever runs it.
  */
 export function hostConnection(h: ConnectableHost, parts: HostConnectionParts = {}): HostConnection {
-  const keys = parts.pinnedKey === undefined ? pinnedHostKeys(h) : typeof parts.pinnedKey === "string" ? [parts.pinnedKey] : [...parts.pinnedKey];
+  const keys =
+    parts.pinnedKey === undefined ? pinnedHostKeys(h) : typeof parts.pinnedKey === "string" ? [parts.pinnedKey] : [...parts.pinnedKey];
   const key = keys.length === 0 ? undefined : keys.length === 1 ? keys[0] : keys;
   const revoking = parts.knownHostsFile ?? revokingKnownHostsFile(h);
   return {

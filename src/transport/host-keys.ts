@@ -36,8 +36,7 @@ export function parsePublicKeyLine(line: string): PublicKey {
 }
 
 /** `SHA256:…` as printed by `ssh-keygen -lf` and by OpenSSH's warnings. */
-export const fingerprint = (blob: Buffer): string =>
-  `SHA256:${createHash("sha256").update(blob).digest("base64").replace(/=+$/, "")}`;
+export const fingerprint = (blob: Buffer): string => `SHA256:${createHash("sha256").update(blob).digest("base64").replace(/=+$/, "")}`;
 
 /** The `.pub`-style line for a key blob (what a trust-on-first-use report hands back for pinning). */
 export const formatPublicKey = (blob: Buffer): string => `${blobKeyType(blob)} ${blob.toString("base64")}`;
@@ -54,7 +53,10 @@ export interface KnownHostsMatch {
 }
 
 function globToRegExp(pattern: string): RegExp {
-  const re = pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
+  const re = pattern
+    .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+    .replace(/\*/g, ".*")
+    .replace(/\?/g, ".");
   return new RegExp(`^${re}$`, "i");
 }
 

@@ -42,11 +42,7 @@ export class Semaphore {
  * rejection rejects the whole call once the in-flight calls have settled (no new ones start), so
  * no work is left running unobserved behind the caller's back.
  */
-export async function mapLimit<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T, index: number) => Promise<R>,
-): Promise<R[]> {
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
   if (!Number.isInteger(limit) || limit < 1) throw new Error(`mapLimit limit must be a positive integer, got ${limit}`);
   const results = new Array<R>(items.length);
   let next = 0;

@@ -305,7 +305,12 @@ export class SshPool {
     let sock: Duplex | undefined;
     if (conn.bastion) {
       const bastion = await this.session(conn.bastion).catch((e: unknown) => {
-        throw new TransportError(host, "connect", `via bastion ${conn.bastion!.host}: ${(e as Error).message}`, (e as TransportError).code ?? "DIAL");
+        throw new TransportError(
+          host,
+          "connect",
+          `via bastion ${conn.bastion!.host}: ${(e as Error).message}`,
+          (e as TransportError).code ?? "DIAL",
+        );
       });
       sock = await new Promise<Duplex>((resolve, reject) => {
         bastion.client.forwardOut("127.0.0.1", 0, address, port, (err, stream) => {
@@ -376,7 +381,13 @@ export class SshPool {
         }
         fail(
           verification.rejection ??
-            new TransportError(host, "connect", `connection closed by ${address}:${port} before authentication finished`, "DIAL", !verification.called),
+            new TransportError(
+              host,
+              "connect",
+              `connection closed by ${address}:${port} before authentication finished`,
+              "DIAL",
+              !verification.called,
+            ),
         );
       });
       try {
@@ -524,12 +535,7 @@ function resolveTrust(conn: HostConnection): Trust {
   return { pinned, revoked, source: sources.join(" and ") || "no pinned key", algorithms: hostKeyAlgorithms(usable) };
 }
 
-function verifyHostKey(
-  conn: HostConnection,
-  port: number,
-  trust: Trust,
-  keyBlob: Buffer,
-): { error?: TransportError; seen: SeenHostKey } {
+function verifyHostKey(conn: HostConnection, port: number, trust: Trust, keyBlob: Buffer): { error?: TransportError; seen: SeenHostKey } {
   const fp = fingerprint(keyBlob);
   let type: string;
   try {
@@ -546,7 +552,10 @@ function verifyHostKey(
     fingerprint: fp,
     trustedOnFirstUse: tofu,
   });
-  const err = (detail: string, code: TransportErrorCode) => ({ error: new TransportError(conn.host, "connect", detail, code), seen: seen(false) });
+  const err = (detail: string, code: TransportErrorCode) => ({
+    error: new TransportError(conn.host, "connect", detail, code),
+    seen: seen(false),
+  });
 
   if (trust.revoked.some((k) => k.blob.equals(keyBlob))) {
     return err(`host key ${fp} of ${where} is marked @revoked in ${conn.knownHostsFile}; refusing to connect`, "HOSTKEY_REVOKED");
@@ -575,13 +584,19 @@ function resolveAuth(conn: HostConnection): Partial<ConnectConfig> {
     try {
       auth.privateKey = readFileSync(expandHome(conn.privateKeyPath));
     } catch (e) {
-      throw new TransportError(conn.host, "connect", `cannot read private key ${conn.privateKeyPath} (${(e as NodeJS.ErrnoException).code})`, "CONFIG");
+      throw new TransportError(
+        conn.host,
+        "connect",
+        `cannot read private key ${conn.privateKeyPath} (${(e as NodeJS.ErrnoException).code})`,
+        "CONFIG",
+      );
     }
   }
   if (conn.passphrase !== undefined) auth.passphrase = conn.passphrase;
   if (conn.password !== undefined) auth.password = conn.password;
   const agent = conn.agent === true ? process.env.SSH_AUTH_SOCK : typeof conn.agent === "string" ? conn.agent : undefined;
-  if (conn.agent === true && !agent) throw new TransportError(conn.host, "connect", "connection.agent is true but SSH_AUTH_SOCK is not set", "CONFIG");
+  if (conn.agent === true && !agent)
+    throw new TransportError(conn.host, "connect", "connection.agent is true but SSH_AUTH_SOCK is not set", "CONFIG");
   if (agent) auth.agent = agent;
   if (auth.privateKey === undefined && auth.password === undefined && auth.agent === undefined) {
     if (conn.agent !== false && process.env.SSH_AUTH_SOCK) auth.agent = process.env.SSH_AUTH_SOCK;

@@ -136,7 +136,10 @@ export async function applyFile(conn: HostConnection, spec: FileToApply, opts: A
   const { path } = spec;
   const desired = { ...spec, host };
   const live = opts.live !== undefined ? opts.live : await readFileFact(pool, conn, path);
-  const plan = planFile(desired, live, opts.lastSha, { force: opts.force ?? false, ...(opts.maskSalt === undefined ? {} : { maskSalt: opts.maskSalt }) });
+  const plan = planFile(desired, live, opts.lastSha, {
+    force: opts.force ?? false,
+    ...(opts.maskSalt === undefined ? {} : { maskSalt: opts.maskSalt }),
+  });
   const hostKeySeen = pool.hostKeysSeen().find((k) => k.trustedOnFirstUse && k.host === host && k.address === conn.address)?.key;
   const seen = hostKeySeen === undefined ? {} : { hostKeySeen };
   const liveNow = { sha256: live ? live.sha256 : "", size: live ? live.size : 0 };
@@ -167,7 +170,13 @@ async function runOrThrow(pool: SshPool, conn: HostConnection, cmd: string, step
 }
 
 /** Returns whether a previous file existed (and was kept as `.haforge-prev` when asked to). */
-async function writeContent(pool: SshPool, conn: HostConnection, spec: FileToApply, expectLive: string, opts: ApplyFileOptions): Promise<boolean> {
+async function writeContent(
+  pool: SshPool,
+  conn: HostConnection,
+  spec: FileToApply,
+  expectLive: string,
+  opts: ApplyFileOptions,
+): Promise<boolean> {
   const { host } = conn;
   const { path } = spec;
   const body = fileBytes(spec);
@@ -193,7 +202,11 @@ async function writeContent(pool: SshPool, conn: HostConnection, spec: FileToApp
   const fail = (detail: string, code: RemoteFileErrorCode = "WRITE", s = step) => new RemoteFileError(host, s, detail, code);
   switch (r.code) {
     case WRITE_EXIT.validate:
-      throw fail(`the validator rejected the new file; ${path} was left as it was. Validator output:\n${err}`, "VALIDATION", `validate ${path}`);
+      throw fail(
+        `the validator rejected the new file; ${path} was left as it was. Validator output:\n${err}`,
+        "VALIDATION",
+        `validate ${path}`,
+      );
     case WRITE_EXIT.transfer:
       throw fail(`upload incomplete (${err}); ${path} was left as it was`);
     case WRITE_EXIT.raced:
@@ -215,7 +228,13 @@ async function writeContent(pool: SshPool, conn: HostConnection, spec: FileToApp
 
 type Undo = { kind: "content"; hadPrev: boolean } | { kind: "metadata"; live: FileFact };
 
-async function activateOrRestore(pool: SshPool, conn: HostConnection, spec: FileToApply, opts: ApplyFileOptions, undo: Undo): Promise<void> {
+async function activateOrRestore(
+  pool: SshPool,
+  conn: HostConnection,
+  spec: FileToApply,
+  opts: ApplyFileOptions,
+  undo: Undo,
+): Promise<void> {
   const { host } = conn;
   const step = `activate ${spec.path}`;
   const timeoutMs = (opts.activateTimeoutSec ?? 120) * 1000;
@@ -240,7 +259,8 @@ async function activateOrRestore(pool: SshPool, conn: HostConnection, spec: File
   }
   // Re-activate so the daemon runs the restored file again (best effort: its result is reported).
   const again = await pool.exec(conn, activate, { step, timeoutMs });
-  const what = undo.kind === "content" ? (undo.hadPrev ? "restored the previous file" : "removed the new file") : "restored the previous owner/mode";
+  const what =
+    undo.kind === "content" ? (undo.hadPrev ? "restored the previous file" : "removed the new file") : "restored the previous owner/mode";
   throw new RemoteFileError(
     host,
     step,
@@ -251,9 +271,13 @@ async function activateOrRestore(pool: SshPool, conn: HostConnection, spec: File
   );
 }
 
-
 /** Removes the file only if its sha256 is still `sha256` (what we wrote); an edited file is kept. */
-export async function removeFileIfUnchanged(pool: SshPool, conn: HostConnection, path: string, sha256: string): Promise<"removed" | "absent" | "kept"> {
+export async function removeFileIfUnchanged(
+  pool: SshPool,
+  conn: HostConnection,
+  path: string,
+  sha256: string,
+): Promise<"removed" | "absent" | "kept"> {
   const step = `delete ${path}`;
   const r = await pool.exec(conn, removeIfUnchangedScript(path, sha256), { step, timeoutMs: 60_000 });
   if (r.code !== 0) throw new RemoteFileError(conn.host, step, `failed (exit ${r.code ?? r.signal}): ${tail(r.stderr)}`, "WRITE");

@@ -113,10 +113,15 @@ describe("e2e: the lab stack on 3 real hosts", { skip: SKIP, timeout: 900_000 },
   });
 
   it("keepalived: exactly one host holds the VIP", { timeout: 30_000 }, async () => {
-    const { value } = await waitFor("one VIP holder", async () => {
-      const h = await holders(HOSTS, KEEPALIVED_VIP);
-      return h.length === 1 ? h : undefined;
-    }, 15_000, 200);
+    const { value } = await waitFor(
+      "one VIP holder",
+      async () => {
+        const h = await holders(HOSTS, KEEPALIVED_VIP);
+        return h.length === 1 ? h : undefined;
+      },
+      15_000,
+      200,
+    );
     // and it stays that way (no flapping between two masters)
     for (let i = 0; i < 5; i++) {
       assert.deepEqual(await holders(HOSTS, KEEPALIVED_VIP), value);
@@ -127,18 +132,26 @@ describe("e2e: the lab stack on 3 real hosts", { skip: SKIP, timeout: 900_000 },
   it("HAProxy: backends up through the VIP (AMQP to every broker, Postgres to the leader)", { timeout: 60_000 }, async () => {
     const [holder] = await holders(HOSTS, KEEPALIVED_VIP);
     assert.ok(holder);
-    const stat = await waitFor("rabbitmq servers UP in haproxy", async () => {
-      const s = await hostExecOk(holder, "echo 'show stat' | socat -T 2 stdio UNIX-CONNECT:/run/haproxy-admin.sock");
-      const rows = s.split("\n").map((l) => l.split(","));
-      const rmq = rows.filter((r) => r[0] === "rabbitmq" && /^lab\d$/.test(r[1] ?? ""));
-      return rmq.length === 3 && rmq.every((r) => r[17] === "UP") ? rows : undefined;
-    }, 30_000);
+    const stat = await waitFor(
+      "rabbitmq servers UP in haproxy",
+      async () => {
+        const s = await hostExecOk(holder, "echo 'show stat' | socat -T 2 stdio UNIX-CONNECT:/run/haproxy-admin.sock");
+        const rows = s.split("\n").map((l) => l.split(","));
+        const rmq = rows.filter((r) => r[0] === "rabbitmq" && /^lab\d$/.test(r[1] ?? ""));
+        return rmq.length === 3 && rmq.every((r) => r[17] === "UP") ? rows : undefined;
+      },
+      30_000,
+    );
     const pg = stat.value.filter((r) => r[0] === "patroni" && /^lab\d$/.test(r[1] ?? ""));
     assert.equal(pg.filter((r) => r[17] === "UP").length, 1, "exactly the Patroni leader is UP (httpchk GET /primary)");
-    const q = await waitFor("psql through the VIP", async () => {
-      const r = await psql("lab1", KEEPALIVED_VIP, 5000, SECRETS.pgSuperuserPassword, "select pg_is_in_recovery()");
-      return r.code === 0 ? r.out : undefined;
-    }, 30_000);
+    const q = await waitFor(
+      "psql through the VIP",
+      async () => {
+        const r = await psql("lab1", KEEPALIVED_VIP, 5000, SECRETS.pgSuperuserPassword, "select pg_is_in_recovery()");
+        return r.code === 0 ? r.out : undefined;
+      },
+      30_000,
+    );
     assert.equal(q.value, "f", "the VIP's :5000 reaches the primary");
   });
 
@@ -146,7 +159,10 @@ describe("e2e: the lab stack on 3 real hosts", { skip: SKIP, timeout: 900_000 },
     for (const h of HOSTS) {
       const cookie = await hostExecOk(h, "cat /var/lib/rabbitmq/.erlang.cookie");
       assert.equal(cookie.trim(), SECRETS.rabbitmqCookie, `${h} runs with our cookie`);
-      const st = JSON.parse(await hostExecOk(h, "rabbitmqctl -q cluster_status --formatter json", { timeoutMs: 30_000 })) as { running_nodes: string[]; cluster_name: string };
+      const st = JSON.parse(await hostExecOk(h, "rabbitmqctl -q cluster_status --formatter json", { timeoutMs: 30_000 })) as {
+        running_nodes: string[];
+        cluster_name: string;
+      };
       assert.deepEqual([...st.running_nodes].sort(), ["rabbit@lab1", "rabbit@lab2", "rabbit@lab3"], `${h} sees all 3 running`);
       assert.equal(st.cluster_name, "lab");
     }
@@ -156,43 +172,78 @@ describe("e2e: the lab stack on 3 real hosts", { skip: SKIP, timeout: 900_000 },
     assert.equal(await amqpOk(`amqp://guest:guest@${KEEPALIVED_VIP}:5673/`), false, "no guest access from outside");
   });
 
-  it("Corosync/Pacemaker: 3 nodes online and quorate, our CIB applied by diff/patch, the VIP resource running", { timeout: 90_000 }, async () => {
-    const q = await hostExec("lab1", "corosync-quorumtool -s");
-    assert.equal(q.code, 0, q.stdout + q.stderr);
-    assert.match(q.stdout, /Quorate:\s+Yes/);
-    assert.match(q.stdout, /Total votes:\s+3/);
-    const mon = await waitFor("3 online nodes and lab-vip started", async () => {
-      const s = await hostExecOk("lab1", "crm_mon -1 -r");
-      return /Online: \[ lab1 lab2 lab3 \]/.test(s) && /lab-vip\s+\(ocf:heartbeat:IPaddr2\):\s+Started lab\d/.test(s) ? s : undefined;
-    }, 60_000, 1000);
-    const runsOn = /lab-vip\s+\(ocf:heartbeat:IPaddr2\):\s+Started (lab\d)/.exec(mon.value)![1];
-    assert.deepEqual(await holders(HOSTS, PACEMAKER_VIP), [runsOn], "IPaddr2 really added the VIP on the node Pacemaker says");
-    const cib = first!.operations.find((o) => o.name === "haforge-pacemaker-pacemaker-lab-cib");
-    assert.ok(cib && cib.op === "create", "the CIB action ran");
-    assert.match(cib.stdout ?? "", /cib-apply: CIB patched/);
-    const live = await hostExecOk("lab1", "cibadmin --query");
-    assert.match(live, /<primitive [^>]*id="lab-vip"/);
-    assert.match(live, /name="stonith-enabled" value="false"/);
-    // Idempotent by itself too: re-running the apply script finds nothing to change.
-    assert.match(await hostExecOk("lab1", "/bin/sh /usr/local/lib/haforge/cib-apply.sh /var/lib/haforge/pacemaker/lab/cib.xml"), /already up to date/);
-  });
+  it(
+    "Corosync/Pacemaker: 3 nodes online and quorate, our CIB applied by diff/patch, the VIP resource running",
+    { timeout: 90_000 },
+    async () => {
+      const q = await hostExec("lab1", "corosync-quorumtool -s");
+      assert.equal(q.code, 0, q.stdout + q.stderr);
+      assert.match(q.stdout, /Quorate:\s+Yes/);
+      assert.match(q.stdout, /Total votes:\s+3/);
+      const mon = await waitFor(
+        "3 online nodes and lab-vip started",
+        async () => {
+          const s = await hostExecOk("lab1", "crm_mon -1 -r");
+          return /Online: \[ lab1 lab2 lab3 \]/.test(s) && /lab-vip\s+\(ocf:heartbeat:IPaddr2\):\s+Started lab\d/.test(s) ? s : undefined;
+        },
+        60_000,
+        1000,
+      );
+      const runsOn = /lab-vip\s+\(ocf:heartbeat:IPaddr2\):\s+Started (lab\d)/.exec(mon.value)![1];
+      assert.deepEqual(await holders(HOSTS, PACEMAKER_VIP), [runsOn], "IPaddr2 really added the VIP on the node Pacemaker says");
+      const cib = first!.operations.find((o) => o.name === "haforge-pacemaker-pacemaker-lab-cib");
+      assert.ok(cib && cib.op === "create", "the CIB action ran");
+      assert.match(cib.stdout ?? "", /cib-apply: CIB patched/);
+      const live = await hostExecOk("lab1", "cibadmin --query");
+      assert.match(live, /<primitive [^>]*id="lab-vip"/);
+      assert.match(live, /name="stonith-enabled" value="false"/);
+      // Idempotent by itself too: re-running the apply script finds nothing to change.
+      assert.match(
+        await hostExecOk("lab1", "/bin/sh /usr/local/lib/haforge/cib-apply.sh /var/lib/haforge/pacemaker/lab/cib.xml"),
+        /already up to date/,
+      );
+    },
+  );
 
   it("Patroni on a 3-member etcd: one leader, two streaming replicas", { timeout: 90_000 }, async () => {
     const etcd = await hostExecOk("lab1", "ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 member list");
-    assert.equal(etcd.trim().split("\n").filter((l) => /started/.test(l)).length, 3, etcd);
+    assert.equal(
+      etcd
+        .trim()
+        .split("\n")
+        .filter((l) => /started/.test(l)).length,
+      3,
+      etcd,
+    );
     const addresses = lab.hosts.map((h) => h.address);
-    const c = await waitFor("a leader and 2 replicas", async () => {
-      const cl = await patroniCluster(addresses);
-      const leaders = cl?.members.filter((m) => m.role === "leader") ?? [];
-      const replicas = cl?.members.filter((m) => m.role === "replica" && m.state !== "stopped") ?? [];
-      return leaders.length === 1 && replicas.length === 2 ? leaders[0]!.name : undefined;
-    }, 60_000, 1000);
+    const c = await waitFor(
+      "a leader and 2 replicas",
+      async () => {
+        const cl = await patroniCluster(addresses);
+        const leaders = cl?.members.filter((m) => m.role === "leader") ?? [];
+        const replicas = cl?.members.filter((m) => m.role === "replica" && m.state !== "stopped") ?? [];
+        return leaders.length === 1 && replicas.length === 2 ? leaders[0]!.name : undefined;
+      },
+      60_000,
+      1000,
+    );
     const leaderAddr = lab.hosts.find((h) => h.name === c.value)!.address;
     // Patroni 3.0.2 calls replicas "running": streaming is checked on the leader (docs/lab.md).
-    const rep = await waitFor("2 streaming replicas", async () => {
-      const r = await psql(c.value, leaderAddr, 5432, SECRETS.pgSuperuserPassword, "select count(*) from pg_stat_replication where state = 'streaming'");
-      return r.code === 0 && r.out === "2" ? r.out : undefined;
-    }, 60_000, 1000);
+    const rep = await waitFor(
+      "2 streaming replicas",
+      async () => {
+        const r = await psql(
+          c.value,
+          leaderAddr,
+          5432,
+          SECRETS.pgSuperuserPassword,
+          "select count(*) from pg_stat_replication where state = 'streaming'",
+        );
+        return r.code === 0 && r.out === "2" ? r.out : undefined;
+      },
+      60_000,
+      1000,
+    );
     assert.equal(rep.value, "2");
   });
 
@@ -208,7 +259,12 @@ describe("e2e: the lab stack on 3 real hosts", { skip: SKIP, timeout: 900_000 },
     const body = `written on lab1 at ${new Date().toISOString()}\n`;
     await hostExecOk("lab1", `printf '%s' '${body}' > /srv/lab-shared/${name}`);
     const t0 = Date.now();
-    await waitFor(`${name} on lab2`, async () => ((await hostExec("lab2", `cat /srv/lab-shared/${name}`)).stdout === body ? true : undefined), 40_000, 200);
+    await waitFor(
+      `${name} on lab2`,
+      async () => ((await hostExec("lab2", `cat /srv/lab-shared/${name}`)).stdout === body ? true : undefined),
+      40_000,
+      200,
+    );
     figure(t, "syncthing-propagation", Date.now() - t0, " ms");
   });
 
@@ -216,8 +272,21 @@ describe("e2e: the lab stack on 3 real hosts", { skip: SKIP, timeout: 900_000 },
     const r = await apply(invA);
     assert.ok(r.ok, describeFailure(r));
     figure(t, "second-apply", r.wallMs, " ms");
-    assert.equal(r.writes, 0, `files written: ${ops(r, /./).map((o) => o.name).join(", ")}`);
-    assert.equal(r.commandRuns, 0, `commands run: ${ops(r, /./).filter((o) => o.kind === "command").map((o) => o.name).join(", ")}`);
+    assert.equal(
+      r.writes,
+      0,
+      `files written: ${ops(r, /./)
+        .map((o) => o.name)
+        .join(", ")}`,
+    );
+    assert.equal(
+      r.commandRuns,
+      0,
+      `commands run: ${ops(r, /./)
+        .filter((o) => o.kind === "command")
+        .map((o) => o.name)
+        .join(", ")}`,
+    );
     assert.ok(r.registered >= 100 && r.operations.every((o) => o.op === "same"));
   });
 
@@ -226,9 +295,14 @@ describe("e2e: the lab stack on 3 real hosts", { skip: SKIP, timeout: 900_000 },
     const snapshot = async () => {
       const out: Record<string, string> = {};
       for (const h of HOSTS) {
-        const paths = managed.filter((r) => (r.inputs["connection"] as { host: string }).host === h).map((r) => `'${String(r.inputs["path"])}'`);
+        const paths = managed
+          .filter((r) => (r.inputs["connection"] as { host: string }).host === h)
+          .map((r) => `'${String(r.inputs["path"])}'`);
         // content hash + mtime + mode/owner of every managed file, and no leftover temp files
-        out[h] = await hostExecOk(h, `stat -c '%n %Y %a %U' ${paths.join(" ")} && sha256sum ${paths.join(" ")} && find /etc /var/lib/haforge /usr/local/lib/haforge -name '*.haforge-tmp*' 2>/dev/null | wc -l`);
+        out[h] = await hostExecOk(
+          h,
+          `stat -c '%n %Y %a %U' ${paths.join(" ")} && sha256sum ${paths.join(" ")} && find /etc /var/lib/haforge /usr/local/lib/haforge -name '*.haforge-tmp*' 2>/dev/null | wc -l`,
+        );
       }
       return out;
     };
@@ -266,15 +340,26 @@ describe("e2e: the lab stack on 3 real hosts", { skip: SKIP, timeout: 900_000 },
     figure(t, "rabbitmq-roll", r.wallMs, " ms");
     const restarts = ops(r, /^haforge-rabbitmq-restart-rabbitmq-server-/).sort((a, b) => a.startMs - b.startMs);
     assert.equal(restarts.length, 3, "each broker restarted once");
-    for (let i = 1; i < restarts.length; i++) assert.ok(restarts[i]!.startMs >= restarts[i - 1]!.endMs, `${restarts[i]!.name} started before ${restarts[i - 1]!.name} was healthy`);
+    for (let i = 1; i < restarts.length; i++)
+      assert.ok(restarts[i]!.startMs >= restarts[i - 1]!.endMs, `${restarts[i]!.name} started before ${restarts[i - 1]!.name} was healthy`);
     const min = Math.min(...samples.map((s) => s.running));
-    figure(t, "rabbitmq-roll-samples", `${samples.length} samples, min running ${min}, counts ${JSON.stringify(countBy(samples.map((s) => s.running)))}`);
+    figure(
+      t,
+      "rabbitmq-roll-samples",
+      `${samples.length} samples, min running ${min}, counts ${JSON.stringify(countBy(samples.map((s) => s.running)))}`,
+    );
     assert.ok(samples.length >= 10, `too few samples: ${samples.length}`);
     assert.ok(min >= 2, `a sample saw only ${min} running node(s): ${JSON.stringify(samples.filter((s) => s.running < 2))}`);
-    assert.ok(samples.some((s) => s.running === 2), "the sampler never saw a node down: did anything roll?");
+    assert.ok(
+      samples.some((s) => s.running === 2),
+      "the sampler never saw a node down: did anything roll?",
+    );
     for (const h of HOSTS) assert.match(await hostExecOk(h, "cat /etc/rabbitmq/rabbitmq.conf"), /cluster_partition_handling = autoheal/);
     // nothing but the brokers restarted
-    assert.deepEqual(ops(r, /-restart-/).filter((o) => !/rabbitmq/.test(o.name)), []);
+    assert.deepEqual(
+      ops(r, /-restart-/).filter((o) => !/rabbitmq/.test(o.name)),
+      [],
+    );
   });
 
   it("an out-of-band edit is detected and not silently overwritten", { timeout: 120_000 }, async () => {
@@ -297,10 +382,15 @@ describe("e2e: the lab stack on 3 real hosts", { skip: SKIP, timeout: 900_000 },
     // All keepalived processes of that host (its own PID namespace: pidof sees only its own).
     await hostExecOk(holder, "kill -9 $(pidof keepalived)");
     const t0 = Date.now();
-    const r = await waitFor("another VIP holder", async () => {
-      const h = await holders(others, KEEPALIVED_VIP);
-      return h.length ? h : undefined;
-    }, 10_000, 50);
+    const r = await waitFor(
+      "another VIP holder",
+      async () => {
+        const h = await holders(others, KEEPALIVED_VIP);
+        return h.length ? h : undefined;
+      },
+      10_000,
+      50,
+    );
     const ms = Date.now() - t0;
     figure(t, "keepalived-failover", ms, " ms");
     assert.equal(r.value.length, 1, `exactly one new holder: ${r.value.join(", ")}`);
@@ -312,19 +402,33 @@ describe("e2e: the lab stack on 3 real hosts", { skip: SKIP, timeout: 900_000 },
   it("Pacemaker: one node stopped keeps quorum, two stopped lose it", { timeout: 180_000 }, async (t) => {
     const stop = (h: string) => hostExecOk(h, "supervisorctl stop pacemaker && supervisorctl stop corosync", { timeoutMs: 120_000 });
     await stop("lab3");
-    const one = await waitFor("quorate with 2 votes, VIP running", async () => {
-      const q = await hostExec("lab1", "corosync-quorumtool -s");
-      const mon = await hostExec("lab1", "crm_mon -1 -r");
-      return q.code === 0 && /Total votes:\s+2/.test(q.stdout) && /lab-vip\s+\(ocf:heartbeat:IPaddr2\):\s+Started lab[12]/.test(mon.stdout) ? true : undefined;
-    }, 60_000, 1000);
+    const one = await waitFor(
+      "quorate with 2 votes, VIP running",
+      async () => {
+        const q = await hostExec("lab1", "corosync-quorumtool -s");
+        const mon = await hostExec("lab1", "crm_mon -1 -r");
+        return q.code === 0 &&
+          /Total votes:\s+2/.test(q.stdout) &&
+          /lab-vip\s+\(ocf:heartbeat:IPaddr2\):\s+Started lab[12]/.test(mon.stdout)
+          ? true
+          : undefined;
+      },
+      60_000,
+      1000,
+    );
     assert.ok(one.value);
     assert.equal((await holders(HOSTS, PACEMAKER_VIP)).length, 1);
     await stop("lab2");
     const t0 = Date.now();
-    const lost = await waitFor("quorum lost and the VIP stopped", async () => {
-      const q = await hostExec("lab1", "corosync-quorumtool -s");
-      return q.code === 2 && /Quorate:\s+No/.test(q.stdout) && (await holders(HOSTS, PACEMAKER_VIP)).length === 0 ? q.stdout : undefined;
-    }, 60_000, 500);
+    const lost = await waitFor(
+      "quorum lost and the VIP stopped",
+      async () => {
+        const q = await hostExec("lab1", "corosync-quorumtool -s");
+        return q.code === 2 && /Quorate:\s+No/.test(q.stdout) && (await holders(HOSTS, PACEMAKER_VIP)).length === 0 ? q.stdout : undefined;
+      },
+      60_000,
+      500,
+    );
     figure(t, "pacemaker-quorum-loss-to-vip-stopped", Date.now() - t0, " ms");
     assert.match(lost.value, /Total votes:\s+1/);
   });
@@ -334,26 +438,48 @@ describe("e2e: the lab stack on 3 real hosts", { skip: SKIP, timeout: 900_000 },
     const leader = (await patroniCluster(addresses))!.members.find((m) => m.role === "leader")!.name;
     const leaderAddr = lab.hosts.find((h) => h.name === leader)!.address;
     const token = randomBytes(8).toString("hex");
-    const w = await psql(leader, leaderAddr, 5432, SECRETS.pgSuperuserPassword, `create table if not exists e2e (v text); insert into e2e values ('${token}')`);
+    const w = await psql(
+      leader,
+      leaderAddr,
+      5432,
+      SECRETS.pgSuperuserPassword,
+      `create table if not exists e2e (v text); insert into e2e values ('${token}')`,
+    );
     assert.equal(w.code, 0, w.err);
     // Wait until both replicas replayed it (synchronous_commit is local: a crash could lose an
     // unreplicated commit, which is not what this test is about).
-    await waitFor("row on the replicas", async () => {
-      const r = await psql(leader, leaderAddr, 5432, SECRETS.pgSuperuserPassword, "select count(*) from pg_stat_replication where replay_lsn = pg_current_wal_lsn()");
-      return r.out === "2" ? true : undefined;
-    }, 30_000, 500);
+    await waitFor(
+      "row on the replicas",
+      async () => {
+        const r = await psql(
+          leader,
+          leaderAddr,
+          5432,
+          SECRETS.pgSuperuserPassword,
+          "select count(*) from pg_stat_replication where replay_lsn = pg_current_wal_lsn()",
+        );
+        return r.out === "2" ? true : undefined;
+      },
+      30_000,
+      500,
+    );
     // The leader host drops off the network (a crash as far as etcd and the peers can tell).
     await run("ip", ["-n", leader, "link", "set", "eth0", "down"]);
     const t0 = Date.now();
     const others = lab.hosts.filter((h) => h.name !== leader).map((h) => h.address);
-    const nl = await waitFor("a new leader", async () => {
-      const c = await patroniCluster(others);
-      const l = c?.members.find((m) => m.role === "leader" && m.name !== leader);
-      if (!l) return undefined;
-      const addr = lab.hosts.find((h) => h.name === l.name)!.address;
-      const r = await psql(l.name, addr, 5432, SECRETS.pgSuperuserPassword, "select pg_is_in_recovery()");
-      return r.out === "f" ? l.name : undefined;
-    }, 90_000, 500);
+    const nl = await waitFor(
+      "a new leader",
+      async () => {
+        const c = await patroniCluster(others);
+        const l = c?.members.find((m) => m.role === "leader" && m.name !== leader);
+        if (!l) return undefined;
+        const addr = lab.hosts.find((h) => h.name === l.name)!.address;
+        const r = await psql(l.name, addr, 5432, SECRETS.pgSuperuserPassword, "select pg_is_in_recovery()");
+        return r.out === "f" ? l.name : undefined;
+      },
+      90_000,
+      500,
+    );
     figure(t, "patroni-failover", Date.now() - t0, " ms (leader host off the network, ttl 20 s)");
     const newAddr = lab.hosts.find((h) => h.name === nl.value)!.address;
     const row = await psql(nl.value, newAddr, 5432, SECRETS.pgSuperuserPassword, `select v from e2e where v = '${token}'`);

@@ -130,7 +130,10 @@ test("lab: 3 isolated hosts on a private bridge, torn down without a trace", { s
         for (const h of lab.hosts) {
           assert.equal(await hostExecOk(h.name, "ip route show default; ip -6 route show default"), "");
           const routes = (await hostExecOk(h.name, "ip -4 route show")).trim().split("\n");
-          assert.deepEqual(routes.map((r) => r.split(" ")[0]), [`${SUBNET_PREFIX}.0/24`]);
+          assert.deepEqual(
+            routes.map((r) => r.split(" ")[0]),
+            [`${SUBNET_PREFIX}.0/24`],
+          );
           // route lookup only: nothing is sent
           assert.notEqual((await hostExec(h.name, "ip route get 198.51.100.1")).code, 0);
         }

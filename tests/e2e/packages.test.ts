@@ -43,11 +43,16 @@ describe("e2e: packages purged inside a host come back from a local repository",
     };
     // the local repository, from Debian's own packages
     fs.mkdirSync(repo, { recursive: true });
-    const dl = await run("sh", ["-c", `cd '${repo}' && apt-get download ${PURGED.join(" ")} && dpkg-scanpackages -m . > Packages`], { timeoutMs: 300_000 });
+    const dl = await run("sh", ["-c", `cd '${repo}' && apt-get download ${PURGED.join(" ")} && dpkg-scanpackages -m . > Packages`], {
+      timeoutMs: 300_000,
+    });
     assert.equal(dl.code, 0, `building the local repository: ${dl.stderr}`);
     // lab1: no other source, the repository as a file: source (read as root: the lab's state
     // folder is 0700, apt's _apt sandbox user cannot read it), the packages purged in its own root
-    await hostExecOk("lab1", `mkdir -p /etc/apt/sources.list.d.off && mv /etc/apt/sources.list.d/* /etc/apt/sources.list.d.off/ 2>/dev/null; mv /etc/apt/sources.list /etc/apt/sources.list.off 2>/dev/null; echo 'deb [trusted=yes] file:${repo} ./' > /etc/apt/sources.list.d/haforge-lab.list; find /var/lib/apt/lists -maxdepth 1 -type f -delete; echo 'APT::Sandbox::User "root";' > /etc/apt/apt.conf.d/99haforge-lab-repo`);
+    await hostExecOk(
+      "lab1",
+      `mkdir -p /etc/apt/sources.list.d.off && mv /etc/apt/sources.list.d/* /etc/apt/sources.list.d.off/ 2>/dev/null; mv /etc/apt/sources.list /etc/apt/sources.list.off 2>/dev/null; echo 'deb [trusted=yes] file:${repo} ./' > /etc/apt/sources.list.d/haforge-lab.list; find /var/lib/apt/lists -maxdepth 1 -type f -delete; echo 'APT::Sandbox::User "root";' > /etc/apt/apt.conf.d/99haforge-lab-repo`,
+    );
     await hostExecOk("lab1", `DEBIAN_FRONTEND=noninteractive dpkg --purge ${PURGED.join(" ")}`, { timeoutMs: 300_000 });
     // this machine ships a policy-rc.d (exit 101) that lab1 inherited with /usr: remove lab1's copy,
     // so that the only thing keeping the daemons from starting during the install is haforge's
@@ -59,7 +64,12 @@ describe("e2e: packages purged inside a host come back from a local repository",
   });
 
   it("the purge happened inside lab1 only", async () => {
-    for (const p of PURGED) assert.notEqual((await hostExec("lab1", `dpkg-query -W -f='\${db:Status-Abbrev}' ${p} | grep -q '^ii'`)).code, 0, `${p} still installed in lab1`);
+    for (const p of PURGED)
+      assert.notEqual(
+        (await hostExec("lab1", `dpkg-query -W -f='\${db:Status-Abbrev}' ${p} | grep -q '^ii'`)).code,
+        0,
+        `${p} still installed in lab1`,
+      );
     assert.equal((await hostExec("lab1", "test -e /usr/sbin/keepalived")).code, 1, "keepalived binary still in lab1");
     assert.ok(fs.existsSync("/usr/sbin/keepalived"), "the real machine lost keepalived");
     assert.equal((await run("dpkg-query", ["-W", "-f=${db:Status-Abbrev}", "keepalived"])).stdout.trim(), "ii");
@@ -72,7 +82,10 @@ describe("e2e: packages purged inside a host come back from a local repository",
     assert.deepEqual(out.installedNow.sort(), [...PURGED].sort());
     assert.equal(out.family, "debian");
     for (const p of PURGED) assert.match(out.installed[p] ?? "", /./, `${p} has no version`);
-    assert.equal((await hostExec("lab1", "test -x /usr/sbin/keepalived && test -x /usr/sbin/haproxy && test -x /usr/sbin/rabbitmq-server")).code, 0);
+    assert.equal(
+      (await hostExec("lab1", "test -x /usr/sbin/keepalived && test -x /usr/sbin/haproxy && test -x /usr/sbin/rabbitmq-server")).code,
+      0,
+    );
     for (const d of DAEMONS) assert.equal((await hostExec("lab1", `pgrep -x ${d}`)).code, 1, `${d} was started by the package install`);
     assert.equal((await hostExec("lab1", "test -e /usr/sbin/policy-rc.d")).code, 1, "policy-rc.d left behind");
     const apt = await hostExecOk("lab1", "grep -h 'Commandline\\|Install:' /var/log/apt/history.log | tail -2");

@@ -37,7 +37,13 @@ interface Call {
 let seen = 0;
 /** Provider calls logged since the previous call of this function. */
 function newCalls(): Call[] {
-  const all = existsSync(join(dir, "calls.jsonl")) ? readFileSync(join(dir, "calls.jsonl"), "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as Call) : [];
+  const all = existsSync(join(dir, "calls.jsonl"))
+    ? readFileSync(join(dir, "calls.jsonl"), "utf8")
+        .trim()
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Call)
+    : [];
   const out = all.slice(seen);
   seen = all.length;
   return out;
@@ -45,11 +51,16 @@ function newCalls(): Call[] {
 const overlap = (cs: Call[]) => cs.some((a, i) => cs.some((b, j) => i !== j && a.t0 < b.t1 && b.t0 < a.t1));
 
 type Note = { name: string; text: string; dependsOn?: string[]; aliases?: string[] };
-const notes: Note[] = [{ name: "a", text: "A" }, { name: "b", text: "B", dependsOn: ["a"] }, { name: "c", text: "C" }];
+const notes: Note[] = [
+  { name: "a", text: "A" },
+  { name: "b", text: "B", dependsOn: ["a"] },
+  { name: "c", text: "C" },
+];
 const op = (stack: string) => ({ cwd: root, stack, checkpointFile, program: "tests/engine/fixtures/toy-program.ts" });
 const run = (f: typeof up, stack: string, version: string, n: Note[] = notes) =>
   f({ ...op(stack), config: { "toy:version": version, "toy:dir": dir, "toy:delayMs": "300", "toy:notes": JSON.stringify(n) } });
-const ops = (r: { steps: { op: string; urn: string }[] }) => r.steps.map((s) => `${s.op} ${s.urn.slice(s.urn.lastIndexOf("::") + 2)}`).sort();
+const ops = (r: { steps: { op: string; urn: string }[] }) =>
+  r.steps.map((s) => `${s.op} ${s.urn.slice(s.urn.lastIndexOf("::") + 2)}`).sort();
 const ok = (r: { ok: boolean; errors: string[] }) => assert.ok(r.ok, r.errors.join("\n"));
 const dyn = (name: string) => readCheckpoint(checkpointFile, "").resources.find((r) => r.urn.endsWith(`::${name}`))!;
 
@@ -61,7 +72,10 @@ describe("engine stand-in", { concurrency: false }, () => {
     ok(first);
     assert.deepEqual(ops(first), ["create a", "create b", "create c", "create group"]);
     const calls = newCalls();
-    assert.deepEqual(calls.map((c) => c.op), ["create", "create", "create"]);
+    assert.deepEqual(
+      calls.map((c) => c.op),
+      ["create", "create", "create"],
+    );
     assert.equal(new Set(calls.map((c) => c.pid)).size, 1, "one provider process per run");
     assert.notEqual(calls[0]!.pid, process.pid, "the provider runs in its own process");
     assert.ok(overlap(calls), "independent creates (a, c) run in parallel");
@@ -76,7 +90,14 @@ describe("engine stand-in", { concurrency: false }, () => {
     ok(r);
     assert.deepEqual(ops(r), ["same a", "same b", "same c", "same group"]);
     const calls = newCalls();
-    assert.deepEqual(calls.map((c) => [c.op, c.version]), [["diff", "2"], ["diff", "2"], ["diff", "2"]]);
+    assert.deepEqual(
+      calls.map((c) => [c.op, c.version]),
+      [
+        ["diff", "2"],
+        ["diff", "2"],
+        ["diff", "2"],
+      ],
+    );
     assert.ok(!overlap(calls), "diffs are serial");
     assert.deepEqual(r.outputs["stamps"]!.value, first.outputs["stamps"]!.value, "outputs of the first run");
     const a = dyn("a");
@@ -95,14 +116,24 @@ describe("engine stand-in", { concurrency: false }, () => {
     assert.equal(existsSync(join(dir, "d.txt")), false);
     assert.equal(existsSync(join(dir, "c.txt")), true);
     assert.equal(readFileSync(checkpointFile, "utf8"), before, "the checkpoint is untouched");
-    assert.deepEqual(newCalls().map((c) => c.op), ["diff", "diff"]);
+    assert.deepEqual(
+      newCalls().map((c) => c.op),
+      ["diff", "diff"],
+    );
   });
 
   it("refresh reads with the __provider stored in state (no program)", async () => {
     const r = await refresh(op("dev"));
     ok(r);
     const calls = newCalls();
-    assert.deepEqual(calls.map((c) => [c.op, c.version]), [["read", "1"], ["read", "1"], ["read", "1"]]);
+    assert.deepEqual(
+      calls.map((c) => [c.op, c.version]),
+      [
+        ["read", "1"],
+        ["read", "1"],
+        ["read", "1"],
+      ],
+    );
   });
 
   it("an alias keeps a renamed resource; a removed one is deleted with its stored __provider", async () => {
@@ -110,7 +141,14 @@ describe("engine stand-in", { concurrency: false }, () => {
     ok(r);
     assert.deepEqual(ops(r), ["delete c", "same a", "same b2", "same group"]);
     assert.match(r.steps.find((s) => s.urn.endsWith("::b2"))!.oldUrn ?? "", /::b$/);
-    assert.deepEqual(newCalls().map((c) => [c.op, c.version]), [["diff", "4"], ["diff", "4"], ["delete", "1"]]);
+    assert.deepEqual(
+      newCalls().map((c) => [c.op, c.version]),
+      [
+        ["diff", "4"],
+        ["diff", "4"],
+        ["delete", "1"],
+      ],
+    );
     assert.equal(existsSync(join(dir, "c.txt")), false);
     assert.equal(existsSync(join(dir, "b.txt")), true, "the aliased resource's file is kept");
   });
@@ -133,6 +171,12 @@ describe("engine stand-in", { concurrency: false }, () => {
     assert.deepEqual(readCheckpoint(checkpointFile, "prod").resources, []);
     assert.equal(existsSync(join(dir, "a.txt")), false);
     assert.equal(existsSync(join(dir, "b.txt")), false);
-    assert.deepEqual(newCalls().map((c) => [c.op, c.version]), [["delete", "1"], ["delete", "1"]]);
+    assert.deepEqual(
+      newCalls().map((c) => [c.op, c.version]),
+      [
+        ["delete", "1"],
+        ["delete", "1"],
+      ],
+    );
   });
 });

@@ -121,7 +121,8 @@ const containsSecret = (v: unknown): boolean =>
 /** annotateSecrets: outputs are secret where the corresponding input was, plus additionalSecretOutputs. */
 export function annotate(outputs: Obj, like: Obj, additional: readonly string[] = []): Obj {
   const out: Obj = {};
-  for (const [k, v] of Object.entries(outputs)) out[k] = (containsSecret(like[k]) || additional.includes(k)) && !isSecret(v) ? secret(v) : v;
+  for (const [k, v] of Object.entries(outputs))
+    out[k] = (containsSecret(like[k]) || additional.includes(k)) && !isSecret(v) ? secret(v) : v;
   return out;
 }
 
@@ -169,12 +170,19 @@ export function aliasUrns(
   parentMatchedFrom?: string,
 ): string[] {
   const collapse = (a: AliasSpec): string =>
-    a.urn ?? urnOf(a.stack ?? stack, a.project ?? project, a.noParent ? "" : (a.parentUrn ?? req.parent), a.type ?? req.type, a.name ?? req.name);
+    a.urn ??
+    urnOf(a.stack ?? stack, a.project ?? project, a.noParent ? "" : (a.parentUrn ?? req.parent), a.type ?? req.type, a.name ?? req.name);
   const out = new Set(req.aliases.map(collapse));
   if (req.parent && parentMatchedFrom) {
     const parentName = nameOfUrn(req.parent);
     const inherit = (type: string, name: string) =>
-      urnOf(stack, project, parentMatchedFrom, type, name.startsWith(parentName) ? nameOfUrn(parentMatchedFrom) + name.slice(parentName.length) : name);
+      urnOf(
+        stack,
+        project,
+        parentMatchedFrom,
+        type,
+        name.startsWith(parentName) ? nameOfUrn(parentMatchedFrom) + name.slice(parentName.length) : name,
+      );
     out.add(inherit(req.type, req.name));
     for (const a of req.aliases) {
       const u = collapse(a);
@@ -262,7 +270,8 @@ export class Deployment {
   private record(step: Omit<StepRecord, "endMs">): void {
     const s = { ...step, endMs: this.rel() };
     this.steps.push(s);
-    if (s.op !== "same") this.o.log?.(`${this.o.preview ? "[preview] " : ""}${s.op}${s.error ? " FAILED" : ""} ${s.urn}${s.error ? `: ${s.error}` : ""}`);
+    if (s.op !== "same")
+      this.o.log?.(`${this.o.preview ? "[preview] " : ""}${s.op}${s.error ? " FAILED" : ""} ${s.urn}${s.error ? `: ${s.error}` : ""}`);
   }
 
   private checkpoint(): void {
@@ -285,7 +294,14 @@ export class Deployment {
     const base = { urn, type: req.type, ...(old && old.urn !== urn ? { oldUrn: old.urn } : {}) };
     try {
       if (this.errors.length) throw new Error("an earlier step failed: the deployment stops issuing steps");
-      const common = { urn, type: req.type, custom: req.custom, parent: req.parent, dependencies: [...req.dependencies], ...(req.additionalSecretOutputs.length ? { additionalSecretOutputs: [...req.additionalSecretOutputs] } : {}) };
+      const common = {
+        urn,
+        type: req.type,
+        custom: req.custom,
+        parent: req.parent,
+        dependencies: [...req.dependencies],
+        ...(req.additionalSecretOutputs.length ? { additionalSecretOutputs: [...req.additionalSecretOutputs] } : {}),
+      };
       if (!req.custom) {
         const st: ResourceState = { ...common, id: "", inputs: req.inputs, outputs: old?.outputs ?? {} };
         this.news.set(urn, st);
@@ -299,13 +315,15 @@ export class Deployment {
       // Step generation: Check then Diff, serially.
       const decided = await this.serial.run(async () => {
         const checked = await prov.check(urn, unwrap(old?.inputs ?? {}) as Obj, unwrap(req.inputs) as Obj);
-        if (checked.failures.length) throw new Error(`check failed: ${checked.failures.map((f) => `${f.property}: ${f.reason}`).join("; ")}`);
+        if (checked.failures.length)
+          throw new Error(`check failed: ${checked.failures.map((f) => `${f.property}: ${f.reason}`).join("; ")}`);
         const inputs = annotate(checked.inputs, req.inputs);
         if (!old) return { op: "create" as const, inputs };
         const d = await prov.diff(urn, old.id, unwrap(old.outputs) as Obj, checked.inputs, unwrap(old.inputs) as Obj);
         const changes = d.changes === "unknown" ? !isDeepStrictEqual(unwrap(old.inputs), checked.inputs) : d.changes === "some";
         if (!changes) return { op: "same" as const, inputs };
-        if (d.replaces.length) return { op: "replace" as const, inputs, deleteBeforeReplace: d.deleteBeforeReplace || !!req.deleteBeforeReplace };
+        if (d.replaces.length)
+          return { op: "replace" as const, inputs, deleteBeforeReplace: d.deleteBeforeReplace || !!req.deleteBeforeReplace };
         return { op: "update" as const, inputs };
       });
       let st: ResourceState;
@@ -316,7 +334,13 @@ export class Deployment {
         // provider_plugin.go: no preview support → the inputs come back as the outputs.
         st = { ...common, id: old?.id ?? "", inputs: decided.inputs, outputs: decided.inputs };
       } else if (decided.op === "update") {
-        const outs = await prov.update(urn, old!.id, unwrap(old!.outputs) as Obj, unwrap(decided.inputs) as Obj, unwrap(old!.inputs) as Obj);
+        const outs = await prov.update(
+          urn,
+          old!.id,
+          unwrap(old!.outputs) as Obj,
+          unwrap(decided.inputs) as Obj,
+          unwrap(old!.inputs) as Obj,
+        );
         st = { ...common, id: old!.id, inputs: decided.inputs, outputs: annotate(outs, decided.inputs, aso) };
       } else {
         if (decided.op === "replace" && decided.deleteBeforeReplace) {
@@ -351,16 +375,21 @@ export class Deployment {
       if (this.o.preview) {
         for (const r of gone) this.record({ op: "delete", urn: r.urn, type: r.type, startMs: this.rel() });
       } else {
-        await deleteInOrder(gone, this.provider.bind(this), (r, startMs, error) => {
-          this.record({ op: "delete", urn: r.urn, type: r.type, startMs, ...(error ? { error } : {}) });
-          if (error) this.errors.push(`${r.urn}: delete: ${error}`);
-          else {
-            this.taken.add(r.urn);
-            const i = this.pendingDeletes.indexOf(r);
-            if (i >= 0) this.pendingDeletes.splice(i, 1);
-          }
-          this.checkpoint();
-        }, this.rel.bind(this));
+        await deleteInOrder(
+          gone,
+          this.provider.bind(this),
+          (r, startMs, error) => {
+            this.record({ op: "delete", urn: r.urn, type: r.type, startMs, ...(error ? { error } : {}) });
+            if (error) this.errors.push(`${r.urn}: delete: ${error}`);
+            else {
+              this.taken.add(r.urn);
+              const i = this.pendingDeletes.indexOf(r);
+              if (i >= 0) this.pendingDeletes.splice(i, 1);
+            }
+            this.checkpoint();
+          },
+          this.rel.bind(this),
+        );
       }
     }
     this.checkpoint();
@@ -410,7 +439,10 @@ export interface StateOpOptions {
   readonly log?: (line: string) => void;
 }
 
-async function withProvider<T>(o: StateOpOptions, f: (p: () => Promise<ProviderProcess>) => Promise<T>): Promise<{ value: T; rpcs: Record<string, number> }> {
+async function withProvider<T>(
+  o: StateOpOptions,
+  f: (p: () => Promise<ProviderProcess>) => Promise<T>,
+): Promise<{ value: T; rpcs: Record<string, number> }> {
   let pp: Promise<ProviderProcess> | undefined;
   const get = () => (pp ??= o.provider());
   try {
@@ -468,13 +500,18 @@ export async function destroy(o: StateOpOptions): Promise<RunResult> {
   const errors: string[] = [];
   const left = new Set(c.resources);
   const { rpcs } = await withProvider(o, (provider) =>
-    deleteInOrder(c.resources, provider, (r, startMs, error) => {
-      steps.push({ op: "delete", urn: r.urn, type: r.type, startMs, endMs: Date.now() - t0, ...(error ? { error } : {}) });
-      o.log?.(`delete${error ? " FAILED" : ""} ${r.urn}${error ? `: ${error}` : ""}`);
-      if (error) errors.push(`${r.urn}: delete: ${error}`);
-      else left.delete(r);
-      writeCheckpoint(o.checkpointFile, { ...c, resources: c.resources.filter((x) => left.has(x)) });
-    }, () => Date.now() - t0),
+    deleteInOrder(
+      c.resources,
+      provider,
+      (r, startMs, error) => {
+        steps.push({ op: "delete", urn: r.urn, type: r.type, startMs, endMs: Date.now() - t0, ...(error ? { error } : {}) });
+        o.log?.(`delete${error ? " FAILED" : ""} ${r.urn}${error ? `: ${error}` : ""}`);
+        if (error) errors.push(`${r.urn}: delete: ${error}`);
+        else left.delete(r);
+        writeCheckpoint(o.checkpointFile, { ...c, resources: c.resources.filter((x) => left.has(x)) });
+      },
+      () => Date.now() - t0,
+    ),
   );
   return { ok: !errors.length, errors, steps, rpcs, wallMs: Date.now() - t0 };
 }

@@ -73,7 +73,11 @@ async function runProgram(o: ProgramOptions, preview: boolean): Promise<ProgramR
     const env = { ...(o.env ?? process.env) };
     delete env["NODE_OPTIONS"];
     // The language host runs TypeScript programs through a TypeScript loader; here tsx.
-    const child = spawn(process.execPath, ["--import", "tsx", join(__dirname, "program-host.ts"), jobFile], { cwd: o.cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, ["--import", "tsx", join(__dirname, "program-host.ts"), jobFile], {
+      cwd: o.cwd,
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stderr = "";
     let partial = "";
     child.stdout.on("data", () => {});
@@ -92,7 +96,15 @@ async function runProgram(o: ProgramOptions, preview: boolean): Promise<ProgramR
       });
     });
     if (!fs.existsSync(job.resultFile)) {
-      return { ok: false, errors: [`program host exited ${code} without a result:\n${stderr.slice(-4000)}`], steps: [], rpcs: {}, wallMs: 0, outputs: {}, registrations: [] };
+      return {
+        ok: false,
+        errors: [`program host exited ${code} without a result:\n${stderr.slice(-4000)}`],
+        steps: [],
+        rpcs: {},
+        wallMs: 0,
+        outputs: {},
+        registrations: [],
+      };
     }
     return JSON.parse(fs.readFileSync(job.resultFile, "utf8")) as ProgramResult;
   } finally {

@@ -54,7 +54,11 @@ async function main(): Promise<void> {
   });
   const registrations: ProgramResult["registrations"] = [];
 
-  mocks.MockMonitor.prototype.registerResource = async function (this: { resources: Map<string, unknown> }, r: any, cb: (e: unknown, resp?: unknown) => void) {
+  mocks.MockMonitor.prototype.registerResource = async function (
+    this: { resources: Map<string, unknown> },
+    r: any,
+    cb: (e: unknown, resp?: unknown) => void,
+  ) {
     const inputs = (r.getObject()?.toJavaScript() ?? {}) as Record<string, unknown>;
     const aliases = aliasesFromProto(r.getAliasesList());
     try {
@@ -82,7 +86,17 @@ async function main(): Promise<void> {
     }
   };
 
-  await pulumi.runtime.setMocks({ newResource: () => { throw new Error("unreachable: registrations go to the stand-in"); }, call: (a) => a.inputs }, job.project, job.stack, job.preview);
+  await pulumi.runtime.setMocks(
+    {
+      newResource: () => {
+        throw new Error("unreachable: registrations go to the stand-in");
+      },
+      call: (a) => a.inputs,
+    },
+    job.project,
+    job.stack,
+    job.preview,
+  );
   // Like the real engine, the stand-in takes alias specs and expands them itself (aliasUrns).
   state.getStore().supportsAliasSpecs = true;
   pulumi.runtime.setAllConfig(job.config, job.secretKeys);
@@ -118,7 +132,7 @@ async function main(): Promise<void> {
       drained = true;
     },
   );
-  for (let quiet = 0, seen = -1; !drained || deployment.inFlight > 0; ) {
+  for (let quiet = 0, seen = -1; !drained || deployment.inFlight > 0;) {
     await new Promise((r) => setTimeout(r, 100));
     const idle = deployment.inFlight === 0 && deployment.registered === seen;
     seen = deployment.registered;

@@ -39,14 +39,25 @@ async function main(): Promise<void> {
     secretKeys.push(key);
   }
   const records: UrnRecord[] = [];
-  const mocks = require("@pulumi/pulumi/runtime/mocks") as { MockMonitor: { prototype: { registerResource: (req: any, cb: any) => Promise<void>; newUrn: (p: string, t: string, n: string) => string } } };
+  const mocks = require("@pulumi/pulumi/runtime/mocks") as {
+    MockMonitor: {
+      prototype: { registerResource: (req: any, cb: any) => Promise<void>; newUrn: (p: string, t: string, n: string) => string };
+    };
+  };
   // The engine's URN: the parent's whole qualified type chain (resource.NewURN with
   // parent.QualifiedType()); the mock monitor keeps only the parent's own type.
   mocks.MockMonitor.prototype.newUrn = (parent: string, type: string, name: string) =>
     `urn:pulumi:${stack}::haforge::${parent ? `${parent.split("::")[2]}$` : ""}${type}::${name}`;
   const inner = mocks.MockMonitor.prototype.registerResource;
   mocks.MockMonitor.prototype.registerResource = async function (this: unknown, req: any, cb: any) {
-    const entry = { urn: "", type: req.getType(), name: req.getName(), parent: req.getParent(), aliases: aliasesFromProto(req.getAliasesList()), inputs: req.getObject()?.toJavaScript() ?? {} };
+    const entry = {
+      urn: "",
+      type: req.getType(),
+      name: req.getName(),
+      parent: req.getParent(),
+      aliases: aliasesFromProto(req.getAliasesList()),
+      inputs: req.getObject()?.toJavaScript() ?? {},
+    };
     records.push(entry);
     return inner.call(this, req, (err: unknown, resp: { getUrn(): string } | undefined) => {
       if (resp) entry.urn = resp.getUrn();

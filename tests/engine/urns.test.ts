@@ -30,12 +30,17 @@ const stacks = readdirSync(join(ROOT, "stacks"))
 
 function run(cfg: string, stack: string): Promise<UrnRecord[]> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", join(__dirname, "run-urns.ts"), cfg, stack], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, ["--import", "tsx", join(__dirname, "run-urns.ts"), cfg, stack], {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let out = "";
     let err = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
     child.stderr.on("data", (d: Buffer) => (err += d.toString()));
-    child.on("exit", (code) => (code === 0 ? resolve(parseRun<UrnRecord[]>(out)) : reject(new Error(`run-urns ${cfg} ${stack} exited ${code}: ${err.slice(-3000)}`))));
+    child.on("exit", (code) =>
+      code === 0 ? resolve(parseRun<UrnRecord[]>(out)) : reject(new Error(`run-urns ${cfg} ${stack} exited ${code}: ${err.slice(-3000)}`)),
+    );
   });
 }
 

@@ -100,11 +100,18 @@ export function compareTrees(expectedDir: string, actualDir: string): TreeMismat
     const a = exp.has(f) ? readFileSync(join(expectedDir, f)) : undefined;
     const b = act.has(f) ? readFileSync(join(actualDir, f)) : undefined;
     if (a && b && a.equals(b)) continue;
-    const text = (x: Buffer | undefined) => (x === undefined ? "" : x.includes(0) ? `<binary ${x.length} bytes sha256 ${createHash("sha256").update(x).digest("hex")}>\n` : x.toString("utf8"));
+    const text = (x: Buffer | undefined) =>
+      x === undefined
+        ? ""
+        : x.includes(0)
+          ? `<binary ${x.length} bytes sha256 ${createHash("sha256").update(x).digest("hex")}>\n`
+          : x.toString("utf8");
     out.push({
       file: f,
       kind: !a ? "only-actual" : !b ? "only-expected" : "differs",
-      diff: createTwoFilesPatch(a ? `expected/${f}` : "/dev/null", b ? `actual/${f}` : "/dev/null", text(a), text(b), "", "", { context: 3 }),
+      diff: createTwoFilesPatch(a ? `expected/${f}` : "/dev/null", b ? `actual/${f}` : "/dev/null", text(a), text(b), "", "", {
+        context: 3,
+      }),
     });
   }
   return out;
@@ -116,7 +123,13 @@ export function describeMismatches(mismatches: readonly TreeMismatch[], n = 3, m
     const lines = m.diff.split("\n");
     return `--- ${m.kind}: ${m.file}\n${lines.slice(0, maxLines).join("\n")}${lines.length > maxLines ? `\n... (${lines.length - maxLines} more lines)` : ""}`;
   });
-  const rest = mismatches.length > n ? `\n... and ${mismatches.length - n} more: ${mismatches.slice(n).map((m) => m.file).join(", ")}` : "";
+  const rest =
+    mismatches.length > n
+      ? `\n... and ${mismatches.length - n} more: ${mismatches
+          .slice(n)
+          .map((m) => m.file)
+          .join(", ")}`
+      : "";
   return `${mismatches.length} file(s) differ\n${shown.join("\n")}${rest}`;
 }
 
@@ -124,8 +137,20 @@ export function describeMismatches(mismatches: readonly TreeMismatch[], n = 3, m
  * Render one example through the CLI code path (`haforge render`, in-process) with its fake
  * secrets and the given materials file; masked unless `reveal`.
  */
-export async function renderExample(name: string, outDir: string, opts: { materials: string; reveal?: boolean }): Promise<{ code: number; out: string; err: string }> {
+export async function renderExample(
+  name: string,
+  outDir: string,
+  opts: { materials: string; reveal?: boolean },
+): Promise<{ code: number; out: string; err: string }> {
   const { env } = fakeSecrets(name);
-  const args = ["render", inventoryPath(name), "--out", outDir, "--materials", opts.materials, ...(opts.reveal ? ["--reveal-secrets"] : [])];
+  const args = [
+    "render",
+    inventoryPath(name),
+    "--out",
+    outDir,
+    "--materials",
+    opts.materials,
+    ...(opts.reveal ? ["--reveal-secrets"] : []),
+  ];
   return runCli(args, env);
 }

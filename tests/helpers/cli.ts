@@ -8,11 +8,18 @@ export const ROOT = join(__dirname, "..", "..");
 export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; out: string; err: string }> {
   let out = "";
   let err = "";
-  const code = await main(args, { out: (t) => (out += t.endsWith("\n") ? t : t + "\n"), err: (t) => (err += t.endsWith("\n") ? t : t + "\n") }, env);
+  const code = await main(
+    args,
+    { out: (t) => (out += t.endsWith("\n") ? t : t + "\n"), err: (t) => (err += t.endsWith("\n") ? t : t + "\n") },
+    env,
+  );
   return { code, out, err };
 }
 
-export function runCliProcess(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): { code: number; out: string; err: string } {
+export function runCliProcess(
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): { code: number; out: string; err: string } {
   const r = spawnSync(process.execPath, [join(ROOT, "bin", "haforge.js"), ...args], {
     cwd: opts.cwd ?? ROOT,
     env: { ...process.env, ...opts.env },

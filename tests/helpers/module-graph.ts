@@ -70,7 +70,11 @@ export function importSpecifiers(fileName: string, text: string): string[] {
   const sf = ts.createSourceFile(fileName, text, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
   const out: string[] = [];
   const visit = (node: ts.Node): void => {
-    if ((ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
+    if (
+      (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) &&
+      node.moduleSpecifier &&
+      ts.isStringLiteral(node.moduleSpecifier)
+    ) {
       out.push(node.moduleSpecifier.text);
     } else if (ts.isImportEqualsDeclaration(node) && ts.isExternalModuleReference(node.moduleReference)) {
       const e = node.moduleReference.expression;
@@ -174,13 +178,19 @@ export function layerViolations(layers: readonly Layer[], edges: readonly Edge[]
   for (const e of edges) {
     const from = layerOf(layers, e.from);
     if (!from) {
-      if (!orphans.has(e.from)) out.push({ kind: "back-arrow", from: e.from, to: e.to, message: `${e.from} belongs to no layer of docs/architecture.md` });
+      if (!orphans.has(e.from))
+        out.push({ kind: "back-arrow", from: e.from, to: e.to, message: `${e.from} belongs to no layer of docs/architecture.md` });
       orphans.add(e.from);
       continue;
     }
     if (e.external) {
       if (isPulumi(e.to) && !PULUMI_LAYERS.has(from.name)) {
-        out.push({ kind: "pulumi-outside-adapters", from: e.from, to: e.to, message: `${e.from} (${from.name}) imports ${e.to}: only ${[...PULUMI_LAYERS].join(", ")} may` });
+        out.push({
+          kind: "pulumi-outside-adapters",
+          from: e.from,
+          to: e.to,
+          message: `${e.from} (${from.name}) imports ${e.to}: only ${[...PULUMI_LAYERS].join(", ")} may`,
+        });
       }
       continue;
     }
@@ -188,15 +198,30 @@ export function layerViolations(layers: readonly Layer[], edges: readonly Edge[]
     if (!to) {
       out.push({ kind: "back-arrow", from: e.from, to: e.to, message: `${e.from} imports ${e.to}, which belongs to no layer` });
     } else if (to.rank > from.rank) {
-      out.push({ kind: "back-arrow", from: e.from, to: e.to, message: `${e.from} (${from.name}, rank ${from.rank}) imports ${e.to} (${to.name}, rank ${to.rank}): an arrow back up the layers` });
+      out.push({
+        kind: "back-arrow",
+        from: e.from,
+        to: e.to,
+        message: `${e.from} (${from.name}, rank ${from.rank}) imports ${e.to} (${to.name}, rank ${to.rank}): an arrow back up the layers`,
+      });
     } else if (to.rank === from.rank && to.name !== from.name) {
-      out.push({ kind: "sideways", from: e.from, to: e.to, message: `${e.from} (${from.name}) imports ${e.to} (${to.name}): layers of the same rank are independent` });
+      out.push({
+        kind: "sideways",
+        from: e.from,
+        to: e.to,
+        message: `${e.from} (${from.name}) imports ${e.to} (${to.name}): layers of the same rank are independent`,
+      });
     }
   }
   const fromCli = reachable(edges, cliEntry);
   for (const e of edges) {
     if (e.external && isPulumi(e.to) && fromCli.has(e.from)) {
-      out.push({ kind: "pulumi-from-cli", from: e.from, to: e.to, message: `${e.to} is reachable from ${cliEntry}: ${[...pathTo(edges, cliEntry, e.from), e.to].join(" → ")}` });
+      out.push({
+        kind: "pulumi-from-cli",
+        from: e.from,
+        to: e.to,
+        message: `${e.to} is reachable from ${cliEntry}: ${[...pathTo(edges, cliEntry, e.from), e.to].join(" → ")}`,
+      });
     }
   }
   return out;

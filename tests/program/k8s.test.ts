@@ -44,17 +44,22 @@ const k8sStacks = readdirSync(join(ROOT, "stacks"))
   .filter((s): s is string => !!s && analyzeInventoryFile(inventoryOf(s)).inventory?.target === "kubernetes");
 
 function runStack(stack: string, extraConfig?: Record<string, string>): Run {
-  const r = spawnSync(process.execPath, ["--import", "tsx", join(__dirname, "run-stack.ts"), stack, ...(extraConfig ? [JSON.stringify(extraConfig)] : [])], {
-    cwd: ROOT,
-    encoding: "utf8",
-    maxBuffer: 256 * 1024 * 1024,
-    timeout: 120_000,
-  });
+  const r = spawnSync(
+    process.execPath,
+    ["--import", "tsx", join(__dirname, "run-stack.ts"), stack, ...(extraConfig ? [JSON.stringify(extraConfig)] : [])],
+    {
+      cwd: ROOT,
+      encoding: "utf8",
+      maxBuffer: 256 * 1024 * 1024,
+      timeout: 120_000,
+    },
+  );
   assert.equal(r.status, 0, r.stderr.slice(-3000));
   return parseRun<Run>(r.stdout);
 }
 
-const isSecret = (v: unknown): v is { value: unknown } => !!v && typeof v === "object" && (v as Record<string, unknown>)[SECRET_KEY] !== undefined;
+const isSecret = (v: unknown): v is { value: unknown } =>
+  !!v && typeof v === "object" && (v as Record<string, unknown>)[SECRET_KEY] !== undefined;
 const unwrap = (v: unknown): any => (isSecret(v) ? unwrap(v.value) : v);
 function plainStrings(v: unknown, path = ""): [string, string][] {
   if (isSecret(v)) return [];
@@ -63,7 +68,8 @@ function plainStrings(v: unknown, path = ""): [string, string][] {
   if (v && typeof v === "object") return Object.entries(v).flatMap(([k, x]) => plainStrings(x, `${path}.${k}`));
   return [];
 }
-const selects = (sel: Record<string, string>, labels: Record<string, string> | undefined) => Object.keys(sel).length > 0 && Object.entries(sel).every(([k, v]) => labels?.[k] === v);
+const selects = (sel: Record<string, string>, labels: Record<string, string> | undefined) =>
+  Object.keys(sel).length > 0 && Object.entries(sel).every(([k, v]) => labels?.[k] === v);
 
 describe("kubernetes stacks exist", () => {
   it("stacks/Pulumi.k8s.yaml targets Kubernetes", () => assert.ok(k8sStacks.includes("k8s"), `k8s stacks: ${k8sStacks.join(", ")}`));
@@ -89,9 +95,17 @@ for (const stack of k8sStacks) {
     const workloads = () => objects().filter((o) => /:(StatefulSet|Deployment)$/.test(o.type));
 
     it("registers one typed resource per rendered object, under the KubernetesTarget component, in the namespace", () => {
-      const structure = renderByService(plan, {}, {}).flatMap((p) => p.manifests) as { apiVersion: string; kind: string; metadata: { name: string } }[];
-      const expected = structure.map((m) => `kubernetes:${m.apiVersion.includes("/") ? m.apiVersion : `core/${m.apiVersion}`}:${m.kind} ${m.metadata.name}`).sort();
-      const actual = objects().map((o) => `${o.type} ${unwrap(input(o).metadata).name}`).sort();
+      const structure = renderByService(plan, {}, {}).flatMap((p) => p.manifests) as {
+        apiVersion: string;
+        kind: string;
+        metadata: { name: string };
+      }[];
+      const expected = structure
+        .map((m) => `kubernetes:${m.apiVersion.includes("/") ? m.apiVersion : `core/${m.apiVersion}`}:${m.kind} ${m.metadata.name}`)
+        .sort();
+      const actual = objects()
+        .map((o) => `${o.type} ${unwrap(input(o).metadata).name}`)
+        .sort();
       assert.deepEqual(actual, expected);
       const component = run.resources.find((r) => r.type === "haforge:kubernetes:KubernetesTarget");
       assert.ok(component, "a KubernetesTarget component");
@@ -100,19 +114,28 @@ for (const stack of k8sStacks) {
         assert.equal(unwrap(input(o).metadata).namespace, target.namespace, `${o.name} in namespace ${target.namespace}`);
       }
       // No SSH resource at all on this target.
-      assert.equal(run.resources.filter((r) => r.type === "pulumi-nodejs:dynamic:HostAction" || (r.type === "pulumi-nodejs:dynamic:Resource" && unwrap(r.raw).path !== undefined)).length, 0);
+      assert.equal(
+        run.resources.filter(
+          (r) =>
+            r.type === "pulumi-nodejs:dynamic:HostAction" ||
+            (r.type === "pulumi-nodejs:dynamic:Resource" && unwrap(r.raw).path !== undefined),
+        ).length,
+        0,
+      );
     });
 
     it("uses the provider configured by haforge:kubeContext / haforge:kubeconfig", () => {
       const cfg = yaml.load(readFileSync(join(ROOT, "stacks", `Pulumi.${stack}.yaml`), "utf8")) as { config: Record<string, string> };
       const provider = run.resources.find((r) => r.type === "pulumi:providers:kubernetes");
-      if (cfg.config["haforge:kubeContext"] === undefined && cfg.config["haforge:kubeconfig"] === undefined) return assert.equal(provider, undefined);
+      if (cfg.config["haforge:kubeContext"] === undefined && cfg.config["haforge:kubeconfig"] === undefined)
+        return assert.equal(provider, undefined);
       assert.ok(provider, "a kubernetes provider");
       assert.equal(unwrap(provider.raw).context, cfg.config["haforge:kubeContext"]);
     });
 
     it("workload selectors match their pod labels; Services select the right pods", () => {
-      for (const w of workloads()) assert.ok(selects(unwrap(spec(w).selector).matchLabels, podLabels(w)), `${w.name}: selector vs pod labels`);
+      for (const w of workloads())
+        assert.ok(selects(unwrap(spec(w).selector).matchLabels, podLabels(w)), `${w.name}: selector vs pod labels`);
       const selected = (svcName: string) =>
         workloads()
           .filter((w) => selects(unwrap(spec(named("Service", svcName)).selector), podLabels(w)))
@@ -130,7 +153,8 @@ for (const stack of k8sStacks) {
       }
       const t = towerOnKubernetes(plan);
       if (t) {
-        for (const g of t.groups) assert.deepEqual(selected(g.web.service), [g.web.name], `group ${g.name}'s Service selects its own web pods`);
+        for (const g of t.groups)
+          assert.deepEqual(selected(g.web.service), [g.web.name], `group ${g.name}'s Service selects its own web pods`);
         assert.deepEqual(selected(t.names.entry), t.groups.map((g) => g.web.name).sort(), "the entry point reaches every group's web pods");
       }
     });
@@ -141,7 +165,8 @@ for (const stack of k8sStacks) {
       for (const g of t.groups) {
         for (const name of [g.web.name, g.task.name]) {
           const d = named("Deployment", name);
-          const term = unwrap(spec(d).template).spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm;
+          const term = unwrap(spec(d).template).spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0]
+            .podAffinityTerm;
           assert.equal(term.topologyKey, "kubernetes.io/hostname");
           assert.equal(term.labelSelector.matchLabels["haforge.io/instance-group"], g.name);
           assert.ok(selects(term.labelSelector.matchLabels, podLabels(d)), `${name}'s anti-affinity matches its own pods`);
@@ -186,16 +211,30 @@ for (const stack of k8sStacks) {
       const r = rabbitmqOnKubernetes(plan)!;
       const s = stolonOnKubernetes(plan);
       const t = towerOnKubernetes(plan)!;
-      after("StatefulSet", r.names.statefulSet, ["RoleBinding", r.names.role], ["Secret", r.names.secret], ["ConfigMap", r.names.configMap]);
+      after(
+        "StatefulSet",
+        r.names.statefulSet,
+        ["RoleBinding", r.names.role],
+        ["Secret", r.names.secret],
+        ["ConfigMap", r.names.configMap],
+      );
       if (s) {
         after("Job", s.names.initJob, ["RoleBinding", s.names.role], ["ConfigMap", s.names.specConfigMap]);
         after("StatefulSet", s.names.keepers, ["Job", s.names.initJob], ["Secret", s.names.secret]);
         after("Job", t.names.dbJob, ["Deployment", s.names.proxies], ["StatefulSet", s.names.keepers]);
       }
       for (const g of t.groups) {
-        after("Deployment", g.task.name, ["StatefulSet", r.names.statefulSet], ...(s ? ([["Job", t.names.dbJob]] as [string, string][]) : []));
+        after(
+          "Deployment",
+          g.task.name,
+          ["StatefulSet", r.names.statefulSet],
+          ...(s ? ([["Job", t.names.dbJob]] as [string, string][]) : []),
+        );
         // A Service waits for its endpoints: it must not wait for... its own pods' creation.
-        assert.ok(!named("Service", g.web.service).dependencies.includes(urn("Deployment", g.web.name)), "a Service is applied alongside its pods");
+        assert.ok(
+          !named("Service", g.web.service).dependencies.includes(urn("Deployment", g.web.name)),
+          "a Service is applied alongside its pods",
+        );
       }
     });
 
@@ -207,13 +246,24 @@ for (const stack of k8sStacks) {
       }
       const r = rabbitmqOnKubernetes(plan)!;
       const endpoints = run.outputs["endpoints"]!.value as { amqp: string[]; postgres?: string };
-      assert.deepEqual(endpoints.amqp, [`amqp://${r.rabbitmq.username}@${r.host}:${r.rabbitmq.port}/${encodeURIComponent(r.rabbitmq.vhost)}`]);
+      assert.deepEqual(endpoints.amqp, [
+        `amqp://${r.rabbitmq.username}@${r.host}:${r.rabbitmq.port}/${encodeURIComponent(r.rabbitmq.vhost)}`,
+      ]);
       const s = stolonOnKubernetes(plan);
       if (s) assert.equal(endpoints.postgres, `${s.host}:${s.port}`);
-      assert.deepEqual(run.outputs["rabbitmqNodes"]!.value, r.rabbitmq.nodes.map((n) => n.nodeName));
-      assert.deepEqual((run.outputs["instanceGroups"]!.value as { name: string }[]).map((g) => g.name), plan.instanceGroups.map((g) => g.name));
+      assert.deepEqual(
+        run.outputs["rabbitmqNodes"]!.value,
+        r.rabbitmq.nodes.map((n) => n.nodeName),
+      );
+      assert.deepEqual(
+        (run.outputs["instanceGroups"]!.value as { name: string }[]).map((g) => g.name),
+        plan.instanceGroups.map((g) => g.name),
+      );
       assert.equal(run.outputs["brokerUrl"]!.secret, true);
-      assert.match(String(run.outputs["brokerUrl"]!.value), new RegExp(`^amqp://${r.rabbitmq.username}:.+@${r.host.replace(/\./g, "\\.")}:`));
+      assert.match(
+        String(run.outputs["brokerUrl"]!.value),
+        new RegExp(`^amqp://${r.rabbitmq.username}:.+@${r.host.replace(/\./g, "\\.")}:`),
+      );
     });
   });
 }

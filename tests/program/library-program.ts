@@ -20,7 +20,19 @@ const cluster = new HaCluster("lib", {
     name: "lib",
     hosts: ["a", "b", "c"].map((n) => ({ name: n, address: "203.0.113.250", ssh: { hostKey: KEY, privateKeyPath: "/nonexistent/key" } })),
     keepalived: { instances: [{ name: "vip", vip: "192.0.2.100/24", interface: "eth0", routerId: 60, hosts: ["a", "b", "c"] }] },
-    haproxy: { frontends: [{ name: "web", bind: "192.0.2.100:80", backend: "web" }], backends: [{ name: "web", servers: [{ host: "a", port: 8080 }, { host: "b", port: 8080 }, { host: "c", port: 8080 }] }] },
+    haproxy: {
+      frontends: [{ name: "web", bind: "192.0.2.100:80", backend: "web" }],
+      backends: [
+        {
+          name: "web",
+          servers: [
+            { host: "a", port: 8080 },
+            { host: "b", port: 8080 },
+            { host: "c", port: 8080 },
+          ],
+        },
+      ],
+    },
     rabbitmq: { nodes: ["a", "b", "c"], password: { secret: "rabbitmqPassword" }, cookie: { secret: "rabbitmqCookie" } },
   },
   secrets: { rabbitmqPassword: pulumi.secret("lib-rabbit-pass"), rabbitmqCookie: pulumi.secret("LIBCOOKIELIBCOOKIE") },

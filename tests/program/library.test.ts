@@ -9,7 +9,11 @@ const SECRET_KEY = "4dabf18193072939515e22adb298388d";
 const unwrap = (v: any): any => (v && typeof v === "object" && v[SECRET_KEY] !== undefined ? unwrap(v.value) : v);
 
 describe("HaCluster as a library, addresses from other resources", () => {
-  const r = spawnSync(process.execPath, ["--import", "tsx", join(__dirname, "run-library.ts")], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024, timeout: 120_000 });
+  const r = spawnSync(process.execPath, ["--import", "tsx", join(__dirname, "run-library.ts")], {
+    encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
+    timeout: 120_000,
+  });
   it("runs", () => assert.equal(r.status, 0, r.stderr.slice(-2000)));
   const run: MockRun = r.status === 0 ? parseRun<MockRun>(r.stdout) : { resources: [], outputs: {} };
   const files = run.resources.filter((x) => x.type === "pulumi-nodejs:dynamic:Resource" && unwrap(x.raw).path);
@@ -24,7 +28,9 @@ describe("HaCluster as a library, addresses from other resources", () => {
   });
 
   it("renders configs with the deploy-time addresses, not the inventory placeholder", () => {
-    const conf = files.find((f) => unwrap(f.raw).path === "/etc/keepalived/keepalived.conf" && unwrap(unwrap(f.raw).connection).host === "a");
+    const conf = files.find(
+      (f) => unwrap(f.raw).path === "/etc/keepalived/keepalived.conf" && unwrap(unwrap(f.raw).connection).host === "a",
+    );
     assert.ok(conf, "keepalived.conf on a");
     const content = String(unwrap(unwrap(conf.raw).content));
     assert.match(content, /192\.0\.2\.11/);
@@ -40,7 +46,11 @@ describe("HaCluster as a library, addresses from other resources", () => {
     assert.deepEqual(Object.fromEntries(hosts.map((h) => [h.name, h.address])), want);
     const amqp = (run.outputs["endpoints"]!.value as { amqp: string[] }).amqp;
     assert.equal(amqp.length, 3);
-    for (const ip of Object.values(want)) assert.ok(amqp.some((u) => u.includes(`@${ip}:`)), `${ip} in ${amqp.join(", ")}`);
+    for (const ip of Object.values(want))
+      assert.ok(
+        amqp.some((u) => u.includes(`@${ip}:`)),
+        `${ip} in ${amqp.join(", ")}`,
+      );
     assert.equal(run.outputs["brokerUrl"]!.secret, true);
     assert.match(String(run.outputs["brokerUrl"]!.value), /@192\.0\.2\.11:5672\//);
     assert.doesNotMatch(JSON.stringify(run.outputs), /203\.0\.113\.250/);
@@ -50,6 +60,10 @@ describe("HaCluster as a library, addresses from other resources", () => {
     const vmUrns = new Set(run.resources.filter((x) => x.type === "test:index:Vm").map((x) => x.urn));
     assert.equal(vmUrns.size, 3);
     // The address is an input of every file: the SDK records the VM as a dependency of the file.
-    for (const f of files) assert.ok(f.dependencies.some((d) => vmUrns.has(d)), `${f.name} does not depend on its VM`);
+    for (const f of files)
+      assert.ok(
+        f.dependencies.some((d) => vmUrns.has(d)),
+        `${f.name} does not depend on its VM`,
+      );
   });
 });

@@ -34,7 +34,12 @@ describe("membership guard", () => {
   let guard: RecordedResource | undefined;
 
   before(() => {
-    const r = spawnSync(process.execPath, ["--import", "tsx", join(__dirname, "run-stack.ts"), "lab"], { cwd: ROOT, encoding: "utf8", maxBuffer: 256 << 20, timeout: 120_000 });
+    const r = spawnSync(process.execPath, ["--import", "tsx", join(__dirname, "run-stack.ts"), "lab"], {
+      cwd: ROOT,
+      encoding: "utf8",
+      maxBuffer: 256 << 20,
+      timeout: 120_000,
+    });
     assert.equal(r.status, 0, r.stderr);
     resources = parseRun<{ resources: RecordedResource[] }>(r.stdout).resources;
     guard = resources.find((x) => x.type === "pulumi-nodejs:dynamic:Resource" && unwrap(x.raw).memberships !== undefined);
@@ -44,7 +49,11 @@ describe("membership guard", () => {
     assert.ok(guard, "no MembershipGuard registered");
     assert.deepEqual(unwrap(guard.raw).memberships, JSON.parse(JSON.stringify(memberships(labPlan()))));
     assert.equal(unwrap(guard.raw).allowUnsafe, false);
-    const host = resources.filter((x) => x.type === "command:remote:Command" || (x.type === "pulumi-nodejs:dynamic:Resource" && (unwrap(x.raw).path !== undefined || unwrap(x.raw).specs !== undefined)));
+    const host = resources.filter(
+      (x) =>
+        x.type === "command:remote:Command" ||
+        (x.type === "pulumi-nodejs:dynamic:Resource" && (unwrap(x.raw).path !== undefined || unwrap(x.raw).specs !== undefined)),
+    );
     assert.ok(host.length > 50, `only ${host.length} host resources`);
     const free = host.filter((x) => !x.dependencies.includes(guard!.urn)).map((x) => x.name);
     assert.deepEqual(free, [], "host resources that do not wait for the membership check");
@@ -57,26 +66,64 @@ describe("membership guard", () => {
       assert.ok(p.dependencies.includes(guard!.urn), `${p.name} does not wait for the membership check`);
       assert.ok(unwrap(p.raw).needs.debian.some((n: { name: string }) => n.name === "rabbitmq-server"));
     }
-    const host = resources.filter((x) => x.type === "command:remote:Command" || (x.type === "pulumi-nodejs:dynamic:Resource" && unwrap(x.raw).path !== undefined));
+    const host = resources.filter(
+      (x) => x.type === "command:remote:Command" || (x.type === "pulumi-nodejs:dynamic:Resource" && unwrap(x.raw).path !== undefined),
+    );
     const early = host.filter((x) => !pkgs.every((p) => x.dependencies.includes(p.urn))).map((x) => x.name);
     assert.deepEqual(early, [], "files or commands that may run before the packages are installed");
   });
 
   it("the provider's check: first update accepted, 3 → 1 refused with the finding, accepted with allowUnsafe, one at a time accepted", async () => {
     const three = memberships(labPlan());
-    const shrink = (ms: Membership[], id: string, keep: number): Membership[] => ms.map((m) => (m.id === id ? { ...m, members: m.members.slice(0, keep), quorum: { expectedVotes: keep, quorum: Math.floor(keep / 2) + 1, failuresTolerated: Math.floor((keep - 1) / 2) } } : m));
+    const shrink = (ms: Membership[], id: string, keep: number): Membership[] =>
+      ms.map((m) =>
+        m.id === id
+          ? {
+              ...m,
+              members: m.members.slice(0, keep),
+              quorum: { expectedVotes: keep, quorum: Math.floor(keep / 2) + 1, failuresTolerated: Math.floor((keep - 1) / 2) },
+            }
+          : m,
+      );
     const check = (olds: object, news: object) => membershipGuardProvider.check!(olds as never, news as never);
     assert.equal((await check({}, { memberships: three, allowUnsafe: false })).failures, undefined);
-    const refused = await check({ memberships: three, allowUnsafe: false }, { memberships: shrink(three, "rabbitmq", 1), allowUnsafe: false });
+    const refused = await check(
+      { memberships: three, allowUnsafe: false },
+      { memberships: shrink(three, "rabbitmq", 1), allowUnsafe: false },
+    );
     assert.equal(refused.failures?.length, 1);
     assert.match(refused.failures[0]!.reason, /^membership\.majority-removed at rabbitmq\.nodes: .*nothing was changed on any host$/);
-    assert.equal((await check({ memberships: three }, { memberships: shrink(three, "rabbitmq", 1), allowUnsafe: true })).failures, undefined);
-    const five = three.map((m) => (m.id === "etcd" ? { ...m, members: ["lab1", "lab2", "lab3", "lab4", "lab5"], quorum: { expectedVotes: 5, quorum: 3, failuresTolerated: 2 } } : m));
-    assert.equal((await check({ memberships: five }, { memberships: three, allowUnsafe: false })).failures, undefined, "5 → 3 etcd members is safe");
+    assert.equal(
+      (await check({ memberships: three }, { memberships: shrink(three, "rabbitmq", 1), allowUnsafe: true })).failures,
+      undefined,
+    );
+    const five = three.map((m) =>
+      m.id === "etcd"
+        ? { ...m, members: ["lab1", "lab2", "lab3", "lab4", "lab5"], quorum: { expectedVotes: 5, quorum: 3, failuresTolerated: 2 } }
+        : m,
+    );
+    assert.equal(
+      (await check({ memberships: five }, { memberships: three, allowUnsafe: false })).failures,
+      undefined,
+      "5 → 3 etcd members is safe",
+    );
     const diff = (o: object, n: object) => membershipGuardProvider.diff!("membership", o as never, n as never);
-    assert.equal((await diff({ memberships: three, allowUnsafe: false, __provider: "a" }, { memberships: three, allowUnsafe: false, __provider: "a" })).changes, false);
+    assert.equal(
+      (await diff({ memberships: three, allowUnsafe: false, __provider: "a" }, { memberships: three, allowUnsafe: false, __provider: "a" }))
+        .changes,
+      false,
+    );
     assert.equal((await diff({ memberships: three, allowUnsafe: false }, { memberships: five, allowUnsafe: false })).changes, true);
-    assert.equal((await diff({ memberships: three, allowUnsafe: false, __provider: "old text" }, { memberships: three, allowUnsafe: false, __provider: "new text" })).changes, true, "a new __provider text is stored");
+    assert.equal(
+      (
+        await diff(
+          { memberships: three, allowUnsafe: false, __provider: "old text" },
+          { memberships: three, allowUnsafe: false, __provider: "new text" },
+        )
+      ).changes,
+      true,
+      "a new __provider text is stored",
+    );
   });
 
   it("the serialized provider (as the SDK stores it in __provider) checks in a plain node process", async () => {
@@ -84,46 +131,83 @@ describe("membership guard", () => {
     const sf = await pulumi.runtime.serializeFunction(() => provider, { allowSecrets: true });
     assert.ok(sf.text.length < 20_000, `serialized provider is ${sf.text.length} chars`);
     const three = memberships(labPlan());
-    const one = three.map((m) => (m.id === "pacemaker:lab" ? { ...m, members: ["lab1"], quorum: { expectedVotes: 1, quorum: 1, failuresTolerated: 0 } } : m));
+    const one = three.map((m) =>
+      m.id === "pacemaker:lab" ? { ...m, members: ["lab1"], quorum: { expectedVotes: 1, quorum: 1, failuresTolerated: 0 } } : m,
+    );
     const script = `
       const provider = require(${JSON.stringify(require.resolve("require-from-string", { paths: [ROOT] }))})(process.env.PROVIDER_TEXT).handler();
       const input = JSON.parse(process.env.INPUT);
       provider.check({ memberships: input.three }, { memberships: input.one, allowUnsafe: false }).then((r) => console.log(JSON.stringify(r.failures)));`;
-    const r = spawnSync(process.execPath, ["-e", script], { cwd: ROOT, encoding: "utf8", timeout: 60_000, env: { PATH: process.env["PATH"], PROVIDER_TEXT: sf.text, INPUT: JSON.stringify({ three, one }) } });
+    const r = spawnSync(process.execPath, ["-e", script], {
+      cwd: ROOT,
+      encoding: "utf8",
+      timeout: 60_000,
+      env: { PATH: process.env["PATH"], PROVIDER_TEXT: sf.text, INPUT: JSON.stringify({ three, one }) },
+    });
     assert.equal(r.status, 0, r.stderr);
     const failures = JSON.parse(r.stdout.trim().split("\n").pop()!) as { property: string; reason: string }[];
-    assert.deepEqual(failures.map((f) => f.property), ["memberships"]);
+    assert.deepEqual(
+      failures.map((f) => f.property),
+      ["memberships"],
+    );
     assert.match(failures[0]!.reason, /^membership\.majority-removed at pacemaker\.clusters\[0\]\.nodes/);
   });
 
-  it("through the e2e harness: a state with 3 RabbitMQ nodes and an inventory with 1 is refused before any SSH connection", { timeout: 180_000 }, async () => {
-    assert.ok(guard);
-    const tmp = fs.mkdtempSync(join(tmpdir(), "haforge-guard-"));
-    try {
-      const key = join(tmp, "id_ed25519");
-      assert.equal(spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", key]).status, 0);
-      const inv = yaml.load(fs.readFileSync(join(ROOT, "inventories", "lab.yaml"), "utf8")) as any;
-      for (const h of inv.hosts) h.ssh.privateKeyPath = key;
-      inv.rabbitmq.nodes = ["lab1"];
-      const invFile = join(tmp, "lab.yaml");
-      fs.writeFileSync(invFile, yaml.dump(inv, { lineWidth: 200 }));
-      const stateFile = join(tmp, "state.json");
-      const old = { memberships: memberships(labPlan()), allowUnsafe: false };
-      fs.writeFileSync(stateFile, JSON.stringify({ resources: { [guard.name]: { name: guard.name, type: guard.type, kind: "guard", inputs: old, outputs: old, dependencies: [] } } }));
-      const secrets = Object.fromEntries(["rabbitmqPassword", "rabbitmqCookie", "keepalivedAuthPass", "haproxyStatsPassword", "pgSuperuserPassword", "pgReplicationPassword"].map((k) => [k, `${k}-value1`]));
-      secrets["keepalivedAuthPass"] = "abcd1234";
-      const r = await applyProgram({ inventory: invFile, stateFile, secrets, timeoutMs: 150_000 });
-      assert.equal(r.ok, false, "the apply must fail");
-      assert.match(r.errors.join("\n"), /membership\.majority-removed at rabbitmq\.nodes/);
-      assert.equal(r.sshConnections, 0, "an SSH connection was opened");
-      assert.equal(r.writes, 0);
-      assert.equal(r.commandRuns, 0);
-      assert.deepEqual(r.operations.filter((o) => o.kind === "file" || o.kind === "command").map((o) => o.name), []);
-      // the refused change is not recorded: the state still holds the 3 nodes
-      const after = JSON.parse(fs.readFileSync(stateFile, "utf8")) as { resources: Record<string, { inputs: { memberships: Membership[] } }> };
-      assert.deepEqual(after.resources[guard.name]!.inputs.memberships.find((m) => m.id === "rabbitmq")!.members, ["rabbit@lab1", "rabbit@lab2", "rabbit@lab3"]);
-    } finally {
-      fs.rmSync(tmp, { recursive: true, force: true });
-    }
-  });
+  it(
+    "through the e2e harness: a state with 3 RabbitMQ nodes and an inventory with 1 is refused before any SSH connection",
+    { timeout: 180_000 },
+    async () => {
+      assert.ok(guard);
+      const tmp = fs.mkdtempSync(join(tmpdir(), "haforge-guard-"));
+      try {
+        const key = join(tmp, "id_ed25519");
+        assert.equal(spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", key]).status, 0);
+        const inv = yaml.load(fs.readFileSync(join(ROOT, "inventories", "lab.yaml"), "utf8")) as any;
+        for (const h of inv.hosts) h.ssh.privateKeyPath = key;
+        inv.rabbitmq.nodes = ["lab1"];
+        const invFile = join(tmp, "lab.yaml");
+        fs.writeFileSync(invFile, yaml.dump(inv, { lineWidth: 200 }));
+        const stateFile = join(tmp, "state.json");
+        const old = { memberships: memberships(labPlan()), allowUnsafe: false };
+        fs.writeFileSync(
+          stateFile,
+          JSON.stringify({
+            resources: { [guard.name]: { name: guard.name, type: guard.type, kind: "guard", inputs: old, outputs: old, dependencies: [] } },
+          }),
+        );
+        const secrets = Object.fromEntries(
+          [
+            "rabbitmqPassword",
+            "rabbitmqCookie",
+            "keepalivedAuthPass",
+            "haproxyStatsPassword",
+            "pgSuperuserPassword",
+            "pgReplicationPassword",
+          ].map((k) => [k, `${k}-value1`]),
+        );
+        secrets["keepalivedAuthPass"] = "abcd1234";
+        const r = await applyProgram({ inventory: invFile, stateFile, secrets, timeoutMs: 150_000 });
+        assert.equal(r.ok, false, "the apply must fail");
+        assert.match(r.errors.join("\n"), /membership\.majority-removed at rabbitmq\.nodes/);
+        assert.equal(r.sshConnections, 0, "an SSH connection was opened");
+        assert.equal(r.writes, 0);
+        assert.equal(r.commandRuns, 0);
+        assert.deepEqual(
+          r.operations.filter((o) => o.kind === "file" || o.kind === "command").map((o) => o.name),
+          [],
+        );
+        // the refused change is not recorded: the state still holds the 3 nodes
+        const after = JSON.parse(fs.readFileSync(stateFile, "utf8")) as {
+          resources: Record<string, { inputs: { memberships: Membership[] } }>;
+        };
+        assert.deepEqual(after.resources[guard.name]!.inputs.memberships.find((m) => m.id === "rabbitmq")!.members, [
+          "rabbit@lab1",
+          "rabbit@lab2",
+          "rabbit@lab3",
+        ]);
+      } finally {
+        fs.rmSync(tmp, { recursive: true, force: true });
+      }
+    },
+  );
 });

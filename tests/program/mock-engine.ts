@@ -34,7 +34,9 @@ export async function runUnderMocks(
   extraState: (type: string, name: string, inputs: Record<string, unknown>) => Record<string, unknown> = () => ({}),
 ): Promise<MockRun> {
   const recorded: RecordedResource[] = [];
-  const mocks = require("@pulumi/pulumi/runtime/mocks") as { MockMonitor: { prototype: { registerResource: (req: any, cb: any) => Promise<void> } } };
+  const mocks = require("@pulumi/pulumi/runtime/mocks") as {
+    MockMonitor: { prototype: { registerResource: (req: any, cb: any) => Promise<void> } };
+  };
   const original = mocks.MockMonitor.prototype.registerResource;
   mocks.MockMonitor.prototype.registerResource = async function (this: unknown, req: any, cb: any) {
     const raw = req.getObject()?.toJavaScript() ?? {};
@@ -69,8 +71,14 @@ export async function runUnderMocks(
       newResource(args) {
         const state: Record<string, unknown> = { ...args.inputs };
         if (args.type === "pulumi-nodejs:dynamic:Resource") {
-          if ("path" in args.inputs && (!previewMaterialsChange || (args.inputs.content !== undefined && !JSON.stringify(args.inputs.content).includes("04da6b54-80e4-46f7-96ec-b56ff0331ba9")))) Object.assign(state, { sha256: `sha-${args.name}`, size: 1, writes: 1 });
-          if ("specs" in args.inputs && !previewMaterialsChange) state["values"] = Object.fromEntries((args.inputs.specs as { key: string }[]).map((s) => [s.key, `material-${s.key}`]));
+          if (
+            "path" in args.inputs &&
+            (!previewMaterialsChange ||
+              (args.inputs.content !== undefined && !JSON.stringify(args.inputs.content).includes("04da6b54-80e4-46f7-96ec-b56ff0331ba9")))
+          )
+            Object.assign(state, { sha256: `sha-${args.name}`, size: 1, writes: 1 });
+          if ("specs" in args.inputs && !previewMaterialsChange)
+            state["values"] = Object.fromEntries((args.inputs.specs as { key: string }[]).map((s) => [s.key, `material-${s.key}`]));
         }
         if (args.type === "pulumi-nodejs:dynamic:HostAction") Object.assign(state, { stdout: "", stderr: "", ran: "create" });
         Object.assign(state, extraState(args.type, args.name, args.inputs));

@@ -13,7 +13,8 @@ import { parseRun, type RecordedResource } from "./mock-engine";
 const ROOT = join(__dirname, "..", "..");
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 const SECRET_KEY = "4dabf18193072939515e22adb298388d";
-const unwrap = (v: unknown): any => (v && typeof v === "object" && (v as Record<string, unknown>)[SECRET_KEY] !== undefined ? unwrap((v as { value: unknown }).value) : v);
+const unwrap = (v: unknown): any =>
+  v && typeof v === "object" && (v as Record<string, unknown>)[SECRET_KEY] !== undefined ? unwrap((v as { value: unknown }).value) : v;
 const unknownIn = (v: unknown): boolean => JSON.stringify(v ?? null).includes(UNKNOWN);
 
 describe("preview while Materials changes", () => {
@@ -41,7 +42,8 @@ describe("preview while Materials changes", () => {
       assert.ok(here.length > 0, p);
       for (const f of here) assert.ok(!unknownIn(unwrap(f.raw).content), `${label(f)} does not use a generated key but shows as changing`);
     }
-    for (const f of files.filter((x) => /authkey/.test(String(unwrap(x.raw).path)))) assert.ok(unknownIn(unwrap(f.raw).content), `${label(f)} uses a key`);
+    for (const f of files.filter((x) => /authkey/.test(String(unwrap(x.raw).path))))
+      assert.ok(unknownIn(unwrap(f.raw).content), `${label(f)} uses a key`);
   });
 
   it("an action shows a change only when a file it follows or its own command does", () => {

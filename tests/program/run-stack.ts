@@ -20,12 +20,14 @@ async function main() {
   const extra = process.argv[3] ? (JSON.parse(process.argv[3]) as Record<string, string>) : {};
   const stackFile = yaml.load(readFileSync(join(ROOT, "stacks", `Pulumi.${stack}.yaml`), "utf8")) as { config?: Record<string, unknown> };
   const config: Record<string, string> = {};
-  for (const [k, v] of Object.entries(stackFile.config ?? {})) if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") config[k] = String(v);
+  for (const [k, v] of Object.entries(stackFile.config ?? {}))
+    if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") config[k] = String(v);
   // Every `secret:` reference of the stack's inventory gets a recognisable value, so the test can
   // look for it in every input that is not wrapped as a secret.
   const inv = analyzeInventoryFile(resolve(ROOT, String(config["haforge:inventory"])));
   for (const ref of inv.inventory ? collectSecretRefs(inv.inventory) : []) {
-    if ("secret" in ref) extra[ref.secret.includes(":") ? ref.secret : `haforge:${ref.secret}`] ??= `S3CR3T-${ref.secret.replace(/\W/g, "")}-value`;
+    if ("secret" in ref)
+      extra[ref.secret.includes(":") ? ref.secret : `haforge:${ref.secret}`] ??= `S3CR3T-${ref.secret.replace(/\W/g, "")}-value`;
   }
   Object.assign(config, extra);
   const secretKeys = Object.keys(extra);

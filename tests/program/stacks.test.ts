@@ -40,7 +40,8 @@ function runStack(stack: string, env: NodeJS.ProcessEnv = {}): { code: number; r
   return { code: r.status ?? -1, err: r.stderr, ...(r.status === 0 ? { run: parseRun<Run>(r.stdout) } : {}) };
 }
 
-const isSecretWrapper = (v: unknown): v is { value: unknown } => !!v && typeof v === "object" && (v as Record<string, unknown>)[SECRET_KEY] !== undefined;
+const isSecretWrapper = (v: unknown): v is { value: unknown } =>
+  !!v && typeof v === "object" && (v as Record<string, unknown>)[SECRET_KEY] !== undefined;
 const unwrap = (v: unknown): any => (isSecretWrapper(v) ? unwrap(v.value) : v);
 
 /** Every string in `v` that is not inside a secret wrapper, with its path. */
@@ -55,7 +56,9 @@ function plainStrings(v: unknown, path = ""): [string, string][] {
 for (const stack of stacks) {
   // A `target: kubernetes` stack has no hosts, files or remote commands: the SSH assertions below
   // do not apply. tests/program/k8s.test.ts checks those stacks (objects, secrets, outputs).
-  const stackInventory = (yaml.load(readFileSync(join(ROOT, "stacks", `Pulumi.${stack}.yaml`), "utf8")) as { config?: Record<string, string> }).config?.["haforge:inventory"];
+  const stackInventory = (
+    yaml.load(readFileSync(join(ROOT, "stacks", `Pulumi.${stack}.yaml`), "utf8")) as { config?: Record<string, string> }
+  ).config?.["haforge:inventory"];
   if (stackInventory && analyzeInventoryFile(join(ROOT, stackInventory)).inventory?.target === "kubernetes") continue;
   describe(`stack ${stack} under the SDK mocks`, () => {
     let run: Run;
@@ -74,7 +77,9 @@ for (const stack of stacks) {
       assert.ok(analysis.plan, "example inventory plans");
       const structure = renderByService(analysis.plan, {}, {});
       const expected = structure.flatMap((p) => p.files.map((f) => `${f.host} ${f.path}`)).sort();
-      const actual = files().map((r) => `${unwrap(unwrap(r.raw).connection).host} ${unwrap(r.raw).path}`).sort();
+      const actual = files()
+        .map((r) => `${unwrap(unwrap(r.raw).connection).host} ${unwrap(r.raw).path}`)
+        .sort();
       assert.ok(expected.length > 0);
       assert.deepEqual(actual, expected);
       for (const f of files()) assert.ok(f.hasSerializedProvider, `${f.name}: the dynamic provider was serialized`);
@@ -98,8 +103,10 @@ for (const stack of stacks) {
         const raw = unwrap(c.raw);
         assert.ok(c.hasSerializedProvider, `${c.name}: the HostAction provider was serialized`);
         for (let conn = unwrap(raw.connection); conn; conn = conn.bastion && unwrap(conn.bastion)) {
-          for (const k of ["privateKey", "password", "passphrase", "knownHostsFile", "trustOnFirstUse"]) assert.equal(conn[k], undefined, `${c.name}: connection.${k}`);
-          if (conn.privateKeyPath !== undefined) assert.ok(!require("node:path").isAbsolute(conn.privateKeyPath), `${c.name}: key path ${conn.privateKeyPath} is expanded`);
+          for (const k of ["privateKey", "password", "passphrase", "knownHostsFile", "trustOnFirstUse"])
+            assert.equal(conn[k], undefined, `${c.name}: connection.${k}`);
+          if (conn.privateKeyPath !== undefined)
+            assert.ok(!require("node:path").isAbsolute(conn.privateKeyPath), `${c.name}: key path ${conn.privateKeyPath} is expanded`);
         }
         assert.ok(!(raw.delete && unwrap(raw.triggers ?? []).length), `${c.name} has both delete and triggers`);
         assert.ok(Number.isInteger(raw.timeoutSeconds) && raw.timeoutSeconds > 0, `${c.name} has no timeout`);
@@ -150,16 +157,24 @@ for (const stack of stacks) {
       let chains = 0;
       for (const g of analysis.plan!.rollingGroups) {
         const restarts = g.hosts
-          .map((h) => commands().find((c) => c.name.endsWith(`-${h}`) && c.name.includes("-restart-") && c.name.includes(`-restart-${serviceOf(g.id, g.service)}`)))
+          .map((h) =>
+            commands().find(
+              (c) => c.name.endsWith(`-${h}`) && c.name.includes("-restart-") && c.name.includes(`-restart-${serviceOf(g.id, g.service)}`),
+            ),
+          )
           .filter((c): c is RecordedResource => !!c);
         if (restarts.length < 2) continue;
         chains++;
         for (let i = 1; i < restarts.length; i++) {
-          assert.ok(dependsTransitively(restarts[i]!, restarts[i - 1]!.urn), `${restarts[i]!.name} does not wait for ${restarts[i - 1]!.name}`);
+          assert.ok(
+            dependsTransitively(restarts[i]!, restarts[i - 1]!.urn),
+            `${restarts[i]!.name} does not wait for ${restarts[i - 1]!.name}`,
+          );
           assert.ok(!dependsTransitively(restarts[i - 1]!, restarts[i]!.urn), "no cycle");
         }
         // The health gate sits between hosts.
-        for (const r of restarts) assert.match(String(unwrap(unwrap(r.raw).create)), /until .+; do sleep 1; done/, `${r.name} has no health gate`);
+        for (const r of restarts)
+          assert.match(String(unwrap(unwrap(r.raw).create)), /until .+; do sleep 1; done/, `${r.name} has no health gate`);
       }
       if (analysis.plan!.rollingGroups.some((g) => g.hosts.length > 1)) assert.ok(chains > 0, "at least one rolling chain");
     });
@@ -185,7 +200,8 @@ for (const stack of stacks) {
           const cmd = commands().find((c) => c.name.endsWith(`-${slug(a.id)}`));
           assert.ok(cmd, `bootstrap action ${a.id} has a command`);
           const owner = cmd.parent;
-          for (const f of files().filter((f) => f.parent === owner && unwrap(unwrap(f.raw).connection).host === a.host)) assert.ok(reaches(cmd, f.urn), `${a.id} runs after ${f.name}`);
+          for (const f of files().filter((f) => f.parent === owner && unwrap(unwrap(f.raw).connection).host === a.host))
+            assert.ok(reaches(cmd, f.urn), `${a.id} runs after ${f.name}`);
           for (const r of commands().filter((c) => c.parent === owner && c.name.includes("-restart-") && c.name.endsWith(`-${a.host}`))) {
             assert.ok(reaches(r, cmd.urn), `${r.name} waits for bootstrap ${a.id}`);
             checked++;
@@ -220,7 +236,10 @@ for (const stack of stacks) {
       }
       if (analysis.plan!.rabbitmq) assert.equal(run.outputs["brokerUrl"]!.secret, true);
       const hosts = run.outputs["hosts"]!.value as { name: string }[];
-      assert.deepEqual(hosts.map((h) => h.name), analysis.plan!.hosts.map((h) => h.name));
+      assert.deepEqual(
+        hosts.map((h) => h.name),
+        analysis.plan!.hosts.map((h) => h.name),
+      );
     });
   });
 }

@@ -23,13 +23,17 @@ const stacks = readdirSync(join(ROOT, "stacks"))
 /** Repository files (relative) the program opened when run for `stack`. */
 function filesRead(stack: string): string[] {
   const out = join(mkdtempSync(join(tmpdir(), "hf-reads-")), "reads.json");
-  const r = spawnSync(process.execPath, ["--require", join(__dirname, "record-reads.cjs"), "--import", "tsx", join(__dirname, "run-stack.ts"), stack], {
-    cwd: ROOT,
-    encoding: "utf8",
-    env: { ...process.env, HAFORGE_READS_OUT: out },
-    maxBuffer: 256 * 1024 * 1024,
-    timeout: 180_000,
-  });
+  const r = spawnSync(
+    process.execPath,
+    ["--require", join(__dirname, "record-reads.cjs"), "--import", "tsx", join(__dirname, "run-stack.ts"), stack],
+    {
+      cwd: ROOT,
+      encoding: "utf8",
+      env: { ...process.env, HAFORGE_READS_OUT: out },
+      maxBuffer: 256 * 1024 * 1024,
+      timeout: 180_000,
+    },
+  );
   assert.equal(r.status, 0, r.stderr.slice(-2000));
   const all = JSON.parse(readFileSync(out, "utf8")) as string[];
   return all
@@ -40,14 +44,22 @@ function filesRead(stack: string): string[] {
 
 describe("preview workflow paths filter", () => {
   it("the filter is a list of globs and covers the program's entry files", () => {
-    for (const f of ["index.ts", "Pulumi.yaml", "package-lock.json", "stacks/Pulumi.prod.yaml"]) assert.ok(globs.some((g) => matchesGlob(f, g)), f);
+    for (const f of ["index.ts", "Pulumi.yaml", "package-lock.json", "stacks/Pulumi.prod.yaml"])
+      assert.ok(
+        globs.some((g) => matchesGlob(f, g)),
+        f,
+      );
   });
 
   it("previews safely: pull_request (not _target), OIDC per stack environment, no stored secret but the GitHub token, pulumi/actions v7, state-based diff, one run per stack", () => {
     const text = readFileSync(join(ROOT, ".github", "workflows", "preview.yml"), "utf8");
     const wf = yaml.load(text) as { on: Record<string, unknown>; jobs: Record<string, any> };
     assert.deepEqual(Object.keys(wf.on), ["pull_request"], "pull-request code must not run with the base repository's secrets");
-    assert.deepEqual([...text.matchAll(/secrets\.([A-Z_]+)/g)].map((m) => m[1]).filter((s) => s !== "GITHUB_TOKEN"), [], "no long-lived secret");
+    assert.deepEqual(
+      [...text.matchAll(/secrets\.([A-Z_]+)/g)].map((m) => m[1]).filter((s) => s !== "GITHUB_TOKEN"),
+      [],
+      "no long-lived secret",
+    );
     for (const [name, job] of Object.entries(wf.jobs)) {
       assert.match(String(job.concurrency?.group ?? ""), /matrix\.stack/, `${name}: concurrency per stack`);
       assert.notEqual(job.permissions?.contents, "write", `${name} cannot push`);

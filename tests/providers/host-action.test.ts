@@ -45,7 +45,15 @@ const actionConn = (s: Sshd, o: Partial<ActionConnection> = {}): ActionConnectio
   privateKeyPath: s.clientKeyPath,
   ...o,
 });
-const inputs = (s: Sshd, o: Partial<HostActionInputs> = {}): HostActionInputs => ({ connection: actionConn(s), create: "true", triggers: [], rerun: "change", timeoutSeconds: 60, deleteTimeoutSeconds: 60, ...o });
+const inputs = (s: Sshd, o: Partial<HostActionInputs> = {}): HostActionInputs => ({
+  connection: actionConn(s),
+  create: "true",
+  triggers: [],
+  rerun: "change",
+  timeoutSeconds: 60,
+  deleteTimeoutSeconds: 60,
+  ...o,
+});
 const rejection = async (p: Promise<unknown>): Promise<Error> => {
   try {
     await p;
@@ -64,7 +72,11 @@ describe("HostAction over the transport", () => {
     assert.equal(c.outs.stderr, "warn\n");
     assert.equal(readFileSync(marker, "utf8"), "run\n");
     // Another operator: same host, other key path text and a different deploy credential.
-    const other = { ...i, connection: { ...i.connection, privateKeyPath: join(a.dir, "..", a.dir.split("/").pop()!, "client_ed25519") }, credentials: { "*": { password: "unused" } } };
+    const other = {
+      ...i,
+      connection: { ...i.connection, privateKeyPath: join(a.dir, "..", a.dir.split("/").pop()!, "client_ed25519") },
+      credentials: { "*": { password: "unused" } },
+    };
     const u = await updateHostAction(c.outs, other, { pool });
     assert.equal(u.outs.ran, "none");
     assert.equal(readFileSync(marker, "utf8"), "run\n", "nothing ran again");
@@ -94,7 +106,9 @@ describe("HostAction over the transport", () => {
 
   it("refuses a host whose key does not match the pin", async () => {
     // A fresh pool: a pooled connection is keyed by user@address:port and was verified when dialed.
-    const e = await rejection(createHostAction(inputs(a, { connection: actionConn(a, { hostKey: b.hostKeyLine }) }), { pool: new SshPool({ dialAttempts: 1 }) }));
+    const e = await rejection(
+      createHostAction(inputs(a, { connection: actionConn(a, { hostKey: b.hostKeyLine }) }), { pool: new SshPool({ dialAttempts: 1 }) }),
+    );
     assert.match(e.message, /host key mismatch/);
   });
 
@@ -104,12 +118,18 @@ describe("HostAction over the transport", () => {
     const { privateKeyPath: _pa, ...bastion } = actionConn(a);
     const { privateKeyPath: _pb, ...target } = actionConn(b, { bastion });
     const m = a.mark();
-    const r = await createHostAction({ ...inputs(b), connection: target, credentials: { actA: { privateKey: keyA }, actB: { privateKey: keyB } } }, { pool: new SshPool({ dialAttempts: 1 }) });
+    const r = await createHostAction(
+      { ...inputs(b), connection: target, credentials: { actA: { privateKey: keyA }, actB: { privateKey: keyB } } },
+      { pool: new SshPool({ dialAttempts: 1 }) },
+    );
     assert.match(r.outs.stdout, /^$/);
     assert.match(a.logSince(m), /direct-tcpip/, "went through the bastion");
     // Without the bastion's credential (and no agent), the bastion refuses: nothing falls back to an unverified path.
     const e = await rejection(
-      createHostAction({ ...inputs(b), connection: target, credentials: { actB: { privateKey: keyB } } }, { pool: new SshPool({ dialAttempts: 1 }) }),
+      createHostAction(
+        { ...inputs(b), connection: target, credentials: { actB: { privateKey: keyB } } },
+        { pool: new SshPool({ dialAttempts: 1 }) },
+      ),
     );
     assert.match(e.message, /actA|bastion/);
   });

@@ -79,13 +79,19 @@ describe("liveDiff (the operation) against real sshds", () => {
       file("hostA", join(dirA, "changed.conf"), "global\n  maxconn 200\n  log stdout\ndefaults\n  mode http\n"),
       file("hostA", join(dirA, "mode.conf"), "x = 1\n"),
       file("hostA", join(dirA, "secret.key"), "NEW-KEY-MATERIAL-123456\n", { mode: "0600", secret: true }),
-      file("hostA", join(dirA, "keepalived.conf"), `vrrp_instance VI_1 {\n  priority 100\n  auth_pass ${NEW_PW}\n}\n`, { notify: ["keepalived"] }),
+      file("hostA", join(dirA, "keepalived.conf"), `vrrp_instance VI_1 {\n  priority 100\n  auth_pass ${NEW_PW}\n}\n`, {
+        notify: ["keepalived"],
+      }),
       file("hostB", join(dirB, "same.conf"), "listen 80\n"),
       file("hostB", join(dirB, "absent.conf"), "b\n"),
     ];
   });
 
-  const connections = () => new Map<string, HostConnection>([["hostA", a.conn()], ["hostB", b.conn()]]);
+  const connections = () =>
+    new Map<string, HostConnection>([
+      ["hostA", a.conn()],
+      ["hostB", b.conn()],
+    ]);
   const byPath = (files: readonly LiveFileDiff[], name: string) => {
     const f = files.find((x) => x.path.endsWith(`/${name}`));
     assert.ok(f, name);
@@ -115,7 +121,10 @@ describe("liveDiff (the operation) against real sshds", () => {
 
     // Absent → create, the whole file as added lines.
     const absent = byPath(ha!.files, "absent.conf");
-    assert.deepEqual(absent.plan.changes.map((c) => c.kind), ["write"]);
+    assert.deepEqual(
+      absent.plan.changes.map((c) => c.kind),
+      ["write"],
+    );
     assert.match(absent.plan.changes[0]!.reason, /^create .*absent\.conf \(0644 root:root, 18 bytes\)/);
     assert.match(absent.plan.changes[0]!.diff!, /^--- \/dev\/null\n\+\+\+ b\/.*absent\.conf\n@@ -0,0 \+1,2 @@\n\+new file\n\+line two\n$/);
     assert.equal(absent.takeOver, false);
@@ -127,15 +136,24 @@ describe("liveDiff (the operation) against real sshds", () => {
 
     // Changed content → a unified diff with exactly the changed line, and context around it.
     const changed = byPath(ha!.files, "changed.conf");
-    assert.deepEqual(changed.plan.changes.map((c) => c.kind), ["write"]);
+    assert.deepEqual(
+      changed.plan.changes.map((c) => c.kind),
+      ["write"],
+    );
     assert.equal(changed.takeOver, true, "no state: an existing different file is taken over");
     const cd = changed.plan.changes[0]!.diff!;
-    assert.match(cd, /^--- a\/.*changed\.conf\n\+\+\+ b\/.*changed\.conf\n@@ -1,5 \+1,5 @@\n global\n- {2}maxconn 100\n\+ {2}maxconn 200\n {3}log stdout\n/);
+    assert.match(
+      cd,
+      /^--- a\/.*changed\.conf\n\+\+\+ b\/.*changed\.conf\n@@ -1,5 \+1,5 @@\n global\n- {2}maxconn 100\n\+ {2}maxconn 200\n {3}log stdout\n/,
+    );
     assert.equal(cd.split("\n").filter((l) => /^[-+][^-+]/.test(l)).length, 2);
 
     // Mode only → chmod, no write.
     const mode = byPath(ha!.files, "mode.conf");
-    assert.deepEqual(mode.plan.changes.map((c) => c.kind), ["chmod"]);
+    assert.deepEqual(
+      mode.plan.changes.map((c) => c.kind),
+      ["chmod"],
+    );
     assert.match(mode.plan.changes[0]!.reason, /0600 → 0644/);
 
     // Secret file → masked on both sides, neither value shown.
@@ -253,7 +271,10 @@ describe("haforge diff --live (CLI)", () => {
     const target = "/etc/systemd/system/dr-provision.service.d/20-ha.conf";
     assert.equal(existsSync(target), false, "diff --live never writes");
     assert.match(r.out, /^== drp1 \(root@127\.0\.0\.1:\d+\): 1 of 1 file\(s\) would change$/m);
-    assert.match(r.out, /^drp2: write create \/etc\/systemd\/system\/dr-provision\.service\.d\/20-ha\.conf \(0600 root:root, \d+ bytes\)$/m);
+    assert.match(
+      r.out,
+      /^drp2: write create \/etc\/systemd\/system\/dr-provision\.service\.d\/20-ha\.conf \(0600 root:root, \d+ bytes\)$/m,
+    );
     // A secret file shows its lines, with the secret VALUE masked (keyed placeholder).
     assert.match(r.out, /^\+.*<secret:secret:drpHaToken h:[0-9a-f]{8}>/m);
     assert.doesNotMatch(r.out + r.err, /tok-0123456789/);
@@ -278,10 +299,17 @@ describe("haforge diff --live (CLI)", () => {
     const mb = b.mark();
     const r = await cli(inventory({ pin: false }));
     assert.equal(r.code, 2, r.out + r.err);
-    for (const h of ["drp1", "drp2"]) assert.match(r.err, new RegExp(`^${h}: FAILED at step "connect" \\(root@127\\.0\\.0\\.1:\\d+\\): unknown host key ssh-ed25519 SHA256:`, "m"));
+    for (const h of ["drp1", "drp2"])
+      assert.match(
+        r.err,
+        new RegExp(`^${h}: FAILED at step "connect" \\(root@127\\.0\\.0\\.1:\\d+\\): unknown host key ssh-ed25519 SHA256:`, "m"),
+      );
     assert.match(r.out, /^0 file\(s\) would change on 0 host\(s\); 2 host\(s\) could not be read: drp1, drp2$/m);
     // sshd saw the TCP connection but no authentication and no command.
-    for (const [s, m] of [[a, ma], [b, mb]] as const) {
+    for (const [s, m] of [
+      [a, ma],
+      [b, mb],
+    ] as const) {
       assert.ok(s.connectionsSince(m) >= 1);
       assert.doesNotMatch(s.logSince(m), /Accepted publickey|session_new|Starting session/);
     }
@@ -293,8 +321,17 @@ describe("haforge diff --live (CLI)", () => {
     const first = await cli(inv);
     assert.equal(first.code, 0, first.err);
     const recorded = join(sub, ".haforge", "tofu.yaml.known_hosts");
-    for (const [h, s] of [["drp1", a], ["drp2", b]] as const) {
-      assert.match(first.err, new RegExp(`^${h}: trusted on first use: ssh-ed25519 SHA256:\\S+ \\(recorded in ${recorded.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`, "m"));
+    for (const [h, s] of [
+      ["drp1", a],
+      ["drp2", b],
+    ] as const) {
+      assert.match(
+        first.err,
+        new RegExp(
+          `^${h}: trusted on first use: ssh-ed25519 SHA256:\\S+ \\(recorded in ${recorded.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`,
+          "m",
+        ),
+      );
       assert.ok(readFileSync(recorded, "utf8").includes(`[127.0.0.1]:${s.port}`));
     }
     const second = await cli(inv);
@@ -319,7 +356,10 @@ describe("haforge diff --live (CLI)", () => {
     assert.doesNotMatch(r.err, /^drp2: FAILED/m);
     // Key rotation: the old key (another server's) and the current one both listed.
     const pair = join(dir, "known_hosts_pair");
-    writeFileSync(pair, `[127.0.0.1]:${a.port} ${b.hostKeyLine}\n[127.0.0.1]:${a.port} ${a.hostKeyLine}\n[127.0.0.1]:${b.port} ${a.hostKeyLine}\n[127.0.0.1]:${b.port} ${b.hostKeyLine}\n`);
+    writeFileSync(
+      pair,
+      `[127.0.0.1]:${a.port} ${b.hostKeyLine}\n[127.0.0.1]:${a.port} ${a.hostKeyLine}\n[127.0.0.1]:${b.port} ${a.hostKeyLine}\n[127.0.0.1]:${b.port} ${b.hostKeyLine}\n`,
+    );
     const ok = await cli(inventory({ ssh: () => `knownHostsFile: ${pair}` }));
     assert.equal(ok.code, 0, ok.err);
   });

@@ -64,7 +64,10 @@ describe("RemoteFile provider", () => {
     const ma = a.mark();
     const mb = b.mark();
     const before = getDefaultPool().stats().opened;
-    const all = [...Array.from({ length: 10 }, () => inputs()), ...Array.from({ length: 10 }, () => inputs({ connection: b.conn(), path: freshPath(b) }))];
+    const all = [
+      ...Array.from({ length: 10 }, () => inputs()),
+      ...Array.from({ length: 10 }, () => inputs({ connection: b.conn(), path: freshPath(b) })),
+    ];
     const outs = await Promise.all(all.map(create));
     for (const [i, o] of outs.entries()) assert.equal(readFileSync(all[i]!.path, "utf8"), "listen 80\n", `file ${o.path}`);
     assert.equal(getDefaultPool().stats().opened - before, 2);
@@ -73,7 +76,10 @@ describe("RemoteFile provider", () => {
   });
 
   it("check reports bad inputs by property, with the value", async () => {
-    const r = await provider.check!({} as RemoteFileInputs, inputs({ path: "etc/x", mode: "0999", owner: "ro ot", connection: { ...a.conn(), hostKey: undefined } }));
+    const r = await provider.check!(
+      {} as RemoteFileInputs,
+      inputs({ path: "etc/x", mode: "0999", owner: "ro ot", connection: { ...a.conn(), hostKey: undefined } }),
+    );
     const byProp = Object.fromEntries((r.failures ?? []).map((f) => [f.property, f.reason]));
     assert.match(byProp.path!, /"etc\/x" must be an absolute file path/);
     assert.match(byProp.mode!, /"0999"/);
@@ -318,7 +324,11 @@ describe("a connection killed mid-write", () => {
       const dir = path.slice(0, path.lastIndexOf("/"));
       const conn = a.conn();
       await applyFile(conn, { path, content: "old\n", mode: "0644", owner: "root", group: "root", secret: false });
-      const write = applyFile(conn, { path, content: big("new"), mode: "0644", owner: "root", group: "root", secret: false }, { lastSha: sha("old\n") });
+      const write = applyFile(
+        conn,
+        { path, content: big("new"), mode: "0644", owner: "root", group: "root", secret: false },
+        { lastSha: sha("old\n") },
+      );
       const outcome = write.then(
         () => "written",
         (e: Error) => e,

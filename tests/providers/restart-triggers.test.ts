@@ -9,7 +9,13 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { planHostAction, type HostActionInputs, type HostActionOutputs } from "../../src/providers/host-action";
-import { createRemoteFile, readRemoteFile, updateRemoteFile, type RemoteFileInputs, type RemoteFileOutputs } from "../../src/providers/remote-file";
+import {
+  createRemoteFile,
+  readRemoteFile,
+  updateRemoteFile,
+  type RemoteFileInputs,
+  type RemoteFileOutputs,
+} from "../../src/providers/remote-file";
 import { getDefaultPool } from "../../src/transport";
 import { startSshd, type Sshd } from "./sshd-fixture";
 

@@ -92,10 +92,17 @@ describe("RemoteFile provider serialization", () => {
   it("the serialized provider loads from another directory holding the project (another checkout) and from nowhere else", async () => {
     const sf = await serializeLikeTheSdk();
     // Run from a directory without the project: the relative module path cannot resolve there.
-    const elsewhere = await promisify(execFile)(process.execPath, ["-e", `require(${JSON.stringify(require.resolve("require-from-string", { paths: [root] }))})(process.env.T).handler().check({}, {}).then(() => console.log("loaded"), (e) => console.log("failed: " + e.code))`], {
-      cwd: s.dir,
-      env: { PATH: process.env.PATH, T: sf.text },
-    });
+    const elsewhere = await promisify(execFile)(
+      process.execPath,
+      [
+        "-e",
+        `require(${JSON.stringify(require.resolve("require-from-string", { paths: [root] }))})(process.env.T).handler().check({}, {}).then(() => console.log("loaded"), (e) => console.log("failed: " + e.code))`,
+      ],
+      {
+        cwd: s.dir,
+        env: { PATH: process.env.PATH, T: sf.text },
+      },
+    );
     assert.match(elsewhere.stdout, /failed: MODULE_NOT_FOUND/);
   });
 
@@ -106,15 +113,31 @@ describe("RemoteFile provider serialization", () => {
     const before = statSync(path);
     const oldText = "exports.handler = () => require('/home/alice/haforge/src/providers/remote-file.ts').remoteFileProvider;";
     const sf = await serializeLikeTheSdk();
-    const d = await remoteFileProvider.diff!(created.id, { ...created.outs, __provider: oldText } as never, { ...inputs, __provider: sf.text } as never);
+    const d = await remoteFileProvider.diff!(
+      created.id,
+      { ...created.outs, __provider: oldText } as never,
+      { ...inputs, __provider: sf.text } as never,
+    );
     assert.equal(d.changes, true, "the new text must reach the state");
-    const same = await remoteFileProvider.diff!(created.id, { ...created.outs, __provider: sf.text } as never, { ...inputs, __provider: sf.text } as never);
+    const same = await remoteFileProvider.diff!(
+      created.id,
+      { ...created.outs, __provider: sf.text } as never,
+      { ...inputs, __provider: sf.text } as never,
+    );
     assert.equal(same.changes, false);
-    await remoteFileProvider.update!(created.id, { ...created.outs, __provider: oldText } as never, { ...inputs, __provider: sf.text } as never);
+    await remoteFileProvider.update!(
+      created.id,
+      { ...created.outs, __provider: oldText } as never,
+      { ...inputs, __provider: sf.text } as never,
+    );
     const afterUpdate = statSync(path);
     assert.equal(afterUpdate.ino, before.ino, "the file was not rewritten");
     assert.equal(afterUpdate.mtimeMs, before.mtimeMs);
-    const m = await materialsProvider.diff!("materials", { specs: [], values: {}, __provider: oldText } as never, { specs: [], __provider: sf.text } as never);
+    const m = await materialsProvider.diff!(
+      "materials",
+      { specs: [], values: {}, __provider: oldText } as never,
+      { specs: [], __provider: sf.text } as never,
+    );
     assert.equal(m.changes, true);
   });
 
@@ -147,7 +170,10 @@ describe("RemoteFile provider serialization", () => {
     // The content input goes to the engine as a secret (the RPC's secret signature), so state
     // stores it encrypted. (`additionalSecretOutputs` for sha256 is applied by the engine, which
     // the mocks do not model.)
-    assert.deepEqual(seen[0]!.inputs.content, { "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", value: "pass=hunter2\n" });
+    assert.deepEqual(seen[0]!.inputs.content, {
+      "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270",
+      value: "pass=hunter2\n",
+    });
     assert.equal(typeof seen[0]!.inputs.path, "string");
     assert.equal(seen[0]!.inputs.connection.host, "hostS", "a key-path connection stays readable");
 

@@ -49,7 +49,8 @@ async function freePort(): Promise<number> {
   });
 }
 
-const keygen = (type: string, path: string) => execFileSync("ssh-keygen", ["-q", "-t", type, "-N", "", "-C", "", "-f", path], { stdio: "ignore" });
+const keygen = (type: string, path: string) =>
+  execFileSync("ssh-keygen", ["-q", "-t", type, "-N", "", "-C", "", "-f", path], { stdio: "ignore" });
 
 function childPids(pid: number): number[] {
   try {
@@ -104,7 +105,8 @@ export async function startSshd(opts: { name?: string; extraConfig?: readonly st
     let exited = false;
     child.once("exit", () => (exited = true));
     const deadline = Date.now() + 5000;
-    while (!exited && Date.now() < deadline && !readFileSync(logPath, "utf8").includes(`Server listening on 127.0.0.1 port ${port}`)) await sleep(20);
+    while (!exited && Date.now() < deadline && !readFileSync(logPath, "utf8").includes(`Server listening on 127.0.0.1 port ${port}`))
+      await sleep(20);
     const log = readFileSync(logPath, "utf8");
     if (exited || !log.includes("Server listening")) {
       if (!exited) process.kill(pid, "SIGKILL");
@@ -123,7 +125,15 @@ export async function startSshd(opts: { name?: string; extraConfig?: readonly st
       hostKeyLine,
       clientKeyPath,
       logPath,
-      conn: (o = {}) => ({ host: name, address: "127.0.0.1", port, user: "root", hostKey: hostKeyLine, privateKeyPath: clientKeyPath, ...o }),
+      conn: (o = {}) => ({
+        host: name,
+        address: "127.0.0.1",
+        port,
+        user: "root",
+        hostKey: hostKeyLine,
+        privateKeyPath: clientKeyPath,
+        ...o,
+      }),
       mark: () => readFileSync(logPath, "utf8").length,
       logSince,
       connectionsSince: (m = 0) => (logSince(m).match(/^Connection from 127\.0\.0\.1 port \d+ on /gm) ?? []).length,

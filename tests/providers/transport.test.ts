@@ -141,7 +141,9 @@ describe("host keys", () => {
     assert.equal(seen.length, 1);
     assert.equal(seen[0]!.trustedOnFirstUse, true);
     // The server has ed25519 and ecdsa keys; whichever it presented is one of its real keys.
-    const serverKeys = [a.hostKeyLine, readFileSync(join(a.dir, "host_ecdsa.pub"), "utf8")].map((l) => l.trim().split(" ").slice(0, 2).join(" "));
+    const serverKeys = [a.hostKeyLine, readFileSync(join(a.dir, "host_ecdsa.pub"), "utf8")].map((l) =>
+      l.trim().split(" ").slice(0, 2).join(" "),
+    );
     assert.ok(serverKeys.includes(seen[0]!.key), `reported key ${seen[0]!.key} is not one of the server's keys`);
     await withPool((pool) => pool.exec(a.conn({ hostKey: seen[0]!.key }), "true"));
   });

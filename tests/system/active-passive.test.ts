@@ -39,7 +39,8 @@ const expectedEnv = (passive: boolean, host: string) => [
   ["RS_HA_PASSIVE", String(passive)],
 ];
 
-const renderPlan = (plan: ClusterPlan) => renderPart.render!({ plan, secrets: activePassiveSecrets, materials: activePassiveMaterials, template: renderTemplate });
+const renderPlan = (plan: ClusterPlan) =>
+  renderPart.render!({ plan, secrets: activePassiveSecrets, materials: activePassiveMaterials, template: renderTemplate });
 const rendered = renderPlan(activePassivePlan());
 /** The same app with every host under supervisor (the manager the lab hosts use); `active` asks for a switchover. */
 const supervisedWith = (active?: string) => {
@@ -88,11 +89,17 @@ after(async () => {
 
 describe("active/passive (real tools)", () => {
   it("systemd loads each drop-in beside a stand-in unit without a warning and sees exactly the RS_HA_* values", () => {
-    for (const [host, passive] of [["drp1", false], ["drp2", true]] as const) {
+    for (const [host, passive] of [
+      ["drp1", false],
+      ["drp2", true],
+    ] as const) {
       const f = rendered.files.find((x) => x.host === host && x.path.endsWith("/dr-provision.service.d/20-ha.conf"))!;
       const unitDir = join(dir, host, "units");
       mkdirSync(join(unitDir, "dr-provision.service.d"), { recursive: true });
-      writeFileSync(join(unitDir, "dr-provision.service"), "[Unit]\nDescription=stand-in for the installer's unit\n[Service]\nExecStart=/bin/true\n");
+      writeFileSync(
+        join(unitDir, "dr-provision.service"),
+        "[Unit]\nDescription=stand-in for the installer's unit\n[Service]\nExecStart=/bin/true\n",
+      );
       writeFileSync(join(unitDir, "dr-provision.service.d", "20-ha.conf"), f.content);
       const unit = join(unitDir, "dr-provision.service");
       const quiet = sh(`systemd-analyze verify --man=no ${unit}`);
@@ -101,16 +108,23 @@ describe("active/passive (real tools)", () => {
       const dbg = sh(`SYSTEMD_LOG_LEVEL=debug systemd-analyze verify --man=no ${unit}`);
       const dump = dbg.stdout + dbg.stderr;
       assert.match(dump, /DropIn Path: .*20-ha\.conf/);
-      const env = [...dump.matchAll(/^\s+Environment: (.*)$/gm)].map((m) => [m[1]!.slice(0, m[1]!.indexOf("=")), m[1]!.slice(m[1]!.indexOf("=") + 1)]);
+      const env = [...dump.matchAll(/^\s+Environment: (.*)$/gm)].map((m) => [
+        m[1]!.slice(0, m[1]!.indexOf("=")),
+        m[1]!.slice(m[1]!.indexOf("=") + 1),
+      ]);
       assert.deepEqual(env, expectedEnv(passive, host));
-      verdicts.push(`${host}: systemd-analyze verify (stand-in unit + 20-ha.conf) rc 0, no warnings; Environment = RS_DRP_ID, RS_STATIC_IP, RS_HA_* as rendered, token byte-exact, RS_HA_PASSIVE=${passive}`);
+      verdicts.push(
+        `${host}: systemd-analyze verify (stand-in unit + 20-ha.conf) rc 0, no warnings; Environment = RS_DRP_ID, RS_STATIC_IP, RS_HA_* as rendered, token byte-exact, RS_HA_PASSIVE=${passive}`,
+      );
     }
     // And systemd does flag a broken drop-in (the check can fail).
     const broken = join(dir, "drp1", "units", "dr-provision.service.d", "20-ha.conf");
     writeFileSync(broken, '[Service]\nEnvironment="RS_HA_ENABLED=true\n');
     const b = sh(`systemd-analyze verify --man=no ${join(dir, "drp1", "units", "dr-provision.service")}`);
     assert.match(b.stderr, /Invalid syntax/);
-    verdicts.push(`broken drop-in (unterminated quote): systemd-analyze rc ${b.status} but "${b.stderr.trim()}" (rc stays 0: the test asserts on stderr)`);
+    verdicts.push(
+      `broken drop-in (unterminated quote): systemd-analyze rc ${b.status} but "${b.stderr.trim()}" (rc stays 0: the test asserts on stderr)`,
+    );
   });
 
   it("the env file passes its validate (sh -n) and /bin/sh sources exactly the RS_HA_* values", () => {
@@ -175,7 +189,9 @@ describe("active/passive (real tools)", () => {
     /** Run a rendered command on `host`: its netns and mount ns, supervisorctl and the log pointed at its supervisord's. */
     const onHost = (host: string, cmd: string, bound?: number) => {
       const { pid, conf, hdir } = sup.get(host)!;
-      let c = cmd.replace(/supervisorctl /g, `supervisorctl -c ${conf} `).replace(/\/var\/log\/supervisor\/dr-provision\.log/g, join(hdir, "dr-provision.log"));
+      let c = cmd
+        .replace(/supervisorctl /g, `supervisorctl -c ${conf} `)
+        .replace(/\/var\/log\/supervisor\/dr-provision\.log/g, join(hdir, "dr-provision.log"));
       if (bound !== undefined) c = c.replace(/-ge 600 \]/g, `-ge ${bound} ]`);
       return sh(`nsenter -t ${pid} -m -n -- sh -c ${q(c)}`, 60_000);
     };
@@ -191,14 +207,21 @@ describe("active/passive (real tools)", () => {
     assert.equal(health("drp2"), false, "a passive node that has not caught up does not pass the gate");
     caughtUp("drp2");
     await waitUntil("drp2 health (caught up)", () => health("drp2"), 10_000);
-    for (const [host, passive] of [["drp1", false], ["drp2", true], ["drp3", true]] as const) {
+    for (const [host, passive] of [
+      ["drp1", false],
+      ["drp2", true],
+      ["drp3", true],
+    ] as const) {
       const envPath = `/proc/${sup.get(host)!.pid}/root/run/ha-env`;
       await waitUntil(`${host} env`, () => existsSync(envPath), 20_000);
       assert.deepEqual(haVars(readFileSync(envPath, "utf8")), expectedEnv(passive, host), `${host}: the app's environment`);
     }
-    verdicts.push("supervisord runs the rendered program; the app sees RS_DRP_ID, RS_STATIC_IP, RS_HA_* byte-exact; gate: drp1 on the VIP, drp2 refused until it logged the caught-up line, then passed");
+    verdicts.push(
+      "supervisord runs the rendered program; the app sees RS_DRP_ID, RS_STATIC_IP, RS_HA_* byte-exact; gate: drp1 on the VIP, drp2 refused until it logged the caught-up line, then passed",
+    );
 
-    const run = (actions: typeof supervised.actions, bound?: number) => actions.map((a) => ({ id: a.id, r: onHost(a.host, a.create, bound) }));
+    const run = (actions: typeof supervised.actions, bound?: number) =>
+      actions.map((a) => ({ id: a.id, r: onHost(a.host, a.create, bound) }));
 
     // A switchover to drp3, which has not caught up: refused before anything is demoted.
     const toDrp3 = supervisedWith("drp3").actions;
@@ -206,7 +229,9 @@ describe("active/passive (real tools)", () => {
     assert.notEqual(refused[0]!.r.status, 0);
     assert.match(refused[0]!.r.stderr, /has not caught up/);
     assert.deepEqual(holders(), ["drp1"], "nothing switched");
-    verdicts.push(`switchover to drp3 (not caught up): check rc ${refused[0]!.r.status} (${refused[0]!.r.stderr.trim()}); VIP stays on drp1`);
+    verdicts.push(
+      `switchover to drp3 (not caught up): check rc ${refused[0]!.r.status} (${refused[0]!.r.stderr.trim()}); VIP stays on drp1`,
+    );
 
     // To drp2 (caught up): check, release on drp1 and drp3, promote drp2.
     const toDrp2 = supervisedWith("drp2").actions;
@@ -214,9 +239,12 @@ describe("active/passive (real tools)", () => {
     const first = run(toDrp2);
     for (const x of first) assert.equal(x.r.status, 0, `${x.id}: ${x.r.stderr}`);
     assert.deepEqual(holders(), ["drp2"]);
-    const signals = () => HOSTS.map((h) => (readFileSync(join(sup.get(h)!.hdir, "dr-provision.log"), "utf8").match(/^signal: /gm) ?? []).length);
+    const signals = () =>
+      HOSTS.map((h) => (readFileSync(join(sup.get(h)!.hdir, "dr-provision.log"), "utf8").match(/^signal: /gm) ?? []).length);
     const before = signals();
-    verdicts.push(`switchover to drp2 (caught up): ${toDrp2.map((a) => a.id.replace("active-passive-drp-active-drp2-", "")).join(" -> ")}: VIP drp1 -> drp2 in ${Date.now() - t0} ms`);
+    verdicts.push(
+      `switchover to drp2 (caught up): ${toDrp2.map((a) => a.id.replace("active-passive-drp-active-drp2-", "")).join(" -> ")}: VIP drp1 -> drp2 in ${Date.now() - t0} ms`,
+    );
 
     // Re-running the same steps (an unchanged inventory re-applied, or a retried apply): no-ops.
     const again = run(toDrp2);
@@ -235,6 +263,8 @@ describe("active/passive (real tools)", () => {
     const stale = run(toDrp3.slice(0, 1), 2);
     assert.notEqual(stale[0]!.r.status, 0);
     assert.deepEqual(holders(), ["drp2"]);
-    verdicts.push("drp3 caught up, then restarted: its gate and a switchover to it refuse again (the line before the start marker does not count)");
+    verdicts.push(
+      "drp3 caught up, then restarted: its gate and a switchover to it refuse again (the line before the start marker does not count)",
+    );
   });
 });

@@ -22,7 +22,10 @@ const plan = etcdPlan();
 const qs = plan.quorumStore!;
 
 describe("etcd: rendered configs boot a real 3-member cluster", { timeout: 180_000 }, () => {
-  const lab = new NetnsHosts("hfq", qs.members.map((m) => ({ name: m.host, address: m.address })));
+  const lab = new NetnsHosts(
+    "hfq",
+    qs.members.map((m) => ({ name: m.host, address: m.address })),
+  );
   const dir = mkdtempSync(join(tmpdir(), "haforge-etcd-"));
   const procs = new Map<string, Started>();
   let state: DesiredState;
@@ -32,11 +35,22 @@ describe("etcd: rendered configs boot a real 3-member cluster", { timeout: 180_0
     state = renderDesiredState(plan, {}, {});
     chmodSync(dir, 0o755);
     lab.up();
-    const configs = stageEtcd(state, dir, qs.members.map((m) => m.host));
+    const configs = stageEtcd(
+      state,
+      dir,
+      qs.members.map((m) => m.host),
+    );
     startedAt = Date.now();
     for (const [host, path] of configs) {
       // Exactly the daemon's command line from the unit, as the `etcd` user via setpriv.
-      procs.set(host, lab.start(host, ["setpriv", "--reuid=etcd", "--regid=etcd", "--init-groups", "etcd", "--config-file", path], join(dir, `${host}.log`)));
+      procs.set(
+        host,
+        lab.start(
+          host,
+          ["setpriv", "--reuid=etcd", "--regid=etcd", "--init-groups", "etcd", "--config-file", path],
+          join(dir, `${host}.log`),
+        ),
+      );
     }
   });
 
@@ -73,12 +87,28 @@ describe("etcd: rendered configs boot a real 3-member cluster", { timeout: 180_0
     const got = members.map((m) => ({ name: m.name, peer: m.peerURLs, client: m.clientURLs })).sort((a, b) => a.name.localeCompare(b.name));
     assert.deepEqual(
       got,
-      qs.members.map((m) => ({ name: m.name, peer: [`http://${m.address}:${qs.peerPort}`], client: [`http://${m.address}:${qs.clientPort}`] })),
+      qs.members.map((m) => ({
+        name: m.name,
+        peer: [`http://${m.address}:${qs.peerPort}`],
+        client: [`http://${m.address}:${qs.clientPort}`],
+      })),
     );
   });
 
   test("the v2 API Patroni's etcd: backend needs is enabled (a v2 write from another host)", () => {
-    const r = lab.exec("db2", ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT", `${qs.endpoints[0]}/v2/keys/haforge-probe`, "-d", "value=1"]);
+    const r = lab.exec("db2", [
+      "curl",
+      "-sS",
+      "-o",
+      "/dev/null",
+      "-w",
+      "%{http_code}",
+      "-X",
+      "PUT",
+      `${qs.endpoints[0]}/v2/keys/haforge-probe`,
+      "-d",
+      "value=1",
+    ]);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^20[01]$/, `v2 PUT answered ${r.stdout}`);
   });

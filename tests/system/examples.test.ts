@@ -69,9 +69,18 @@ const NO_DAEMON: readonly [RegExp, string][] = [
   [/^\/etc\/tower\//, "Ansible Tower (not packaged): Python settings, parsed by Python only"],
   [/^\/var\/lib\/awx\//, "Ansible Tower (not packaged): SSH material checked by OpenSSH's tools only"],
   [/^\/etc\/pacemaker\/authkey$/, "Pacemaker remote key: read by pacemaker-remoted only (size checked)"],
-  [/^\/etc\/mysql\/mariadb\.conf\.d\//, "MariaDB/Galera (run by Pacemaker's galera agent) is not installed on this machine: wsrep settings checked structurally (tests/unit/pacemaker-managed-config.test.ts)"],
-  [/^\/etc\/redis\//, "Redis (run by Pacemaker's redis agent) is not installed on this machine: checked structurally (tests/unit/pacemaker-managed-config.test.ts)"],
-  [/^\/usr\/local\/lib\/haforge\/.*\.sh$/, "haforge's own script: shell parser only (tests/system/pacemaker.test.ts runs it against a real cluster)"],
+  [
+    /^\/etc\/mysql\/mariadb\.conf\.d\//,
+    "MariaDB/Galera (run by Pacemaker's galera agent) is not installed on this machine: wsrep settings checked structurally (tests/unit/pacemaker-managed-config.test.ts)",
+  ],
+  [
+    /^\/etc\/redis\//,
+    "Redis (run by Pacemaker's redis agent) is not installed on this machine: checked structurally (tests/unit/pacemaker-managed-config.test.ts)",
+  ],
+  [
+    /^\/usr\/local\/lib\/haforge\/.*\.sh$/,
+    "haforge's own script: shell parser only (tests/system/pacemaker.test.ts runs it against a real cluster)",
+  ],
 ];
 /** Binaries a rendered unit may name that Debian does not ship (systemd-analyze reports them missing). */
 const NOT_IN_DEBIAN = [/\/stolon-(keeper|sentinel|proxy)$/, /\/consul$/, /\/dr-provision$/];
@@ -114,7 +123,11 @@ function exampleHosts(plan: ClusterPlan): ExampleHost[] {
     const first = eth0 ? eth0.address : `${h.internalAddress}/24`;
     const have = new Set([first.split("/")[0], ...h.interfaces.map((i) => i.address.split("/")[0])]);
     const extra = [h.internalAddress, h.address].filter((a, i, all) => !have.has(a) && all.indexOf(a) === i).map((a) => `${a}/32`);
-    return { name: h.name, eth0: [first, ...extra], interfaces: h.interfaces.filter((i) => i.name !== "eth0").map((i) => ({ name: i.name, cidr: i.address })) };
+    return {
+      name: h.name,
+      eth0: [first, ...extra],
+      interfaces: h.interfaces.filter((i) => i.name !== "eth0").map((i) => ({ name: i.name, cidr: i.address })),
+    };
   });
 }
 
@@ -134,7 +147,12 @@ function commandOf(ex: Example, host: string, name: string): ServiceCommand {
   const base = existsSync(own) ? own : packaged;
   assert.ok(existsSync(base), `${ex.name}: ${own} rendered or ${packaged} installed`);
   const dropInDir = `${own}.d`;
-  const dropIns = existsSync(dropInDir) ? readdirSync(dropInDir).filter((f) => f.endsWith(".conf")).sort().map((f) => readFileSync(join(dropInDir, f), "utf8")) : [];
+  const dropIns = existsSync(dropInDir)
+    ? readdirSync(dropInDir)
+        .filter((f) => f.endsWith(".conf"))
+        .sort()
+        .map((f) => readFileSync(join(dropInDir, f), "utf8"))
+    : [];
   const c = unitCommand([readFileSync(base, "utf8"), ...dropIns].join("\n"));
   assert.ok(c, `${ex.name}: ExecStart in ${base}`);
   // systemd expands $VAR / ${VAR} from Environment= (unquoted: split into words, dropped when empty).
@@ -149,7 +167,11 @@ function commandOf(ex: Example, host: string, name: string): ServiceCommand {
 
 function startService(ex: Example, host: string, name: string): Proc {
   const c = commandOf(ex, host, name);
-  const p = hostsOf(ex).start(host, name, c.argv, { ...(c.user ? { user: c.user } : {}), env: { ...c.env }, ...(c.cwd ? { cwd: c.cwd } : {}) });
+  const p = hostsOf(ex).start(host, name, c.argv, {
+    ...(c.user ? { user: c.user } : {}),
+    env: { ...c.env },
+    ...(c.cwd ? { cwd: c.cwd } : {}),
+  });
   ex.daemons.set(`${host}/${name}`, p);
   return p;
 }
@@ -197,7 +219,27 @@ const validateScript = (v: string): string => v.split("{file}").join('"$1"');
 
 before(async () => {
   assert.equal(process.getuid?.(), 0, "needs root (network and mount namespaces)");
-  const tools = ["ip", "nsenter", "unshare", "setpriv", "keepalived", "haproxy", "corosync", "crm_verify", "patroni", "erl", "systemd-analyze", "sysctl", "etcd", "etcdctl", "syncthing", "curl", "python3", "ssh-keygen", "epmd"];
+  const tools = [
+    "ip",
+    "nsenter",
+    "unshare",
+    "setpriv",
+    "keepalived",
+    "haproxy",
+    "corosync",
+    "crm_verify",
+    "patroni",
+    "erl",
+    "systemd-analyze",
+    "sysctl",
+    "etcd",
+    "etcdctl",
+    "syncthing",
+    "curl",
+    "python3",
+    "ssh-keygen",
+    "epmd",
+  ];
   const missing = tools.filter((t) => spawnSync("sh", ["-c", `command -v ${t}`], { env: ExampleHosts.baseEnv() }).status !== 0);
   assert.deepEqual(missing, [], `tools missing on this machine (.ci/run installs them): ${missing.join(", ")}`);
 
@@ -214,12 +256,26 @@ before(async () => {
     assert.doesNotMatch(r.err, /unresolved secrets/);
     const manifest = JSON.parse(readFileSync(join(tree, "manifest.json"), "utf8")) as Manifest;
     const tag = name.replace(/\.([a-z]+)$/, "-$1");
-    const ex: Example = { name, tag, plan: a.plan, tree, manifest, secretValues: fakeSecrets(name).values, programs: new Map(), daemons: new Map() };
+    const ex: Example = {
+      name,
+      tag,
+      plan: a.plan,
+      tree,
+      manifest,
+      secretValues: fakeSecrets(name).values,
+      programs: new Map(),
+      daemons: new Map(),
+    };
     examples.push(ex);
     if (a.plan.target !== "ssh" || manifest.files.length === 0) continue;
     const unknownOwners = stageTree(tree, manifest.files);
     if (unknownOwners.length) notes.push(`${name}: owners not on this machine (files stay root-owned): ${unknownOwners.join(", ")}`);
-    const hostLines = ["127.0.0.1 localhost", "::1 localhost ip6-localhost ip6-loopback", ...a.plan.hosts.map((h) => `${h.internalAddress} ${h.name}`)].join("\n") + "\n";
+    const hostLines =
+      [
+        "127.0.0.1 localhost",
+        "::1 localhost ip6-localhost ip6-loopback",
+        ...a.plan.hosts.map((h) => `${h.internalAddress} ${h.name}`),
+      ].join("\n") + "\n";
     ex.hosts = new ExampleHosts(`hf-ex-${tag}`, exampleHosts(a.plan), tree, join(dir, "hosts"), hostLines);
     await ex.hosts.up();
   }
@@ -238,7 +294,10 @@ before(async () => {
     const rmq = ex.plan.rabbitmq?.nodes[0];
     if (rmq) {
       // Our own epmd, recorded (the node would otherwise daemonize one we did not start).
-      ex.daemons.set(`${rmq.host}/epmd`, ex.hosts!.start(rmq.host, "epmd", ["epmd"], { user: "rabbitmq", env: { HOME: "/var/lib/rabbitmq" } }));
+      ex.daemons.set(
+        `${rmq.host}/epmd`,
+        ex.hosts!.start(rmq.host, "epmd", ["epmd"], { user: "rabbitmq", env: { HOME: "/var/lib/rabbitmq" } }),
+      );
       await sleep(300);
       startService(ex, rmq.host, "rabbitmq-server");
     }
@@ -253,7 +312,15 @@ before(async () => {
     neg.hosts!.start(host, "epmd", ["epmd"], { user: "rabbitmq" });
     await sleep(300);
     const c = commandOf(neg, host, "rabbitmq-server");
-    negativeBoot = { ex: neg, host, proc: neg.hosts!.start(host, "rabbitmq-server-broken", c.argv, { ...(c.user ? { user: c.user } : {}), env: c.env, ...(c.cwd ? { cwd: c.cwd } : {}) }) };
+    negativeBoot = {
+      ex: neg,
+      host,
+      proc: neg.hosts!.start(host, "rabbitmq-server-broken", c.argv, {
+        ...(c.user ? { user: c.user } : {}),
+        env: c.env,
+        ...(c.cwd ? { cwd: c.cwd } : {}),
+      }),
+    };
   }
 });
 
@@ -265,7 +332,14 @@ after(async () => {
   for (const ex of examples) {
     const byKind = new Map<string, number>();
     for (const kinds of covered.get(ex.name)?.values() ?? []) for (const k of kinds) byKind.set(k, (byKind.get(k) ?? 0) + 1);
-    lines.push(`#   ${ex.name}: ${[...byKind].sort().map(([k, n]) => `${k} ${n}`).join(", ") || "(none)"}`);
+    lines.push(
+      `#   ${ex.name}: ${
+        [...byKind]
+          .sort()
+          .map(([k, n]) => `${k} ${n}`)
+          .join(", ") || "(none)"
+      }`,
+    );
   }
   lines.push(...notes.map((n) => `#   note: ${n}`));
   console.log(lines.join("\n"));
@@ -306,26 +380,32 @@ for (const name of exampleNames) {
       const units = filesOf(e, (f) => /^\/etc\/systemd\/system\/[^/]+\.service(\.d\/[^/]+\.conf)?$/.test(f.path));
       const failures: string[] = [];
       // One host at a time (stand-ins are per host), its units side by side.
-      for (const host of new Set(units.map((f) => f.host))) await pool(units.filter((f) => f.host === host), 3, async (f) => {
-        const unit = f.path.split("/")[4]!.replace(/\.d$/, "");
-        const dropIn = f.path.endsWith(".conf");
-        // A drop-in of a unit this machine lacks (httpd, dr-provision...) loads over a stand-in.
-        const script = [
-          `if [ ! -e /etc/systemd/system/${unit} ] && [ ! -e /lib/systemd/system/${unit} ]; then`,
-          `  mkdir -p /run/systemd/system && printf '[Service]\\nExecStart=/bin/true\\n' > /run/systemd/system/${unit}; fi`,
-          `SYSTEMD_LOG_LEVEL=debug systemd-analyze verify --man=no ${unit} 2>&1 | grep -F 'Path: ${f.path}' >/dev/null || { echo "${f.path} was not loaded"; exit 3; }`,
-          `systemd-analyze verify --man=no ${unit}`,
-        ].join("\n");
-        const r = await hostsOf(e).shAsync(f.host, script, { timeoutMs: 30_000 });
-        const missingBinary = (l: string) => NOT_IN_DEBIAN.some((re) => re.test(/Command (\S+) is not executable/.exec(l)?.[1] ?? ""));
-        const complaints = r.out.split("\n").filter((l) => l.trim() && !missingBinary(l));
-        if (r.rc === 0 && complaints.length === 0) cover(name, f.host, f.path, dropIn ? "systemd-analyze (drop-in)" : "systemd-analyze");
-        else if (complaints.length === 0 && r.rc !== 0) {
-          // Only "not executable" for a daemon Debian does not ship: the unit itself parsed.
-          cover(name, f.host, f.path, "systemd-analyze (binary not in Debian)");
-          notes.push(`${name} ${f.host}:${f.path}: systemd-analyze parsed it; its binary is not in Debian`);
-        } else failures.push(`${f.host}:${f.path} rc ${r.rc}\n${r.out}`);
-      });
+      for (const host of new Set(units.map((f) => f.host)))
+        await pool(
+          units.filter((f) => f.host === host),
+          3,
+          async (f) => {
+            const unit = f.path.split("/")[4]!.replace(/\.d$/, "");
+            const dropIn = f.path.endsWith(".conf");
+            // A drop-in of a unit this machine lacks (httpd, dr-provision...) loads over a stand-in.
+            const script = [
+              `if [ ! -e /etc/systemd/system/${unit} ] && [ ! -e /lib/systemd/system/${unit} ]; then`,
+              `  mkdir -p /run/systemd/system && printf '[Service]\\nExecStart=/bin/true\\n' > /run/systemd/system/${unit}; fi`,
+              `SYSTEMD_LOG_LEVEL=debug systemd-analyze verify --man=no ${unit} 2>&1 | grep -F 'Path: ${f.path}' >/dev/null || { echo "${f.path} was not loaded"; exit 3; }`,
+              `systemd-analyze verify --man=no ${unit}`,
+            ].join("\n");
+            const r = await hostsOf(e).shAsync(f.host, script, { timeoutMs: 30_000 });
+            const missingBinary = (l: string) => NOT_IN_DEBIAN.some((re) => re.test(/Command (\S+) is not executable/.exec(l)?.[1] ?? ""));
+            const complaints = r.out.split("\n").filter((l) => l.trim() && !missingBinary(l));
+            if (r.rc === 0 && complaints.length === 0)
+              cover(name, f.host, f.path, dropIn ? "systemd-analyze (drop-in)" : "systemd-analyze");
+            else if (complaints.length === 0 && r.rc !== 0) {
+              // Only "not executable" for a daemon Debian does not ship: the unit itself parsed.
+              cover(name, f.host, f.path, "systemd-analyze (binary not in Debian)");
+              notes.push(`${name} ${f.host}:${f.path}: systemd-analyze parsed it; its binary is not in Debian`);
+            } else failures.push(`${f.host}:${f.path} rc ${r.rc}\n${r.out}`);
+          },
+        );
       assert.deepEqual(failures, []);
     });
 
@@ -333,7 +413,10 @@ for (const name of exampleNames) {
       const e = ex();
       const progs = filesOf(e, (f) => f.path.startsWith("/etc/supervisor/conf.d/"));
       for (const f of progs) {
-        const name = f.path.split("/").pop()!.replace(/\.conf$/, "");
+        const name = f.path
+          .split("/")
+          .pop()!
+          .replace(/\.conf$/, "");
         const p = e.programs.get(f.host)?.find((x) => x.name === name);
         assert.ok(p, `${f.host}: program ${name} loaded from ${f.path}`);
         const exe = hostsOf(e).sh(f.host, 'test -x "$1"', { args: [p.argv[0]!] });
@@ -348,7 +431,9 @@ for (const name of exampleNames) {
         const action = e.manifest.actions.find((a) => a.host === f.host && a.create.includes(f.path));
         const r = hostsOf(e).sh(f.host, action?.create ?? `sysctl -p ${f.path}`);
         assert.equal(r.rc, 0, `${f.host}: ${short(r)}`);
-        for (const line of readFileSync(treePath(e, f), "utf8").split("\n").filter((l) => /^\s*[\w.]+\s*=/.test(l))) {
+        for (const line of readFileSync(treePath(e, f), "utf8")
+          .split("\n")
+          .filter((l) => /^\s*[\w.]+\s*=/.test(l))) {
           const [key, value] = line.split("=").map((s) => s.trim());
           const got = hostsOf(e).sh(f.host, `sysctl -n ${key}`);
           assert.equal(got.out.trim(), value, `${f.host}: ${key}`);
@@ -361,7 +446,8 @@ for (const name of exampleNames) {
       const e = ex();
       const members = filesOf(e, (f) => f.path === "/etc/haforge/etcd/etcd.yml");
       if (members.length === 0) return;
-      const healthy = async (host: string) => (await hostsOf(e).shAsync(host, serviceOf(e, host, "etcd")!.health!, { timeoutMs: 15_000 })).rc === 0;
+      const healthy = async (host: string) =>
+        (await hostsOf(e).shAsync(host, serviceOf(e, host, "etcd")!.health!, { timeoutMs: 15_000 })).rc === 0;
       const t0 = Date.now();
       let ok = false;
       while (!ok && Date.now() - t0 < 90_000) {
@@ -369,7 +455,10 @@ for (const name of exampleNames) {
         if (!ok) await sleep(1000);
       }
       const exited = members.filter((m) => e.daemons.get(`${m.host}/etcd`)?.exited);
-      assert.ok(ok, `etcd not healthy on every member within 90 s (exited: ${exited.map((m) => m.host).join(", ") || "none"}); logs: ${members.map((m) => e.daemons.get(`${m.host}/etcd`)?.log).join(" ")}`);
+      assert.ok(
+        ok,
+        `etcd not healthy on every member within 90 s (exited: ${exited.map((m) => m.host).join(", ") || "none"}); logs: ${members.map((m) => e.daemons.get(`${m.host}/etcd`)?.log).join(" ")}`,
+      );
       const list = hostsOf(e).sh(members[0]!.host, "ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 member list -w json");
       assert.equal(list.rc, 0, list.out);
       const names = (JSON.parse(list.out) as { members: { name: string }[] }).members.map((m) => m.name).sort();
@@ -395,11 +484,18 @@ for (const name of exampleNames) {
         const xml = readFileSync(treePath(e, f), "utf8");
         const apikey = /<apikey>([^<]+)<\/apikey>/.exec(xml)![1]!;
         const mine = new RegExp(`<device id="([A-Z0-9-]+)" name="${f.host}"`).exec(xml)![1]!;
-        const status = h.sh(f.host, `curl -fsS --max-time 5 -H "X-API-Key: $1" http://127.0.0.1:8384/rest/system/status`, { args: [apikey] });
+        const status = h.sh(f.host, `curl -fsS --max-time 5 -H "X-API-Key: $1" http://127.0.0.1:8384/rest/system/status`, {
+          args: [apikey],
+        });
         assert.equal(status.rc, 0, status.out);
-        assert.equal((JSON.parse(status.out) as { myID: string }).myID, mine, `${f.host}: syncthing's own ID is the rendered device ID (cert.pem/key.pem)`);
+        assert.equal(
+          (JSON.parse(status.out) as { myID: string }).myID,
+          mine,
+          `${f.host}: syncthing's own ID is the rendered device ID (cert.pem/key.pem)`,
+        );
         assert.ok(!existsSync(join(h.upperOf(f.host, "/var"), "lib/syncthing/config.xml")), `${f.host}: syncthing rewrote config.xml`);
-        for (const p of ["/var/lib/syncthing/config.xml", "/var/lib/syncthing/cert.pem", "/var/lib/syncthing/key.pem"]) cover(e.name, f.host, p, "syncthing boot + health");
+        for (const p of ["/var/lib/syncthing/config.xml", "/var/lib/syncthing/cert.pem", "/var/lib/syncthing/key.pem"])
+          cover(e.name, f.host, p, "syncthing boot + health");
       }
     });
 
@@ -427,15 +523,36 @@ for (const name of exampleNames) {
       if (imp) assert.equal(h.sh(host, imp.create).rc, 0, "definitions import action");
       const status = h.sh(host, "rabbitmqctl -q cluster_status --formatter json");
       assert.equal(status.rc, 0, status.out);
-      assert.ok((JSON.parse(status.out) as { running_nodes: string[] }).running_nodes.includes(rmq.nodes[0]!.nodeName), `running as ${rmq.nodes[0]!.nodeName}`);
+      assert.ok(
+        (JSON.parse(status.out) as { running_nodes: string[] }).running_nodes.includes(rmq.nodes[0]!.nodeName),
+        `running as ${rmq.nodes[0]!.nodeName}`,
+      );
       const vhosts = h.sh(host, "rabbitmqctl -q list_vhosts name");
       assert.deepEqual(vhosts.out.trim().split("\n").slice(1), [rmq.vhost], vhosts.out);
       const users = h.sh(host, "rabbitmqctl -q list_users --formatter json");
-      assert.deepEqual((JSON.parse(users.out) as { user: string }[]).map((u) => u.user), [rmq.username], users.out);
+      assert.deepEqual(
+        (JSON.parse(users.out) as { user: string }[]).map((u) => u.user),
+        [rmq.username],
+        users.out,
+      );
       const password = resolveSecret(rmq.password, e.secretValues);
-      assert.equal(h.sh(host, 'rabbitmqctl -q authenticate_user "$1" "$2"', { args: [rmq.username, password] }).rc, 0, "the user's password is accepted");
-      assert.notEqual(h.sh(host, 'rabbitmqctl -q authenticate_user "$1" "$2"', { args: [rmq.username, `${password}-wrong`] }).rc, 0, "a wrong password is refused");
-      const booted = ["/etc/rabbitmq/rabbitmq.conf", "/etc/rabbitmq/rabbitmq-env.conf", "/etc/rabbitmq/enabled_plugins", "/etc/rabbitmq/definitions.json", "/var/lib/rabbitmq/.erlang.cookie"];
+      assert.equal(
+        h.sh(host, 'rabbitmqctl -q authenticate_user "$1" "$2"', { args: [rmq.username, password] }).rc,
+        0,
+        "the user's password is accepted",
+      );
+      assert.notEqual(
+        h.sh(host, 'rabbitmqctl -q authenticate_user "$1" "$2"', { args: [rmq.username, `${password}-wrong`] }).rc,
+        0,
+        "a wrong password is refused",
+      );
+      const booted = [
+        "/etc/rabbitmq/rabbitmq.conf",
+        "/etc/rabbitmq/rabbitmq-env.conf",
+        "/etc/rabbitmq/enabled_plugins",
+        "/etc/rabbitmq/definitions.json",
+        "/var/lib/rabbitmq/.erlang.cookie",
+      ];
       for (const p of booted) cover(e.name, host, p, "rabbitmq boot");
       // The other nodes' cluster-wide files are byte-identical to the booted node's, so the boot
       // judged them too (rabbitmq.conf/env differ per node and each passed its offline check).
@@ -458,10 +575,15 @@ for (const name of exampleNames) {
       mkdirSync(dir, { recursive: true });
       const data = new Map<string, string>();
       for (const file of objs) {
-        const o = yaml.load(readFileSync(join(k8s, file), "utf8")) as { kind: string; data?: Record<string, string>; stringData?: Record<string, string> };
+        const o = yaml.load(readFileSync(join(k8s, file), "utf8")) as {
+          kind: string;
+          data?: Record<string, string>;
+          stringData?: Record<string, string>;
+        };
         if (o.kind !== "ConfigMap" && o.kind !== "Secret") continue;
         for (const [k, v] of Object.entries(o.stringData ?? {})) data.set(`${file}#${k}`, v);
-        for (const [k, v] of Object.entries(o.data ?? {})) data.set(`${file}#${k}`, o.kind === "Secret" ? Buffer.from(v, "base64").toString("utf8") : v);
+        for (const [k, v] of Object.entries(o.data ?? {}))
+          data.set(`${file}#${k}`, o.kind === "Secret" ? Buffer.from(v, "base64").toString("utf8") : v);
       }
       const defs = [...data].find(([k]) => k.endsWith("#definitions.json"));
       let checked = 0;
@@ -479,22 +601,36 @@ for (const name of exampleNames) {
         let check: string | undefined;
         let kind = "";
         if (base === "rabbitmq.conf") [check, kind] = [RABBITMQ_CONF_VALIDATE, "rabbitmq cuttlefish"];
-        else if (base.endsWith(".py")) [check, kind] = [`python3 -c 'import ast,sys; ast.parse(open(sys.argv[1]).read(), sys.argv[1])' {file}`, "python parser"];
+        else if (base.endsWith(".py"))
+          [check, kind] = [`python3 -c 'import ast,sys; ast.parse(open(sys.argv[1]).read(), sys.argv[1])' {file}`, "python parser"];
         else if (base.endsWith(".json")) [check, kind] = ["python3 -m json.tool {file} >/dev/null", "json.tool"];
-        else if (base === "enabled_plugins") [check, kind] = [`erl -noshell -noinput -eval '{ok, [L]} = file:consult(hd(init:get_plain_arguments())), true = is_list(L), halt(0).' -extra {file}`, "erlang terms"];
+        else if (base === "enabled_plugins")
+          [check, kind] = [
+            `erl -noshell -noinput -eval '{ok, [L]} = file:consult(hd(init:get_plain_arguments())), true = is_list(L), halt(0).' -extra {file}`,
+            "erlang terms",
+          ];
         if (!check) continue;
-        const r = spawnSync("sh", ["-c", validateScript(check), "sh", p], { encoding: "utf8", timeout: 60_000, env: ExampleHosts.baseEnv() });
+        const r = spawnSync("sh", ["-c", validateScript(check), "sh", p], {
+          encoding: "utf8",
+          timeout: 60_000,
+          env: ExampleHosts.baseEnv(),
+        });
         assert.equal(r.status, 0, `${key} [${kind}]: ${r.stdout}${r.stderr}`);
         cover(e.name, "k8s", key, kind);
         checked++;
       }
       assert.ok(checked > 0, "some config found in the objects");
-      notes.push(`${e.name}: ${checked} config values of ConfigMaps/Secrets checked offline; the objects themselves have no daemon here (no API server in Debian)`);
+      notes.push(
+        `${e.name}: ${checked} config values of ConfigMaps/Secrets checked offline; the objects themselves have no daemon here (no API server in Debian)`,
+      );
     });
 
     it("scripts without a validate command parse (sh -n)", () => {
       const e = ex();
-      for (const f of filesOf(e, (x) => !x.validate && (x.path.endsWith(".sh") || readFileSync(treePath(e, x)).subarray(0, 9).toString() === "#!/bin/sh"))) {
+      for (const f of filesOf(
+        e,
+        (x) => !x.validate && (x.path.endsWith(".sh") || readFileSync(treePath(e, x)).subarray(0, 9).toString() === "#!/bin/sh"),
+      )) {
         const r = hostsOf(e).sh(f.host, 'sh -n "$1"', { args: [treePath(e, f)] });
         assert.equal(r.rc, 0, `${f.host}:${f.path}: ${short(r)}`);
         cover(e.name, f.host, f.path, "sh -n");
@@ -550,22 +686,49 @@ describe("negative controls: a corrupted copy fails the same check", { timeout: 
     writeFileSync(p, changed);
     return p;
   }
-  const runValidate = (h: ExampleHosts, host: string, v: string, file: string): Run => h.sh(host, validateScript(v), { args: [file], timeoutMs: 60_000 });
+  const runValidate = (h: ExampleHosts, host: string, v: string, file: string): Run =>
+    h.sh(host, validateScript(v), { args: [file], timeoutMs: 60_000 });
 
   const cases: [string, (f: ManifestFile) => boolean, (s: string) => string][] = [
-    ["keepalived -t: an unknown VRRP state", (f) => f.path.endsWith("keepalived.conf"), (s) => s.replace(/state (MASTER|BACKUP)/, "state SOMETIMES")],
+    [
+      "keepalived -t: an unknown VRRP state",
+      (f) => f.path.endsWith("keepalived.conf"),
+      (s) => s.replace(/state (MASTER|BACKUP)/, "state SOMETIMES"),
+    ],
     ["haproxy -c: an unknown keyword", (f) => f.path.endsWith("haproxy.cfg"), (s) => s + "\nbackend broken\n    frobnicate yes\n"],
-    ["corosync -t: an unbalanced brace", (f) => f.path.endsWith("corosync.conf") && !!f.validate, (s) => s.replace("totem {", "totem {\n  {")],
+    [
+      "corosync -t: an unbalanced brace",
+      (f) => f.path.endsWith("corosync.conf") && !!f.validate,
+      (s) => s.replace("totem {", "totem {\n  {"),
+    ],
     [
       "crm_verify: a colocation naming an unknown resource",
       (f) => f.path.endsWith("cib.xml"),
-      (s) => s.replace(/<constraints\/>|<\/constraints>/, '<constraints><rsc_colocation id="ghost-col" rsc="ghost" with-rsc="also-ghost" score="INFINITY"/></constraints>').replace("</constraints></constraints>", "</constraints>"),
+      (s) =>
+        s
+          .replace(
+            /<constraints\/>|<\/constraints>/,
+            '<constraints><rsc_colocation id="ghost-col" rsc="ghost" with-rsc="also-ghost" score="INFINITY"/></constraints>',
+          )
+          .replace("</constraints></constraints>", "</constraints>"),
     ],
-    ["patroni --validate-config: a non-numeric ttl", (f) => f.path === "/etc/patroni/config.yml", (s) => s.replace(/^(\s*)ttl: \d+/m, "$1ttl: soon")],
-    ["rabbitmq cuttlefish: a key 3.10 does not know", (f) => f.path === "/etc/rabbitmq/rabbitmq.conf", (s) => s + "default_queue_type = quorum\n"],
+    [
+      "patroni --validate-config: a non-numeric ttl",
+      (f) => f.path === "/etc/patroni/config.yml",
+      (s) => s.replace(/^(\s*)ttl: \d+/m, "$1ttl: soon"),
+    ],
+    [
+      "rabbitmq cuttlefish: a key 3.10 does not know",
+      (f) => f.path === "/etc/rabbitmq/rabbitmq.conf",
+      (s) => s + "default_queue_type = quorum\n",
+    ],
     ["sh -n: an unterminated if", (f) => f.path.endsWith("rabbitmq-env.conf"), (s) => s + "if true; then\n"],
     ["python parser: a syntax error", (f) => f.path.endsWith(".py"), (s) => s + "\ndef (:\n"],
-    ["ssh-keygen -y: a truncated private key", (f) => !!f.validate?.startsWith("ssh-keygen -y"), (s) => s.slice(0, Math.floor(s.length / 2))],
+    [
+      "ssh-keygen -y: a truncated private key",
+      (f) => !!f.validate?.startsWith("ssh-keygen -y"),
+      (s) => s.slice(0, Math.floor(s.length / 2)),
+    ],
     ["ssh -G: an unknown option", (f) => !!f.validate?.startsWith("ssh -G"), (s) => s + "\nFrobnicate yes\n"],
     ["ssh-keygen -l: not a key", (f) => !!f.validate?.startsWith("ssh-keygen -l"), () => "ssh-ed25519 not-base64!!\n"],
   ];
@@ -604,9 +767,9 @@ describe("negative controls: a corrupted copy fails the same check", { timeout: 
   it("corosync -t: the same file fails on a host that does not own the ring address", () => {
     const { ex, f } = pick((x) => x.path.endsWith("corosync.conf") && !!x.validate);
     // A host of the same example outside that cluster, or of another example.
-    const other = examples.flatMap((e) => (e.hosts ? e.hosts.hosts.map((x) => ({ e, host: x.name })) : [])).find(
-      ({ e, host }) => !(e === ex && ex.manifest.files.some((g) => g.host === host && g.path === f.path)),
-    )!;
+    const other = examples
+      .flatMap((e) => (e.hosts ? e.hosts.hosts.map((x) => ({ e, host: x.name })) : []))
+      .find(({ e, host }) => !(e === ex && ex.manifest.files.some((g) => g.host === host && g.path === f.path)))!;
     const r = runValidate(other.e.hosts!, other.host, f.validate!, treePath(ex, f));
     assert.notEqual(r.rc, 0, `${other.e.name} ${other.host} owns no ring address of ${ex.name} ${f.host}: ${short(r)}`);
   });
@@ -621,26 +784,40 @@ describe("negative controls: a corrupted copy fails the same check", { timeout: 
   it("systemd-analyze: a bad directive in a drop-in is a complaint", () => {
     const { ex, f, h } = pick((x) => /\.service$/.test(x.path) && x.path.startsWith("/etc/systemd/system/"));
     const unit = f.path.split("/").pop()!;
-    const r = h.sh(f.host, `mkdir -p /run/systemd/system/${unit}.d && printf '[Service]\\nRestart=sometimes\\nFrobnicate=1\\n' > /run/systemd/system/${unit}.d/broken.conf && systemd-analyze verify --man=no ${unit}; rc=$?; rm -r /run/systemd/system/${unit}.d; exit $rc`);
+    const r = h.sh(
+      f.host,
+      `mkdir -p /run/systemd/system/${unit}.d && printf '[Service]\\nRestart=sometimes\\nFrobnicate=1\\n' > /run/systemd/system/${unit}.d/broken.conf && systemd-analyze verify --man=no ${unit}; rc=$?; rm -r /run/systemd/system/${unit}.d; exit $rc`,
+    );
     assert.match(r.out, /Failed to parse|Unknown key/, `${ex.name} ${f.host}: ${r.out}`);
   });
 
   it("supervisord's loader: a program without a command is refused", () => {
     const { f, h } = pick((x) => x.path.startsWith("/etc/supervisor/conf.d/"));
-    const r = h.sh(f.host, `printf '[program:broken]\\nuser=root\\n' > /etc/supervisor/conf.d/zz-broken.conf && python3 -c "$1" /etc/supervisor/supervisord.conf; rc=$?; rm /etc/supervisor/conf.d/zz-broken.conf; exit $rc`, { args: [SUPERVISOR_LOADER] });
+    const r = h.sh(
+      f.host,
+      `printf '[program:broken]\\nuser=root\\n' > /etc/supervisor/conf.d/zz-broken.conf && python3 -c "$1" /etc/supervisor/supervisord.conf; rc=$?; rm /etc/supervisor/conf.d/zz-broken.conf; exit $rc`,
+      { args: [SUPERVISOR_LOADER] },
+    );
     assert.notEqual(r.rc, 0, r.out);
     assert.match(r.out, /command/);
   });
 
   it("sysctl: an unknown key is refused by the kernel", () => {
     const { f, h } = pick((x) => x.path.startsWith("/etc/sysctl.d/"));
-    const r = h.sh(f.host, "printf 'net.ipv4.haforge_nonexistent = 1\\n' > /tmp/hf-ex-bad-sysctl.conf; sysctl -p /tmp/hf-ex-bad-sysctl.conf; rc=$?; rm -f /tmp/hf-ex-bad-sysctl.conf; exit $rc");
+    const r = h.sh(
+      f.host,
+      "printf 'net.ipv4.haforge_nonexistent = 1\\n' > /tmp/hf-ex-bad-sysctl.conf; sysctl -p /tmp/hf-ex-bad-sysctl.conf; rc=$?; rm -f /tmp/hf-ex-bad-sysctl.conf; exit $rc",
+    );
     assert.notEqual(r.rc, 0, r.out);
   });
 
   it("etcd: a corrupted etcd.yml stops etcd at start", async () => {
     const { ex, f, h } = pick((x) => x.path === "/etc/haforge/etcd/etcd.yml");
-    const bad = corrupt(ex, f, (s) => s.replace(/initial-cluster-state: "new"/, 'initial-cluster-state: "sometimes"').replace(/data-dir: .*/, `data-dir: "/tmp/hf-ex-etcd-broken-${process.pid}"`));
+    const bad = corrupt(ex, f, (s) =>
+      s
+        .replace(/initial-cluster-state: "new"/, 'initial-cluster-state: "sometimes"')
+        .replace(/data-dir: .*/, `data-dir: "/tmp/hf-ex-etcd-broken-${process.pid}"`),
+    );
     const p = h.start(f.host, "etcd-broken", ["etcd", "--config-file", bad], {});
     const exited = await h.exitsWithin(p, 20_000);
     await h.stop(p);
@@ -656,7 +833,12 @@ describe("negative controls: a corrupted copy fails the same check", { timeout: 
     const xml = readFileSync(treePath(ex, f), "utf8");
     // Another GUI port and listen address: the good instance on this host keeps its own.
     writeFileSync(join(home, "config.xml"), xml.replace("127.0.0.1:8384", "127.0.0.1:8385").slice(0, Math.floor(xml.length / 2)));
-    const p = h.start(f.host, "syncthing-broken", ["syncthing", "serve", `--home=${home}`, "--no-browser", "--no-restart", "--no-upgrade"], { env: { HOME: home, STNODEFAULTFOLDER: "1" } });
+    const p = h.start(
+      f.host,
+      "syncthing-broken",
+      ["syncthing", "serve", `--home=${home}`, "--no-browser", "--no-restart", "--no-upgrade"],
+      { env: { HOME: home, STNODEFAULTFOLDER: "1" } },
+    );
     const exited = await h.exitsWithin(p, 20_000);
     await h.stop(p);
     assert.ok(exited && p.code !== 0, `syncthing must refuse the truncated config (exited ${exited}, code ${p.code}); log ${p.log}`);

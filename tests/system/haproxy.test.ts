@@ -29,7 +29,12 @@ const net = new NetnsHosts(tag, NODES);
 const ns = (host: string) => net.ns(host);
 // Not under /tmp: haproxy below gets a private /tmp, and this directory must stay visible.
 const dir = mkdtempSync("/var/tmp/haforge-haproxy-");
-const rendered = renderPart.render!({ plan: haproxyPlan(), secrets: haproxySecrets, materials: haproxyMaterials, template: renderTemplate });
+const rendered = renderPart.render!({
+  plan: haproxyPlan(),
+  secrets: haproxySecrets,
+  materials: haproxyMaterials,
+  template: renderTemplate,
+});
 const cfgs = rendered.files.filter((f) => f.path === CFG);
 const verdicts: string[] = [];
 
@@ -110,7 +115,9 @@ describe("haproxy (real daemon)", () => {
 
     // 1. Without ip_nonlocal_bind the VIP frontends cannot bind on a node that lacks the VIP.
     const refused = spawnSync("ip", ["netns", "exec", ns("lb1"), ...inHost], { encoding: "utf8", timeout: 15_000 });
-    verdicts.push(`live lb1 without the sysctl: haproxy rc ${refused.status} (${/cannot bind socket[^\n]*/.exec(refused.stderr + refused.stdout)?.[0]})`);
+    verdicts.push(
+      `live lb1 without the sysctl: haproxy rc ${refused.status} (${/cannot bind socket[^\n]*/.exec(refused.stderr + refused.stdout)?.[0]})`,
+    );
     assert.notEqual(refused.status, 0);
     assert.match(refused.stderr + refused.stdout, /cannot bind socket .* for \[10\.77\.0\.100:80\]/);
 
@@ -140,16 +147,28 @@ h.HTTPServer((sys.argv[1], int(sys.argv[2])), H).serve_forever()`;
     const tUp = await waitUntil("haproxy health command", health, 10_000);
     verdicts.push(`live lb1 with the sysctl: haproxy up, health \`${svc.health}\` rc 0 after ${tUp} ms`);
     const listening = must(`ip netns exec ${ns("lb1")} ss -Hltn`);
-    for (const l of ["10.77.0.100:80", "10.77.0.101:3306", "0.0.0.0:5672", "0.0.0.0:8404"]) assert.ok(listening.includes(l), `listening on ${l}\n${listening}`);
+    for (const l of ["10.77.0.100:80", "10.77.0.101:3306", "0.0.0.0:5672", "0.0.0.0:8404"])
+      assert.ok(listening.includes(l), `listening on ${l}\n${listening}`);
 
     // 5. Checks: app1 answers GET /healthz (UP), app2/app3 do not exist (DOWN); galera servers 2 and 3 are backups.
-    await waitUntil("api/app1 and galera/db1 UP, api/app2 DOWN", () => {
-      const st = showStat(hap.pid!);
-      return st.get("api/app1")?.status === "UP" && st.get("galera/db1")?.status === "UP" && /DOWN/.test(st.get("api/app2")?.status ?? "");
-    }, 15_000);
+    await waitUntil(
+      "api/app1 and galera/db1 UP, api/app2 DOWN",
+      () => {
+        const st = showStat(hap.pid!);
+        return (
+          st.get("api/app1")?.status === "UP" && st.get("galera/db1")?.status === "UP" && /DOWN/.test(st.get("api/app2")?.status ?? "")
+        );
+      },
+      15_000,
+    );
     const st = showStat(hap.pid!);
-    assert.deepEqual(["galera/db1", "galera/db2", "galera/db3"].map((k) => st.get(k)?.bck), ["0", "1", "1"]);
-    verdicts.push("live: httpchk marks app1 UP, absent app2/app3 DOWN; galera db1 UP via its check port 9200 (3306 closed); db2/db3 run as backup (bck=1)");
+    assert.deepEqual(
+      ["galera/db1", "galera/db2", "galera/db3"].map((k) => st.get(k)?.bck),
+      ["0", "1", "1"],
+    );
+    verdicts.push(
+      "live: httpchk marks app1 UP, absent app2/app3 DOWN; galera db1 UP via its check port 9200 (3306 closed); db2/db3 run as backup (bck=1)",
+    );
 
     // 6. The VIP arrives (keepalived's job) while haproxy runs: traffic flows without a restart.
     must(`ip -n ${ns("lb1")} addr add 10.77.0.100/24 dev eth0`);
@@ -158,21 +177,29 @@ h.HTTPServer((sys.argv[1], int(sys.argv[2])), H).serve_forever()`;
     verdicts.push("live: VIP added after start -> GET http://10.77.0.100/ proxied to app1 ('ok')");
 
     // 7. Stats: the escaped password authenticates, a wrong one does not.
-    const code = (user: string) => must(`ip netns exec ${ns("lb1")} curl -s -o /dev/null -w '%{http_code}' -m 5 -u ${q(user)} http://127.0.0.1:8404/`);
+    const code = (user: string) =>
+      must(`ip netns exec ${ns("lb1")} curl -s -o /dev/null -w '%{http_code}' -m 5 -u ${q(user)} http://127.0.0.1:8404/`);
     assert.equal(code(`admin:${STATS_PASSWORD}`), "200");
     assert.equal(code("admin:wrong"), "401");
     verdicts.push("live: stats auth with the rendered (escaped) password -> 200, wrong password -> 401");
 
     // 8. Reload: the unit's ExecReload (USR2 to the master) starts a new worker; health holds.
-    const pidOf = () => /^Pid: (\d+)$/m.exec(sh(`nsenter -t ${hap.pid} -m -n -- sh -c ${q("echo 'show info' | socat -T 2 stdio UNIX-CONNECT:/run/haproxy-admin.sock")}`).stdout)?.[1];
+    const pidOf = () =>
+      /^Pid: (\d+)$/m.exec(
+        sh(`nsenter -t ${hap.pid} -m -n -- sh -c ${q("echo 'show info' | socat -T 2 stdio UNIX-CONNECT:/run/haproxy-admin.sock")}`).stdout,
+      )?.[1];
     const before = pidOf();
     assert.ok(before);
     const reload = /^ExecReload=(.*)$/m.exec(unit)![1]!.replace("$MAINPID", String(hap.pid));
     must(reload);
-    await waitUntil("a new worker after USR2", () => {
-      const now = pidOf();
-      return now !== undefined && now !== before;
-    }, 10_000);
+    await waitUntil(
+      "a new worker after USR2",
+      () => {
+        const now = pidOf();
+        return now !== undefined && now !== before;
+      },
+      10_000,
+    );
     assert.ok(health());
     assert.equal(must(`ip netns exec ${ns("lb1")} curl -sS -m 5 http://10.77.0.100/`), "ok");
     verdicts.push(`live: \`${/^ExecReload=(.*)$/m.exec(unit)![1]}\` -> new worker (pid ${before} -> ${pidOf()}), health and traffic OK`);

@@ -26,7 +26,12 @@ const net = new NetnsHosts(tag, LB_HOSTS);
 const ns = (host: string) => net.ns(host);
 // Not under /tmp: the daemons below get a private /tmp, and this directory must stay visible.
 const dir = mkdtempSync("/var/tmp/haforge-keepalived-");
-const rendered = renderPart.render!({ plan: keepalivedPlan(), secrets: keepalivedSecrets, materials: keepalivedMaterials, template: renderTemplate });
+const rendered = renderPart.render!({
+  plan: keepalivedPlan(),
+  secrets: keepalivedSecrets,
+  materials: keepalivedMaterials,
+  template: renderTemplate,
+});
 const confs = rendered.files.filter((f) => f.path === CONF);
 const verdicts: string[] = [];
 
@@ -133,13 +138,19 @@ describe("keepalived (real daemon)", () => {
     mkdirSync(join(dir, "lb3", "conf.d"), { recursive: true });
     writeFileSync(
       join(dir, "lb3", "conf.d", "keepalived.conf"),
-      prog.content.replace(CONF, join(dir, "lb3", "keepalived.conf")).replace("/var/log/supervisor/keepalived.log", join(dir, "lb3", "keepalived.log")),
+      prog.content
+        .replace(CONF, join(dir, "lb3", "keepalived.conf"))
+        .replace("/var/log/supervisor/keepalived.log", join(dir, "lb3", "keepalived.log")),
     );
     const supConf = join(dir, "lb3", "supervisord.conf");
     writeFileSync(supConf, supervisordConf(join(dir, "lb3")));
     const sup = startInHost("lb3", `supervisord -n -c ${supConf}`, join(dir, "lb3", "supervisord.out"));
 
-    const tElect = await waitUntil("api VIP on lb1 and db VIP on one node", () => hasVip("lb1", "10.77.0.100") && holders("10.77.0.101").length === 1, 20_000);
+    const tElect = await waitUntil(
+      "api VIP on lb1 and db VIP on one node",
+      () => hasVip("lb1", "10.77.0.100") && holders("10.77.0.101").length === 1,
+      20_000,
+    );
     await sleep(1500); // let every election settle, then check nobody else holds a VIP
     assert.deepEqual(holders("10.77.0.100"), ["lb1"]);
     assert.deepEqual(holders("10.77.0.101"), ["lb2"], "db: nopreempt, all BACKUP; the highest priority (lb2, 150) wins the first election");
@@ -192,7 +203,9 @@ describe("keepalived (real daemon)", () => {
           if (me) ifaces.set(inst.interface, [...(ifaces.get(inst.interface) ?? []), `${me.address}/${inst.prefix}`]);
         }
         [...ifaces].forEach(([iface, addrs], k) => {
-          must(`ip -n ${name} link add ${iface} type veth peer name p${k} && ip -n ${name} link set ${iface} up && ip -n ${name} link set p${k} up`);
+          must(
+            `ip -n ${name} link add ${iface} type veth peer name p${k} && ip -n ${name} link set ${iface} up && ip -n ${name} link set p${k} up`,
+          );
           for (const a of new Set(addrs)) must(`ip -n ${name} addr add ${a} dev ${iface}`);
         });
         const p = place(`${file}-${f.host}`, f, "keepalived.conf");

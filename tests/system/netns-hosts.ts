@@ -74,7 +74,11 @@ export class NetnsHosts {
   }
 
   /** Run a command inside a host's namespace and wait (bounded). */
-  exec(host: string, argv: readonly string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv; input?: string } = {}): SpawnSyncReturns<string> {
+  exec(
+    host: string,
+    argv: readonly string[],
+    opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv; input?: string } = {},
+  ): SpawnSyncReturns<string> {
     return spawnSync("ip", ["netns", "exec", this.ns(host), ...argv], {
       encoding: "utf8",
       timeout: opts.timeoutMs ?? 30_000,

@@ -30,21 +30,34 @@ import { NetnsHosts } from "./netns-hosts";
 
 const NODES = ["n1", "n2", "n3"];
 const addr = (n: string) => `10.231.9.${11 + NODES.indexOf(n)}`;
-const net = new NetnsHosts(`hfpp${process.pid % 100000}`, NODES.map((n) => ({ name: n, address: addr(n) })));
+const net = new NetnsHosts(
+  `hfpp${process.pid % 100000}`,
+  NODES.map((n) => ({ name: n, address: addr(n) })),
+);
 const work = mkdtempSync("/var/tmp/haforge-pcmk-procedures-");
 const verdicts: string[] = [];
 
 function inventory(over: { token?: number; waitForAll?: boolean } = {}): InventoryInput {
   return {
     name: "proc",
-    hosts: NODES.map((n) => ({ name: n, address: addr(n), init: "supervisor" as const, interfaces: [{ name: "eth0", address: `${addr(n)}/24` }] })),
+    hosts: NODES.map((n) => ({
+      name: n,
+      address: addr(n),
+      init: "supervisor" as const,
+      interfaces: [{ name: "eth0", address: `${addr(n)}/24` }],
+    })),
     pacemaker: {
       clusters: [
         {
           name: "pc",
           nodes: NODES.map((host) => ({ host })),
           token: over.token ?? 3000,
-          quorum: { twoNode: false, lastManStanding: false, autoTieBreaker: false, ...(over.waitForAll !== undefined ? { waitForAll: over.waitForAll } : {}) },
+          quorum: {
+            twoNode: false,
+            lastManStanding: false,
+            autoTieBreaker: false,
+            ...(over.waitForAll !== undefined ? { waitForAll: over.waitForAll } : {}),
+          },
           properties: { "stonith-enabled": false },
         },
       ],
@@ -56,7 +69,12 @@ function inventory(over: { token?: number; waitForAll?: boolean } = {}): Invento
 function renderFor(over: Parameters<typeof inventory>[0] = {}) {
   const r = planCluster(Inventory.parse(inventory(over)));
   assert.ok(r.plan, JSON.stringify(r.findings.filter((f) => f.severity === "error")));
-  const materials = Object.fromEntries(requiredMaterials(r.plan).map((m) => [m.key, Buffer.alloc(m.kind.type === "random-bytes" ? m.kind.bytes : 16, 0x5a).toString("base64")]));
+  const materials = Object.fromEntries(
+    requiredMaterials(r.plan).map((m) => [
+      m.key,
+      Buffer.alloc(m.kind.type === "random-bytes" ? m.kind.bytes : 16, 0x5a).toString("base64"),
+    ]),
+  );
   return renderDesiredState(r.plan, {}, materials);
 }
 type State = ReturnType<typeof renderFor>;
@@ -72,17 +90,23 @@ function place(n: string, f: FileSpec): void {
   writeFileSync(p, fileBytes(f), { mode: Number.parseInt(f.mode, 8) });
 }
 const filesOf = (s: State, n: string) => s.hosts.find((h) => h.host === n)!.files;
-const serviceOf = (s: State, n: string, name: string): ServiceSpec => s.hosts.find((h) => h.host === n)!.services.find((x) => x.name === name)!;
+const serviceOf = (s: State, n: string, name: string): ServiceSpec =>
+  s.hosts.find((h) => h.host === n)!.services.find((x) => x.name === name)!;
 
 const inits = new Map<string, { child: ChildProcess; inner: number }>();
 /** A command inside node n: its netns, mount, uts, ipc and pid namespaces. */
 function inside(n: string, cmd: string, timeoutMs = 60_000) {
-  const r = spawnSync("nsenter", ["-t", String(inits.get(n)!.inner), "-m", "-u", "-i", "-n", "-p", "--", "sh", "-c", cmd], { encoding: "utf8", timeout: timeoutMs });
+  const r = spawnSync("nsenter", ["-t", String(inits.get(n)!.inner), "-m", "-u", "-i", "-n", "-p", "--", "sh", "-c", cmd], {
+    encoding: "utf8",
+    timeout: timeoutMs,
+  });
   return { rc: r.status ?? -1, out: `${r.stdout ?? ""}${r.stderr ?? ""}` };
 }
 function insideAsync(n: string, cmd: string): Promise<{ rc: number; out: string }> {
   return new Promise((resolve) => {
-    const c = spawn("nsenter", ["-t", String(inits.get(n)!.inner), "-m", "-u", "-i", "-n", "-p", "--", "sh", "-c", cmd], { stdio: ["ignore", "pipe", "pipe"] });
+    const c = spawn("nsenter", ["-t", String(inits.get(n)!.inner), "-m", "-u", "-i", "-n", "-p", "--", "sh", "-c", cmd], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let out = "";
     c.stdout.on("data", (d) => (out += String(d)));
     c.stderr.on("data", (d) => (out += String(d)));
@@ -95,7 +119,8 @@ function insideAsync(n: string, cmd: string): Promise<{ rc: number; out: string 
 }
 
 /** The restart of a roll as the Pulumi layer runs it: the restart, then the bounded health gate. */
-const restartWithGate = (s: ServiceSpec) => (s.health ? `${s.restart} && timeout 240 sh -c 'until ${s.health.replace(/'/g, `'\\''`)}; do sleep 1; done'` : s.restart);
+const restartWithGate = (s: ServiceSpec) =>
+  s.health ? `${s.restart} && timeout 240 sh -c 'until ${s.health.replace(/'/g, `'\\''`)}; do sleep 1; done'` : s.restart;
 
 /** The node a roll is working on right now (its own view of the cluster is transient meanwhile). */
 let rolling: string | undefined;
@@ -131,15 +156,36 @@ const t0 = Date.now();
 function sampleAll(): void {
   for (const n of NODES) {
     const q = inside(n, "corosync-quorumtool -s 2>&1; echo; crm_mon -1 2>&1 | grep -ci unclean", 5_000);
-    samples.push({ at: Date.now() - t0, node: n, rolling, quorate: /^Quorate:\s+Yes/m.test(q.out), unclean: Number(q.out.trim().split("\n").pop()) > 0, corosyncUp: /^Quorate:/m.test(q.out) });
+    samples.push({
+      at: Date.now() - t0,
+      node: n,
+      rolling,
+      quorate: /^Quorate:\s+Yes/m.test(q.out),
+      unclean: Number(q.out.trim().split("\n").pop()) > 0,
+      corosyncUp: /^Quorate:/m.test(q.out),
+    });
   }
 }
 /** Pacemaker's fencing history ("0 events found" = none), as seen from node n. */
-const fenceHistory = (n: string) => inside(n, "stonith_admin --history '*' 2>&1").out.trim().replace(/^0 events found$/, "");
+const fenceHistory = (n: string) =>
+  inside(n, "stonith_admin --history '*' 2>&1")
+    .out.trim()
+    .replace(/^0 events found$/, "");
 
 before(async () => {
   assert.equal(process.getuid?.(), 0, "needs root (network namespaces, mounts)");
-  for (const b of ["corosync", "pacemakerd", "supervisord", "supervisorctl", "corosync-quorumtool", "crm_mon", "stonith_admin", "cibadmin", "nsenter", "unshare"])
+  for (const b of [
+    "corosync",
+    "pacemakerd",
+    "supervisord",
+    "supervisorctl",
+    "corosync-quorumtool",
+    "crm_mon",
+    "stonith_admin",
+    "cibadmin",
+    "nsenter",
+    "unshare",
+  ])
     assert.equal(spawnSync("sh", ["-c", `command -v ${b}`]).status, 0, `${b} missing`);
   net.up();
   for (const n of NODES) {
@@ -181,10 +227,30 @@ before(async () => {
       "exec supervisord -n -c /etc/supervisor/supervisord.conf",
     ].join("\n");
     writeFileSync(join(d, "init.sh"), init);
-    const child = spawn("ip", ["netns", "exec", net.ns(n), "unshare", "--mount", "--uts", "--ipc", "--pid", "--fork", "--kill-child", "--mount-proc", "--propagation", "private", "sh", join(d, "init.sh")], {
-      stdio: ["ignore", "ignore", "ignore"],
-      cwd: "/",
-    });
+    const child = spawn(
+      "ip",
+      [
+        "netns",
+        "exec",
+        net.ns(n),
+        "unshare",
+        "--mount",
+        "--uts",
+        "--ipc",
+        "--pid",
+        "--fork",
+        "--kill-child",
+        "--mount-proc",
+        "--propagation",
+        "private",
+        "sh",
+        join(d, "init.sh"),
+      ],
+      {
+        stdio: ["ignore", "ignore", "ignore"],
+        cwd: "/",
+      },
+    );
     let inner = 0;
     for (let i = 0; i < 40 && inner === 0; i++) {
       await new Promise((res) => setTimeout(res, 250));
@@ -195,7 +261,8 @@ before(async () => {
     inits.set(n, { child, inner });
   }
   for (const n of NODES) {
-    for (let i = 0; i < 40 && inside(n, "supervisorctl status >/dev/null 2>&1; [ $? -ne 4 ] && [ -S /run/supervisor.sock ]").rc !== 0; i++) await new Promise((r) => setTimeout(r, 250));
+    for (let i = 0; i < 40 && inside(n, "supervisorctl status >/dev/null 2>&1; [ $? -ne 4 ] && [ -S /run/supervisor.sock ]").rc !== 0; i++)
+      await new Promise((r) => setTimeout(r, 250));
   }
 });
 
@@ -224,7 +291,10 @@ describe("corosync config changes on a running 3-node Pacemaker cluster (real da
     for (const r of pcmk) assert.equal(r.rc, 0, `${r.node}: ${r.out}`);
     // Fencing on, with a device that records every request and touches nothing.
     const dev = `<primitive id="fence-null" class="stonith" type="null"><instance_attributes id="fence-null-ia"><nvpair id="fence-null-hl" name="hostlist" value="${NODES.join(" ")}"/></instance_attributes></primitive>`;
-    const c = inside("n1", `cibadmin --create -o resources --xml-text '${dev}' && crm_attribute --type crm_config --name stonith-enabled --update true`);
+    const c = inside(
+      "n1",
+      `cibadmin --create -o resources --xml-text '${dev}' && crm_attribute --type crm_config --name stonith-enabled --update true`,
+    );
     assert.equal(c.rc, 0, c.out);
     let ok = false;
     for (let i = 0; i < 60 && !ok; i++) {
@@ -233,7 +303,9 @@ describe("corosync config changes on a running 3-node Pacemaker cluster (real da
     }
     assert.ok(ok, inside("n1", "crm_mon -1").out);
     assert.equal(fenceHistory("n1"), "", "no fencing so far");
-    verdicts.push(`bootstrap: corosync-apply.sh first start + pacemaker restart on n1, n2, n3 behind the rendered gates; CLUSTER OK, stonith-enabled=true with the null device started`);
+    verdicts.push(
+      `bootstrap: corosync-apply.sh first start + pacemaker restart on n1, n2, n3 behind the rendered gates; CLUSTER OK, stonith-enabled=true with the null device started`,
+    );
   });
 
   it("a reloadable change (totem token): `corosync-cfgtool -R` on each node, Pacemaker never stopped, quorum and no fence throughout", async () => {
@@ -245,14 +317,24 @@ describe("corosync config changes on a running 3-node Pacemaker cluster (real da
       assert.equal(x.rc, 0, `${x.node}: ${x.out}`);
       assert.match(x.out, /reloadable change: corosync-cfgtool -R/);
     }
-    assert.deepEqual(NODES.map((n) => inside(n, "supervisorctl pid pacemaker").out.trim()), pids, "pacemakerd kept its pid on every node");
+    assert.deepEqual(
+      NODES.map((n) => inside(n, "supervisorctl pid pacemaker").out.trim()),
+      pids,
+      "pacemakerd kept its pid on every node",
+    );
     assert.match(inside("n2", "corosync-cmapctl -g totem.token").out, /= 5000$/m, "the running corosync took the new token");
     const mine = samples.slice(before);
     assert.ok(mine.length >= 3, "sampled");
     assert.equal(fenceHistory("n1"), "", "no fence");
-    assert.deepEqual(mine.filter((s) => !s.quorate || s.unclean), [], "quorate everywhere, never UNCLEAN");
+    assert.deepEqual(
+      mine.filter((s) => !s.quorate || s.unclean),
+      [],
+      "quorate everywhere, never UNCLEAN",
+    );
     assert.equal(fenceHistory("n1"), "");
-    verdicts.push(`reloadable change (token 3000 -> 5000): corosync-cfgtool -R on n1..n3, pacemakerd pids unchanged, runtime totem.token=5000; ${mine.length} samples, all quorate, none UNCLEAN; fencing history empty`);
+    verdicts.push(
+      `reloadable change (token 3000 -> 5000): corosync-cfgtool -R on n1..n3, pacemakerd pids unchanged, runtime totem.token=5000; ${mine.length} samples, all quorate, none UNCLEAN; fencing history empty`,
+    );
   });
 
   it("a non-reloadable change (wait_for_all): each node taken out cleanly (pacemaker, then corosync), one at a time; the others stay quorate, no fence", async () => {
@@ -285,12 +367,15 @@ describe("corosync config changes on a running 3-node Pacemaker cluster (real da
     const before = samples.length;
     const timer = setInterval(sampleAll, 250);
     const r = await insideAsync("n2", "supervisorctl restart corosync");
-    for (let i = 0; i < 40 && fenceHistory("n1") === "" && !samples.slice(before).some((s) => s.unclean); i++) await new Promise((res) => setTimeout(res, 500));
+    for (let i = 0; i < 40 && fenceHistory("n1") === "" && !samples.slice(before).some((s) => s.unclean); i++)
+      await new Promise((res) => setTimeout(res, 500));
     clearInterval(timer);
     const mine = samples.slice(before);
     const history = fenceHistory("n1");
     const unclean = mine.filter((s) => s.unclean).length;
-    verdicts.push(`control (restart corosync under pacemaker on n2, rc ${r.rc}): ${unclean} UNCLEAN samples; fencing history: ${history.split("\n")[0] || "(empty)"}`);
+    verdicts.push(
+      `control (restart corosync under pacemaker on n2, rc ${r.rc}): ${unclean} UNCLEAN samples; fencing history: ${history.split("\n")[0] || "(empty)"}`,
+    );
     assert.ok(unclean > 0 || /n2/.test(history), `the old way went unnoticed: ${history}`);
   });
 });

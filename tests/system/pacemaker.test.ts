@@ -45,12 +45,22 @@ const sh = (script: string, env: NodeJS.ProcessEnv = {}, timeoutMs?: number): Ru
 
 /** A FileSpec.validate command run the way the host runs it: `{file}` becomes "$1". */
 const runValidate = (validate: string, file: string, prefix: readonly string[] = []): Run =>
-  run(prefix[0] ?? "sh", [...prefix.slice(1), ...(prefix.length ? ["sh"] : []), "-c", validate.split("{file}").join(`"$1"`), "haforge-validate", file]);
+  run(prefix[0] ?? "sh", [
+    ...prefix.slice(1),
+    ...(prefix.length ? ["sh"] : []),
+    "-c",
+    validate.split("{file}").join(`"$1"`),
+    "haforge-validate",
+    file,
+  ]);
 
 /** Deterministic stand-ins for generated material: fixed bytes of the requested size. */
 const testMaterials = (plan: ClusterPlan): Record<string, string> => ({
   ...Object.fromEntries(
-    (renderPart.materials!(plan) ?? []).map((m) => [m.key, Buffer.alloc(m.kind.type === "random-bytes" ? m.kind.bytes : 16, 0x5a).toString("base64")]),
+    (renderPart.materials!(plan) ?? []).map((m) => [
+      m.key,
+      Buffer.alloc(m.kind.type === "random-bytes" ? m.kind.bytes : 16, 0x5a).toString("base64"),
+    ]),
   ),
   ...fixtureMaterials,
 });
@@ -100,12 +110,28 @@ function writeCorosync(tag: string, plan: ClusterPlan, host?: string): string {
 
 const verdicts: string[] = [];
 const record = (what: string, r: Run): void => {
-  const lines = r.out.trim().split("\n").filter((l) => l.trim() !== "");
+  const lines = r.out
+    .trim()
+    .split("\n")
+    .filter((l) => l.trim() !== "");
   const last = lines.filter((l) => l.startsWith("cib-apply:")).slice(-1)[0] ?? lines.slice(-1)[0] ?? "";
   verdicts.push(`${what}: rc ${r.rc}${last ? ` (${last.trim().slice(0, 140)})` : ""}`);
 };
 
-const NEEDED = ["corosync", "crm_verify", "cibadmin", "crm_diff", "crm_mon", "crm_node", "corosync-quorumtool", "corosync-cfgtool", "pacemakerd", "ip", "nsenter", "unshare"];
+const NEEDED = [
+  "corosync",
+  "crm_verify",
+  "cibadmin",
+  "crm_diff",
+  "crm_mon",
+  "crm_node",
+  "corosync-quorumtool",
+  "corosync-cfgtool",
+  "pacemakerd",
+  "ip",
+  "nsenter",
+  "unshare",
+];
 
 before(() => {
   const missing = NEEDED.filter((b) => sh(`command -v ${b}`).rc !== 0);
@@ -154,7 +180,13 @@ describe("crm_verify --xml-file on the rendered CIB", () => {
   it("negative: a constraint referencing an unknown resource is refused (rc 78)", () => {
     const dangling = withCluster(threeNodePlan, (c) => ({
       ...c,
-      spec: { ...c.spec, constraints: { ...c.spec.constraints, colocation: [...c.spec.constraints.colocation, { id: "col-ghost", resource: "vip-db", with: "ghost", score: "INFINITY" }] } },
+      spec: {
+        ...c.spec,
+        constraints: {
+          ...c.spec.constraints,
+          colocation: [...c.spec.constraints.colocation, { id: "col-ghost", resource: "vip-db", with: "ghost", score: "INFINITY" }],
+        },
+      },
     }));
     const r = run("crm_verify", ["--xml-file", writeCib("verify-dangling", dangling)]);
     record("crm_verify dangling colocation", r);
@@ -353,7 +385,13 @@ describe("cib-apply.sh against a CIB file (CIB_file)", () => {
 
   it("refuses a rendered CIB that does not verify and leaves the live CIB alone", () => {
     const before = readFileSync(live, "utf8");
-    const bad = withCluster(threeNodePlan, (c) => ({ ...c, spec: { ...c.spec, constraints: { ...c.spec.constraints, order: [{ id: "o-ghost", first: "ghost", then: "app", kind: "Mandatory" }] } } }));
+    const bad = withCluster(threeNodePlan, (c) => ({
+      ...c,
+      spec: {
+        ...c.spec,
+        constraints: { ...c.spec.constraints, order: [{ id: "o-ghost", first: "ghost", then: "app", kind: "Mandatory" }] },
+      },
+    }));
     const r = apply(writeCib("apply-file-bad", bad));
     record("cib-apply.sh with a CIB that does not verify", r);
     assert.equal(r.rc, 3, r.out);
@@ -415,10 +453,30 @@ describe("a real one-node cluster: corosync + pacemakerd from the rendered files
       "wait",
     ].join("\n");
     writeFileSync(join(dir, "init.sh"), init);
-    host = spawn("ip", ["netns", "exec", ns, "unshare", "--mount", "--uts", "--ipc", "--pid", "--fork", "--kill-child", "--mount-proc", "--propagation", "private", "sh", join(dir, "init.sh")], {
-      stdio: ["ignore", "ignore", "ignore"],
-      cwd: "/",
-    });
+    host = spawn(
+      "ip",
+      [
+        "netns",
+        "exec",
+        ns,
+        "unshare",
+        "--mount",
+        "--uts",
+        "--ipc",
+        "--pid",
+        "--fork",
+        "--kill-child",
+        "--mount-proc",
+        "--propagation",
+        "private",
+        "sh",
+        join(dir, "init.sh"),
+      ],
+      {
+        stdio: ["ignore", "ignore", "ignore"],
+        cwd: "/",
+      },
+    );
     // unshare forks the namespace's init; its pid (seen from here) is what nsenter enters.
     for (let i = 0; i < 40 && inner === 0; i++) {
       await new Promise((res) => setTimeout(res, 250));
@@ -453,7 +511,10 @@ describe("a real one-node cluster: corosync + pacemakerd from the rendered files
     record("live pacemaker health right after start", { rc: early.rc, out: mon.out });
     record("live `crm_mon -1 -s` exit code at that moment (why the gate reads the text)", mon);
     const r = await until(PACEMAKER_HEALTH, 60);
-    record(`live pacemaker health \`${PACEMAKER_HEALTH}\` after ${r.waited.toFixed(1)} s`, { rc: r.last.rc, out: inside("crm_mon -1 -s").out });
+    record(`live pacemaker health \`${PACEMAKER_HEALTH}\` after ${r.waited.toFixed(1)} s`, {
+      rc: r.last.rc,
+      out: inside("crm_mon -1 -s").out,
+    });
     assert.ok(r.ok, inside("crm_mon -1").out);
   });
 
@@ -483,14 +544,21 @@ describe("a real one-node cluster: corosync + pacemakerd from the rendered files
     const epoch = (s: string) => Number(/ epoch="(\d+)"/.exec(s)?.[1] ?? NaN);
     assert.ok(epoch(after) > epoch(before), `live epoch ${epoch(before)} -> ${epoch(after)}`);
     const started = await until("crm_mon -1 | grep -q 'dummy-b.*Started solo1'", 30);
-    record("live resources started (crm_mon)", { rc: started.last.rc, out: inside("crm_mon -1 | grep -E 'dummy-(a|b)'").out.replace(/\s+/g, " ") });
+    record("live resources started (crm_mon)", {
+      rc: started.last.rc,
+      out: inside("crm_mon -1 | grep -E 'dummy-(a|b)'").out.replace(/\s+/g, " "),
+    });
     assert.ok(started.ok, inside("crm_mon -1").out);
   });
 
   it("a changed inventory is applied as a patch: a removed resource leaves the live CIB", () => {
     const smaller = withCluster(singleNodePlan, (c) => ({
       ...c,
-      spec: { ...c.spec, primitives: c.spec.primitives.filter((p) => p.id !== "dummy-b"), constraints: { ...c.spec.constraints, order: [] } },
+      spec: {
+        ...c.spec,
+        primitives: c.spec.primitives.filter((p) => p.id !== "dummy-b"),
+        constraints: { ...c.spec.constraints, order: [] },
+      },
     }));
     const files = render(smaller).files;
     const cib = materialize("live-smaller", fileOf(files, "solo1", cibPath("solo")));

@@ -31,7 +31,10 @@ const qs = plan.quorumStore!;
 const addressOf = (h: string) => plan.hosts.find((x) => x.name === h)!.internalAddress;
 
 describe("patroni: rendered configs against the real validator and a real cluster", { timeout: 240_000 }, () => {
-  const lab = new NetnsHosts("hfp", plan.hosts.map((h) => ({ name: h.name, address: h.internalAddress })));
+  const lab = new NetnsHosts(
+    "hfp",
+    plan.hosts.map((h) => ({ name: h.name, address: h.internalAddress })),
+  );
   const dir = mkdtempSync(join(tmpdir(), "haforge-patroni-"));
   const etcd = new Map<string, Started>();
   let state: DesiredState;
@@ -56,8 +59,19 @@ describe("patroni: rendered configs against the real validator and a real cluste
     state = renderDesiredState(plan, PG_SECRETS, {});
     chmodSync(dir, 0o755);
     lab.up();
-    for (const [host, path] of stageEtcd(state, dir, qs.members.map((m) => m.host))) {
-      etcd.set(host, lab.start(host, ["setpriv", "--reuid=etcd", "--regid=etcd", "--init-groups", "etcd", "--config-file", path], join(dir, `${host}-etcd.log`)));
+    for (const [host, path] of stageEtcd(
+      state,
+      dir,
+      qs.members.map((m) => m.host),
+    )) {
+      etcd.set(
+        host,
+        lab.start(
+          host,
+          ["setpriv", "--reuid=etcd", "--regid=etcd", "--init-groups", "etcd", "--config-file", path],
+          join(dir, `${host}-etcd.log`),
+        ),
+      );
     }
     const etcdHealth = state.hosts.find((h) => h.host === "db1")!.services.find((s) => s.name === "etcd")!.health!;
     assert.ok(await waitFor(() => lab.sh("db1", etcdHealth, 20_000).status === 0, 60_000), "etcd healthy");
@@ -109,11 +123,17 @@ describe("patroni: rendered configs against the real validator and a real cluste
     // Something listening on db1's postgres address, as the running member would be.
     const listener = lab.start(
       "db1",
-      ["python3", "-c", `import socket,time\ns=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("${addressOf("db1")}", ${pg.port})); s.listen(); time.sleep(120)`],
+      [
+        "python3",
+        "-c",
+        `import socket,time\ns=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("${addressOf("db1")}", ${pg.port})); s.listen(); time.sleep(120)`,
+      ],
       join(dir, "listener.log"),
     );
     try {
-      assert.ok(await waitFor(() => lab.exec("db1", ["sh", "-c", `ss -ltn | grep -q '${addressOf("db1")}:${pg.port}'`]).status === 0, 10_000));
+      assert.ok(
+        await waitFor(() => lab.exec("db1", ["sh", "-c", `ss -ltn | grep -q '${addressOf("db1")}:${pg.port}'`]).status === 0, 10_000),
+      );
       const raw = validateRaw("db1", configFile("db1").content, "live.yml");
       console.log(`patroni --validate-config (port in use): rc ${raw.rc} "${raw.out}"`);
       assert.notEqual(raw.rc, 0);
@@ -152,9 +172,14 @@ describe("patroni: rendered configs against the real validator and a real cluste
       writeFileSync(path, content, { mode: 0o600 });
       chownSync(path, postgresUid, postgresGid);
       started.push(
-        lab.start(host, ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "patroni", path], join(dir, `${host}-patroni.log`), {
-          env: { ...process.env, HOME: home },
-        }),
+        lab.start(
+          host,
+          ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "patroni", path],
+          join(dir, `${host}-patroni.log`),
+          {
+            env: { ...process.env, HOME: home },
+          },
+        ),
       );
     }
     try {
@@ -162,23 +187,39 @@ describe("patroni: rendered configs against the real validator and a real cluste
       const streaming = (leader: string): number => {
         const r = lab.exec(
           leader,
-          ["psql", "-h", addressOf(leader), "-U", "postgres", "-d", "postgres", "-tAc", "select count(*) from pg_stat_replication where state = 'streaming'"],
+          [
+            "psql",
+            "-h",
+            addressOf(leader),
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-tAc",
+            "select count(*) from pg_stat_replication where state = 'streaming'",
+          ],
           { env: { ...process.env, PGPASSWORD: su, PGCONNECT_TIMEOUT: "3" }, timeoutMs: 10_000 },
         );
         return r.status === 0 ? Number(r.stdout.trim()) : -1;
       };
       const leaderOf = (): string | undefined => {
         for (const host of pg.nodes) {
-          const r = lab.exec(host, ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", `http://${addressOf(host)}:8008/primary`], { timeoutMs: 10_000 });
+          const r = lab.exec(host, ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", `http://${addressOf(host)}:8008/primary`], {
+            timeoutMs: 10_000,
+          });
           if (r.stdout.trim() === "200") return host;
         }
         return undefined;
       };
       let leader: string | undefined;
-      const ok = await waitFor(() => {
-        leader = leaderOf();
-        return leader !== undefined && streaming(leader) === 2;
-      }, 150_000, 1_000);
+      const ok = await waitFor(
+        () => {
+          leader = leaderOf();
+          return leader !== undefined && streaming(leader) === 2;
+        },
+        150_000,
+        1_000,
+      );
       if (!ok) {
         const log = execFileSync("sh", ["-c", `tail -n 40 ${dir}/*-patroni.log`], { encoding: "utf8" });
         assert.fail(`no leader with 2 streaming replicas within 150 s (leader: ${leader})\n${log}`);

@@ -72,7 +72,18 @@ const rabbitmqUid = Number(spawnSync("id", ["-u", "rabbitmq"], { encoding: "utf8
 const rabbitmqGid = Number(spawnSync("id", ["-g", "rabbitmq"], { encoding: "utf8" }).stdout.trim());
 
 /** argv that runs `argv` inside the namespace as the rabbitmq user (as the unit does). */
-const inNs = (argv: string[]) => ["ip", "netns", "exec", NS, "setpriv", "--reuid=rabbitmq", "--regid=rabbitmq", "--init-groups", "--", ...argv];
+const inNs = (argv: string[]) => [
+  "ip",
+  "netns",
+  "exec",
+  NS,
+  "setpriv",
+  "--reuid=rabbitmq",
+  "--regid=rabbitmq",
+  "--init-groups",
+  "--",
+  ...argv,
+];
 
 interface Node {
   readonly child: ChildProcess;
@@ -241,7 +252,10 @@ describe("rabbitmq: a real 3.10 node with the rendered files", { timeout: 240_00
     mkdirSync(unitDir);
     const unit = three.files.find((f) => f.host === "rmq1" && f.path === "/etc/systemd/system/rabbitmq-server.service")!;
     writeFileSync(join(unitDir, "rabbitmq-server.service"), unit.content);
-    const verify = spawnSync("systemd-analyze", ["verify", join(unitDir, "rabbitmq-server.service")], { encoding: "utf8", timeout: 20_000 });
+    const verify = spawnSync("systemd-analyze", ["verify", join(unitDir, "rabbitmq-server.service")], {
+      encoding: "utf8",
+      timeout: 20_000,
+    });
     assert.equal(verify.status, 0, verify.stderr);
     assert.equal(verify.stderr.trim(), "", "systemd-analyze verify has no complaint");
     const program = three.files.find((f) => f.host === "rmq3" && f.path === "/etc/supervisor/conf.d/rabbitmq-server.conf")!;
@@ -288,7 +302,11 @@ describe("rabbitmq: a real 3.10 node with the rendered files", { timeout: 240_00
     assert.deepEqual(s.running_nodes, [`rabbit@${NODE_ADDR}`]);
     assert.equal(s.cluster_name, "rmq-system");
     const listeners = (s.listeners[`rabbit@${NODE_ADDR}`] as { protocol: string; port: number }[]).map((l) => [l.protocol, l.port]).sort();
-    assert.deepEqual(listeners, [["amqp", PORT], ["clustering", 25672], ["http", MGMT_PORT]]);
+    assert.deepEqual(listeners, [
+      ["amqp", PORT],
+      ["clustering", 25672],
+      ["http", MGMT_PORT],
+    ]);
   });
 
   it("rabbitmqctl: the vhost exists with quorum as default queue type, the user has all permissions on it, no guest", () => {
@@ -300,7 +318,10 @@ describe("rabbitmq: a real 3.10 node with the rendered files", { timeout: 240_00
     const exported = cli(["rabbitmqctl", "-q", "export_definitions", "-", "--format", "json"]);
     assert.equal(exported.status, 0, exported.stderr);
     const defs = JSON.parse(exported.stdout);
-    assert.deepEqual(defs.users.map((u: { name: string; tags: string[] }) => [u.name, u.tags]), [["tower", ["monitoring"]]]);
+    assert.deepEqual(
+      defs.users.map((u: { name: string; tags: string[] }) => [u.name, u.tags]),
+      [["tower", ["monitoring"]]],
+    );
     assert.deepEqual(defs.permissions, [{ user: "tower", vhost: "tower", configure: ".*", write: ".*", read: ".*" }]);
   });
 
@@ -323,7 +344,10 @@ describe("rabbitmq: a real 3.10 node with the rendered files", { timeout: 240_00
 
   it("management API answers on the configured port for the user", async () => {
     const auth = Buffer.from(`tower:${PASSWORD}`).toString("base64");
-    const res = await fetch(`http://${NODE_ADDR}:${MGMT_PORT}/api/whoami`, { headers: { authorization: `Basic ${auth}` }, signal: AbortSignal.timeout(5000) });
+    const res = await fetch(`http://${NODE_ADDR}:${MGMT_PORT}/api/whoami`, {
+      headers: { authorization: `Basic ${auth}` },
+      signal: AbortSignal.timeout(5000),
+    });
     assert.equal(res.status, 200);
     assert.deepEqual(await res.json(), { name: "tower", tags: ["monitoring"] });
   });
@@ -340,7 +364,11 @@ describe("rabbitmq: a real 3.10 node with the rendered files", { timeout: 240_00
     assert.equal(shell(forNode(member.create, `rabbit@${NODE_ADDR}`)).status, 0, "this node is a member");
     // The create waits (bounded, 180 s) for a node that joins later in the roll: bound it here.
     const q = (x: string) => `'${x.replace(/'/g, `'\\''`)}'`;
-    assert.equal(shell(`timeout 6 sh -c ${q(forNode(member.create, `rabbit@${NODE_ADDR}0`))}`).status, 124, "exact match only: still waiting");
+    assert.equal(
+      shell(`timeout 6 sh -c ${q(forNode(member.create, `rabbit@${NODE_ADDR}0`))}`).status,
+      124,
+      "exact match only: still waiting",
+    );
     const gone = shell(forNode(member.delete!, "rabbit@10.231.255.99"));
     assert.equal(gone.status, 0, `forgetting a node that is not there converges: ${gone.stderr}`);
   });

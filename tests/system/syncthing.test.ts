@@ -26,12 +26,20 @@ const st = plan.syncthing!;
 const materials = generateMaterials(plan);
 
 describe("syncthing: real daemons accept the rendered homes", { timeout: 240_000 }, () => {
-  const lab = new NetnsHosts("hfs", FS_HOSTS.map((h) => ({ name: h.name, address: h.internal })));
+  const lab = new NetnsHosts(
+    "hfs",
+    FS_HOSTS.map((h) => ({ name: h.name, address: h.internal })),
+  );
   const dir = mkdtempSync(join(tmpdir(), "haforge-syncthing-"));
   const homeOf = (h: string) => join(dir, h, "home");
   const dataOf = (h: string) => join(dir, h, "sync");
   /** Rendered text with the host paths moved into the test dir. */
-  const relocate = (h: string, text: string) => text.split(SYNCTHING_HOME).join(homeOf(h)).split("/srv/sync/").join(`${dataOf(h)}/`);
+  const relocate = (h: string, text: string) =>
+    text
+      .split(SYNCTHING_HOME)
+      .join(homeOf(h))
+      .split("/srv/sync/")
+      .join(`${dataOf(h)}/`);
   const procs: Started[] = [];
   let state: DesiredState;
   let startedAt = 0;
@@ -72,7 +80,10 @@ describe("syncthing: real daemons accept the rendered homes", { timeout: 240_000
   });
 
   test("the rendered health command passes on every host", async () => {
-    const ok = await waitFor(() => FS_HOSTS.every((h) => lab.sh(h.name, relocate(h.name, serviceOf(h.name).health!), 10_000).status === 0), 60_000);
+    const ok = await waitFor(
+      () => FS_HOSTS.every((h) => lab.sh(h.name, relocate(h.name, serviceOf(h.name).health!), 10_000).status === 0),
+      60_000,
+    );
     if (!ok) assert.fail(`not healthy in 60 s\n${execFileSync("sh", ["-c", `tail -n 20 ${dir}/*.log`], { encoding: "utf8" })}`);
     console.log(`syncthing: 3 instances healthy ${Date.now() - startedAt} ms after start`);
   });
@@ -88,11 +99,23 @@ describe("syncthing: real daemons accept the rendered homes", { timeout: 240_000
 
   test("the configured folders, devices and switched-off internet features are as rendered", () => {
     for (const h of FS_HOSTS) {
-      const folders = api(h.name, "/rest/config/folders") as { id: string; path: string; fsWatcherEnabled: boolean; fsWatcherDelayS: number; devices: { deviceID: string }[] }[];
+      const folders = api(h.name, "/rest/config/folders") as {
+        id: string;
+        path: string;
+        fsWatcherEnabled: boolean;
+        fsWatcherDelayS: number;
+        devices: { deviceID: string }[];
+      }[];
       const expected = st.folders.filter((f) => f.hosts.includes(h.name)).sort((a, b) => a.id.localeCompare(b.id));
       folders.sort((a, b) => a.id.localeCompare(b.id));
       assert.deepEqual(
-        folders.map((f) => ({ id: f.id, path: f.path, watch: f.fsWatcherEnabled, delay: f.fsWatcherDelayS, devices: f.devices.map((d) => d.deviceID).sort() })),
+        folders.map((f) => ({
+          id: f.id,
+          path: f.path,
+          watch: f.fsWatcherEnabled,
+          delay: f.fsWatcherDelayS,
+          devices: f.devices.map((d) => d.deviceID).sort(),
+        })),
         expected.map((f) => ({
           id: f.id,
           path: relocate(h.name, f.path),
@@ -126,7 +149,9 @@ describe("syncthing: real daemons accept the rendered homes", { timeout: 240_000
     writeFileSync(join(dataOf("fs1"), "shared", "hello.txt"), "from fs1\n");
     const shared = await waitFor(() => ["fs2", "fs3"].every((h) => existsSync(join(dataOf(h), "shared", "hello.txt"))), 60_000, 100);
     assert.ok(shared, "shared/hello.txt on fs2 and fs3 within 60 s");
-    console.log(`syncthing: shared (fsWatcherDelayS ${st.folders[0]!.fsWatcherDelayS}) file on both peers ${Date.now() - t0} ms after the write`);
+    console.log(
+      `syncthing: shared (fsWatcherDelayS ${st.folders[0]!.fsWatcherDelayS}) file on both peers ${Date.now() - t0} ms after the write`,
+    );
     const t1 = Date.now();
     writeFileSync(join(dataOf("fs1"), "pair", "pair.txt"), "pair only\n");
     assert.ok(await waitFor(() => existsSync(join(dataOf("fs2"), "pair", "pair.txt")), 60_000, 100), "pair/pair.txt on fs2");

@@ -141,7 +141,10 @@ describe("tower: rendered files against python3, ssh-keygen, ssh and sshd", { ti
       "  'host': u.hostname, 'port': u.port, 'vhost': unquote(u.path[1:]), 'channel': ns['CHANNEL_LAYERS']['default']['CONFIG']['url'] == ns['BROKER_URL'],",
       "  'db': [db['HOST'], db['PORT'], db['NAME'], db['USER'], db['PASSWORD'], db['ATOMIC_REQUESTS']]}))",
     ].join("\n");
-    for (const [host, brokerHost] of [["tower2", "172.16.0.12"], ["east1", "172.16.0.11"]] as const) {
+    for (const [host, brokerHost] of [
+      ["tower2", "172.16.0.12"],
+      ["east1", "172.16.0.11"],
+    ] as const) {
       const files = [CLUSTER_HOST_ID_PY, BROKER_PY, POSTGRES_PY].map((p) => put(get(host, p)));
       const out = spawnSync("python3", ["-c", py, ...files], { encoding: "utf8", timeout: 20_000, env: hostEnv });
       assert.equal(out.status, 0, out.stderr);
@@ -187,8 +190,27 @@ describe("tower: rendered files against python3, ssh-keygen, ssh and sshd", { ti
     // Host matching, IdentityFile and IdentitiesOnly still come from the rendered config.
     const res = spawnSync(
       "ssh",
-      ["-F", cfgPath, "-o", "HostName=127.0.0.1", "-o", `Port=${port}`, "-o", "User=root", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
-        "-o", `UserKnownHostsFile=${join(dir, "known_hosts")}`, "-o", "ConnectTimeout=5", target, "echo", "in:$(hostname)"],
+      [
+        "-F",
+        cfgPath,
+        "-o",
+        "HostName=127.0.0.1",
+        "-o",
+        `Port=${port}`,
+        "-o",
+        "User=root",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        `UserKnownHostsFile=${join(dir, "known_hosts")}`,
+        "-o",
+        "ConnectTimeout=5",
+        target,
+        "echo",
+        "in:$(hostname)",
+      ],
       { encoding: "utf8", timeout: 20_000, env: { PATH: process.env.PATH, HOME: dir } }, // no agent, no ~/.ssh keys
     );
     return { status: res.status, stderr: res.stderr };
@@ -203,8 +225,24 @@ describe("tower: rendered files against python3, ssh-keygen, ssh and sshd", { ti
     const east = get("east1", privateKeyPath("dmz"));
     const res = spawnSync(
       "ssh",
-      ["-F", "/dev/null", "-i", put({ ...east, host: "east1-manual" }), "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
-        "-o", `UserKnownHostsFile=${join(dir, "known_hosts")}`, "-p", String(sshds.find((s) => s.name === "iso1")!.port), "root@127.0.0.1", "true"],
+      [
+        "-F",
+        "/dev/null",
+        "-i",
+        put({ ...east, host: "east1-manual" }),
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        `UserKnownHostsFile=${join(dir, "known_hosts")}`,
+        "-p",
+        String(sshds.find((s) => s.name === "iso1")!.port),
+        "root@127.0.0.1",
+        "true",
+      ],
       { encoding: "utf8", timeout: 20_000, env: { PATH: process.env.PATH, HOME: dir } },
     );
     assert.equal(res.status, 255);

@@ -36,9 +36,22 @@ function inventoryOf(c: Case): InventoryInput {
   const names = Array.from({ length: c.n }, (_, i) => `node${i + 1}`);
   return {
     name: "ap",
-    hosts: names.map((name, i) => ({ name, address: `10.9.0.${11 + i}`, init: c.inits[i], interfaces: [{ name: "eth0", address: `10.9.0.${11 + i}/24` }] })),
+    hosts: names.map((name, i) => ({
+      name,
+      address: `10.9.0.${11 + i}`,
+      init: c.inits[i],
+      interfaces: [{ name: "eth0", address: `10.9.0.${11 + i}/24` }],
+    })),
     activePassive: [
-      { name: "drp", service: c.service, hosts: names, vip: "10.9.0.100/24", haId: "ha-1", token: { value: "tok" }, ...(c.active !== undefined ? { active: names[c.active]! } : {}) },
+      {
+        name: "drp",
+        service: c.service,
+        hosts: names,
+        vip: "10.9.0.100/24",
+        haId: "ha-1",
+        token: { value: "tok" },
+        ...(c.active !== undefined ? { active: names[c.active]! } : {}),
+      },
     ],
   };
 }
@@ -75,7 +88,12 @@ describe("active/passive procedure (properties)", () => {
         assert.doesNotMatch(check!.create, SIGNAL, "the check changes nothing");
         assert.ok(check!.create.startsWith(`if ${vipTest}; then `), "already active: nothing to do");
         assert.match(check!.create, /Stream switch to realtime streaming/);
-        assert.deepEqual(rest.map((a) => a.host).sort(), Array.from({ length: c.n }, (_, i) => `node${i + 1}`).filter((h) => h !== target).sort());
+        assert.deepEqual(
+          rest.map((a) => a.host).sort(),
+          Array.from({ length: c.n }, (_, i) => `node${i + 1}`)
+            .filter((h) => h !== target)
+            .sort(),
+        );
         for (const a of rest) {
           assert.deepEqual(a.dependsOn, [check!.id], "no demotion before the target is known caught up");
           assert.ok(a.create.startsWith(`if ${vipTest}; then `), "only the VIP holder is demoted");
@@ -128,14 +146,18 @@ describe("active/passive procedure (properties)", () => {
           assert.equal(envOf(f.content, "RS_STATIC_IP"), `10.9.0.${10 + Number(f.host.slice(4))}`);
           assert.equal(envOf(f.content, "RS_HA_PASSIVE"), f.host === "node1" ? "false" : "true");
         }
-        for (const f of out.files.filter((x) => x.path.startsWith("/etc/systemd/"))) assert.equal(f.path, `/etc/systemd/system/${c.service}.service.d/20-ha.conf`);
+        for (const f of out.files.filter((x) => x.path.startsWith("/etc/systemd/")))
+          assert.equal(f.path, `/etc/systemd/system/${c.service}.service.d/20-ha.conf`);
       }),
       { numRuns: 100 },
     );
   });
 
   it("findings: `active` must be one of the app's hosts; two hosts with one address cannot both be RS_STATIC_IP", () => {
-    const bad = Inventory.parse({ ...inventoryOf({ n: 2, inits: ["systemd", "systemd"], active: undefined, service: "dr-provision" }), activePassive: [{ name: "drp", hosts: ["node1", "node2"], vip: "10.9.0.100/24", haId: "x", token: { value: "t" }, active: "node9" }] });
+    const bad = Inventory.parse({
+      ...inventoryOf({ n: 2, inits: ["systemd", "systemd"], active: undefined, service: "dr-provision" }),
+      activePassive: [{ name: "drp", hosts: ["node1", "node2"], vip: "10.9.0.100/24", haId: "x", token: { value: "t" }, active: "node9" }],
+    });
     const f = one(planCluster(bad).findings, "active-passive.unknown-active");
     assert.equal(f.path, "activePassive[0].active");
     assert.equal(f.severity, "error");

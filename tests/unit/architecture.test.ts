@@ -10,7 +10,16 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import fc from "fast-check";
-import { CLI_ENTRY, importSpecifiers, layerOf, layerViolations, parseLayers, productEdges, type Edge, type Layer } from "../helpers/module-graph";
+import {
+  CLI_ENTRY,
+  importSpecifiers,
+  layerOf,
+  layerViolations,
+  parseLayers,
+  productEdges,
+  type Edge,
+  type Layer,
+} from "../helpers/module-graph";
 import { ROOT } from "../helpers/cli";
 
 const layers = parseLayers(readFileSync(join(ROOT, "docs", "architecture.md"), "utf8"));
@@ -35,7 +44,10 @@ describe("module graph (docs/architecture.md, Layers)", () => {
   test("the CLI reaches no @pulumi/* module (static graph)", () => {
     const v = layerViolations(layers, edges).filter((x) => x.kind === "pulumi-from-cli");
     assert.deepEqual(v, []);
-    assert.ok(edges.some((e) => e.from === CLI_ENTRY), "the CLI entry was parsed");
+    assert.ok(
+      edges.some((e) => e.from === CLI_ENTRY),
+      "the CLI entry was parsed",
+    );
   });
 
   test("`haforge validate` of an example loads no @pulumi/* module (run time)", () => {

@@ -32,7 +32,12 @@ describe("haforge diff OLD NEW", () => {
 
 describe("haforge diff INVENTORY --rev REV", () => {
   const repo = mkdtempSync(join(tmpdir(), "hf-rev-"));
-  const git = (...args: string[]) => execFileSync("git", args, { cwd: repo, encoding: "utf8", env: { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@t", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@t" } });
+  const git = (...args: string[]) =>
+    execFileSync("git", args, {
+      cwd: repo,
+      encoding: "utf8",
+      env: { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@t", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@t" },
+    });
   git("init", "-q");
   copyFileSync(inv("tower-cluster.ini"), join(repo, "prod.ini"));
   git("add", "prod.ini");
@@ -49,7 +54,11 @@ describe("haforge diff INVENTORY --rev REV", () => {
 
   it("a revision that looks like an option is refused before git sees it: no file is written", async () => {
     const before = readdirSync(repo).sort();
-    const optionLike = fc.tuple(fc.constantFrom("-", "--"), fc.constantFrom("output=", "output ", "o", "exec=", ""), fc.stringMatching(/^[a-zA-Z0-9/._=-]{0,12}$/));
+    const optionLike = fc.tuple(
+      fc.constantFrom("-", "--"),
+      fc.constantFrom("output=", "output ", "o", "exec=", ""),
+      fc.stringMatching(/^[a-zA-Z0-9/._=-]{0,12}$/),
+    );
     await fc.assert(
       fc.asyncProperty(optionLike, async ([dash, opt, rest]) => {
         const target = join(repo, "pwned");

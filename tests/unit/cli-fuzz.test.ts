@@ -41,7 +41,7 @@ function mutate(tree: unknown, picks: number[], value: unknown): unknown {
   const keys = Object.keys(tree);
   if (keys.length === 0) return value;
   const k = keys[p! % keys.length]!;
-  return { ...(tree), [k]: mutate((tree as Record<string, unknown>)[k], rest, value) };
+  return { ...tree, [k]: mutate((tree as Record<string, unknown>)[k], rest, value) };
 }
 
 async function checkCli(text: string, ext: string): Promise<void> {
@@ -59,11 +59,16 @@ async function checkCli(text: string, ext: string): Promise<void> {
 describe("malformed inventories never crash", () => {
   it("mutated YAML inventories", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.nat(yamlExamples.length - 1), fc.array(fc.nat(), { minLength: 1, maxLength: 6 }), anyValue, async (i, picks, value) => {
-        const text = yaml.dump(mutate(yamlExamples[i], picks, value));
-        assert.doesNotThrow(() => analyzeInventoryText(text, "x.yaml"));
-        await checkCli(text, ".yaml");
-      }),
+      fc.asyncProperty(
+        fc.nat(yamlExamples.length - 1),
+        fc.array(fc.nat(), { minLength: 1, maxLength: 6 }),
+        anyValue,
+        async (i, picks, value) => {
+          const text = yaml.dump(mutate(yamlExamples[i], picks, value));
+          assert.doesNotThrow(() => analyzeInventoryText(text, "x.yaml"));
+          await checkCli(text, ".yaml");
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -72,7 +77,10 @@ describe("malformed inventories never crash", () => {
     await fc.assert(
       fc.asyncProperty(
         fc.nat(Math.max(0, iniExamples.length - 1)),
-        fc.array(fc.tuple(fc.nat(), fc.oneof(fc.constant("drop"), fc.constant("dup"), fc.constant("garble")), fc.string({ maxLength: 20 })), { maxLength: 8 }),
+        fc.array(
+          fc.tuple(fc.nat(), fc.oneof(fc.constant("drop"), fc.constant("dup"), fc.constant("garble")), fc.string({ maxLength: 20 })),
+          { maxLength: 8 },
+        ),
         async (i, edits) => {
           const lines = (iniExamples[i] ?? "").split("\n");
           for (const [n, op, s] of edits) {

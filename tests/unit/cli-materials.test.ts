@@ -70,7 +70,10 @@ describe("materials per inventory", () => {
 
   it("a malformed materials file is an error and stays byte for byte as it was", async () => {
     const dir = mkdtempSync(join(tmpdir(), "hf-mat-"));
-    const good = JSON.parse(readFileSync(join(ROOT, "tests", "golden", "tower-cluster.ini", "materials.json"), "utf8")) as Record<string, string>;
+    const good = JSON.parse(readFileSync(join(ROOT, "tests", "golden", "tower-cluster.ini", "materials.json"), "utf8")) as Record<
+      string,
+      string
+    >;
     const malformed = fc.oneof(
       fc.string(), // any text, mostly not JSON
       fc.constantFrom("", "null", "[]", "42", '"text"', "{", JSON.stringify(good).slice(0, -3)),
@@ -79,7 +82,9 @@ describe("materials per inventory", () => {
         return !(v && typeof v === "object" && !Array.isArray(v) && Object.values(v).every((x) => typeof x === "string" && x !== ""));
       }),
       // a good file with one value broken
-      fc.constantFrom(...Object.keys(good)).chain((k) => fc.constantFrom(null, 1, "", [], {}).map((v) => JSON.stringify({ ...good, [k]: v }))),
+      fc
+        .constantFrom(...Object.keys(good))
+        .chain((k) => fc.constantFrom(null, 1, "", [], {}).map((v) => JSON.stringify({ ...good, [k]: v }))),
     );
     let n = 0;
     await fc.assert(

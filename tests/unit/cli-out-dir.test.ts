@@ -38,7 +38,11 @@ function fill(dir: string, files: Record<string, string>): void {
 describe("render --out never loses data", () => {
   it("refuses a non-empty folder that is not a previous render, whatever is in it; --force writes beside it and removes nothing", async () => {
     const seg = fc.stringMatching(/^[a-z0-9._-]{1,8}$/).filter((s) => s !== "." && s !== ".." && s !== "manifest.json");
-    const tree = fc.dictionary(fc.array(seg, { minLength: 1, maxLength: 3 }).map((p) => p.join("/")), fc.string({ maxLength: 20 }), { minKeys: 1, maxKeys: 6 });
+    const tree = fc.dictionary(
+      fc.array(seg, { minLength: 1, maxLength: 3 }).map((p) => p.join("/")),
+      fc.string({ maxLength: 20 }),
+      { minKeys: 1, maxKeys: 6 },
+    );
     await fc.assert(
       fc.asyncProperty(tree, async (files) => {
         const dir = mkdtempSync(join(tmpdir(), "hf-out-"));
@@ -55,10 +59,14 @@ describe("render --out never loses data", () => {
         assert.match(r.err, /not empty and not a previous haforge render/);
         assert.deepEqual(snapshot(out), before, "nothing touched");
         assert.equal(existsSync(join(dir, "m.json")), false, "refused before the materials were generated");
-        const forced = await runCli(["render", inv("tower-cluster.yaml"), "--out", out, "--materials", join(dir, "m.json"), "--force"], SECRETS);
+        const forced = await runCli(
+          ["render", inv("tower-cluster.yaml"), "--out", out, "--materials", join(dir, "m.json"), "--force"],
+          SECRETS,
+        );
         if (forced.code === 0) {
           const after = snapshot(out);
-          for (const k of Object.keys(before)) if (!k.includes("/etc/") && !k.startsWith("k8s/")) assert.ok(k in after, `${k} survived --force`);
+          for (const k of Object.keys(before))
+            if (!k.includes("/etc/") && !k.startsWith("k8s/")) assert.ok(k in after, `${k} survived --force`);
           assert.ok(existsSync(join(out, "manifest.json")));
         } else {
           // A collision (a file where the render needs a folder) is an error, never a deletion.
@@ -115,7 +123,12 @@ describe("render --out never loses data", () => {
     const base = mkdtempSync(join(tmpdir(), "hf-cwd-"));
     const work = join(base, "clone");
     const sub = join(work, "sub");
-    fill(work, { ".git/HEAD": "ref: refs/heads/main\n", "README.md": "precious", "sub/x.txt": "x", "inventories/tower-cluster.yaml": readFileSync(inv("tower-cluster.yaml"), "utf8") });
+    fill(work, {
+      ".git/HEAD": "ref: refs/heads/main\n",
+      "README.md": "precious",
+      "sub/x.txt": "x",
+      "inventories/tower-cluster.yaml": readFileSync(inv("tower-cluster.yaml"), "utf8"),
+    });
     const before = snapshot(base);
     const env = SECRETS;
     const myInv = join(work, "inventories", "tower-cluster.yaml");
@@ -163,17 +176,26 @@ describe("render --out never loses data", () => {
     const out = join(dir, "out");
     const mats = join(dir, "m.json");
     copyFileSync(join(ROOT, "tests", "golden", "tower-cluster.ini", "materials.json"), mats);
-    const r = await runCli(["render", inv("tower-cluster.ini"), "--out", out, "--materials", mats, "--reveal-secrets"], { HAFORGE_SECRET_rabbitmqPassword: "x".repeat(12) });
+    const r = await runCli(["render", inv("tower-cluster.ini"), "--out", out, "--materials", mats, "--reveal-secrets"], {
+      HAFORGE_SECRET_rabbitmqPassword: "x".repeat(12),
+    });
     assert.equal(r.code, 0, r.err);
     assert.equal(statSync(out).mode & 0o777, 0o700);
-    const manifest = JSON.parse(readFileSync(join(out, "manifest.json"), "utf8")) as { files: { host: string; path: string; mode: string; secret: boolean }[] };
-    assert.ok(manifest.files.some((f) => f.secret && /^0[46]00$/.test(f.mode)), "the example has private files");
+    const manifest = JSON.parse(readFileSync(join(out, "manifest.json"), "utf8")) as {
+      files: { host: string; path: string; mode: string; secret: boolean }[];
+    };
+    assert.ok(
+      manifest.files.some((f) => f.secret && /^0[46]00$/.test(f.mode)),
+      "the example has private files",
+    );
     for (const f of manifest.files) {
       assert.equal((statSync(join(out, f.host, f.path)).mode & 0o777).toString(8).padStart(4, "0"), f.mode, `${f.host}:${f.path}`);
     }
     assert.equal(statSync(join(out, "manifest.json")).mode & 0o077, 0, "the revealed manifest (actions) is private too");
     // A revealed render is replaced like any other, 0400 files included.
-    const again = await runCli(["render", inv("tower-cluster.ini"), "--out", out, "--materials", mats], { HAFORGE_SECRET_rabbitmqPassword: "x".repeat(12) });
+    const again = await runCli(["render", inv("tower-cluster.ini"), "--out", out, "--materials", mats], {
+      HAFORGE_SECRET_rabbitmqPassword: "x".repeat(12),
+    });
     assert.equal(again.code, 0, again.err);
   });
 });

@@ -33,7 +33,9 @@ describe("haforge secrets", () => {
     const text = await runCli(["secrets", join(ROOT, "inventories", "lab.yaml")]);
     assert.equal(text.code, 0, text.err);
     assert.match(text.out, /^pulumi config set --secret haforge:keepalivedAuthPass$/m);
-    const json = JSON.parse((await runCli(["secrets", join(ROOT, "inventories", "lab.yaml"), "--json"])).out) as { secrets: { configKey: string }[] };
+    const json = JSON.parse((await runCli(["secrets", join(ROOT, "inventories", "lab.yaml"), "--json"])).out) as {
+      secrets: { configKey: string }[];
+    };
     assert.ok(json.secrets.some((s) => s.configKey === "haforge:rabbitmqPassword"));
   });
 

@@ -29,7 +29,10 @@ describe("haforge CLI contract", () => {
     assert.equal(r.code, 0, r.err);
     const j = JSON.parse(r.out);
     for (const k of ["hosts", "instanceGroups", "isolatedGroups", "rabbitmq", "pacemakerClusters"]) assert.ok(k in j, k);
-    assert.ok(j.instanceGroups.some((g: { name: string }) => g.name === "tower"), "group names without prefix");
+    assert.ok(
+      j.instanceGroups.some((g: { name: string }) => g.name === "tower"),
+      "group names without prefix",
+    );
     assert.ok(j.instanceGroups.every((g: { name: string }) => !g.name.startsWith("instance_group_")));
     for (const h of j.hosts) assert.ok(Array.isArray(h.roles) && typeof h.address === "string");
     for (const n of j.rabbitmq.nodes) assert.match(n.nodeName, /^rabbit@/);
@@ -82,11 +85,17 @@ describe("haforge CLI contract", () => {
       const content = readFileSync(join(dir, "a", f.host, f.path), "utf8");
       assert.doesNotMatch(content, /s3cret-rabbit-password|s3cret-pg-password/, `${f.host}:${f.path} leaks a secret`);
     }
-    const revealed = await runCli(["render", inv("tower-cluster.yaml"), "--out", join(dir, "r"), "--materials", mat, "--reveal-secrets"], env);
+    const revealed = await runCli(
+      ["render", inv("tower-cluster.yaml"), "--out", join(dir, "r"), "--materials", mat, "--reveal-secrets"],
+      env,
+    );
     assert.equal(revealed.code, 0);
     const all = manifestTexts(join(dir, "r"));
     assert.match(all, /s3cret-rabbit-password/, "--reveal-secrets writes the value");
-    const b = await runCli(["render", inv("tower-cluster.yaml"), "--out", join(dir, "b"), "--materials", mat], { ...env, HAFORGE_SECRET_rabbitmqPassword: "another-password" });
+    const b = await runCli(["render", inv("tower-cluster.yaml"), "--out", join(dir, "b"), "--materials", mat], {
+      ...env,
+      HAFORGE_SECRET_rabbitmqPassword: "another-password",
+    });
     assert.equal(b.code, 0);
     const d = await runCli(["diff", join(dir, "a"), join(dir, "b")]);
     assert.equal(d.code, 0);
@@ -112,11 +121,17 @@ describe("rules that need the resolved secrets", () => {
     const dir = mkdtempSync(join(tmpdir(), "hf-late-"));
     const file = join(dir, "inv.yaml");
     writeFileSync(file, inventory);
-    const bad = await runCli(["render", file, "--out", join(dir, "out"), "--materials", join(dir, "m.json")], { PGSU: "ab$$cd", PGREP: "replpass" });
+    const bad = await runCli(["render", file, "--out", join(dir, "out"), "--materials", join(dir, "m.json")], {
+      PGSU: "ab$$cd",
+      PGREP: "replpass",
+    });
     assert.equal(bad.code, 1);
     assert.match(bad.err, /postgres\.password-unusable at postgres\.superuserPassword/);
     assert.equal(existsSync(join(dir, "out")), false);
-    const good = await runCli(["render", file, "--out", join(dir, "out"), "--materials", join(dir, "m.json")], { PGSU: "abcdef", PGREP: "replpass" });
+    const good = await runCli(["render", file, "--out", join(dir, "out"), "--materials", join(dir, "m.json")], {
+      PGSU: "abcdef",
+      PGREP: "replpass",
+    });
     assert.equal(good.code, 0, good.err);
   });
 });

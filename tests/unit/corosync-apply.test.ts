@@ -47,9 +47,15 @@ function stubs(bin: string): void {
       *) exit 0 ;;
     esac`;
   w("supervisorctl", `verb=$1; unit=$2; ${unitOps("$verb", "$unit")}`);
-  w("systemctl", `[ "$1" = --quiet ] && shift; verb=$1; shift; [ "$1" = --quiet ] && shift; unit=$1; [ "$verb" = daemon-reload ] && exit 0; [ "$verb" = enable ] && exit 0; ${unitOps("$verb", "$unit")}`);
+  w(
+    "systemctl",
+    `[ "$1" = --quiet ] && shift; verb=$1; shift; [ "$1" = --quiet ] && shift; unit=$1; [ "$verb" = daemon-reload ] && exit 0; [ "$verb" = enable ] && exit 0; ${unitOps("$verb", "$unit")}`,
+  );
   w("corosync-cfgtool", `echo "corosync-cfgtool $*" >> "$STATE/calls"; exit 0`);
-  w("corosync-quorumtool", `[ -e "$STATE/corosync" ] || exit 1; printf 'Quorate:          Yes\\nTotal votes:      %s\\nQuorum:           %s  \\n' "$TOTAL" "$NEED"`);
+  w(
+    "corosync-quorumtool",
+    `[ -e "$STATE/corosync" ] || exit 1; printf 'Quorate:          Yes\\nTotal votes:      %s\\nQuorum:           %s  \\n' "$TOTAL" "$NEED"`,
+  );
   w("sleep", "exit 0");
 }
 
@@ -60,7 +66,13 @@ interface Outcome {
 }
 
 let seq = 0;
-function apply(init: InitSystem, applied: string | undefined, conf: string, state: { corosync: boolean; pacemaker: boolean }, votes = { total: 3, need: 2 }): Outcome {
+function apply(
+  init: InitSystem,
+  applied: string | undefined,
+  conf: string,
+  state: { corosync: boolean; pacemaker: boolean },
+  votes = { total: 3, need: 2 },
+): Outcome {
   const dir = join(work, String(seq++));
   const bin = join(dir, "bin");
   const st = join(dir, "state");
@@ -75,7 +87,11 @@ function apply(init: InitSystem, applied: string | undefined, conf: string, stat
   }
   if (state.corosync) writeFileSync(join(st, "corosync"), "");
   if (state.pacemaker) writeFileSync(join(st, "pacemaker"), "");
-  const script = corosyncApplyScript(ctx, init).split("/etc/corosync/corosync.conf").join(confPath).split(COROSYNC_APPLIED).join(appliedPath);
+  const script = corosyncApplyScript(ctx, init)
+    .split("/etc/corosync/corosync.conf")
+    .join(confPath)
+    .split(COROSYNC_APPLIED)
+    .join(appliedPath);
   writeFileSync(join(dir, "apply.sh"), script);
   const r = spawnSync("/bin/sh", [join(dir, "apply.sh")], {
     encoding: "utf8",
@@ -100,12 +116,20 @@ const base = (): CorosyncConfData => ({
 type Mutation = { readonly reloadable: boolean; readonly name: string; readonly f: (d: CorosyncConfData) => CorosyncConfData };
 const MUTATIONS: readonly Mutation[] = [
   { reloadable: true, name: "token", f: (d) => ({ ...d, token: d.token + 1000 }) },
-  { reloadable: true, name: "add node", f: (d) => ({ ...d, nodes: [...d.nodes, { name: "db9", nodeid: 9, addrs: [{ link: 0, addr: "10.0.0.99" }] }] }) },
+  {
+    reloadable: true,
+    name: "add node",
+    f: (d) => ({ ...d, nodes: [...d.nodes, { name: "db9", nodeid: 9, addrs: [{ link: 0, addr: "10.0.0.99" }] }] }),
+  },
   { reloadable: true, name: "remove node", f: (d) => ({ ...d, nodes: d.nodes.filter((n) => n.nodeid !== 3) }) },
   { reloadable: false, name: "cluster_name", f: (d) => ({ ...d, clusterName: `${d.clusterName}x` }) },
   { reloadable: false, name: "transport", f: (d) => ({ ...d, transport: "udpu", crypto: undefined }) },
   { reloadable: false, name: "crypto", f: (d) => ({ ...d, crypto: { ...d.crypto!, cipher: "aes128" } }) },
-  { reloadable: false, name: "address", f: (d) => ({ ...d, nodes: d.nodes.map((n) => (n.nodeid === 2 ? { ...n, addrs: [{ link: 0, addr: "10.0.0.77" }] } : n)) }) },
+  {
+    reloadable: false,
+    name: "address",
+    f: (d) => ({ ...d, nodes: d.nodes.map((n) => (n.nodeid === 2 ? { ...n, addrs: [{ link: 0, addr: "10.0.0.77" }] } : n)) }),
+  },
   { reloadable: false, name: "renumber", f: (d) => ({ ...d, nodes: d.nodes.map((n) => (n.nodeid === 2 ? { ...n, nodeid: 7 } : n)) }) },
   { reloadable: false, name: "two_node", f: (d) => ({ ...d, quorum: { ...d.quorum, waitForAll: 1 } }) },
 ];
@@ -126,7 +150,8 @@ describe("corosync-apply.sh: reload or take the node out, never a restart under 
         const r = apply(init, old, next, { corosync: true, pacemaker: true });
         assert.equal(r.rc, 0, r.out);
         assert.ok(!r.calls.some((c) => c.startsWith("FENCE")), r.calls.join("; "));
-        if (ms.every((m) => m.reloadable)) assert.deepEqual(r.calls, ["corosync-cfgtool -R"], `${ms.map((m) => m.name).join(",")}: ${r.out}`);
+        if (ms.every((m) => m.reloadable))
+          assert.deepEqual(r.calls, ["corosync-cfgtool -R"], `${ms.map((m) => m.name).join(",")}: ${r.out}`);
         else assert.deepEqual(r.calls, OUT, `${ms.map((m) => m.name).join(",")}: ${r.out}`);
       }),
       { numRuns: 60 },

@@ -44,7 +44,45 @@ function makeStubs(): void {
   mkdirSync(STUBS, { recursive: true });
   symlinkSync("/usr/bin/touch", join(STUBS, "touch"));
   const log = join(WORK, "argv.log");
-  for (const name of ["systemctl", "supervisorctl", "ip", "curl", "sleep", "timeout", "rabbitmqctl", "rabbitmq-diagnostics", "crm_mon", "cibadmin", "crm_verify", "corosync-quorumtool", "corosync-cfgtool", "etcdctl", "patronictl", "journalctl", "pcs", "crm", "stolonctl", "consul", "grep", "cat", "awk", "test", "mkdir", "rm", "sh", "base64", "tr", "wc", "sed", "id", "nc", "socat", "ss", "pgrep", "pidof"]) {
+  for (const name of [
+    "systemctl",
+    "supervisorctl",
+    "ip",
+    "curl",
+    "sleep",
+    "timeout",
+    "rabbitmqctl",
+    "rabbitmq-diagnostics",
+    "crm_mon",
+    "cibadmin",
+    "crm_verify",
+    "corosync-quorumtool",
+    "corosync-cfgtool",
+    "etcdctl",
+    "patronictl",
+    "journalctl",
+    "pcs",
+    "crm",
+    "stolonctl",
+    "consul",
+    "grep",
+    "cat",
+    "awk",
+    "test",
+    "mkdir",
+    "rm",
+    "sh",
+    "base64",
+    "tr",
+    "wc",
+    "sed",
+    "id",
+    "nc",
+    "socat",
+    "ss",
+    "pgrep",
+    "pidof",
+  ]) {
     const p = join(STUBS, name);
     writeFileSync(p, `#!/bin/sh\nprintf '%s\\n' "${name} $*" >> ${log}\nexit 1\n`);
     chmodSync(p, 0o755);
@@ -129,11 +167,16 @@ function render(name: string, doc: Json): Outcome {
   if (hasErrors(sf)) return { errors: sf.length };
   // The example's committed materials; a material whose key the payload renamed reuses one of its kind.
   let mats = goldenMats.get(name);
-  if (!mats) goldenMats.set(name, (mats = hasGoldenMaterials(name) ? (JSON.parse(readFileSync(goldenMaterials(name), "utf8")) as Record<string, string>) : {}));
+  if (!mats)
+    goldenMats.set(
+      name,
+      (mats = hasGoldenMaterials(name) ? (JSON.parse(readFileSync(goldenMaterials(name), "utf8")) as Record<string, string>) : {}),
+    );
   const materials: Record<string, string> = {};
   const baseSpecs = new Map<string, string>();
   for (const [k, v] of Object.entries(mats)) baseSpecs.set(k.split("/").slice(0, -1).join("/"), v);
-  for (const spec of requiredMaterials(a.plan)) materials[spec.key] = mats[spec.key] ?? baseSpecs.get(spec.key.split("/").slice(0, -1).join("/")) ?? "";
+  for (const spec of requiredMaterials(a.plan))
+    materials[spec.key] = mats[spec.key] ?? baseSpecs.get(spec.key.split("/").slice(0, -1).join("/")) ?? "";
   return { state: renderDesiredState(a.plan, secrets, materials), errors: 0 };
 }
 
@@ -144,7 +187,8 @@ interface Shape {
   structural: number;
 }
 
-const STRUCTURAL = /^\s*(?:\[[^\]]*\]\s*$|server\s|backend\s|frontend\s|listen\s|node\s*\{|nodeid:|ring\d_addr:|vrrp_instance\s|vrrp_script\s|virtual_ipaddress|Exec\w*=|Environment=|EnvironmentFile=|command=|environment=)/;
+const STRUCTURAL =
+  /^\s*(?:\[[^\]]*\]\s*$|server\s|backend\s|frontend\s|listen\s|node\s*\{|nodeid:|ring\d_addr:|vrrp_instance\s|vrrp_script\s|virtual_ipaddress|Exec\w*=|Environment=|EnvironmentFile=|command=|environment=)/;
 
 function shape(state: DesiredState): Shape {
   const s: Shape = { files: 0, lines: 0, xmlElements: 0, structural: 0 };
@@ -174,8 +218,11 @@ function shape(state: DesiredState): Shape {
 function commands(state: DesiredState): { where: string; text: string }[] {
   const out: { where: string; text: string }[] = [];
   for (const h of state.hosts) {
-    for (const s of h.services) for (const k of ["restart", "reload", "health"] as const) if (s[k]) out.push({ where: `${h.host} ${s.name} ${k}`, text: s[k]! });
-    for (const f of h.files) if (f.encoding !== "base64" && (/^#!\s*\/bin\/(ba)?sh/.test(f.content) || f.path.endsWith(".sh") || f.path.endsWith(".env"))) out.push({ where: `${h.host}:${f.path}`, text: f.content });
+    for (const s of h.services)
+      for (const k of ["restart", "reload", "health"] as const) if (s[k]) out.push({ where: `${h.host} ${s.name} ${k}`, text: s[k]! });
+    for (const f of h.files)
+      if (f.encoding !== "base64" && (/^#!\s*\/bin\/(ba)?sh/.test(f.content) || f.path.endsWith(".sh") || f.path.endsWith(".env")))
+        out.push({ where: `${h.host}:${f.path}`, text: f.content });
   }
   for (const a of state.actions) {
     out.push({ where: `action ${a.id}`, text: a.create });
@@ -191,14 +238,22 @@ function runUnderSh(text: string): void {
 function check(name: string, base: Shape, state: DesiredState, payload: string, what: string): void {
   const ctx = `${name}: ${what} + ${JSON.stringify(payload)}`;
   for (const h of state.hosts) {
-    assert.ok(h.host !== "" && h.host !== "." && h.host !== ".." && !h.host.includes("/") && !/[\u0000-\u001f]/.test(h.host), `${ctx}: host ${JSON.stringify(h.host)} is not one path segment`);
+    assert.ok(
+      h.host !== "" && h.host !== "." && h.host !== ".." && !h.host.includes("/") && !/[\u0000-\u001f]/.test(h.host),
+      `${ctx}: host ${JSON.stringify(h.host)} is not one path segment`,
+    );
     for (const f of h.files) {
-      assert.ok(f.path.startsWith("/") && posix.normalize(f.path) === f.path && !f.path.split("/").includes(".."), `${ctx}: ${h.host} file ${JSON.stringify(f.path)} leaves its root`);
-      if (/[\r\n]/.test(payload) && f.encoding !== "base64") assert.ok(!f.content.includes(payload), `${ctx}: ${h.host}:${f.path} holds the payload verbatim`);
+      assert.ok(
+        f.path.startsWith("/") && posix.normalize(f.path) === f.path && !f.path.split("/").includes(".."),
+        `${ctx}: ${h.host} file ${JSON.stringify(f.path)} leaves its root`,
+      );
+      if (/[\r\n]/.test(payload) && f.encoding !== "base64")
+        assert.ok(!f.content.includes(payload), `${ctx}: ${h.host}:${f.path} holds the payload verbatim`);
     }
   }
   const s = shape(state);
-  for (const k of ["files", "lines", "xmlElements", "structural"] as const) assert.ok(s[k] <= base[k], `${ctx}: ${k} grew from ${base[k]} to ${s[k]}`);
+  for (const k of ["files", "lines", "xmlElements", "structural"] as const)
+    assert.ok(s[k] <= base[k], `${ctx}: ${k} grew from ${base[k]} to ${s[k]}`);
   for (const c of commands(state)) {
     if (!c.text.includes(MARK)) continue;
     runUnderSh(c.text);
@@ -240,7 +295,8 @@ describe("injection fuzzer over example inventories", () => {
       });
       assert.ok(refused > 0, "some payloads must be refused");
       // Free text (pacemaker params, host vars, literal secrets) is accepted and escaped.
-      if (name === "openstack-pacemaker.yaml" || name === "tower-cluster.ini") assert.ok(rendered > 0, `${name}: no payload reached a render`);
+      if (name === "openstack-pacemaker.yaml" || name === "tower-cluster.ini")
+        assert.ok(rendered > 0, `${name}: no payload reached a render`);
     });
   }
 });
@@ -249,8 +305,14 @@ describe("secrets are one line of printable text", () => {
   const base = "version: 1\nhosts:\n  - { name: h1, address: 10.0.0.1 }\n";
   it("a literal with a newline is a schema finding; an SSH private key may span lines", () => {
     const lit = analyzeInventoryText(`${base}rabbitmq: { cookie: { value: "abc\\ntouch /tmp/x" } }\n`, "i.yaml");
-    assert.ok(lit.findings.some((f) => f.code === "schema.invalid" && f.path === "rabbitmq.cookie.value"), JSON.stringify(lit.findings));
-    const key = analyzeInventoryText("version: 1\nhosts:\n  - { name: h1, address: 10.0.0.1, ssh: { privateKey: { value: \"-----BEGIN X-----\\nAAAA\\n-----END X-----\\n\" } } }\n", "i.yaml");
+    assert.ok(
+      lit.findings.some((f) => f.code === "schema.invalid" && f.path === "rabbitmq.cookie.value"),
+      JSON.stringify(lit.findings),
+    );
+    const key = analyzeInventoryText(
+      'version: 1\nhosts:\n  - { name: h1, address: 10.0.0.1, ssh: { privateKey: { value: "-----BEGIN X-----\\nAAAA\\n-----END X-----\\n" } } }\n',
+      "i.yaml",
+    );
     assert.ok(!key.findings.some((f) => f.severity === "error"), JSON.stringify(key.findings));
   });
   it("a resolved secret with a trailing newline is secret.control-characters at its reference", () => {
@@ -259,7 +321,10 @@ describe("secrets are one line of printable text", () => {
     const refs = collectSecretRefs(a.plan.inventory).filter((r) => "secret" in r);
     assert.ok(refs.length > 0);
     const good = Object.fromEntries(refs.map((r) => [secretKey(r), "value"]));
-    assert.deepEqual(secretFindings(a.plan, good).filter((x) => x.code === "secret.control-characters"), []);
+    assert.deepEqual(
+      secretFindings(a.plan, good).filter((x) => x.code === "secret.control-characters"),
+      [],
+    );
     const bad = { ...good, [secretKey(refs[0]!)]: "value\n" };
     const f = secretFindings(a.plan, bad).filter((x) => x.code === "secret.control-characters");
     assert.ok(f.length >= 1 && f.every((x) => x.severity === "error" && !x.message.includes("value\n")), JSON.stringify(f));

@@ -16,7 +16,13 @@ import { compileTemplate, Fragment, renderTemplate, TEMPLATES_DIR } from "../../
 
 const NASTY = ["", "a b", "'", '"', "\\", "$(touch /tmp/x)", "`id`", "a;b", "a\nb", "%h", "${X}", "*", "~", "-n", "#", "\u00e9\u2028"];
 /** Strings without NUL (argv cannot carry one), biased to shell metacharacters. */
-const text = fc.oneof(fc.constantFrom(...NASTY), fc.string({ unit: fc.constantFrom("a", " ", "'", '"', "\\", "$", "`", ";", "\n", "%", "*", "#", "(", ")", "|", "&", "<", ">", "!", "{", "}") }), fc.string());
+const text = fc.oneof(
+  fc.constantFrom(...NASTY),
+  fc.string({
+    unit: fc.constantFrom("a", " ", "'", '"', "\\", "$", "`", ";", "\n", "%", "*", "#", "(", ")", "|", "&", "<", ">", "!", "{", "}"),
+  }),
+  fc.string(),
+);
 const noNul = text.filter((s) => !s.includes("\u0000"));
 
 const shEcho = (words: string): string => execFileSync("sh", ["-c", `printf '%s|' ${words}`], { encoding: "utf8" });
@@ -57,7 +63,11 @@ describe("escape: one helper per format", () => {
         const back = q
           .slice(1, -1)
           .replace(/%%/g, "%")
-          .replace(/\\(x[0-9a-f]{2}|.)/g, (_, e: string) => (e.length === 3 ? String.fromCharCode(parseInt(e.slice(1), 16)) : ({ n: "\n", t: "\t", r: "\r" } as Record<string, string>)[e] ?? e));
+          .replace(/\\(x[0-9a-f]{2}|.)/g, (_, e: string) =>
+            e.length === 3
+              ? String.fromCharCode(parseInt(e.slice(1), 16))
+              : (({ n: "\n", t: "\t", r: "\r" } as Record<string, string>)[e] ?? e),
+          );
         assert.equal(back, v);
       }),
       { numRuns: 300, seed: 13 },
@@ -75,11 +85,17 @@ describe("escape: one helper per format", () => {
 
   it("xml: an XML parser reads back the value from an attribute and from text", () => {
     fc.assert(
-      fc.property(fc.string().filter((s) => !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/.test(s) && !/[\ud800-\udfff]/.test(s)), (v) => {
-        const root = create(`<r a="${esc.xml(v)}">[${esc.xml(v)}]</r>`).root().node as unknown as { getAttribute(n: string): string; textContent: string };
-        assert.equal(root.getAttribute("a"), v);
-        assert.equal(root.textContent, `[${v}]`); // brackets: the parser drops whitespace-only text
-      }),
+      fc.property(
+        fc.string().filter((s) => !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/.test(s) && !/[\ud800-\udfff]/.test(s)),
+        (v) => {
+          const root = create(`<r a="${esc.xml(v)}">[${esc.xml(v)}]</r>`).root().node as unknown as {
+            getAttribute(n: string): string;
+            textContent: string;
+          };
+          assert.equal(root.getAttribute("a"), v);
+          assert.equal(root.textContent, `[${v}]`); // brackets: the parser drops whitespace-only text
+        },
+      ),
       { numRuns: 300, seed: 13 },
     );
   });
@@ -128,6 +144,15 @@ describe("templates: a plain {{x}} writes a token", () => {
       }
     }
     assert.ok(n >= 20, `${n} templates`);
-    assert.match(renderTemplate("common", "supervisor.conf.hbs", { name: "x", description: "50% d", command: "/bin/x %(here)s", startsecs: 2, stopwaitsecs: 30 }), /^; Managed by haforge: 50%% d\n\[program:x\]\ncommand=\/bin\/x %%\(here\)s$/m);
+    assert.match(
+      renderTemplate("common", "supervisor.conf.hbs", {
+        name: "x",
+        description: "50% d",
+        command: "/bin/x %(here)s",
+        startsecs: 2,
+        stopwaitsecs: 30,
+      }),
+      /^; Managed by haforge: 50%% d\n\[program:x\]\ncommand=\/bin\/x %%\(here\)s$/m,
+    );
   });
 });

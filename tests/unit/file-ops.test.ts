@@ -137,7 +137,11 @@ describe("planFile", () => {
     const changed = planFile(d, fact("password=letmein\n"), sha("password=letmein\n")).changes[0]!.diff!;
     assert.doesNotMatch(changed, /hunter2|letmein/);
     assert.match(changed, /^-<secret:file h:[0-9a-f]{8}>\n\+<secret:file h:[0-9a-f]{8}>$/m);
-    assert.doesNotMatch(changed + planFile(d, fact("password=letmein\n"), sha("password=letmein\n")).changes[0]!.reason, new RegExp(`${sha("password=letmein\n").slice(0, 8)}|${sha("password=hunter2\n").slice(0, 8)}`), "no plain sha256 of secret content");
+    assert.doesNotMatch(
+      changed + planFile(d, fact("password=letmein\n"), sha("password=letmein\n")).changes[0]!.reason,
+      new RegExp(`${sha("password=letmein\n").slice(0, 8)}|${sha("password=hunter2\n").slice(0, 8)}`),
+      "no plain sha256 of secret content",
+    );
     const refused = planFile(d, fact("password=letmein\n"), sha("other")).changes[0]!;
     assert.equal(refused.kind, "refuse");
     assert.doesNotMatch(refused.diff!, /hunter2|letmein/);
@@ -159,7 +163,11 @@ describe("masking", () => {
     assert.notEqual(maskSecret("s3cret", "salt"), maskSecret("s3cret2", "salt"));
     assert.notEqual(maskSecret("s3cret", "salt"), maskSecret("s3cret", "other salt"), "keyed");
     assert.match(maskSecret("s3cret"), /^<secret:file h:[0-9a-f]{8}>$/);
-    assert.notEqual(maskSecret("s3cret"), `<secret:file h:${sha256Hex("s3cret").slice(0, 8)}>`, "never a plain sha256, even without a salt");
+    assert.notEqual(
+      maskSecret("s3cret"),
+      `<secret:file h:${sha256Hex("s3cret").slice(0, 8)}>`,
+      "never a plain sha256, even without a salt",
+    );
   });
 
   it("redactSecret removes secret lines and tokens from free text", () => {

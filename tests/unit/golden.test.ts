@@ -36,7 +36,9 @@ const examples = exampleInventories();
 describe("golden render trees of the example inventories", () => {
   it("there are examples, and every golden directory belongs to one", () => {
     assert.ok(examples.length >= 8, `only ${examples.length} example inventories found`);
-    const dirs = readdirSync(GOLDEN_DIR, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+    const dirs = readdirSync(GOLDEN_DIR, { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name);
     const stale = dirs.filter((d) => !examples.includes(d));
     if (UPDATE) for (const d of stale) rmSync(goldenDir(d), { recursive: true, force: true });
     else assert.deepEqual(stale, [], "golden directories without an inventory: `npm run golden:update` removes them");
@@ -60,10 +62,18 @@ describe("golden render trees of the example inventories", () => {
           cpSync(out, goldenTree(name), { recursive: true });
           copyFileSync(materials, goldenMaterials(name));
         } else {
-          assert.doesNotMatch(r.err, /generated materials/, `tests/golden/${name}/materials.json lacks keys the render needs: run \`npm run golden:update\``);
+          assert.doesNotMatch(
+            r.err,
+            /generated materials/,
+            `tests/golden/${name}/materials.json lacks keys the render needs: run \`npm run golden:update\``,
+          );
         }
         const mismatches = compareTrees(goldenTree(name), out);
-        assert.equal(mismatches.length, 0, `${name}: the render differs from tests/golden/${name}/tree (\`npm run golden:update\` if intended)\n${describeMismatches(mismatches)}`);
+        assert.equal(
+          mismatches.length,
+          0,
+          `${name}: the render differs from tests/golden/${name}/tree (\`npm run golden:update\` if intended)\n${describeMismatches(mismatches)}`,
+        );
       });
 
       it("the masked tree holds no fake secret and no private material", () => {

@@ -22,7 +22,14 @@ const KEY_A = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKq3f8Ff2m3Vbq7cH8f2J5Jm7zq6n
 const KEY_B = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFAdqgl2Q9ZV7v7Bn0mR8xO0r3b3hPpWZC0y9aQ8q0aa";
 const UNKNOWN = pulumi.runtime.unknownValue;
 
-const conn = (o: Partial<ActionConnection> = {}): ActionConnection => ({ host: "a", address: "192.0.2.1", port: 22, user: "root", hostKey: KEY_A, ...o });
+const conn = (o: Partial<ActionConnection> = {}): ActionConnection => ({
+  host: "a",
+  address: "192.0.2.1",
+  port: 22,
+  user: "root",
+  hostKey: KEY_A,
+  ...o,
+});
 const action = (o: Partial<HostActionInputs> = {}): HostActionInputs => ({
   connection: conn(),
   create: "systemctl restart x",
@@ -35,20 +42,30 @@ const action = (o: Partial<HostActionInputs> = {}): HostActionInputs => ({
 });
 const state = (i: HostActionInputs): HostActionOutputs => ({ ...i, stdout: "", stderr: "", ran: "create" });
 
-const failuresOf = async (i: unknown) => ((await checkHostAction(i as HostActionInputs)).failures ?? []).map((f) => `${f.property}: ${f.reason}`);
+const failuresOf = async (i: unknown) =>
+  ((await checkHostAction(i as HostActionInputs)).failures ?? []).map((f) => `${f.property}: ${f.reason}`);
 
 // Arbitraries -------------------------------------------------------------------------------
 const word = fc.stringMatching(/^[a-z][a-z0-9-]{0,8}$/);
-const connectionArb = fc.record({
-  host: word,
-  address: fc.ipV4(),
-  port: fc.integer({ min: 1, max: 65535 }),
-  user: word,
-  hostKey: fc.constantFrom(KEY_A, KEY_B),
-  privateKeyPath: fc.option(fc.constantFrom("~/.ssh/id_ed25519", "lab/.state/id_ed25519", "/home/alice/.ssh/id_rsa"), { nil: undefined }),
-}).map((c) => Object.fromEntries(Object.entries(c).filter(([, v]) => v !== undefined)) as unknown as ActionConnection);
-const credentialsArb = fc.option(fc.dictionary(fc.oneof(word, fc.constant("*")), fc.record({ privateKey: fc.string({ minLength: 1 }) }), { maxKeys: 3 }), { nil: undefined });
-const scriptArb = fc.constantFrom("systemctl restart a", "supervisorctl restart b && timeout 180 sh -c 'until true; do sleep 1; done'", "awx-manage provision_instance --hostname=x");
+const connectionArb = fc
+  .record({
+    host: word,
+    address: fc.ipV4(),
+    port: fc.integer({ min: 1, max: 65535 }),
+    user: word,
+    hostKey: fc.constantFrom(KEY_A, KEY_B),
+    privateKeyPath: fc.option(fc.constantFrom("~/.ssh/id_ed25519", "lab/.state/id_ed25519", "/home/alice/.ssh/id_rsa"), { nil: undefined }),
+  })
+  .map((c) => Object.fromEntries(Object.entries(c).filter(([, v]) => v !== undefined)) as unknown as ActionConnection);
+const credentialsArb = fc.option(
+  fc.dictionary(fc.oneof(word, fc.constant("*")), fc.record({ privateKey: fc.string({ minLength: 1 }) }), { maxKeys: 3 }),
+  { nil: undefined },
+);
+const scriptArb = fc.constantFrom(
+  "systemctl restart a",
+  "supervisorctl restart b && timeout 180 sh -c 'until true; do sleep 1; done'",
+  "awx-manage provision_instance --hostname=x",
+);
 const triggersArb = fc.array(fc.stringMatching(/^[0-9a-f]{8}$/), { maxLength: 3 });
 
 describe("HostAction check refuses before any host is contacted", () => {
@@ -60,25 +77,43 @@ describe("HostAction check refuses before any host is contacted", () => {
   it("refuses a connection without a host key, on the host and on every bastion (no trust-on-first-use path)", async () => {
     for (const bad of [conn({ hostKey: "" }), conn({ hostKey: [] }), conn({ bastion: conn({ host: "jump", hostKey: "" }) })]) {
       const f = await failuresOf(action({ connection: bad }));
-      assert.ok(f.some((m) => /no pinned host key/.test(m)), f.join("\n"));
+      assert.ok(
+        f.some((m) => /no pinned host key/.test(m)),
+        f.join("\n"),
+      );
     }
-    const tofu = await failuresOf(action({ connection: { ...conn({ hostKey: "" }), trustOnFirstUse: true } as unknown as ActionConnection }));
-    assert.ok(tofu.some((m) => /trustOnFirstUse is not accepted/.test(m)), tofu.join("\n"));
+    const tofu = await failuresOf(
+      action({ connection: { ...conn({ hostKey: "" }), trustOnFirstUse: true } as unknown as ActionConnection }),
+    );
+    assert.ok(
+      tofu.some((m) => /trustOnFirstUse is not accepted/.test(m)),
+      tofu.join("\n"),
+    );
   });
 
   it("refuses key text, passwords and known_hosts paths inside the connection", async () => {
     for (const k of ["privateKey", "password", "passphrase", "knownHostsFile"]) {
       const f = await failuresOf(action({ connection: { ...conn(), [k]: "x" } }));
-      assert.ok(f.some((m) => m.includes(`connection.${k} is not accepted`)), `${k}: ${f.join("\n")}`);
+      assert.ok(
+        f.some((m) => m.includes(`connection.${k} is not accepted`)),
+        `${k}: ${f.join("\n")}`,
+      );
     }
   });
 
   it("refuses an action with both delete and triggers (property: any non-empty pair)", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.string({ minLength: 1 }).filter((s) => s.trim() !== ""), fc.array(fc.string(), { minLength: 1, maxLength: 3 }), async (del, triggers) => {
-        const f = await failuresOf(action({ delete: del, triggers }));
-        assert.ok(f.some((m) => m.startsWith("triggers: an action with a delete command cannot have triggers")), f.join("\n"));
-      }),
+      fc.asyncProperty(
+        fc.string({ minLength: 1 }).filter((s) => s.trim() !== ""),
+        fc.array(fc.string(), { minLength: 1, maxLength: 3 }),
+        async (del, triggers) => {
+          const f = await failuresOf(action({ delete: del, triggers }));
+          assert.ok(
+            f.some((m) => m.startsWith("triggers: an action with a delete command cannot have triggers")),
+            f.join("\n"),
+          );
+        },
+      ),
       { numRuns: 50 },
     );
     assert.deepEqual(await failuresOf(action({ delete: "crm_node -R a", triggers: [] })), []);
@@ -96,21 +131,43 @@ describe("HostAction check refuses before any host is contacted", () => {
   it("refuses a garbage host key, a bad port and a bad timeout", async () => {
     assert.ok((await failuresOf(action({ connection: conn({ hostKey: "ssh-ed25519 not-base64!" }) }))).some((m) => /hostKey/.test(m)));
     assert.ok((await failuresOf(action({ connection: conn({ port: 70000 }) }))).some((m) => /not a TCP port/.test(m)));
-    for (const t of [0, -1, 1.5, 100_000]) assert.ok((await failuresOf(action({ timeoutSeconds: t }))).some((m) => /timeoutSeconds/.test(m)), `${t}`);
+    for (const t of [0, -1, 1.5, 100_000])
+      assert.ok(
+        (await failuresOf(action({ timeoutSeconds: t }))).some((m) => /timeoutSeconds/.test(m)),
+        `${t}`,
+      );
   });
 });
 
 describe("HostAction update plan: what runs on the host", () => {
   it("a change of connection, credentials, timeouts or description alone runs nothing (property)", async () => {
     await fc.assert(
-      fc.asyncProperty(connectionArb, connectionArb, credentialsArb, credentialsArb, fc.integer({ min: 1, max: 3600 }), scriptArb, triggersArb, fc.constantFrom("triggers", "change"), async (c1, c2, k1, k2, t, create, triggers, rerun) => {
-        const olds = state(action({ connection: c1, ...(k1 ? { credentials: k1 } : {}), create, triggers, rerun: rerun }));
-        const news = action({ connection: c2, ...(k2 ? { credentials: k2 } : {}), create, triggers, rerun: rerun, timeoutSeconds: t, description: "other" });
-        const p = planHostAction(olds, news);
-        assert.equal(p.runs, "none", `changed: ${p.changed.join(", ")}`);
-        const d = await diffHostAction(olds, news);
-        assert.deepEqual(d.replaces, [], "never a replacement (it would run the old delete)");
-      }),
+      fc.asyncProperty(
+        connectionArb,
+        connectionArb,
+        credentialsArb,
+        credentialsArb,
+        fc.integer({ min: 1, max: 3600 }),
+        scriptArb,
+        triggersArb,
+        fc.constantFrom("triggers", "change"),
+        async (c1, c2, k1, k2, t, create, triggers, rerun) => {
+          const olds = state(action({ connection: c1, ...(k1 ? { credentials: k1 } : {}), create, triggers, rerun: rerun }));
+          const news = action({
+            connection: c2,
+            ...(k2 ? { credentials: k2 } : {}),
+            create,
+            triggers,
+            rerun: rerun,
+            timeoutSeconds: t,
+            description: "other",
+          });
+          const p = planHostAction(olds, news);
+          assert.equal(p.runs, "none", `changed: ${p.changed.join(", ")}`);
+          const d = await diffHostAction(olds, news);
+          assert.deepEqual(d.replaces, [], "never a replacement (it would run the old delete)");
+        },
+      ),
       { numRuns: 200 },
     );
   });
@@ -118,7 +175,10 @@ describe("HostAction update plan: what runs on the host", () => {
   it("a trigger change re-runs create; a command change does so only for rerun: change (property)", () => {
     fc.assert(
       fc.property(triggersArb, triggersArb, scriptArb, scriptArb, fc.constantFrom("triggers", "change"), (t1, t2, s1, s2, rerun) => {
-        const p = planHostAction(state(action({ triggers: t1, create: s1, rerun: rerun })), action({ triggers: t2, create: s2, rerun: rerun }));
+        const p = planHostAction(
+          state(action({ triggers: t1, create: s1, rerun: rerun })),
+          action({ triggers: t2, create: s2, rerun: rerun }),
+        );
         const triggersChanged = JSON.stringify(t1) !== JSON.stringify(t2);
         const expected = triggersChanged || (rerun === "change" && s1 !== s2) ? "create" : "none";
         assert.equal(p.runs, expected);
@@ -177,20 +237,29 @@ describe("HostAction connect-time connection", () => {
 
   it("uses the host's own secret credential, else the deploy key; bastions get theirs (property)", () => {
     fc.assert(
-      fc.property(fc.option(fc.string({ minLength: 1 }), { nil: undefined }), fc.option(fc.string({ minLength: 1 }), { nil: undefined }), fc.option(fc.string({ minLength: 1 }), { nil: undefined }), (own, jump, deploy) => {
-        const creds: Record<string, { privateKey?: string; password?: string }> = {};
-        if (own !== undefined) creds["a"] = { privateKey: own };
-        if (jump !== undefined) creds["jump"] = { password: jump };
-        if (deploy !== undefined) creds["*"] = { privateKey: deploy };
-        const t = transportConnection(conn({ privateKeyPath: "~/.ssh/id", bastion: conn({ host: "jump", hostKey: KEY_B }) }), creds, "/p");
-        assert.equal(t.privateKey, own ?? deploy);
-        // The key path is the fallback only when no key text is given.
-        assert.equal(t.privateKeyPath !== undefined, (own ?? deploy) === undefined);
-        assert.equal(t.bastion?.password, jump);
-        assert.equal(t.bastion?.privateKey, deploy);
-        assert.equal(t.hostKey, KEY_A);
-        assert.equal(t.bastion?.hostKey, KEY_B);
-      }),
+      fc.property(
+        fc.option(fc.string({ minLength: 1 }), { nil: undefined }),
+        fc.option(fc.string({ minLength: 1 }), { nil: undefined }),
+        fc.option(fc.string({ minLength: 1 }), { nil: undefined }),
+        (own, jump, deploy) => {
+          const creds: Record<string, { privateKey?: string; password?: string }> = {};
+          if (own !== undefined) creds["a"] = { privateKey: own };
+          if (jump !== undefined) creds["jump"] = { password: jump };
+          if (deploy !== undefined) creds["*"] = { privateKey: deploy };
+          const t = transportConnection(
+            conn({ privateKeyPath: "~/.ssh/id", bastion: conn({ host: "jump", hostKey: KEY_B }) }),
+            creds,
+            "/p",
+          );
+          assert.equal(t.privateKey, own ?? deploy);
+          // The key path is the fallback only when no key text is given.
+          assert.equal(t.privateKeyPath !== undefined, (own ?? deploy) === undefined);
+          assert.equal(t.bastion?.password, jump);
+          assert.equal(t.bastion?.privateKey, deploy);
+          assert.equal(t.hostKey, KEY_A);
+          assert.equal(t.bastion?.hostKey, KEY_B);
+        },
+      ),
     );
   });
 });

@@ -27,7 +27,15 @@ describe("pinned host keys", () => {
     const dir = mkdtempSync(join(tmpdir(), "hf-kh-"));
     fc.assert(
       fc.property(
-        fc.array(fc.record({ revoked: fc.boolean(), listed: fc.boolean(), file: fc.constantFrom(0, 1), name: fc.constantFrom("10.0.0.5", "db1", "*", "10.0.0.*") }), { minLength: 1, maxLength: 6 }),
+        fc.array(
+          fc.record({
+            revoked: fc.boolean(),
+            listed: fc.boolean(),
+            file: fc.constantFrom(0, 1),
+            name: fc.constantFrom("10.0.0.5", "db1", "*", "10.0.0.*"),
+          }),
+          { minLength: 1, maxLength: 6 },
+        ),
         (entries) => {
           const keys = entries.map(() => fakeKey());
           const files = [join(dir, "own"), join(dir, "stack")];

@@ -20,11 +20,14 @@ describe("INI findings never echo a password", () => {
         `[tower:children]\nrabbitmq_password=${v}\n`,
       );
     fc.assert(
-      fc.property(secret.chain((v) => broken(v).map((extra) => ({ v, extra }))), ({ v, extra }) => {
-        const a = analyzeInventoryText(base + extra, "inv.ini");
-        const text = JSON.stringify(a.findings);
-        assert.ok(!text.includes(v), `echoed in ${text}`);
-      }),
+      fc.property(
+        secret.chain((v) => broken(v).map((extra) => ({ v, extra }))),
+        ({ v, extra }) => {
+          const a = analyzeInventoryText(base + extra, "inv.ini");
+          const text = JSON.stringify(a.findings);
+          assert.ok(!text.includes(v), `echoed in ${text}`);
+        },
+      ),
       { numRuns: 100 },
     );
   });
@@ -32,9 +35,18 @@ describe("INI findings never echo a password", () => {
 
 describe("the default Erlang cookie", () => {
   it("is a finding on a single-node Tower too", () => {
-    const a = analyzeInventoryText("[tower]\ntower1\n\n[database]\ndb1\n\n[all:vars]\nrabbitmq_cookie=cookiemonster\nrabbitmq_password=abcdefgh\n", "one.ini");
-    assert.ok(a.findings.some((f) => f.code === "rabbitmq.cookie-default"), JSON.stringify(a.findings));
-    const b = analyzeInventoryText("[tower]\ntower1\n\n[database]\ndb1\n\n[all:vars]\nrabbitmq_cookie=Xy7fP0q2LmN8rT5w\nrabbitmq_password=abcdefgh\n", "one.ini");
+    const a = analyzeInventoryText(
+      "[tower]\ntower1\n\n[database]\ndb1\n\n[all:vars]\nrabbitmq_cookie=cookiemonster\nrabbitmq_password=abcdefgh\n",
+      "one.ini",
+    );
+    assert.ok(
+      a.findings.some((f) => f.code === "rabbitmq.cookie-default"),
+      JSON.stringify(a.findings),
+    );
+    const b = analyzeInventoryText(
+      "[tower]\ntower1\n\n[database]\ndb1\n\n[all:vars]\nrabbitmq_cookie=Xy7fP0q2LmN8rT5w\nrabbitmq_password=abcdefgh\n",
+      "one.ini",
+    );
     assert.ok(!b.findings.some((f) => f.code === "rabbitmq.cookie-default"));
   });
 });

@@ -14,7 +14,7 @@ describe("shellSplit (shlex.split(line, comments=True))", () => {
   const cases: [string, string[]][] = [
     ["hostA rabbitmq_host=10.1.0.1", ["hostA", "rabbitmq_host=10.1.0.1"]],
     ["  hostA\t a=1   b=2  ", ["hostA", "a=1", "b=2"]],
-    ["h pw='a b c' x=\"q \\\"z\\\" \\n\"", ["h", "pw=a b c", 'x=q "z" \\n']],
+    ['h pw=\'a b c\' x="q \\"z\\" \\n"', ["h", "pw=a b c", 'x=q "z" \\n']],
     ["h x='it''s'", ["h", "x=its"]],
     ["h a=b # a comment", ["h", "a=b"]],
     ["h a=b#c", ["h", "a=b"]], // shlex: an unquoted # ends the word and the line
@@ -77,7 +77,7 @@ describe("parentPath", () => {
   it("strips one segment at a time", () => {
     assert.equal(parentPath("tower.instanceGroups[1].hosts[0]"), "tower.instanceGroups[1].hosts");
     assert.equal(parentPath("tower.instanceGroups[1].hosts"), "tower.instanceGroups[1]");
-    assert.equal(parentPath("hosts[0].vars[\"a b\"]"), "hosts[0].vars");
+    assert.equal(parentPath('hosts[0].vars["a b"]'), "hosts[0].vars");
     assert.equal(parentPath("tower"), "");
   });
 });
@@ -173,7 +173,14 @@ describe("Tower INI → Inventory", () => {
 
   it("database and secrets from [all:vars] (INI literals as { value }), empty pg_port = default", () => {
     const t = inv.tower!;
-    assert.deepEqual(t.database, { hosts: ["db1"], host: "10.1.0.50", port: 5432, name: "awx", username: "awx", password: { value: "pg;secret#1" } });
+    assert.deepEqual(t.database, {
+      hosts: ["db1"],
+      host: "10.1.0.50",
+      port: 5432,
+      name: "awx",
+      username: "awx",
+      password: { value: "pg;secret#1" },
+    });
     assert.deepEqual(t.adminPassword, { value: "p4ss;word" });
   });
 
@@ -211,7 +218,9 @@ describe("Tower INI → Inventory", () => {
 
 describe("Tower INI findings (with INI paths)", () => {
   it("numbers and booleans that are not", () => {
-    const r = load("[tower]\na ansible_port=twenty-two managed_by_policy=perhaps\n[instance_group_x:vars]\npolicy_instance_percentage=half\n[instance_group_x]\na\n[all:vars]\nrabbitmq_port=amqp\nrabbitmq_use_long_name=maybe\npg_port=5432x\n");
+    const r = load(
+      "[tower]\na ansible_port=twenty-two managed_by_policy=perhaps\n[instance_group_x:vars]\npolicy_instance_percentage=half\n[instance_group_x]\na\n[all:vars]\nrabbitmq_port=amqp\nrabbitmq_use_long_name=maybe\npg_port=5432x\n",
+    );
     assert.deepEqual(codes(r).sort(), [
       "ini.not-a-boolean @ [all:vars] rabbitmq_use_long_name",
       "ini.not-a-boolean @ [tower] a",
@@ -221,7 +230,10 @@ describe("Tower INI findings (with INI paths)", () => {
       "ini.not-a-number @ [tower] a",
     ]);
     assert.ok(r.inventory, "the inventory is still produced, without the bad values");
-    assert.ok(r.findings.every((f) => f.message.includes('"')), "messages quote the var and the value");
+    assert.ok(
+      r.findings.every((f) => f.message.includes('"')),
+      "messages quote the var and the value",
+    );
   });
 
   it("a trailing comment after an unquoted word in :vars stays in the value (warning)", () => {
@@ -232,8 +244,13 @@ describe("Tower INI findings (with INI paths)", () => {
   });
 
   it("out-of-range values reach the schema and are reported at the INI var", () => {
-    const r = load("[tower]\na\n[instance_group_x]\na\n[instance_group_x:vars]\npolicy_instance_percentage=150\n[all:vars]\nrabbitmq_port=70000\n");
-    assert.deepEqual(codes(r).sort(), ["schema.invalid @ [all:vars] rabbitmq_port", "schema.invalid @ [instance_group_x:vars] policy_instance_percentage"]);
+    const r = load(
+      "[tower]\na\n[instance_group_x]\na\n[instance_group_x:vars]\npolicy_instance_percentage=150\n[all:vars]\nrabbitmq_port=70000\n",
+    );
+    assert.deepEqual(codes(r).sort(), [
+      "schema.invalid @ [all:vars] rabbitmq_port",
+      "schema.invalid @ [instance_group_x:vars] policy_instance_percentage",
+    ]);
     assert.equal(r.inventory, undefined);
   });
 
@@ -246,7 +263,10 @@ describe("Tower INI findings (with INI paths)", () => {
       "ini.section-syntax @ line 1",
       "ini.section-type @ [x:hostvars]",
     ]);
-    assert.deepEqual(r.inventory!.hosts.map((h) => h.name), ["c"]); // lines under broken headers are skipped
+    assert.deepEqual(
+      r.inventory!.hosts.map((h) => h.name),
+      ["c"],
+    ); // lines under broken headers are skipped
   });
 
   it("vars: a line without '=' is an error", () => {
@@ -264,7 +284,11 @@ describe("Tower INI findings (with INI paths)", () => {
 
   it("global vars are read from [all:vars] only (warning elsewhere); policy vars not from [all:vars]", () => {
     const r = load("[tower]\na rabbitmq_port=1\n[tower:vars]\nrabbitmq_cookie=x\n[all:vars]\npolicy_instance_minimum=1\n");
-    assert.deepEqual(codes(r).sort(), ["ini.global-var-scope @ [tower:vars] rabbitmq_cookie", "ini.global-var-scope @ [tower] a", "ini.policy-var-scope @ [all:vars] policy_instance_minimum"]);
+    assert.deepEqual(codes(r).sort(), [
+      "ini.global-var-scope @ [tower:vars] rabbitmq_cookie",
+      "ini.global-var-scope @ [tower] a",
+      "ini.policy-var-scope @ [all:vars] policy_instance_minimum",
+    ]);
     assert.equal(r.inventory!.rabbitmq, undefined);
   });
 
@@ -280,23 +304,33 @@ describe("Tower INI findings (with INI paths)", () => {
   });
 
   it("both spellings of use_long_name disagreeing is an error", () => {
-    assert.deepEqual(codes(load("[tower]\na\n[all:vars]\nrabbitmq_use_long_name=true\nrabbitmq_use_long_names=false\n")), ["ini.conflicting-vars @ [all:vars] rabbitmq_use_long_names"]);
+    assert.deepEqual(codes(load("[tower]\na\n[all:vars]\nrabbitmq_use_long_name=true\nrabbitmq_use_long_names=false\n")), [
+      "ini.conflicting-vars @ [all:vars] rabbitmq_use_long_names",
+    ]);
   });
 
   it("isolated groups ignore policy vars (warning)", () => {
-    assert.deepEqual(codes(load("[tower]\na\n[isolated_group_g]\ni\n[isolated_group_g:vars]\ncontroller=tower\npolicy_instance_minimum=2\n")), ["ini.isolated-policy @ [isolated_group_g:vars] policy_instance_minimum"]);
+    assert.deepEqual(
+      codes(load("[tower]\na\n[isolated_group_g]\ni\n[isolated_group_g:vars]\ncontroller=tower\npolicy_instance_minimum=2\n")),
+      ["ini.isolated-policy @ [isolated_group_g:vars] policy_instance_minimum"],
+    );
   });
 
   it("a generic Ansible inventory (no tower sections) maps hosts only", () => {
     const r = load("web1 ansible_host=10.0.0.1\n[web]\nweb2\n");
     assert.deepEqual(r.findings, []);
-    assert.deepEqual(r.inventory!.hosts.map((h) => h.name), ["web1", "web2"]);
+    assert.deepEqual(
+      r.inventory!.hosts.map((h) => h.name),
+      ["web1", "web2"],
+    );
     assert.equal(r.inventory!.tower, undefined);
     assert.equal(r.sourcePath("hosts[0]"), "[ungrouped] web1");
   });
 
   it("haforge_* host vars map to SSH pinning, bastion and init", () => {
-    const r = load("[tower]\na haforge_host_key='ssh-ed25519 AAAA' haforge_bastion=jump haforge_init=supervisor haforge_trust_on_first_use=yes\njump haforge_known_hosts_file=/k\n");
+    const r = load(
+      "[tower]\na haforge_host_key='ssh-ed25519 AAAA' haforge_bastion=jump haforge_init=supervisor haforge_trust_on_first_use=yes\njump haforge_known_hosts_file=/k\n",
+    );
     const [a, jump] = r.inventory!.hosts;
     assert.deepEqual([a!.ssh.hostKey, a!.ssh.bastion, a!.init, a!.ssh.trustOnFirstUse], ["ssh-ed25519 AAAA", "jump", "supervisor", true]);
     assert.equal(jump!.ssh.knownHostsFile, "/k");

@@ -12,12 +12,15 @@ import { loadInventoryFile, parseInventoryText } from "../../src/inventory/load"
 import { MAX_INVENTORY_BYTES, MAX_INVENTORY_HOSTS } from "../../src/inventory/limits";
 
 const ini = (text: string) => parseInventoryText(text, "inventory.ini");
-const codes = (r: { findings: readonly { severity: string; code: string; path: string }[] }) => r.findings.map((f) => `${f.severity} ${f.code} ${f.path}`);
+const codes = (r: { findings: readonly { severity: string; code: string; path: string }[] }) =>
+  r.findings.map((f) => `${f.severity} ${f.code} ${f.path}`);
 const BASE = "[tower]\ntower1 ansible_host=10.1.0.11\n";
 
 describe("careless INI input", () => {
   it("a misspelt variable warns with 'did you mean' (host line, group vars, all:vars)", () => {
-    const r = ini("[tower]\ntower1 ansible_hots=10.1.0.11\n[instance_group_east]\ntower1\n[instance_group_east:vars]\npolicy_instance_minmum=1\n[all:vars]\nrabbitmq_pasword=x\n");
+    const r = ini(
+      "[tower]\ntower1 ansible_hots=10.1.0.11\n[instance_group_east]\ntower1\n[instance_group_east:vars]\npolicy_instance_minmum=1\n[all:vars]\nrabbitmq_pasword=x\n",
+    );
     const typos = r.findings.filter((f) => f.code === "ini.unknown-var");
     assert.deepEqual(
       typos.map((f) => [f.severity, f.path, /did you mean "([^"]+)"/.exec(f.message)?.[1]]),
@@ -28,8 +31,14 @@ describe("careless INI input", () => {
       ],
     );
     // Names far from every known one are the user's own vars: no warning.
-    assert.deepEqual(codes(ini(`${BASE}[all:vars]\nmy_site_id=42\nntp_server=pool.ntp.org\n`)).filter((c) => c.includes("unknown-var")), []);
-    assert.deepEqual(codes(ini(`${BASE}[all:vars]\nrabbitmq_port=5672\nansible_user=root\n`)).filter((c) => c.includes("unknown-var")), []);
+    assert.deepEqual(
+      codes(ini(`${BASE}[all:vars]\nmy_site_id=42\nntp_server=pool.ntp.org\n`)).filter((c) => c.includes("unknown-var")),
+      [],
+    );
+    assert.deepEqual(
+      codes(ini(`${BASE}[all:vars]\nrabbitmq_port=5672\nansible_user=root\n`)).filter((c) => c.includes("unknown-var")),
+      [],
+    );
   });
 
   it("a :vars key set twice is reported: an error with different values, a warning with the same", () => {
@@ -44,7 +53,14 @@ describe("careless INI input", () => {
   });
 
   it("empty inventories are errors (YAML, INI, no hosts); a Kubernetes target needs no hosts", () => {
-    for (const [text, name] of [["", "i.yaml"], ["# nothing\n", "i.yaml"], ["version: 1\n", "i.yaml"], ["{}", "i.json"], ["", "i.ini"], ["[all:vars]\nrabbitmq_port=5672\n", "i.ini"]] as const) {
+    for (const [text, name] of [
+      ["", "i.yaml"],
+      ["# nothing\n", "i.yaml"],
+      ["version: 1\n", "i.yaml"],
+      ["{}", "i.json"],
+      ["", "i.ini"],
+      ["[all:vars]\nrabbitmq_port=5672\n", "i.ini"],
+    ] as const) {
       const r = parseInventoryText(text, name);
       const e = r.findings.filter((f) => f.code === "inventory.empty");
       assert.equal(e.length, 1, `${JSON.stringify(text)}: ${JSON.stringify(r.findings)}`);
@@ -57,7 +73,12 @@ describe("careless INI input", () => {
 describe("resource limits", () => {
   it("a billion-laughs YAML (aliases of aliases) is a finding, found in well under a second", () => {
     const levels = ["a: &a [x, x, x, x, x, x, x, x, x, x]"];
-    for (let i = 1; i < 10; i++) levels.push(`${"abcdefghij"[i]}: &${"abcdefghij"[i]} [${Array(10).fill(`*${"abcdefghij"[i - 1]}`).join(", ")}]`);
+    for (let i = 1; i < 10; i++)
+      levels.push(
+        `${"abcdefghij"[i]}: &${"abcdefghij"[i]} [${Array(10)
+          .fill(`*${"abcdefghij"[i - 1]}`)
+          .join(", ")}]`,
+      );
     const text = `version: 1\n${levels.join("\n")}\n`;
     assert.ok(text.length < 1200);
     const t0 = Date.now();
@@ -66,7 +87,10 @@ describe("resource limits", () => {
     assert.deepEqual(codes(r), ["error yaml.too-large (document)"]);
     assert.equal(r.inventory, undefined);
     // Aliases that stay small are fine (merge keys are how inventories share SSH settings).
-    const ok = parseInventoryText("version: 1\nhosts:\n  - { name: a, address: 10.0.0.1, ssh: &ssh { user: root, knownHostsFile: /etc/k } }\n  - { name: b, address: 10.0.0.2, ssh: *ssh }\n", "ok.yaml");
+    const ok = parseInventoryText(
+      "version: 1\nhosts:\n  - { name: a, address: 10.0.0.1, ssh: &ssh { user: root, knownHostsFile: /etc/k } }\n  - { name: b, address: 10.0.0.2, ssh: *ssh }\n",
+      "ok.yaml",
+    );
     assert.ok(ok.inventory);
   });
 

@@ -30,16 +30,25 @@ describe("format detection", () => {
 
 describe("schema findings", () => {
   it("schema.invalid with a.b[1].c paths, quoting field and value", () => {
-    const r = parseInventoryText("hosts:\n  - name: a\n    address: 10.0.0.1\n  - name: b\n    address: 10.0.0.2\n    ssh: { port: '22' }\n", "x.yaml");
+    const r = parseInventoryText(
+      "hosts:\n  - name: a\n    address: 10.0.0.1\n  - name: b\n    address: 10.0.0.2\n    ssh: { port: '22' }\n",
+      "x.yaml",
+    );
     assert.equal(r.inventory, undefined);
-    assert.deepEqual(r.findings.map((f) => [f.code, f.path]), [["schema.invalid", "hosts[1].ssh.port"]]);
+    assert.deepEqual(
+      r.findings.map((f) => [f.code, f.path]),
+      [["schema.invalid", "hosts[1].ssh.port"]],
+    );
     assert.match(r.findings[0]!.message, /"hosts\[1\]\.ssh\.port" \(value "22"\): .*expected number/);
     assert.ok(r.findings[0]!.hint);
   });
 
   it("missing required fields name the field", () => {
     const r = parseInventoryText("hosts:\n  - name: a\n", "x.yaml");
-    assert.deepEqual(r.findings.map((f) => f.path), ["hosts[0].address"]);
+    assert.deepEqual(
+      r.findings.map((f) => f.path),
+      ["hosts[0].address"],
+    );
     assert.match(r.findings[0]!.hint!, /Add "address"/);
   });
 
@@ -61,7 +70,10 @@ describe("schema findings", () => {
 
   it("INI sources report schema problems at the INI location", () => {
     const r = parseInventoryText("[tower]\nbad/name ansible_host=10.0.0.1\n", "inventory");
-    assert.deepEqual(r.findings.map((f) => [f.code, f.path]), [["schema.invalid", "[tower] bad/name"]]);
+    assert.deepEqual(
+      r.findings.map((f) => [f.code, f.path]),
+      [["schema.invalid", "[tower] bad/name"]],
+    );
     assert.equal(r.sourcePath(r.findings[0]!.path), "[tower] bad/name", "translating twice is harmless");
   });
 
@@ -74,7 +86,10 @@ describe("loadInventoryFile", () => {
   it("an unreadable file is a finding", () => {
     const r = loadInventoryFile("/nonexistent/haforge/inventory.ini");
     assert.equal(r.inventory, undefined);
-    assert.deepEqual(r.findings.map((f) => f.code), ["inventory.unreadable"]);
+    assert.deepEqual(
+      r.findings.map((f) => f.code),
+      ["inventory.unreadable"],
+    );
     assert.equal(r.format, "tower-ini");
   });
   it("reads and sniffs a file without extension", () => {
@@ -115,11 +130,44 @@ describe("fuzz: never throws, always findings or an inventory", () => {
 
   it("INI-shaped text built from inventory fragments", () => {
     const fragment = fc.constantFrom(
-      "[tower]", "[instance_group_east]", "[instance_group_tower]", "[isolated_group_g]", "[isolated_group_g:vars]", "[database]", "[all:vars]", "[tower:children]", "[x:children]", "[bad",
-      "hostA", "hostB rabbitmq_host=10.1.0.2", "hostC:2222 ansible_host='1.2.3.4'", "iso controller=east", "web[1:3]", "x[9:1]", "h k='unterminated", "h \\",
-      "controller=east", "controller=tower", "policy_instance_percentage=50", "policy_instance_minimum=2", "policy_instance_list=hostA,hostB", "rabbitmq_port=5672",
-      "rabbitmq_port=abc", "rabbitmq_use_long_name=true", "rabbitmq_cookie=''", "pg_host=db", "ansible_port=22", "managed_by_policy=false", "x", "# c", "; c", "",
-      "__proto__=1", "constructor=2", "hostA", "hostA haforge_bastion=hostB",
+      "[tower]",
+      "[instance_group_east]",
+      "[instance_group_tower]",
+      "[isolated_group_g]",
+      "[isolated_group_g:vars]",
+      "[database]",
+      "[all:vars]",
+      "[tower:children]",
+      "[x:children]",
+      "[bad",
+      "hostA",
+      "hostB rabbitmq_host=10.1.0.2",
+      "hostC:2222 ansible_host='1.2.3.4'",
+      "iso controller=east",
+      "web[1:3]",
+      "x[9:1]",
+      "h k='unterminated",
+      "h \\",
+      "controller=east",
+      "controller=tower",
+      "policy_instance_percentage=50",
+      "policy_instance_minimum=2",
+      "policy_instance_list=hostA,hostB",
+      "rabbitmq_port=5672",
+      "rabbitmq_port=abc",
+      "rabbitmq_use_long_name=true",
+      "rabbitmq_cookie=''",
+      "pg_host=db",
+      "ansible_port=22",
+      "managed_by_policy=false",
+      "x",
+      "# c",
+      "; c",
+      "",
+      "__proto__=1",
+      "constructor=2",
+      "hostA",
+      "hostA haforge_bastion=hostB",
     );
     fc.assert(
       fc.property(fc.array(fragment, { maxLength: 40 }), (lines) => check(lines.join("\n"), "inventory")),
@@ -128,9 +176,24 @@ describe("fuzz: never throws, always findings or an inventory", () => {
   });
 
   it("YAML-shaped documents built from inventory-like values", () => {
-    const scalar = fc.oneof(fc.string({ maxLength: 12 }), fc.integer(), fc.boolean(), fc.constant(null), fc.constantFrom("tower", "east", "10.1.0.1", "hostA"));
+    const scalar = fc.oneof(
+      fc.string({ maxLength: 12 }),
+      fc.integer(),
+      fc.boolean(),
+      fc.constant(null),
+      fc.constantFrom("tower", "east", "10.1.0.1", "hostA"),
+    );
     const value = fc.letrec((tie) => ({
-      node: fc.oneof({ maxDepth: 4 }, scalar, fc.array(tie("node"), { maxLength: 4 }), fc.dictionary(fc.constantFrom("name", "address", "hosts", "value", "secret", "policy", "percentage", "nodes", "controller", "__proto__", "x"), tie("node"), { maxKeys: 4 })),
+      node: fc.oneof(
+        { maxDepth: 4 },
+        scalar,
+        fc.array(tie("node"), { maxLength: 4 }),
+        fc.dictionary(
+          fc.constantFrom("name", "address", "hosts", "value", "secret", "policy", "percentage", "nodes", "controller", "__proto__", "x"),
+          tie("node"),
+          { maxKeys: 4 },
+        ),
+      ),
     })).node;
     const doc = fc.dictionary(fc.constantFrom("hosts", "tower", "rabbitmq", "name", "target", "version", "bogus"), value, { maxKeys: 4 });
     fc.assert(

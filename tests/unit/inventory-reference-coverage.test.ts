@@ -32,7 +32,11 @@ describe("inventory reference: every field documented", () => {
 
   test("no field without a description beyond the known gaps", () => {
     const fresh = missing.filter((f) => !gaps.includes(f));
-    assert.deepEqual(fresh, [], "describe() these fields in src/inventory/schema.ts (what it is, its default, the daemon setting it becomes)");
+    assert.deepEqual(
+      fresh,
+      [],
+      "describe() these fields in src/inventory/schema.ts (what it is, its default, the daemon setting it becomes)",
+    );
   });
 
   test("the list of known gaps only shrinks", () => {
@@ -41,7 +45,13 @@ describe("inventory reference: every field documented", () => {
   });
 
   test("the row parser sees empty and filled descriptions (escaped pipes included)", () => {
-    const md = ["## `(top level)`", "| `a` | string |  |  |", "| `b` | `\"x\"` \\| `\"y\"` | `\"x\"` | said |", "## `p.q`", "| `c` (required) | number |  |  |"].join("\n");
+    const md = [
+      "## `(top level)`",
+      "| `a` | string |  |  |",
+      '| `b` | `"x"` \\| `"y"` | `"x"` | said |',
+      "## `p.q`",
+      "| `c` (required) | number |  |  |",
+    ].join("\n");
     assert.deepEqual(undocumentedFields(md), ["a", "p.q.c"]);
   });
 });

@@ -11,7 +11,10 @@ describe("YAML inventory", () => {
     const r = load("hosts:\n  - name: a\n    address: 10.0.0.1\n");
     assert.deepEqual(r.findings, []);
     assert.equal(r.format, "yaml");
-    assert.deepEqual([r.inventory!.version, r.inventory!.target, r.inventory!.hosts[0]!.ssh.port, r.inventory!.hosts[0]!.ssh.user], [1, "ssh", 22, "root"]);
+    assert.deepEqual(
+      [r.inventory!.version, r.inventory!.target, r.inventory!.hosts[0]!.ssh.port, r.inventory!.hosts[0]!.ssh.user],
+      [1, "ssh", 22, "root"],
+    );
     assert.equal(r.sourcePath("hosts[0].address"), "hosts[0].address");
   });
 
@@ -26,7 +29,10 @@ describe("YAML inventory", () => {
 
   it("duplicate keys are a syntax error (the second address must not win silently)", () => {
     const r = load("hosts:\n  - name: a\n    address: 10.0.0.1\n    address: 10.0.0.2\n");
-    assert.deepEqual(r.findings.map((f) => [f.code, f.path]), [["yaml.syntax", "line 4"]]);
+    assert.deepEqual(
+      r.findings.map((f) => [f.code, f.path]),
+      [["yaml.syntax", "line 4"]],
+    );
   });
 
   it("literal secrets warn (secret.literal) at their path; references and defaults do not", () => {
@@ -46,25 +52,44 @@ describe("YAML inventory", () => {
 
   it("an empty document is an empty inventory: an error (nothing to deploy)", () => {
     const r = load("# nothing yet\n");
-    assert.deepEqual(r.findings.map((f) => [f.severity, f.code]), [["error", "inventory.empty"]]);
+    assert.deepEqual(
+      r.findings.map((f) => [f.severity, f.code]),
+      [["error", "inventory.empty"]],
+    );
     assert.equal(r.inventory, undefined);
   });
 
   it("core schema: date-like and yes/no scalars stay strings; merge keys work", () => {
-    const r = load("name: 2024-01-01\nhosts:\n  - &base { name: a, address: 10.0.0.1, init: supervisor }\n  - { <<: *base, name: b, address: 10.0.0.2 }\n");
+    const r = load(
+      "name: 2024-01-01\nhosts:\n  - &base { name: a, address: 10.0.0.1, init: supervisor }\n  - { <<: *base, name: b, address: 10.0.0.2 }\n",
+    );
     assert.deepEqual(r.findings, []);
     assert.equal(r.inventory!.name, "2024-01-01");
-    assert.deepEqual(r.inventory!.hosts.map((h) => [h.name, h.init]), [["a", "supervisor"], ["b", "supervisor"]]);
+    assert.deepEqual(
+      r.inventory!.hosts.map((h) => [h.name, h.init]),
+      [
+        ["a", "supervisor"],
+        ["b", "supervisor"],
+      ],
+    );
   });
 
   it("alias bombs stay bounded: counted without expanding, refused past the limit", () => {
     const lines = ["a0: &a0 [{ value: x }]"];
-    for (let i = 1; i <= 12; i++) lines.push(`a${i}: &a${i} [${Array(10).fill(`*a${i - 1}`).join(", ")}]`);
+    for (let i = 1; i <= 12; i++)
+      lines.push(
+        `a${i}: &a${i} [${Array(10)
+          .fill(`*a${i - 1}`)
+          .join(", ")}]`,
+      );
     const t0 = Date.now();
     const r = load(lines.join("\n") + "\n");
     assert.ok(Date.now() - t0 < 3000, "finished quickly");
     assert.equal(r.inventory, undefined);
-    assert.deepEqual(r.findings.map((f) => f.code), ["yaml.too-large"]);
+    assert.deepEqual(
+      r.findings.map((f) => f.code),
+      ["yaml.too-large"],
+    );
   });
 
   it("literalSecretWarnings ignores lookalikes that are not { value: string }", () => {

@@ -53,12 +53,20 @@ describe("haforge render --out for a Kubernetes target", () => {
       assert.equal(f, `${String(i).padStart(3, "0")}-${o.kind.toLowerCase()}-${o.metadata.name}.yaml`);
     });
     const waves = objects.map(waveOf);
-    assert.deepEqual(waves, [...waves].sort((a, b) => a - b), "files in wave order");
+    assert.deepEqual(
+      waves,
+      [...waves].sort((a, b) => a - b),
+      "files in wave order",
+    );
     for (const o of objects) assert.equal(await schemaErrors(o), undefined, `${o.kind} ${o.metadata.name} (as written) validates`);
     for (const [k, v] of Object.entries(SECRETS)) assert.ok(!text.includes(v), `${k} appears in the masked tree`);
-    assert.ok(!text.includes(rabbitPasswordHash(plan.name, "tower", SECRETS.rabbitmqPassword!)), "the definitions' password hash is masked too");
+    assert.ok(
+      !text.includes(rabbitPasswordHash(plan.name, "tower", SECRETS.rabbitmqPassword!)),
+      "the definitions' password hash is masked too",
+    );
     for (const s of objects.filter((o) => o.kind === "Secret")) {
-      for (const [k, v] of Object.entries(s.stringData as Record<string, string>)) assert.match(v, /<secret:[^ ]+ h:[0-9a-f]{8}>/, `${s.metadata.name}.${k} masked`);
+      for (const [k, v] of Object.entries(s.stringData as Record<string, string>))
+        assert.match(v, /<secret:[^ ]+ h:[0-9a-f]{8}>/, `${s.metadata.name}.${k} masked`);
     }
     const manifest = JSON.parse(readFileSync(join(out, "manifest.json"), "utf8"));
     assert.equal(manifest.manifests, files.length);
@@ -72,15 +80,20 @@ describe("haforge render --out for a Kubernetes target", () => {
     for (const [k, v] of Object.entries(SECRETS)) assert.ok(text.includes(v), `${k} is revealed`);
     const rmq = objects.find((o) => o.kind === "Secret" && o.stringData["erlang-cookie"] !== undefined)!;
     assert.equal(rmq.stringData["erlang-cookie"], SECRETS.rabbitmqCookie);
-    assert.equal(JSON.parse(rmq.stringData["definitions.json"]).users[0].password_hash, rabbitPasswordHash(plan.name, "tower", SECRETS.rabbitmqPassword!));
+    assert.equal(
+      JSON.parse(rmq.stringData["definitions.json"]).users[0].password_hash,
+      rabbitPasswordHash(plan.name, "tower", SECRETS.rabbitmqPassword!),
+    );
     // Only Secrets carry them.
-    for (const o of objects.filter((x) => x.kind !== "Secret")) for (const v of Object.values(SECRETS)) assert.ok(!JSON.stringify(o).includes(v), `${o.kind} ${o.metadata.name}`);
+    for (const o of objects.filter((x) => x.kind !== "Secret"))
+      for (const v of Object.values(SECRETS)) assert.ok(!JSON.stringify(o).includes(v), `${o.kind} ${o.metadata.name}`);
   });
 
   it("renders the same tree twice (deterministic, materials kept)", async () => {
     const a = join(dir, "a");
     const b = join(dir, "b");
-    for (const out of [a, b]) assert.equal((await runCli(["render", TOWER_K8S, "--out", out, "--secrets", secretsFile, "--materials", materials])).code, 0);
+    for (const out of [a, b])
+      assert.equal((await runCli(["render", TOWER_K8S, "--out", out, "--secrets", secretsFile, "--materials", materials])).code, 0);
     assert.equal(readTree(a).text, readTree(b).text);
   });
 });

@@ -56,11 +56,18 @@ describe("rabbitmq.conf (k8s peer discovery) by RabbitMQ's own config schemas", 
     const plan = planOf(towerK8sInput());
     const r = rabbitmqOnKubernetes(plan)!;
     const { objects } = renderObjects(plan);
-    return { conf: find(objects, "ConfigMap", r.names.configMap)!.data["rabbitmq.conf"] as string, defs: find(objects, "Secret", r.names.secret)!.stringData[RABBITMQ_SECRET_KEYS.definitions] as string };
+    return {
+      conf: find(objects, "ConfigMap", r.names.configMap)!.data["rabbitmq.conf"] as string,
+      defs: find(objects, "Secret", r.names.secret)!.stringData[RABBITMQ_SECRET_KEYS.definitions] as string,
+    };
   };
   it("refuses a k8s address type the plugin does not know (the plugin's schema is loaded)", () => {
     const { conf, defs } = base();
-    const v = check("bad-address-type", conf.replace("cluster_formation.k8s.address_type = hostname", "cluster_formation.k8s.address_type = pod_name"), defs);
+    const v = check(
+      "bad-address-type",
+      conf.replace("cluster_formation.k8s.address_type = hostname", "cluster_formation.k8s.address_type = pod_name"),
+      defs,
+    );
     assert.notEqual(v.status, 0, v.out);
   });
   it("refuses a misspelt k8s key", () => {
@@ -103,94 +110,126 @@ describe("Tower settings.py executed by python3 with the pods' environment", { s
 
 // ---------------------------------------------------------------------------------------------
 const PG_BIN = "/usr/lib/postgresql/15/bin";
-describe("Tower database Job script against PostgreSQL 15", { skip: !existsSync(`${PG_BIN}/postgres`) && "PostgreSQL 15 not installed" }, () => {
-  const pgDir = join(dir, "pg");
-  const data = join(pgDir, "data");
-  const sock = join(pgDir, "sock");
-  const PORT = 54329;
-  let pid: number | undefined;
-  const asPostgres = (cmd: string, args: string[], env: NodeJS.ProcessEnv = {}) =>
-    spawnSync("runuser", ["-u", "postgres", "--", cmd, ...args], { encoding: "utf8", timeout: 60_000, env: { PATH: process.env.PATH, ...env } });
-  const psql = (user: string, db: string, sql: string, password?: string) =>
-    spawnSync("psql", ["-X", "-q", "-At", "-h", sock, "-p", String(PORT), "-U", user, "-d", db, "-c", sql], {
-      encoding: "utf8",
-      timeout: 30_000,
-      env: { PATH: process.env.PATH, ...(password !== undefined ? { PGPASSWORD: password } : {}) },
-    });
+describe(
+  "Tower database Job script against PostgreSQL 15",
+  { skip: !existsSync(`${PG_BIN}/postgres`) && "PostgreSQL 15 not installed" },
+  () => {
+    const pgDir = join(dir, "pg");
+    const data = join(pgDir, "data");
+    const sock = join(pgDir, "sock");
+    const PORT = 54329;
+    let pid: number | undefined;
+    const asPostgres = (cmd: string, args: string[], env: NodeJS.ProcessEnv = {}) =>
+      spawnSync("runuser", ["-u", "postgres", "--", cmd, ...args], {
+        encoding: "utf8",
+        timeout: 60_000,
+        env: { PATH: process.env.PATH, ...env },
+      });
+    const psql = (user: string, db: string, sql: string, password?: string) =>
+      spawnSync("psql", ["-X", "-q", "-At", "-h", sock, "-p", String(PORT), "-U", user, "-d", db, "-c", sql], {
+        encoding: "utf8",
+        timeout: 30_000,
+        env: { PATH: process.env.PATH, ...(password !== undefined ? { PGPASSWORD: password } : {}) },
+      });
 
-  before(async () => {
-    mkdirSync(sock, { recursive: true });
-    chmodSync(dir, 0o755);
-    const pw = spawnSync("id", ["-u", "postgres"], { encoding: "utf8" });
-    const uid = Number(pw.stdout.trim());
-    const gid = Number(spawnSync("id", ["-g", "postgres"], { encoding: "utf8" }).stdout.trim());
-    chownSync(pgDir, uid, gid);
-    chownSync(sock, uid, gid);
-    const init = asPostgres(`${PG_BIN}/initdb`, ["-D", data, "-U", "postgres", "--auth-local=trust", "--auth-host=reject", "-E", "UTF8"]);
-    assert.equal(init.status, 0, init.stderr);
-    // scram for the Tower role, trust for the superuser (the Job's own login is not under test).
-    writeFileSync(join(data, "pg_hba.conf"), "local all postgres trust\nlocal all all scram-sha-256\n");
-    const child = spawn("runuser", ["-u", "postgres", "--", `${PG_BIN}/postgres`, "-D", data, "-k", sock, "-p", String(PORT), "-c", "listen_addresses="], { stdio: "ignore", detached: true });
-    pid = child.pid;
-    child.unref();
-    for (let i = 0; i < 100; i++) {
-      if (spawnSync("pg_isready", ["-q", "-h", sock, "-p", String(PORT)]).status === 0) return;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    assert.fail("postgres did not start in 20 s");
-  });
-
-  after(async () => {
-    // Stop the server we started: runuser's process group (postgres and its children).
-    if (pid !== undefined) {
-      try {
-        process.kill(-pid, "SIGINT");
-      } catch {
-        /* already gone */
+    before(async () => {
+      mkdirSync(sock, { recursive: true });
+      chmodSync(dir, 0o755);
+      const pw = spawnSync("id", ["-u", "postgres"], { encoding: "utf8" });
+      const uid = Number(pw.stdout.trim());
+      const gid = Number(spawnSync("id", ["-g", "postgres"], { encoding: "utf8" }).stdout.trim());
+      chownSync(pgDir, uid, gid);
+      chownSync(sock, uid, gid);
+      const init = asPostgres(`${PG_BIN}/initdb`, ["-D", data, "-U", "postgres", "--auth-local=trust", "--auth-host=reject", "-E", "UTF8"]);
+      assert.equal(init.status, 0, init.stderr);
+      // scram for the Tower role, trust for the superuser (the Job's own login is not under test).
+      writeFileSync(join(data, "pg_hba.conf"), "local all postgres trust\nlocal all all scram-sha-256\n");
+      const child = spawn(
+        "runuser",
+        ["-u", "postgres", "--", `${PG_BIN}/postgres`, "-D", data, "-k", sock, "-p", String(PORT), "-c", "listen_addresses="],
+        { stdio: "ignore", detached: true },
+      );
+      pid = child.pid;
+      child.unref();
+      for (let i = 0; i < 100; i++) {
+        if (spawnSync("pg_isready", ["-q", "-h", sock, "-p", String(PORT)]).status === 0) return;
+        await new Promise((r) => setTimeout(r, 200));
       }
-      for (let i = 0; i < 50 && existsSync(join(data, "postmaster.pid")); i++) await new Promise((r) => setTimeout(r, 200));
-    }
-  });
-
-  /** Runs the Job's script as the Job would, with the Job's environment. */
-  function runJob(dbName: string, dbUser: string, dbPassword: string) {
-    return spawnSync("bash", ["-c", dbBootstrapScript()], {
-      encoding: "utf8",
-      timeout: 60_000,
-      env: { PATH: process.env.PATH, PGHOST: sock, PGPORT: String(PORT), PGUSER: "postgres", DB_NAME: dbName, DB_USER: dbUser, DB_PASSWORD: dbPassword },
+      assert.fail("postgres did not start in 20 s");
     });
-  }
 
-  it("creates the role and its database; the role logs in with its password only", () => {
-    const r = runJob("awx", "awx", "first-pass");
-    assert.equal(r.status, 0, r.stderr);
-    assert.equal(psql("postgres", "postgres", "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'awx'").stdout.trim(), "awx");
-    assert.equal(psql("awx", "awx", "SELECT current_user", "first-pass").stdout.trim(), "awx");
-    assert.notEqual(psql("awx", "awx", "SELECT 1", "wrong").status, 0, "a wrong password is refused");
-  });
+    after(async () => {
+      // Stop the server we started: runuser's process group (postgres and its children).
+      if (pid !== undefined) {
+        try {
+          process.kill(-pid, "SIGINT");
+        } catch {
+          /* already gone */
+        }
+        for (let i = 0; i < 50 && existsSync(join(data, "postmaster.pid")); i++) await new Promise((r) => setTimeout(r, 200));
+      }
+    });
 
-  it("runs again without error (Job retries) and rotates the password", () => {
-    const r = runJob("awx", "awx", "second-pass");
-    assert.equal(r.status, 0, r.stderr);
-    assert.equal(psql("awx", "awx", "SELECT 1", "second-pass").stdout.trim(), "1");
-    assert.notEqual(psql("awx", "awx", "SELECT 1", "first-pass").status, 0);
-  });
+    /** Runs the Job's script as the Job would, with the Job's environment. */
+    function runJob(dbName: string, dbUser: string, dbPassword: string) {
+      return spawnSync("bash", ["-c", dbBootstrapScript()], {
+        encoding: "utf8",
+        timeout: 60_000,
+        env: {
+          PATH: process.env.PATH,
+          PGHOST: sock,
+          PGPORT: String(PORT),
+          PGUSER: "postgres",
+          DB_NAME: dbName,
+          DB_USER: dbUser,
+          DB_PASSWORD: dbPassword,
+        },
+      });
+    }
 
-  it("quotes names and passwords: nothing breaks out of its statement", () => {
-    const user = `we"ird'; DROP ROLE awx; --`;
-    const db = `d"b'; DROP DATABASE awx; --`;
-    const pass = `pa'ss"; DROP ROLE awx; --\\`;
-    const r = runJob(db, user, pass);
-    assert.equal(r.status, 0, r.stderr);
-    assert.equal(psql("postgres", "postgres", "SELECT count(*) FROM pg_roles WHERE rolname IN ('awx', $$" + user + "$$)").stdout.trim(), "2");
-    assert.equal(psql("postgres", "postgres", "SELECT count(*) FROM pg_database WHERE datname IN ('awx', $$" + db + "$$)").stdout.trim(), "2");
-    assert.equal(psql(user, db, "SELECT current_user", pass).stdout.trim(), user);
-  });
+    it("creates the role and its database; the role logs in with its password only", () => {
+      const r = runJob("awx", "awx", "first-pass");
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(
+        psql("postgres", "postgres", "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'awx'").stdout.trim(),
+        "awx",
+      );
+      assert.equal(psql("awx", "awx", "SELECT current_user", "first-pass").stdout.trim(), "awx");
+      assert.notEqual(psql("awx", "awx", "SELECT 1", "wrong").status, 0, "a wrong password is refused");
+    });
 
-  it("fails (bounded) when the database never answers", { timeout: 10_000 }, () => {
-    const script = dbBootstrapScript().replace("-ge 60", "-ge 2").replace("sleep 5", "sleep 0.1");
-    const r = spawnSync("bash", ["-c", script], { encoding: "utf8", env: { PATH: process.env.PATH, PGHOST: join(dir, "nowhere"), PGPORT: "1", DB_NAME: "x", DB_USER: "x", DB_PASSWORD: "x" } });
-    assert.notEqual(r.status, 0);
-    assert.match(r.stderr, /not ready/);
-  });
-});
+    it("runs again without error (Job retries) and rotates the password", () => {
+      const r = runJob("awx", "awx", "second-pass");
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(psql("awx", "awx", "SELECT 1", "second-pass").stdout.trim(), "1");
+      assert.notEqual(psql("awx", "awx", "SELECT 1", "first-pass").status, 0);
+    });
+
+    it("quotes names and passwords: nothing breaks out of its statement", () => {
+      const user = `we"ird'; DROP ROLE awx; --`;
+      const db = `d"b'; DROP DATABASE awx; --`;
+      const pass = `pa'ss"; DROP ROLE awx; --\\`;
+      const r = runJob(db, user, pass);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(
+        psql("postgres", "postgres", "SELECT count(*) FROM pg_roles WHERE rolname IN ('awx', $$" + user + "$$)").stdout.trim(),
+        "2",
+      );
+      assert.equal(
+        psql("postgres", "postgres", "SELECT count(*) FROM pg_database WHERE datname IN ('awx', $$" + db + "$$)").stdout.trim(),
+        "2",
+      );
+      assert.equal(psql(user, db, "SELECT current_user", pass).stdout.trim(), user);
+    });
+
+    it("fails (bounded) when the database never answers", { timeout: 10_000 }, () => {
+      const script = dbBootstrapScript().replace("-ge 60", "-ge 2").replace("sleep 5", "sleep 0.1");
+      const r = spawnSync("bash", ["-c", script], {
+        encoding: "utf8",
+        env: { PATH: process.env.PATH, PGHOST: join(dir, "nowhere"), PGPORT: "1", DB_NAME: "x", DB_USER: "x", DB_PASSWORD: "x" },
+      });
+      assert.notEqual(r.status, 0);
+      assert.match(r.stderr, /not ready/);
+    });
+  },
+);

@@ -16,7 +16,11 @@ import { renderDesiredState, requiredMaterials } from "../../src/pipeline/render
 
 export const ROOT = join(__dirname, "..", "..");
 
-export type Obj = Record<string, any> & { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> } };
+export type Obj = Record<string, any> & {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+};
 
 /** Example inventories whose target is kubernetes. */
 export function exampleK8sInventories(): string[] {
@@ -36,16 +40,28 @@ export function variants(): Record<string, InventoryInput> {
   return {
     "lb-5-nodes-odd-groups": {
       ...base,
-      tower: { ...base.tower, instanceGroups: [{ name: "tower" }, { name: "east_1" }, { name: "east-1" }, { name: "Web.Tier", policy: { minimum: 4 } }] },
+      tower: {
+        ...base.tower,
+        instanceGroups: [{ name: "tower" }, { name: "east_1" }, { name: "east-1" }, { name: "Web.Tier", policy: { minimum: 4 } }],
+      },
       rabbitmq: { ...base.rabbitmq, enableManagement: false, partitionHandling: "autoheal" },
       // Named like the Tower objects: must not collide with them.
       postgres: { ...base.postgres!, clusterName: "tower" },
-      kubernetes: { namespace: "haforge", replicas: { rabbitmq: 5, web: 3, task: 1, keepers: 5, sentinels: 5, proxies: 3 }, loadBalancer: true, images: { rabbitmq: "registry.local/rabbitmq:3.10.8" } },
+      kubernetes: {
+        namespace: "haforge",
+        replicas: { rabbitmq: 5, web: 3, task: 1, keepers: 5, sentinels: 5, proxies: 3 },
+        loadBalancer: true,
+        images: { rabbitmq: "registry.local/rabbitmq:3.10.8" },
+      },
     },
     "single-replicas-external-db": {
       ...base,
       name: "solo",
-      tower: { ...base.tower, database: { host: "db.example.com", port: 5433, name: "awx", username: "awx", password: { secret: "pgPassword" } }, secretKey: undefined },
+      tower: {
+        ...base.tower,
+        database: { host: "db.example.com", port: 5433, name: "awx", username: "awx", password: { secret: "pgPassword" } },
+        secretKey: undefined,
+      },
       postgres: undefined,
       kubernetes: { namespace: "solo", replicas: { rabbitmq: 1, web: 1, task: 1, keepers: 1, sentinels: 1, proxies: 1 } },
     },
@@ -76,7 +92,8 @@ export function planOf(input: InventoryInput): ClusterPlan {
 /** A recognisable value per secret reference (and per material), as the CLI would resolve them. */
 export function fakeSecrets(plan: ClusterPlan): { secrets: SecretValues; materials: Record<string, string>; values: string[] } {
   const secrets: Record<string, string> = {};
-  for (const ref of collectSecretRefs(plan.inventory)) if (!("value" in ref)) secrets[secretKey(ref)] = `S3CR3T-${secretKey(ref).replace(/\W/g, "")}-v`;
+  for (const ref of collectSecretRefs(plan.inventory))
+    if (!("value" in ref)) secrets[secretKey(ref)] = `S3CR3T-${secretKey(ref).replace(/\W/g, "")}-v`;
   const materials = Object.fromEntries(requiredMaterials(plan).map((m) => [m.key, `MATERIAL-${m.key.replace(/\W/g, "")}-v`]));
   return { secrets, materials, values: [...Object.values(secrets), ...Object.values(materials)] };
 }
@@ -129,7 +146,9 @@ export async function schemaErrors(obj: Obj): Promise<string | undefined> {
 // --- walking objects -----------------------------------------------------------------------------
 
 export const WORKLOAD_KINDS = new Set(["StatefulSet", "Deployment", "Job"]);
-export const podTemplate = (o: Obj): { metadata: { labels: Record<string, string>; annotations?: Record<string, string> }; spec: any } | undefined =>
+export const podTemplate = (
+  o: Obj,
+): { metadata: { labels: Record<string, string>; annotations?: Record<string, string> }; spec: any } | undefined =>
   WORKLOAD_KINDS.has(o.kind) ? o.spec.template : undefined;
 export const containersOf = (o: Obj): any[] => {
   const t = podTemplate(o);
@@ -138,5 +157,6 @@ export const containersOf = (o: Obj): any[] => {
 /** True when every label of `selector` is on `labels`. */
 export const selects = (selector: Record<string, string>, labels: Record<string, string> | undefined): boolean =>
   Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => labels?.[k] === v);
-export const find = (objects: readonly Obj[], kind: string, name: string): Obj | undefined => objects.find((o) => o.kind === kind && o.metadata.name === name);
+export const find = (objects: readonly Obj[], kind: string, name: string): Obj | undefined =>
+  objects.find((o) => o.kind === kind && o.metadata.name === name);
 export const waveOf = (o: Obj): number => Number(o.metadata.annotations?.["haforge.io/wave"] ?? 0);

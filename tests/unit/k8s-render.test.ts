@@ -22,7 +22,18 @@ import { STOLON_ENV_PREFIX, type StolonCommand } from "../../src/services/postgr
 import { STOLON_FLAGS, unknownStolonSpecKeys } from "../../src/services/postgres/stolon";
 import { towerOnKubernetes, type TowerGroupOnKubernetes } from "../../src/services/tower/k8s-topology";
 import { kubernetesTarget } from "../../src/kubernetes";
-import { allK8sCases, containersOf, find, podTemplate, renderObjects, schemaErrors, selects, waveOf, WORKLOAD_KINDS, type Obj } from "./k8s-helpers";
+import {
+  allK8sCases,
+  containersOf,
+  find,
+  podTemplate,
+  renderObjects,
+  schemaErrors,
+  selects,
+  waveOf,
+  WORKLOAD_KINDS,
+  type Obj,
+} from "./k8s-helpers";
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
@@ -33,7 +44,10 @@ const cases = allK8sCases();
 
 describe("kubernetes target: the k8s inventories", () => {
   it("covers the example inventory and every variant", () => {
-    assert.ok(cases.some((c) => c.label === "inventories/tower-k8s.yaml"), "inventories/tower-k8s.yaml is a k8s example");
+    assert.ok(
+      cases.some((c) => c.label === "inventories/tower-k8s.yaml"),
+      "inventories/tower-k8s.yaml is a k8s example",
+    );
     assert.ok(cases.length >= 5);
   });
 });
@@ -71,7 +85,11 @@ for (const { label, plan } of cases) {
         const sel = w.spec.selector.matchLabels;
         assert.ok(selects(sel, podTemplate(w)!.metadata.labels), `${w.kind} ${w.metadata.name}: selector does not match its pods`);
         for (const other of workloads(objects)) {
-          if (other !== w) assert.ok(!selects(sel, podTemplate(other)!.metadata.labels), `${w.metadata.name}'s selector also matches ${other.metadata.name}'s pods`);
+          if (other !== w)
+            assert.ok(
+              !selects(sel, podTemplate(other)!.metadata.labels),
+              `${w.metadata.name}'s selector also matches ${other.metadata.name}'s pods`,
+            );
         }
       }
     });
@@ -84,11 +102,17 @@ for (const { label, plan } of cases) {
         for (const w of selected) {
           const ports = containersOf(w).flatMap((c) => c.ports ?? []);
           for (const p of svc.spec.ports) {
-            const ok = ports.some((cp: { name?: string; containerPort: number }) => (typeof p.targetPort === "string" ? cp.name === p.targetPort : cp.containerPort === p.targetPort));
+            const ok = ports.some((cp: { name?: string; containerPort: number }) =>
+              typeof p.targetPort === "string" ? cp.name === p.targetPort : cp.containerPort === p.targetPort,
+            );
             assert.ok(ok, `Service ${svc.metadata.name} port ${p.name} → ${p.targetPort} not exposed by ${w.metadata.name}`);
           }
         }
-        assert.equal(waveOf(svc), Math.max(...selected.map(waveOf)), `Service ${svc.metadata.name} is applied with its pods (the provider waits for endpoints)`);
+        assert.equal(
+          waveOf(svc),
+          Math.max(...selected.map(waveOf)),
+          `Service ${svc.metadata.name} is applied with its pods (the provider waits for endpoints)`,
+        );
       }
     });
 
@@ -109,7 +133,10 @@ for (const { label, plan } of cases) {
         if (b.spec.minAvailable === undefined) continue;
         const w = workloads(objects).find((x) => selects(b.spec.selector.matchLabels, podTemplate(x)!.metadata.labels))!;
         // A majority stays up: the pods left after the budget's evictions outnumber those gone.
-        assert.ok(b.spec.minAvailable > w.spec.replicas / 2, `${b.metadata.name}: ${b.spec.minAvailable} of ${w.spec.replicas} is not a majority`);
+        assert.ok(
+          b.spec.minAvailable > w.spec.replicas / 2,
+          `${b.metadata.name}: ${b.spec.minAvailable} of ${w.spec.replicas} is not a majority`,
+        );
       }
     });
 
@@ -118,7 +145,11 @@ for (const { label, plan } of cases) {
         const terms = podTemplate(w)!.spec.affinity?.podAntiAffinity?.preferredDuringSchedulingIgnoredDuringExecution ?? [];
         assert.equal(terms.length, 1, `${w.metadata.name} has no anti-affinity`);
         assert.equal(terms[0].podAffinityTerm.topologyKey, "kubernetes.io/hostname");
-        assert.deepEqual(terms[0].podAffinityTerm.labelSelector.matchLabels, w.spec.selector.matchLabels, `${w.metadata.name} spreads exactly its own pods`);
+        assert.deepEqual(
+          terms[0].podAffinityTerm.labelSelector.matchLabels,
+          w.spec.selector.matchLabels,
+          `${w.metadata.name} spreads exactly its own pods`,
+        );
       }
     });
 
@@ -133,22 +164,35 @@ for (const { label, plan } of cases) {
         const from = `${o.kind} ${o.metadata.name}`;
         const t = podTemplate(o);
         if (t) {
-          if (t.spec.serviceAccountName) assert.ok(waveOf(need("ServiceAccount", t.spec.serviceAccountName, from)) < waveOf(o), `${from}: its ServiceAccount is applied first`);
+          if (t.spec.serviceAccountName)
+            assert.ok(
+              waveOf(need("ServiceAccount", t.spec.serviceAccountName, from)) < waveOf(o),
+              `${from}: its ServiceAccount is applied first`,
+            );
           for (const v of t.spec.volumes ?? []) {
-            const ref = v.configMap ? need("ConfigMap", v.configMap.name, from) : v.secret ? need("Secret", v.secret.secretName, from) : undefined;
+            const ref = v.configMap
+              ? need("ConfigMap", v.configMap.name, from)
+              : v.secret
+                ? need("Secret", v.secret.secretName, from)
+                : undefined;
             if (!ref) continue;
             assert.ok(waveOf(ref) < waveOf(o), `${from}: ${ref.kind} ${ref.metadata.name} is applied first`);
-            for (const item of (v.configMap ?? v.secret).items ?? []) assert.ok(keysOf(ref).includes(item.key), `${from}: volume item ${item.key}`);
+            for (const item of (v.configMap ?? v.secret).items ?? [])
+              assert.ok(keysOf(ref).includes(item.key), `${from}: volume item ${item.key}`);
           }
           for (const c of containersOf(o)) {
             for (const e of c.env ?? []) {
               const cm = e.valueFrom?.configMapKeyRef;
               const sk = e.valueFrom?.secretKeyRef;
-              if (cm) assert.ok(keysOf(need("ConfigMap", cm.name, from)).includes(cm.key), `${from}: env ${e.name} → ConfigMap key ${cm.key}`);
+              if (cm)
+                assert.ok(keysOf(need("ConfigMap", cm.name, from)).includes(cm.key), `${from}: env ${e.name} → ConfigMap key ${cm.key}`);
               if (sk) assert.ok(keysOf(need("Secret", sk.name, from)).includes(sk.key), `${from}: env ${e.name} → Secret key ${sk.key}`);
             }
             for (const m of c.volumeMounts ?? []) {
-              const known = [...(t.spec.volumes ?? []).map((v: { name: string }) => v.name), ...(o.spec.volumeClaimTemplates ?? []).map((v: { metadata: { name: string } }) => v.metadata.name)];
+              const known = [
+                ...(t.spec.volumes ?? []).map((v: { name: string }) => v.name),
+                ...(o.spec.volumeClaimTemplates ?? []).map((v: { metadata: { name: string } }) => v.metadata.name),
+              ];
               assert.ok(known.includes(m.name), `${from}: mount of unknown volume ${m.name}`);
             }
           }
@@ -166,7 +210,10 @@ for (const { label, plan } of cases) {
           for (const rule of o.spec.rules)
             for (const p of rule.http.paths) {
               const svc = need("Service", p.backend.service.name, from);
-              assert.ok(svc.spec.ports.some((sp: { name: string }) => sp.name === p.backend.service.port.name), `${from}: backend port ${p.backend.service.port.name}`);
+              assert.ok(
+                svc.spec.ports.some((sp: { name: string }) => sp.name === p.backend.service.port.name),
+                `${from}: backend port ${p.backend.service.port.name}`,
+              );
             }
         }
       }
@@ -192,7 +239,10 @@ for (const { label, plan } of cases) {
 
     it("orders objects by apply wave", () => {
       const waves = objects.map(waveOf);
-      assert.deepEqual(waves, [...waves].sort((a, b) => a - b));
+      assert.deepEqual(
+        waves,
+        [...waves].sort((a, b) => a - b),
+      );
     });
 
     const r = rabbitmqOnKubernetes(plan);
@@ -200,7 +250,9 @@ for (const { label, plan } of cases) {
       it("RabbitMQ: node names are the pods' DNS names, as peer discovery builds them", () => {
         const sts = find(objects, "StatefulSet", r.names.statefulSet)!;
         assert.equal(sts.spec.replicas, target.replicas.rabbitmq);
-        const env = Object.fromEntries(sts.spec.template.spec.containers[0].env.map((e: { name: string; value?: string }) => [e.name, e.value]));
+        const env = Object.fromEntries(
+          sts.spec.template.spec.containers[0].env.map((e: { name: string; value?: string }) => [e.name, e.value]),
+        );
         assert.equal(env.RABBITMQ_USE_LONGNAME, "true");
         const conf: string = find(objects, "ConfigMap", r.names.configMap)!.data["rabbitmq.conf"];
         const entry = (k: string) => new RegExp(`^${k.replace(/\./g, "\\.")} = (.*)$`, "m").exec(conf)?.[1];
@@ -210,7 +262,10 @@ for (const { label, plan } of cases) {
         assert.equal(entry("cluster_partition_handling"), plan.inventory.rabbitmq?.partitionHandling ?? "pause_minority");
         assert.deepEqual(
           r.rabbitmq.nodes.map((n) => n.nodeName),
-          Array.from({ length: r.replicas }, (_, i) => `rabbit@${r.names.statefulSet}-${i}${entry("cluster_formation.k8s.hostname_suffix")}`),
+          Array.from(
+            { length: r.replicas },
+            (_, i) => `rabbit@${r.names.statefulSet}-${i}${entry("cluster_formation.k8s.hostname_suffix")}`,
+          ),
         );
         assert.match(find(objects, "ConfigMap", r.names.configMap)!.data.enabled_plugins, /rabbitmq_peer_discovery_k8s/);
         const headless = find(objects, "Service", r.names.headless)!;
@@ -221,7 +276,11 @@ for (const { label, plan } of cases) {
     const s = stolonOnKubernetes(plan);
     if (s) {
       it("stolon: documented flags only, the store's labels on every pod, keeper uid from the ordinal", () => {
-        const byComponent: Record<string, StolonCommand> = { [s.names.keepers]: "stolon-keeper", [s.names.sentinels]: "stolon-sentinel", [s.names.proxies]: "stolon-proxy" };
+        const byComponent: Record<string, StolonCommand> = {
+          [s.names.keepers]: "stolon-keeper",
+          [s.names.sentinels]: "stolon-sentinel",
+          [s.names.proxies]: "stolon-proxy",
+        };
         for (const [name, cmd] of Object.entries(byComponent)) {
           const w = workloads(objects).find((x) => x.metadata.name === name)!;
           const labels = w.spec.template.metadata.labels;
@@ -229,20 +288,28 @@ for (const { label, plan } of cases) {
           assert.equal(labels["stolon-cluster"], s.clusterName);
           const env = w.spec.template.spec.containers[0].env as { name: string; value?: string }[];
           const prefix = STOLON_ENV_PREFIX[cmd];
-          const flags = env.filter((e) => e.name.startsWith(prefix)).map((e) => e.name.slice(prefix.length).toLowerCase().replace(/_/g, "-"));
+          const flags = env
+            .filter((e) => e.name.startsWith(prefix))
+            .map((e) => e.name.slice(prefix.length).toLowerCase().replace(/_/g, "-"));
           for (const f of flags) assert.ok(STOLON_FLAGS[cmd].has(f), `${name}: ${prefix}${f} is not a documented ${cmd} flag`);
           const val = (f: string) => env.find((e) => e.name === `${prefix}${f}`)?.value;
           assert.equal(val("CLUSTER_NAME"), s.clusterName);
           assert.equal(val("STORE_BACKEND"), "kubernetes");
           assert.equal(val("KUBE_RESOURCE_KIND"), "configmap");
-          assert.ok(env.some((e) => e.name === "POD_NAME"), `${name}: stolon finds its own pod by POD_NAME`);
+          assert.ok(
+            env.some((e) => e.name === "POD_NAME"),
+            `${name}: stolon finds its own pod by POD_NAME`,
+          );
         }
         const keeper = find(objects, "StatefulSet", s.names.keepers)!;
         assert.equal(keeper.spec.replicas, target.replicas.keepers);
         const script = keeper.spec.template.spec.containers[0].command.join(" ");
         assert.match(script, /export STKEEPER_UID="keeper\$\{POD_NAME##\*-\}"/);
         assert.equal(keeper.spec.volumeClaimTemplates[0].spec.storageClassName, target.storageClass);
-        assert.deepEqual(unknownStolonSpecKeys(JSON.parse(find(objects, "ConfigMap", s.names.specConfigMap)!.data["cluster-spec.json"])), []);
+        assert.deepEqual(
+          unknownStolonSpecKeys(JSON.parse(find(objects, "ConfigMap", s.names.specConfigMap)!.data["cluster-spec.json"])),
+          [],
+        );
         const job = find(objects, "Job", s.names.initJob)!;
         const initScript = job.spec.template.spec.containers[0].command.join(" ");
         for (const m of initScript.matchAll(/--([a-z-]+)=/g)) assert.ok(STOLON_FLAGS.stolonctl.has(m[1]), `stolonctl --${m[1]}`);
@@ -269,7 +336,10 @@ for (const { label, plan } of cases) {
           assert.equal(settings.DATABASE_HOST, `${t.stolon.names.proxyService}.${target.namespace}.svc`);
           assert.ok(find(objects, "Service", t.stolon.names.proxyService));
           const job = find(objects, "Job", t.names.dbJob)!;
-          assert.ok(waveOf(job) > waveOf(find(objects, "Deployment", t.stolon.names.proxies)!) && waveOf(job) < waveOf(find(objects, "Deployment", t.groups[0]!.web.name)!));
+          assert.ok(
+            waveOf(job) > waveOf(find(objects, "Deployment", t.stolon.names.proxies)!) &&
+              waveOf(job) < waveOf(find(objects, "Deployment", t.groups[0]!.web.name)!),
+          );
         } else assert.equal(settings.DATABASE_HOST, plan.inventory.tower!.database.host);
         // The entry Service reaches every group's web pods.
         const entry = find(objects, "Service", t.names.entry)!;

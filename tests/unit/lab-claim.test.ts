@@ -31,7 +31,17 @@ describe("lab claim", () => {
     fc.assert(
       fc.property(dir, dir, fc.array(fc.boolean(), { minLength: 1, maxLength: 7 }), (mine, theirs, liveness) => {
         const [ownerAlive, ...hostsAlive] = liveness;
-        const claim = { version: 1 as const, bridge: BR, subnet: "x", stateDir: theirs, owner: ref(1), createdAt: "", hosts: hostsAlive.map((_, i) => ref(i + 2)), netns: [], links: [] };
+        const claim = {
+          version: 1 as const,
+          bridge: BR,
+          subnet: "x",
+          stateDir: theirs,
+          owner: ref(1),
+          createdAt: "",
+          hosts: hostsAlive.map((_, i) => ref(i + 2)),
+          netns: [],
+          links: [],
+        };
         const alive = (r: { pid: number }) => (r.pid === 1 ? ownerAlive! : hostsAlive[r.pid - 2]!);
         assert.equal(m.claimStatus(null, mine, alive), "free");
         assert.equal(m.claimStatus(claim, theirs + "/./", alive), "ours");
@@ -44,7 +54,10 @@ describe("lab claim", () => {
   it("a live holder refuses another directory (naming itself), keeps it out of the network, and only its own release frees the bridge", async () => {
     assert.equal(await m.acquireClaim({ stateDir: "/lab-a", bridge: BR }), "created");
     assert.equal(await m.acquireClaim({ stateDir: "/lab-a/", bridge: BR }), "ours");
-    await assert.rejects(m.acquireClaim({ stateDir: "/lab-b", bridge: BR }), (e: Error) => e.message.includes(`${BR}`) && e.message.includes("in use by the lab in /lab-a"));
+    await assert.rejects(
+      m.acquireClaim({ stateDir: "/lab-b", bridge: BR }),
+      (e: Error) => e.message.includes(`${BR}`) && e.message.includes("in use by the lab in /lab-a"),
+    );
     const t0 = Date.now();
     await assert.rejects(m.acquireClaim({ stateDir: "/lab-b", bridge: BR, waitMs: 600 }));
     assert.ok(Date.now() - t0 >= 550, "waited before refusing");
@@ -85,13 +98,18 @@ describe("lab claim", () => {
       setTimeout(() => m.acquireClaim({ stateDir: process.argv[1], bridge: ${JSON.stringify(BR)} })
         .then((r) => { console.log(r); setTimeout(() => {}, 1500); }, (e) => console.log("refused " + e.message)), ${go} - Date.now());`;
     const outs = await Promise.all(
-      Array.from({ length: n }, (_, i) =>
-        new Promise<string>((resolve) => {
-          const c = spawn(process.execPath, ["--import", "tsx", "-e", script, `/race-${i}`], { env: process.env, stdio: ["ignore", "pipe", "inherit"] });
-          let out = "";
-          c.stdout.on("data", (d: Buffer) => (out += d.toString()));
-          c.on("exit", () => resolve(out.trim()));
-        }),
+      Array.from(
+        { length: n },
+        (_, i) =>
+          new Promise<string>((resolve) => {
+            const c = spawn(process.execPath, ["--import", "tsx", "-e", script, `/race-${i}`], {
+              env: process.env,
+              stdio: ["ignore", "pipe", "inherit"],
+            });
+            let out = "";
+            c.stdout.on("data", (d: Buffer) => (out += d.toString()));
+            c.on("exit", () => resolve(out.trim()));
+          }),
       ),
     );
     assert.equal(outs.filter((o) => o === "created").length, 1, outs.join("\n"));

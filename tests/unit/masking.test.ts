@@ -14,7 +14,10 @@ import { ROOT, runCli } from "../helpers/cli";
 import { listTree } from "../golden/examples";
 
 const inv = (f: string) => join(ROOT, "inventories", f);
-const treeText = (dir: string) => listTree(dir).map((f) => readFileSync(join(dir, f), "latin1")).join("\n");
+const treeText = (dir: string) =>
+  listTree(dir)
+    .map((f) => readFileSync(join(dir, f), "latin1"))
+    .join("\n");
 
 /** A password a careless or hostile user might choose: quotes, backslashes, `%`, `&`, non-ASCII. */
 const password = (min: number) =>
@@ -28,7 +31,14 @@ describe("masking: the module", () => {
     fc.assert(
       fc.property(password(4), fc.string({ minLength: 8, maxLength: 12 }), (pw, salt) => {
         const secrets = new Map([["secret:pw", pw]]);
-        const forms = [pw, JSON.stringify(pw).slice(1, -1), pw.replace(/'/g, "''"), pw.replace(/'/g, `'\\''`), encodeURIComponent(pw), Buffer.from(pw).toString("base64")];
+        const forms = [
+          pw,
+          JSON.stringify(pw).slice(1, -1),
+          pw.replace(/'/g, "''"),
+          pw.replace(/'/g, `'\\''`),
+          encodeURIComponent(pw),
+          Buffer.from(pw).toString("base64"),
+        ];
         for (const f of forms) {
           const out = maskText(`before ${f} after`, secrets, salt);
           assert.equal(out, `before ${placeholder("secret:pw", pw, salt)} after`, `form ${JSON.stringify(f)}`);
@@ -46,15 +56,27 @@ describe("masking: the module", () => {
 
   it("values, not files: a secret text file keeps its other lines; a binary secret file is masked whole", () => {
     const toMask = new Map([["secret:ka", "abcdefgh"]]);
-    const masked = maskFileContent({ content: "virtual_router_id 51\nauth_pass \"abcdefgh\"\n", secret: true }, toMask, "s");
+    const masked = maskFileContent({ content: 'virtual_router_id 51\nauth_pass "abcdefgh"\n', secret: true }, toMask, "s");
     assert.match(masked, /^virtual_router_id 51$/m);
     assert.doesNotMatch(masked, /abcdefgh/);
-    assert.match(maskFileContent({ content: Buffer.from("abcdefgh").toString("base64"), secret: true, encoding: "base64" }, toMask, "s"), /^<secret:file h:[0-9a-f]{8}>\n$/);
+    assert.match(
+      maskFileContent({ content: Buffer.from("abcdefgh").toString("base64"), secret: true, encoding: "base64" }, toMask, "s"),
+      /^<secret:file h:[0-9a-f]{8}>\n$/,
+    );
   });
 });
 
 describe("masking: rendered trees", () => {
-  const { refs } = { refs: ["rabbitmqPassword", "rabbitmqCookie", "keepalivedAuthPass", "haproxyStatsPassword", "pgSuperuserPassword", "pgReplicationPassword"] };
+  const { refs } = {
+    refs: [
+      "rabbitmqPassword",
+      "rabbitmqCookie",
+      "keepalivedAuthPass",
+      "haproxyStatsPassword",
+      "pgSuperuserPassword",
+      "pgReplicationPassword",
+    ],
+  };
   const work = mkdtempSync(join(tmpdir(), "hf-mask-"));
   const materials = join(work, "m.json");
   copyFileSync(join(ROOT, "tests", "golden", "lab.yaml", "materials.json"), materials);
@@ -117,7 +139,10 @@ describe("masking: rendered trees", () => {
       "rabbitmqPassword: 0123456789012\nrabbitmqCookie: 012345678901234567890\nkeepalivedAuthPass: 00000001\nhaproxyStatsPassword: 1e3000\npgSuperuserPassword: 0x1234567\npgReplicationPassword: yes-really\n",
     );
     const out = join(work, "num");
-    const r = await runCli(["render", inv("lab.yaml"), "--out", out, "--materials", materials, "--secrets", secretsFile, "--reveal-secrets"], {});
+    const r = await runCli(
+      ["render", inv("lab.yaml"), "--out", out, "--materials", materials, "--secrets", secretsFile, "--reveal-secrets"],
+      {},
+    );
     assert.equal(r.code, 0, r.err);
     const text = treeText(out);
     assert.ok(text.includes("012345678901234567890"), "the cookie is written as given");

@@ -45,7 +45,11 @@ function plan(m: Members): ClusterPlan | undefined {
 
 const subset = fc.subarray(HOSTS, { minLength: 1, maxLength: 7 });
 const members = fc.record({ rabbitmq: subset, etcd: subset, pacemaker: subset, patroni: subset });
-const codesFor = (fs: ReturnType<typeof membershipChangeFindings>, path: string) => fs.filter((f) => f.path === path && f.severity === "error").map((f) => f.code).sort();
+const codesFor = (fs: ReturnType<typeof membershipChangeFindings>, path: string) =>
+  fs
+    .filter((f) => f.path === path && f.severity === "error")
+    .map((f) => f.code)
+    .sort();
 
 describe("membership changes", () => {
   it("property: errors exactly when the staying members cannot carry the old quorum, a failure-tolerant cluster stops tolerating one, or no replica stays", () => {
@@ -55,16 +59,33 @@ describe("membership changes", () => {
         const p1 = plan(after);
         fc.pre(p0 !== undefined && p1 !== undefined);
         const findings = membershipChangeFindings(memberships(p0), memberships(p1));
-        const voting = (old: string[], now: string[], q0: { quorum: number; failuresTolerated: number }, q1: { failuresTolerated: number }) => {
+        const voting = (
+          old: string[],
+          now: string[],
+          q0: { quorum: number; failuresTolerated: number },
+          q1: { failuresTolerated: number },
+        ) => {
           const kept = old.filter((h) => now.includes(h)).length;
           if (kept < q0.quorum) return ["membership.majority-removed"];
           if (now.length < old.length && q0.failuresTolerated >= 1 && q1.failuresTolerated === 0) return ["membership.below-minimum"];
           return [];
         };
-        assert.deepEqual(codesFor(findings, "rabbitmq.nodes"), voting(before.rabbitmq, after.rabbitmq, majorityQuorum(before.rabbitmq.length), majorityQuorum(after.rabbitmq.length)));
-        assert.deepEqual(codesFor(findings, "quorumStore.members"), voting(before.etcd, after.etcd, majorityQuorum(before.etcd.length), majorityQuorum(after.etcd.length)));
-        assert.deepEqual(codesFor(findings, "pacemaker.clusters[0].nodes"), voting(before.pacemaker, after.pacemaker, p0.pacemakerClusters[0]!.quorum, p1.pacemakerClusters[0]!.quorum));
-        assert.deepEqual(codesFor(findings, "postgres.nodes"), before.patroni.some((h) => after.patroni.includes(h)) ? [] : ["membership.no-survivor"]);
+        assert.deepEqual(
+          codesFor(findings, "rabbitmq.nodes"),
+          voting(before.rabbitmq, after.rabbitmq, majorityQuorum(before.rabbitmq.length), majorityQuorum(after.rabbitmq.length)),
+        );
+        assert.deepEqual(
+          codesFor(findings, "quorumStore.members"),
+          voting(before.etcd, after.etcd, majorityQuorum(before.etcd.length), majorityQuorum(after.etcd.length)),
+        );
+        assert.deepEqual(
+          codesFor(findings, "pacemaker.clusters[0].nodes"),
+          voting(before.pacemaker, after.pacemaker, p0.pacemakerClusters[0]!.quorum, p1.pacemakerClusters[0]!.quorum),
+        );
+        assert.deepEqual(
+          codesFor(findings, "postgres.nodes"),
+          before.patroni.some((h) => after.patroni.includes(h)) ? [] : ["membership.no-survivor"],
+        );
         // allowUnsafe: the same findings, none of them an error
         const allowed = membershipChangeFindings(memberships(p0), memberships(p1), { allowUnsafe: true });
         assert.deepEqual(allowed.map((f) => f.code).sort(), findings.map((f) => f.code).sort());
@@ -79,10 +100,20 @@ describe("membership changes", () => {
   it("property: unchanged or only growing memberships are always accepted; member order does not matter", () => {
     fc.assert(
       fc.property(members, members, (base, extra) => {
-        const grown: Members = { rabbitmq: [...new Set([...base.rabbitmq, ...extra.rabbitmq])], etcd: [...new Set([...base.etcd, ...extra.etcd])], pacemaker: [...new Set([...base.pacemaker, ...extra.pacemaker])], patroni: [...new Set([...base.patroni, ...extra.patroni])] };
+        const grown: Members = {
+          rabbitmq: [...new Set([...base.rabbitmq, ...extra.rabbitmq])],
+          etcd: [...new Set([...base.etcd, ...extra.etcd])],
+          pacemaker: [...new Set([...base.pacemaker, ...extra.pacemaker])],
+          patroni: [...new Set([...base.patroni, ...extra.patroni])],
+        };
         const p0 = plan(base);
         const p1 = plan(grown);
-        const shuffled = plan({ rabbitmq: [...base.rabbitmq].reverse(), etcd: [...base.etcd].reverse(), pacemaker: [...base.pacemaker].reverse(), patroni: [...base.patroni].reverse() });
+        const shuffled = plan({
+          rabbitmq: [...base.rabbitmq].reverse(),
+          etcd: [...base.etcd].reverse(),
+          pacemaker: [...base.pacemaker].reverse(),
+          patroni: [...base.patroni].reverse(),
+        });
         fc.pre(p0 !== undefined && p1 !== undefined && shuffled !== undefined);
         assert.deepEqual(membershipChangeFindings(memberships(p0), memberships(p0)), []);
         assert.deepEqual(membershipChangeFindings(memberships(p0), memberships(shuffled)), []);
@@ -93,7 +124,12 @@ describe("membership changes", () => {
   });
 
   it("property: a chain of accepted changes never loses the previous step's majority (5 → 3 → 5 one member at a time is fine)", () => {
-    const m = (n: string[]): Membership => ({ id: "etcd", path: "quorumStore.members", members: [...n].sort(), quorum: majorityQuorum(n.length) });
+    const m = (n: string[]): Membership => ({
+      id: "etcd",
+      path: "quorumStore.members",
+      members: [...n].sort(),
+      quorum: majorityQuorum(n.length),
+    });
     fc.assert(
       fc.property(fc.array(subset, { minLength: 2, maxLength: 8 }), (steps) => {
         for (let i = 1; i < steps.length; i++) {
@@ -104,7 +140,10 @@ describe("membership changes", () => {
       }),
     );
     const five = ["h1", "h2", "h3", "h4", "h5"];
-    const ok = (a: string[], b: string[]) => membershipChangeFindings([m(a)], [m(b)]).filter((f) => f.severity === "error").map((f) => f.code);
+    const ok = (a: string[], b: string[]) =>
+      membershipChangeFindings([m(a)], [m(b)])
+        .filter((f) => f.severity === "error")
+        .map((f) => f.code);
     assert.deepEqual(ok(five, ["h1", "h2", "h3"]), []);
     assert.deepEqual(ok(["h1", "h2", "h3"], five), []);
     assert.deepEqual(ok(five, ["h1", "h2"]), ["membership.majority-removed"]);
@@ -116,15 +155,26 @@ describe("membership changes", () => {
     const p0 = plan({ rabbitmq: ["h1", "h2", "h3"], etcd: ["h1", "h2", "h3"], pacemaker: ["h1", "h2", "h3"], patroni: ["h1", "h2"] })!;
     const withoutEtcd = memberships(p0).filter((m) => m.id !== "etcd");
     const f = membershipChangeFindings(memberships(p0), withoutEtcd);
-    assert.deepEqual(f.map((x) => [x.severity, x.code, x.path]), [["warning", "membership.cluster-removed", "quorumStore.members"]]);
+    assert.deepEqual(
+      f.map((x) => [x.severity, x.code, x.path]),
+      [["warning", "membership.cluster-removed", "quorumStore.members"]],
+    );
     assert.deepEqual(membershipChangeFindings(withoutEtcd, memberships(p0)), []);
     assert.deepEqual(membershipChangeFindings([], memberships(p0)), []);
   });
 
   it("RabbitMQ members are node names: a new rabbitmq_host on every node is a replacement of all of them", () => {
-    const a: Membership = { id: "rabbitmq", path: "rabbitmq.nodes", members: ["rabbit@h1", "rabbit@h2", "rabbit@h3"], quorum: majorityQuorum(3) };
+    const a: Membership = {
+      id: "rabbitmq",
+      path: "rabbitmq.nodes",
+      members: ["rabbit@h1", "rabbit@h2", "rabbit@h3"],
+      quorum: majorityQuorum(3),
+    };
     const b: Membership = { ...a, members: ["rabbit@10.0.0.1", "rabbit@10.0.0.2", "rabbit@10.0.0.3"] };
-    assert.deepEqual(membershipChangeFindings([a], [b]).map((f) => f.code), ["membership.majority-removed"]);
+    assert.deepEqual(
+      membershipChangeFindings([a], [b]).map((f) => f.code),
+      ["membership.majority-removed"],
+    );
   });
 });
 
@@ -183,7 +233,8 @@ describe("haforge validate --previous / --rev", () => {
   it("--rev judges the working copy against the committed inventory", async () => {
     const dir = mkdtempSync(join(tmpdir(), "haforge-membership-git-"));
     try {
-      const git = (...args: string[]) => execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@t", ...args], { cwd: dir, stdio: "pipe" });
+      const git = (...args: string[]) =>
+        execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@t", ...args], { cwd: dir, stdio: "pipe" });
       git("init", "-q");
       const f = join(dir, "cluster.yaml");
       writeFileSync(f, yaml.dump(membersInventory(all3)));
@@ -207,7 +258,8 @@ describe("haforge validate --previous / --rev", () => {
   it("a Tower INI inventory: findings in the INI's own notation", async () => {
     const dir = mkdtempSync(join(tmpdir(), "haforge-membership-ini-"));
     try {
-      const ini = (hosts: string[]) => `[tower]\n${hosts.join("\n")}\n\n[database]\ndb1\n\n[all:vars]\nrabbitmq_cookie=${"c".repeat(20)}\nrabbitmq_password=p\npg_password=p\nadmin_password=p\n`;
+      const ini = (hosts: string[]) =>
+        `[tower]\n${hosts.join("\n")}\n\n[database]\ndb1\n\n[all:vars]\nrabbitmq_cookie=${"c".repeat(20)}\nrabbitmq_password=p\npg_password=p\nadmin_password=p\n`;
       writeFileSync(join(dir, "old.ini"), ini(["t1", "t2", "t3"]));
       writeFileSync(join(dir, "new.ini"), ini(["t1"]));
       const r = await runCli(["validate", join(dir, "new.ini"), "--previous", join(dir, "old.ini")]);

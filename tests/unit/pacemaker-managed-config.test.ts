@@ -20,7 +20,16 @@ import { Inventory, type InventoryInput } from "../../src/inventory/schema";
 import { planCluster } from "../../src/pipeline/plan";
 import type { ClusterPlan } from "../../src/plan/types";
 import { renderDesiredState, requiredMaterials } from "../../src/pipeline/render";
-import { CLUSTERCHECK_PORT, CLUSTERCHECK_SCRIPT, CLUSTERCHECK_SERVICE, GALERA_CNF, RABBITMQ_CONF, RABBITMQ_COOKIE, REDIS_CONF, clustercheckScript } from "../../src/services/pacemaker/managed-config";
+import {
+  CLUSTERCHECK_PORT,
+  CLUSTERCHECK_SCRIPT,
+  CLUSTERCHECK_SERVICE,
+  GALERA_CNF,
+  RABBITMQ_CONF,
+  RABBITMQ_COOKIE,
+  REDIS_CONF,
+  clustercheckScript,
+} from "../../src/services/pacemaker/managed-config";
 import { pacemakerRunUnits } from "../../src/services/pacemaker/owned";
 import { examplePlans } from "../fixtures/keepalived-plan";
 
@@ -82,46 +91,65 @@ function checkManaged(plan: ClusterPlan, state: DesiredState): number {
   }
   // Every server HAProxy checks on 9200 answers there.
   for (const b of plan.haproxy?.backends ?? [])
-    if (b.checkPort === CLUSTERCHECK_PORT) for (const s of b.servers) assert.ok(state.hosts.find((h) => h.host === s.host)?.services.some((x) => x.name === CLUSTERCHECK_SERVICE), `${b.name}: ${s.host} answers on 9200`);
+    if (b.checkPort === CLUSTERCHECK_PORT)
+      for (const s of b.servers)
+        assert.ok(
+          state.hosts.find((h) => h.host === s.host)?.services.some((x) => x.name === CLUSTERCHECK_SERVICE),
+          `${b.name}: ${s.host} answers on 9200`,
+        );
   return checked;
 }
 
 describe("configuration of the daemons Pacemaker runs", () => {
   it("example inventories: rabbitmq-cluster, galera (+ clustercheck for HAProxy), redis nodes are configured", () => {
     let checked = 0;
-    for (const ex of examplePlans().filter((e) => e.plan.target === "ssh")) checked += checkManaged(ex.plan, renderWithMaterials(ex.plan, ex.secrets));
+    for (const ex of examplePlans().filter((e) => e.plan.target === "ssh"))
+      checked += checkManaged(ex.plan, renderWithMaterials(ex.plan, ex.secrets));
     assert.ok(checked >= 3 + 3 + 9, `${checked} (node, daemon) pairs`);
   });
 
   it("random clusters (which agents, how many nodes): every node of the cluster gets what its daemons need", () => {
     fc.assert(
-      fc.property(fc.subarray(["rabbitmq", "galera", "redis"] as const, { minLength: 1 }), fc.integer({ min: 3, max: 5 }), fc.boolean(), (agents, n, lightweight) => {
-        const nodes = Array.from({ length: n }, (_, i) => `c${i + 1}`);
-        const agentOf = { rabbitmq: "ocf:heartbeat:rabbitmq-cluster", galera: "ocf:heartbeat:galera", redis: "ocf:heartbeat:redis" } as const;
-        const inv: InventoryInput = {
-          name: "mg",
-          hosts: nodes.map((h, i) => ({ name: h, address: `10.6.0.${11 + i}`, interfaces: [{ name: "eth0", address: `10.6.0.${11 + i}/24` }] })),
-          pacemaker: {
-            ...(lightweight ? { layout: "lightweight" as const } : {}),
-            clusters: [
-              {
-                name: "mg",
-                nodes: nodes.map((host) => ({ host })),
-                properties: { "stonith-enabled": false },
-                ...(lightweight
-                  ? { lightweight: { vips: [], managed: [...agents], systemdServices: [] } }
-                  : {
-                      primitives: agents.map((a) => ({ id: a, agent: agentOf[a] })),
-                      clones: agents.map((a) => ({ id: `${a}-clone`, resource: a, ...(a === "rabbitmq" ? {} : { promotable: true }) })),
-                    }),
-              },
-            ],
-          },
-        };
-        const r = planCluster(Inventory.parse(inv));
-        assert.ok(r.plan, JSON.stringify(r.findings.filter((f) => f.severity === "error")));
-        assert.equal(checkManaged(r.plan, renderWithMaterials(r.plan)), n * agents.length);
-      }),
+      fc.property(
+        fc.subarray(["rabbitmq", "galera", "redis"] as const, { minLength: 1 }),
+        fc.integer({ min: 3, max: 5 }),
+        fc.boolean(),
+        (agents, n, lightweight) => {
+          const nodes = Array.from({ length: n }, (_, i) => `c${i + 1}`);
+          const agentOf = {
+            rabbitmq: "ocf:heartbeat:rabbitmq-cluster",
+            galera: "ocf:heartbeat:galera",
+            redis: "ocf:heartbeat:redis",
+          } as const;
+          const inv: InventoryInput = {
+            name: "mg",
+            hosts: nodes.map((h, i) => ({
+              name: h,
+              address: `10.6.0.${11 + i}`,
+              interfaces: [{ name: "eth0", address: `10.6.0.${11 + i}/24` }],
+            })),
+            pacemaker: {
+              ...(lightweight ? { layout: "lightweight" as const } : {}),
+              clusters: [
+                {
+                  name: "mg",
+                  nodes: nodes.map((host) => ({ host })),
+                  properties: { "stonith-enabled": false },
+                  ...(lightweight
+                    ? { lightweight: { vips: [], managed: [...agents], systemdServices: [] } }
+                    : {
+                        primitives: agents.map((a) => ({ id: a, agent: agentOf[a] })),
+                        clones: agents.map((a) => ({ id: `${a}-clone`, resource: a, ...(a === "rabbitmq" ? {} : { promotable: true }) })),
+                      }),
+                },
+              ],
+            },
+          };
+          const r = planCluster(Inventory.parse(inv));
+          assert.ok(r.plan, JSON.stringify(r.findings.filter((f) => f.severity === "error")));
+          assert.equal(checkManaged(r.plan, renderWithMaterials(r.plan)), n * agents.length);
+        },
+      ),
       { numRuns: 40 },
     );
   });
@@ -131,10 +159,18 @@ describe("configuration of the daemons Pacemaker runs", () => {
     mkdirSync(bin, { recursive: true });
     const script = join(work, "clustercheck");
     writeFileSync(script, clustercheckScript());
-    for (const [state, code] of [["4", "200"], ["2", "503"], ["", "503"]] as const) {
+    for (const [state, code] of [
+      ["4", "200"],
+      ["2", "503"],
+      ["", "503"],
+    ] as const) {
       writeFileSync(join(bin, "mysql"), `#!/bin/sh\n${state ? `printf 'wsrep_local_state\\t${state}\\n'` : "exit 1"}\n`);
       chmodSync(join(bin, "mysql"), 0o755);
-      const r = spawnSync("/bin/sh", [script], { input: "GET / HTTP/1.1\r\nHost: x\r\n\r\n", encoding: "utf8", env: { PATH: `${bin}:/usr/bin:/bin` } });
+      const r = spawnSync("/bin/sh", [script], {
+        input: "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+        encoding: "utf8",
+        env: { PATH: `${bin}:/usr/bin:/bin` },
+      });
       assert.equal(r.status, 0, r.stderr);
       const [head, body] = r.stdout.split("\r\n\r\n");
       assert.match(head!, new RegExp(`^HTTP/1\\.1 ${code} `));

@@ -18,7 +18,9 @@ import { one } from "./plan-helpers";
 
 /** A command that enables, starts or restarts `unit` (the managers' verbs). */
 const startsUnit = (cmd: string, unit: string): boolean =>
-  new RegExp(`systemctl (?:[a-z-]+ )*(?:enable|start|restart|reload-or-restart|try-restart)(?: --[a-z-]+)* ${unit}\\b|supervisorctl (?:start|restart|update)(?: --[a-z-]+)* ${unit}\\b`).test(cmd);
+  new RegExp(
+    `systemctl (?:[a-z-]+ )*(?:enable|start|restart|reload-or-restart|try-restart)(?: --[a-z-]+)* ${unit}\\b|supervisorctl (?:start|restart|update)(?: --[a-z-]+)* ${unit}\\b`,
+  ).test(cmd);
 
 function checkNotRun(state: DesiredState, owned: ReturnType<typeof pacemakerRunUnits>): number {
   let checked = 0;
@@ -33,7 +35,8 @@ function checkNotRun(state: DesiredState, owned: ReturnType<typeof pacemakerRunU
         assert.ok(!startsUnit(s.restart, unit), `${h.host}: ${unit} restart \`${s.restart}\``);
         assert.equal(s.health, undefined, `${h.host}: ${unit} gated on a process Pacemaker may have placed elsewhere`);
       }
-      for (const a of state.actions.filter((x) => x.host === h.host)) assert.ok(!startsUnit(a.create, unit), `${h.host}: action ${a.id} starts ${unit}`);
+      for (const a of state.actions.filter((x) => x.host === h.host))
+        assert.ok(!startsUnit(a.create, unit), `${h.host}: action ${a.id} starts ${unit}`);
     }
   }
   return checked;
@@ -52,7 +55,10 @@ describe("units Pacemaker runs are not run by haforge", () => {
     const s = renderDesiredState(tripleo.plan, tripleo.secrets, {});
     const hp = s.hosts.find((h) => h.host === "controller-0")!.services.find((x) => x.name === "haproxy")!;
     assert.match(hp.restart, /if systemctl is-active --quiet haproxy; then systemctl reload haproxy; else/);
-    assert.ok(s.hosts.find((h) => h.host === "controller-0")!.files.some((f) => f.path === "/etc/haproxy/haproxy.cfg"), "the config is still haforge's");
+    assert.ok(
+      s.hosts.find((h) => h.host === "controller-0")!.files.some((f) => f.path === "/etc/haproxy/haproxy.cfg"),
+      "the config is still haforge's",
+    );
     assert.ok(s.actions.some((a) => a.id === "haproxy-pacemaker-owned-controller-0" && a.create === "systemctl disable --quiet haproxy"));
   });
 
@@ -68,7 +74,12 @@ describe("units Pacemaker runs are not run by haforge", () => {
           const lbHosts = [...nodes, ...Array.from({ length: extra }, (_, i) => `e${i + 1}`)];
           const inv: InventoryInput = {
             name: "own",
-            hosts: lbHosts.map((h, i) => ({ name: h, address: `10.7.0.${11 + i}`, init, interfaces: [{ name: "eth0", address: `10.7.0.${11 + i}/24` }] })),
+            hosts: lbHosts.map((h, i) => ({
+              name: h,
+              address: `10.7.0.${11 + i}`,
+              init,
+              interfaces: [{ name: "eth0", address: `10.7.0.${11 + i}/24` }],
+            })),
             pacemaker: {
               ...(agent === "lightweight" ? { layout: "lightweight" as const } : {}),
               clusters: [
@@ -82,14 +93,26 @@ describe("units Pacemaker runs are not run by haforge", () => {
                         primitives: [
                           agent === "systemd:haproxy"
                             ? { id: "haproxy", agent }
-                            : { id: "haproxy", agent, params: { binfile: "/usr/sbin/haproxy", cmdline_options: "-W -db -f /etc/haproxy/haproxy.cfg", pidfile: "/run/hp.pid" } },
+                            : {
+                                id: "haproxy",
+                                agent,
+                                params: {
+                                  binfile: "/usr/sbin/haproxy",
+                                  cmdline_options: "-W -db -f /etc/haproxy/haproxy.cfg",
+                                  pidfile: "/run/hp.pid",
+                                },
+                              },
                         ],
                         clones: [{ id: "haproxy-clone", resource: "haproxy" }],
                       }),
                 },
               ],
             },
-            haproxy: { hosts: lbHosts, frontends: [{ name: "web", bind: "*:8080", backend: "web" }], backends: [{ name: "web", servers: [{ host: "c1", port: 80 }] }] },
+            haproxy: {
+              hosts: lbHosts,
+              frontends: [{ name: "web", bind: "*:8080", backend: "web" }],
+              backends: [{ name: "web", servers: [{ host: "c1", port: 80 }] }],
+            },
           };
           const r = planCluster(Inventory.parse(inv));
           assert.ok(r.plan, JSON.stringify(r.findings.filter((f) => f.severity === "error")));
@@ -101,7 +124,11 @@ describe("units Pacemaker runs are not run by haforge", () => {
             const s = state.hosts.find((h) => h.host === e)!.services.find((x) => x.name === "haproxy")!;
             assert.ok(startsUnit(s.restart, "haproxy"), `${e}: haforge's own HAProxy is started`);
           }
-          if (agent === "ocf:heartbeat:anything") assert.match(state.hosts.find((h) => h.host === "c1")!.services.find((x) => x.name === "haproxy")!.restart, /cat \/run\/hp\.pid/);
+          if (agent === "ocf:heartbeat:anything")
+            assert.match(
+              state.hosts.find((h) => h.host === "c1")!.services.find((x) => x.name === "haproxy")!.restart,
+              /cat \/run\/hp\.pid/,
+            );
         },
       ),
       { numRuns: 30 },
@@ -109,12 +136,28 @@ describe("units Pacemaker runs are not run by haforge", () => {
   });
 
   it("an inventory asking haforge AND Pacemaker to run one daemon is refused (pacemaker.unit-run-twice)", () => {
-    const hosts = ["m1", "m2", "m3"].map((h, i) => ({ name: h, address: `10.8.0.${11 + i}`, interfaces: [{ name: "eth0", address: `10.8.0.${11 + i}/24` }] }));
-    const cluster = (extra: object) => ({ name: "mq", nodes: [{ host: "m1" }, { host: "m2" }, { host: "m3" }], properties: { "stonith-enabled": false }, ...extra });
+    const hosts = ["m1", "m2", "m3"].map((h, i) => ({
+      name: h,
+      address: `10.8.0.${11 + i}`,
+      interfaces: [{ name: "eth0", address: `10.8.0.${11 + i}/24` }],
+    }));
+    const cluster = (extra: object) => ({
+      name: "mq",
+      nodes: [{ host: "m1" }, { host: "m2" }, { host: "m3" }],
+      properties: { "stonith-enabled": false },
+      ...extra,
+    });
     // RabbitMQ in the CIB (rabbitmq-cluster) and haforge's own RabbitMQ on the same hosts.
     const both = Inventory.parse({
       hosts,
-      pacemaker: { clusters: [cluster({ primitives: [{ id: "rabbitmq", agent: "ocf:heartbeat:rabbitmq-cluster" }], clones: [{ id: "rabbitmq-clone", resource: "rabbitmq" }] })] },
+      pacemaker: {
+        clusters: [
+          cluster({
+            primitives: [{ id: "rabbitmq", agent: "ocf:heartbeat:rabbitmq-cluster" }],
+            clones: [{ id: "rabbitmq-clone", resource: "rabbitmq" }],
+          }),
+        ],
+      },
       rabbitmq: { nodes: ["m1", "m2", "m3"], password: { value: "x" } },
     });
     const f = planCluster(both).findings.filter((x) => x.code === "pacemaker.unit-run-twice")[0]!;
@@ -122,7 +165,13 @@ describe("units Pacemaker runs are not run by haforge", () => {
     assert.equal(f.severity, "error");
     assert.match(f.message, /'rabbitmq-server' on host 'm1'.*cluster 'mq' runs it \(resource 'rabbitmq'\)/);
     // The lightweight layout's managed HAProxy listed again under systemdServices.
-    const lw = Inventory.parse({ hosts, pacemaker: { layout: "lightweight", clusters: [cluster({ lightweight: { vips: [], managed: ["haproxy"], systemdServices: ["haproxy"] } })] } });
+    const lw = Inventory.parse({
+      hosts,
+      pacemaker: {
+        layout: "lightweight",
+        clusters: [cluster({ lightweight: { vips: [], managed: ["haproxy"], systemdServices: ["haproxy"] } })],
+      },
+    });
     assert.equal(one(planCluster(lw).findings, "pacemaker.unit-run-twice").path, "pacemaker.clusters[0].lightweight.systemdServices[0]");
     // systemd:keepalived in the CIB and a keepalived instance on its nodes.
     const ka = Inventory.parse({
@@ -135,7 +184,11 @@ describe("units Pacemaker runs are not run by haforge", () => {
     const hp = Inventory.parse({
       hosts,
       pacemaker: { clusters: [cluster({ primitives: [{ id: "haproxy", agent: "systemd:haproxy" }] })] },
-      haproxy: { hosts: ["m1", "m2", "m3"], frontends: [{ name: "w", bind: "*:80", backend: "w" }], backends: [{ name: "w", servers: [{ host: "m1", port: 8080 }] }] },
+      haproxy: {
+        hosts: ["m1", "m2", "m3"],
+        frontends: [{ name: "w", bind: "*:80", backend: "w" }],
+        backends: [{ name: "w", servers: [{ host: "m1", port: 8080 }] }],
+      },
     });
     assert.equal(planCluster(hp).findings.filter((x) => x.code === "pacemaker.unit-run-twice").length, 0);
   });

@@ -12,7 +12,16 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { missingPackages, osFamily, packageInstallScript, packageQueryScript, parsePackageQuery, versionMatches, type OsFamily, type PackageNeed } from "../../src/core/packages";
+import {
+  missingPackages,
+  osFamily,
+  packageInstallScript,
+  packageQueryScript,
+  parsePackageQuery,
+  versionMatches,
+  type OsFamily,
+  type PackageNeed,
+} from "../../src/core/packages";
 import { Inventory } from "../../src/inventory/schema";
 import { hostPackageNeeds, packagePlan } from "../../src/plan/packages";
 import { planCluster } from "../../src/pipeline/plan";
@@ -26,13 +35,23 @@ const family = fc.constantFrom<OsFamily>("debian", "rhel");
 describe("packages: host side", () => {
   it("property: the query's output parses back to exactly the installed packages (dpkg status ?i)", () => {
     fc.assert(
-      fc.property(fc.dictionary(pkgName, fc.tuple(pkgVersion, fc.constantFrom("ii ", "hi ", "rc ", "un ", "iU "))), fc.constantFrom("debian", "ubuntu", "rocky", "arch"), (pkgs, id) => {
-        const out = [`HAFORGE-PKG os ${id} `, "noise line", ...Object.entries(pkgs).map(([n, [v, st]]) => `HAFORGE-PKG pkg ${n} ${v} ${st}`)].join("\n");
-        const facts = parsePackageQuery(out);
-        const expected = Object.entries(pkgs).filter(([, [, st]]) => st[1] === "i").map(([n, [v]]) => [n, v]);
-        assert.deepEqual([...facts.installed.entries()].sort(), expected.sort());
-        assert.equal(facts.family, osFamily(id));
-      }),
+      fc.property(
+        fc.dictionary(pkgName, fc.tuple(pkgVersion, fc.constantFrom("ii ", "hi ", "rc ", "un ", "iU "))),
+        fc.constantFrom("debian", "ubuntu", "rocky", "arch"),
+        (pkgs, id) => {
+          const out = [
+            `HAFORGE-PKG os ${id} `,
+            "noise line",
+            ...Object.entries(pkgs).map(([n, [v, st]]) => `HAFORGE-PKG pkg ${n} ${v} ${st}`),
+          ].join("\n");
+          const facts = parsePackageQuery(out);
+          const expected = Object.entries(pkgs)
+            .filter(([, [, st]]) => st[1] === "i")
+            .map(([n, [v]]) => [n, v]);
+          assert.deepEqual([...facts.installed.entries()].sort(), expected.sort());
+          assert.equal(facts.family, osFamily(id));
+        },
+      ),
     );
   });
 
@@ -41,31 +60,45 @@ describe("packages: host side", () => {
     assert.equal(r.status, 0, r.stderr);
     const facts = parsePackageQuery(r.stdout);
     assert.equal(facts.family, "debian");
-    for (const p of ["dpkg", "rabbitmq-server", "keepalived", "haproxy", "pacemaker", "etcd-server", "patroni"]) assert.ok(facts.installed.has(p), p);
+    for (const p of ["dpkg", "rabbitmq-server", "keepalived", "haproxy", "pacemaker", "etcd-server", "patroni"])
+      assert.ok(facts.installed.has(p), p);
     const dpkg = spawnSync("dpkg-query", ["-W", "-f=${Version}", "rabbitmq-server"], { encoding: "utf8" }).stdout;
     assert.equal(facts.installed.get("rabbitmq-server"), dpkg);
   });
 
   it("property: only missing or wrongly versioned packages are installed, and installing them converges", () => {
     fc.assert(
-      fc.property(family, fc.dictionary(pkgName, pkgVersion), fc.array(fc.record({ name: pkgName, version: fc.option(pkgVersion, { nil: undefined }) }), { maxLength: 12 }), (fam, inst, raw) => {
-        const needs: PackageNeed[] = raw.map((n) => (n.version === undefined ? { name: n.name } : { name: n.name, version: n.version }));
-        const installed = new Map(Object.entries(inst));
-        const todo = missingPackages(fam, needs, installed);
-        for (const t of todo) {
-          assert.ok(needs.some((n) => n.name === t.name));
-          const have = installed.get(t.name);
-          assert.ok(have === undefined || (t.version !== undefined && !versionMatches(fam, have, t.version)), `${t.name} is installed as needed`);
-        }
-        assert.equal(new Set(todo.map((t) => t.name)).size, todo.length, "each package once");
-        for (const n of needs) if (!installed.has(n.name)) assert.ok(todo.some((t) => t.name === n.name), `${n.name} is missing but not installed`);
-        // the package manager installs what was asked (pinned version, or some version)
-        const after = new Map(installed);
-        for (const t of todo) after.set(t.name, t.version ?? "1.0");
-        // a pinned package asked twice with two versions cannot converge; otherwise nothing is left
-        const conflicting = needs.some((a) => needs.some((b) => a.name === b.name && a.version !== b.version));
-        if (!conflicting) assert.deepEqual(missingPackages(fam, needs, after), []);
-      }),
+      fc.property(
+        family,
+        fc.dictionary(pkgName, pkgVersion),
+        fc.array(fc.record({ name: pkgName, version: fc.option(pkgVersion, { nil: undefined }) }), { maxLength: 12 }),
+        (fam, inst, raw) => {
+          const needs: PackageNeed[] = raw.map((n) => (n.version === undefined ? { name: n.name } : { name: n.name, version: n.version }));
+          const installed = new Map(Object.entries(inst));
+          const todo = missingPackages(fam, needs, installed);
+          for (const t of todo) {
+            assert.ok(needs.some((n) => n.name === t.name));
+            const have = installed.get(t.name);
+            assert.ok(
+              have === undefined || (t.version !== undefined && !versionMatches(fam, have, t.version)),
+              `${t.name} is installed as needed`,
+            );
+          }
+          assert.equal(new Set(todo.map((t) => t.name)).size, todo.length, "each package once");
+          for (const n of needs)
+            if (!installed.has(n.name))
+              assert.ok(
+                todo.some((t) => t.name === n.name),
+                `${n.name} is missing but not installed`,
+              );
+          // the package manager installs what was asked (pinned version, or some version)
+          const after = new Map(installed);
+          for (const t of todo) after.set(t.name, t.version ?? "1.0");
+          // a pinned package asked twice with two versions cannot converge; otherwise nothing is left
+          const conflicting = needs.some((a) => needs.some((b) => a.name === b.name && a.version !== b.version));
+          if (!conflicting) assert.deepEqual(missingPackages(fam, needs, after), []);
+        },
+      ),
     );
   });
 
@@ -74,7 +107,10 @@ describe("packages: host side", () => {
       const script = `#!/bin/sh\n${packageInstallScript(fam, [{ name: "rabbitmq-server", version: "3.10.8-1.1+deb12u1" }, { name: "haproxy" }])}`;
       const r = spawnSync("shellcheck", ["-s", "sh", "-"], { input: script, encoding: "utf8" });
       assert.equal(r.status, 0, `${fam}: ${r.stdout}`);
-      const q = spawnSync("shellcheck", ["-s", "sh", "-e", "SC1091", "-"], { input: `#!/bin/sh\n${packageQueryScript()}`, encoding: "utf8" });
+      const q = spawnSync("shellcheck", ["-s", "sh", "-e", "SC1091", "-"], {
+        input: `#!/bin/sh\n${packageQueryScript()}`,
+        encoding: "utf8",
+      });
       assert.equal(q.status, 0, q.stdout);
     }
   });
@@ -87,12 +123,27 @@ describe("packages: host side", () => {
       const policy = path.join(dir, "policy-rc.d");
       const log = path.join(dir, "log");
       // apt-get: records its arguments and what invoke-rc.d would get from the policy right now
-      fs.writeFileSync(path.join(bin, "apt-get"), `#!/bin/sh\nif [ -x '${policy}' ]; then '${policy}' rabbitmq-server start; rc=$?; else rc=none; fi\necho "apt-get $* policy=$rc" >> '${log}'\n`, { mode: 0o755 });
-      const run = () => spawnSync("sh", ["-s"], { input: packageInstallScript("debian", [{ name: "haproxy" }, { name: "rabbitmq-server", version: "3.10.8-1.1+deb12u1" }], { policyPath: policy }), encoding: "utf8", env: { PATH: `${bin}:/usr/bin:/bin` } });
+      fs.writeFileSync(
+        path.join(bin, "apt-get"),
+        `#!/bin/sh\nif [ -x '${policy}' ]; then '${policy}' rabbitmq-server start; rc=$?; else rc=none; fi\necho "apt-get $* policy=$rc" >> '${log}'\n`,
+        { mode: 0o755 },
+      );
+      const run = () =>
+        spawnSync("sh", ["-s"], {
+          input: packageInstallScript("debian", [{ name: "haproxy" }, { name: "rabbitmq-server", version: "3.10.8-1.1+deb12u1" }], {
+            policyPath: policy,
+          }),
+          encoding: "utf8",
+          env: { PATH: `${bin}:/usr/bin:/bin` },
+        });
       let r = run();
       assert.equal(r.status, 0, r.stderr);
       const lines = fs.readFileSync(log, "utf8").trim().split("\n");
-      assert.deepEqual(lines.map((l) => l.split(" ").slice(-1)[0]), ["policy=101", "policy=101"], "every apt-get ran with starts forbidden");
+      assert.deepEqual(
+        lines.map((l) => l.split(" ").slice(-1)[0]),
+        ["policy=101", "policy=101"],
+        "every apt-get ran with starts forbidden",
+      );
       assert.match(lines[0]!, /apt-get -q update/);
       assert.match(lines[1]!, /install haproxy rabbitmq-server=3\.10\.8-1\.1\+deb12u1 policy=101$/);
       assert.match(lines[1]!, /--no-install-recommends/);
@@ -124,7 +175,19 @@ describe("packages: plan side", () => {
   it("every lab host needs its services' Debian packages, all installed on this machine (the lab's hosts share them)", () => {
     const p = lab().plan!;
     const needs = hostPackageNeeds(p, "lab1", "debian").map((n) => n.name);
-    for (const n of ["rabbitmq-server", "etcd-server", "corosync", "pacemaker", "keepalived", "haproxy", "patroni", "postgresql-15", "syncthing", "supervisor"]) assert.ok(needs.includes(n), n);
+    for (const n of [
+      "rabbitmq-server",
+      "etcd-server",
+      "corosync",
+      "pacemaker",
+      "keepalived",
+      "haproxy",
+      "patroni",
+      "postgresql-15",
+      "syncthing",
+      "supervisor",
+    ])
+      assert.ok(needs.includes(n), n);
     const facts = parsePackageQuery(spawnSync("sh", ["-s"], { input: packageQueryScript(), encoding: "utf8" }).stdout);
     assert.deepEqual(missingPackages("debian", hostPackageNeeds(p, "lab1", "debian"), facts.installed), []);
     assert.ok(hostPackageNeeds(p, "lab1", "rhel").some((n) => n.name === "postgresql15-server"));
@@ -132,7 +195,10 @@ describe("packages: plan side", () => {
 
   it("pins apply; manage: false needs nothing; an unsupported OS, a bad pin and an unused pin are findings", () => {
     const pinned = plan((inv) => (inv.packages = { manage: true, versions: { "rabbitmq-server": "3.10.8-1.1+deb12u1" } }));
-    assert.deepEqual(hostPackageNeeds(pinned.plan!, "lab2", "debian").find((n) => n.name === "rabbitmq-server"), { name: "rabbitmq-server", version: "3.10.8-1.1+deb12u1" });
+    assert.deepEqual(
+      hostPackageNeeds(pinned.plan!, "lab2", "debian").find((n) => n.name === "rabbitmq-server"),
+      { name: "rabbitmq-server", version: "3.10.8-1.1+deb12u1" },
+    );
     const off = plan((inv) => (inv.packages = { manage: false, versions: {} }));
     assert.deepEqual(packagePlan(off.plan!), []);
     const bad = plan((inv) => {
@@ -148,6 +214,9 @@ describe("packages: plan side", () => {
     // A pin that is not a package version never reaches the plan: the schema's `package version` kind.
     const inv = structuredClone(lab().inventory!) as any;
     inv.packages = { manage: true, versions: { haproxy: "1.0; rm -rf /" } };
-    assert.deepEqual(Inventory.safeParse(inv).error?.issues.map((i) => i.path.join(".")), ["packages.versions.haproxy"]);
+    assert.deepEqual(
+      Inventory.safeParse(inv).error?.issues.map((i) => i.path.join(".")),
+      ["packages.versions.haproxy"],
+    );
   });
 });

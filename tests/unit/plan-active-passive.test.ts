@@ -4,7 +4,14 @@ import type { InventoryInput } from "../../src/inventory/schema";
 import { hosts, noErrors, ofService, one, runSteps } from "./plan-helpers";
 
 type AppIn = NonNullable<InventoryInput["activePassive"]>[number];
-const app = (over: Partial<AppIn> = {}): AppIn => ({ name: "drp", hosts: ["h1", "h2"], vip: "10.0.0.50/24", haId: "drp-ha", token: { secret: "drpHaToken" }, ...over });
+const app = (over: Partial<AppIn> = {}): AppIn => ({
+  name: "drp",
+  hosts: ["h1", "h2"],
+  vip: "10.0.0.50/24",
+  haId: "drp-ha",
+  token: { secret: "drpHaToken" },
+  ...over,
+});
 const ap = (apps: AppIn[], extra: Partial<InventoryInput> = {}) => {
   const r = runSteps({ hosts: hosts(3), activePassive: apps, ...extra });
   return { ...r, findings: ofService(r.findings, "active-passive.") };
@@ -14,7 +21,17 @@ describe("active/passive plan", () => {
   it("plans the app: first host active, roles, active-first rolling group (passives start after it)", () => {
     const { plan, findings, roles } = ap([app()]);
     assert.deepEqual(findings, []);
-    assert.deepEqual(plan.activePassive, [{ name: "drp", service: "dr-provision", hosts: ["h1", "h2"], vip: "10.0.0.50/24", interface: "eth0", haId: "drp-ha", token: { secret: "drpHaToken" } }]);
+    assert.deepEqual(plan.activePassive, [
+      {
+        name: "drp",
+        service: "dr-provision",
+        hosts: ["h1", "h2"],
+        vip: "10.0.0.50/24",
+        interface: "eth0",
+        haId: "drp-ha",
+        token: { secret: "drpHaToken" },
+      },
+    ]);
     assert.deepEqual(roles.get("h2"), ["active-passive:drp"]);
     assert.deepEqual(plan.rollingGroups, [{ id: "active-passive:drp", service: "dr-provision", hosts: ["h1", "h2"], maxUnavailable: 1 }]);
   });
@@ -48,7 +65,10 @@ describe("active/passive plan", () => {
   });
 
   it("the VIP is not another manager's (keepalived, Pacemaker, another app)", () => {
-    const k = one(ap([app()], { keepalived: { instances: [{ name: "lb", vip: "10.0.0.50/24", routerId: 9, hosts: ["h1", "h3"] }] } }).findings, "active-passive.vip-conflict");
+    const k = one(
+      ap([app()], { keepalived: { instances: [{ name: "lb", vip: "10.0.0.50/24", routerId: 9, hosts: ["h1", "h3"] }] } }).findings,
+      "active-passive.vip-conflict",
+    );
     assert.match(k.message, /keepalived instance 'lb'/);
     const twice = one(ap([app(), app({ name: "b", haId: "other" })]).findings, "active-passive.vip-conflict");
     assert.match(twice.message, /app 'drp'/);

@@ -32,13 +32,19 @@ before(() => {
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-const has = (findings: readonly Finding[], codes: readonly string[]) => findings.some((f) => f.severity === "error" && codes.includes(f.code));
+const has = (findings: readonly Finding[], codes: readonly string[]) =>
+  findings.some((f) => f.severity === "error" && codes.includes(f.code));
 
 // ---------------------------------------------------------------------------------------------
 // Corosync: links, transports, crypto.
 
 type ClusterIn = NonNullable<NonNullable<InventoryInput["pacemaker"]>["clusters"]>[number];
-const COROSYNC_RULES = ["pacemaker.too-many-links", "pacemaker.link-count-mismatch", "pacemaker.crypto-cipher-needs-hash", "pacemaker.crypto-needs-knet"];
+const COROSYNC_RULES = [
+  "pacemaker.too-many-links",
+  "pacemaker.link-count-mismatch",
+  "pacemaker.crypto-cipher-needs-hash",
+  "pacemaker.crypto-needs-knet",
+];
 
 /** Node 1's links are on loopback so `corosync -t` finds the local node; the others are remote. */
 const addrs = (links: number, node: number) => Array.from({ length: links }, (_, l) => (node === 1 ? `127.0.${l}.1` : `10.9.${l}.${node}`));
@@ -62,7 +68,9 @@ function corosyncConf(c: PacemakerClusterPlan, keyfile: string): string {
     ...Array.from({ length: links }, (_, l) => `  interface {\n    linknumber: ${l}\n  }`),
     "}",
     "nodelist {",
-    ...c.nodes.map((n) => ["  node {", `    nodeid: ${n.nodeid}`, `    name: ${n.host}`, ...n.addrs.map((a, l) => `    ring${l}_addr: ${a}`), "  }"].join("\n")),
+    ...c.nodes.map((n) =>
+      ["  node {", `    nodeid: ${n.nodeid}`, `    name: ${n.host}`, ...n.addrs.map((a, l) => `    ring${l}_addr: ${a}`), "  }"].join("\n"),
+    ),
     "}",
     "quorum {",
     "  provider: corosync_votequorum",
@@ -99,7 +107,11 @@ describe("plan vs corosync -t", { skip: !which("corosync") && "corosync not inst
       const r = run("corosync", ["-t", "-c", file]);
       assert.ok(r.status === 0 || r.status === 8, `unexpected rc ${r.status}: ${r.out}`);
       const planSays = has(findings, COROSYNC_RULES);
-      assert.equal(planSays, r.status !== 0, `plan ${planSays ? "rejects" : "accepts"} but corosync -t rc ${r.status}: ${r.out}\n${JSON.stringify(findings, null, 1)}`);
+      assert.equal(
+        planSays,
+        r.status !== 0,
+        `plan ${planSays ? "rejects" : "accepts"} but corosync -t rc ${r.status}: ${r.out}\n${JSON.stringify(findings, null, 1)}`,
+      );
     });
   }
 });
@@ -123,18 +135,28 @@ function cibXml(c: PacemakerClusterPlan): string {
     `<primitive id="${xmlAttr(id)}" ${agent(a)}>${Object.keys(params).length ? `<instance_attributes id="${xmlAttr(id)}-ia">${nv(id, params)}</instance_attributes>` : ""}</primitive>`;
   const cloned = new Map(spec.clones.map((cl) => [cl.resource, cl]));
   const resources = [
-    ...spec.fencing.map((f) => primitive(f.id, `stonith:${f.agent}`, { ...f.params, ...(f.hosts.length ? { pcmk_host_list: f.hosts.join(",") } : {}) })),
+    ...spec.fencing.map((f) =>
+      primitive(f.id, `stonith:${f.agent}`, { ...f.params, ...(f.hosts.length ? { pcmk_host_list: f.hosts.join(",") } : {}) }),
+    ),
     ...spec.primitives.map((p) => {
       const xml = primitive(p.id, p.agent, p.params);
       const cl = cloned.get(p.id);
       return cl ? `<clone id="${xmlAttr(cl.id)}">${xml}</clone>` : xml;
     }),
   ];
-  const props = Object.entries(spec.properties).map(([k, v]) => `<nvpair id="opt-${xmlAttr(k)}" name="${xmlAttr(k)}" value="${xmlAttr(String(v))}"/>`);
+  const props = Object.entries(spec.properties).map(
+    ([k, v]) => `<nvpair id="opt-${xmlAttr(k)}" name="${xmlAttr(k)}" value="${xmlAttr(String(v))}"/>`,
+  );
   const cons = [
-    ...spec.constraints.location.map((l) => `<rsc_location id="${xmlAttr(l.id)}" rsc="${xmlAttr(l.resource)}" node="${xmlAttr(l.node)}" score="${l.score}"/>`),
-    ...spec.constraints.colocation.map((l) => `<rsc_colocation id="${xmlAttr(l.id)}" rsc="${xmlAttr(l.resource)}" with-rsc="${xmlAttr(l.with)}" score="${l.score}"/>`),
-    ...spec.constraints.order.map((o) => `<rsc_order id="${xmlAttr(o.id)}" first="${xmlAttr(o.first)}" then="${xmlAttr(o.then)}" kind="${o.kind}"/>`),
+    ...spec.constraints.location.map(
+      (l) => `<rsc_location id="${xmlAttr(l.id)}" rsc="${xmlAttr(l.resource)}" node="${xmlAttr(l.node)}" score="${l.score}"/>`,
+    ),
+    ...spec.constraints.colocation.map(
+      (l) => `<rsc_colocation id="${xmlAttr(l.id)}" rsc="${xmlAttr(l.resource)}" with-rsc="${xmlAttr(l.with)}" score="${l.score}"/>`,
+    ),
+    ...spec.constraints.order.map(
+      (o) => `<rsc_order id="${xmlAttr(o.id)}" first="${xmlAttr(o.first)}" then="${xmlAttr(o.then)}" kind="${o.kind}"/>`,
+    ),
   ];
   return [
     // have-quorum and online node states: with an empty status crm_verify only sees unclean,
@@ -167,35 +189,72 @@ describe("plan vs crm_verify", { skip: !which("crm_verify") && "crm_verify not i
     ["stonith-enabled true, no fencing device", base({ properties: { "stonith-enabled": true } })],
     ["stonith disabled, no device", base({ properties: { "stonith-enabled": false } })],
     ["fencing device present", base({ fencing: fence })],
-    ["constraint on an unknown resource", base({ fencing: fence, constraints: { location: [{ id: "l1", resource: "nope", node: "n1" }], colocation: [], order: [] } })],
-    ["order on an unknown resource", base({ fencing: fence, constraints: { location: [], colocation: [], order: [{ id: "o1", first: "vip", then: "ghost" }] } })],
-    ["a constraint id equal to a resource id", base({ fencing: fence, constraints: { location: [{ id: "vip", resource: "vip", node: "n1" }], colocation: [], order: [] } })],
-    ["a clone with colocation and order", base({
-      fencing: fence,
-      primitives: [{ id: "vip", agent: "ocf:heartbeat:IPaddr2", params: { ip: "10.9.0.100" } }, { id: "web", agent: "ocf:heartbeat:apache" }],
-      clones: [{ id: "web-clone", resource: "web" }],
-      constraints: { location: [], colocation: [{ id: "vip-with-web", resource: "vip", with: "web-clone" }], order: [{ id: "web-then-vip", first: "web-clone", then: "vip" }] },
-    })],
+    [
+      "constraint on an unknown resource",
+      base({ fencing: fence, constraints: { location: [{ id: "l1", resource: "nope", node: "n1" }], colocation: [], order: [] } }),
+    ],
+    [
+      "order on an unknown resource",
+      base({ fencing: fence, constraints: { location: [], colocation: [], order: [{ id: "o1", first: "vip", then: "ghost" }] } }),
+    ],
+    [
+      "a constraint id equal to a resource id",
+      base({ fencing: fence, constraints: { location: [{ id: "vip", resource: "vip", node: "n1" }], colocation: [], order: [] } }),
+    ],
+    [
+      "a clone with colocation and order",
+      base({
+        fencing: fence,
+        primitives: [
+          { id: "vip", agent: "ocf:heartbeat:IPaddr2", params: { ip: "10.9.0.100" } },
+          { id: "web", agent: "ocf:heartbeat:apache" },
+        ],
+        clones: [{ id: "web-clone", resource: "web" }],
+        constraints: {
+          location: [],
+          colocation: [{ id: "vip-with-web", resource: "vip", with: "web-clone" }],
+          order: [{ id: "web-then-vip", first: "web-clone", then: "vip" }],
+        },
+      }),
+    ],
   ];
   for (const [name, cluster] of cases) {
     it(name, () => {
-      const hosts = ["n1", "n2", "n3"].map((n, i) => ({ name: n, address: `10.9.0.${i + 1}`, interfaces: [{ name: "eth0", address: `10.9.0.${i + 1}/24` }] }));
+      const hosts = ["n1", "n2", "n3"].map((n, i) => ({
+        name: n,
+        address: `10.9.0.${i + 1}`,
+        interfaces: [{ name: "eth0", address: `10.9.0.${i + 1}/24` }],
+      }));
       const { plan, findings } = runSteps({ hosts, pacemaker: { clusters: [cluster] } });
       const file = join(dir, `cib-${name.replace(/\W+/g, "-")}.xml`);
       writeFileSync(file, cibXml(plan.pacemakerClusters![0]!));
       const r = run("crm_verify", ["--xml-file", file]);
       const planSays = has(findings, CIB_RULES);
-      assert.equal(planSays, r.status !== 0, `plan ${planSays ? "rejects" : "accepts"} but crm_verify rc ${r.status}: ${r.out}\n${JSON.stringify(findings, null, 1)}`);
+      assert.equal(
+        planSays,
+        r.status !== 0,
+        `plan ${planSays ? "rejects" : "accepts"} but crm_verify rc ${r.status}: ${r.out}\n${JSON.stringify(findings, null, 1)}`,
+      );
     });
   }
 
   it("a location constraint on a node outside the cluster: crm_verify accepts it, the plan does not", () => {
     const hosts = ["n1", "n2", "n3", "n4"].map((n, i) => ({ name: n, address: `10.9.0.${i + 1}` }));
-    const { plan, findings } = runSteps({ hosts, pacemaker: { clusters: [base({ fencing: fence, constraints: { location: [{ id: "l1", resource: "vip", node: "n4" }], colocation: [], order: [] } })] } });
+    const { plan, findings } = runSteps({
+      hosts,
+      pacemaker: {
+        clusters: [
+          base({ fencing: fence, constraints: { location: [{ id: "l1", resource: "vip", node: "n4" }], colocation: [], order: [] } }),
+        ],
+      },
+    });
     const file = join(dir, "cib-foreign-node.xml");
     writeFileSync(file, cibXml(plan.pacemakerClusters![0]!));
     assert.equal(run("crm_verify", ["--xml-file", file]).status, 0);
-    assert.ok(findings.some((f) => f.code === "pacemaker.unknown-node"), "the resource would silently never run there");
+    assert.ok(
+      findings.some((f) => f.code === "pacemaker.unknown-node"),
+      "the resource would silently never run there",
+    );
   });
 });
 
@@ -215,13 +274,32 @@ function haproxyCfg(hp: HaproxyPlan): string {
 
 describe("plan vs haproxy -c", { skip: !which("haproxy") && "haproxy not installed" }, () => {
   type HaIn = NonNullable<InventoryInput["haproxy"]>;
-  const be = { name: "app", servers: [{ host: "n1", port: 8080 }, { host: "n2", port: 8080 }] };
+  const be = {
+    name: "app",
+    servers: [
+      { host: "n1", port: 8080 },
+      { host: "n2", port: 8080 },
+    ],
+  };
   const cases: [string, HaIn][] = [
     ["a valid tcp frontend/backend", { hosts: ["n3"], frontends: [{ name: "fe", bind: "*:18080", backend: "app" }], backends: [be] }],
-    ["an http pair with a check port", { hosts: ["n3"], frontends: [{ name: "fe", bind: "*:18080", mode: "http", backend: "app" }], backends: [{ ...be, mode: "http", httpchk: "GET /", checkPort: 9200 }] }],
+    [
+      "an http pair with a check port",
+      {
+        hosts: ["n3"],
+        frontends: [{ name: "fe", bind: "*:18080", mode: "http", backend: "app" }],
+        backends: [{ ...be, mode: "http", httpchk: "GET /", checkPort: 9200 }],
+      },
+    ],
     ["an unknown backend", { hosts: ["n3"], frontends: [{ name: "fe", bind: "*:18080", backend: "nope" }], backends: [be] }],
-    ["http frontend on a tcp backend", { hosts: ["n3"], frontends: [{ name: "fe", bind: "*:18080", mode: "http", backend: "app" }], backends: [be] }],
-    ["tcp frontend on an http backend", { hosts: ["n3"], frontends: [{ name: "fe", bind: "*:18080", backend: "app" }], backends: [{ ...be, mode: "http" }] }],
+    [
+      "http frontend on a tcp backend",
+      { hosts: ["n3"], frontends: [{ name: "fe", bind: "*:18080", mode: "http", backend: "app" }], backends: [be] },
+    ],
+    [
+      "tcp frontend on an http backend",
+      { hosts: ["n3"], frontends: [{ name: "fe", bind: "*:18080", backend: "app" }], backends: [{ ...be, mode: "http" }] },
+    ],
   ];
   for (const [name, haproxy] of cases) {
     it(name, () => {
@@ -285,7 +363,11 @@ describe("plan vs keepalived -t", { skip: !canNetns && "needs root, ip and keepa
   ];
   for (const [name, instances] of cases) {
     it(name, () => {
-      const hosts = ["n1", "n2"].map((n, i) => ({ name: n, address: `10.9.0.${i + 1}`, interfaces: [{ name: "eth0", address: `10.9.0.${i + 1}/24` }] }));
+      const hosts = ["n1", "n2"].map((n, i) => ({
+        name: n,
+        address: `10.9.0.${i + 1}`,
+        interfaces: [{ name: "eth0", address: `10.9.0.${i + 1}/24` }],
+      }));
       const { plan, findings } = runSteps({ hosts, keepalived: { instances } });
       const file = join(dir, `keepalived-${name.replace(/\W+/g, "-")}.conf`);
       writeFileSync(file, keepalivedConf(plan.keepalived!, "n1"));

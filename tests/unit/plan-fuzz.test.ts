@@ -11,32 +11,51 @@ import { runSteps } from "./plan-helpers";
 
 // Mostly well-typed values (so the plan steps run on odd but valid topologies), sometimes
 // awkward ones (which the schema's string kinds must turn into findings).
-const rarely = <T>(valid: fc.Arbitrary<T>, awkward: fc.Arbitrary<T>): fc.Arbitrary<T> => fc.oneof({ arbitrary: valid, weight: 12 }, { arbitrary: awkward, weight: 1 });
+const rarely = <T>(valid: fc.Arbitrary<T>, awkward: fc.Arbitrary<T>): fc.Arbitrary<T> =>
+  fc.oneof({ arbitrary: valid, weight: 12 }, { arbitrary: awkward, weight: 1 });
 const addr = rarely(
   fc.oneof(fc.constantFrom("10.0.0.11", "10.0.0.100", "fd00::1", "::", "0.0.0.0", "db1.example.com"), fc.ipV4(), fc.ipV6()),
   fc.oneof(fc.constantFrom("10.0.0.300", "", "1.2.3", "[::1]", "10.213.7.311"), fc.string({ maxLength: 12 })),
 );
 const cidr = rarely(
-  fc.oneof(fc.tuple(addr, fc.integer({ min: 0, max: 32 })).map(([a, p]) => `${a}/${p}`), fc.constantFrom("10.0.0.100/24", "fd00::100/64")),
-  fc.oneof(fc.tuple(addr, fc.integer({ min: -2, max: 140 })).map(([a, p]) => `${a}/${p}`), addr, fc.constantFrom("10.0.0.100/", "/24", "10.0.0.100/24/1")),
+  fc.oneof(
+    fc.tuple(addr, fc.integer({ min: 0, max: 32 })).map(([a, p]) => `${a}/${p}`),
+    fc.constantFrom("10.0.0.100/24", "fd00::100/64"),
+  ),
+  fc.oneof(
+    fc.tuple(addr, fc.integer({ min: -2, max: 140 })).map(([a, p]) => `${a}/${p}`),
+    addr,
+    fc.constantFrom("10.0.0.100/", "/24", "10.0.0.100/24/1"),
+  ),
 );
 const bind = rarely(
   fc.tuple(fc.constantFrom("", "*", "10.0.0.100", "[fd00::1]"), fc.integer({ min: 1, max: 65535 })).map(([h, p]) => `${h}:${p}`),
-  fc.oneof(fc.tuple(fc.constantFrom("", "*", "10.0.0.100", "[fd00::1]", "fd00::1", "x y"), fc.integer({ min: -1, max: 70000 })).map(([h, p]) => `${h}:${p}`), fc.string({ maxLength: 10 })),
+  fc.oneof(
+    fc
+      .tuple(fc.constantFrom("", "*", "10.0.0.100", "[fd00::1]", "fd00::1", "x y"), fc.integer({ min: -1, max: 70000 }))
+      .map(([h, p]) => `${h}:${p}`),
+    fc.string({ maxLength: 10 }),
+  ),
 );
 const hostName = fc.constantFrom("h1", "h2", "h3", "h4", "zz");
 const hostList = fc.array(hostName, { minLength: 0, maxLength: 5 });
 
 const doc = fc.record({
   hostAddrs: fc.array(fc.tuple(addr, cidr), { minLength: 1, maxLength: 4 }),
-  nodes: fc.array(fc.oneof(hostName, fc.record({ host: hostName, nodeid: fc.integer({ min: 1, max: 4 }), addrs: fc.array(addr, { maxLength: 3 }) })), { maxLength: 6 }),
+  nodes: fc.array(
+    fc.oneof(hostName, fc.record({ host: hostName, nodeid: fc.integer({ min: 1, max: 4 }), addrs: fc.array(addr, { maxLength: 3 }) })),
+    { maxLength: 6 },
+  ),
   transport: fc.constantFrom("knet", "udpu", "udp"),
   cipher: fc.constantFrom("none", "aes256"),
   hash: fc.constantFrom("none", "sha256"),
   stonith: fc.constantFrom(undefined, true, false, "maybe", 0),
   ipaddr: cidr,
   vip: cidr,
-  kaHosts: fc.array(fc.oneof(hostName, fc.record({ host: hostName, priority: fc.integer({ min: 1, max: 254 }) })), { minLength: 1, maxLength: 4 }),
+  kaHosts: fc.array(fc.oneof(hostName, fc.record({ host: hostName, priority: fc.integer({ min: 1, max: 254 }) })), {
+    minLength: 1,
+    maxLength: 4,
+  }),
   routerId: fc.integer({ min: 1, max: 3 }),
   binds: fc.array(bind, { maxLength: 3 }),
   storeMembers: hostList,
@@ -54,7 +73,11 @@ describe("plan fuzz", () => {
     fc.assert(
       fc.property(doc, (d) => {
         const input = {
-          hosts: d.hostAddrs.map(([a, c], i) => ({ name: `h${i + 1}`, address: a || "x", interfaces: [{ name: "eth0", address: c || "x" }] })),
+          hosts: d.hostAddrs.map(([a, c], i) => ({
+            name: `h${i + 1}`,
+            address: a || "x",
+            interfaces: [{ name: "eth0", address: c || "x" }],
+          })),
           pacemaker: {
             clusters: [
               {
@@ -63,12 +86,23 @@ describe("plan fuzz", () => {
                 transport: d.transport,
                 crypto: { cipher: d.cipher, hash: d.hash },
                 ...(d.stonith === undefined ? {} : { properties: { "stonith-enabled": d.stonith } }),
-                primitives: [{ id: "v", agent: "ocf:heartbeat:IPaddr2", params: { ip: d.ipaddr.split("/")[0] ?? "", cidr_netmask: d.ipaddr.split("/")[1] ?? "" } }],
+                primitives: [
+                  {
+                    id: "v",
+                    agent: "ocf:heartbeat:IPaddr2",
+                    params: { ip: d.ipaddr.split("/")[0] ?? "", cidr_netmask: d.ipaddr.split("/")[1] ?? "" },
+                  },
+                ],
                 lightweight: { vips: [{ name: "lv", address: d.vip }] },
               },
             ],
           },
-          keepalived: { instances: [{ name: "k", vip: d.vip, routerId: d.routerId, hosts: d.kaHosts }, { name: "k2", vip: d.ipaddr, routerId: d.routerId, hosts: d.kaHosts }] },
+          keepalived: {
+            instances: [
+              { name: "k", vip: d.vip, routerId: d.routerId, hosts: d.kaHosts },
+              { name: "k2", vip: d.ipaddr, routerId: d.routerId, hosts: d.kaHosts },
+            ],
+          },
           haproxy: {
             frontends: d.binds.map((b, i) => ({ name: `f${i}`, bind: b, backend: i % 2 ? "b" : "missing" })),
             backends: [{ name: "b", servers: d.pgNodes.map((host) => ({ host, port: 5432 })), stickTable: true }],
@@ -76,7 +110,12 @@ describe("plan fuzz", () => {
           },
           quorumStore: { kind: "etcd" as const, members: d.storeMembers, storeOnly: d.storeOnly },
           postgres: { engine: d.engine, nodes: d.pgNodes, store: { backend: d.backend } },
-          syncthing: { folders: [{ id: "a", path: d.path || "/x", hosts: d.apHosts }, { id: "a", path: "/srv/a", hosts: d.apHosts }] },
+          syncthing: {
+            folders: [
+              { id: "a", path: d.path || "/x", hosts: d.apHosts },
+              { id: "a", path: "/srv/a", hosts: d.apHosts },
+            ],
+          },
           activePassive: [{ name: "ap", hosts: d.apHosts, vip: d.vip, haId: "ap-ha", token: { value: "" } }],
         };
         // Through the loader, as the CLI reads it: the schema's string kinds reject most awkward

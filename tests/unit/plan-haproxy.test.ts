@@ -7,7 +7,16 @@ type HaIn = NonNullable<InventoryInput["haproxy"]>;
 const vrrp = { instances: [{ name: "lb", vip: "10.0.0.100/24", routerId: 51, hosts: ["h1", "h2"] }] };
 const base: HaIn = {
   frontends: [{ name: "db", bind: ":3306", backend: "galera" }],
-  backends: [{ name: "galera", stickTable: true, servers: [{ host: "h3", port: 3306 }, { host: "h4", port: 3306 }] }],
+  backends: [
+    {
+      name: "galera",
+      stickTable: true,
+      servers: [
+        { host: "h3", port: 3306 },
+        { host: "h4", port: 3306 },
+      ],
+    },
+  ],
 };
 const hp = (haproxy: HaIn, extra: Partial<InventoryInput> = { keepalived: vrrp }) => {
   const r = runSteps({ hosts: hosts(4), haproxy, ...extra });
@@ -27,7 +36,10 @@ describe("haproxy plan", () => {
     ]);
     assert.deepEqual(roles.get("h1"), ["keepalived", "haproxy"]);
     // Backups before the VIP holder.
-    assert.deepEqual(plan.rollingGroups!.find((g) => g.id === "haproxy"), { id: "haproxy", service: "haproxy", hosts: ["h2", "h1"], maxUnavailable: 1 });
+    assert.deepEqual(
+      plan.rollingGroups!.find((g) => g.id === "haproxy"),
+      { id: "haproxy", service: "haproxy", hosts: ["h2", "h1"], maxUnavailable: 1 },
+    );
   });
 
   it("internalAddress wins for servers; explicit binds are kept; a host serving two ports gets port-suffixed names", () => {
@@ -35,11 +47,29 @@ describe("haproxy plan", () => {
     const r = runSteps({
       hosts: h,
       keepalived: vrrp,
-      haproxy: { ...base, frontends: [{ name: "db", bind: "*:3306", backend: "galera" }], backends: [{ name: "galera", servers: [{ host: "h3", port: 3306 }, { host: "h3", port: 3307 }] }] },
+      haproxy: {
+        ...base,
+        frontends: [{ name: "db", bind: "*:3306", backend: "galera" }],
+        backends: [
+          {
+            name: "galera",
+            servers: [
+              { host: "h3", port: 3306 },
+              { host: "h3", port: 3307 },
+            ],
+          },
+        ],
+      },
     });
     noErrors(r.findings, "haproxy.");
     assert.equal(r.plan.haproxy!.frontends[0]!.bind, "*:3306");
-    assert.deepEqual(r.plan.haproxy!.backends[0]!.servers.map((s) => [s.name, s.address]), [["h3-3306", "172.16.0.13"], ["h3-3307", "172.16.0.13"]]);
+    assert.deepEqual(
+      r.plan.haproxy!.backends[0]!.servers.map((s) => [s.name, s.address]),
+      [
+        ["h3-3306", "172.16.0.13"],
+        ["h3-3307", "172.16.0.13"],
+      ],
+    );
   });
 
   it("without keepalived and without hosts: an error", () => {
@@ -56,45 +86,118 @@ describe("haproxy plan", () => {
   });
 
   it("an http frontend on a tcp backend is an error (haproxy -c refuses it); tcp on http is HAProxy's upgrade", () => {
-    const f = one(hp({ ...base, frontends: [{ name: "db", bind: ":3306", mode: "http", backend: "galera" }] }).findings, "haproxy.mode-mismatch");
+    const f = one(
+      hp({ ...base, frontends: [{ name: "db", bind: ":3306", mode: "http", backend: "galera" }] }).findings,
+      "haproxy.mode-mismatch",
+    );
     assert.equal(f.path, "haproxy.frontends[0].mode");
     assert.match(f.message, /'http' but its backend 'galera' is `mode` 'tcp'/);
     none(hp({ ...base, backends: [{ ...base.backends![0]!, mode: "http" }] }).findings, "haproxy.mode-mismatch");
   });
 
   it("servers name inventory hosts", () => {
-    const f = one(hp({ ...base, backends: [{ name: "galera", servers: [{ host: "h3", port: 3306 }, { host: "db9", port: 3306 }] }] }).findings, "haproxy.unknown-server-host");
+    const f = one(
+      hp({
+        ...base,
+        backends: [
+          {
+            name: "galera",
+            servers: [
+              { host: "h3", port: 3306 },
+              { host: "db9", port: 3306 },
+            ],
+          },
+        ],
+      }).findings,
+      "haproxy.unknown-server-host",
+    );
     assert.equal(f.path, "haproxy.backends[0].servers[1].host");
-    one(hp({ ...base, backends: [{ name: "galera", servers: [{ host: "h3", port: 3306 }, { host: "h3", port: 3306 }] }] }).findings, "haproxy.duplicate-server");
+    one(
+      hp({
+        ...base,
+        backends: [
+          {
+            name: "galera",
+            servers: [
+              { host: "h3", port: 3306 },
+              { host: "h3", port: 3306 },
+            ],
+          },
+        ],
+      }).findings,
+      "haproxy.duplicate-server",
+    );
   });
 
   it("a stick-table backend needs 2 or more servers", () => {
-    const f = one(hp({ ...base, backends: [{ name: "galera", stickTable: true, servers: [{ host: "h3", port: 3306 }] }] }).findings, "haproxy.stick-table-single-server");
+    const f = one(
+      hp({ ...base, backends: [{ name: "galera", stickTable: true, servers: [{ host: "h3", port: 3306 }] }] }).findings,
+      "haproxy.stick-table-single-server",
+    );
     assert.equal(f.path, "haproxy.backends[0].servers");
     none(hp(base).findings, "haproxy.stick-table-single-server");
   });
 
   it("bind ports do not collide on the same address (a wildcard collides with every address)", () => {
-    const be = { name: "web", servers: [{ host: "h3", port: 80 }, { host: "h4", port: 80 }] };
-    const same = one(hp({ ...base, frontends: [...base.frontends!, { name: "x", bind: "10.0.0.100:3306", backend: "galera" }] }).findings, "haproxy.bind-collision");
+    const be = {
+      name: "web",
+      servers: [
+        { host: "h3", port: 80 },
+        { host: "h4", port: 80 },
+      ],
+    };
+    const same = one(
+      hp({ ...base, frontends: [...base.frontends!, { name: "x", bind: "10.0.0.100:3306", backend: "galera" }] }).findings,
+      "haproxy.bind-collision",
+    );
     assert.equal(same.path, "haproxy.frontends[1].bind");
     assert.match(same.message, /frontend 'x' binds '10.0.0.100:3306', which collides with frontend 'db' on '10.0.0.100:3306'/);
-    one(hp({ ...base, backends: [...base.backends!, be], frontends: [{ name: "a", bind: "*:80", backend: "web" }, { name: "b", bind: "10.0.0.100:80", backend: "web" }] }).findings, "haproxy.bind-collision");
-    noErrors(hp({ ...base, backends: [...base.backends!, be], frontends: [{ name: "a", bind: "10.0.0.100:80", backend: "web" }, { name: "b", bind: "10.0.0.101:80", backend: "web" }] }).findings);
+    one(
+      hp({
+        ...base,
+        backends: [...base.backends!, be],
+        frontends: [
+          { name: "a", bind: "*:80", backend: "web" },
+          { name: "b", bind: "10.0.0.100:80", backend: "web" },
+        ],
+      }).findings,
+      "haproxy.bind-collision",
+    );
+    noErrors(
+      hp({
+        ...base,
+        backends: [...base.backends!, be],
+        frontends: [
+          { name: "a", bind: "10.0.0.100:80", backend: "web" },
+          { name: "b", bind: "10.0.0.101:80", backend: "web" },
+        ],
+      }).findings,
+    );
     assert.equal(one(hp({ ...base, stats: { bind: ":3306" } }).findings, "haproxy.bind-collision").path, "haproxy.stats.bind");
   });
 
   it("a '*:PORT' bind on a host that serves that port is an error; VIP:PORT only a reminder", () => {
-    const f = hp({ hosts: ["h3", "h4"], ...base, frontends: [{ name: "db", bind: "*:3306", backend: "galera" }] }).findings.filter((x) => x.code === "haproxy.bind-collides-with-server");
-    assert.deepEqual(f.map((x) => x.severity), ["error", "error"]);
+    const f = hp({ hosts: ["h3", "h4"], ...base, frontends: [{ name: "db", bind: "*:3306", backend: "galera" }] }).findings.filter(
+      (x) => x.code === "haproxy.bind-collides-with-server",
+    );
+    assert.deepEqual(
+      f.map((x) => x.severity),
+      ["error", "error"],
+    );
     assert.match(f[0]!.message, /binds '\*:3306' on host 'h3'/);
-    const w = one(hp({ hosts: ["h3", "h4"], ...base, frontends: [{ name: "db", bind: "10.0.0.100:3306", backend: "galera" }] }).findings, "haproxy.bind-may-collide-with-server");
+    const w = one(
+      hp({ hosts: ["h3", "h4"], ...base, frontends: [{ name: "db", bind: "10.0.0.100:3306", backend: "galera" }] }).findings,
+      "haproxy.bind-may-collide-with-server",
+    );
     assert.equal(w.severity, "warning");
   });
 
   it("malformed binds are an error", () => {
     // The schema's `listen address` kind rejects them before the plan, at the same path.
-    assert.equal(one(hp({ ...base, frontends: [{ name: "db", bind: "10.0.0.100", backend: "galera" }] }).findings, "schema.invalid").path, "haproxy.frontends[0].bind");
+    assert.equal(
+      one(hp({ ...base, frontends: [{ name: "db", bind: "10.0.0.100", backend: "galera" }] }).findings, "schema.invalid").path,
+      "haproxy.frontends[0].bind",
+    );
     one(hp({ ...base, frontends: [{ name: "db", bind: "*:70000", backend: "galera" }] }).findings, "schema.invalid");
   });
 

@@ -36,7 +36,15 @@ export function runSteps(doc: string | InventoryInput): StepsResult {
   const inv = parsed.data;
   const { hosts, findings: hostFindings } = planHosts(inv);
   const findings: Finding[] = [...hostFindings];
-  let plan: Partial<ClusterPlan> = { name: inv.name, target: inv.target, keepalived: [], pacemakerClusters: [], activePassive: [], rollingGroups: [], inventory: inv };
+  let plan: Partial<ClusterPlan> = {
+    name: inv.name,
+    target: inv.target,
+    keepalived: [],
+    pacemakerClusters: [],
+    activePassive: [],
+    rollingGroups: [],
+    inventory: inv,
+  };
   const roles = new Map<string, string[]>();
   for (const svc of services) {
     if (!svc.plan) continue;
@@ -49,7 +57,8 @@ export function runSteps(doc: string | InventoryInput): StepsResult {
 }
 
 /** Findings of one service (code prefix), e.g. `pacemaker.`, and the schema's (runSteps). */
-export const ofService = (findings: readonly Finding[], prefix: string): Finding[] => findings.filter((f) => f.code.startsWith(prefix) || f.code === "schema.invalid");
+export const ofService = (findings: readonly Finding[], prefix: string): Finding[] =>
+  findings.filter((f) => f.code.startsWith(prefix) || f.code === "schema.invalid");
 
 /** The one finding with `code`; fails with the full list otherwise. */
 export function one(findings: readonly Finding[], code: string): Finding {

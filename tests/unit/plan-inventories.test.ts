@@ -13,7 +13,9 @@ import { planCluster } from "../../src/pipeline/plan";
 import type { ClusterPlan } from "../../src/plan/types";
 
 const DIR = join(__dirname, "..", "..", "inventories");
-const files = readdirSync(DIR).filter((f) => f.endsWith(".yaml")).sort();
+const files = readdirSync(DIR)
+  .filter((f) => f.endsWith(".yaml"))
+  .sort();
 
 function load(file: string): { inventory: Inventory; plan: ClusterPlan; findings: readonly Finding[] } {
   const inventory = Inventory.parse(yaml.load(readFileSync(join(DIR, file), "utf8")));
@@ -41,7 +43,8 @@ const haWarnings = (fs: readonly Finding[]) => fs.filter((f) => HA.some((p) => f
 
 describe("example inventories", () => {
   it("the HA examples exist", () => {
-    for (const f of ["cloudify.yaml", "openstack-pacemaker.yaml", "tripleo-lightweight.yaml", "dr-provision.yaml", "lab.yaml"]) assert.ok(files.includes(f), f);
+    for (const f of ["cloudify.yaml", "openstack-pacemaker.yaml", "tripleo-lightweight.yaml", "dr-provision.yaml", "lab.yaml"])
+      assert.ok(files.includes(f), f);
   });
 
   for (const file of files) {
@@ -57,10 +60,20 @@ describe("example inventories", () => {
     assert.deepEqual(haWarnings(findings), []);
     const qs = plan.quorumStore!;
     assert.equal(qs.kind, "etcd");
-    assert.deepEqual(qs.members.map((m) => [m.host, m.storeOnly]), [["manager1", false], ["manager2", false], ["store1", true]]);
+    assert.deepEqual(
+      qs.members.map((m) => [m.host, m.storeOnly]),
+      [
+        ["manager1", false],
+        ["manager2", false],
+        ["store1", true],
+      ],
+    );
     assert.deepEqual(qs.quorum, { expectedVotes: 3, quorum: 2, failuresTolerated: 1 });
     assert.equal(plan.keepalived.length, 1);
-    assert.deepEqual(plan.keepalived[0]!.members.map((m) => m.host), ["manager1", "manager2"]);
+    assert.deepEqual(
+      plan.keepalived[0]!.members.map((m) => m.host),
+      ["manager1", "manager2"],
+    );
     assert.equal(plan.postgres!.engine, "stolon");
     assert.deepEqual(plan.postgres!.sentinels, ["manager1", "manager2", "store1"]);
     assert.equal(plan.postgres!.endpoint, "127.0.0.1:25432");
@@ -73,12 +86,21 @@ describe("example inventories", () => {
     const { plan, findings } = load("openstack-pacemaker.yaml");
     assert.deepEqual(haWarnings(findings), []);
     assert.equal(plan.pacemakerLayout, "per-service");
-    assert.deepEqual(plan.pacemakerClusters.map((c) => c.name), ["db", "messaging", "lb"]);
+    assert.deepEqual(
+      plan.pacemakerClusters.map((c) => c.name),
+      ["db", "messaging", "lb"],
+    );
     for (const c of plan.pacemakerClusters) {
       assert.deepEqual(c.quorum.quorum, 2);
       assert.equal(c.stonithEnabled, true);
-      assert.deepEqual(c.spec.fencing.map((f) => f.agent), ["fence_ipmilan", "fence_ipmilan", "fence_ipmilan"]);
-      assert.deepEqual(c.spec.fencing.flatMap((f) => f.hosts), c.nodes.map((n) => n.host));
+      assert.deepEqual(
+        c.spec.fencing.map((f) => f.agent),
+        ["fence_ipmilan", "fence_ipmilan", "fence_ipmilan"],
+      );
+      assert.deepEqual(
+        c.spec.fencing.flatMap((f) => f.hosts),
+        c.nodes.map((n) => n.host),
+      );
     }
     const db = plan.pacemakerClusters[0]!.spec;
     assert.ok(db.clones.some((c) => c.id === "galera-clone" && c.promotable));
@@ -98,9 +120,15 @@ describe("example inventories", () => {
     assert.deepEqual(haWarnings(findings), ["haproxy.bind-may-collide-with-server"]);
     assert.equal(plan.pacemakerLayout, "lightweight");
     const c = plan.pacemakerClusters[0]!;
-    assert.deepEqual(c.nodes.map((n) => n.host), ["controller-0", "controller-1", "controller-2"]);
+    assert.deepEqual(
+      c.nodes.map((n) => n.host),
+      ["controller-0", "controller-1", "controller-2"],
+    );
     // Corosync runs on the internal_api network.
-    assert.deepEqual(c.nodes.map((n) => n.addrs), [["172.16.2.10"], ["172.16.2.11"], ["172.16.2.12"]]);
+    assert.deepEqual(
+      c.nodes.map((n) => n.addrs),
+      [["172.16.2.10"], ["172.16.2.11"], ["172.16.2.12"]],
+    );
     const lw = c.spec.lightweight!;
     assert.deepEqual([...lw.managed].sort(), ["cinder-volume", "galera", "haproxy", "rabbitmq", "redis"]);
     assert.ok(lw.systemdServices.includes("openstack-nova-api") && lw.systemdServices.includes("openstack-glance-api"));
@@ -112,15 +140,33 @@ describe("example inventories", () => {
     const { plan, findings } = load("dr-provision.yaml");
     assert.deepEqual(haWarnings(findings), []);
     assert.deepEqual(plan.activePassive, [
-      { name: "drp", service: "dr-provision", hosts: ["drp1", "drp2"], vip: "10.40.0.10/24", interface: "eth0", haId: "drp-ha-1", token: { secret: "drpHaToken" } },
+      {
+        name: "drp",
+        service: "dr-provision",
+        hosts: ["drp1", "drp2"],
+        vip: "10.40.0.10/24",
+        interface: "eth0",
+        haId: "drp-ha-1",
+        token: { secret: "drpHaToken" },
+      },
     ]);
   });
 
   it("lab.yaml: lab1..lab3, supervisor, keepalived + HAProxy, Pacemaker 'lab', etcd + Patroni, syncthing, RabbitMQ", () => {
     const { plan, inventory, findings } = load("lab.yaml");
     assert.deepEqual(haWarnings(findings), ["pacemaker.stonith-disabled"]);
-    assert.deepEqual(plan.hosts.map((h) => [h.name, h.address, h.init]), [["lab1", "10.213.7.11", "supervisor"], ["lab2", "10.213.7.12", "supervisor"], ["lab3", "10.213.7.13", "supervisor"]]);
-    assert.deepEqual(inventory.hosts.map((h) => h.interfaces), [1, 2, 3].map((i) => [{ name: "eth0", address: `10.213.7.1${i}/24` }]));
+    assert.deepEqual(
+      plan.hosts.map((h) => [h.name, h.address, h.init]),
+      [
+        ["lab1", "10.213.7.11", "supervisor"],
+        ["lab2", "10.213.7.12", "supervisor"],
+        ["lab3", "10.213.7.13", "supervisor"],
+      ],
+    );
+    assert.deepEqual(
+      inventory.hosts.map((h) => h.interfaces),
+      [1, 2, 3].map((i) => [{ name: "eth0", address: `10.213.7.1${i}/24` }]),
+    );
     for (const h of inventory.hosts) {
       assert.equal(h.ssh.user, "root");
       assert.match(h.ssh.hostKey!, /^ssh-ed25519 AAAA\S+ placeholder-lab\d$/);

@@ -4,7 +4,13 @@ import type { InventoryInput } from "../../src/inventory/schema";
 import { hosts, noErrors, none, ofService, one, runSteps } from "./plan-helpers";
 
 type InstIn = NonNullable<NonNullable<InventoryInput["keepalived"]>["instances"]>[number];
-const inst = (over: Partial<InstIn> = {}): InstIn => ({ name: "lb", vip: "10.0.0.100/24", routerId: 51, hosts: ["h1", "h2", "h3"], ...over });
+const inst = (over: Partial<InstIn> = {}): InstIn => ({
+  name: "lb",
+  vip: "10.0.0.100/24",
+  routerId: 51,
+  hosts: ["h1", "h2", "h3"],
+  ...over,
+});
 const ka = (instances: InstIn[], extra: Partial<InventoryInput> = {}) => {
   const r = runSteps({ hosts: hosts(3), keepalived: { instances }, ...extra });
   return { ...r, findings: ofService(r.findings, "keepalived.") };
@@ -28,7 +34,13 @@ describe("keepalived plan", () => {
   it("explicit priorities are kept; nopreempt starts everyone BACKUP", () => {
     const { plan, findings } = ka([inst({ hosts: [{ host: "h1", priority: 200 }, "h2"], nopreempt: true })]);
     noErrors(findings);
-    assert.deepEqual(plan.keepalived![0]!.members.map((m) => [m.priority, m.state]), [[200, "BACKUP"], [140, "BACKUP"]]);
+    assert.deepEqual(
+      plan.keepalived![0]!.members.map((m) => [m.priority, m.state]),
+      [
+        [200, "BACKUP"],
+        [140, "BACKUP"],
+      ],
+    );
   });
 
   it("priorities are distinct within an instance", () => {
@@ -63,12 +75,44 @@ describe("keepalived plan", () => {
 
   it("without interfaces, the host address with the VIP's prefix decides", () => {
     const bare = [1, 2].map((n) => ({ name: `b${n}`, address: `192.168.5.${n}` }));
-    noErrors(ofService(runSteps({ hosts: bare, keepalived: { instances: [inst({ vip: "192.168.5.100/24", hosts: ["b1", "b2"] })] } }).findings, "keepalived."));
-    const out = ofService(runSteps({ hosts: bare, keepalived: { instances: [inst({ vip: "192.168.5.100/30", hosts: ["b1", "b2"] })] } }).findings, "keepalived.");
-    assert.match(one(out.filter((f) => f.message.includes("'b1'")), "keepalived.vip-outside-subnet").message, /192\.168\.5\.1\/30 \(address\)/);
-    const dns = ofService(runSteps({ hosts: [{ name: "d1", address: "db1.example.com" }, { name: "d2", address: "db2.example.com" }], keepalived: { instances: [inst({ hosts: ["d1", "d2"], unicast: false })] } }).findings, "keepalived.");
+    noErrors(
+      ofService(
+        runSteps({ hosts: bare, keepalived: { instances: [inst({ vip: "192.168.5.100/24", hosts: ["b1", "b2"] })] } }).findings,
+        "keepalived.",
+      ),
+    );
+    const out = ofService(
+      runSteps({ hosts: bare, keepalived: { instances: [inst({ vip: "192.168.5.100/30", hosts: ["b1", "b2"] })] } }).findings,
+      "keepalived.",
+    );
+    assert.match(
+      one(
+        out.filter((f) => f.message.includes("'b1'")),
+        "keepalived.vip-outside-subnet",
+      ).message,
+      /192\.168\.5\.1\/30 \(address\)/,
+    );
+    const dns = ofService(
+      runSteps({
+        hosts: [
+          { name: "d1", address: "db1.example.com" },
+          { name: "d2", address: "db2.example.com" },
+        ],
+        keepalived: { instances: [inst({ hosts: ["d1", "d2"], unicast: false })] },
+      }).findings,
+      "keepalived.",
+    );
     assert.equal(dns.filter((f) => f.code === "keepalived.vip-subnet-unchecked" && f.severity === "warning").length, 2);
-    const uni = ofService(runSteps({ hosts: [{ name: "d1", address: "db1.example.com" }, { name: "d2", address: "db2.example.com" }], keepalived: { instances: [inst({ hosts: ["d1", "d2"] })] } }).findings, "keepalived.");
+    const uni = ofService(
+      runSteps({
+        hosts: [
+          { name: "d1", address: "db1.example.com" },
+          { name: "d2", address: "db2.example.com" },
+        ],
+        keepalived: { instances: [inst({ hosts: ["d1", "d2"] })] },
+      }).findings,
+      "keepalived.",
+    );
     assert.equal(uni.filter((f) => f.code === "keepalived.unicast-peer-not-ip").length, 2);
   });
 
@@ -78,11 +122,23 @@ describe("keepalived plan", () => {
   });
 
   it("router ids: same interface + same subnet + same id is an error; another subnet or interface is fine", () => {
-    const f = one(ka([inst(), inst({ name: "api", vip: "10.0.0.101/24", hosts: ["h3"] }), inst({ name: "other", vip: "10.0.0.102/24", routerId: 52 })]).findings, "keepalived.duplicate-router-id");
+    const f = one(
+      ka([inst(), inst({ name: "api", vip: "10.0.0.101/24", hosts: ["h3"] }), inst({ name: "other", vip: "10.0.0.102/24", routerId: 52 })])
+        .findings,
+      "keepalived.duplicate-router-id",
+    );
     assert.equal(f.path, "keepalived.instances[1].routerId");
     assert.match(f.message, /`routerId` 51 on `interface` 'eth0' like instance 'lb' in the same subnet/);
     const multi = [...hosts(2), ...hosts(2, "m", "10.0.5")];
-    noErrors(ofService(runSteps({ hosts: multi, keepalived: { instances: [inst({ hosts: ["h1", "h2"] }), inst({ name: "far", vip: "10.0.5.100/24", hosts: ["m1", "m2"] })] } }).findings, "keepalived."));
+    noErrors(
+      ofService(
+        runSteps({
+          hosts: multi,
+          keepalived: { instances: [inst({ hosts: ["h1", "h2"] }), inst({ name: "far", vip: "10.0.5.100/24", hosts: ["m1", "m2"] })] },
+        }).findings,
+        "keepalived.",
+      ),
+    );
   });
 
   it("router ids: one host cannot run two instances with the same id on one interface (keepalived -t refuses)", () => {
@@ -91,9 +147,25 @@ describe("keepalived plan", () => {
       ...h,
       interfaces: [...h.interfaces, { name: "eth0", address: `10.8.0.${11 + i}/24` }, { name: "eth1", address: `10.7.0.${11 + i}/24` }],
     }));
-    const f = ofService(runSteps({ hosts: twoNics, keepalived: { instances: [inst({ hosts: ["h1", "h2"] }), inst({ name: "b", vip: "10.8.0.100/24", hosts: ["h1"] })] } }).findings, "keepalived.");
+    const f = ofService(
+      runSteps({
+        hosts: twoNics,
+        keepalived: { instances: [inst({ hosts: ["h1", "h2"] }), inst({ name: "b", vip: "10.8.0.100/24", hosts: ["h1"] })] },
+      }).findings,
+      "keepalived.",
+    );
     assert.match(one(f, "keepalived.duplicate-router-id").message, /on host\(s\) 'h1'/);
-    noErrors(ofService(runSteps({ hosts: twoNics, keepalived: { instances: [inst({ hosts: ["h1", "h2"] }), inst({ name: "b", interface: "eth1", vip: "10.7.0.100/24", hosts: ["h1", "h2"] })] } }).findings, "keepalived."));
+    noErrors(
+      ofService(
+        runSteps({
+          hosts: twoNics,
+          keepalived: {
+            instances: [inst({ hosts: ["h1", "h2"] }), inst({ name: "b", interface: "eth1", vip: "10.7.0.100/24", hosts: ["h1", "h2"] })],
+          },
+        }).findings,
+        "keepalived.",
+      ),
+    );
   });
 
   it("the same VIP in two instances is an error; instance names are unique", () => {
@@ -105,7 +177,16 @@ describe("keepalived plan", () => {
   it("a VIP that Pacemaker already manages is an error", () => {
     const f = one(
       ka([inst()], {
-        pacemaker: { clusters: [{ name: "db", nodes: ["h1", "h2", "h3"], properties: { "stonith-enabled": false }, primitives: [{ id: "db-vip", agent: "ocf:heartbeat:IPaddr2", params: { ip: "10.0.0.100", cidr_netmask: 24 } }] }] },
+        pacemaker: {
+          clusters: [
+            {
+              name: "db",
+              nodes: ["h1", "h2", "h3"],
+              properties: { "stonith-enabled": false },
+              primitives: [{ id: "db-vip", agent: "ocf:heartbeat:IPaddr2", params: { ip: "10.0.0.100", cidr_netmask: 24 } }],
+            },
+          ],
+        },
       }).findings,
       "keepalived.vip-conflicts-pacemaker",
     );

@@ -32,19 +32,42 @@ describe("pacemaker plan: membership and quorum", () => {
       { host: "h2", nodeid: 2, addrs: ["10.0.0.12"] },
       { host: "h3", nodeid: 3, addrs: ["10.0.0.13"] },
     ]);
-    assert.deepEqual(c.quorum, { expectedVotes: 3, quorum: 2, failuresTolerated: 1, twoNode: false, waitForAll: false, lastManStanding: false, autoTieBreaker: false });
+    assert.deepEqual(c.quorum, {
+      expectedVotes: 3,
+      quorum: 2,
+      failuresTolerated: 1,
+      twoNode: false,
+      waitForAll: false,
+      lastManStanding: false,
+      autoTieBreaker: false,
+    });
     assert.equal(c.stonithEnabled, true);
     assert.deepEqual(roles.get("h2"), ["pacemaker:db"]);
     const g = plan.rollingGroups!.find((x) => x.id === "pacemaker:db")!;
-    assert.deepEqual(g, { id: "pacemaker:db", service: "pacemaker", hosts: ["h1", "h2", "h3"], maxUnavailable: 1, quorum: { expectedVotes: 3, quorum: 2, failuresTolerated: 1 } });
+    assert.deepEqual(g, {
+      id: "pacemaker:db",
+      service: "pacemaker",
+      hosts: ["h1", "h2", "h3"],
+      maxUnavailable: 1,
+      quorum: { expectedVotes: 3, quorum: 2, failuresTolerated: 1 },
+    });
   });
 
   it("keeps explicit nodeids and gives the others the lowest free ids, in order", () => {
-    const { plan, findings } = pcmk(inv([cluster(3, { nodes: [{ host: "h1", nodeid: 2 }, "h2", { host: "h3", addrs: ["10.0.0.13", "10.1.0.13"] }] })]));
-    assert.deepEqual(findings.map((f) => f.code), ["pacemaker.link-count-mismatch"]);
+    const { plan, findings } = pcmk(
+      inv([cluster(3, { nodes: [{ host: "h1", nodeid: 2 }, "h2", { host: "h3", addrs: ["10.0.0.13", "10.1.0.13"] }] })]),
+    );
+    assert.deepEqual(
+      findings.map((f) => f.code),
+      ["pacemaker.link-count-mismatch"],
+    );
     assert.deepEqual(
       plan.pacemakerClusters![0]!.nodes.map((n) => [n.host, n.nodeid]),
-      [["h1", 2], ["h2", 1], ["h3", 3]],
+      [
+        ["h1", 2],
+        ["h2", 1],
+        ["h3", 3],
+      ],
     );
     assert.deepEqual(plan.pacemakerClusters![0]!.nodes[2]!.addrs, ["10.0.0.13", "10.1.0.13"]);
   });
@@ -80,7 +103,9 @@ describe("pacemaker plan: membership and quorum", () => {
   });
 
   it("2 nodes with twoNode but no fencing device, or stonith off: an error", () => {
-    const noDevice = pcmk(inv([cluster(2, { fencing: [], quorum: { twoNode: true }, properties: { "stonith-enabled": true } })], {}, 2)).findings;
+    const noDevice = pcmk(
+      inv([cluster(2, { fencing: [], quorum: { twoNode: true }, properties: { "stonith-enabled": true } })], {}, 2),
+    ).findings;
     assert.equal(one(noDevice, "pacemaker.two-node-needs-fencing").path, "pacemaker.clusters[0].quorum.twoNode");
     const off = pcmk(inv([cluster(2, { quorum: { twoNode: true }, properties: { "stonith-enabled": "false" } })], {}, 2)).findings;
     assert.match(one(off, "pacemaker.two-node-needs-fencing").message, /stonith-enabled` is false/);
@@ -101,12 +126,16 @@ describe("pacemaker plan: membership and quorum", () => {
     assert.deepEqual(q.qdevice, { host: "h3", algorithm: "ffsplit" });
     assert.deepEqual(roles.get("h3"), ["corosync-qnetd"]);
     // lms gives the device n-1 votes: one node that still sees qnetd stays quorate.
-    const lms = pcmk(inv([cluster(3, { nodes: ["h1", "h2", "h3"], quorum: { qdevice: { host: "h4", algorithm: "lms" } } })], {}, 4)).plan.pacemakerClusters![0]!.quorum;
+    const lms = pcmk(inv([cluster(3, { nodes: ["h1", "h2", "h3"], quorum: { qdevice: { host: "h4", algorithm: "lms" } } })], {}, 4)).plan
+      .pacemakerClusters![0]!.quorum;
     assert.deepEqual([lms.expectedVotes, lms.quorum, lms.failuresTolerated], [5, 3, 2]);
   });
 
   it("qdevice is incompatible with auto_tie_breaker / last_man_standing and must not be a node", () => {
-    const f = one(pcmk(inv([cluster(3, { quorum: { qdevice: { host: "h4" }, autoTieBreaker: true, lastManStanding: true } })], {}, 4)).findings, "pacemaker.qdevice-incompatible");
+    const f = one(
+      pcmk(inv([cluster(3, { quorum: { qdevice: { host: "h4" }, autoTieBreaker: true, lastManStanding: true } })], {}, 4)).findings,
+      "pacemaker.qdevice-incompatible",
+    );
     assert.match(f.message, /autoTieBreaker.*lastManStanding/);
     assert.equal(f.path, "pacemaker.clusters[0].quorum");
     one(pcmk(inv([cluster(3, { quorum: { qdevice: { host: "h2" } } })])).findings, "pacemaker.qdevice-on-node");
@@ -146,7 +175,10 @@ describe("pacemaker plan: membership and quorum", () => {
     assert.deepEqual(plan.pacemakerClusters![0]!.remoteNodes, ["h4"]);
     assert.deepEqual(roles.get("h4"), ["pacemaker-remote:db"]);
     one(pcmk(inv([cluster(3, { remoteNodes: ["h3"] })])).findings, "pacemaker.remote-node-is-member");
-    assert.equal(one(pcmk(inv([cluster(3, { remoteNodes: ["nope"] })])).findings, "pacemaker.unknown-host").path, "pacemaker.clusters[0].remoteNodes[0]");
+    assert.equal(
+      one(pcmk(inv([cluster(3, { remoteNodes: ["nope"] })])).findings, "pacemaker.unknown-host").path,
+      "pacemaker.clusters[0].remoteNodes[0]",
+    );
   });
 });
 
@@ -171,7 +203,10 @@ describe("pacemaker plan: fencing", () => {
   });
 
   it("stonith-enabled must be a Pacemaker boolean", () => {
-    assert.match(one(pcmk(inv([cluster(3, { properties: { "stonith-enabled": "maybe" } })])).findings, "pacemaker.invalid-property").message, /'maybe'/);
+    assert.match(
+      one(pcmk(inv([cluster(3, { properties: { "stonith-enabled": "maybe" } })])).findings, "pacemaker.invalid-property").message,
+      /'maybe'/,
+    );
     noErrors(pcmk(inv([cluster(3, { properties: { "stonith-enabled": "yes" } })])).findings);
   });
 
@@ -211,7 +246,9 @@ describe("pacemaker plan: corosync transport", () => {
   });
 
   it("every node has the same number of links", () => {
-    const c = cluster(3, { nodes: [{ host: "h1", addrs: ["10.0.0.11", "10.1.0.11"] }, { host: "h2", addrs: ["10.0.0.12", "10.1.0.12"] }, "h3"] });
+    const c = cluster(3, {
+      nodes: [{ host: "h1", addrs: ["10.0.0.11", "10.1.0.11"] }, { host: "h2", addrs: ["10.0.0.12", "10.1.0.12"] }, "h3"],
+    });
     const f = one(pcmk(inv([c])).findings, "pacemaker.link-count-mismatch");
     assert.equal(f.path, "pacemaker.clusters[0].nodes[2].addrs");
     assert.match(f.message, /'h3' .* 1 link\(s\) but node 'h1' has 2/);
@@ -236,11 +273,20 @@ describe("pacemaker plan: corosync transport", () => {
 });
 
 describe("pacemaker plan: resources and constraints", () => {
-  const vip = (id: string, ip: string, extra: Record<string, string | number> = {}) => ({ id, agent: "ocf:heartbeat:IPaddr2", params: { ip, cidr_netmask: 24, ...extra } });
+  const vip = (id: string, ip: string, extra: Record<string, string | number> = {}) => ({
+    id,
+    agent: "ocf:heartbeat:IPaddr2",
+    params: { ip, cidr_netmask: 24, ...extra },
+  });
 
   it("a well-formed resource set has no findings", () => {
     const c = cluster(3, {
-      primitives: [{ id: "galera", agent: "ocf:heartbeat:galera" }, vip("db-vip", "10.0.0.100"), { id: "web", agent: "ocf:heartbeat:apache" }, { id: "fs", agent: "ocf:heartbeat:Filesystem" }],
+      primitives: [
+        { id: "galera", agent: "ocf:heartbeat:galera" },
+        vip("db-vip", "10.0.0.100"),
+        { id: "web", agent: "ocf:heartbeat:apache" },
+        { id: "fs", agent: "ocf:heartbeat:Filesystem" },
+      ],
       groups: [{ id: "web-group", members: ["fs", "web"] }],
       clones: [{ id: "galera-clone", resource: "galera", promotable: true }],
       constraints: {
@@ -259,7 +305,10 @@ describe("pacemaker plan: resources and constraints", () => {
       constraints: { location: [{ id: "fence-all", resource: "galera", node: "h1" }], colocation: [], order: [] },
     });
     const f = pcmk(inv([c])).findings.filter((x) => x.code === "pacemaker.duplicate-id");
-    assert.deepEqual(f.map((x) => x.path), ["pacemaker.clusters[0].clones[0].id", "pacemaker.clusters[0].constraints.location[0].id"]);
+    assert.deepEqual(
+      f.map((x) => x.path),
+      ["pacemaker.clusters[0].clones[0].id", "pacemaker.clusters[0].constraints.location[0].id"],
+    );
     assert.match(f[0]!.message, /id 'galera' .*\(a primitive at pacemaker.clusters\[0\].primitives\[0\].id and a clone here/);
   });
 
@@ -276,7 +325,10 @@ describe("pacemaker plan: resources and constraints", () => {
     });
     const f = pcmk(inv([c])).findings;
     assert.deepEqual(
-      f.filter((x) => x.code === "pacemaker.unknown-resource").map((x) => x.path).sort(),
+      f
+        .filter((x) => x.code === "pacemaker.unknown-resource")
+        .map((x) => x.path)
+        .sort(),
       [
         "pacemaker.clusters[0].clones[0].resource",
         "pacemaker.clusters[0].constraints.colocation[0].with",
@@ -291,9 +343,19 @@ describe("pacemaker plan: resources and constraints", () => {
 
   it("groups hold primitives; a group member is cloned through its group; a resource is cloned once", () => {
     const c = cluster(3, {
-      primitives: [{ id: "a", agent: "ocf:heartbeat:Dummy" }, { id: "b", agent: "ocf:heartbeat:Dummy" }],
-      groups: [{ id: "g", members: ["a"] }, { id: "g2", members: ["g", "a"] }],
-      clones: [{ id: "c1", resource: "a" }, { id: "c2", resource: "b" }, { id: "c3", resource: "b" }],
+      primitives: [
+        { id: "a", agent: "ocf:heartbeat:Dummy" },
+        { id: "b", agent: "ocf:heartbeat:Dummy" },
+      ],
+      groups: [
+        { id: "g", members: ["a"] },
+        { id: "g2", members: ["g", "a"] },
+      ],
+      clones: [
+        { id: "c1", resource: "a" },
+        { id: "c2", resource: "b" },
+        { id: "c3", resource: "b" },
+      ],
     });
     const f = pcmk(inv([c])).findings;
     assert.equal(one(f, "pacemaker.invalid-group-member").path, "pacemaker.clusters[0].groups[1].members[0]");
@@ -306,14 +368,23 @@ describe("pacemaker plan: resources and constraints", () => {
     const bad = pcmk(inv([cluster(3, { primitives: [{ id: "x", agent: "IPaddr2" }] })])).findings;
     assert.equal(one(bad, "schema.invalid").path, "pacemaker.clusters[0].primitives[0].agent");
     const sup = hosts(3).map((h) => ({ ...h, init: "supervisor" as const }));
-    const w = one(pcmk({ hosts: sup, pacemaker: { clusters: [cluster(3, { primitives: [{ id: "hap", agent: "systemd:haproxy" }] })] } }).findings, "pacemaker.systemd-agent-without-systemd");
+    const w = one(
+      pcmk({ hosts: sup, pacemaker: { clusters: [cluster(3, { primitives: [{ id: "hap", agent: "systemd:haproxy" }] })] } }).findings,
+      "pacemaker.systemd-agent-without-systemd",
+    );
     assert.equal(w.severity, "warning");
-    none(pcmk(inv([cluster(3, { primitives: [{ id: "hap", agent: "systemd:haproxy" }] })])).findings, "pacemaker.systemd-agent-without-systemd");
+    none(
+      pcmk(inv([cluster(3, { primitives: [{ id: "hap", agent: "systemd:haproxy" }] })])).findings,
+      "pacemaker.systemd-agent-without-systemd",
+    );
   });
 
   it("IPaddr2 VIPs: valid, inside the nodes' subnet, not a host address, not twice", () => {
     noErrors(pcmk(inv([cluster(3, { primitives: [vip("v", "10.0.0.100")] })])).findings);
-    const out = one(pcmk(inv([cluster(3, { primitives: [vip("v", "10.9.0.100")] })])).findings.filter((f) => f.message.includes("'h1'")), "pacemaker.vip-outside-subnet");
+    const out = one(
+      pcmk(inv([cluster(3, { primitives: [vip("v", "10.9.0.100")] })])).findings.filter((f) => f.message.includes("'h1'")),
+      "pacemaker.vip-outside-subnet",
+    );
     assert.equal(out.path, "pacemaker.clusters[0].primitives[0].params.ip");
     assert.match(out.message, /10\.0\.0\.11\/24 \(interface eth0\)/);
     one(pcmk(inv([cluster(3, { primitives: [vip("v", "10.0.0.999")] })])).findings, "pacemaker.invalid-vip"); // params are free text: the plan judges ip
@@ -326,13 +397,21 @@ describe("pacemaker plan: resources and constraints", () => {
 
 describe("pacemaker plan: layouts", () => {
   it("per-service: a host in two clusters is fine", () => {
-    const { findings, roles } = pcmk(inv([cluster(3), cluster(3, { name: "mq", fencing: [{ id: "fence-mq", agent: "fence_ipmilan", hosts: names(3) }] })]));
+    const { findings, roles } = pcmk(
+      inv([cluster(3), cluster(3, { name: "mq", fencing: [{ id: "fence-mq", agent: "fence_ipmilan", hosts: names(3) }] })]),
+    );
     noErrors(findings);
     assert.deepEqual(roles.get("h1"), ["pacemaker:db", "pacemaker:mq"]);
   });
 
   it("all-in-one: one cluster, and a host in one cluster only", () => {
-    const f = pcmk({ hosts: hosts(3), pacemaker: { layout: "all-in-one", clusters: [cluster(3), cluster(3, { name: "mq", fencing: [{ id: "fence-mq", agent: "fence_ipmilan" }] })] } }).findings;
+    const f = pcmk({
+      hosts: hosts(3),
+      pacemaker: {
+        layout: "all-in-one",
+        clusters: [cluster(3), cluster(3, { name: "mq", fencing: [{ id: "fence-mq", agent: "fence_ipmilan" }] })],
+      },
+    }).findings;
     one(f, "pacemaker.all-in-one-multiple-clusters");
     const multi = f.filter((x) => x.code === "pacemaker.host-in-multiple-clusters");
     assert.equal(multi.length, 3);
@@ -343,7 +422,15 @@ describe("pacemaker plan: layouts", () => {
 
   it("one VIP in two clusters is an error", () => {
     const v = { id: "v", agent: "ocf:heartbeat:IPaddr2", params: { ip: "10.0.0.100", cidr_netmask: 24 } };
-    const f = one(pcmk(inv([cluster(3, { primitives: [v] }), cluster(3, { name: "mq", fencing: [{ id: "f2", agent: "fence_ipmilan" }], primitives: [{ ...v, id: "w" }] })])).findings, "pacemaker.duplicate-vip");
+    const f = one(
+      pcmk(
+        inv([
+          cluster(3, { primitives: [v] }),
+          cluster(3, { name: "mq", fencing: [{ id: "f2", agent: "fence_ipmilan" }], primitives: [{ ...v, id: "w" }] }),
+        ]),
+      ).findings,
+      "pacemaker.duplicate-vip",
+    );
     assert.equal(f.path, "pacemaker.clusters[1].primitives[0].params.ip");
     assert.match(f.message, /also managed by 'v' in cluster 'db'/);
   });
@@ -357,22 +444,48 @@ describe("pacemaker plan: layouts", () => {
     noErrors(pcmk({ hosts: hosts(3), pacemaker: { layout: "lightweight", clusters: [cluster(3, { lightweight: lw })] } }).findings);
     one(pcmk({ hosts: hosts(3), pacemaker: { layout: "lightweight", clusters: [cluster(3)] } }).findings, "pacemaker.lightweight-missing");
     assert.equal(
-      one(pcmk({ hosts: hosts(3), pacemaker: { clusters: [cluster(3, { lightweight: lw })] } }).findings, "pacemaker.lightweight-layout-required").path,
+      one(
+        pcmk({ hosts: hosts(3), pacemaker: { clusters: [cluster(3, { lightweight: lw })] } }).findings,
+        "pacemaker.lightweight-layout-required",
+      ).path,
       "pacemaker.clusters[0].lightweight",
     );
-    const bad = pcmk({ hosts: hosts(3), pacemaker: { layout: "lightweight", clusters: [cluster(3, { lightweight: { vips: [{ name: "v", address: "10.0.0.5" }, { name: "w", address: "nope/24" }] } })] } }).findings;
+    const bad = pcmk({
+      hosts: hosts(3),
+      pacemaker: {
+        layout: "lightweight",
+        clusters: [
+          cluster(3, {
+            lightweight: {
+              vips: [
+                { name: "v", address: "10.0.0.5" },
+                { name: "w", address: "nope/24" },
+              ],
+            },
+          }),
+        ],
+      },
+    }).findings;
     assert.deepEqual(
       bad.filter((f) => f.code === "schema.invalid").map((f) => f.path),
       ["pacemaker.clusters[0].lightweight.vips[0].address", "pacemaker.clusters[0].lightweight.vips[1].address"],
     );
-    const outside = pcmk({ hosts: hosts(3), pacemaker: { layout: "lightweight", clusters: [cluster(3, { lightweight: { vips: [{ name: "v", address: "192.168.9.5/24" }] } })] } }).findings;
+    const outside = pcmk({
+      hosts: hosts(3),
+      pacemaker: { layout: "lightweight", clusters: [cluster(3, { lightweight: { vips: [{ name: "v", address: "192.168.9.5/24" }] } })] },
+    }).findings;
     assert.equal(outside.filter((f) => f.code === "pacemaker.vip-outside-subnet").length, 3);
   });
 
   it("lightweight: a service is managed by Pacemaker or systemd, not both; generated ids are reserved", () => {
     const f = pcmk({
       hosts: hosts(3),
-      pacemaker: { layout: "lightweight", clusters: [cluster(3, { primitives: [{ id: "galera-clone", agent: "ocf:heartbeat:Dummy" }], lightweight: { systemdServices: ["redis"] } })] },
+      pacemaker: {
+        layout: "lightweight",
+        clusters: [
+          cluster(3, { primitives: [{ id: "galera-clone", agent: "ocf:heartbeat:Dummy" }], lightweight: { systemdServices: ["redis"] } }),
+        ],
+      },
     }).findings;
     assert.equal(one(f, "pacemaker.lightweight-overlap").path, "pacemaker.clusters[0].lightweight.systemdServices[0]");
     assert.match(one(f, "pacemaker.duplicate-id").message, /'galera-clone'/);
@@ -380,7 +493,10 @@ describe("pacemaker plan: layouts", () => {
     noErrors(
       pcmk({
         hosts: hosts(3),
-        pacemaker: { layout: "lightweight", clusters: [cluster(3, { constraints: { location: [{ id: "l", resource: "redis-clone", node: "h1" }] }, lightweight: {} })] },
+        pacemaker: {
+          layout: "lightweight",
+          clusters: [cluster(3, { constraints: { location: [{ id: "l", resource: "redis-clone", node: "h1" }] }, lightweight: {} })],
+        },
       }).findings,
     );
   });
@@ -396,8 +512,30 @@ describe("pacemaker plan: duplicate operations", () => {
   it("the same op (name, interval, role) twice is a finding, not a silently dropped op", () => {
     const f = runSteps({
       hosts: [1, 2, 3].map((i) => ({ name: `h${i}`, address: `10.0.0.1${i}`, interfaces: [{ name: "eth0", address: `10.0.0.1${i}/24` }] })),
-      pacemaker: { clusters: [{ name: "c", nodes: ["h1", "h2", "h3"], properties: { "stonith-enabled": false }, primitives: [{ id: "d", agent: "ocf:heartbeat:Dummy", ops: [{ name: "monitor", interval: "10s" }, { name: "monitor", interval: "10s", timeout: "20s" }, { name: "monitor", interval: "10s", role: "Promoted" }] }] }] },
+      pacemaker: {
+        clusters: [
+          {
+            name: "c",
+            nodes: ["h1", "h2", "h3"],
+            properties: { "stonith-enabled": false },
+            primitives: [
+              {
+                id: "d",
+                agent: "ocf:heartbeat:Dummy",
+                ops: [
+                  { name: "monitor", interval: "10s" },
+                  { name: "monitor", interval: "10s", timeout: "20s" },
+                  { name: "monitor", interval: "10s", role: "Promoted" },
+                ],
+              },
+            ],
+          },
+        ],
+      },
     }).findings.filter((x) => x.code === "pacemaker.duplicate-op");
-    assert.deepEqual(f.map((x) => [x.severity, x.path]), [["error", "pacemaker.clusters[0].primitives[0].ops[1]"]]);
+    assert.deepEqual(
+      f.map((x) => [x.severity, x.path]),
+      [["error", "pacemaker.clusters[0].primitives[0].ops[1]"]],
+    );
   });
 });

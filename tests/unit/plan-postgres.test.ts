@@ -20,7 +20,10 @@ describe("postgres plan", () => {
     assert.equal(p.endpoint, "10.0.0.11:5432");
     one(findings, "postgres.no-stable-endpoint");
     assert.deepEqual(roles.get("h1"), ["etcd", "postgres"]);
-    assert.deepEqual(plan.rollingGroups!.find((g) => g.id === "patroni:pg"), { id: "patroni:pg", service: "patroni", hosts: ["h2", "h3", "h1"], maxUnavailable: 1 });
+    assert.deepEqual(
+      plan.rollingGroups!.find((g) => g.id === "patroni:pg"),
+      { id: "patroni:pg", service: "patroni", hosts: ["h2", "h3", "h1"], maxUnavailable: 1 },
+    );
   });
 
   it("stolon: sentinels and proxies default to the nodes; the endpoint is the local proxy", () => {
@@ -38,24 +41,39 @@ describe("postgres plan", () => {
       {
         quorumStore: etcd3,
         keepalived: { instances: [{ name: "lb", vip: "10.0.0.100/24", routerId: 51, hosts: ["h1", "h2", "h3"] }] },
-        haproxy: { frontends: [{ name: "pg", bind: ":5000", backend: "pg" }], backends: [{ name: "pg", servers: names(3).map((host) => ({ host, port: 5432 })) }] },
+        haproxy: {
+          frontends: [{ name: "pg", bind: ":5000", backend: "pg" }],
+          backends: [{ name: "pg", servers: names(3).map((host) => ({ host, port: 5432 })) }],
+        },
       },
     );
     assert.equal(plan.postgres!.endpoint, "10.0.0.100:5000");
   });
 
   it("patroni on a VIP without HAProxy or a track script warns that the VIP does not follow the leader", () => {
-    const r = pg({ engine: "patroni", nodes: names(3) }, { quorumStore: etcd3, keepalived: { instances: [{ name: "lb", vip: "10.0.0.100/24", routerId: 51, hosts: ["h1", "h2"] }] } });
+    const r = pg(
+      { engine: "patroni", nodes: names(3) },
+      { quorumStore: etcd3, keepalived: { instances: [{ name: "lb", vip: "10.0.0.100/24", routerId: 51, hosts: ["h1", "h2"] }] } },
+    );
     assert.equal(r.plan.postgres!.endpoint, "10.0.0.100:5432");
     one(r.findings, "postgres.vip-not-leader-aware");
   });
 
   it("the kubernetes store needs a kubernetes target", () => {
-    const f = one(pg({ engine: "stolon", nodes: names(3), store: { backend: "kubernetes" } }).findings, "postgres.kubernetes-store-needs-kubernetes-target");
+    const f = one(
+      pg({ engine: "stolon", nodes: names(3), store: { backend: "kubernetes" } }).findings,
+      "postgres.kubernetes-store-needs-kubernetes-target",
+    );
     assert.equal(f.path, "postgres.store.backend");
     assert.match(f.message, /`target` is 'ssh'/);
     none(
-      ofService(runSteps({ target: "kubernetes", postgres: { engine: "stolon", nodes: ["keeper-0", "keeper-1", "keeper-2"], store: { backend: "kubernetes" } } }).findings, "postgres."),
+      ofService(
+        runSteps({
+          target: "kubernetes",
+          postgres: { engine: "stolon", nodes: ["keeper-0", "keeper-1", "keeper-2"], store: { backend: "kubernetes" } },
+        }).findings,
+        "postgres.",
+      ),
       "postgres.kubernetes-store-needs-kubernetes-target",
     );
   });
@@ -70,10 +88,20 @@ describe("postgres plan", () => {
   });
 
   it("Patroni needs etcd, with the v2 API on", () => {
-    one(pg({ engine: "patroni", nodes: names(3), store: { backend: "consul" } }, { quorumStore: { kind: "consul", members: names(3) } }).findings, "postgres.patroni-needs-etcd");
-    const v2 = one(pg({ engine: "patroni", nodes: names(3) }, { quorumStore: { ...etcd3, enableV2: false } }).findings, "postgres.patroni-needs-etcd-v2");
+    one(
+      pg({ engine: "patroni", nodes: names(3), store: { backend: "consul" } }, { quorumStore: { kind: "consul", members: names(3) } })
+        .findings,
+      "postgres.patroni-needs-etcd",
+    );
+    const v2 = one(
+      pg({ engine: "patroni", nodes: names(3) }, { quorumStore: { ...etcd3, enableV2: false } }).findings,
+      "postgres.patroni-needs-etcd-v2",
+    );
     assert.equal(v2.path, "quorumStore.enableV2");
-    none(pg({ engine: "stolon", nodes: names(3) }, { quorumStore: { ...etcd3, enableV2: false } }).findings, "postgres.patroni-needs-etcd-v2");
+    none(
+      pg({ engine: "stolon", nodes: names(3) }, { quorumStore: { ...etcd3, enableV2: false } }).findings,
+      "postgres.patroni-needs-etcd-v2",
+    );
   });
 
   it("one node warns (no HA); two do not", () => {

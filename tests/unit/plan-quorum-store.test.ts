@@ -14,7 +14,14 @@ describe("quorum store plan", () => {
     const { plan, findings, roles } = qs({ kind: "etcd", members: ["h1", "h2", "h3"] });
     assert.deepEqual(findings, []);
     const s = plan.quorumStore!;
-    assert.deepEqual(s.members.map((m) => [m.host, m.address, m.storeOnly]), [["h1", "10.0.0.11", false], ["h2", "10.0.0.12", false], ["h3", "10.0.0.13", false]]);
+    assert.deepEqual(
+      s.members.map((m) => [m.host, m.address, m.storeOnly]),
+      [
+        ["h1", "10.0.0.11", false],
+        ["h2", "10.0.0.12", false],
+        ["h3", "10.0.0.13", false],
+      ],
+    );
     assert.deepEqual([s.clientPort, s.peerPort, s.enableV2], [2379, 2380, true]);
     assert.deepEqual(s.endpoints, ["http://10.0.0.11:2379", "http://10.0.0.12:2379", "http://10.0.0.13:2379"]);
     assert.deepEqual(s.quorum, { expectedVotes: 3, quorum: 2, failuresTolerated: 1 });

@@ -11,10 +11,21 @@ const st = (syncthing: StIn) => {
 
 describe("syncthing plan", () => {
   it("plans folders, hosts in inventory order, roles and a rolling group of n-1", () => {
-    const { plan, findings, roles } = st({ folders: [{ id: "res", path: "/opt/res", hosts: ["h3", "h1"] }, { id: "b", path: "/srv/b", hosts: ["h2", "h3"] }] });
+    const { plan, findings, roles } = st({
+      folders: [
+        { id: "res", path: "/opt/res", hosts: ["h3", "h1"] },
+        { id: "b", path: "/srv/b", hosts: ["h2", "h3"] },
+      ],
+    });
     assert.deepEqual(findings, []);
     assert.deepEqual(plan.syncthing!.hosts, ["h1", "h2", "h3"]);
-    assert.deepEqual(plan.syncthing!.folders[0], { id: "res", path: "/opt/res", hosts: ["h3", "h1"], rescanIntervalS: 60, fsWatcherDelayS: 1 });
+    assert.deepEqual(plan.syncthing!.folders[0], {
+      id: "res",
+      path: "/opt/res",
+      hosts: ["h3", "h1"],
+      rescanIntervalS: 60,
+      fsWatcherDelayS: 1,
+    });
     assert.deepEqual(roles.get("h1"), ["syncthing"]);
     assert.deepEqual(plan.rollingGroups, [{ id: "syncthing", service: "syncthing", hosts: ["h1", "h2", "h3"], maxUnavailable: 2 }]);
   });
@@ -32,14 +43,38 @@ describe("syncthing plan", () => {
     const f = one(st({ folders: [{ id: "a", path: "data/a", hosts: ["h1", "h2"] }] }).findings, "schema.invalid");
     assert.equal(f.path, "syncthing.folders[0].path");
     assert.match(f.message, /absolute path/);
-    for (const bad of ["/srv/../etc", "/srv/a\nb", "/", "/srv//a", "/srv/$HOME"]) one(st({ folders: [{ id: "a", path: bad, hosts: ["h1", "h2"] }] }).findings, "schema.invalid");
+    for (const bad of ["/srv/../etc", "/srv/a\nb", "/", "/srv//a", "/srv/$HOME"])
+      one(st({ folders: [{ id: "a", path: bad, hosts: ["h1", "h2"] }] }).findings, "schema.invalid");
   });
 
   it("folder ids are unique; folders on one host do not overlap", () => {
-    assert.equal(one(st({ folders: [{ id: "a", path: "/a", hosts: ["h1", "h2"] }, { id: "a", path: "/b", hosts: ["h1", "h2"] }] }).findings, "syncthing.duplicate-folder").path, "syncthing.folders[1].id");
-    const nested = st({ folders: [{ id: "a", path: "/srv/a/", hosts: ["h1", "h2"] }, { id: "b", path: "/srv/a/sub", hosts: ["h2", "h3"] }] }).findings;
+    assert.equal(
+      one(
+        st({
+          folders: [
+            { id: "a", path: "/a", hosts: ["h1", "h2"] },
+            { id: "a", path: "/b", hosts: ["h1", "h2"] },
+          ],
+        }).findings,
+        "syncthing.duplicate-folder",
+      ).path,
+      "syncthing.folders[1].id",
+    );
+    const nested = st({
+      folders: [
+        { id: "a", path: "/srv/a/", hosts: ["h1", "h2"] },
+        { id: "b", path: "/srv/a/sub", hosts: ["h2", "h3"] },
+      ],
+    }).findings;
     assert.match(one(nested, "syncthing.path-overlap").message, /on host 'h2'/);
-    noErrors(st({ folders: [{ id: "a", path: "/srv/a", hosts: ["h1", "h2"] }, { id: "b", path: "/srv/ab", hosts: ["h1", "h2"] }] }).findings);
+    noErrors(
+      st({
+        folders: [
+          { id: "a", path: "/srv/a", hosts: ["h1", "h2"] },
+          { id: "b", path: "/srv/ab", hosts: ["h1", "h2"] },
+        ],
+      }).findings,
+    );
   });
 
   it("GUI and listen ports differ", () => {

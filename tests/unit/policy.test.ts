@@ -79,7 +79,10 @@ describe("AWX membership policies", () => {
   });
 
   it("isolated groups get their list only and their hosts leave the pool", () => {
-    const r = applyMembershipPolicies([group("tower", { percentage: 100 }), group("dmz", { list: ["i3"], isolated: true, minimum: 5, percentage: 100 })], insts(3));
+    const r = applyMembershipPolicies(
+      [group("tower", { percentage: 100 }), group("dmz", { list: ["i3"], isolated: true, minimum: 5, percentage: 100 })],
+      insts(3),
+    );
     assert.deepEqual(members(r, "tower"), ["i1", "i2"]);
     assert.deepEqual(members(r, "dmz"), ["i3"]);
   });
@@ -94,11 +97,17 @@ describe("AWX membership policies", () => {
     const arb = fc.record({
       n: fc.integer({ min: 0, max: 12 }),
       unmanaged: fc.array(fc.integer({ min: 1, max: 12 }), { maxLength: 4 }),
-      groups: fc.array(fc.record({ percentage: fc.integer({ min: 0, max: 100 }), minimum: fc.integer({ min: 0, max: 14 }) }), { minLength: 1, maxLength: 5 }),
+      groups: fc.array(fc.record({ percentage: fc.integer({ min: 0, max: 100 }), minimum: fc.integer({ min: 0, max: 14 }) }), {
+        minLength: 1,
+        maxLength: 5,
+      }),
     });
     fc.assert(
       fc.property(arb, ({ n, unmanaged, groups }) => {
-        const instances = insts(n, unmanaged.map((u) => `i${u}`));
+        const instances = insts(
+          n,
+          unmanaged.map((u) => `i${u}`),
+        );
         const pool = instances.filter((i) => i.managedByPolicy).map((i) => i.name);
         const input = groups.map((g, k) => group(`g${k}`, g));
         const r = applyMembershipPolicies(input, instances);
@@ -107,7 +116,10 @@ describe("AWX membership policies", () => {
           const g = input[k]!;
           const count = res.instances.length;
           assert.ok(count <= pool.length, "never more than the pool");
-          assert.ok(res.instances.every((h) => pool.includes(h)), "no pinned instance without a list");
+          assert.ok(
+            res.instances.every((h) => pool.includes(h)),
+            "no pinned instance without a list",
+          );
           assert.equal(new Set(res.instances).size, count, "no duplicates");
           assert.ok(count >= Math.min(g.minimum, pool.length), `minimum ${g.minimum} of ${pool.length}: got ${count}`);
           const wanted = Math.min(pool.length, Math.ceil((g.percentage * pool.length) / 100));

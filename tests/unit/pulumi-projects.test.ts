@@ -13,7 +13,10 @@ import { describe, it } from "node:test";
 import yaml from "js-yaml";
 
 const ROOT = join(__dirname, "..", "..");
-const manifest = require("@pulumi/pulumi/runtime/manifest") as { searchupPackageManifest(dir: string): string | undefined; readPackageManifest(dir: string): { data: Record<string, unknown> } };
+const manifest = require("@pulumi/pulumi/runtime/manifest") as {
+  searchupPackageManifest(dir: string): string | undefined;
+  readPackageManifest(dir: string): { data: Record<string, unknown> };
+};
 
 /** Every Pulumi.yaml of the repository (the project files, not stack files). */
 function projects(dir = ROOT, out: string[] = []): string[] {

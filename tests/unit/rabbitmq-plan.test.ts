@@ -17,7 +17,12 @@ import { nameKind } from "../../src/services/rabbitmq/plan";
 
 const pinned = { knownHostsFile: "/etc/haforge/known_hosts" };
 const hostsWith = (parts: readonly (string | undefined)[]) =>
-  parts.map((internal, i) => ({ name: `node${i + 1}`, address: `192.0.2.${i + 1}`, ssh: pinned, ...(internal ? { internalAddress: internal } : {}) }));
+  parts.map((internal, i) => ({
+    name: `node${i + 1}`,
+    address: `192.0.2.${i + 1}`,
+    ssh: pinned,
+    ...(internal ? { internalAddress: internal } : {}),
+  }));
 
 function cluster(internal: readonly (string | undefined)[], rabbitmq: Record<string, unknown> = {}): InventoryInput {
   const hosts = hostsWith(internal);
@@ -45,13 +50,16 @@ describe("rabbitmq plan", () => {
   });
 
   it("quorum math: floor(n/2)+1, failures tolerated", () => {
-    assert.deepEqual([1, 2, 3, 4, 5].map((n) => majorityQuorum(n)), [
-      { expectedVotes: 1, quorum: 1, failuresTolerated: 0 },
-      { expectedVotes: 2, quorum: 2, failuresTolerated: 0 },
-      { expectedVotes: 3, quorum: 2, failuresTolerated: 1 },
-      { expectedVotes: 4, quorum: 3, failuresTolerated: 1 },
-      { expectedVotes: 5, quorum: 3, failuresTolerated: 2 },
-    ]);
+    assert.deepEqual(
+      [1, 2, 3, 4, 5].map((n) => majorityQuorum(n)),
+      [
+        { expectedVotes: 1, quorum: 1, failuresTolerated: 0 },
+        { expectedVotes: 2, quorum: 2, failuresTolerated: 0 },
+        { expectedVotes: 3, quorum: 2, failuresTolerated: 1 },
+        { expectedVotes: 4, quorum: 3, failuresTolerated: 1 },
+        { expectedVotes: 5, quorum: 3, failuresTolerated: 2 },
+      ],
+    );
   });
 
   it("nodes default to every instance, named by rabbitmq_host (long names derived for IPs)", () => {
@@ -65,9 +73,14 @@ describe("rabbitmq plan", () => {
     ]);
     assert.equal(p.useLongName, true);
     assert.equal(p.useLongNameDerived, true);
-    assert.deepEqual([p.port, p.vhost, p.username, p.partitionHandling, p.enableManagement], [5672, "tower", "tower", "pause_minority", false]);
+    assert.deepEqual(
+      [p.port, p.vhost, p.username, p.partitionHandling, p.enableManagement],
+      [5672, "tower", "tower", "pause_minority", false],
+    );
     assert.deepEqual(p.quorum, { expectedVotes: 3, quorum: 2, failuresTolerated: 1 });
-    assert.deepEqual(r.plan!.rollingGroups, [{ id: "rabbitmq", service: "rabbitmq-server", hosts: ["node1", "node2", "node3"], maxUnavailable: 1, quorum: p.quorum }]);
+    assert.deepEqual(r.plan!.rollingGroups, [
+      { id: "rabbitmq", service: "rabbitmq-server", hosts: ["node1", "node2", "node3"], maxUnavailable: 1, quorum: p.quorum },
+    ]);
     assert.ok(r.plan!.hosts.filter((h) => h.name.startsWith("node")).every((h) => h.roles.includes("rabbitmq")));
     assert.ok(!r.plan!.hosts.find((h) => h.name === "db")!.roles.includes("rabbitmq"));
   });
@@ -76,7 +89,10 @@ describe("rabbitmq plan", () => {
     const r = plan(cluster([undefined, undefined, undefined]));
     assert.deepEqual(r.findings, []);
     assert.equal(r.plan!.rabbitmq!.useLongName, false);
-    assert.deepEqual(r.plan!.rabbitmq!.nodes.map((n) => n.nodeName), ["rabbit@node1", "rabbit@node2", "rabbit@node3"]);
+    assert.deepEqual(
+      r.plan!.rabbitmq!.nodes.map((n) => n.nodeName),
+      ["rabbit@node1", "rabbit@node2", "rabbit@node3"],
+    );
   });
 
   it("mixing short and long addressing is an error, at the odd node", () => {
@@ -89,7 +105,10 @@ describe("rabbitmq plan", () => {
 
   it("useLongName set against the addressing is an error; set with it, fine", () => {
     const a = plan(cluster(["10.1.0.11", "10.1.0.12", "10.1.0.13"], { useLongName: false }));
-    assert.deepEqual(only(a.findings, "rabbitmq.long-name-mismatch").map((f) => f.path), ["rabbitmq.useLongName"]);
+    assert.deepEqual(
+      only(a.findings, "rabbitmq.long-name-mismatch").map((f) => f.path),
+      ["rabbitmq.useLongName"],
+    );
     const b = plan(cluster(["tower1", "tower2", "tower3"], { useLongName: true }));
     assert.equal(only(b.findings, "rabbitmq.long-name-mismatch").length, 1);
     const c = plan(cluster(["t1.example.com", "t2.example.com", "t3.example.com"], { useLongName: true }));
@@ -103,27 +122,45 @@ describe("rabbitmq plan", () => {
       "inventory",
     );
     const f = only(planCluster(ini.inventory!).findings, "rabbitmq.long-name-mismatch");
-    assert.deepEqual(f.map((x) => ini.sourcePath(x.path)), ["[all:vars] rabbitmq_use_long_name"]);
+    assert.deepEqual(
+      f.map((x) => ini.sourcePath(x.path)),
+      ["[all:vars] rabbitmq_use_long_name"],
+    );
   });
 
   it("cookie: empty on a cluster is an error, Tower's default a warning, both fine on one node", () => {
     const empty = plan(cluster(["10.1.0.11", "10.1.0.12"], { cookie: { value: "" } }));
-    assert.deepEqual(only(empty.findings, "rabbitmq.cookie-empty").map((f) => [f.severity, f.path]), [["error", "rabbitmq.cookie"]]);
+    assert.deepEqual(
+      only(empty.findings, "rabbitmq.cookie-empty").map((f) => [f.severity, f.path]),
+      [["error", "rabbitmq.cookie"]],
+    );
     const monster = plan(cluster(["10.1.0.11", "10.1.0.12", "10.1.0.13"], { cookie: { value: "cookiemonster" } }));
-    assert.deepEqual(only(monster.findings, "rabbitmq.cookie-default").map((f) => f.severity), ["warning"]);
+    assert.deepEqual(
+      only(monster.findings, "rabbitmq.cookie-default").map((f) => f.severity),
+      ["warning"],
+    );
     // Unset: the schema default is Tower's cookiemonster.
     const unset = cluster(["10.1.0.11", "10.1.0.12", "10.1.0.13"]);
     delete (unset.rabbitmq as Record<string, unknown>).cookie;
     assert.equal(only(plan(unset).findings, "rabbitmq.cookie-default").length, 1);
     const single = plan(cluster(["10.1.0.11"], { cookie: { value: "" } }));
-    assert.deepEqual(codes(single.findings).filter((c) => c.startsWith("rabbitmq.cookie")), []);
+    assert.deepEqual(
+      codes(single.findings).filter((c) => c.startsWith("rabbitmq.cookie")),
+      [],
+    );
     const good = plan(cluster(["10.1.0.11", "10.1.0.12", "10.1.0.13"], { cookie: { value: "x7Yq2LmP9sDf" } }));
-    assert.deepEqual(codes(good.findings).filter((c) => c.startsWith("rabbitmq.cookie")), []);
+    assert.deepEqual(
+      codes(good.findings).filter((c) => c.startsWith("rabbitmq.cookie")),
+      [],
+    );
   });
 
   it("an empty password is a warning", () => {
     const r = plan(cluster(["10.1.0.11"], { password: { value: "" } }));
-    assert.deepEqual(only(r.findings, "rabbitmq.password-empty").map((f) => [f.severity, f.path]), [["warning", "rabbitmq.password"]]);
+    assert.deepEqual(
+      only(r.findings, "rabbitmq.password-empty").map((f) => [f.severity, f.path]),
+      [["warning", "rabbitmq.password"]],
+    );
     assert.equal(only(plan(cluster(["10.1.0.11"])).findings, "rabbitmq.password-empty").length, 0);
   });
 
@@ -137,13 +174,28 @@ describe("rabbitmq plan", () => {
   it("explicit nodes must exist and not repeat; no tower and no nodes is an error", () => {
     const a = cluster(["10.1.0.11", "10.1.0.12", "10.1.0.13"], { nodes: ["node1", "ghost", "node1"] });
     const fs = plan(a).findings;
-    assert.deepEqual(only(fs, "rabbitmq.unknown-host").map((f) => f.path), ["rabbitmq.nodes[1]"]);
-    assert.deepEqual(only(fs, "rabbitmq.duplicate-node").map((f) => f.path), ["rabbitmq.nodes[2]"]);
+    assert.deepEqual(
+      only(fs, "rabbitmq.unknown-host").map((f) => f.path),
+      ["rabbitmq.nodes[1]"],
+    );
+    assert.deepEqual(
+      only(fs, "rabbitmq.duplicate-node").map((f) => f.path),
+      ["rabbitmq.nodes[2]"],
+    );
     const bare = plan({ hosts: [{ name: "a", address: "10.0.0.1", ssh: pinned }], rabbitmq: {} });
-    assert.deepEqual(only(bare.findings, "rabbitmq.no-nodes").map((f) => f.path), ["rabbitmq.nodes"]);
-    const ok = plan({ hosts: [{ name: "a", address: "10.0.0.1", ssh: pinned }], rabbitmq: { nodes: ["a"], password: { secret: "p" }, cookie: { secret: "c" } } });
+    assert.deepEqual(
+      only(bare.findings, "rabbitmq.no-nodes").map((f) => f.path),
+      ["rabbitmq.nodes"],
+    );
+    const ok = plan({
+      hosts: [{ name: "a", address: "10.0.0.1", ssh: pinned }],
+      rabbitmq: { nodes: ["a"], password: { secret: "p" }, cookie: { secret: "c" } },
+    });
     assert.deepEqual(ok.findings, []);
-    assert.deepEqual(ok.plan!.rabbitmq!.nodes.map((n) => n.nodeName), ["rabbit@a"]);
+    assert.deepEqual(
+      ok.plan!.rabbitmq!.nodes.map((n) => n.nodeName),
+      ["rabbit@a"],
+    );
   });
 
   it("two hosts with the same short label collide as short node names", () => {
@@ -154,22 +206,38 @@ describe("rabbitmq plan", () => {
       ],
       rabbitmq: { nodes: ["a", "b"], cookie: { secret: "c" }, password: { secret: "p" } },
     });
-    assert.deepEqual(only(r.findings, "rabbitmq.duplicate-node-name").map((f) => f.path), ["hosts[1].internalAddress"]);
+    assert.deepEqual(
+      only(r.findings, "rabbitmq.duplicate-node-name").map((f) => f.path),
+      ["hosts[1].internalAddress"],
+    );
   });
 
   it("ports: AMQP + 20000 must fit, management must not share the AMQP port", () => {
     assert.equal(only(plan(cluster(["10.1.0.11"], { port: 50000 })).findings, "rabbitmq.dist-port-out-of-range").length, 1);
     assert.equal(only(plan(cluster(["10.1.0.11"], { port: 45535 })).findings, "rabbitmq.dist-port-out-of-range").length, 0);
-    assert.equal(only(plan(cluster(["10.1.0.11"], { enableManagement: true, managementPort: 5672 })).findings, "rabbitmq.port-conflict").length, 1);
+    assert.equal(
+      only(plan(cluster(["10.1.0.11"], { enableManagement: true, managementPort: 5672 })).findings, "rabbitmq.port-conflict").length,
+      1,
+    );
     assert.equal(only(plan(cluster(["10.1.0.11"], { enableManagement: true })).findings, "rabbitmq.port-conflict").length, 0);
   });
 
   it("partition handling: pause_minority on 2 nodes, even counts, ignore", () => {
     assert.equal(only(plan(cluster(["10.1.0.11", "10.1.0.12"])).findings, "rabbitmq.pause-minority-two-nodes").length, 1);
-    assert.equal(only(plan(cluster(["10.1.0.11", "10.1.0.12"], { partitionHandling: "autoheal" })).findings, "rabbitmq.pause-minority-two-nodes").length, 0);
+    assert.equal(
+      only(plan(cluster(["10.1.0.11", "10.1.0.12"], { partitionHandling: "autoheal" })).findings, "rabbitmq.pause-minority-two-nodes")
+        .length,
+      0,
+    );
     assert.equal(only(plan(cluster(["10.1.0.1", "10.1.0.2", "10.1.0.3", "10.1.0.4"])).findings, "rabbitmq.even-node-count").length, 1);
     assert.equal(only(plan(cluster(["10.1.0.1", "10.1.0.2", "10.1.0.3"])).findings, "rabbitmq.even-node-count").length, 0);
-    assert.equal(only(plan(cluster(["10.1.0.1", "10.1.0.2", "10.1.0.3"], { partitionHandling: "ignore" })).findings, "rabbitmq.partition-handling-ignore").length, 1);
+    assert.equal(
+      only(
+        plan(cluster(["10.1.0.1", "10.1.0.2", "10.1.0.3"], { partitionHandling: "ignore" })).findings,
+        "rabbitmq.partition-handling-ignore",
+      ).length,
+      1,
+    );
   });
 });
 
@@ -182,7 +250,19 @@ const erlAvailable = spawnSync("sh", ["-c", "command -v erl && command -v epmd"]
 function erlAccepts(flag: "-name" | "-sname", node: string): { ok: boolean; output: string } {
   const r = spawnSync(
     "erl",
-    ["-noshell", "-start_epmd", "false", "-erl_epmd_port", "45999", flag, node, "-setcookie", "haforge-test", "-eval", 'io:format("UP~n"), halt().'],
+    [
+      "-noshell",
+      "-start_epmd",
+      "false",
+      "-erl_epmd_port",
+      "45999",
+      flag,
+      node,
+      "-setcookie",
+      "haforge-test",
+      "-eval",
+      'io:format("UP~n"), halt().',
+    ],
     { encoding: "utf8", timeout: 20_000 },
   );
   const output = `${r.stdout ?? ""}${r.stderr ?? ""}`;
@@ -223,7 +303,21 @@ describe("mixed short/long names vs two real Erlang nodes", { skip: erlAvailable
     // Our own epmd on a private port, in the foreground, stopped by PID in after().
     epmd = spawn("epmd", ["-port", String(port)], { stdio: "ignore" });
     await waitFor(() => spawnSync("epmd", ["-port", String(port), "-names"], { stdio: "ignore" }).status === 0, 5000);
-    server = spawn("erl", ["-noshell", "-start_epmd", "false", "-name", "srv@127.0.0.1", "-setcookie", "haforge-test", "-eval", "receive after 60000 -> halt() end"], { env: env(), stdio: "ignore" });
+    server = spawn(
+      "erl",
+      [
+        "-noshell",
+        "-start_epmd",
+        "false",
+        "-name",
+        "srv@127.0.0.1",
+        "-setcookie",
+        "haforge-test",
+        "-eval",
+        "receive after 60000 -> halt() end",
+      ],
+      { env: env(), stdio: "ignore" },
+    );
     await waitFor(() => (spawnSync("epmd", ["-port", String(port), "-names"], { encoding: "utf8" }).stdout ?? "").includes("srv"), 10_000);
   });
   after(() => {
@@ -232,11 +326,25 @@ describe("mixed short/long names vs two real Erlang nodes", { skip: erlAvailable
   });
 
   const ping = (flag: "-name" | "-sname", node: string) =>
-    spawnSync("erl", ["-noshell", "-start_epmd", "false", flag, node, "-setcookie", "haforge-test", "-eval", 'io:format("~p~n", [net_adm:ping(list_to_atom("srv@127.0.0.1"))]), halt().'], {
-      env: env(),
-      encoding: "utf8",
-      timeout: 20_000,
-    }).stdout ?? "";
+    spawnSync(
+      "erl",
+      [
+        "-noshell",
+        "-start_epmd",
+        "false",
+        flag,
+        node,
+        "-setcookie",
+        "haforge-test",
+        "-eval",
+        'io:format("~p~n", [net_adm:ping(list_to_atom("srv@127.0.0.1"))]), halt().',
+      ],
+      {
+        env: env(),
+        encoding: "utf8",
+        timeout: 20_000,
+      },
+    ).stdout ?? "";
 
   it("a long-name node reaches a long-name node (pong); a short-name node cannot (pang) — as the plan says", () => {
     assert.match(ping("-name", "cli@127.0.0.1"), /pong/);

@@ -10,7 +10,12 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import { diffRemoteFile, type RemoteFileInputs, type RemoteFileOutputs } from "../../src/providers/remote-file";
 
-const conn = { host: "h1", address: "192.0.2.1", user: "root", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEzZx8iYbHcH9aCz0mQ3hS6yxa2aY8nqu8CDhJY8lJ6N" };
+const conn = {
+  host: "h1",
+  address: "192.0.2.1",
+  user: "root",
+  hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEzZx8iYbHcH9aCz0mQ3hS6yxa2aY8nqu8CDhJY8lJ6N",
+};
 const recorded = (i: RemoteFileInputs): RemoteFileOutputs => ({
   connection: i.connection,
   path: i.path,
@@ -18,7 +23,9 @@ const recorded = (i: RemoteFileInputs): RemoteFileOutputs => ({
   mode: i.mode.padStart(4, "0"),
   owner: i.owner,
   group: i.group,
-  sha256: createHash("sha256").update(i.encoding === "base64" ? Buffer.from(i.content, "base64") : Buffer.from(i.content)).digest("hex"),
+  sha256: createHash("sha256")
+    .update(i.encoding === "base64" ? Buffer.from(i.content, "base64") : Buffer.from(i.content))
+    .digest("hex"),
   size: 0,
 });
 

@@ -53,7 +53,10 @@ describe("active/passive render", () => {
 
   it("drop-in: an INI [Service] section with the RS_HA_* environment; first node active, others passive", () => {
     const r = render();
-    for (const [host, passive, ip] of [["drp1", "false", "10.77.0.51"], ["drp2", "true", "10.77.0.52"]] as const) {
+    for (const [host, passive, ip] of [
+      ["drp1", "false", "10.77.0.51"],
+      ["drp2", "true", "10.77.0.52"],
+    ] as const) {
       const f = r.files.find((x) => x.host === host && x.path === DROPIN)!;
       const ini = parseIni(f.content);
       assert.deepEqual(Object.keys(ini), ["Service"]);
@@ -90,14 +93,19 @@ describe("active/passive render", () => {
   it("supervisor program sources the env file and execs the app (signals reach it)", () => {
     const prog = render().files.find((f) => f.path === "/etc/supervisor/conf.d/dr-provision.conf")!;
     const ini = parseIni(prog.content);
-    assert.equal(ini["program:dr-provision"].command, "/bin/sh -c 'echo haforge-start && set -a && . /etc/haforge/dr-provision-ha.env && exec /usr/local/bin/dr-provision'");
+    assert.equal(
+      ini["program:dr-provision"].command,
+      "/bin/sh -c 'echo haforge-start && set -a && . /etc/haforge/dr-provision-ha.env && exec /usr/local/bin/dr-provision'",
+    );
     assert.equal(prog.secret, false, "the token lives in the env file only");
     assert.ok(!prog.content.includes(DRP_TOKEN));
   });
 
   it("RS_HA_ID is identical on every node of an app; the second app is independent", () => {
     const r = render();
-    const ids = r.files.filter((f) => f.content.includes("RS_HA_ID")).map((f) => [f.host, /RS_HA_ID='?([^'"\n]*)/.exec(f.content)![1], f.path.includes("edge") ? "edge" : "drp"]);
+    const ids = r.files
+      .filter((f) => f.content.includes("RS_HA_ID"))
+      .map((f) => [f.host, /RS_HA_ID='?([^'"\n]*)/.exec(f.content)![1], f.path.includes("edge") ? "edge" : "drp"]);
     for (const [, id, app] of ids) assert.equal(id, app === "edge" ? "edge-1" : "8c:ec:4b:ea:d9:fe");
     const edgeFirst = r.files.find((f) => f.path === "/etc/haforge/edge-agent-ha.env")!;
     assert.match(edgeFirst.content, /^RS_HA_PASSIVE='false'$/m, "drp3 is edge's first (active) node");
@@ -119,7 +127,10 @@ describe("active/passive render", () => {
       sv[0]!.health,
       `systemctl is-active --quiet dr-provision && { [ -n "$(ip -o addr show dev eth0 to 10.77.0.50)" ] || journalctl -q -o cat _SYSTEMD_INVOCATION_ID="$(systemctl show -p InvocationID --value dr-provision)" | grep -qF 'Stream switch to realtime streaming'; }`,
     );
-    assert.match(sv[2]!.health!, /^supervisorctl status dr-provision \| grep -q RUNNING && \{ .* \|\| cat \/var\/log\/supervisor\/dr-provision\.log\.2 .*awk '\$0 == "haforge-start"/);
+    assert.match(
+      sv[2]!.health!,
+      /^supervisorctl status dr-provision \| grep -q RUNNING && \{ .* \|\| cat \/var\/log\/supervisor\/dr-provision\.log\.2 .*awk '\$0 == "haforge-start"/,
+    );
     assert.match(sv[0]!.restart, /systemctl daemon-reload/);
   });
 
@@ -143,7 +154,11 @@ describe("active/passive render", () => {
           "active-passive-drp-active-drp2-promote",
           "drp2",
           "switchover",
-          ["active-passive-drp-active-drp2-check", "active-passive-drp-active-drp2-release-drp1", "active-passive-drp-active-drp2-release-drp3"],
+          [
+            "active-passive-drp-active-drp2-check",
+            "active-passive-drp-active-drp2-release-drp1",
+            "active-passive-drp-active-drp2-release-drp3",
+          ],
         ],
       ],
     );
@@ -176,13 +191,24 @@ describe("active/passive render", () => {
     const ex = examplePlans().find((e) => e.file === "dr-provision.yaml");
     assert.ok(ex, "inventories/dr-provision.yaml plans");
     const r = render(ex.plan, ex.secrets);
-    assert.deepEqual(r.files.map((f) => `${f.host} ${f.path}`), [`drp1 ${DROPIN}`, `drp2 ${DROPIN}`]);
+    assert.deepEqual(
+      r.files.map((f) => `${f.host} ${f.path}`),
+      [`drp1 ${DROPIN}`, `drp2 ${DROPIN}`],
+    );
     assert.equal(dropInEnv(r.files[0]!.content).get("RS_HA_PASSIVE"), "false");
     assert.equal(dropInEnv(r.files[1]!.content).get("RS_HA_PASSIVE"), "true");
     assert.equal(dropInEnv(r.files[1]!.content).get("RS_HA_ADDRESS"), "10.40.0.10/24");
-    assert.deepEqual(r.files.map((f) => [dropInEnv(f.content).get("RS_DRP_ID"), dropInEnv(f.content).get("RS_STATIC_IP")]), [["drp1", "10.40.0.11"], ["drp2", "10.40.0.12"]]);
-    assert.deepEqual(r.services.map((s) => s.rollGroup), ["active-passive:drp", "active-passive:drp"]);
+    assert.deepEqual(
+      r.files.map((f) => [dropInEnv(f.content).get("RS_DRP_ID"), dropInEnv(f.content).get("RS_STATIC_IP")]),
+      [
+        ["drp1", "10.40.0.11"],
+        ["drp2", "10.40.0.12"],
+      ],
+    );
+    assert.deepEqual(
+      r.services.map((s) => s.rollGroup),
+      ["active-passive:drp", "active-passive:drp"],
+    );
     assert.deepEqual(ex.plan.rollingGroups.find((g) => g.id === "active-passive:drp")!.hosts, ["drp1", "drp2"]);
   });
-
 });

@@ -30,7 +30,10 @@ const examples = exampleInventories();
 async function renderAll(job: ChildJob): Promise<void> {
   for (const name of examples) {
     for (const v of VARIANTS) {
-      const r = await renderExample(name, join(job.outRoot, v, name), { materials: join(job.materialsRoot, `${name}.json`), reveal: v === "revealed" });
+      const r = await renderExample(name, join(job.outRoot, v, name), {
+        materials: join(job.materialsRoot, `${name}.json`),
+        reveal: v === "revealed",
+      });
       if (r.code !== 0) throw new Error(`${name} (${v}): render exited ${r.code}\n${r.err}`);
       if (/generated materials/.test(r.err)) throw new Error(`${name}: the child generated materials; both renders must share them`);
     }
@@ -117,7 +120,10 @@ if (child) {
       const victim = listTree(changed).find((f) => f !== "manifest.json")!;
       appendFileSync(join(changed, victim), "# drift\n");
       const mismatches = compareTrees(a, changed);
-      assert.deepEqual(mismatches.map((m) => m.file), [victim]);
+      assert.deepEqual(
+        mismatches.map((m) => m.file),
+        [victim],
+      );
       assert.match(mismatches[0]!.diff, /^\+# drift$/m);
       const d = await runCli(["diff", a, changed, "--exit-code"]);
       assert.equal(d.code, 1);

@@ -52,10 +52,17 @@ describe("haproxy render", () => {
         "lb2 /etc/supervisor/conf.d/haproxy.conf",
       ],
     );
-    assert.deepEqual(
-      Object.keys(Object.fromEntries([...cfg("lb1").s])),
-      ["global", "defaults", "frontend api", "frontend galera", "frontend rabbitmq", "backend api", "backend galera", "backend rabbitmq", "listen stats"],
-    );
+    assert.deepEqual(Object.keys(Object.fromEntries([...cfg("lb1").s])), [
+      "global",
+      "defaults",
+      "frontend api",
+      "frontend galera",
+      "frontend rabbitmq",
+      "backend api",
+      "backend galera",
+      "backend rabbitmq",
+      "listen stats",
+    ]);
   });
 
   it("global and defaults: log to stdout, maxconn, timeouts, admin socket for reloads and health", () => {
@@ -65,12 +72,19 @@ describe("haproxy render", () => {
     assert.ok(g.includes("maxconn 4096"));
     assert.ok(g.includes("stats socket /run/haproxy-admin.sock mode 600 level admin expose-fd listeners"));
     const d = sec(s, "defaults");
-    for (const t of ["timeout connect 5s", "timeout client 1m", "timeout server 1m", "timeout check 5s", "log global"]) assert.ok(d.includes(t), t);
+    for (const t of ["timeout connect 5s", "timeout client 1m", "timeout server 1m", "timeout check 5s", "log global"])
+      assert.ok(d.includes(t), t);
   });
 
   it("frontends bind what the plan says and log in their own mode", () => {
     const { s } = cfg("lb2");
-    assert.deepEqual(sec(s, "frontend api"), ["bind 10.77.0.100:80", "mode http", "option httplog", "option forwardfor", "default_backend api"]);
+    assert.deepEqual(sec(s, "frontend api"), [
+      "bind 10.77.0.100:80",
+      "mode http",
+      "option httplog",
+      "option forwardfor",
+      "default_backend api",
+    ]);
     assert.deepEqual(sec(s, "frontend galera"), ["bind 10.77.0.101:3306", "mode tcp", "option tcplog", "default_backend galera"]);
     assert.deepEqual(sec(s, "frontend rabbitmq"), ["bind *:5672", "mode tcp", "option tcplog", "default_backend rabbitmq"]);
   });
@@ -143,8 +157,24 @@ describe("haproxy render", () => {
     assert.deepEqual(
       r.actions.map((a) => [a.id, a.host, a.phase, a.create, a.triggers, a.dependsOn, a.secret]),
       [
-        ["haproxy-nonlocal-bind-lb1", "lb1", "bootstrap", "sysctl -p /etc/sysctl.d/60-haforge-nonlocal-bind.conf", ["/etc/sysctl.d/60-haforge-nonlocal-bind.conf"], [], false],
-        ["haproxy-nonlocal-bind-lb2", "lb2", "bootstrap", "sysctl -p /etc/sysctl.d/60-haforge-nonlocal-bind.conf", ["/etc/sysctl.d/60-haforge-nonlocal-bind.conf"], [], false],
+        [
+          "haproxy-nonlocal-bind-lb1",
+          "lb1",
+          "bootstrap",
+          "sysctl -p /etc/sysctl.d/60-haforge-nonlocal-bind.conf",
+          ["/etc/sysctl.d/60-haforge-nonlocal-bind.conf"],
+          [],
+          false,
+        ],
+        [
+          "haproxy-nonlocal-bind-lb2",
+          "lb2",
+          "bootstrap",
+          "sysctl -p /etc/sysctl.d/60-haforge-nonlocal-bind.conf",
+          ["/etc/sysctl.d/60-haforge-nonlocal-bind.conf"],
+          [],
+          false,
+        ],
       ],
     );
     const local: HaproxyPlan = {
@@ -179,7 +209,11 @@ describe("haproxy render", () => {
     assert.match(HAPROXY_HEALTH, /UNIX-CONNECT:\/run\/haproxy-admin\.sock/);
     // systemd: Debian's haproxy.service stays (its ExecReload checks the config, then USR2); the
     // drop-in only raises the file limit, it never replaces ExecStart/ExecReload.
-    assert.equal(r.files.find((f) => f.path === "/etc/systemd/system/haproxy.service"), undefined, "the packaged unit is not replaced");
+    assert.equal(
+      r.files.find((f) => f.path === "/etc/systemd/system/haproxy.service"),
+      undefined,
+      "the packaged unit is not replaced",
+    );
     const dropIn = r.files.find((f) => f.path === "/etc/systemd/system/haproxy.service.d/50-haforge.conf")!;
     assert.equal(dropIn.content, "# Managed by haforge\n[Service]\nLimitNOFILE=65536\n");
     const prog = r.files.find((f) => f.path === "/etc/supervisor/conf.d/haproxy.conf")!;
@@ -205,13 +239,28 @@ describe("haproxy render", () => {
       for (const host of hp.hosts) {
         const { s } = cfg(host, r);
         for (const fe of hp.frontends) assert.equal(sec(s, `frontend ${fe.name}`)[0], `bind ${fe.bind}`, `${file} ${host}`);
-        for (const be of hp.backends) assert.equal(sec(s, `backend ${be.name}`).filter((l) => l.startsWith("server ")).length, be.servers.length);
+        for (const be of hp.backends)
+          assert.equal(sec(s, `backend ${be.name}`).filter((l) => l.startsWith("server ")).length, be.servers.length);
         // Every bind on an address the host does not own comes with the sysctl and its action.
-        const needs = nonlocalFamilies(hp, plan.hosts.find((h) => h.name === host)).length > 0;
-        assert.equal(r.files.some((f) => f.host === host && f.path === "/etc/sysctl.d/60-haforge-nonlocal-bind.conf"), needs, `${file} ${host}`);
-        assert.equal(r.actions.some((a) => a.id === `haproxy-nonlocal-bind-${host}`), needs);
+        const needs =
+          nonlocalFamilies(
+            hp,
+            plan.hosts.find((h) => h.name === host),
+          ).length > 0;
+        assert.equal(
+          r.files.some((f) => f.host === host && f.path === "/etc/sysctl.d/60-haforge-nonlocal-bind.conf"),
+          needs,
+          `${file} ${host}`,
+        );
+        assert.equal(
+          r.actions.some((a) => a.id === `haproxy-nonlocal-bind-${host}`),
+          needs,
+        );
       }
-      assert.ok(r.files.every((f) => !f.content.includes("__HAFORGE_UNRESOLVED_")), `${file}: every secret resolved`);
+      assert.ok(
+        r.files.every((f) => !f.content.includes("__HAFORGE_UNRESOLVED_")),
+        `${file}: every secret resolved`,
+      );
     }
   });
 });

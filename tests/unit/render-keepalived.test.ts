@@ -6,7 +6,14 @@ import { keepalivedSecretFindings, renderPart, KEEPALIVED_VALIDATE } from "../..
 import { authPassValue, scriptCommand } from "../../src/services/keepalived/config";
 import type { ClusterPlan } from "../../src/plan/types";
 import type { SecretValues } from "../../src/core/secrets";
-import { API_AUTH_PASS, COMPLEX_TRACK, examplePlans, keepalivedMaterials, keepalivedPlan, keepalivedSecrets } from "../fixtures/keepalived-plan";
+import {
+  API_AUTH_PASS,
+  COMPLEX_TRACK,
+  examplePlans,
+  keepalivedMaterials,
+  keepalivedPlan,
+  keepalivedSecrets,
+} from "../fixtures/keepalived-plan";
 
 const render = (plan: ClusterPlan = keepalivedPlan(), secrets: SecretValues = keepalivedSecrets) =>
   renderPart.render!({ plan, secrets, materials: keepalivedMaterials, template: renderTemplate });
@@ -74,9 +81,18 @@ describe("keepalived render", () => {
   });
 
   it("each host carries exactly the instances it is a member of", () => {
-    assert.deepEqual(find(conf("lb1").tree, "vrrp_instance").map((n) => n.words[1]), ["api"]);
-    assert.deepEqual(find(conf("lb2").tree, "vrrp_instance").map((n) => n.words[1]), ["api", "db"]);
-    assert.deepEqual(find(conf("lb3").tree, "vrrp_instance").map((n) => n.words[1]), ["api", "db"]);
+    assert.deepEqual(
+      find(conf("lb1").tree, "vrrp_instance").map((n) => n.words[1]),
+      ["api"],
+    );
+    assert.deepEqual(
+      find(conf("lb2").tree, "vrrp_instance").map((n) => n.words[1]),
+      ["api", "db"],
+    );
+    assert.deepEqual(
+      find(conf("lb3").tree, "vrrp_instance").map((n) => n.words[1]),
+      ["api", "db"],
+    );
   });
 
   it("unicast instance: state, priority, router id, src ip and every other member as peer", () => {
@@ -90,21 +106,33 @@ describe("keepalived render", () => {
       assert.equal(value(i, "advert_int"), "1");
       assert.equal(value(i, "unicast_src_ip"), src);
       const peers = one(i, "unicast_peer").children.map((n) => n.words[0]);
-      assert.deepEqual(peers, ["10.77.0.11", "10.77.0.12", "10.77.0.13"].filter((a) => a !== src));
-      assert.deepEqual(one(i, "virtual_ipaddress").children.map((n) => n.words.join(" ")), ["10.77.0.100/24 dev eth0"]);
+      assert.deepEqual(
+        peers,
+        ["10.77.0.11", "10.77.0.12", "10.77.0.13"].filter((a) => a !== src),
+      );
+      assert.deepEqual(
+        one(i, "virtual_ipaddress").children.map((n) => n.words.join(" ")),
+        ["10.77.0.100/24 dev eth0"],
+      );
       assert.equal(find(i, "nopreempt").length, 0);
     }
   });
 
   it("multicast + nopreempt instance: no unicast keywords, every node starts BACKUP", () => {
-    for (const [host, prio] of [["lb2", "150"], ["lb3", "140"]] as const) {
+    for (const [host, prio] of [
+      ["lb2", "150"],
+      ["lb3", "140"],
+    ] as const) {
       const i = one(conf(host).tree, "vrrp_instance", "db").children;
       assert.equal(value(i, "state"), "BACKUP", `${host}: nopreempt needs state BACKUP`);
       assert.equal(value(i, "priority"), prio);
       one(i, "nopreempt");
       assert.equal(find(i, "unicast_src_ip").length, 0);
       assert.equal(find(i, "unicast_peer").length, 0);
-      assert.deepEqual(one(i, "virtual_ipaddress").children.map((n) => n.words.join(" ")), ["10.77.0.101/24 dev eth0"]);
+      assert.deepEqual(
+        one(i, "virtual_ipaddress").children.map((n) => n.words.join(" ")),
+        ["10.77.0.101/24 dev eth0"],
+      );
     }
   });
 
@@ -140,14 +168,20 @@ describe("keepalived render", () => {
     const scripts = find(tree, "vrrp_script").map((n) => n.words[1]);
     assert.deepEqual(scripts, ["api_chk_haproxy", "api_chk_api", "db_chk_pg"]);
     const api = one(tree, "vrrp_instance", "api").children;
-    assert.deepEqual(one(api, "track_script").children.map((n) => n.words[0]), ["api_chk_haproxy", "api_chk_api"]);
+    assert.deepEqual(
+      one(api, "track_script").children.map((n) => n.words[0]),
+      ["api_chk_haproxy", "api_chk_api"],
+    );
     const chk = one(tree, "vrrp_script", "api_chk_api").children;
     assert.equal(value(chk, "interval"), "3");
     assert.equal(value(chk, "weight"), "-30");
     assert.equal(value(chk, "fall"), "2");
     assert.equal(value(chk, "rise"), "2");
     // lb1 is not in "db": its chk_pg is not rendered there.
-    assert.deepEqual(find(conf("lb1").tree, "vrrp_script").map((n) => n.words[1]), ["api_chk_haproxy", "api_chk_api"]);
+    assert.deepEqual(
+      find(conf("lb1").tree, "vrrp_script").map((n) => n.words[1]),
+      ["api_chk_haproxy", "api_chk_api"],
+    );
   });
 
   it("scripts run under /bin/sh (keepalived would exec pidof's symlink target, killall5)", () => {
@@ -158,7 +192,10 @@ describe("keepalived render", () => {
     const m = /^"\/bin\/sh -c 'echo ([A-Za-z0-9+/=]+) \| base64 -d \| \/bin\/sh'"$/.exec(encoded);
     assert.ok(m, encoded);
     assert.equal(Buffer.from(m[1]!, "base64").toString("utf8"), COMPLEX_TRACK);
-    assert.deepEqual(scriptCommand("echo $HOME"), { command: `"/bin/sh -c 'echo ${Buffer.from("echo $HOME").toString("base64")} | base64 -d | /bin/sh'"`, encoded: true });
+    assert.deepEqual(scriptCommand("echo $HOME"), {
+      command: `"/bin/sh -c 'echo ${Buffer.from("echo $HOME").toString("base64")} | base64 -d | /bin/sh'"`,
+      encoded: true,
+    });
   });
 
   it("validate refuses a missing file before keepalived -t (which exits 0 on one)", () => {
@@ -181,7 +218,10 @@ describe("keepalived render", () => {
       assert.equal(s.rollGroup, "keepalived:api");
     }
     // systemd: Debian's keepalived.service as packaged (same config path, HUP reload): no unit, no drop-in.
-    assert.deepEqual(r.files.filter((f) => f.path.startsWith("/etc/systemd/")), []);
+    assert.deepEqual(
+      r.files.filter((f) => f.path.startsWith("/etc/systemd/")),
+      [],
+    );
     const prog = r.files.find((f) => f.host === "lb3" && f.path === "/etc/supervisor/conf.d/keepalived.conf")!;
     assert.match(prog.content, /^command=\/usr\/sbin\/keepalived --dont-fork --log-console -f \/etc\/keepalived\/keepalived.conf$/m);
   });
@@ -217,7 +257,10 @@ describe("keepalived render", () => {
     assert.match(f[0]!.message, /"authPass" of instance "api" is 20 characters/);
     assert.deepEqual(keepalivedSecretFindings(keepalivedPlan(), { [secretKey({ secret: "keepalivedApiPass" })]: "short" }), []);
     const quoted = keepalivedSecretFindings(keepalivedPlan(), { [secretKey({ secret: "keepalivedApiPass" })]: 'a"b' });
-    assert.deepEqual(quoted.map((x) => x.code), ["keepalived.auth-pass-unquotable"]);
+    assert.deepEqual(
+      quoted.map((x) => x.code),
+      ["keepalived.auth-pass-unquotable"],
+    );
   });
 
   it("example inventories: planCluster's keepalived slice renders one conf per member with its instances", () => {
@@ -233,7 +276,11 @@ describe("keepalived render", () => {
       for (const f of confFiles) {
         const tree = parseConf(f.content);
         const mine = plan.keepalived.filter((i) => i.members.some((m) => m.host === f.host));
-        assert.deepEqual(find(tree, "vrrp_instance").map((n) => n.words[1]), mine.map((i) => i.name), `${file} ${f.host}`);
+        assert.deepEqual(
+          find(tree, "vrrp_instance").map((n) => n.words[1]),
+          mine.map((i) => i.name),
+          `${file} ${f.host}`,
+        );
         assert.ok(!f.content.includes("__HAFORGE_UNRESOLVED_"), `${file}: every secret resolved`);
       }
       assert.deepEqual(keepalivedSecretFindings(plan, secrets), [], `${file}: 8-character stand-in secrets`);

@@ -12,7 +12,15 @@ import type { Materials } from "../../src/core/materials";
 import type { ClusterPlan, PacemakerClusterPlan } from "../../src/plan/types";
 import { renderTemplate } from "../../src/render/templates";
 import { CIB_VALIDATE_WITH, cibPath } from "../../src/services/pacemaker/cib";
-import { CIB_APPLY_SCRIPT, COROSYNC_APPLY_SCRIPT, PACEMAKER_HEALTH, COROSYNC_HEALTH, corosyncRollHealth, corosyncValidateWithKey, renderPart } from "../../src/services/pacemaker/render";
+import {
+  CIB_APPLY_SCRIPT,
+  COROSYNC_APPLY_SCRIPT,
+  PACEMAKER_HEALTH,
+  COROSYNC_HEALTH,
+  corosyncRollHealth,
+  corosyncValidateWithKey,
+  renderPart,
+} from "../../src/services/pacemaker/render";
 import { firstStartAware } from "../../src/render/daemon";
 import { pacemakerService } from "../../src/services/pacemaker";
 import { checkDesiredState, renderDesiredState } from "../../src/pipeline/render";
@@ -49,7 +57,11 @@ const byId = (root: El, id: string): El => {
   return hit;
 };
 const nv = (set: El | undefined, name: string): string | undefined =>
-  set ? all(set, "nvpair").find((p) => p.getAttribute("name") === name)?.getAttribute("value") ?? undefined : undefined;
+  set
+    ? (all(set, "nvpair")
+        .find((p) => p.getAttribute("name") === name)
+        ?.getAttribute("value") ?? undefined)
+    : undefined;
 const directChild = (e: El, tag: string): El | undefined => children(e).find((c) => c.tagName === tag);
 
 const withCluster = (plan: ClusterPlan, f: (c: PacemakerClusterPlan) => PacemakerClusterPlan): ClusterPlan => ({
@@ -69,10 +81,22 @@ describe("pacemaker render: files per node", () => {
         // systemd hosts keep the packaged corosync/pacemaker units (no file of ours at all);
         // supervisor hosts get program files.
         const units = init === "systemd" ? [] : ["/etc/supervisor/conf.d/corosync.conf", "/etc/supervisor/conf.d/pacemaker.conf"];
-        for (const p of ["/etc/corosync/corosync.conf", "/etc/corosync/authkey", cibPath(cluster.name), CIB_APPLY_SCRIPT, COROSYNC_APPLY_SCRIPT, ...units]) {
+        for (const p of [
+          "/etc/corosync/corosync.conf",
+          "/etc/corosync/authkey",
+          cibPath(cluster.name),
+          CIB_APPLY_SCRIPT,
+          COROSYNC_APPLY_SCRIPT,
+          ...units,
+        ]) {
           assert.ok(paths.includes(p), `${p} missing on ${n.host} (${plan.name})`);
         }
-        for (const p of paths) assert.doesNotMatch(p, /^\/etc\/systemd\/system\/(corosync|pacemaker|pacemaker_remote)\.service(\.d\/|$)/, `${p}: packaged unit replaced or dropped into`);
+        for (const p of paths)
+          assert.doesNotMatch(
+            p,
+            /^\/etc\/systemd\/system\/(corosync|pacemaker|pacemaker_remote)\.service(\.d\/|$)/,
+            `${p}: packaged unit replaced or dropped into`,
+          );
       }
     }
   });
@@ -81,7 +105,10 @@ describe("pacemaker render: files per node", () => {
     const r = render(threeNodePlan);
     // corosync -t with crypto needs a key: a throwaway one while the authkey is not in place yet
     assert.equal(fileOf(r.files, "db1", "/etc/corosync/corosync.conf").validate, corosyncValidateWithKey("/etc/corosync/authkey"));
-    assert.match(corosyncValidateWithKey("/etc/corosync/authkey"), /^if \[ -r \/etc\/corosync\/authkey \]; then corosync -t -c \{file\}; else /);
+    assert.match(
+      corosyncValidateWithKey("/etc/corosync/authkey"),
+      /^if \[ -r \/etc\/corosync\/authkey \]; then corosync -t -c \{file\}; else /,
+    );
     assert.equal(fileOf(r.files, "db1", cibPath("db")).validate, "crm_verify --xml-file {file}");
     assert.match(fileOf(r.files, "db1", "/etc/corosync/authkey").validate ?? "", /wc -c < \{file\}.*-eq 256/);
     assert.deepEqual(fileOf(r.files, "db1", "/etc/corosync/corosync.conf").notify, ["corosync"]);
@@ -190,7 +217,8 @@ describe("pacemaker render: corosync.conf", () => {
 });
 
 describe("pacemaker render: the CIB document", () => {
-  const cibOf = (plan: ClusterPlan) => fileOf(render(plan).files, plan.pacemakerClusters[0]!.nodes[0]!.host, cibPath(plan.pacemakerClusters[0]!.name));
+  const cibOf = (plan: ClusterPlan) =>
+    fileOf(render(plan).files, plan.pacemakerClusters[0]!.nodes[0]!.host, cibPath(plan.pacemakerClusters[0]!.name));
 
   it("root: validate-with, epoch, admin_epoch 0, num_updates 0, no crm_feature_set; configuration + status", () => {
     const root = parseCib(cibOf(threeNodePlan).content);
@@ -200,14 +228,22 @@ describe("pacemaker render: the CIB document", () => {
     assert.equal(root.getAttribute("num_updates"), "0");
     assert.ok(Number(root.getAttribute("epoch")) >= 1000);
     assert.equal(root.hasAttribute("crm_feature_set"), false);
-    assert.deepEqual(children(root).map((c) => c.tagName), ["configuration", "status"]);
+    assert.deepEqual(
+      children(root).map((c) => c.tagName),
+      ["configuration", "status"],
+    );
     const conf = directChild(root, "configuration")!;
-    assert.deepEqual(children(conf).map((c) => c.tagName), ["crm_config", "nodes", "resources", "constraints", "rsc_defaults"]);
+    assert.deepEqual(
+      children(conf).map((c) => c.tagName),
+      ["crm_config", "nodes", "resources", "constraints", "rsc_defaults"],
+    );
   });
 
   it("every id is unique", () => {
     for (const plan of [threeNodePlan, lightweightPlan, fencingPlan, singleNodePlan]) {
-      const ids = all(parseCib(cibOf(plan).content), "*").map((e) => e.getAttribute("id")).filter((x): x is string => x !== null);
+      const ids = all(parseCib(cibOf(plan).content), "*")
+        .map((e) => e.getAttribute("id"))
+        .filter((x): x is string => x !== null);
       // node_state ids repeat the node ids by design (they are the same nodes); everything else is unique.
       const configIds = all(directChild(parseCib(cibOf(plan).content), "configuration")!, "*")
         .map((e) => e.getAttribute("id"))
@@ -219,7 +255,10 @@ describe("pacemaker render: the CIB document", () => {
 
   it("is deterministic, and the epoch follows the content", () => {
     assert.equal(cibOf(threeNodePlan).content, cibOf(threeNodePlan).content);
-    const changed = withCluster(threeNodePlan, (c) => ({ ...c, spec: { ...c.spec, properties: { ...c.spec.properties, "dc-deadtime": "6s" } } }));
+    const changed = withCluster(threeNodePlan, (c) => ({
+      ...c,
+      spec: { ...c.spec, properties: { ...c.spec.properties, "dc-deadtime": "6s" } },
+    }));
     const a = parseCib(cibOf(threeNodePlan).content).getAttribute("epoch");
     const b = parseCib(cibOf(changed).content).getAttribute("epoch");
     assert.notEqual(a, b);
@@ -241,14 +280,21 @@ describe("pacemaker render: the CIB document", () => {
     const root = parseCib(cibOf(threeNodePlan).content);
     assert.deepEqual(
       all(directChild(directChild(root, "configuration")!, "nodes")!, "node").map((n) => [n.getAttribute("id"), n.getAttribute("uname")]),
-      [["1", "db1"], ["2", "db2"], ["3", "db3"]],
+      [
+        ["1", "db1"],
+        ["2", "db2"],
+        ["3", "db3"],
+      ],
     );
     const states = all(directChild(root, "status")!, "node_state");
-    assert.deepEqual(states.map((s) => [s.getAttribute("id"), s.getAttribute("crmd"), s.getAttribute("expected")]), [
-      ["1", "offline", "down"],
-      ["2", "offline", "down"],
-      ["3", "offline", "down"],
-    ]);
+    assert.deepEqual(
+      states.map((s) => [s.getAttribute("id"), s.getAttribute("crmd"), s.getAttribute("expected")]),
+      [
+        ["1", "offline", "down"],
+        ["2", "offline", "down"],
+        ["3", "offline", "down"],
+      ],
+    );
   });
 
   it("resources: each primitive once; groups contain their members; clones wrap; promotable = clone + meta", () => {
@@ -256,14 +302,14 @@ describe("pacemaker render: the CIB document", () => {
     const prims = all(root, "primitive").map((p) => p.getAttribute("id"));
     assert.deepEqual(prims, ["vip-db", "fs-data", "app", "ping", "pgsql", "worker1"]);
     const resources = directChild(directChild(root, "configuration")!, "resources")!;
-    assert.deepEqual(children(resources).map((c) => `${c.tagName}:${c.getAttribute("id")}`), [
-      "primitive:vip-db",
-      "group:g-app",
-      "clone:ping-clone",
-      "clone:pgsql-clone",
-      "primitive:worker1",
-    ]);
-    assert.deepEqual(all(byId(root, "g-app"), "primitive").map((p) => p.getAttribute("id")), ["fs-data", "app"]);
+    assert.deepEqual(
+      children(resources).map((c) => `${c.tagName}:${c.getAttribute("id")}`),
+      ["primitive:vip-db", "group:g-app", "clone:ping-clone", "clone:pgsql-clone", "primitive:worker1"],
+    );
+    assert.deepEqual(
+      all(byId(root, "g-app"), "primitive").map((p) => p.getAttribute("id")),
+      ["fs-data", "app"],
+    );
     const pg = byId(root, "pgsql-clone");
     assert.equal(all(pg, "master").length, 0);
     assert.equal(nv(directChild(pg, "meta_attributes"), "promotable"), "true");
@@ -283,20 +329,35 @@ describe("pacemaker render: the CIB document", () => {
     assert.equal(nv(byId(root, "vip-db-instance_attributes"), "ip"), "10.231.0.100");
     assert.equal(nv(byId(root, "vip-db-instance_attributes"), "cidr_netmask"), "24");
     assert.equal(nv(byId(root, "app-meta_attributes"), "migration-threshold"), "3");
-    assert.deepEqual(all(byId(root, "app"), "op").map((o) => `${o.getAttribute("name")}/${o.getAttribute("interval")}`), ["monitor/10s"]);
+    assert.deepEqual(
+      all(byId(root, "app"), "op").map((o) => `${o.getAttribute("name")}/${o.getAttribute("interval")}`),
+      ["monitor/10s"],
+    );
     const remote = byId(root, "worker1");
-    assert.deepEqual([remote.getAttribute("class"), remote.getAttribute("provider"), remote.getAttribute("type")], ["ocf", "pacemaker", "remote"]);
+    assert.deepEqual(
+      [remote.getAttribute("class"), remote.getAttribute("provider"), remote.getAttribute("type")],
+      ["ocf", "pacemaker", "remote"],
+    );
     assert.equal(nv(remote, "server"), "10.231.0.21");
   });
 
   it("constraints: location, colocation, order as written", () => {
     const root = parseCib(cibOf(threeNodePlan).content);
     const loc = byId(root, "loc-app-db1");
-    assert.deepEqual([loc.tagName, loc.getAttribute("rsc"), loc.getAttribute("node"), loc.getAttribute("score")], ["rsc_location", "g-app", "db1", "100"]);
+    assert.deepEqual(
+      [loc.tagName, loc.getAttribute("rsc"), loc.getAttribute("node"), loc.getAttribute("score")],
+      ["rsc_location", "g-app", "db1", "100"],
+    );
     const col = byId(root, "col-vip-with-pgsql");
-    assert.deepEqual([col.tagName, col.getAttribute("rsc"), col.getAttribute("with-rsc"), col.getAttribute("score")], ["rsc_colocation", "vip-db", "pgsql-clone", "INFINITY"]);
+    assert.deepEqual(
+      [col.tagName, col.getAttribute("rsc"), col.getAttribute("with-rsc"), col.getAttribute("score")],
+      ["rsc_colocation", "vip-db", "pgsql-clone", "INFINITY"],
+    );
     const ord = byId(root, "ord-ping-then-app");
-    assert.deepEqual([ord.tagName, ord.getAttribute("first"), ord.getAttribute("then"), ord.getAttribute("kind")], ["rsc_order", "ping-clone", "g-app", "Optional"]);
+    assert.deepEqual(
+      [ord.tagName, ord.getAttribute("first"), ord.getAttribute("then"), ord.getAttribute("kind")],
+      ["rsc_order", "ping-clone", "g-app", "Optional"],
+    );
     assert.equal(nv(byId(root, "rsc-options"), "resource-stickiness"), "1");
   });
 
@@ -307,12 +368,18 @@ describe("pacemaker render: the CIB document", () => {
     assert.match(f.content, /value="s3cr&amp;t&lt;x&gt;"/);
     const root = parseCib(f.content);
     const ipmi = byId(root, "fence-nfs2");
-    assert.deepEqual([ipmi.getAttribute("class"), ipmi.hasAttribute("provider"), ipmi.getAttribute("type")], ["stonith", false, "fence_ipmilan"]);
+    assert.deepEqual(
+      [ipmi.getAttribute("class"), ipmi.hasAttribute("provider"), ipmi.getAttribute("type")],
+      ["stonith", false, "fence_ipmilan"],
+    );
     assert.equal(nv(ipmi, "password"), "other");
     assert.equal(nv(byId(root, "fence-nfs1"), "password"), "s3cr&t<x>");
     assert.equal(nv(byId(root, "fence-virt"), "pcmk_host_list"), "nfs1 nfs2");
     const avoid = byId(root, "location-fence-nfs1-avoids-nfs1");
-    assert.deepEqual([avoid.getAttribute("rsc"), avoid.getAttribute("node"), avoid.getAttribute("score")], ["fence-nfs1", "nfs1", "-INFINITY"]);
+    assert.deepEqual(
+      [avoid.getAttribute("rsc"), avoid.getAttribute("node"), avoid.getAttribute("score")],
+      ["fence-nfs1", "nfs1", "-INFINITY"],
+    );
     assert.equal(all(root, "rsc_location").length, 2, "no avoid-self constraint for a device fencing several nodes");
     assert.equal(cibOf(threeNodePlan).secret, false);
   });
@@ -375,9 +442,15 @@ describe("pacemaker render: lightweight layout", () => {
     assert.equal(byId(root, "haproxy").getAttribute("class"), "systemd");
     for (const vip of ["ip-internal", "ip-public"]) {
       const col = byId(root, `colocation-${vip}-with-haproxy-clone`);
-      assert.deepEqual([col.getAttribute("rsc"), col.getAttribute("with-rsc"), col.getAttribute("score")], [vip, "haproxy-clone", "INFINITY"]);
+      assert.deepEqual(
+        [col.getAttribute("rsc"), col.getAttribute("with-rsc"), col.getAttribute("score")],
+        [vip, "haproxy-clone", "INFINITY"],
+      );
       const ord = byId(root, `order-haproxy-clone-then-${vip}`);
-      assert.deepEqual([ord.getAttribute("first"), ord.getAttribute("then"), ord.getAttribute("kind")], ["haproxy-clone", vip, "Mandatory"]);
+      assert.deepEqual(
+        [ord.getAttribute("first"), ord.getAttribute("then"), ord.getAttribute("kind")],
+        ["haproxy-clone", vip, "Mandatory"],
+      );
     }
   });
 
@@ -385,7 +458,10 @@ describe("pacemaker render: lightweight layout", () => {
     const rmq = byId(root, "rabbitmq-clone");
     assert.equal(nv(directChild(rmq, "meta_attributes"), "promotable"), undefined);
     assert.equal(byId(root, "rabbitmq").getAttribute("type"), "rabbitmq-cluster");
-    assert.equal(nv(byId(root, "rabbitmq"), "set_policy"), 'ha-all ^(?!amq\\.).* {"ha-mode":"exactly","ha-params":2,"ha-promote-on-shutdown":"always"}');
+    assert.equal(
+      nv(byId(root, "rabbitmq"), "set_policy"),
+      'ha-all ^(?!amq\\.).* {"ha-mode":"exactly","ha-params":2,"ha-promote-on-shutdown":"always"}',
+    );
     const galera = byId(root, "galera-clone");
     assert.equal(nv(directChild(galera, "meta_attributes"), "promotable"), "true");
     assert.equal(nv(directChild(galera, "meta_attributes"), "promoted-max"), "3");
@@ -412,7 +488,10 @@ describe("pacemaker render: lightweight layout", () => {
 
   it("only the managed services; supervisor nodes get ocf:heartbeat:anything and no drop-ins", () => {
     const onSupervisor: ClusterPlan = {
-      ...withCluster(lightweightPlan, (c) => ({ ...c, spec: { ...c.spec, lightweight: { ...c.spec.lightweight!, managed: ["haproxy", "cinder-volume"] } } })),
+      ...withCluster(lightweightPlan, (c) => ({
+        ...c,
+        spec: { ...c.spec, lightweight: { ...c.spec.lightweight!, managed: ["haproxy", "cinder-volume"] } },
+      })),
       hosts: lightweightPlan.hosts.map((h) => ({ ...h, init: "supervisor" as const })),
     };
     const r = render(onSupervisor);
@@ -446,8 +525,15 @@ describe("pacemaker render: services, actions, materials", () => {
     // quorum gate, except right after a new member's first start (firstStartAware)
     // quorate, and the whole Pacemaker cluster back when Pacemaker runs here
     assert.equal(coro.health, firstStartAware({ ...coro, health: corosyncRollHealth("supervisor") }).health);
-    assert.match(coro.health ?? "", new RegExp(`else ${COROSYNC_HEALTH.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} && \\{ ! supervisorctl status pacemaker`));
-    assert.match(coro.restart, new RegExp(`&& /bin/sh ${COROSYNC_APPLY_SCRIPT}$`), "a corosync change goes through corosync-apply.sh, never a bare restart");
+    assert.match(
+      coro.health ?? "",
+      new RegExp(`else ${COROSYNC_HEALTH.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} && \\{ ! supervisorctl status pacemaker`),
+    );
+    assert.match(
+      coro.restart,
+      new RegExp(`&& /bin/sh ${COROSYNC_APPLY_SCRIPT}$`),
+      "a corosync change goes through corosync-apply.sh, never a bare restart",
+    );
     assert.equal(coro.reload, "corosync-cfgtool -R");
     const pcmk = r.services.find((s) => s.host === "db3" && s.name === "pacemaker")!;
     assert.equal(pcmk.health, firstStartAware({ ...pcmk, health: PACEMAKER_HEALTH }).health);
@@ -455,7 +541,11 @@ describe("pacemaker render: services, actions, materials", () => {
     assert.match(fileOf(r.files, "db3", "/etc/supervisor/conf.d/corosync.conf").content, /^command=\/usr\/sbin\/corosync -f$/m);
     assert.match(fileOf(r.files, "db3", "/etc/supervisor/conf.d/pacemaker.conf").content, /^command=\/usr\/sbin\/pacemakerd$/m);
     const sd = render(lightweightPlan);
-    assert.equal(sd.files.find((f) => f.path === "/etc/systemd/system/pacemaker.service"), undefined, "the packaged pacemaker.service stays");
+    assert.equal(
+      sd.files.find((f) => f.path === "/etc/systemd/system/pacemaker.service"),
+      undefined,
+      "the packaged pacemaker.service stays",
+    );
     assert.equal(sd.services.find((s) => s.host === "ctl2" && s.name === "corosync")!.manager, "systemd");
   });
 
@@ -485,10 +575,17 @@ describe("pacemaker render: services, actions, materials", () => {
 
   it("materials: the corosync authkey (256 random bytes) per crypto cluster, the remote key when there are remotes", () => {
     assert.deepEqual(renderPart.materials!(threeNodePlan), [
-      { key: "corosync/authkey/db", kind: { type: "random-bytes", bytes: 256 }, description: "Corosync authkey of cluster db (totem crypto)" },
+      {
+        key: "corosync/authkey/db",
+        kind: { type: "random-bytes", bytes: 256 },
+        description: "Corosync authkey of cluster db (totem crypto)",
+      },
       { key: "pacemaker/authkey/db", kind: { type: "random-bytes", bytes: 4096 }, description: "Pacemaker remote authkey of cluster db" },
     ]);
-    assert.deepEqual(renderPart.materials!(fencingPlan).map((m) => m.key), ["corosync/authkey/nfs"]);
+    assert.deepEqual(
+      renderPart.materials!(fencingPlan).map((m) => m.key),
+      ["corosync/authkey/nfs"],
+    );
   });
 
   it("is wired into the service module", () => {
@@ -523,7 +620,10 @@ describe("pacemaker render: through the whole pipeline", () => {
       assert.ok(plan, JSON.stringify(findings));
       assert.ok(plan.pacemakerClusters.length > 0);
       const materials = Object.fromEntries(
-        (renderPart.materials!(plan) ?? []).map((m) => [m.key, Buffer.alloc(m.kind.type === "random-bytes" ? m.kind.bytes : 16, 1).toString("base64")]),
+        (renderPart.materials!(plan) ?? []).map((m) => [
+          m.key,
+          Buffer.alloc(m.kind.type === "random-bytes" ? m.kind.bytes : 16, 1).toString("base64"),
+        ]),
       );
       const r = render(plan, materials);
       for (const c of plan.pacemakerClusters) {

@@ -24,7 +24,8 @@ import type { SecretValues } from "../../src/core/secrets";
 import { PG_SECRETS, patroniPlan, stolonPlan } from "../fixtures/postgres-plan";
 import { etcdSlice } from "../fixtures/quorum-store-plan";
 
-const render = (plan: ClusterPlan, secrets: SecretValues = PG_SECRETS) => renderPart.render!({ plan, secrets, materials: {}, template: renderTemplate });
+const render = (plan: ClusterPlan, secrets: SecretValues = PG_SECRETS) =>
+  renderPart.render!({ plan, secrets, materials: {}, template: renderTemplate });
 const SU = PG_SECRETS["secret:pgSuperuserPassword"]!;
 const REPL = PG_SECRETS["secret:pgReplicationPassword"]!;
 
@@ -34,7 +35,17 @@ interface PatroniDoc {
   restapi: { listen: string; connect_address: string };
   etcd?: { protocol: string; hosts: string[] };
   etcd3?: { hosts: string[] };
-  bootstrap: { dcs: { ttl: number; loop_wait: number; retry_timeout: number; maximum_lag_on_failover: number; postgresql: { use_pg_rewind: boolean; parameters: Record<string, unknown> } }; initdb: unknown[]; pg_hba: string[] };
+  bootstrap: {
+    dcs: {
+      ttl: number;
+      loop_wait: number;
+      retry_timeout: number;
+      maximum_lag_on_failover: number;
+      postgresql: { use_pg_rewind: boolean; parameters: Record<string, unknown> };
+    };
+    initdb: unknown[];
+    pg_hba: string[];
+  };
   postgresql: {
     listen: string;
     connect_address: string;
@@ -55,9 +66,12 @@ describe("Patroni render", () => {
     assert.deepEqual(
       r.files.map((f) => [f.host, f.path]),
       [
-        ["db1", PATRONI_CONFIG], ["db1", "/etc/systemd/system/patroni.service.d/50-haforge.conf"],
-        ["db2", PATRONI_CONFIG], ["db2", "/etc/systemd/system/patroni.service.d/50-haforge.conf"],
-        ["db3", PATRONI_CONFIG], ["db3", "/etc/supervisor/conf.d/patroni.conf"],
+        ["db1", PATRONI_CONFIG],
+        ["db1", "/etc/systemd/system/patroni.service.d/50-haforge.conf"],
+        ["db2", PATRONI_CONFIG],
+        ["db2", "/etc/systemd/system/patroni.service.d/50-haforge.conf"],
+        ["db3", PATRONI_CONFIG],
+        ["db3", "/etc/supervisor/conf.d/patroni.conf"],
       ],
     );
     assert.equal(r.files[1]!.content, "# Managed by haforge\n[Unit]\nAfter=etcd.service\nWants=etcd.service\n");
@@ -111,7 +125,10 @@ describe("Patroni render", () => {
     const hba = doc("db3").postgresql.pg_hba;
     assert.deepEqual(doc("db3").bootstrap.pg_hba, hba);
     const repl = hba.filter((l) => l.split(/\s+/)[1] === "replication");
-    assert.deepEqual(repl, ["10.213.37.11", "10.213.37.12", "10.213.37.13"].map((a) => `host replication replicator ${a}/32 scram-sha-256`));
+    assert.deepEqual(
+      repl,
+      ["10.213.37.11", "10.213.37.12", "10.213.37.13"].map((a) => `host replication replicator ${a}/32 scram-sha-256`),
+    );
     for (const l of hba) assert.match(l, /(scram-sha-256|local all postgres peer)$/);
     assert.ok(!hba.some((l) => /0\.0\.0\.0\/0|::\/0| trust$/.test(l)), "nothing open to the world, no trust");
   });
@@ -155,7 +172,9 @@ describe("Patroni render", () => {
         writeFileSync(fake, `#!/bin/sh\nprintf '%s\\n' ${JSON.stringify(out)} >&2\nexit ${rc}\n`);
         chmodSync(fake, 0o755);
         const cmd = r.files[0]!.validate!.split("{file}").join(`"$1"`);
-        return spawnSync("sh", ["-c", cmd, "haforge-validate", "/nonexistent"], { env: { ...process.env, PATH: `${dir}:${process.env.PATH}` } }).status;
+        return spawnSync("sh", ["-c", cmd, "haforge-validate", "/nonexistent"], {
+          env: { ...process.env, PATH: `${dir}:${process.env.PATH}` },
+        }).status;
       };
       assert.equal(run("", 0), 0);
       assert.equal(run("postgresql.listen 10.0.0.1,127.0.0.1:5432 didn't pass validation: 'Port 5432 is already in use.'", 1), 0);
@@ -196,7 +215,9 @@ describe("stolon render", () => {
   const plan = stolonPlan();
   const r = render(plan);
   const unitCommand = (host: string, name: string) => {
-    const f = r.files.find((x) => x.host === host && (x.path === `/etc/systemd/system/${name}.service` || x.path === `/etc/supervisor/conf.d/${name}.conf`))!;
+    const f = r.files.find(
+      (x) => x.host === host && (x.path === `/etc/systemd/system/${name}.service` || x.path === `/etc/supervisor/conf.d/${name}.conf`),
+    )!;
     return /^(?:ExecStart|command)=(.*)$/m.exec(f.content)![1]!;
   };
 
@@ -251,7 +272,10 @@ describe("stolon render", () => {
 
   test("cluster spec: on the first node only, JSON, documented keys, initMode new + overrides", () => {
     const specs = r.files.filter((f) => f.path === STOLON_SPEC_FILE);
-    assert.deepEqual(specs.map((f) => f.host), ["db1"]);
+    assert.deepEqual(
+      specs.map((f) => f.host),
+      ["db1"],
+    );
     const spec = JSON.parse(specs[0]!.content) as Record<string, unknown>;
     for (const k of Object.keys(spec)) assert.ok(STOLON_SPEC_KEYS.has(k), k);
     assert.equal(spec["initMode"], "new");
@@ -266,10 +290,13 @@ describe("stolon render", () => {
   });
 
   test("actions: init once (bootstrap, db1), then spec update (converge) triggered by the spec file", () => {
-    assert.deepEqual(r.actions.map((a) => [a.id, a.host, a.phase, a.dependsOn, a.triggers]), [
-      ["postgres-stolon-init-pg", "db1", "bootstrap", [], []],
-      ["postgres-stolon-spec-pg", "db1", "converge", ["postgres-stolon-init-pg"], [STOLON_SPEC_FILE]],
-    ]);
+    assert.deepEqual(
+      r.actions.map((a) => [a.id, a.host, a.phase, a.dependsOn, a.triggers]),
+      [
+        ["postgres-stolon-init-pg", "db1", "bootstrap", [], []],
+        ["postgres-stolon-spec-pg", "db1", "converge", ["postgres-stolon-init-pg"], [STOLON_SPEC_FILE]],
+      ],
+    );
     for (const a of r.actions) {
       for (const line of a.create.split("\n")) {
         for (const m of line.matchAll(/\/usr\/local\/bin\/stolonctl ((?:--[a-z-]+=\S+ )+)/g)) {
@@ -295,7 +322,12 @@ describe("stolon render", () => {
         chmodSync(fake, 0o755);
         const script = r.actions[0]!.create.split("/usr/local/bin/stolonctl").join(fake);
         const res = spawnSync("sh", ["-c", script], { encoding: "utf8" });
-        return { rc: res.status, inits: readFileSync(calls, "utf8").split("\n").filter((l) => / init /.test(` ${l} `)).length };
+        return {
+          rc: res.status,
+          inits: readFileSync(calls, "utf8")
+            .split("\n")
+            .filter((l) => / init /.test(` ${l} `)).length,
+        };
       };
       assert.deepEqual(run(1, "nil cluster data: <nil>"), { rc: 0, inits: 1 }, "empty store: init");
       assert.deepEqual(run(0, ""), { rc: 0, inits: 0 }, "initialised: skip");

@@ -24,8 +24,13 @@ describe("render progress", () => {
     const dir = mkdtempSync(join(tmpdir(), "haforge-progress-"));
     try {
       const writes: RenderProgress[] = [];
-      writeRenderTree(state, join(dir, "out"), { reveal: false, toMask: new Map(), onProgress: (p) => writes.push(p) }, (o) => yaml.dump(o));
-      assert.deepEqual(writes.map((p) => p.done), state.hosts.map((_h, i) => i + 1));
+      writeRenderTree(state, join(dir, "out"), { reveal: false, toMask: new Map(), onProgress: (p) => writes.push(p) }, (o) =>
+        yaml.dump(o),
+      );
+      assert.deepEqual(
+        writes.map((p) => p.done),
+        state.hosts.map((_h, i) => i + 1),
+      );
       assert.ok(writes.every((p) => p.phase === "write" && p.total === state.hosts.length));
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -39,6 +44,10 @@ describe("render progress", () => {
     for (; t < 1000; t += 100) report({ phase: "render", done: 0, total: 9, item: "tower" });
     assert.deepEqual(lines, []);
     for (; t < 3500; t += 100) report({ phase: "write", done: t, total: 10000 });
-    assert.deepEqual(lines, ["haforge render: writing hosts 1000/10000", "haforge render: writing hosts 2000/10000", "haforge render: writing hosts 3000/10000"]);
+    assert.deepEqual(lines, [
+      "haforge render: writing hosts 1000/10000",
+      "haforge render: writing hosts 2000/10000",
+      "haforge render: writing hosts 3000/10000",
+    ]);
   });
 });

@@ -25,19 +25,63 @@ const render = (plan: ClusterPlan, secrets: SecretValues = {}, materials: Materi
  * the file into a struct and silently IGNORES unknown keys, so a typo would pass every check.
  */
 const ETCD_KEYS = new Set([
-  "name", "data-dir", "wal-dir", "snapshot-count", "heartbeat-interval", "election-timeout", "quota-backend-bytes",
-  "listen-peer-urls", "listen-client-urls", "max-snapshots", "max-wals", "cors", "initial-advertise-peer-urls",
-  "advertise-client-urls", "discovery", "discovery-fallback", "discovery-proxy", "discovery-srv", "initial-cluster",
-  "initial-cluster-token", "initial-cluster-state", "strict-reconfig-check", "enable-v2", "enable-pprof", "proxy",
-  "proxy-failure-wait", "proxy-refresh-interval", "proxy-dial-timeout", "proxy-write-timeout", "proxy-read-timeout",
-  "client-transport-security", "peer-transport-security", "debug", "logger", "log-outputs", "force-new-cluster",
-  "auto-compaction-mode", "auto-compaction-retention",
+  "name",
+  "data-dir",
+  "wal-dir",
+  "snapshot-count",
+  "heartbeat-interval",
+  "election-timeout",
+  "quota-backend-bytes",
+  "listen-peer-urls",
+  "listen-client-urls",
+  "max-snapshots",
+  "max-wals",
+  "cors",
+  "initial-advertise-peer-urls",
+  "advertise-client-urls",
+  "discovery",
+  "discovery-fallback",
+  "discovery-proxy",
+  "discovery-srv",
+  "initial-cluster",
+  "initial-cluster-token",
+  "initial-cluster-state",
+  "strict-reconfig-check",
+  "enable-v2",
+  "enable-pprof",
+  "proxy",
+  "proxy-failure-wait",
+  "proxy-refresh-interval",
+  "proxy-dial-timeout",
+  "proxy-write-timeout",
+  "proxy-read-timeout",
+  "client-transport-security",
+  "peer-transport-security",
+  "debug",
+  "logger",
+  "log-outputs",
+  "force-new-cluster",
+  "auto-compaction-mode",
+  "auto-compaction-retention",
 ]);
 
 /** Top-level keys and blocks of a consul agent config (developer.hashicorp.com/consul/docs/agent/config/config-files). */
 const CONSUL_KEYS = new Set([
-  "node_name", "datacenter", "server", "bootstrap_expect", "data_dir", "bind_addr", "advertise_addr", "client_addr",
-  "retry_join", "encrypt", "disable_update_check", "leave_on_terminate", "ui_config", "ports", "log_level",
+  "node_name",
+  "datacenter",
+  "server",
+  "bootstrap_expect",
+  "data_dir",
+  "bind_addr",
+  "advertise_addr",
+  "client_addr",
+  "retry_join",
+  "encrypt",
+  "disable_update_check",
+  "leave_on_terminate",
+  "ui_config",
+  "ports",
+  "log_level",
 ]);
 const CONSUL_BLOCK_KEYS: Record<string, Set<string>> = {
   ui_config: new Set(["enabled", "dir", "content_path"]),
@@ -84,9 +128,12 @@ describe("etcd render", () => {
     assert.deepEqual(
       r.files.map((f) => [f.host, f.path]),
       [
-        ["db1", ETCD_CONFIG], ["db1", "/etc/systemd/system/etcd.service.d/50-haforge.conf"],
-        ["db2", ETCD_CONFIG], ["db2", "/etc/systemd/system/etcd.service.d/50-haforge.conf"],
-        ["db3", ETCD_CONFIG], ["db3", "/etc/supervisor/conf.d/etcd.conf"],
+        ["db1", ETCD_CONFIG],
+        ["db1", "/etc/systemd/system/etcd.service.d/50-haforge.conf"],
+        ["db2", ETCD_CONFIG],
+        ["db2", "/etc/systemd/system/etcd.service.d/50-haforge.conf"],
+        ["db3", ETCD_CONFIG],
+        ["db3", "/etc/supervisor/conf.d/etcd.conf"],
       ],
     );
   });
@@ -109,7 +156,10 @@ describe("etcd render", () => {
   });
 
   test("enableV2 false renders enable-v2: false; IPv6 members are bracketed", () => {
-    const v6 = render({ ...plan, quorumStore: { ...etcdSlice(), enableV2: false, members: [{ host: "db1", name: "db1", address: "fd00::1", storeOnly: false }] } });
+    const v6 = render({
+      ...plan,
+      quorumStore: { ...etcdSlice(), enableV2: false, members: [{ host: "db1", name: "db1", address: "fd00::1", storeOnly: false }] },
+    });
     const doc = yaml.load(v6.files[0]!.content) as Record<string, unknown>;
     assert.equal(doc["enable-v2"], false);
     assert.equal(doc["listen-peer-urls"], "http://[fd00::1]:2380");
@@ -121,7 +171,10 @@ describe("etcd render", () => {
       assert.equal(s.rollGroup, "etcd");
       assert.ok(plan.rollingGroups.some((g) => g.id === s.rollGroup));
       // the quorum read gates every restart but a new member's first start (firstStartAware)
-      assert.match(s.health ?? "", /^if \[ -e \/run\/haforge\/first-start\/etcd \]; then .*; else ETCDCTL_API=3 etcdctl --endpoints=http:\/\/127\.0\.0\.1:2379 --dial-timeout=3s --command-timeout=5s endpoint health; fi$/);
+      assert.match(
+        s.health ?? "",
+        /^if \[ -e \/run\/haforge\/first-start\/etcd \]; then .*; else ETCDCTL_API=3 etcdctl --endpoints=http:\/\/127\.0\.0\.1:2379 --dial-timeout=3s --command-timeout=5s endpoint health; fi$/,
+      );
     }
     // Debian's etcd.service (Type=notify, User=etcd) stays; the drop-in only points ExecStart at our file.
     const dropIn = r.files.find((f) => f.path === "/etc/systemd/system/etcd.service.d/50-haforge.conf")!.content;
@@ -145,7 +198,8 @@ describe("consul render (structural: consul is not in Debian, `consul validate` 
     assert.equal(f.validate, "consul validate -quiet -config-format=hcl {file}");
     const doc = parseFlatHcl(f.content);
     for (const k of Object.keys(doc)) assert.ok(CONSUL_KEYS.has(k), `unknown consul key ${k}`);
-    for (const [b, keys] of Object.entries(CONSUL_BLOCK_KEYS)) for (const k of Object.keys((doc[b] ?? {}))) assert.ok(keys.has(k), `${b}.${k}`);
+    for (const [b, keys] of Object.entries(CONSUL_BLOCK_KEYS))
+      for (const k of Object.keys(doc[b] ?? {})) assert.ok(keys.has(k), `${b}.${k}`);
     assert.deepEqual(doc, {
       node_name: "db1",
       datacenter: "dc1",
@@ -169,9 +223,15 @@ describe("consul render (structural: consul is not in Debian, `consul validate` 
   test("no encryptKey: a generated 32-byte key material is used", () => {
     const plan = consulPlan(false);
     const specs = renderPart.materials!(plan);
-    assert.deepEqual(specs.map((s) => [s.key, s.kind]), [[consulGossipKeyMaterial(plan.quorumStore!), { type: "random-bytes", bytes: 32 }]]);
+    assert.deepEqual(
+      specs.map((s) => [s.key, s.kind]),
+      [[consulGossipKeyMaterial(plan.quorumStore!), { type: "random-bytes", bytes: 32 }]],
+    );
     const r = render(plan, {}, { [specs[0]!.key]: "bWF0ZXJpYWxtYXRlcmlhbG1hdGVyaWFsbWF0ZXJpYWw=" });
-    assert.equal(parseFlatHcl(r.files.find((f) => f.path === CONSUL_CONFIG)!.content)["encrypt"], "bWF0ZXJpYWxtYXRlcmlhbG1hdGVyaWFsbWF0ZXJpYWw=");
+    assert.equal(
+      parseFlatHcl(r.files.find((f) => f.path === CONSUL_CONFIG)!.content)["encrypt"],
+      "bWF0ZXJpYWxtYXRlcmlhbG1hdGVyaWFsbWF0ZXJpYWw=",
+    );
     // Without the material: a marker, never a throw.
     assert.match(render(plan).files.find((f) => f.path === CONSUL_CONFIG)!.content, /__HAFORGE_MISSING_MATERIAL_consul_gossip_key_/);
   });
@@ -202,7 +262,8 @@ describe("quorum store over the example inventories", () => {
         const f = state.hosts.find((h) => h.host === m.host)!.files.find((x) => x.path === ETCD_CONFIG)!;
         const doc = yaml.load(f.content) as Record<string, string>;
         assert.equal(doc["name"], m.name);
-        for (const p of plan.quorumStore.members) assert.ok(doc["initial-cluster"]!.includes(`${p.name}=http://${p.address}:${plan.quorumStore.peerPort}`));
+        for (const p of plan.quorumStore.members)
+          assert.ok(doc["initial-cluster"]!.includes(`${p.name}=http://${p.address}:${plan.quorumStore.peerPort}`));
       }
     });
   }

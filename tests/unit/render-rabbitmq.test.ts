@@ -48,7 +48,10 @@ describe("rabbitmq render: files per node", () => {
     for (const h of RMQ_HOSTS) {
       // systemd: Debian's rabbitmq-server.service as packaged; supervisor: a program file.
       const unit = h.init === "systemd" ? [] : ["/etc/supervisor/conf.d/rabbitmq-server.conf"];
-      const paths = r.files.filter((f) => f.host === h.name).map((f) => f.path).sort();
+      const paths = r.files
+        .filter((f) => f.host === h.name)
+        .map((f) => f.path)
+        .sort();
       assert.deepEqual(paths, [DEFINITIONS_PATH, ENABLED_PLUGINS, RABBITMQ_ENV_CONF, RABBITMQ_CONF, ...unit, ERLANG_COOKIE].sort());
     }
   });
@@ -108,8 +111,15 @@ describe("rabbitmq render: files per node", () => {
     const raw = Buffer.from(u.password_hash, "base64");
     assert.equal(raw.length, 4 + 32);
     const salt = raw.subarray(0, 4);
-    assert.deepEqual(raw.subarray(4), createHash("sha256").update(Buffer.concat([salt, Buffer.from(PASSWORD, "utf8")])).digest());
-    assert.deepEqual(d.vhosts, [{ name: "tower", metadata: { description: "Managed by haforge", tags: [], default_queue_type: "quorum" } }]);
+    assert.deepEqual(
+      raw.subarray(4),
+      createHash("sha256")
+        .update(Buffer.concat([salt, Buffer.from(PASSWORD, "utf8")]))
+        .digest(),
+    );
+    assert.deepEqual(d.vhosts, [
+      { name: "tower", metadata: { description: "Managed by haforge", tags: [], default_queue_type: "quorum" } },
+    ]);
     assert.deepEqual(d.permissions, [{ user: "tower", vhost: "tower", configure: ".*", write: ".*", read: ".*" }]);
     // Same file on every node.
     for (const h of RMQ_HOSTS) assert.equal(file(r.files, h.name, DEFINITIONS_PATH).content, f.content);
@@ -150,7 +160,11 @@ describe("rabbitmq render: services", () => {
   });
 
   it("systemd keeps the packaged unit; the supervisor program runs the foreground server as rabbitmq with HOME set", () => {
-    assert.equal(r.files.find((f) => f.path.startsWith("/etc/systemd/")), undefined, "the packaged rabbitmq-server.service is not replaced");
+    assert.equal(
+      r.files.find((f) => f.path.startsWith("/etc/systemd/")),
+      undefined,
+      "the packaged rabbitmq-server.service is not replaced",
+    );
     const prog = file(r.files, "rmq3", "/etc/supervisor/conf.d/rabbitmq-server.conf").content;
     assert.match(prog, /^\[program:rabbitmq-server\]$/m);
     assert.match(prog, new RegExp(`^command=${SERVER_COMMAND}$`, "m"));
@@ -159,8 +173,14 @@ describe("rabbitmq render: services", () => {
   });
 
   it("config files restart the node; every notify names a service on that host", () => {
-    for (const f of r.files) for (const n of f.notify) assert.ok(r.services.some((s) => s.host === f.host && s.name === n), `${f.host}:${f.path} → ${n}`);
-    for (const p of [RABBITMQ_CONF, RABBITMQ_ENV_CONF, ENABLED_PLUGINS]) assert.deepEqual(file(r.files, "rmq1", p).notify, ["rabbitmq-server"]);
+    for (const f of r.files)
+      for (const n of f.notify)
+        assert.ok(
+          r.services.some((s) => s.host === f.host && s.name === n),
+          `${f.host}:${f.path} → ${n}`,
+        );
+    for (const p of [RABBITMQ_CONF, RABBITMQ_ENV_CONF, ENABLED_PLUGINS])
+      assert.deepEqual(file(r.files, "rmq1", p).notify, ["rabbitmq-server"]);
   });
 });
 
@@ -195,7 +215,10 @@ describe("rabbitmq render: cluster actions", () => {
 
   it("a single-node cluster has nothing to join or forget", () => {
     const one = render(singleNodePlan("10.1.2.3", 5679));
-    assert.deepEqual(one.actions.map((a) => a.id), ["rabbitmq-definitions"]);
+    assert.deepEqual(
+      one.actions.map((a) => a.id),
+      ["rabbitmq-definitions"],
+    );
   });
 });
 
@@ -243,7 +266,10 @@ describe("rabbitmq render: determinism", () => {
     const a = render(threeNodePlan());
     const b = render(threeNodePlan(), { ...SECRETS, "secret:rabbitmqPassword": "another-password" });
     const changed = a.files.filter((f, i) => f.content !== b.files[i]!.content).map((f) => `${f.host}:${f.path}`);
-    assert.deepEqual(changed, RMQ_HOSTS.map((h) => `${h.name}:${DEFINITIONS_PATH}`));
+    assert.deepEqual(
+      changed,
+      RMQ_HOSTS.map((h) => `${h.name}:${DEFINITIONS_PATH}`),
+    );
   });
 });
 
@@ -261,7 +287,9 @@ describe("rabbitmq render: over the example inventories (planCluster)", () => {
 
   it("the Tower INI twin renders the same files, apart from what derives from the cluster name", () => {
     const strip = (fs: readonly FileSpec[]) =>
-      fs.filter((f) => f.path !== DEFINITIONS_PATH).map((f) => ({ ...f, content: f.content.replace(/^(# Managed by haforge: .*|cluster_name = .*)$/gm, "") }));
+      fs
+        .filter((f) => f.path !== DEFINITIONS_PATH)
+        .map((f) => ({ ...f, content: f.content.replace(/^(# Managed by haforge: .*|cluster_name = .*)$/gm, "") }));
     const yaml = render(planExample("tower-cluster.yaml"), secrets);
     const ini = render(planExample("tower-cluster.ini"), secrets);
     assert.deepEqual(strip(ini.files), strip(yaml.files));

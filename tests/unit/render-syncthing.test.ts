@@ -18,8 +18,7 @@ import type { ClusterPlan } from "../../src/plan/types";
 import type { Materials } from "../../src/core/materials";
 import { REFERENCE_CERT, REFERENCE_DEVICE_ID, generateMaterials, syncthingPlan } from "../fixtures/syncthing-plan";
 
-const render = (plan: ClusterPlan, materials: Materials) =>
-  renderPart.render!({ plan, secrets: {}, materials, template: renderTemplate });
+const render = (plan: ClusterPlan, materials: Materials) => renderPart.render!({ plan, secrets: {}, materials, template: renderTemplate });
 
 describe("syncthing device IDs", () => {
   test("the reference certificate's ID equals what syncthing 1.19.2 printed for it", () => {
@@ -63,7 +62,10 @@ describe("generateMaterial", () => {
   });
 
   test("rsa-keypair: PKCS#1 private key and a matching OpenSSH ssh-rsa public key", () => {
-    const v = JSON.parse(generateMaterial({ type: "rsa-keypair", bits: 2048, comment: "haforge@isolated" })) as { privateKey: string; publicKey: string };
+    const v = JSON.parse(generateMaterial({ type: "rsa-keypair", bits: 2048, comment: "haforge@isolated" })) as {
+      privateKey: string;
+      publicKey: string;
+    };
     assert.match(v.privateKey, /^-----BEGIN RSA PRIVATE KEY-----\n/);
     const [type, blob, comment] = v.publicKey.split(" ");
     assert.equal(type, "ssh-rsa");
@@ -71,7 +73,7 @@ describe("generateMaterial", () => {
     // Decode the wire format (RFC 4253 §6.6) and compare with the private key's n and e.
     const buf = Buffer.from(blob!, "base64");
     const fields: Buffer[] = [];
-    for (let off = 0; off < buf.length; ) {
+    for (let off = 0; off < buf.length;) {
       const len = buf.readUInt32BE(off);
       fields.push(buf.subarray(off + 4, off + 4 + len));
       off += 4 + len;
@@ -147,7 +149,11 @@ describe("syncthing render", () => {
     const id = (h: string) => deviceIdOf(h, materials);
     const x1 = configXml("fs1");
     assert.match(x1, /^<configuration version="36">$/m);
-    for (const [h, ip] of [["fs1", "10.213.37.21"], ["fs2", "10.213.37.22"], ["fs3", "10.213.37.23"]] as const) {
+    for (const [h, ip] of [
+      ["fs1", "10.213.37.21"],
+      ["fs2", "10.213.37.22"],
+      ["fs3", "10.213.37.23"],
+    ] as const) {
       assert.ok(x1.includes(`<device id="${id(h)}" name="${h}" `), `fs1 lists ${h}`);
       assert.ok(x1.includes(`<address>tcp://${ip}:22000</address>`));
     }
@@ -158,7 +164,10 @@ describe("syncthing render", () => {
     assert.match(x3, /<listenAddress>tcp:\/\/10\.213\.37\.23:22000<\/listenAddress>/);
     // The pair folder's device list is exactly fs1+fs2.
     const pair = /<folder id="pair"[\s\S]*?<\/folder>/.exec(x1)![0];
-    assert.deepEqual([...pair.matchAll(/<device id="([^"]+)"/g)].map((m) => m[1]), [id("fs1"), id("fs2")]);
+    assert.deepEqual(
+      [...pair.matchAll(/<device id="([^"]+)"/g)].map((m) => m[1]),
+      [id("fs1"), id("fs2")],
+    );
   });
 
   test("config.xml: everything that reaches the internet is off; GUI on loopback with the API key", () => {
@@ -172,7 +181,8 @@ describe("syncthing render", () => {
       ["autoUpgradeIntervalH", "0"],
       ["crashReportingEnabled", "false"],
       ["startBrowser", "false"],
-    ]) assert.ok(x.includes(`<${k}>${v}</${k}>`), `${k}=${v}`);
+    ])
+      assert.ok(x.includes(`<${k}>${v}</${k}>`), `${k}=${v}`);
     assert.ok(x.includes(`<address>127.0.0.1:8384</address>`));
     assert.ok(x.includes(`<apikey>${materials["syncthing/apikey/fs2"]}</apikey>`));
     assert.doesNotMatch(x, /dynamic|default<\/(listenAddress|globalAnnounceServer)/);
@@ -192,16 +202,22 @@ describe("syncthing render", () => {
       assert.equal(s.name, "syncthing");
       assert.equal(s.rollGroup, "syncthing");
       assert.ok(plan.rollingGroups.some((g) => g.id === s.rollGroup));
-      assert.match(s.health!, /^key=\$\(sed -n .*\/var\/lib\/syncthing\/config\.xml\) && curl -fsS .*-H "X-API-Key: \$key" http:\/\/127\.0\.0\.1:8384\/rest\/system\/ping$/);
+      assert.match(
+        s.health!,
+        /^key=\$\(sed -n .*\/var\/lib\/syncthing\/config\.xml\) && curl -fsS .*-H "X-API-Key: \$key" http:\/\/127\.0\.0\.1:8384\/rest\/system\/ping$/,
+      );
     }
   });
 
   test("actions: a bounded post-start in-sync check per host, naming its peers' device IDs", () => {
-    assert.deepEqual(r.actions.map((a) => [a.id, a.host, a.phase]), [
-      ["syncthing-in-sync-fs1", "fs1", "post-start"],
-      ["syncthing-in-sync-fs2", "fs2", "post-start"],
-      ["syncthing-in-sync-fs3", "fs3", "post-start"],
-    ]);
+    assert.deepEqual(
+      r.actions.map((a) => [a.id, a.host, a.phase]),
+      [
+        ["syncthing-in-sync-fs1", "fs1", "post-start"],
+        ["syncthing-in-sync-fs2", "fs2", "post-start"],
+        ["syncthing-in-sync-fs3", "fs3", "post-start"],
+      ],
+    );
     const a3 = r.actions[2]!;
     assert.ok(a3.create.includes(`folder=shared&device=${deviceIdOf("fs1", materials)}`));
     assert.ok(!a3.create.includes("folder=pair"));

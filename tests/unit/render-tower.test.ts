@@ -23,7 +23,11 @@ function file(files: readonly FileSpec[], host: string, path: string): FileSpec 
   assert.ok(f, `${host}:${path} rendered`);
   return f;
 }
-const paths = (files: readonly FileSpec[], host: string) => files.filter((f) => f.host === host).map((f) => f.path).sort();
+const paths = (files: readonly FileSpec[], host: string) =>
+  files
+    .filter((f) => f.host === host)
+    .map((f) => f.path)
+    .sort();
 const INSTANCES = ["tower1", "tower2", "tower3", "east1", "east2"];
 
 describe("tower render: instance settings", () => {
@@ -112,7 +116,10 @@ describe("tower render: instance settings", () => {
   });
 
   it("one ansible-tower service per instance with a health gate in the tower roll group", () => {
-    assert.deepEqual(r.services.map((s) => s.host), INSTANCES);
+    assert.deepEqual(
+      r.services.map((s) => s.host),
+      INSTANCES,
+    );
     for (const s of r.services) {
       assert.equal(s.name, "ansible-tower");
       assert.equal(s.rollGroup, "tower");
@@ -151,7 +158,10 @@ describe("tower render: isolated groups", () => {
 
   it("the controllers' ssh config maps each isolated hostname to its internal address and group key", () => {
     const cfg = file(r.files, "tower2", AWX_SSH_CONFIG).content;
-    assert.match(cfg, /^Host iso1\n {4}HostName 172\.16\.0\.31\n {4}User awx\n {4}IdentityFile \/var\/lib\/awx\/\.ssh\/awx_isolated_restricted\n {4}IdentitiesOnly yes$/m);
+    assert.match(
+      cfg,
+      /^Host iso1\n {4}HostName 172\.16\.0\.31\n {4}User awx\n {4}IdentityFile \/var\/lib\/awx\/\.ssh\/awx_isolated_restricted\n {4}IdentitiesOnly yes$/m,
+    );
     assert.match(cfg, /^Host iso2\n {4}HostName 172\.16\.0\.32\n/m);
     const east = file(r.files, "east1", AWX_SSH_CONFIG).content;
     assert.doesNotMatch(east, /^Host iso1$/m);
@@ -162,16 +172,21 @@ describe("tower render: isolated groups", () => {
     const iso1 = file(r.files, "iso1", AWX_AUTHORIZED_KEYS);
     assert.deepEqual([iso1.mode, iso1.owner, iso1.group, iso1.secret], ["0600", "awx", "awx", false]);
     const keyLines = (c: string) => c.split("\n").filter((l) => l && !l.startsWith("#"));
-    assert.deepEqual(keyLines(iso1.content), ["no-agent-forwarding,no-port-forwarding,no-X11-forwarding ssh-rsa AAAAFAKErestricted haforge-isolated-restricted"]);
-    assert.deepEqual(keyLines(file(r.files, "iso2", AWX_AUTHORIZED_KEYS).content).map((l) => l.split(" ").at(-1)), [
-      "haforge-isolated-dmz",
-      "haforge-isolated-restricted",
+    assert.deepEqual(keyLines(iso1.content), [
+      "no-agent-forwarding,no-port-forwarding,no-X11-forwarding ssh-rsa AAAAFAKErestricted haforge-isolated-restricted",
     ]);
+    assert.deepEqual(
+      keyLines(file(r.files, "iso2", AWX_AUTHORIZED_KEYS).content).map((l) => l.split(" ").at(-1)),
+      ["haforge-isolated-dmz", "haforge-isolated-restricted"],
+    );
   });
 
   it("missing material renders a marker instead of throwing", () => {
     const r2 = render(towerPlan(), {});
-    assert.match(file(r2.files, "tower1", privateKeyPath("restricted")).content, /__HAFORGE_MISSING_MATERIAL_tower_isolated_restricted_keypair__/);
+    assert.match(
+      file(r2.files, "tower1", privateKeyPath("restricted")).content,
+      /__HAFORGE_MISSING_MATERIAL_tower_isolated_restricted_keypair__/,
+    );
     assert.match(file(r2.files, "iso1", AWX_AUTHORIZED_KEYS).content, /__HAFORGE_MISSING_MATERIAL_/);
   });
 });
@@ -184,7 +199,8 @@ describe("tower render: lifecycle actions", () => {
     for (const a of r.actions) {
       assert.equal(a.phase, "post-start");
       assert.equal(a.secret, false);
-      if (a.id.startsWith("tower-services-")) assert.equal(a.host, a.id.slice("tower-services-".length), "the services action runs on the instance itself");
+      if (a.id.startsWith("tower-services-"))
+        assert.equal(a.host, a.id.slice("tower-services-".length), "the services action runs on the instance itself");
       else assert.ok(["tower1", "tower2"].includes(a.host), a.id);
       const about = /^tower-(?:provision|managed-by-policy)-(.+)$/.exec(a.id)?.[1];
       if (about) assert.notEqual(a.host, about, `${a.id}: deprovision_instance must not run on the instance it removes`);
@@ -220,9 +236,14 @@ describe("tower render: lifecycle actions", () => {
   });
 
   it("register_queue with Tower 3.x flags, after every provision; isolated after their controller", () => {
-    const provisions = r.actions.filter((a) => a.id.startsWith("tower-provision-") || a.id.startsWith("tower-managed-by-policy-")).map((a) => a.id);
+    const provisions = r.actions
+      .filter((a) => a.id.startsWith("tower-provision-") || a.id.startsWith("tower-managed-by-policy-"))
+      .map((a) => a.id);
     const tower = byId.get("tower-queue-tower")!;
-    assert.equal(tower.create, "awx-manage register_queue --queuename=tower --hostnames=tower1,tower2,tower3 --instance_percent=0 --instance_minimum=0");
+    assert.equal(
+      tower.create,
+      "awx-manage register_queue --queuename=tower --hostnames=tower1,tower2,tower3 --instance_percent=0 --instance_minimum=0",
+    );
     assert.deepEqual(tower.dependsOn, provisions);
     const east = byId.get("tower-queue-east")!;
     assert.equal(east.create, "awx-manage register_queue --queuename=east --hostnames=east1 --instance_percent=50 --instance_minimum=1");
@@ -230,7 +251,8 @@ describe("tower render: lifecycle actions", () => {
     assert.equal(restricted.create, "awx-manage register_queue --queuename=restricted --hostnames=iso1,iso2 --controller=tower");
     assert.deepEqual(restricted.dependsOn, [...provisions, "tower-queue-tower"]);
     assert.deepEqual(byId.get("tower-queue-dmz")!.dependsOn, [...provisions, "tower-queue-east"]);
-    for (const g of ["tower", "east", "restricted", "dmz"]) assert.match(byId.get(`tower-queue-${g}`)!.delete ?? "", new RegExp(`awx-manage unregister_queue --queuename=${g} `));
+    for (const g of ["tower", "east", "restricted", "dmz"])
+      assert.match(byId.get(`tower-queue-${g}`)!.delete ?? "", new RegExp(`awx-manage unregister_queue --queuename=${g} `));
   });
 
   it("action order is a valid topological order with unique ids", () => {
@@ -270,7 +292,10 @@ describe("tower render: over the example inventories (planCluster)", () => {
   it("tower-cluster.yaml: settings on the three instances, dmz keys on east's instances and on isoA/isoB", () => {
     const plan = planExample("tower-cluster.yaml");
     const r = render(plan, materials, secrets);
-    assert.deepEqual(r.services.map((s) => s.host), ["towerA", "towerB", "towerC"]);
+    assert.deepEqual(
+      r.services.map((s) => s.host),
+      ["towerA", "towerB", "towerC"],
+    );
     for (const h of ["towerA", "towerB"]) file(r.files, h, privateKeyPath("dmz")); // east = towerA (by minimum) + towerB
     assert.ok(!paths(r.files, "towerC").includes(privateKeyPath("dmz")));
     for (const h of ["isoA", "isoB"]) assert.deepEqual(paths(r.files, h), [AWX_AUTHORIZED_KEYS]);
@@ -283,8 +308,14 @@ describe("tower render: over the example inventories (planCluster)", () => {
         .concat(["isoA", "isoB"].map((h) => `tower-provision-${h}`))
         .concat(["tower", "east", "west", "dmz"].map((g) => `tower-queue-${g}`)),
     );
-    assert.equal(r.actions.find((a) => a.id === "tower-queue-dmz")!.create, "awx-manage register_queue --queuename=dmz --hostnames=isoA,isoB --controller=east");
-    assert.equal(r.actions.find((a) => a.id === "tower-queue-east")!.create, "awx-manage register_queue --queuename=east --hostnames=towerB --instance_percent=0 --instance_minimum=2");
+    assert.equal(
+      r.actions.find((a) => a.id === "tower-queue-dmz")!.create,
+      "awx-manage register_queue --queuename=dmz --hostnames=isoA,isoB --controller=east",
+    );
+    assert.equal(
+      r.actions.find((a) => a.id === "tower-queue-east")!.create,
+      "awx-manage register_queue --queuename=east --hostnames=towerB --instance_percent=0 --instance_minimum=2",
+    );
   });
 
   it("the Tower INI twin renders exactly the same files and actions", () => {
@@ -296,6 +327,9 @@ describe("tower render: over the example inventories (planCluster)", () => {
   it("tower-standalone.ini: one instance, no isolated keys, provision + register", () => {
     const r = render(planExample("tower-standalone.ini"), {}, secrets);
     assert.deepEqual(paths(r.files, "tower1"), [BROKER_PY, CLUSTER_HOST_ID_PY, POSTGRES_PY].sort());
-    assert.deepEqual(r.actions.map((a) => a.id), ["tower-provision-tower1", "tower-services-tower1", "tower-managed-by-policy-tower1", "tower-queue-tower"]);
+    assert.deepEqual(
+      r.actions.map((a) => a.id),
+      ["tower-provision-tower1", "tower-services-tower1", "tower-managed-by-policy-tower1", "tower-queue-tower"],
+    );
   });
 });

@@ -47,7 +47,12 @@ function counting<T extends object>(root: T): { value: T; reads: () => number } 
   return { value: wrap(root) as T, reads: () => reads };
 }
 
-const SECRETS = { "secret:rabbitmqPassword": "pw-12345678", "secret:rabbitmqCookie": "cookie-12345678", "secret:pgPassword": "pg-12345678", "secret:towerAdminPassword": "adm-12345678" };
+const SECRETS = {
+  "secret:rabbitmqPassword": "pw-12345678",
+  "secret:rabbitmqCookie": "cookie-12345678",
+  "secret:pgPassword": "pg-12345678",
+  "secret:towerAdminPassword": "adm-12345678",
+};
 
 function inventory(shape: string, n: number): Inventory {
   const loaded = parseInventoryText(SHAPES[shape]!(n), `${shape}.yaml`);
@@ -68,7 +73,12 @@ function renderReads(shape: string, n: number): number {
   const plan = planCluster(inventory(shape, n)).plan as ClusterPlan;
   // Cheap material stand-ins of the right shape: the render only formats them.
   const materials = Object.fromEntries(
-    requiredMaterials(plan).map((m) => [m.key, m.kind.type === "rsa-keypair" ? JSON.stringify({ privateKey: "-----BEGIN X-----\nAAAA\n-----END X-----\n", publicKey: "ssh-rsa AAAA x" }) : "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0"]),
+    requiredMaterials(plan).map((m) => [
+      m.key,
+      m.kind.type === "rsa-keypair"
+        ? JSON.stringify({ privateKey: "-----BEGIN X-----\nAAAA\n-----END X-----\n", publicKey: "ssh-rsa AAAA x" })
+        : "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0",
+    ]),
   );
   const c = counting(plan);
   renderDesiredState(c.value, SECRETS, materials);
@@ -96,7 +106,21 @@ describe("plan and render grow linearly with the number of hosts", () => {
 
 describe("AddressIndex answers like a scan with sameAddress", () => {
   // Spellings that are equal (IPv6 forms, IPv4-mapped), unequal, zoned and non-IP.
-  const pool = ["10.0.0.1", "10.0.0.2", "::1", "0:0:0:0:0:0:0:1", "::ffff:10.0.0.1", "::ffff:a00:1", "2001:db8::1", "2001:DB8:0:0::1", "fe80::1%eth0", "fe80::1", "db1", "DB1", "db1.example.net"];
+  const pool = [
+    "10.0.0.1",
+    "10.0.0.2",
+    "::1",
+    "0:0:0:0:0:0:0:1",
+    "::ffff:10.0.0.1",
+    "::ffff:a00:1",
+    "2001:db8::1",
+    "2001:DB8:0:0::1",
+    "fe80::1%eth0",
+    "fe80::1",
+    "db1",
+    "DB1",
+    "db1.example.net",
+  ];
   it("lookup(a) is every added value whose address sameAddress(a), in insertion order", () => {
     fc.assert(
       fc.property(fc.array(fc.constantFrom(...pool), { maxLength: 30 }), fc.constantFrom(...pool), (added, query) => {

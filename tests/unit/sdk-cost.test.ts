@@ -3,7 +3,9 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 // @internal in the SDK (no typings): the wrapper every resource input promise goes through.
-const { debuggablePromise } = require("@pulumi/pulumi/runtime/debuggable") as { debuggablePromise: <T>(p: Promise<T>, ctx: string) => Promise<T> };
+const { debuggablePromise } = require("@pulumi/pulumi/runtime/debuggable") as {
+  debuggablePromise: <T>(p: Promise<T>, ctx: string) => Promise<T>;
+};
 import { cheapConstruction } from "../../components/sdk-cost";
 
 describe("cheapConstruction", () => {

@@ -32,7 +32,9 @@ const subset = (n: number, min: number) => fc.uniqueArray(fc.integer({ min: 0, m
 const topoArb: fc.Arbitrary<Topo> = fc.integer({ min: 3, max: 7 }).chain((n) =>
   fc.record({
     n: fc.constant(n),
-    servers: fc.constantFrom(3, 5).chain((k) => fc.uniqueArray(fc.integer({ min: 0, max: n - 1 }), { minLength: Math.min(k, n), maxLength: Math.min(k, n) })),
+    servers: fc
+      .constantFrom(3, 5)
+      .chain((k) => fc.uniqueArray(fc.integer({ min: 0, max: n - 1 }), { minLength: Math.min(k, n), maxLength: Math.min(k, n) })),
     nodes: subset(n, 2),
     sentinels: subset(n, 3),
     proxies: subset(n, 1),
@@ -52,7 +54,12 @@ function inventoryOf(t: Topo): InventoryInput {
       init: t.supervisor[i] ? ("supervisor" as const) : ("systemd" as const),
       interfaces: [{ name: "eth0", address: `10.10.1.${11 + i}/24` }],
     })),
-    quorumStore: { kind: "consul", members: t.servers.map(name), encryptKey: { value: "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=" }, ...(t.clientPort !== undefined ? { clientPort: t.clientPort } : {}) },
+    quorumStore: {
+      kind: "consul",
+      members: t.servers.map(name),
+      encryptKey: { value: "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=" },
+      ...(t.clientPort !== undefined ? { clientPort: t.clientPort } : {}),
+    },
     postgres: {
       engine: "stolon",
       clusterName: "cfy-db",
@@ -69,7 +76,9 @@ function inventoryOf(t: Topo): InventoryInput {
 /** `stolon-xxx --a=b ...` command lines of a rendered file (systemd ExecStart= or supervisor command=). */
 function stolonCommands(content: string): { bin: keyof typeof STOLON_FLAGS; flags: [string, string][] }[] {
   const out: { bin: keyof typeof STOLON_FLAGS; flags: [string, string][] }[] = [];
-  for (const m of content.matchAll(/\/usr\/local\/bin\/(stolon-keeper|stolon-sentinel|stolon-proxy|stolonctl)((?: --[a-z-]+=(?:'[^']*'|\S+))+)/g)) {
+  for (const m of content.matchAll(
+    /\/usr\/local\/bin\/(stolon-keeper|stolon-sentinel|stolon-proxy|stolonctl)((?: --[a-z-]+=(?:'[^']*'|\S+))+)/g,
+  )) {
     const flags = [...m[2]!.matchAll(/--([a-z-]+)=('[^']*'|\S+)/g)].map((f) => [f[1]!, f[2]!.replace(/^'|'$/g, "")] as [string, string]);
     out.push({ bin: m[1] as keyof typeof STOLON_FLAGS, flags });
   }
@@ -84,7 +93,10 @@ describe("stolon on consul: one endpoint, the local agent", () => {
         assert.ok(r.plan, JSON.stringify(r.findings.filter((f) => f.severity === "error")));
         const port = t.clientPort ?? 8500;
         const state = renderDesiredState(r.plan, {}, {});
-        const texts = [...state.hosts.flatMap((h) => h.files.map((f) => ({ host: h.host, text: f.content }))), ...state.actions.map((a) => ({ host: a.host, text: a.create }))];
+        const texts = [
+          ...state.hosts.flatMap((h) => h.files.map((f) => ({ host: h.host, text: f.content }))),
+          ...state.actions.map((a) => ({ host: a.host, text: a.create })),
+        ];
         let seen = 0;
         for (const { text } of texts)
           for (const c of stolonCommands(text)) {
@@ -92,7 +104,10 @@ describe("stolon on consul: one endpoint, the local agent", () => {
             const eps = c.flags.filter(([k]) => k === "store-endpoints").map(([, v]) => v);
             assert.deepEqual(eps, [`http://127.0.0.1:${port}`], `${c.bin}: ${JSON.stringify(c.flags)}`);
             assert.equal(eps[0]!.split(",").length, 1);
-            assert.deepEqual(c.flags.filter(([k]) => k === "store-backend").map(([, v]) => v), ["consul"]);
+            assert.deepEqual(
+              c.flags.filter(([k]) => k === "store-backend").map(([, v]) => v),
+              ["consul"],
+            );
             for (const [k] of c.flags) assert.ok(STOLON_FLAGS[c.bin].has(k), `${c.bin} --${k} is not a flag of stolon's source`);
           }
         assert.ok(seen >= new Set([...t.nodes, ...t.sentinels, ...t.proxies]).size, "every component rendered");
@@ -137,12 +152,28 @@ describe("stolon on consul: one endpoint, the local agent", () => {
   });
 
   it("explicit consul endpoints: more than one is an error finding (stolon would refuse to start)", () => {
-    const inv = inventoryOf({ n: 3, servers: [0, 1, 2], nodes: [0, 1], sentinels: [0, 1, 2], proxies: [0], clientPort: undefined, supervisor: [false, false, false] });
-    const two = Inventory.parse({ ...inv, quorumStore: undefined, postgres: { ...inv.postgres!, store: { backend: "consul", endpoints: ["http://10.10.1.11:8500", "http://10.10.1.12:8500"] } } });
+    const inv = inventoryOf({
+      n: 3,
+      servers: [0, 1, 2],
+      nodes: [0, 1],
+      sentinels: [0, 1, 2],
+      proxies: [0],
+      clientPort: undefined,
+      supervisor: [false, false, false],
+    });
+    const two = Inventory.parse({
+      ...inv,
+      quorumStore: undefined,
+      postgres: { ...inv.postgres!, store: { backend: "consul", endpoints: ["http://10.10.1.11:8500", "http://10.10.1.12:8500"] } },
+    });
     const f = one(planCluster(two).findings, "postgres.consul-one-endpoint");
     assert.equal(f.path, "postgres.store.endpoints");
     assert.equal(f.severity, "error");
-    const single = Inventory.parse({ ...inv, quorumStore: undefined, postgres: { ...inv.postgres!, store: { backend: "consul", endpoints: ["http://127.0.0.1:8500"] } } });
+    const single = Inventory.parse({
+      ...inv,
+      quorumStore: undefined,
+      postgres: { ...inv.postgres!, store: { backend: "consul", endpoints: ["http://127.0.0.1:8500"] } },
+    });
     assert.ok(planCluster(single).plan);
   });
 });

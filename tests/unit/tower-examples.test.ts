@@ -20,7 +20,10 @@ describe("example inventories", () => {
   for (const file of ["tower-standalone.ini", "tower-cluster.ini", "tower-cluster.yaml"]) {
     it(`${file} validates and plans with no errors`, () => {
       const { planned, all } = loadPlan(file);
-      assert.deepEqual(all.filter((f) => f.severity === "error"), []);
+      assert.deepEqual(
+        all.filter((f) => f.severity === "error"),
+        [],
+      );
       assert.ok(planned.plan);
     });
   }
@@ -30,7 +33,10 @@ describe("example inventories", () => {
     const yaml = loadPlan("tower-cluster.yaml").planned.plan!;
     assert.deepEqual(ini.instanceGroups, yaml.instanceGroups);
     assert.deepEqual(ini.isolatedGroups, yaml.isolatedGroups);
-    assert.deepEqual(ini.hosts.map((h) => [h.name, h.address, h.internalAddress, h.managedByPolicy, h.roles]), yaml.hosts.map((h) => [h.name, h.address, h.internalAddress, h.managedByPolicy, h.roles]));
+    assert.deepEqual(
+      ini.hosts.map((h) => [h.name, h.address, h.internalAddress, h.managedByPolicy, h.roles]),
+      yaml.hosts.map((h) => [h.name, h.address, h.internalAddress, h.managedByPolicy, h.roles]),
+    );
     assert.deepEqual(ini.rabbitmq!.nodes, yaml.rabbitmq!.nodes);
     assert.deepEqual(ini.rollingGroups, yaml.rollingGroups);
     const { password: _a, ...iniDb } = ini.database!;
@@ -40,19 +46,28 @@ describe("example inventories", () => {
 
   it("tower-cluster: the policies as computed by AWX's algorithm (pinned towerC stays out of east)", () => {
     const p = loadPlan("tower-cluster.ini").planned.plan!;
-    assert.deepEqual(p.instanceGroups.map((g) => [g.name, g.instances]), [
-      ["tower", ["towerA", "towerB", "towerC"]],
-      ["east", ["towerA", "towerB"]],
-      ["west", ["towerC"]],
-    ]);
+    assert.deepEqual(
+      p.instanceGroups.map((g) => [g.name, g.instances]),
+      [
+        ["tower", ["towerA", "towerB", "towerC"]],
+        ["east", ["towerA", "towerB"]],
+        ["west", ["towerC"]],
+      ],
+    );
     assert.deepEqual(p.isolatedGroups, [{ name: "dmz", controller: "east", instances: ["isoA", "isoB"] }]);
     assert.equal(p.rabbitmq!.useLongName, true);
-    assert.deepEqual(p.rabbitmq!.nodes.map((n) => n.nodeName), ["rabbit@10.1.0.11", "rabbit@10.1.0.12", "rabbit@10.1.0.13"]);
+    assert.deepEqual(
+      p.rabbitmq!.nodes.map((n) => n.nodeName),
+      ["rabbit@10.1.0.11", "rabbit@10.1.0.12", "rabbit@10.1.0.13"],
+    );
   });
 
   it("the YAML twin uses secret references only, the INI literals are fake placeholders", () => {
     const yaml = loadPlan("tower-cluster.yaml");
-    assert.deepEqual(yaml.all.filter((f) => f.code === "secret.literal"), []);
+    assert.deepEqual(
+      yaml.all.filter((f) => f.code === "secret.literal"),
+      [],
+    );
     const r = yaml.planned.plan!.rabbitmq!;
     assert.deepEqual([r.password, r.cookie], [{ secret: "rabbitmqPassword" }, { secret: "rabbitmqCookie" }]);
     const ini = loadPlan("tower-cluster.ini").planned.plan!.rabbitmq!;
@@ -61,8 +76,14 @@ describe("example inventories", () => {
 
   it("tower-standalone: one instance, short RabbitMQ name, external database host", () => {
     const p = loadPlan("tower-standalone.ini").planned.plan!;
-    assert.deepEqual(p.instanceGroups.map((g) => [g.name, g.instances]), [["tower", ["tower1"]]]);
-    assert.deepEqual(p.rabbitmq!.nodes.map((n) => n.nodeName), ["rabbit@tower1"]);
+    assert.deepEqual(
+      p.instanceGroups.map((g) => [g.name, g.instances]),
+      [["tower", ["tower1"]]],
+    );
+    assert.deepEqual(
+      p.rabbitmq!.nodes.map((n) => n.nodeName),
+      ["rabbit@tower1"],
+    );
     assert.equal(p.rabbitmq!.useLongName, false);
     assert.deepEqual(p.database?.hosts, ["db1"]);
   });
@@ -97,7 +118,10 @@ describe("example inventories", () => {
     const loaded = parseInventoryText(text, "inventory");
     const planned = planCluster(loaded.inventory!);
     const all = [...loaded.findings, ...planned.findings];
-    assert.deepEqual(all.filter((f) => f.severity === "error"), []);
+    assert.deepEqual(
+      all.filter((f) => f.severity === "error"),
+      [],
+    );
     assert.deepEqual(all.map((f) => `${f.code} @ ${loaded.sourcePath(f.path)}`).sort(), [
       "ini.connection-unsupported @ [tower] localhost",
       "rabbitmq.cookie-default @ [all:vars] rabbitmq_cookie",
@@ -108,6 +132,9 @@ describe("example inventories", () => {
     ]);
     // The database is installed on the single instance; RabbitMQ runs there with a short name.
     assert.deepEqual(planned.plan!.database!.hosts, ["localhost"]);
-    assert.deepEqual(planned.plan!.rabbitmq!.nodes.map((n) => n.nodeName), ["rabbit@localhost"]);
+    assert.deepEqual(
+      planned.plan!.rabbitmq!.nodes.map((n) => n.nodeName),
+      ["rabbit@localhost"],
+    );
   });
 });

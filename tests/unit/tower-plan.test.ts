@@ -14,7 +14,7 @@ const h = (name: string, i: number, extra: Record<string, unknown> = {}) => ({ n
 
 /** A valid 3-instance cluster; tests change one thing at a time. */
 // Drafts are plain, loosely typed data: tests poke at them before the schema parses them.
- 
+
 type Draft = { hosts: Record<string, any>[]; tower: any; rabbitmq?: any };
 
 function base(): Draft {
@@ -39,8 +39,15 @@ const expectFinding = (input: Draft, code: string, path?: string, severity: "err
   const { findings } = plan(input);
   const hits = find(findings, code);
   assert.ok(hits.length > 0, `expected ${code}, got ${JSON.stringify(findings.map((f) => `${f.code}@${f.path}`))}`);
-  if (path !== undefined) assert.ok(hits.some((f) => f.path === path), `expected ${code} at ${path}, got ${JSON.stringify(hits.map((f) => f.path))}`);
-  assert.ok(hits.every((f) => f.severity === severity), `${code} should be a ${severity}`);
+  if (path !== undefined)
+    assert.ok(
+      hits.some((f) => f.path === path),
+      `expected ${code} at ${path}, got ${JSON.stringify(hits.map((f) => f.path))}`,
+    );
+  assert.ok(
+    hits.every((f) => f.severity === severity),
+    `${code} should be a ${severity}`,
+  );
   return hits[0]!;
 };
 const expectNo = (input: Draft, code: string) => {
@@ -61,7 +68,14 @@ describe("tower plan: the valid base", () => {
       ],
     );
     assert.deepEqual(r.plan.isolatedGroups, [{ name: "dmz", controller: "east", instances: ["isoA", "isoB"] }]);
-    assert.deepEqual(r.plan.database, { hosts: ["db"], host: "192.0.2.20", port: 5432, name: "awx", username: "awx", password: { secret: "pg" } });
+    assert.deepEqual(r.plan.database, {
+      hosts: ["db"],
+      host: "192.0.2.20",
+      port: 5432,
+      name: "awx",
+      username: "awx",
+      password: { secret: "pg" },
+    });
   });
 
   it("roles: tower/instance/instance_group:<g>, isolated, controller, database", () => {
@@ -73,15 +87,24 @@ describe("tower plan: the valid base", () => {
   });
 
   it("the Tower doc's first example: instances come from every group ([tower] A B C, east B C, west C D)", () => {
-    const r = parseInventoryText("[tower]\nhostA\nhostB\nhostC\n\n[instance_group_east]\nhostB\nhostC\n\n[instance_group_west]\nhostC\nhostD\n\n[database]\nhostDB\n", "inventory");
+    const r = parseInventoryText(
+      "[tower]\nhostA\nhostB\nhostC\n\n[instance_group_east]\nhostB\nhostC\n\n[instance_group_west]\nhostC\nhostD\n\n[database]\nhostDB\n",
+      "inventory",
+    );
     const p = planCluster(r.inventory!);
     assert.ok(p.plan, JSON.stringify(p.findings));
-    assert.deepEqual(p.plan.instanceGroups.map((g) => [g.name, g.instances]), [
-      ["tower", ["hostA", "hostB", "hostC"]],
-      ["east", ["hostB", "hostC"]],
-      ["west", ["hostC", "hostD"]],
-    ]);
-    assert.deepEqual(p.plan.rabbitmq!.nodes.map((n) => n.nodeName), ["rabbit@hostA", "rabbit@hostB", "rabbit@hostC", "rabbit@hostD"]);
+    assert.deepEqual(
+      p.plan.instanceGroups.map((g) => [g.name, g.instances]),
+      [
+        ["tower", ["hostA", "hostB", "hostC"]],
+        ["east", ["hostB", "hostC"]],
+        ["west", ["hostC", "hostD"]],
+      ],
+    );
+    assert.deepEqual(
+      p.plan.rabbitmq!.nodes.map((n) => n.nodeName),
+      ["rabbit@hostA", "rabbit@hostB", "rabbit@hostC", "rabbit@hostD"],
+    );
   });
 });
 
@@ -108,7 +131,10 @@ describe("tower plan rules", () => {
     // From INI: reported at the section the user wrote.
     const ini = parseInventoryText("[tower]\na\n[instance_group_tower]\na\n[database]\ndb\n", "inventory");
     const f = find(planCluster(ini.inventory!).findings, "tower.reserved-group-name");
-    assert.deepEqual(f.map((x) => ini.sourcePath(x.path)), ["[instance_group_tower]"]);
+    assert.deepEqual(
+      f.map((x) => ini.sourcePath(x.path)),
+      ["[instance_group_tower]"],
+    );
   });
 
   it("group names are unique across instance and isolated groups", () => {
@@ -217,7 +243,10 @@ describe("tower plan rules", () => {
       "inventory",
     );
     const f = find(planCluster(ini.inventory!).findings, "tower.isolated-controller-mismatch");
-    assert.deepEqual(f.map((x) => ini.sourcePath(x.path)), ["[isolated_group_gov] isoB"]);
+    assert.deepEqual(
+      f.map((x) => ini.sourcePath(x.path)),
+      ["[isolated_group_gov] isoB"],
+    );
   });
 
   it("controller names an existing instance group or tower", () => {
@@ -291,7 +320,14 @@ describe("tower plan rules", () => {
     const external = base();
     external.tower.database = { host: "pg.example.com", password: { secret: "pg" } };
     expectNo(external, "tower.database-missing");
-    assert.deepEqual(plan(external).plan!.database, { hosts: [], host: "pg.example.com", port: 5432, name: "awx", username: "awx", password: { secret: "pg" } });
+    assert.deepEqual(plan(external).plan!.database, {
+      hosts: [],
+      host: "pg.example.com",
+      port: 5432,
+      name: "awx",
+      username: "awx",
+      password: { secret: "pg" },
+    });
     // Standalone: the database is installed on the single instance.
     const standalone = parseInventoryText("[tower]\nt1 ansible_host=192.0.2.1\n[all:vars]\npg_password=x\nadmin_password=y\n", "inventory");
     const sp = planCluster(standalone.inventory!);
@@ -311,7 +347,20 @@ describe("tower plan rules", () => {
 
   it("INI paths: plan findings translate to the sections and vars the user wrote", () => {
     const ini = parseInventoryText(
-      ["[tower]", "a", "[instance_group_east]", "a", "b", "[instance_group_east:vars]", "policy_instance_list=nothere", "policy_instance_minimum=9", "[database]", "db", "[all:vars]", "pg_host=elsewhere"].join("\n"),
+      [
+        "[tower]",
+        "a",
+        "[instance_group_east]",
+        "a",
+        "b",
+        "[instance_group_east:vars]",
+        "policy_instance_list=nothere",
+        "policy_instance_minimum=9",
+        "[database]",
+        "db",
+        "[all:vars]",
+        "pg_host=elsewhere",
+      ].join("\n"),
       "inventory",
     );
     const p = planCluster(ini.inventory!);
@@ -322,10 +371,16 @@ describe("tower plan rules", () => {
   });
 
   it("the Tower doc's rabbitmq_host example (hostB and hostC both 10.1.0.3) is caught at [tower] hostC", () => {
-    const ini = parseInventoryText("[tower]\nhostA rabbitmq_host=10.1.0.2\nhostB rabbitmq_host=10.1.0.3\nhostC rabbitmq_host=10.1.0.3\n[database]\nhostDB\n", "inventory");
+    const ini = parseInventoryText(
+      "[tower]\nhostA rabbitmq_host=10.1.0.2\nhostB rabbitmq_host=10.1.0.3\nhostC rabbitmq_host=10.1.0.3\n[database]\nhostDB\n",
+      "inventory",
+    );
     const p = planCluster(ini.inventory!);
     const f = find(p.findings, "hosts.duplicate-internal-address");
-    assert.deepEqual(f.map((x) => ini.sourcePath(x.path)), ["[tower] hostC"]);
+    assert.deepEqual(
+      f.map((x) => ini.sourcePath(x.path)),
+      ["[tower] hostC"],
+    );
     assert.equal(p.plan, undefined);
   });
 });

@@ -24,29 +24,62 @@ export function plan(ctx: PlanContext): PlanStep {
   const vipsSeen: { address: string; app: string }[] = [];
   const otherVips = [
     ...(ctx.plan.keepalived ?? []).map((k) => ({ address: k.vip, owner: `keepalived instance '${k.name}'` })),
-    ...allPacemakerVips(ctx.inventory.pacemaker?.clusters ?? []).map((v) => ({ address: v.address, owner: `Pacemaker '${v.id}' of cluster '${v.cluster}'` })),
+    ...allPacemakerVips(ctx.inventory.pacemaker?.clusters ?? []).map((v) => ({
+      address: v.address,
+      owner: `Pacemaker '${v.id}' of cluster '${v.cluster}'`,
+    })),
   ];
 
   apps.forEach((app, i) => {
     const base = `activePassive[${i}]`;
     if (names.has(app.name))
-      findings.push(error("active-passive.duplicate-name", `${base}.name`, `app name '${app.name}' is already used by activePassive[${names.get(app.name)}]`, "Name every app once."));
+      findings.push(
+        error(
+          "active-passive.duplicate-name",
+          `${base}.name`,
+          `app name '${app.name}' is already used by activePassive[${names.get(app.name)}]`,
+          "Name every app once.",
+        ),
+      );
     else names.set(app.name, i);
 
     const hosts: string[] = [];
     app.hosts.forEach((h, j) => {
       const path = `${base}.hosts[${j}]`;
-      if (!ctx.hosts.has(h)) findings.push(error("active-passive.unknown-host", path, `host '${h}' of app '${app.name}' is not an inventory host`, "Add it under `hosts` or fix the name."));
-      else if (hosts.includes(h)) findings.push(error("active-passive.duplicate-host", path, `host '${h}' is listed twice in app '${app.name}'`, "List each host once."));
+      if (!ctx.hosts.has(h))
+        findings.push(
+          error(
+            "active-passive.unknown-host",
+            path,
+            `host '${h}' of app '${app.name}' is not an inventory host`,
+            "Add it under `hosts` or fix the name.",
+          ),
+        );
+      else if (hosts.includes(h))
+        findings.push(
+          error("active-passive.duplicate-host", path, `host '${h}' is listed twice in app '${app.name}'`, "List each host once."),
+        );
       else hosts.push(h);
     });
     if (new Set(app.hosts).size < 2)
       findings.push(
-        error("active-passive.too-few-hosts", `${base}.hosts`, `app '${app.name}' has ${new Set(app.hosts).size} distinct host(s); active/passive needs 2 or more`, "List an active and at least one passive host."),
+        error(
+          "active-passive.too-few-hosts",
+          `${base}.hosts`,
+          `app '${app.name}' has ${new Set(app.hosts).size} distinct host(s); active/passive needs 2 or more`,
+          "List an active and at least one passive host.",
+        ),
       );
 
     if (app.haId.trim() === "")
-      findings.push(error("active-passive.empty-ha-id", `${base}.haId`, `\`haId\` of app '${app.name}' is blank`, "Set `haId` to a name shared by all nodes of the app (RS_HA_ID)."));
+      findings.push(
+        error(
+          "active-passive.empty-ha-id",
+          `${base}.haId`,
+          `\`haId\` of app '${app.name}' is blank`,
+          "Set `haId` to a name shared by all nodes of the app (RS_HA_ID).",
+        ),
+      );
     else if (haIds.has(app.haId))
       findings.push(
         error(
@@ -60,13 +93,23 @@ export function plan(ctx: PlanContext): PlanStep {
 
     if ("value" in app.token && app.token.value.trim() === "")
       findings.push(
-        error("active-passive.token-missing", `${base}.token`, `\`token\` of app '${app.name}' is empty`, "Reference a secret shared by all nodes, e.g. `token: { secret: drpHaToken }` (RS_HA_TOKEN)."),
+        error(
+          "active-passive.token-missing",
+          `${base}.token`,
+          `\`token\` of app '${app.name}' is empty`,
+          "Reference a secret shared by all nodes, e.g. `token: { secret: drpHaToken }` (RS_HA_TOKEN).",
+        ),
       );
 
     const cidr = parseCidr(app.vip);
     if (!cidr) {
       findings.push(
-        error("active-passive.invalid-vip", `${base}.vip`, `\`vip\` '${app.vip}' of app '${app.name}' is not a CIDR (ADDRESS/PREFIX)`, "Write the VIP with its prefix, e.g. 10.0.0.50/24."),
+        error(
+          "active-passive.invalid-vip",
+          `${base}.vip`,
+          `\`vip\` '${app.vip}' of app '${app.name}' is not a CIDR (ADDRESS/PREFIX)`,
+          "Write the VIP with its prefix, e.g. 10.0.0.50/24.",
+        ),
       );
     } else {
       for (const h of hosts) {
@@ -101,8 +144,17 @@ export function plan(ctx: PlanContext): PlanStep {
       }
       for (const h of ctx.hosts.values())
         if (hostAddresses(h).some((a) => sameAddress(a, cidr.address)))
-          findings.push(error("active-passive.vip-is-host-address", `${base}.vip`, `VIP '${app.vip}' of app '${app.name}' is the address of host '${h.name}'`, "Use a free address of the subnet."));
-      const clash = [...otherVips, ...vipsSeen.map((v) => ({ address: v.address, owner: `app '${v.app}'` }))].find((v) => sameAddress(v.address, cidr.address));
+          findings.push(
+            error(
+              "active-passive.vip-is-host-address",
+              `${base}.vip`,
+              `VIP '${app.vip}' of app '${app.name}' is the address of host '${h.name}'`,
+              "Use a free address of the subnet.",
+            ),
+          );
+      const clash = [...otherVips, ...vipsSeen.map((v) => ({ address: v.address, owner: `app '${v.app}'` }))].find((v) =>
+        sameAddress(v.address, cidr.address),
+      );
       if (clash)
         findings.push(
           error(
@@ -156,7 +208,16 @@ export function plan(ctx: PlanContext): PlanStep {
       else ips.set(ip, h);
     }
 
-    planned.push({ name: app.name, service: app.service, hosts, ...(active ? { active } : {}), vip: app.vip, interface: app.interface, haId: app.haId, token: app.token });
+    planned.push({
+      name: app.name,
+      service: app.service,
+      hosts,
+      ...(active ? { active } : {}),
+      vip: app.vip,
+      interface: app.interface,
+      haId: app.haId,
+      token: app.token,
+    });
     for (const h of hosts) (roles[h] ??= []).push(`active-passive:${app.name}`);
     // The initially active node first, then the passives once it is up (dr-provision's
     // bootstrapping order: a passive replicates from the active one). The health gate between

@@ -40,7 +40,9 @@ export function holdsVip(app: ActivePassivePlan): string {
 
 /** Exit 0 when the app runs on this node. */
 function running(init: InitSystem, service: string): string {
-  return init === "systemd" ? `systemctl is-active --quiet ${shellWord(service)}` : `supervisorctl status ${shellWord(service)} | grep -q RUNNING`;
+  return init === "systemd"
+    ? `systemctl is-active --quiet ${shellWord(service)}`
+    : `supervisorctl status ${shellWord(service)} | grep -q RUNNING`;
 }
 
 /**
@@ -70,7 +72,9 @@ function waitVip(app: ActivePassivePlan, present: boolean, seconds = 30): string
  * the supervised PID is the app itself once exec'd.
  */
 function signal(init: InitSystem, service: string, sig: string): string {
-  return init === "systemd" ? `systemctl kill --kill-who=main --signal=${sig} ${shellWord(service)}` : `supervisorctl signal ${sig} ${shellWord(service)}`;
+  return init === "systemd"
+    ? `systemctl kill --kill-who=main --signal=${sig} ${shellWord(service)}`
+    : `supervisorctl signal ${sig} ${shellWord(service)}`;
 }
 
 /**
@@ -157,13 +161,21 @@ function render(ctx: RenderContext): RenderResult {
   const init = (h: string): InitSystem => inits.get(h) ?? "systemd";
   for (const app of plan.activePassive) {
     app.hosts.forEach((host, index) => {
-      const env = haEnvironment(app, host, ctx.secrets, plan.hosts.find((h) => h.name === host));
+      const env = haEnvironment(
+        app,
+        host,
+        ctx.secrets,
+        plan.hosts.find((h) => h.name === host),
+      );
       const data = { app: app.name, haId: app.haId, role: index === 0 ? "initially active" : "initially passive" };
       const rollGroup = rollGroupFor(plan, app, host);
       const health = haHealth(app, init(host));
       if (init(host) === "systemd") {
         // The app's own unit (from its installer) stays; the drop-in only adds the environment.
-        const body = ctx.template("active-passive", "ha-dropin.conf.hbs", { ...data, environment: env.map(([k, v]) => systemdAssignment(k, v)) });
+        const body = ctx.template("active-passive", "ha-dropin.conf.hbs", {
+          ...data,
+          environment: env.map(([k, v]) => systemdAssignment(k, v)),
+        });
         files.push(systemdDropIn(host, app.service, DROP_IN_NAME, body, true));
         services.push({
           host,

@@ -37,8 +37,12 @@ export function plan(ctx: PlanContext): PlanStep {
   const hosts: string[] = [];
   wanted.forEach((h, i) => {
     const path = explicitHosts ? `haproxy.hosts[${i}]` : "haproxy.hosts";
-    if (!ctx.hosts.has(h)) findings.push(error("haproxy.unknown-host", path, `HAProxy host '${h}' is not an inventory host`, "Add it under `hosts` or fix the name."));
-    else if (hosts.includes(h)) findings.push(error("haproxy.duplicate-host", path, `HAProxy host '${h}' is listed twice`, "List each host once."));
+    if (!ctx.hosts.has(h))
+      findings.push(
+        error("haproxy.unknown-host", path, `HAProxy host '${h}' is not an inventory host`, "Add it under `hosts` or fix the name."),
+      );
+    else if (hosts.includes(h))
+      findings.push(error("haproxy.duplicate-host", path, `HAProxy host '${h}' is listed twice`, "List each host once."));
     else hosts.push(h);
   });
   if (wanted.length === 0)
@@ -57,7 +61,14 @@ export function plan(ctx: PlanContext): PlanStep {
   section.backends.forEach((b, bi) => {
     const base = `haproxy.backends[${bi}]`;
     if (backendNames.has(b.name))
-      findings.push(error("haproxy.duplicate-backend", `${base}.name`, `backend name '${b.name}' is already used by haproxy.backends[${backendNames.get(b.name)}]`, "Name every backend once."));
+      findings.push(
+        error(
+          "haproxy.duplicate-backend",
+          `${base}.name`,
+          `backend name '${b.name}' is already used by haproxy.backends[${backendNames.get(b.name)}]`,
+          "Name every backend once.",
+        ),
+      );
     else backendNames.set(b.name, bi);
     const servers: HaproxyServerPlan[] = [];
     const seen = new Set<string>();
@@ -68,7 +79,12 @@ export function plan(ctx: PlanContext): PlanStep {
       const h = ctx.hosts.get(s.host);
       if (!h) {
         findings.push(
-          error("haproxy.unknown-server-host", `${path}.host`, `server '${s.host}' of backend '${b.name}' is not an inventory host`, "Servers name inventory hosts; add the host or fix the name."),
+          error(
+            "haproxy.unknown-server-host",
+            `${path}.host`,
+            `server '${s.host}' of backend '${b.name}' is not an inventory host`,
+            "Servers name inventory hosts; add the host or fix the name.",
+          ),
         );
         return;
       }
@@ -106,7 +122,11 @@ export function plan(ctx: PlanContext): PlanStep {
 
   const knownVips = [
     ...keepalived.map((k) => ({ address: k.vip, owner: `keepalived instance '${k.name}'`, hosts: k.members.map((m) => m.host) })),
-    ...allPacemakerVips(ctx.inventory.pacemaker?.clusters ?? []).map((v) => ({ address: v.address, owner: `Pacemaker '${v.id}' of cluster '${v.cluster}'`, hosts: [] as string[] })),
+    ...allPacemakerVips(ctx.inventory.pacemaker?.clusters ?? []).map((v) => ({
+      address: v.address,
+      owner: `Pacemaker '${v.id}' of cluster '${v.cluster}'`,
+      hosts: [] as string[],
+    })),
   ];
 
   // Frontends: backend exists, modes agree, bind resolved (address omitted → the first VIP).
@@ -117,7 +137,14 @@ export function plan(ctx: PlanContext): PlanStep {
   section.frontends.forEach((f, fi) => {
     const base = `haproxy.frontends[${fi}]`;
     if (frontendNames.has(f.name))
-      findings.push(error("haproxy.duplicate-frontend", `${base}.name`, `frontend name '${f.name}' is already used by haproxy.frontends[${frontendNames.get(f.name)}]`, "Name every frontend once."));
+      findings.push(
+        error(
+          "haproxy.duplicate-frontend",
+          `${base}.name`,
+          `frontend name '${f.name}' is already used by haproxy.frontends[${frontendNames.get(f.name)}]`,
+          "Name every frontend once.",
+        ),
+      );
     else frontendNames.set(f.name, fi);
     const bi = backendNames.get(f.backend);
     if (bi === undefined)
@@ -147,7 +174,12 @@ export function plan(ctx: PlanContext): PlanStep {
     const bind = resolveBind(f.bind, firstVip?.vip);
     if (!bind) {
       findings.push(
-        error("haproxy.invalid-bind", `${base}.bind`, `\`bind\` '${f.bind}' of frontend '${f.name}' is not ADDRESS:PORT, *:PORT or :PORT`, "e.g. `10.0.0.100:443`, `*:8080`, or `:5432` for the VIP."),
+        error(
+          "haproxy.invalid-bind",
+          `${base}.bind`,
+          `\`bind\` '${f.bind}' of frontend '${f.name}' is not ADDRESS:PORT, *:PORT or :PORT`,
+          "e.g. `10.0.0.100:443`, `*:8080`, or `:5432` for the VIP.",
+        ),
       );
     } else {
       binds.push({ ...bind, path: `${base}.bind`, what: `frontend '${f.name}'` });
@@ -166,16 +198,38 @@ export function plan(ctx: PlanContext): PlanStep {
 
   section.backends.forEach((b, bi) => {
     if (!usedBackends.has(b.name) && section.frontends.length > 0)
-      findings.push(warning("haproxy.unused-backend", `haproxy.backends[${bi}]`, `backend '${b.name}' is used by no frontend`, "Reference it from a frontend or remove it."));
+      findings.push(
+        warning(
+          "haproxy.unused-backend",
+          `haproxy.backends[${bi}]`,
+          `backend '${b.name}' is used by no frontend`,
+          "Reference it from a frontend or remove it.",
+        ),
+      );
   });
 
   const statsBind = section.stats ? resolveBind(section.stats.bind, firstVip?.vip) : undefined;
   if (section.stats) {
     const bind = statsBind;
-    if (!bind) findings.push(error("haproxy.invalid-bind", "haproxy.stats.bind", `\`stats.bind\` '${section.stats.bind}' is not ADDRESS:PORT, *:PORT or :PORT`, "e.g. `*:8404`."));
+    if (!bind)
+      findings.push(
+        error(
+          "haproxy.invalid-bind",
+          "haproxy.stats.bind",
+          `\`stats.bind\` '${section.stats.bind}' is not ADDRESS:PORT, *:PORT or :PORT`,
+          "e.g. `*:8404`.",
+        ),
+      );
     else binds.push({ ...bind, path: "haproxy.stats.bind", what: "the stats page" });
     if (!section.stats.password)
-      findings.push(warning("haproxy.stats-no-password", "haproxy.stats.password", "the HAProxy stats page has no `password`", "Set `password: { secret: haproxyStatsPassword }`."));
+      findings.push(
+        warning(
+          "haproxy.stats-no-password",
+          "haproxy.stats.password",
+          "the HAProxy stats page has no `password`",
+          "Set `password: { secret: haproxyStatsPassword }`.",
+        ),
+      );
   }
 
   findings.push(...checkBindCollisions(binds));
@@ -186,7 +240,9 @@ export function plan(ctx: PlanContext): PlanStep {
   for (const b of binds) {
     if (!isWildcard(b.address)) {
       for (const be of backends)
-        for (const s of be.servers) if (s.port === b.port && hosts.includes(s.host)) (vipPorts.get(b.port) ?? vipPorts.set(b.port, new Set()).get(b.port)!).add(s.host);
+        for (const s of be.servers)
+          if (s.port === b.port && hosts.includes(s.host))
+            (vipPorts.get(b.port) ?? vipPorts.set(b.port, new Set()).get(b.port)!).add(s.host);
       continue;
     }
     for (const be of backends)

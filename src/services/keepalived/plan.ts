@@ -46,7 +46,12 @@ export function plan(ctx: PlanContext): PlanStep {
     const base = `keepalived.instances[${i}]`;
     if (names.has(inst.name))
       findings.push(
-        error("keepalived.duplicate-instance", `${base}.name`, `instance name '${inst.name}' is already used by keepalived.instances[${names.get(inst.name)}]`, "Name every vrrp_instance once."),
+        error(
+          "keepalived.duplicate-instance",
+          `${base}.name`,
+          `instance name '${inst.name}' is already used by keepalived.instances[${names.get(inst.name)}]`,
+          "Name every vrrp_instance once.",
+        ),
       );
     else names.set(inst.name, i);
 
@@ -88,7 +93,12 @@ export function plan(ctx: PlanContext): PlanStep {
 
     if (inst.authPass && "value" in inst.authPass && inst.authPass.value.length > 8)
       findings.push(
-        warning("keepalived.auth-pass-truncated", `${base}.authPass`, `\`authPass\` of instance '${inst.name}' is longer than 8 characters; VRRP PASS auth uses the first 8`, "Use at most 8 characters."),
+        warning(
+          "keepalived.auth-pass-truncated",
+          `${base}.authPass`,
+          `\`authPass\` of instance '${inst.name}' is longer than 8 characters; VRRP PASS auth uses the first 8`,
+          "Use at most 8 characters.",
+        ),
       );
 
     // nopreempt needs every member to start as BACKUP; otherwise the first host is MASTER.
@@ -132,11 +142,20 @@ function planMembers(
     const path = `${base}.hosts[${j}]`;
     const h = hosts.get(host);
     if (!h) {
-      findings.push(error("keepalived.unknown-host", path, `host '${host}' of instance '${inst.name}' is not an inventory host`, "Add it under `hosts` or fix the name."));
+      findings.push(
+        error(
+          "keepalived.unknown-host",
+          path,
+          `host '${host}' of instance '${inst.name}' is not an inventory host`,
+          "Add it under `hosts` or fix the name.",
+        ),
+      );
       return;
     }
     if (seen.has(host)) {
-      findings.push(error("keepalived.duplicate-host", path, `host '${host}' is listed twice in instance '${inst.name}'`, "List each host once."));
+      findings.push(
+        error("keepalived.duplicate-host", path, `host '${host}' is listed twice in instance '${inst.name}'`, "List each host once."),
+      );
       return;
     }
     seen.add(host);
@@ -166,7 +185,12 @@ function planMembers(
   });
   if (members.length === 1)
     findings.push(
-      warning("keepalived.single-host", `${base}.hosts`, `instance '${inst.name}' has one host ('${members[0]!.host}'): the VIP never moves`, "List two or more hosts."),
+      warning(
+        "keepalived.single-host",
+        `${base}.hosts`,
+        `instance '${inst.name}' has one host ('${members[0]!.host}'): the VIP never moves`,
+        "List two or more hosts.",
+      ),
     );
   const top = [...members].sort((a, b) => b.priority - a.priority)[0];
   if (members.length > 1 && top && top.host !== members[0]!.host && !inst.nopreempt)
@@ -182,7 +206,13 @@ function planMembers(
 }
 
 /** The VIP must sit in the subnet every member has on the instance's interface. */
-function checkPlacement(inst: Inst, base: string, cidr: Cidr, members: readonly { host: string }[], hosts: ReadonlyMap<string, PlannedHost>): Finding[] {
+function checkPlacement(
+  inst: Inst,
+  base: string,
+  cidr: Cidr,
+  members: readonly { host: string }[],
+  hosts: ReadonlyMap<string, PlannedHost>,
+): Finding[] {
   const findings: Finding[] = [];
   for (const m of members) {
     const h = hosts.get(m.host)!;
@@ -223,7 +253,11 @@ function checkPlacement(inst: Inst, base: string, cidr: Cidr, members: readonly 
  * link) or a host runs both instances (keepalived cannot bind one VRID twice on an interface).
  * The same VIP twice is a conflict whatever the ids.
  */
-function checkRouterIds(insts: readonly Inst[], vips: readonly ({ cidr: Cidr; index: number } | undefined)[], planned: readonly KeepalivedInstancePlan[]): Finding[] {
+function checkRouterIds(
+  insts: readonly Inst[],
+  vips: readonly ({ cidr: Cidr; index: number } | undefined)[],
+  planned: readonly KeepalivedInstancePlan[],
+): Finding[] {
   const findings: Finding[] = [];
   // Only pairs that can conflict are compared: the same VIP, or the same interface and routerId
   // (comparing every pair is quadratic in the number of instances).
@@ -240,7 +274,12 @@ function checkRouterIds(insts: readonly Inst[], vips: readonly ({ cidr: Cidr; in
       const va = vips[i];
       if (va && vb && sameAddress(va.cidr.address, vb.cidr.address)) {
         findings.push(
-          error("keepalived.duplicate-vip", `keepalived.instances[${k}].vip`, `VIP '${b.vip}' of instance '${b.name}' is also the VIP of instance '${a.name}'`, "Give every instance its own VIP."),
+          error(
+            "keepalived.duplicate-vip",
+            `keepalived.instances[${k}].vip`,
+            `VIP '${b.vip}' of instance '${b.name}' is also the VIP of instance '${a.name}'`,
+            "Give every instance its own VIP.",
+          ),
         );
         continue;
       }

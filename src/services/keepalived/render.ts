@@ -73,4 +73,7 @@ function render(ctx: RenderContext): RenderResult {
 }
 
 /** keepalived renderer: files, services, cluster actions (and materials it needs). */
-export const renderPart: Pick<ServiceModule, "render" | "materials" | "secretFindings"> = { render, secretFindings: keepalivedSecretFindings };
+export const renderPart: Pick<ServiceModule, "render" | "materials" | "secretFindings"> = {
+  render,
+  secretFindings: keepalivedSecretFindings,
+};

@@ -97,7 +97,15 @@ function fencingResources(cluster: PacemakerClusterPlan): { resources: CibPrimit
   for (const f of cluster.spec.fencing) {
     const type = f.agent.startsWith("stonith:") ? f.agent.slice("stonith:".length) : f.agent;
     const params: Pairs = f.hosts.length ? [...toPairs(f.params), ["pcmk_host_list", f.hosts.join(" ")]] : toPairs(f.params);
-    resources.push({ kind: "primitive", id: f.id, class: "stonith", type, params, meta: [], ops: [{ name: "monitor", interval: "60s", timeout: "20s" }] });
+    resources.push({
+      kind: "primitive",
+      id: f.id,
+      class: "stonith",
+      type,
+      params,
+      meta: [],
+      ops: [{ name: "monitor", interval: "60s", timeout: "20s" }],
+    });
     // A device that fences exactly one node should not run on that node: the node cannot be
     // trusted to fence itself (the usual per-node IPMI/BMC setup).
     if (f.hosts.length === 1) {

@@ -75,7 +75,13 @@ export function lightweightResources(cluster: PacemakerClusterPlan, plan: Cluste
       class: "ocf",
       provider: "heartbeat",
       type: "IPaddr2",
-      params: prefix !== undefined && prefix !== "" ? [["ip", ip ?? vip.address], ["cidr_netmask", prefix]] : [["ip", ip ?? vip.address]],
+      params:
+        prefix !== undefined && prefix !== ""
+          ? [
+              ["ip", ip ?? vip.address],
+              ["cidr_netmask", prefix],
+            ]
+          : [["ip", ip ?? vip.address]],
       meta: [],
       ops: [op("start", "0s", "20s"), op("stop", "0s", "20s"), op("monitor", "10s", "20s")],
     });
@@ -195,7 +201,14 @@ export function lightweightResources(cluster: PacemakerClusterPlan, plan: Cluste
   if (managed.has("cinder-volume")) {
     // Active/passive: a single instance (cinder-volume is not safe to run twice on one backend).
     resources.push(
-      daemonPrimitive("openstack-cinder-volume", allSystemd, "openstack-cinder-volume", "/usr/bin/cinder-volume", "--config-file /etc/cinder/cinder.conf", "200s"),
+      daemonPrimitive(
+        "openstack-cinder-volume",
+        allSystemd,
+        "openstack-cinder-volume",
+        "/usr/bin/cinder-volume",
+        "--config-file /etc/cinder/cinder.conf",
+        "200s",
+      ),
     );
   }
 

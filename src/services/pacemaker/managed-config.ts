@@ -36,12 +36,17 @@ export const GALERA_PROVIDER = "/usr/lib/galera/libgalera_smm.so";
 export const pacemakerCookieMaterial = (cluster: string): string => `rabbitmq/cookie/pacemaker/${cluster}`;
 
 /** The units this cluster's resources run (on its nodes). */
-const unitsOf = (c: PacemakerClusterPlan, plan: ClusterPlan): ReadonlySet<string> => new Set(clusterUnits(c.spec, plan.pacemakerLayout).keys());
+const unitsOf = (c: PacemakerClusterPlan, plan: ClusterPlan): ReadonlySet<string> =>
+  new Set(clusterUnits(c.spec, plan.pacemakerLayout).keys());
 
 export function managedMaterials(plan: ClusterPlan): MaterialSpec[] {
   return plan.pacemakerClusters
     .filter((c) => unitsOf(c, plan).has("rabbitmq-server"))
-    .map((c) => ({ key: pacemakerCookieMaterial(c.name), kind: { type: "token" as const, length: 32 }, description: `Erlang cookie of the RabbitMQ nodes Pacemaker runs in cluster ${c.name}` }));
+    .map((c) => ({
+      key: pacemakerCookieMaterial(c.name),
+      kind: { type: "token" as const, length: 32 },
+      description: `Erlang cookie of the RabbitMQ nodes Pacemaker runs in cluster ${c.name}`,
+    }));
 }
 
 /** The clustercheck script: one HTTP exchange on stdin/stdout (socat EXEC), answered from wsrep_local_state. */
@@ -92,7 +97,13 @@ export function renderManaged(
       files.push(
         // Erlang refuses a cookie others can read; no trailing newline. The key size check refuses
         // an empty (missing material) cookie on the host.
-        file(host, RABBITMQ_COOKIE, cookie, { mode: "0400", owner: "rabbitmq", group: "rabbitmq", secret: true, validate: `test "$(wc -c < {file})" -ge 20` }),
+        file(host, RABBITMQ_COOKIE, cookie, {
+          mode: "0400",
+          owner: "rabbitmq",
+          group: "rabbitmq",
+          secret: true,
+          validate: `test "$(wc -c < {file})" -ge 20`,
+        }),
         file(
           host,
           RABBITMQ_CONF,

@@ -45,7 +45,8 @@ export function clusterUnits(spec: PacemakerCluster, layout: string): Map<string
   }
   const lw = spec.lightweight ?? (layout === "lightweight" ? { managed: Object.keys(LIGHTWEIGHT_UNITS) } : undefined);
   // lightweight.ts: `ocf:heartbeat:anything` with /run/haforge-<id>.pid where there is no systemd.
-  for (const m of lw?.managed ?? []) if (LIGHTWEIGHT_UNITS[m]) out.set(LIGHTWEIGHT_UNITS[m], { resource: `${m} (lightweight)`, pidfile: `/run/haforge-${m}.pid` });
+  for (const m of lw?.managed ?? [])
+    if (LIGHTWEIGHT_UNITS[m]) out.set(LIGHTWEIGHT_UNITS[m], { resource: `${m} (lightweight)`, pidfile: `/run/haforge-${m}.pid` });
   return out;
 }
 
@@ -73,7 +74,11 @@ export function pacemakerRunUnits(inventory: Inventory): Map<string, Map<string,
 }
 
 /** True when Pacemaker runs `unit` on `host`. */
-export function runByPacemaker(owned: ReadonlyMap<string, ReadonlyMap<string, OwnedUnit>>, host: string, unit: string): OwnedUnit | undefined {
+export function runByPacemaker(
+  owned: ReadonlyMap<string, ReadonlyMap<string, OwnedUnit>>,
+  host: string,
+  unit: string,
+): OwnedUnit | undefined {
   return owned.get(host)?.get(unit);
 }
 
@@ -93,19 +98,35 @@ export function haforgeRuns(inventory: Inventory, rabbitmqHosts: readonly string
   const out: HaforgeRun[] = [];
   for (const h of rabbitmqHosts) out.push({ host: h, unit: "rabbitmq-server", path: "rabbitmq", what: "the RabbitMQ cluster" });
   const store = inventory.quorumStore;
-  if (store) for (const h of storeMembers) out.push({ host: h, unit: store.kind, path: "quorumStore", what: `the ${store.kind} quorum store` });
+  if (store)
+    for (const h of storeMembers) out.push({ host: h, unit: store.kind, path: "quorumStore", what: `the ${store.kind} quorum store` });
   (inventory.keepalived?.instances ?? []).forEach((k, i) =>
-    k.hosts.forEach((h, j) => out.push({ host: typeof h === "string" ? h : h.host, unit: "keepalived", path: `keepalived.instances[${i}].hosts[${j}]`, what: `keepalived instance '${k.name}'` })),
+    k.hosts.forEach((h, j) =>
+      out.push({
+        host: typeof h === "string" ? h : h.host,
+        unit: "keepalived",
+        path: `keepalived.instances[${i}].hosts[${j}]`,
+        what: `keepalived instance '${k.name}'`,
+      }),
+    ),
   );
   const pg = inventory.postgres;
-  if (pg?.engine === "patroni") pg.nodes.forEach((h, i) => out.push({ host: h, unit: "patroni", path: `postgres.nodes[${i}]`, what: "Patroni" }));
+  if (pg?.engine === "patroni")
+    pg.nodes.forEach((h, i) => out.push({ host: h, unit: "patroni", path: `postgres.nodes[${i}]`, what: "Patroni" }));
   inventory.activePassive.forEach((a, i) =>
-    a.hosts.forEach((h, j) => out.push({ host: h, unit: a.service, path: `activePassive[${i}].hosts[${j}]`, what: `active/passive app '${a.name}'` })),
+    a.hosts.forEach((h, j) =>
+      out.push({ host: h, unit: a.service, path: `activePassive[${i}].hosts[${j}]`, what: `active/passive app '${a.name}'` }),
+    ),
   );
   (inventory.pacemaker?.clusters ?? []).forEach((c, i) =>
     (c.lightweight?.systemdServices ?? []).forEach((svc, j) => {
       for (const n of c.nodes)
-        out.push({ host: nodeName(n), unit: svc.replace(/\.service$/, ""), path: `pacemaker.clusters[${i}].lightweight.systemdServices[${j}]`, what: "`systemdServices` (left to systemd with Restart=always)" });
+        out.push({
+          host: nodeName(n),
+          unit: svc.replace(/\.service$/, ""),
+          path: `pacemaker.clusters[${i}].lightweight.systemdServices[${j}]`,
+          what: "`systemdServices` (left to systemd with Restart=always)",
+        });
     }),
   );
   return out;

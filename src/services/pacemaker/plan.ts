@@ -74,7 +74,12 @@ export function plan(ctx: PlanContext): PlanStep {
     const prev = names.get(c.name);
     if (prev !== undefined)
       findings.push(
-        error("pacemaker.duplicate-cluster", `pacemaker.clusters[${ci}].name`, `cluster name '${c.name}' is already used by pacemaker.clusters[${prev}]`, "Give every cluster its own name."),
+        error(
+          "pacemaker.duplicate-cluster",
+          `pacemaker.clusters[${ci}].name`,
+          `cluster name '${c.name}' is already used by pacemaker.clusters[${prev}]`,
+          "Give every cluster its own name.",
+        ),
       );
     else names.set(c.name, ci);
   });
@@ -120,14 +125,34 @@ export function plan(ctx: PlanContext): PlanStep {
       if (!prev) memberOf.set(n.host, { cluster: c.name, path });
     }
 
-    const q = planQuorum(c, base, nodes.length, ctx.hosts, nodes.map((n) => n.host));
+    const q = planQuorum(
+      c,
+      base,
+      nodes.length,
+      ctx.hosts,
+      nodes.map((n) => n.host),
+    );
     findings.push(...q.findings);
     const fencing = planFencing(c, base, nodes.length);
     findings.push(...fencing.findings);
     findings.push(...planCounts(c, base, nodes.length, fencing.stonithEnabled, fencing.devices));
     findings.push(...planTransport(c, base, nodes));
-    findings.push(...planRemotes(c, base, nodes.map((n) => n.host), ctx.hosts));
-    findings.push(...checkResources(c, base, nodes.map((n) => n.host), ctx.hosts));
+    findings.push(
+      ...planRemotes(
+        c,
+        base,
+        nodes.map((n) => n.host),
+        ctx.hosts,
+      ),
+    );
+    findings.push(
+      ...checkResources(
+        c,
+        base,
+        nodes.map((n) => n.host),
+        ctx.hosts,
+      ),
+    );
 
     const nqp = String(c.properties["no-quorum-policy"] ?? "").toLowerCase();
     if (nqp === "ignore" && nodes.length > 1)
@@ -158,7 +183,13 @@ export function plan(ctx: PlanContext): PlanStep {
     // because every restart of it is an outage.
     if (nodes.length > 0) {
       const { expectedVotes, quorum, failuresTolerated } = q.quorum;
-      rolling.push({ id: `pacemaker:${c.name}`, service: "pacemaker", hosts: nodes.map((n) => n.host), maxUnavailable: 1, quorum: { expectedVotes, quorum, failuresTolerated } });
+      rolling.push({
+        id: `pacemaker:${c.name}`,
+        service: "pacemaker",
+        hosts: nodes.map((n) => n.host),
+        maxUnavailable: 1,
+        quorum: { expectedVotes, quorum, failuresTolerated },
+      });
       if (q.quorum.failuresTolerated === 0)
         findings.push(
           warning(
@@ -175,7 +206,11 @@ export function plan(ctx: PlanContext): PlanStep {
   findings.push(
     ...doublyRunFindings(
       ctx.inventory,
-      haforgeRuns(ctx.inventory, (ctx.plan.rabbitmq?.nodes ?? []).map((n) => n.host), (ctx.plan.quorumStore?.members ?? []).map((m) => m.host)),
+      haforgeRuns(
+        ctx.inventory,
+        (ctx.plan.rabbitmq?.nodes ?? []).map((n) => n.host),
+        (ctx.plan.quorumStore?.members ?? []).map((m) => m.host),
+      ),
     ),
   );
 
@@ -183,7 +218,11 @@ export function plan(ctx: PlanContext): PlanStep {
 }
 
 /** Nodes: inventory hosts, no duplicates, unique nodeids; ids 1..n in order unless given. */
-function planNodes(c: PacemakerCluster, base: string, hosts: ReadonlyMap<string, PlannedHost>): { nodes: PacemakerNodePlan[]; findings: Finding[] } {
+function planNodes(
+  c: PacemakerCluster,
+  base: string,
+  hosts: ReadonlyMap<string, PlannedHost>,
+): { nodes: PacemakerNodePlan[]; findings: Finding[] } {
   const findings: Finding[] = [];
   const raw: NodeIn[] = c.nodes.map((n, index) => (typeof n === "string" ? { host: n, index } : { ...n, index }));
   const kept: NodeIn[] = [];
@@ -192,12 +231,24 @@ function planNodes(c: PacemakerCluster, base: string, hosts: ReadonlyMap<string,
     const path = `${base}.nodes[${n.index}]`;
     if (!hosts.has(n.host)) {
       findings.push(
-        error("pacemaker.unknown-host", path, `node '${n.host}' of cluster '${c.name}' is not an inventory host`, "Add it under `hosts` or fix the name."),
+        error(
+          "pacemaker.unknown-host",
+          path,
+          `node '${n.host}' of cluster '${c.name}' is not an inventory host`,
+          "Add it under `hosts` or fix the name.",
+        ),
       );
       continue;
     }
     if (seen.has(n.host)) {
-      findings.push(error("pacemaker.duplicate-node", path, `host '${n.host}' is listed twice in the nodes of cluster '${c.name}'`, "List each node once."));
+      findings.push(
+        error(
+          "pacemaker.duplicate-node",
+          path,
+          `host '${n.host}' is listed twice in the nodes of cluster '${c.name}'`,
+          "List each node once.",
+        ),
+      );
       continue;
     }
     seen.add(n.host);
@@ -261,16 +312,18 @@ function checkLayout(layout: "per-service" | "all-in-one" | "lightweight", clust
       ),
     );
   if (layout === "lightweight" && light.length > 1)
-    light.slice(1).forEach(({ c, i }) =>
-      findings.push(
-        error(
-          "pacemaker.lightweight-multiple",
-          `pacemaker.clusters[${i}].lightweight`,
-          `cluster '${c.name}' carries a \`lightweight\` section, and so does cluster '${light[0]!.c.name}'`,
-          "The lightweight layout has one controllers' cluster.",
+    light
+      .slice(1)
+      .forEach(({ c, i }) =>
+        findings.push(
+          error(
+            "pacemaker.lightweight-multiple",
+            `pacemaker.clusters[${i}].lightweight`,
+            `cluster '${c.name}' carries a \`lightweight\` section, and so does cluster '${light[0]!.c.name}'`,
+            "The lightweight layout has one controllers' cluster.",
+          ),
         ),
-      ),
-    );
+      );
   if (layout !== "lightweight")
     light.forEach(({ c, i }) =>
       findings.push(
@@ -320,7 +373,9 @@ function planQuorum(
       ),
     );
   if (q.qdevice) {
-    const incompatible = [q.autoTieBreaker && "autoTieBreaker", q.lastManStanding && "lastManStanding", q.twoNode && "twoNode"].filter(Boolean) as string[];
+    const incompatible = [q.autoTieBreaker && "autoTieBreaker", q.lastManStanding && "lastManStanding", q.twoNode && "twoNode"].filter(
+      Boolean,
+    ) as string[];
     if (incompatible.length > 0)
       findings.push(
         error(
@@ -332,7 +387,12 @@ function planQuorum(
       );
     if (!hosts.has(q.qdevice.host))
       findings.push(
-        error("pacemaker.unknown-host", `${base}.quorum.qdevice.host`, `qdevice host '${q.qdevice.host}' of cluster '${c.name}' is not an inventory host`, "Add the qnetd host under `hosts`."),
+        error(
+          "pacemaker.unknown-host",
+          `${base}.quorum.qdevice.host`,
+          `qdevice host '${q.qdevice.host}' of cluster '${c.name}' is not an inventory host`,
+          "Add the qnetd host under `hosts`.",
+        ),
       );
     else if (nodeHosts.includes(q.qdevice.host))
       findings.push(
@@ -410,7 +470,9 @@ function planCounts(c: PacemakerCluster, base: string, n: number, stonithEnabled
   const path = `${base}.nodes`;
   const q = c.quorum;
   if (n === 0) {
-    findings.push(error("pacemaker.too-few-nodes", path, `cluster '${c.name}' has no nodes`, "List 3 or more inventory hosts under `nodes`."));
+    findings.push(
+      error("pacemaker.too-few-nodes", path, `cluster '${c.name}' has no nodes`, "List 3 or more inventory hosts under `nodes`."),
+    );
   } else if (n === 1) {
     findings.push(
       warning(
@@ -479,14 +541,23 @@ function planTransport(c: PacemakerCluster, base: string, nodes: readonly Pacema
   for (const n of nodes) {
     const path = `${base}.nodes[${nodeIndex(n.host)}].addrs`;
     if (n.addrs.length === 0)
-      findings.push(error("pacemaker.no-links", path, `node '${n.host}' of cluster '${c.name}' has an empty \`addrs\``, "Give at least one link address, or omit `addrs` to use the host's internal address."));
+      findings.push(
+        error(
+          "pacemaker.no-links",
+          path,
+          `node '${n.host}' of cluster '${c.name}' has an empty \`addrs\``,
+          "Give at least one link address, or omit `addrs` to use the host's internal address.",
+        ),
+      );
     else if (n.addrs.length > maxLinks)
       findings.push(
         error(
           "pacemaker.too-many-links",
           path,
           `node '${n.host}' of cluster '${c.name}' has ${n.addrs.length} link addresses; \`transport\` '${c.transport}' allows ${maxLinks}`,
-          c.transport === "knet" ? "knet supports links 0-7 (corosync.conf(5))." : "udp/udpu carry one ring: use `transport: knet` for redundant links.",
+          c.transport === "knet"
+            ? "knet supports links 0-7 (corosync.conf(5))."
+            : "udp/udpu carry one ring: use `transport: knet` for redundant links.",
         ),
       );
     if (first && n !== first && n.addrs.length !== first.addrs.length)
@@ -511,14 +582,26 @@ function planTransport(c: PacemakerCluster, base: string, nodes: readonly Pacema
       const path = `${base}.nodes[${nodeIndex(n.host)}].addrs`;
       const prev = owner.get(a);
       if (prev !== undefined)
-        findings.push(error("pacemaker.duplicate-link-address", path, `link ${l} address '${a}' of node '${n.host}' is also node '${prev}''s`, "Every node needs its own address on each link."));
+        findings.push(
+          error(
+            "pacemaker.duplicate-link-address",
+            path,
+            `link ${l} address '${a}' of node '${n.host}' is also node '${prev}''s`,
+            "Every node needs its own address on each link.",
+          ),
+        );
       else owner.set(a, n.host);
       const fam = ipFamily(a);
       if (fam) fams.add(fam);
     }
     if (fams.size > 1)
       findings.push(
-        error("pacemaker.link-family-mismatch", `${base}.nodes`, `link ${l} of cluster '${c.name}' mixes IPv4 and IPv6 addresses`, "Use one address family per link (corosync.conf(5), ip_version)."),
+        error(
+          "pacemaker.link-family-mismatch",
+          `${base}.nodes`,
+          `link ${l} of cluster '${c.name}' mixes IPv4 and IPv6 addresses`,
+          "Use one address family per link (corosync.conf(5), ip_version).",
+        ),
       );
   }
   const { cipher, hash } = c.crypto;
@@ -558,7 +641,15 @@ function planRemotes(c: PacemakerCluster, base: string, nodes: readonly string[]
   const seen = new Set<string>();
   c.remoteNodes.forEach((r, i) => {
     const path = `${base}.remoteNodes[${i}]`;
-    if (!hosts.has(r)) findings.push(error("pacemaker.unknown-host", path, `remote node '${r}' of cluster '${c.name}' is not an inventory host`, "Add it under `hosts` or fix the name."));
+    if (!hosts.has(r))
+      findings.push(
+        error(
+          "pacemaker.unknown-host",
+          path,
+          `remote node '${r}' of cluster '${c.name}' is not an inventory host`,
+          "Add it under `hosts` or fix the name.",
+        ),
+      );
     else if (nodes.includes(r))
       findings.push(
         error(
@@ -568,7 +659,10 @@ function planRemotes(c: PacemakerCluster, base: string, nodes: readonly string[]
           "A host runs either the full stack (corosync + pacemaker) or pacemaker_remote.",
         ),
       );
-    else if (seen.has(r)) findings.push(error("pacemaker.duplicate-node", path, `remote node '${r}' is listed twice in cluster '${c.name}'`, "List each remote node once."));
+    else if (seen.has(r))
+      findings.push(
+        error("pacemaker.duplicate-node", path, `remote node '${r}' is listed twice in cluster '${c.name}'`, "List each remote node once."),
+      );
     seen.add(r);
   });
   return findings;

@@ -91,7 +91,8 @@ export function corosyncApplyScript(ctx: RenderContext, init: InitSystem): strin
  * cluster back ("CLUSTER OK": a DC, every node online) before the next node goes.
  */
 export function corosyncRollHealth(init: InitSystem): string {
-  const pcmkRunning = init === "systemd" ? "systemctl is-active --quiet pacemaker" : "supervisorctl status pacemaker 2>/dev/null | grep -q RUNNING";
+  const pcmkRunning =
+    init === "systemd" ? "systemctl is-active --quiet pacemaker" : "supervisorctl status pacemaker 2>/dev/null | grep -q RUNNING";
   return `${COROSYNC_HEALTH} && { ! ${pcmkRunning} || ${PACEMAKER_HEALTH}; }`;
 }
 export const PACEMAKER_AUTHKEY = "/etc/pacemaker/authkey";
@@ -299,7 +300,9 @@ function renderCluster(ctx: RenderContext, cluster: PacemakerClusterPlan): Rende
         // Retry forever (the lightweight design relies on it: a service whose database or broker
         // is away keeps coming back): systemd's default start limit (5 starts in 10 s) would
         // otherwise give up on it for good.
-        files.push(systemdDropIn(host, unit, "haforge-restart", "[Unit]\nStartLimitIntervalSec=0\n\n[Service]\nRestart=always\nRestartSec=5s\n"));
+        files.push(
+          systemdDropIn(host, unit, "haforge-restart", "[Unit]\nStartLimitIntervalSec=0\n\n[Service]\nRestart=always\nRestartSec=5s\n"),
+        );
       }
     }
     actions.push(membershipAction(cluster, host));

@@ -64,7 +64,9 @@ export function checkResources(
     }
     if (lw.managed.includes("cinder-volume")) declare("openstack-cinder-volume", "primitive", `${base}.lightweight.managed`);
   }
-  cluster.primitives.forEach((p, i) => declare(p.id, p.agent.startsWith("stonith:") ? "fencing" : "primitive", `${base}.primitives[${i}].id`));
+  cluster.primitives.forEach((p, i) =>
+    declare(p.id, p.agent.startsWith("stonith:") ? "fencing" : "primitive", `${base}.primitives[${i}].id`),
+  );
   cluster.groups.forEach((g, i) => declare(g.id, "group", `${base}.groups[${i}].id`));
   cluster.clones.forEach((c, i) => declare(c.id, "clone", `${base}.clones[${i}].id`));
   cluster.fencing.forEach((f, i) => declare(f.id, "fencing", `${base}.fencing[${i}].id`));
@@ -166,7 +168,12 @@ export function checkResources(
     if (k === undefined) findings.push(unknown(c.resource, path, `resource of clone '${c.id}'`));
     else if (k !== "primitive" && k !== "group")
       findings.push(
-        error("pacemaker.invalid-clone-resource", path, `clone '${c.id}' wraps '${c.resource}', a ${k}; clones wrap a primitive or a group`, "Clone the primitive or group itself."),
+        error(
+          "pacemaker.invalid-clone-resource",
+          path,
+          `clone '${c.id}' wraps '${c.resource}', a ${k}; clones wrap a primitive or a group`,
+          "Clone the primitive or group itself.",
+        ),
       );
     else if (groupOf.has(c.resource))
       findings.push(
@@ -179,7 +186,12 @@ export function checkResources(
       );
     else if (clonedBy.has(c.resource))
       findings.push(
-        error("pacemaker.duplicate-clone", path, `'${c.resource}' is wrapped by clone '${clonedBy.get(c.resource)}' and again by clone '${c.id}'`, "Clone a resource once."),
+        error(
+          "pacemaker.duplicate-clone",
+          path,
+          `'${c.resource}' is wrapped by clone '${clonedBy.get(c.resource)}' and again by clone '${c.id}'`,
+          "Clone a resource once.",
+        ),
       );
     else clonedBy.set(c.resource, c.id);
   });
@@ -214,13 +226,27 @@ export function checkResources(
     refCheck(c.resource, `${base}.constraints.colocation[${i}].resource`, `resource of colocation constraint '${c.id}'`);
     refCheck(c.with, `${base}.constraints.colocation[${i}].with`, `\`with\` of colocation constraint '${c.id}'`);
     if (c.resource === c.with)
-      findings.push(error("pacemaker.self-constraint", `${base}.constraints.colocation[${i}]`, `colocation constraint '${c.id}' ties '${c.resource}' to itself`, "Name two different resources."));
+      findings.push(
+        error(
+          "pacemaker.self-constraint",
+          `${base}.constraints.colocation[${i}]`,
+          `colocation constraint '${c.id}' ties '${c.resource}' to itself`,
+          "Name two different resources.",
+        ),
+      );
   });
   cluster.constraints.order.forEach((o, i) => {
     refCheck(o.first, `${base}.constraints.order[${i}].first`, `\`first\` of order constraint '${o.id}'`);
     refCheck(o.then, `${base}.constraints.order[${i}].then`, `\`then\` of order constraint '${o.id}'`);
     if (o.first === o.then)
-      findings.push(error("pacemaker.self-constraint", `${base}.constraints.order[${i}]`, `order constraint '${o.id}' orders '${o.first}' after itself`, "Name two different resources."));
+      findings.push(
+        error(
+          "pacemaker.self-constraint",
+          `${base}.constraints.order[${i}]`,
+          `order constraint '${o.id}' orders '${o.first}' after itself`,
+          "Name two different resources.",
+        ),
+      );
   });
 
   // Fencing devices fence cluster nodes; with every device listing its hosts, an unlisted node
@@ -273,7 +299,9 @@ function checkVips(cluster: PacemakerCluster, base: string, nodes: readonly stri
           isLight
             ? `VIP '${vip.id}' of cluster '${cluster.name}' has address '${cluster.lightweight?.vips.find((v) => v.name === vip.id)?.address ?? vip.address}', not a CIDR`
             : `primitive '${vip.id}' of cluster '${cluster.name}' has \`ip\` '${vip.address}'${rawMask(cluster, vip.id)}, not a valid address`,
-          isLight ? "Write the VIP as ADDRESS/PREFIX, e.g. 192.168.24.10/24." : "Set `ip` to an IPv4/IPv6 address and `cidr_netmask` to a prefix length.",
+          isLight
+            ? "Write the VIP as ADDRESS/PREFIX, e.g. 192.168.24.10/24."
+            : "Set `ip` to an IPv4/IPv6 address and `cidr_netmask` to a prefix length.",
         ),
       );
       continue;
@@ -281,7 +309,12 @@ function checkVips(cluster: PacemakerCluster, base: string, nodes: readonly stri
     const dup = [...seen.entries()].find(([a]) => sameAddress(a, vip.address));
     if (dup)
       findings.push(
-        error("pacemaker.duplicate-vip", vip.path, `VIP '${vip.address}' of '${vip.id}' is already managed by '${dup[1]}' in cluster '${cluster.name}'`, "Give each VIP its own address."),
+        error(
+          "pacemaker.duplicate-vip",
+          vip.path,
+          `VIP '${vip.address}' of '${vip.id}' is already managed by '${dup[1]}' in cluster '${cluster.name}'`,
+          "Give each VIP its own address.",
+        ),
       );
     seen.set(vip.address, vip.id);
     for (const h of hostsWithAddress(hosts, vip.address))

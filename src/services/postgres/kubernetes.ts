@@ -35,15 +35,27 @@ import {
 } from "../../kubernetes";
 import type { KubernetesRenderResult, RenderContext, ServiceModule } from "../types";
 import { PG_REPLICATION_USER, PG_SUPERUSER } from "./patroni";
-import { STOLON_COMPONENT_LABEL, STOLON_CLUSTER_LABEL, STOLON_SECRET_KEYS, stolonOnKubernetes, type StolonOnKubernetes } from "./k8s-topology";
+import {
+  STOLON_COMPONENT_LABEL,
+  STOLON_CLUSTER_LABEL,
+  STOLON_SECRET_KEYS,
+  stolonOnKubernetes,
+  type StolonOnKubernetes,
+} from "./k8s-topology";
 import { STOLON_SPEC_FILE, stolonClusterSpec, stolonctl } from "./stolon";
 
 /** Environment prefixes: every stolon flag can be given as PREFIX + FLAG_NAME (flagutil.SetFlagsFromEnv). */
-export const STOLON_ENV_PREFIX = { "stolon-keeper": "STKEEPER_", "stolon-sentinel": "STSENTINEL_", "stolon-proxy": "STPROXY_", stolonctl: "STOLONCTL_" } as const;
+export const STOLON_ENV_PREFIX = {
+  "stolon-keeper": "STKEEPER_",
+  "stolon-sentinel": "STSENTINEL_",
+  "stolon-proxy": "STPROXY_",
+  stolonctl: "STOLONCTL_",
+} as const;
 export type StolonCommand = keyof typeof STOLON_ENV_PREFIX;
 
 /** `--flag` of `cmd` as an environment variable (the tests check each flag against stolon's docs). */
-export const stolonEnvName = (cmd: StolonCommand, flag: string): string => `${STOLON_ENV_PREFIX[cmd]}${flag.toUpperCase().replace(/-/g, "_")}`;
+export const stolonEnvName = (cmd: StolonCommand, flag: string): string =>
+  `${STOLON_ENV_PREFIX[cmd]}${flag.toUpperCase().replace(/-/g, "_")}`;
 
 const METRICS_PORT = 8080;
 const DATA_DIR = "/stolon-data";
@@ -127,7 +139,12 @@ function renderKubernetes(ctx: RenderContext): KubernetesRenderResult {
                 { name: "metrics", containerPort: METRICS_PORT },
               ],
               // Ready when its PostgreSQL answers (master or standby).
-              readinessProbe: { exec: { command: ["sh", "-c", `pg_isready -q -h "$POD_IP" -p ${pg.port}`] }, initialDelaySeconds: 10, periodSeconds: 10, timeoutSeconds: 5 },
+              readinessProbe: {
+                exec: { command: ["sh", "-c", `pg_isready -q -h "$POD_IP" -p ${pg.port}`] },
+                initialDelaySeconds: 10,
+                periodSeconds: 10,
+                timeoutSeconds: 5,
+              },
               volumeMounts: [{ name: "data", mountPath: DATA_DIR }],
             },
           ],
@@ -137,7 +154,13 @@ function renderKubernetes(ctx: RenderContext): KubernetesRenderResult {
     },
   };
 
-  const deployment = (name: string, selector: Labels, component: "stolon-sentinel" | "stolon-proxy", replicas: number, container: Record<string, unknown>): K8sObject => ({
+  const deployment = (
+    name: string,
+    selector: Labels,
+    component: "stolon-sentinel" | "stolon-proxy",
+    replicas: number,
+    container: Record<string, unknown>,
+  ): K8sObject => ({
     apiVersion: "apps/v1",
     kind: "Deployment",
     metadata: m(name, WAVE.data, selector),
@@ -155,7 +178,11 @@ function renderKubernetes(ctx: RenderContext): KubernetesRenderResult {
     name: "sentinel",
     image,
     command: ["stolon-sentinel"],
-    env: [envField("POD_NAME", "metadata.name"), ...storeEnv("stolon-sentinel", s), envValue(stolonEnvName("stolon-sentinel", "metrics-listen-address"), `0.0.0.0:${METRICS_PORT}`)],
+    env: [
+      envField("POD_NAME", "metadata.name"),
+      ...storeEnv("stolon-sentinel", s),
+      envValue(stolonEnvName("stolon-sentinel", "metrics-listen-address"), `0.0.0.0:${METRICS_PORT}`),
+    ],
     ports: [{ name: "metrics", containerPort: METRICS_PORT }],
     readinessProbe: { httpGet: { path: "/metrics", port: "metrics" }, periodSeconds: 10 },
   });
@@ -238,12 +265,16 @@ function renderKubernetes(ctx: RenderContext): KubernetesRenderResult {
     }),
     configMap(cfg(s.names.specConfigMap), specData),
     initJob,
-    service(m(s.names.keeperService, WAVE.data, s.selectors.keeper), s.selectors.keeper, [{ name: "postgres", port: pg.port }], { headless: true }),
+    service(m(s.names.keeperService, WAVE.data, s.selectors.keeper), s.selectors.keeper, [{ name: "postgres", port: pg.port }], {
+      headless: true,
+    }),
     keepers,
     sentinels,
     proxies,
     // Clients connect on the usual Postgres port; the proxies listen on proxyPort.
-    service(m(s.names.proxyService, WAVE.data, s.selectors.proxy), s.selectors.proxy, [{ name: "postgres", port: pg.port, targetPort: "postgres" }]),
+    service(m(s.names.proxyService, WAVE.data, s.selectors.proxy), s.selectors.proxy, [
+      { name: "postgres", port: pg.port, targetPort: "postgres" },
+    ]),
     pdb(m(s.names.keepers, WAVE.data, s.selectors.keeper), s.selectors.keeper, { minAvailable: s.quorum.keepers.quorum }),
     pdb(m(s.names.sentinels, WAVE.data, s.selectors.sentinel), s.selectors.sentinel, { minAvailable: s.quorum.sentinels.quorum }),
     pdb(m(s.names.proxies, WAVE.data, s.selectors.proxy), s.selectors.proxy, { maxUnavailable: 1 }),

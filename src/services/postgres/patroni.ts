@@ -210,32 +210,31 @@ export function renderPatroni(ctx: RenderContext, pg: PostgresPlan): { files: Fi
       validate: PATRONI_VALIDATE,
       notify: ["patroni"],
     });
-    const health =
-      `python3 -c "import urllib.request; urllib.request.urlopen('http://${hostPort(host.internalAddress, PATRONI_REST_PORT)}/health', timeout=5)"`;
+    const health = `python3 -c "import urllib.request; urllib.request.urlopen('http://${hostPort(host.internalAddress, PATRONI_REST_PORT)}/health', timeout=5)"`;
     // systemd: Debian's patroni.service (the same /etc/patroni/config.yml, User=postgres,
     // KillMode=process so PostgreSQL is not killed with Patroni, HUP reload) plus, on a store
     // member, an ordering after the store.
     const afterStore = quorumMembers.has(name) && ctx.plan.quorumStore ? `${ctx.plan.quorumStore.kind}.service` : undefined;
     const d = packagedDaemon(
       {
-      host: name,
-      init: host.init,
-      name: "patroni",
-      description: `Patroni member ${name} of ${pg.clusterName} (haforge)`,
-      command: `/usr/bin/patroni ${PATRONI_CONFIG}`,
-      user: "postgres",
-      group: "postgres",
-      workingDirectory: POSTGRES_HOME,
-      environment: { HOME: POSTGRES_HOME },
-      // Patroni re-reads its config on SIGHUP (https://patroni.readthedocs.io/en/latest/faq.html).
-      reloadSignal: "HUP",
-      // /health answers 200 once PostgreSQL runs (primary or replica).
-      health,
-      rollGroup: `patroni:${pg.clusterName}`,
-      ...(afterStore ? { after: [afterStore] } : {}),
-      startsecs: 5,
-      // A fast shutdown of PostgreSQL (checkpoint) may take a while: let Patroni finish it.
-      stopwaitsecs: 120,
+        host: name,
+        init: host.init,
+        name: "patroni",
+        description: `Patroni member ${name} of ${pg.clusterName} (haforge)`,
+        command: `/usr/bin/patroni ${PATRONI_CONFIG}`,
+        user: "postgres",
+        group: "postgres",
+        workingDirectory: POSTGRES_HOME,
+        environment: { HOME: POSTGRES_HOME },
+        // Patroni re-reads its config on SIGHUP (https://patroni.readthedocs.io/en/latest/faq.html).
+        reloadSignal: "HUP",
+        // /health answers 200 once PostgreSQL runs (primary or replica).
+        health,
+        rollGroup: `patroni:${pg.clusterName}`,
+        ...(afterStore ? { after: [afterStore] } : {}),
+        startsecs: 5,
+        // A fast shutdown of PostgreSQL (checkpoint) may take a while: let Patroni finish it.
+        stopwaitsecs: 120,
       },
       { reloadable: true, ...(afterStore ? { dropIn: `[Unit]\nAfter=${afterStore}\nWants=${afterStore}\n` } : {}) },
     );

@@ -26,8 +26,14 @@ export function plan(ctx: PlanContext): PlanStep {
     const out: string[] = [];
     list.forEach((h, i) => {
       const path = `postgres.${field}[${i}]`;
-      if (onSsh && !ctx.hosts.has(h)) findings.push(error("postgres.unknown-host", path, `${what} '${h}' is not an inventory host`, "Add it under `hosts` or fix the name."));
-      else if (out.includes(h)) findings.push(error("postgres.duplicate-host", path, `${what} '${h}' is listed twice in \`postgres.${field}\``, "List each host once."));
+      if (onSsh && !ctx.hosts.has(h))
+        findings.push(
+          error("postgres.unknown-host", path, `${what} '${h}' is not an inventory host`, "Add it under `hosts` or fix the name."),
+        );
+      else if (out.includes(h))
+        findings.push(
+          error("postgres.duplicate-host", path, `${what} '${h}' is listed twice in \`postgres.${field}\``, "List each host once."),
+        );
       else out.push(h);
     });
     return out;
@@ -36,7 +42,12 @@ export function plan(ctx: PlanContext): PlanStep {
   const nodes = members(pg.nodes, "nodes", "Postgres node");
   if (pg.nodes.length === 1)
     findings.push(
-      warning("postgres.single-node", "postgres.nodes", `\`postgres.nodes\` has one node ('${pg.nodes[0]}'): no replica to fail over to`, "List 2 or more nodes (3 recommended)."),
+      warning(
+        "postgres.single-node",
+        "postgres.nodes",
+        `\`postgres.nodes\` has one node ('${pg.nodes[0]}'): no replica to fail over to`,
+        "List 2 or more nodes (3 recommended).",
+      ),
     );
 
   let sentinels: string[] = [];
@@ -59,19 +70,38 @@ export function plan(ctx: PlanContext): PlanStep {
         error(
           "postgres.port-collision",
           "postgres.proxyPort",
-          `\`proxyPort\` ${pg.proxyPort} equals \`port\` ${pg.port}, and stolon proxies run on Postgres nodes (${proxies.filter((p) => nodes.includes(p)).map((p) => `'${p}'`).join(", ")})`,
+          `\`proxyPort\` ${pg.proxyPort} equals \`port\` ${pg.port}, and stolon proxies run on Postgres nodes (${proxies
+            .filter((p) => nodes.includes(p))
+            .map((p) => `'${p}'`)
+            .join(", ")})`,
           "Use another `proxyPort` (default 25432).",
         ),
       );
   } else {
     for (const field of ["sentinels", "proxies"] as const)
       if (pg[field] !== undefined)
-        findings.push(warning("postgres.stolon-only-field", `postgres.${field}`, `\`postgres.${field}\` applies to stolon only; \`engine\` is 'patroni'`, `Remove \`${field}\`.`));
+        findings.push(
+          warning(
+            "postgres.stolon-only-field",
+            `postgres.${field}`,
+            `\`postgres.${field}\` applies to stolon only; \`engine\` is 'patroni'`,
+            `Remove \`${field}\`.`,
+          ),
+        );
   }
 
   const store = planStore(ctx, findings, [...new Set([...nodes, ...sentinels, ...proxies])]);
 
-  const { endpoint, fronted } = planEndpoint(pg.engine, pg.port, pg.proxyPort, nodes, proxies, ctx.plan.haproxy, ctx.plan.keepalived ?? [], ctx.hosts);
+  const { endpoint, fronted } = planEndpoint(
+    pg.engine,
+    pg.port,
+    pg.proxyPort,
+    nodes,
+    proxies,
+    ctx.plan.haproxy,
+    ctx.plan.keepalived ?? [],
+    ctx.hosts,
+  );
   if (pg.engine === "patroni" && !fronted) {
     const ka = (ctx.plan.keepalived ?? [])[0];
     if (!ka)
@@ -124,7 +154,9 @@ export function plan(ctx: PlanContext): PlanStep {
 
   // Replicas first, the leader-preferred first node last: one switchover at most per roll.
   const rolling: RollingGroup[] =
-    nodes.length > 0 ? [{ id: `${pg.engine}:${pg.clusterName}`, service: pg.engine, hosts: [...nodes.slice(1), nodes[0]!], maxUnavailable: 1 }] : [];
+    nodes.length > 0
+      ? [{ id: `${pg.engine}:${pg.clusterName}`, service: pg.engine, hosts: [...nodes.slice(1), nodes[0]!], maxUnavailable: 1 }]
+      : [];
   return { findings, patch: { postgres: plan, rollingGroups: rolling }, roles };
 }
 

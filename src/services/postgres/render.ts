@@ -21,10 +21,16 @@ function secretFindings(plan: ClusterPlan, secrets: SecretValues): Finding[] {
   const pg = plan.postgres;
   if (!pg || pg.engine !== "patroni") return [];
   const out: Finding[] = [];
-  for (const [field, ref] of [["superuserPassword", pg.superuserPassword], ["replicationPassword", pg.replicationPassword]] as const) {
+  for (const [field, ref] of [
+    ["superuserPassword", pg.superuserPassword],
+    ["replicationPassword", pg.replicationPassword],
+  ] as const) {
     if ("value" in ref || secrets[secretKey(ref)] !== undefined) {
       const issue = patroniPasswordIssue(resolveSecret(ref, secrets));
-      if (issue) out.push(error("postgres.password-unusable", `postgres.${field}`, `"${field}" ${issue}`, "Choose another password (no `$$`, not empty)."));
+      if (issue)
+        out.push(
+          error("postgres.password-unusable", `postgres.${field}`, `"${field}" ${issue}`, "Choose another password (no `$$`, not empty)."),
+        );
     }
   }
   return out;

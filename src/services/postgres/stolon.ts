@@ -67,7 +67,17 @@ export const STOLON_FLAGS: Readonly<Record<"stolon-keeper" | "stolon-sentinel" |
     "disable-data-dir-locking",
   ]),
   "stolon-sentinel": new Set([...COMMON_FLAGS, "log-color", "debug", "initial-cluster-spec"]),
-  "stolon-proxy": new Set([...COMMON_FLAGS, "log-color", "debug", "listen-address", "port", "stop-listening", "tcp-keepalive-count", "tcp-keepalive-idle", "tcp-keepalive-interval"]),
+  "stolon-proxy": new Set([
+    ...COMMON_FLAGS,
+    "log-color",
+    "debug",
+    "listen-address",
+    "port",
+    "stop-listening",
+    "tcp-keepalive-count",
+    "tcp-keepalive-idle",
+    "tcp-keepalive-interval",
+  ]),
   stolonctl: new Set([...COMMON_FLAGS, "kube-context", "kube-namespace", "kubeconfig"]),
 };
 
@@ -110,7 +120,9 @@ export const STOLON_SPEC_KEYS: ReadonlySet<string> = new Set([
  * them, so the plan step should warn (exported for it).
  */
 export function unknownStolonSpecKeys(spec: Readonly<Record<string, unknown>>): string[] {
-  return Object.keys(spec).filter((k) => !STOLON_SPEC_KEYS.has(k)).sort();
+  return Object.keys(spec)
+    .filter((k) => !STOLON_SPEC_KEYS.has(k))
+    .sort();
 }
 
 /**
@@ -130,7 +142,10 @@ export function stolonClusterSpec(pg: PostgresPlan): Record<string, unknown> {
   const params = spec["pgParameters"];
   if (params && typeof params === "object" && !Array.isArray(params)) {
     spec["pgParameters"] = Object.fromEntries(
-      Object.entries(params as Record<string, unknown>).map(([k, v]) => [k, typeof v === "number" || typeof v === "boolean" ? String(v) : v]),
+      Object.entries(params as Record<string, unknown>).map(([k, v]) => [
+        k,
+        typeof v === "number" || typeof v === "boolean" ? String(v) : v,
+      ]),
     );
   }
   return Object.fromEntries(Object.entries(spec).sort(([a], [b]) => a.localeCompare(b)));
@@ -181,7 +196,10 @@ export function stolonctl(pg: PostgresPlan, sub: string): string {
   return `${STOLON_BIN}/stolonctl ${flags(storeFlags(pg))} ${sub}`;
 }
 
-export function renderStolon(ctx: RenderContext, pg: PostgresPlan): { files: FileSpec[]; services: ServiceSpec[]; actions: ClusterAction[] } {
+export function renderStolon(
+  ctx: RenderContext,
+  pg: PostgresPlan,
+): { files: FileSpec[]; services: ServiceSpec[]; actions: ClusterAction[] } {
   const files: FileSpec[] = [];
   const services: ServiceSpec[] = [];
   const actions: ClusterAction[] = [];

@@ -47,7 +47,14 @@ export function plan(ctx: PlanContext): PlanStep {
     seen.set(host, path);
     const h = ctx.hosts.get(host);
     if (!h) {
-      findings.push(error("quorum-store.unknown-host", path, `${kind} member '${host}' is not an inventory host`, "Add it under `hosts` or fix the name."));
+      findings.push(
+        error(
+          "quorum-store.unknown-host",
+          path,
+          `${kind} member '${host}' is not an inventory host`,
+          "Add it under `hosts` or fix the name.",
+        ),
+      );
       return;
     }
     members.push({ host, name: host, address: h.internalAddress, storeOnly });
@@ -115,7 +122,14 @@ export function plan(ctx: PlanContext): PlanStep {
       ),
     );
   if (kind === "consul" && ctx.inventory.quorumStore?.enableV2 === false)
-    findings.push(warning("quorum-store.enable-v2-ignored", "quorumStore.enableV2", "`enableV2` applies to etcd only; the store is consul", "Remove `enableV2`."));
+    findings.push(
+      warning(
+        "quorum-store.enable-v2-ignored",
+        "quorumStore.enableV2",
+        "`enableV2` applies to etcd only; the store is consul",
+        "Remove `enableV2`.",
+      ),
+    );
 
   const quorum = majorityQuorum(members.length);
   const store: QuorumStorePlan = {
@@ -138,7 +152,12 @@ export function plan(ctx: PlanContext): PlanStep {
   const rolling: RollingGroup[] = members.length > 0 ? [{ id: kind, service: kind, hosts: order, maxUnavailable: 1, quorum }] : [];
   if (members.length > 0 && quorum.failuresTolerated === 0 && voters >= 3)
     findings.push(
-      warning("quorum-store.no-failure-tolerance", "quorumStore.members", `the ${kind} store tolerates 0 failures: a rolling restart makes it unavailable`, "Add voting members."),
+      warning(
+        "quorum-store.no-failure-tolerance",
+        "quorumStore.members",
+        `the ${kind} store tolerates 0 failures: a rolling restart makes it unavailable`,
+        "Add voting members.",
+      ),
     );
   return { findings, patch: { quorumStore: store, rollingGroups: rolling }, roles };
 }

@@ -81,17 +81,17 @@ function render(ctx: RenderContext): RenderResult {
       // pointed at haforge's config file (the packaged one runs `etcd $DAEMON_ARGS`).
       const d = packagedDaemon(
         {
-        host: m.host,
-        init,
-        name: "etcd",
-        description: `etcd member ${m.name} (haforge)`,
-        command: `/usr/bin/etcd --config-file ${ETCD_CONFIG}`,
-        user: "etcd",
-        group: "etcd",
-        health: etcdHealthCommand(qs),
-        rollGroup: "etcd",
-        startsecs: 3,
-        limitNofile: 65536,
+          host: m.host,
+          init,
+          name: "etcd",
+          description: `etcd member ${m.name} (haforge)`,
+          command: `/usr/bin/etcd --config-file ${ETCD_CONFIG}`,
+          user: "etcd",
+          group: "etcd",
+          health: etcdHealthCommand(qs),
+          rollGroup: "etcd",
+          startsecs: 3,
+          limitNofile: 65536,
         },
         { dropIn: `[Service]\nExecStart=\nExecStart=/usr/bin/etcd --config-file ${ETCD_CONFIG}\n` },
       );
@@ -120,14 +120,25 @@ function render(ctx: RenderContext): RenderResult {
 }
 
 /** A consul agent (server on a store member, client elsewhere): its config file and daemon. */
-function consulAgent(ctx: RenderContext, qs: QuorumStorePlan, m: StoreMemberPlan, init: PlannedHost["init"], server: boolean): { files: FileSpec[]; service: ServiceSpec } {
+function consulAgent(
+  ctx: RenderContext,
+  qs: QuorumStorePlan,
+  m: StoreMemberPlan,
+  init: PlannedHost["init"],
+  server: boolean,
+): { files: FileSpec[]; service: ServiceSpec } {
   const encrypt = qs.encryptKey
     ? resolveSecret(qs.encryptKey, ctx.secrets)
-    : (ctx.materials[consulGossipKeyMaterial(qs)] ?? `__HAFORGE_MISSING_MATERIAL_${consulGossipKeyMaterial(qs).replace(/[^A-Za-z0-9]/g, "_")}__`);
+    : (ctx.materials[consulGossipKeyMaterial(qs)] ??
+      `__HAFORGE_MISSING_MATERIAL_${consulGossipKeyMaterial(qs).replace(/[^A-Za-z0-9]/g, "_")}__`);
   const config: FileSpec = {
     host: m.host,
     path: CONSUL_CONFIG,
-    content: ctx.template("quorum-store", "consul.hcl.hbs", server ? consulServerConfig(qs, m, encrypt) : consulClientConfig(qs, m, encrypt)),
+    content: ctx.template(
+      "quorum-store",
+      "consul.hcl.hbs",
+      server ? consulServerConfig(qs, m, encrypt) : consulClientConfig(qs, m, encrypt),
+    ),
     mode: "0640",
     owner: "root",
     group: "consul",

@@ -34,7 +34,9 @@ export const HASHING_ALGORITHM = "rabbit_password_hashing_sha256";
  */
 export function rabbitPasswordHash(clusterName: string, username: string, password: string): string {
   const salt = createHash("sha256").update(`haforge/rabbitmq/${clusterName}/${username}`).digest().subarray(0, 4);
-  const digest = createHash("sha256").update(Buffer.concat([salt, Buffer.from(password, "utf8")])).digest();
+  const digest = createHash("sha256")
+    .update(Buffer.concat([salt, Buffer.from(password, "utf8")]))
+    .digest();
   return Buffer.concat([salt, digest]).toString("base64");
 }
 

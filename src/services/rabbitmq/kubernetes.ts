@@ -129,12 +129,20 @@ function renderKubernetes(ctx: RenderContext): KubernetesRenderResult {
               ports,
               // Ready once AMQP accepts connections. No liveness probe: a node waiting for its
               // peers at boot looks dead, and killing it would only restart the wait.
-              readinessProbe: { tcpSocket: { port: "amqp" }, initialDelaySeconds: 10, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 },
+              readinessProbe: {
+                tcpSocket: { port: "amqp" },
+                initialDelaySeconds: 10,
+                periodSeconds: 10,
+                timeoutSeconds: 5,
+                failureThreshold: 3,
+              },
               ...(multi
                 ? {
                     // Stop only once every quorum queue keeps a majority without this node.
                     // https://www.rabbitmq.com/docs/upgrade#maintenance-mode
-                    lifecycle: { preStop: { exec: { command: ["rabbitmq-upgrade", "await_online_quorum_plus_one", "-t", String(QUORUM_WAIT_S)] } } },
+                    lifecycle: {
+                      preStop: { exec: { command: ["rabbitmq-upgrade", "await_online_quorum_plus_one", "-t", String(QUORUM_WAIT_S)] } },
+                    },
                   }
                 : {}),
               securityContext: { allowPrivilegeEscalation: false },

@@ -48,7 +48,10 @@ const literal = (ref: SecretRef): string | undefined => ("value" in ref ? ref.va
  * applied) on every target; what each target derives on its own is the nodes, the naming mode
  * and the quorum (SSH: from the hosts, here; Kubernetes: from the pods, k8s-topology.ts).
  */
-export function rabbitMqSlice(rmq: RabbitMq, derived: Pick<RabbitMqPlan, "nodes" | "useLongName" | "useLongNameDerived" | "quorum">): RabbitMqPlan {
+export function rabbitMqSlice(
+  rmq: RabbitMq,
+  derived: Pick<RabbitMqPlan, "nodes" | "useLongName" | "useLongNameDerived" | "quorum">,
+): RabbitMqPlan {
   return {
     nodes: derived.nodes,
     useLongName: derived.useLongName,
@@ -81,19 +84,43 @@ export function plan(ctx: PlanContext): PlanStep {
     const listed = new Set<string>();
     rmq.nodes.forEach((h, j) => {
       const path = `rabbitmq.nodes[${j}]`;
-      if (!hostIndex.has(h)) findings.push(error("rabbitmq.unknown-host", path, `RabbitMQ node ${JSON.stringify(h)} is not defined in hosts`, `Add ${JSON.stringify(h)} to hosts or fix the spelling.`));
-      else if (listed.has(h)) findings.push(error("rabbitmq.duplicate-node", path, `host ${JSON.stringify(h)} is listed twice as a RabbitMQ node`));
+      if (!hostIndex.has(h))
+        findings.push(
+          error(
+            "rabbitmq.unknown-host",
+            path,
+            `RabbitMQ node ${JSON.stringify(h)} is not defined in hosts`,
+            `Add ${JSON.stringify(h)} to hosts or fix the spelling.`,
+          ),
+        );
+      else if (listed.has(h))
+        findings.push(error("rabbitmq.duplicate-node", path, `host ${JSON.stringify(h)} is listed twice as a RabbitMQ node`));
       else listed.add(h);
     });
     nodeHosts = [...listed];
-    if (rmq.nodes.length === 0) findings.push(error("rabbitmq.no-nodes", "rabbitmq.nodes", "rabbitmq.nodes is empty", "List the hosts that run RabbitMQ, or drop `nodes` to use every Tower instance."));
+    if (rmq.nodes.length === 0)
+      findings.push(
+        error(
+          "rabbitmq.no-nodes",
+          "rabbitmq.nodes",
+          "rabbitmq.nodes is empty",
+          "List the hosts that run RabbitMQ, or drop `nodes` to use every Tower instance.",
+        ),
+      );
   } else {
     // Every Tower instance runs a RabbitMQ node (Tower clustering doc: "Each AWX/Tower instance has
     // a deployment of RabbitMQ which will cluster with the other instances' RabbitMQ instances").
     nodeHosts = towerInstances(inventory);
     // (On a Kubernetes target the nodes are pods: kubernetes.replicas.rabbitmq, see kubernetes.ts.)
     if (nodeHosts.length === 0 && !inventory.tower && inventory.target !== "kubernetes") {
-      findings.push(error("rabbitmq.no-nodes", "rabbitmq.nodes", "no RabbitMQ nodes: there is no tower section to take instances from and rabbitmq.nodes is not set", "Set rabbitmq.nodes to the hosts that run RabbitMQ."));
+      findings.push(
+        error(
+          "rabbitmq.no-nodes",
+          "rabbitmq.nodes",
+          "no RabbitMQ nodes: there is no tower section to take instances from and rabbitmq.nodes is not set",
+          "Set rabbitmq.nodes to the hosts that run RabbitMQ.",
+        ),
+      );
     }
   }
   if (nodeHosts.length === 0) return { findings, patch: {} };
@@ -144,10 +171,24 @@ export function plan(ctx: PlanContext): PlanStep {
   const useLongName = rmq.useLongName ?? derived;
   for (const n of info) {
     if (!/^[A-Za-z0-9._:-]+$/.test(n.hostPart)) {
-      findings.push(error("rabbitmq.invalid-node-host", n.path, `${JSON.stringify(n.hostPart)} cannot be the host part of an Erlang node name`, "Use a DNS name or an IP address."));
+      findings.push(
+        error(
+          "rabbitmq.invalid-node-host",
+          n.path,
+          `${JSON.stringify(n.hostPart)} cannot be the host part of an Erlang node name`,
+          "Use a DNS name or an IP address.",
+        ),
+      );
     }
     if (n.kind === "ipv6") {
-      findings.push(warning("rabbitmq.ipv6-node-name", n.path, `node ${n.name} would be named rabbit@${n.hostPart}: IPv6 literals in Erlang node names need inet6 distribution and are poorly supported`, "Give the node a DNS name (FQDN) that resolves to its IPv6 address."));
+      findings.push(
+        warning(
+          "rabbitmq.ipv6-node-name",
+          n.path,
+          `node ${n.name} would be named rabbit@${n.hostPart}: IPv6 literals in Erlang node names need inet6 distribution and are poorly supported`,
+          "Give the node a DNS name (FQDN) that resolves to its IPv6 address.",
+        ),
+      );
     }
   }
   const nodes: RabbitMqNode[] = info.map((n) => ({
@@ -160,47 +201,103 @@ export function plan(ctx: PlanContext): PlanStep {
   nodes.forEach((n, i) => {
     const prev = seenNode.get(n.nodeName.toLowerCase());
     if (prev !== undefined) {
-      findings.push(error("rabbitmq.duplicate-node-name", info[i]!.path, `hosts ${JSON.stringify(prev)} and ${JSON.stringify(n.host)} would both be RabbitMQ node ${JSON.stringify(n.nodeName)}`, "Give each node its own rabbitmq_host / host name."));
+      findings.push(
+        error(
+          "rabbitmq.duplicate-node-name",
+          info[i]!.path,
+          `hosts ${JSON.stringify(prev)} and ${JSON.stringify(n.host)} would both be RabbitMQ node ${JSON.stringify(n.nodeName)}`,
+          "Give each node its own rabbitmq_host / host name.",
+        ),
+      );
     } else seenNode.set(n.nodeName.toLowerCase(), n.host);
   });
 
   // --- secrets ------------------------------------------------------------------------------------
   const cookie = literal(rmq.cookie);
   if (nodes.length > 1 && cookie === "") {
-    findings.push(error("rabbitmq.cookie-empty", "rabbitmq.cookie", `the Erlang cookie (rabbitmq_cookie) is empty on a ${nodes.length}-node RabbitMQ cluster`, "Nodes authenticate each other with the cookie: set rabbitmq_cookie (YAML: rabbitmq.cookie: { secret: rabbitmqCookie })."));
+    findings.push(
+      error(
+        "rabbitmq.cookie-empty",
+        "rabbitmq.cookie",
+        `the Erlang cookie (rabbitmq_cookie) is empty on a ${nodes.length}-node RabbitMQ cluster`,
+        "Nodes authenticate each other with the cookie: set rabbitmq_cookie (YAML: rabbitmq.cookie: { secret: rabbitmqCookie }).",
+      ),
+    );
   } else if (nodes.length >= 1 && cookie === TOWER_DEFAULT_COOKIE) {
     // A single node too: its distribution port listens on every interface, and the cookie is public.
     const what = nodes.length > 1 ? "join the cluster" : "connect to the node as an Erlang peer";
     findings.push(
-      warning("rabbitmq.cookie-default", "rabbitmq.cookie", `the Erlang cookie is Tower's default ${JSON.stringify(TOWER_DEFAULT_COOKIE)}: anyone who reaches port ${rmq.port + DIST_PORT_OFFSET} (it listens on every interface) can ${what} and run code on it`, "Set a random rabbitmq_cookie (YAML: rabbitmq.cookie: { secret: rabbitmqCookie })."),
+      warning(
+        "rabbitmq.cookie-default",
+        "rabbitmq.cookie",
+        `the Erlang cookie is Tower's default ${JSON.stringify(TOWER_DEFAULT_COOKIE)}: anyone who reaches port ${rmq.port + DIST_PORT_OFFSET} (it listens on every interface) can ${what} and run code on it`,
+        "Set a random rabbitmq_cookie (YAML: rabbitmq.cookie: { secret: rabbitmqCookie }).",
+      ),
     );
   }
   if (cookie !== undefined && cookie.length > 255) {
-    findings.push(error("rabbitmq.cookie-too-long", "rabbitmq.cookie", `the Erlang cookie is ${cookie.length} characters; Erlang accepts at most 255`));
+    findings.push(
+      error("rabbitmq.cookie-too-long", "rabbitmq.cookie", `the Erlang cookie is ${cookie.length} characters; Erlang accepts at most 255`),
+    );
   }
   if (literal(rmq.password) === "") {
-    findings.push(warning("rabbitmq.password-empty", "rabbitmq.password", `the RabbitMQ password of user ${JSON.stringify(rmq.username)} (rabbitmq_password) is empty`, "Set rabbitmq_password (YAML: rabbitmq.password: { secret: rabbitmqPassword })."));
+    findings.push(
+      warning(
+        "rabbitmq.password-empty",
+        "rabbitmq.password",
+        `the RabbitMQ password of user ${JSON.stringify(rmq.username)} (rabbitmq_password) is empty`,
+        "Set rabbitmq_password (YAML: rabbitmq.password: { secret: rabbitmqPassword }).",
+      ),
+    );
   }
 
   // --- ports ------------------------------------------------------------------------------------
   if (rmq.port + DIST_PORT_OFFSET > 65535) {
-    findings.push(error("rabbitmq.dist-port-out-of-range", "rabbitmq.port", `AMQP port ${rmq.port} puts the inter-node port at ${rmq.port + DIST_PORT_OFFSET} (port + ${DIST_PORT_OFFSET}), beyond 65535`, "Use a port below 45536 (https://www.rabbitmq.com/docs/networking#ports)."));
+    findings.push(
+      error(
+        "rabbitmq.dist-port-out-of-range",
+        "rabbitmq.port",
+        `AMQP port ${rmq.port} puts the inter-node port at ${rmq.port + DIST_PORT_OFFSET} (port + ${DIST_PORT_OFFSET}), beyond 65535`,
+        "Use a port below 45536 (https://www.rabbitmq.com/docs/networking#ports).",
+      ),
+    );
   }
   if (rmq.enableManagement && rmq.managementPort === rmq.port) {
-    findings.push(error("rabbitmq.port-conflict", "rabbitmq.managementPort", `the management UI and AMQP would both listen on port ${rmq.port}`));
+    findings.push(
+      error("rabbitmq.port-conflict", "rabbitmq.managementPort", `the management UI and AMQP would both listen on port ${rmq.port}`),
+    );
   }
 
   // --- partitions and quorum ------------------------------------------------------------------
   const quorum = majorityQuorum(nodes.length);
   if (nodes.length === 2 && rmq.partitionHandling === "pause_minority") {
     findings.push(
-      warning("rabbitmq.pause-minority-two-nodes", "rabbitmq.partitionHandling", "pause_minority on 2 nodes: on a partition each side is a minority (1 of 2) and both pause", "Use 3 nodes (an odd count) or accept the outage (https://www.rabbitmq.com/docs/partitions)."),
+      warning(
+        "rabbitmq.pause-minority-two-nodes",
+        "rabbitmq.partitionHandling",
+        "pause_minority on 2 nodes: on a partition each side is a minority (1 of 2) and both pause",
+        "Use 3 nodes (an odd count) or accept the outage (https://www.rabbitmq.com/docs/partitions).",
+      ),
     );
   } else if (nodes.length >= 4 && nodes.length % 2 === 0) {
-    findings.push(warning("rabbitmq.even-node-count", "rabbitmq.nodes", `${nodes.length} RabbitMQ nodes tolerate ${quorum.failuresTolerated} failure(s), no more than ${nodes.length - 1} would`, "An odd number of nodes gets the most out of a majority."));
+    findings.push(
+      warning(
+        "rabbitmq.even-node-count",
+        "rabbitmq.nodes",
+        `${nodes.length} RabbitMQ nodes tolerate ${quorum.failuresTolerated} failure(s), no more than ${nodes.length - 1} would`,
+        "An odd number of nodes gets the most out of a majority.",
+      ),
+    );
   }
   if (nodes.length > 1 && rmq.partitionHandling === "ignore") {
-    findings.push(warning("rabbitmq.partition-handling-ignore", "rabbitmq.partitionHandling", "partitionHandling ignore: after a network partition both sides keep accepting messages and diverge", "Use pause_minority (the default) unless the network is known never to partition."));
+    findings.push(
+      warning(
+        "rabbitmq.partition-handling-ignore",
+        "rabbitmq.partitionHandling",
+        "partitionHandling ignore: after a network partition both sides keep accepting messages and diverge",
+        "Use pause_minority (the default) unless the network is known never to partition.",
+      ),
+    );
   }
 
   const rabbitmq = rabbitMqSlice(rmq, { nodes, useLongName, useLongNameDerived: rmq.useLongName === undefined, quorum });

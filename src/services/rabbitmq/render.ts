@@ -70,7 +70,9 @@ export function rabbitmqConfModel(plan: ClusterPlan, rmq: RabbitMqPlan, node: Ra
 
 /** The `cluster_formation.classic_config.nodes.N = ...` lines: every node lists every node. */
 export function classicConfigNodes(ctx: RenderContext, rmq: RabbitMqPlan): Fragment {
-  return new Fragment(ctx.template("rabbitmq", "classic_config_nodes.hbs", { nodes: rmq.nodes.map((n, i) => ({ index: i + 1, nodeName: n.nodeName })) }));
+  return new Fragment(
+    ctx.template("rabbitmq", "classic_config_nodes.hbs", { nodes: rmq.nodes.map((n, i) => ({ index: i + 1, nodeName: n.nodeName })) }),
+  );
 }
 
 /**

@@ -19,33 +19,73 @@ export function plan(ctx: PlanContext): PlanStep {
   const pathsOn = new Map<string, { path: string; id: string; index: number }[]>();
 
   if (section.folders.length === 0)
-    findings.push(warning("syncthing.no-folders", "syncthing.folders", "`syncthing` is configured with no `folders`", "Add a folder shared by 2 or more hosts, or remove the section."));
+    findings.push(
+      warning(
+        "syncthing.no-folders",
+        "syncthing.folders",
+        "`syncthing` is configured with no `folders`",
+        "Add a folder shared by 2 or more hosts, or remove the section.",
+      ),
+    );
 
   section.folders.forEach((f, i) => {
     const base = `syncthing.folders[${i}]`;
     if (ids.has(f.id))
-      findings.push(error("syncthing.duplicate-folder", `${base}.id`, `folder id '${f.id}' is already used by syncthing.folders[${ids.get(f.id)}]`, "Devices match folders by id: give every folder its own."));
+      findings.push(
+        error(
+          "syncthing.duplicate-folder",
+          `${base}.id`,
+          `folder id '${f.id}' is already used by syncthing.folders[${ids.get(f.id)}]`,
+          "Devices match folders by id: give every folder its own.",
+        ),
+      );
     else ids.set(f.id, i);
     const absolute = f.path.startsWith("/");
     if (!absolute)
       findings.push(
-        error("syncthing.relative-path", `${base}.path`, `\`path\` '${f.path}' of folder '${f.id}' is not absolute`, "Use an absolute path, e.g. /opt/manager/resources."),
+        error(
+          "syncthing.relative-path",
+          `${base}.path`,
+          `\`path\` '${f.path}' of folder '${f.id}' is not absolute`,
+          "Use an absolute path, e.g. /opt/manager/resources.",
+        ),
       );
     const hosts: string[] = [];
     f.hosts.forEach((h, j) => {
       const path = `${base}.hosts[${j}]`;
-      if (!ctx.hosts.has(h)) findings.push(error("syncthing.unknown-host", path, `host '${h}' of folder '${f.id}' is not an inventory host`, "Add it under `hosts` or fix the name."));
-      else if (hosts.includes(h)) findings.push(error("syncthing.duplicate-host", path, `host '${h}' is listed twice in folder '${f.id}'`, "List each host once."));
+      if (!ctx.hosts.has(h))
+        findings.push(
+          error(
+            "syncthing.unknown-host",
+            path,
+            `host '${h}' of folder '${f.id}' is not an inventory host`,
+            "Add it under `hosts` or fix the name.",
+          ),
+        );
+      else if (hosts.includes(h))
+        findings.push(error("syncthing.duplicate-host", path, `host '${h}' is listed twice in folder '${f.id}'`, "List each host once."));
       else hosts.push(h);
     });
     if (new Set(f.hosts).size < 2)
-      findings.push(error("syncthing.too-few-hosts", `${base}.hosts`, `folder '${f.id}' is shared by ${new Set(f.hosts).size} distinct host(s)`, "Share a folder between 2 or more hosts."));
+      findings.push(
+        error(
+          "syncthing.too-few-hosts",
+          `${base}.hosts`,
+          `folder '${f.id}' is shared by ${new Set(f.hosts).size} distinct host(s)`,
+          "Share a folder between 2 or more hosts.",
+        ),
+      );
     if (absolute) {
       const norm = posix.normalize(f.path).replace(/\/+$/, "") || "/";
       for (const h of hosts) {
         const list = pathsOn.get(h) ?? [];
         for (const other of list) {
-          const nested = norm === other.path || norm.startsWith(`${other.path}/`) || other.path.startsWith(`${norm}/`) || other.path === "/" || norm === "/";
+          const nested =
+            norm === other.path ||
+            norm.startsWith(`${other.path}/`) ||
+            other.path.startsWith(`${norm}/`) ||
+            other.path === "/" ||
+            norm === "/";
           if (nested)
             findings.push(
               error(
@@ -64,7 +104,14 @@ export function plan(ctx: PlanContext): PlanStep {
   });
 
   if (section.guiPort === section.listenPort)
-    findings.push(error("syncthing.port-collision", "syncthing.guiPort", `\`guiPort\` and \`listenPort\` are both ${section.guiPort}`, "Use two different ports (defaults 8384 and 22000)."));
+    findings.push(
+      error(
+        "syncthing.port-collision",
+        "syncthing.guiPort",
+        `\`guiPort\` and \`listenPort\` are both ${section.guiPort}`,
+        "Use two different ports (defaults 8384 and 22000).",
+      ),
+    );
 
   // Every host that shares any folder, in inventory order.
   const all = new Set(folders.flatMap((f) => f.hosts));
@@ -73,6 +120,7 @@ export function plan(ctx: PlanContext): PlanStep {
   const roles: Record<string, string[]> = {};
   for (const h of hosts) roles[h] = ["syncthing"];
   // Syncthing has no quorum: any host may restart while one peer keeps the data.
-  const rolling: RollingGroup[] = hosts.length > 0 ? [{ id: "syncthing", service: "syncthing", hosts, maxUnavailable: Math.max(1, hosts.length - 1) }] : [];
+  const rolling: RollingGroup[] =
+    hosts.length > 0 ? [{ id: "syncthing", service: "syncthing", hosts, maxUnavailable: Math.max(1, hosts.length - 1) }] : [];
   return { findings, patch: { syncthing: plan, rollingGroups: rolling }, roles };
 }

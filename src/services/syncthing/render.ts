@@ -199,7 +199,10 @@ function render(ctx: RenderContext): RenderResult {
         host,
         phase: "post-start",
         description: `wait until every peer of ${host} is connected and 100% complete on ${myFolders.map((f) => f.id).join(", ")}`,
-        create: inSyncCommand(guiAddress, myFolders.map((f) => ({ id: f.id, peers: f.hosts.filter((h) => h !== host).map((h) => deviceIdOf(h, ctx.materials)) }))),
+        create: inSyncCommand(
+          guiAddress,
+          myFolders.map((f) => ({ id: f.id, peers: f.hosts.filter((h) => h !== host).map((h) => deviceIdOf(h, ctx.materials)) })),
+        ),
         dependsOn: [],
         triggers: [`${SYNCTHING_HOME}/config.xml`],
         // The API key is read from config.xml on the host, so the command line carries no secret.

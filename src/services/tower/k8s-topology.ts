@@ -27,14 +27,26 @@ export interface TowerGroupOnKubernetes {
 
 export interface TowerOnKubernetes {
   readonly target: KubernetesTarget;
-  readonly names: { readonly settings: string; readonly secret: string; readonly entry: string; readonly ingress: string; readonly dbJob: string };
+  readonly names: {
+    readonly settings: string;
+    readonly secret: string;
+    readonly entry: string;
+    readonly ingress: string;
+    readonly dbJob: string;
+  };
   readonly groups: readonly TowerGroupOnKubernetes[];
   /** Every web pod of every group: what the entry Service selects. */
   readonly webSelector: Labels;
   readonly broker: RabbitMqOnKubernetes;
   /** The stolon cluster Tower's database lives in, when it runs on this target. */
   readonly stolon?: StolonOnKubernetes;
-  readonly database: { readonly host: string; readonly port: number; readonly name: string; readonly user: string; readonly password?: SecretRef };
+  readonly database: {
+    readonly host: string;
+    readonly port: number;
+    readonly name: string;
+    readonly user: string;
+    readonly password?: SecretRef;
+  };
   readonly adminPassword?: SecretRef;
   readonly secretKey?: SecretRef;
 }
@@ -64,8 +76,17 @@ export function towerOnKubernetes(plan: ClusterPlan): TowerOnKubernetes | undefi
     const sel = (component: string) => selectorLabels(instance, "tower", component, { [LABEL.instanceGroup]: g.name });
     return {
       name: g.name,
-      web: { name: joinName([instance, label, "web"]), service: joinName([instance, label, "web"]), selector: sel("web"), replicas: target.replicas.web },
-      task: { name: joinName([instance, label, "task"]), selector: sel("task"), replicas: Math.max(target.replicas.task, g.policy.minimum) },
+      web: {
+        name: joinName([instance, label, "web"]),
+        service: joinName([instance, label, "web"]),
+        selector: sel("web"),
+        replicas: target.replicas.web,
+      },
+      task: {
+        name: joinName([instance, label, "task"]),
+        selector: sel("task"),
+        replicas: Math.max(target.replicas.task, g.policy.minimum),
+      },
     };
   });
   const stolon = stolonOnKubernetes(plan);

@@ -60,7 +60,7 @@ function renderKubernetes(ctx: RenderContext): KubernetesRenderResult {
   const m = (name: string, wave: number, selector: Labels) => meta(namespace, name, objectLabels(selector), wave);
 
   const settingsData = { ...towerEnv(t), [SETTINGS_PY_KEY]: settingsPy(t) };
-  const secretKey = t.secretKey ? resolveSecret(t.secretKey, ctx.secrets) : ctx.materials[K8S_SECRET_KEY_MATERIAL] ?? "";
+  const secretKey = t.secretKey ? resolveSecret(t.secretKey, ctx.secrets) : (ctx.materials[K8S_SECRET_KEY_MATERIAL] ?? "");
   const secretData: Record<string, string> = {
     [TOWER_SECRET_KEYS.secretKey]: secretKey,
     [TOWER_SECRET_KEYS.dbPassword]: t.database.password ? resolveSecret(t.database.password, ctx.secrets) : "",
@@ -69,13 +69,25 @@ function renderKubernetes(ctx: RenderContext): KubernetesRenderResult {
 
   const volumes = [
     { name: "settings", configMap: { name: t.names.settings, items: [{ key: SETTINGS_PY_KEY, path: SETTINGS_PY_KEY }] } },
-    { name: "secret-key", secret: { secretName: t.names.secret, items: [{ key: TOWER_SECRET_KEYS.secretKey, path: TOWER_SECRET_KEYS.secretKey }], defaultMode: 0o440 } },
+    {
+      name: "secret-key",
+      secret: {
+        secretName: t.names.secret,
+        items: [{ key: TOWER_SECRET_KEYS.secretKey, path: TOWER_SECRET_KEYS.secretKey }],
+        defaultMode: 0o440,
+      },
+    },
   ];
   const mounts = [
     { name: "settings", mountPath: SETTINGS_PY_PATH, subPath: SETTINGS_PY_KEY, readOnly: true },
     { name: "secret-key", mountPath: SECRET_KEY_PATH, subPath: TOWER_SECRET_KEYS.secretKey, readOnly: true },
   ];
-  const memcached = { name: "memcached", image: images.memcached, args: ["-m", "64"], ports: [{ name: "memcached", containerPort: MEMCACHED_PORT }] };
+  const memcached = {
+    name: "memcached",
+    image: images.memcached,
+    args: ["-m", "64"],
+    ports: [{ name: "memcached", containerPort: MEMCACHED_PORT }],
+  };
   const podTemplate = (labels: Labels, containers: Record<string, unknown>[], selector: Labels) => ({
     metadata: { labels, annotations: { [ANNOTATION.configHash]: configHash(settingsData) } },
     spec: {
@@ -163,7 +175,9 @@ function renderKubernetes(ctx: RenderContext): KubernetesRenderResult {
 
   // The entry point: every web pod of every group.
   manifests.push(
-    service(m(t.names.entry, WAVE.app, t.webSelector), t.webSelector, [{ name: "http", port: 80, targetPort: "http" }], { type: t.target.loadBalancer ? "LoadBalancer" : "ClusterIP" }),
+    service(m(t.names.entry, WAVE.app, t.webSelector), t.webSelector, [{ name: "http", port: 80, targetPort: "http" }], {
+      type: t.target.loadBalancer ? "LoadBalancer" : "ClusterIP",
+    }),
   );
   const ing = t.target.ingress;
   if (ing) {
@@ -194,7 +208,10 @@ function materials(plan: ClusterPlan): readonly MaterialSpec[] {
   const ssh = renderPart.materials?.(plan) ?? [];
   const t = plan.target === "kubernetes" && plan.inventory.tower && !plan.inventory.tower.secretKey;
   return t
-    ? [...ssh, { key: K8S_SECRET_KEY_MATERIAL, kind: { type: "token", length: 64 }, description: "Tower SECRET_KEY of the Kubernetes target" }]
+    ? [
+        ...ssh,
+        { key: K8S_SECRET_KEY_MATERIAL, kind: { type: "token", length: 64 }, description: "Tower SECRET_KEY of the Kubernetes target" },
+      ]
     : ssh;
 }
 

@@ -45,12 +45,22 @@ export function plan(ctx: PlanContext): PlanStep {
   const towerIdx = t.instanceGroups.findIndex((g) => g.name === "tower");
   if (towerIdx < 0) {
     findings.push(
-      error("tower.no-tower-group", "tower.instanceGroups", 'there is no "tower" instance group', "Add a [tower] section (YAML: an instance group named \"tower\") with at least one host: jobs fall back to it and the installer runs migrations on its first host."),
+      error(
+        "tower.no-tower-group",
+        "tower.instanceGroups",
+        'there is no "tower" instance group',
+        'Add a [tower] section (YAML: an instance group named "tower") with at least one host: jobs fall back to it and the installer runs migrations on its first host.',
+      ),
     );
   } else if (t.instanceGroups[towerIdx]!.hosts.length === 0 && inventory.target !== "kubernetes") {
     // (On a Kubernetes target instances are pods of the group's Deployments, not listed hosts.)
     findings.push(
-      error("tower.tower-group-empty", `tower.instanceGroups[${towerIdx}].hosts`, 'the "tower" group lists no host; at least one instance must be in it', "List at least one instance under [tower]."),
+      error(
+        "tower.tower-group-empty",
+        `tower.instanceGroups[${towerIdx}].hosts`,
+        'the "tower" group lists no host; at least one instance must be in it',
+        "List at least one instance under [tower].",
+      ),
     );
   }
   const seenGroup = new Map<string, string>(); // name → path
@@ -58,23 +68,56 @@ export function plan(ctx: PlanContext): PlanStep {
     const path = `tower.instanceGroups[${i}].name`;
     if (g.name === "tower" && i !== towerIdx) {
       findings.push(
-        error("tower.reserved-group-name", path, 'a second group named "tower" (an [instance_group_tower] section): "tower" is the built-in group', 'Rename it; the Tower doc says "Do not create a group named instance_group_tower".'),
+        error(
+          "tower.reserved-group-name",
+          path,
+          'a second group named "tower" (an [instance_group_tower] section): "tower" is the built-in group',
+          'Rename it; the Tower doc says "Do not create a group named instance_group_tower".',
+        ),
       );
     } else if (seenGroup.has(g.name)) {
-      findings.push(error("tower.duplicate-group", path, `instance group ${JSON.stringify(g.name)} is defined twice (also ${seenGroup.get(g.name)})`, "Merge the two groups."));
+      findings.push(
+        error(
+          "tower.duplicate-group",
+          path,
+          `instance group ${JSON.stringify(g.name)} is defined twice (also ${seenGroup.get(g.name)})`,
+          "Merge the two groups.",
+        ),
+      );
     }
     if (g.name.startsWith(INSTANCE_PREFIX) || g.name.startsWith(ISOLATED_PREFIX)) {
-      findings.push(warning("tower.group-name-prefix", path, `instance group name ${JSON.stringify(g.name)} carries a section prefix`, `Names are written without the prefix (${JSON.stringify(g.name.replace(/^(instance|isolated)_group_/, ""))}).`));
+      findings.push(
+        warning(
+          "tower.group-name-prefix",
+          path,
+          `instance group name ${JSON.stringify(g.name)} carries a section prefix`,
+          `Names are written without the prefix (${JSON.stringify(g.name.replace(/^(instance|isolated)_group_/, ""))}).`,
+        ),
+      );
     }
     if (!seenGroup.has(g.name)) seenGroup.set(g.name, path);
   });
   t.isolatedGroups.forEach((g, i) => {
     const path = `tower.isolatedGroups[${i}].name`;
     if (g.name === "tower") {
-      findings.push(error("tower.reserved-group-name", path, 'an isolated group named "tower" ([isolated_group_tower])', 'Rename it; the Tower doc says "Do not create a group named isolated_group_tower".'));
+      findings.push(
+        error(
+          "tower.reserved-group-name",
+          path,
+          'an isolated group named "tower" ([isolated_group_tower])',
+          'Rename it; the Tower doc says "Do not create a group named isolated_group_tower".',
+        ),
+      );
     } else if (seenGroup.has(g.name)) {
       // Instance groups and isolated groups share AWX's InstanceGroup name space.
-      findings.push(error("tower.duplicate-group", path, `group name ${JSON.stringify(g.name)} is used twice (also ${seenGroup.get(g.name)})`, "Instance groups and isolated groups share one name space in AWX; rename one."));
+      findings.push(
+        error(
+          "tower.duplicate-group",
+          path,
+          `group name ${JSON.stringify(g.name)} is used twice (also ${seenGroup.get(g.name)})`,
+          "Instance groups and isolated groups share one name space in AWX; rename one.",
+        ),
+      );
     }
     if (!seenGroup.has(g.name)) seenGroup.set(g.name, path);
   });
@@ -85,7 +128,14 @@ export function plan(ctx: PlanContext): PlanStep {
   for (const g of t.isolatedGroups) [g.name, ISOLATED_PREFIX + g.name].forEach((n) => groupNames.add(n));
   inventory.hosts.forEach((h, i) => {
     if (groupNames.has(h.name)) {
-      findings.push(error("tower.host-named-like-group", `hosts[${i}].name`, `host ${JSON.stringify(h.name)} has the name of a group`, "Rename the host: Ansible and Tower confuse a host and a group with the same name."));
+      findings.push(
+        error(
+          "tower.host-named-like-group",
+          `hosts[${i}].name`,
+          `host ${JSON.stringify(h.name)} has the name of a group`,
+          "Rename the host: Ansible and Tower confuse a host and a group with the same name.",
+        ),
+      );
     }
   });
 
@@ -100,24 +150,43 @@ export function plan(ctx: PlanContext): PlanStep {
         return;
       }
       if (local.has(h)) {
-        findings.push(warning("tower.duplicate-member", path, `host ${JSON.stringify(h)} is listed twice in isolated group ${JSON.stringify(g.name)}`));
+        findings.push(
+          warning("tower.duplicate-member", path, `host ${JSON.stringify(h)} is listed twice in isolated group ${JSON.stringify(g.name)}`),
+        );
         return;
       }
       local.add(h);
       if (instanceSet.has(h)) {
         findings.push(
-          error("tower.isolated-in-instance-group", path, `isolated host ${JSON.stringify(h)} is also an instance (listed in "tower" or an instance group)`, "Isolated hosts run jobs only; remove it from [tower] and every [instance_group_*]."),
+          error(
+            "tower.isolated-in-instance-group",
+            path,
+            `isolated host ${JSON.stringify(h)} is also an instance (listed in "tower" or an instance group)`,
+            "Isolated hosts run jobs only; remove it from [tower] and every [instance_group_*].",
+          ),
         );
       }
       const prev = isolatedOf.get(h);
       if (prev !== undefined) {
         findings.push(
-          error("tower.isolated-in-several-groups", path, `host ${JSON.stringify(h)} is in isolated groups ${JSON.stringify(t.isolatedGroups[prev]!.name)} and ${JSON.stringify(g.name)}`, "An isolated host belongs to exactly one isolated group."),
+          error(
+            "tower.isolated-in-several-groups",
+            path,
+            `host ${JSON.stringify(h)} is in isolated groups ${JSON.stringify(t.isolatedGroups[prev]!.name)} and ${JSON.stringify(g.name)}`,
+            "An isolated host belongs to exactly one isolated group.",
+          ),
         );
       } else isolatedOf.set(h, i);
     });
     if (g.hosts.length === 0) {
-      findings.push(warning("tower.isolated-group-empty", `tower.isolatedGroups[${i}].hosts`, `isolated group ${JSON.stringify(g.name)} has no hosts`, "Jobs sent to it will never run; add hosts or remove the group."));
+      findings.push(
+        warning(
+          "tower.isolated-group-empty",
+          `tower.isolatedGroups[${i}].hosts`,
+          `isolated group ${JSON.stringify(g.name)} has no hosts`,
+          "Jobs sent to it will never run; add hosts or remove the group.",
+        ),
+      );
     }
   });
   t.instanceGroups.forEach((g, i) => {
@@ -125,17 +194,32 @@ export function plan(ctx: PlanContext): PlanStep {
     g.hosts.forEach((h, j) => {
       const path = `tower.instanceGroups[${i}].hosts[${j}]`;
       if (!exists(h)) findings.push(unknownHost(path, h));
-      else if (local.has(h)) findings.push(warning("tower.duplicate-member", path, `host ${JSON.stringify(h)} is listed twice in group ${JSON.stringify(g.name)}`));
+      else if (local.has(h))
+        findings.push(
+          warning("tower.duplicate-member", path, `host ${JSON.stringify(h)} is listed twice in group ${JSON.stringify(g.name)}`),
+        );
       local.add(h);
     });
     g.policy.list.forEach((h, j) => {
       const path = `tower.instanceGroups[${i}].policy.list[${j}]`;
       if (!exists(h)) findings.push(unknownHost(path, h));
       else if (isolatedOf.has(h)) {
-        findings.push(error("tower.isolated-in-instance-group", path, `isolated host ${JSON.stringify(h)} is in the policy_instance_list of ${JSON.stringify(g.name)}`, "Isolated hosts take jobs from their controller only."));
+        findings.push(
+          error(
+            "tower.isolated-in-instance-group",
+            path,
+            `isolated host ${JSON.stringify(h)} is in the policy_instance_list of ${JSON.stringify(g.name)}`,
+            "Isolated hosts take jobs from their controller only.",
+          ),
+        );
       } else if (!instanceSet.has(h)) {
         findings.push(
-          error("tower.policy-list-not-instance", path, `policy_instance_list of ${JSON.stringify(g.name)} names ${JSON.stringify(h)}, which is not an instance`, `List ${JSON.stringify(h)} under [tower] or an [instance_group_*] section so it gets Tower installed.`),
+          error(
+            "tower.policy-list-not-instance",
+            path,
+            `policy_instance_list of ${JSON.stringify(g.name)} names ${JSON.stringify(h)}, which is not an instance`,
+            `List ${JSON.stringify(h)} under [tower] or an [instance_group_*] section so it gets Tower installed.`,
+          ),
         );
       }
     });
@@ -143,14 +227,21 @@ export function plan(ctx: PlanContext): PlanStep {
 
   // --- policies -------------------------------------------------------------------------------
   const policyGroups: PolicyGroupInput[] = [
-    ...t.instanceGroups.map((g) => ({ name: g.name, list: dedupe([...g.hosts, ...g.policy.list]), percentage: g.policy.percentage, minimum: g.policy.minimum })),
+    ...t.instanceGroups.map((g) => ({
+      name: g.name,
+      list: dedupe([...g.hosts, ...g.policy.list]),
+      percentage: g.policy.percentage,
+      minimum: g.policy.minimum,
+    })),
     ...t.isolatedGroups.map((g) => ({ name: g.name, list: dedupe(g.hosts), percentage: 0, minimum: 0, isolated: true })),
   ];
   const byName = new Map(inventory.hosts.map((h) => [h.name, h] as const));
-  const policyInstances = [...instances, ...inventory.hosts.map((h) => h.name).filter((n) => isolatedOf.has(n) && !instanceSet.has(n))].map((name) => ({
-    name,
-    managedByPolicy: byName.get(name)?.managedByPolicy ?? true,
-  }));
+  const policyInstances = [...instances, ...inventory.hosts.map((h) => h.name).filter((n) => isolatedOf.has(n) && !instanceSet.has(n))].map(
+    (name) => ({
+      name,
+      managedByPolicy: byName.get(name)?.managedByPolicy ?? true,
+    }),
+  );
   const results = applyMembershipPolicies(policyGroups, policyInstances);
   const poolSize = instances.filter((n) => byName.get(n)?.managedByPolicy !== false && !isolatedOf.has(n)).length;
 
@@ -159,13 +250,29 @@ export function plan(ctx: PlanContext): PlanStep {
     // (On a Kubernetes target the group's task Deployment runs at least `minimum` pods.)
     if (g.policy.minimum > poolSize && g.policy.minimum > r.instances.length && inventory.target !== "kubernetes") {
       findings.push(
-        warning("tower.policy-minimum-unreachable", `tower.instanceGroups[${i}].policy.minimum`, `policy_instance_minimum of ${JSON.stringify(g.name)} is ${g.policy.minimum} but only ${poolSize} instance(s) are managed by policy; it gets ${r.instances.length}`, "Lower the minimum or add instances."),
+        warning(
+          "tower.policy-minimum-unreachable",
+          `tower.instanceGroups[${i}].policy.minimum`,
+          `policy_instance_minimum of ${JSON.stringify(g.name)} is ${g.policy.minimum} but only ${poolSize} instance(s) are managed by policy; it gets ${r.instances.length}`,
+          "Lower the minimum or add instances.",
+        ),
       );
     }
     if (r.instances.length === 0 && g.name !== "tower" && inventory.target !== "kubernetes") {
-      findings.push(warning("tower.instance-group-empty", `tower.instanceGroups[${i}]`, `instance group ${JSON.stringify(g.name)} ends up with no instances`, "Jobs assigned to it will wait forever: list hosts, or set policy_instance_minimum / policy_instance_percentage."));
+      findings.push(
+        warning(
+          "tower.instance-group-empty",
+          `tower.instanceGroups[${i}]`,
+          `instance group ${JSON.stringify(g.name)} ends up with no instances`,
+          "Jobs assigned to it will wait forever: list hosts, or set policy_instance_minimum / policy_instance_percentage.",
+        ),
+      );
     }
-    return { name: g.name, instances: r.instances, policy: { percentage: g.policy.percentage, minimum: g.policy.minimum, list: dedupe([...g.hosts, ...g.policy.list]) } };
+    return {
+      name: g.name,
+      instances: r.instances,
+      policy: { percentage: g.policy.percentage, minimum: g.policy.minimum, list: dedupe([...g.hosts, ...g.policy.list]) },
+    };
   });
 
   // --- isolated groups and their controllers ---------------------------------------------------
@@ -193,7 +300,14 @@ export function plan(ctx: PlanContext): PlanStep {
       );
     }
     if (controller === undefined) {
-      findings.push(error("tower.isolated-no-controller", `${base}.controller`, `isolated group ${JSON.stringify(g.name)} has no controller`, `Set controller=<instance group or "tower"> in [isolated_group_${g.name}:vars].`));
+      findings.push(
+        error(
+          "tower.isolated-no-controller",
+          `${base}.controller`,
+          `isolated group ${JSON.stringify(g.name)} has no controller`,
+          `Set controller=<instance group or "tower"> in [isolated_group_${g.name}:vars].`,
+        ),
+      );
       controller = "";
     } else if (!instanceGroupNames.has(controller)) {
       const bare = controller.replace(/^instance_group_/, "");
@@ -204,13 +318,22 @@ export function plan(ctx: PlanContext): PlanStep {
           isolatedNames.has(controller)
             ? `controller ${JSON.stringify(controller)} of isolated group ${JSON.stringify(g.name)} is itself an isolated group`
             : `controller ${JSON.stringify(controller)} of isolated group ${JSON.stringify(g.name)} is not an instance group`,
-          bare !== controller && instanceGroupNames.has(bare) ? `Write the group name without its prefix: controller=${bare}.` : `Use "tower" or one of: ${[...instanceGroupNames].join(", ")}.`,
+          bare !== controller && instanceGroupNames.has(bare)
+            ? `Write the group name without its prefix: controller=${bare}.`
+            : `Use "tower" or one of: ${[...instanceGroupNames].join(", ")}.`,
         ),
       );
     } else {
       const cg = instanceGroups.find((x) => x.name === controller)!;
       if (cg.instances.length === 0) {
-        findings.push(error("tower.controller-empty", `${base}.controller`, `controller group ${JSON.stringify(controller)} of isolated group ${JSON.stringify(g.name)} has no instances`, "Isolated jobs are driven over SSH by the controller's instances: give it at least one."));
+        findings.push(
+          error(
+            "tower.controller-empty",
+            `${base}.controller`,
+            `controller group ${JSON.stringify(controller)} of isolated group ${JSON.stringify(g.name)} has no instances`,
+            "Isolated jobs are driven over SSH by the controller's instances: give it at least one.",
+          ),
+        );
       }
     }
     isolatedGroups.push({ name: g.name, controller, instances: results[t.instanceGroups.length + i]!.instances });
@@ -222,13 +345,25 @@ export function plan(ctx: PlanContext): PlanStep {
     const path = `tower.database.hosts[${j}]`;
     if (!exists(h)) findings.push(unknownHost(path, h));
     else if (isolatedOf.has(h)) {
-      findings.push(warning("tower.database-on-isolated", path, `database host ${JSON.stringify(h)} is an isolated host`, "Isolated hosts sit in restricted networks that instances may not reach; put the database where every instance can reach it."));
+      findings.push(
+        warning(
+          "tower.database-on-isolated",
+          path,
+          `database host ${JSON.stringify(h)} is an isolated host`,
+          "Isolated hosts sit in restricted networks that instances may not reach; put the database where every instance can reach it.",
+        ),
+      );
     }
   });
   const dbHosts = dedupe(db.hosts.filter(exists));
   if (dbHosts.length > 1) {
     findings.push(
-      error("tower.database-multiple", "tower.database.hosts", `[database] lists ${dbHosts.length} hosts (${dbHosts.join(", ")}); Tower uses one PostgreSQL and would silently ignore the others`, "Keep one host; for a replicated PostgreSQL use the `postgres:` section (Patroni) and point pg_host at its endpoint."),
+      error(
+        "tower.database-multiple",
+        "tower.database.hosts",
+        `[database] lists ${dbHosts.length} hosts (${dbHosts.join(", ")}); Tower uses one PostgreSQL and would silently ignore the others`,
+        "Keep one host; for a replicated PostgreSQL use the `postgres:` section (Patroni) and point pg_host at its endpoint.",
+      ),
     );
   }
   let database: ClusterPlan["database"];
@@ -236,17 +371,29 @@ export function plan(ctx: PlanContext): PlanStep {
   if (db.host !== undefined && dbHost !== undefined) {
     const h = inventory.hosts[hostIndex.get(dbHost)!]!;
     if (![h.name, h.address, h.internalAddress].includes(db.host)) {
-      findings.push(warning("tower.database-host-conflict", "tower.database.host", `pg_host is ${JSON.stringify(db.host)} but [database] lists ${JSON.stringify(dbHost)} (${h.internalAddress ?? h.address})`, "Instances connect to pg_host; make it the [database] host's address, or empty [database] for an external database."));
+      findings.push(
+        warning(
+          "tower.database-host-conflict",
+          "tower.database.host",
+          `pg_host is ${JSON.stringify(db.host)} but [database] lists ${JSON.stringify(dbHost)} (${h.internalAddress ?? h.address})`,
+          "Instances connect to pg_host; make it the [database] host's address, or empty [database] for an external database.",
+        ),
+      );
     }
   }
   if (db.host === undefined && dbHost === undefined && instances.length > 1) {
     findings.push(
-      error("tower.database-missing", "tower.database", `a cluster of ${instances.length} instances needs a database every instance can reach, and none is given`, "List the database host under [database] or set pg_host in [all:vars] (external PostgreSQL)."),
+      error(
+        "tower.database-missing",
+        "tower.database",
+        `a cluster of ${instances.length} instances needs a database every instance can reach, and none is given`,
+        "List the database host under [database] or set pg_host in [all:vars] (external PostgreSQL).",
+      ),
     );
   }
   const firstInstance = instances[0];
   const localDbHost = dbHost ?? (db.host === undefined && instances.length === 1 ? firstInstance : undefined);
-  const resolvedHost = db.host ?? (localDbHost !== undefined ? ctx.hosts.get(localDbHost)?.internalAddress ?? localDbHost : undefined);
+  const resolvedHost = db.host ?? (localDbHost !== undefined ? (ctx.hosts.get(localDbHost)?.internalAddress ?? localDbHost) : undefined);
   if (resolvedHost !== undefined) {
     database = {
       hosts: localDbHost !== undefined ? [localDbHost] : [],
@@ -257,11 +404,25 @@ export function plan(ctx: PlanContext): PlanStep {
       ...(db.password ? { password: db.password } : {}),
     };
     if (isEmptyLiteral(db.password)) {
-      findings.push(warning("tower.database-password-empty", "tower.database.password", "the Tower database password (pg_password) is empty", "Set pg_password (YAML: tower.database.password: { secret: pgPassword })."));
+      findings.push(
+        warning(
+          "tower.database-password-empty",
+          "tower.database.password",
+          "the Tower database password (pg_password) is empty",
+          "Set pg_password (YAML: tower.database.password: { secret: pgPassword }).",
+        ),
+      );
     }
   }
   if (isEmptyLiteral(t.adminPassword)) {
-    findings.push(warning("tower.admin-password-empty", "tower.adminPassword", "admin_password is not set", "The installer needs it for the initial admin user; set admin_password (YAML: tower.adminPassword: { secret: towerAdminPassword })."));
+    findings.push(
+      warning(
+        "tower.admin-password-empty",
+        "tower.adminPassword",
+        "admin_password is not set",
+        "The installer needs it for the initial admin user; set admin_password (YAML: tower.adminPassword: { secret: towerAdminPassword }).",
+      ),
+    );
   }
 
   // --- roles ----------------------------------------------------------------------------------
@@ -293,7 +454,12 @@ export function plan(ctx: PlanContext): PlanStep {
 }
 
 function unknownHost(path: string, name: string): Finding {
-  return error("tower.unknown-host", path, `host ${JSON.stringify(name)} is not defined in hosts`, `Add ${JSON.stringify(name)} to hosts (with its address), or fix the spelling.`);
+  return error(
+    "tower.unknown-host",
+    path,
+    `host ${JSON.stringify(name)} is not defined in hosts`,
+    `Add ${JSON.stringify(name)} to hosts (with its address), or fix the spelling.`,
+  );
 }
 
 function dedupe(list: readonly string[]): string[] {

@@ -49,7 +49,10 @@ export interface PolicyGroupResult {
  *                 `tower` first, then the inventory's order).
  * @param instances every instance in inventory order (AWX orders by id, i.e. registration order).
  */
-export function applyMembershipPolicies(groups: readonly PolicyGroupInput[], instances: readonly PolicyInstanceInput[]): PolicyGroupResult[] {
+export function applyMembershipPolicies(
+  groups: readonly PolicyGroupInput[],
+  instances: readonly PolicyInstanceInput[],
+): PolicyGroupResult[] {
   const order = new Map<string, number>();
   instances.forEach((inst, i) => {
     if (!order.has(inst.name)) order.set(inst.name, i);

@@ -61,7 +61,9 @@ function orderHosts(plan: ClusterPlan, names: Iterable<string>): string[] {
 
 /** The group whose first instance runs the cluster actions: `tower`, else the first non-empty group. */
 function controlGroup(plan: ClusterPlan): InstanceGroupPlan | undefined {
-  return plan.instanceGroups.find((g) => g.name === "tower" && g.instances.length > 0) ?? plan.instanceGroups.find((g) => g.instances.length > 0);
+  return (
+    plan.instanceGroups.find((g) => g.name === "tower" && g.instances.length > 0) ?? plan.instanceGroups.find((g) => g.instances.length > 0)
+  );
 }
 
 /** The plan's rolling group for Tower, if it has one (a ServiceSpec must not name an unknown group). */
@@ -168,7 +170,9 @@ function controllerIndex(ctx: RenderContext): (host: string) => FileSpec[] {
     const setKey = JSON.stringify(unique.map((g) => g.name));
     let config = sshConfigs.get(setKey);
     if (config === undefined) {
-      const hosts = unique.flatMap((g) => g.instances.map((i) => ({ name: i, address: address.get(i) ?? i, identityFile: privateKeyPath(g.name) })));
+      const hosts = unique.flatMap((g) =>
+        g.instances.map((i) => ({ name: i, address: address.get(i) ?? i, identityFile: privateKeyPath(g.name) })),
+      );
       sshConfigs.set(setKey, (config = ctx.template("tower", "ssh_config.hbs", { hosts })));
     }
     files.push({
@@ -319,7 +323,14 @@ function render(ctx: RenderContext): RenderResult {
   for (const host of instanceHosts(plan)) {
     files.push(...instanceFiles(ctx, host), ...controllerFiles(host));
     // Tower ships its own units; haforge only needs to know how to restart and gate on it.
-    services.push({ host, name: SERVICE_NAME, manager: init.get(host) ?? "systemd", restart: RESTART, health: HEALTH, ...(rollGroup ? { rollGroup } : {}) });
+    services.push({
+      host,
+      name: SERVICE_NAME,
+      manager: init.get(host) ?? "systemd",
+      restart: RESTART,
+      health: HEALTH,
+      ...(rollGroup ? { rollGroup } : {}),
+    });
   }
   files.push(...isolatedHostFiles(ctx));
   return { files, services, actions: lifecycleActions(plan) };

@@ -119,7 +119,11 @@ export class Engine {
   }
 
   /** The mocks' newResource: does the real work, returns the outputs the program sees. */
-  async newResource(type: string, name: string, rawInputs: Record<string, unknown>): Promise<{ id: string; state: Record<string, unknown> }> {
+  async newResource(
+    type: string,
+    name: string,
+    rawInputs: Record<string, unknown>,
+  ): Promise<{ id: string; state: Record<string, unknown> }> {
     this.registered++;
     this.inFlight++;
     const inputs = unwrapSecrets(rawInputs) as Record<string, unknown>;
@@ -148,13 +152,22 @@ export class Engine {
       } else if (kind === "command") {
         ({ outputs, op, detail } = await this.command(name, inputs, prev));
         host = String((inputs["connection"] as Record<string, unknown>)["host"]);
-        stdout = typeof outputs["stdout"] === "string" ? (outputs["stdout"]) : undefined;
+        stdout = typeof outputs["stdout"] === "string" ? outputs["stdout"] : undefined;
       } else {
         outputs = { ...inputs };
         op = prev ? "same" : "create";
       }
       this.next[name] = { name, type, kind, inputs: comparable(inputs), outputs, dependencies };
-      this.operations.push({ name, kind, op, startMs, endMs: this.rel(), ...(detail ? { detail } : {}), ...(host ? { host } : {}), ...(stdout !== undefined ? { stdout } : {}) });
+      this.operations.push({
+        name,
+        kind,
+        op,
+        startMs,
+        endMs: this.rel(),
+        ...(detail ? { detail } : {}),
+        ...(host ? { host } : {}),
+        ...(stdout !== undefined ? { stdout } : {}),
+      });
       if (op !== "same") this.o.log(`${op} ${name}${detail ? ` (${detail})` : ""} ${this.rel() - startMs} ms`);
       // Like the engine's checkpoints: a killed run still leaves what it created in the state.
       this.o.checkpoint?.({ resources: { ...this.o.previous.resources, ...this.next } });
@@ -172,7 +185,10 @@ export class Engine {
     }
   }
 
-  private async file(inputs: Record<string, unknown>, prev: StateEntry | undefined): Promise<{ outputs: Record<string, unknown>; op: Operation["op"] }> {
+  private async file(
+    inputs: Record<string, unknown>,
+    prev: StateEntry | undefined,
+  ): Promise<{ outputs: Record<string, unknown>; op: Operation["op"] }> {
     const rf = require("../../../src/providers/remote-file") as typeof import("../../../src/providers/remote-file");
     const news = comparable(inputs) as unknown as import("../../../src/providers/remote-file").RemoteFileInputs;
     const checked = await rf.checkRemoteFile(news);
@@ -199,7 +215,10 @@ export class Engine {
     return { outputs: r.outs as unknown as Record<string, unknown>, op: "update" };
   }
 
-  private async materials(inputs: Record<string, unknown>, prev: StateEntry | undefined): Promise<{ outputs: Record<string, unknown>; op: Operation["op"] }> {
+  private async materials(
+    inputs: Record<string, unknown>,
+    prev: StateEntry | undefined,
+  ): Promise<{ outputs: Record<string, unknown>; op: Operation["op"] }> {
     const m = require("../../../src/providers/materials") as typeof import("../../../src/providers/materials");
     const news = comparable(inputs) as unknown as import("../../../src/providers/materials").MaterialsInputs;
     if (!prev) {
@@ -214,17 +233,28 @@ export class Engine {
   }
 
   /** HostPackages: diff reads the host (drift), create/update install what is missing. */
-  private async packages(inputs: Record<string, unknown>, prev: StateEntry | undefined): Promise<{ outputs: Record<string, unknown>; op: Operation["op"] }> {
+  private async packages(
+    inputs: Record<string, unknown>,
+    prev: StateEntry | undefined,
+  ): Promise<{ outputs: Record<string, unknown>; op: Operation["op"] }> {
     const hp = require("../../../src/providers/host-packages") as typeof import("../../../src/providers/host-packages");
     const news = comparable(inputs) as unknown as import("../../../src/providers/host-packages").HostPackagesInputs;
-    if (!prev) return { outputs: (await hp.applyHostPackages(news, this.o.filePool())) as unknown as Record<string, unknown>, op: "create" };
-    const d = await hp.diffHostPackages(prev.outputs as unknown as import("../../../src/providers/host-packages").HostPackagesOutputs, news, this.o.filePool());
+    if (!prev)
+      return { outputs: (await hp.applyHostPackages(news, this.o.filePool())) as unknown as Record<string, unknown>, op: "create" };
+    const d = await hp.diffHostPackages(
+      prev.outputs as unknown as import("../../../src/providers/host-packages").HostPackagesOutputs,
+      news,
+      this.o.filePool(),
+    );
     if (!d.changes) return { outputs: { ...prev.outputs, ...comparable(inputs) }, op: "same" };
     return { outputs: (await hp.applyHostPackages(news, this.o.filePool())) as unknown as Record<string, unknown>, op: "update" };
   }
 
   /** MembershipGuard: like the engine, Check with the inputs in state (olds) before anything else. */
-  private async guard(inputs: Record<string, unknown>, prev: StateEntry | undefined): Promise<{ outputs: Record<string, unknown>; op: Operation["op"] }> {
+  private async guard(
+    inputs: Record<string, unknown>,
+    prev: StateEntry | undefined,
+  ): Promise<{ outputs: Record<string, unknown>; op: Operation["op"] }> {
     const g = require("../../../src/providers/membership-guard") as typeof import("../../../src/providers/membership-guard");
     const news = comparable(inputs) as unknown as import("../../../src/providers/membership-guard").MembershipGuardInputs;
     const olds = (prev?.inputs ?? {}) as Partial<import("../../../src/providers/membership-guard").MembershipGuardInputs>;
@@ -233,14 +263,21 @@ export class Engine {
     if (!prev) return { outputs: (await g.membershipGuardProvider.create(news)).outs as unknown as Record<string, unknown>, op: "create" };
     const d = await g.membershipGuardProvider.diff!("membership", olds as never, news);
     if (!d.changes) return { outputs: prev.outputs, op: "same" };
-    return { outputs: (await g.membershipGuardProvider.update!("membership", olds as never, news)).outs as unknown as Record<string, unknown>, op: "update" };
+    return {
+      outputs: (await g.membershipGuardProvider.update!("membership", olds as never, news)).outs as unknown as Record<string, unknown>,
+      op: "update",
+    };
   }
 
   private hostAction(): typeof import("../../../src/providers/host-action") {
     return require("../../../src/providers/host-action") as typeof import("../../../src/providers/host-action");
   }
 
-  private async command(name: string, inputs: Record<string, unknown>, prev: StateEntry | undefined): Promise<{ outputs: Record<string, unknown>; op: Operation["op"]; detail?: string }> {
+  private async command(
+    name: string,
+    inputs: Record<string, unknown>,
+    prev: StateEntry | undefined,
+  ): Promise<{ outputs: Record<string, unknown>; op: Operation["op"]; detail?: string }> {
     const ha = this.hostAction();
     const news = comparable(inputs) as unknown as HostActionInputs;
     const checked = await ha.checkHostAction(news);
@@ -273,11 +310,17 @@ export class Engine {
         try {
           if (r.kind === "file") {
             const rf = require("../../../src/providers/remote-file") as typeof import("../../../src/providers/remote-file");
-            await rf.deleteRemoteFile(r.outputs as unknown as import("../../../src/providers/remote-file").RemoteFileOutputs, this.o.filePool());
+            await rf.deleteRemoteFile(
+              r.outputs as unknown as import("../../../src/providers/remote-file").RemoteFileOutputs,
+              this.o.filePool(),
+            );
             this.writes++;
           } else if (r.kind === "command") {
             // Like the engine: delete with the outputs stored in state.
-            if (await this.hostAction().deleteHostAction(r.outputs as unknown as HostActionOutputs, { pool: this.o.commandPool }) === "ran") this.commandRuns++;
+            if (
+              (await this.hostAction().deleteHostAction(r.outputs as unknown as HostActionOutputs, { pool: this.o.commandPool })) === "ran"
+            )
+              this.commandRuns++;
           }
           this.operations.push({ name: r.name, kind: r.kind, op: "delete", startMs, endMs: this.rel() });
           this.o.log(`delete ${r.name}`);

@@ -84,7 +84,18 @@ export async function applyProgram(o: ApplyOptions): Promise<ApplyResult> {
       });
     });
     if (!fs.existsSync(summaryFile)) {
-      return { ok: false, errors: [`harness exited ${exitCode} without a summary:\n${stderr.slice(-4000)}`], operations: [], writes: 0, commandRuns: 0, sshConnections: 0, registered: 0, wallMs: 0, exitCode, stderr };
+      return {
+        ok: false,
+        errors: [`harness exited ${exitCode} without a summary:\n${stderr.slice(-4000)}`],
+        operations: [],
+        writes: 0,
+        commandRuns: 0,
+        sshConnections: 0,
+        registered: 0,
+        wallMs: 0,
+        exitCode,
+        stderr,
+      };
     }
     const summary = JSON.parse(fs.readFileSync(summaryFile, "utf8")) as RunSummary;
     return { ...summary, exitCode, stderr };

@@ -7,17 +7,30 @@ import * as net from "node:net";
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-export function run(cmd: string, args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+export function run(
+  cmd: string,
+  args: string[],
+  opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(cmd, args, { timeout: opts.timeoutMs ?? 15_000, env: opts.env ?? process.env, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as NodeJS.ErrnoException & { code?: unknown }).code === "number" ? ((err as unknown as { code: number }).code) : 1) : 0;
+      const code = err
+        ? typeof (err as NodeJS.ErrnoException & { code?: unknown }).code === "number"
+          ? (err as unknown as { code: number }).code
+          : 1
+        : 0;
       resolve({ code, stdout: String(stdout), stderr: String(stderr) });
     });
   });
 }
 
 /** Poll `probe` until it returns a non-undefined value; throws with the last state after `timeoutMs`. */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, intervalMs = 500): Promise<{ value: T; ms: number }> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs: number,
+  intervalMs = 500,
+): Promise<{ value: T; ms: number }> {
   const t0 = Date.now();
   let last: unknown;
   for (let i = 0; Date.now() - t0 < timeoutMs && i < 100_000; i++) {
@@ -78,14 +91,26 @@ export async function amqpOk(url: string, timeoutMs = 4_000): Promise<boolean> {
  * `psql -At` against host:port as the superuser, run INSIDE lab host `via` (pg_hba admits the
  * cluster's own addresses, not the bridge's .1); the SQL goes over stdin, so no quoting issues.
  */
-export async function psql(via: string, host: string, port: number, password: string, sql: string): Promise<{ code: number; out: string; err: string }> {
+export async function psql(
+  via: string,
+  host: string,
+  port: number,
+  password: string,
+  sql: string,
+): Promise<{ code: number; out: string; err: string }> {
   const { hostExec } = require("../../../lab/exec") as typeof import("../../../lab/exec");
-  const r = await hostExec(via, `PGPASSWORD='${password}' PGCONNECT_TIMEOUT=3 psql -At -X -q -h ${host} -p ${port} -U postgres -d postgres -f -`, { timeoutMs: 15_000, input: sql });
+  const r = await hostExec(
+    via,
+    `PGPASSWORD='${password}' PGCONNECT_TIMEOUT=3 psql -At -X -q -h ${host} -p ${port} -U postgres -d postgres -f -`,
+    { timeoutMs: 15_000, input: sql },
+  );
   return { code: r.code ?? 1, out: r.stdout.trim(), err: r.stderr.trim() };
 }
 
 /** Patroni's /cluster from any member that answers. */
-export async function patroniCluster(addresses: readonly string[]): Promise<{ members: { name: string; role: string; state: string }[] } | undefined> {
+export async function patroniCluster(
+  addresses: readonly string[],
+): Promise<{ members: { name: string; role: string; state: string }[] } | undefined> {
   for (const a of addresses) {
     const r = await run("curl", ["-fsS", "--max-time", "3", `http://${a}:8008/cluster`], { timeoutMs: 5_000 });
     if (r.code === 0) return JSON.parse(r.stdout) as { members: { name: string; role: string; state: string }[] };

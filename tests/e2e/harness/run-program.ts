@@ -26,14 +26,23 @@ async function main(): Promise<void> {
   const t0 = Date.now();
   const log = (l: string) => process.stderr.write(`[harness +${((Date.now() - t0) / 1000).toFixed(1)}s] ${l}\n`);
   const commandPool = new SshPool({ maxChannelsPerConnection: 8 });
-  const engine = new Engine({ previous: readState(job.stateFile), commandPool, filePool: getDefaultPool, commandTimeoutMs: job.commandTimeoutMs, log, checkpoint: (s) => writeState(job.stateFile, s) });
+  const engine = new Engine({
+    previous: readState(job.stateFile),
+    commandPool,
+    filePool: getDefaultPool,
+    commandTimeoutMs: job.commandTimeoutMs,
+    log,
+    checkpoint: (s) => writeState(job.stateFile, s),
+  });
   const programErrors: string[] = [];
   // A failed resource rejects the outputs of everything that depends on it; the SDK surfaces
   // those as rejections of the program's promises. They are the apply's failure, not a crash.
   process.on("unhandledRejection", (e) => programErrors.push(String((e as Error)?.message ?? e)));
 
   // Dependencies as the SDK sent them (URNs end with `::name`), for delete ordering.
-  const mocks = require("@pulumi/pulumi/runtime/mocks") as { MockMonitor: { prototype: { registerResource: (req: any, cb: any) => Promise<void> } } };
+  const mocks = require("@pulumi/pulumi/runtime/mocks") as {
+    MockMonitor: { prototype: { registerResource: (req: any, cb: any) => Promise<void> } };
+  };
   const original = mocks.MockMonitor.prototype.registerResource;
   mocks.MockMonitor.prototype.registerResource = async function (this: unknown, req: any, cb: any) {
     engine.dependencies.set(
@@ -57,7 +66,10 @@ async function main(): Promise<void> {
   try {
     const program = require(join(ROOT, "index.ts")) as Record<string, unknown>;
     for (const v of Object.values(program)) {
-      if (pulumi.Output.isInstance(v)) await (v as pulumi.Output<unknown> & { promise(): Promise<unknown> }).promise().catch((e: unknown) => programErrors.push(String((e as Error)?.message ?? e)));
+      if (pulumi.Output.isInstance(v))
+        await (v as pulumi.Output<unknown> & { promise(): Promise<unknown> })
+          .promise()
+          .catch((e: unknown) => programErrors.push(String((e as Error)?.message ?? e)));
     }
   } catch (e) {
     // e.g. the inventory has errors: the program stops before any resource exists.
@@ -69,8 +81,11 @@ async function main(): Promise<void> {
   // forever), so "quiet" is also: nothing in flight and no new registration for 3 s.
   const settings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> };
   let drained = false;
-  void settings.waitForRPCs().then(() => (drained = true), () => (drained = true));
-  for (let quiet = 0, seen = -1; !drained || engine.inFlight > 0; ) {
+  void settings.waitForRPCs().then(
+    () => (drained = true),
+    () => (drained = true),
+  );
+  for (let quiet = 0, seen = -1; !drained || engine.inFlight > 0;) {
     await new Promise((r) => setTimeout(r, 250));
     const idle = engine.inFlight === 0 && engine.registered === seen;
     seen = engine.registered;

@@ -90,7 +90,10 @@ export class ExampleHosts {
     private readonly workDir: string,
     private readonly hostsFile: string,
   ) {
-    this.net = new NetnsHosts(prefix, hosts.map((h) => ({ name: h.name, address: h.eth0[0]!.split("/")[0]! })));
+    this.net = new NetnsHosts(
+      prefix,
+      hosts.map((h) => ({ name: h.name, address: h.eth0[0]!.split("/")[0]! })),
+    );
     this.prefixLength = hosts.map((h) => Number(h.eth0[0]!.split("/")[1] ?? 24));
   }
   private readonly prefixLength: number[];
@@ -150,7 +153,9 @@ export class ExampleHosts {
       const wk = join(upper, root, "w");
       mkdirSync(up, { recursive: true });
       mkdirSync(wk, { recursive: true });
-      mounts.push(`mount -t overlay overlay -o ${[`lowerdir=${[...layers, root].join(":")}`, `upperdir=${up}`, `workdir=${wk}`].join(",")} ${root}`);
+      mounts.push(
+        `mount -t overlay overlay -o ${[`lowerdir=${[...layers, root].join(":")}`, `upperdir=${up}`, `workdir=${wk}`].join(",")} ${root}`,
+      );
     }
     const script = [
       "set -e",
@@ -162,7 +167,12 @@ export class ExampleHosts {
       "touch /run/hf-ex-ready",
       `exec sleep ${HOST_LIFETIME_S}`,
     ].join("\n");
-    return this.spawnRecorded(host, "init", ["ip", "netns", "exec", this.net.ns(host), "unshare", "--mount", "--uts", "--propagation", "private", "--", "sh", "-c", script], {});
+    return this.spawnRecorded(
+      host,
+      "init",
+      ["ip", "netns", "exec", this.net.ns(host), "unshare", "--mount", "--uts", "--propagation", "private", "--", "sh", "-c", script],
+      {},
+    );
   }
 
   private spawnRecorded(host: string, what: string, argv: readonly string[], env: NodeJS.ProcessEnv): Proc {
@@ -194,14 +204,30 @@ export class ExampleHosts {
   }
 
   /** `sh -c script` on the host as root, bounded; `args` become $1... */
-  sh(host: string, script: string, opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv; args?: readonly string[]; user?: string } = {}): Run {
-    const asUser = opts.user && opts.user !== "root" ? ["setpriv", `--reuid=${opts.user}`, `--regid=${opts.user}`, "--init-groups", "--"] : [];
+  sh(
+    host: string,
+    script: string,
+    opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv; args?: readonly string[]; user?: string } = {},
+  ): Run {
+    const asUser =
+      opts.user && opts.user !== "root" ? ["setpriv", `--reuid=${opts.user}`, `--regid=${opts.user}`, "--init-groups", "--"] : [];
     const argv = [...this.enter(host), ...asUser, "sh", "-c", script, "sh", ...(opts.args ?? [])];
-    return toRun(spawnSync(argv[0]!, argv.slice(1), { encoding: "utf8", timeout: opts.timeoutMs ?? 60_000, env: ExampleHosts.baseEnv(opts.env), cwd: "/" }));
+    return toRun(
+      spawnSync(argv[0]!, argv.slice(1), {
+        encoding: "utf8",
+        timeout: opts.timeoutMs ?? 60_000,
+        env: ExampleHosts.baseEnv(opts.env),
+        cwd: "/",
+      }),
+    );
   }
 
   /** Async twin of sh() (for checks that may run side by side). */
-  shAsync(host: string, script: string, opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv; args?: readonly string[] } = {}): Promise<Run> {
+  shAsync(
+    host: string,
+    script: string,
+    opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv; args?: readonly string[] } = {},
+  ): Promise<Run> {
     const argv = [...this.enter(host), "sh", "-c", script, "sh", ...(opts.args ?? [])];
     return new Promise((resolve) => {
       const child = spawn(argv[0]!, argv.slice(1), { env: ExampleHosts.baseEnv(opts.env), cwd: "/", stdio: ["ignore", "pipe", "pipe"] });
@@ -209,7 +235,7 @@ export class ExampleHosts {
       child.stdout.on("data", (d) => (out += String(d)));
       child.stderr.on("data", (d) => (out += String(d)));
       const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 60_000);
-      child.on("error", (e) => out += String(e));
+      child.on("error", (e) => (out += String(e)));
       child.on("close", (code, signal) => {
         clearTimeout(timer);
         resolve({ rc: code ?? (signal ? 128 : -1), out });
@@ -219,7 +245,8 @@ export class ExampleHosts {
 
   /** Start a daemon on the host (as `user`, with `env`, in `cwd`), recorded by PID. */
   start(host: string, what: string, argv: readonly string[], opts: { user?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Proc {
-    const asUser = opts.user && opts.user !== "root" ? ["setpriv", `--reuid=${opts.user}`, `--regid=${opts.user}`, "--init-groups", "--"] : [];
+    const asUser =
+      opts.user && opts.user !== "root" ? ["setpriv", `--reuid=${opts.user}`, `--regid=${opts.user}`, "--init-groups", "--"] : [];
     // cd inside the host's mount namespace (the directory may exist only in its overlay).
     const inDir = ["sh", "-c", 'cd "$0" && exec "$@"', opts.cwd ?? "/"];
     return this.spawnRecorded(host, what, [...this.enter(host), ...asUser, ...inDir, ...argv], ExampleHosts.baseEnv(opts.env));
@@ -288,7 +315,10 @@ export function ids(user: string, group: string): { uid: number; gid: number } |
  * directory attributes, and /var/lib/rabbitmq owned by root would stop RabbitMQ from writing.
  * Returns the owners that do not exist here.
  */
-export function stageTree(treeDir: string, files: readonly { host: string; path: string; mode: string; owner: string; group: string }[]): string[] {
+export function stageTree(
+  treeDir: string,
+  files: readonly { host: string; path: string; mode: string; owner: string; group: string }[],
+): string[] {
   const unknown = new Set<string>();
   for (const f of files) {
     const p = join(treeDir, f.host, f.path);
@@ -310,6 +340,7 @@ export function stageTree(treeDir: string, files: readonly { host: string; path:
       walk(d, r);
     }
   };
-  for (const host of readdirSync(treeDir, { withFileTypes: true }).filter((e) => e.isDirectory() && e.name !== "k8s")) walk(join(treeDir, host.name), "/");
+  for (const host of readdirSync(treeDir, { withFileTypes: true }).filter((e) => e.isDirectory() && e.name !== "k8s"))
+    walk(join(treeDir, host.name), "/");
   return [...unknown].sort();
 }
