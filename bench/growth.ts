@@ -181,7 +181,7 @@ function runChild(shape: string, n: number, timeoutS: number): Sample {
     return { shape, hosts: n, loadMs: NaN, planMs: NaN, renderMs: NaN, cpuMs: NaN, files: 0, peakRssMB: NaN };
   }
   // NaN travels as null in JSON.
-  return JSON.parse(r.stdout.trim().split("\n").pop()!, (_k, v) => (v === null ? NaN : v)) as Sample;
+  return JSON.parse(r.stdout.trim().split("\n").pop()!, (_k, v: unknown) => (v === null ? NaN : v)) as Sample;
 }
 
 /** `haforge render --out` end to end in a fresh process (wall time and peak RSS via GNU time). */

@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-return, @typescript-eslint/no-base-to-string -- reads the SDK mocks' untyped protobuf requests */
 /**
  * The Pulumi program (index.ts) under the SDK's mocks for a synthetic Tower cluster of N hosts
  * (bench/plan.ts's shape: instances in 8 policy groups, isolated groups, database, RabbitMQ on 3
@@ -65,7 +66,7 @@ async function child(n: number, inventoryPath: string): Promise<void> {
     if (req.getType() === "pulumi-nodejs:dynamic:Resource") {
       const raw = plain(req.getObject()?.toJavaScript() ?? {}) as Record<string, unknown>;
       if (typeof raw["path"] === "string") {
-        const provider = typeof raw["__provider"] === "string" ? Buffer.byteLength(raw["__provider"] as string) : 0;
+        const provider = typeof raw["__provider"] === "string" ? Buffer.byteLength(raw["__provider"]) : 0;
         const inputs = Buffer.byteLength(JSON.stringify(raw));
         // Outputs: RemoteFileOutputs = the inputs + sha256/size; the SDK adds __provider to them.
         const outputs = Buffer.byteLength(JSON.stringify({ ...raw, sha256: "0".repeat(64), size: 0 }));

@@ -150,7 +150,7 @@ export function aliasesFromProto(list: readonly any[]): AliasSpec[] {
     if (s.getProject()) o["project"] = s.getProject();
     if (s.getParenturn()) o["parentUrn"] = s.getParenturn();
     if (s.getNoparent()) o["noParent"] = true;
-    return o as AliasSpec;
+    return o;
   });
 }
 

@@ -29,7 +29,8 @@ async function main(): Promise<void> {
   const [cfgName, stack] = [process.argv[2]!, process.argv[3]!];
   const stackFile = yaml.load(readFileSync(join(ROOT, "stacks", `Pulumi.${cfgName}.yaml`), "utf8")) as { config?: Record<string, unknown> };
   const config: Record<string, string> = {};
-  for (const [k, v] of Object.entries(stackFile.config ?? {})) if (typeof v !== "object") config[k] = String(v);
+  for (const [k, v] of Object.entries(stackFile.config ?? {}))
+    if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") config[k] = String(v);
   const secretKeys: string[] = [];
   const inv = analyzeInventoryFile(resolve(ROOT, String(config["haforge:inventory"])));
   for (const ref of inv.inventory ? collectSecretRefs(inv.inventory) : []) {

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { planHostAction, type HostActionInputs, type HostActionOutputs } from "../../src/providers/host-action";
+import { planHostAction, type HostActionInputs } from "../../src/providers/host-action";
 import {
   createRemoteFile,
   readRemoteFile,
@@ -38,7 +38,7 @@ const restart = (triggers: string[]): HostActionInputs => ({
   rerun: "triggers",
 });
 const restartRuns = (before: string, after: string): boolean =>
-  planHostAction({ ...restart([before]), stdout: "", stderr: "", ran: "create" } as HostActionOutputs, restart([after])).runs === "create";
+  planHostAction({ ...restart([before]), stdout: "", stderr: "", ran: "create" }, restart([after])).runs === "create";
 
 describe("restart triggers follow writes, not only hashes", () => {
   it("an unchanged apply keeps the trigger; overwriting drift with force or after refresh changes it", async () => {

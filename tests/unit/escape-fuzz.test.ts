@@ -207,7 +207,7 @@ function shape(state: DesiredState): Shape {
           if (node.nodeType === 1) n++;
           for (const c of Array.from(node.childNodes ?? [])) count(c as typeof node);
         };
-        count(doc.node as unknown as { childNodes: ArrayLike<unknown> });
+        count(doc.node);
         s.xmlElements += n;
       }
     }
@@ -219,7 +219,7 @@ function commands(state: DesiredState): { where: string; text: string }[] {
   const out: { where: string; text: string }[] = [];
   for (const h of state.hosts) {
     for (const s of h.services)
-      for (const k of ["restart", "reload", "health"] as const) if (s[k]) out.push({ where: `${h.host} ${s.name} ${k}`, text: s[k]! });
+      for (const k of ["restart", "reload", "health"] as const) if (s[k]) out.push({ where: `${h.host} ${s.name} ${k}`, text: s[k] });
     for (const f of h.files)
       if (f.encoding !== "base64" && (/^#!\s*\/bin\/(ba)?sh/.test(f.content) || f.path.endsWith(".sh") || f.path.endsWith(".env")))
         out.push({ where: `${h.host}:${f.path}`, text: f.content });

@@ -12,10 +12,10 @@ describe("cheapConstruction", () => {
   it("the SDK's leak-report stack of a promise made during construction is one line", () => {
     // debuggablePromise returns a .then() chain; the stack sits on the promise it was given.
     const inner = Promise.resolve(1) as Promise<number> & { _debugStackTrace?: string };
-    cheapConstruction(() => debuggablePromise(inner, "inner"));
+    cheapConstruction(() => void debuggablePromise(inner, "inner"));
     assert.equal(inner._debugStackTrace?.split("\n").length, 1, inner._debugStackTrace);
     const normal = Promise.resolve(1) as Promise<number> & { _debugStackTrace?: string };
-    debuggablePromise(normal, "normal");
+    void debuggablePromise(normal, "normal");
     assert.ok((normal._debugStackTrace?.split("\n").length ?? 0) > 1, "outside cheapConstruction stacks are whole");
   });
 
