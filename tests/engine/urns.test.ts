@@ -54,7 +54,7 @@ for (const stack of stacks) {
       [own, other] = await Promise.all([run(stack, stack), run(stack, `${stack}-renamed`)]);
     });
 
-    it("every URN an existing stack holds is registered again or aliased", () => {
+    it("every URN an existing stack holds is registered again or aliased", (t) => {
       const file = join(__dirname, "urns", `${stack}.txt`);
       const known = existsSync(file) ? readFileSync(file, "utf8").split("\n").filter(Boolean) : [];
       const current = new Set(own.map((r) => r.urn));
@@ -79,8 +79,10 @@ for (const stack of stacks) {
       assert.ok(known.length > 0, `${file} is missing: run UPDATE_URNS=1`);
       const lost = known.filter((u) => !current.has(u) && !aliased.has(u));
       assert.deepEqual(lost, [], `${lost.length} URN(s) of existing ${stack} stacks would be deleted (add an alias)`);
+      // New resources are fine (nothing to alias); they are recorded with UPDATE_URNS=1 so that a
+      // later rename of them is caught.
       const added = [...current].filter((u) => !known.includes(u));
-      assert.deepEqual(added, [], "new URNs: record them with UPDATE_URNS=1");
+      if (added.length) t.diagnostic(`${added.length} URN(s) not in ${file} yet: record them with UPDATE_URNS=1`);
     });
 
     it("under another stack name: the same names and the same inputs", () => {
