@@ -173,8 +173,12 @@ for (const stack of stacks) {
           assert.ok(!dependsTransitively(restarts[i - 1]!, restarts[i]!.urn), "no cycle");
         }
         // The health gate sits between hosts.
-        for (const r of restarts)
-          assert.match(String(unwrap(unwrap(r.raw).create)), /until .+; do sleep 1; done/, `${r.name} has no health gate`);
+        // (A daemon Pacemaker places is only reloaded where it runs: Pacemaker, not haforge, gates it.)
+        for (const r of restarts) {
+          const create = String(unwrap(unwrap(r.raw).create));
+          if (/Pacemaker places it/.test(create)) continue;
+          assert.match(create, /until .+; do sleep 1; done/, `${r.name} has no health gate`);
+        }
       }
       if (analysis.plan!.rollingGroups.some((g) => g.hosts.length > 1)) assert.ok(chains > 0, "at least one rolling chain");
     });

@@ -71,7 +71,7 @@ describe("preview workflow paths filter", () => {
     const pulumiStep = preview.steps.find((s: { uses?: string }) => s.uses?.startsWith("pulumi/actions@"));
     assert.equal(pulumiStep.uses, "pulumi/actions@v7");
     assert.equal(pulumiStep.with.command, "preview");
-    assert.match(pulumiStep.with["config-map"], /haforge:previewMode: \{value: state/);
+    assert.equal(pulumiStep.env?.HAFORGE_DIFF, "state", "the provider's state-based diff: a runner cannot reach the hosts");
     assert.equal(pulumiStep.with["edit-pr-comment"], true, "sticky comment");
     assert.ok(!/\bup\b|destroy|refresh/.test(String(pulumiStep.with.command)));
   });
