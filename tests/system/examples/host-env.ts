@@ -336,6 +336,11 @@ export function stageTree(
         const st = statSync(r);
         chownSync(d, st.uid, st.gid);
         chmodSync(d, st.mode & 0o7777);
+      } else {
+        // A folder the host does not have yet is made by the apply's `mkdir -p` (0755); the render
+        // tree's own folders are private (0700) under --reveal-secrets, which would hide the
+        // files below from the daemons' users.
+        chmodSync(d, 0o755);
       }
       walk(d, r);
     }
