@@ -42,7 +42,15 @@ import type { ClusterPlan } from "../../src/plan/types";
 import { RABBITMQ_CONF_VALIDATE } from "../../src/services/rabbitmq/conf-check";
 import { exampleInventories, fakeSecrets, goldenMaterials, hasGoldenMaterials, inventoryPath, renderExample } from "../golden/examples";
 import { ExampleHosts, stageTree, type ExampleHost, type Proc, type Run } from "./examples/host-env";
-import { SUPERVISOR_LOADER, programCommand, unitCommand, type ServiceCommand, type SupervisorProgram } from "./examples/services";
+import {
+  SUPERVISOR_LOADER,
+  effectiveUnit,
+  expandedArgv,
+  programCommand,
+  unitCommand,
+  type ServiceCommand,
+  type SupervisorProgram,
+} from "./examples/services";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const BOOT_TIMEOUT_MS = 150_000; // RabbitMQ: 12–18 s idle, 37 s measured at load 18 (rabbitmq.test.ts)
@@ -140,26 +148,17 @@ function commandOf(ex: Example, host: string, name: string): ServiceCommand {
     assert.ok(p, `${ex.name}: supervisor program ${name} on ${host}`);
     return programCommand(p);
   }
-  // haforge's own unit, or the packaged one (Debian's /lib/systemd/system) with haforge's drop-ins
-  // on top, read the way systemd merges them (a later ExecStart= after an empty one replaces it).
-  const own = join(ex.tree, host, "etc/systemd/system", `${name}.service`);
-  const packaged = `/lib/systemd/system/${name}.service`;
-  const base = existsSync(own) ? own : packaged;
-  assert.ok(existsSync(base), `${ex.name}: ${own} rendered or ${packaged} installed`);
-  const dropInDir = `${own}.d`;
-  const dropIns = existsSync(dropInDir)
-    ? readdirSync(dropInDir)
-        .filter((f) => f.endsWith(".conf"))
-        .sort()
-        .map((f) => readFileSync(join(dropInDir, f), "utf8"))
-    : [];
-  const c = unitCommand([readFileSync(base, "utf8"), ...dropIns].join("\n"));
-  assert.ok(c, `${ex.name}: ExecStart in ${base}`);
-  // systemd expands $VAR / ${VAR} from Environment= (unquoted: split into words, dropped when empty).
-  const argv = c.argv.flatMap((a) => {
-    const m = /^\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?$/.exec(a);
-    return m ? (c.env[m[1]!] ?? "").split(/\s+/).filter((w) => w !== "") : [a];
-  });
+  // haforge's own unit, or the packaged one with haforge's drop-ins, merged as systemd does.
+  const root = join(ex.tree, host);
+  const dropInDir = join(root, "etc/systemd/system", `${name}.service.d`);
+  const unit = effectiveUnit(
+    name,
+    (p) => (existsSync(join(root, p)) ? readFileSync(join(root, p), "utf8") : undefined),
+    existsSync(dropInDir) ? readdirSync(dropInDir) : [],
+  );
+  const c = unitCommand(unit.text);
+  assert.ok(c, `${ex.name}: ExecStart in ${unit.base}`);
+  const argv = expandedArgv(c);
   // systemd sets HOME (and USER) from the passwd entry of User=.
   const home = c.user && !c.env["HOME"] ? spawnSync("getent", ["passwd", c.user], { encoding: "utf8" }).stdout.split(":")[5] : undefined;
   return { ...c, argv, env: { ...c.env, ...(home ? { HOME: home } : {}) } };

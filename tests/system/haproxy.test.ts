@@ -15,6 +15,7 @@ import { renderTemplate } from "../../src/render/templates";
 import { renderPart } from "../../src/services/haproxy/render";
 import { STATS_PASSWORD, haproxyMaterials, haproxyPlan, haproxySecrets } from "../fixtures/haproxy-plan";
 import { examplePlans } from "../fixtures/keepalived-plan";
+import { expandedArgv, renderedUnit, splitCommand, unitCommand } from "./examples/services";
 import { NetnsHosts } from "./netns-hosts";
 import { Children, must, privateRunTmp, q, sh, waitUntil } from "./shell";
 
@@ -99,7 +100,8 @@ describe("haproxy (real daemon)", () => {
   it("the rendered systemd unit passes systemd-analyze verify", () => {
     mkdirSync(join(dir, "units"), { recursive: true });
     const p = join(dir, "units", "haproxy.service");
-    writeFileSync(p, file("lb1", "/etc/systemd/system/haproxy.service").content);
+    // Debian's packaged unit with haforge's drop-in merged in: what systemd loads.
+    writeFileSync(p, renderedUnit(rendered.files, "lb1", "haproxy").text);
     const r = sh(`systemd-analyze verify --man=no ${p}`);
     verdicts.push(`systemd-analyze verify haproxy.service: rc ${r.status}${r.stderr.trim() ? ` (${r.stderr.trim()})` : ""}`);
     assert.equal(r.status, 0, r.stderr);
@@ -108,8 +110,12 @@ describe("haproxy (real daemon)", () => {
 
   it("running lb1's config: VIP bind needs the sysctl; checks, backups, stats auth, health and reload work", async () => {
     const cfgPath = join(dir, "lb1", "haproxy.cfg");
-    const unit = file("lb1", "/etc/systemd/system/haproxy.service").content;
-    const exec = /^ExecStart=(.*)$/m.exec(unit)![1]!.replace(CFG, cfgPath);
+    // The ExecStart of the unit systemd loads (packaged + haforge's drop-in), $CONFIG pointed at
+    // the test's copy (as /etc/default/haproxy could).
+    const unit = renderedUnit(rendered.files, "lb1", "haproxy").text;
+    const c = unitCommand(unit)!;
+    const env = { ...c.env, CONFIG: cfgPath };
+    const exec = expandedArgv(c, env).map(q).join(" ");
     // Private /run (the admin socket) and /tmp, as on a lab host.
     const inHost = privateRunTmp(exec);
 
@@ -190,8 +196,15 @@ h.HTTPServer((sys.argv[1], int(sys.argv[2])), H).serve_forever()`;
       )?.[1];
     const before = pidOf();
     assert.ok(before);
-    const reload = /^ExecReload=(.*)$/m.exec(unit)![1]!.replace("$MAINPID", String(hap.pid));
-    must(reload);
+    // Every ExecReload= line in order (the packaged unit checks the config first, then USR2),
+    // the check inside haproxy's own mount namespace, where its paths are.
+    const reloads = [...unit.matchAll(/^ExecReload=(.*)$/gm)].map((m) =>
+      expandedArgv({ argv: splitCommand(m[1]!), env: { ...env, MAINPID: String(hap.pid) } })
+        .map(q)
+        .join(" "),
+    );
+    assert.ok(reloads.length >= 1);
+    for (const r of reloads) must(`nsenter -t ${hap.pid} -m -n -- sh -c ${q(r)}`);
     await waitUntil(
       "a new worker after USR2",
       () => {
@@ -202,7 +215,7 @@ h.HTTPServer((sys.argv[1], int(sys.argv[2])), H).serve_forever()`;
     );
     assert.ok(health());
     assert.equal(must(`ip netns exec ${ns("lb1")} curl -sS -m 5 http://10.77.0.100/`), "ok");
-    verdicts.push(`live: \`${/^ExecReload=(.*)$/m.exec(unit)![1]}\` -> new worker (pid ${before} -> ${pidOf()}), health and traffic OK`);
+    verdicts.push(`live: \`${reloads.join(" && ")}\` -> new worker (pid ${before} -> ${pidOf()}), health and traffic OK`);
     assert.match(readFileSync(join(dir, "lb1", "haproxy.log"), "utf8"), /Reloading HAProxy/);
   });
 

@@ -17,6 +17,7 @@ import type { FileSpec } from "../../src/core/desired-state";
 import { renderTemplate } from "../../src/render/templates";
 import { renderPart } from "../../src/services/keepalived/render";
 import { API_AUTH_PASS, LB_HOSTS, examplePlans, keepalivedMaterials, keepalivedPlan, keepalivedSecrets } from "../fixtures/keepalived-plan";
+import { expandedArgv, renderedUnit, unitCommand } from "./examples/services";
 import { NetnsHosts } from "./netns-hosts";
 import { Children, must, privateRunTmp, q, sh, sleep, stopChild, supervisordConf, waitUntil } from "./shell";
 
@@ -115,10 +116,11 @@ describe("keepalived (real daemon)", () => {
   });
 
   it("the rendered systemd unit passes systemd-analyze verify", () => {
-    const unit = rendered.files.find((f) => f.host === "lb1" && f.path === "/etc/systemd/system/keepalived.service")!;
+    // Debian's packaged unit with haforge's drop-ins (if any) merged in: what systemd loads.
+    const unit = renderedUnit(rendered.files, "lb1", "keepalived");
     mkdirSync(join(dir, "units"), { recursive: true });
     const p = join(dir, "units", "keepalived.service");
-    writeFileSync(p, unit.content);
+    writeFileSync(p, unit.text);
     const r = sh(`systemd-analyze verify --man=no ${p}`);
     verdicts.push(`systemd-analyze verify keepalived.service: rc ${r.status}${r.stderr.trim() ? ` (${r.stderr.trim()})` : ""}`);
     assert.equal(r.status, 0, r.stderr);
@@ -126,11 +128,14 @@ describe("keepalived (real daemon)", () => {
   });
 
   it("running the rendered configs: VRRP elects the planned masters, keepalived runs scripts via sh, reload and failover work", async () => {
-    // lb1, lb2: the systemd unit's ExecStart, verbatim but for the config path.
+    // lb1, lb2: the ExecStart of the unit systemd loads (packaged + drop-ins), with the config path
+    // and console logging given through $DAEMON_ARGS, as /etc/default/keepalived would.
     const procs = new Map<string, ChildProcess>();
     for (const host of ["lb1", "lb2"]) {
-      const unit = rendered.files.find((f) => f.host === host && f.path === "/etc/systemd/system/keepalived.service")!;
-      const exec = /^ExecStart=(.*)$/m.exec(unit.content)![1]!.replace(CONF, join(dir, host, "keepalived.conf"));
+      const c = unitCommand(renderedUnit(rendered.files, host, "keepalived").text)!;
+      const exec = expandedArgv(c, { DAEMON_ARGS: `--log-console -f ${join(dir, host, "keepalived.conf")}` })
+        .map(q)
+        .join(" ");
       procs.set(host, startInHost(host, exec, join(dir, host, "keepalived.log")));
     }
     // lb3: its rendered supervisor program under a real supervisord.

@@ -40,6 +40,7 @@ import {
   SERVER_COMMAND,
 } from "../../src/services/rabbitmq/render";
 import { PASSWORD, SECRETS, singleNodePlan, threeNodePlan } from "../fixtures/rabbitmq-plan";
+import { renderedUnit } from "./examples/services";
 
 const PORT = 5679; // not 5672: proves listeners.tcp.default is what the node listens on
 const MGMT_PORT = 15679;
@@ -250,8 +251,8 @@ describe("rabbitmq: a real 3.10 node with the rendered files", { timeout: 240_00
     const three = renderPart.render!({ plan: threeNodePlan(), secrets: SECRETS, materials: {}, template: renderTemplate });
     const unitDir = join(dir, "units");
     mkdirSync(unitDir);
-    const unit = three.files.find((f) => f.host === "rmq1" && f.path === "/etc/systemd/system/rabbitmq-server.service")!;
-    writeFileSync(join(unitDir, "rabbitmq-server.service"), unit.content);
+    // Debian's packaged unit with haforge's drop-ins (if any) merged in: what systemd loads.
+    writeFileSync(join(unitDir, "rabbitmq-server.service"), renderedUnit(three.files, "rmq1", "rabbitmq-server").text);
     const verify = spawnSync("systemd-analyze", ["verify", join(unitDir, "rabbitmq-server.service")], {
       encoding: "utf8",
       timeout: 20_000,

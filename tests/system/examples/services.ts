@@ -4,6 +4,8 @@
  * the host's init would: same command line, user, environment and working directory.
  */
 
+import { existsSync, readFileSync } from "node:fs";
+
 export interface ServiceCommand {
   readonly argv: readonly string[];
   readonly user?: string;
@@ -111,3 +113,51 @@ export const programCommand = (p: SupervisorProgram): ServiceCommand => ({
   env: p.env,
   ...(p.cwd ? { cwd: p.cwd } : {}),
 });
+
+/**
+ * The unit systemd loads for `name` on a host: haforge's own unit when one is rendered, else the
+ * packaged one (Debian's /lib/systemd/system), with the rendered drop-ins
+ * (`<name>.service.d/*.conf`, in name order) appended the way systemd merges them (a later
+ * `ExecStart=` after an empty one replaces the packaged command). `rendered(path)` reads a
+ * rendered file of that host, or undefined.
+ */
+export function effectiveUnit(
+  name: string,
+  rendered: (path: string) => string | undefined,
+  dropInNames: readonly string[],
+): { readonly text: string; readonly base: string } {
+  const own = `/etc/systemd/system/${name}.service`;
+  const packaged = `/lib/systemd/system/${name}.service`;
+  const ownText = rendered(own);
+  const base = ownText !== undefined ? own : packaged;
+  const baseText = ownText ?? (existsSync(packaged) ? readFileSync(packaged, "utf8") : undefined);
+  if (baseText === undefined) throw new Error(`${name}: no rendered ${own} and no installed ${packaged}`);
+  const dropIns = [...dropInNames]
+    .filter((f) => f.endsWith(".conf"))
+    .sort()
+    .map((f) => rendered(`${own}.d/${f}`) ?? "");
+  return { text: [baseText, ...dropIns].join("\n"), base };
+}
+
+/** effectiveUnit over an in-memory render: the files of `host`. */
+export function renderedUnit(files: readonly { host: string; path: string; content: string }[], host: string, name: string) {
+  const mine = files.filter((f) => f.host === host);
+  const dir = `/etc/systemd/system/${name}.service.d/`;
+  return effectiveUnit(
+    name,
+    (p) => mine.find((f) => f.path === p)?.content,
+    mine.filter((f) => f.path.startsWith(dir)).map((f) => f.path.slice(dir.length)),
+  );
+}
+
+/**
+ * The argv systemd runs for ExecStart: `$VAR` / `${VAR}` words expanded from Environment=
+ * (overridden by `env`, as an EnvironmentFile= would), split into words, dropped when empty.
+ */
+export function expandedArgv(c: ServiceCommand, env: Readonly<Record<string, string>> = {}): string[] {
+  const all = { ...c.env, ...env };
+  return c.argv.flatMap((a) => {
+    const m = /^\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?$/.exec(a);
+    return m ? (all[m[1]!] ?? "").split(/\s+/).filter((w) => w !== "") : [a];
+  });
+}
