@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { it } from "node:test";
 import semver from "semver";
 
-const ROOT = join(import.meta.dirname, "..", "..");
+const ROOT = join(__dirname, "..", "..");
 const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { engines: { node: string } };
 const lock = JSON.parse(readFileSync(join(ROOT, "package-lock.json"), "utf8")) as {
   packages: Record<string, { version?: string; engines?: Record<string, string> | string[] }>;
