@@ -6,6 +6,7 @@
  * a 200-file converge says which host and which step without a stack trace. Messages never
  * carry passwords, keys, commands or file content.
  */
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import type { Duplex } from "node:stream";
@@ -171,10 +172,34 @@ const OPEN_CONNECT_FAILED = 2;
 
 const portOf = (c: HostConnection): number => c.port ?? 22;
 
-/** Pool key: host + port + user, and the hop it is reached through (same IP behind two bastions ≠ same host). */
+/**
+ * Pool key: host + port + user, the hop it is reached through (same IP behind two bastions ≠ same
+ * host), and a digest of everything verification and authentication depend on (the pinned keys,
+ * the known_hosts file, trust-on-first-use, the credentials). A request that pins another key or
+ * brings other credentials gets its own connection, verified and authenticated with what IT
+ * says, never one opened under someone else's pins or key.
+ */
 export function connectionKey(c: HostConnection): string {
-  const own = `${c.user}@${c.address}:${portOf(c)}`;
+  const own = `${c.user}@${c.address}:${portOf(c)} ${trustDigest(c)}`;
   return c.bastion ? `${own} via ${connectionKey(c.bastion)}` : own;
+}
+
+/** Digest (not the values: credentials never sit in a map key) of what verification and auth use. */
+function trustDigest(c: HostConnection): string {
+  const pins = (c.hostKey === undefined ? [] : typeof c.hostKey === "string" ? [c.hostKey] : [...c.hostKey])
+    .map((l) => l.trim().split(/\s+/).slice(0, 2).join(" "))
+    .sort();
+  const material = JSON.stringify([
+    pins,
+    c.knownHostsFile ?? null,
+    c.trustOnFirstUse === true,
+    c.privateKey ?? null,
+    c.privateKeyPath ?? null,
+    c.passphrase ?? null,
+    c.password ?? null,
+    c.agent ?? null,
+  ]);
+  return createHash("sha256").update(material).digest("hex").slice(0, 16);
 }
 
 /** Wrap a command in coreutils `timeout` (SIGTERM, then SIGKILL 5 s later). */
@@ -186,6 +211,8 @@ export function withRemoteTimeout(command: string, timeoutMs: number): string {
 interface Session {
   readonly key: string;
   readonly conn: HostConnection;
+  /** The host key the server presented (and that was verified) when this connection was opened. */
+  hostKeyBlob?: Buffer;
   readonly client: Client;
   readonly channels: Semaphore;
   closed: boolean;
@@ -193,6 +220,7 @@ interface Session {
 
 interface Verification {
   called: boolean;
+  blob?: Buffer;
   rejection?: TransportError;
   seen?: SeenHostKey;
 }
@@ -269,7 +297,9 @@ export class SshPool {
   private session(conn: HostConnection): Promise<Session> {
     const key = connectionKey(conn);
     const existing = this.sessions.get(key);
-    if (existing) return existing;
+    // A reused connection is verified again against this request's trust: a known_hosts file
+    // may have changed since (a key marked @revoked, a pin replaced) — a mismatch is refused.
+    if (existing) return existing.then((s) => this.recheck(s, conn));
     const p = this.dial(conn, key);
     this.sessions.set(key, p);
     // A failed dial must not poison the pool: the next caller dials afresh.
@@ -277,6 +307,14 @@ export class SshPool {
       if (this.sessions.get(key) === p) this.sessions.delete(key);
     });
     return p;
+  }
+
+  private recheck(s: Session, conn: HostConnection): Session {
+    if (s.hostKeyBlob === undefined) return s;
+    const port = portOf(conn);
+    const verdict = verifyHostKey(conn, port, resolveTrust(conn), s.hostKeyBlob);
+    if (verdict.error) throw verdict.error;
+    return s;
   }
 
   private async dial(conn: HostConnection, key: string): Promise<Session> {
@@ -342,6 +380,7 @@ export class SshPool {
       // Runs during key exchange, before the client sends its user name or any credential.
       hostVerifier: (keyBlob: Buffer) => {
         verification.called = true;
+        verification.blob = Buffer.from(keyBlob);
         const verdict = verifyHostKey(conn, port, trust, keyBlob);
         verification.seen = verdict.seen;
         if (verdict.error) verification.rejection = verdict.error;
@@ -364,6 +403,7 @@ export class SshPool {
         if (settled) return;
         settled = true;
         this.counters.opened++;
+        if (verification.blob) session.hostKeyBlob = verification.blob;
         this.live.set(key, session);
         if (verification.seen) this.seenKeys.set(key, verification.seen);
         resolve(session);

@@ -99,6 +99,63 @@ describe("pool", () => {
   });
 });
 
+describe("pool reuse: what verification and auth depend on", () => {
+  const marker = () => join(a.dir, `marker-${randomBytes(4).toString("hex")}`);
+
+  it("a request pinning another host key is never served by a connection verified against a different pin", async () => {
+    await withPool(async (pool) => {
+      await pool.exec(a.conn(), "true");
+      const m = a.mark();
+      const file = marker();
+      // Same user@address:port as the pooled connection, but pinning hostB's key.
+      const e = await rejection(pool.exec(a.conn({ hostKey: b.hostKeyLine }), `touch ${file}`));
+      assert.equal(e.code, "HOSTKEY_MISMATCH");
+      assert.equal(existsSync(file), false, "the command must not run on a host whose key the request does not pin");
+      assert.doesNotMatch(a.logSince(m), /userauth-request/, "refused during key exchange, before any credential");
+      // The original connection still serves requests that pin its key.
+      assert.equal((await pool.exec(a.conn(), "echo ok")).stdout, "ok\n");
+    });
+  });
+
+  it("a request with other credentials authenticates with its own (a wrong key is refused, not covered by a pooled session)", async () => {
+    await withPool(async (pool) => {
+      await pool.exec(a.conn(), "true");
+      const file = marker();
+      // b's client key is not authorized on a.
+      const e = await rejection(pool.exec(a.conn({ privateKeyPath: b.clientKeyPath }), `touch ${file}`));
+      assert.equal(e.code, "AUTH");
+      assert.equal(existsSync(file), false);
+    });
+  });
+
+  it("a reused connection is re-checked against the request's known_hosts: a key marked @revoked since is refused", async () => {
+    const [type, key] = a.hostKeyLine.split(" ");
+    const kh = join(a.dir, `known_hosts_${randomBytes(4).toString("hex")}`);
+    writeFileSync(kh, `[127.0.0.1]:${a.port} ${type} ${key}\n`);
+    const { hostKey: _drop, ...viaFile } = a.conn();
+    const conn: HostConnection = { ...viaFile, knownHostsFile: kh };
+    await withPool(async (pool) => {
+      await pool.exec(conn, "true");
+      writeFileSync(kh, `[127.0.0.1]:${a.port} ${type} ${key}\n@revoked * ${type} ${key}\n`);
+      const file = marker();
+      const e = await rejection(pool.exec(conn, `touch ${file}`));
+      assert.equal(e.code, "HOSTKEY_REVOKED");
+      assert.equal(existsSync(file), false);
+      assert.equal(pool.stats().opened, 1, "refused on the pooled connection, no new dial");
+    });
+  });
+
+  it("the same pins and credentials written differently share one connection", async () => {
+    await withPool(async (pool) => {
+      const ecdsa = readFileSync(join(a.dir, "host_ecdsa.pub"), "utf8").trim().split(" ").slice(0, 2).join(" ");
+      const bare = a.hostKeyLine.split(" ").slice(0, 2).join(" ");
+      await pool.exec(a.conn({ hostKey: [a.hostKeyLine, ecdsa] }), "true");
+      await pool.exec(a.conn({ hostKey: [ecdsa, `${bare} a comment`] }), "true");
+      assert.equal(pool.stats().opened, 1);
+    });
+  });
+});
+
 describe("host keys", () => {
   const marker = () => join(a.dir, `marker-${randomBytes(4).toString("hex")}`);
 
