@@ -10,6 +10,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { analyzeInventoryFile, analyzeInventoryText, type Analysis } from "../src/pipeline/analyze";
 import { hasErrors, type Finding } from "../src/core/findings";
+import { scheduleActions } from "../src/core/schedule";
 import type { Materials as MaterialValues } from "../src/core/materials";
 import { MASK_SALT_SPEC } from "../src/core/masking";
 import { secretKey, type SecretValues } from "../src/core/secrets";
@@ -175,6 +176,13 @@ export function prepareCluster(name: string, args: HaClusterArgs, parent: pulumi
   const materials = new Materials(`${name}-materials`, [...specs, MASK_SALT_SPEC], { parent, dependsOn: [membershipGuard] });
   const placeholderMaterials: MaterialValues = Object.fromEntries(specs.map((s) => [s.key, placeholderMaterial(s.kind.type)]));
   const structure = renderByService(plan, placeholderSecrets(plan), placeholderMaterials);
+  // The apply schedule (src/core/schedule.ts): a dependency cycle among actions is refused here,
+  // before any resource of a host is declared, never broken silently.
+  const scheduleFindings = structure.flatMap((p) => scheduleActions(p.actions, `${p.service} actions`).findings);
+  if (scheduleFindings.length)
+    throw new pulumi.RunError(
+      `haforge: ${scheduleFindings.map((f) => `${f.code} at ${f.path}: ${f.message}`).join("; ")}; nothing was changed on any host`,
+    );
   // Files and actions that use no generated material are rendered without waiting for Materials:
   // when Materials changes (a key is added), its values are unknown during preview, and only what
   // really uses a material may show as changing.

@@ -19,6 +19,7 @@ import type { ServiceRender } from "../src/pipeline/render";
 import { MASK_SALT_KEY } from "../src/core/masking";
 import type { ClusterContext } from "./cluster-context";
 import { cheapConstruction } from "./sdk-cost";
+import { scheduleActions, scheduleRestarts } from "../src/core/schedule";
 
 export interface ServiceResources {
   readonly files: RemoteFile[];
@@ -144,11 +145,9 @@ export function createServiceResources(
   const actions: HostAction[] = [];
   const actionById = new Map<string, HostAction>();
   const createActions = (subset: readonly ClusterAction[], after: (host: string) => pulumi.Resource[]) => {
-    const pending = [...subset];
-    // Dependencies first (actions are few; a simple topological pass).
-    for (let guard = 0; pending.length && guard < 1000; guard++) {
-      const idx = pending.findIndex((a) => a.dependsOn.every((d) => actionById.has(d) || !part.actions.some((x) => x.id === d)));
-      const a = pending.splice(idx === -1 ? 0 : idx, 1)[0]!;
+    // Dependencies first (src/core/schedule.ts). Cycles were refused by prepareCluster before any
+    // resource of a host was declared; they are never broken here.
+    for (const a of scheduleActions(subset, `${part.service} actions`).order) {
       const real = ctx.renderedFor(part.service, a).apply((r) => findAction(r, part.service, a.id));
       const text = (f: (x: ClusterAction) => string | undefined) => {
         const o = real.apply((x) => f(x) ?? "");
@@ -200,17 +199,7 @@ export function createServiceResources(
   const restarts = new Map<string, HostAction[]>();
   const restartByHostService = new Map<string, HostAction>();
   const restartsByHost = new Map<string, HostAction[]>();
-  const groups = new Map<string, ServiceSpec[]>();
-  for (const s of part.services) {
-    const key = s.rollGroup ?? `${s.host}:${s.name}`;
-    groups.set(key, [...(groups.get(key) ?? []), s]);
-  }
-  for (const [key, specs] of groups) {
-    const order = ctx.plan.rollingGroups.find((g) => g.id === key)?.hosts ?? [];
-    const position = new Map<string, number>();
-    order.forEach((h, i) => position.has(h) || position.set(h, i));
-    const rank = (h: string) => position.get(h) ?? 1e6 + (ctx.hosts.get(h)?.order ?? 0);
-    const sorted = [...specs].sort((a, b) => rank(a.host) - rank(b.host) || a.name.localeCompare(b.name));
+  for (const { key, services: sorted } of scheduleRestarts(part.services, ctx.plan.rollingGroups, (h) => ctx.hosts.get(h)?.order ?? 0)) {
     const chain: HostAction[] = [];
     for (const s of sorted) {
       const notifying = (byHost.get(s.host) ?? []).filter((f) => f.spec.notify.includes(s.name));

@@ -8,6 +8,7 @@ import { CONTROL_CHARS } from "../core/escape";
 import { error, type Finding } from "../core/findings";
 import type { MaterialSpec, Materials } from "../core/materials";
 import { resolveSecret, type SecretValues } from "../core/secrets";
+import { scheduleActions } from "../core/schedule";
 import type { SecretRef } from "../inventory/schema";
 import type { ClusterPlan } from "../plan/types";
 import { services } from "../services/registry";
@@ -134,7 +135,7 @@ export function renderDesiredState(
   return { hosts, actions, manifests };
 }
 
-/** Programmer checks on a DesiredState: unique (host, path) and action ids, known dependencies. */
+/** Programmer checks on a DesiredState: unique (host, path) and action ids, known dependencies, no dependency cycle. */
 export function checkDesiredState(state: DesiredState): string[] {
   const problems: string[] = [];
   for (const h of state.hosts) {
@@ -148,5 +149,6 @@ export function checkDesiredState(state: DesiredState): string[] {
   const ids = new Set(state.actions.map((a) => a.id));
   if (ids.size !== state.actions.length) problems.push("duplicate action ids");
   for (const a of state.actions) for (const d of a.dependsOn) if (!ids.has(d)) problems.push(`action ${a.id} depends on unknown ${d}`);
+  for (const f of scheduleActions(state.actions).findings) problems.push(`${f.code}: ${f.message}`);
   return problems;
 }
