@@ -108,7 +108,7 @@ describe("masking: rendered trees", () => {
     assert.ok(refs.length > 0);
   });
 
-  it("review diffs see non-secret changes in files that hold secrets (virtual_router_id, ttl)", async () => {
+  it("review diffs see non-secret changes in files that hold secrets (virtual_router_id, ttl, a backend)", async () => {
     const env = {
       HAFORGE_SECRET_rabbitmqPassword: "rabbit-password-123",
       HAFORGE_SECRET_rabbitmqCookie: "COOKIE0123456789",
@@ -121,7 +121,15 @@ describe("masking: rendered trees", () => {
     const changed = join(work, "lab-changed.yaml");
     const vrid = /routerId: (\d+)/.exec(text);
     assert.ok(vrid, "lab.yaml sets a routerId");
-    writeFileSync(changed, text.replace(vrid[0], `routerId: ${Number(vrid[1]) + 1}`));
+    assert.match(text, /^ {2}ttl: 20$/m);
+    assert.match(text, /checkInterval: 2s/);
+    writeFileSync(
+      changed,
+      text
+        .replace(vrid[0], `routerId: ${Number(vrid[1]) + 1}`)
+        .replace(/^ {2}ttl: 20$/m, "  ttl: 25")
+        .replace("checkInterval: 2s", "checkInterval: 3s"),
+    );
     const a = join(work, "va");
     const b = join(work, "vb");
     assert.equal((await runCli(["render", inv("lab.yaml"), "--out", a, "--materials", materials], env)).code, 0);
@@ -130,6 +138,20 @@ describe("masking: rendered trees", () => {
     assert.match(d.out, new RegExp(`^-\\s*virtual_router_id ${vrid[1]}$`, "m"));
     assert.match(d.out, new RegExp(`^\\+\\s*virtual_router_id ${Number(vrid[1]) + 1}$`, "m"));
     assert.doesNotMatch(d.out, /kapass12/);
+    // Patroni's ttl and HAProxy's server lines change in files that also hold a password.
+    assert.match(d.out, /^-\s*ttl: 20$/m);
+    assert.match(d.out, /^\+\s*ttl: 25$/m);
+    assert.match(d.out, /^\+\s*server lab1 \S+ check port 8008 inter 3s$/m);
+    for (const [file, secret] of [
+      ["lab1/etc/patroni/config.yml", "pgSuperuserPassword"],
+      ["lab1/etc/haproxy/haproxy.cfg", "haproxyStatsPassword"],
+      ["lab1/etc/keepalived/keepalived.conf", "keepalivedAuthPass"],
+    ] as const) {
+      const masked = readFileSync(join(b, file), "utf8");
+      assert.match(masked, new RegExp(`<secret:secret:${secret} h:[0-9a-f]{8}>`), `${file} holds the masked ${secret}`);
+      assert.doesNotMatch(masked, new RegExp(env[`HAFORGE_SECRET_${secret}`]), `${file} shows no ${secret}`);
+    }
+    for (const v of Object.values(env)) assert.ok(!d.out.includes(v), "the diff shows no secret value");
   });
 
   it("numeric-looking secrets from --secrets keep their exact text", async () => {
