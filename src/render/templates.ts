@@ -145,3 +145,21 @@ export function renderTemplate(svc: string, name: string, data: unknown): string
   }
   return tpl(data);
 }
+
+const verbatim = new Map<string, string>();
+
+/**
+ * A file shipped as it is (a plain script such as templates/pacemaker/cib-apply.sh): no template
+ * syntax, every value passed on its command line. Refuses a file holding Handlebars syntax, so a
+ * `.hbs` by another name is never copied unrendered.
+ */
+export function staticFile(svc: string, name: string): string {
+  const key = `${svc}/${name}`;
+  let text = verbatim.get(key);
+  if (text === undefined) {
+    text = readFileSync(join(TEMPLATES_DIR, svc, name), "utf8");
+    if (name.endsWith(".hbs") || text.includes("{{")) throw new Error(`${key} is a template, not a file shipped as it is`);
+    verbatim.set(key, text);
+  }
+  return text;
+}

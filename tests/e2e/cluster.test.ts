@@ -17,6 +17,7 @@ import { hostExec, hostExecOk, labUp, type LabInfo } from "../../lab/exec";
 import { readState } from "./harness/engine";
 import { applyProgram, describeFailure, LAB_WAIT_MS, labInventory, type ApplyResult, type Operation } from "./harness";
 import { amqpOk, holders, patroniCluster, psql, run, sleep, waitFor } from "./harness/probes";
+import { cibApplyCommand } from "../../src/services/pacemaker/render";
 
 const SKIP = process.getuid?.() !== 0 ? "the lab needs root" : false;
 const ROOT = path.join(__dirname, "..", "..");
@@ -198,10 +199,7 @@ describe("e2e: the lab stack on 3 real hosts", { skip: SKIP, timeout: 900_000 },
       assert.match(live, /<primitive [^>]*id="lab-vip"/);
       assert.match(live, /name="stonith-enabled" value="false"/);
       // Idempotent by itself too: re-running the apply script finds nothing to change.
-      assert.match(
-        await hostExecOk("lab1", "/bin/sh /usr/local/lib/haforge/cib-apply.sh /var/lib/haforge/pacemaker/lab/cib.xml"),
-        /already up to date/,
-      );
+      assert.match(await hostExecOk("lab1", cibApplyCommand("/var/lib/haforge/pacemaker/lab/cib.xml")), /already up to date/);
     },
   );
 

@@ -24,7 +24,7 @@ import { fileBytes, type FileSpec } from "../../src/core/desired-state";
 import type { ClusterPlan, PacemakerClusterPlan } from "../../src/plan/types";
 import { renderTemplate } from "../../src/render/templates";
 import { cibPath } from "../../src/services/pacemaker/cib";
-import { CIB_APPLY_SCRIPT, COROSYNC_HEALTH, PACEMAKER_HEALTH, renderPart } from "../../src/services/pacemaker/render";
+import { CIB_APPLY_SCRIPT, COROSYNC_HEALTH, PACEMAKER_HEALTH, cibApplyCommand, renderPart } from "../../src/services/pacemaker/render";
 import { loadInventoryFile } from "../../src/inventory/load";
 import { planCluster } from "../../src/pipeline/plan";
 import { fencingPlan, fixtureMaterials, lightweightPlan, qdevicePlan, singleNodePlan, threeNodePlan } from "../fixtures/pacemaker-plan";
@@ -343,7 +343,7 @@ describe("cib-apply.sh against a CIB file (CIB_file)", () => {
   const dir = join(work, "apply-file");
   const live = join(dir, "live.xml");
   let script = "";
-  const apply = (cib: string): Run => run("sh", [script, cib], { CIB_file: live });
+  const apply = (cib: string): Run => run("sh", ["-c", cibApplyCommand(cib, script)], { CIB_file: live });
   const query = (scope: string): string => run("cibadmin", ["--query", "--scope", scope], { CIB_file: live }).out;
 
   before(() => {
@@ -530,11 +530,11 @@ describe("a real one-node cluster: corosync + pacemakerd from the rendered files
     const script = materialize("live", fileOf(files, "solo1", CIB_APPLY_SCRIPT));
     const cib = materialize("live", fileOf(files, "solo1", cibPath("solo")));
     const before = inside("cibadmin --query | head -n 1").out;
-    const first = inside(`sh ${script} ${cib}`, 120_000);
+    const first = inside(cibApplyCommand(cib, script), 120_000);
     record("live cib-apply.sh first apply", first);
     assert.equal(first.rc, 0, first.out);
     assert.match(first.out, /CIB patched/);
-    const second = inside(`sh ${script} ${cib}`, 120_000);
+    const second = inside(cibApplyCommand(cib, script), 120_000);
     record("live cib-apply.sh second apply", second);
     assert.match(second.out, /already up to date/);
     const crm = inside("cibadmin --query --scope crm_config").out;
@@ -563,7 +563,7 @@ describe("a real one-node cluster: corosync + pacemakerd from the rendered files
     const files = render(smaller).files;
     const cib = materialize("live-smaller", fileOf(files, "solo1", cibPath("solo")));
     const script = materialize("live-smaller", fileOf(files, "solo1", CIB_APPLY_SCRIPT));
-    const r = inside(`sh ${script} ${cib}`, 120_000);
+    const r = inside(cibApplyCommand(cib, script), 120_000);
     record("live cib-apply.sh after removing a resource", r);
     assert.equal(r.rc, 0, r.out);
     assert.match(r.out, /CIB patched/);

@@ -14,6 +14,7 @@ import { renderTemplate } from "../../src/render/templates";
 import { CIB_VALIDATE_WITH, cibPath } from "../../src/services/pacemaker/cib";
 import {
   CIB_APPLY_SCRIPT,
+  cibApplyCommand,
   COROSYNC_APPLY_SCRIPT,
   PACEMAKER_HEALTH,
   COROSYNC_HEALTH,
@@ -555,7 +556,11 @@ describe("pacemaker render: services, actions, materials", () => {
     assert.equal(cib.length, 1);
     assert.equal(cib[0]!.host, "db1");
     assert.equal(cib[0]!.id, "pacemaker:db:cib");
-    assert.equal(cib[0]!.create, `/bin/sh ${CIB_APPLY_SCRIPT} '/var/lib/haforge/pacemaker/db/cib.xml'`);
+    assert.equal(cib[0]!.create, cibApplyCommand("/var/lib/haforge/pacemaker/db/cib.xml"));
+    assert.match(
+      cib[0]!.create,
+      /^\/bin\/sh \/usr\/local\/lib\/haforge\/cib-apply\.sh -a 5 -r 30 -k cluster-infrastructure .* \/var\/lib\/haforge\/pacemaker\/db\/cib\.xml$/,
+    );
     assert.deepEqual(cib[0]!.triggers, ["/var/lib/haforge/pacemaker/db/cib.xml", CIB_APPLY_SCRIPT]);
     assert.deepEqual(cib[0]!.dependsOn, ["pacemaker:db:member:db1", "pacemaker:db:member:db2", "pacemaker:db:member:db3"]);
     assert.equal(new Set(r.actions.map((a) => a.id)).size, r.actions.length);

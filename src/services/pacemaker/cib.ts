@@ -188,7 +188,7 @@ function serialize(model: CibModel, epoch: number): string {
   const conf = cib.ele("configuration");
   const crm = conf.ele("crm_config");
   // Pacemaker's own id for the bootstrap set: the controller writes dc-version etc. into it, and
-  // the apply keeps those while replacing ours (see cib-apply.sh.hbs).
+  // the apply keeps those while replacing ours (see templates/pacemaker/cib-apply.sh).
   nvset(crm, "cluster_property_set", "cib-bootstrap-options", model.properties);
   const nodes = conf.ele("nodes");
   model.nodes.forEach((n) => nodes.ele("node", { id: n.id, uname: n.uname }));

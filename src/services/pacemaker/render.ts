@@ -11,14 +11,16 @@
  * - A corosync.conf change is a reload (`corosync-cfgtool -R`, cluster-wide), not a restart:
  *   nodelist changes are applied that way (corosync-cfgtool(8)).
  * - The CIB is never pushed with `cibadmin --replace`: cib-apply.sh diffs against the live CIB
- *   and patches it (see templates/pacemaker/cib-apply.sh.hbs), on ONE node, re-run whenever the
+ *   and patches it (templates/pacemaker/cib-apply.sh, a plain script taking its values as
+ *   arguments: cibApplyCommand), on ONE node, re-run whenever the
  *   rendered CIB or the script changes (triggers).
  */
-import { shellQuote } from "../../core/escape";
+import { shellQuote, shellWord } from "../../core/escape";
 import type { ClusterAction, FileSpec, InitSystem, ServiceSpec } from "../../core/desired-state";
 import type { MaterialSpec } from "../../core/materials";
 import type { ClusterPlan, PacemakerClusterPlan } from "../../plan/types";
 import { firstStartAware, packagedDaemon, systemdDropIn } from "../../render/daemon";
+import { staticFile } from "../../render/templates";
 import type { RenderContext, RenderResult, ServiceModule } from "../types";
 import { cibPath, cibXml } from "./cib";
 import { buildCibModel } from "./cib-model";
@@ -140,14 +142,24 @@ const keySizeCheck = (bytes: number): string => `test "$(wc -c < {file})" -eq ${
 /** Fence device parameters that usually carry credentials: the CIB then counts as a secret file. */
 const CREDENTIAL_PARAM = /pass|secret|key|token|community/i;
 
-function cibApplyScript(ctx: RenderContext): string {
-  const keep = PACEMAKER_OWNED_PROPERTIES.map((p) => `@name='${p}'`).join(" or ");
-  return ctx.template("pacemaker", "cib-apply.sh.hbs", {
-    ownedProperties: PACEMAKER_OWNED_PROPERTIES.join(", "),
-    purgeXpath: `/cib/configuration/crm_config/cluster_property_set[@id='cib-bootstrap-options']/nvpair[not(${keep})]`,
-    attempts: 5,
-    queryRetries: 30,
-  });
+/** Patch attempts against a CIB that moved on, and live-CIB queries (2 s apart) at start. */
+export const CIB_APPLY_ATTEMPTS = 5;
+export const CIB_APPLY_QUERY_RETRIES = 30;
+
+/**
+ * The command that applies a rendered CIB: templates/pacemaker/cib-apply.sh with its values as
+ * arguments, every word quoted. `script` is the installed path (tests run a copy elsewhere).
+ */
+export function cibApplyCommand(cibFile: string, script: string = CIB_APPLY_SCRIPT): string {
+  const args = [
+    "-a",
+    String(CIB_APPLY_ATTEMPTS),
+    "-r",
+    String(CIB_APPLY_QUERY_RETRIES),
+    ...PACEMAKER_OWNED_PROPERTIES.flatMap((p) => ["-k", p]),
+    cibFile,
+  ];
+  return ["/bin/sh", script, ...args].map(shellWord).join(" ");
 }
 
 function membershipAction(cluster: PacemakerClusterPlan, host: string): ClusterAction {
@@ -190,7 +202,7 @@ function renderCluster(ctx: RenderContext, cluster: PacemakerClusterPlan): Rende
   const model = buildCibModel(cluster, plan);
   const cib = cibXml(model);
   const cibSecret = cluster.spec.fencing.some((f) => Object.keys(f.params).some((k) => CREDENTIAL_PARAM.test(k)));
-  const script = cibApplyScript(ctx);
+  const script = staticFile("pacemaker", "cib-apply.sh");
   const remotes = cluster.remoteNodes;
   const lw = lightweightSpec(cluster, plan);
 
@@ -336,7 +348,7 @@ function renderCluster(ctx: RenderContext, cluster: PacemakerClusterPlan): Rende
       host: first.host,
       phase: "post-start",
       description: `apply the rendered CIB of Pacemaker cluster ${cluster.name} (diff + patch against the live CIB)`,
-      create: `/bin/sh ${CIB_APPLY_SCRIPT} ${sq(cibPath(cluster.name))}`,
+      create: cibApplyCommand(cibPath(cluster.name)),
       // Resources are placed once every node has joined, not piled onto the first one.
       dependsOn: members,
       triggers: [cibPath(cluster.name), CIB_APPLY_SCRIPT],

@@ -1,15 +1,21 @@
 #!/bin/sh
 # Managed by haforge: apply a rendered Pacemaker CIB to the running cluster, never blindly.
+# A plain script, copied to the host as it is; every value comes from its arguments.
 #
-# Usage: cib-apply.sh RENDERED_CIB
+# Usage: cib-apply.sh -a ATTEMPTS -r QUERY_RETRIES -k PROPERTY [-k PROPERTY]... RENDERED_CIB
+#   -a ATTEMPTS       how many times a refused patch is recomputed against a CIB that moved on
+#   -r QUERY_RETRIES  how many times (2 s apart) the live CIB is queried before giving up
+#   -k PROPERTY       a cib-bootstrap-options property Pacemaker owns (dc-version, ...): kept
 #   Set CIB_file=PATH to work on a CIB file instead of the live cluster (tests, like `pcs -f`).
+# Exit codes: 0 applied or already up to date; 2 usage or unreadable file; 3 the rendered CIB does
+# not verify; 4 local file error; 5 an offline edit failed; 6 the CIB kept changing; 7 the CIB
+# cannot be queried; 8 crm_diff failed; 9 the merged CIB does not verify; 10 patch refused.
 #
 # The linux-system-roles/ha_cluster way: build the new CIB offline from the LIVE one, diff, patch.
 #  1. crm_verify the rendered file: a broken configuration never reaches the cluster.
 #  2. live.xml = the live CIB; new.xml = a copy where haforge's sections are swapped for ours:
-#     - crm_config: the nvpairs of cib-bootstrap-options that Pacemaker does not own are dropped,
-#       then ours are merged in; the controller's own are kept:
-#       cluster-infrastructure, dc-version, have-watchdog, last-lrm-refresh;
+#     - crm_config: the nvpairs of cib-bootstrap-options that Pacemaker does not own (-k) are
+#       dropped, then ours are merged in; the controller's own are kept;
 #     - nodes: ours are merged in; nodes are never removed here and their attributes (standby,
 #       maintenance: runtime state) are kept; node removal is `crm_node --force -R`;
 #     - resources, constraints, rsc_defaults, op_defaults: replaced by ours;
@@ -22,7 +28,40 @@
 #     live one (every offline edit bumps it), so the rendered file's own epoch never matters.
 # Pacemaker Explained, "Editing the CIB": https://clusterlabs.org/pacemaker/doc/2.1/Pacemaker_Administration/html/configuring.html
 set -u
-ours=${1:?usage: cib-apply.sh RENDERED_CIB}
+usage() {
+  echo "usage: cib-apply.sh -a ATTEMPTS -r QUERY_RETRIES -k PROPERTY [-k PROPERTY]... RENDERED_CIB" >&2
+  exit 2
+}
+is_count() {
+  case $1 in
+    '' | *[!0-9]*) return 1 ;;
+    *) [ "$1" -ge 1 ] ;;
+  esac
+}
+attempts=
+query_retries=
+keep=
+while getopts a:r:k: opt; do
+  case $opt in
+    a) attempts=$OPTARG ;;
+    r) query_retries=$OPTARG ;;
+    k)
+      # A property name goes into an XPath literal: names as Pacemaker spells them, nothing else.
+      case $OPTARG in
+        '' | *[!A-Za-z0-9_-]*) echo "cib-apply: -k '$OPTARG' is not a property name" >&2; exit 2 ;;
+      esac
+      keep="${keep:+$keep or }@name='$OPTARG'"
+      ;;
+    *) usage ;;
+  esac
+done
+shift $((OPTIND - 1))
+[ $# -eq 1 ] || usage
+is_count "$attempts" || { echo "cib-apply: -a ATTEMPTS must be a positive integer" >&2; usage; }
+is_count "$query_retries" || { echo "cib-apply: -r QUERY_RETRIES must be a positive integer" >&2; usage; }
+[ -n "$keep" ] || { echo "cib-apply: name the properties Pacemaker owns with -k" >&2; usage; }
+purge_xpath="/cib/configuration/crm_config/cluster_property_set[@id='cib-bootstrap-options']/nvpair[not($keep)]"
+ours=$1
 [ -r "$ours" ] || { echo "cib-apply: cannot read $ours" >&2; exit 2; }
 crm_verify --xml-file "$ours" || { echo "cib-apply: $ours does not verify (crm_verify rc $?)" >&2; exit 3; }
 
@@ -45,13 +84,13 @@ offline() {
 attempt=0
 while :; do
   attempt=$((attempt + 1))
-  if [ "$attempt" -gt 5 ]; then echo "cib-apply: the CIB kept changing; giving up after 5 attempts" >&2; exit 6; fi
+  if [ "$attempt" -gt "$attempts" ]; then echo "cib-apply: the CIB kept changing; giving up after $attempts attempts" >&2; exit 6; fi
 
   # The live CIB; right after start the CIB manager may not answer yet (bounded wait).
   i=0
   until cibadmin --query > "$work/live-raw.xml" 2> "$work/err"; do
     i=$((i + 1))
-    if [ "$i" -ge 30 ]; then cat "$work/err" >&2; echo "cib-apply: cannot query the CIB" >&2; exit 7; fi
+    if [ "$i" -ge "$query_retries" ]; then cat "$work/err" >&2; echo "cib-apply: cannot query the CIB" >&2; exit 7; fi
     sleep 2
   done
   # The live root carries the daemons' crm_feature_set, which can be newer than the one the
@@ -61,7 +100,7 @@ while :; do
   sed '/^<cib /s/ crm_feature_set="[^"]*"//' "$work/live-raw.xml" > "$work/live.xml" || exit 4
   cp "$work/live.xml" "$work/new.xml" || exit 4
 
-  offline --delete-all --force --xpath "/cib/configuration/crm_config/cluster_property_set[@id='cib-bootstrap-options']/nvpair[not(@name='cluster-infrastructure' or @name='dc-version' or @name='have-watchdog' or @name='last-lrm-refresh')]"
+  offline --delete-all --force --xpath "$purge_xpath"
   [ -f "$work/ours-crm_config.xml" ] && offline --modify --scope crm_config --xml-file "$work/ours-crm_config.xml"
   [ -f "$work/ours-nodes.xml" ] && offline --modify --scope nodes --xml-file "$work/ours-nodes.xml"
   # Every CIB edit is schema-checked, and constraints reference resources by IDREF: empty the
