@@ -50,6 +50,9 @@ import {
  */
 const name = identifier;
 
+/** A TCP/UDP port (1..65535). */
+const port = () => z.number().int().min(1).max(65535);
+
 /**
  * A secret value. Never a literal in example files: reference a Pulumi config secret (`secret:`)
  * or an environment variable (`env:`). `value:` exists because Tower INI files carry literals
@@ -72,7 +75,7 @@ export const KeySecretRef = z.union([
 export const SshSettings = z
   .object({
     user: userName.default("root").describe("SSH user. @default root"),
-    port: z.number().int().min(1).max(65535).default(22).describe("SSH port. @default 22"),
+    port: port().default(22).describe("SSH port. @default 22"),
     hostKey: sshPublicKey
       .optional()
       .describe(
@@ -188,13 +191,7 @@ export const Tower = z
             "The host running Tower's PostgreSQL (INI `[database]`; at most one). @default [] - an external pg_host, or the only instance of a single-instance Tower",
           ),
         host: address.optional().describe("External database host (pg_host)"),
-        port: z
-          .number()
-          .int()
-          .min(1)
-          .max(65535)
-          .default(5432)
-          .describe("pg_port: /etc/tower/conf.d/postgres.py `DATABASES.default.PORT`. @default 5432"),
+        port: port().default(5432).describe("pg_port: /etc/tower/conf.d/postgres.py `DATABASES.default.PORT`. @default 5432"),
         name: identifier.default("awx").describe("pg_database: postgres.py `DATABASES.default.NAME`. @default awx"),
         username: userName.default("awx").describe("pg_username: postgres.py `DATABASES.default.USER`. @default awx"),
         password: SecretRef.optional().describe(
@@ -216,11 +213,7 @@ export type Tower = z.infer<typeof Tower>;
 
 export const RabbitMq = z
   .object({
-    port: z
-      .number()
-      .int()
-      .min(1)
-      .max(65535)
+    port: port()
       .default(5672)
       .describe("rabbitmq_port: rabbitmq.conf `listeners.tcp.default`, and the port of Tower's BROKER_URL. @default 5672"),
     vhost: freeText(255)
@@ -247,13 +240,7 @@ export const RabbitMq = z
       .describe(
         "rabbitmq_enable_manager: enabled_plugins gets rabbitmq_management and rabbitmq.conf `management.tcp.port`. @default false",
       ),
-    managementPort: z
-      .number()
-      .int()
-      .min(1)
-      .max(65535)
-      .default(15672)
-      .describe("rabbitmq.conf `management.tcp.port` (only with enableManagement). @default 15672"),
+    managementPort: port().default(15672).describe("rabbitmq.conf `management.tcp.port` (only with enableManagement). @default 15672"),
     partitionHandling: z
       .enum(["pause_minority", "autoheal", "ignore"])
       .default("pause_minority")
@@ -589,7 +576,7 @@ export const HaproxyBackend = z
         z
           .object({
             host: hostName.describe("Inventory host: `server <host> <its internal address>:<port> check`"),
-            port: z.number().int().min(1).max(65535).describe("The server's traffic port"),
+            port: port().describe("The server's traffic port"),
           })
           .strict(),
       )
@@ -597,11 +584,7 @@ export const HaproxyBackend = z
       .describe("haproxy.cfg `server` lines, health-checked (`check inter <checkInterval>`)"),
     stickTable: z.boolean().default(false).describe("Single-active backend (e.g. Galera): stick on dst, others backup"),
     httpchk: httpCheck.optional().describe("e.g. `GET /healthz`; http checks against the servers"),
-    checkPort: z
-      .number()
-      .int()
-      .min(1)
-      .max(65535)
+    checkPort: port()
       .optional()
       .describe(
         "Port the health check probes when it is not the traffic port (Galera clustercheck 9200, Patroni REST 8008). @default - the server's port",
@@ -641,18 +624,10 @@ export const QuorumStore = z
       .describe("etcd (/etc/haforge/etcd/etcd.yml, `etcd --config-file`) or consul (servers + client agents)"),
     members: z.array(hostName).default([]).describe("Voting members"),
     storeOnly: z.array(hostName).default([]).describe("Members that run only the store (Cloudify: 2 managers + 1 store-only node)"),
-    clientPort: z
-      .number()
-      .int()
-      .min(1)
-      .max(65535)
+    clientPort: port()
       .optional()
       .describe("etcd `listen-client-urls`/`advertise-client-urls` port; consul `ports { http }`. @default - 2379 (etcd), 8500 (consul)"),
-    peerPort: z
-      .number()
-      .int()
-      .min(1)
-      .max(65535)
+    peerPort: port()
       .optional()
       .describe(
         "etcd `listen-peer-urls`/`initial-cluster` port; consul `ports { serf_lan }` (retry_join). @default - 2380 (etcd), 8301 (consul)",
@@ -696,20 +671,10 @@ export const PostgresHa = z
       .strict()
       .default({ backend: "etcd" })
       .describe("Where the HA manager keeps leader and cluster state (the DCS)"),
-    port: z
-      .number()
-      .int()
-      .min(1)
-      .max(65535)
+    port: port()
       .default(5432)
       .describe("PostgreSQL port: patroni.yml `postgresql { listen, connect_address }`; stolon keeper `--pg-port`. @default 5432"),
-    proxyPort: z
-      .number()
-      .int()
-      .min(1)
-      .max(65535)
-      .default(25432)
-      .describe("stolon proxy `--port` (clients connect here; stolon only). @default 25432"),
+    proxyPort: port().default(25432).describe("stolon proxy `--port` (clients connect here; stolon only). @default 25432"),
     version: z
       .number()
       .int()
@@ -757,18 +722,10 @@ export const Syncthing = z
       .array(SyncthingFolder)
       .default([])
       .describe("Shared folders (config.xml `<folder>`); their hosts run syncthing. @default []"),
-    guiPort: z
-      .number()
-      .int()
-      .min(1)
-      .max(65535)
+    guiPort: port()
       .default(8384)
       .describe("config.xml `<gui><address>127.0.0.1:<port>`: the REST API haforge checks sync through, loopback only. @default 8384"),
-    listenPort: z
-      .number()
-      .int()
-      .min(1)
-      .max(65535)
+    listenPort: port()
       .default(22000)
       .describe("config.xml `<options><listenAddress>tcp://<internal address>:<port>` and peers' `<device><address>`. @default 22000"),
   })

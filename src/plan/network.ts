@@ -5,6 +5,7 @@
  */
 import { BlockList, isIP } from "node:net";
 import type { PlannedHost } from "./types";
+import { error, warning, type Finding } from "../core/findings";
 
 export interface Cidr {
   readonly address: string;
@@ -196,4 +197,59 @@ export function hostsWithAddress(hosts: ReadonlyMap<string, PlannedHost>, addres
     hostIndexes.set(hosts, index);
   }
   return [...new Set(index.lookup(address))];
+}
+
+/** How a service names a VIP and its owner in the placement findings. */
+export interface VipPlacementCheck {
+  /** Finding code prefix (`keepalived`, `active-passive`): `<code>.vip-outside-subnet`, ... */
+  readonly code: string;
+  /** Inventory path of the VIP's entry (`keepalived.instances[0]`): `.vip` and `.interface` follow. */
+  readonly base: string;
+  /** The VIP as written. */
+  readonly vip: string;
+  /** The entry the VIP belongs to, e.g. `instance 'web'`. */
+  readonly owner: string;
+  readonly iface: string;
+  readonly hints: { readonly outside: string; readonly noInterface: string; readonly unchecked: string };
+}
+
+/**
+ * The VIP must sit in the subnet every host that may hold it has on the interface (placeVip):
+ * the same three findings for every service that moves a VIP between hosts on its own
+ * (keepalived, active/passive apps). Pacemaker's IPaddr2 VIPs have their own rule (`nic` is
+ * optional there), in src/services/pacemaker/resources.ts.
+ */
+export function vipPlacementFindings(cidr: Cidr, hosts: readonly PlannedHost[], c: VipPlacementCheck): Finding[] {
+  const findings: Finding[] = [];
+  for (const h of hosts) {
+    const placed = placeVip(cidr, h, c.iface);
+    if (placed.kind === "outside")
+      findings.push(
+        error(
+          `${c.code}.vip-outside-subnet`,
+          `${c.base}.vip`,
+          `VIP '${c.vip}' of ${c.owner} is outside host '${h.name}''s subnet ${placed.subnet} (${placed.via})`,
+          c.hints.outside,
+        ),
+      );
+    else if (placed.kind === "no-interface")
+      findings.push(
+        error(
+          `${c.code}.interface-missing`,
+          `${c.base}.interface`,
+          `\`interface\` '${c.iface}' of ${c.owner} is not an interface of host '${h.name}' (it has ${placed.interfaces.map((x) => `'${x}'`).join(", ")})`,
+          c.hints.noInterface,
+        ),
+      );
+    else if (placed.kind === "unchecked")
+      findings.push(
+        warning(
+          `${c.code}.vip-subnet-unchecked`,
+          `${c.base}.vip`,
+          `cannot check VIP '${c.vip}' of ${c.owner} against host '${h.name}': ${placed.reason}`,
+          c.hints.unchecked,
+        ),
+      );
+  }
+  return findings;
 }

@@ -6,7 +6,7 @@
  * (https://docs.rackn.io/stable/arch/provision/ha/).
  */
 import { error, warning, type Finding } from "../../core/findings";
-import { hostAddresses, parseCidr, placeVip, sameAddress } from "../../plan/network";
+import { hostAddresses, parseCidr, sameAddress, vipPlacementFindings } from "../../plan/network";
 import type { ActivePassivePlan, RollingGroup } from "../../plan/types";
 import { staticIp } from "./env";
 import { allPacemakerVips } from "../pacemaker/vips";
@@ -112,36 +112,24 @@ export function plan(ctx: PlanContext): PlanStep {
         ),
       );
     } else {
-      for (const h of hosts) {
-        const placed = placeVip(cidr, ctx.hosts.get(h)!, app.interface);
-        if (placed.kind === "outside")
-          findings.push(
-            error(
-              "active-passive.vip-outside-subnet",
-              `${base}.vip`,
-              `VIP '${app.vip}' of app '${app.name}' is outside host '${h}''s subnet ${placed.subnet} (${placed.via})`,
-              "Pick a VIP in the subnet the hosts share on `interface`.",
-            ),
-          );
-        else if (placed.kind === "no-interface")
-          findings.push(
-            error(
-              "active-passive.interface-missing",
-              `${base}.interface`,
-              `\`interface\` '${app.interface}' of app '${app.name}' is not an interface of host '${h}' (it has ${placed.interfaces.map((x) => `'${x}'`).join(", ")})`,
-              "Set `interface` to the hosts' interface name.",
-            ),
-          );
-        else if (placed.kind === "unchecked")
-          findings.push(
-            warning(
-              "active-passive.vip-subnet-unchecked",
-              `${base}.vip`,
-              `cannot check VIP '${app.vip}' of app '${app.name}' against host '${h}': ${placed.reason}`,
-              "List the host's `interfaces` with their CIDR.",
-            ),
-          );
-      }
+      findings.push(
+        ...vipPlacementFindings(
+          cidr,
+          hosts.map((h) => ctx.hosts.get(h)!),
+          {
+            code: "active-passive",
+            base,
+            vip: app.vip,
+            owner: `app '${app.name}'`,
+            iface: app.interface,
+            hints: {
+              outside: "Pick a VIP in the subnet the hosts share on `interface`.",
+              noInterface: "Set `interface` to the hosts' interface name.",
+              unchecked: "List the host's `interfaces` with their CIDR.",
+            },
+          },
+        ),
+      );
       for (const h of ctx.hosts.values())
         if (hostAddresses(h).some((a) => sameAddress(a, cidr.address)))
           findings.push(

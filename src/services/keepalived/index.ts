@@ -1,1 +1,13 @@
-export * from "./service";
+/**
+ * The keepalived service: keepalived VRRP VIPs. Its plan step (./plan.ts) and renderer (./render.ts);
+ * src/services/registry.ts lists it.
+ */
+import type { ServiceModule } from "../types";
+import { plan } from "./plan";
+import { renderPart } from "./render";
+
+export const keepalivedService: ServiceModule = {
+  name: "keepalived",
+  plan,
+  ...renderPart,
+};

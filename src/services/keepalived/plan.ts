@@ -10,7 +10,16 @@
 import { error, warning, type Finding } from "../../core/findings";
 import type { z } from "zod";
 import type { VrrpInstance } from "../../inventory/schema";
-import { AddressIndex, hostsWithAddress, inSubnet, ipFamily, parseCidr, placeVip, sameAddress, type Cidr } from "../../plan/network";
+import {
+  AddressIndex,
+  hostsWithAddress,
+  inSubnet,
+  ipFamily,
+  parseCidr,
+  sameAddress,
+  vipPlacementFindings,
+  type Cidr,
+} from "../../plan/network";
 import type { KeepalivedInstancePlan, KeepalivedMember, PlannedHost, RollingGroup } from "../../plan/types";
 import { allPacemakerVips, type PacemakerVip } from "../pacemaker/vips";
 import type { PlanContext, PlanStep } from "../types";
@@ -213,39 +222,22 @@ function checkPlacement(
   members: readonly { host: string }[],
   hosts: ReadonlyMap<string, PlannedHost>,
 ): Finding[] {
-  const findings: Finding[] = [];
-  for (const m of members) {
-    const h = hosts.get(m.host)!;
-    const placed = placeVip(cidr, h, inst.interface);
-    if (placed.kind === "outside")
-      findings.push(
-        error(
-          "keepalived.vip-outside-subnet",
-          `${base}.vip`,
-          `VIP '${inst.vip}' of instance '${inst.name}' is outside host '${m.host}''s subnet ${placed.subnet} (${placed.via})`,
-          "Pick a VIP in the subnet the members share on `interface`, or fix the interface.",
-        ),
-      );
-    else if (placed.kind === "no-interface")
-      findings.push(
-        error(
-          "keepalived.interface-missing",
-          `${base}.interface`,
-          `\`interface\` '${inst.interface}' of instance '${inst.name}' is not an interface of host '${m.host}' (it has ${placed.interfaces.map((x) => `'${x}'`).join(", ")})`,
-          "Set `interface` to the members' interface name; keepalived refuses to start on a missing interface.",
-        ),
-      );
-    else if (placed.kind === "unchecked")
-      findings.push(
-        warning(
-          "keepalived.vip-subnet-unchecked",
-          `${base}.vip`,
-          `cannot check VIP '${inst.vip}' of instance '${inst.name}' against host '${m.host}': ${placed.reason}`,
-          "List the host's `interfaces` with their CIDR so the subnet can be checked.",
-        ),
-      );
-  }
-  return findings;
+  return vipPlacementFindings(
+    cidr,
+    members.map((m) => hosts.get(m.host)!),
+    {
+      code: "keepalived",
+      base,
+      vip: inst.vip,
+      owner: `instance '${inst.name}'`,
+      iface: inst.interface,
+      hints: {
+        outside: "Pick a VIP in the subnet the members share on `interface`, or fix the interface.",
+        noInterface: "Set `interface` to the members' interface name; keepalived refuses to start on a missing interface.",
+        unchecked: "List the host's `interfaces` with their CIDR so the subnet can be checked.",
+      },
+    },
+  );
 }
 
 /**

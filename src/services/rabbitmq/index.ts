@@ -1,1 +1,16 @@
-export * from "./service";
+/**
+ * The rabbitmq service: the RabbitMQ cluster. Its plan step (./plan.ts), renderer (./render.ts) and
+ * objects on a Kubernetes target (./kubernetes.ts);
+ * src/services/registry.ts lists it.
+ */
+import type { ServiceModule } from "../types";
+import { plan } from "./plan";
+import { renderPart } from "./render";
+import { kubernetesPart } from "./kubernetes";
+
+export const rabbitmqService: ServiceModule = {
+  name: "rabbitmq",
+  plan,
+  ...renderPart,
+  ...kubernetesPart,
+};

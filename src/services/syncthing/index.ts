@@ -1,1 +1,13 @@
-export * from "./service";
+/**
+ * The syncthing service: folders kept in sync by syncthing. Its plan step (./plan.ts) and renderer (./render.ts);
+ * src/services/registry.ts lists it.
+ */
+import type { ServiceModule } from "../types";
+import { plan } from "./plan";
+import { renderPart } from "./render";
+
+export const syncthingService: ServiceModule = {
+  name: "syncthing",
+  plan,
+  ...renderPart,
+};
