@@ -28,6 +28,7 @@ import { checkDesiredState, renderDesiredState } from "../../src/pipeline/render
 import { loadInventoryFile } from "../../src/inventory/load";
 import { planCluster } from "../../src/pipeline/plan";
 import { fencingPlan, fixtureMaterials, lightweightPlan, qdevicePlan, singleNodePlan, threeNodePlan } from "../fixtures/pacemaker-plan";
+import { osloProject } from "../../src/services/pacemaker/lightweight";
 
 // The DOM xmlbuilder2 parses into (tsconfig has no DOM lib: the few members used here).
 interface El {
@@ -485,6 +486,23 @@ describe("pacemaker render: lightweight layout", () => {
         assert.deepEqual(d.notify, [unit]);
       }
     }
+  });
+
+  it("the OpenStack services left to systemd retry their database and broker forever: one oslo.config drop-in per project", () => {
+    for (const host of ["ctl0", "ctl1", "ctl2"]) {
+      const nova = fileOf(lw.files, host, "/etc/nova/nova.conf.d/50-haforge-ha-retry.conf");
+      assert.match(nova.content, /^\[database\]\n(?:#.*\n)*max_retries = -1$/m, "oslo.db: retry forever at startup");
+      assert.match(nova.content, /^\[oslo_messaging_rabbit\]\n/m);
+      assert.deepEqual([nova.mode, nova.owner, nova.secret], ["0644", "root", false]);
+      assert.deepEqual(nova.notify, ["openstack-nova-api"]);
+      fileOf(lw.files, host, "/etc/glance/glance.conf.d/50-haforge-ha-retry.conf");
+      // httpd is no OpenStack project of its own: nothing for it.
+      assert.ok(!lw.files.some((f) => f.host === host && /\/etc\/httpd\//.test(f.path)));
+    }
+    assert.equal(osloProject("openstack-nova-conductor"), "nova");
+    assert.equal(osloProject("neutron-server.service"), "neutron");
+    assert.equal(osloProject("memcached"), undefined);
+    assert.equal(osloProject("httpd"), undefined);
   });
 
   it("only the managed services; supervisor nodes get ocf:heartbeat:anything and no drop-ins", () => {

@@ -16,6 +16,57 @@ import { plannedHosts } from "../../plan/lookup";
 
 export type LightweightSpec = NonNullable<PacemakerCluster["lightweight"]>;
 
+/**
+ * OpenStack projects whose services use oslo.db / oslo.messaging (their config lives in
+ * /etc/<project>/<project>.conf, oslo.config also reads /etc/<project>/<project>.conf.d/*.conf).
+ */
+const OSLO_PROJECTS = new Set([
+  "aodh",
+  "barbican",
+  "ceilometer",
+  "cinder",
+  "designate",
+  "glance",
+  "gnocchi",
+  "heat",
+  "ironic",
+  "keystone",
+  "magnum",
+  "manila",
+  "mistral",
+  "neutron",
+  "nova",
+  "octavia",
+  "panko",
+  "placement",
+  "sahara",
+  "trove",
+  "zaqar",
+]);
+
+/** The OpenStack project a systemd unit belongs to (`openstack-nova-api` → nova, `neutron-server` → neutron), if any. */
+export function osloProject(unit: string): string | undefined {
+  const first =
+    unit
+      .replace(/\.service$/, "")
+      .replace(/^openstack-/, "")
+      .split("-")[0] ?? "";
+  return OSLO_PROJECTS.has(first) ? first : undefined;
+}
+
+/** The projects of a list of units, each with the units that read its config (first-seen order). */
+export function osloProjects(units: readonly string[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const u of units) {
+    const p = osloProject(u);
+    if (p !== undefined) out.set(p, [...(out.get(p) ?? []), u.replace(/\.service$/, "")]);
+  }
+  return out;
+}
+
+/** Where the retry settings go for a project (a file in oslo.config's default config dir). */
+export const osloRetryPath = (project: string): string => `/etc/${project}/${project}.conf.d/50-haforge-ha-retry.conf`;
+
 /** The cluster's lightweight section, or the defaults when only `pacemaker.layout` says lightweight. */
 export function lightweightSpec(cluster: PacemakerClusterPlan, plan: ClusterPlan): LightweightSpec | undefined {
   if (cluster.spec.lightweight) return cluster.spec.lightweight;

@@ -25,7 +25,7 @@ import type { RenderContext, RenderResult, ServiceModule } from "../types";
 import { cibPath, cibXml } from "./cib";
 import { buildCibModel } from "./cib-model";
 import { COROSYNC_AUTHKEY, COROSYNC_CONF, corosyncConfData, usesCrypto } from "./corosync-conf";
-import { lightweightSpec } from "./lightweight";
+import { lightweightSpec, osloProjects, osloRetryPath } from "./lightweight";
 import { managedMaterials, renderManaged } from "./managed-config";
 import { plannedHost } from "../../plan/lookup";
 
@@ -315,6 +315,20 @@ function renderCluster(ctx: RenderContext, cluster: PacemakerClusterPlan): Rende
         files.push(
           systemdDropIn(host, unit, "haforge-restart", "[Unit]\nStartLimitIntervalSec=0\n\n[Service]\nRestart=always\nRestartSec=5s\n"),
         );
+      }
+      // ...and they keep retrying their database and broker themselves (oslo.db / oslo.messaging),
+      // in a file of oslo.config's default config dir: the project's own config stays the operator's.
+      for (const [project, units] of osloProjects(lw.systemdServices)) {
+        files.push({
+          host,
+          path: osloRetryPath(project),
+          content: ctx.template("pacemaker", "oslo-ha-retry.conf.hbs", { project }),
+          mode: "0644",
+          owner: "root",
+          group: "root",
+          secret: false,
+          notify: units,
+        });
       }
     }
     actions.push(membershipAction(cluster, host));
