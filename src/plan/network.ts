@@ -253,3 +253,9 @@ export function vipPlacementFindings(cidr: Cidr, hosts: readonly PlannedHost[], 
   }
   return findings;
 }
+
+/** An IPv6 address in brackets for a URL or `host:port` (an address already in brackets, a name or an IPv4 address as is). */
+export const bracketIPv6 = (address: string): string => (address.includes(":") && !address.startsWith("[") ? `[${address}]` : address);
+
+/** `host:port`, `[v6]:port` for an IPv6 address: the one way every service writes an endpoint. */
+export const joinHostPort = (host: string, port: number | string): string => `${bracketIPv6(host)}:${port}`;

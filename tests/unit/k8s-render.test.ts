@@ -15,7 +15,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { majorityQuorum } from "../../src/services/rabbitmq/plan";
+import { majorityQuorum } from "../../src/plan/quorum";
 import { rabbitmqOnKubernetes } from "../../src/services/rabbitmq/k8s-topology";
 import { stolonOnKubernetes } from "../../src/services/postgres/k8s-topology";
 import { STOLON_ENV_PREFIX, type StolonCommand } from "../../src/services/postgres/kubernetes";

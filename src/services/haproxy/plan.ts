@@ -6,7 +6,7 @@
  * https://docs.haproxy.org/2.6/configuration.html#4-bind
  */
 import { error, warning, type Finding } from "../../core/findings";
-import { ipFamily, sameAddress, splitHostPort } from "../../plan/network";
+import { ipFamily, joinHostPort, sameAddress, splitHostPort } from "../../plan/network";
 import type { HaproxyPlan, HaproxyServerPlan, KeepalivedInstancePlan, RollingGroup } from "../../plan/types";
 import { allPacemakerVips } from "../pacemaker/vips";
 import type { PlanContext, PlanStep } from "../types";
@@ -15,7 +15,6 @@ const WILDCARDS = new Set(["*", "0.0.0.0", "::", ""]);
 const isWildcard = (a: string) => WILDCARDS.has(a);
 
 /** `ADDR:PORT` with IPv6 bracketed. */
-export const joinHostPort = (host: string, port: number): string => (host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`);
 
 interface Bind {
   readonly address: string;

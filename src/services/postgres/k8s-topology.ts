@@ -5,7 +5,7 @@
  */
 import type { ClusterPlan, PostgresPlan, QuorumMath } from "../../plan/types";
 import { joinName, kubernetesTarget, selectorLabels, serviceHost, type KubernetesTarget, type Labels } from "../../kubernetes";
-import { majorityQuorum } from "../rabbitmq/plan";
+import { majorityQuorum } from "../../plan/quorum";
 
 /** Keys of the stolon Secret. */
 export const STOLON_SECRET_KEYS = { superuser: "pg-su-password", replication: "pg-repl-password" } as const;

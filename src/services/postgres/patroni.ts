@@ -9,6 +9,7 @@ import type { ClusterPlan, PlannedHost, PostgresPlan } from "../../plan/types";
 import { packagedDaemon } from "../../render/daemon";
 import type { RenderContext } from "../types";
 import { plannedHost } from "../../plan/lookup";
+import { joinHostPort } from "../../plan/network";
 
 export const PATRONI_CONFIG = "/etc/patroni/config.yml";
 export const PATRONI_REST_PORT = 8008;
@@ -75,7 +76,6 @@ export function dcsTimings(ttl: number): { ttl: number; loopWait: number; retryT
 }
 
 const cidr = (address: string): string => (address.includes(":") ? `${address}/128` : `${address}/32`);
-const hostPort = (address: string, port: number): string => (address.includes(":") ? `[${address}]:${port}` : `${address}:${port}`);
 /** `http://10.0.0.1:2379` → `10.0.0.1:2379` (Patroni's etcd `hosts` take host:port). */
 export const stripScheme = (endpoint: string): string => endpoint.replace(/^[a-z][a-z0-9+.-]*:\/\//i, "").replace(/\/+$/, "");
 
@@ -142,8 +142,8 @@ export function patroniConfigData(ctx: RenderContext, pg: PostgresPlan, host: Pl
     namespace: "/service/",
     name: host.name,
     restapi: {
-      listen: hostPort(host.internalAddress, PATRONI_REST_PORT),
-      connectAddress: hostPort(host.internalAddress, PATRONI_REST_PORT),
+      listen: joinHostPort(host.internalAddress, PATRONI_REST_PORT),
+      connectAddress: joinHostPort(host.internalAddress, PATRONI_REST_PORT),
     },
     ...dcsSection(ctx.plan, pg, host.name),
     dcs: { ...dcsTimings(pg.ttl), maximumLagOnFailover: 1048576 },
@@ -152,7 +152,7 @@ export function patroniConfigData(ctx: RenderContext, pg: PostgresPlan, host: Pl
     postgresql: {
       // docs/lab.md: exactly "IP,127.0.0.1:PORT".
       listen: `${host.internalAddress},127.0.0.1:${pg.port}`,
-      connectAddress: hostPort(host.internalAddress, pg.port),
+      connectAddress: joinHostPort(host.internalAddress, pg.port),
       dataDir: patroniDataDir(pg),
       binDir: binDir(pg.version),
       pgpass: `${POSTGRES_HOME}/.pgpass.patroni-${pg.clusterName}`,
@@ -210,7 +210,7 @@ export function renderPatroni(ctx: RenderContext, pg: PostgresPlan): { files: Fi
       validate: PATRONI_VALIDATE,
       notify: ["patroni"],
     });
-    const health = `python3 -c "import urllib.request; urllib.request.urlopen('http://${hostPort(host.internalAddress, PATRONI_REST_PORT)}/health', timeout=5)"`;
+    const health = `python3 -c "import urllib.request; urllib.request.urlopen('http://${joinHostPort(host.internalAddress, PATRONI_REST_PORT)}/health', timeout=5)"`;
     // systemd: Debian's patroni.service (the same /etc/patroni/config.yml, User=postgres,
     // KillMode=process so PostgreSQL is not killed with Patroni, HUP reload) plus, on a store
     // member, an ordering after the store.

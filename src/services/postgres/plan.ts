@@ -10,9 +10,8 @@
  * - stolon sentinels elect a leader among themselves: 3 or more, odd.
  */
 import { error, warning, type Finding } from "../../core/findings";
-import { ipFamily } from "../../plan/network";
+import { ipFamily, joinHostPort } from "../../plan/network";
 import type { HaproxyPlan, KeepalivedInstancePlan, PostgresPlan, QuorumStorePlan, RollingGroup } from "../../plan/types";
-import { joinHostPort } from "../haproxy/plan";
 import type { PlanContext, PlanStep } from "../types";
 
 export function plan(ctx: PlanContext): PlanStep {

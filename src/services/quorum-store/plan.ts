@@ -12,6 +12,7 @@ import { error, warning, type Finding } from "../../core/findings";
 import { majorityQuorum } from "../../plan/quorum";
 import type { QuorumStorePlan, RollingGroup, StoreMemberPlan } from "../../plan/types";
 import type { PlanContext, PlanStep } from "../types";
+import { joinHostPort } from "../../plan/network";
 
 /** Default ports: etcd client/peer; consul HTTP API / serf LAN (what retry_join dials). */
 export const STORE_PORTS = {
@@ -23,7 +24,7 @@ export const STORE_PORTS = {
 export const MAX_RECOMMENDED_MEMBERS = 7;
 
 /** `http://ADDR:PORT`, bracketing IPv6 literals. */
-export const endpointUrl = (address: string, port: number): string => `http://${address.includes(":") ? `[${address}]` : address}:${port}`;
+export const endpointUrl = (address: string, port: number): string => `http://${joinHostPort(address, port)}`;
 
 export function plan(ctx: PlanContext): PlanStep {
   const qs = ctx.inventory.quorumStore;

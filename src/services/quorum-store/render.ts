@@ -10,6 +10,7 @@ import { resolveSecret } from "../../core/secrets";
 import type { ClusterPlan, PlannedHost, QuorumStorePlan, StoreMemberPlan } from "../../plan/types";
 import { daemon, firstStartAware, packagedDaemon } from "../../render/daemon";
 import type { RenderContext, RenderResult, ServiceModule } from "../types";
+import { joinHostPort } from "../../plan/network";
 
 export const ETCD_CONFIG = "/etc/haforge/etcd/etcd.yml";
 /** Under Debian's /var/lib/etcd (owned by the `etcd` user the package creates). */
@@ -20,8 +21,7 @@ export const CONSUL_DATA_DIR = "/var/lib/consul";
 
 export const consulGossipKeyMaterial = (qs: QuorumStorePlan): string => `consul/gossip-key/${qs.token}`;
 
-const url = (address: string, port: number): string =>
-  `http://${address.includes(":") && !address.startsWith("[") ? `[${address}]` : address}:${port}`;
+const url = (address: string, port: number): string => `http://${joinHostPort(address, port)}`;
 
 /** The etcd member config, as data (the template only formats it). */
 export function etcdMemberConfig(qs: QuorumStorePlan, m: StoreMemberPlan): Record<string, string | boolean> {

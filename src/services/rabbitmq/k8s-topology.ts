@@ -12,7 +12,8 @@
 import { RabbitMq } from "../../inventory/schema";
 import type { ClusterPlan, QuorumMath, RabbitMqPlan } from "../../plan/types";
 import { joinName, kubernetesTarget, selectorLabels, serviceHost, type KubernetesTarget, type Labels } from "../../kubernetes";
-import { majorityQuorum, rabbitMqSlice } from "./plan";
+import { majorityQuorum } from "../../plan/quorum";
+import { rabbitMqSlice } from "./plan";
 
 /** Keys of the RabbitMQ Secret. */
 export const RABBITMQ_SECRET_KEYS = { cookie: "erlang-cookie", definitions: "definitions.json", password: "password" } as const;

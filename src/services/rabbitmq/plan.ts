@@ -32,9 +32,6 @@ export function nameKind(hostPart: string): NameKind {
 
 export const needsLongName = (kind: NameKind): boolean => kind !== "short";
 
-// Re-exported: other RabbitMQ parts (k8s-topology.ts) import the quorum helper from here.
-export { majorityQuorum };
-
 /** Default Erlang cookie of the Tower installer: public, so guessable. */
 export const TOWER_DEFAULT_COOKIE = "cookiemonster";
 

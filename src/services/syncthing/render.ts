@@ -15,6 +15,7 @@ import { deviceIdFromPem } from "../../core/syncthing-id";
 import type { ClusterPlan, PlannedHost, SyncthingPlan } from "../../plan/types";
 import { daemon } from "../../render/daemon";
 import type { RenderContext, RenderResult, ServiceModule } from "../types";
+import { bracketIPv6 } from "../../plan/network";
 
 /** syncthing's home (`--home`): config.xml, cert.pem, key.pem and its index database. */
 export const SYNCTHING_HOME = "/var/lib/syncthing";
@@ -244,10 +245,6 @@ export function inSyncCommand(guiAddress: string, folders: readonly { id: string
     `echo "syncthing: not in sync after ${IN_SYNC_ATTEMPTS * 2}s" >&2`,
     `exit 1`,
   ].join("\n");
-}
-
-function bracketIPv6(address: string): string {
-  return address.includes(":") && !address.startsWith("[") ? `[${address}]` : address;
 }
 
 export const renderPart: Pick<ServiceModule, "render" | "materials"> = { render, materials };
