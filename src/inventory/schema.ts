@@ -350,6 +350,9 @@ export const ClusterNode = z.union([
     .strict(),
 ]);
 
+/** The services Pacemaker keeps in the lightweight layout, and the default of `lightweight.managed`. */
+export const LIGHTWEIGHT_MANAGED = ["haproxy", "rabbitmq", "galera", "redis", "cinder-volume"] as const;
+
 export const PacemakerCluster = z
   .object({
     name: name.describe("Cluster name: corosync.conf `totem { cluster_name }`, and the prefix of this cluster's resource names"),
@@ -450,8 +453,8 @@ export const PacemakerCluster = z
           .default([])
           .describe("VIPs Pacemaker moves (IPaddr2 primitives, colocated with haproxy-clone and started after it). @default []"),
         managed: z
-          .array(z.enum(["haproxy", "rabbitmq", "galera", "redis", "cinder-volume"]))
-          .default(["haproxy", "rabbitmq", "galera", "redis", "cinder-volume"])
+          .array(z.enum(LIGHTWEIGHT_MANAGED))
+          .default([...LIGHTWEIGHT_MANAGED])
           .describe(
             "Services Pacemaker runs (TripleO ids haproxy-clone, rabbitmq-clone, galera-clone, redis-clone, openstack-cinder-volume); haforge then never starts or restarts their units. @default all five",
           ),

@@ -9,7 +9,7 @@
  * `redis-clone`, `openstack-cinder-volume`); a VIP's resource id is its `name` (the id
  * src/services/pacemaker/vips.ts reports VIP conflicts with).
  */
-import type { PacemakerCluster } from "../../inventory/schema";
+import { LIGHTWEIGHT_MANAGED, type PacemakerCluster } from "../../inventory/schema";
 import type { ClusterPlan, PacemakerClusterPlan } from "../../plan/types";
 import type { CibColocation, CibLocation, CibOp, CibOrder, CibPrimitive, CibResource } from "./cib";
 import { plannedHosts } from "../../plan/lookup";
@@ -71,7 +71,7 @@ export const osloRetryPath = (project: string): string => `/etc/${project}/${pro
 export function lightweightSpec(cluster: PacemakerClusterPlan, plan: ClusterPlan): LightweightSpec | undefined {
   if (cluster.spec.lightweight) return cluster.spec.lightweight;
   if (plan.pacemakerLayout !== "lightweight") return undefined;
-  return { vips: [], managed: ["haproxy", "rabbitmq", "galera", "redis", "cinder-volume"], systemdServices: [] };
+  return { vips: [], managed: [...LIGHTWEIGHT_MANAGED], systemdServices: [] };
 }
 
 export interface LightweightPart {
