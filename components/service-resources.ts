@@ -17,6 +17,7 @@ import { HostAction } from "../src/providers/host-action";
 import { RemoteFile } from "../src/providers/remote-file";
 import type { ServiceRender } from "../src/pipeline/render";
 import { MASK_SALT_KEY } from "../src/core/masking";
+import { shellQuote } from "../src/core/escape";
 import type { ClusterContext } from "./cluster-context";
 import { cheapConstruction } from "./sdk-cost";
 import { scheduleActions, scheduleRestarts } from "../src/core/schedule";
@@ -43,13 +44,11 @@ export const slug = (s: string): string =>
 export const fileTrigger = (f: RemoteFile): pulumi.Output<string> =>
   pulumi.all([f.sha256, f.writes]).apply(([sha, writes]) => `${sha}#${writes ?? 0}`);
 
-const shq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
-
 /** Restart, then wait (bounded) for the health check: the gate before the next host restarts. */
 export function restartWithGate(s: ServiceSpec, timeoutS = 180): string {
   const restart = s.restart;
   if (!s.health) return restart;
-  return `${restart} && timeout ${timeoutS} sh -c ${shq(`until ${s.health}; do sleep 1; done`)}`;
+  return `${restart} && timeout ${timeoutS} sh -c ${shellQuote(`until ${s.health}; do sleep 1; done`)}`;
 }
 
 /** The real render's files and actions by service and key, indexed once per render (one lookup per resource). */
