@@ -43,6 +43,11 @@ import type { ProviderProcess } from "./provider-process";
 export const SIG_KEY = "4dabf18193072939515e22adb298388d";
 export const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
 export const DYNAMIC_TYPE = "pulumi-nodejs:dynamic:Resource";
+/**
+ * A dynamic resource may name its own type (`pulumi-nodejs:dynamic:HostAction`): the engine
+ * routes every `pulumi-nodejs:*` type to the same default provider, the dynamic-provider process.
+ */
+export const isDynamicType = (type: string): boolean => type.startsWith("pulumi-nodejs:dynamic:");
 
 type Obj = Record<string, unknown>;
 
@@ -309,7 +314,7 @@ export class Deployment {
         this.checkpoint();
         return { urn, id: "", outputs: {} };
       }
-      if (req.type !== DYNAMIC_TYPE) throw new Error(`the stand-in only drives dynamic resources, not ${req.type}`);
+      if (!isDynamicType(req.type)) throw new Error(`the stand-in only drives dynamic resources, not ${req.type}`);
       const prov = await this.provider();
       const aso = req.additionalSecretOutputs;
       // Step generation: Check then Diff, serially.

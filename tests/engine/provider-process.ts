@@ -70,6 +70,9 @@ export class ProviderProcess {
       stderr += d.toString();
       o.onStderr?.(d.toString());
     });
+    // Loading the SDK in a fresh process takes seconds, minutes on a machine at load 25: the
+    // engine waits for the plugin too. A process that never printed its port is stopped here.
+    const startMs = Number(process.env["HAFORGE_PROVIDER_START_S"] ?? 180) * 1000;
     const port = await new Promise<number>((resolve, reject) => {
       let out = "";
       const onData = (d: Buffer) => {
@@ -83,7 +86,13 @@ export class ProviderProcess {
       };
       child.stdout.on("data", onData);
       child.once("exit", (code) => reject(new Error(`dynamic-provider exited ${code} before printing its port: ${stderr.slice(-2000)}`)));
-      setTimeout(() => reject(new Error(`dynamic-provider did not print its port in 30 s: ${stderr.slice(-2000)}`)), 30_000).unref();
+      setTimeout(
+        () => reject(new Error(`dynamic-provider did not print its port in ${startMs / 1000} s: ${stderr.slice(-2000)}`)),
+        startMs,
+      ).unref();
+    }).catch((e: unknown) => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      throw e;
     });
     const client = new services.ResourceProviderClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
     const p = new ProviderProcess(child, client, proto, struct);

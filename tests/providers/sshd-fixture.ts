@@ -5,6 +5,15 @@
  * type exercises the host-key algorithm restriction), client key and authorized_keys, logs at
  * DEBUG1 to a file (so tests can see connections and user-auth requests), and is stopped by its
  * recorded PID — never by process name (docs/lab.md, "Rules for tests that use the network").
+ *
+ * `isolated: true` makes the sshd a host of its own for programs that write system paths (the
+ * engine's two-operator test applies the Pulumi program to it): sshd runs in its own mount
+ * namespace (`unshare --mount`) with an overlay over the real machine's /etc, /var, /opt, /home,
+ * /srv and /usr/local (upper layers in the fixture dir, as a lab host has, docs/lab.md), a fresh
+ * /run and a fresh root home. What a session writes there never reaches the real machine; tests
+ * read it with `hostPath()` (/proc/PID/root, which resolves in sshd's mount namespace). `stubs`
+ * are scripts installed as /usr/local/sbin/NAME of that host, ahead of /usr/sbin and /usr/bin in
+ * sshd's default PATH (e.g. a service manager that only records what it was asked).
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -33,6 +42,8 @@ export interface Sshd {
   connectionsSince(mark?: number): number;
   /** PIDs of sshd's per-connection children (the processes serving live connections). */
   sessionPids(): number[];
+  /** Where `path` of this host is readable from the test (isolated: inside sshd's mount namespace). */
+  hostPath(path: string): string;
   /** SIGKILL every per-connection child: the client's connections die mid-flight. */
   killSessions(): void;
   stop(): Promise<void>;
@@ -62,7 +73,45 @@ function childPids(pid: number): number[] {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-export async function startSshd(opts: { name?: string; extraConfig?: readonly string[] } = {}): Promise<Sshd> {
+/** The real machine's directories an isolated sshd sees through its own overlay (as a lab host). */
+const ISOLATED_OVERLAYS = ["etc", "var", "opt", "home", "srv", "usr/local"] as const;
+
+export interface SshdOptions {
+  readonly name?: string;
+  readonly extraConfig?: readonly string[];
+  /** Public key lines authorized for root besides the fixture's own client key. */
+  readonly authorizedKeys?: readonly string[];
+  /** Own mount namespace with overlays (see the file comment). @default false */
+  readonly isolated?: boolean;
+  /** Isolated only: scripts installed as /usr/local/sbin/<name> on the host (mode 0755). */
+  readonly stubs?: Readonly<Record<string, string>>;
+}
+
+const sq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** The shell that turns a fresh mount namespace into the isolated host, then execs sshd. */
+function isolatedBoot(dir: string, sshdArgs: readonly string[]): string {
+  const lines = ["set -eu"];
+  for (const d of ISOLATED_OVERLAYS) {
+    const key = d.replace(/\//g, "_");
+    const upper = join(dir, "upper", key);
+    const work = join(dir, "work", key);
+    lines.push(
+      `if [ -d /${d} ]; then mkdir -p ${sq(upper)} ${sq(work)}; chmod --reference=/${d} ${sq(upper)}; chown --reference=/${d} ${sq(upper)};` +
+        ` mount -t overlay haforge-sshd -o ${sq(`lowerdir=/${d},upperdir=${upper},workdir=${work}`)} /${d}; fi`,
+    );
+  }
+  lines.push(
+    "mount -t tmpfs -o nosuid,nodev,mode=0755 tmpfs /run",
+    "mkdir -p /run/sshd /run/lock",
+    `mkdir -p ${sq(join(dir, "root-home"))}; chmod 0700 ${sq(join(dir, "root-home"))}`,
+    `mount --bind ${sq(join(dir, "root-home"))} /root`,
+    `exec ${sshdArgs.map(sq).join(" ")}`,
+  );
+  return lines.join("\n");
+}
+
+export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
   if (!existsSync(SSHD)) throw new Error(`${SSHD} not found: install openssh-server`);
   // sshd's privilege-separation directory (Debian's service unit creates it; we have no unit).
   mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
@@ -71,7 +120,22 @@ export async function startSshd(opts: { name?: string; extraConfig?: readonly st
   keygen("ed25519", join(dir, "host_ed25519"));
   keygen("ecdsa", join(dir, "host_ecdsa"));
   keygen("ed25519", join(dir, "client_ed25519"));
-  writeFileSync(join(dir, "authorized_keys"), readFileSync(join(dir, "client_ed25519.pub")));
+  writeFileSync(
+    join(dir, "authorized_keys"),
+    [readFileSync(join(dir, "client_ed25519.pub"), "utf8").trim(), ...(opts.authorizedKeys ?? []).map((k) => k.trim()), ""].join("\n"),
+  );
+  if (opts.isolated) {
+    // Stubs go into the upper layer of /usr/local before it is mounted; a fresh root home like a
+    // lab host's (the real /root/.bashrc can cost ~0.2 s per session, docs/lab.md).
+    const sbin = join(dir, "upper", "usr_local", "sbin");
+    mkdirSync(sbin, { recursive: true });
+    for (const [n, body] of Object.entries(opts.stubs ?? {})) writeFileSync(join(sbin, n), body, { mode: 0o755 });
+    mkdirSync(join(dir, "root-home"), { recursive: true, mode: 0o700 });
+    for (const f of ["bashrc", "profile"]) {
+      const src = `/usr/share/base-files/dot.${f}`;
+      writeFileSync(join(dir, "root-home", `.${f}`), existsSync(src) ? readFileSync(src) : "");
+    }
+  } else if (opts.stubs) throw new Error("sshd fixture: stubs need isolated: true");
   const logPath = join(dir, "sshd.log");
 
   for (let attempt = 1; ; attempt++) {
@@ -100,7 +164,16 @@ export async function startSshd(opts: { name?: string; extraConfig?: readonly st
       ].join("\n"),
     );
     writeFileSync(logPath, "");
-    const child: ChildProcess = spawn(SSHD, ["-D", "-f", cfg, "-E", logPath], { stdio: "ignore", cwd: "/" });
+    const sshdArgs = [SSHD, "-D", "-f", cfg, "-E", logPath];
+    // Isolated: unshare execs sh, which execs sshd — one PID throughout, recorded and stopped by it.
+    const child: ChildProcess = opts.isolated
+      ? spawn("unshare", ["--mount", "--propagation", "private", "--", "/bin/sh", "-c", isolatedBoot(dir, sshdArgs)], {
+          stdio: ["ignore", "ignore", "pipe"],
+          cwd: "/",
+        })
+      : spawn(SSHD, ["-D", "-f", cfg, "-E", logPath], { stdio: "ignore", cwd: "/" });
+    let bootErr = "";
+    child.stderr?.on("data", (d: Buffer) => (bootErr += d.toString()));
     const pid = child.pid!;
     let exited = false;
     child.once("exit", () => (exited = true));
@@ -111,7 +184,7 @@ export async function startSshd(opts: { name?: string; extraConfig?: readonly st
     if (exited || !log.includes("Server listening")) {
       if (!exited) process.kill(pid, "SIGKILL");
       if (attempt < 5 && /Bind to port|Address already in use/.test(log)) continue; // lost the port race
-      throw new Error(`sshd did not start on port ${port}:\n${log}`);
+      throw new Error(`sshd did not start on port ${port}:\n${log}${bootErr}`);
     }
     const hostKeyLine = readFileSync(join(dir, "host_ed25519.pub"), "utf8").trim();
     const clientKeyPath = join(dir, "client_ed25519");
@@ -135,6 +208,7 @@ export async function startSshd(opts: { name?: string; extraConfig?: readonly st
         ...o,
       }),
       mark: () => readFileSync(logPath, "utf8").length,
+      hostPath: (p: string) => (opts.isolated ? `/proc/${pid}/root${p}` : p),
       logSince,
       connectionsSince: (m = 0) => (logSince(m).match(/^Connection from 127\.0\.0\.1 port \d+ on /gm) ?? []).length,
       sessionPids,
