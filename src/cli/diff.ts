@@ -1,19 +1,36 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, relative, resolve } from "node:path";
-import { diffTrees } from "../render/tree-diff";
+import { analyzeInventoryFile } from "../pipeline/analyze";
+import { actionsThatWouldRun, formatRun, type ActionManifest, type PlannedRun } from "../render/action-diff";
+import { diffTrees, type TreeChange } from "../render/tree-diff";
+import { findingsJson } from "./format";
 import { EXIT, UsageError, type CliIo } from "./io";
+import { limitFailed, limitPatterns, resolveLimit, selectHosts, type Limit } from "./limit";
 import { liveDiffCommand, type LiveDiffCliOptions } from "./live-diff";
 import { defaultMaterialsFile, renderCommand, type RenderOptions } from "./render";
+import { colourDiff, styleFor } from "./style";
 
 export interface DiffOptions extends Pick<RenderOptions, "secrets" | "materials"> {
   rev?: string;
   exitCode?: boolean;
   /** Diff the inventory's render against the live hosts (see live-diff.ts). */
   live?: boolean;
+  /** Older spelling of --limit NAME (repeatable). */
   host?: LiveDiffCliOptions["host"];
+  limit?: LiveDiffCliOptions["limit"];
   concurrency?: LiveDiffCliOptions["concurrency"];
+  timeout?: LiveDiffCliOptions["timeout"];
+  json?: boolean;
+  quiet?: boolean;
+  color?: boolean;
+}
+
+class LimitError extends Error {
+  constructor(readonly limit: Limit) {
+    super("--limit");
+  }
 }
 
 /** A render tree to diff must be an existing folder: a typo must not read as "no changes". */
@@ -44,14 +61,120 @@ export function resolveRevision(rev: string, cwd: string): string {
   }
 }
 
-function printChanges(oldDir: string, newDir: string, opts: DiffOptions, io: CliIo): number {
+/** The review of two render trees: files per host, the actions they would run, in text or JSON. */
+export interface TreeReview {
+  readonly hosts: { host: string; files: TreeChange[]; actions: PlannedRun[] }[];
+  readonly changedFiles: number;
+  readonly changedHosts: number;
+  readonly actions: number;
+}
+
+function readManifest(dir: string): ActionManifest {
+  try {
+    return JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as ActionManifest;
+  } catch {
+    return {}; // a tree without a readable manifest: files only
+  }
+}
+
+export function reviewTrees(oldDir: string, newDir: string, only?: (host: string) => boolean): TreeReview {
+  const changes = diffTrees(oldDir, newDir).filter((c) => !only || only(c.host));
+  const changed = new Set(changes.filter((c) => c.kind !== "meta").map((c) => `${c.host}:${c.path}`));
+  const runs = actionsThatWouldRun(readManifest(oldDir), readManifest(newDir), changed).filter((r) => !only || only(r.host));
+  const hosts = new Map<string, { host: string; files: TreeChange[]; actions: PlannedRun[] }>();
+  const entry = (host: string) => hosts.get(host) ?? hosts.set(host, { host, files: [], actions: [] }).get(host)!;
+  for (const c of changes) entry(c.host).files.push(c);
+  for (const r of runs) entry(r.host).actions.push(r);
+  return {
+    hosts: [...hosts.values()],
+    changedFiles: changes.length,
+    changedHosts: new Set(changes.map((c) => c.host)).size,
+    actions: runs.length,
+  };
+}
+
+function printReview(
+  review: TreeReview,
+  opts: DiffOptions,
+  io: CliIo,
+  env: NodeJS.ProcessEnv,
+  extra: { findings?: unknown[] } = {},
+): number {
+  const style = styleFor(io, env, opts);
+  if (opts.json) {
+    io.out(
+      JSON.stringify(
+        {
+          hosts: review.hosts.map((h) => ({
+            host: h.host,
+            files: h.files.map((c) => ({
+              path: c.path,
+              change: c.kind,
+              ...(c.diff !== undefined ? { diff: c.diff } : {}),
+              ...(c.meta ? { meta: c.meta } : {}),
+            })),
+            actions: h.actions.map(({ host: _h, ...r }) => r),
+          })),
+          changedFiles: review.changedFiles,
+          changedHosts: review.changedHosts,
+          actions: review.actions,
+          unreachableHosts: [],
+          ...extra,
+        },
+        null,
+        2,
+      ),
+    );
+  } else {
+    for (const h of review.hosts) {
+      for (const c of h.files) {
+        if (opts.quiet) io.out(`${c.kind} ${c.host}:${c.path}`);
+        else
+          io.out(
+            c.diff !== undefined
+              ? colourDiff(c.diff.endsWith("\n") ? c.diff.slice(0, -1) : c.diff, style)
+              : `${c.host}:${c.path}: ${c.meta}`,
+          );
+      }
+      if (h.actions.length) {
+        if (!opts.quiet) io.out(style.bold(`== ${h.host}: actions that would run`));
+        for (const r of h.actions)
+          io.out(opts.quiet ? `${r.run} ${h.host}:${r.id}` : `  ${r.run === "delete" ? style.red(formatRun(r)) : formatRun(r)}`);
+      }
+    }
+    if (!opts.quiet) {
+      const acts = review.actions ? `; ${review.actions} action(s) would run` : "";
+      io.out(
+        review.changedFiles || review.actions
+          ? `${review.changedFiles} file(s) differ on ${review.changedHosts} host(s)${acts}`
+          : "no changes",
+      );
+    }
+  }
+  return opts.exitCode && (review.changedFiles || review.actions) ? 1 : EXIT.ok;
+}
+
+/** Hosts of two trees that --limit selects (names and globs: a tree has no groups). */
+function treeLimit(oldDir: string, newDir: string, limit: readonly string[]): ((host: string) => boolean) | undefined {
+  if (!limit.length) return undefined;
+  const hosts = [...new Set([oldDir, newDir].flatMap((d) => readdirSync(d).filter((e) => e !== "manifest.json")))].sort();
+  const r = selectHosts(hosts, new Map(), limit);
+  if (r.findings.length) throw new LimitError(r);
+  const set = new Set(r.hosts);
+  return (h) => set.has(h);
+}
+
+function printChanges(
+  oldDir: string,
+  newDir: string,
+  opts: DiffOptions,
+  io: CliIo,
+  env: NodeJS.ProcessEnv,
+  only?: (host: string) => boolean,
+): number {
   requireDir(oldDir);
   requireDir(newDir);
-  const changes = diffTrees(oldDir, newDir);
-  for (const c of changes) io.out(c.diff ?? `${c.host}:${c.path}: ${c.meta}`);
-  const hosts = new Set(changes.map((c) => c.host)).size;
-  io.out(changes.length ? `${changes.length} file(s) differ on ${hosts} host(s)` : "no changes");
-  return opts.exitCode && changes.length ? 1 : EXIT.ok;
+  return printReview(reviewTrees(oldDir, newDir, only ?? treeLimit(oldDir, newDir, limitPatterns(opts))), opts, io, env);
 }
 
 /**
@@ -70,10 +193,15 @@ export function diffCommand(
     if (b !== undefined || opts.rev) throw new UsageError("diff --live takes one INVENTORY (no NEW_DIR, no --rev)");
     return liveDiffCommand(a, opts, io, env);
   }
-  if (opts.host?.length || opts.concurrency !== undefined) throw new UsageError("--host and --concurrency need --live");
+  if (opts.concurrency !== undefined || opts.timeout !== undefined) throw new UsageError("--concurrency and --timeout need --live");
   if (!opts.rev) {
     if (!b) throw new UsageError("diff needs OLD_DIR NEW_DIR, or INVENTORY --rev REV");
-    return printChanges(a, b, opts, io);
+    try {
+      return printChanges(a, b, opts, io, env);
+    } catch (e) {
+      if (e instanceof LimitError) return limitFailed(e.limit, opts, io)!;
+      throw e;
+    }
   }
   const inv = resolve(a);
   let repoRoot: string;
@@ -102,7 +230,7 @@ export function diffCommand(
   try {
     const oldInv = join(work, basename(inv));
     writeFileSync(oldInv, oldText);
-    const quiet: CliIo = { out: () => {}, err: (t) => io.err(t) };
+    const quiet: CliIo = { out: () => {}, err: (t) => (opts.json ? undefined : io.err(t)), isTTY: io.isTTY === true };
     // Both sides with the working copy's materials: the copy of the old inventory lives elsewhere.
     const common = {
       ...(opts.secrets ? { secrets: opts.secrets } : {}),
@@ -111,9 +239,25 @@ export function diffCommand(
     };
     const rcOld = renderCommand(oldInv, { ...common, out: join(work, "old") }, quiet);
     const rcNew = renderCommand(inv, { ...common, out: join(work, "new") }, quiet);
-    if (rcNew !== EXIT.ok) return rcNew;
-    if (rcOld !== EXIT.ok) io.err(`note: ${a} at ${opts.rev} did not render (rc ${rcOld}); showing everything as added`);
-    return printChanges(join(work, "old"), join(work, "new"), opts, io);
+    if (rcNew !== EXIT.ok) {
+      if (opts.json) {
+        const now = analyzeInventoryFile(inv);
+        io.out(JSON.stringify({ valid: false, findings: findingsJson(now.findings, now) }, null, 2));
+      }
+      return rcNew;
+    }
+    if (rcOld !== EXIT.ok && !opts.quiet) io.err(`note: ${a} at ${opts.rev} did not render (rc ${rcOld}); showing everything as added`);
+    let only: ((host: string) => boolean) | undefined;
+    const patterns = limitPatterns(opts);
+    if (patterns.length) {
+      // Groups come from the working copy's plan (it rendered, so it has one).
+      const limit = resolveLimit(analyzeInventoryFile(inv).plan!, patterns);
+      const failed = limitFailed(limit, opts, io);
+      if (failed !== undefined) return failed;
+      const set = new Set(limit.hosts);
+      only = (h) => set.has(h);
+    }
+    return printChanges(join(work, "old"), join(work, "new"), opts, io, env, only);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

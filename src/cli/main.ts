@@ -10,6 +10,8 @@ import { Command, CommanderError } from "commander";
 import { UnreadableInventory } from "../pipeline/analyze";
 import type { DiffOptions } from "./diff";
 import { EXIT, UsageError, processIo, type CliIo } from "./io";
+import type { PlanOptions } from "./plan";
+import type { RenderOptions } from "./render";
 import type { ValidateOptions } from "./validate";
 
 // Each command's module is loaded when the command runs: `haforge validate` does not pay for
@@ -42,27 +44,39 @@ export async function main(argv: readonly string[], io: CliIo = processIo, env: 
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
     .showHelpAfterError(false);
 
-  program
-    .command("validate")
+  // Every command: --json, -q/--quiet, --no-color (README, "CLI").
+  const common = (c: Command, json: string, quiet: string): Command =>
+    c.option("--json", json).option("-q, --quiet", quiet).option("--no-color", "no colour (also: NO_COLOR set, or stdout not a terminal)");
+  const limitOption = (c: Command, what: string): Command =>
+    c.option(
+      "--limit <pattern>",
+      `${what}: host names, globs (tower*), groups (roles, instance groups, Pacemaker clusters, VIPs), !pattern to leave out; comma separated, repeatable`,
+      (v: string, prev: string[] = []) => [...prev, v],
+    );
+
+  common(program.command("validate"), "machine-readable findings (with file, line, col)", "errors only: no header, warnings or summary")
     .argument("<inventory>", "Tower INI or haforge YAML inventory")
-    .option("--json", "machine-readable findings")
     .option("--previous <inventory>", "the inventory as last applied: refuse membership changes that would lose quorum")
     .option("--rev <rev>", "like --previous, with the inventory as committed at this git revision")
     .option("--allow-unsafe-membership", "report unsafe membership changes as warnings (members already lost for good)")
     .description("check an inventory; exit 0 without errors (warnings allowed), 1 with errors")
     .action((file: string, o: ValidateOptions) => {
-      code = commands.validate().validateCommand(file, o, io);
+      code = commands.validate().validateCommand(file, o, io, env);
     });
-  program
-    .command("plan")
+  limitOption(common(program.command("plan"), "machine-readable plan", "the topology without warnings"), "only these hosts")
     .argument("<inventory>")
-    .option("--json", "machine-readable plan")
     .description("show the computed topology: roles, instance groups, RabbitMQ nodes, quorum, rolling order")
-    .action((file: string, o: { json?: boolean }) => {
-      code = commands.plan().planCommand(file, o, io);
+    .action((file: string, o: PlanOptions) => {
+      code = commands.plan().planCommand(file, o, io, env);
     });
-  program
-    .command("render")
+  limitOption(
+    common(
+      program.command("render"),
+      "a summary of what was written (counts per host, findings) on stdout",
+      "nothing but errors: no progress, notes or warnings",
+    ),
+    "only these hosts' files and actions",
+  )
     .argument("<inventory>")
     .requiredOption("--out <dir>", "write DIR/<host>/<path> and DIR/manifest.json")
     .option("--reveal-secrets", "write secret values instead of masked placeholders")
@@ -73,30 +87,37 @@ export async function main(argv: readonly string[], io: CliIo = processIo, env: 
     )
     .option("--force", "write into a non-empty DIR that is not a previous render (nothing in it is removed)")
     .description("render every host's files, services and cluster actions")
-    .action((file: string, o: { out: string; revealSecrets?: boolean; secrets?: string; materials?: string; force?: boolean }) => {
+    .action((file: string, o: RenderOptions) => {
       code = commands.render().renderCommand(file, o, io, env);
     });
-  program
-    .command("secrets")
+  common(program.command("secrets"), "machine-readable list", "the commands only, no comment lines")
     .argument("<inventory>")
-    .option("--json", "machine-readable list")
     .option("--stack <name>", "add --stack NAME to every line")
     .description("print the `pulumi config set --secret` lines the inventory needs (Pulumi prompts for each value)")
-    .action((file: string, o: { json?: boolean; stack?: string }) => {
+    .action((file: string, o: { json?: boolean; stack?: string; quiet?: boolean }) => {
       code = commands.secrets().secretsCommand(file, o, io);
     });
-  program
-    .command("diff")
-    .argument("<old>", "old render tree, or the inventory with --rev")
+  limitOption(
+    common(
+      program.command("diff"),
+      "per host: files (change, unified diff, masked), actions that would run, unreachable hosts",
+      "one line per changed file and action (no diffs, no progress); exit codes unchanged",
+    ),
+    "only these hosts",
+  )
+    .argument("<old>", "old render tree, or the inventory with --rev or --live")
     .argument("[new]", "new render tree")
     .option("--rev <rev>", "diff the inventory's render at this git revision against the working copy")
     .option("--secrets <file>")
     .option("--materials <file>")
     .option("--exit-code", "exit 1 when something differs")
     .option("--live", "diff the inventory's render against the files on the hosts (read-only, over SSH)")
-    .option("--host <name>", "with --live: only this host (repeatable)", (v: string, prev: string[] = []) => [...prev, v])
+    .option("--host <name>", "same as --limit NAME (repeatable)", (v: string, prev: string[] = []) => [...prev, v])
     .option("--concurrency <n>", "with --live: hosts read at once (default 8)")
-    .description("unified diffs per host and file between two renders, or against the live hosts (--live; exit 2 if a host cannot be read)")
+    .option("--timeout <duration>", "with --live: a host that has not answered within this (30s, 2m, 500ms) is unreachable")
+    .description(
+      "unified diffs per host and file, and the actions a change would run, between two renders or against the live hosts (--live: each host printed on stderr as it answers; exit 2 if a host cannot be read)",
+    )
     .action(async (a: string, b: string | undefined, o: DiffOptions) => {
       code = await commands.diff().diffCommand(a, b, o, io, env);
     });

@@ -1,18 +1,33 @@
 import { analyzeInventoryFile } from "../pipeline/analyze";
 import { planSummary } from "../plan/summary";
-import { findingsJson, formatFindings } from "./format";
+import { findingsJson, formatFindings, formatFindingsFor } from "./format";
 import { EXIT, type CliIo } from "./io";
+import { limitFailed, resolveLimit } from "./limit";
+import { styleFor } from "./style";
 
-export function planCommand(file: string, opts: { json?: boolean }, io: CliIo): number {
+export interface PlanOptions {
+  json?: boolean;
+  /** The topology without warnings. */
+  quiet?: boolean;
+  color?: boolean;
+  /** Only these hosts (and the groups, clusters and VIPs they are in). */
+  limit?: string[];
+}
+
+export function planCommand(file: string, opts: PlanOptions, io: CliIo, env: NodeJS.ProcessEnv = process.env): number {
   const a = analyzeInventoryFile(file);
+  const style = styleFor(io, env, opts);
   if (!a.plan) {
-    if (opts.json) io.out(JSON.stringify({ valid: false, findings: findingsJson(a.findings) }, null, 2));
-    else io.err(formatFindings(a.findings));
+    if (opts.json) io.out(JSON.stringify({ valid: false, findings: findingsJson(a.findings, a) }, null, 2));
+    else io.err(formatFindingsFor(opts.quiet, a.findings, a, style));
     return EXIT.invalid;
   }
-  const s = planSummary(a.plan);
+  const limit = resolveLimit(a.plan, opts.limit ?? []);
+  const failed = limitFailed(limit, opts, io);
+  if (failed !== undefined) return failed;
+  const s = limitSummary(planSummary(a.plan), new Set(limit.hosts), (opts.limit ?? []).length > 0);
   if (opts.json) {
-    io.out(JSON.stringify({ ...s, findings: findingsJson(a.findings) }, null, 2));
+    io.out(JSON.stringify({ ...s, findings: findingsJson(a.findings, a) }, null, 2));
     return EXIT.ok;
   }
   const lines: string[] = [`cluster ${s.name} (target ${s.target}, ${s.hosts.length} hosts)`];
@@ -41,7 +56,27 @@ export function planCommand(file: string, opts: { json?: boolean }, io: CliIo): 
     );
   if (s.postgres) lines.push(`  postgres (${s.postgres.engine}): ${s.postgres.nodes.join(", ")} via ${s.postgres.endpoint}`);
   for (const r of s.rollingGroups) lines.push(`  roll ${r.id}: ${r.hosts.join(" → ")} (max ${r.maxUnavailable} down)`);
-  if (a.findings.length) lines.push(formatFindings(a.findings));
+  if (a.findings.length && !opts.quiet) lines.push(formatFindings(a.findings, a, style));
   io.out(lines.join("\n"));
   return EXIT.ok;
+}
+
+type Summary = ReturnType<typeof planSummary>;
+
+/** The summary restricted to `only`: its hosts, and the structures that have one of them (members listed in full). */
+function limitSummary(s: Summary, only: ReadonlySet<string>, limited: boolean): Summary {
+  if (!limited) return s;
+  const any = (hosts: readonly string[]) => hosts.some((h) => only.has(h));
+  return {
+    ...s,
+    hosts: s.hosts.filter((h) => only.has(h.name)),
+    instanceGroups: s.instanceGroups.filter((g) => any(g.instances)),
+    isolatedGroups: s.isolatedGroups.filter((g) => any(g.instances) || only.has(g.controller)),
+    pacemakerClusters: s.pacemakerClusters.filter((c) => any([...c.nodes, ...c.remoteNodes])),
+    keepalived: s.keepalived.filter((k) => any(k.members.map((m) => m.host))),
+    rollingGroups: s.rollingGroups.filter((r) => any(r.hosts)),
+    rabbitmq: s.rabbitmq && any(s.rabbitmq.nodes.map((n) => n.host)) ? s.rabbitmq : null,
+    quorumStore: s.quorumStore && any(s.quorumStore.members) ? s.quorumStore : null,
+    postgres: s.postgres && any(s.postgres.nodes) ? s.postgres : null,
+  };
 }

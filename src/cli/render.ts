@@ -13,7 +13,9 @@ import type { SecretRef } from "../inventory/schema";
 import type { ClusterPlan } from "../plan/types";
 import { OutDirRefused, inspectOutDir, type OutDirPlan } from "../render/out-dir";
 import { renderDesiredState, requiredMaterials, secretFindings, type OnRenderProgress } from "../pipeline/render";
-import { formatFindings } from "./format";
+import { findingsJson, formatFindings, formatFindingsFor } from "./format";
+import { limitFailed, resolveLimit } from "./limit";
+import { styleFor, type Style } from "./style";
 import { loadOrCreateMaterials, resolveCliSecrets } from "./inputs";
 import { EXIT, UsageError, type CliIo } from "./io";
 
@@ -27,6 +29,11 @@ export interface RenderOptions {
   force?: boolean;
   /** Progress of the render (renderCommand prints it on stderr unless quiet). */
   onProgress?: OnRenderProgress;
+  /** A summary of what was written (the manifest's counts per host) as JSON on stdout. */
+  json?: boolean;
+  color?: boolean;
+  /** Only these hosts' files and actions (Ansible-like patterns: see limit.ts). */
+  limit?: string[];
 }
 
 /**
@@ -78,17 +85,19 @@ export function prepareRender(
   env: NodeJS.ProcessEnv = process.env,
   /** Called with the materials file before it is read or created: a last chance to refuse. */
   beforeMaterials?: (materialsFile: string) => void,
+  /** How findings that stop the render are shown. @default - as text on stderr, with file:line:col */
+  report: (findings: readonly Finding[], a: Analysis) => void = (f, a) => io.err(formatFindings(f, a)),
 ): PreparedRender | number {
   const a = analyzeInventoryFile(file);
   if (!a.plan) {
-    io.err(formatFindings(a.findings));
+    report(a.findings, a);
     return EXIT.invalid;
   }
   const refs = collectSecretRefs(a.plan.inventory);
   const { values, missing } = resolveCliSecrets(refs, opts.secrets, env);
   const late = sortFindings(secretFindings(a.plan, values).map((f) => ({ ...f, path: a.sourcePath(f.path) })));
   if (hasErrors(late)) {
-    io.err(formatFindings(late));
+    report(late, a);
     return EXIT.invalid;
   }
   const specs = [...requiredMaterials(a.plan), MASK_SALT_SPEC];
@@ -138,7 +147,16 @@ export function progressReporter(io: Pick<CliIo, "err">, now: () => number = Dat
   };
 }
 
+/** Findings that stop a command: `{ valid: false, findings }` on stdout with --json, else text on stderr (errors only with -q). */
+export const failedReport =
+  (opts: { json?: boolean; quiet?: boolean }, io: CliIo, style?: Style) =>
+  (findings: readonly Finding[], a: Analysis): void => {
+    if (opts.json) io.out(JSON.stringify({ valid: false, findings: findingsJson(findings, a) }, null, 2));
+    else io.err(formatFindingsFor(opts.quiet, findings, a, style));
+  };
+
 export function renderCommand(file: string, opts: RenderOptions, io: CliIo, env: NodeJS.ProcessEnv = process.env): number {
+  const style = styleFor(io, env, opts);
   if (!opts.out) throw new UsageError("render needs --out DIR");
   const out = opts.out;
   let target: OutDirPlan | undefined;
@@ -153,29 +171,69 @@ export function renderCommand(file: string, opts: RenderOptions, io: CliIo, env:
     });
   };
   const onProgress = opts.quiet ? undefined : progressReporter(io);
-  const p = prepareRender(file, { ...opts, ...(onProgress ? { onProgress } : {}) }, io, env, (m) => {
-    try {
-      check(m);
-    } catch (e) {
-      if (e instanceof OutDirRefused) throw new UsageError(e.message);
-      throw e;
-    }
-  });
+  const p = prepareRender(
+    file,
+    { ...opts, ...(onProgress ? { onProgress } : {}) },
+    io,
+    env,
+    (m) => {
+      try {
+        check(m);
+      } catch (e) {
+        if (e instanceof OutDirRefused) throw new UsageError(e.message);
+        throw e;
+      }
+    },
+    failedReport(opts, io, style),
+  );
   if (typeof p === "number") return p;
-  const { analysis: a, state, missing, generated, late } = p;
+  const { analysis: a, missing, generated, late } = p;
+  const limit = resolveLimit(p.plan, opts.limit ?? []);
+  const limitRc = limitFailed(limit, opts, io);
+  if (limitRc !== undefined) return limitRc;
+  const only = new Set(limit.hosts);
+  const state: DesiredState = (opts.limit ?? []).length
+    ? { ...p.state, hosts: p.state.hosts.filter((h) => only.has(h.host)), actions: p.state.actions.filter((x) => only.has(x.host)) }
+    : p.state;
   const manifest = writeRenderTree(
     state,
     target!,
     { reveal: opts.revealSecrets ?? false, toMask: p.toMask, ...(p.salt ? { salt: p.salt } : {}), ...(onProgress ? { onProgress } : {}) },
     (o) => yaml.dump(o, { sortKeys: true, lineWidth: -1, noRefs: true }),
   );
+  const findings = sortFindings([...a.findings, ...late]);
+  if (opts.json) {
+    io.out(
+      JSON.stringify(
+        {
+          out: opts.out,
+          secrets: opts.revealSecrets ? "revealed" : "masked",
+          files: manifest.files.length,
+          actions: manifest.actions.length,
+          kubernetesObjects: state.manifests.length,
+          hosts: state.hosts.map((h) => ({
+            host: h.host,
+            files: h.files.length,
+            services: h.services.map((x) => x.name),
+            actions: manifest.actions.filter((x) => x.host === h.host).map((x) => x.id),
+          })),
+          generatedMaterials: [...generated],
+          unresolvedSecrets: [...missing],
+          findings: findingsJson(findings, a),
+        },
+        null,
+        2,
+      ),
+    );
+    return EXIT.ok;
+  }
   if (!opts.quiet) {
     if (missing.length) io.err(`warning: unresolved secrets (rendered as markers): ${missing.join(", ")}`);
     if (generated.length) io.err(`generated materials: ${generated.join(", ")}`);
     io.out(
       `rendered ${manifest.files.length} files for ${state.hosts.length} hosts, ${manifest.actions.length} actions${state.manifests.length ? `, ${state.manifests.length} Kubernetes objects` : ""} into ${opts.out}${opts.revealSecrets ? " (secrets REVEALED)" : " (secrets masked)"}`,
     );
-    if (a.findings.length || late.length) io.err(formatFindings(sortFindings([...a.findings, ...late])));
+    if (findings.length) io.err(formatFindings(findings, a, style));
   }
   return EXIT.ok;
 }

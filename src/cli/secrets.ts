@@ -6,7 +6,8 @@
 import { readFileSync } from "node:fs";
 import { UnreadableInventory } from "../pipeline/analyze";
 import { hasErrors } from "../core/findings";
-import { parseInventoryText } from "../inventory/load";
+import { detectFormat, parseInventoryText } from "../inventory/load";
+import { sourceLocator } from "../inventory/locate";
 import { collectSecretRefs } from "../render/output";
 import { findingsJson, formatFindings } from "./format";
 import { EXIT, type CliIo } from "./io";
@@ -44,7 +45,7 @@ export function stackSecretsOf(
   return { secrets, env, findings: loaded.findings };
 }
 
-export function secretsCommand(file: string, opts: { json?: boolean; stack?: string }, io: CliIo): number {
+export function secretsCommand(file: string, opts: { json?: boolean; stack?: string; quiet?: boolean }, io: CliIo): number {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
@@ -53,8 +54,9 @@ export function secretsCommand(file: string, opts: { json?: boolean; stack?: str
   }
   const { secrets, env, findings } = stackSecretsOf(text, file, opts.stack);
   if (hasErrors(findings)) {
-    if (opts.json) io.out(JSON.stringify({ valid: false, findings: findingsJson(findings) }, null, 2));
-    else io.err(formatFindings(findings));
+    const src = { file, locate: sourceLocator(text, detectFormat(text, file)) };
+    if (opts.json) io.out(JSON.stringify({ valid: false, findings: findingsJson(findings, src) }, null, 2));
+    else io.err(formatFindings(findings, src));
     return EXIT.invalid;
   }
   if (opts.json) {
@@ -62,8 +64,12 @@ export function secretsCommand(file: string, opts: { json?: boolean; stack?: str
     return EXIT.ok;
   }
   const lines = secrets.map((s) => s.command);
-  for (const v of env) lines.push(`# and in the environment of \`pulumi up\`: export ${v}=...`);
-  if (lines.length === 0) lines.push("# this inventory references no secrets");
+  // -q: the commands only (ready to paste or pipe), no comment lines.
+  if (!opts.quiet) {
+    for (const v of env) lines.push(`# and in the environment of \`pulumi up\`: export ${v}=...`);
+    if (lines.length === 0) lines.push("# this inventory references no secrets");
+  }
+  if (lines.length === 0) return EXIT.ok;
   io.out(lines.join("\n"));
   return EXIT.ok;
 }

@@ -2,12 +2,16 @@ import { readFileSync } from "node:fs";
 import { analyzeInventoryFile, analyzeInventoryText, UnreadableInventory } from "../pipeline/analyze";
 import { hasErrors, sortFindings, warning, type Finding } from "../core/findings";
 import { membershipChangeFindings, memberships } from "../plan/membership";
-import { findingsJson, formatFindings } from "./format";
+import { findingsJson, formatFindings, formatFindingsFor } from "./format";
+import { styleFor } from "./style";
 import { EXIT, UsageError, type CliIo } from "./io";
 import { readAtRevision } from "./revision";
 
 export interface ValidateOptions {
   json?: boolean;
+  /** Errors only (no header, warnings or summary); exit codes unchanged. */
+  quiet?: boolean;
+  color?: boolean;
   /** The inventory as last applied: membership changes are judged against it (src/plan/membership.ts). */
   previous?: string;
   /** Like `previous`, the inventory as committed at this git revision. */
@@ -29,7 +33,7 @@ function previousText(file: string, opts: ValidateOptions): { text: string; labe
   }
 }
 
-export function validateCommand(file: string, opts: ValidateOptions, io: CliIo): number {
+export function validateCommand(file: string, opts: ValidateOptions, io: CliIo, env: NodeJS.ProcessEnv = process.env): number {
   const a = analyzeInventoryFile(file);
   let findings: readonly Finding[] = a.findings;
   const prev = previousText(file, opts);
@@ -50,10 +54,13 @@ export function validateCommand(file: string, opts: ValidateOptions, io: CliIo):
     findings = sortFindings([...findings, ...extra]);
   }
   const valid = !hasErrors(findings);
-  if (opts.json) io.out(JSON.stringify({ valid, findings: findingsJson(findings) }, null, 2));
-  else
+  const style = styleFor(io, env, opts);
+  if (opts.json) io.out(JSON.stringify({ valid, findings: findingsJson(findings, a) }, null, 2));
+  else if (opts.quiet) {
+    if (!valid) io.out(formatFindingsFor(true, findings, a, style));
+  } else
     io.out(
-      `${file} (${a.format}): ${valid ? "valid" : "INVALID"}${prev ? ` (membership changes checked against ${prev.label})` : ""}\n${formatFindings(findings)}`,
+      `${file} (${a.format}): ${valid ? style.green("valid") : style.red(style.bold("INVALID"))}${prev ? ` (membership changes checked against ${prev.label})` : ""}\n${formatFindings(findings, a, style)}`,
     );
   return valid ? EXIT.ok : EXIT.invalid;
 }

@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import { sortFindings, hasErrors, type Finding } from "../core/findings";
 import { parseInventoryText, type InventoryFormat } from "../inventory/load";
+import { sourceLocator, type Locator } from "../inventory/locate";
 import type { Inventory } from "../inventory/schema";
 import { planCluster } from "./plan";
 import type { ClusterPlan } from "../plan/types";
@@ -18,6 +19,10 @@ export interface Analysis {
   readonly valid: boolean;
   /** Translates a YAML-style finding path into the inventory's own notation. */
   readonly sourcePath: (path: string) => string;
+  /** The file analyzed (as given). */
+  readonly file?: string;
+  /** Line and column of a finding's path in the file (parsed on first use). */
+  readonly locate?: Locator;
 }
 
 export function analyzeInventoryText(text: string, filename: string): Analysis {
@@ -38,6 +43,8 @@ export function analyzeInventoryText(text: string, filename: string): Analysis {
     findings: sorted,
     valid,
     sourcePath: (path) => loaded.sourcePath(path),
+    file: filename,
+    locate: sourceLocator(text, loaded.format),
   };
 }
 

@@ -291,7 +291,7 @@ describe("haforge diff --live (CLI)", () => {
 
     const bad = await cli(inventory(), "--host", "nope");
     assert.equal(bad.code, 2);
-    assert.match(bad.err, /--host nope: not in the inventory/);
+    assert.match(bad.err, /error limit\.no-match at --limit: "nope" matches no host or group of this inventory/);
   });
 
   it("an unpinned host key is refused before authentication: per-host error, exit 2, nothing read", async () => {

@@ -1,0 +1,136 @@
+/**
+ * Findings carry FILE:LINE:COL for YAML and INI, in text and in JSON (`file`, `line`, `col`).
+ *
+ * The property: an example inventory re-written in a random YAML layout (indentation, flow or
+ * block collections, key order, comment and blank lines), with ONE typed value replaced by a
+ * bad one; the error validate reports for that value points at it. The expected position is
+ * found by searching the text for the injected token, independently of any YAML parser.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import fc from "fast-check";
+import yaml from "js-yaml";
+import { joinPath } from "../../src/inventory/yaml";
+import { ROOT, runCli } from "../helpers/cli";
+
+const dir = mkdtempSync(join(tmpdir(), "hf-loc-"));
+const EXAMPLES = [
+  "cloudify.yaml",
+  "dr-provision.yaml",
+  "lab.yaml",
+  "openstack-pacemaker.yaml",
+  "tower-cluster.yaml",
+  "tripleo-lightweight.yaml",
+];
+const TOKEN = "badvalue-q7";
+
+type Path = (string | number)[];
+/** Number and boolean leaves of typed fields (free-form maps — params, meta, spec — take any value). */
+function typedLeaves(data: unknown): Path[] {
+  const out: Path[] = [];
+  const walk = (n: unknown, p: Path) => {
+    if (typeof n === "number" || typeof n === "boolean") out.push(p);
+    else if (Array.isArray(n)) n.forEach((x, i) => walk(x, [...p, i]));
+    else if (n && typeof n === "object")
+      for (const [k, v] of Object.entries(n)) if (!["params", "meta", "spec"].includes(k)) walk(v, [...p, k]);
+  };
+  walk(data, []);
+  return out;
+}
+
+const bases = EXAMPLES.map((f) => {
+  const data = yaml.load(readFileSync(join(ROOT, "inventories", f), "utf8"));
+  return { f, data, leaves: typedLeaves(data) };
+});
+
+/** 1-based line and column of `index` in `text`. */
+function position(text: string, index: number): { line: number; col: number } {
+  const before = text.slice(0, index);
+  return { line: before.split("\n").length, col: index - before.lastIndexOf("\n") };
+}
+
+interface JsonFinding {
+  severity: string;
+  path: string;
+  file?: string;
+  line?: number;
+  col?: number;
+}
+
+describe("findings carry file:line:col", () => {
+  it("YAML, random layouts: the error for an injected bad value points at that value (text and JSON)", async () => {
+    const layout = fc.record({
+      indent: fc.integer({ min: 2, max: 6 }),
+      flowLevel: fc.constantFrom(-1, -1, 2, 3, 4),
+      sortKeys: fc.boolean(),
+      comments: fc.array(fc.tuple(fc.nat(), fc.constantFrom("# a comment", "", "   # indented comment")), { maxLength: 6 }),
+    });
+    const pick = fc
+      .integer({ min: 0, max: bases.length - 1 })
+      .chain((b) => fc.record({ b: fc.constant(b), leaf: fc.integer({ min: 0, max: bases[b]!.leaves.length - 1 }) }));
+    let n = 0;
+    await fc.assert(
+      fc.asyncProperty(pick, layout, async ({ b, leaf }, lay) => {
+        const base = bases[b]!;
+        const path = base.leaves[leaf]!;
+        const data = structuredClone(base.data) as Record<string | number, unknown>;
+        let o = data;
+        for (const k of path.slice(0, -1)) o = o[k] as Record<string | number, unknown>;
+        o[path[path.length - 1]!] = TOKEN;
+        let text = yaml.dump(data, { indent: lay.indent, flowLevel: lay.flowLevel, sortKeys: lay.sortKeys, lineWidth: -1, noRefs: true });
+        // Comment and blank lines before top-level keys (never inside a block scalar or a flow collection).
+        const lines = text.split("\n");
+        for (const [at, c] of lay.comments) {
+          const i = at % lines.length;
+          if (/^[A-Za-z]/.test(lines[i] ?? "")) lines.splice(i, 0, c);
+        }
+        text = lines.join("\n");
+        const file = join(dir, `inv-${n++}.yaml`);
+        writeFileSync(file, text);
+        const expected = position(text, text.indexOf(TOKEN));
+        const yamlPath = path.reduce<string>((p, k) => joinPath(p, k), "");
+
+        const r = await runCli(["validate", file, "--json"]);
+        assert.equal(r.code, 1, `${base.f} ${yamlPath}: the bad value must be an error\n${r.out}`);
+        const findings = (JSON.parse(r.out) as { findings: JsonFinding[] }).findings;
+        const at = findings.filter((f) => f.severity === "error" && f.path === yamlPath);
+        assert.ok(at.length > 0, `${base.f}: no error at ${yamlPath}: ${r.out}`);
+        for (const f of at) {
+          assert.equal(f.file, file);
+          assert.deepEqual({ line: f.line, col: f.col }, expected, `${base.f} ${yamlPath}\n${text}`);
+        }
+        const t = await runCli(["validate", file]);
+        assert.ok(t.out.includes(`${file}:${expected.line}:${expected.col}: error schema.invalid at ${yamlPath}:`), t.out);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it("YAML: a missing required field points at the mapping it belongs in; a syntax error at its line", async () => {
+    const file = join(dir, "missing.yaml");
+    writeFileSync(file, "version: 1\nname: x\ntarget: ssh\nhosts:\n  - name: a\n    roles: [haproxy]\n");
+    const r = await runCli(["validate", file, "--json"]);
+    const f = (JSON.parse(r.out) as { findings: JsonFinding[] }).findings.find((x) => x.path === "hosts[0].address");
+    assert.ok(f, r.out);
+    assert.deepEqual([f.line, f.col], [5, 5], "the host's mapping starts at `name: a`");
+    writeFileSync(file, "version: 1\nname: x\n  bad: indent\n");
+    const s = await runCli(["validate", file]);
+    assert.match(s.out, new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:3:\\d+: error yaml\\.syntax`, "m"));
+  });
+
+  it("INI: a bad :vars value points at the value, a host line at the host, in text and JSON", async () => {
+    const file = join(dir, "inv.ini");
+    writeFileSync(file, "[tower]\nhostA ansible_host=10.0.0.1\n\n[all:vars]\nadmin_password=x\n  rabbitmq_port = abc\nansible_hots=1\n");
+    const r = await runCli(["validate", file, "--json"]);
+    const fs = (JSON.parse(r.out) as { findings: JsonFinding[] }).findings;
+    const port = fs.find((f) => f.path === "[all:vars] rabbitmq_port");
+    assert.deepEqual([port?.file, port?.line, port?.col], [file, 6, 19]);
+    const typo = fs.find((f) => f.path === "[all:vars] ansible_hots");
+    assert.deepEqual([typo?.line, typo?.col], [7, 14]);
+    const t = await runCli(["validate", file]);
+    assert.match(t.out, new RegExp(`:6:19: error ini\\.not-a-number at \\[all:vars\\] rabbitmq_port`));
+  });
+});
