@@ -133,6 +133,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo, env: 
     }
     if (e instanceof UsageError || e instanceof UnreadableInventory) {
       io.err(`haforge: ${e.message}`);
+      // A script reading --json output gets JSON whatever happened (the exit code says what).
+      if (argv.includes("--json")) io.out(JSON.stringify({ error: e.message }, null, 2));
       return EXIT.usage;
     }
     throw e;

@@ -4,10 +4,10 @@
  *
  * YAML positions come from the `yaml` package's document (node ranges + LineCounter); js-yaml,
  * which reads the inventory, keeps none. The document is parsed only when asked (a valid
- * inventory without findings never pays for it). A path that goes further than the document
+ * inventory without findings never pays for it, nor for loading the package: `haforge`'s cold start). A path that goes further than the document
  * (a missing required field) points at the deepest node that exists: the mapping to add it to.
  */
-import { LineCounter, isAlias, isMap, isPair, isScalar, isSeq, parseDocument, type Document, type Node } from "yaml";
+import type { Document, LineCounter, Node } from "yaml";
 import type { InventoryFormat } from "./load";
 
 export interface SourceLocation {
@@ -52,13 +52,15 @@ export function parseYamlPath(path: string): (string | number)[] | undefined {
 const NOT_A_PATH = /^\(|^line \d+$/;
 
 function yamlLocator(text: string): Locator {
-  let parsed: { doc: Document.Parsed; lc: LineCounter } | undefined;
+  let parsed: { doc: Document.Parsed; lc: LineCounter; Y: typeof import("yaml") } | undefined;
   const load = () => {
     if (!parsed) {
+      const Y = require("yaml") as typeof import("yaml");
+      const { LineCounter, parseDocument } = Y;
       const lc = new LineCounter();
       // Same reading as the inventory's (duplicate keys are already a finding; merge keys allowed).
       const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: false, merge: true, prettyErrors: false });
-      parsed = { doc, lc };
+      parsed = { doc, lc, Y };
     }
     return parsed;
   };
@@ -68,7 +70,8 @@ function yamlLocator(text: string): Locator {
     if (NOT_A_PATH.test(path)) return undefined;
     const segs = parseYamlPath(path);
     if (!segs) return undefined;
-    const { doc, lc } = load();
+    const { doc, lc, Y } = load();
+    const { isAlias, isMap, isPair, isScalar, isSeq } = Y;
     const deref = (n: unknown): unknown => {
       // An alias stands for its anchor's node (a bounded number of hops: aliases cannot nest here).
       for (let i = 0; i < 16 && isAlias(n); i++) n = n.resolve(doc);

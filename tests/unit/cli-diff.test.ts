@@ -52,6 +52,21 @@ describe("haforge diff INVENTORY --rev REV", () => {
     assert.doesNotMatch(r.out, /authkey|PRIVATE KEY/, "keys are the same on both sides");
   });
 
+  it("--json: the same change per host, with the restart it causes; --limit by group", async () => {
+    const r = await runCli(["diff", join(repo, "prod.ini"), "--rev", "HEAD", "--json"], ENV);
+    assert.equal(r.code, 0, r.err);
+    const j = JSON.parse(r.out) as { hosts: { host: string; files: { diff?: string }[]; actions: { id: string; run: string }[] }[] };
+    assert.ok(j.hosts.some((h) => h.files.some((f) => /^\+.*5673/m.test(f.diff ?? ""))));
+    assert.ok(j.hosts.some((h) => h.actions.some((x) => x.id === "service:rabbitmq-server" && x.run === "restart")));
+    const lim = JSON.parse((await runCli(["diff", join(repo, "prod.ini"), "--rev", "HEAD", "--json", "--limit", "west"], ENV)).out) as {
+      hosts: { host: string }[];
+    };
+    assert.deepEqual(
+      lim.hosts.map((h) => h.host),
+      ["towerC"],
+    );
+  });
+
   it("a revision that looks like an option is refused before git sees it: no file is written", async () => {
     const before = readdirSync(repo).sort();
     const optionLike = fc.tuple(

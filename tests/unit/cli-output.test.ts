@@ -162,6 +162,7 @@ describe("--json on every command", () => {
     assert.deepEqual(JSON.parse(same.out).hosts, []);
     const missing = await runCli(["diff", join(dir, "nope"), a, "--json"]);
     assert.equal(missing.code, 2);
+    assert.match(JSON.parse(missing.out).error, /cannot read/);
   });
 });
 
