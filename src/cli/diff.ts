@@ -143,12 +143,10 @@ function printReview(
       }
     }
     if (!opts.quiet) {
-      const acts = review.actions ? `; ${review.actions} action(s) would run` : "";
-      io.out(
-        review.changedFiles || review.actions
-          ? `${review.changedFiles} file(s) differ on ${review.changedHosts} host(s)${acts}`
-          : "no changes",
-      );
+      // The files line keeps its shape (scripts read it); the actions get a line of their own.
+      if (review.changedFiles) io.out(`${review.changedFiles} file(s) differ on ${review.changedHosts} host(s)`);
+      if (review.actions) io.out(`${review.actions} action(s) would run`);
+      if (!review.changedFiles && !review.actions) io.out("no changes");
     }
   }
   return opts.exitCode && (review.changedFiles || review.actions) ? 1 : EXIT.ok;

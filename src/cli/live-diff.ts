@@ -317,7 +317,8 @@ export function formatLiveDiff(d: LiveDiff, style: Style = PLAIN, actions: LiveA
   if (!quiet) {
     const failed = d.failedHosts.length ? `; ${d.failedHosts.length} host(s) could not be read: ${d.failedHosts.join(", ")}` : "";
     const n = [...actions.values()].reduce((k, r) => k + r.length, 0);
-    out.push(`${d.changedFiles} file(s) would change on ${d.changedHosts} host(s)${n ? `; ${n} action(s) would run` : ""}${failed}`);
+    out.push(`${d.changedFiles} file(s) would change on ${d.changedHosts} host(s)${failed}`);
+    if (n) out.push(`${n} action(s) would run`);
   }
   return { out, errors };
 }
@@ -448,7 +449,13 @@ export async function liveDiffCommand(
   const wouldWrite = new Set(
     result.hosts.flatMap((h) => h.files.filter((f) => f.plan.changes.some((c) => c.kind === "write")).map((f) => `${h.host}:${f.path}`)),
   );
-  const manifest = { actions: p.state.actions, services: p.state.hosts.flatMap((h) => h.services), files };
+  // Commands carrying secrets are masked like the render tree's manifest (src/render/output.ts).
+  const shownActions = p.state.actions.map((a) =>
+    a.secret
+      ? { ...a, create: maskText(a.create, p.toMask, p.salt), ...(a.delete ? { delete: maskText(a.delete, p.toMask, p.salt) } : {}) }
+      : a,
+  );
+  const manifest = { actions: shownActions, services: p.state.hosts.flatMap((h) => h.services), files };
   const actions = new Map<string, PlannedRun[]>();
   for (const r of actionsThatWouldRun(manifest, manifest, wouldWrite)) {
     if (!only.has(r.host)) continue;

@@ -279,6 +279,22 @@ describe("haforge diff --live (CLI)", () => {
     assert.match(r.out, /^\+.*<secret:secret:drpHaToken h:[0-9a-f]{8}>/m);
     assert.doesNotMatch(r.out + r.err, /tok-0123456789/);
     assert.match(r.out, /^2 file\(s\) would change on 2 host\(s\)$/m);
+    // What the changed drop-in would run: the service it notifies restarts, per host.
+    assert.match(r.out, /^== drp1: actions that would run$/m);
+    assert.match(r.out, /^ {2}restart service:dr-provision: .* {2}\(\/etc\/systemd\/system\/dr-provision\.service\.d\/20-ha\.conf\)$/m);
+    assert.match(r.out, /^2 action\(s\) would run$/m);
+    // Each host on stderr as it answered.
+    assert.match(r.err, /^drp1 changed \(1 of 1 files, \d+ ms\)$/m);
+    const j = JSON.parse((await cli(inventory(), "--json")).out) as {
+      hosts: { host: string; files: { change: string; diff?: string }[] }[];
+    };
+    assert.deepEqual(
+      j.hosts.map((h) => [h.host, h.files.map((f) => f.change)]),
+      [
+        ["drp1", ["added"]],
+        ["drp2", ["added"]],
+      ],
+    );
     assert.equal(a.connectionsSince(ma), 1);
     assert.equal(b.connectionsSince(mb), 1);
     // What the refusal test below must NOT see, seen here (so its absence means something).

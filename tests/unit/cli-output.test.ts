@@ -181,7 +181,7 @@ describe("the review diff lists the actions a change would run", () => {
     assert.match(r.out, /^== \w+: actions that would run$/m);
     assert.match(r.out, /^ {2}delete tower-provision-isoB: awx-manage deprovision_instance --hostname=isoB {2}\(removed\)$/m);
     assert.match(r.out, /^ {2}restart service:rabbitmq-server: .*systemctl restart rabbitmq-server {2}\(.*\/etc\/rabbitmq\//m);
-    assert.match(r.out, /action\(s\) would run/);
+    assert.match(r.out, /^\d+ file\(s\) differ on \d+ host\(s\)\n\d+ action\(s\) would run$/m);
     const j = JSON.parse((await runCli(["diff", a, b, "--json"])).out);
     const runs = j.hosts.flatMap((h: { actions: { id: string; run: string; command: string }[] }) => h.actions);
     assert.ok(runs.some((x: { id: string; run: string }) => x.id === "tower-provision-isoB" && x.run === "delete"));
