@@ -125,6 +125,55 @@ describe("findings carry file:line:col", () => {
     assert.match(s.out, new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:3:\\d+: error yaml\\.syntax`, "m"));
   });
 
+  it("INI, random layouts: the error for a bad number points at the value (spacing, comments, section order)", async () => {
+    const sections: Record<string, string[]> = {
+      tower: ["towerA ansible_host=203.0.113.11", "towerB ansible_host=203.0.113.12", "towerC ansible_host=203.0.113.13"],
+      instance_group_east: ["towerB"],
+      "instance_group_east:vars": ["policy_instance_percentage=50"],
+      database: ["dbA ansible_host=203.0.113.30"],
+      "all:vars": ["ansible_user=root", "pg_database=awx", "rabbitmq_vhost=tower"],
+    };
+    const targets = [
+      { section: "all:vars", key: "rabbitmq_port" },
+      { section: "instance_group_east:vars", key: "policy_instance_minimum" },
+    ];
+    const arb = fc.record({
+      order: fc.shuffledSubarray(Object.keys(sections), { minLength: 5, maxLength: 5 }),
+      target: fc.constantFrom(...targets),
+      at: fc.nat(),
+      lead: fc.constantFrom("", " ", "  ", "\t"),
+      eq: fc.constantFrom("=", " = ", "= ", " =", "\t=\t"),
+      noise: fc.array(fc.tuple(fc.nat(), fc.constantFrom("", "# comment", "; comment", "   ")), { maxLength: 6 }),
+    });
+    let n = 0;
+    await fc.assert(
+      fc.asyncProperty(arb, async ({ order, target, at, lead, eq, noise }) => {
+        const lines: string[] = [];
+        let expected = { line: 0, col: 0 };
+        for (const name of order) {
+          const body = [...sections[name]!];
+          for (const [i, c] of noise) body.splice(i % (body.length + 1), 0, c);
+          const bad = `${lead}${target.key}${eq}${TOKEN}`;
+          if (name === target.section) body.splice(at % (body.length + 1), 0, bad);
+          lines.push(`[${name}]`);
+          for (const l of body) {
+            if (l === bad) expected = { line: lines.length + 1, col: l.indexOf(TOKEN) + 1 };
+            lines.push(l);
+          }
+          lines.push("");
+        }
+        const file = join(dir, `inv-${n++}.ini`);
+        writeFileSync(file, lines.join("\n"));
+        const path = `[${target.section}] ${target.key}`;
+        const r = await runCli(["validate", file, "--json"]);
+        const at2 = (JSON.parse(r.out) as { findings: JsonFinding[] }).findings.filter((f) => f.severity === "error" && f.path === path);
+        assert.ok(at2.length > 0, `no error at ${path}: ${r.out}\n${lines.join("\n")}`);
+        for (const f of at2) assert.deepEqual({ line: f.line, col: f.col }, expected, lines.join("\n"));
+      }),
+      { numRuns: 60 },
+    );
+  });
+
   it("INI: a bad :vars value points at the value, a host line at the host, in text and JSON", async () => {
     const file = join(dir, "inv.ini");
     writeFileSync(file, "[tower]\nhostA ansible_host=10.0.0.1\n\n[all:vars]\nadmin_password=x\n  rabbitmq_port = abc\nansible_hots=1\n");
