@@ -285,6 +285,10 @@ describe("haforge diff --live (CLI)", () => {
     assert.match(r.out, /^2 action\(s\) would run$/m);
     // Each host on stderr as it answered.
     assert.match(r.err, /^drp1 changed \(1 of 1 files, \d+ ms\)$/m);
+    assert.equal(a.connectionsSince(ma), 1);
+    assert.equal(b.connectionsSince(mb), 1);
+    // What the refusal test below must NOT see, seen here (so its absence means something).
+    assert.match(a.logSince(ma), /Accepted publickey for root/);
     const j = JSON.parse((await cli(inventory(), "--json")).out) as {
       hosts: { host: string; files: { change: string; diff?: string }[] }[];
     };
@@ -295,10 +299,6 @@ describe("haforge diff --live (CLI)", () => {
         ["drp2", ["added"]],
       ],
     );
-    assert.equal(a.connectionsSince(ma), 1);
-    assert.equal(b.connectionsSince(mb), 1);
-    // What the refusal test below must NOT see, seen here (so its absence means something).
-    assert.match(a.logSince(ma), /Accepted publickey for root/);
 
     const only = await cli(inventory(), "--host", "drp2", "--exit-code", "--concurrency", "1");
     assert.equal(only.code, 1, "--exit-code: something would change");
