@@ -29,7 +29,7 @@ import { isDeepStrictEqual } from "node:util";
 import * as pulumi from "@pulumi/pulumi";
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { getDefaultPool, parsePublicKeyLine, type HostConnection, type SshPool } from "../transport";
-import { providerTextChanged, selfLoader } from "./self-loader";
+import { providerText, providerTextChanged, SelfLoadedResource, selfLoader } from "./self-loader";
 
 /** How to reach the host: plain, operator-independent data (stored in state as is). */
 export interface ActionConnection {
@@ -421,7 +421,10 @@ export interface HostActionArgs {
 }
 
 /** A command on a host, run over haforge's transport (type token `pulumi-nodejs:dynamic:HostAction`). */
-export class HostAction extends pulumi.dynamic.Resource {
+/** The `__provider` text every HostAction stores: loads `hostActionProvider` from this module (self-loader.ts). */
+export const hostActionProviderText = providerText(__filename, "hostActionProvider");
+
+export class HostAction extends SelfLoadedResource {
   declare readonly connection: pulumi.Output<ActionConnection>;
   declare readonly create: pulumi.Output<string>;
   declare readonly delete: pulumi.Output<string | undefined>;
@@ -447,11 +450,10 @@ export class HostAction extends pulumi.dynamic.Resource {
       ran: undefined,
     };
     super(
-      hostActionProvider,
+      hostActionProviderText,
       name,
       props,
       { ...opts, additionalSecretOutputs: [...(opts.additionalSecretOutputs ?? []), "stdout", "stderr"] },
-      undefined,
       "HostAction",
     );
   }

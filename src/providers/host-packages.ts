@@ -12,7 +12,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import type { OsFamily, PackageNeed } from "../core/packages";
 import type { HostConnection, SshPool } from "../transport";
-import { providerTextChanged, selfLoader } from "./self-loader";
+import { providerText, providerTextChanged, SelfLoadedResource, selfLoader } from "./self-loader";
 
 export interface HostPackagesInputs {
   readonly connection: HostConnection;
@@ -119,7 +119,10 @@ export const hostPackagesProvider: dynamic.ResourceProvider<HostPackagesInputs, 
   },
 };
 
-export class HostPackages extends pulumi.dynamic.Resource {
+/** The `__provider` text every HostPackages stores: loads `hostPackagesProvider` from this module (self-loader.ts). */
+export const hostPackagesProviderText = providerText(__filename, "hostPackagesProvider");
+
+export class HostPackages extends SelfLoadedResource {
   declare readonly installed: pulumi.Output<Record<string, string>>;
 
   constructor(
@@ -127,6 +130,6 @@ export class HostPackages extends pulumi.dynamic.Resource {
     args: { [K in keyof HostPackagesInputs]: pulumi.Input<HostPackagesInputs[K]> },
     opts: pulumi.CustomResourceOptions = {},
   ) {
-    super(hostPackagesProvider, name, { ...args, family: undefined, installed: undefined, installedNow: undefined }, opts);
+    super(hostPackagesProviderText, name, { ...args, family: undefined, installed: undefined, installedNow: undefined }, opts);
   }
 }

@@ -8,7 +8,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import type { MaterialSpec } from "../core/materials";
-import { providerTextChanged, selfLoader } from "./self-loader";
+import { providerText, providerTextChanged, SelfLoadedResource, selfLoader } from "./self-loader";
 
 export interface MaterialsInputs {
   readonly specs: readonly Pick<MaterialSpec, "key" | "kind">[];
@@ -49,13 +49,16 @@ export const materialsProvider: dynamic.ResourceProvider<MaterialsInputs, Materi
   },
 };
 
-export class Materials extends pulumi.dynamic.Resource {
+/** The `__provider` text every Materials stores: loads `materialsProvider` from this module (self-loader.ts). */
+export const materialsProviderText = providerText(__filename, "materialsProvider");
+
+export class Materials extends SelfLoadedResource {
   /** Generated values by MaterialSpec.key (secret). */
   declare readonly values: pulumi.Output<Record<string, string>>;
 
   constructor(name: string, specs: readonly MaterialSpec[], opts: pulumi.CustomResourceOptions = {}) {
     super(
-      materialsProvider,
+      materialsProviderText,
       name,
       { specs: specs.map((s) => ({ key: s.key, kind: s.kind })), values: undefined },
       { ...opts, additionalSecretOutputs: [...(opts.additionalSecretOutputs ?? []), "values"] },

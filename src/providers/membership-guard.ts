@@ -10,7 +10,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import type { Membership } from "../plan/membership";
-import { providerTextChanged, selfLoader } from "./self-loader";
+import { providerText, providerTextChanged, SelfLoadedResource, selfLoader } from "./self-loader";
 
 export interface MembershipGuardInputs {
   readonly memberships: readonly Membership[];
@@ -58,10 +58,13 @@ export const membershipGuardProvider: dynamic.ResourceProvider<MembershipGuardIn
   },
 };
 
-export class MembershipGuard extends pulumi.dynamic.Resource {
+/** The `__provider` text every MembershipGuard stores: loads `membershipGuardProvider` from this module (self-loader.ts). */
+export const membershipGuardProviderText = providerText(__filename, "membershipGuardProvider");
+
+export class MembershipGuard extends SelfLoadedResource {
   declare readonly memberships: pulumi.Output<Membership[]>;
 
   constructor(name: string, args: MembershipGuardInputs, opts: pulumi.CustomResourceOptions = {}) {
-    super(membershipGuardProvider, name, { memberships: args.memberships, allowUnsafe: args.allowUnsafe }, opts);
+    super(membershipGuardProviderText, name, { memberships: args.memberships, allowUnsafe: args.allowUnsafe }, opts);
   }
 }

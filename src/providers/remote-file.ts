@@ -25,7 +25,7 @@ import {
   type HostConnection,
   type SshPool,
 } from "../transport";
-import { providerTextChanged, selfLoader } from "./self-loader";
+import { providerText, providerTextChanged, SelfLoadedResource, selfLoader } from "./self-loader";
 
 // ---------------------------------------------------------------------------------------------
 // Dynamic provider
@@ -361,7 +361,10 @@ export interface RemoteFileArgs {
  * A file on a host. Dynamic resources have the type token `pulumi-nodejs:dynamic:Resource`
  * (the SDK's, not ours); the class name is what our code and components see.
  */
-export class RemoteFile extends pulumi.dynamic.Resource {
+/** The `__provider` text every RemoteFile stores: loads `remoteFileProvider` from this module (self-loader.ts). */
+export const remoteFileProviderText = providerText(__filename, "remoteFileProvider");
+
+export class RemoteFile extends SelfLoadedResource {
   declare readonly connection: pulumi.Output<HostConnection>;
   declare readonly path: pulumi.Output<string>;
   declare readonly mode: pulumi.Output<string>;
@@ -405,7 +408,7 @@ export class RemoteFile extends pulumi.dynamic.Resource {
     // The full hash would confirm a guessed secret: secret in state. (The content is an input
     // only — stored once, secret as an input.)
     const secretOutputs = secret ? ["sha256"] : [];
-    super(remoteFileProvider, name, props, {
+    super(remoteFileProviderText, name, props, {
       ...opts,
       additionalSecretOutputs: [...(opts.additionalSecretOutputs ?? []), ...secretOutputs],
     });

@@ -18,6 +18,7 @@
  * https://www.pulumi.com/docs/iac/concepts/resources/dynamic-providers/
  */
 import { relative, sep } from "node:path";
+import * as pulumi from "@pulumi/pulumi";
 
 /** `modulePath` relative to the project directory, with `/` separators. */
 export function projectRelative(modulePath: string, projectDir: string = process.cwd()): string {
@@ -37,6 +38,47 @@ export function selfLoader<T>(modulePath: string): () => T {
     if (abs.endsWith(".ts") && !require.extensions[".ts"]) require(require.resolve("tsx/cjs", { paths: [process.cwd()] }));
     return require(abs) as T;
   };
+}
+
+/**
+ * The `__provider` text of the provider exported as `exportName` by the module at `modulePath`
+ * (its `__filename`): a CommonJS module whose `handler()` loads that module as `selfLoader` does
+ * and returns the export. The dynamic-provider process runs exactly this
+ * (`require-from-string(text).handler()`, @pulumi/pulumi/cmd/dynamic-provider).
+ *
+ * Written here instead of running the SDK's closure serializer over the provider object: that
+ * text held every method in its own `with` wrapper (2.46 KB for RemoteFile), stored twice (inputs
+ * and outputs) in every resource's state, and the serializer loads the TypeScript compiler into
+ * the program (seconds of CPU before the first resource). This text is ~300 bytes.
+ */
+export function providerText(modulePath: string, exportName: string): string {
+  const rel = JSON.stringify(projectRelative(modulePath));
+  return (
+    `exports.handler = function () { var p = require("path").resolve(${rel}); ` +
+    `if (/\\.ts$/.test(p) && !require.extensions[".ts"]) require(require.resolve("tsx/cjs", { paths: [process.cwd()] })); ` +
+    `return require(p)[${JSON.stringify(exportName)}]; };\n`
+  );
+}
+
+/** The SDK's type token of dynamic resources: `pulumi-nodejs:dynamic:<type>`. */
+const dynamicType = (type: string): string => `pulumi-nodejs:dynamic:${type}`;
+
+/**
+ * A dynamic resource (what `pulumi.dynamic.Resource` registers: the `pulumi-nodejs` provider, its
+ * type token, the provider text in the `__provider` property) whose `__provider` is `text`
+ * (`providerText`), not the SDK's serialization of a provider object.
+ */
+export abstract class SelfLoadedResource extends pulumi.CustomResource {
+  protected constructor(
+    text: string,
+    name: string,
+    props: pulumi.Inputs,
+    opts: pulumi.CustomResourceOptions = {},
+    type: string = "Resource",
+  ) {
+    if ("__provider" in props) throw new Error("A dynamic resource must not define the __provider key");
+    super(dynamicType(type), name, { ...props, __provider: text }, opts);
+  }
 }
 
 /** The engine passes the serialized provider as `__provider` in olds (state) and news (program). */
