@@ -19,6 +19,8 @@ import type { ServiceRender } from "../src/pipeline/render";
 import { MASK_SALT_KEY } from "../src/core/masking";
 import { shellQuote } from "../src/core/escape";
 import type { ClusterContext } from "./cluster-context";
+import type { HostAccess } from "./connections";
+import type { ActionConnection } from "../src/providers/host-action";
 import { cheapConstruction } from "./sdk-cost";
 import { scheduleActions, scheduleRestarts } from "../src/core/schedule";
 
@@ -84,6 +86,22 @@ function findAction(rendered: readonly ServiceRender[], service: string, id: str
   return a;
 }
 
+/** The inventory's mask salt as one secret Output per cluster, shared by every file. */
+const maskSalts = new WeakMap<ClusterContext, pulumi.Output<string>>();
+function maskSaltOf(ctx: ClusterContext): pulumi.Output<string> {
+  let salt = maskSalts.get(ctx);
+  if (!salt) maskSalts.set(ctx, (salt = pulumi.secret(ctx.materials.values.apply((m) => m?.[MASK_SALT_KEY] ?? ""))));
+  return salt;
+}
+
+/** A host's action connection when its key is pinned: the same for every action, made once. */
+const actionConnections = new WeakMap<HostAccess, pulumi.Output<ActionConnection>>();
+function pinnedActionConnection(access: HostAccess): pulumi.Output<ActionConnection> {
+  let c = actionConnections.get(access);
+  if (!c) actionConnections.set(access, (c = access.action(undefined)));
+  return c;
+}
+
 export function createServiceResources(
   name: string,
   parent: pulumi.Resource,
@@ -99,11 +117,12 @@ export function createServiceResources(
   for (const spec of part.files) {
     const access = ctx.access.get(spec.host);
     if (!access) throw new Error(`haforge: ${part.service} rendered a file for unknown host ${spec.host}`);
-    const real = ctx.renderedFor(part.service, spec).apply((r) => findFile(r, part.service, spec));
     // Only files the renderer classifies as secret stay secret; the others are declassified so
     // `pulumi preview --diff` shows their content changes (their content never carries a secret:
     // the program tests check every secret value against every non-secret input).
-    const content = spec.secret ? pulumi.secret(real.apply((f) => f.content)) : pulumi.unsecret(real.apply((f) => f.content));
+    // One apply per file (each Output costs the SDK several tracked promises).
+    const text = ctx.renderedFor(part.service, spec).apply((r) => findFile(r, part.service, spec).content);
+    const content = spec.secret ? pulumi.secret(text) : pulumi.unsecret(text);
     const res = cheapConstruction(
       () =>
         new RemoteFile(
@@ -119,7 +138,7 @@ export function createServiceResources(
             ...(spec.validate ? { validate: spec.validate } : {}),
             ...(spec.encoding ? { encoding: spec.encoding } : {}),
             force: ctx.force,
-            maskSalt: ctx.materials.values.apply((m) => m?.[MASK_SALT_KEY] ?? ""),
+            maskSalt: maskSaltOf(ctx),
           },
           { parent, dependsOn: [...dependsOn] },
         ),
@@ -134,7 +153,7 @@ export function createServiceResources(
   const conn = (host: string) => {
     const access = ctx.access.get(host)!;
     return {
-      connection: access.action(access.pinnedKey ? undefined : firstFile.get(host)?.hostKeySeen),
+      connection: access.pinnedKey ? pinnedActionConnection(access) : access.action(firstFile.get(host)?.hostKeySeen),
       credentials: access.credentials,
     };
   };

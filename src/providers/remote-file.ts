@@ -358,6 +358,32 @@ export interface RemoteFileArgs {
 }
 
 /**
+ * Per-resource Outputs derived from inputs that many files share (one host's connection, the
+ * cluster's mask salt) are made once per shared input: every Output costs the SDK several
+ * tracked promises, and a 1,000-host program declares ~10,000 files.
+ */
+const connectionOutputs = new WeakMap<object, pulumi.Output<HostConnection>>();
+function secretIfCredentials(input: pulumi.Input<HostConnection>): pulumi.Output<HostConnection> {
+  const make = () =>
+    pulumi
+      .output(input)
+      .apply((c) =>
+        c.password !== undefined || c.privateKey !== undefined || c.passphrase !== undefined ? pulumi.secret(c) : pulumi.output(c),
+      );
+  if (!pulumi.Output.isInstance(input)) return make();
+  let out = connectionOutputs.get(input);
+  if (!out) connectionOutputs.set(input, (out = make()));
+  return out;
+}
+const secretOutputs = new WeakMap<object, pulumi.Output<string>>();
+function secretOnce(input: pulumi.Input<string>): pulumi.Output<string> {
+  if (!pulumi.Output.isInstance(input)) return pulumi.secret(input);
+  let out = secretOutputs.get(input);
+  if (!out) secretOutputs.set(input, (out = pulumi.secret(input)));
+  return out;
+}
+
+/**
  * A file on a host. Dynamic resources have the type token `pulumi-nodejs:dynamic:Resource`
  * (the SDK's, not ours); the class name is what our code and components see.
  */
@@ -381,11 +407,7 @@ export class RemoteFile extends SelfLoadedResource {
     const secret = args.secret ?? false;
     // A connection carrying a password or key text is stored as a secret (the engine keeps
     // secret inputs secret in this resource's outputs too).
-    const connection = pulumi
-      .output(args.connection)
-      .apply((c) =>
-        c.password !== undefined || c.privateKey !== undefined || c.passphrase !== undefined ? pulumi.secret(c) : pulumi.output(c),
-      );
+    const connection = secretIfCredentials(args.connection);
     const props = {
       connection,
       path: args.path,
@@ -399,7 +421,7 @@ export class RemoteFile extends SelfLoadedResource {
       activate: args.activate,
       force: args.force ?? false,
       backup: args.backup ?? true,
-      ...(args.maskSalt === undefined ? {} : { maskSalt: pulumi.secret(args.maskSalt) }),
+      ...(args.maskSalt === undefined ? {} : { maskSalt: secretOnce(args.maskSalt) }),
       sha256: undefined,
       size: undefined,
       hostKeySeen: undefined,
