@@ -13,6 +13,9 @@
  * outputs the engine would store: the provider's outputs (its inputs plus sha256/size, see
  * RemoteFileOutputs) with the `__provider` text the SDK's dynamic provider adds to them; JSON
  * bytes, secrets counted as their plaintext. Results: a table and bench/results/program.json.
+ * Profiling one size: `node --cpu-prof --import tsx bench/program.ts --child N inventory.yaml`
+ * (bench/plan.ts syntheticInventory(N) writes the inventory), with HAFORGE_BENCH_HEAPSNAPSHOT=FILE
+ * for a heap snapshot once the program has declared everything.
  */
 import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -99,6 +102,10 @@ async function child(n: number, inventoryPath: string): Promise<void> {
     SECRET_NAMES.map((s) => `haforge:${s}`),
   );
   const program = require(join(__dirname, "..", "index.ts")) as Record<string, unknown>;
+  // HAFORGE_BENCH_HEAPSNAPSHOT=FILE: a heap snapshot once the program has declared everything
+  // (registrations still pending: near the peak), for a heap viewer's retainers.
+  const snapshot = process.env["HAFORGE_BENCH_HEAPSNAPSHOT"];
+  if (snapshot) (require("node:v8") as typeof import("node:v8")).writeHeapSnapshot(snapshot);
   for (const v of Object.values(program))
     if (pulumi.Output.isInstance(v)) await (v as unknown as { promise(): Promise<unknown> }).promise();
   // Let every pending registration finish.

@@ -48,8 +48,7 @@ export function selfLoader<T>(modulePath: string): () => T {
  *
  * Written here instead of running the SDK's closure serializer over the provider object: that
  * text held every method in its own `with` wrapper (2.46 KB for RemoteFile), stored twice (inputs
- * and outputs) in every resource's state, and the serializer loads the TypeScript compiler into
- * the program (seconds of CPU before the first resource). This text is ~300 bytes.
+ * and outputs) in every resource's state. This text is ~260 bytes.
  */
 export function providerText(modulePath: string, exportName: string): string {
   const rel = JSON.stringify(projectRelative(modulePath));
