@@ -5,7 +5,8 @@
  * names and versions). The host side (query, what is missing, install) is src/core/packages.ts.
  *
  * One table per service role. A role with no entry is not packaged by the distributions (Tower /
- * AWX, dr-provision, stolon's own binaries): its software is the operator's.
+ * AWX, dr-provision, stolon's own binaries): its software is the operator's. Isolated Tower hosts
+ * get the distribution packages jobs need there (not Tower).
  */
 import { error, warning, type Finding } from "../core/findings";
 import { osFamily, OS_FAMILIES, type OsFamily, type PackageNeed } from "../core/packages";
@@ -37,6 +38,14 @@ export function rolePackages(role: string, plan: ClusterPlan): Names | undefined
       return same("haproxy");
     case "syncthing":
       return same("syncthing");
+    case "isolated":
+      // What Tower jobs need on an isolated host (src/services/tower/isolated.ts): ansible-runner
+      // (Debian ships /usr/bin/ansible-runner in python3-ansible-runner), ansible-playbook, rsync,
+      // bwrap and psutil. Tower itself and the awx account are the operator's (Tower's installer).
+      return {
+        debian: ["ansible", "bubblewrap", "python3-ansible-runner", "python3-psutil", "rsync"],
+        rhel: ["ansible", "ansible-runner", "bubblewrap", "python3-psutil", "rsync"],
+      };
     case "postgres":
       if (!pg) return undefined;
       if (pg.engine === "patroni") {

@@ -9,8 +9,16 @@ import { describe, it } from "node:test";
 import type { FileSpec } from "../../src/core/desired-state";
 import type { ClusterPlan } from "../../src/plan/types";
 import { renderTemplate } from "../../src/render/templates";
-import { AWX_AUTHORIZED_KEYS, AWX_SSH_CONFIG, privateKeyPath } from "../../src/services/tower/isolated";
-import { BROKER_PY, CLUSTER_HOST_ID_PY, POSTGRES_PY, renderPart, SECRET_KEY_PATH } from "../../src/services/tower/render";
+import { AWX_SSH_CONFIG, KEY_MARKER } from "../../src/services/tower/isolated";
+import {
+  BROKER_PY,
+  CLUSTER_HOST_ID_PY,
+  ISOLATED_KEY_ACTION,
+  isolatedHostActionId,
+  POSTGRES_PY,
+  renderPart,
+  SECRET_KEY_PATH,
+} from "../../src/services/tower/render";
 import { splitEndpoint, urlHost } from "../../src/services/tower/settings";
 import { planExample } from "../fixtures/common";
 import { DB_PASSWORD, fakeMaterials, RMQ_PASSWORD, SECRET_KEY, SECRETS, towerPlan } from "../fixtures/tower-plan";
@@ -37,7 +45,7 @@ describe("tower render: instance settings", () => {
     for (const h of INSTANCES) {
       for (const p of [CLUSTER_HOST_ID_PY, BROKER_PY, POSTGRES_PY, SECRET_KEY_PATH]) file(r.files, h, p);
     }
-    for (const h of ["iso1", "iso2"]) assert.deepEqual(paths(r.files, h), [AWX_AUTHORIZED_KEYS]);
+    for (const h of ["iso1", "iso2"]) assert.deepEqual(paths(r.files, h), [], "nothing replaced whole on an isolated host");
   });
 
   it("CLUSTER_HOST_ID is the host name the instance is provisioned with", () => {
@@ -131,63 +139,69 @@ describe("tower render: instance settings", () => {
 describe("tower render: isolated groups", () => {
   const r = render(towerPlan());
 
-  it("declares one rsa-keypair material per isolated group", () => {
+  it("declares ONE rsa-keypair material for the whole Tower (Tower holds one AWX_ISOLATED_PRIVATE_KEY)", () => {
     const specs = renderPart.materials!(towerPlan());
     assert.deepEqual(
       specs.map((m) => [m.key, m.kind]),
-      [
-        ["tower/isolated/restricted/keypair", { type: "rsa-keypair", bits: 4096, comment: "haforge-isolated-restricted" }],
-        ["tower/isolated/dmz/keypair", { type: "rsa-keypair", bits: 4096, comment: "haforge-isolated-dmz" }],
-      ],
+      [["tower/isolated/keypair", { type: "rsa-keypair", bits: 4096, comment: KEY_MARKER }]],
     );
+    const none = { ...towerPlan(), isolatedGroups: [] };
+    assert.deepEqual(renderPart.materials!(none), []);
   });
 
-  it("private keys only on the controller group's instances, 0600 awx, secret", () => {
-    for (const h of ["tower1", "tower2", "tower3"]) {
-      const f = file(r.files, h, privateKeyPath("restricted"));
-      assert.deepEqual([f.mode, f.owner, f.secret], ["0600", "awx", true]);
-      assert.match(f.content, /FAKE-restricted/);
-      assert.ok(!paths(r.files, h).includes(privateKeyPath("dmz")));
-    }
-    for (const h of ["east1", "east2"]) {
-      file(r.files, h, privateKeyPath("dmz"));
-      assert.ok(!paths(r.files, h).includes(privateKeyPath("restricted")));
-    }
-    for (const f of r.files.filter((x) => x.content.includes("PRIVATE KEY"))) assert.equal(f.secret, true);
-  });
-
-  it("the controllers' ssh config maps each isolated hostname to its internal address and group key", () => {
-    const cfg = file(r.files, "tower2", AWX_SSH_CONFIG).content;
+  it("no private key file on any host: the key goes to Tower's settings in one secret action, on stdin", () => {
+    for (const f of r.files) assert.doesNotMatch(f.content, /PRIVATE KEY|FAKE-isolated/, `${f.host}:${f.path}`);
+    const store = r.actions.find((a) => a.id === ISOLATED_KEY_ACTION)!;
+    assert.equal(store.secret, true);
+    assert.ok(["tower1", "tower2", "tower3"].includes(store.host), "on a Tower instance");
+    assert.match(store.create, /^awx-manage shell <<'HAFORGE_PY'$/m, "the key is fed on stdin, not in argv");
+    assert.match(store.create, /"AWX_ISOLATED_PRIVATE_KEY": "-----BEGIN RSA PRIVATE KEY-----\\nFAKE-isolated\\n/);
+    assert.match(store.create, /"AWX_ISOLATED_PUBLIC_KEY": "ssh-rsa AAAAFAKEisolated haforge-tower-isolated"/);
+    assert.match(store.create, /"AWX_ISOLATED_KEY_GENERATION": True/);
     assert.match(
-      cfg,
-      /^Host iso1\n {4}HostName 172\.16\.0\.31\n {4}User awx\n {4}IdentityFile \/var\/lib\/awx\/\.ssh\/awx_isolated_restricted\n {4}IdentitiesOnly yes$/m,
+      store.create,
+      /Setting\.objects\.create\(key=key, value=value\)/,
+      "as generate_isolated_key stores it (encrypted by Setting.save)",
     );
+    for (const a of r.actions.filter((x) => x.id !== ISOLATED_KEY_ACTION))
+      assert.doesNotMatch(a.create, /PRIVATE KEY/, `${a.id} carries no private key`);
+  });
+
+  it("the controllers' ssh config maps each isolated hostname to its internal address as awx, without a key file", () => {
+    const cfg = file(r.files, "tower2", AWX_SSH_CONFIG).content;
+    assert.match(cfg, /^Host iso1\n {4}HostName 172\.16\.0\.31\n {4}User awx$/m);
     assert.match(cfg, /^Host iso2\n {4}HostName 172\.16\.0\.32\n/m);
+    assert.doesNotMatch(cfg, /IdentityFile|IdentitiesOnly/);
     const east = file(r.files, "east1", AWX_SSH_CONFIG).content;
     assert.doesNotMatch(east, /^Host iso1$/m);
-    assert.match(east, /IdentityFile \/var\/lib\/awx\/\.ssh\/awx_isolated_dmz/);
+    assert.match(east, /^Host iso2$/m);
   });
 
-  it("authorized_keys on isolated hosts: a key per group the host is in, restricted options", () => {
-    const iso1 = file(r.files, "iso1", AWX_AUTHORIZED_KEYS);
-    assert.deepEqual([iso1.mode, iso1.owner, iso1.group, iso1.secret], ["0600", "awx", "awx", false]);
-    const keyLines = (c: string) => c.split("\n").filter((l) => l && !l.startsWith("#"));
-    assert.deepEqual(keyLines(iso1.content), [
-      "no-agent-forwarding,no-port-forwarding,no-X11-forwarding ssh-rsa AAAAFAKErestricted haforge-isolated-restricted",
-    ]);
-    assert.deepEqual(
-      keyLines(file(r.files, "iso2", AWX_AUTHORIZED_KEYS).content).map((l) => l.split(" ").at(-1)),
-      ["haforge-isolated-dmz", "haforge-isolated-restricted"],
-    );
+  it("each isolated host: one action that checks the minimal set and adds one marked key line; its delete removes only that line", () => {
+    for (const h of ["iso1", "iso2"]) {
+      const a = r.actions.find((x) => x.id === isolatedHostActionId(h))!;
+      assert.equal(a.host, h);
+      assert.equal(a.secret, false);
+      assert.match(a.create, /no-agent-forwarding,no-port-forwarding,no-X11-forwarding ssh-rsa AAAAFAKEisolated haforge-tower-isolated/);
+      for (const c of ["ansible-runner", "ansible-playbook", "rsync", "bwrap"]) assert.ok(a.create.includes(c), c);
+      assert.match(a.create, /import psutil/);
+      assert.match(a.delete ?? "", / haforge-tower-isolated\$/);
+    }
   });
 
-  it("missing material renders a marker instead of throwing", () => {
+  it("an isolated group is registered only after Tower holds the key and its hosts trust it", () => {
+    const byId = new Map(r.actions.map((a) => [a.id, a]));
+    assert.ok(byId.get("tower-queue-restricted")!.dependsOn.includes(ISOLATED_KEY_ACTION));
+    for (const h of ["iso1", "iso2"]) assert.ok(byId.get("tower-queue-restricted")!.dependsOn.includes(isolatedHostActionId(h)));
+    assert.ok(byId.get("tower-queue-dmz")!.dependsOn.includes(isolatedHostActionId("iso2")));
+  });
+
+  it("missing material: the actions refuse on the host instead of writing a marker", () => {
     const r2 = render(towerPlan(), {});
-    assert.match(
-      file(r2.files, "tower1", privateKeyPath("restricted")).content,
-      /__HAFORGE_MISSING_MATERIAL_tower_isolated_restricted_keypair__/,
-    );
-    assert.match(file(r2.files, "iso1", AWX_AUTHORIZED_KEYS).content, /__HAFORGE_MISSING_MATERIAL_/);
+    const store = r2.actions.find((a) => a.id === ISOLATED_KEY_ACTION)!;
+    assert.match(store.create, /__HAFORGE_MISSING_MATERIAL_tower_isolated_keypair__/);
+    assert.match(store.create, /isolated key material is missing/);
+    assert.match(r2.actions.find((a) => a.id === isolatedHostActionId("iso1"))!.create, /isolated key material is missing/);
   });
 });
 
@@ -196,7 +210,7 @@ describe("tower render: lifecycle actions", () => {
   const byId = new Map(r.actions.map((a) => [a.id, a]));
 
   it("awx-manage runs on a control instance other than the one it is about (never on a removed host), post-start, without secrets", () => {
-    for (const a of r.actions) {
+    for (const a of r.actions.filter((x) => x.id !== ISOLATED_KEY_ACTION && !x.id.startsWith("tower-isolated-host-"))) {
       assert.equal(a.phase, "post-start");
       assert.equal(a.secret, false);
       if (a.id.startsWith("tower-services-"))
@@ -249,8 +263,19 @@ describe("tower render: lifecycle actions", () => {
     assert.equal(east.create, "awx-manage register_queue --queuename=east --hostnames=east1 --instance_percent=50 --instance_minimum=1");
     const restricted = byId.get("tower-queue-restricted")!;
     assert.equal(restricted.create, "awx-manage register_queue --queuename=restricted --hostnames=iso1,iso2 --controller=tower");
-    assert.deepEqual(restricted.dependsOn, [...provisions, "tower-queue-tower"]);
-    assert.deepEqual(byId.get("tower-queue-dmz")!.dependsOn, [...provisions, "tower-queue-east"]);
+    assert.deepEqual(restricted.dependsOn, [
+      ...provisions,
+      "tower-queue-tower",
+      ISOLATED_KEY_ACTION,
+      isolatedHostActionId("iso1"),
+      isolatedHostActionId("iso2"),
+    ]);
+    assert.deepEqual(byId.get("tower-queue-dmz")!.dependsOn, [
+      ...provisions,
+      "tower-queue-east",
+      ISOLATED_KEY_ACTION,
+      isolatedHostActionId("iso2"),
+    ]);
     for (const g of ["tower", "east", "restricted", "dmz"])
       assert.match(byId.get(`tower-queue-${g}`)!.delete ?? "", new RegExp(`awx-manage unregister_queue --queuename=${g} `));
   });
@@ -287,18 +312,18 @@ describe("tower render: helpers and determinism", () => {
 
 describe("tower render: over the example inventories (planCluster)", () => {
   const secrets = { "secret:rabbitmqPassword": "changeme-in-vault", "secret:pgPassword": "changeme-in-vault" };
-  const materials = fakeMaterials(["dmz"]);
+  const materials = fakeMaterials();
 
-  it("tower-cluster.yaml: settings on the three instances, dmz keys on east's instances and on isoA/isoB", () => {
+  it("tower-cluster.yaml: settings on the three instances, the ssh config on east's instances, the key actions for isoA/isoB", () => {
     const plan = planExample("tower-cluster.yaml");
     const r = render(plan, materials, secrets);
     assert.deepEqual(
       r.services.map((s) => s.host),
       ["towerA", "towerB", "towerC"],
     );
-    for (const h of ["towerA", "towerB"]) file(r.files, h, privateKeyPath("dmz")); // east = towerA (by minimum) + towerB
-    assert.ok(!paths(r.files, "towerC").includes(privateKeyPath("dmz")));
-    for (const h of ["isoA", "isoB"]) assert.deepEqual(paths(r.files, h), [AWX_AUTHORIZED_KEYS]);
+    for (const h of ["towerA", "towerB"]) file(r.files, h, AWX_SSH_CONFIG); // east = towerA (by minimum) + towerB
+    assert.ok(!paths(r.files, "towerC").includes(AWX_SSH_CONFIG));
+    for (const h of ["isoA", "isoB"]) assert.deepEqual(paths(r.files, h), []);
     assert.match(file(r.files, "towerC", BROKER_PY).content, /@10\.1\.0\.13:5672\/tower"$/m);
     assert.match(file(r.files, "towerA", POSTGRES_PY).content, /"HOST": "203\.0\.113\.30",/);
     assert.deepEqual(
@@ -306,7 +331,8 @@ describe("tower render: over the example inventories (planCluster)", () => {
       ["towerA", "towerB", "towerC"]
         .flatMap((h) => [`tower-provision-${h}`, `tower-services-${h}`, `tower-managed-by-policy-${h}`])
         .concat(["isoA", "isoB"].map((h) => `tower-provision-${h}`))
-        .concat(["tower", "east", "west", "dmz"].map((g) => `tower-queue-${g}`)),
+        .concat(["tower", "east", "west"].map((g) => `tower-queue-${g}`))
+        .concat([ISOLATED_KEY_ACTION, isolatedHostActionId("isoA"), isolatedHostActionId("isoB"), "tower-queue-dmz"]),
     );
     assert.equal(
       r.actions.find((a) => a.id === "tower-queue-dmz")!.create,

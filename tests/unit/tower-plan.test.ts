@@ -8,6 +8,7 @@ import type { Finding } from "../../src/core/findings";
 import { parseInventoryText } from "../../src/inventory/load";
 import { Inventory, type InventoryInput } from "../../src/inventory/schema";
 import { planCluster } from "../../src/pipeline/plan";
+import { hostPackageNeeds } from "../../src/plan/packages";
 
 const pinned = { knownHostsFile: "/etc/haforge/known_hosts" };
 const h = (name: string, i: number, extra: Record<string, unknown> = {}) => ({ name, address: `192.0.2.${i}`, ssh: pinned, ...extra });
@@ -224,6 +225,24 @@ describe("tower plan rules", () => {
     expectNo(ok, "tower.isolated-no-controller");
     expectNo(ok, "tower.isolated-controller-mismatch");
     assert.equal(plan(ok).plan!.isolatedGroups[0]!.controller, "east");
+  });
+
+  it("isolated hosts need the minimal set jobs use there: installed when packages are managed, otherwise a finding names it", () => {
+    const p = base() as Draft & { packages?: unknown };
+    p.packages = { manage: false };
+    const f = expectFinding(p, "tower.isolated-minimal-set", "tower.isolatedGroups[0]", "warning");
+    assert.match(f.message, /awx user, ansible-runner, ansible-playbook, rsync, bwrap and Python's psutil/);
+    assert.match(f.hint ?? "", /python3-ansible-runner/);
+    expectNo(base(), "tower.isolated-minimal-set");
+    const managed = plan(base()).plan!;
+    assert.deepEqual(
+      hostPackageNeeds(managed, "isoA", "debian").map((n) => n.name),
+      ["ansible", "bubblewrap", "python3-ansible-runner", "python3-psutil", "rsync"],
+    );
+    assert.deepEqual(
+      hostPackageNeeds(managed, "isoA", "rhel").map((n) => n.name),
+      ["ansible", "ansible-runner", "bubblewrap", "python3-psutil", "rsync"],
+    );
   });
 
   it("controller identical for all hosts: host var vs group var", () => {

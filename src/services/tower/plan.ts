@@ -8,6 +8,7 @@ import { error, warning, type Finding } from "../../core/findings";
 import type { Inventory, SecretRef } from "../../inventory/schema";
 import type { ClusterPlan, InstanceGroupPlan, IsolatedGroupPlan } from "../../plan/types";
 import type { PlanContext, PlanStep } from "../types";
+import { MINIMAL_SET_TEXT } from "./isolated";
 import { applyMembershipPolicies, type PolicyGroupInput } from "./policy";
 
 const INSTANCE_PREFIX = "instance_group_";
@@ -335,6 +336,16 @@ export function plan(ctx: PlanContext): PlanStep {
           ),
         );
       }
+    }
+    if (g.hosts.length > 0 && !inventory.packages.manage && inventory.target !== "kubernetes") {
+      findings.push(
+        warning(
+          "tower.isolated-minimal-set",
+          base,
+          `the hosts of isolated group ${JSON.stringify(g.name)} must have what Tower jobs need there: ${MINIMAL_SET_TEXT}; packages are not managed (packages.manage: false), so haforge installs none of it`,
+          "Install it on the isolated hosts (Debian: ansible bubblewrap python3-ansible-runner python3-psutil rsync; RHEL: ansible ansible-runner bubblewrap python3-psutil rsync; the awx user as Tower's installer creates it), or set packages.manage: true. The apply checks it on each isolated host before writing anything there.",
+        ),
+      );
     }
     isolatedGroups.push({ name: g.name, controller, instances: results[t.instanceGroups.length + i]!.instances });
   });

@@ -2,8 +2,10 @@
  * Tower-style app nodes on SSH targets:
  * - every instance (hosts of the instance groups): its cluster identity, broker and database
  *   settings, and the shared SECRET_KEY;
- * - isolated groups: a key pair per group, the private half on the controller group's instances,
- *   the public half on the isolated hosts (see isolated.ts);
+ * - isolated groups (see isolated.ts): one key pair stored in Tower's own isolated-key settings,
+ *   its public half added as one marked line to the awx user's authorized_keys on every isolated
+ *   host (after checking the minimal set jobs need there), an ssh client config on the
+ *   controllers;
  * - the provisioning lifecycle as cluster actions, run on the first `tower` instance: every
  *   instance is provisioned before any queue is registered (a queue's policy picks among the
  *   registered instances), an isolated group's queue after its controller's, and deleting them
@@ -19,13 +21,12 @@ import { resolveSecret } from "../../core/secrets";
 import type { ClusterPlan, InstanceGroupPlan, IsolatedGroupPlan } from "../../plan/types";
 import type { RenderContext, RenderResult, ServiceModule } from "../types";
 import {
-  AUTHORIZED_KEY_OPTIONS,
-  AWX_AUTHORIZED_KEYS,
   AWX_SSH_CONFIG,
-  groupsControlledBy,
+  ensureIsolatedHostScript,
   isolatedMaterials,
   keyPair,
-  privateKeyPath,
+  removeIsolatedKeyScript,
+  storeIsolatedKeyScript,
 } from "./isolated";
 import { brokerUrl, databaseSettings, py } from "./settings";
 
@@ -126,17 +127,18 @@ function instanceFiles(ctx: RenderContext, host: string): FileSpec[] {
 }
 
 /**
- * What every controller instance's files are built from, indexed once per render (per host, a
- * scan of every group's instances would make the render quadratic in the number of instances):
- * the isolated groups each instance controls, and each distinct set's files built once.
+ * The ssh client config of every controller instance, indexed once per render (per host, a scan
+ * of every group's instances would make the render quadratic in the number of instances): for
+ * each isolated instance its groups' controllers reach, Tower's hostname → internal address, as
+ * the awx user. No key file: Tower hands its stored isolated key to ansible-runner.
  */
 function controllerIndex(ctx: RenderContext): (host: string) => FileSpec[] {
   const { plan } = ctx;
   const controlled = new Map<string, IsolatedGroupPlan[]>();
-  for (const g of plan.instanceGroups) controlled.set(g.name, groupsControlledBy(plan, g.name));
+  for (const g of plan.isolatedGroups) controlled.set(g.controller, [...(controlled.get(g.controller) ?? []), g]);
   const groupsOf = new Map<string, IsolatedGroupPlan[]>();
   for (const g of plan.instanceGroups) {
-    const isolated = controlled.get(g.name)!;
+    const isolated = controlled.get(g.name) ?? [];
     if (isolated.length === 0) continue;
     for (const host of new Set(g.instances)) {
       const list = groupsOf.get(host);
@@ -145,77 +147,78 @@ function controllerIndex(ctx: RenderContext): (host: string) => FileSpec[] {
     }
   }
   const address = new Map(plan.hosts.map((h) => [h.name, h.internalAddress]));
-  const keys = new Map<string, string>();
-  const privateKey = (group: string) => {
-    let k = keys.get(group);
-    if (k === undefined) keys.set(group, (k = keyPair(ctx.materials, group).privateKey));
-    return k;
-  };
   const sshConfigs = new Map<string, string>();
   return (host) => {
     const groups = groupsOf.get(host) ?? [];
     const unique = [...new Map(groups.map((g) => [g.name, g])).values()].sort((a, b) => a.name.localeCompare(b.name));
     if (unique.length === 0) return [];
-    const files: FileSpec[] = unique.map((g) => ({
-      host,
-      path: privateKeyPath(g.name),
-      content: privateKey(g.name),
-      mode: "0600",
-      owner: "awx",
-      group: "awx",
-      secret: true,
-      validate: "ssh-keygen -y -f {file} >/dev/null",
-      notify: [],
-    }));
     const setKey = JSON.stringify(unique.map((g) => g.name));
     let config = sshConfigs.get(setKey);
     if (config === undefined) {
-      const hosts = unique.flatMap((g) =>
-        g.instances.map((i) => ({ name: i, address: address.get(i) ?? i, identityFile: privateKeyPath(g.name) })),
-      );
+      const hosts = unique.flatMap((g) => g.instances.map((i) => ({ name: i, address: address.get(i) ?? i, group: g.name })));
       sshConfigs.set(setKey, (config = ctx.template("tower", "ssh_config.hbs", { hosts })));
     }
-    files.push({
-      host,
-      path: AWX_SSH_CONFIG,
-      content: config,
-      mode: "0600",
-      owner: "awx",
-      group: "awx",
-      secret: false,
-      validate: "ssh -G -F {file} localhost >/dev/null",
-      notify: [],
-    });
-    return files;
+    return [
+      {
+        host,
+        path: AWX_SSH_CONFIG,
+        content: config,
+        mode: "0600",
+        owner: "awx",
+        group: "awx",
+        secret: false,
+        validate: "ssh -G -F {file} localhost >/dev/null",
+        notify: [],
+      },
+    ];
   };
 }
 
-/** authorized_keys on every isolated host: one key per isolated group it belongs to. */
-function isolatedHostFiles(ctx: RenderContext): FileSpec[] {
+/** Ids of the isolated-key actions. */
+export const ISOLATED_KEY_ACTION = "tower-isolated-key";
+export const isolatedHostActionId = (host: string): string => `tower-isolated-host-${host}`;
+
+/**
+ * The isolated key as Tower's installer leaves it: stored in Tower's settings (on the runner,
+ * after every instance is registered), and its public half on every isolated host, one marked
+ * line in the awx user's authorized_keys (the rest of the file untouched) once the host has what
+ * jobs need.
+ */
+function isolatedActions(ctx: RenderContext, runner: string, after: readonly string[]): ClusterAction[] {
   const { plan } = ctx;
-  const byHost = new Map<string, { group: string; controller: string; options: string; publicKey: string }[]>();
-  for (const g of [...plan.isolatedGroups].sort((a, b) => a.name.localeCompare(b.name))) {
-    const publicKey = keyPair(ctx.materials, g.name).publicKey;
-    for (const h of g.instances) {
-      const list = byHost.get(h) ?? [];
-      list.push({ group: g.name, controller: g.controller, options: AUTHORIZED_KEY_OPTIONS, publicKey });
-      byHost.set(h, list);
-    }
-  }
-  return orderHosts(plan, byHost.keys()).map((host) => ({
-    host,
-    path: AWX_AUTHORIZED_KEYS,
-    content: ctx.template("tower", "authorized_keys.hbs", { keys: byHost.get(host) }),
-    mode: "0600",
-    owner: "awx",
-    group: "awx",
-    secret: false,
-    validate: "ssh-keygen -l -f {file} >/dev/null",
-    notify: [],
-  }));
+  if (plan.isolatedGroups.length === 0) return [];
+  const pair = keyPair(ctx.materials);
+  const hosts = orderHosts(
+    plan,
+    plan.isolatedGroups.flatMap((g) => g.instances),
+  );
+  return [
+    {
+      id: ISOLATED_KEY_ACTION,
+      host: runner,
+      phase: "post-start",
+      description: "Tower: store the isolated-instance SSH key in Tower's settings (AWX_ISOLATED_PRIVATE_KEY / AWX_ISOLATED_PUBLIC_KEY)",
+      create: storeIsolatedKeyScript(pair),
+      dependsOn: [...after],
+      triggers: [],
+      secret: true,
+    },
+    ...hosts.map((h): ClusterAction => ({
+      id: isolatedHostActionId(h),
+      host: h,
+      phase: "post-start",
+      description: `Tower: isolated host ${h} has what jobs need, and the controllers' key in the awx user's authorized_keys (one marked line; removed on delete)`,
+      create: ensureIsolatedHostScript(h, pair.publicKey),
+      delete: removeIsolatedKeyScript(),
+      dependsOn: [],
+      triggers: [],
+      secret: false,
+    })),
+  ];
 }
 
-function lifecycleActions(plan: ClusterPlan): ClusterAction[] {
+function lifecycleActions(ctx: RenderContext): ClusterAction[] {
+  const { plan } = ctx;
   const control = controlGroup(plan);
   const runner = control?.instances[0];
   if (!runner) return [];
@@ -293,6 +296,7 @@ function lifecycleActions(plan: ClusterPlan): ClusterAction[] {
     };
   });
   const queueIds = new Set(queues.map((q) => q.id));
+  const keyActions = isolatedActions(ctx, runner, allProvisions);
   const isolated: ClusterAction[] = plan.isolatedGroups.map((g) => {
     const args = [`--queuename=${sh(g.name)}`];
     if (g.instances.length > 0) args.push(`--hostnames=${sh(g.instances.join(","))}`);
@@ -305,12 +309,18 @@ function lifecycleActions(plan: ClusterPlan): ClusterAction[] {
       description: `Tower: register isolated group ${g.name} (controller ${g.controller})`,
       create: `awx-manage register_queue ${args.join(" ")}`,
       delete: unregister(g.name),
-      dependsOn: [...allProvisions, ...(queueIds.has(controllerQueue) ? [controllerQueue] : [])],
+      // Jobs go to the group once Tower holds the key and its hosts trust it.
+      dependsOn: [
+        ...allProvisions,
+        ...(queueIds.has(controllerQueue) ? [controllerQueue] : []),
+        ISOLATED_KEY_ACTION,
+        ...g.instances.map(isolatedHostActionId),
+      ],
       triggers: [],
       secret: false,
     };
   });
-  return [...provisions, ...queues, ...isolated];
+  return [...provisions, ...queues, ...keyActions, ...isolated];
 }
 
 function render(ctx: RenderContext): RenderResult {
@@ -332,8 +342,7 @@ function render(ctx: RenderContext): RenderResult {
       ...(rollGroup ? { rollGroup } : {}),
     });
   }
-  files.push(...isolatedHostFiles(ctx));
-  return { files, services, actions: lifecycleActions(plan) };
+  return { files, services, actions: lifecycleActions(ctx) };
 }
 
 /** tower renderer: files, services, cluster actions (and materials it needs). */
