@@ -24,6 +24,8 @@ const cluster = new HaCluster(
     inventory,
     secrets: stackSecrets(inventory),
     force: cfg.getBoolean("force") ?? false,
+    // Key/secret files that may be overwritten when state has none for them ("host:/path" or "*").
+    ...(cfg.getObject<string[]>("takeOver") ? { takeOver: cfg.getObject<string[]>("takeOver")! } : {}),
     allowUnsafeMembership: cfg.getBoolean("allowUnsafeMembership") ?? false,
     ...(knownHostsFromConfig(cfg, __dirname) ? { knownHostsFile: knownHostsFromConfig(cfg, __dirname)! } : {}),
     // One deploy key for every host without credentials of its own (else ssh-agent / key paths).

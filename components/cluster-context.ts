@@ -7,11 +7,12 @@
  *  - `rendered`: the real render inside one apply over secrets, materials and deploy-time
  *    addresses. Each file's content is looked up in it by (host, path).
  */
+import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { analyzeInventoryFile, analyzeInventoryText, type Analysis } from "../src/pipeline/analyze";
 import { hasErrors, type Finding } from "../src/core/findings";
 import { scheduleActions } from "../src/core/schedule";
-import type { Materials as MaterialValues } from "../src/core/materials";
+import { materialSources, type Materials as MaterialValues } from "../src/core/materials";
 import { MASK_SALT_SPEC } from "../src/core/masking";
 import { secretKey, type SecretValues } from "../src/core/secrets";
 import { Inventory, type InventoryInput } from "../src/inventory/schema";
@@ -47,6 +48,13 @@ export interface HaClusterArgs {
   readonly hostAddresses?: Readonly<Record<string, pulumi.Input<string>>>;
   /** Overwrite files edited out of band. @default false */
   readonly force?: boolean;
+  /**
+   * Key and secret files that may be taken over when they exist on a host with other content and
+   * the state has none for them: `host:/path` entries, or `*` (stack config `haforge:takeOver`).
+   * Without it such a file is refused (generated keys are adopted from the hosts instead).
+   * @default []
+   */
+  readonly takeOver?: readonly string[];
   /**
    * Accept membership changes that would lose quorum (more members removed at once than the
    * cluster tolerates losing, or below the quorum minimum; src/plan/membership.ts): for members
@@ -85,6 +93,8 @@ export interface ClusterContext {
   readonly secrets: pulumi.Output<SecretValues>;
   readonly materials: Materials;
   readonly force: boolean;
+  /** Whether a secret file at host:path may be taken over (HaClusterArgs.takeOver). */
+  readonly takeOver: (host: string, path: string) => boolean;
   /** Checks the membership change against the state before anything is touched; every host resource depends on it. */
   readonly membershipGuard: MembershipGuard;
   /** The last membership action declared (the next one waits for it): see service-resources. */
@@ -164,6 +174,7 @@ export function prepareCluster(name: string, args: HaClusterArgs, parent: pulumi
       `haforge: unresolved secrets: ${missing.join(", ")} (set them with \`pulumi config set --secret\` or the environment)`,
     );
   const secrets = pulumi.secret(pulumi.all(secretInputs)) as pulumi.Output<SecretValues>;
+  const addresses = args.hostAddresses ?? {};
 
   // Quorum safety against the state: the engine checks it before any step; everything waits on it.
   const membershipGuard = new MembershipGuard(
@@ -172,9 +183,7 @@ export function prepareCluster(name: string, args: HaClusterArgs, parent: pulumi
     { parent },
   );
   const specs = requiredMaterials(plan);
-  // The mask salt rides with the other material: the providers' diffs mask secrets with it.
-  const materials = new Materials(`${name}-materials`, [...specs, MASK_SALT_SPEC], { parent, dependsOn: [membershipGuard] });
-  const placeholderMaterials: MaterialValues = Object.fromEntries(specs.map((s) => [s.key, placeholderMaterial(s.kind.type)]));
+  const placeholderMaterials: MaterialValues = Object.fromEntries(specs.map((s) => [s.key, placeholderMaterial(s.kind.type, 0, s.key)]));
   const structure = renderByService(plan, placeholderSecrets(plan), placeholderMaterials);
   // The apply schedule (src/core/schedule.ts): a dependency cycle among actions is refused here,
   // before any resource of a host is declared, never broken silently.
@@ -183,17 +192,49 @@ export function prepareCluster(name: string, args: HaClusterArgs, parent: pulumi
     throw new pulumi.RunError(
       `haforge: ${scheduleFindings.map((f) => `${f.code} at ${f.path}: ${f.message}`).join("; ")}; nothing was changed on any host`,
     );
+  const access = hostAccess(hosts, {
+    addresses,
+    secrets,
+    ...(args.knownHostsFile ? { knownHostsFile: args.knownHostsFile } : {}),
+    ...(args.deployKey !== undefined ? { deployKey: args.deployKey } : {}),
+  });
+  // Where each generated key lands whole on a host: with no state, Materials reads it back from
+  // there (adopts it) instead of generating a new one (placeholders are distinct per key).
+  const sources = materialSources(
+    structure.flatMap((r) => r.files),
+    specs,
+    placeholderMaterials,
+  );
+  const adopt = Object.fromEntries(
+    Object.entries(sources).map(([key, list]) => [
+      key,
+      list.flatMap((src) => {
+        const a = access.get(src.host);
+        return a ? [a.file.apply((connection) => ({ ...src, connection }))] : [];
+      }),
+    ]),
+  );
+  // The mask salt rides with the other material: the providers' diffs mask secrets with it.
+  const materials = new Materials(
+    `${name}-materials`,
+    [...specs, MASK_SALT_SPEC],
+    { parent, dependsOn: [membershipGuard] },
+    Object.keys(adopt).length ? adopt : undefined,
+  );
   // Files and actions that use no generated material are rendered without waiting for Materials:
   // when Materials changes (a key is added), its values are unknown during preview, and only what
   // really uses a material may show as changing.
   const materialFree = specs.length
     ? materialFreeParts(
         structure,
-        renderByService(plan, placeholderSecrets(plan), Object.fromEntries(specs.map((s) => [s.key, placeholderMaterial(s.kind.type, 1)]))),
+        renderByService(
+          plan,
+          placeholderSecrets(plan),
+          Object.fromEntries(specs.map((s) => [s.key, placeholderMaterial(s.kind.type, 1, s.key)])),
+        ),
       )
     : undefined;
 
-  const addresses = args.hostAddresses ?? {};
   // The plan with the deploy-time addresses: what configs are rendered from and what the stack
   // outputs report (never the inventory's placeholders).
   const realPlan: pulumi.Output<ClusterPlan> = Object.keys(addresses).length
@@ -226,21 +267,20 @@ export function prepareCluster(name: string, args: HaClusterArgs, parent: pulumi
   const renderedFor = (service: string, what: { host: string; path: string } | { id: string }) =>
     !materialFree || materialFree.has(renderKey(service, what)) ? renderedWithoutMaterials : rendered;
 
-  const access = hostAccess(hosts, {
-    addresses,
-    secrets,
-    ...(args.knownHostsFile ? { knownHostsFile: args.knownHostsFile } : {}),
-    ...(args.deployKey !== undefined ? { deployKey: args.deployKey } : {}),
-  });
+  // Each host's declared file paths (the structure render has them, without waiting for secrets
+  // or materials): HostPackages reads their facts in one command for the files' diffs.
+  const pathsOf = new Map<string, string[]>();
+  for (const r of structure) for (const f of r.files) (pathsOf.get(f.host) ?? pathsOf.set(f.host, []).get(f.host)!).push(f.path);
   const packages = new Map<string, HostPackages>();
   for (const p of packagePlan(plan)) {
     const a = access.get(p.host);
     if (!a) continue;
+    const paths = [...new Set(pathsOf.get(p.host) ?? [])].sort();
     packages.set(
       p.host,
       new HostPackages(
         `${name}-${p.host}-packages`,
-        { connection: a.file, host: p.host, ...(p.os ? { os: p.os } : {}), needs: p.needs },
+        { connection: a.file, host: p.host, ...(p.os ? { os: p.os } : {}), needs: p.needs, ...(paths.length ? { paths } : {}) },
         { parent, dependsOn: [membershipGuard] },
       ),
     );
@@ -258,6 +298,7 @@ export function prepareCluster(name: string, args: HaClusterArgs, parent: pulumi
     secrets,
     materials,
     force: args.force ?? false,
+    takeOver: (host, path) => (args.takeOver ?? []).some((t) => t === "*" || t === `${host}:${path}`),
     membershipGuard,
     membershipChain: {},
     packages,
@@ -265,12 +306,14 @@ export function prepareCluster(name: string, args: HaClusterArgs, parent: pulumi
 }
 
 /** Placeholders shaped like the real material, so renderers that parse it stay total. */
-function placeholderMaterial(type: string, variant: 0 | 1 = 0): string {
+function placeholderMaterial(type: string, variant: 0 | 1 = 0, key = ""): string {
   const { generateMaterial } = require("../src/core/generate-material") as typeof import("../src/core/generate-material");
   // Deterministic, cheap shapes: real generation (RSA, X.509) happens once in the Materials resource.
   // Variant 1 differs from variant 0 in every value: rendering with both tells which files use none.
-  if (type === "random-bytes") return Buffer.alloc(256, variant).toString("base64");
-  if (type === "token") return (variant ? "placeholdez" : "placeholder").padEnd(32, variant ? "y" : "x");
+  // Whole-file kinds are distinct per key, so a file is attributed to its one material (adoption).
+  const digest = createHash("sha256").update(`${variant}\0${key}`).digest();
+  if (type === "random-bytes") return Buffer.concat(Array.from({ length: 8 }, () => digest)).toString("base64");
+  if (type === "token") return (variant ? "placeholdez" : "placeholder") + digest.toString("hex").slice(0, 21);
   return cachedShape(`${type}#${variant}`, () =>
     generateMaterial(
       type === "rsa-keypair"

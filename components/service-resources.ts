@@ -139,6 +139,7 @@ export function createServiceResources(
             ...(spec.encoding ? { encoding: spec.encoding } : {}),
             force: ctx.force,
             maskSalt: maskSaltOf(ctx),
+            ...(spec.secret && ctx.takeOver(spec.host, spec.path) ? { takeOver: true } : {}),
           },
           { parent, dependsOn: [...dependsOn] },
         ),

@@ -189,6 +189,13 @@ export interface PlanFileOptions {
    * @default - a random key per process
    */
   readonly maskSalt?: string;
+  /**
+   * A secret (key) file that exists with other content while nothing was recorded for it (no
+   * state: a first create, a second operator's empty state) is refused instead of taken over:
+   * overwriting a live key splits a running cluster. The caller's opt-in lifts it.
+   * @default false
+   */
+  readonly refuseSecretTakeOver?: boolean;
 }
 
 /** Same width as `maskSecret`'s hash: enough to tell versions apart in a message. */
@@ -252,6 +259,22 @@ export function planFile(
             `${path} was changed out of band (live sha256 ${short(live.sha256)}…, last written ${short(lastWrittenSha256)}…); ` +
             `refusing to overwrite it: run \`pulumi refresh\` to accept the live file as the baseline, or set force: true`,
           diff: contentDiff(desired, live, live.content, opts.maskSalt),
+        },
+      ],
+    };
+  }
+
+  if (contentDiffers && lastWrittenSha256 === undefined && desired.secret && opts.refuseSecretTakeOver) {
+    return {
+      ...base,
+      changes: [
+        {
+          kind: "refuse",
+          reason:
+            `${path} on ${host} exists with other content (sha256 ${short(live.sha256)}…, haforge would write ${short(desiredSha256)}…) ` +
+            `and haforge has no state for it: a key or secret file is never taken over silently. To keep the host's key, let ` +
+            `haforge adopt it (generated keys are read back from the hosts when the state has none) or set the secret to the ` +
+            `host's value; to replace it, list it in the stack config haforge:takeOver ("${host}:${path}", or "*")`,
         },
       ],
     };

@@ -46,3 +46,72 @@ export function parseSyncthingCert(value: string): { cert: string; key: string }
   }
   return null;
 }
+
+/**
+ * Where a generated material lands on a host as a whole file: a file whose bytes ARE the
+ * material (a corosync/pacemaker authkey, a consul gossip key, a token such as an Erlang cookie),
+ * optionally followed by one newline. With no state (a second operator's first `up`, a lost
+ * state), the Materials resource reads the key back from one of these files instead of
+ * generating a new one, so keys that already run a cluster are adopted, never replaced.
+ */
+export interface MaterialSource {
+  readonly host: string;
+  readonly path: string;
+  /** The material is the base64 of the file's bytes (`encoding: base64` files); else the text. */
+  readonly base64: boolean;
+  /** Text after the material in the file (a trailing newline). @default "" */
+  readonly suffix?: string;
+}
+
+/** Material kinds written whole into a file, which can therefore be read back. */
+export const ADOPTABLE_KINDS: ReadonlySet<MaterialKind["type"]> = new Set(["random-bytes", "token"]);
+
+/**
+ * The files that hold each adoptable material, found in a render made with `placeholders`
+ * (distinct per key, so each file is attributed to exactly one material).
+ */
+export function materialSources(
+  files: readonly { readonly host: string; readonly path: string; readonly content: string; readonly encoding?: "utf8" | "base64" }[],
+  specs: readonly Pick<MaterialSpec, "key" | "kind">[],
+  placeholders: Materials,
+): Record<string, MaterialSource[]> {
+  const byValue = new Map<string, string>();
+  for (const s of specs) {
+    const v = placeholders[s.key];
+    if (ADOPTABLE_KINDS.has(s.kind.type) && v) byValue.set(v, s.key);
+  }
+  const out: Record<string, MaterialSource[]> = {};
+  const add = (key: string, src: MaterialSource) => (out[key] ??= []).push(src);
+  for (const f of files) {
+    if (f.encoding === "base64") {
+      const key = byValue.get(f.content);
+      if (key) add(key, { host: f.host, path: f.path, base64: true });
+      continue;
+    }
+    const exact = byValue.get(f.content);
+    if (exact) add(exact, { host: f.host, path: f.path, base64: false });
+    else if (f.content.endsWith("\n") && byValue.has(f.content.slice(0, -1)))
+      add(byValue.get(f.content.slice(0, -1))!, { host: f.host, path: f.path, base64: false, suffix: "\n" });
+  }
+  return out;
+}
+
+/**
+ * The material read back from a source file (`bytes`: the file's bytes), or undefined when the
+ * file does not hold a value of this kind (wrong length, other characters): then it is not adopted.
+ */
+export function adoptedValue(kind: MaterialKind, src: MaterialSource, bytes: Buffer): string | undefined {
+  if (src.base64) {
+    if (kind.type !== "random-bytes" || bytes.length !== kind.bytes) return undefined;
+    return bytes.toString("base64");
+  }
+  let text = bytes.toString("utf8");
+  if (src.suffix) {
+    if (!text.endsWith(src.suffix)) return undefined;
+    text = text.slice(0, -src.suffix.length);
+  }
+  if (kind.type === "token") return /^[A-Za-z0-9]+$/.test(text) && text.length === kind.length ? text : undefined;
+  if (kind.type === "random-bytes")
+    return /^[A-Za-z0-9+/]+={0,2}$/.test(text) && Buffer.from(text, "base64").length === kind.bytes ? text : undefined;
+  return undefined;
+}

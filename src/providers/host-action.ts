@@ -28,7 +28,7 @@ import { isAbsolute, resolve } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import * as pulumi from "@pulumi/pulumi";
 import type * as dynamic from "@pulumi/pulumi/dynamic";
-import { getDefaultPool, parsePublicKeyLine, type HostConnection, type SshPool } from "../transport";
+import { getDefaultPool, invalidateFileFacts, parsePublicKeyLine, type HostConnection, type SshPool } from "../transport";
 import { providerText, providerTextChanged, SelfLoadedResource, selfLoader } from "./self-loader";
 
 /** How to reach the host: plain, operator-independent data (stored in state as is). */
@@ -321,7 +321,8 @@ async function run(
     which === "delete" ? (i.deleteTimeoutSeconds ?? DEFAULT_DELETE_TIMEOUT_SECONDS) : (i.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS);
   const step = `${which}${i.description ? ` (${i.description})` : ""}`;
   // `timeoutMs` wraps the command in `timeout` on the host (and the client gives up 10 s later).
-  const r = await pool.exec(conn, script, { step, timeoutMs: seconds * 1000 });
+  // An action may change files on the host: the host's prefetched file facts are forgotten.
+  const r = await pool.exec(conn, script, { step, timeoutMs: seconds * 1000 }).finally(() => invalidateFileFacts(conn));
   if (r.code !== 0) {
     const why = r.timedOut ? `timed out after ${seconds} s (killed on the host)` : `exited ${r.code ?? `on signal ${r.signal}`}`;
     const out = i.secret

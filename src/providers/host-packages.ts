@@ -21,6 +21,12 @@ export interface HostPackagesInputs {
   readonly os?: OsFamily;
   /** What the host needs, per family (the host's own family is used). */
   readonly needs: Readonly<Record<OsFamily, readonly PackageNeed[]>>;
+  /**
+   * Every file path the program declares on this host. Not compared by diff: the provider reads
+   * their facts (hash, mode, owner, existence) in one command with the package query, and the
+   * files' diffs, which all run after this resource's, answer from that (src/transport/fact-cache.ts).
+   */
+  readonly paths?: readonly string[];
 }
 
 export interface HostPackagesOutputs extends HostPackagesInputs {
@@ -62,6 +68,16 @@ async function query(pool: SshPool, inputs: HostPackagesInputs): Promise<HostPac
   return { family: facts.family, missing: core.missingPackages(facts.family, needs, facts.installed), installed };
 }
 
+/**
+ * The facts of the host's declared files, in one command, for the files' diffs; skipped when
+ * previews diff against state (HAFORGE_DIFF=state: no SSH for files).
+ */
+async function prefetch(pool: SshPool, inputs: HostPackagesInputs): Promise<void> {
+  if (!inputs.paths?.length || process.env["HAFORGE_DIFF"] === "state") return;
+  const { prefetchFileFacts } = require("../transport") as typeof import("../transport");
+  await prefetchFileFacts(pool, inputs.connection, inputs.paths);
+}
+
 /** Read, install what is missing, read again. Exported for the e2e harness and tests. */
 export async function applyHostPackages(inputs: HostPackagesInputs, pool?: SshPool): Promise<HostPackagesOutputs> {
   const { getDefaultPool } = require("../transport") as typeof import("../transport");
@@ -80,7 +96,10 @@ export async function applyHostPackages(inputs: HostPackagesInputs, pool?: SshPo
         `${inputs.host}: installing ${before.missing.map((m) => core.packageSpec(before.family, m)).join(" ")} failed (exit ${r.code}):\n${(r.stderr || r.stdout).trim().slice(-3000)}`,
       );
   }
-  const after = before.missing.length ? await query(p, inputs) : before;
+  const { invalidateFileFacts } = require("../transport") as typeof import("../transport");
+  // An install drops the packages' default config files: the files' facts are read again.
+  if (before.missing.length) invalidateFileFacts(inputs.connection);
+  const [after] = await Promise.all([before.missing.length ? query(p, inputs) : before, prefetch(p, inputs)]);
   if (after.missing.length)
     throw new Error(
       `${inputs.host}: still missing after the install: ${after.missing.map((m) => core.packageSpec(after.family, m)).join(" ")}`,
@@ -90,15 +109,20 @@ export async function applyHostPackages(inputs: HostPackagesInputs, pool?: SshPo
 
 export async function diffHostPackages(olds: HostPackagesOutputs, news: HostPackagesInputs, pool?: SshPool): Promise<dynamic.DiffResult> {
   const { getDefaultPool } = require("../transport") as typeof import("../transport");
+  const p = pool ?? getDefaultPool();
+  // Started first, in parallel with the package query: the files' diffs come after this one.
+  const facts = prefetch(p, news);
   if (
     JSON.stringify(olds.needs) !== JSON.stringify(news.needs) ||
     olds.os !== news.os ||
     olds.connection?.host !== news.connection?.host ||
     providerTextChanged(olds, news)
-  )
+  ) {
+    await facts;
     return { changes: true };
+  }
   // drift: a package removed or changed out of band is installed again by the next up
-  const live = await query(pool ?? getDefaultPool(), news);
+  const [live] = await Promise.all([query(p, news), facts]);
   return { changes: live.missing.length > 0 };
 }
 

@@ -7,11 +7,24 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type * as dynamic from "@pulumi/pulumi/dynamic";
-import type { MaterialSpec } from "../core/materials";
+import type { MaterialSource, MaterialSpec } from "../core/materials";
+import type { HostConnection } from "../transport";
 import { providerText, providerTextChanged, SelfLoadedResource, selfLoader } from "./self-loader";
+
+/** A file that holds a material whole, and how to reach its host. */
+export interface MaterialsAdoptSource extends MaterialSource {
+  readonly connection: HostConnection;
+}
 
 export interface MaterialsInputs {
   readonly specs: readonly Pick<MaterialSpec, "key" | "kind">[];
+  /**
+   * Where each generated key already lives on the hosts (src/core/materials.ts, materialSources).
+   * A key the state does not hold is read back from the first host that has it (adopted) and only
+   * generated when no host has one: a second operator's empty state, or a lost one, never
+   * replaces the keys a running cluster uses. Not compared by diff.
+   */
+  readonly adopt?: Readonly<Record<string, readonly MaterialsAdoptSource[]>>;
 }
 export interface MaterialsOutputs extends MaterialsInputs {
   readonly values: Record<string, string>;
@@ -23,6 +36,70 @@ export function reconcileMaterials(specs: MaterialsInputs["specs"], existing: Re
   const out: Record<string, string> = {};
   for (const s of [...specs].sort((a, b) => a.key.localeCompare(b.key))) out[s.key] = existing[s.key] ?? generateMaterial(s.kind);
   return out;
+}
+
+/** The bytes of `paths` on one host, in one command (undefined: absent or not a regular file). */
+async function readWhole(conn: HostConnection, paths: readonly string[]): Promise<Map<string, Buffer | undefined>> {
+  const { getDefaultPool } = require("../transport") as typeof import("../transport");
+  const { shQuote } = require("../core/file-ops") as typeof import("../core/file-ops");
+  const script = paths
+    .map((p) => `p=${shQuote(p)}; if [ -f "$p" ] && [ ! -L "$p" ]; then echo F; base64 -w0 -- "$p" || exit 1; echo; else echo A; echo; fi`)
+    .join("\n");
+  const r = await getDefaultPool().exec(conn, "sh -s", { step: `read ${paths.length} key files`, stdin: script, timeoutMs: 60_000 });
+  if (r.code !== 0) throw new Error(`${conn.host}: reading key files failed (exit ${r.code})`);
+  const lines = r.stdout.split("\n");
+  const out = new Map<string, Buffer | undefined>();
+  paths.forEach((p, i) => out.set(p, lines[2 * i] === "F" ? Buffer.from(lines[2 * i + 1] ?? "", "base64") : undefined));
+  return out;
+}
+
+/**
+ * Values for the keys `existing` lacks, read back from the hosts (`adopt`); best effort per host
+ * (one that cannot be reached is skipped, the next source is tried).
+ */
+export async function adoptMaterials(
+  specs: MaterialsInputs["specs"],
+  existing: Record<string, string>,
+  adopt: MaterialsInputs["adopt"],
+): Promise<Record<string, string>> {
+  const { adoptedValue } = require("../core/materials") as typeof import("../core/materials");
+  const { machineKey } = require("../transport") as typeof import("../transport");
+  const wanted = specs.filter((s) => existing[s.key] === undefined && adopt?.[s.key]?.length);
+  if (wanted.length === 0) return {};
+  // One read per host, of every candidate file on it.
+  const byHost = new Map<string, { conn: HostConnection; paths: Set<string> }>();
+  for (const s of wanted)
+    for (const src of adopt![s.key]!) {
+      const k = `${src.connection.user}@${machineKey(src.connection)}`;
+      const e = byHost.get(k) ?? byHost.set(k, { conn: src.connection, paths: new Set() }).get(k)!;
+      e.paths.add(src.path);
+    }
+  const read = new Map<string, Map<string, Buffer | undefined> | undefined>();
+  await Promise.all(
+    [...byHost].map(async ([k, e]) => {
+      read.set(k, await readWhole(e.conn, [...e.paths]).catch(() => undefined));
+    }),
+  );
+  const adopted: Record<string, string> = {};
+  for (const s of wanted) {
+    for (const src of adopt![s.key]!) {
+      const bytes = read.get(`${src.connection.user}@${machineKey(src.connection)}`)?.get(src.path);
+      const value = bytes && adoptedValue(s.kind, src, bytes);
+      if (value === undefined) continue;
+      adopted[s.key] = value;
+      console.error(
+        `note: haforge: ${s.key}: adopted the key found on ${src.host} at ${src.path} (the state had none; nothing regenerated)`,
+      );
+      break;
+    }
+  }
+  return adopted;
+}
+
+/** reconcileMaterials after adopting what the hosts already have. */
+export async function materialsFor(inputs: MaterialsInputs, existing: Record<string, string>): Promise<Record<string, string>> {
+  const adopted = await adoptMaterials(inputs.specs, existing, inputs.adopt);
+  return reconcileMaterials(inputs.specs, { ...adopted, ...existing });
 }
 
 export async function diffMaterials(olds: MaterialsOutputs, news: MaterialsInputs): Promise<dynamic.DiffResult> {
@@ -38,14 +115,14 @@ const loadImpl = selfLoader<typeof import("./materials")>(__filename);
 
 export const materialsProvider: dynamic.ResourceProvider<MaterialsInputs, MaterialsOutputs> = {
   async create(inputs: MaterialsInputs) {
-    const values = loadImpl().reconcileMaterials(inputs.specs, {});
+    const values = await loadImpl().materialsFor(inputs, {});
     return { id: "materials", outs: { specs: inputs.specs, values } };
   },
   async diff(_id: string, olds: MaterialsOutputs, news: MaterialsInputs) {
     return loadImpl().diffMaterials(olds, news);
   },
   async update(_id: string, olds: MaterialsOutputs, news: MaterialsInputs) {
-    return { outs: { specs: news.specs, values: loadImpl().reconcileMaterials(news.specs, olds.values ?? {}) } };
+    return { outs: { specs: news.specs, values: await loadImpl().materialsFor(news, olds.values ?? {}) } };
   },
 };
 
@@ -56,11 +133,16 @@ export class Materials extends SelfLoadedResource {
   /** Generated values by MaterialSpec.key (secret). */
   declare readonly values: pulumi.Output<Record<string, string>>;
 
-  constructor(name: string, specs: readonly MaterialSpec[], opts: pulumi.CustomResourceOptions = {}) {
+  constructor(
+    name: string,
+    specs: readonly MaterialSpec[],
+    opts: pulumi.CustomResourceOptions = {},
+    adopt?: pulumi.Input<Record<string, pulumi.Input<MaterialsAdoptSource>[]>>,
+  ) {
     super(
       materialsProviderText,
       name,
-      { specs: specs.map((s) => ({ key: s.key, kind: s.kind })), values: undefined },
+      { specs: specs.map((s) => ({ key: s.key, kind: s.kind })), ...(adopt === undefined ? {} : { adopt }), values: undefined },
       { ...opts, additionalSecretOutputs: [...(opts.additionalSecretOutputs ?? []), "values"] },
     );
   }

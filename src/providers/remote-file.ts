@@ -13,10 +13,12 @@ import { isDeepStrictEqual } from "node:util";
 import * as pulumi from "@pulumi/pulumi";
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { fileBytes } from "../core/desired-state";
-import { isValidMode, normalizeMode, sha256Hex, type FilePlan } from "../core/file-ops";
+import { isValidMode, normalizeMode, planFile, sha256Hex, type FileFact, type FilePlan } from "../core/file-ops";
 import {
   applyFile,
+  cachedFileFact,
   getDefaultPool,
+  invalidateFileFacts,
   parsePublicKeyLine,
   readFileFact,
   removeFileIfUnchanged,
@@ -47,6 +49,11 @@ export interface RemoteFileInputs {
   readonly backup?: boolean;
   /** The inventory's mask salt: secret content in diffs and errors shows as a keyed placeholder. */
   readonly maskSalt?: string;
+  /**
+   * Opt-in (stack config `haforge:takeOver`): a secret (key) file that exists on the host with
+   * other content while state has nothing for it is overwritten; without it, refused.
+   */
+  readonly takeOver?: boolean;
 }
 
 /**
@@ -101,6 +108,7 @@ const applyOptsOf = (i: RemoteFileInputs, lastSha?: string): ApplyFileOptions =>
   ...(i.activate === undefined ? {} : { activate: i.activate }),
   ...(lastSha === undefined ? {} : { lastSha }),
   ...(i.maskSalt ? { maskSalt: i.maskSalt } : {}),
+  ...(i.takeOver ? {} : { refuseSecretTakeOver: true }),
 });
 
 const idOf = (i: RemoteFileInputs): string => `${i.connection.host}:${i.path}`;
@@ -137,6 +145,7 @@ const declarationKey = (c: HostConnection, path: string): string =>
 /** `inputs` is always returned (as given): callers can chain create/update on it. */
 export async function checkRemoteFile(
   news: RemoteFileInputs,
+  olds?: Partial<RemoteFileInputs>,
 ): Promise<{ readonly inputs: RemoteFileInputs; readonly failures?: dynamic.CheckFailure[] }> {
   const failures: dynamic.CheckFailure[] = [];
   const fail = (property: string, reason: string) => failures.push({ property, reason });
@@ -180,7 +189,39 @@ export async function checkRemoteFile(
       fail(k, `${k} ${JSON.stringify(news[k])} must be a user/group name or a numeric id`);
   }
   if (!failures.length && known(c) && known(news.path)) declaredHere.add(declarationKey(c, news.path));
+  if (!failures.length && olds?.connection === undefined && !hasUnknown(news)) {
+    // No state for this file (a first deploy, a second operator's empty state): the engine calls
+    // no Diff before a Create, so a take-over is shown here, and a key file's is refused here —
+    // in the preview already.
+    const refusal = await takeOverCheck(news);
+    if (refusal) fail("content", refusal);
+  }
   return failures.length > 0 ? { inputs: news, failures } : { inputs: news };
+}
+
+/**
+ * What creating `news` would do to a file that already exists: a take-over prints a note (with
+ * the content diff; secrets masked); a secret file's take-over without the opt-in is refused
+ * (the reason is returned). Best effort: a host that cannot be reached is left to the create.
+ */
+async function takeOverCheck(news: RemoteFileInputs): Promise<string | undefined> {
+  if (stateDiffMode()) return undefined;
+  let live: FileFact | null | false | undefined = cachedFileFact(news.connection, news.path);
+  try {
+    if (live === undefined || (live && live.content === undefined && live.sha256 !== sha256Hex(fileBytes(news))))
+      live = await readFileFact(getDefaultPool(), news.connection, news.path);
+  } catch {
+    return undefined;
+  }
+  const plan = planFile({ ...specOf(news), host: news.connection.host }, live, undefined, {
+    ...(news.maskSalt ? { maskSalt: news.maskSalt } : {}),
+    ...(news.takeOver ? {} : { refuseSecretTakeOver: true }),
+  });
+  const refusal = plan.changes.find((c) => c.kind === "refuse");
+  if (refusal) return `${news.connection.host}: ${refusal.reason}`;
+  const takeOver = plan.changes.find((c) => c.kind === "write" && c.reason.startsWith("take over"));
+  if (takeOver) console.error(`note: ${news.connection.host}: ${takeOver.reason}\n${takeOver.diff ?? ""}`);
+  return undefined;
 }
 
 export async function diffRemoteFile(olds: RemoteFileOutputs, news: RemoteFileInputs): Promise<RemoteFileDiffResult> {
@@ -196,7 +237,16 @@ export async function diffRemoteFile(olds: RemoteFileOutputs, news: RemoteFileIn
   // A host created in the same program has no address yet during preview: cannot read it.
   if (hasUnknown(news)) return { changes: true };
   if (stateDiffMode()) return diffAgainstState(olds, news, providerChanged);
-  const r = await applyFile(news.connection, specOf(news), { ...applyOptsOf(news, olds.sha256), dryRun: true });
+  // The host's facts prefetched in one command (src/transport/fact-cache.ts): enough when the
+  // file is absent or already holds the desired bytes; otherwise read it again, with its content
+  // for the unified diff.
+  const cached = cachedFileFact(news.connection, news.path);
+  const live = cached === undefined || (cached && cached.sha256 !== sha256Hex(fileBytes(news))) ? undefined : cached;
+  const r = await applyFile(news.connection, specOf(news), {
+    ...applyOptsOf(news, olds.sha256),
+    dryRun: true,
+    ...(live === undefined ? {} : { live }),
+  });
   // Also report a change when the host already matches but our recorded hash is stale (someone
   // put the desired content there by hand): the update re-records the baseline. A changed
   // connection (address, port, user, key path, pinned key…) is an update that rewrites nothing:
@@ -236,13 +286,22 @@ export function diffAgainstState(olds: RemoteFileOutputs, news: RemoteFileInputs
   return { changes };
 }
 
+/** Run a step that may change files on the host, then forget the host's prefetched facts. */
+async function writing<T>(conn: HostConnection, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } finally {
+    invalidateFileFacts(conn);
+  }
+}
+
 export async function createRemoteFile(inputs: RemoteFileInputs): Promise<dynamic.CreateResult<RemoteFileOutputs>> {
-  const r = await applyFile(inputs.connection, specOf(inputs), applyOptsOf(inputs));
+  const r = await writing(inputs.connection, () => applyFile(inputs.connection, specOf(inputs), applyOptsOf(inputs)));
   return { id: idOf(inputs), outs: outputsOf(inputs, r) };
 }
 
 export async function updateRemoteFile(olds: RemoteFileOutputs, news: RemoteFileInputs): Promise<dynamic.UpdateResult<RemoteFileOutputs>> {
-  const r = await applyFile(news.connection, specOf(news), applyOptsOf(news, olds.sha256));
+  const r = await writing(news.connection, () => applyFile(news.connection, specOf(news), applyOptsOf(news, olds.sha256)));
   return { outs: outputsOf(news, r, olds.writes ?? 0) };
 }
 
@@ -285,7 +344,7 @@ export async function deleteRemoteFile(props: RemoteFileOutputs, pool: SshPool =
     console.error(`warning: ${props.connection.host}: delete ${props.path}: left in place because the current program still declares it`);
     return "kept";
   }
-  const result = await removeFileIfUnchanged(pool, props.connection, props.path, props.sha256);
+  const result = await writing(props.connection, () => removeFileIfUnchanged(pool, props.connection, props.path, props.sha256));
   if (result === "kept") {
     // Not an error: failing would block `pulumi destroy` forever; the engine log gets a warning.
     console.error(`warning: ${props.connection.host}: delete ${props.path}: left in place because it changed since haforge wrote it`);
@@ -301,8 +360,8 @@ const loadImpl = selfLoader<typeof import("./remote-file")>(__filename);
 
 /** The dynamic provider. Its methods only forward to the module-level functions above. */
 export const remoteFileProvider: dynamic.ResourceProvider<RemoteFileInputs, RemoteFileOutputs> = {
-  async check(_olds: RemoteFileInputs, news: RemoteFileInputs) {
-    return loadImpl().checkRemoteFile(news);
+  async check(olds: RemoteFileInputs, news: RemoteFileInputs) {
+    return loadImpl().checkRemoteFile(news, olds);
   },
   async diff(_id: string, olds: RemoteFileOutputs, news: RemoteFileInputs) {
     return loadImpl().diffRemoteFile(olds, news);
@@ -355,6 +414,8 @@ export interface RemoteFileArgs {
   readonly backup?: pulumi.Input<boolean>;
   /** Key of the masked hashes of secret content in diffs and errors (kept secret). @default - random per process */
   readonly maskSalt?: pulumi.Input<string>;
+  /** Overwrite a secret file that exists with other content when state has none for it. @default false */
+  readonly takeOver?: boolean;
 }
 
 /**
@@ -422,6 +483,7 @@ export class RemoteFile extends SelfLoadedResource {
       force: args.force ?? false,
       backup: args.backup ?? true,
       ...(args.maskSalt === undefined ? {} : { maskSalt: secretOnce(args.maskSalt) }),
+      ...(args.takeOver ? { takeOver: true } : {}),
       sha256: undefined,
       size: undefined,
       hostKeySeen: undefined,

@@ -74,6 +74,8 @@ export interface ApplyFileOptions {
   readonly pool?: SshPool;
   /** Key of masked secret hashes in diffs and errors (src/core/masking.ts). @default - random per process */
   readonly maskSalt?: string;
+  /** Refuse to take over a secret file that exists with other content (planFile's option). @default false */
+  readonly refuseSecretTakeOver?: boolean;
 }
 
 export interface ApplyFileResult {
@@ -139,6 +141,7 @@ export async function applyFile(conn: HostConnection, spec: FileToApply, opts: A
   const plan = planFile(desired, live, opts.lastSha, {
     force: opts.force ?? false,
     ...(opts.maskSalt === undefined ? {} : { maskSalt: opts.maskSalt }),
+    ...(opts.refuseSecretTakeOver ? { refuseSecretTakeOver: true } : {}),
   });
   const hostKeySeen = pool.hostKeysSeen().find((k) => k.trustedOnFirstUse && k.host === host && k.address === conn.address)?.key;
   const seen = hostKeySeen === undefined ? {} : { hostKeySeen };
