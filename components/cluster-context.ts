@@ -90,6 +90,8 @@ export interface ClusterContext {
    * in which Materials changes).
    */
   readonly renderedFor: (service: string, what: { host: string; path: string } | { id: string }) => pulumi.Output<readonly ServiceRender[]>;
+  /** Whether a file's content depends on a generated material (a key file when it is secret). */
+  readonly usesMaterial: (service: string, what: { host: string; path: string }) => boolean;
   readonly secrets: pulumi.Output<SecretValues>;
   readonly materials: Materials;
   readonly force: boolean;
@@ -295,6 +297,7 @@ export function prepareCluster(name: string, args: HaClusterArgs, parent: pulumi
     structure,
     rendered,
     renderedFor,
+    usesMaterial: (service, what) => !!materialFree && !materialFree.has(renderKey(service, what)),
     secrets,
     materials,
     force: args.force ?? false,

@@ -54,6 +54,13 @@ export interface RemoteFileInputs {
    * other content while state has nothing for it is overwritten; without it, refused.
    */
   readonly takeOver?: boolean;
+  /**
+   * The file holds generated key material (an authkey, a key pair, a certificate): when it exists
+   * on the host with other content and state has none for it, it is refused unless `takeOver`.
+   * Other files, secret or not (a packaged haproxy.cfg that will hold a password), are taken over
+   * with a note.
+   */
+  readonly keyFile?: boolean;
 }
 
 /**
@@ -108,7 +115,7 @@ const applyOptsOf = (i: RemoteFileInputs, lastSha?: string): ApplyFileOptions =>
   ...(i.activate === undefined ? {} : { activate: i.activate }),
   ...(lastSha === undefined ? {} : { lastSha }),
   ...(i.maskSalt ? { maskSalt: i.maskSalt } : {}),
-  ...(i.takeOver ? {} : { refuseSecretTakeOver: true }),
+  ...(i.keyFile && !i.takeOver ? { refuseSecretTakeOver: true } : {}),
 });
 
 const idOf = (i: RemoteFileInputs): string => `${i.connection.host}:${i.path}`;
@@ -215,7 +222,7 @@ async function takeOverCheck(news: RemoteFileInputs): Promise<string | undefined
   }
   const plan = planFile({ ...specOf(news), host: news.connection.host }, live, undefined, {
     ...(news.maskSalt ? { maskSalt: news.maskSalt } : {}),
-    ...(news.takeOver ? {} : { refuseSecretTakeOver: true }),
+    ...(news.keyFile && !news.takeOver ? { refuseSecretTakeOver: true } : {}),
   });
   const refusal = plan.changes.find((c) => c.kind === "refuse");
   if (refusal) return `${news.connection.host}: ${refusal.reason}`;
@@ -416,6 +423,8 @@ export interface RemoteFileArgs {
   readonly maskSalt?: pulumi.Input<string>;
   /** Overwrite a secret file that exists with other content when state has none for it. @default false */
   readonly takeOver?: boolean;
+  /** The file holds generated key material (see RemoteFileInputs.keyFile). @default false */
+  readonly keyFile?: boolean;
 }
 
 /**
@@ -484,6 +493,7 @@ export class RemoteFile extends SelfLoadedResource {
       backup: args.backup ?? true,
       ...(args.maskSalt === undefined ? {} : { maskSalt: secretOnce(args.maskSalt) }),
       ...(args.takeOver ? { takeOver: true } : {}),
+      ...(args.keyFile ? { keyFile: true } : {}),
       sha256: undefined,
       size: undefined,
       hostKeySeen: undefined,

@@ -96,6 +96,7 @@ describe("empty state, existing keys", () => {
       owner: "root",
       group: "root",
       secret: true,
+      keyFile: true,
     };
     clearFileFacts();
     assert.equal((await provider.check!({} as RemoteFileInputs, inputs)).failures, undefined);
@@ -122,6 +123,27 @@ describe("empty state, existing keys", () => {
     assert.equal(readFileSync(path, "utf8"), "listen 80\n");
   });
 
+  it("a secret file that holds no generated key (a packaged haproxy.cfg getting a password) is taken over with a note, not refused", async () => {
+    const d = dir();
+    const path = join(d, "haproxy.cfg");
+    writeFileSync(path, "global\n  daemon\n");
+    const inputs: RemoteFileInputs = {
+      connection: a.conn(),
+      path,
+      content: "global\n  stats auth admin:S3cret\n",
+      mode: "0640",
+      owner: "root",
+      group: "root",
+      secret: true,
+    };
+    const { result, stderr } = await stderrOf(() => provider.check!({} as RemoteFileInputs, inputs));
+    assert.equal(result.failures, undefined);
+    assert.match(stderr, /note: hostA: take over existing .*haproxy\.cfg/);
+    assert.doesNotMatch(stderr, /S3cret/);
+    await provider.create(inputs);
+    assert.equal(readFileSync(path, "utf8"), inputs.content);
+  });
+
   it("a key file with other content and no state is refused (check and create) unless the stack opts in", async () => {
     const d = dir();
     const path = join(d, "authkey");
@@ -136,6 +158,7 @@ describe("empty state, existing keys", () => {
       owner: "root",
       group: "root",
       secret: true,
+      keyFile: true,
     };
     const checked = await provider.check!({} as RemoteFileInputs, inputs);
     assert.equal(checked.failures?.length, 1);
