@@ -94,8 +94,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo, env: 
     .argument("<inventory>")
     .option("--stack <name>", "add --stack NAME to every line")
     .description("print the `pulumi config set --secret` lines the inventory needs (Pulumi prompts for each value)")
-    .action((file: string, o: { json?: boolean; stack?: string; quiet?: boolean }) => {
-      code = commands.secrets().secretsCommand(file, o, io);
+    .action((file: string, o: { json?: boolean; stack?: string; quiet?: boolean; color?: boolean }) => {
+      code = commands.secrets().secretsCommand(file, o, io, env);
     });
   limitOption(
     common(

@@ -30,32 +30,36 @@ export function planCommand(file: string, opts: PlanOptions, io: CliIo, env: Nod
     io.out(JSON.stringify({ ...s, findings: findingsJson(a.findings, a) }, null, 2));
     return EXIT.ok;
   }
-  const lines: string[] = [`cluster ${s.name} (target ${s.target}, ${s.hosts.length} hosts)`];
+  // On a terminal: the cluster line bold, each line's kind cyan, names bold, empty groups yellow.
+  const k = style.cyan;
+  const n = style.bold;
+  const lines: string[] = [n(`cluster ${s.name}`) + ` (target ${s.target}, ${s.hosts.length} hosts)`];
   for (const h of s.hosts)
     lines.push(
-      `  host ${h.name} ${h.address}${h.internalAddress !== h.address ? ` (internal ${h.internalAddress})` : ""}: ${h.roles.join(", ") || "-"}`,
+      `  ${k("host")} ${n(h.name)} ${h.address}${h.internalAddress !== h.address ? ` (internal ${h.internalAddress})` : ""}: ${h.roles.join(", ") || "-"}`,
     );
   for (const g of s.instanceGroups)
     lines.push(
-      `  instance group ${g.name}: ${g.instances.join(", ") || "(empty)"}  [percentage ${g.policy.percentage}, minimum ${g.policy.minimum}, list ${g.policy.list.join(",") || "-"}]`,
+      `  ${k("instance group")} ${n(g.name)}: ${g.instances.join(", ") || style.yellow("(empty)")}  [percentage ${g.policy.percentage}, minimum ${g.policy.minimum}, list ${g.policy.list.join(",") || "-"}]`,
     );
-  for (const g of s.isolatedGroups) lines.push(`  isolated group ${g.name} (controller ${g.controller}): ${g.instances.join(", ")}`);
+  for (const g of s.isolatedGroups)
+    lines.push(`  ${k("isolated group")} ${n(g.name)} (controller ${g.controller}): ${g.instances.join(", ")}`);
   if (s.rabbitmq)
     lines.push(
-      `  rabbitmq: ${s.rabbitmq.nodes.map((n) => n.nodeName).join(", ")} (long names ${s.rabbitmq.useLongName}${s.rabbitmq.useLongNameDerived ? ", derived" : ""}; port ${s.rabbitmq.port}; vhost ${s.rabbitmq.vhost}; quorum ${s.rabbitmq.quorum.quorum}/${s.rabbitmq.quorum.expectedVotes})`,
+      `  ${k("rabbitmq")}: ${s.rabbitmq.nodes.map((x) => x.nodeName).join(", ")} (long names ${s.rabbitmq.useLongName}${s.rabbitmq.useLongNameDerived ? ", derived" : ""}; port ${s.rabbitmq.port}; vhost ${s.rabbitmq.vhost}; quorum ${s.rabbitmq.quorum.quorum}/${s.rabbitmq.quorum.expectedVotes})`,
     );
   for (const c of s.pacemakerClusters)
     lines.push(
-      `  pacemaker ${c.name}: ${c.nodes.join(", ")} (quorum ${c.quorum.quorum}/${c.quorum.expectedVotes}, tolerates ${c.quorum.failuresTolerated} failure(s), stonith ${c.stonithEnabled ? "on" : "off"})`,
+      `  ${k("pacemaker")} ${n(c.name)}: ${c.nodes.join(", ")} (quorum ${c.quorum.quorum}/${c.quorum.expectedVotes}, tolerates ${c.quorum.failuresTolerated} failure(s), stonith ${c.stonithEnabled ? "on" : style.yellow("off")})`,
     );
-  for (const k of s.keepalived)
-    lines.push(`  vip ${k.name} ${k.vip} (vrid ${k.routerId}): ${k.members.map((m) => `${m.host}:${m.priority}`).join(", ")}`);
+  for (const v of s.keepalived)
+    lines.push(`  ${k("vip")} ${n(v.name)} ${v.vip} (vrid ${v.routerId}): ${v.members.map((m) => `${m.host}:${m.priority}`).join(", ")}`);
   if (s.quorumStore)
     lines.push(
-      `  ${s.quorumStore.kind}: ${s.quorumStore.members.join(", ")} (quorum ${s.quorumStore.quorum.quorum}/${s.quorumStore.quorum.expectedVotes})`,
+      `  ${k(s.quorumStore.kind)}: ${s.quorumStore.members.join(", ")} (quorum ${s.quorumStore.quorum.quorum}/${s.quorumStore.quorum.expectedVotes})`,
     );
-  if (s.postgres) lines.push(`  postgres (${s.postgres.engine}): ${s.postgres.nodes.join(", ")} via ${s.postgres.endpoint}`);
-  for (const r of s.rollingGroups) lines.push(`  roll ${r.id}: ${r.hosts.join(" → ")} (max ${r.maxUnavailable} down)`);
+  if (s.postgres) lines.push(`  ${k(`postgres (${s.postgres.engine})`)}: ${s.postgres.nodes.join(", ")} via ${s.postgres.endpoint}`);
+  for (const r of s.rollingGroups) lines.push(`  ${k("roll")} ${n(r.id)}: ${r.hosts.join(" → ")} (max ${r.maxUnavailable} down)`);
   if (a.findings.length && !opts.quiet) lines.push(formatFindings(a.findings, a, style));
   io.out(lines.join("\n"));
   return EXIT.ok;

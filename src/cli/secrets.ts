@@ -11,6 +11,7 @@ import { sourceLocator } from "../inventory/locate";
 import { collectSecretRefs } from "../render/output";
 import { findingsJson, formatFindings } from "./format";
 import { EXIT, type CliIo } from "./io";
+import { styleFor } from "./style";
 
 export interface StackSecret {
   /** The name in the inventory (`rabbitmqPassword`, or `ns:key`). */
@@ -22,6 +23,8 @@ export interface StackSecret {
 
 /** The config key the Pulumi program reads a `secret:` reference from (components/stack-config.ts). */
 export const secretConfigKey = (name: string): string => (name.includes(":") ? name : `haforge:${name}`);
+
+const SET_SECRET = "pulumi config set --secret ";
 
 export function stackSecretsOf(
   text: string,
@@ -36,7 +39,7 @@ export function stackSecretsOf(
           {
             name: r.secret,
             configKey: secretConfigKey(r.secret),
-            command: `pulumi config set --secret ${secretConfigKey(r.secret)}${stack ? ` --stack ${stack}` : ""}`,
+            command: `${SET_SECRET}${secretConfigKey(r.secret)}${stack ? ` --stack ${stack}` : ""}`,
           },
         ]
       : [],
@@ -45,29 +48,36 @@ export function stackSecretsOf(
   return { secrets, env, findings: loaded.findings };
 }
 
-export function secretsCommand(file: string, opts: { json?: boolean; stack?: string; quiet?: boolean }, io: CliIo): number {
+export function secretsCommand(
+  file: string,
+  opts: { json?: boolean; stack?: string; quiet?: boolean; color?: boolean },
+  io: CliIo,
+  env: NodeJS.ProcessEnv = process.env,
+): number {
+  const style = styleFor(io, env, opts);
   let text: string;
   try {
     text = readFileSync(file, "utf8");
   } catch (e) {
     throw new UnreadableInventory(`cannot read inventory ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
-  const { secrets, env, findings } = stackSecretsOf(text, file, opts.stack);
+  const { secrets, env: envVars, findings } = stackSecretsOf(text, file, opts.stack);
   if (hasErrors(findings)) {
     const src = { file, locate: sourceLocator(text, detectFormat(text, file)) };
     if (opts.json) io.out(JSON.stringify({ valid: false, findings: findingsJson(findings, src) }, null, 2));
-    else io.err(formatFindings(findings, src));
+    else io.err(formatFindings(findings, src, style));
     return EXIT.invalid;
   }
   if (opts.json) {
-    io.out(JSON.stringify({ secrets, env }, null, 2));
+    io.out(JSON.stringify({ secrets, env: envVars }, null, 2));
     return EXIT.ok;
   }
-  const lines = secrets.map((s) => s.command);
+  // On a terminal: the config key bold, comment lines dim (the text is the same without colour).
+  const lines = secrets.map((s) => `${SET_SECRET}${style.bold(s.configKey)}${s.command.slice(SET_SECRET.length + s.configKey.length)}`);
   // -q: the commands only (ready to paste or pipe), no comment lines.
   if (!opts.quiet) {
-    for (const v of env) lines.push(`# and in the environment of \`pulumi up\`: export ${v}=...`);
-    if (lines.length === 0) lines.push("# this inventory references no secrets");
+    for (const v of envVars) lines.push(style.dim(`# and in the environment of \`pulumi up\`: export ${v}=...`));
+    if (lines.length === 0) lines.push(style.dim("# this inventory references no secrets"));
   }
   if (lines.length === 0) return EXIT.ok;
   io.out(lines.join("\n"));

@@ -14,6 +14,7 @@ import type { ClusterAction, ServiceSpec } from "../../src/core/desired-state";
 import { main } from "../../src/cli/main";
 import { actionsThatWouldRun } from "../../src/render/action-diff";
 import { ROOT, runCli } from "../helpers/cli";
+import { exampleInventories } from "../golden/examples";
 
 const inv = (f: string) => join(ROOT, "inventories", f);
 const dir = mkdtempSync(join(tmpdir(), "hf-out-"));
@@ -64,6 +65,33 @@ describe("colour", () => {
     }
     // An empty NO_COLOR is unset (no-color.org).
     assert.match((await runTty(["validate", badInv], { NO_COLOR: "" }, true)).out, ANSI);
+  });
+
+  it("plan and secrets, every example: coloured on a terminal, the same text without colour, none with NO_COLOR, --no-color or a pipe", async () => {
+    const strip = (s: string) => s.replace(/\x1b\[\d+m/g, "");
+    const cases = exampleInventories().flatMap((name) => [
+      ["plan", inv(name)],
+      ["secrets", inv(name)],
+    ]);
+    cases.push(["secrets", badInv], ["plan", badInv]);
+    for (const [cmd, file] of cases as [string, string][]) {
+      const tty = await runTty([cmd, file], {}, true);
+      const plain = await runTty([cmd, file], {}, false);
+      const what = `${cmd} ${file}`;
+      assert.match(tty.out + tty.err, ANSI, `${what}: colour on a terminal`);
+      assert.equal(strip(tty.out), plain.out, `${what}: stdout is the same text`);
+      assert.equal(strip(tty.err), plain.err, `${what}: stderr is the same text`);
+      assert.equal(tty.code, plain.code);
+      for (const [env, args] of [
+        [{ NO_COLOR: "1" }, []],
+        [{}, ["--no-color"]],
+      ] as const) {
+        const r = await runTty([cmd, file, ...args], env, true);
+        assert.doesNotMatch(r.out + r.err, ANSI, `${what} ${JSON.stringify({ env, args })}`);
+        assert.equal(r.out, plain.out);
+      }
+      assert.doesNotMatch(plain.out + plain.err, ANSI, `${what}: a pipe`);
+    }
   });
 
   it("a real terminal (script(1)) gets colour from bin/haforge.js, a pipe none", () => {
