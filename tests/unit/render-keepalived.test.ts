@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import fc from "fast-check";
+import { analyzeInventoryText } from "../../src/pipeline/analyze";
+import { renderDesiredState } from "../../src/pipeline/render";
 import { secretKey } from "../../src/core/secrets";
 import { renderTemplate } from "../../src/render/templates";
 import { keepalivedSecretFindings, renderPart, KEEPALIVED_VALIDATE } from "../../src/services/keepalived/render";
@@ -285,5 +288,57 @@ describe("keepalived render", () => {
       }
       assert.deepEqual(keepalivedSecretFindings(plan, secrets), [], `${file}: 8-character stand-in secrets`);
     }
+  });
+});
+
+describe("keepalived render: unicast keywords only with a peer", () => {
+  it("property: every vrrp_instance has unicast_src_ip iff unicast and a second member, and then every other member as a peer", () => {
+    const hosts = [1, 2, 3, 4].map((i) => ({
+      name: `n${i}`,
+      address: `10.9.0.${i}`,
+      interfaces: [{ name: "eth0", address: `10.9.0.${i}/24` }],
+    }));
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({ members: fc.subarray(["n1", "n2", "n3", "n4"], { minLength: 1 }), unicast: fc.boolean(), nopreempt: fc.boolean() }),
+          { minLength: 1, maxLength: 3 },
+        ),
+        (specs) => {
+          const instances = specs.map((s, i) => ({
+            name: `vi${i}`,
+            vip: `10.9.0.${100 + i}/24`,
+            routerId: 51 + i,
+            interface: "eth0",
+            hosts: s.members,
+            unicast: s.unicast,
+            nopreempt: s.nopreempt,
+          }));
+          const a = analyzeInventoryText(JSON.stringify({ hosts, keepalived: { instances } }), "k.json");
+          assert.ok(a.plan, JSON.stringify(a.findings));
+          const state = renderDesiredState(a.plan, {}, {});
+          for (const h of state.hosts) {
+            const f = h.files.find((x) => x.path === "/etc/keepalived/keepalived.conf");
+            if (!f) continue;
+            for (const vi of find(parseConf(f.content), "vrrp_instance")) {
+              const spec = specs[Number(vi.words[1]!.slice(2))]!;
+              const peers = find(vi.children, "unicast_peer");
+              const unicast = spec.unicast && spec.members.length > 1;
+              assert.equal(find(vi.children, "unicast_src_ip").length, unicast ? 1 : 0, `${h.host} ${vi.words[1]}: ${f.content}`);
+              assert.equal(peers.length, unicast ? 1 : 0, `${h.host} ${vi.words[1]}: unicast_peer`);
+              if (unicast)
+                assert.deepEqual(
+                  peers[0]!.children.map((c) => c.words[0]).sort(),
+                  spec.members
+                    .filter((m) => m !== h.host)
+                    .map((m) => `10.9.0.${m.slice(1)}`)
+                    .sort(),
+                );
+            }
+          }
+        },
+      ),
+      { numRuns: 60, seed: 1313 },
+    );
   });
 });

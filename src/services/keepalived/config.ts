@@ -115,7 +115,10 @@ function instanceModel(inst: KeepalivedInstancePlan, host: string, secrets: Secr
     nopreempt: inst.nopreempt,
     ...(auth ? { authPass: quoteToken(auth.value) } : {}),
     authTruncated: auth?.truncated ?? false,
-    ...(inst.unicast && me ? { unicast: { src: me.address, peers } } : {}),
+    // No peer (a one-host instance): no unicast keyword at all. keepalived 2.2 refuses
+    // `unicast_src_ip` without a `unicast_peer` ("A unicast keyword has been specified without any
+    // unicast peers. Defaulting to multicast", keepalived -t rc 5) and falls back to multicast.
+    ...(inst.unicast && me && peers.length > 0 ? { unicast: { src: me.address, peers } } : {}),
     vips: [`${inst.vip}/${inst.prefix} dev ${inst.interface}`],
     trackScripts: inst.track.map((t) => `${inst.name}_${t.name}`),
   };

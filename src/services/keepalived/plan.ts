@@ -197,7 +197,7 @@ function planMembers(
       warning(
         "keepalived.single-host",
         `${base}.hosts`,
-        `instance '${inst.name}' has one host ('${members[0]!.host}'): the VIP never moves`,
+        `instance '${inst.name}' has one host ('${members[0]!.host}'): the VIP never moves${inst.unicast ? "; with no unicast peer its adverts go by multicast" : ""}`,
         "List two or more hosts.",
       ),
     );
