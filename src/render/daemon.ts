@@ -65,6 +65,25 @@ export function restartCommand(init: InitSystem, unit: string): string {
   return `supervisorctl reread >/dev/null && { supervisorctl stop ${name} >/dev/null 2>&1; supervisorctl update ${name} >/dev/null; } && supervisorctl start ${name} >/dev/null && sh -c '${wait}'`;
 }
 
+/**
+ * The command that applies a changed file to a daemon that can reload (HAProxy USR2, keepalived
+ * and Patroni HUP, consul HUP): the daemon's own reload when it runs and its service definition
+ * (supervisor program file, systemd unit or drop-in) is unchanged; a restart otherwise (first
+ * start, a stopped daemon, a changed definition the manager must load). A membership change or a
+ * new backend then reloads the members that stay instead of restarting them (a restarted HAProxy
+ * or keepalived drops the VIP while it is down). supervisorctl `reread` only reports (the
+ * restart's own `update` applies), systemd flags a changed unit or drop-in as NeedDaemonReload.
+ * http://supervisord.org/running.html#supervisorctl-actions, systemctl(1) show.
+ */
+export function reloadOrRestartCommand(init: InitSystem, unit: string, reload: string, restart: string): string {
+  const name = shellToken(unit);
+  const unchanged =
+    init === "systemd"
+      ? `systemctl is-active --quiet ${name} && [ "$(systemctl show -p NeedDaemonReload --value ${name})" != yes ]`
+      : `supervisorctl status ${name} 2>/dev/null | grep -q RUNNING && ! supervisorctl reread 2>/dev/null | grep -q '^${name}: '`;
+  return `if ${unchanged}; then ${reload} && echo 'reloaded ${name} (running, definition unchanged)'; else ${restart}; fi`;
+}
+
 /** Where a restart notes that it started a service the manager did not know yet. */
 export const FIRST_START_DIR = "/run/haforge/first-start";
 
@@ -123,11 +142,12 @@ export function daemon(o: DaemonOptions): { file: FileSpec; service: ServiceSpec
       ? `systemctl reload ${shellToken(o.name)}`
       : `supervisorctl signal ${shellToken(o.reloadSignal)} ${shellToken(o.name)}`
     : undefined;
+  const restart = restartCommand(o.init, o.name);
   const service: ServiceSpec = {
     host: o.host,
     name: o.name,
     manager: o.init,
-    restart: restartCommand(o.init, o.name),
+    restart: reload ? reloadOrRestartCommand(o.init, o.name, reload, restart) : restart,
     ...(reload ? { reload } : {}),
     ...(o.health ? { health: o.health } : {}),
     ...(o.rollGroup ? { rollGroup: o.rollGroup } : {}),
@@ -160,12 +180,14 @@ export function packagedDaemon(o: DaemonOptions, pkg: PackagedOptions = {}): { f
     return { files: [d.file], service: d.service };
   }
   const files = pkg.dropIn ? [systemdDropIn(o.host, o.name, PACKAGED_DROP_IN, pkg.dropIn, o.secret ?? false)] : [];
+  const restart = restartCommand("systemd", o.name);
+  const reload = pkg.reloadable ? `systemctl reload ${shellToken(o.name)}` : undefined;
   const service: ServiceSpec = {
     host: o.host,
     name: o.name,
     manager: "systemd",
-    restart: restartCommand("systemd", o.name),
-    ...(pkg.reloadable ? { reload: `systemctl reload ${o.name}` } : {}),
+    restart: reload ? reloadOrRestartCommand("systemd", o.name, reload, restart) : restart,
+    ...(reload ? { reload } : {}),
     ...(o.health ? { health: o.health } : {}),
     ...(o.rollGroup ? { rollGroup: o.rollGroup } : {}),
   };
