@@ -8,6 +8,7 @@ import { diffTrees, type TreeChange } from "../render/tree-diff";
 import { findingsJson } from "./format";
 import { EXIT, UsageError, type CliIo } from "./io";
 import { limitFailed, limitPatterns, resolveLimit, selectHosts, type Limit } from "./limit";
+import { resolveRevision } from "./revision";
 import { liveDiffCommand, type LiveDiffCliOptions } from "./live-diff";
 import { defaultMaterialsFile, renderCommand, type RenderOptions } from "./render";
 import { colourDiff, styleFor } from "./style";
@@ -42,23 +43,6 @@ function requireDir(dir: string): void {
     throw new UsageError(`cannot read ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
   if (!st.isDirectory()) throw new UsageError(`${dir} is not a folder (diff compares two render trees, or INVENTORY --rev REV)`);
-}
-
-/**
- * A revision as git names it, resolved to a commit id before use: never passed where git could
- * read it as an option (`--rev=--output=FILE`).
- */
-export function resolveRevision(rev: string, cwd: string): string {
-  if (rev === "" || rev.startsWith("-") || /[\0\n]/.test(rev)) throw new UsageError(`--rev ${JSON.stringify(rev)} is not a revision`);
-  try {
-    return execFileSync("git", ["rev-parse", "--verify", "--quiet", "--end-of-options", `${rev}^{commit}`], {
-      cwd,
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "pipe"],
-    }).trim();
-  } catch {
-    throw new UsageError(`--rev ${JSON.stringify(rev)}: no such commit`);
-  }
 }
 
 /** The review of two render trees: files per host, the actions they would run, in text or JSON. */

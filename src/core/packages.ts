@@ -14,7 +14,7 @@
  * - RHEL family: RPM scriptlets do not start services (Fedora/RHEL packaging guidelines,
  *   "Scriptlets": systemd presets enable at most, never start), so nothing is suppressed.
  */
-import { shQuote } from "./file-ops";
+import { shellQuote as shQuote } from "./escape";
 
 export const OS_FAMILIES = ["debian", "rhel"] as const;
 export type OsFamily = (typeof OS_FAMILIES)[number];
