@@ -139,6 +139,64 @@ const sq = shellQuote;
 /** Check that a decoded key file has the expected size: a missing material renders empty and is refused here. */
 const keySizeCheck = (bytes: number): string => `test "$(wc -c < {file})" -eq ${bytes}`;
 
+/** Where the README explains how a cluster key is changed (named by the refusals below). */
+export const KEY_CHANGE_DOC = 'README.md, "Changing a cluster key"';
+
+/**
+ * The corosync authkey's check on the host: besides its size, the file is never REPLACED by
+ * another key. Nodes with different keys cannot talk to each other: a new key written under a
+ * running cluster is not used until corosync restarts, and the first node restarted (maintenance,
+ * a later non-reloadable change) then comes up alone; a cluster-wide `corosync-cfgtool -R` to
+ * switch keys got a node fenced here with Pacemaker running. So a different key already in place
+ * (on any node, corosync running or not: a node stopped for maintenance would come back alone) is
+ * refused, naming the procedure: stop the cluster on every node, remove the old key everywhere,
+ * run haforge (it writes the key where none is), start the cluster on every node. A host without
+ * a key (a new node, a new cluster) gets it.
+ */
+export function corosyncKeyValidate(live: string = COROSYNC_AUTHKEY): string {
+  const l = sq(live);
+  const why =
+    `haforge: refusing to replace ${live}: it holds another key. Nodes with different corosync keys cannot talk ` +
+    `to each other (the next node restarted would come up alone). To change the key: stop the cluster on every node ` +
+    `(crm cluster stop --all, or pcs cluster stop --all), remove ${live} on every node, run haforge again (it writes ` +
+    `the key on every node), then start the cluster on every node (crm cluster start --all / pcs cluster start --all). ` +
+    `See ${KEY_CHANGE_DOC}.`;
+  return `${keySizeCheck(COROSYNC_KEY_BYTES)} && { [ ! -e ${l} ] || cmp -s {file} ${l} || { echo ${sq(why)} >&2; exit 1; }; }`;
+}
+
+/** The CIB a cluster node keeps on disk (written by pacemaker-based, also while Pacemaker is stopped). */
+export const PACEMAKER_CIB_ON_DISK = "/var/lib/pacemaker/cib/cib.xml";
+
+/**
+ * The Pacemaker remote authkey's check on the host: besides its size, a key in use is never
+ * replaced. Debian's pacemaker-common writes a random /etc/pacemaker/authkey on every host it is
+ * installed on, so a different key in place is normal on a new host and haforge replaces it there.
+ * It is in use, and then refused: on a remote node while pacemaker-remoted runs (a connection made
+ * with the old key on the cluster side fails: the remote node is fenced); on a cluster node whose
+ * CIB (the one it keeps on disk) has a remote or guest node or a bundle — the controller hosting a
+ * connection reads the key when it connects, and Pacemaker 3 keeps the first key it read for the
+ * life of the process, so the nodes and remotes would not switch together.
+ */
+export function pacemakerKeyValidate(
+  role: "node" | "remote",
+  live: string = PACEMAKER_AUTHKEY,
+  cib: string = PACEMAKER_CIB_ON_DISK,
+): string {
+  const l = sq(live);
+  const inUse =
+    role === "remote"
+      ? "pidof pacemaker-remoted >/dev/null 2>&1"
+      : `grep -Eq '<primitive[^>]*type="remote"|name="remote-node"|<bundle[ >]' ${sq(cib)} 2>/dev/null`;
+  const why =
+    `haforge: refusing to replace ${live}: the cluster uses it for its Pacemaker Remote connections` +
+    (role === "remote" ? " (pacemaker-remoted runs here)" : " (the CIB has remote or guest nodes)") +
+    `, and a node and a remote with different keys cannot connect (the remote node would be fenced). To change ` +
+    `the key: stop the remote connection resources (crm resource stop <remote>), stop pacemaker_remote on the ` +
+    `remote nodes, remove ${live} on every node and remote node, run haforge again (it writes the key everywhere), ` +
+    `restart Pacemaker on the cluster nodes one at a time, then start the connection resources. See ${KEY_CHANGE_DOC}.`;
+  return `${keySizeCheck(PACEMAKER_KEY_BYTES)} && { [ ! -e ${l} ] || cmp -s {file} ${l} || ! ${inUse} || { echo ${sq(why)} >&2; exit 1; }; }`;
+}
+
 /** Fence device parameters that usually carry credentials: the CIB then counts as a secret file. */
 const CREDENTIAL_PARAM = /pass|secret|key|token|community/i;
 
@@ -182,6 +240,25 @@ function membershipAction(cluster: PacemakerClusterPlan, host: string): ClusterA
     delete: `corosync-cfgtool -R && crm_node --force -R ${q}`,
     dependsOn: [],
     triggers: [],
+    secret: false,
+  };
+}
+
+/**
+ * "The cluster's keys are in place on this node": a bootstrap action, so it runs after the node's
+ * files and before its corosync and pacemaker restarts — the order a key's `notify` used to give,
+ * without the restart a written key would cause.
+ */
+function keysInPlaceAction(cluster: PacemakerClusterPlan, host: string, corosync: boolean, pacemaker: boolean): ClusterAction {
+  const paths = [...(corosync ? [COROSYNC_AUTHKEY] : []), ...(pacemaker ? [PACEMAKER_AUTHKEY] : [])];
+  return {
+    id: `pacemaker:${cluster.name}:keys:${host}`,
+    host,
+    phase: "bootstrap",
+    description: `the keys of cluster ${cluster.name} are in place on ${host} before its daemons start (${paths.join(", ")})`,
+    create: paths.map((p) => `test -s ${p}`).join(" && "),
+    dependsOn: [],
+    triggers: paths,
     secret: false,
   };
 }
@@ -230,13 +307,16 @@ function renderCluster(ctx: RenderContext, cluster: PacemakerClusterPlan): Rende
         owner: "root",
         group: "root",
         secret: true,
-        validate: keySizeCheck(COROSYNC_KEY_BYTES),
-        notify: ["corosync"],
+        // Never replaces another key (corosyncKeyValidate), so writing it restarts nothing: a new
+        // node's corosync reads it at its first start, which waits for it (the keys action below).
+        validate: corosyncKeyValidate(),
+        notify: [],
       });
     }
     if (remotes.length) {
-      files.push(pacemakerAuthkey(host, materials[pacemakerKeyMaterial(cluster.name)], "pacemaker"));
+      files.push(pacemakerAuthkey(host, materials[pacemakerKeyMaterial(cluster.name)], "node"));
     }
+    if (crypto || remotes.length) actions.push(keysInPlaceAction(cluster, host, crypto, remotes.length > 0));
     files.push(
       {
         host,
@@ -335,7 +415,7 @@ function renderCluster(ctx: RenderContext, cluster: PacemakerClusterPlan): Rende
   }
 
   for (const remote of remotes) {
-    files.push(pacemakerAuthkey(remote, materials[pacemakerKeyMaterial(cluster.name)], "pacemaker_remote"));
+    files.push(pacemakerAuthkey(remote, materials[pacemakerKeyMaterial(cluster.name)], "remote"));
     const d = packagedDaemon({
       host: remote,
       init: initOf(plan, remote),
@@ -356,7 +436,7 @@ function renderCluster(ctx: RenderContext, cluster: PacemakerClusterPlan): Rende
 
   const first = cluster.nodes[0];
   if (first) {
-    const members = actions.map((a) => a.id);
+    const members = actions.filter((a) => a.phase !== "bootstrap").map((a) => a.id);
     actions.push({
       id: `pacemaker:${cluster.name}:cib`,
       host: first.host,
@@ -408,8 +488,13 @@ export const renderPart: Pick<ServiceModule, "render" | "materials"> = {
   },
 };
 
-/** /etc/pacemaker/authkey: shared by cluster nodes and pacemaker_remote nodes (same material). */
-function pacemakerAuthkey(host: string, keyBase64: string | undefined, notify: string): FileSpec {
+/**
+ * /etc/pacemaker/authkey: shared by cluster nodes and pacemaker_remote nodes (same material).
+ * It is only written where it is not in use (pacemakerKeyValidate): a changed key used to restart
+ * pacemaker_remote on every remote node at once (no gate) and roll Pacemaker over the nodes, with
+ * nodes and remotes on different keys in between.
+ */
+function pacemakerAuthkey(host: string, keyBase64: string | undefined, role: "node" | "remote"): FileSpec {
   return {
     host,
     path: PACEMAKER_AUTHKEY,
@@ -419,7 +504,9 @@ function pacemakerAuthkey(host: string, keyBase64: string | undefined, notify: s
     owner: "hacluster",
     group: "haclient",
     secret: true,
-    validate: keySizeCheck(PACEMAKER_KEY_BYTES),
-    notify: [notify],
+    validate: pacemakerKeyValidate(role),
+    // A remote node: only written where pacemaker-remoted does not run, so its "restart" is the
+    // start that follows the key. A cluster node: the keys action orders it before Pacemaker.
+    notify: role === "remote" ? ["pacemaker_remote"] : [],
   };
 }
