@@ -321,7 +321,7 @@ function placeholderMaterial(type: string, variant: 0 | 1 = 0, key = ""): string
     generateMaterial(
       type === "rsa-keypair"
         ? { type, bits: 2048, comment: `placeholder${variant || ""}` }
-        : { type: "syncthing-cert", commonName: variant ? "syncthing-b" : "syncthing" },
+        : { type: "syncthing-cert", commonName: variant ? "placeholder-b" : "placeholder" },
     ),
   );
 }

@@ -1,11 +1,13 @@
 /**
- * The typed components, one per service (docs/architecture.md, house style: thin class — super(type, name, args, opts),
- * a pure exported create function, registerOutputs). Each can be used alone from another Pulumi
- * program (pass the inventory and secrets, or a ClusterContext shared by an HaCluster).
+ * The service components, one per registered service with a `component` spec (docs/architecture.md,
+ * "A service"). Each can be used alone from another Pulumi program (pass the inventory and
+ * secrets, or a ClusterContext shared by an HaCluster).
  */
 import * as pulumi from "@pulumi/pulumi";
 import { prepareCluster, type ClusterContext, type HaClusterArgs } from "./cluster-context";
 import { createServiceResources, type ServiceResources } from "./service-resources";
+import { deployOrder } from "../src/services/registry";
+import type { ServiceModule } from "../src/services/types";
 
 export interface ServiceComponentArgs extends Partial<HaClusterArgs> {
   /** A context prepared by an HaCluster; when absent, `inventory` (and secrets) are required. */
@@ -33,14 +35,32 @@ export function createServicePart(
   return createServiceResources(name, parent, ctx, part, dependsOn);
 }
 
-abstract class ServiceComponent extends pulumi.ComponentResource {
+/**
+ * One service's component, built from its `component` spec (src/services/types.ts): type token,
+ * name and outputs come from the service folder, so adding a service needs nothing here.
+ * `new ServiceComponent(rabbitmqService, "mq", { inventory })` deploys one service alone.
+ */
+export class ServiceComponent extends pulumi.ComponentResource {
+  readonly service: string;
   readonly resources: ServiceResources;
+  /** The service's outputs (ServiceComponentSpec.outputs and addressOutputs), by name. */
+  readonly outputs: Readonly<Record<string, pulumi.Output<unknown>>>;
   protected readonly ctx: ClusterContext;
 
-  protected constructor(type: string, service: string, name: string, args: ServiceComponentArgs, opts?: pulumi.ComponentResourceOptions) {
-    super(type, name, {}, opts);
+  constructor(service: ServiceModule, name: string, args: ServiceComponentArgs, opts?: pulumi.ComponentResourceOptions) {
+    const spec = service.component;
+    if (!spec) throw new Error(`${name}: the ${service.name} service has no component`);
+    super(spec.type, name, {}, opts);
+    this.service = service.name;
     this.ctx = contextOf(name, args, this);
-    this.resources = createServicePart(name, this, this.ctx, service, args.dependsOn ?? []);
+    this.resources = createServicePart(name, this, this.ctx, service.name, args.dependsOn ?? []);
+    const outputs: Record<string, pulumi.Output<unknown>> = {};
+    for (const [k, v] of Object.entries(spec.outputs?.(this.ctx.plan) ?? {})) outputs[k] = pulumi.output(v);
+    // Addresses from the plan with the deploy-time host addresses.
+    const address = spec.addressOutputs;
+    if (address) for (const k of Object.keys(address(this.ctx.plan))) outputs[k] = this.ctx.realPlan.apply((p) => address(p)[k]);
+    this.outputs = outputs;
+    this.registerOutputs(outputs);
   }
 
   /** Every resource of this component, for dependsOn from later components. */
@@ -49,121 +69,24 @@ abstract class ServiceComponent extends pulumi.ComponentResource {
   }
 }
 
-export class AppTier extends ServiceComponent {
-  readonly instanceGroups: pulumi.Output<{ name: string; instances: string[] }[]>;
-  readonly isolatedGroups: pulumi.Output<{ name: string; controller: string; instances: string[] }[]>;
-  constructor(name: string, args: ServiceComponentArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("haforge:tower:AppTier", "tower", name, args, opts);
-    this.instanceGroups = pulumi.output(this.ctx.plan.instanceGroups.map((g) => ({ name: g.name, instances: [...g.instances] })));
-    this.isolatedGroups = pulumi.output(
-      this.ctx.plan.isolatedGroups.map((g) => ({ name: g.name, controller: g.controller, instances: [...g.instances] })),
+/**
+ * Every service's component, in deploy order (src/services/registry.ts), each depending on the
+ * resources of the services its spec names in `after`.
+ */
+export function createServiceComponents(
+  name: string,
+  context: ClusterContext,
+  opts: pulumi.ComponentResourceOptions,
+): ReadonlyMap<string, ServiceComponent> {
+  const created = new Map<string, ServiceComponent>();
+  for (const service of deployOrder) {
+    const spec = service.component;
+    if (!spec) continue;
+    const dependsOn = (spec.after ?? []).flatMap((s) => created.get(s)?.all ?? []);
+    created.set(
+      service.name,
+      new ServiceComponent(service, `${name}-${spec.suffix}`, { context, ...(spec.after ? { dependsOn } : {}) }, opts),
     );
-    this.registerOutputs({ instanceGroups: this.instanceGroups, isolatedGroups: this.isolatedGroups });
   }
-}
-
-export class RabbitMqCluster extends ServiceComponent {
-  readonly nodeNames: pulumi.Output<string[]>;
-  /** amqp://user@host:port/vhost per node, without the password. */
-  readonly amqpUrls: pulumi.Output<string[]>;
-  constructor(name: string, args: ServiceComponentArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("haforge:rabbitmq:RabbitMqCluster", "rabbitmq", name, args, opts);
-    const r = this.ctx.plan.rabbitmq;
-    this.nodeNames = pulumi.output(r ? r.nodes.map((n) => n.nodeName) : []);
-    // Addresses from the plan with the deploy-time host addresses.
-    this.amqpUrls = this.ctx.realPlan.apply((p) => {
-      const rr = p.rabbitmq;
-      return rr
-        ? rr.nodes.map((n) => `amqp://${encodeURIComponent(rr.username)}@${n.address}:${rr.port}/${encodeURIComponent(rr.vhost)}`)
-        : [];
-    });
-    this.registerOutputs({ nodeNames: this.nodeNames, amqpUrls: this.amqpUrls });
-  }
-}
-
-export class PacemakerCluster extends ServiceComponent {
-  readonly clusters: pulumi.Output<{ name: string; nodes: string[]; quorum: number; expectedVotes: number }[]>;
-  constructor(name: string, args: ServiceComponentArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("haforge:pacemaker:PacemakerCluster", "pacemaker", name, args, opts);
-    this.clusters = pulumi.output(
-      this.ctx.plan.pacemakerClusters.map((c) => ({
-        name: c.name,
-        nodes: c.nodes.map((n) => n.host),
-        quorum: c.quorum.quorum,
-        expectedVotes: c.quorum.expectedVotes,
-      })),
-    );
-    this.registerOutputs({ clusters: this.clusters });
-  }
-}
-
-export class KeepalivedVip extends ServiceComponent {
-  readonly vips: pulumi.Output<{ name: string; address: string; prefix: number; interface: string; routerId: number }[]>;
-  constructor(name: string, args: ServiceComponentArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("haforge:keepalived:KeepalivedVip", "keepalived", name, args, opts);
-    this.vips = pulumi.output(
-      this.ctx.plan.keepalived.map((k) => ({
-        name: k.name,
-        address: k.vip,
-        prefix: k.prefix,
-        interface: k.interface,
-        routerId: k.routerId,
-      })),
-    );
-    this.registerOutputs({ vips: this.vips });
-  }
-}
-
-export class HaproxyBalancer extends ServiceComponent {
-  readonly frontends: pulumi.Output<{ name: string; bind: string; backend: string }[]>;
-  constructor(name: string, args: ServiceComponentArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("haforge:haproxy:HaproxyBalancer", "haproxy", name, args, opts);
-    this.frontends = pulumi.output(
-      (this.ctx.plan.haproxy?.frontends ?? []).map((f) => ({ name: f.name, bind: f.bind, backend: f.backend })),
-    );
-    this.registerOutputs({ frontends: this.frontends });
-  }
-}
-
-export class QuorumStore extends ServiceComponent {
-  readonly endpoints: pulumi.Output<string[]>;
-  constructor(name: string, args: ServiceComponentArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("haforge:quorumstore:QuorumStore", "quorum-store", name, args, opts);
-    this.endpoints = this.ctx.realPlan.apply((p) => [...(p.quorumStore?.endpoints ?? [])]);
-    this.registerOutputs({ endpoints: this.endpoints });
-  }
-}
-
-export class PostgresHa extends ServiceComponent {
-  /** host:port clients use (the VIP, or the local stolon proxy). */
-  readonly endpoint: pulumi.Output<string | undefined>;
-  constructor(name: string, args: ServiceComponentArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("haforge:postgres:PostgresHa", "postgres", name, args, opts);
-    this.endpoint = this.ctx.realPlan.apply((p) => p.postgres?.endpoint);
-    this.registerOutputs({ endpoint: this.endpoint });
-  }
-}
-
-export class SyncthingFolder extends ServiceComponent {
-  readonly folders: pulumi.Output<{ id: string; path: string; hosts: string[] }[]>;
-  constructor(name: string, args: ServiceComponentArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("haforge:syncthing:SyncthingFolder", "syncthing", name, args, opts);
-    this.folders = pulumi.output((this.ctx.plan.syncthing?.folders ?? []).map((f) => ({ id: f.id, path: f.path, hosts: [...f.hosts] })));
-    this.registerOutputs({ folders: this.folders });
-  }
-}
-
-export class ActivePassiveApp extends ServiceComponent {
-  readonly apps: pulumi.Output<{ name: string; vip: string; active: string; passive: string[] }[]>;
-  constructor(name: string, args: ServiceComponentArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("haforge:activepassive:ActivePassiveApp", "active-passive", name, args, opts);
-    // The node asked to be active (`active`), else the one that starts active.
-    this.apps = pulumi.output(
-      this.ctx.plan.activePassive.map((a) => {
-        const active = a.active ?? a.hosts[0]!;
-        return { name: a.name, vip: a.vip, active, passive: a.hosts.filter((h) => h !== active) };
-      }),
-    );
-    this.registerOutputs({ apps: this.apps });
-  }
+  return created;
 }

@@ -1,7 +1,7 @@
 /**
  * Every service, in plan order: a later service's plan step sees the slices of the earlier ones
  * (RabbitMQ needs the Tower instances; HAProxy defaults to the keepalived hosts; Postgres to the
- * quorum store). Adding a service = its folder + its templates folder + one line here.
+ * quorum store). Adding a service = its folder + its templates folder + a line in each list here.
  */
 import type { ServiceModule } from "./types";
 import { towerService } from "./tower";
@@ -24,4 +24,22 @@ export const services: readonly ServiceModule[] = [
   postgresService,
   syncthingService,
   activePassiveService,
+];
+
+/**
+ * The order the Pulumi program declares the services' components in: a service after those its
+ * component spec names in `after` (Postgres after its quorum store, Tower after its broker and
+ * database). It is also the order membership actions are chained across services (one at a
+ * time; destroy removes members in reverse), so it changes only with care.
+ */
+export const deployOrder: readonly ServiceModule[] = [
+  quorumStoreService,
+  pacemakerService,
+  keepalivedService,
+  haproxyService,
+  postgresService,
+  rabbitmqService,
+  syncthingService,
+  activePassiveService,
+  towerService,
 ];

@@ -48,8 +48,28 @@ export interface KubernetesRenderResult {
   readonly manifests: readonly Record<string, unknown>[];
 }
 
+/**
+ * How the Pulumi layer deploys a service (components/service-components.ts builds one component
+ * per service from this; nothing in components/ names a service). Pure data and functions over
+ * the plan: the service layer loads no Pulumi module.
+ */
+export interface ServiceComponentSpec {
+  /** The component's Pulumi type token (part of every child's URN: never change it). */
+  readonly type: string;
+  /** The component is named `<cluster>-<suffix>` (part of every child's name: never change it). */
+  readonly suffix: string;
+  /** Services whose resources must all exist before this one's are created (dependsOn). */
+  readonly after?: readonly string[];
+  /** Outputs computed from the plan made when the program starts (names, groups, counts). */
+  readonly outputs?: (plan: ClusterPlan) => Record<string, unknown>;
+  /** Outputs that report an address: computed from the plan with the deploy-time addresses. */
+  readonly addressOutputs?: (plan: ClusterPlan) => Record<string, unknown>;
+}
+
 export interface ServiceModule {
   readonly name: string;
+  /** Its Pulumi component. Absent: a service with nothing to deploy (it must render nothing). */
+  readonly component?: ServiceComponentSpec;
   /** Derived facts and findings. Absent: the service contributes nothing to the plan. */
   plan?(ctx: PlanContext): PlanStep;
   /** Material this service needs generated once (keys, certs). */

@@ -9,5 +9,16 @@ import { renderPart } from "./render";
 export const activePassiveService: ServiceModule = {
   name: "active-passive",
   plan,
+  component: {
+    type: "haforge:activepassive:ActivePassiveApp",
+    suffix: "app",
+    // The node asked to be active (`active`), else the one that starts active.
+    outputs: (p) => ({
+      apps: p.activePassive.map((a) => {
+        const active = a.active ?? a.hosts[0]!;
+        return { name: a.name, vip: a.vip, active, passive: a.hosts.filter((h) => h !== active) };
+      }),
+    }),
+  },
   ...renderPart,
 };

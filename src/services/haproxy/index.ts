@@ -9,5 +9,10 @@ import { renderPart } from "./render";
 export const haproxyService: ServiceModule = {
   name: "haproxy",
   plan,
+  component: {
+    type: "haforge:haproxy:HaproxyBalancer",
+    suffix: "haproxy",
+    outputs: (p) => ({ frontends: (p.haproxy?.frontends ?? []).map((f) => ({ name: f.name, bind: f.bind, backend: f.backend })) }),
+  },
   ...renderPart,
 };

@@ -9,5 +9,12 @@ import { renderPart } from "./render";
 export const keepalivedService: ServiceModule = {
   name: "keepalived",
   plan,
+  component: {
+    type: "haforge:keepalived:KeepalivedVip",
+    suffix: "vip",
+    outputs: (p) => ({
+      vips: p.keepalived.map((k) => ({ name: k.name, address: k.vip, prefix: k.prefix, interface: k.interface, routerId: k.routerId })),
+    }),
+  },
   ...renderPart,
 };

@@ -9,5 +9,17 @@ import { renderPart } from "./render";
 export const pacemakerService: ServiceModule = {
   name: "pacemaker",
   plan,
+  component: {
+    type: "haforge:pacemaker:PacemakerCluster",
+    suffix: "pacemaker",
+    outputs: (p) => ({
+      clusters: p.pacemakerClusters.map((c) => ({
+        name: c.name,
+        nodes: c.nodes.map((n) => n.host),
+        quorum: c.quorum.quorum,
+        expectedVotes: c.quorum.expectedVotes,
+      })),
+    }),
+  },
   ...renderPart,
 };

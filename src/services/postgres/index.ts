@@ -11,6 +11,13 @@ import { kubernetesPart } from "./kubernetes";
 export const postgresService: ServiceModule = {
   name: "postgres",
   plan,
+  component: {
+    type: "haforge:postgres:PostgresHa",
+    suffix: "postgres",
+    after: ["quorum-store"],
+    /** host:port clients use (the VIP, or the local stolon proxy). */
+    addressOutputs: (p) => ({ endpoint: p.postgres?.endpoint }),
+  },
   ...renderPart,
   ...kubernetesPart,
 };

@@ -9,5 +9,10 @@ import { renderPart } from "./render";
 export const quorumStoreService: ServiceModule = {
   name: "quorum-store",
   plan,
+  component: {
+    type: "haforge:quorumstore:QuorumStore",
+    suffix: "store",
+    addressOutputs: (p) => ({ endpoints: [...(p.quorumStore?.endpoints ?? [])] }),
+  },
   ...renderPart,
 };

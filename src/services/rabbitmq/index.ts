@@ -4,6 +4,7 @@
  * src/services/registry.ts lists it.
  */
 import type { ServiceModule } from "../types";
+import { amqpUrls } from "../../plan/summary";
 import { plan } from "./plan";
 import { renderPart } from "./render";
 import { kubernetesPart } from "./kubernetes";
@@ -11,6 +12,13 @@ import { kubernetesPart } from "./kubernetes";
 export const rabbitmqService: ServiceModule = {
   name: "rabbitmq",
   plan,
+  component: {
+    type: "haforge:rabbitmq:RabbitMqCluster",
+    suffix: "rabbitmq",
+    outputs: (p) => ({ nodeNames: p.rabbitmq ? p.rabbitmq.nodes.map((n) => n.nodeName) : [] }),
+    /** amqp://user@host:port/vhost per node, without the password. */
+    addressOutputs: (p) => ({ amqpUrls: amqpUrls(p) }),
+  },
   ...renderPart,
   ...kubernetesPart,
 };

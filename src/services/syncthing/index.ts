@@ -9,5 +9,10 @@ import { renderPart } from "./render";
 export const syncthingService: ServiceModule = {
   name: "syncthing",
   plan,
+  component: {
+    type: "haforge:syncthing:SyncthingFolder",
+    suffix: "syncthing",
+    outputs: (p) => ({ folders: (p.syncthing?.folders ?? []).map((f) => ({ id: f.id, path: f.path, hosts: [...f.hosts] })) }),
+  },
   ...renderPart,
 };

@@ -11,6 +11,15 @@ import { kubernetesPart } from "./kubernetes";
 export const towerService: ServiceModule = {
   name: "tower",
   plan,
+  component: {
+    type: "haforge:tower:AppTier",
+    suffix: "tower",
+    after: ["rabbitmq", "postgres"],
+    outputs: (p) => ({
+      instanceGroups: p.instanceGroups.map((g) => ({ name: g.name, instances: [...g.instances] })),
+      isolatedGroups: p.isolatedGroups.map((g) => ({ name: g.name, controller: g.controller, instances: [...g.instances] })),
+    }),
+  },
   ...renderPart,
   ...kubernetesPart,
 };

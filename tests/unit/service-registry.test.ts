@@ -1,0 +1,43 @@
+/**
+ * The registry is the one place a service is listed: every service that renders has a Pulumi
+ * component spec, the deploy order lists each service once and after the services it depends on,
+ * and nothing in components/ names a service (the components are built from the registry).
+ */
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { deployOrder, services } from "../../src/services/registry";
+import { ROOT } from "../helpers/cli";
+
+describe("service registry", () => {
+  test("every service that renders for SSH hosts has a component spec, with a unique type and name", () => {
+    const missing = services.filter((s) => s.render && !s.component).map((s) => s.name);
+    assert.deepEqual(missing, []);
+    const specs = services.flatMap((s) => (s.component ? [s.component] : []));
+    assert.equal(new Set(specs.map((c) => c.type)).size, specs.length, "component types are unique");
+    assert.equal(new Set(specs.map((c) => c.suffix)).size, specs.length, "component names are unique");
+  });
+
+  test("the deploy order lists every service once, each after the services it depends on", () => {
+    assert.deepEqual(deployOrder.map((s) => s.name).sort(), services.map((s) => s.name).sort());
+    const names = new Set(services.map((s) => s.name));
+    deployOrder.forEach((s, i) => {
+      for (const dep of s.component?.after ?? []) {
+        assert.ok(names.has(dep), `${s.name} depends on an unknown service ${dep}`);
+        assert.ok(deployOrder.findIndex((x) => x.name === dep) < i, `${s.name} is deployed before ${dep}`);
+      }
+    });
+  });
+
+  test("components/ names no service and no component type (they come from the registry)", () => {
+    const dir = join(ROOT, "components");
+    const words = [...services.map((s) => s.name), ...services.flatMap((s) => (s.component ? [s.component.type] : []))];
+    const found: string[] = [];
+    for (const f of readdirSync(dir).filter((x) => x.endsWith(".ts"))) {
+      const text = readFileSync(join(dir, f), "utf8");
+      for (const w of words) if (text.includes(`"${w}"`) || text.includes(`'${w}'`) || text.includes(`\`${w}\``)) found.push(`${f}: ${w}`);
+    }
+    assert.deepEqual(found, []);
+  });
+});
