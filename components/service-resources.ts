@@ -223,6 +223,8 @@ export function createServiceResources(
     const chain: HostAction[] = [];
     for (const s of sorted) {
       const notifying = (byHost.get(s.host) ?? []).filter((f) => f.spec.notify.includes(s.name));
+      // read at a new member's first start only: waited for, never a trigger
+      const seeds = (byHost.get(s.host) ?? []).filter((f) => f.spec.neededAtStart?.includes(s.name) && !f.spec.notify.includes(s.name));
       const prev = chain[chain.length - 1];
       const cmd = cheapConstruction(
         () =>
@@ -237,7 +239,16 @@ export function createServiceResources(
               rerun: "triggers",
               description: `restart ${s.name}`,
             },
-            { parent, dependsOn: [...notifying.map((f) => f.res), ...bootstrapOn(s.host), ...(prev ? [prev] : []), ...dependsOn] },
+            {
+              parent,
+              dependsOn: [
+                ...notifying.map((f) => f.res),
+                ...seeds.map((f) => f.res),
+                ...bootstrapOn(s.host),
+                ...(prev ? [prev] : []),
+                ...dependsOn,
+              ],
+            },
           ),
       );
       chain.push(cmd);

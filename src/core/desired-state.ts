@@ -32,6 +32,12 @@ export interface FileSpec {
   readonly validate?: string;
   /** Service names (ServiceSpec.name on the same host) to reload/restart when this file changes. */
   readonly notify: readonly string[];
+  /**
+   * Services (on the same host) that read this file only when they start as a NEW member (a
+   * cluster-formation seed list: RabbitMQ's classic_config nodes). Their start waits for the
+   * file, but a change restarts nothing: the members that run never read it again. @default []
+   */
+  readonly neededAtStart?: readonly string[];
 }
 
 export interface ServiceSpec {

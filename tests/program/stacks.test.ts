@@ -215,6 +215,31 @@ for (const stack of stacks) {
       if (analysis.plan!.haproxy) assert.ok(checked > 0, "the HAProxy sysctl bootstrap is checked");
     });
 
+    it("starts a service after the files it reads at a new member's first start, without following them (no restart on change)", () => {
+      let checked = 0;
+      for (const part of renderByService(analysis.plan!, {}, {})) {
+        for (const f of part.files.filter((x) => x.neededAtStart?.length)) {
+          const file = files().find((r) => unwrap(unwrap(r.raw).connection).host === f.host && unwrap(r.raw).path === f.path);
+          assert.ok(file, `${f.host}:${f.path} has a RemoteFile`);
+          for (const svc of f.neededAtStart!) {
+            const r: RecordedResource | undefined = commands().find(
+              (c) => c.parent === file.parent && c.name.endsWith(`-restart-${svc}-${f.host}`),
+            );
+            assert.ok(r, `restart of ${svc} on ${f.host}`);
+            assert.ok(r.dependencies.includes(file.urn), `${r.name} waits for ${f.path}`);
+            const following = part.files.filter((x) => x.host === f.host && x.notify.includes(svc)).length;
+            assert.equal(
+              (unwrap(unwrap(r.raw).triggers) as unknown[]).length,
+              following,
+              `${r.name} follows only the files that notify it`,
+            );
+            checked++;
+          }
+        }
+      }
+      if (analysis.plan!.rabbitmq) assert.ok(checked > 0, "RabbitMQ's classic_config seed list is checked");
+    });
+
     it("never sends a secret value in plaintext", () => {
       assert.ok(run.secretValues.length > 0 || stack === "none");
       for (const r of run.resources) {

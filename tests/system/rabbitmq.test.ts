@@ -31,6 +31,7 @@ import type { FileSpec } from "../../src/core/desired-state";
 import { renderTemplate } from "../../src/render/templates";
 import { RABBITMQ_CONF_VALIDATE } from "../../src/services/rabbitmq/conf-check";
 import {
+  CLUSTER_FORMATION_CONF,
   DEFINITIONS_PATH,
   ENABLED_PLUGINS,
   ERLANG_COOKIE,
@@ -232,7 +233,7 @@ describe("rabbitmq: a real 3.10 node with the rendered files", { timeout: 240_00
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("the offline check (RabbitMQ's Cuttlefish + schemas) accepts the rendered rabbitmq.conf and rejects 3.11's default_queue_type", () => {
+  it("the offline check (RabbitMQ's Cuttlefish + schemas) accepts the rendered rabbitmq.conf and conf.d seed list, rejects 3.11's default_queue_type", () => {
     const run = (f: string) => spawnSync("sh", ["-c", RABBITMQ_CONF_VALIDATE.replace("{file}", f)], { encoding: "utf8", timeout: 20_000 });
     const good = run(paths.conf);
     assert.equal(good.status, 0, good.stderr);
@@ -243,6 +244,16 @@ describe("rabbitmq: a real 3.10 node with the rendered files", { timeout: 240_00
     const missing = join(dir, "missing-defs.conf");
     writeFileSync(missing, readFileSync(paths.conf, "utf8").replace(paths.definitions, join(dir, "nope.json")));
     assert.equal(run(missing).status, 1);
+    // conf.d's cluster formation file (the classic_config seed list) by the same check; a
+    // misspelt key in it is refused
+    const three = renderPart.render!({ plan: threeNodePlan(), secrets: SECRETS, materials: {}, template: renderTemplate });
+    const seeds = three.files.find((f) => f.host === "rmq1" && f.path === CLUSTER_FORMATION_CONF)!;
+    const seedsFile = join(dir, "10-haforge-cluster-formation.conf");
+    writeFileSync(seedsFile, seeds.content);
+    const ok = run(seedsFile);
+    assert.equal(ok.status, 0, ok.stderr);
+    writeFileSync(seedsFile, seeds.content.replace("classic_config.nodes.2", "classic_config.node.2"));
+    assert.equal(run(seedsFile).status, 1);
   });
 
   it("rabbitmq-env.conf passes its validate (sh -n); the service definitions pass systemd's and supervisor's parsers", () => {

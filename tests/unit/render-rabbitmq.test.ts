@@ -10,6 +10,7 @@ import type { ClusterPlan } from "../../src/plan/types";
 import { renderTemplate } from "../../src/render/templates";
 import { rabbitPasswordHash } from "../../src/services/rabbitmq/definitions";
 import {
+  CLUSTER_FORMATION_CONF,
   DEFINITIONS_PATH,
   ENABLED_PLUGINS,
   ERLANG_COOKIE,
@@ -44,7 +45,7 @@ describe("rabbitmq render: files per node", () => {
   const plan = threeNodePlan();
   const r = render(plan);
 
-  it("renders the same six files on every node, the unit for the host's init system", () => {
+  it("renders the same seven files on every node, the unit for the host's init system", () => {
     for (const h of RMQ_HOSTS) {
       // systemd: Debian's rabbitmq-server.service as packaged; supervisor: a program file.
       const unit = h.init === "systemd" ? [] : ["/etc/supervisor/conf.d/rabbitmq-server.conf"];
@@ -52,22 +53,41 @@ describe("rabbitmq render: files per node", () => {
         .filter((f) => f.host === h.name)
         .map((f) => f.path)
         .sort();
-      assert.deepEqual(paths, [DEFINITIONS_PATH, ENABLED_PLUGINS, RABBITMQ_ENV_CONF, RABBITMQ_CONF, ...unit, ERLANG_COOKIE].sort());
+      assert.deepEqual(
+        paths,
+        [DEFINITIONS_PATH, ENABLED_PLUGINS, RABBITMQ_ENV_CONF, RABBITMQ_CONF, CLUSTER_FORMATION_CONF, ...unit, ERLANG_COOKIE].sort(),
+      );
     }
   });
 
-  it("rabbitmq.conf: classic_config lists every node in plan order, the port, partition handling, definitions", () => {
+  it("conf.d cluster formation: classic_config lists every node in plan order; a change restarts nothing, a new node's start waits for it", () => {
+    for (const h of RMQ_HOSTS) {
+      const f = file(r.files, h.name, CLUSTER_FORMATION_CONF);
+      const entries = confEntries(f.content);
+      assert.deepEqual(entries, [
+        ["cluster_formation.peer_discovery_backend", "classic_config"],
+        ...RMQ_HOSTS.map((x, i): [string, string] => [`cluster_formation.classic_config.nodes.${i + 1}`, `rabbit@${x.address}`]),
+      ]);
+      assert.deepEqual(f.notify, [], "peer discovery runs on a blank node's first boot only: no restart of running nodes");
+      assert.deepEqual(f.neededAtStart, ["rabbitmq-server"]);
+      assert.ok(f.validate, "checked by RabbitMQ's Cuttlefish like rabbitmq.conf");
+      // no key of rabbitmq.conf is repeated here (conf.d is read after it and would override)
+      const main = confEntries(file(r.files, h.name, RABBITMQ_CONF).content).map(([k]) => k);
+      assert.deepEqual(
+        entries.filter(([k]) => main.includes(k)),
+        [],
+      );
+    }
+  });
+
+  it("rabbitmq.conf: the port, partition handling, definitions", () => {
     for (const h of RMQ_HOSTS) {
       const entries = confEntries(file(r.files, h.name, RABBITMQ_CONF).content);
       const keys = entries.map(([k]) => k);
       assert.equal(new Set(keys).size, keys.length, "no key twice");
       const get = (k: string) => entries.find(([x]) => x === k)?.[1];
       assert.equal(get("listeners.tcp.default"), "5672");
-      assert.equal(get("cluster_formation.peer_discovery_backend"), "classic_config");
-      assert.deepEqual(
-        entries.filter(([k]) => k.startsWith("cluster_formation.classic_config.nodes.")),
-        RMQ_HOSTS.map((x, i) => [`cluster_formation.classic_config.nodes.${i + 1}`, `rabbit@${x.address}`]),
-      );
+      assert.equal(get("cluster_formation.peer_discovery_backend"), undefined, "in conf.d");
       assert.equal(get("cluster_partition_handling"), "pause_minority");
       assert.equal(get("cluster_name"), "rmq-fixture");
       assert.equal(get("load_definitions"), DEFINITIONS_PATH);
@@ -240,7 +260,7 @@ describe("rabbitmq render: variants", () => {
     const env = file(r.files, "rmq2", RABBITMQ_ENV_CONF).content;
     assert.match(env, /^NODENAME=rabbit@rmq2$/m);
     assert.match(env, /^USE_LONGNAME=false$/m);
-    assert.match(file(r.files, "rmq1", RABBITMQ_CONF).content, /^cluster_formation\.classic_config\.nodes\.3 = rabbit@rmq3$/m);
+    assert.match(file(r.files, "rmq1", CLUSTER_FORMATION_CONF).content, /^cluster_formation\.classic_config\.nodes\.3 = rabbit@rmq3$/m);
   });
 
   it("no rabbitmq in the plan renders nothing", () => {
@@ -279,7 +299,7 @@ describe("rabbitmq render: over the example inventories (planCluster)", () => {
   it("tower-cluster.yaml: three nodes by internal IP, long names, roll group from the plan", () => {
     const r = render(planExample("tower-cluster.yaml"), secrets);
     assert.deepEqual([...new Set(r.files.map((f) => f.host))], ["towerA", "towerB", "towerC"]);
-    const conf = file(r.files, "towerB", RABBITMQ_CONF).content;
+    const conf = file(r.files, "towerB", CLUSTER_FORMATION_CONF).content;
     for (const ip of ["10.1.0.11", "10.1.0.12", "10.1.0.13"]) assert.match(conf, new RegExp(`= rabbit@${ip.replace(/\./g, "\\.")}$`, "m"));
     assert.match(file(r.files, "towerB", RABBITMQ_ENV_CONF).content, /^NODENAME=rabbit@10\.1\.0\.12\nUSE_LONGNAME=true$/m);
     assert.deepEqual([...new Set(r.services.map((s) => s.rollGroup))], ["rabbitmq"]);

@@ -18,6 +18,13 @@ import { RABBITMQ_CONF_VALIDATE } from "./conf-check";
 import { DEFINITIONS_PATH, definitionsJson, definitionsModel } from "./definitions";
 
 export const RABBITMQ_CONF = "/etc/rabbitmq/rabbitmq.conf";
+/**
+ * The peer-discovery seed list, in RabbitMQ's conf.d (read after rabbitmq.conf, RabbitMQ 3.9+:
+ * https://www.rabbitmq.com/configure.html#config-confd-directory). Peer discovery runs only on a
+ * blank node's first boot (https://www.rabbitmq.com/cluster-formation.html#peer-discovery-how-does-it-work),
+ * so a new node waits for this file but a changed list restarts no running node.
+ */
+export const CLUSTER_FORMATION_CONF = "/etc/rabbitmq/conf.d/10-haforge-cluster-formation.conf";
 export const RABBITMQ_ENV_CONF = "/etc/rabbitmq/rabbitmq-env.conf";
 export const ENABLED_PLUGINS = "/etc/rabbitmq/enabled_plugins";
 /** The server reads the cookie from $HOME of the user it runs as (rabbitmq, HOME=/var/lib/rabbitmq). */
@@ -46,17 +53,16 @@ function rollGroupFor(plan: ClusterPlan): string {
 }
 
 /**
- * What rabbitmq.conf.hbs needs; everything computed here, the template only formats. `nodeList`
- * is the classic_config node list, the same on every node: rendered once per cluster
- * (classicConfigNodes), not once per node.
+ * What rabbitmq.conf.hbs needs; everything computed here, the template only formats. The
+ * classic_config node list is in CLUSTER_FORMATION_CONF, the same on every node: rendered once
+ * per cluster (classicConfigNodes), not once per node.
  */
-export function rabbitmqConfModel(plan: ClusterPlan, rmq: RabbitMqPlan, node: RabbitMqNode, nodeList: Fragment) {
+export function rabbitmqConfModel(plan: ClusterPlan, rmq: RabbitMqPlan, node: RabbitMqNode) {
   const guestIsOurs = rmq.username === "guest";
   return {
     clusterName: plan.name,
     nodeName: node.nodeName,
     port: rmq.port,
-    nodeList,
     partitionHandling: rmq.partitionHandling,
     vhost: rmq.vhost,
     username: rmq.username,
@@ -147,13 +153,26 @@ function render(ctx: RenderContext): RenderResult {
       {
         host,
         path: RABBITMQ_CONF,
-        content: ctx.template("rabbitmq", "rabbitmq.conf.hbs", rabbitmqConfModel(plan, rmq, node, nodeList)),
+        content: ctx.template("rabbitmq", "rabbitmq.conf.hbs", rabbitmqConfModel(plan, rmq, node)),
         mode: "0640",
         owner: "root",
         group: "rabbitmq",
         secret: false,
         validate: RABBITMQ_CONF_VALIDATE,
         notify: restart,
+      },
+      {
+        host,
+        path: CLUSTER_FORMATION_CONF,
+        content: ctx.template("rabbitmq", "cluster-formation.conf.hbs", { clusterName: plan.name, nodeList }),
+        mode: "0640",
+        owner: "root",
+        group: "rabbitmq",
+        secret: false,
+        validate: RABBITMQ_CONF_VALIDATE,
+        // Grow or shrink: the running nodes keep running; a new node boots with the list.
+        notify: [],
+        neededAtStart: restart,
       },
       {
         host,
