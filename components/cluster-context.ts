@@ -16,7 +16,7 @@ import { materialSources, type Materials as MaterialValues } from "../src/core/m
 import { MASK_SALT_SPEC } from "../src/core/masking";
 import { secretKey, type SecretValues } from "../src/core/secrets";
 import { Inventory, type InventoryInput } from "../src/inventory/schema";
-import { planCluster } from "../src/pipeline/plan";
+import { addressRules, planCluster } from "../src/pipeline/plan";
 import type { ClusterPlan, PlannedHost } from "../src/plan/types";
 import { Materials } from "../src/providers/materials";
 import { MembershipGuard } from "../src/providers/membership-guard";
@@ -125,16 +125,14 @@ const placeholderSecrets = (plan: ClusterPlan): SecretValues =>
   Object.fromEntries(collectSecretRefs(plan.inventory).map((r) => [secretKey(r), `placeholder-${secretKey(r)}`]));
 
 /**
- * Rules that judge host addresses. With deploy-time addresses (`hostAddresses`) the program-time
- * plan only sees placeholders, so these are deferred: the apply re-plans with the real addresses
+ * Rules that judge host addresses (the hosts' and each service's `addressRules`). With deploy-time
+ * addresses (`hostAddresses`) the program-time plan only sees placeholders, so these are deferred: the apply re-plans with the real addresses
  * and fails on any error before a single file's inputs resolve (so still no host is touched).
  */
-const ADDRESS_DEPENDENT =
-  /^(hosts\.(duplicate-address|invalid-address|duplicate-internal-address)|[a-z-]+\.(vip-outside-subnet|vip-is-host-address|vip-subnet-unchecked|unicast-peer-not-ip|duplicate-link-address))$/;
-
 function deferAddressRules(a: Analysis, deferred: boolean): Analysis {
   if (!deferred || a.plan || !a.inventory) return a;
-  const planned = planCluster(a.inventory, { ignore: (code) => ADDRESS_DEPENDENT.test(code) });
+  const rules = addressRules();
+  const planned = planCluster(a.inventory, { ignore: (code) => rules.has(code) });
   if (!planned.plan) return a;
   void pulumi.log.info("haforge: address rules are checked at deploy time, with the real host addresses");
   return { ...a, plan: planned.plan, findings: planned.findings, valid: true };

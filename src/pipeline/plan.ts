@@ -5,7 +5,7 @@
 import { hasErrors, sortFindings, type Finding } from "../core/findings";
 import type { Inventory } from "../inventory/schema";
 import { services } from "../services/registry";
-import { planHosts } from "../plan/hosts";
+import { HOST_ADDRESS_RULES, planHosts } from "../plan/hosts";
 import { packageFindings } from "../plan/packages";
 import type { ClusterPlan, PlanResult, PlannedHost } from "../plan/types";
 
@@ -17,6 +17,11 @@ export interface PlanOptions {
    * address rules when addresses are only known at deploy time; never by the CLI.
    */
   readonly ignore?: (code: string) => boolean;
+}
+
+/** Every finding code whose verdict depends on host addresses: the hosts' and each service's. */
+export function addressRules(): ReadonlySet<string> {
+  return new Set([...HOST_ADDRESS_RULES, ...services.flatMap((s) => s.addressRules ?? [])]);
 }
 
 export function planCluster(inventory: Inventory, opts: PlanOptions = {}): PlanResult {

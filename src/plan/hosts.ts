@@ -13,6 +13,13 @@ const ADDRESS_WITH_PORT = /^[A-Za-z0-9._-]+:[0-9]+$/;
 /** DNS names, IPv4, IPv6 (optionally with a zone), nothing else (no scheme, no user@, no spaces). */
 const ADDRESS_CHARS = /^[A-Za-z0-9._:%-]+$/;
 
+/** The host rules that judge addresses (ServiceModule.addressRules for the hosts). */
+export const HOST_ADDRESS_RULES: readonly string[] = [
+  "hosts.invalid-address",
+  "hosts.duplicate-address",
+  "hosts.duplicate-internal-address",
+];
+
 export function planHosts(inventory: Inventory): { hosts: Map<string, PlannedHost>; findings: Finding[] } {
   const findings: Finding[] = [];
   const hosts = new Map<string, PlannedHost>();

@@ -213,6 +213,9 @@ export interface VipPlacementCheck {
   readonly hints: { readonly outside: string; readonly noInterface: string; readonly unchecked: string };
 }
 
+/** The codes of vipPlacementFindings that judge addresses (for ServiceModule.addressRules). */
+export const vipPlacementAddressRules = (code: string): string[] => [`${code}.vip-outside-subnet`, `${code}.vip-subnet-unchecked`];
+
 /**
  * The VIP must sit in the subnet every host that may hold it has on the interface (placeVip):
  * the same three findings for every service that moves a VIP between hosts on its own

@@ -68,6 +68,12 @@ export interface ServiceComponentSpec {
 
 export interface ServiceModule {
   readonly name: string;
+  /**
+   * Finding codes of its plan step whose verdict depends on the hosts' addresses. When addresses
+   * are known only at deploy time (Pulumi `hostAddresses`), the program-time plan sees
+   * placeholders and skips these; the deploy-time plan judges them (components/cluster-context.ts).
+   */
+  readonly addressRules?: readonly string[];
   /** Its Pulumi component. Absent: a service with nothing to deploy (it must render nothing). */
   readonly component?: ServiceComponentSpec;
   /** Derived facts and findings. Absent: the service contributes nothing to the plan. */

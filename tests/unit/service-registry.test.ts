@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import { addressRules } from "../../src/pipeline/plan";
 import { deployOrder, services } from "../../src/services/registry";
 import { ROOT } from "../helpers/cli";
 
@@ -39,5 +40,30 @@ describe("service registry", () => {
       for (const w of words) if (text.includes(`"${w}"`) || text.includes(`'${w}'`) || text.includes(`\`${w}\``)) found.push(`${f}: ${w}`);
     }
     assert.deepEqual(found, []);
+  });
+
+  test("the address rules are exactly the codes the plan emits that judge host addresses", () => {
+    // Every code literal in src/ with an address-judging suffix, and the VIP placement codes of
+    // each service that calls vipPlacementFindings (`code: "<prefix>"`).
+    const SUFFIX =
+      /"([a-z-]+\.(?:vip-outside-subnet|vip-is-host-address|vip-subnet-unchecked|unicast-peer-not-ip|duplicate-link-address|invalid-address|duplicate-address|duplicate-internal-address))"/g;
+    const emitted = new Set<string>();
+    const walk = (dir: string): void => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        const p = join(dir, e.name);
+        if (e.isDirectory()) walk(p);
+        else if (p.endsWith(".ts")) {
+          // Not the declarations themselves: the service modules (index.ts) and the hosts' list.
+          if (p.endsWith("index.ts") && p.includes("/services/")) continue;
+          const text = readFileSync(p, "utf8").replace(/HOST_ADDRESS_RULES[^;]*;/, "");
+          for (const m of text.matchAll(SUFFIX)) emitted.add(m[1]!);
+          for (const m of text.matchAll(/vipPlacementFindings\([^]*?code: "([a-z-]+)"/g))
+            for (const suffix of ["vip-outside-subnet", "vip-subnet-unchecked"]) emitted.add(`${m[1]!}.${suffix}`);
+        }
+      }
+    };
+    walk(join(ROOT, "src"));
+    assert.ok(emitted.size >= 10, [...emitted].join(", "));
+    assert.deepEqual([...addressRules()].sort(), [...emitted].sort());
   });
 });

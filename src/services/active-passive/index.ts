@@ -2,6 +2,7 @@
  * The active-passive service: apps with built-in active/passive HA (dr-provision style). Its plan step (./plan.ts) and renderer (./render.ts);
  * src/services/registry.ts lists it.
  */
+import { vipPlacementAddressRules } from "../../plan/network";
 import type { ServiceModule } from "../types";
 import { plan } from "./plan";
 import { renderPart } from "./render";
@@ -9,6 +10,7 @@ import { renderPart } from "./render";
 export const activePassiveService: ServiceModule = {
   name: "active-passive",
   plan,
+  addressRules: ["active-passive.vip-is-host-address", ...vipPlacementAddressRules("active-passive")],
   component: {
     type: "haforge:activepassive:ActivePassiveApp",
     suffix: "app",

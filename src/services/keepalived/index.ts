@@ -2,6 +2,7 @@
  * The keepalived service: keepalived VRRP VIPs. Its plan step (./plan.ts) and renderer (./render.ts);
  * src/services/registry.ts lists it.
  */
+import { vipPlacementAddressRules } from "../../plan/network";
 import type { ServiceModule } from "../types";
 import { plan } from "./plan";
 import { renderPart } from "./render";
@@ -9,6 +10,7 @@ import { renderPart } from "./render";
 export const keepalivedService: ServiceModule = {
   name: "keepalived",
   plan,
+  addressRules: ["keepalived.vip-is-host-address", "keepalived.unicast-peer-not-ip", ...vipPlacementAddressRules("keepalived")],
   component: {
     type: "haforge:keepalived:KeepalivedVip",
     suffix: "vip",

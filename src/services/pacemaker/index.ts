@@ -9,6 +9,7 @@ import { renderPart } from "./render";
 export const pacemakerService: ServiceModule = {
   name: "pacemaker",
   plan,
+  addressRules: ["pacemaker.vip-is-host-address", "pacemaker.vip-outside-subnet", "pacemaker.duplicate-link-address"],
   component: {
     type: "haforge:pacemaker:PacemakerCluster",
     suffix: "pacemaker",
