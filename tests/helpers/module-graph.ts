@@ -51,12 +51,22 @@ export function parseLayers(markdown: string): Layer[] {
   return layers;
 }
 
+/** Whether a `where` entry names a file: a folder (`src/core/`), a file, or a file pattern whose `*` stands for one path segment (`src/services/<any>/plan-types.ts`). */
+function whereMatches(w: string, file: string): boolean {
+  if (w.includes("*")) {
+    const escape = (part: string): string => part.replace(/[.+?^$(){}|[\]\\]/g, "\\$&");
+    const body = w.split("*").map(escape).join("[^/]+");
+    return new RegExp("^" + body + (w.endsWith("/") ? "" : "$")).test(file);
+  }
+  return w.endsWith("/") ? file.startsWith(w) : file === w;
+}
+
 /** The layer owning a repository-relative file; the longest matching `where` wins. */
 export function layerOf(layers: readonly Layer[], file: string): Layer | undefined {
   let best: { layer: Layer; len: number } | undefined;
   for (const layer of layers) {
     for (const w of layer.where) {
-      const hit = w.endsWith("/") ? file.startsWith(w) : file === w;
+      const hit = whereMatches(w, file);
       if (hit && (!best || w.length > best.len)) best = { layer, len: w.length };
     }
   }

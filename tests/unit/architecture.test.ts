@@ -140,4 +140,16 @@ describe("the checker itself", () => {
     assert.equal(layerOf(L, "src/core/x/y.ts")?.name, "core");
     assert.equal(layerOf(L, "elsewhere.ts"), undefined);
   });
+
+  test("a `*` in `where` stands for one path segment (a service folder's plan types sit in the model layer)", () => {
+    const P: Layer[] = [
+      { rank: 3, name: "model", where: ["src/plan/", "src/services/*/plan-types.ts"] },
+      { rank: 5, name: "services", where: ["src/services/"] },
+    ];
+    assert.equal(layerOf(P, "src/services/tower/plan-types.ts")?.name, "model");
+    assert.equal(layerOf(P, "src/services/tower/plan.ts")?.name, "services");
+    assert.equal(layerOf(P, "src/services/tower/x/plan-types.ts")?.name, "services");
+    assert.equal(layerOf(P, "src/services/tower/plan-types.tsx")?.name, "services");
+    assert.equal(layerOf(layers, "src/services/rabbitmq/plan-types.ts")?.name, "model", "docs/architecture.md");
+  });
 });
