@@ -8,6 +8,7 @@
  * findings with inventory paths and hints (src/plan/).
  */
 import { z } from "zod";
+import { MAX_INVENTORY_HOSTS } from "./limits";
 import {
   address,
   bindAddress,
@@ -753,6 +754,9 @@ export const ActivePassiveApp = z
   })
   .strict();
 
+/** A member count on Kubernetes: each replica is planned like a host, so bounded like the hosts (limits.ts). */
+const replicas = (d: number) => z.number().int().min(1).max(MAX_INVENTORY_HOSTS).default(d);
+
 export const Kubernetes = z
   .object({
     namespace: k8sLabel.default("haforge").describe("Namespace of every object haforge creates. @default haforge"),
@@ -761,12 +765,12 @@ export const Kubernetes = z
       .describe("PVC `storageClassName` of the StatefulSets' volumes. @default - the cluster's default class"),
     replicas: z
       .object({
-        rabbitmq: z.number().int().min(1).default(3).describe("RabbitMQ StatefulSet replicas (cluster nodes). @default 3"),
-        web: z.number().int().min(1).default(2).describe("Tower web pods per instance group. @default 2"),
-        task: z.number().int().min(1).default(2).describe("Tower task pods per instance group (at least its policy minimum). @default 2"),
-        keepers: z.number().int().min(1).default(3).describe("stolon keeper StatefulSet replicas (Postgres data nodes). @default 3"),
-        sentinels: z.number().int().min(1).default(3).describe("stolon sentinel Deployment replicas. @default 3"),
-        proxies: z.number().int().min(1).default(2).describe("stolon proxy Deployment replicas. @default 2"),
+        rabbitmq: replicas(3).describe("RabbitMQ StatefulSet replicas (cluster nodes). @default 3"),
+        web: replicas(2).describe("Tower web pods per instance group. @default 2"),
+        task: replicas(2).describe("Tower task pods per instance group (at least its policy minimum). @default 2"),
+        keepers: replicas(3).describe("stolon keeper StatefulSet replicas (Postgres data nodes). @default 3"),
+        sentinels: replicas(3).describe("stolon sentinel Deployment replicas. @default 3"),
+        proxies: replicas(2).describe("stolon proxy Deployment replicas. @default 2"),
       })
       .strict()
       .default({ rabbitmq: 3, web: 2, task: 2, keepers: 3, sentinels: 3, proxies: 2 })

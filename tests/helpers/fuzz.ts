@@ -273,13 +273,16 @@ const materialsCache = new Map<string, Record<string, string>>();
 
 /** Validate, plan and render in-process, with fake secrets and the example's committed materials. */
 export function renderVariant(ex: Example, site: Site | undefined, payload: Payload | undefined): Outcome {
-  const a =
-    site?.kind === "ini" && payload
-      ? analyzeInventoryText(mutateIni(ex.text, site, payload), ex.name)
-      : analyzeInventoryText(
-          JSON.stringify(site && payload ? mutateDoc(ex.doc, site as Site & { kind: "doc" }, payload) : ex.doc),
-          `${ex.name}.json`,
-        );
+  return site?.kind === "ini" && payload
+    ? renderText(ex, mutateIni(ex.text, site, payload), ex.name)
+    : renderDoc(ex, site && payload ? mutateDoc(ex.doc, site as Site & { kind: "doc" }, payload) : ex.doc);
+}
+
+/** A changed document of the example (any JSON value at any place), rendered as renderVariant does. */
+export const renderDoc = (ex: Example, doc: Json): Outcome => renderText(ex, JSON.stringify(doc), `${ex.name}.json`);
+
+function renderText(ex: Example, text: string, filename: string): Outcome {
+  const a = analyzeInventoryText(text, filename);
   if (!a.plan) {
     assert.ok(hasErrors(a.findings), "no plan and no error finding");
     for (const f of a.findings)
@@ -449,4 +452,44 @@ export function checkVariant(sb: Sandbox, baseline: Baseline, state: DesiredStat
   );
   for (const c of commands(state))
     if (c.text.includes(sb.mark) || !baseline.commands.has(c.text)) sb.runUnderSh(c.text, `${ctx}: ${c.where}`);
+}
+
+// --- careless values -------------------------------------------------------------------------
+
+export interface CarelessVariant {
+  readonly what: string;
+  readonly doc: Json;
+}
+
+/**
+ * Values a careless user writes, of the right type: every number at 0, 1, -1, a large and a huge
+ * value; every boolean flipped; every list of two or more cut to its first element, and emptied.
+ * Lists first (one member where a cluster expects several), then booleans, then numbers.
+ */
+export function carelessVariants(doc: Json): CarelessVariant[] {
+  const lists: CarelessVariant[] = [];
+  const flags: CarelessVariant[] = [];
+  const numbers: CarelessVariant[] = [];
+  const set = (path: readonly (string | number)[], value: unknown): Json => {
+    const copy = structuredClone(doc) as Record<string | number, unknown>;
+    let parent = copy;
+    for (const seg of path.slice(0, -1)) parent = parent[seg] as Record<string | number, unknown>;
+    parent[path[path.length - 1]!] = value;
+    return copy;
+  };
+  const walk = (v: unknown, path: (string | number)[]): void => {
+    const name = path.join(".");
+    if (typeof v === "number") {
+      for (const n of [0, 1, -1, 65_535, 2 ** 31]) if (n !== v) numbers.push({ what: `${name} = ${n}`, doc: set(path, n) });
+    } else if (typeof v === "boolean") flags.push({ what: `${name} = ${!v}`, doc: set(path, !v) });
+    else if (Array.isArray(v)) {
+      if (v.length >= 2 && path.length) {
+        lists.push({ what: `${name} cut to its first element`, doc: set(path, [v[0]]) });
+        lists.push({ what: `${name} = []`, doc: set(path, []) });
+      }
+      v.forEach((x, i) => walk(x, [...path, i]));
+    } else if (v && typeof v === "object") for (const [k, x] of Object.entries(v)) walk(x, [...path, k]);
+  };
+  walk(doc, []);
+  return [...lists, ...flags, ...numbers];
 }

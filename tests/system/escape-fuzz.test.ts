@@ -11,20 +11,20 @@
  *   Python's parser (the statement structure, constants ignored); systemd units and drop-ins under
  *   /etc/systemd/system: `systemd-analyze verify` over the packaged unit (or a stand-in) — no
  *   complaint; the un-fuzzed file of each is checked too (the control of the comparison);
- * - corosync.conf is not run through `corosync -t` here (it needs a network namespace holding the
- *   node's ring addresses; tests/system/examples.test.ts does that for the un-fuzzed files): no
- *   payload the fuzzer tried got into it, and the unit fuzzer compares its node lines;
+ * - corosync.conf: `corosync -t -c` in a fresh network namespace per verdict whose veth holds the
+ *   node's own ring addresses (corosync looks itself up in the nodelist), lo up, the keyfile
+ *   pointed at a scratch authkey;
  * - the verdict must be the un-fuzzed file's (accepted) and the parsed structure the same
  *   (tests/helpers/fuzz.ts fileSkeleton; Python's AST).
  *
  * Negative controls: the same daemons accept raw injections (a rogue `server`, a rogue
- * `vrrp_script`, an `ExecStartPre=` in a drop-in): the structure comparison is what catches them, and is
- * shown to. Counts are printed. Needs the daemons' packages (.ci/run). Run:
+ * `vrrp_script`, a rogue corosync node with 5 votes, an `ExecStartPre=` in a drop-in): the
+ * structure comparison is what catches them, and is shown to. Counts are printed. Needs the daemons' packages (.ci/run). Run:
  * node --import tsx --test --test-concurrency=1 tests/system/escape-fuzz.test.ts
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -32,7 +32,18 @@ import { after, describe, it } from "node:test";
 import type { DesiredState, FileSpec } from "../../src/core/desired-state";
 import { RABBITMQ_CONF_VALIDATE } from "../../src/services/rabbitmq/conf-check";
 import { exampleInventories } from "../golden/examples";
-import { Sandbox, fileSkeleton, loadExample, payloads, renderVariant, siteName, type Example, type Payload } from "../helpers/fuzz";
+import {
+  Sandbox,
+  carelessVariants,
+  fileSkeleton,
+  loadExample,
+  payloads,
+  renderDoc,
+  renderVariant,
+  siteName,
+  type Example,
+  type Payload,
+} from "../helpers/fuzz";
 
 const WORK = mkdtempSync(join(tmpdir(), "haforge-fuzz-sys-"));
 after(() => rmSync(WORK, { recursive: true, force: true }));
@@ -42,6 +53,12 @@ const PAYLOADS = payloads(sb.mark);
 const PER_SITE = Number(process.env["HAFORGE_FUZZ_PER_SITE"] ?? 4);
 /** Distinct contents of one file of one example judged by its daemon. */
 const PER_FILE = Number(process.env["HAFORGE_FUZZ_PER_FILE"] ?? 4);
+
+/** Careless-value variants per example (every list variant, then a stride through the others). */
+const CARELESS_MAX = Number(process.env["HAFORGE_FUZZ_CARELESS"] ?? 60);
+/** Changed contents of one file of one host judged per example. */
+const CARELESS_PER_FILE = Number(process.env["HAFORGE_FUZZ_CARELESS_PER_FILE"] ?? 3);
+const careless = { renders: 0, accepted: 0, refused: 0, judged: 0 };
 
 interface Verdict {
   readonly ok: boolean;
@@ -91,6 +108,35 @@ const CHECKS: readonly Check[] = [
       const p = scratch("keepalived.conf", f.content);
       const r = run(`test -s ${q(p)} && keepalived -t -f ${q(p)}`);
       return { ok: r.rc === 0, structure: fileSkeleton(f), out: r.out };
+    },
+  },
+  {
+    kind: "corosync -t",
+    match: (f) => f.validate?.includes("corosync -t") === true,
+    verdict: (f, host) => {
+      // corosync -t needs the node's own ring addresses on an interface (it looks itself up in the
+      // nodelist) and, with crypto on, a readable authkey: a fresh network namespace per verdict,
+      // holding this host's ringN_addr on a veth, lo up; the keyfile pointed at a scratch key.
+      const key = scratch("authkey", "");
+      writeFileSync(key, randomBytes(256));
+      const conf = scratch("corosync.conf", f.content.replace(/^(\s*keyfile:).*$/m, `$1 ${key}`));
+      const ns = `hf-fz-${process.pid}-${seq++}`;
+      const addrs = ringAddrs(f.content, host);
+      const setup = [
+        `ip netns add ${ns}`,
+        `ip -n ${ns} link add hf0 type veth peer name hf1`,
+        ...addrs.map((a) => `ip -n ${ns} addr add ${q(a.includes(":") ? `${a}/64` : `${a}/24`)}${a.includes(":") ? " nodad" : ""} dev hf0`),
+        `ip -n ${ns} link set hf0 up`,
+        `ip -n ${ns} link set lo up`,
+      ].join(" && ");
+      try {
+        const up = run(setup);
+        assert.equal(up.rc, 0, `netns for corosync -t: ${up.out}`);
+        const r = run(`ip netns exec ${ns} corosync -t -c ${q(conf)}`);
+        return { ok: r.rc === 0, structure: fileSkeleton(f), out: `${host} ring addresses ${addrs.join(", ")}\n${r.out}` };
+      } finally {
+        run(`ip netns del ${ns}`);
+      }
     },
   },
   {
@@ -144,6 +190,19 @@ const CHECKS: readonly Check[] = [
   },
 ];
 
+/**
+ * The ring addresses of `host`'s node block in a corosync.conf (a simple reader of the nodelist:
+ * `node { ... name: HOST ... }`), so its namespace can own them as the node does.
+ */
+function ringAddrs(conf: string, host: string): string[] {
+  for (const block of conf.split(/^\s*node\s*\{/m).slice(1)) {
+    const body = block.slice(0, block.indexOf("}"));
+    if (new RegExp(`^\\s*name:\\s*${host.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\s*$`, "m").test(body))
+      return [...body.matchAll(/^\s*ring\d+_addr:\s*(\S+)\s*$/gm)].map((m) => m[1]!);
+  }
+  return [];
+}
+
 const verdicts = new Map<string, Verdict>();
 /** A check's verdict, once per file path and content. */
 function judge(check: Check, f: FileSpec, host: string, state: DesiredState): Verdict {
@@ -161,7 +220,7 @@ const counts = { renders: 0, refused: 0, accepted: 0, judged: new Map<string, nu
 const hash = (s: string) => createHash("sha256").update(s).digest("hex");
 
 describe("the real daemons judge what fuzzed payloads reached", () => {
-  const missing = ["haproxy", "keepalived", "crm_verify", "erl", "python3", "systemd-analyze"].filter(
+  const missing = ["haproxy", "keepalived", "crm_verify", "corosync", "ip", "erl", "python3", "systemd-analyze"].filter(
     (t) => spawnSync("sh", ["-c", `command -v ${t}`]).status !== 0,
   );
   it("the daemons' tools are installed (.ci/run installs them)", () => assert.deepEqual(missing, []));
@@ -223,6 +282,48 @@ describe("the real daemons judge what fuzzed payloads reached", () => {
     });
   }
 
+  // Careless values of the right type (issue 13, "careless input"): whatever passes validate
+  // must render configs its daemons accept. The structure may change (one member less is fewer
+  // lines); the verdict may not.
+  for (const name of exampleInventories()) {
+    it(`${name}: careless values (lists of one, flipped flags, numbers at 0/1/-1/large) that pass validate render configs the daemons accept`, () => {
+      const ex: Example = loadExample(name);
+      const base = renderVariant(ex, undefined, undefined).state;
+      assert.ok(base, `${name} renders`);
+      const baseContent = new Map<string, string>();
+      for (const h of base.hosts) for (const f of h.files) baseContent.set(`${h.host}\u0000${f.path}`, f.content);
+      const all = carelessVariants(ex.doc);
+      const lists = all.filter((v) => / cut to | = \[\]$/.test(v.what));
+      const rest = all.filter((v) => !lists.includes(v));
+      const stride = Math.max(1, Math.ceil(rest.length / Math.max(1, CARELESS_MAX - lists.length)));
+      const chosen = [...lists, ...rest.filter((_, i) => i % stride === 0)];
+      const perFile = new Map<string, number>();
+      const failures: string[] = [];
+      for (const v of chosen) {
+        careless.renders++;
+        const state = renderDoc(ex, v.doc).state;
+        if (!state) {
+          careless.refused++;
+          continue;
+        }
+        careless.accepted++;
+        for (const h of state.hosts)
+          for (const f of h.files) {
+            const check = CHECKS.find((c) => c.match(f));
+            if (!check || f.encoding === "base64" || baseContent.get(`${h.host}\u0000${f.path}`) === f.content) continue;
+            const budget = `${h.host}\u0000${f.path}`;
+            if ((perFile.get(budget) ?? 0) >= CARELESS_PER_FILE) continue;
+            perFile.set(budget, (perFile.get(budget) ?? 0) + 1);
+            careless.judged++;
+            const verdict = judge(check, f, h.host, state);
+            if (!verdict.ok)
+              failures.push(`${name}: ${v.what}: ${h.host}:${f.path}: ${check.kind} refuses it\n${verdict.out.trim().slice(0, 600)}`);
+          }
+      }
+      assert.deepEqual(failures, [], failures.join("\n\n"));
+    });
+  }
+
   it("negative controls: the daemons accept raw injections, the structure comparison catches them", () => {
     const lab = renderVariant(loadExample("lab.yaml"), undefined, undefined).state!;
     const find = (path: string) => {
@@ -242,6 +343,29 @@ describe("the real daemons judge what fuzzed payloads reached", () => {
       assert.ok(bad.ok, `${kind} accepts the raw injection (the daemon alone would not catch it): ${bad.out}`);
       assert.notEqual(bad.structure, good.structure, `${kind}: the structure comparison sees the injection`);
     }
+    // corosync -t accepts a rogue node with 5 votes (the issue's injection): the structure comparison sees it.
+    {
+      const { f, host } = find("/corosync.conf");
+      const check = CHECKS.find((c) => c.kind === "corosync -t")!;
+      const good = check.verdict(f, host, lab);
+      const bad = check.verdict(
+        {
+          ...f,
+          content: f.content.replace(
+            /^nodelist \{$/m,
+            "nodelist {\n    node {\n        ring0_addr: 10.66.66.66\n        nodeid: 66\n        quorum_votes: 5\n    }",
+          ),
+        },
+        host,
+        lab,
+      );
+      assert.ok(good.ok, `corosync -t: ${good.out}`);
+      assert.ok(bad.ok, `corosync -t accepts the rogue node (the daemon alone would not catch it): ${bad.out}`);
+      assert.notEqual(bad.structure, good.structure, "corosync -t: the structure comparison sees the rogue node");
+      // And it is a real judge: the same file refused when the namespace lacks the node's address.
+      const other = check.verdict(f, "no-such-host", lab);
+      assert.equal(other.ok, false, `corosync -t refuses a file whose node is not local: ${other.out}`);
+    }
     const dr = renderVariant(loadExample("dr-provision.yaml"), undefined, undefined).state!;
     const dropIn = dr.hosts.flatMap((h) => h.files).find((f) => /^\/etc\/systemd\/system\/[^/]+\.service\.d\/[^/]+\.conf$/.test(f.path));
     assert.ok(dropIn, "dr-provision.yaml renders a drop-in");
@@ -259,6 +383,9 @@ describe("the real daemons judge what fuzzed payloads reached", () => {
   });
 
   after(() => {
+    console.log(
+      `careless values (daemons): ${careless.renders} renders (${careless.accepted} passed validate, ${careless.refused} refused), ${careless.judged} changed files judged`,
+    );
     console.log(
       `escape fuzzer (daemons): ${counts.renders} renders (${counts.accepted} accepted, ${counts.refused} refused), ${counts.distinctFiles} changed files judged; daemon runs: ${[...counts.judged].map(([k, v]) => `${k} ${v}`).join(", ")}`,
     );

@@ -108,6 +108,21 @@ describe("resource limits", () => {
     assert.ok(Date.now() - t0 < 30_000, `${Date.now() - t0} ms`);
   });
 
+  it("Kubernetes replica counts are bounded like hosts: 2^31 RabbitMQ replicas is a finding, not an out-of-memory render", () => {
+    // Found by the careless-values fuzzer (tests/system/escape-fuzz.test.ts): the render ran out of memory.
+    for (const key of ["rabbitmq", "web", "task", "keepers", "sentinels", "proxies"]) {
+      for (const n of [MAX_INVENTORY_HOSTS + 1, 2 ** 31]) {
+        const r = parseInventoryText(JSON.stringify({ target: "kubernetes", kubernetes: { replicas: { [key]: n } } }), "k.json");
+        assert.deepEqual(codes(r), [`error schema.invalid kubernetes.replicas.${key}`], `${key} = ${n}`);
+      }
+      const ok = parseInventoryText(
+        JSON.stringify({ target: "kubernetes", kubernetes: { replicas: { [key]: MAX_INVENTORY_HOSTS } } }),
+        "k.json",
+      );
+      assert.deepEqual(codes(ok), [], `${key} = ${MAX_INVENTORY_HOSTS}`);
+    }
+  });
+
   it("an inventory larger than the byte limit is a finding before it is parsed (text and file)", () => {
     const big = `[all:vars]\n${"x".repeat(60)}=1\n`.repeat(Math.ceil((43 * 1024 * 1024) / 64));
     assert.ok(big.length > MAX_INVENTORY_BYTES);
