@@ -19,7 +19,9 @@ export function labInventory(
     const real = hosts.find((x) => x.name === h["name"]);
     if (!real) throw new Error(`lab has no host ${h["name"]} (bring up enough hosts)`);
     h["address"] = real.address;
-    h["ssh"] = { ...(h["ssh"] ?? {}), hostKey: real.hostKey, privateKeyPath: path.resolve(real.privateKeyPath) };
+    // `~/...` stays as written: each operator's own key, expanded on their machine at connect time.
+    const key = real.privateKeyPath.startsWith("~/") ? real.privateKeyPath : path.resolve(real.privateKeyPath);
+    h["ssh"] = { ...(h["ssh"] ?? {}), hostKey: real.hostKey, privateKeyPath: key };
   }
   edit?.(inv);
   fs.writeFileSync(out, yaml.dump(inv, { lineWidth: 200 }));

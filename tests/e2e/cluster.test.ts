@@ -1,8 +1,12 @@
 /**
- * End to end: the lab stack's program (index.ts) under the Pulumi SDK, its resources
- * forwarded to the real providers (tests/e2e/harness), provisioning real daemons on 3 lab hosts:
- * keepalived + HAProxy, RabbitMQ, Corosync/Pacemaker, etcd + Patroni, syncthing. Then
- * idempotence, drift, bad input, a rolling change, and the failovers. Root only (netns).
+ * End to end: the lab stack's program (index.ts) driven through the engine stand-in
+ * (tests/e2e/harness → tests/engine: the program in its own process, every resource through the
+ * SDK's dynamic-provider process over gRPC, a checkpoint between runs), provisioning real daemons
+ * on 3 lab hosts: keepalived + HAProxy, RabbitMQ, Corosync/Pacemaker, etcd + Patroni, syncthing.
+ * Then idempotence, a second operator (another clone, another HOME and key), a stack rename, bad
+ * input, a rolling change, drift, the failovers, and last `destroy` (membership deletes one at a
+ * time, the cluster sampled meanwhile). Root only (netns); run under `flock /work/lab.lock`.
+ * The inventory names the key as `~/.ssh/id_ed25519`: each operator's own, from their HOME.
  * Measured figures are printed as `e2e-figure NAME VALUE` lines (and as test diagnostics).
  * The lab is always torn down: in `after`, on signals and at process exit.
  */
@@ -11,11 +15,26 @@ import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { execFileSync } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import { labDownSync } from "../../lab/down";
 import { hostExec, hostExecOk, labUp, type LabInfo } from "../../lab/exec";
-import { readState } from "./harness/engine";
-import { applyProgram, describeFailure, LAB_WAIT_MS, labInventory, type ApplyResult, type Operation } from "./harness";
+import {
+  applyProgram,
+  cloneTo,
+  describeFailure,
+  destroyStack,
+  LAB_WAIT_MS,
+  labInventory,
+  makeHome,
+  renameStack,
+  stateResources,
+  textField,
+  type ApplyResult,
+  type Operation,
+  type Operator,
+  type RunSummary,
+} from "./harness";
 import { amqpOk, holders, patroniCluster, psql, run, sleep, waitFor } from "./harness/probes";
 import { cibApplyCommand } from "../../src/services/pacemaker/render";
 
@@ -44,17 +63,20 @@ function figure(t: { diagnostic(m: string): void }, name: string, value: number 
   process.stderr.write(`e2e-figure ${name} ${v}\n`);
 }
 
-const ops = (r: ApplyResult, re: RegExp) => r.operations.filter((o) => re.test(o.name) && o.op !== "same");
+const ops = (r: RunSummary, re: RegExp) => r.operations.filter((o) => re.test(o.name) && o.op !== "same");
 const span = (list: Operation[]) => Math.max(...list.map((o) => o.endMs)) - Math.min(...list.map((o) => o.startMs));
 
-describe("e2e: the lab stack on 3 real hosts", { skip: SKIP, timeout: 900_000 }, () => {
+describe("e2e: the lab stack on 3 real hosts", { skip: SKIP, timeout: 1_800_000 }, () => {
   let lab: LabInfo;
   let tmp: string;
   let invA: string; // lab.yaml with the lab's real host keys
   let invB: string; // invA with a RabbitMQ setting changed (rolls the brokers)
   let invBad: string; // invA with an error
   let stateFile: string;
+  let stack = "lab";
   let first: ApplyResult | undefined;
+  /** Operator A: this checkout, a HOME holding the lab's client key. Operator B: set up by its test. */
+  let operatorA: Operator;
   const suiteStart = Date.now();
   const teardown = () => {
     try {
@@ -68,7 +90,43 @@ describe("e2e: the lab stack on 3 real hosts", { skip: SKIP, timeout: 900_000 },
     process.exit(sig === "SIGINT" ? 130 : 143);
   };
   const apply = (inventory: string, extra: Partial<Parameters<typeof applyProgram>[0]> = {}) =>
-    applyProgram({ inventory, stateFile, secrets: SECRETS, timeoutMs: 420_000, ...extra });
+    applyProgram({ ...operatorA, inventory, stateFile, stack, secrets: SECRETS, timeoutMs: 420_000, ...extra });
+  /** Every managed file of the state, as its host has it: content hash, mtime and ctime (ns), mode, owner. */
+  const snapshot = async () => {
+    const managed = [...stateResources(stateFile).values()].filter((r) => r.kind === "file");
+    assert.ok(managed.length >= 60, `managed files in state: ${managed.length}`);
+    const out: Record<string, string> = {};
+    for (const h of HOSTS) {
+      const paths = managed.filter((r) => r.host === h).map((r) => `'${r.path!}'`);
+      // and no leftover temp files
+      out[h] = await hostExecOk(
+        h,
+        `stat -c '%n %y %z %a %U' ${paths.join(" ")} && sha256sum ${paths.join(" ")} && find /etc /var/lib/haforge /usr/local/lib/haforge -name '*.haforge-tmp*' 2>/dev/null | wc -l`,
+      );
+    }
+    return out;
+  };
+  /** Every supervisord program of every host with its PID: a restart changes it. */
+  const daemons = async () => {
+    const out: string[] = [];
+    for (const h of HOSTS) {
+      const st = await hostExec(h, "supervisorctl status");
+      for (const l of st.stdout.split("\n").filter(Boolean)) out.push(`${h} ${l.replace(/,? uptime .*$/, "").replace(/\s+/g, " ")}`);
+    }
+    return out.sort();
+  };
+  /** The key fingerprint of every SSH login each host's sshd accepted so far (its log). */
+  const sshLogins = async () => {
+    const out: Record<string, string[]> = {};
+    for (const h of HOSTS)
+      out[h] = (await hostExec(h, "grep -o 'Accepted publickey for .*' /var/log/supervisor/sshd.log")).stdout
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => l.trim().split(" ").pop()!);
+    return out;
+  };
+  const loginsSince = (before: Record<string, string[]>, after: Record<string, string[]>) =>
+    Object.fromEntries(HOSTS.map((h) => [h, after[h]!.slice(before[h]!.length)]));
 
   before(async () => {
     process.on("exit", teardown);
@@ -77,8 +135,12 @@ describe("e2e: the lab stack on 3 real hosts", { skip: SKIP, timeout: 900_000 },
     teardown(); // a lab left over by a killed run
     lab = await labUp({ hosts: 3, waitMs: LAB_WAIT_MS });
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), "haforge-e2e-"));
-    stateFile = path.join(tmp, "state.json");
-    const hosts = lab.hosts.map((h) => ({ name: h.name, address: h.address, hostKey: h.hostKey, privateKeyPath: lab.privateKeyPath }));
+    stateFile = path.join(tmp, "state", "lab.json");
+    fs.mkdirSync(path.dirname(stateFile));
+    const homeA = path.join(tmp, "home-a");
+    makeHome(homeA, "", lab.privateKeyPath);
+    operatorA = { cwd: ROOT, env: { ...process.env, HOME: homeA, SSH_AUTH_SOCK: "" } };
+    const hosts = lab.hosts.map((h) => ({ name: h.name, address: h.address, hostKey: h.hostKey, privateKeyPath: "~/.ssh/id_ed25519" }));
     const source = path.join(ROOT, "inventories", "lab.yaml");
     invA = labInventory(source, hosts, path.join(tmp, "lab-a.yaml"));
     invB = labInventory(source, hosts, path.join(tmp, "lab-b.yaml"), (inv) => {
@@ -109,7 +171,7 @@ describe("e2e: the lab stack on 3 real hosts", { skip: SKIP, timeout: 900_000 },
     assert.ok(first.writes >= 60, `expected the whole tree written, got ${first.writes} writes`);
     const rabbit = ops(first, /^haforge-rabbitmq-(restart|rabbitmq-member)/);
     figure(t, "rabbitmq-cluster-formation", span(rabbit), " ms (first node start to last member seen)");
-    const pcmk = ops(first, /^lab-pacemaker-(restart-corosync|pacemaker-lab-member)/);
+    const pcmk = ops(first, /^haforge-pacemaker-(restart-corosync|pacemaker-lab-member)/);
     figure(t, "pacemaker-online", span(pcmk), " ms (first corosync start to 3 members)");
   });
 
@@ -250,8 +312,8 @@ describe("e2e: the lab stack on 3 real hosts", { skip: SKIP, timeout: 900_000 },
       const op = first!.operations.find((o) => o.name === `haforge-syncthing-syncthing-in-sync-${h}`);
       assert.ok(op, `in-sync action for ${h}`);
       assert.match(op.stdout ?? "", /syncthing: in sync/);
-      const inputs = readState(stateFile).resources[`haforge-syncthing-syncthing-in-sync-${h}`]!.inputs;
-      assert.match(String(inputs["create"]), /\/rest\/db\/completion\?folder=lab-shared&device=/);
+      const inputs = stateResources(stateFile).get(`haforge-syncthing-syncthing-in-sync-${h}`)!.inputs;
+      assert.match(textField(inputs, "create"), /\/rest\/db\/completion\?folder=lab-shared&device=/);
     }
     const name = `e2e-${randomBytes(4).toString("hex")}.txt`;
     const body = `written on lab1 at ${new Date().toISOString()}\n`;
@@ -266,7 +328,7 @@ describe("e2e: the lab stack on 3 real hosts", { skip: SKIP, timeout: 900_000 },
     figure(t, "syncthing-propagation", Date.now() - t0, " ms");
   });
 
-  it("second apply with unchanged inputs writes no file and restarts nothing", { timeout: 120_000 }, async (t) => {
+  it("second apply with unchanged inputs writes no file and restarts nothing", { timeout: 300_000 }, async (t) => {
     const r = await apply(invA);
     assert.ok(r.ok, describeFailure(r));
     figure(t, "second-apply", r.wallMs, " ms");
@@ -288,28 +350,84 @@ describe("e2e: the lab stack on 3 real hosts", { skip: SKIP, timeout: 900_000 },
     assert.ok(r.registered >= 100 && r.operations.every((o) => o.op === "same"));
   });
 
-  it("a broken inventory stops before any host is touched", { timeout: 120_000 }, async () => {
-    const managed = Object.values(readState(stateFile).resources).filter((r) => r.kind === "file");
-    const snapshot = async () => {
-      const out: Record<string, string> = {};
+  it(
+    "a second operator (another clone, another HOME, their own key and known_hosts) runs up: no change, nothing run, no file touched",
+    { timeout: 420_000 },
+    async (t) => {
+      const homeB = path.join(tmp, "home-b");
+      const pubB = makeHome(homeB, lab.hosts.map((h) => `${h.address} ${h.hostKey}\n`).join(""));
+      for (const h of HOSTS) await hostExecOk(h, `echo '${pubB}' >> /root/.ssh/authorized_keys`);
+      const fpB = execFileSync("ssh-keygen", ["-lf", path.join(homeB, ".ssh", "id_ed25519.pub")], { encoding: "utf8" }).split(" ")[1]!;
+      const fpA = execFileSync("ssh-keygen", ["-lf", path.join(tmp, "home-a", ".ssh", "id_ed25519.pub")], { encoding: "utf8" }).split(
+        " ",
+      )[1]!;
+      assert.notEqual(fpB, fpA);
+      const cloneB = path.join(tmp, "ci", "work", "checkout");
+      cloneTo(cloneB);
+      const files0 = await snapshot();
+      const daemons0 = await daemons();
+      const logins0 = await sshLogins();
+      const r = await applyProgram({
+        cwd: cloneB,
+        env: { ...process.env, HOME: homeB, SSH_AUTH_SOCK: "" },
+        inventory: invA,
+        stateFile,
+        stack,
+        secrets: SECRETS,
+        timeoutMs: 400_000,
+      });
+      assert.ok(r.ok, describeFailure(r));
+      figure(t, "second-operator-apply", r.wallMs, " ms");
+      assert.deepEqual(
+        ops(r, /./).map((o) => `${o.op} ${o.name}`),
+        [],
+        "every step is Same",
+      );
+      assert.ok(r.registered >= 100, `registered ${r.registered}`);
+      assert.equal(r.writes + r.commandRuns, 0);
+      assert.equal((r.rpcs["create"] ?? 0) + (r.rpcs["update"] ?? 0) + (r.rpcs["delete"] ?? 0), 0, JSON.stringify(r.rpcs));
+      assert.deepEqual(await daemons(), daemons0, "no daemon restarted (supervisord PIDs)");
+      assert.deepEqual(await snapshot(), files0, "no managed file touched (hash, mtime, ctime, mode, owner)");
+      // B's provider read the live files over SSH with B's own key, on every host
+      const logins = loginsSince(logins0, await sshLogins());
       for (const h of HOSTS) {
-        const paths = managed
-          .filter((r) => (r.inputs["connection"] as { host: string }).host === h)
-          .map((r) => `'${String(r.inputs["path"])}'`);
-        // content hash + mtime + mode/owner of every managed file, and no leftover temp files
-        out[h] = await hostExecOk(
-          h,
-          `stat -c '%n %Y %a %U' ${paths.join(" ")} && sha256sum ${paths.join(" ")} && find /etc /var/lib/haforge /usr/local/lib/haforge -name '*.haforge-tmp*' 2>/dev/null | wc -l`,
-        );
+        assert.ok(logins[h]!.length > 0, `${h}: no SSH login by B`);
+        assert.deepEqual([...new Set(logins[h])], [fpB], `${h}: logins with a key other than B's`);
       }
-      return out;
-    };
+    },
+  );
+
+  it("a stack rename (checkpoint moved, URNs rewritten) changes nothing on the hosts", { timeout: 420_000 }, async (t) => {
+    const renamed = path.join(path.dirname(stateFile), "lab-renamed.json");
+    renameStack(stateFile, renamed, stack, "lab-renamed");
+    stateFile = renamed;
+    stack = "lab-renamed";
+    assert.ok([...stateResources(stateFile).values()].every((r) => r.urn.startsWith("urn:pulumi:lab-renamed::")));
+    const files0 = await snapshot();
+    const daemons0 = await daemons();
+    const r = await apply(invA);
+    assert.ok(r.ok, describeFailure(r));
+    figure(t, "renamed-stack-apply", r.wallMs, " ms");
+    assert.deepEqual(
+      ops(r, /./).map((o) => `${o.op} ${o.name}`),
+      [],
+      "every step is Same",
+    );
+    assert.ok(r.registered >= 100);
+    assert.ok(r.operations.every((o) => o.urn.startsWith("urn:pulumi:lab-renamed::")));
+    assert.deepEqual(await daemons(), daemons0, "no daemon restarted");
+    assert.deepEqual(await snapshot(), files0, "no managed file touched");
+  });
+
+  it("a broken inventory stops before any host is touched", { timeout: 120_000 }, async () => {
     const before = await snapshot();
+    const logins = await sshLogins();
     const r = await apply(invBad);
     assert.equal(r.ok, false);
     assert.match(r.errors.join("\n"), /error\(s\); nothing was changed on any host/);
     assert.match(r.stderr, /lab9/);
-    assert.equal(r.sshConnections, 0, "no SSH connection was opened");
+    assert.deepEqual(loginsSince(logins, await sshLogins()), { lab1: [], lab2: [], lab3: [] }, "no SSH login on any host");
+    assert.deepEqual(r.rpcs, {}, "the provider process was never asked anything");
     assert.equal(r.writes + r.commandRuns, 0);
     assert.equal(r.operations.filter((o) => o.kind === "file" || o.kind === "command").length, 0, "no host resource was even registered");
     assert.deepEqual(await snapshot(), before);
@@ -483,6 +601,118 @@ describe("e2e: the lab stack on 3 real hosts", { skip: SKIP, timeout: 900_000 },
     const row = await psql(nl.value, newAddr, 5432, SECRETS.pgSuperuserPassword, `select v from e2e where v = '${token}'`);
     assert.equal(row.out, token, "the row committed before the failover is on the new leader");
   });
+
+  // Last: it tears the stack down (the lab itself goes in `after`).
+  it(
+    "destroy: membership deletes one at a time in the reverse order of the joins, the remaining members quorate meanwhile",
+    { timeout: 600_000 },
+    async (t) => {
+      // The failovers above left Patroni's old leader off the network and Pacemaker stopped on
+      // lab2 and lab3: heal the cluster first (destroy runs on a working cluster).
+      for (const h of HOSTS) await run("ip", ["-n", h, "link", "set", "eth0", "up"]);
+      for (const h of ["lab2", "lab3"])
+        await hostExecOk(h, "supervisorctl start corosync && supervisorctl start pacemaker", { timeoutMs: 120_000 });
+      await waitFor(
+        "corosync quorate with 3 votes",
+        async () => {
+          const q = await hostExec("lab1", "corosync-quorumtool -s");
+          return q.code === 0 && /Total votes:\s+3/.test(q.stdout) ? true : undefined;
+        },
+        120_000,
+        1000,
+      );
+      const url = (addr: string) => `amqp://tower:${encodeURIComponent(SECRETS.rabbitmqPassword)}@${addr}:5672/tower`;
+      await waitFor(
+        "3 RabbitMQ nodes answer AMQP",
+        async () => ((await Promise.all(lab.hosts.map((h) => amqpOk(url(h.address), 3_000)))).every(Boolean) ? true : undefined),
+        180_000,
+        2000,
+      );
+      const state = stateResources(stateFile);
+      const members = [...state.values()].filter((r) => r.kind === "command" && textField(r.inputs, "delete").trim() !== "");
+      assert.ok(members.length >= 4, `membership actions in state: ${members.map((m) => m.name).join(", ")}`);
+      const memberOf = (name: string) => /-(lab\d)$/.exec(name)![1]!;
+      const isRabbit = (name: string) => /rabbitmq/.test(name);
+      const joins = first!.operations
+        .filter((o) => members.some((m) => m.name === o.name))
+        .sort((a, b) => a.startMs - b.startMs)
+        .map((o) => o.name);
+      assert.equal(joins.length, members.length);
+
+      // Sample while destroy runs: corosync's quorum and each broker's AMQP answer, per host.
+      const samples: { atMs: number; endMs: number; quorate: Record<string, boolean>; amqp: Record<string, boolean> }[] = [];
+      let sampling = true;
+      const t0 = Date.now();
+      const sampler = (async () => {
+        for (let i = 0; sampling && i < 2000; i++) {
+          const atMs = Date.now() - t0;
+          const q = await Promise.all(
+            HOSTS.map((h) => hostExec(h, "corosync-quorumtool -s", { timeoutMs: 10_000 }).then((x) => x.code === 0)),
+          );
+          const a = await Promise.all(lab.hosts.map((h) => amqpOk(url(h.address), 3_000)));
+          samples.push({
+            atMs,
+            endMs: Date.now() - t0,
+            quorate: Object.fromEntries(HOSTS.map((h, k) => [h, q[k]!])),
+            amqp: Object.fromEntries(HOSTS.map((h, k) => [h, a[k]!])),
+          });
+          await sleep(500);
+        }
+      })();
+      let r: RunSummary;
+      try {
+        r = await destroyStack({ ...operatorA, stateFile, stack });
+      } finally {
+        sampling = false;
+        await sampler;
+      }
+      assert.ok(r.ok, describeFailure(r));
+      figure(t, "destroy", r.wallMs, " ms");
+      assert.equal(stateResources(stateFile).size, 0, "the state is empty");
+      const deletes = r.operations.filter((o) => members.some((m) => m.name === o.name)).sort((a, b) => a.startMs - b.startMs);
+      assert.deepEqual(
+        deletes.map((o) => `${o.op} ${o.detail} ${o.name}`),
+        deletes.map((o) => `delete delete ${o.name}`),
+        "each membership action ran its delete",
+      );
+      assert.deepEqual(
+        deletes.map((o) => o.name),
+        [...joins].reverse(),
+        "deleted in the reverse order of the joins",
+      );
+      for (let i = 1; i < deletes.length; i++)
+        assert.ok(
+          deletes[i]!.startMs >= deletes[i - 1]!.endMs,
+          `${deletes[i]!.name} started at ${deletes[i]!.startMs} ms, before ${deletes[i - 1]!.name} ended at ${deletes[i - 1]!.endMs} ms`,
+        );
+      figure(
+        t,
+        "destroy-membership-deletes",
+        deletes.map((o) => `${o.name} ${o.startMs}-${o.endMs}`).join("; "),
+        ` (ms from the destroy's start; ${samples.length} samples)`,
+      );
+      // While the deletes run, every member not yet being removed stays up: corosync quorate on
+      // each Pacemaker member whose delete had not started, AMQP answered by each such broker.
+      const startOf = (name: string) => deletes.find((o) => o.name === name)!.startMs;
+      const during = samples.filter((sm) => sm.atMs >= deletes[0]!.startMs && sm.atMs <= deletes[deletes.length - 1]!.endMs);
+      assert.ok(during.length >= 2, `too few samples during the deletes: ${during.length} of ${samples.length}`);
+      for (const sm of during) {
+        for (const m of deletes) {
+          const host = memberOf(m.name);
+          // required up only when the whole sample ran before its delete began
+          if (sm.endMs >= startOf(m.name)) continue;
+          if (isRabbit(m.name)) assert.ok(sm.amqp[host], `${host}'s broker down at ${sm.atMs} ms, before its removal`);
+          else assert.ok(sm.quorate[host], `${host} not quorate at ${sm.atMs} ms, before its removal`);
+        }
+      }
+      // and the samples did judge members of both clusters before their removal
+      for (const rabbit of [true, false])
+        assert.ok(
+          during.some((sm) => deletes.some((m) => isRabbit(m.name) === rabbit && sm.endMs < startOf(m.name))),
+          `no sample judged a ${rabbit ? "RabbitMQ" : "Pacemaker"} member before its removal`,
+        );
+    },
+  );
 });
 
 function countBy(xs: number[]): Record<string, number> {

@@ -18,7 +18,6 @@
  * Needs root (unshare, mounts, sshd). Run under the machine's lab lock on a shared machine.
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import { tmpdir } from "node:os";
@@ -26,6 +25,7 @@ import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { destroy, preview, readCheckpoint, refresh, renameStack, unwrap, up, type ProgramResult, type RunResult } from ".";
 import { startSshd, type Sshd } from "../providers/sshd-fixture";
+import { cloneTo, keygen, makeHome } from "./operator";
 
 const ROOT = join(__dirname, "..", "..");
 const ACTIONS_LOG = "/var/log/haforge-stub-actions.log";
@@ -44,33 +44,7 @@ const tmp = fs.mkdtempSync(join(tmpdir(), "haforge-two-ops-"));
 const checkpointFile = join(tmp, "state", "ops.json");
 const clone = { a: join(tmp, "alice", "src", "haforge"), b: join(tmp, "ci", "work", "checkout") };
 const home = { a: join(tmp, "home-alice"), b: join(tmp, "home-bob") };
-const keygen = (path: string) => execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "", "-f", path], { stdio: "ignore" });
 let sshd: Sshd;
-
-/** A clone at `dest` of this checkout, with its uncommitted changes, and node_modules hard-linked. */
-function cloneTo(dest: string): void {
-  fs.mkdirSync(dirname(dest), { recursive: true });
-  execFileSync("git", ["clone", "--quiet", ROOT, dest]);
-  const git = (...args: string[]) =>
-    execFileSync("git", ["-C", ROOT, ...args], { encoding: "utf8" })
-      .split("\n")
-      .filter(Boolean);
-  for (const f of [...git("diff", "--name-only", "HEAD"), ...git("ls-files", "--others", "--exclude-standard")]) {
-    if (fs.existsSync(join(ROOT, f))) {
-      fs.mkdirSync(dirname(join(dest, f)), { recursive: true });
-      fs.copyFileSync(join(ROOT, f), join(dest, f));
-    } else fs.rmSync(join(dest, f), { force: true });
-  }
-  execFileSync("cp", ["-al", join(ROOT, "node_modules"), join(dest, "node_modules")]);
-}
-
-/** The operator's HOME: own key pair, own known_hosts (which must decide nothing: the inventory pins). */
-function makeHome(dir: string, knownHosts: string): string {
-  fs.mkdirSync(join(dir, ".ssh"), { recursive: true, mode: 0o700 });
-  keygen(join(dir, ".ssh", "id_ed25519"));
-  fs.writeFileSync(join(dir, ".ssh", "known_hosts"), knownHosts, { mode: 0o600 });
-  return fs.readFileSync(join(dir, ".ssh", "id_ed25519.pub"), "utf8").trim();
-}
 
 /**
  * keepalived's own check (the file's validator) wants an interface that exists and is not

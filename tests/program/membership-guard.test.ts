@@ -5,9 +5,10 @@
  *  - under the SDK's mocks: the guard carries the plan's memberships; every RemoteFile, Command
  *    and the Materials resource depend on it;
  *  - the provider's check as the engine calls it (olds from state, news from the program);
- *  - the e2e harness (tests/e2e/harness: the program with every resource forwarded to the real
- *    providers; no lab needed here): with a state that holds 3 RabbitMQ nodes, an inventory with
- *    1 is refused with the finding, and not one SSH connection is opened.
+ *  - the e2e harness (tests/e2e/harness: the engine stand-in, every resource through the SDK's
+ *    dynamic-provider process over gRPC; no lab needed here): with a checkpoint that holds 3
+ *    RabbitMQ nodes, an inventory with 1 is refused with the finding by the guard's Check, and
+ *    the provider is asked nothing else (no Diff, Create or Update: no host is contacted).
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -19,7 +20,8 @@ import yaml from "js-yaml";
 import { analyzeInventoryFile } from "../../src/pipeline/analyze";
 import { memberships, type Membership } from "../../src/plan/membership";
 import { membershipGuardProvider, membershipGuardProviderText } from "../../src/providers/membership-guard";
-import { applyProgram } from "../e2e/harness";
+import { applyProgram, stateResources } from "../e2e/harness";
+import type { Checkpoint } from "../engine";
 import type { RecordedResource } from "./run-stack";
 import { parseRun } from "./mock-engine";
 
@@ -166,13 +168,24 @@ describe("membership guard", () => {
         const invFile = join(tmp, "lab.yaml");
         fs.writeFileSync(invFile, yaml.dump(inv, { lineWidth: 200 }));
         const stateFile = join(tmp, "state.json");
-        const old = { memberships: memberships(labPlan()), allowUnsafe: false };
-        fs.writeFileSync(
-          stateFile,
-          JSON.stringify({
-            resources: { [guard.name]: { name: guard.name, type: guard.type, kind: "guard", inputs: old, outputs: old, dependencies: [] } },
-          }),
-        );
+        const old = { memberships: memberships(labPlan()), allowUnsafe: false, __provider: membershipGuardProviderText };
+        const checkpoint: Checkpoint = {
+          stack: "lab",
+          project: "haforge",
+          resources: [
+            {
+              urn: guard.urn,
+              type: guard.type,
+              custom: true,
+              id: "membership",
+              parent: guard.parent,
+              inputs: old,
+              outputs: old,
+              dependencies: [],
+            },
+          ],
+        };
+        fs.writeFileSync(stateFile, JSON.stringify(checkpoint));
         const secrets = Object.fromEntries(
           [
             "rabbitmqPassword",
@@ -187,7 +200,11 @@ describe("membership guard", () => {
         const r = await applyProgram({ inventory: invFile, stateFile, secrets, timeoutMs: 150_000 });
         assert.equal(r.ok, false, "the apply must fail");
         assert.match(r.errors.join("\n"), /membership\.majority-removed at rabbitmq\.nodes/);
-        assert.equal(r.sshConnections, 0, "an SSH connection was opened");
+        assert.deepEqual(
+          Object.keys(r.rpcs).sort(),
+          ["check", "configure"],
+          `the provider was asked more than Check: ${JSON.stringify(r.rpcs)}`,
+        );
         assert.equal(r.writes, 0);
         assert.equal(r.commandRuns, 0);
         assert.deepEqual(
@@ -195,14 +212,8 @@ describe("membership guard", () => {
           [],
         );
         // the refused change is not recorded: the state still holds the 3 nodes
-        const after = JSON.parse(fs.readFileSync(stateFile, "utf8")) as {
-          resources: Record<string, { inputs: { memberships: Membership[] } }>;
-        };
-        assert.deepEqual(after.resources[guard.name]!.inputs.memberships.find((m) => m.id === "rabbitmq")!.members, [
-          "rabbit@lab1",
-          "rabbit@lab2",
-          "rabbit@lab3",
-        ]);
+        const after = stateResources(stateFile).get(guard.name)!.inputs as { memberships: Membership[] };
+        assert.deepEqual(after.memberships.find((m) => m.id === "rabbitmq")!.members, ["rabbit@lab1", "rabbit@lab2", "rabbit@lab3"]);
       } finally {
         fs.rmSync(tmp, { recursive: true, force: true });
       }
