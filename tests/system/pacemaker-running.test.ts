@@ -1,0 +1,593 @@
+/**
+ * What haforge's apply does to a REAL running 3-node Pacemaker cluster (corosync 3 + pacemakerd
+ * under supervisord, one network namespace per node on a bridge, private mount/pid namespaces;
+ * fencing ON with cluster-glue's `null` device, which records every fence request and touches
+ * nothing). The inventory is the lightweight layout on supervisor hosts: the CIB runs HAProxy
+ * (haproxy-clone, `ocf:heartbeat:anything` — the class that works without systemd) with a VIP.
+ *
+ * "Apply" here is what the providers run, in their order: every changed file written by the
+ * RemoteFile's own script (writeFileScript: temp file, the FileSpec's validate on the host, atomic
+ * rename), then the host's bootstrap actions, the restarts its changed files notify (the
+ * components' restartWithGate command), then the other actions they trigger.
+ *
+ * 1. HAProxy run by Pacemaker: a haproxy.cfg change is applied by a graceful reload of the process
+ *    Pacemaker started (same master PID and start time, a new worker, the new port listening);
+ *    nothing haforge declares for these nodes enables, starts or restarts haproxy, and Pacemaker
+ *    records no failure. Control: the same inventory without haproxy in the CIB declares a
+ *    supervisor program and a start/restart — run on a node Pacemaker keeps haproxy off, it starts
+ *    a haproxy of its own (the CIB render's same command starts nothing there).
+ * 2. A changed corosync authkey: the write is refused on every node by the key's own validate, no
+ *    key changes, nothing restarts; quorum sampled on every node throughout, no node UNCLEAN, no
+ *    fence; a node restarted afterwards rejoins the three. Control: the same key written without
+ *    the guard (the previous validate) on one node leaves that node alone at its next restart.
+ *    The documented procedure (cluster stopped everywhere, old key removed, apply, cluster
+ *    started) ends with every node on the new key in one 3-node membership.
+ * Run under the lab lock: flock /work/lab.lock node --import tsx --test tests/system/pacemaker-running.test.ts
+ */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { restartWithGate } from "../../components/service-resources";
+import { fileBytes, type ClusterAction, type DesiredState, type FileSpec } from "../../src/core/desired-state";
+import { WRITE_EXIT, writeFileScript } from "../../src/core/file-ops";
+import { Inventory, type InventoryInput } from "../../src/inventory/schema";
+import { planCluster } from "../../src/pipeline/plan";
+import { renderDesiredState, requiredMaterials } from "../../src/pipeline/render";
+import { COROSYNC_AUTHKEY } from "../../src/services/pacemaker/corosync-conf";
+import { NetnsHosts } from "./netns-hosts";
+
+const NODES = ["n1", "n2", "n3"];
+const addr = (n: string) => `10.231.10.${11 + NODES.indexOf(n)}`;
+const VIP = "10.231.10.5";
+const net = new NetnsHosts(
+  `hfpr${process.pid % 100000}`,
+  NODES.map((n) => ({ name: n, address: addr(n) })),
+);
+const work = mkdtempSync("/var/tmp/haforge-pcmk-running-");
+const verdicts: string[] = [];
+
+interface Over {
+  /** haproxy in the CIB (lightweight managed) or not. */
+  readonly owned?: boolean;
+  readonly ports?: readonly number[];
+  /** The byte every generated key is filled with. */
+  readonly keyByte?: number;
+}
+
+function inventory(o: Over): InventoryInput {
+  const ports = o.ports ?? [8080];
+  return {
+    name: "run",
+    hosts: NODES.map((n) => ({
+      name: n,
+      address: addr(n),
+      init: "supervisor" as const,
+      interfaces: [{ name: "eth0", address: `${addr(n)}/24` }],
+    })),
+    pacemaker: {
+      layout: "lightweight",
+      clusters: [
+        {
+          name: "pc",
+          nodes: NODES.map((host) => ({ host })),
+          token: 3000,
+          quorum: { twoNode: false, lastManStanding: false, autoTieBreaker: false },
+          properties: { "stonith-enabled": false },
+          lightweight: { vips: [{ name: "vip", address: `${VIP}/24` }], managed: o.owned === false ? [] : ["haproxy"] },
+        },
+      ],
+    },
+    haproxy: {
+      hosts: NODES,
+      frontends: ports.map((p) => ({ name: `web${p}`, bind: `${VIP}:${p}`, backend: "web" })),
+      backends: [{ name: "web", servers: NODES.map((h) => ({ host: h, port: 9000 })) }],
+    },
+  };
+}
+
+/** The desired state, generated keys as fixed bytes (`keyByte`) of the right size. */
+function renderFor(o: Over = {}): DesiredState {
+  const r = planCluster(Inventory.parse(inventory(o)));
+  assert.ok(r.plan, JSON.stringify(r.findings.filter((f) => f.severity === "error")));
+  const materials = Object.fromEntries(
+    requiredMaterials(r.plan).map((m) => [
+      m.key,
+      Buffer.alloc(m.kind.type === "random-bytes" ? m.kind.bytes : 16, o.keyByte ?? 0x5a).toString("base64"),
+    ]),
+  );
+  return renderDesiredState(r.plan, {}, materials);
+}
+
+const hostDir = (n: string) => join(work, n);
+/** Directories the node's init bind-mounts from its own folder (the rest of / is the machine's). */
+const MOUNTS: Record<string, string> = {
+  "/etc/corosync": "corosync",
+  "/etc/supervisor/conf.d": "conf.d",
+  "/usr/local/lib/haforge": "lib",
+  "/etc/haproxy": "haproxy",
+  "/etc/sysctl.d": "sysctl.d",
+  "/var/lib/haforge/pacemaker": "cibs",
+};
+
+const inits = new Map<string, { child: ChildProcess; inner: number }>();
+const nsenter = (n: string) => ["-t", String(inits.get(n)!.inner), "-m", "-u", "-i", "-n", "-p", "--"];
+/** A command inside node n: its netns, mount, uts, ipc and pid namespaces. */
+function inside(n: string, cmd: string, o: { timeoutMs?: number; input?: Buffer } = {}) {
+  const r = spawnSync("nsenter", [...nsenter(n), "sh", "-c", cmd], {
+    encoding: "utf8",
+    timeout: o.timeoutMs ?? 60_000,
+    ...(o.input ? { input: o.input } : {}),
+  });
+  return { rc: r.status ?? -1, out: `${r.stdout ?? ""}${r.stderr ?? ""}` };
+}
+function insideAsync(n: string, cmd: string): Promise<{ rc: number; out: string }> {
+  return new Promise((resolve) => {
+    const c = spawn("nsenter", [...nsenter(n), "sh", "-c", cmd], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    c.stdout.on("data", (d) => (out += String(d)));
+    c.stderr.on("data", (d) => (out += String(d)));
+    const t = setTimeout(() => c.kill("SIGKILL"), 600_000);
+    c.on("close", (code) => {
+      clearTimeout(t);
+      resolve({ rc: code ?? -1, out });
+    });
+  });
+}
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Every command the "apply" below ran, in order: what haforge did to the nodes. */
+const ran: { node: string; kind: "restart" | "action"; id: string; cmd: string }[] = [];
+
+const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+function liveSha(n: string, path: string): string {
+  const r = inside(n, `[ -f '${path}' ] && sha256sum '${path}' | cut -d' ' -f1 || echo absent`);
+  return r.out.trim();
+}
+
+/** RemoteFile's write of one file on node n (its script, its validate); undefined when unchanged. */
+function writeFile(n: string, f: FileSpec): { rc: number; out: string } | undefined {
+  const body = fileBytes(f);
+  const live = liveSha(n, f.path);
+  if (live === sha(body)) return undefined;
+  const script = writeFileScript({
+    path: f.path,
+    mode: f.mode,
+    owner: f.owner,
+    group: f.group,
+    sha256: sha(body),
+    size: body.length,
+    expectLive: live,
+    ...(f.validate ? { validate: f.validate } : {}),
+    keepPrevious: false,
+  });
+  return inside(n, script, { input: body, timeoutMs: 120_000 });
+}
+
+interface Applied {
+  readonly node: string;
+  readonly written: string[];
+  readonly refused: { path: string; rc: number; out: string }[];
+  readonly failed: { id: string; rc: number; out: string }[];
+}
+
+const filesOf = (s: DesiredState, n: string) => s.hosts.find((h) => h.host === n)!.files;
+const servicesOf = (s: DesiredState, n: string) => s.hosts.find((h) => h.host === n)!.services;
+
+/**
+ * One node's part of an apply, in the providers' order: its files, its bootstrap actions
+ * triggered by a written file (all of them on `first`), the restarts of the services a written
+ * file notifies (`only`: those services), then the other actions on the node the written files
+ * trigger. A refused file writes nothing, and what depends on it does not run.
+ */
+async function applyNode(s: DesiredState, n: string, o: { first?: boolean; only?: readonly string[] } = {}): Promise<Applied> {
+  const written: string[] = [];
+  const refused: Applied["refused"] = [];
+  const failed: Applied["failed"] = [];
+  for (const f of filesOf(s, n)) {
+    const r = writeFile(n, f);
+    if (!r) continue;
+    if (r.rc === 0) written.push(f.path);
+    else refused.push({ path: f.path, rc: r.rc, out: r.out });
+  }
+  const fires = (a: ClusterAction) => a.host === n && (o.first || a.triggers.some((t) => written.includes(t)));
+  const run = async (kind: "restart" | "action", id: string, cmd: string) => {
+    ran.push({ node: n, kind, id, cmd });
+    const r = await insideAsync(n, cmd);
+    if (r.rc !== 0) failed.push({ id, rc: r.rc, out: r.out });
+  };
+  if (refused.length) return { node: n, written, refused, failed };
+  for (const a of s.actions.filter((x) => x.phase === "bootstrap" && fires(x))) await run("action", a.id, a.create);
+  const notified = new Set(filesOf(s, n).flatMap((f) => (written.includes(f.path) ? f.notify : [])));
+  for (const sv of servicesOf(s, n))
+    if ((o.only ?? [...notified]).includes(sv.name) && (o.first || notified.has(sv.name)))
+      await run("restart", sv.name, restartWithGate(sv, 240));
+  if (!o.first) for (const a of s.actions.filter((x) => x.phase !== "bootstrap" && fires(x))) await run("action", a.id, a.create);
+  return { node: n, written, refused, failed };
+}
+
+interface Sample {
+  readonly at: number;
+  readonly node: string;
+  readonly quorate: boolean;
+  readonly unclean: boolean;
+  readonly votes: number;
+}
+const samples: Sample[] = [];
+const t0 = Date.now();
+function sampleAll(): void {
+  for (const n of NODES) {
+    const q = inside(n, "corosync-quorumtool -s 2>&1; echo; crm_mon -1 2>&1 | grep -ci unclean", { timeoutMs: 5_000 });
+    samples.push({
+      at: Date.now() - t0,
+      node: n,
+      quorate: /^Quorate:\s+Yes/m.test(q.out),
+      unclean: Number(q.out.trim().split("\n").pop()) > 0,
+      votes: Number(/^Total votes:\s+(\d+)/m.exec(q.out)?.[1] ?? 0),
+    });
+  }
+}
+async function sampled<T>(f: () => Promise<T>): Promise<{ value: T; samples: Sample[] }> {
+  const from = samples.length;
+  const timer = setInterval(sampleAll, 300);
+  try {
+    const value = await f();
+    sampleAll();
+    return { value, samples: samples.slice(from) };
+  } finally {
+    clearInterval(timer);
+  }
+}
+const fenceHistory = (n: string) =>
+  inside(n, "stonith_admin --history '*' 2>&1")
+    .out.trim()
+    .replace(/^0 events found$/, "");
+const votes = (n: string) => Number(/^Total votes:\s+(\d+)/m.exec(inside(n, "corosync-quorumtool -s 2>&1").out)?.[1] ?? 0);
+const clusterOk = (n: string) => /^CLUSTER OK/m.test(inside(n, "crm_mon -1 -s 2>&1").out);
+async function until(what: string, f: () => boolean, seconds: number): Promise<void> {
+  for (let i = 0; i < seconds; i++) {
+    if (f()) return;
+    await sleep(1000);
+  }
+  assert.fail(`${what}: not within ${seconds} s\n${inside("n1", "crm_mon -1 2>&1; corosync-quorumtool -s 2>&1").out}`);
+}
+
+/** The master haproxy Pacemaker started on node n: pid, start time (jiffies), worker pids. */
+function haproxyProc(n: string): { pid: string; start: string; workers: string } {
+  const r = inside(
+    n,
+    `p=$(cat /run/haforge-haproxy.pid 2>/dev/null); [ -n "$p" ] && kill -0 "$p" && echo "$p" && cut -d' ' -f22 /proc/$p/stat && cat /proc/$p/task/*/children`,
+  );
+  const [pid = "", start = "", workers = ""] = r.out.trim().split("\n");
+  return { pid, start, workers: workers.trim() };
+}
+/** Ports listening on node n (its netns), from /proc/net/tcp. */
+const listening = (n: string, port: number) =>
+  new RegExp(`:${port.toString(16).toUpperCase().padStart(4, "0")} [0-9A-F:]+ 0A `).test(inside(n, "cat /proc/net/tcp").out);
+
+/** Commands that enable, start or restart haproxy outside Pacemaker (supervisor or systemd). */
+const RUNS_HAPROXY =
+  /(supervisorctl\s+(?:start|restart|update)\s+(?:\S+\s+)*haproxy\b)|(systemctl\s+(?:start|restart|enable|reenable)\s+(?:\S+\s+)*haproxy\b)|(^|[;&|]\s*)\/usr\/sbin\/haproxy\s/;
+function haproxyRunners(s: DesiredState): string[] {
+  const out: string[] = [];
+  for (const h of s.hosts) {
+    for (const sv of h.services)
+      if (RUNS_HAPROXY.test(sv.restart) || RUNS_HAPROXY.test(sv.reload ?? "")) out.push(`${h.host} ${sv.name}: ${sv.restart}`);
+    for (const f of h.files) if (/\/(supervisor\/conf\.d|systemd\/system)\/haproxy[.]/.test(f.path)) out.push(`${h.host} file ${f.path}`);
+  }
+  for (const a of s.actions) if (RUNS_HAPROXY.test(a.create)) out.push(`${a.host} action ${a.id}: ${a.create}`);
+  return out;
+}
+
+before(async () => {
+  assert.equal(process.getuid?.(), 0, "needs root (network namespaces, mounts)");
+  for (const b of ["corosync", "pacemakerd", "supervisord", "haproxy", "crm_mon", "stonith_admin", "cibadmin", "nsenter", "unshare"])
+    assert.equal(spawnSync("sh", ["-c", `command -v ${b}`]).status, 0, `${b} missing`);
+  assert.ok(existsSync("/usr/lib/ocf/resource.d/heartbeat/anything"), "resource-agents' anything agent");
+  net.up();
+  for (const n of NODES) {
+    const d = hostDir(n);
+    for (const sub of Object.values(MOUNTS)) mkdirSync(join(d, sub), { recursive: true });
+    writeFileSync(
+      join(d, "supervisord.conf"),
+      [
+        "[unix_http_server]",
+        "file=/run/supervisor.sock",
+        "[supervisord]",
+        "nodaemon=true",
+        `logfile=${join(d, "supervisord.log")}`,
+        "pidfile=/run/supervisord.pid",
+        `childlogdir=${d}`,
+        "[rpcinterface:supervisor]",
+        "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
+        "[supervisorctl]",
+        "serverurl=unix:///run/supervisor.sock",
+        "[include]",
+        "files = /etc/supervisor/conf.d/*.conf",
+        "",
+      ].join("\n"),
+    );
+    const init = [
+      "set -eu",
+      `hostname ${n}`,
+      "mount -t tmpfs tmpfs /dev/shm",
+      "mount -t tmpfs tmpfs /run",
+      "for x in /var/lib/pacemaker /var/lib/corosync /var/log/pacemaker /var/log/cluster /var/lib/haforge /var/log/supervisor /var/lib/heartbeat; do mkdir -p $x && mount -t tmpfs tmpfs $x; done",
+      "mkdir -p /var/lib/pacemaker/cib /var/lib/pacemaker/pengine /var/lib/pacemaker/blackbox /var/lib/pacemaker/cores",
+      "chown -R hacluster:haclient /var/lib/pacemaker /var/log/pacemaker && chmod 750 /var/lib/pacemaker/* && chmod 770 /var/log/pacemaker",
+      ...Object.entries(MOUNTS).map(([real, sub]) => `mkdir -p ${real} && mount --bind ${join(d, sub)} ${real}`),
+      `mount --bind ${join(d, "supervisord.conf")} /etc/supervisor/supervisord.conf`,
+      "systemd-tmpfiles --create --prefix=/run >/dev/null 2>&1 || true",
+      "cd /",
+      "exec supervisord -n -c /etc/supervisor/supervisord.conf",
+    ].join("\n");
+    writeFileSync(join(d, "init.sh"), init);
+    const child = spawn(
+      "ip",
+      [
+        "netns",
+        "exec",
+        net.ns(n),
+        "unshare",
+        "--mount",
+        "--uts",
+        "--ipc",
+        "--pid",
+        "--fork",
+        "--kill-child",
+        "--mount-proc",
+        "--propagation",
+        "private",
+        "sh",
+        join(d, "init.sh"),
+      ],
+      { stdio: ["ignore", "ignore", "ignore"], cwd: "/" },
+    );
+    let inner = 0;
+    for (let i = 0; i < 40 && inner === 0; i++) {
+      await sleep(250);
+      const children = join("/proc", String(child.pid), "task", String(child.pid), "children");
+      if (existsSync(children)) inner = Number(readFileSync(children, "utf8").trim().split(/\s+/)[0] || 0);
+    }
+    assert.ok(inner > 0, `${n}: init did not start`);
+    inits.set(n, { child, inner });
+  }
+  for (const n of NODES)
+    for (let i = 0; i < 40 && inside(n, "supervisorctl status >/dev/null 2>&1; [ $? -ne 4 ] && [ -S /run/supervisor.sock ]").rc !== 0; i++)
+      await sleep(250);
+});
+
+after(async () => {
+  for (const { child } of inits.values()) {
+    try {
+      process.kill(child.pid!, "SIGKILL");
+    } catch {
+      /* gone */
+    }
+  }
+  await sleep(1000);
+  await net.down();
+  rmSync(work, { recursive: true, force: true });
+  console.log(`# pacemaker running-cluster verdicts\n${verdicts.map((v) => `#   ${v}`).join("\n")}`);
+});
+
+describe("haforge's apply on a running 3-node Pacemaker cluster that runs HAProxy (real daemons)", () => {
+  const start = renderFor();
+
+  it("bootstrap: files, keys action, corosync then pacemaker through the rendered gates, CIB applied; haproxy-clone and the VIP started by Pacemaker; fencing on", async () => {
+    for (const n of NODES) {
+      const r = await applyNode(start, n, { first: true, only: ["corosync"] });
+      assert.deepEqual([r.refused, r.failed], [[], []], n);
+    }
+    for (const n of NODES) {
+      const r = await applyNode(start, n, { first: true, only: ["pacemaker"] });
+      assert.deepEqual([r.refused, r.failed], [[], []], n);
+    }
+    // haproxy's declared "restart" on a node where Pacemaker has not started it yet: config only.
+    for (const n of NODES) {
+      const sv = servicesOf(start, n).find((x) => x.name === "haproxy")!;
+      const r = inside(n, restartWithGate(sv));
+      ran.push({ node: n, kind: "restart", id: "haproxy", cmd: restartWithGate(sv) });
+      assert.equal(r.rc, 0, r.out);
+      assert.match(r.out, /haproxy is not running here \(Pacemaker places it\): config in place/);
+    }
+    for (const a of start.actions.filter((x) => x.phase !== "bootstrap")) {
+      ran.push({ node: a.host, kind: "action", id: a.id, cmd: a.create });
+      const r = await insideAsync(a.host, a.create);
+      assert.equal(r.rc, 0, `${a.id}: ${r.out}`);
+    }
+    await until(
+      "haproxy-clone on every node and the VIP",
+      () =>
+        NODES.every((n) => haproxyProc(n).pid !== "") &&
+        /vip\s+\(ocf:heartbeat:IPaddr2\):\s+Started/.test(inside("n1", "crm_mon -1 -r").out),
+      120,
+    );
+    const dev = `<primitive id="fence-null" class="stonith" type="null"><instance_attributes id="fence-null-ia"><nvpair id="fence-null-hl" name="hostlist" value="${NODES.join(" ")}"/></instance_attributes></primitive>`;
+    const c = inside(
+      "n1",
+      `cibadmin --create -o resources --xml-text '${dev}' && crm_attribute --type crm_config --name stonith-enabled --update true`,
+    );
+    assert.equal(c.rc, 0, c.out);
+    await until(
+      "CLUSTER OK with the null fence device started",
+      () => clusterOk("n1") && /fence-null.*Started/.test(inside("n1", "crm_mon -1").out),
+      60,
+    );
+    assert.equal(fenceHistory("n1"), "");
+    verdicts.push(
+      `bootstrap: 3 nodes CLUSTER OK, haproxy-clone (ocf:heartbeat:anything) running on ${NODES.map((n) => `${n} pid ${haproxyProc(n).pid}`).join(", ")}, stonith on (null device)`,
+    );
+  });
+
+  it("1. a haproxy.cfg change: the render declares no enable/start/restart of haproxy; the apply reloads the process Pacemaker started (same PID and start time, new worker, new port); no Pacemaker failure, no fence", async () => {
+    const changed = renderFor({ ports: [8080, 8081] });
+    assert.deepEqual(haproxyRunners(start), [], "nothing haforge declares for these nodes runs haproxy");
+    assert.deepEqual(haproxyRunners(changed), []);
+    const before = Object.fromEntries(NODES.map((n) => [n, haproxyProc(n)]));
+    const from = ran.length;
+    const { value, samples: mine } = await sampled(async () => {
+      const out: Applied[] = [];
+      for (const n of NODES) out.push(await applyNode(changed, n));
+      return out;
+    });
+    for (const r of value) {
+      assert.deepEqual(r.written, ["/etc/haproxy/haproxy.cfg"], r.node);
+      assert.deepEqual([r.refused, r.failed], [[], []], r.node);
+    }
+    const cmds = ran.slice(from);
+    assert.deepEqual(
+      cmds.map((c) => `${c.node} ${c.kind} ${c.id}`),
+      NODES.map((n) => `${n} restart haproxy`),
+      "the one thing run per node is haproxy's declared restart",
+    );
+    for (const c of cmds) assert.doesNotMatch(c.cmd, RUNS_HAPROXY, c.cmd);
+    await until("port 8081 listening on every node", () => NODES.every((n) => listening(n, 8081)), 20);
+    for (const n of NODES) {
+      const now = haproxyProc(n);
+      assert.equal(now.pid, before[n]!.pid, `${n}: the master Pacemaker started keeps its pid`);
+      assert.equal(now.start, before[n]!.start, `${n}: and its start time`);
+      assert.notEqual(now.workers, before[n]!.workers, `${n}: a new worker (the reload happened)`);
+      assert.match(inside(n, "crm_failcount --query -r haproxy -N " + n + " 2>&1").out, /value=0\b/, `${n}: no failure recorded`);
+    }
+    assert.ok(/haproxy-clone/.test(inside("n1", "crm_mon -1 -r").out) && clusterOk("n1"));
+    assert.deepEqual(
+      mine.filter((s) => !s.quorate || s.unclean),
+      [],
+    );
+    assert.equal(fenceHistory("n1"), "");
+    verdicts.push(
+      `haproxy.cfg change (port 8081 added): run per node = haproxy's declared reload only; master pids ${NODES.map((n) => before[n]!.pid).join("/")} kept (start times too), workers replaced, 8081 listening, fail counts 0, ${mine.length} samples quorate, no fence`,
+    );
+  });
+
+  it("2. a changed corosync authkey: refused by the key's validate on every node, nothing restarted, quorum kept (sampled), no fence; a node restarted afterwards rejoins the three", async () => {
+    const keyed = renderFor({ ports: [8080, 8081], keyByte: 0x33 });
+    const oldKey = liveSha("n1", COROSYNC_AUTHKEY);
+    const from = ran.length;
+    const pids = NODES.map((n) => inside(n, "supervisorctl pid corosync; supervisorctl pid pacemaker").out.trim());
+    const { value, samples: mine } = await sampled(async () => {
+      const out: Applied[] = [];
+      for (const n of NODES) out.push(await applyNode(keyed, n));
+      await sleep(7000); // two token timeouts: a node on another key would be lost by now
+      return out;
+    });
+    for (const r of value) {
+      assert.deepEqual(r.written, [], r.node);
+      assert.deepEqual(
+        r.refused.map((x) => [x.path, x.rc]),
+        [[COROSYNC_AUTHKEY, WRITE_EXIT.validate]],
+        r.node,
+      );
+      assert.match(r.refused[0]!.out, /refusing to replace \/etc\/corosync\/authkey[\s\S]*crm cluster stop --all/);
+      assert.equal(liveSha(r.node, COROSYNC_AUTHKEY), oldKey, `${r.node}: the running key stays`);
+    }
+    assert.deepEqual(ran.slice(from), [], "nothing restarted, no action run");
+    assert.deepEqual(
+      NODES.map((n) => inside(n, "supervisorctl pid corosync; supervisorctl pid pacemaker").out.trim()),
+      pids,
+    );
+    assert.deepEqual(
+      mine.filter((s) => !s.quorate || s.unclean || s.votes !== 3),
+      [],
+      "every node quorate with 3 votes, none UNCLEAN",
+    );
+    // A node restarted later (taken out cleanly: Pacemaker first) comes back into the three.
+    const r = inside("n3", "supervisorctl stop pacemaker && supervisorctl restart corosync", { timeoutMs: 180_000 });
+    assert.equal(r.rc, 0, r.out);
+    await until("n3 back with 3 votes", () => votes("n3") === 3 && votes("n1") === 3, 60);
+    assert.equal(inside("n3", "supervisorctl start pacemaker").rc, 0);
+    await until("CLUSTER OK", () => clusterOk("n1") && clusterOk("n3"), 90);
+    assert.equal(fenceHistory("n1"), "", "no fence");
+    verdicts.push(
+      `changed authkey: refused on n1..n3 (validate exit ${WRITE_EXIT.validate}), keys unchanged, no restart/action run, corosync/pacemaker pids unchanged; ${mine.length} samples all quorate with 3 votes, none UNCLEAN; n3 restarted later rejoined (3 votes); fencing history empty`,
+    );
+  });
+
+  it("2. control: the same key written without the guard (the previous size-only validate) on n3 leaves n3 alone at its next restart", async () => {
+    const keyed = renderFor({ ports: [8080, 8081], keyByte: 0x33 });
+    const f = filesOf(keyed, "n3").find((x) => x.path === COROSYNC_AUTHKEY)!;
+    const w = writeFile("n3", { ...f, validate: `test "$(wc -c < {file})" -eq 256` });
+    assert.equal(w?.rc, 0, w?.out);
+    const r = inside("n3", "supervisorctl stop pacemaker && supervisorctl restart corosync", { timeoutMs: 180_000 });
+    assert.equal(r.rc, 0, r.out);
+    await sleep(8000);
+    const alone = [votes("n3"), votes("n1")];
+    verdicts.push(
+      `control (new key on n3 without the guard, then n3's corosync restarted): votes seen by n3 ${alone[0]}, by n1 ${alone[1]}`,
+    );
+    assert.deepEqual(alone, [1, 2], "n3 is alone on the new key; n1/n2 keep quorum without it");
+    // Put n3 back on the cluster's key.
+    const old = filesOf(renderFor({ ports: [8080, 8081] }), "n3").find((x) => x.path === COROSYNC_AUTHKEY)!;
+    assert.equal(writeFile("n3", { ...old, validate: `test "$(wc -c < {file})" -eq 256` })?.rc, 0);
+    assert.equal(inside("n3", "supervisorctl restart corosync", { timeoutMs: 180_000 }).rc, 0);
+    await until("n3 back with 3 votes", () => votes("n3") === 3, 60);
+    assert.equal(inside("n3", "supervisorctl start pacemaker").rc, 0);
+    await until("CLUSTER OK", () => clusterOk("n1"), 90);
+  });
+
+  it("2. the documented procedure: cluster stopped everywhere, old key removed, apply (writes the key, restarts nothing), cluster started: every node on the new key in one 3-node membership", async () => {
+    const keyed = renderFor({ ports: [8080, 8081], keyByte: 0x33 });
+    // `crm cluster stop --all` without systemd: Pacemaker on every node first, then corosync.
+    for (const n of NODES) assert.equal(inside(n, "supervisorctl stop pacemaker", { timeoutMs: 300_000 }).rc, 0);
+    for (const n of NODES) assert.equal(inside(n, "supervisorctl stop corosync", { timeoutMs: 120_000 }).rc, 0);
+    for (const n of NODES) assert.equal(inside(n, `rm -f ${COROSYNC_AUTHKEY}`).rc, 0);
+    const from = ran.length;
+    for (const n of NODES) {
+      const r = await applyNode(keyed, n);
+      assert.deepEqual([r.written, r.refused, r.failed], [[COROSYNC_AUTHKEY], [], []], n);
+    }
+    const kinds = ran.slice(from).map((c) => `${c.node} ${c.kind} ${c.id}`);
+    assert.deepEqual(
+      kinds,
+      NODES.map((n) => `${n} action pacemaker:pc:keys:${n}`),
+      "only the keys actions (test -s): no restart",
+    );
+    for (const n of NODES) assert.doesNotMatch(inside(n, "supervisorctl status corosync").out, /RUNNING/, `${n}: corosync left stopped`);
+    // `crm cluster start --all`.
+    for (const n of NODES) assert.equal(inside(n, "supervisorctl start corosync", { timeoutMs: 120_000 }).rc, 0);
+    for (const n of NODES) assert.equal(inside(n, "supervisorctl start pacemaker", { timeoutMs: 120_000 }).rc, 0);
+    await until("3 votes on every node and CLUSTER OK", () => NODES.every((n) => votes(n) === 3) && clusterOk("n1"), 120);
+    const want = createHash("sha256").update(Buffer.alloc(256, 0x33)).digest("hex");
+    for (const n of NODES) assert.equal(liveSha(n, COROSYNC_AUTHKEY), want, `${n}: the new key`);
+    await until("haproxy-clone back on every node", () => NODES.every((n) => haproxyProc(n).pid !== ""), 60);
+    verdicts.push(`procedure: stop all, rm key, apply (keys actions only), start all: every node on the new key, 3 votes each, CLUSTER OK`);
+  });
+
+  it("1. control: the same inventory without haproxy in the CIB declares haproxy's own program and a start; run on a node, haforge starts a haproxy of its own (the CIB's render, run the same way, starts nothing)", async () => {
+    const plain = renderFor({ owned: false, ports: [8080, 8081], keyByte: 0x33 });
+    const runners = haproxyRunners(plain);
+    assert.ok(
+      runners.some((x) => /file \/etc\/supervisor\/conf\.d\/haproxy\.conf/.test(x)),
+      runners.join("\n"),
+    );
+    assert.ok(
+      runners.some((x) => / haproxy: /.test(x)),
+      runners.join("\n"),
+    );
+    // Pacemaker lets go of haproxy on n1 (the clone banned there).
+    assert.equal(inside("n1", "crm_resource --ban --resource haproxy-clone --node n1").rc, 0);
+    await until("no haproxy on n1", () => haproxyProc("n1").pid === "", 60);
+    const pids = () => inside("n1", "pidof haproxy || true").out.trim();
+    // The render with haproxy in the CIB, its declared restart run there: starts nothing.
+    const owned = servicesOf(renderFor({ ports: [8080, 8081], keyByte: 0x33 }), "n1").find((x) => x.name === "haproxy")!;
+    const o = inside("n1", restartWithGate(owned));
+    assert.equal(o.rc, 0, o.out);
+    assert.equal(pids(), "", "the Pacemaker-run render starts no haproxy");
+    // The render without it: its program file and restart start one.
+    const one = plain.hosts.find((h) => h.host === "n1")!;
+    for (const f of one.files.filter((x) => x.path === "/etc/supervisor/conf.d/haproxy.conf" || x.path === "/etc/haproxy/haproxy.cfg"))
+      assert.equal(writeFile("n1", f)?.rc ?? 0, 0, f.path);
+    const sv = one.services.find((x) => x.name === "haproxy")!;
+    const first = inside("n1", restartWithGate(sv), { timeoutMs: 300_000 });
+    assert.equal(first.rc, 0, first.out);
+    const pid1 = inside("n1", "supervisorctl pid haproxy").out.trim();
+    verdicts.push(
+      `control (haproxy not in the CIB): ${runners.length} haproxy runner(s) declared (program file, restart); on n1 with the clone banned, the CIB render's restart started nothing, the plain render's started haproxy under supervisor (pid ${pid1})`,
+    );
+    assert.match(pid1, /^[1-9]\d*$/, "haforge started haproxy itself");
+    assert.equal(inside("n1", "supervisorctl stop haproxy").rc, 0);
+  });
+});
