@@ -145,6 +145,19 @@ interface ZodIssueLike {
   readonly message: string;
   readonly keys?: readonly string[];
   readonly expected?: string;
+  /** invalid_value: the allowed values (enums, literals). */
+  readonly values?: readonly unknown[];
+  /** too_small / too_big: what was measured, and the bound. */
+  readonly origin?: string;
+  readonly minimum?: number | bigint;
+  readonly maximum?: number | bigint;
+  readonly inclusive?: boolean;
+  /** invalid_format: the format (`regex`, `ipv4`, ...). */
+  readonly format?: string;
+  /** not_multiple_of. */
+  readonly divisor?: number;
+  /** invalid_union: each alternative's issues. */
+  readonly errors?: readonly (readonly ZodIssueLike[])[];
 }
 
 /** Keys whose values are secrets: never quoted back in a message. */
@@ -184,7 +197,10 @@ export function formatPath(segments: readonly PropertyKey[]): string {
 
 function issueToFinding(issue: ZodIssueLike, data: unknown, sourcePath: (p: string) => string): Finding {
   const yamlPath = formatPath(issue.path);
-  const isSecret = issue.path.some((s) => typeof s === "string" && SECRET_FIELDS.has(s));
+  // A field named like a secret, unless the schema says it is a number or a boolean (corosync's `token`).
+  const isSecret =
+    issue.path.some((s) => typeof s === "string" && SECRET_FIELDS.has(s)) &&
+    !["number", "int", "boolean"].includes(bare(schemaAt(issue.path))?.def?.type ?? "");
   const where = yamlPath || "(document)";
   if (issue.code === "unrecognized_keys" && issue.keys?.length) {
     const keys = issue.keys;
@@ -207,9 +223,206 @@ function issueToFinding(issue: ZodIssueLike, data: unknown, sourcePath: (p: stri
   const hint = isSecret
     ? "A secret is { secret: KEY } (Pulumi config secret), { env: NAME } or, discouraged, { value: TEXT }."
     : issue.code === "invalid_type" && value === undefined
-      ? `Add ${JSON.stringify(lastKey(issue.path))}: it is required here.`
-      : "See schema/inventory.schema.json for the expected shape.";
+      ? `Add ${JSON.stringify(lastKey(issue.path))}: it is required here (${expectedText(schemaAt(issue.path), issue.expected)}).`
+      : specificHint(issue, value, schemaAt(issue.path));
   return error("schema.invalid", sourcePath(yamlPath), `${JSON.stringify(where)}${shown}: ${issue.message}`, hint);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hints: what the field takes, from zod's issue and the schema node at the path
+
+interface ZodNodeLike {
+  readonly def?: { type?: string; innerType?: unknown; options?: unknown[]; element?: unknown; valueType?: unknown; entries?: unknown };
+  readonly shape?: Record<string, unknown>;
+  readonly minValue?: number | null;
+  readonly maxValue?: number | null;
+  readonly isInt?: boolean;
+  readonly minLength?: number | null;
+  readonly maxLength?: number | null;
+  meta?: () => { title?: string } | undefined;
+}
+
+const WRAPPERS = new Set(["default", "optional", "nullable", "prefault", "readonly", "catch"]);
+
+/** The schema node at `path` (wrappers kept, so a title on any of them is found), or undefined. */
+function schemaAt(path: readonly PropertyKey[]): ZodNodeLike | undefined {
+  try {
+    let s = Inventory as unknown as ZodNodeLike | undefined;
+    for (const seg of path) {
+      const u = bare(s);
+      const def = u?.def;
+      if (!def) return undefined;
+      if (def.type === "array") s = def.element as ZodNodeLike;
+      else if (def.type === "record") s = def.valueType as ZodNodeLike;
+      else if (def.type === "object") s = u.shape?.[String(seg)] as ZodNodeLike | undefined;
+      else if (def.type === "union") {
+        const obj = (def.options ?? []).map((o) => bare(o as ZodNodeLike)).find((o) => o?.def?.type === "object");
+        s = obj?.shape?.[String(seg)] as ZodNodeLike | undefined;
+      } else return undefined;
+      if (s === undefined) return undefined;
+    }
+    return s;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The node without its default/optional wrappers. */
+function bare(s: ZodNodeLike | undefined): ZodNodeLike | undefined {
+  let cur = s;
+  for (let i = 0; i < 10 && cur?.def?.type && WRAPPERS.has(cur.def.type); i++) cur = cur.def.innerType as ZodNodeLike;
+  return cur;
+}
+
+/** The kind's title (strings.ts: "interface name", "CIDR", ...) on the node or a wrapper of it. */
+function titleOf(s: ZodNodeLike | undefined): string | undefined {
+  let cur = s;
+  for (let i = 0; i < 10 && cur; i++) {
+    const t = typeof cur.meta === "function" ? cur.meta()?.title : undefined;
+    if (t) return t;
+    cur = cur.def?.type && WRAPPERS.has(cur.def.type) ? (cur.def.innerType as ZodNodeLike) : undefined;
+  }
+  return undefined;
+}
+
+const numberBounds = (n: ZodNodeLike): { min?: number; max?: number } => {
+  const safe = (v: number | null | undefined) => (typeof v === "number" && Number.isFinite(v) && Math.abs(v) < 2 ** 53 ? v : undefined);
+  const min = safe(n.minValue);
+  const max = safe(n.maxValue);
+  return { ...(min === undefined ? {} : { min }), ...(max === undefined ? {} : { max }) };
+};
+
+function rangeText(min: number | undefined, max: number | undefined, unit = ""): string {
+  if (min !== undefined && max !== undefined) return `from ${min} to ${max}${unit}`;
+  if (min !== undefined) return `at least ${min}${unit}`;
+  if (max !== undefined) return `at most ${max}${unit}`;
+  return "";
+}
+
+/** What a node takes, in words: "a whole number from 1 to 255", "one of: ssh, kubernetes", "an interface name". */
+function expectedText(node: ZodNodeLike | undefined, expected?: string): string {
+  const title = titleOf(node);
+  const n = bare(node);
+  const type = n?.def?.type ?? expected;
+  switch (type) {
+    case "number":
+    case "int": {
+      const { min, max } = n ? numberBounds(n) : {};
+      const r = rangeText(min, max);
+      return `${n?.isInt ? "a whole number" : "a number"}${r ? ` ${r}` : ""}`;
+    }
+    case "boolean":
+      return "true or false";
+    case "enum":
+    case "literal": {
+      const values = enumValues(n);
+      return values.length ? `one of: ${values.map((v) => JSON.stringify(v)).join(", ")}` : "one of the listed values";
+    }
+    case "string": {
+      if (title) return withArticle(title);
+      const r = rangeText(n?.minLength ?? undefined, n?.maxLength ?? undefined, " characters");
+      return `a string${r ? ` of ${r}` : ""}`;
+    }
+    case "array":
+    case "tuple":
+      return `a list${n?.def?.element ? `, each entry ${expectedText(n.def.element)}` : ""}`;
+    case "object":
+      return n?.shape ? `a mapping (keys: ${Object.keys(n.shape).join(", ")})` : "a mapping";
+    case "record":
+      return "a mapping";
+    case "union": {
+      const options = (n?.def?.options ?? []) as ZodNodeLike[];
+      return options.length ? options.map((o) => expectedText(o)).join(", or ") : "one of several forms";
+    }
+    default:
+      return title ? withArticle(title) : (expected ?? "another value");
+  }
+}
+
+const withArticle = (noun: string): string => `${/^([aeio]|u(?!ni)|IP|SSH|HTTP|URL|RHEL|X)/.test(noun) ? "an" : "a"} ${noun}`;
+
+function enumValues(n: ZodNodeLike | undefined): unknown[] {
+  const def = n?.def as { entries?: Record<string, unknown>; values?: unknown[] } | undefined;
+  if (def?.entries) return Object.values(def.entries);
+  if (Array.isArray(def?.values)) return def.values;
+  return [];
+}
+
+/** What zod found, in words the user can act on. */
+function typeOf(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "a list";
+  if (typeof value === "object") return "a mapping";
+  if (typeof value === "string") return "a string";
+  return `a ${typeof value}`;
+}
+
+/** A hint per failure kind: the expected type, format or allowed values, the range, the forms of a union. */
+function specificHint(issue: ZodIssueLike, value: unknown, node: ZodNodeLike | undefined): string {
+  const expected = expectedText(node, issue.expected);
+  switch (issue.code) {
+    case "invalid_type": {
+      let extra = "";
+      if (typeof value === "string" && (issue.expected === "number" || issue.expected === "int") && /^\s*-?\d+(\.\d+)?\s*$/.test(value))
+        extra = ` Write the number without quotes: ${value.trim()}.`;
+      else if (typeof value === "string" && issue.expected === "boolean" && /^(true|false|yes|no|on|off)$/i.test(value.trim()))
+        extra = ` Write ${/^(true|yes|on)$/i.test(value.trim()) ? "true" : "false"} without quotes.`;
+      else if ((typeof value === "number" || typeof value === "boolean") && issue.expected === "string")
+        extra = ` Quote it: "${String(value)}".`;
+      if (issue.expected === "int" && typeof value === "number") return `Expected ${expected}; got ${value}, not a whole number.`;
+      return `Expected ${expected}; got ${typeOf(value)}.${extra}`;
+    }
+    case "invalid_value": {
+      const values = issue.values?.length ? issue.values : enumValues(bare(node));
+      const near =
+        typeof value === "string"
+          ? closest(
+              value,
+              values.filter((v): v is string => typeof v === "string"),
+            )
+          : undefined;
+      return `${near !== undefined ? `Did you mean ${JSON.stringify(near)}? ` : ""}Allowed: ${values.map((v) => JSON.stringify(v)).join(", ")}.`;
+    }
+    case "too_small":
+    case "too_big": {
+      const n = bare(node);
+      const bound = Number(issue.code === "too_small" ? issue.minimum : issue.maximum);
+      const exclusive = issue.inclusive === false;
+      if (issue.origin === "number" || issue.origin === "int") {
+        const { min, max } = n ? numberBounds(n) : {};
+        const r = rangeText(min, max);
+        return `A ${n?.isInt ? "whole number" : "number"} ${r || `${issue.code === "too_small" ? (exclusive ? "above" : "at least") : exclusive ? "below" : "at most"} ${bound}`}; got ${String(value)}.`;
+      }
+      if (issue.origin === "string") {
+        const r = rangeText(n?.minLength ?? undefined, n?.maxLength ?? undefined, " characters");
+        const len = typeof value === "string" ? [...value].length : undefined;
+        return `${titleOf(node) ? `A ${titleOf(node)} of` : "A string of"} ${r || `${issue.code === "too_small" ? "at least" : "at most"} ${bound} characters`}${len === undefined ? "" : `; this one has ${len}`}.`;
+      }
+      if (issue.origin === "array" || issue.origin === "set") {
+        const count = Array.isArray(value) ? value.length : undefined;
+        return `List ${issue.code === "too_small" ? "at least" : "at most"} ${bound} entr${bound === 1 ? "y" : "ies"}${count === undefined ? "" : `; this list has ${count}`}.`;
+      }
+      return `${issue.code === "too_small" ? "At least" : "At most"} ${bound}.`;
+    }
+    case "invalid_format": {
+      const pattern = (issue as { pattern?: string }).pattern;
+      return issue.format && issue.format !== "regex"
+        ? `Expected ${expected} (format ${issue.format}).`
+        : `Expected ${expected}${pattern ? `, matching ${pattern}` : ""}.`;
+    }
+    case "not_multiple_of":
+      return `A multiple of ${issue.divisor}.`;
+    case "invalid_union":
+      return `Expected ${expected}; got ${typeOf(value)}.`;
+    case "invalid_key":
+      return `Keys here must each be ${expected === "a mapping" ? "a valid name" : expected}.`;
+    case "invalid_element":
+      return `Each entry must be ${expected}.`;
+    case "custom":
+      return `Expected ${expected}.`;
+    default:
+      return `Expected ${expected}.`;
+  }
 }
 
 const lastKey = (path: readonly PropertyKey[]): string => String(path[path.length - 1] ?? "");
