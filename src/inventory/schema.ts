@@ -55,6 +55,13 @@ const name = identifier;
 const port = () => z.number().int().min(1).max(65535);
 
 /**
+ * A nested object that may be left out: absent, it is what `{}` parses to, so its default is
+ * written once, on its fields (the JSON Schema still shows the whole default object). Each parse
+ * gets its own copy.
+ */
+const defaulted = <T extends z.ZodObject>(schema: T) => schema.default(() => schema.parse({}) as z.util.NoUndefined<z.output<T>>);
+
+/**
  * A secret value. Never a literal in example files: reference a Pulumi config secret (`secret:`)
  * or an environment variable (`env:`). `value:` exists because Tower INI files carry literals
  * (`rabbitmq_password=...`); a literal in YAML is accepted with a warning.
@@ -111,7 +118,7 @@ export const Host = z
       )
       .default([])
       .describe("Network interfaces with their CIDR (used for VIP/subnet checks). @default []"),
-    ssh: SshSettings.default(SshSettings.parse({})).describe(
+    ssh: defaulted(SshSettings).describe(
       "How haforge reaches the host over SSH (Tower INI: ansible_user, ansible_port, ansible_ssh_private_key_file). @default root on port 22, host key pinned",
     ),
     init: z.enum(["systemd", "supervisor"]).default("systemd").describe("Service manager on the host. @default systemd"),
@@ -136,30 +143,32 @@ export const InstanceGroup = z
       .describe(
         "Instances of the group (the hosts under `[tower]` / `[instance_group_<name>]`): provisioned with `awx-manage provision_instance` and listed in the group's policy_instance_list (`register_queue --hostnames`). @default []",
       ),
-    policy: z
-      .object({
-        percentage: z
-          .number()
-          .int()
-          .min(0)
-          .max(100)
-          .default(0)
-          .describe(
-            "policy_instance_percentage: share of the instances managed by policy the group gets (`awx-manage register_queue --instance_percent`). @default 0",
-          ),
-        minimum: z
-          .number()
-          .int()
-          .min(0)
-          .default(0)
-          .describe("policy_instance_minimum: least instances the group gets (`awx-manage register_queue --instance_minimum`). @default 0"),
-        list: z.array(hostName).default([]).describe("Extra policy_instance_list entries beyond `hosts`"),
-      })
-      .strict()
-      .default({ percentage: 0, minimum: 0, list: [] })
-      .describe(
-        "Tower's instance group policy ([instance_group_<name>:vars] policy_instance_*), applied by haforge's plan as Tower applies it",
-      ),
+    policy: defaulted(
+      z
+        .object({
+          percentage: z
+            .number()
+            .int()
+            .min(0)
+            .max(100)
+            .default(0)
+            .describe(
+              "policy_instance_percentage: share of the instances managed by policy the group gets (`awx-manage register_queue --instance_percent`). @default 0",
+            ),
+          minimum: z
+            .number()
+            .int()
+            .min(0)
+            .default(0)
+            .describe(
+              "policy_instance_minimum: least instances the group gets (`awx-manage register_queue --instance_minimum`). @default 0",
+            ),
+          list: z.array(hostName).default([]).describe("Extra policy_instance_list entries beyond `hosts`"),
+        })
+        .strict(),
+    ).describe(
+      "Tower's instance group policy ([instance_group_<name>:vars] policy_instance_*), applied by haforge's plan as Tower applies it",
+    ),
   })
   .strict();
 
@@ -183,25 +192,25 @@ export const Tower = z
       .array(IsolatedGroup)
       .default([])
       .describe("Isolated instance groups (Tower INI `[isolated_group_<name>]` sections). @default []"),
-    database: z
-      .object({
-        hosts: z
-          .array(hostName)
-          .default([])
-          .describe(
-            "The host running Tower's PostgreSQL (INI `[database]`; at most one). @default [] - an external pg_host, or the only instance of a single-instance Tower",
+    database: defaulted(
+      z
+        .object({
+          hosts: z
+            .array(hostName)
+            .default([])
+            .describe(
+              "The host running Tower's PostgreSQL (INI `[database]`; at most one). @default [] - an external pg_host, or the only instance of a single-instance Tower",
+            ),
+          host: address.optional().describe("External database host (pg_host)"),
+          port: port().default(5432).describe("pg_port: /etc/tower/conf.d/postgres.py `DATABASES.default.PORT`. @default 5432"),
+          name: identifier.default("awx").describe("pg_database: postgres.py `DATABASES.default.NAME`. @default awx"),
+          username: userName.default("awx").describe("pg_username: postgres.py `DATABASES.default.USER`. @default awx"),
+          password: SecretRef.optional().describe(
+            "pg_password: postgres.py `DATABASES.default.PASSWORD` (empty is a finding). @default - none",
           ),
-        host: address.optional().describe("External database host (pg_host)"),
-        port: port().default(5432).describe("pg_port: /etc/tower/conf.d/postgres.py `DATABASES.default.PORT`. @default 5432"),
-        name: identifier.default("awx").describe("pg_database: postgres.py `DATABASES.default.NAME`. @default awx"),
-        username: userName.default("awx").describe("pg_username: postgres.py `DATABASES.default.USER`. @default awx"),
-        password: SecretRef.optional().describe(
-          "pg_password: postgres.py `DATABASES.default.PASSWORD` (empty is a finding). @default - none",
-        ),
-      })
-      .strict()
-      .default({ hosts: [], port: 5432, name: "awx", username: "awx" })
-      .describe("Tower's database (INI `[database]` and pg_* variables), written to /etc/tower/conf.d/postgres.py on every instance"),
+        })
+        .strict(),
+    ).describe("Tower's database (INI `[database]` and pg_* variables), written to /etc/tower/conf.d/postgres.py on every instance"),
     adminPassword: SecretRef.optional().describe(
       "admin_password: the initial Tower admin's password (AWX_ADMIN_PASSWORD on Kubernetes; unset is a finding). @default - none",
     ),
@@ -363,62 +372,62 @@ export const PacemakerCluster = z
       .enum(["knet", "udpu", "udp"])
       .default("knet")
       .describe("corosync.conf `totem { transport }`; only knet carries several links and crypto. @default knet"),
-    crypto: z
-      .object({
-        cipher: z
-          .enum(["none", "aes256", "aes192", "aes128"])
-          .default("aes256")
-          .describe("corosync.conf `totem { crypto_cipher }` (knet only). @default aes256"),
-        hash: z
-          .enum(["none", "md5", "sha1", "sha256", "sha384", "sha512"])
-          .default("sha256")
-          .describe("corosync.conf `totem { crypto_hash }`; a cipher needs a hash. @default sha256"),
-      })
-      .strict()
-      .default({ cipher: "aes256", hash: "sha256" })
-      .describe("Corosync wire encryption with the generated /etc/corosync/authkey (`totem { crypto_cipher, crypto_hash }`)"),
+    crypto: defaulted(
+      z
+        .object({
+          cipher: z
+            .enum(["none", "aes256", "aes192", "aes128"])
+            .default("aes256")
+            .describe("corosync.conf `totem { crypto_cipher }` (knet only). @default aes256"),
+          hash: z
+            .enum(["none", "md5", "sha1", "sha256", "sha384", "sha512"])
+            .default("sha256")
+            .describe("corosync.conf `totem { crypto_hash }`; a cipher needs a hash. @default sha256"),
+        })
+        .strict(),
+    ).describe("Corosync wire encryption with the generated /etc/corosync/authkey (`totem { crypto_cipher, crypto_hash }`)"),
     token: z.number().int().min(100).max(3_600_000).default(3000).describe("totem token timeout, ms. @default 3000"),
-    quorum: z
-      .object({
-        twoNode: z
-          .boolean()
-          .default(false)
-          .describe(
-            "votequorum `quorum { two_node }`: a 2-node cluster stays quorate with one node; turns wait_for_all on. @default false",
-          ),
-        waitForAll: z
-          .boolean()
-          .optional()
-          .describe(
-            "votequorum `quorum { wait_for_all }`: quorate only once all nodes were seen together after a full stop. @default - on with twoNode, else off",
-          ),
-        lastManStanding: z
-          .boolean()
-          .default(false)
-          .describe(
-            "votequorum `quorum { last_man_standing }`: expected votes shrink as nodes leave cleanly; excludes a qdevice. @default false",
-          ),
-        autoTieBreaker: z
-          .boolean()
-          .default(false)
-          .describe(
-            "votequorum `quorum { auto_tie_breaker }`: on an even split the half with the lowest node id stays quorate; excludes a qdevice. @default false",
-          ),
-        qdevice: z
-          .object({
-            host: address.describe("corosync-qnetd host: `quorum { device { net { host } } }`"),
-            algorithm: z
-              .enum(["ffsplit", "lms"])
-              .default("ffsplit")
-              .describe("`quorum { device { net { algorithm } } }`. @default ffsplit"),
-          })
-          .strict()
-          .optional()
-          .describe("A quorum device (corosync-qdevice, `quorum { device { model: net } }`). @default - none"),
-      })
-      .strict()
-      .default({ twoNode: false, lastManStanding: false, autoTieBreaker: false })
-      .describe("Corosync votequorum options (votequorum(5)); expected votes and the quorum are computed from the nodes"),
+    quorum: defaulted(
+      z
+        .object({
+          twoNode: z
+            .boolean()
+            .default(false)
+            .describe(
+              "votequorum `quorum { two_node }`: a 2-node cluster stays quorate with one node; turns wait_for_all on. @default false",
+            ),
+          waitForAll: z
+            .boolean()
+            .optional()
+            .describe(
+              "votequorum `quorum { wait_for_all }`: quorate only once all nodes were seen together after a full stop. @default - on with twoNode, else off",
+            ),
+          lastManStanding: z
+            .boolean()
+            .default(false)
+            .describe(
+              "votequorum `quorum { last_man_standing }`: expected votes shrink as nodes leave cleanly; excludes a qdevice. @default false",
+            ),
+          autoTieBreaker: z
+            .boolean()
+            .default(false)
+            .describe(
+              "votequorum `quorum { auto_tie_breaker }`: on an even split the half with the lowest node id stays quorate; excludes a qdevice. @default false",
+            ),
+          qdevice: z
+            .object({
+              host: address.describe("corosync-qnetd host: `quorum { device { net { host } } }`"),
+              algorithm: z
+                .enum(["ffsplit", "lms"])
+                .default("ffsplit")
+                .describe("`quorum { device { net { algorithm } } }`. @default ffsplit"),
+            })
+            .strict()
+            .optional()
+            .describe("A quorum device (corosync-qdevice, `quorum { device { model: net } }`). @default - none"),
+        })
+        .strict(),
+    ).describe("Corosync votequorum options (votequorum(5)); expected votes and the quorum are computed from the nodes"),
     fencing: z
       .array(PcmkFencing)
       .default([])
@@ -427,15 +436,15 @@ export const PacemakerCluster = z
     primitives: z.array(PcmkPrimitive).default([]).describe("CIB resources (`<primitive>`). @default []"),
     groups: z.array(PcmkGroup).default([]).describe("CIB resource groups (`<group>`: members start in order on one node). @default []"),
     clones: z.array(PcmkClone).default([]).describe("CIB clones (`<clone>`, promotable with `promotable`). @default []"),
-    constraints: z
-      .object({
-        location: z.array(PcmkLocation).default([]).describe("CIB `<rsc_location>` constraints. @default []"),
-        colocation: z.array(PcmkColocation).default([]).describe("CIB `<rsc_colocation>` constraints. @default []"),
-        order: z.array(PcmkOrder).default([]).describe("CIB `<rsc_order>` constraints. @default []"),
-      })
-      .strict()
-      .default({ location: [], colocation: [], order: [] })
-      .describe("CIB `<constraints>`"),
+    constraints: defaulted(
+      z
+        .object({
+          location: z.array(PcmkLocation).default([]).describe("CIB `<rsc_location>` constraints. @default []"),
+          colocation: z.array(PcmkColocation).default([]).describe("CIB `<rsc_colocation>` constraints. @default []"),
+          order: z.array(PcmkOrder).default([]).describe("CIB `<rsc_order>` constraints. @default []"),
+        })
+        .strict(),
+    ).describe("CIB `<constraints>`"),
     /**
      * The TripleO "lightweight" layout: Pacemaker keeps only VIPs + HAProxy, RabbitMQ, Galera,
      * Redis, cinder-volume; every other service is restarted by the init system.
@@ -662,19 +671,19 @@ export const PostgresHa = z
     nodes: z.array(hostName).min(1).describe("Postgres data nodes (stolon keepers / patroni members)"),
     sentinels: z.array(hostName).optional().describe("stolon sentinels. @default - the nodes"),
     proxies: z.array(hostName).optional().describe("stolon proxies. @default - the nodes"),
-    store: z
-      .object({
-        backend: z
-          .enum(["etcd", "consul", "kubernetes"])
-          .default("etcd")
-          .describe(
-            "DCS: Patroni's `etcd:` (v2; `etcd3:` when the store has v2 off) or `consul:` section; stolon `--store-backend` (etcdv3, consul, kubernetes). @default etcd",
-          ),
-        endpoints: z.array(url).optional().describe("@default - the quorum store members"),
-      })
-      .strict()
-      .default({ backend: "etcd" })
-      .describe("Where the HA manager keeps leader and cluster state (the DCS)"),
+    store: defaulted(
+      z
+        .object({
+          backend: z
+            .enum(["etcd", "consul", "kubernetes"])
+            .default("etcd")
+            .describe(
+              "DCS: Patroni's `etcd:` (v2; `etcd3:` when the store has v2 off) or `consul:` section; stolon `--store-backend` (etcdv3, consul, kubernetes). @default etcd",
+            ),
+          endpoints: z.array(url).optional().describe("@default - the quorum store members"),
+        })
+        .strict(),
+    ).describe("Where the HA manager keeps leader and cluster state (the DCS)"),
     port: port()
       .default(5432)
       .describe("PostgreSQL port: patroni.yml `postgresql { listen, connect_address }`; stolon keeper `--pg-port`. @default 5432"),
@@ -763,18 +772,18 @@ export const Kubernetes = z
     storageClass: k8sName
       .optional()
       .describe("PVC `storageClassName` of the StatefulSets' volumes. @default - the cluster's default class"),
-    replicas: z
-      .object({
-        rabbitmq: replicas(3).describe("RabbitMQ StatefulSet replicas (cluster nodes). @default 3"),
-        web: replicas(2).describe("Tower web pods per instance group. @default 2"),
-        task: replicas(2).describe("Tower task pods per instance group (at least its policy minimum). @default 2"),
-        keepers: replicas(3).describe("stolon keeper StatefulSet replicas (Postgres data nodes). @default 3"),
-        sentinels: replicas(3).describe("stolon sentinel Deployment replicas. @default 3"),
-        proxies: replicas(2).describe("stolon proxy Deployment replicas. @default 2"),
-      })
-      .strict()
-      .default({ rabbitmq: 3, web: 2, task: 2, keepers: 3, sentinels: 3, proxies: 2 })
-      .describe("Member counts on this target (there are no hosts to count)"),
+    replicas: defaulted(
+      z
+        .object({
+          rabbitmq: replicas(3).describe("RabbitMQ StatefulSet replicas (cluster nodes). @default 3"),
+          web: replicas(2).describe("Tower web pods per instance group. @default 2"),
+          task: replicas(2).describe("Tower task pods per instance group (at least its policy minimum). @default 2"),
+          keepers: replicas(3).describe("stolon keeper StatefulSet replicas (Postgres data nodes). @default 3"),
+          sentinels: replicas(3).describe("stolon sentinel Deployment replicas. @default 3"),
+          proxies: replicas(2).describe("stolon proxy Deployment replicas. @default 2"),
+        })
+        .strict(),
+    ).describe("Member counts on this target (there are no hosts to count)"),
     ingress: z
       .object({
         host: address.describe("Ingress rule `host` routed to the Tower web Service"),
@@ -840,7 +849,7 @@ export const Inventory = z
       .default([])
       .describe("Apps with built-in active/passive HA (dr-provision style RS_HA_* environment). @default []"),
     kubernetes: Kubernetes.optional().describe("Settings of the kubernetes target. @default - the defaults below"),
-    packages: Packages.default(Packages.parse({})),
+    packages: defaulted(Packages),
   })
   .strict();
 export type Inventory = z.infer<typeof Inventory>;
