@@ -9,6 +9,7 @@
  */
 import type { Document, LineCounter, Node } from "yaml";
 import type { InventoryFormat } from "./load";
+import { expandHostPattern } from "./tower-ini";
 
 export interface SourceLocation {
   readonly line: number;
@@ -115,6 +116,19 @@ const isNodeWithRange = (n: unknown): n is Node => n !== null && typeof n === "o
 
 const SECTION_LINE = /^\s*\[([^\]]+)\]/;
 
+/** The host names an INI host pattern expands to (a plain name: itself), remembered per pattern. */
+const patternCache = new Map<string, ReadonlySet<string>>();
+function patternNames(pattern: string): ReadonlySet<string> {
+  let names = patternCache.get(pattern);
+  if (!names) {
+    const e = /[[:]/.test(pattern) ? expandHostPattern(pattern) : undefined;
+    names = new Set(e && e.error === undefined ? e.names : [pattern]);
+    if (patternCache.size > 1000) patternCache.clear();
+    patternCache.set(pattern, names);
+  }
+  return names;
+}
+
 /**
  * INI: `line N` (or a message starting `line N:`), `[section] name` (a host or variable line in
  * that section: the value of `name=value`, else the name) and `[section]` (its header).
@@ -142,11 +156,19 @@ function iniLocator(text: string): Locator {
       if (!inSection || name === undefined) continue;
       const body = line.trimStart();
       const first = /^[^\s=]+/.exec(body)?.[0];
-      if (first !== name) continue;
+      if (first === undefined) continue;
       const indent = line.length - body.length;
+      const vars = section.endsWith(":vars");
+      // A host line names its host by a pattern: `web[01:10]`, `host:2222` (the line of the
+      // pattern is the host's line, as Ansible expands it).
+      if (first !== name && (vars || !patternNames(first).has(name))) continue;
       const eq = /^[^\s=]+\s*=\s*/.exec(body);
-      // `key=value` under :vars points at the value; a host line at the host name.
-      return { line: i + 1, col: indent + 1 + (eq && section.endsWith(":vars") ? eq[0].length : 0) };
+      // `key=value` under :vars points at the value; a host line at the host name, or at the value
+      // of the host variable the message is about (`"ansible_port" is "abc", ...`).
+      if (eq && vars) return { line: i + 1, col: indent + 1 + eq[0].length };
+      const key = message ? /^"([A-Za-z_][A-Za-z0-9_]*)"/.exec(message)?.[1] : undefined;
+      const kv = key ? new RegExp(`(^|\\s)${key}\\s*=\\s*`).exec(line) : null;
+      return { line: i + 1, col: kv ? kv.index + kv[0].length + 1 : indent + 1 };
     }
     return header === undefined ? undefined : { line: header, col: firstCol(header) };
   };

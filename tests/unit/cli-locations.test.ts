@@ -174,6 +174,111 @@ describe("findings carry file:line:col", () => {
     );
   });
 
+  it("INI host patterns (web[01:10], [a:c], host:port): each expanded host's findings point at the pattern's line, a bad host variable at its value (text and JSON)", async () => {
+    // Host lines of [tower]: a random mix of plain names and range patterns; one line (a pattern or
+    // a plain host) carries a bad ansible_port. Every finding at `[tower] NAME` must point at the
+    // line that names NAME, and the bad port's error at the value on that line.
+    const pattern = fc.oneof(
+      fc.record({
+        kind: fc.constant("num" as const),
+        prefix: fc.constantFrom("web", "app-", "node"),
+        from: fc.nat(5),
+        n: fc.integer({ min: 1, max: 4 }),
+        pad: fc.boolean(),
+      }),
+      fc.record({
+        kind: fc.constant("alpha" as const),
+        prefix: fc.constantFrom("db", "mq-"),
+        from: fc.nat(3),
+        n: fc.integer({ min: 1, max: 3 }),
+        pad: fc.constant(false),
+      }),
+      fc.record({
+        kind: fc.constant("plain" as const),
+        prefix: fc.constantFrom("solo", "one", "x"),
+        from: fc.nat(9),
+        n: fc.constant(1),
+        pad: fc.constant(false),
+      }),
+    );
+    const arb = fc.record({
+      patterns: fc.array(pattern, { minLength: 1, maxLength: 4 }),
+      bad: fc.nat(),
+      lead: fc.constantFrom("", " ", "\t"),
+      gap: fc.constantFrom(" ", "  ", "\t"),
+      port: fc.boolean(),
+      noise: fc.array(fc.tuple(fc.nat(), fc.constantFrom("", "# comment", "; x")), { maxLength: 3 }),
+    });
+    let n = 0;
+    await fc.assert(
+      fc.asyncProperty(arb, async ({ patterns, bad, lead, gap, port, noise }) => {
+        // Distinct prefixes per line (a host named twice is another finding's business).
+        const seen = new Set<string>();
+        const lines: { text: string; names: string[] }[] = [];
+        patterns.forEach((p, i) => {
+          const prefix = `${p.prefix}${i}`;
+          if (seen.has(prefix)) return;
+          seen.add(prefix);
+          let token: string;
+          let names: string[];
+          if (p.kind === "plain") {
+            token = `${prefix}h${p.from}`;
+            names = [token];
+          } else if (p.kind === "alpha") {
+            const a = "abcdefg";
+            token = `${prefix}[${a[p.from]}:${a[p.from + p.n - 1]}].example.com`;
+            names = Array.from({ length: p.n }, (_, k) => `${prefix}${a[p.from + k]}.example.com`);
+          } else {
+            const w = p.pad ? 2 : 1;
+            const num = (x: number) => String(x).padStart(w, "0");
+            token = `${prefix}-[${num(p.from)}:${num(p.from + p.n - 1)}]`;
+            names = Array.from({ length: p.n }, (_, k) => `${prefix}-${num(p.from + k)}`);
+          }
+          if (port && i === 0) token += ":2222";
+          lines.push({ text: `${lead}${token}`, names });
+        });
+        const badLine = bad % lines.length;
+        lines[badLine] = { ...lines[badLine]!, text: `${lines[badLine]!.text}${gap}ansible_port=${TOKEN}` };
+        const body: string[] = lines.map((l) => l.text);
+        for (const [i, c] of noise) body.splice(i % (body.length + 1), 0, c);
+        const text = ["[all:vars]", "rabbitmq_password=x", "", "[tower]", ...body, ""].join("\n");
+        const all = text.split("\n");
+        const lineOf = (l: { text: string }) => all.indexOf(l.text) + 1;
+        const file = join(dir, `range-${n++}.ini`);
+        writeFileSync(file, text);
+        const r = await runCli(["validate", file, "--json"]);
+        const findings = (JSON.parse(r.out) as { findings: (JsonFinding & { code: string })[] }).findings;
+        for (const l of lines)
+          for (const name of l.names) {
+            const at = findings.filter((f) => f.path === `[tower] ${name}`);
+            for (const f of at) {
+              assert.equal(f.file, file);
+              if (f.code === "ini.not-a-number")
+                assert.deepEqual({ line: f.line, col: f.col }, { line: lineOf(l), col: l.text.indexOf(TOKEN) + 1 }, `${name}: ${text}`);
+              else assert.equal(f.line, lineOf(l), `${f.code} ${name}: ${text}`);
+            }
+            if (l === lines[badLine])
+              assert.ok(
+                at.some((f) => f.code === "ini.not-a-number"),
+                `${name}: ${r.out}\n${text}`,
+              );
+          }
+        // The same positions in the text output.
+        const t = await runCli(["validate", file]);
+        const b = lines[badLine];
+        assert.ok(
+          t.out
+            .split("\n")
+            .some((x) =>
+              x.startsWith(`${file}:${lineOf(b)}:${b.text.indexOf(TOKEN) + 1}: error ini.not-a-number at [tower] ${b.names[0]}:`),
+            ),
+          t.out,
+        );
+      }),
+      { numRuns: 60, seed: 1313 },
+    );
+  });
+
   it("INI: a bad :vars value points at the value, a host line at the host, in text and JSON", async () => {
     const file = join(dir, "inv.ini");
     writeFileSync(file, "[tower]\nhostA ansible_host=10.0.0.1\n\n[all:vars]\nadmin_password=x\n  rabbitmq_port = abc\nansible_hots=1\n");
