@@ -23,14 +23,51 @@ interface Bind {
   readonly what: string;
 }
 
+type Section = NonNullable<PlanContext["inventory"]["haproxy"]>;
+type BackendPlan = HaproxyPlan["backends"][number];
+type FrontendPlan = HaproxyPlan["frontends"][number];
+
 export function plan(ctx: PlanContext): PlanStep {
   const section = ctx.inventory.haproxy;
   if (!section) return { findings: [], patch: {} };
   const findings: Finding[] = [];
   const keepalived: readonly KeepalivedInstancePlan[] = ctx.plan.keepalived ?? [];
   const firstVip = keepalived[0];
+  const hosts = planHaproxyHosts(ctx, section, firstVip, findings);
+  const { backends, backendNames } = planBackends(ctx, section, findings);
+  const binds: Bind[] = [];
+  const frontends = planFrontends(ctx, section, keepalived, backendNames, binds, findings);
+  const statsBind = planStatsBind(section, firstVip, binds, findings);
+  findings.push(...checkBindCollisions(binds));
+  findings.push(...serverPortFindings(binds, backends, hosts));
+  findings.push(...vipHolderFindings(keepalived, binds, hosts));
 
-  // Hosts: explicit, else the hosts of the first keepalived instance (where its VIP can land).
+  // Roll backups before the VIP holder when the hosts follow a keepalived instance.
+  const kaOrder = keepalived.find((k) => k.members.length === hosts.length && k.members.every((m) => hosts.includes(m.host)));
+  const order = kaOrder ? [...kaOrder.members].sort((a, b) => a.priority - b.priority).map((m) => m.host) : hosts;
+  const rolling: RollingGroup[] = hosts.length > 0 ? [{ id: "haproxy", service: "haproxy", hosts: order, maxUnavailable: 1 }] : [];
+  const roles: Record<string, string[]> = {};
+  for (const h of hosts) roles[h] = ["haproxy"];
+
+  const plan: HaproxyPlan = {
+    hosts,
+    frontends,
+    backends,
+    ...(section.stats
+      ? {
+          stats: {
+            bind: statsBind ? joinHostPort(statsBind.address, statsBind.port) : section.stats.bind,
+            user: section.stats.user,
+            ...(section.stats.password ? { password: section.stats.password } : {}),
+          },
+        }
+      : {}),
+  };
+  return { findings, patch: { haproxy: plan, rollingGroups: rolling }, roles };
+}
+
+/** Hosts: explicit, else the hosts of the first keepalived instance (where its VIP can land). */
+function planHaproxyHosts(ctx: PlanContext, section: Section, firstVip: KeepalivedInstancePlan | undefined, findings: Finding[]): string[] {
   const explicitHosts = section.hosts.length > 0;
   const wanted = explicitHosts ? section.hosts : (firstVip?.members.map((m) => m.host) ?? []);
   const hosts: string[] = [];
@@ -54,9 +91,17 @@ export function plan(ctx: PlanContext): PlanStep {
       ),
     );
 
-  // Backends: unique names, servers on inventory hosts, at their internal address.
+  return hosts;
+}
+
+/** Backends: unique names, servers on inventory hosts, at their internal address. */
+function planBackends(
+  ctx: PlanContext,
+  section: Section,
+  findings: Finding[],
+): { backends: BackendPlan[]; backendNames: Map<string, number> } {
   const backendNames = new Map<string, number>();
-  const backends: HaproxyPlan["backends"][number][] = [];
+  const backends: BackendPlan[] = [];
   section.backends.forEach((b, bi) => {
     const base = `haproxy.backends[${bi}]`;
     if (backendNames.has(b.name))
@@ -119,6 +164,19 @@ export function plan(ctx: PlanContext): PlanStep {
     });
   });
 
+  return { backends, backendNames };
+}
+
+/** Frontends: backend exists, modes agree, bind resolved (address omitted → the first VIP); backends no frontend uses. */
+function planFrontends(
+  ctx: PlanContext,
+  section: Section,
+  keepalived: readonly KeepalivedInstancePlan[],
+  backendNames: ReadonlyMap<string, number>,
+  binds: Bind[],
+  findings: Finding[],
+): FrontendPlan[] {
+  const firstVip = keepalived[0];
   const knownVips = [
     ...keepalived.map((k) => ({ address: k.vip, owner: `keepalived instance '${k.name}'`, hosts: k.members.map((m) => m.host) })),
     ...allPacemakerVips(ctx.inventory.pacemaker?.clusters ?? []).map((v) => ({
@@ -128,10 +186,8 @@ export function plan(ctx: PlanContext): PlanStep {
     })),
   ];
 
-  // Frontends: backend exists, modes agree, bind resolved (address omitted → the first VIP).
   const frontendNames = new Map<string, number>();
-  const frontends: HaproxyPlan["frontends"][number][] = [];
-  const binds: Bind[] = [];
+  const frontends: FrontendPlan[] = [];
   const usedBackends = new Set<string>();
   section.frontends.forEach((f, fi) => {
     const base = `haproxy.frontends[${fi}]`;
@@ -207,6 +263,16 @@ export function plan(ctx: PlanContext): PlanStep {
       );
   });
 
+  return frontends;
+}
+
+/** The stats page's bind (checked and added to `binds`). */
+function planStatsBind(
+  section: Section,
+  firstVip: KeepalivedInstancePlan | undefined,
+  binds: Bind[],
+  findings: Finding[],
+): { address: string; port: number } | undefined {
   const statsBind = section.stats ? resolveBind(section.stats.bind, firstVip?.vip) : undefined;
   if (section.stats) {
     const bind = statsBind;
@@ -231,8 +297,12 @@ export function plan(ctx: PlanContext): PlanStep {
       );
   }
 
-  findings.push(...checkBindCollisions(binds));
+  return statsBind;
+}
 
+/** Binds against the backend servers running on the HAProxy hosts themselves. */
+function serverPortFindings(binds: readonly Bind[], backends: readonly BackendPlan[], hosts: readonly string[]): Finding[] {
+  const findings: Finding[] = [];
   // A `*:PORT` bind on a host that also runs a backend server on that port: one of them cannot
   // bind (classic on controllers where Galera listens on 3306 and HAProxy fronts it).
   const vipPorts = new Map<number, Set<string>>();
@@ -272,7 +342,12 @@ export function plan(ctx: PlanContext): PlanStep {
     );
   }
 
-  // The VIPs the frontends bind must land on hosts that run HAProxy.
+  return findings;
+}
+
+/** The VIPs the frontends bind must land on hosts that run HAProxy. */
+function vipHolderFindings(keepalived: readonly KeepalivedInstancePlan[], binds: readonly Bind[], hosts: readonly string[]): Finding[] {
+  const findings: Finding[] = [];
   for (const k of keepalived) {
     if (!binds.some((b) => sameAddress(b.address, k.vip))) continue;
     const missing = k.members.map((m) => m.host).filter((h) => !hosts.includes(h));
@@ -287,28 +362,7 @@ export function plan(ctx: PlanContext): PlanStep {
       );
   }
 
-  // Roll backups before the VIP holder when the hosts follow a keepalived instance.
-  const kaOrder = keepalived.find((k) => k.members.length === hosts.length && k.members.every((m) => hosts.includes(m.host)));
-  const order = kaOrder ? [...kaOrder.members].sort((a, b) => a.priority - b.priority).map((m) => m.host) : hosts;
-  const rolling: RollingGroup[] = hosts.length > 0 ? [{ id: "haproxy", service: "haproxy", hosts: order, maxUnavailable: 1 }] : [];
-  const roles: Record<string, string[]> = {};
-  for (const h of hosts) roles[h] = ["haproxy"];
-
-  const plan: HaproxyPlan = {
-    hosts,
-    frontends,
-    backends,
-    ...(section.stats
-      ? {
-          stats: {
-            bind: statsBind ? joinHostPort(statsBind.address, statsBind.port) : section.stats.bind,
-            user: section.stats.user,
-            ...(section.stats.password ? { password: section.stats.password } : {}),
-          },
-        }
-      : {}),
-  };
-  return { findings, patch: { haproxy: plan, rollingGroups: rolling }, roles };
+  return findings;
 }
 
 /** `PORT` / `:PORT` → the VIP (or `*` without one); `*:PORT`, `ADDR:PORT`, `[v6]:PORT` as written. */
