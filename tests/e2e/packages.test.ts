@@ -2,10 +2,12 @@
  * Software on a host, proven live (src/providers/host-packages.ts): lab1 has its own /usr
  * (`ownRoot`), its LB and broker packages are purged inside it (the real machine keeps them), a
  * local repository is built on this machine from Debian's packages (`apt-get download` +
- * dpkg-scanpackages) and lab1 sees it as a `file:` apt source (the lab has no route out). One
- * apply reads the installed set once, installs exactly what is missing from that repository,
- * starts no daemon (policy-rc.d during the install), and leaves nothing of its own behind; the
- * next apply installs nothing; a pin to a version the repository lacks fails with apt's reason.
+ * dpkg-scanpackages) and lab1 sees it as a `file:` apt source (the lab has no route out). The
+ * HostPackages resource goes through the engine stand-in (tests/engine: the SDK's dynamic-provider
+ * process over gRPC, a checkpoint between runs), as the program's would. One up reads the
+ * installed set once, installs exactly what is missing from that repository, starts no daemon
+ * (policy-rc.d during the install), and leaves nothing of its own behind; the next up is a Same
+ * step (its Diff reads the host); a pin to a version the repository lacks fails with apt's reason.
  * Root only; run under `flock /work/lab.lock`.
  */
 import assert from "node:assert/strict";
@@ -16,8 +18,8 @@ import { labDownSync } from "../../lab/down";
 import { hostExec, hostExecOk, labUp, type LabInfo } from "../../lab/exec";
 import { STATE_DIR } from "../../lab/config";
 import { run } from "../../lab/proc";
-import { applyHostPackages, type HostPackagesInputs } from "../../src/providers/host-packages";
-import { SshPool } from "../../src/transport";
+import { hostPackagesProviderText, type HostPackagesInputs } from "../../src/providers/host-packages";
+import { upResources } from "../engine";
 import { LAB_WAIT_MS } from "./harness";
 
 const SKIP = process.getuid?.() !== 0 ? "the lab needs root" : false;
@@ -26,10 +28,20 @@ const DAEMONS = ["haproxy", "keepalived", "beam.smp"];
 
 describe("e2e: packages purged inside a host come back from a local repository", { skip: SKIP, timeout: 900_000 }, () => {
   let lab: LabInfo;
-  const pool = new SshPool({});
   const repo = path.join(STATE_DIR, "repo");
+  const checkpointFile = path.join(STATE_DIR, "packages-checkpoint.json");
   let inputs: HostPackagesInputs;
   const figure = (name: string, v: string) => process.stderr.write(`e2e-figure ${name} ${v}\n`);
+  const NAME = "lab1-packages";
+  /** One `pulumi up` of a program holding just lab1's HostPackages resource. */
+  const up = (i: HostPackagesInputs) =>
+    upResources({
+      cwd: path.join(__dirname, "..", ".."),
+      stack: "lab",
+      checkpointFile,
+      resources: [{ type: "pulumi-nodejs:dynamic:Resource", name: NAME, inputs: { ...i, __provider: hostPackagesProviderText } }],
+    });
+  const changes = (r: Awaited<ReturnType<typeof up>>) => r.steps.map((s) => `${s.op}${s.error ? " FAILED" : ""}`);
 
   before(async () => {
     labDownSync({});
@@ -58,8 +70,7 @@ describe("e2e: packages purged inside a host come back from a local repository",
     // so that the only thing keeping the daemons from starting during the install is haforge's
     await hostExecOk("lab1", "rm -f /usr/sbin/policy-rc.d");
   });
-  after(async () => {
-    await pool.close();
+  after(() => {
     labDownSync({});
   });
 
@@ -77,9 +88,12 @@ describe("e2e: packages purged inside a host come back from a local repository",
 
   it("one apply installs exactly what is missing, from the local repository, and starts no daemon", async () => {
     const t0 = Date.now();
-    const out = await applyHostPackages(inputs, pool);
+    const r = await up(inputs);
     figure("packages-install-ms", String(Date.now() - t0));
-    assert.deepEqual(out.installedNow.sort(), [...PURGED].sort());
+    assert.ok(r.ok, r.errors.join("\n"));
+    assert.deepEqual(changes(r), ["create"]);
+    const out = r.outputs[NAME] as { installedNow: string[]; family: string; installed: Record<string, string> };
+    assert.deepEqual([...out.installedNow].sort(), [...PURGED].sort());
     assert.equal(out.family, "debian");
     for (const p of PURGED) assert.match(out.installed[p] ?? "", /./, `${p} has no version`);
     assert.equal(
@@ -92,19 +106,26 @@ describe("e2e: packages purged inside a host come back from a local repository",
     assert.match(apt, /install/);
   });
 
-  it("the next apply installs nothing (one query)", async () => {
-    const out = await applyHostPackages(inputs, pool);
-    assert.deepEqual(out.installedNow, []);
+  it("the next up is a Same step: its Diff reads the host and finds nothing missing", async () => {
+    const r = await up(inputs);
+    assert.ok(r.ok, r.errors.join("\n"));
+    assert.deepEqual(changes(r), ["same"]);
+    assert.equal(r.rpcs["diff"], 1);
+    assert.equal((r.rpcs["create"] ?? 0) + (r.rpcs["update"] ?? 0), 0);
   });
 
   it("a pin the repository cannot satisfy fails with apt's reason and changes nothing", async () => {
     const pinned: HostPackagesInputs = { ...inputs, needs: { ...inputs.needs, debian: [{ name: "keepalived", version: "0.0.1-1" }] } };
-    await assert.rejects(applyHostPackages(pinned, pool), /keepalived=0\.0\.1-1.*failed[\s\S]*(not found|Version)/);
+    const r = await up(pinned);
+    assert.deepEqual(changes(r), ["update FAILED"]);
+    assert.match(r.errors.join("\n"), /keepalived=0\.0\.1-1.*failed[\s\S]*(not found|Version)/);
     assert.equal((await hostExec("lab1", "test -x /usr/sbin/keepalived")).code, 0);
     assert.equal((await hostExec("lab1", "test -e /usr/sbin/policy-rc.d")).code, 1, "policy-rc.d left behind after a failed install");
   });
 
   it("a host of an unexpected family is refused before anything is installed", async () => {
-    await assert.rejects(applyHostPackages({ ...inputs, os: "rhel" }, pool), /inventory says os rhel but the host runs debian/);
+    const r = await up({ ...inputs, os: "rhel" });
+    assert.deepEqual(changes(r), ["update FAILED"]);
+    assert.match(r.errors.join("\n"), /inventory says os rhel but the host runs debian/);
   });
 });

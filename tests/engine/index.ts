@@ -128,3 +128,41 @@ const stateOp = (o: OperationOptions): engine.StateOpOptions => ({
 export const refresh = (o: OperationOptions): Promise<engine.RunResult> => engine.refresh(stateOp(o));
 /** `pulumi destroy`: the program is not run; Delete with the stored state. */
 export const destroy = (o: OperationOptions): Promise<engine.RunResult> => engine.destroy(stateOp(o));
+
+/** A custom resource as a program would register it (top level, no dependencies). */
+export interface Registration {
+  /** e.g. `pulumi-nodejs:dynamic:Resource` */
+  readonly type: string;
+  readonly name: string;
+  /** Inputs including `__provider` (secrets wrapped as the SDK sends them). */
+  readonly inputs: Record<string, unknown>;
+}
+
+/**
+ * `pulumi up` of a program that registers exactly `resources`, one after the other, without
+ * running a program: the same steps (Check, Diff, Same/Create/Update/Replace, deletes of what is
+ * no longer registered), the same provider process and checkpoint. Returns each resource's
+ * outputs as the engine would answer the program.
+ */
+export async function upResources(
+  o: OperationOptions & { readonly resources: readonly Registration[] },
+): Promise<engine.RunResult & { readonly outputs: Record<string, Record<string, unknown>> }> {
+  const d = new engine.Deployment({
+    stack: o.stack,
+    project: o.project ?? "haforge",
+    checkpointFile: o.checkpointFile,
+    preview: false,
+    provider: () => ProviderProcess.start({ cwd: o.cwd, env: o.env ?? process.env }),
+    log: o.log ?? defaultLog(),
+  });
+  const outputs: Record<string, Record<string, unknown>> = {};
+  for (const r of o.resources) {
+    try {
+      const got = await d.register({ ...r, parent: "", custom: true, dependencies: [], aliases: [], additionalSecretOutputs: [] });
+      outputs[r.name] = engine.unwrap(got.outputs) as Record<string, unknown>;
+    } catch {
+      // recorded in the deployment's errors
+    }
+  }
+  return { ...(await d.finish()), outputs };
+}
