@@ -1,65 +1,31 @@
 /**
  * The stable projections of a ClusterPlan: what `haforge plan --json` prints and scripts depend on,
- * and the Pulumi stack outputs.
+ * and the Pulumi stack outputs, composed from each service's part (src/services/<svc>/summary.ts).
  * Group names without their prefix (`tower`, `east`). Add fields; never rename.
  */
-import { resolveSecret, type SecretValues } from "../core/secrets";
+import { keepalivedSummary } from "../services/keepalived/summary";
+import { pacemakerSummary } from "../services/pacemaker/summary";
+import { postgresSummary } from "../services/postgres/summary";
+import { quorumStoreSummary } from "../services/quorum-store/summary";
+import { amqpUrls, rabbitmqSummary } from "../services/rabbitmq/summary";
+import { towerSummary } from "../services/tower/summary";
 import type { ClusterPlan } from "./types";
+
+export { amqpUrls, brokerUrl } from "../services/rabbitmq/summary";
 
 export function planSummary(plan: ClusterPlan) {
   return {
     name: plan.name,
     target: plan.target,
     hosts: plan.hosts.map((h) => ({ name: h.name, address: h.address, internalAddress: h.internalAddress, roles: [...h.roles] })),
-    instanceGroups: plan.instanceGroups.map((g) => ({
-      name: g.name,
-      instances: [...g.instances],
-      policy: { ...g.policy, list: [...g.policy.list] },
-    })),
-    isolatedGroups: plan.isolatedGroups.map((g) => ({ name: g.name, controller: g.controller, instances: [...g.instances] })),
-    rabbitmq: plan.rabbitmq
-      ? {
-          nodes: plan.rabbitmq.nodes.map((n) => ({ host: n.host, nodeName: n.nodeName })),
-          useLongName: plan.rabbitmq.useLongName,
-          useLongNameDerived: plan.rabbitmq.useLongNameDerived,
-          port: plan.rabbitmq.port,
-          vhost: plan.rabbitmq.vhost,
-          partitionHandling: plan.rabbitmq.partitionHandling,
-          quorum: plan.rabbitmq.quorum,
-        }
-      : null,
-    pacemakerClusters: plan.pacemakerClusters.map((c) => ({
-      name: c.name,
-      nodes: c.nodes.map((n) => n.host),
-      remoteNodes: [...c.remoteNodes],
-      quorum: c.quorum,
-      stonithEnabled: c.stonithEnabled,
-    })),
-    keepalived: plan.keepalived.map((k) => ({
-      name: k.name,
-      vip: `${k.vip}/${k.prefix}`,
-      routerId: k.routerId,
-      members: k.members.map((m) => ({ host: m.host, priority: m.priority, state: m.state })),
-    })),
-    quorumStore: plan.quorumStore
-      ? { kind: plan.quorumStore.kind, members: plan.quorumStore.members.map((m) => m.host), quorum: plan.quorumStore.quorum }
-      : null,
-    postgres: plan.postgres ? { engine: plan.postgres.engine, nodes: [...plan.postgres.nodes], endpoint: plan.postgres.endpoint } : null,
+    ...towerSummary(plan),
+    ...rabbitmqSummary(plan),
+    ...pacemakerSummary(plan),
+    ...keepalivedSummary(plan),
+    ...quorumStoreSummary(plan),
+    ...postgresSummary(plan),
     rollingGroups: plan.rollingGroups.map((r) => ({ id: r.id, service: r.service, hosts: [...r.hosts], maxUnavailable: r.maxUnavailable })),
   };
-}
-
-/** amqp://user@host:port/vhost per RabbitMQ node, without the password (a stack output). */
-export function amqpUrls(plan: ClusterPlan): string[] {
-  const r = plan.rabbitmq;
-  return r ? r.nodes.map((n) => `amqp://${encodeURIComponent(r.username)}@${n.address}:${r.port}/${encodeURIComponent(r.vhost)}`) : [];
-}
-
-/** The first RabbitMQ node's amqp URL with the password (a secret stack output); undefined without RabbitMQ. */
-export function brokerUrl(plan: ClusterPlan, secrets: SecretValues): string | undefined {
-  const r = plan.rabbitmq;
-  if (!r) return undefined;
-  return `amqp://${encodeURIComponent(r.username)}:${encodeURIComponent(resolveSecret(r.password, secrets))}@${r.nodes[0]?.address}:${r.port}/${encodeURIComponent(r.vhost)}`;
 }
 
 /** The stack outputs StackReference consumers depend on (index.ts): stable names; add fields, never rename. */

@@ -4,7 +4,7 @@
  * src/services/registry.ts lists it.
  */
 import type { ServiceModule } from "../types";
-import { amqpUrls } from "../../plan/summary";
+import { amqpUrls } from "./summary";
 import { plan } from "./plan";
 import { renderPart } from "./render";
 import { kubernetesPart } from "./kubernetes";

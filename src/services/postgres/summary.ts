@@ -1,0 +1,10 @@
+/**
+ * The postgres service's part of the plan summary (`haforge plan --json`: stable, add fields, never
+ * rename) and of the stack outputs. In the model layer (docs/architecture.md): src/plan/summary.ts
+ * composes the summary from every service's part.
+ */
+import type { ClusterPlan } from "../../plan/types";
+
+export const postgresSummary = (plan: ClusterPlan) => ({
+  postgres: plan.postgres ? { engine: plan.postgres.engine, nodes: [...plan.postgres.nodes], endpoint: plan.postgres.endpoint } : null,
+});

@@ -1,0 +1,12 @@
+/**
+ * The quorum-store service's part of the plan summary (`haforge plan --json`: stable, add fields, never
+ * rename) and of the stack outputs. In the model layer (docs/architecture.md): src/plan/summary.ts
+ * composes the summary from every service's part.
+ */
+import type { ClusterPlan } from "../../plan/types";
+
+export const quorumStoreSummary = (plan: ClusterPlan) => ({
+  quorumStore: plan.quorumStore
+    ? { kind: plan.quorumStore.kind, members: plan.quorumStore.members.map((m) => m.host), quorum: plan.quorumStore.quorum }
+    : null,
+});
