@@ -132,20 +132,70 @@ export function maskFileContent(
 }
 
 /**
- * Best-effort redaction of a secret file's content out of free text (a validator's output may
- * quote the offending line): every line and every token of the content that is long enough.
+ * Is this token of a secret file secret-looking, rather than an ordinary word of the format?
+ * Split at `- _ . : / @ = ,`, every segment must read as vocabulary — a lowercase word
+ * (`haproxy`, `backend`), a number, a word followed by a number (`node01`), or an all-capital
+ * word (`PASS`) — for the token to be ordinary. Anything else of 6 characters or more is
+ * secret-looking: mixed case or digits inside a word (`Sup3rS3cret`), hex/base64 (`a3f9c2…`,
+ * `dGhpcw==`), symbols (`#!$%`), or a lowercase run too long to be a word (16+).
+ * Absolute paths and addresses are vocabulary too.
  */
+export function secretLooking(token: string): boolean {
+  if (token.length < 6) return false;
+  if (/^\/[A-Za-z0-9._/-]*$/.test(token) || /^[0-9.:]+(\/[0-9]+)?$/.test(token)) return false;
+  const segments = token.split(/[-_.:/@=,]+/).filter(Boolean);
+  if (segments.length === 0) return false;
+  return segments.some((seg) => !/^(?:[a-z]{1,15}[0-9]{0,4}|[0-9]+|[A-Z][a-z]{1,15}|[A-Z]{1,15}[0-9]{0,4})$/.test(seg));
+}
+
+/**
+ * Redaction of a secret file's content out of free text (a validator's or an activation's
+ * output may quote the offending line). What is masked, and why:
+ *
+ * - every line that sets a secret (a word naming one: `auth`, `pass`, `secret`, `key`, `token`,
+ *   `cookie`, ... then a value), and its part from that word on, wherever the output quotes them:
+ *   a quoted `stats auth admin:haproxy` or `auth_pass hunter2` is hidden whatever the value's
+ *   strength — a weak secret is not shown where the file holds it; a file of one token (a
+ *   cookie, a token file) is hidden whole;
+ * - every secret-looking token of the content (`secretLooking`), wherever it appears;
+ * - NOT the ordinary words of the file (`haproxy`, `backend`, `global`, a path, an address): a
+ *   secret file's validator output stays readable. A secret that is itself an ordinary word can
+ *   only be hidden in the lines that hold it: told apart from the same word elsewhere, it cannot.
+ *
+ * The RemoteFile provider knows the content only, not which values in it are secrets (the render
+ * tree and the review diffs mask by value: maskText).
+ */
+/** A word that names a secret: the key of a line that sets one. */
+const SECRET_KEYWORD = /[A-Za-z_]*(?:pass|secret|auth|token|cookie|credential|psk|key)[A-Za-z_]*/i;
+
 export function redactContent(text: string, secretContent: string, salt?: string): string {
   const pieces = new Map<string, string>();
   let i = 0;
-  for (const line of secretContent.split(/\r?\n/)) {
+  const lines = secretContent.split(/\r?\n/);
+  // A file of one token is the secret itself (an Erlang cookie, a token file): masked whatever it is.
+  const whole = secretContent.trim();
+  if (whole.length >= MIN_MASKED_LENGTH && !/\s/.test(whole)) pieces.set(`file-${++i}`, whole);
+  for (const line of lines) {
     const l = line.trim();
-    if (l.length >= 6) pieces.set(`file-${++i}`, l);
-    for (const tok of l.split(/[\s=:,;"']+/)) if (tok.length >= 6) pieces.set(`file-${++i}`, tok);
+    // A line that sets a secret (`stats auth admin:x`, `auth_pass x`, `password: "x"`): the line,
+    // and its part from the secret's keyword on, wherever the output quotes them.
+    const key = SECRET_KEYWORD.exec(l);
+    if (key && /\S\s+\S|[:=]\s*\S/.test(l.slice(key.index))) {
+      pieces.set(`file-${++i}`, l);
+      pieces.set(`file-${++i}`, l.slice(key.index));
+    }
+    for (const tok of l.split(/[\s"'`;,(){}[\]<>]+/)) if (secretLooking(tok)) pieces.set(`file-${++i}`, tok);
+    // A token's secret-looking parts alone too (`admin:S3cr3t!`: the part after the colon).
+    for (const tok of l.split(/[\s"'`;,(){}[\]<>=:]+/)) if (secretLooking(tok)) pieces.set(`file-${++i}`, tok);
   }
   let out = text;
   for (const [label, p] of [...pieces.entries()].sort((a, b) => b[1].length - a[1].length)) {
-    if (out.includes(p)) out = out.split(p).join(placeholder(label, p, salt));
+    if (!out.includes(p)) continue;
+    // Never cut into a placeholder already written.
+    out = out
+      .split(/(<secret:[^\s>]+ h:[0-9a-f]{8}>)/)
+      .map((part, k) => (k % 2 === 1 ? part : part.split(p).join(placeholder(label, p, salt))))
+      .join("");
   }
   return out;
 }

@@ -8,8 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { keyedShortHash, maskFileContent, maskText, placeholder } from "../../src/core/masking";
-import { sha256Hex } from "../../src/core/file-ops";
+import { keyedShortHash, maskFileContent, maskText, placeholder, secretLooking } from "../../src/core/masking";
+import { redactSecret, sha256Hex } from "../../src/core/file-ops";
 import { ROOT, runCli } from "../helpers/cli";
 import { listTree } from "../golden/examples";
 
@@ -170,5 +170,114 @@ describe("masking: rendered trees", () => {
     assert.ok(text.includes("012345678901234567890"), "the cookie is written as given");
     assert.ok(!text.includes("12345678901234567000"));
     for (const v of ["0123456789012", "00000001", "1e3000", "0x1234567"]) assert.ok(text.includes(v), `${v} is written as given`);
+  });
+});
+
+describe("masking: a secret file's validator output (RemoteFile errors)", () => {
+  // A secret file of the kind haforge writes: keywords, names, paths, addresses, and one secret.
+  const VOCAB = [
+    "global",
+    "daemon",
+    "backend",
+    "listen",
+    "haproxy",
+    "stats",
+    "option",
+    "httpchk",
+    "galera-nodes",
+    "server",
+    "node01",
+    "/run/haproxy/admin.sock",
+    "10.0.0.2:3306",
+    "check",
+    "auth_type",
+    "PASS",
+    "vrrp_instance",
+    "eth0",
+  ];
+  const fileWith = (secretLine: string) =>
+    [
+      "global",
+      "    daemon",
+      "listen stats",
+      "    bind 10.0.0.1:8404",
+      secretLine,
+      "    stats socket /run/haproxy/admin.sock",
+      "backend galera-nodes",
+      "    server node01 10.0.0.2:3306 check",
+      "",
+    ].join("\n");
+  const forms = (v: string) => [
+    `    stats auth admin:${v}`,
+    `    auth_pass ${v}`,
+    `password: "${v}"`,
+    `    requirepass ${v}`,
+    `SECRET_KEY = '${v}'`,
+  ];
+  /** A strong secret: 8-24 characters of mixed classes. */
+  const strong = fc
+    .array(fc.constantFrom(..."abcdefXYZ0123456789#!%+".split("")), { minLength: 8, maxLength: 24 })
+    .map((cs) => cs.join(""))
+    .filter((v) => secretLooking(v));
+
+  it("property: a strong secret never shows, wherever the validator quotes it (its line, the token, inside quotes)", () => {
+    fc.assert(
+      fc.property(strong, fc.nat(4), fc.nat(3), fc.array(fc.constantFrom(...VOCAB), { maxLength: 5 }), (v, f, how, words) => {
+        const line = forms(v)[f]!;
+        const content = fileWith(line);
+        const quoted = [`line 5: '${line.trim()}'`, `unexpected '${v}'`, `near ${v}.`, `value "${v}" is invalid`][how]!;
+        const out = redactSecret(`[ALERT] ${words.join(" ")} ${quoted} ${words.join(" ")}`, content, "k".repeat(32));
+        assert.ok(!out.includes(v), `${JSON.stringify(v)} leaked: ${out}`);
+        assert.match(out, /<secret:file-\d+ h:[0-9a-f]{8}>/);
+      }),
+      { numRuns: 300, seed: 1313 },
+    );
+  });
+
+  it("property: ordinary words of the file stay readable, also when a secret is such a word; the line holding a weak secret is hidden", () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom("haproxy", "changeme", "backend", "admin", "stats"),
+        fc.nat(4),
+        fc.array(fc.constantFrom(...VOCAB), { minLength: 1, maxLength: 8 }),
+        (weak, f, words) => {
+          const line = forms(weak)[f]!;
+          const content = fileWith(line);
+          // The validator's own words: keywords, names, paths and addresses of the file, the weak secret's word among them.
+          const own = `[ALERT] parsing [/etc/haproxy/haproxy.cfg:12] : ${[...words, weak].join(" ")} section`;
+          assert.equal(redactSecret(own, content, "k".repeat(32)), own, "ordinary words are not masked");
+          // Where the file holds the weak secret, quoted whole: hidden.
+          const quoted = redactSecret(`line 5: '${line.trim()}'`, content, "k".repeat(32));
+          assert.ok(!quoted.includes(line.trim()), quoted);
+          assert.match(quoted, /^line 5: '<secret:file-\d+ h:[0-9a-f]{8}>'$/);
+        },
+      ),
+      { numRuns: 200, seed: 1313 },
+    );
+  });
+
+  it("secretLooking: words, names, paths and addresses are vocabulary; mixed classes, encodings and long runs are not", () => {
+    for (const w of [
+      "haproxy",
+      "changeme",
+      "galera-node-01",
+      "keepalived.conf",
+      "/etc/corosync/authkey",
+      "10.20.0.21",
+      "10.0.0.1:8404",
+      "SECRET_KEY",
+      "node01",
+      "eth0",
+    ])
+      assert.equal(secretLooking(w), false, w);
+    for (const s of [
+      "Sup3rS3cretValue",
+      "Summer2024!",
+      "dGhpcyBpcyBiYXNlNjQ=",
+      "a3f9c2d4e5f60718",
+      "correcthorsebatterystaple",
+      "xK9#mP2q",
+    ])
+      assert.equal(secretLooking(s), true, s);
   });
 });
