@@ -170,7 +170,21 @@ function iniLocator(text: string): Locator {
       const kv = key ? new RegExp(`(^|\\s)${key}\\s*=\\s*`).exec(line) : null;
       return { line: i + 1, col: kv ? kv.index + kv[0].length + 1 : indent + 1 };
     }
-    return header === undefined ? undefined : { line: header, col: firstCol(header) };
+    if (header !== undefined) return { line: header, col: firstCol(header) };
+    // A group the file names without its own section (`[east:vars]`, or a child of a
+    // `[...:children]` section): the line that names it.
+    let children = false;
+    for (let i = 0; i < lines.length; i++) {
+      const sec = SECTION_LINE.exec(lines[i]!);
+      if (sec) {
+        const [group, suffix] = sec[1]!.trim().split(":");
+        if (group === section && suffix !== undefined) return { line: i + 1, col: firstCol(i + 1) };
+        children = suffix === "children";
+        continue;
+      }
+      if (children && lines[i]!.trim() === section) return { line: i + 1, col: firstCol(i + 1) };
+    }
+    return undefined;
   };
 }
 

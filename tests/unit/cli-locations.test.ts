@@ -279,6 +279,20 @@ describe("findings carry file:line:col", () => {
     );
   });
 
+  it("INI: a group the file names without its own section points at the line that names it (its :vars header, a :children entry)", async () => {
+    for (const [text, line] of [
+      ["[tower]\nhostA ansible_host=10.0.0.1\n\n[instance_group_east:vars]\npolicy_instance_minimum=1\n", 4],
+      ["[tower]\nhostA ansible_host=10.0.0.1\n\n[instance_group_all:children]\n  instance_group_east\n", 5],
+    ] as const) {
+      const file = join(dir, `group-${line}.ini`);
+      writeFileSync(file, text);
+      const r = await runCli(["validate", file, "--json"]);
+      const fs = (JSON.parse(r.out) as { findings: JsonFinding[] }).findings.filter((f) => f.path === "[instance_group_east]");
+      assert.ok(fs.length > 0, r.out);
+      for (const f of fs) assert.deepEqual([f.file, f.line], [file, line], `${text}\n${r.out}`);
+    }
+  });
+
   it("INI: a bad :vars value points at the value, a host line at the host, in text and JSON", async () => {
     const file = join(dir, "inv.ini");
     writeFileSync(file, "[tower]\nhostA ansible_host=10.0.0.1\n\n[all:vars]\nadmin_password=x\n  rabbitmq_port = abc\nansible_hots=1\n");
