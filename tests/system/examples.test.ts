@@ -825,8 +825,10 @@ describe("negative controls: a corrupted copy fails the same check", { timeout: 
 
   it("etcd: a corrupted etcd.yml stops etcd at start", async () => {
     const { ex, f, h } = pick((x) => x.path === "/etc/haforge/etcd/etcd.yml");
+    // the file a first start runs (etcd-start.sh: etcd.yml + the seed), with the seed's state corrupted
+    const seed = readFileSync(treePath(ex, { ...f, path: "/etc/haforge/etcd/initial-cluster.yml" }), "utf8");
     const bad = corrupt(ex, f, (s) =>
-      s
+      (s + seed)
         .replace(/initial-cluster-state: "new"/, 'initial-cluster-state: "sometimes"')
         .replace(/data-dir: .*/, `data-dir: "/tmp/hf-ex-etcd-broken-${process.pid}"`),
     );

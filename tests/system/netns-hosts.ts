@@ -11,7 +11,7 @@ import { execFileSync, spawn, spawnSync, type ChildProcess, type SpawnSyncReturn
 import { chownSync, closeSync, mkdirSync, openSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { DesiredState } from "../../src/core/desired-state";
-import { ETCD_CONFIG, ETCD_DATA_DIR } from "../../src/services/quorum-store/render";
+import { ETCD_CONFIG, ETCD_DATA_DIR, ETCD_SEED } from "../../src/services/quorum-store/render";
 
 export interface NetHost {
   readonly name: string;
@@ -187,8 +187,11 @@ export function stageEtcd(state: DesiredState, dir: string, members: readonly st
     const owned = join(dir, `${host}-etcd`);
     mkdirSync(owned, { mode: 0o700 });
     chownSync(owned, uid, gid);
+    // a cluster being formed starts from etcd.yml + the seed, as etcd-start.sh does on a first start
+    const seed = state.hosts.find((h) => h.host === host)?.files.find((x) => x.path === ETCD_SEED);
+    if (!seed) throw new Error(`${host}: ${ETCD_SEED} not rendered`);
     const path = join(dir, `${host}-etcd.yml`);
-    writeFileSync(path, f.content.replace(line, `data-dir: ${JSON.stringify(join(owned, "data"))}`), { mode: 0o644 });
+    writeFileSync(path, f.content.replace(line, `data-dir: ${JSON.stringify(join(owned, "data"))}`) + seed.content, { mode: 0o644 });
     out.set(host, path);
   }
   return out;

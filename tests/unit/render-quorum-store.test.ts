@@ -11,7 +11,15 @@ import { renderTemplate } from "../../src/render/templates";
 import { checkDesiredState, renderDesiredState } from "../../src/pipeline/render";
 import { loadInventoryFile } from "../../src/inventory/load";
 import { planCluster } from "../../src/pipeline/plan";
-import { CONSUL_CONFIG, ETCD_CONFIG, ETCD_DATA_DIR, consulGossipKeyMaterial, renderPart } from "../../src/services/quorum-store/render";
+import {
+  CONSUL_CONFIG,
+  ETCD_CONFIG,
+  ETCD_DATA_DIR,
+  ETCD_SEED,
+  ETCD_START,
+  consulGossipKeyMaterial,
+  renderPart,
+} from "../../src/services/quorum-store/render";
 import type { ClusterPlan } from "../../src/plan/types";
 import type { SecretValues } from "../../src/core/secrets";
 import type { Materials } from "../../src/core/materials";
@@ -123,16 +131,22 @@ describe("etcd render", () => {
   const plan = etcdPlan();
   const r = render(plan);
 
-  test("one config + one unit per member; no materials", () => {
+  test("one config, seed, start script and unit per member; no materials", () => {
     assert.deepEqual(renderPart.materials!(plan), []);
     assert.deepEqual(
       r.files.map((f) => [f.host, f.path]),
       [
         ["db1", ETCD_CONFIG],
+        ["db1", ETCD_SEED],
+        ["db1", ETCD_START],
         ["db1", "/etc/systemd/system/etcd.service.d/50-haforge.conf"],
         ["db2", ETCD_CONFIG],
+        ["db2", ETCD_SEED],
+        ["db2", ETCD_START],
         ["db2", "/etc/systemd/system/etcd.service.d/50-haforge.conf"],
         ["db3", ETCD_CONFIG],
+        ["db3", ETCD_SEED],
+        ["db3", ETCD_START],
         ["db3", "/etc/supervisor/conf.d/etcd.conf"],
       ],
     );
@@ -148,10 +162,15 @@ describe("etcd render", () => {
       "initial-advertise-peer-urls": "http://10.213.37.12:2380",
       "listen-client-urls": "http://10.213.37.12:2379,http://127.0.0.1:2379",
       "advertise-client-urls": "http://10.213.37.12:2379",
-      "initial-cluster": "db1=http://10.213.37.11:2380,db2=http://10.213.37.12:2380,db3=http://10.213.37.13:2380",
       "initial-cluster-token": "haforge-fixture",
-      "initial-cluster-state": "new",
       "enable-v2": true,
+    });
+    // the membership a member starts with the first time is in the seed (etcd-start.sh)
+    const seed = yaml.load(r.files.find((f) => f.host === "db2" && f.path === ETCD_SEED)!.content) as Record<string, unknown>;
+    for (const k of Object.keys(seed)) assert.ok(ETCD_KEYS.has(k), `unknown etcd key ${k}`);
+    assert.deepEqual(seed, {
+      "initial-cluster": "db1=http://10.213.37.11:2380,db2=http://10.213.37.12:2380,db3=http://10.213.37.13:2380",
+      "initial-cluster-state": "new",
     });
   });
 
@@ -178,7 +197,10 @@ describe("etcd render", () => {
     }
     // Debian's etcd.service (Type=notify, User=etcd) stays; the drop-in only points ExecStart at our file.
     const dropIn = r.files.find((f) => f.path === "/etc/systemd/system/etcd.service.d/50-haforge.conf")!.content;
-    assert.equal(dropIn, "# Managed by haforge\n[Service]\nExecStart=\nExecStart=/usr/bin/etcd --config-file /etc/haforge/etcd/etcd.yml\n");
+    assert.equal(
+      dropIn,
+      "# Managed by haforge\n[Service]\nExecStart=\nExecStart=/bin/sh /usr/local/lib/haforge/etcd-start.sh /etc/haforge/etcd/etcd.yml /etc/haforge/etcd/initial-cluster.yml\n",
+    );
     const sup = r.files.find((f) => f.path === "/etc/supervisor/conf.d/etcd.conf")!.content;
     assert.match(sup, /^user=etcd$/m);
   });
@@ -251,7 +273,7 @@ describe("consul render (structural: consul is not in Debian, `consul validate` 
 
 describe("quorum store over the example inventories", () => {
   for (const name of ["cloudify.yaml", "lab.yaml"]) {
-    test(`${name}: every store member gets etcd.yml naming all members`, () => {
+    test(`${name}: every store member gets etcd.yml and a seed naming all members`, () => {
       const loaded = loadInventoryFile(join(__dirname, "..", "..", "inventories", name));
       assert.ok(loaded.inventory, JSON.stringify(loaded.findings));
       const { plan, findings } = planCluster(loaded.inventory);
@@ -259,9 +281,13 @@ describe("quorum store over the example inventories", () => {
       const state = renderDesiredState(plan, {}, {});
       assert.deepEqual(checkDesiredState(state), []);
       for (const m of plan.quorumStore.members) {
-        const f = state.hosts.find((h) => h.host === m.host)!.files.find((x) => x.path === ETCD_CONFIG)!;
+        const f = state.hosts.find((h) => h.host === m.host)!.files.find((x) => x.path === ETCD_SEED)!;
         const doc = yaml.load(f.content) as Record<string, string>;
-        assert.equal(doc["name"], m.name);
+        const conf = yaml.load(state.hosts.find((h) => h.host === m.host)!.files.find((x) => x.path === ETCD_CONFIG)!.content) as Record<
+          string,
+          string
+        >;
+        assert.equal(conf["name"], m.name);
         for (const p of plan.quorumStore.members)
           assert.ok(doc["initial-cluster"]!.includes(`${p.name}=http://${p.address}:${plan.quorumStore.peerPort}`));
       }

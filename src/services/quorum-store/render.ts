@@ -9,10 +9,16 @@ import type { MaterialSpec } from "../../core/materials";
 import { resolveSecret } from "../../core/secrets";
 import type { ClusterPlan, PlannedHost, QuorumStorePlan, StoreMemberPlan } from "../../plan/types";
 import { daemon, firstStartAware, packagedDaemon } from "../../render/daemon";
+import { staticFile } from "../../render/templates";
 import type { RenderContext, RenderResult, ServiceModule } from "../types";
 import { joinHostPort } from "../../plan/network";
 
 export const ETCD_CONFIG = "/etc/haforge/etcd/etcd.yml";
+/** The membership a member starts with the first time (initial-cluster, state new, the peers' client URLs). */
+export const ETCD_SEED = "/etc/haforge/etcd/initial-cluster.yml";
+/** Starts etcd: forms the cluster, or joins a running one with `member add` (templates/quorum-store/etcd-start.sh). */
+export const ETCD_START = "/usr/local/lib/haforge/etcd-start.sh";
+export const ETCD_COMMAND = `/bin/sh ${ETCD_START} ${ETCD_CONFIG} ${ETCD_SEED}`;
 /** Under Debian's /var/lib/etcd (owned by the `etcd` user the package creates). */
 export const ETCD_DATA_DIR = "/var/lib/etcd/haforge";
 export const CONSUL_CONFIG_DIR = "/etc/consul.d";
@@ -35,12 +41,28 @@ export function etcdMemberConfig(qs: QuorumStorePlan, m: StoreMemberPlan): Recor
     // local health check. Only the internal address is advertised: 127.0.0.1 means another host.
     listenClientUrls: `${url(m.address, qs.clientPort)},${url("127.0.0.1", qs.clientPort)}`,
     advertiseClientUrls: url(m.address, qs.clientPort),
-    initialCluster: qs.members.map((p) => `${p.name}=${url(p.address, qs.peerPort)}`).join(","),
     token: qs.token,
-    initialClusterState: "new",
     // Debian's etcd 3.4 has no v3 JSON gateway; Patroni's `etcd:` (v2) backend needs the v2 API
     // (docs/lab.md; https://patroni.readthedocs.io/en/latest/yaml_configuration.html#etcd).
     enableV2: qs.enableV2,
+  };
+}
+
+/**
+ * The membership the inventory lists, read by etcd-start.sh on a member's first start only: to
+ * form the cluster (state new), or to find a running one to join (the other members' client
+ * URLs). A running member never reads it again, so a grown or shrunk list restarts nothing.
+ */
+export function etcdSeed(qs: QuorumStorePlan, m: StoreMemberPlan): Record<string, string> {
+  return {
+    name: m.name,
+    token: qs.token,
+    initialCluster: qs.members.map((p) => `${p.name}=${url(p.address, qs.peerPort)}`).join(","),
+    initialClusterState: "new",
+    endpoints: qs.members
+      .filter((p) => p.host !== m.host)
+      .map((p) => url(p.address, qs.clientPort))
+      .join(","),
   };
 }
 
@@ -77,6 +99,31 @@ function render(ctx: RenderContext): RenderResult {
         // and the system test boots a real cluster from this exact file.
         notify: ["etcd"],
       });
+      files.push(
+        {
+          host: m.host,
+          path: ETCD_SEED,
+          content: ctx.template("quorum-store", "etcd-seed.yml.hbs", etcdSeed(qs, m)),
+          mode: "0644",
+          owner: "root",
+          group: "root",
+          secret: false,
+          // read at the member's first start only (etcd-start.sh): a grow or shrink restarts nothing
+          notify: [],
+          neededAtStart: ["etcd"],
+        },
+        {
+          host: m.host,
+          path: ETCD_START,
+          content: staticFile("quorum-store", "etcd-start.sh"),
+          mode: "0755",
+          owner: "root",
+          group: "root",
+          secret: false,
+          validate: "sh -n {file}",
+          notify: ["etcd"],
+        },
+      );
       // systemd: Debian's etcd.service (Type=notify, User=etcd, LimitNOFILE) with ExecStart
       // pointed at haforge's config file (the packaged one runs `etcd $DAEMON_ARGS`).
       const d = packagedDaemon(
@@ -85,7 +132,7 @@ function render(ctx: RenderContext): RenderResult {
           init,
           name: "etcd",
           description: `etcd member ${m.name} (haforge)`,
-          command: `/usr/bin/etcd --config-file ${ETCD_CONFIG}`,
+          command: ETCD_COMMAND,
           user: "etcd",
           group: "etcd",
           health: etcdHealthCommand(qs),
@@ -93,7 +140,7 @@ function render(ctx: RenderContext): RenderResult {
           startsecs: 3,
           limitNofile: 65536,
         },
-        { dropIn: `[Service]\nExecStart=\nExecStart=/usr/bin/etcd --config-file ${ETCD_CONFIG}\n` },
+        { dropIn: `[Service]\nExecStart=\nExecStart=${ETCD_COMMAND}\n` },
       );
       files.push(...d.files);
       // A quorum read cannot pass while the later members are not started yet (first start).

@@ -1,0 +1,80 @@
+#!/bin/sh
+# Managed by haforge: start this etcd member.   etcd-start.sh CONFIG SEED
+#
+# CONFIG is the member's etcd.yml without the initial-* membership keys; SEED holds them for the
+# membership the inventory lists (`initial-cluster`, `initial-cluster-state: "new"`) and, as a
+# comment, the other members' client URLs (`# endpoints: URL,...`). etcd reads initial-* only
+# when its data dir is empty, so neither a running member nor a restarted one looks at SEED, and
+# a changed membership restarts no running member.
+#
+# - data dir holds a member already: start as it is (membership lives in the data dir).
+# - no other member answers: the cluster is being formed: CONFIG + SEED (state new).
+# - a running cluster lists this member by its name: it is one of the members the cluster was
+#   formed with (first deployment, members started one after the other): CONFIG + SEED.
+# - otherwise this member joins a running cluster the way etcd's runtime reconfiguration says:
+#   `etcdctl member add NAME --peer-urls=URL` on the cluster (skipped when an earlier attempt
+#   added it already: listed as unstarted under its peer URL), then start with
+#   `initial-cluster-state: existing` and the cluster's own member list as `initial-cluster`
+#   (what `member add` prints). https://etcd.io/docs/v3.4/op-guide/runtime-configuration/
+set -eu
+
+if [ "$#" -ne 2 ]; then
+    echo "usage: etcd-start.sh CONFIG SEED" >&2
+    exit 2
+fi
+CONFIG=$1
+SEED=$2
+ETCD=${HAFORGE_ETCD:-/usr/bin/etcd}
+
+say() { echo "etcd-start: $*" >&2; }
+# A top-level `key: value` of CONFIG, quotes removed.
+key() { sed -n "s/^$1: *//p" "$CONFIG" | head -n 1 | tr -d '"'; }
+
+DATA=$(key data-dir)
+NAME=$(key name)
+PEER=$(key initial-advertise-peer-urls)
+if [ -z "$DATA" ] || [ -z "$NAME" ] || [ -z "$PEER" ]; then
+    say "$CONFIG lacks data-dir, name or initial-advertise-peer-urls"
+    exit 2
+fi
+if [ -d "$DATA/member" ]; then
+    exec "$ETCD" --config-file "$CONFIG"
+fi
+
+# First start. The effective config is written beside the data dir (the etcd user owns it).
+RUNTIME=$DATA.first-start.yml
+ctl() { ETCDCTL_API=3 etcdctl --dial-timeout=2s --command-timeout=5s "$@"; }
+
+list=""
+endpoint=""
+for ep in $(sed -n 's/^# endpoints: *//p' "$SEED" | tr ',' ' '); do
+    if out=$(ctl --endpoints="$ep" member list 2>/dev/null) && [ -n "$out" ]; then
+        list=$out
+        endpoint=$ep
+        break
+    fi
+done
+
+# member list, simple format: ID, status, name, peer URLs, client URLs[, is learner]
+mine=$(printf '%s\n' "$list" | awk -F', ' -v p="$PEER" '$4 == p')
+if [ -z "$list" ] || { [ -n "$mine" ] && [ "$(printf '%s\n' "$mine" | awk -F', ' '{ print $3 }')" = "$NAME" ]; }; then
+    if [ -z "$list" ]; then say "no running member answers: forming the cluster"; else say "$NAME is one of the members the cluster was formed with"; fi
+    cat "$CONFIG" "$SEED" > "$RUNTIME"
+    exec "$ETCD" --config-file "$RUNTIME"
+fi
+
+if [ -z "$mine" ]; then
+    say "adding $NAME ($PEER) to the cluster through $endpoint"
+    ctl --endpoints="$endpoint" member add "$NAME" --peer-urls="$PEER" >&2
+    list=$(ctl --endpoints="$endpoint" member list)
+else
+    say "$NAME was added before: joining"
+fi
+# The cluster's members by peer URL, this one by its name (as `member add` prints them).
+initial=$(printf '%s\n' "$list" | awk -F', ' -v n="$NAME" -v p="$PEER" 'NF >= 4 { printf "%s%s=%s", sep, ($4 == p ? n : $3), $4; sep = "," }')
+{
+    cat "$CONFIG"
+    printf 'initial-cluster: "%s"\n' "$initial"
+    echo 'initial-cluster-state: "existing"'
+} > "$RUNTIME"
+exec "$ETCD" --config-file "$RUNTIME"
