@@ -15,6 +15,8 @@ import { join } from "node:path";
 import { sha256Hex } from "../src/core/file-ops";
 import {
   diffHostPackages,
+  packRemoteFileInputs,
+  packRemoteFileOutputs,
   remoteFileProvider,
   type HostPackagesInputs,
   type RemoteFileInputs,
@@ -68,7 +70,8 @@ async function main() {
         ...(prefetch ? { paths: perHost[i]!.map((f) => f.news.path) } : {}),
       };
       await diffHostPackages({ ...pk, family: "debian", installed: {}, installedNow: [] }, pk);
-      for (const f of perHost[i]!) if ((await remoteFileProvider.diff!("id", f.olds, f.news)).changes) changed++;
+      for (const f of perHost[i]!)
+        if ((await remoteFileProvider.diff!("id", packRemoteFileOutputs(f.olds), packRemoteFileInputs(f.news))).changes) changed++;
     }
     const seconds = (performance.now() - t0) / 1000;
     if (changed) throw new Error(`${changed} files show a change in an unchanged preview`);

@@ -10,8 +10,8 @@
  * Each run is a fresh process (`--child N`), timed from the parent (so module loading and the
  * TypeScript transform count, as they do for `pulumi up`). State bytes per file: for every
  * RemoteFile, the inputs as the SDK sent them to the engine (`__provider` included) plus the
- * outputs the engine would store: the provider's outputs (its inputs plus sha256/size, see
- * RemoteFileOutputs) with the `__provider` text the SDK's dynamic provider adds to them; JSON
+ * outputs the engine would store: the provider's outputs (connection, spec and facts, see
+ * packRemoteFileOutputs) with the `__provider` text the SDK's dynamic provider adds to them; JSON
  * bytes, secrets counted as their plaintext. Results: a table and bench/results/program.json.
  * Profiling one size: `node --cpu-prof --import tsx bench/program.ts --child N inventory.yaml`
  * (bench/plan.ts syntheticInventory(N) writes the inventory), with HAFORGE_BENCH_HEAPSNAPSHOT=FILE
@@ -68,11 +68,28 @@ async function child(n: number, inventoryPath: string): Promise<void> {
     resources++;
     if (req.getType() === "pulumi-nodejs:dynamic:Resource") {
       const raw = plain(req.getObject()?.toJavaScript() ?? {}) as Record<string, unknown>;
-      if (typeof raw["path"] === "string") {
+      const spec = raw["spec"] as Record<string, unknown> | undefined;
+      if (typeof spec?.["path"] === "string") {
         const provider = typeof raw["__provider"] === "string" ? Buffer.byteLength(raw["__provider"]) : 0;
         const inputs = Buffer.byteLength(JSON.stringify(raw));
-        // Outputs: RemoteFileOutputs = the inputs + sha256/size; the SDK adds __provider to them.
-        const outputs = Buffer.byteLength(JSON.stringify({ ...raw, sha256: "0".repeat(64), size: 0 }));
+        // Outputs: what the provider returns (packRemoteFileOutputs: the connection, the spec
+        // without the apply options, the facts; no content), plus the __provider the SDK adds.
+        const { packRemoteFileOutputs, remoteFileInputsOf } =
+          require("../src/providers/remote-file") as typeof import("../src/providers/remote-file");
+        const i = remoteFileInputsOf(raw as never);
+        const outs = packRemoteFileOutputs({
+          connection: i.connection,
+          path: i.path,
+          ...(i.encoding === undefined ? {} : { encoding: i.encoding }),
+          mode: i.mode,
+          owner: i.owner,
+          group: i.group,
+          ...(i.secret === undefined ? {} : { secret: i.secret }),
+          sha256: "0".repeat(64),
+          size: 0,
+          writes: 1,
+        });
+        const outputs = Buffer.byteLength(JSON.stringify({ ...outs, __provider: raw["__provider"] }));
         perFile.push({ inputs, outputs, provider, content: Buffer.byteLength(String(raw["content"] ?? "")) });
       }
     }
@@ -83,7 +100,7 @@ async function child(n: number, inventoryPath: string): Promise<void> {
       newResource(args) {
         const state: Record<string, unknown> = { ...args.inputs };
         if (args.type === "pulumi-nodejs:dynamic:Resource") {
-          if ("path" in args.inputs) Object.assign(state, { sha256: `sha-${args.name}`, size: 1 });
+          if ("spec" in args.inputs) state["facts"] = { sha256: `sha-${args.name}`, size: 1, writes: 1 };
           if ("specs" in args.inputs)
             state["values"] = Object.fromEntries((args.inputs["specs"] as { key: string }[]).map((s) => [s.key, `material-${s.key}`]));
         }

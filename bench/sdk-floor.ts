@@ -5,10 +5,13 @@
  * the inputs of a RemoteFile (17 properties: strings, a boolean, a connection object and a ~220 B
  * content) and a trivial provider (serialized once: the SDK caches it per provider object).
  * `--cheap` constructs them as the program does (components/sdk-cost.ts, one-line leak-report stacks).
+ * `--packed` registers the same data as RemoteFile does now (src/providers/remote-file.ts, the wire
+ * shape): five properties — connection, spec (the other fields in one plain object), content,
+ * maskSalt and the one output, facts — instead of seventeen.
  * `--outputs` passes the content and the connection as Outputs (as the program does) instead of
  * plain values; `--parent` registers them under one component.
  *
- *   npx tsx bench/sdk-floor.ts --resources 9700 [--outputs] [--parent]
+ *   npx tsx bench/sdk-floor.ts --resources 9700 [--outputs] [--parent] [--cheap] [--packed]
  *
  * Prints one JSON line: resources, CPU seconds of the whole process, peak RSS. Time it from outside
  * (several runs) for wall figures; the program bench (bench/program.ts) reports the same columns.
@@ -37,6 +40,7 @@ async function main() {
   const n = Number(opt("resources") ?? 9700);
   const asOutputs = flag("outputs");
   const cheap = flag("cheap");
+  const packedShape = flag("packed");
   const c0 = process.cpuUsage();
   let registered = 0;
   await pulumi.runtime.setMocks(
@@ -63,28 +67,46 @@ async function main() {
       user: "root",
       hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI",
     };
+    const packed = () => ({
+      connection: asOutputs ? pulumi.output(connection) : connection,
+      spec: {
+        path: `/etc/app/file-${i}.conf`,
+        encoding: "utf8",
+        mode: "0644",
+        owner: "root",
+        group: "root",
+        secret: false,
+        force: false,
+        backup: true,
+      },
+      content: asOutputs ? pulumi.output(content) : content,
+      maskSalt: "salt",
+      facts: undefined,
+    });
     const construct = () =>
       new Trivial(
         `floor-${host}-etc-file-${i}`,
-        {
-          connection: asOutputs ? pulumi.output(connection) : connection,
-          path: `/etc/app/file-${i}.conf`,
-          content: asOutputs ? pulumi.output(content) : content,
-          encoding: "utf8",
-          mode: "0644",
-          owner: "root",
-          group: "root",
-          secret: false,
-          validate: undefined,
-          activate: undefined,
-          force: false,
-          backup: true,
-          maskSalt: "salt",
-          sha256: undefined,
-          size: undefined,
-          hostKeySeen: undefined,
-          writes: undefined,
-        },
+        packedShape
+          ? packed()
+          : {
+              connection: asOutputs ? pulumi.output(connection) : connection,
+              path: `/etc/app/file-${i}.conf`,
+              content: asOutputs ? pulumi.output(content) : content,
+              encoding: "utf8",
+              mode: "0644",
+              owner: "root",
+              group: "root",
+              secret: false,
+              validate: undefined,
+              activate: undefined,
+              force: false,
+              backup: true,
+              maskSalt: "salt",
+              sha256: undefined,
+              size: undefined,
+              hostKeySeen: undefined,
+              writes: undefined,
+            },
         parent ? { parent } : {},
       );
     // --cheap: the program's cheapConstruction (components/sdk-cost.ts): one-line leak-report stacks.
@@ -100,6 +122,7 @@ async function main() {
   process.stdout.write(
     JSON.stringify({
       resources: n,
+      shape: packedShape ? "packed (5 properties)" : "flat (17 properties)",
       registered,
       cpuS: Number(((cpu.user + cpu.system) / 1e6).toFixed(2)),
       peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),

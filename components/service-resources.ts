@@ -43,8 +43,16 @@ export const slug = (s: string): string =>
  * alone stays the same when drift is overwritten with the same desired content (force, or after
  * a refresh), and the daemon would keep running the out-of-band config.
  */
-export const fileTrigger = (f: RemoteFile): pulumi.Output<string> =>
-  pulumi.all([f.sha256, f.writes]).apply(([sha, writes]) => `${sha}#${writes ?? 0}`);
+export const fileTrigger = (f: RemoteFile): pulumi.Output<string> => f.facts.apply((x) => `${x?.sha256}#${x?.writes ?? 0}`);
+
+/** The host key a trust-on-first-use host showed when its file was written (not a secret, even from a secret file's facts). */
+const hostKeys = new WeakMap<RemoteFile, pulumi.Output<string | undefined>>();
+function hostKeySeen(f: RemoteFile | undefined): pulumi.Output<string | undefined> | undefined {
+  if (!f) return undefined;
+  let key = hostKeys.get(f);
+  if (!key) hostKeys.set(f, (key = pulumi.unsecret(f.facts.apply((x) => x?.hostKeySeen))));
+  return key;
+}
 
 /** Restart, then wait (bounded) for the health check: the gate before the next host restarts. */
 export function restartWithGate(s: ServiceSpec, timeoutS = 180): string {
@@ -155,7 +163,7 @@ export function createServiceResources(
   const conn = (host: string) => {
     const access = ctx.access.get(host)!;
     return {
-      connection: access.pinnedKey ? pinnedActionConnection(access) : access.action(firstFile.get(host)?.hostKeySeen),
+      connection: access.pinnedKey ? pinnedActionConnection(access) : access.action(hostKeySeen(firstFile.get(host))),
       credentials: access.credentials,
     };
   };

@@ -94,6 +94,123 @@ export interface RemoteFileDiffResult extends dynamic.DiffResult {
   readonly plan?: FilePlan;
 }
 
+// ---------------------------------------------------------------------------------------------
+// The wire shape: what the program registers and state stores
+
+/**
+ * The Pulumi SDK pays per top-level input/output PROPERTY of a resource (an Output and several
+ * tracked promises each, while the resource is constructed), and a 1,000-host program declares
+ * ~4,000 files: so a RemoteFile registers FIVE properties, not seventeen (docs/architecture.md,
+ * "The program's size"). The engine diffs nested objects key by key, so `pulumi preview --diff`
+ * still names `spec.mode`, `spec.owner`…:
+ *  - `connection` (its own property: it is secret when it carries credentials, and a secret
+ *    `spec` would hide the mode and owner of every file in the preview);
+ *  - `spec`: every other non-secret field, a plain object;
+ *  - `content`: secret only for secret files;
+ *  - `maskSalt` (secret, shared by the cluster's files), absent when not given;
+ *  - `facts`: the one output the provider reports (sha256, size, hostKeySeen, writes).
+ * State written by an older haforge has the flat shape (RemoteFileInputs/RemoteFileOutputs as
+ * top-level properties): every provider method accepts both (`remoteFileInputsOf`,
+ * `remoteFileOutputsOf`), and Diff reports an update for a flat one, which rewrites nothing on
+ * the host but stores the packed shape (a Same step would keep the flat outputs, without `facts`,
+ * and every restart trigger would read `undefined`).
+ */
+export type RemoteFileSpec = Omit<RemoteFileInputs, "connection" | "content" | "maskSalt">;
+
+export interface RemoteFileWireInputs {
+  readonly connection: HostConnection;
+  readonly spec: RemoteFileSpec;
+  readonly content: string;
+  readonly maskSalt?: string;
+}
+
+/** What the provider reports (the `facts` output). */
+export type RemoteFileFacts = Pick<RemoteFileOutputs, "sha256" | "size" | "hostKeySeen" | "writes">;
+
+export interface RemoteFileWireOutputs {
+  readonly connection: HostConnection;
+  readonly spec: Pick<RemoteFileOutputs, "path" | "encoding" | "mode" | "owner" | "group" | "secret">;
+  readonly facts: RemoteFileFacts;
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** The packed (current) shape: `spec` (an object, or unknown in a preview). */
+export const isPackedRemoteFile = (raw: unknown): boolean => isRecord(raw) && raw["spec"] !== undefined && raw["spec"] !== null;
+
+/** Inputs in either shape (packed from the program, flat from an older state) as the flat model. */
+export function remoteFileInputsOf(raw: RemoteFileWireInputs | RemoteFileInputs): RemoteFileInputs {
+  if (!isPackedRemoteFile(raw)) return raw as RemoteFileInputs;
+  const { spec, ...rest } = raw as RemoteFileWireInputs & { facts?: unknown };
+  delete rest.facts;
+  // A spec that is unknown as a whole (never sent by this program): its path is unknown.
+  if (isUnknown(spec)) return { ...rest, path: spec } as unknown as RemoteFileInputs;
+  return { ...rest, ...spec };
+}
+
+/** Outputs in either shape (packed, or flat from an older haforge) as the flat model. */
+export function remoteFileOutputsOf(raw: RemoteFileWireOutputs | RemoteFileOutputs): RemoteFileOutputs {
+  if (!isPackedRemoteFile(raw)) return raw as RemoteFileOutputs;
+  const { spec, facts, ...rest } = raw as RemoteFileWireOutputs;
+  return { ...rest, ...(isRecord(spec) ? spec : {}), ...(isRecord(facts) ? facts : {}) } as RemoteFileOutputs;
+}
+
+/** The flat model's outputs in the packed shape state stores. */
+export function packRemoteFileOutputs(o: RemoteFileOutputs): RemoteFileWireOutputs {
+  const { connection, path, encoding, mode, owner, group, secret, sha256, size, hostKeySeen, writes, ...rest } = o;
+  delete (rest as { content?: unknown }).content;
+  return {
+    ...rest,
+    connection,
+    spec: { path, ...(encoding === undefined ? {} : { encoding }), mode, owner, group, ...(secret === undefined ? {} : { secret }) },
+    facts: { sha256, size, ...(hostKeySeen === undefined ? {} : { hostKeySeen }), ...(writes === undefined ? {} : { writes }) },
+  };
+}
+
+/** The flat model's inputs in the packed shape the program registers (tests, the e2e harness). */
+export function packRemoteFileInputs(i: RemoteFileInputs): RemoteFileWireInputs {
+  const { connection, content, maskSalt, ...spec } = i;
+  return { connection, spec, content, ...(maskSalt === undefined ? {} : { maskSalt }) };
+}
+
+type AnyInputs = RemoteFileWireInputs | RemoteFileInputs;
+type AnyOutputs = RemoteFileWireOutputs | RemoteFileOutputs;
+
+/** The provider's methods on the wire shape (the dynamic provider below only forwards here). */
+export const remoteFileWire = {
+  async check(olds: unknown, news: AnyInputs) {
+    const r = await checkRemoteFile(
+      remoteFileInputsOf(news),
+      isRecord(olds) ? remoteFileInputsOf(olds as unknown as RemoteFileWireInputs) : undefined,
+    );
+    return r.failures ? { inputs: news, failures: r.failures } : { inputs: news };
+  },
+  async diff(olds: AnyOutputs, news: AnyInputs): Promise<RemoteFileDiffResult> {
+    const d = await diffRemoteFile(remoteFileOutputsOf(olds), remoteFileInputsOf(news));
+    const replaces = d.replaces?.map((k) => (k === "path" ? "spec" : k));
+    const migrated = { ...d, ...(replaces ? { replaces } : {}) };
+    // State in the flat shape of an older haforge: an update that stores the packed shape.
+    return !d.changes && !isPackedRemoteFile(olds) ? { ...migrated, changes: true } : migrated;
+  },
+  async create(inputs: AnyInputs) {
+    const r = await createRemoteFile(remoteFileInputsOf(inputs));
+    return { id: r.id, outs: packRemoteFileOutputs(r.outs!) };
+  },
+  async update(olds: AnyOutputs, news: AnyInputs) {
+    const r = await updateRemoteFile(remoteFileOutputsOf(olds), remoteFileInputsOf(news));
+    return { outs: packRemoteFileOutputs(r.outs!) };
+  },
+  async read(id: string, props?: AnyOutputs): Promise<dynamic.ReadResult<RemoteFileWireOutputs>> {
+    const r = await readRemoteFile(id, props === undefined ? undefined : remoteFileOutputsOf(props));
+    return r.props === undefined
+      ? (r as dynamic.ReadResult<never>)
+      : { ...(r.id === undefined ? {} : { id: r.id }), props: packRemoteFileOutputs(r.props) };
+  },
+  async delete(props: AnyOutputs) {
+    return deleteRemoteFile(remoteFileOutputsOf(props));
+  },
+};
+
 const isUnknown = (v: unknown): boolean => v === pulumi.runtime.unknownValue;
 const hasUnknown = (v: unknown): boolean =>
   isUnknown(v) || (typeof v === "object" && v !== null && Object.values(v).some((x) => hasUnknown(x)));
@@ -365,25 +482,28 @@ export async function deleteRemoteFile(props: RemoteFileOutputs, pool: SshPool =
  */
 const loadImpl = selfLoader<typeof import("./remote-file")>(__filename);
 
-/** The dynamic provider. Its methods only forward to the module-level functions above. */
-export const remoteFileProvider: dynamic.ResourceProvider<RemoteFileInputs, RemoteFileOutputs> = {
-  async check(olds: RemoteFileInputs, news: RemoteFileInputs) {
-    return loadImpl().checkRemoteFile(news, olds);
+/**
+ * The dynamic provider, on the wire shape (`remoteFileWire`: packed from the program, packed or
+ * flat from state). Its methods only forward to the module-level functions above.
+ */
+export const remoteFileProvider: dynamic.ResourceProvider<AnyInputs, AnyOutputs> = {
+  async check(olds: AnyInputs, news: AnyInputs) {
+    return loadImpl().remoteFileWire.check(olds, news);
   },
-  async diff(_id: string, olds: RemoteFileOutputs, news: RemoteFileInputs) {
-    return loadImpl().diffRemoteFile(olds, news);
+  async diff(_id: string, olds: AnyOutputs, news: AnyInputs) {
+    return loadImpl().remoteFileWire.diff(olds, news);
   },
-  async create(inputs: RemoteFileInputs) {
-    return loadImpl().createRemoteFile(inputs);
+  async create(inputs: AnyInputs) {
+    return loadImpl().remoteFileWire.create(inputs);
   },
-  async read(id: string, props?: RemoteFileOutputs) {
-    return loadImpl().readRemoteFile(id, props);
+  async read(id: string, props?: AnyOutputs) {
+    return loadImpl().remoteFileWire.read(id, props);
   },
-  async update(_id: string, olds: RemoteFileOutputs, news: RemoteFileInputs) {
-    return loadImpl().updateRemoteFile(olds, news);
+  async update(_id: string, olds: AnyOutputs, news: AnyInputs) {
+    return loadImpl().remoteFileWire.update(olds, news);
   },
-  async delete(_id: string, props: RemoteFileOutputs) {
-    await loadImpl().deleteRemoteFile(props);
+  async delete(_id: string, props: AnyOutputs) {
+    await loadImpl().remoteFileWire.delete(props);
   },
 };
 
@@ -462,46 +582,40 @@ export const remoteFileProviderText = providerText(__filename, "remoteFileProvid
 
 export class RemoteFile extends SelfLoadedResource {
   declare readonly connection: pulumi.Output<HostConnection>;
-  declare readonly path: pulumi.Output<string>;
-  declare readonly mode: pulumi.Output<string>;
-  declare readonly owner: pulumi.Output<string>;
-  declare readonly group: pulumi.Output<string>;
-  /** sha256 of the content last written or refreshed. */
-  declare readonly sha256: pulumi.Output<string>;
-  declare readonly size: pulumi.Output<number>;
-  declare readonly hostKeySeen: pulumi.Output<string | undefined>;
-  /** Content writes by haforge so far (see RemoteFileOutputs.writes). */
-  declare readonly writes: pulumi.Output<number | undefined>;
+  declare readonly spec: pulumi.Output<RemoteFileWireOutputs["spec"]>;
+  /** What the provider last reported: sha256 (secret for a secret file), size, hostKeySeen, writes. */
+  declare readonly facts: pulumi.Output<RemoteFileFacts>;
 
   constructor(name: string, args: RemoteFileArgs, opts: pulumi.CustomResourceOptions = {}) {
     const secret = args.secret ?? false;
     // A connection carrying a password or key text is stored as a secret (the engine keeps
     // secret inputs secret in this resource's outputs too).
     const connection = secretIfCredentials(args.connection);
-    const props = {
-      connection,
+    // Plain values only (Outputs in it are awaited in place by the SDK, no Output per field).
+    const spec = {
       path: args.path,
-      content: secret ? pulumi.secret(args.content) : args.content,
       encoding: args.encoding ?? "utf8",
       mode: args.mode ?? "0644",
       owner: args.owner ?? "root",
       group: args.group ?? "root",
       secret,
-      validate: args.validate,
-      activate: args.activate,
+      ...(args.validate === undefined ? {} : { validate: args.validate }),
+      ...(args.activate === undefined ? {} : { activate: args.activate }),
       force: args.force ?? false,
       backup: args.backup ?? true,
-      ...(args.maskSalt === undefined ? {} : { maskSalt: secretOnce(args.maskSalt) }),
       ...(args.takeOver ? { takeOver: true } : {}),
       ...(args.keyFile ? { keyFile: true } : {}),
-      sha256: undefined,
-      size: undefined,
-      hostKeySeen: undefined,
-      writes: undefined,
     };
-    // The full hash would confirm a guessed secret: secret in state. (The content is an input
-    // only — stored once, secret as an input.)
-    const secretOutputs = secret ? ["sha256"] : [];
+    const props = {
+      connection,
+      spec,
+      content: secret ? pulumi.secret(args.content) : args.content,
+      ...(args.maskSalt === undefined ? {} : { maskSalt: secretOnce(args.maskSalt) }),
+      facts: undefined,
+    };
+    // The full hash would confirm a guessed secret: a secret file's facts are secret in state.
+    // (The content is an input only — stored once, secret as an input.)
+    const secretOutputs = secret ? ["facts"] : [];
     super(remoteFileProviderText, name, props, {
       ...opts,
       additionalSecretOutputs: [...(opts.additionalSecretOutputs ?? []), ...secretOutputs],

@@ -26,6 +26,7 @@ import { after, before, describe, it } from "node:test";
 import { destroy, preview, readCheckpoint, refresh, renameStack, unwrap, up, type ProgramResult, type RunResult } from ".";
 import { startSshd, type Sshd } from "../providers/sshd-fixture";
 import { cloneTo, keygen, makeHome } from "./operator";
+import { remoteFileOutputsOf } from "../../src/providers/remote-file";
 
 const ROOT = join(__dirname, "..", "..");
 const ACTIONS_LOG = "/var/log/haforge-stub-actions.log";
@@ -122,10 +123,13 @@ const restarts = (lines: string[], unit: string) => lines.filter((l) => l === `s
 
 type Obj = Record<string, unknown>;
 const state = () => readCheckpoint(checkpointFile, "");
-/** Outputs as the provider returned them (the checkpoint marks secret ones: sha256 of a secret file). */
-const outs = (r: { outputs: Obj }) => unwrap(r.outputs) as Obj;
+/**
+ * A file's outputs as the provider returned them (packed: connection, spec, facts; the checkpoint
+ * marks secret ones: the facts of a secret file), read flat.
+ */
+const outs = (r: { outputs: Obj }) => remoteFileOutputsOf(unwrap(r.outputs) as never) as unknown as Obj;
 const files = () =>
-  state().resources.filter((r) => r.type === "pulumi-nodejs:dynamic:Resource" && "path" in r.outputs && "connection" in r.outputs);
+  state().resources.filter((r) => r.type === "pulumi-nodejs:dynamic:Resource" && "spec" in r.outputs && "facts" in r.outputs);
 const materials = () => (unwrap(state().resources.find((r) => r.urn.endsWith("::haforge-materials"))?.outputs) as Obj)["values"];
 /** Every declared file as it is on the host: sha256 and mode. */
 function onHost(paths: readonly string[]): Record<string, string> {

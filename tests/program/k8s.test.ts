@@ -118,7 +118,7 @@ for (const stack of k8sStacks) {
         run.resources.filter(
           (r) =>
             r.type === "pulumi-nodejs:dynamic:HostAction" ||
-            (r.type === "pulumi-nodejs:dynamic:Resource" && unwrap(r.raw).path !== undefined),
+            (r.type === "pulumi-nodejs:dynamic:Resource" && unwrap(unwrap(r.raw).spec)?.path !== undefined),
         ).length,
         0,
       );

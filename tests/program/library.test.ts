@@ -16,7 +16,7 @@ describe("HaCluster as a library, addresses from other resources", () => {
   });
   it("runs", () => assert.equal(r.status, 0, r.stderr.slice(-2000)));
   const run: MockRun = r.status === 0 ? parseRun<MockRun>(r.stdout) : { resources: [], outputs: {} };
-  const files = run.resources.filter((x) => x.type === "pulumi-nodejs:dynamic:Resource" && unwrap(x.raw).path);
+  const files = run.resources.filter((x) => x.type === "pulumi-nodejs:dynamic:Resource" && unwrap(unwrap(x.raw).spec)?.path);
 
   it("connects to each host at the address its VM got", () => {
     const want: Record<string, string> = { a: "192.0.2.11", b: "192.0.2.12", c: "192.0.2.13" };
@@ -29,14 +29,14 @@ describe("HaCluster as a library, addresses from other resources", () => {
 
   it("renders configs with the deploy-time addresses, not the inventory placeholder", () => {
     const conf = files.find(
-      (f) => unwrap(f.raw).path === "/etc/keepalived/keepalived.conf" && unwrap(unwrap(f.raw).connection).host === "a",
+      (f) => unwrap(unwrap(f.raw).spec)?.path === "/etc/keepalived/keepalived.conf" && unwrap(unwrap(f.raw).connection).host === "a",
     );
     assert.ok(conf, "keepalived.conf on a");
     const content = String(unwrap(unwrap(conf.raw).content));
     assert.match(content, /192\.0\.2\.11/);
     assert.match(content, /192\.0\.2\.12/);
     assert.doesNotMatch(content, /203\.0\.113\.250/);
-    const cfg = files.find((f) => unwrap(f.raw).path === "/etc/haproxy/haproxy.cfg");
+    const cfg = files.find((f) => unwrap(unwrap(f.raw).spec)?.path === "/etc/haproxy/haproxy.cfg");
     assert.match(String(unwrap(unwrap(cfg!.raw).content)), /192\.0\.2\.13:8080/);
   });
 

@@ -53,7 +53,8 @@ describe("membership guard", () => {
     const host = resources.filter(
       (x) =>
         x.type === "command:remote:Command" ||
-        (x.type === "pulumi-nodejs:dynamic:Resource" && (unwrap(x.raw).path !== undefined || unwrap(x.raw).specs !== undefined)),
+        (x.type === "pulumi-nodejs:dynamic:Resource" &&
+          (unwrap(unwrap(x.raw).spec)?.path !== undefined || unwrap(x.raw).specs !== undefined)),
     );
     assert.ok(host.length > 50, `only ${host.length} host resources`);
     const free = host.filter((x) => !x.dependencies.includes(guard!.urn)).map((x) => x.name);
@@ -68,7 +69,9 @@ describe("membership guard", () => {
       assert.ok(unwrap(p.raw).needs.debian.some((n: { name: string }) => n.name === "rabbitmq-server"));
     }
     const host = resources.filter(
-      (x) => x.type === "command:remote:Command" || (x.type === "pulumi-nodejs:dynamic:Resource" && unwrap(x.raw).path !== undefined),
+      (x) =>
+        x.type === "command:remote:Command" ||
+        (x.type === "pulumi-nodejs:dynamic:Resource" && unwrap(unwrap(x.raw).spec)?.path !== undefined),
     );
     const early = host.filter((x) => !pkgs.every((p) => x.dependencies.includes(p.urn))).map((x) => x.name);
     assert.deepEqual(early, [], "files or commands that may run before the packages are installed");

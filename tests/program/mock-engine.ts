@@ -72,11 +72,11 @@ export async function runUnderMocks(
         const state: Record<string, unknown> = { ...args.inputs };
         if (args.type === "pulumi-nodejs:dynamic:Resource") {
           if (
-            "path" in args.inputs &&
+            "spec" in args.inputs &&
             (!previewMaterialsChange ||
               (args.inputs.content !== undefined && !JSON.stringify(args.inputs.content).includes("04da6b54-80e4-46f7-96ec-b56ff0331ba9")))
           )
-            Object.assign(state, { sha256: `sha-${args.name}`, size: 1, writes: 1 });
+            state["facts"] = { sha256: `sha-${args.name}`, size: 1, writes: 1 };
           if ("specs" in args.inputs && !previewMaterialsChange)
             state["values"] = Object.fromEntries((args.inputs.specs as { key: string }[]).map((s) => [s.key, `material-${s.key}`]));
         }

@@ -27,9 +27,9 @@ describe("preview while Materials changes", () => {
   });
   it("runs", () => assert.equal(r.status, 0, r.stderr.slice(-2000)));
   const run = r.status === 0 ? parseRun<{ resources: RecordedResource[] }>(r.stdout) : { resources: [] };
-  const files = run.resources.filter((x) => x.type === "pulumi-nodejs:dynamic:Resource" && unwrap(x.raw).path !== undefined);
+  const files = run.resources.filter((x) => x.type === "pulumi-nodejs:dynamic:Resource" && unwrap(unwrap(x.raw).spec)?.path !== undefined);
   const actions = run.resources.filter((x) => x.type === "pulumi-nodejs:dynamic:HostAction");
-  const label = (f: RecordedResource) => `${unwrap(unwrap(f.raw).connection).host ?? "?"}:${unwrap(f.raw).path}`;
+  const label = (f: RecordedResource) => `${unwrap(unwrap(f.raw).connection).host ?? "?"}:${unwrap(unwrap(f.raw).spec)?.path}`;
 
   it("only files that use a generated key show as changing", () => {
     const changing = files.filter((f) => unknownIn(unwrap(f.raw).content)).map(label);
@@ -38,11 +38,11 @@ describe("preview while Materials changes", () => {
     assert.ok(changing.length > 0, "the corosync/pacemaker authkeys and syncthing files do use materials");
     assert.ok(unchanged.length > changing.length, `changing: ${changing.length} of ${files.length}: ${changing.join(", ")}`);
     for (const p of ["/etc/keepalived/keepalived.conf", "/etc/haproxy/haproxy.cfg", "/etc/rabbitmq/rabbitmq.conf"]) {
-      const here = files.filter((f) => unwrap(f.raw).path === p);
+      const here = files.filter((f) => unwrap(unwrap(f.raw).spec)?.path === p);
       assert.ok(here.length > 0, p);
       for (const f of here) assert.ok(!unknownIn(unwrap(f.raw).content), `${label(f)} does not use a generated key but shows as changing`);
     }
-    for (const f of files.filter((x) => /authkey/.test(String(unwrap(x.raw).path))))
+    for (const f of files.filter((x) => /authkey/.test(String(unwrap(unwrap(x.raw).spec)?.path))))
       assert.ok(unknownIn(unwrap(f.raw).content), `${label(f)} uses a key`);
   });
 

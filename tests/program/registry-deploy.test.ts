@@ -46,8 +46,8 @@ function deployedKeys(run: MockRun): Set<string> {
   const keys = new Set<string>();
   for (const r of run.resources) {
     const raw = unwrap(r.raw);
-    if (r.type === "pulumi-nodejs:dynamic:Resource" && raw.path !== undefined)
-      keys.add(`file ${unwrap(unwrap(raw.connection).host)} ${unwrap(raw.path)}`);
+    if (r.type === "pulumi-nodejs:dynamic:Resource" && unwrap(raw.spec)?.path !== undefined)
+      keys.add(`file ${unwrap(unwrap(raw.connection).host)} ${unwrap(unwrap(raw.spec).path)}`);
     if (r.type === "pulumi-nodejs:dynamic:HostAction") {
       const host = String(unwrap(unwrap(raw.connection).host));
       const restart = /-restart-(.+)$/.exec(r.name);

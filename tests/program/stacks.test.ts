@@ -70,7 +70,8 @@ for (const stack of stacks) {
       run = r.run!;
     });
 
-    const files = () => run.resources.filter((r) => r.type === "pulumi-nodejs:dynamic:Resource" && unwrap(r.raw).path !== undefined);
+    const files = () =>
+      run.resources.filter((r) => r.type === "pulumi-nodejs:dynamic:Resource" && unwrap(unwrap(r.raw).spec)?.path !== undefined);
     const commands = () => run.resources.filter((r) => r.type === "pulumi-nodejs:dynamic:HostAction");
 
     it("has a RemoteFile for every rendered file of every host, on that host", () => {
@@ -78,7 +79,7 @@ for (const stack of stacks) {
       const structure = renderByService(analysis.plan, {}, {});
       const expected = structure.flatMap((p) => p.files.map((f) => `${f.host} ${f.path}`)).sort();
       const actual = files()
-        .map((r) => `${unwrap(unwrap(r.raw).connection).host} ${unwrap(r.raw).path}`)
+        .map((r) => `${unwrap(unwrap(r.raw).connection).host} ${unwrap(unwrap(r.raw).spec)?.path}`)
         .sort();
       assert.ok(expected.length > 0);
       assert.deepEqual(actual, expected);

@@ -9,14 +9,9 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import {
-  materialsProvider,
-  remoteFileProvider as provider,
-  type MaterialsInputs,
-  type MaterialsOutputs,
-  type RemoteFileInputs,
-} from "../../src/providers";
+import { materialsProvider, type MaterialsInputs, type MaterialsOutputs, type RemoteFileInputs } from "../../src/providers";
 import { RemoteFileError, clearFileFacts, getDefaultPool } from "../../src/transport";
+import { flatRemoteFileProvider as provider } from "./remote-file-wire";
 import { startSshd, type Sshd } from "./sshd-fixture";
 
 let a: Sshd;
@@ -99,7 +94,7 @@ describe("empty state, existing keys", () => {
       keyFile: true,
     };
     clearFileFacts();
-    assert.equal((await provider.check!({} as RemoteFileInputs, inputs)).failures, undefined);
+    assert.equal((await provider.check({} as RemoteFileInputs, inputs)).failures, undefined);
     await provider.create(inputs);
     const now = statSync(path);
     assert.equal(now.ino, before.ino, "not replaced");
@@ -112,12 +107,12 @@ describe("empty state, existing keys", () => {
     const path = join(d, "app.conf");
     writeFileSync(path, "listen 8080\n");
     const inputs: RemoteFileInputs = { connection: a.conn(), path, content: "listen 80\n", mode: "0644", owner: "root", group: "root" };
-    const { result, stderr } = await stderrOf(() => provider.check!({} as RemoteFileInputs, inputs));
+    const { result, stderr } = await stderrOf(() => provider.check({} as RemoteFileInputs, inputs));
     assert.equal(result.failures, undefined);
     assert.match(stderr, /note: hostA: take over existing .*app\.conf/);
     assert.match(stderr, /-listen 8080\n\+listen 80/);
     // With state (olds), check reads nothing and notes nothing: the diff shows changes then.
-    const again = await stderrOf(() => provider.check!(inputs, inputs));
+    const again = await stderrOf(() => provider.check(inputs, inputs));
     assert.equal(again.stderr, "");
     await provider.create(inputs);
     assert.equal(readFileSync(path, "utf8"), "listen 80\n");
@@ -136,7 +131,7 @@ describe("empty state, existing keys", () => {
       group: "root",
       secret: true,
     };
-    const { result, stderr } = await stderrOf(() => provider.check!({} as RemoteFileInputs, inputs));
+    const { result, stderr } = await stderrOf(() => provider.check({} as RemoteFileInputs, inputs));
     assert.equal(result.failures, undefined);
     assert.match(stderr, /note: hostA: take over existing .*haproxy\.cfg/);
     assert.doesNotMatch(stderr, /S3cret/);
@@ -160,7 +155,7 @@ describe("empty state, existing keys", () => {
       secret: true,
       keyFile: true,
     };
-    const checked = await provider.check!({} as RemoteFileInputs, inputs);
+    const checked = await provider.check({} as RemoteFileInputs, inputs);
     assert.equal(checked.failures?.length, 1);
     assert.match(checked.failures[0]!.reason, /never taken over silently/);
     assert.match(checked.failures[0]!.reason, /haforge:takeOver \("hostA:.*authkey", or "\*"\)/);
@@ -169,7 +164,7 @@ describe("empty state, existing keys", () => {
     assert.deepEqual(readFileSync(path), live, "the live key is untouched");
     // Opted in: taken over.
     const opted = { ...inputs, takeOver: true };
-    assert.equal((await provider.check!({} as RemoteFileInputs, opted)).failures, undefined);
+    assert.equal((await provider.check({} as RemoteFileInputs, opted)).failures, undefined);
     await provider.create(opted);
     assert.deepEqual(readFileSync(path), Buffer.from(inputs.content, "base64"));
   });

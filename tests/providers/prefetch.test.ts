@@ -11,15 +11,14 @@ import { join } from "node:path";
 import { after, before, beforeEach, describe, it } from "node:test";
 import {
   diffHostPackages,
-  remoteFileProvider as provider,
   type HostPackagesInputs,
   type HostPackagesOutputs,
-  type RemoteFileDiffResult,
   type RemoteFileInputs,
   type RemoteFileOutputs,
 } from "../../src/providers";
 import { sha256Hex } from "../../src/core/file-ops";
 import { clearFileFacts, getDefaultPool } from "../../src/transport";
+import { flatRemoteFileProvider as provider } from "./remote-file-wire";
 import { startSshd, type Sshd } from "./sshd-fixture";
 
 let a: Sshd;
@@ -35,7 +34,7 @@ beforeEach(() => clearFileFacts());
 const N = 20;
 let seq = 0;
 const execs = () => getDefaultPool().stats().execs;
-const diff = (olds: RemoteFileOutputs, news: RemoteFileInputs) => provider.diff!("id", olds, news) as Promise<RemoteFileDiffResult>;
+const diff = (olds: RemoteFileOutputs, news: RemoteFileInputs) => provider.diff("id", olds, news);
 const content = (i: number, v = 0) => `# file ${i} v${v}\n` + Array.from({ length: 20 }, (_, l) => `key_${l} = ${i}-${l}-${v}\n`).join("");
 
 /** N files put on the host (the "remote" host is this machine) and the state a create records. */
@@ -113,7 +112,7 @@ describe("preview cost: one command per host, not one per file", () => {
     writeFileSync(files[2]!.news.path, "edited by hand\n");
     // ...then haforge writes another file of the same host.
     const updated = { ...files[0]!.news, content: content(0, 1) };
-    await provider.update!("id", files[0]!.olds, updated);
+    await provider.update("id", files[0]!.olds, updated);
     const r = await diff(files[2]!.olds, files[2]!.news);
     assert.equal(r.changes, true);
     assert.equal(r.plan!.changes[0]!.kind, "refuse", "the out-of-band edit is seen, not the prefetched fact");

@@ -8,14 +8,10 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import {
-  remoteFileProvider as provider,
-  type RemoteFileDiffResult,
-  type RemoteFileInputs,
-  type RemoteFileOutputs,
-} from "../../src/providers";
+import { type RemoteFileInputs, type RemoteFileOutputs } from "../../src/providers";
 import { RemoteFileError, TransportError, applyFile, getDefaultPool } from "../../src/transport";
 import { maskSecret } from "../../src/core/file-ops";
+import { flatRemoteFileProvider as provider } from "./remote-file-wire";
 import { startSshd, type Sshd } from "./sshd-fixture";
 
 let a: Sshd;
@@ -47,8 +43,8 @@ const garbage = (path: string) => {
   const base = path.slice(path.lastIndexOf("/") + 1);
   return readdirSync(dir).filter((f) => f !== base && f !== `${base}.haforge-prev`);
 };
-const create = async (i: RemoteFileInputs) => (await provider.create(i)).outs as RemoteFileOutputs;
-const diff = (olds: RemoteFileOutputs, news: RemoteFileInputs) => provider.diff!("id", olds, news) as Promise<RemoteFileDiffResult>;
+const create = async (i: RemoteFileInputs) => (await provider.create(i)).outs;
+const diff = (olds: RemoteFileOutputs, news: RemoteFileInputs) => provider.diff("id", olds, news);
 async function rejects<E extends Error>(p: Promise<unknown>, cls: new (...args: never[]) => E): Promise<E> {
   try {
     await p;
@@ -76,7 +72,7 @@ describe("RemoteFile provider", () => {
   });
 
   it("check reports bad inputs by property, with the value", async () => {
-    const r = await provider.check!(
+    const r = await provider.check(
       {} as RemoteFileInputs,
       inputs({ path: "etc/x", mode: "0999", owner: "ro ot", connection: { ...a.conn(), hostKey: undefined } }),
     );
@@ -85,7 +81,7 @@ describe("RemoteFile provider", () => {
     assert.match(byProp.mode!, /"0999"/);
     assert.match(byProp.owner!, /"ro ot"/);
     assert.match(byProp.connection!, /hostKey.*knownHostsFile.*trustOnFirstUse/);
-    assert.deepEqual((await provider.check!({} as RemoteFileInputs, inputs())).failures, undefined);
+    assert.deepEqual((await provider.check({} as RemoteFileInputs, inputs())).failures, undefined);
   });
 
   it("create writes content, mode and owner; the id names host and path", async () => {
@@ -97,7 +93,7 @@ describe("RemoteFile provider", () => {
     assert.equal(st.uid, 0);
     assert.equal(st.gid, Number(readFileSync("/etc/group", "utf8").match(/^daemon:x:(\d+):/m)![1]));
     assert.equal(readFileSync(i.path, "utf8"), i.content);
-    assert.equal(r.outs!.sha256, sha(i.content));
+    assert.equal(r.outs.sha256, sha(i.content));
     assert.deepEqual(garbage(i.path), []);
     assert.equal(existsSync(`${i.path}.haforge-prev`), false, "nothing to keep on a fresh create");
   });
@@ -110,10 +106,10 @@ describe("RemoteFile provider", () => {
     assert.equal(d.changes, false);
     assert.equal(d.plan?.noop, `file ${i.path} already up to date`);
     const m = a.mark();
-    const u = await provider.update!("id", outs, i);
+    const u = await provider.update("id", outs, i);
     const st1 = statSync(i.path);
     assert.deepEqual([st1.ino, st1.mtimeMs, st1.ctimeMs], [st0.ino, st0.mtimeMs, st0.ctimeMs]);
-    assert.equal(u.outs!.sha256, outs.sha256);
+    assert.equal(u.outs.sha256, outs.sha256);
     // Only the fact was read: one command on the host.
     assert.equal((a.logSince(m).match(/Starting session: command/g) ?? []).length, 1);
   });
@@ -131,12 +127,12 @@ describe("RemoteFile provider", () => {
       ["write"],
     );
     assert.match(d.plan!.changes[0]!.diff!, /^--- a\/.*\n\+\+\+ b\/.*\n@@ -1,3 \+1,3 @@\n a\n-b\n\+B\n c\n/);
-    const u = await provider.update!("id", outs, next);
+    const u = await provider.update("id", outs, next);
     assert.equal(readFileSync(i.path, "utf8"), "a\nB\nc\n");
     assert.equal(readFileSync(`${i.path}.haforge-prev`, "utf8"), "a\nb\nc\n");
     assert.equal(statSync(`${i.path}.haforge-prev`).ino, ino0, "the previous copy is the old inode (hard link), not a rewrite");
     assert.notEqual(statSync(i.path).ino, ino0, "renamed into place, not rewritten in place");
-    assert.equal(u.outs!.sha256, sha(next.content));
+    assert.equal(u.outs.sha256, sha(next.content));
     assert.deepEqual(garbage(i.path), []);
   });
 
@@ -160,7 +156,7 @@ describe("RemoteFile provider", () => {
       d.plan!.changes.map((c) => c.kind),
       ["chmod", "chown"],
     );
-    await provider.update!("id", outs, next);
+    await provider.update("id", outs, next);
     assert.equal(statSync(i.path).mode & 0o7777, 0o600);
     assert.equal(statSync(i.path).ino, ino0);
   });
@@ -168,7 +164,7 @@ describe("RemoteFile provider", () => {
   it("replaces only when host or path change", async () => {
     const i = inputs();
     const outs = await create(i);
-    assert.deepEqual((await diff(outs, { ...i, path: `${i.path}.other` })).replaces, ["path"]);
+    assert.deepEqual((await diff(outs, { ...i, path: `${i.path}.other` })).replaces, ["spec"]);
     assert.deepEqual((await diff(outs, { ...i, connection: b.conn() })).replaces, ["connection"]);
     // Same host reached on another address/port (e.g. a new IP) is not a replacement.
     const moved = await diff(outs, { ...i, connection: { ...i.connection, address: "localhost" } });
@@ -184,22 +180,22 @@ describe("RemoteFile provider", () => {
     assert.equal(d.changes, true);
     assert.equal(d.plan!.changes[0]!.kind, "refuse");
     assert.match(d.plan!.changes[0]!.diff!, /-edited by hand\n\+managed v2/);
-    const e = await rejects(provider.update!("id", outs, next), RemoteFileError);
+    const e = await rejects(provider.update("id", outs, next), RemoteFileError);
     assert.equal(e.code, "REFUSED");
     assert.match(e.message, new RegExp(`^hostA: write ${i.path}: ${i.path} was changed out of band .*pulumi refresh.*force: true`));
     assert.equal(readFileSync(i.path, "utf8"), "edited by hand\n");
 
     // refresh: the live file becomes the baseline, and the next update goes through.
-    const refreshed = (await provider.read!("id", outs)).props as RemoteFileOutputs;
+    const refreshed = (await provider.read("id", outs)).props as RemoteFileOutputs;
     assert.equal(refreshed.sha256, sha("edited by hand\n"));
     assert.equal("content" in refreshed, false, "refresh never pulls the content into state");
-    await provider.update!("id", refreshed, next);
+    await provider.update("id", refreshed, next);
     assert.equal(readFileSync(i.path, "utf8"), "managed v2\n");
 
     // force
     writeFileSync(i.path, "edited again\n");
     const forced = { ...i, content: "managed v3\n", force: true };
-    await provider.update!("id", { ...outs, sha256: sha("managed v2\n") }, forced);
+    await provider.update("id", { ...outs, sha256: sha("managed v2\n") }, forced);
     assert.equal(readFileSync(i.path, "utf8"), "managed v3\n");
   });
 
@@ -217,7 +213,7 @@ describe("RemoteFile provider", () => {
     const outs = await create(i);
     const st0 = statSync(i.path);
     const next = { ...i, content: "bad\n", validate: `if grep -q bad {file}; then echo "line 1: unknown keyword 'bad'" >&2; exit 5; fi` };
-    const e = await rejects(provider.update!("id", outs, next), RemoteFileError);
+    const e = await rejects(provider.update("id", outs, next), RemoteFileError);
     assert.equal(e.code, "VALIDATION");
     assert.match(e.message, new RegExp(`^hostA: validate ${i.path}: the validator rejected the new file`));
     assert.match(e.message, /line 1: unknown keyword 'bad'/);
@@ -233,7 +229,7 @@ describe("RemoteFile provider", () => {
     const log = join(a.dir, `activate-${seq}.log`);
     // The "daemon" reloads by reading the file; it rejects v2 at activation time.
     const activate = `cat ${i.path} >> ${log}; ! grep -q v2 ${i.path}`;
-    const e = await rejects(provider.update!("id", outs, { ...i, content: "v2\n", activate }), RemoteFileError);
+    const e = await rejects(provider.update("id", outs, { ...i, content: "v2\n", activate }), RemoteFileError);
     assert.equal(e.code, "ACTIVATION");
     assert.match(e.message, /^hostA: activate .*: activation failed \(exit 1\); restored the previous file and re-activated it/);
     assert.equal(readFileSync(i.path, "utf8"), "v1\n");
@@ -249,14 +245,14 @@ describe("RemoteFile provider", () => {
   it("delete removes the file only while it is what we wrote", async () => {
     const i = inputs();
     const outs = await create(i);
-    await provider.delete!("id", outs);
+    await provider.delete("id", outs);
     assert.equal(existsSync(i.path), false);
-    await provider.delete!("id", outs); // already gone: fine
+    await provider.delete("id", outs); // already gone: fine
 
     const j = inputs();
     const outsJ = await create(j);
     writeFileSync(j.path, "someone else's now\n");
-    await provider.delete!("id", outsJ);
+    await provider.delete("id", outsJ);
     assert.equal(readFileSync(j.path, "utf8"), "someone else's now\n");
   });
 
@@ -266,13 +262,13 @@ describe("RemoteFile provider", () => {
     writeFileSync(i.path, "drifted\n", { mode: 0o600 });
     const { chmodSync, unlinkSync } = await import("node:fs");
     chmodSync(i.path, 0o600);
-    const r = await provider.read!("id", outs);
+    const r = await provider.read("id", outs);
     assert.equal(r.id, "id");
     assert.equal("content" in r.props!, false);
     assert.equal(r.props!.mode, "0600");
     assert.equal(r.props!.sha256, sha("drifted\n"));
     unlinkSync(i.path);
-    assert.deepEqual(await provider.read!("id", outs), {});
+    assert.deepEqual(await provider.read("id", outs), {});
   });
 
   it("masks secret content in diffs and errors", async () => {
@@ -288,7 +284,7 @@ describe("RemoteFile provider", () => {
     const keyed = (await diff(outs, { ...next, maskSalt: "k".repeat(32) })).plan!.changes[0]!.diff!;
     assert.ok(keyed.includes(`+${maskSecret(next.content, "k".repeat(32))}`), keyed);
     assert.ok(!keyed.includes(sha(next.content).slice(0, 8)), "never the plain sha256 of secret content");
-    const e = await rejects(provider.update!("id", outs, { ...next, validate: "cat {file}; exit 1" }), RemoteFileError);
+    const e = await rejects(provider.update("id", outs, { ...next, validate: "cat {file}; exit 1" }), RemoteFileError);
     assert.equal(e.code, "VALIDATION");
     assert.doesNotMatch(e.message, /an0ther/, "the validator echoed the secret; the error must not");
     assert.match(e.message, /<secret:file-\d+ h:[0-9a-f]{8}>/);
@@ -372,7 +368,7 @@ describe("RemoteFile state (content once, hash in outputs, connection, guard)", 
     const bytes = Buffer.from(Array.from({ length: 256 }, (_, k) => (k * 7 + 3) % 256));
     const i = inputs({ content: bytes.toString("base64"), encoding: "base64", mode: "0400", secret: true });
     const outs = await create(i);
-    const r = await provider.read!("id", outs);
+    const r = await provider.read("id", outs);
     assert.deepEqual(r.props, outs, "refreshed outputs equal the recorded ones: no drift");
     assert.equal((await diff(outs, i)).changes, false);
   });
@@ -393,7 +389,7 @@ describe("RemoteFile state (content once, hash in outputs, connection, guard)", 
       // Another operator: another key path (or address form); same file.
       const other = { ...i, connection: a.conn({ privateKeyPath: a.clientKeyPath }) };
       assert.equal((await diff(outs, other)).changes, true, "the new connection must reach the state");
-      const updated = (await provider.update!("id", outs, other)).outs as RemoteFileOutputs;
+      const updated = (await provider.update("id", outs, other)).outs;
       assert.equal(updated.connection.privateKeyPath, a.clientKeyPath);
       assert.equal(statSync(i.path).mtimeMs, before.mtimeMs, "nothing rewritten");
       assert.equal((await diff(updated, other)).changes, false);
@@ -406,12 +402,12 @@ describe("RemoteFile state (content once, hash in outputs, connection, guard)", 
     const i = inputs();
     const outs = await create(i);
     // The renamed resource, same file: the engine runs its Check (and Create) before the old one's Delete.
-    await provider.check!({} as RemoteFileInputs, { ...i });
-    await provider.delete!("old-urn-id", outs);
+    await provider.check({} as RemoteFileInputs, { ...i });
+    await provider.delete("old-urn-id", outs);
     assert.equal(readFileSync(i.path, "utf8"), i.content, "the live file survives the old resource's delete");
     const j = inputs();
     const outsJ = await create(j);
-    await provider.delete!("id", outsJ);
+    await provider.delete("id", outsJ);
     assert.equal(existsSync(j.path), false, "a path nobody declares is removed");
   });
 });

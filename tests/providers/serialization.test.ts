@@ -106,7 +106,7 @@ describe("RemoteFile provider serialization", () => {
       `const checked = await provider.check({}, input);
       const created = await provider.create(checked.inputs);
       const d = await provider.diff(created.id, created.outs, input);
-      console.log(JSON.stringify({ id: created.id, sha256: created.outs.sha256, changes: d.changes }));
+      console.log(JSON.stringify({ id: created.id, sha256: created.outs.facts.sha256, changes: d.changes }));
       process.exit(0); // the pooled SSH connection would keep the process alive`,
     );
     assert.equal(out.id, `hostS:${path}`);
@@ -173,7 +173,7 @@ describe("RemoteFile provider serialization", () => {
       {
         newResource: (args) => {
           seen.push(args);
-          return { id: `${args.name}-id`, state: { ...args.inputs, sha256: "f".repeat(64), size: 1 } };
+          return { id: `${args.name}-id`, state: { ...args.inputs, facts: { sha256: "f".repeat(64), size: 1 } } };
         },
         call: () => ({}),
       },
@@ -187,20 +187,25 @@ describe("RemoteFile provider serialization", () => {
       content: "pass=hunter2\n",
       secret: true,
     });
-    assert.equal(await pulumi.isSecret(f.path), false);
-    const [sha, mode] = await Promise.all([new Promise<string>((r) => f.sha256.apply(r)), new Promise<string>((r) => f.mode.apply(r))]);
+    assert.equal(await pulumi.isSecret(f.spec), false);
+    const [sha, mode] = await Promise.all([
+      new Promise<string>((r) => f.facts.apply((x) => r(x.sha256))),
+      new Promise<string>((r) => f.spec.apply((x) => r(x.mode))),
+    ]);
     assert.equal(sha.length, 64);
     assert.equal(mode, "0644", "defaults applied");
     assert.equal(seen.length, 1);
     assert.equal(seen[0]!.type, "pulumi-nodejs:dynamic:Resource");
     // The content input goes to the engine as a secret (the RPC's secret signature), so state
-    // stores it encrypted. (`additionalSecretOutputs` for sha256 is applied by the engine, which
+    // stores it encrypted. (`additionalSecretOutputs` for facts (sha256) is applied by the engine, which
     // the mocks do not model.)
     assert.deepEqual(seen[0]!.inputs.content, {
       "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270",
       value: "pass=hunter2\n",
     });
-    assert.equal(typeof seen[0]!.inputs.path, "string");
+    assert.equal(typeof seen[0]!.inputs.spec.path, "string");
+    // Five top-level properties (the SDK's cost is per property): the file's fields are packed.
+    assert.deepEqual(Object.keys(seen[0]!.inputs).sort(), ["__provider", "connection", "content", "spec"]);
     assert.equal(seen[0]!.inputs.connection.host, "hostS", "a key-path connection stays readable");
 
     // A connection carrying a password is sent as a secret as a whole.
@@ -208,7 +213,7 @@ describe("RemoteFile provider serialization", () => {
     await new Promise<void>((r) => g.id.apply(() => r()));
     assert.equal(seen.length, 2);
     assert.equal(seen[1]!.inputs.connection["4dabf18193072939515e22adb298388d"], "1b47061264138c4ac30d75fd1eb44270");
-    assert.equal(await pulumi.isSecret(g.path), false);
+    assert.equal(await pulumi.isSecret(g.spec), false, "a secret connection leaves the spec readable");
 
     // The text the engine stores is the small self-loading one, under the SDK's dynamic type tokens.
     assert.equal(seen[0]!.inputs.__provider, remoteFileProviderText);
