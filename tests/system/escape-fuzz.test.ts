@@ -343,6 +343,16 @@ describe("the real daemons judge what fuzzed payloads reached", () => {
       assert.ok(bad.ok, `${kind} accepts the raw injection (the daemon alone would not catch it): ${bad.out}`);
       assert.notEqual(bad.structure, good.structure, `${kind}: the structure comparison sees the injection`);
     }
+    // The careless-values judge sees what a careless render did: keepalived -t refuses a
+    // unicast_src_ip without its unicast_peer block (a one-host instance rendered before the fix).
+    {
+      const { f, host } = find("/keepalived.conf");
+      const check = CHECKS.find((c) => c.kind === "keepalived -t")!;
+      const noPeers = f.content.replace(/\n\s*unicast_peer \{[^}]*\}/g, "");
+      assert.ok(noPeers !== f.content && /unicast_src_ip/.test(noPeers), "lab.yaml's keepalived.conf has unicast peers");
+      const v = check.verdict({ ...f, content: noPeers }, host, lab);
+      assert.equal(v.ok, false, `keepalived -t refuses unicast_src_ip without a peer: ${v.out}`);
+    }
     // corosync -t accepts a rogue node with 5 votes (the issue's injection): the structure comparison sees it.
     {
       const { f, host } = find("/corosync.conf");
