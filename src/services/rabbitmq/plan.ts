@@ -65,6 +65,8 @@ export function rabbitMqSlice(
   };
 }
 
+type RabbitMqSection = ReturnType<typeof RabbitMq.parse>;
+
 export function plan(ctx: PlanContext): PlanStep {
   const { inventory } = ctx;
   if (!inventory.rabbitmq && !inventory.tower) return { findings: [], patch: {} };
@@ -74,8 +76,25 @@ export function plan(ctx: PlanContext): PlanStep {
   inventory.hosts.forEach((h, i) => {
     if (!hostIndex.has(h.name)) hostIndex.set(h.name, i);
   });
+  const nodeHosts = planNodeHosts(ctx, rmq, hostIndex, findings);
+  if (nodeHosts.length === 0) return { findings, patch: {} };
+  const { nodes, useLongName } = planNodeNames(ctx, rmq, nodeHosts, hostIndex, findings);
+  findings.push(...secretRules(rmq, nodes.length), ...portRules(rmq));
+  const quorum = majorityQuorum(nodes.length);
+  findings.push(...partitionRules(rmq, nodes.length, quorum));
 
-  // --- which hosts ----------------------------------------------------------------------------
+  const rabbitmq = rabbitMqSlice(rmq, { nodes, useLongName, useLongNameDerived: rmq.useLongName === undefined, quorum });
+  // pause_minority: a node that restarts is a minority of one for a moment; never take down more
+  // than one, and restart in inventory order so a roll is reproducible.
+  const rolling: RollingGroup = { id: "rabbitmq", service: "rabbitmq-server", hosts: nodes.map((n) => n.host), maxUnavailable: 1, quorum };
+  const roles: Record<string, string[]> = {};
+  for (const n of nodes) roles[n.host] = ["rabbitmq"];
+  return { findings, patch: { rabbitmq, rollingGroups: [rolling] }, roles };
+}
+
+/** Which hosts run a node: `rabbitmq.nodes`, else every Tower instance. */
+function planNodeHosts(ctx: PlanContext, rmq: RabbitMqSection, hostIndex: ReadonlyMap<string, number>, findings: Finding[]): string[] {
+  const { inventory } = ctx;
   let nodeHosts: string[];
   if (rmq.nodes !== undefined) {
     const listed = new Set<string>();
@@ -120,9 +139,18 @@ export function plan(ctx: PlanContext): PlanStep {
       );
     }
   }
-  if (nodeHosts.length === 0) return { findings, patch: {} };
+  return nodeHosts;
+}
 
-  // --- node names and long/short naming --------------------------------------------------------
+/** Node names (`rabbit@host`) and long/short naming, derived from how the nodes are addressed. */
+function planNodeNames(
+  ctx: PlanContext,
+  rmq: RabbitMqSection,
+  nodeHosts: readonly string[],
+  hostIndex: ReadonlyMap<string, number>,
+  findings: Finding[],
+): { nodes: RabbitMqNode[]; useLongName: boolean } {
+  const { inventory } = ctx;
   const info = nodeHosts.map((name) => {
     const idx = hostIndex.get(name)!;
     const h = inventory.hosts[idx]!;
@@ -209,20 +237,25 @@ export function plan(ctx: PlanContext): PlanStep {
     } else seenNode.set(n.nodeName.toLowerCase(), n.host);
   });
 
-  // --- secrets ------------------------------------------------------------------------------------
+  return { nodes, useLongName };
+}
+
+/** The Erlang cookie and the user's password, where they are literals. */
+function secretRules(rmq: RabbitMqSection, nodeCount: number): Finding[] {
+  const findings: Finding[] = [];
   const cookie = literal(rmq.cookie);
-  if (nodes.length > 1 && cookie === "") {
+  if (nodeCount > 1 && cookie === "") {
     findings.push(
       error(
         "rabbitmq.cookie-empty",
         "rabbitmq.cookie",
-        `the Erlang cookie (rabbitmq_cookie) is empty on a ${nodes.length}-node RabbitMQ cluster`,
+        `the Erlang cookie (rabbitmq_cookie) is empty on a ${nodeCount}-node RabbitMQ cluster`,
         "Nodes authenticate each other with the cookie: set rabbitmq_cookie (YAML: rabbitmq.cookie: { secret: rabbitmqCookie }).",
       ),
     );
-  } else if (nodes.length >= 1 && cookie === TOWER_DEFAULT_COOKIE) {
+  } else if (nodeCount >= 1 && cookie === TOWER_DEFAULT_COOKIE) {
     // A single node too: its distribution port listens on every interface, and the cookie is public.
-    const what = nodes.length > 1 ? "join the cluster" : "connect to the node as an Erlang peer";
+    const what = nodeCount > 1 ? "join the cluster" : "connect to the node as an Erlang peer";
     findings.push(
       warning(
         "rabbitmq.cookie-default",
@@ -248,7 +281,12 @@ export function plan(ctx: PlanContext): PlanStep {
     );
   }
 
-  // --- ports ------------------------------------------------------------------------------------
+  return findings;
+}
+
+/** The AMQP, inter-node and management ports. */
+function portRules(rmq: RabbitMqSection): Finding[] {
+  const findings: Finding[] = [];
   if (rmq.port + DIST_PORT_OFFSET > 65535) {
     findings.push(
       error(
@@ -265,9 +303,13 @@ export function plan(ctx: PlanContext): PlanStep {
     );
   }
 
-  // --- partitions and quorum ------------------------------------------------------------------
-  const quorum = majorityQuorum(nodes.length);
-  if (nodes.length === 2 && rmq.partitionHandling === "pause_minority") {
+  return findings;
+}
+
+/** Partition handling against the node count. */
+function partitionRules(rmq: RabbitMqSection, nodeCount: number, quorum: ReturnType<typeof majorityQuorum>): Finding[] {
+  const findings: Finding[] = [];
+  if (nodeCount === 2 && rmq.partitionHandling === "pause_minority") {
     findings.push(
       warning(
         "rabbitmq.pause-minority-two-nodes",
@@ -276,17 +318,17 @@ export function plan(ctx: PlanContext): PlanStep {
         "Use 3 nodes (an odd count) or accept the outage (https://www.rabbitmq.com/docs/partitions).",
       ),
     );
-  } else if (nodes.length >= 4 && nodes.length % 2 === 0) {
+  } else if (nodeCount >= 4 && nodeCount % 2 === 0) {
     findings.push(
       warning(
         "rabbitmq.even-node-count",
         "rabbitmq.nodes",
-        `${nodes.length} RabbitMQ nodes tolerate ${quorum.failuresTolerated} failure(s), no more than ${nodes.length - 1} would`,
+        `${nodeCount} RabbitMQ nodes tolerate ${quorum.failuresTolerated} failure(s), no more than ${nodeCount - 1} would`,
         "An odd number of nodes gets the most out of a majority.",
       ),
     );
   }
-  if (nodes.length > 1 && rmq.partitionHandling === "ignore") {
+  if (nodeCount > 1 && rmq.partitionHandling === "ignore") {
     findings.push(
       warning(
         "rabbitmq.partition-handling-ignore",
@@ -297,11 +339,5 @@ export function plan(ctx: PlanContext): PlanStep {
     );
   }
 
-  const rabbitmq = rabbitMqSlice(rmq, { nodes, useLongName, useLongNameDerived: rmq.useLongName === undefined, quorum });
-  // pause_minority: a node that restarts is a minority of one for a moment; never take down more
-  // than one, and restart in inventory order so a roll is reproducible.
-  const rolling: RollingGroup = { id: "rabbitmq", service: "rabbitmq-server", hosts: nodes.map((n) => n.host), maxUnavailable: 1, quorum };
-  const roles: Record<string, string[]> = {};
-  for (const n of nodes) roles[n.host] = ["rabbitmq"];
-  return { findings, patch: { rabbitmq, rollingGroups: [rolling] }, roles };
+  return findings;
 }
