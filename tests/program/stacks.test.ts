@@ -220,7 +220,7 @@ for (const stack of stacks) {
       let checked = 0;
       for (const part of renderByService(analysis.plan!, {}, {})) {
         for (const f of part.files.filter((x) => x.neededAtStart?.length)) {
-          const file = files().find((r) => unwrap(unwrap(r.raw).connection).host === f.host && unwrap(r.raw).path === f.path);
+          const file = files().find((r) => unwrap(unwrap(r.raw).connection).host === f.host && unwrap(unwrap(r.raw).spec)?.path === f.path);
           assert.ok(file, `${f.host}:${f.path} has a RemoteFile`);
           for (const svc of f.neededAtStart!) {
             const r: RecordedResource | undefined = commands().find(
