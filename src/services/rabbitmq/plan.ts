@@ -194,6 +194,22 @@ function planNodeNames(
     );
   }
   const useLongName = rmq.useLongName ?? derived;
+  const nodes: RabbitMqNode[] = info.map((n) => ({
+    host: n.name,
+    // With short names Erlang uses the first label only; with long names the whole FQDN/IP.
+    nodeName: `rabbit@${useLongName ? n.hostPart : n.hostPart.split(".")[0]}`,
+    address: n.address,
+  }));
+  findings.push(...nodeNameRules(info, nodes));
+  return { nodes, useLongName };
+}
+
+/** Each node name: a valid Erlang host part, no IPv6 literal, no two hosts with the same node name. */
+function nodeNameRules(
+  info: readonly { name: string; hostPart: string; kind: string; path: string }[],
+  nodes: readonly RabbitMqNode[],
+): Finding[] {
+  const findings: Finding[] = [];
   for (const n of info) {
     if (!/^[A-Za-z0-9._:-]+$/.test(n.hostPart)) {
       findings.push(
@@ -216,12 +232,6 @@ function planNodeNames(
       );
     }
   }
-  const nodes: RabbitMqNode[] = info.map((n) => ({
-    host: n.name,
-    // With short names Erlang uses the first label only; with long names the whole FQDN/IP.
-    nodeName: `rabbit@${useLongName ? n.hostPart : n.hostPart.split(".")[0]}`,
-    address: n.address,
-  }));
   const seenNode = new Map<string, string>();
   nodes.forEach((n, i) => {
     const prev = seenNode.get(n.nodeName.toLowerCase());
@@ -237,7 +247,7 @@ function planNodeNames(
     } else seenNode.set(n.nodeName.toLowerCase(), n.host);
   });
 
-  return { nodes, useLongName };
+  return findings;
 }
 
 /** The Erlang cookie and the user's password, where they are literals. */
