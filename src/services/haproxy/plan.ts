@@ -226,28 +226,7 @@ function planFrontends(
           ),
         );
     }
-    const bind = resolveBind(f.bind, firstVip?.vip);
-    if (!bind) {
-      findings.push(
-        error(
-          "haproxy.invalid-bind",
-          `${base}.bind`,
-          `\`bind\` '${f.bind}' of frontend '${f.name}' is not ADDRESS:PORT, *:PORT or :PORT`,
-          "e.g. `10.0.0.100:443`, `*:8080`, or `:5432` for the VIP.",
-        ),
-      );
-    } else {
-      binds.push({ ...bind, path: `${base}.bind`, what: `frontend '${f.name}'` });
-      if (!isWildcard(bind.address) && ipFamily(bind.address) && !knownVips.some((v) => sameAddress(v.address, bind.address)))
-        findings.push(
-          warning(
-            "haproxy.bind-address-unknown",
-            `${base}.bind`,
-            `frontend '${f.name}' binds '${bind.address}', which is neither a keepalived/Pacemaker VIP nor '*'`,
-            "Every HAProxy host must own that address or HAProxy fails to bind; bind the VIP or '*'.",
-          ),
-        );
-    }
+    const bind = frontendBind(f, base, firstVip?.vip, knownVips, binds, findings);
     frontends.push({ name: f.name, bind: bind ? joinHostPort(bind.address, bind.port) : f.bind, mode: f.mode, backend: f.backend });
   });
 
@@ -264,6 +243,40 @@ function planFrontends(
   });
 
   return frontends;
+}
+
+/** A frontend's bind resolved (added to `binds`), and checked against the VIPs it may name. */
+function frontendBind(
+  f: Section["frontends"][number],
+  base: string,
+  vip: string | undefined,
+  knownVips: readonly { address: string }[],
+  binds: Bind[],
+  findings: Finding[],
+): { address: string; port: number } | undefined {
+  const bind = resolveBind(f.bind, vip);
+  if (!bind) {
+    findings.push(
+      error(
+        "haproxy.invalid-bind",
+        `${base}.bind`,
+        `\`bind\` '${f.bind}' of frontend '${f.name}' is not ADDRESS:PORT, *:PORT or :PORT`,
+        "e.g. `10.0.0.100:443`, `*:8080`, or `:5432` for the VIP.",
+      ),
+    );
+  } else {
+    binds.push({ ...bind, path: `${base}.bind`, what: `frontend '${f.name}'` });
+    if (!isWildcard(bind.address) && ipFamily(bind.address) && !knownVips.some((v) => sameAddress(v.address, bind.address)))
+      findings.push(
+        warning(
+          "haproxy.bind-address-unknown",
+          `${base}.bind`,
+          `frontend '${f.name}' binds '${bind.address}', which is neither a keepalived/Pacemaker VIP nor '*'`,
+          "Every HAProxy host must own that address or HAProxy fails to bind; bind the VIP or '*'.",
+        ),
+      );
+  }
+  return bind;
 }
 
 /** The stats page's bind (checked and added to `binds`). */
