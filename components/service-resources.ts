@@ -110,6 +110,35 @@ function pinnedActionConnection(access: HostAccess): pulumi.Output<ActionConnect
   return c;
 }
 
+const fileKey = (host: string, path: string): string => `${host}\u0000${path}`;
+
+/**
+ * The service's files in declaration order, except that a file comes after the files its
+ * `FileSpec.after` names (its validate reads them): those become its dependsOn, since the engine
+ * writes independent files in parallel. A name the service does not render, or a cycle, is a
+ * renderer bug.
+ */
+export function writeOrder(files: readonly FileSpec[]): FileSpec[] {
+  const byKey = new Map(files.map((f) => [fileKey(f.host, f.path), f]));
+  const state = new Map<FileSpec, "visiting" | "done">();
+  const out: FileSpec[] = [];
+  const visit = (f: FileSpec): void => {
+    const s = state.get(f);
+    if (s === "done") return;
+    if (s === "visiting") throw new Error(`haforge: ${f.host}:${f.path}: FileSpec.after forms a cycle`);
+    state.set(f, "visiting");
+    for (const p of f.after ?? []) {
+      const first = byKey.get(fileKey(f.host, p));
+      if (!first) throw new Error(`haforge: ${f.host}:${f.path} is written after ${p}, which the service does not render there`);
+      visit(first);
+    }
+    state.set(f, "done");
+    out.push(f);
+  };
+  files.forEach(visit);
+  return out;
+}
+
 export function createServiceResources(
   name: string,
   parent: pulumi.Resource,
@@ -122,7 +151,8 @@ export function createServiceResources(
   const files: RemoteFile[] = [];
   const byHost = new Map<string, { spec: FileSpec; res: RemoteFile }[]>();
   const firstFile = new Map<string, RemoteFile>();
-  for (const spec of part.files) {
+  const created = new Map<string, RemoteFile>();
+  for (const spec of writeOrder(part.files)) {
     const access = ctx.access.get(spec.host);
     if (!access) throw new Error(`haforge: ${part.service} rendered a file for unknown host ${spec.host}`);
     // Only files the renderer classifies as secret stay secret; the others are declassified so
@@ -150,9 +180,10 @@ export function createServiceResources(
             ...(spec.secret && ctx.usesMaterial(part.service, spec) ? { keyFile: true } : {}),
             ...(spec.secret && ctx.usesMaterial(part.service, spec) && ctx.takeOver(spec.host, spec.path) ? { takeOver: true } : {}),
           },
-          { parent, dependsOn: [...dependsOn] },
+          { parent, dependsOn: [...dependsOn, ...(spec.after ?? []).map((p) => created.get(fileKey(spec.host, p))!)] },
         ),
     );
+    created.set(fileKey(spec.host, spec.path), res);
     files.push(res);
     if (!firstFile.has(spec.host)) firstFile.set(spec.host, res);
     const list = byHost.get(spec.host) ?? [];

@@ -38,6 +38,13 @@ export interface FileSpec {
    * file, but a change restarts nothing: the members that run never read it again. @default []
    */
   readonly neededAtStart?: readonly string[];
+  /**
+   * Paths of other files of the same service on the same host that must be in place before this
+   * one is written, because its `validate` reads them (rabbitmq.conf's `load_definitions` must
+   * name a readable file). The engine creates independent resources in parallel: without this
+   * the check races the write of the file it reads. @default []
+   */
+  readonly after?: readonly string[];
 }
 
 export interface ServiceSpec {

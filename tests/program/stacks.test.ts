@@ -241,6 +241,26 @@ for (const stack of stacks) {
       if (analysis.plan!.rabbitmq) assert.ok(checked > 0, "RabbitMQ's classic_config seed list is checked");
     });
 
+    it("writes a file after the files its host-side check reads (FileSpec.after), and names every file a RabbitMQ load_definitions reads", () => {
+      let checked = 0;
+      const fileOf = (host: string, path: string) =>
+        files().find((r) => unwrap(unwrap(r.raw).connection).host === host && unwrap(unwrap(r.raw).spec)?.path === path);
+      for (const part of renderByService(analysis.plan!, {}, {})) {
+        for (const f of part.files) {
+          const loads = /^load_definitions\s*=\s*(\S+)/m.exec(f.content)?.[1];
+          if (loads) assert.ok(f.after?.includes(loads), `${f.host}:${f.path} reads ${loads} at its check: it must be written after it`);
+          for (const p of f.after ?? []) {
+            const file = fileOf(f.host, f.path);
+            const first = fileOf(f.host, p);
+            assert.ok(file && first, `${f.host}: ${f.path} and ${p} have RemoteFiles`);
+            assert.ok(file.dependencies.includes(first.urn), `${f.host}:${f.path} waits for ${p}`);
+            checked++;
+          }
+        }
+      }
+      if (analysis.plan!.rabbitmq) assert.ok(checked > 0, "rabbitmq.conf after the definitions file is checked");
+    });
+
     it("never sends a secret value in plaintext", () => {
       assert.ok(run.secretValues.length > 0 || stack === "none");
       for (const r of run.resources) {

@@ -7,7 +7,8 @@
  * refuses to boot. Runs in ~0.6 s with no node, no cookie and no network.
  *
  * Validators run too: `load_definitions` must name a readable file (`file_accessible`), so the
- * definitions file has to be in place first (it sorts before rabbitmq.conf in the same folder).
+ * definitions file has to be in place first (rabbitmq.conf's FileSpec.after names it, so the
+ * Pulumi program writes it first; the engine creates independent files in parallel).
  *
  * https://www.rabbitmq.com/configure.html#config-file-formats
  */

@@ -159,6 +159,8 @@ function render(ctx: RenderContext): RenderResult {
         group: "rabbitmq",
         secret: false,
         validate: RABBITMQ_CONF_VALIDATE,
+        // The check runs load_definitions' file_accessible validator on the definitions file.
+        after: [DEFINITIONS_PATH],
         notify: restart,
       },
       {
