@@ -89,6 +89,73 @@ export interface HostActionOutputs extends HostActionInputs {
   readonly ran: "create" | "none";
 }
 
+/**
+ * The wire shape (what the program registers and state stores): few top-level properties, as
+ * for RemoteFile (the SDK pays per property; docs/architecture.md, "The program's size"):
+ * `connection`, `spec` (rerun, timeouts, secret flag, description: a plain object), `credentials`
+ * (secret), `create` and `delete` (secret for a secret action), `triggers`, and one output,
+ * `result` (stdout and stderr tails, what ran: secret). State written by an older haforge has
+ * the flat shape (HostActionInputs/HostActionOutputs): every method accepts both, and Diff
+ * reports an update for a flat one, which runs nothing (the triggers keep their values).
+ */
+export type HostActionSpec = Pick<HostActionInputs, "rerun" | "timeoutSeconds" | "deleteTimeoutSeconds" | "secret" | "description">;
+
+export interface HostActionWireInputs {
+  readonly connection: ActionConnection;
+  readonly spec: HostActionSpec;
+  readonly credentials?: ActionCredentials;
+  readonly create: string;
+  readonly delete?: string;
+  readonly triggers?: readonly unknown[];
+}
+
+export interface HostActionWireOutputs extends HostActionWireInputs {
+  readonly result: Pick<HostActionOutputs, "stdout" | "stderr" | "ran">;
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** The packed (current) shape: a `spec` object. */
+export const isPackedHostAction = (raw: unknown): boolean => isRecord(raw) && isRecord(raw["spec"]);
+
+/** Inputs or outputs in either shape (packed, or flat from an older state) as the flat model. */
+export function hostActionOf<T extends HostActionInputs>(raw: unknown): T {
+  if (!isPackedHostAction(raw)) return raw as T;
+  const { spec, result, ...rest } = raw as Record<string, unknown>;
+  return { ...rest, ...(spec as object), ...(isRecord(result) ? result : {}) } as unknown as T;
+}
+
+/** The flat model in the packed shape (outputs: with `result`). */
+export function packHostAction(o: HostActionOutputs): HostActionWireOutputs;
+export function packHostAction(o: HostActionInputs): HostActionWireInputs;
+export function packHostAction(o: HostActionInputs | HostActionOutputs): HostActionWireInputs | HostActionWireOutputs {
+  const {
+    connection,
+    credentials,
+    create,
+    delete: del,
+    triggers,
+    rerun,
+    timeoutSeconds,
+    deleteTimeoutSeconds,
+    secret,
+    description,
+    ...rest
+  } = o as HostActionOutputs;
+  const { stdout, stderr, ran, ...other } = rest;
+  const spec = withoutNulls({ rerun, timeoutSeconds, deleteTimeoutSeconds, secret, description });
+  return withoutNulls({
+    ...other,
+    connection,
+    spec,
+    credentials,
+    create,
+    delete: del,
+    triggers,
+    ...(ran === undefined ? {} : { result: withoutNulls({ stdout, stderr, ran }) }),
+  });
+}
+
 export const DEFAULT_TIMEOUT_SECONDS = 600;
 export const DEFAULT_DELETE_TIMEOUT_SECONDS = 300;
 /** Output kept in state per stream. */
@@ -377,26 +444,61 @@ export async function readHostAction(id: string, props: HostActionOutputs | unde
   return props ? { id, props } : { id };
 }
 
+type AnyInputs = HostActionWireInputs | HostActionInputs;
+type AnyOutputs = HostActionWireOutputs | HostActionOutputs;
+
+/** The provider's methods on the wire shape (the dynamic provider below only forwards here). */
+export const hostActionWire = {
+  async check(news: AnyInputs) {
+    const r = await checkHostAction(hostActionOf(news));
+    const inputs = withoutNulls(news);
+    return r.failures ? { inputs, failures: r.failures } : { inputs };
+  },
+  async diff(olds: AnyOutputs, news: AnyInputs): Promise<HostActionDiffResult> {
+    const d = await diffHostAction({ ...hostActionOf<HostActionOutputs>(olds) }, hostActionOf(news));
+    const providerChanged = providerTextChanged(olds, news);
+    // State in the flat shape of an older haforge: an update (that runs nothing: d.plan.runs)
+    // stores the packed shape.
+    return { ...d, changes: d.changes || providerChanged || !isPackedHostAction(olds) };
+  },
+  async create(inputs: AnyInputs, opts: RunOptions = {}) {
+    const r = await createHostAction(hostActionOf(inputs), opts);
+    return { id: r.id, outs: packHostAction(r.outs) };
+  },
+  async update(olds: AnyOutputs, news: AnyInputs, opts: RunOptions = {}) {
+    const r = await updateHostAction(hostActionOf<HostActionOutputs>(olds), hostActionOf(news), opts);
+    return { outs: packHostAction(r.outs) };
+  },
+  /** Refresh keeps what state says, in the shape it has (an up migrates it). */
+  async read(id: string, props?: AnyOutputs): Promise<dynamic.ReadResult<AnyOutputs>> {
+    return props ? { id, props } : { id };
+  },
+  async delete(props: AnyOutputs, opts: RunOptions = {}) {
+    return deleteHostAction(hostActionOf<HostActionOutputs>(props), opts);
+  },
+};
+
 const loadImpl = selfLoader<typeof import("./host-action")>(__filename);
 
-export const hostActionProvider: dynamic.ResourceProvider<HostActionInputs, HostActionOutputs> = {
-  async check(_olds: HostActionInputs, news: HostActionInputs) {
-    return loadImpl().checkHostAction(news);
+/** The dynamic provider, on the wire shape (`hostActionWire`: packed from the program, packed or flat from state). */
+export const hostActionProvider: dynamic.ResourceProvider<AnyInputs, AnyOutputs> = {
+  async check(_olds: AnyInputs, news: AnyInputs) {
+    return loadImpl().hostActionWire.check(news);
   },
-  async diff(_id: string, olds: HostActionOutputs, news: HostActionInputs) {
-    return loadImpl().diffHostAction(olds, news);
+  async diff(_id: string, olds: AnyOutputs, news: AnyInputs) {
+    return loadImpl().hostActionWire.diff(olds, news);
   },
-  async create(inputs: HostActionInputs) {
-    return loadImpl().createHostAction(inputs);
+  async create(inputs: AnyInputs) {
+    return loadImpl().hostActionWire.create(inputs);
   },
-  async read(id: string, props?: HostActionOutputs) {
-    return loadImpl().readHostAction(id, props);
+  async read(id: string, props?: AnyOutputs) {
+    return loadImpl().hostActionWire.read(id, props);
   },
-  async update(_id: string, olds: HostActionOutputs, news: HostActionInputs) {
-    return loadImpl().updateHostAction(olds, news);
+  async update(_id: string, olds: AnyOutputs, news: AnyInputs) {
+    return loadImpl().hostActionWire.update(olds, news);
   },
-  async delete(_id: string, props: HostActionOutputs) {
-    await loadImpl().deleteHostAction(props);
+  async delete(_id: string, props: AnyOutputs) {
+    await loadImpl().hostActionWire.delete(props);
   },
 };
 
@@ -425,36 +527,46 @@ export interface HostActionArgs {
 /** The `__provider` text every HostAction stores: loads `hostActionProvider` from this module (self-loader.ts). */
 export const hostActionProviderText = providerText(__filename, "hostActionProvider");
 
+/** One secret Output per shared credentials Output (a host's, used by all its actions). */
+const secretCredentials = new WeakMap<object, pulumi.Output<ActionCredentials | undefined>>();
+function secretOnce(input: pulumi.Input<ActionCredentials | undefined>): pulumi.Output<ActionCredentials | undefined> {
+  if (!pulumi.Output.isInstance(input)) return pulumi.secret(input);
+  let out = secretCredentials.get(input);
+  if (!out) secretCredentials.set(input, (out = pulumi.secret(input)));
+  return out;
+}
+
 export class HostAction extends SelfLoadedResource {
   declare readonly connection: pulumi.Output<ActionConnection>;
+  declare readonly spec: pulumi.Output<HostActionSpec>;
   declare readonly create: pulumi.Output<string>;
   declare readonly delete: pulumi.Output<string | undefined>;
   declare readonly triggers: pulumi.Output<unknown[]>;
-  declare readonly stdout: pulumi.Output<string>;
-  declare readonly stderr: pulumi.Output<string>;
+  /** stdout/stderr tails and what the last run ran (secret). */
+  declare readonly result: pulumi.Output<HostActionWireOutputs["result"]>;
 
   constructor(name: string, args: HostActionArgs, opts: pulumi.CustomResourceOptions = {}) {
     const secret = args.secret ?? false;
     const props = {
       connection: args.connection,
-      credentials: args.credentials === undefined ? undefined : pulumi.secret(args.credentials),
+      spec: {
+        rerun: args.rerun ?? "change",
+        timeoutSeconds: args.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
+        deleteTimeoutSeconds: args.deleteTimeoutSeconds ?? DEFAULT_DELETE_TIMEOUT_SECONDS,
+        secret,
+        ...(args.description === undefined ? {} : { description: args.description }),
+      },
+      ...(args.credentials === undefined ? {} : { credentials: secretOnce(args.credentials) }),
       create: secret ? pulumi.secret(args.create) : args.create,
-      delete: args.delete === undefined ? undefined : secret ? pulumi.secret(args.delete) : args.delete,
+      ...(args.delete === undefined ? {} : { delete: secret ? pulumi.secret(args.delete) : args.delete }),
       triggers: args.triggers ?? [],
-      rerun: args.rerun ?? "change",
-      timeoutSeconds: args.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
-      deleteTimeoutSeconds: args.deleteTimeoutSeconds ?? DEFAULT_DELETE_TIMEOUT_SECONDS,
-      secret,
-      description: args.description,
-      stdout: undefined,
-      stderr: undefined,
-      ran: undefined,
+      result: undefined,
     };
     super(
       hostActionProviderText,
       name,
       props,
-      { ...opts, additionalSecretOutputs: [...(opts.additionalSecretOutputs ?? []), "stdout", "stderr"] },
+      { ...opts, additionalSecretOutputs: [...(opts.additionalSecretOutputs ?? []), "result"] },
       "HostAction",
     );
   }

@@ -80,7 +80,7 @@ export async function runUnderMocks(
           if ("specs" in args.inputs && !previewMaterialsChange)
             state["values"] = Object.fromEntries((args.inputs.specs as { key: string }[]).map((s) => [s.key, `material-${s.key}`]));
         }
-        if (args.type === "pulumi-nodejs:dynamic:HostAction") Object.assign(state, { stdout: "", stderr: "", ran: "create" });
+        if (args.type === "pulumi-nodejs:dynamic:HostAction") state["result"] = { stdout: "", stderr: "", ran: "create" };
         Object.assign(state, extraState(args.type, args.name, args.inputs));
         return { id: `${args.name}-id`, state };
       },

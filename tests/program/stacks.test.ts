@@ -110,8 +110,9 @@ for (const stack of stacks) {
             assert.ok(!require("node:path").isAbsolute(conn.privateKeyPath), `${c.name}: key path ${conn.privateKeyPath} is expanded`);
         }
         assert.ok(!(raw.delete && unwrap(raw.triggers ?? []).length), `${c.name} has both delete and triggers`);
-        assert.ok(Number.isInteger(raw.timeoutSeconds) && raw.timeoutSeconds > 0, `${c.name} has no timeout`);
-        if (c.name.includes("-restart-")) assert.equal(raw.rerun, "triggers", `${c.name}: a restart re-runs only on its triggers`);
+        const spec = unwrap(raw.spec);
+        assert.ok(Number.isInteger(spec.timeoutSeconds) && spec.timeoutSeconds > 0, `${c.name} has no timeout`);
+        if (c.name.includes("-restart-")) assert.equal(spec.rerun, "triggers", `${c.name}: a restart re-runs only on its triggers`);
       }
     });
 
@@ -137,7 +138,7 @@ for (const stack of stacks) {
           const b = members[j]!;
           assert.ok(reaches(a, b.urn) !== reaches(b, a.urn), `${a.name} and ${b.name} are not ordered: destroy would remove both at once`);
         }
-        assert.ok(Number.isInteger(unwrap(members[i]!.raw).deleteTimeoutSeconds), `${members[i]!.name} has no delete timeout`);
+        assert.ok(Number.isInteger(unwrap(unwrap(members[i]!.raw).spec).deleteTimeoutSeconds), `${members[i]!.name} has no delete timeout`);
       }
     });
 

@@ -17,6 +17,7 @@ import {
   updateHostAction,
   type ActionConnection,
   type HostActionInputs,
+  packHostAction,
 } from "../../src/providers/host-action";
 import { SshPool } from "../../src/transport";
 import { startSshd, type Sshd } from "./sshd-fixture";
@@ -158,12 +159,16 @@ describe("HostAction provider serialization", () => {
         if (checked.failures && checked.failures.length) throw new Error(JSON.stringify(checked.failures));
         const created = await provider.create(checked.inputs);
         const d = await provider.diff(created.id, created.outs, { ...input, connection: { ...input.connection, address: "localhost" } });
-        console.log(JSON.stringify({ stdout: created.outs.stdout, changes: d.changes, replaces: d.replaces }));
+        console.log(JSON.stringify({ stdout: created.outs.result.stdout, changes: d.changes, replaces: d.replaces }));
         process.exit(0);
       })().catch((e) => { console.error(e.message); process.exit(1); });`;
     const { stdout } = await promisify(execFile)(process.execPath, ["-e", script], {
       cwd: root,
-      env: { PATH: process.env.PATH, PROVIDER_TEXT: sf.text, INPUT: JSON.stringify(inputs(a, { create: `touch ${marker}; echo ok` })) },
+      env: {
+        PATH: process.env.PATH,
+        PROVIDER_TEXT: sf.text,
+        INPUT: JSON.stringify(packHostAction(inputs(a, { create: `touch ${marker}; echo ok` }))),
+      },
       timeout: 60_000,
     });
     const out = JSON.parse(stdout.trim().split("\n").pop()!);

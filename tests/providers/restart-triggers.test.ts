@@ -5,10 +5,20 @@
  * RemoteFile runs for real against an sshd; the restart's decision is HostAction's update plan.
  */
 import assert from "node:assert/strict";
-import { existsSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { planHostAction, type HostActionInputs } from "../../src/providers/host-action";
+import {
+  createHostAction,
+  hostActionProvider,
+  hostActionProviderText,
+  isPackedHostAction,
+  packHostAction,
+  planHostAction,
+  type HostActionDiffResult,
+  type HostActionInputs,
+  type HostActionWireOutputs,
+} from "../../src/providers/host-action";
 import {
   createRemoteFile,
   isPackedRemoteFile,
@@ -38,7 +48,7 @@ after(async () => {
 const trigger = (o: RemoteFileOutputs): string => `${o.sha256}#${o.writes ?? 0}`;
 
 const restart = (triggers: string[]): HostActionInputs => ({
-  connection: { host: "trig", address: "127.0.0.1", port: s.port, user: "root", hostKey: s.hostKeyLine },
+  connection: { host: "trig", address: "127.0.0.1", port: s.port, user: "root", hostKey: s.hostKeyLine, privateKeyPath: s.clientKeyPath },
   create: "supervisorctl restart app",
   triggers,
   rerun: "triggers",
@@ -128,5 +138,43 @@ describe("state in the flat shape of an older haforge (one property per field)",
     writeFileSync(path, "x = 1\n");
     await remoteFileProvider.delete!("id", flat);
     assert.equal(existsSync(path), false, "deleted with the connection and hash of the flat state");
+  });
+});
+
+describe("host actions in the flat shape of an older haforge", () => {
+  const withText = <T extends object>(o: T): T & { __provider: string } => ({ ...o, __provider: hostActionProviderText });
+  it("the first up reports an update that runs nothing (restart and cluster action); destroy runs the stored delete", async () => {
+    const ran = join(s.dir, "migrate-ran");
+    const restartInputs: HostActionInputs = { ...restart(["abc#1", "def#2"]), create: `touch ${ran}` };
+    // What an older haforge stored: the flat inputs plus stdout/stderr/ran, with the same __provider.
+    const flat = { ...(await createHostAction(restartInputs)).outs, __provider: hostActionProviderText };
+    rmSync(ran, { force: true });
+    assert.equal(isPackedHostAction(flat), false);
+    const news = { ...packHostAction(restartInputs), __provider: hostActionProviderText };
+    const d = (await hostActionProvider.diff!("id", flat, news)) as HostActionDiffResult;
+    assert.equal(d.changes, true, "the packed shape must reach the state");
+    assert.deepEqual(d.replaces, []);
+    assert.equal(d.plan?.runs, "none", "same triggers: the restart does not run");
+    const u = await hostActionProvider.update!("id", flat, news);
+    assert.equal(existsSync(ran), false, "the update ran the restart");
+    const packed = u.outs as HostActionWireOutputs;
+    assert.equal(isPackedHostAction(packed), true);
+    assert.equal(packed.result.ran, "none");
+    assert.deepEqual(packed.triggers, ["abc#1", "def#2"]);
+    // Migrated: unchanged next time.
+    assert.equal((await hostActionProvider.diff!("id", withText(packed), news)).changes, false);
+
+    // A cluster action (rerun: "change") whose command is the same: runs nothing either.
+    const action: HostActionInputs = { ...restart([]), create: `touch ${ran}`, rerun: "change", delete: `touch ${ran}.deleted` };
+    const flatAction = { ...(await createHostAction(action)).outs, __provider: hostActionProviderText };
+    rmSync(ran, { force: true });
+    const a = (await hostActionProvider.diff!("id", flatAction, withText(packHostAction(action)))) as HostActionDiffResult;
+    assert.equal(a.changes, true);
+    assert.equal(a.plan?.runs, "none");
+    await hostActionProvider.update!("id", flatAction, withText(packHostAction(action)));
+    assert.equal(existsSync(ran), false, "the update ran the action");
+    // Destroy with the flat state runs the stored delete command.
+    await hostActionProvider.delete!("id", flatAction);
+    assert.equal(existsSync(`${ran}.deleted`), true);
   });
 });
