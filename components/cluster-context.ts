@@ -95,8 +95,12 @@ export interface ClusterContext {
   readonly secrets: pulumi.Output<SecretValues>;
   readonly materials: Materials;
   readonly force: boolean;
-  /** Whether a secret file at host:path may be taken over (HaClusterArgs.takeOver). */
-  readonly takeOver: (host: string, path: string) => boolean;
+  /**
+   * Whether a secret file at host:path may be taken over: named by HaClusterArgs.takeOver (true),
+   * or a file of a key that every host held a different value of (package-made, never shared:
+   * MaterialsOutputs.unshared), known once Materials ran.
+   */
+  readonly takeOver: (host: string, path: string) => pulumi.Input<boolean>;
   /** Checks the membership change against the state before anything is touched; every host resource depends on it. */
   readonly membershipGuard: MembershipGuard;
   /** The last membership action declared (the next one waits for it): see service-resources. */
@@ -299,7 +303,11 @@ export function prepareCluster(name: string, args: HaClusterArgs, parent: pulumi
     secrets,
     materials,
     force: args.force ?? false,
-    takeOver: (host, path) => (args.takeOver ?? []).some((t) => t === "*" || t === `${host}:${path}`),
+    takeOver: (host, path) => {
+      if ((args.takeOver ?? []).some((t) => t === "*" || t === `${host}:${path}`)) return true;
+      const key = Object.entries(sources).find(([, list]) => list.some((src) => src.host === host && src.path === path))?.[0];
+      return key === undefined ? false : materials.unshared.apply((u) => !!u?.includes(key));
+    },
     membershipGuard,
     membershipChain: {},
     packages,

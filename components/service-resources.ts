@@ -178,7 +178,7 @@ export function createServiceResources(
             force: ctx.force,
             maskSalt: maskSaltOf(ctx),
             ...(spec.secret && ctx.usesMaterial(part.service, spec) ? { keyFile: true } : {}),
-            ...(spec.secret && ctx.usesMaterial(part.service, spec) && ctx.takeOver(spec.host, spec.path) ? { takeOver: true } : {}),
+            ...(spec.secret && ctx.usesMaterial(part.service, spec) ? { takeOver: ctx.takeOver(spec.host, spec.path) } : {}),
           },
           { parent, dependsOn: [...dependsOn, ...(spec.after ?? []).map((p) => created.get(fileKey(spec.host, p))!)] },
         ),

@@ -115,3 +115,24 @@ export function adoptedValue(kind: MaterialKind, src: MaterialSource, bytes: Buf
     return /^[A-Za-z0-9+/]+={0,2}$/.test(text) && Buffer.from(text, "base64").length === kind.bytes ? text : undefined;
   return undefined;
 }
+
+/**
+ * Which of the values found on the hosts for one key is the cluster's (adoption with no state).
+ * A value held by two or more hosts was shared, so a cluster uses it: the most common one is
+ * adopted (a tie between two shared values is ambiguous: none is). A value found on one host
+ * only is adopted when no other host holds one. When every host holds a value of its own, none
+ * was ever shared: they are package-made (Debian's pacemaker-common writes a random
+ * /etc/pacemaker/authkey on every host), nothing is adopted, a key is generated, and the hosts'
+ * own files may be replaced (`unshared`).
+ */
+export function chooseAdopted(found: readonly { host: string; value: string }[]): { value?: string; unshared: boolean } {
+  const byValue = new Map<string, Set<string>>();
+  for (const f of found) byValue.set(f.value, (byValue.get(f.value) ?? new Set()).add(f.host));
+  const ranked = [...byValue].map(([value, hosts]) => ({ value, count: hosts.size })).sort((a, b) => b.count - a.count);
+  const [top, next] = ranked;
+  if (!top) return { unshared: false };
+  if (ranked.length === 1) return { value: top.value, unshared: false };
+  if (top.count === 1) return { unshared: true };
+  if (next && next.count === top.count) return { unshared: false };
+  return { value: top.value, unshared: false };
+}

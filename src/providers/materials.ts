@@ -28,6 +28,12 @@ export interface MaterialsInputs {
 }
 export interface MaterialsOutputs extends MaterialsInputs {
   readonly values: Record<string, string>;
+  /**
+   * Keys generated (not adopted) in this step although the hosts held files for them, because
+   * every host held a different one (package-made, never shared): their files may be replaced.
+   * Empty after the step that generated them.
+   */
+  readonly unshared?: readonly string[];
 }
 
 /** Keep every existing value whose key is still wanted; generate the missing ones. */
@@ -55,17 +61,19 @@ async function readWhole(conn: HostConnection, paths: readonly string[]): Promis
 
 /**
  * Values for the keys `existing` lacks, read back from the hosts (`adopt`); best effort per host
- * (one that cannot be reached is skipped, the next source is tried).
+ * (one that cannot be reached is skipped). Every source is read and the value is chosen by
+ * `chooseAdopted` (src/core/materials.ts): a key every host holds a different value of was never
+ * shared (package-made) and is reported `unshared` instead.
  */
 export async function adoptMaterials(
   specs: MaterialsInputs["specs"],
   existing: Record<string, string>,
   adopt: MaterialsInputs["adopt"],
-): Promise<Record<string, string>> {
-  const { adoptedValue } = require("../core/materials") as typeof import("../core/materials");
+): Promise<{ adopted: Record<string, string>; unshared: string[] }> {
+  const { adoptedValue, chooseAdopted } = require("../core/materials") as typeof import("../core/materials");
   const { machineKey } = require("../transport") as typeof import("../transport");
   const wanted = specs.filter((s) => existing[s.key] === undefined && adopt?.[s.key]?.length);
-  if (wanted.length === 0) return {};
+  if (wanted.length === 0) return { adopted: {}, unshared: [] };
   // One read per host, of every candidate file on it.
   const byHost = new Map<string, { conn: HostConnection; paths: Set<string> }>();
   for (const s of wanted)
@@ -81,25 +89,39 @@ export async function adoptMaterials(
     }),
   );
   const adopted: Record<string, string> = {};
+  const unshared: string[] = [];
   for (const s of wanted) {
-    for (const src of adopt![s.key]!) {
+    const found = adopt![s.key]!.flatMap((src) => {
       const bytes = read.get(`${src.connection.user}@${machineKey(src.connection)}`)?.get(src.path);
       const value = bytes && adoptedValue(s.kind, src, bytes);
-      if (value === undefined) continue;
-      adopted[s.key] = value;
+      return value === undefined ? [] : [{ host: src.host, path: src.path, value }];
+    });
+    const choice = chooseAdopted(found);
+    if (choice.value !== undefined) {
+      adopted[s.key] = choice.value;
+      const from = found.filter((f) => f.value === choice.value).map((f) => `${f.host}:${f.path}`);
+      console.error(`note: haforge: ${s.key}: adopted the key found on ${from.join(", ")} (the state had none; nothing regenerated)`);
+    } else if (choice.unshared) {
+      unshared.push(s.key);
       console.error(
-        `note: haforge: ${s.key}: adopted the key found on ${src.host} at ${src.path} (the state had none; nothing regenerated)`,
+        `note: haforge: ${s.key}: every host holds a key of its own (${found.map((f) => f.host).join(", ")}), never a shared one: a new key is generated and replaces them`,
       );
-      break;
+    } else if (found.length) {
+      console.error(
+        `warning: haforge: ${s.key}: the hosts hold different shared keys (${found.map((f) => f.host).join(", ")}): none adopted; their files are refused unless haforge:takeOver names them`,
+      );
     }
   }
-  return adopted;
+  return { adopted, unshared };
 }
 
 /** reconcileMaterials after adopting what the hosts already have. */
-export async function materialsFor(inputs: MaterialsInputs, existing: Record<string, string>): Promise<Record<string, string>> {
-  const adopted = await adoptMaterials(inputs.specs, existing, inputs.adopt);
-  return reconcileMaterials(inputs.specs, { ...adopted, ...existing });
+export async function materialsFor(
+  inputs: MaterialsInputs,
+  existing: Record<string, string>,
+): Promise<{ values: Record<string, string>; unshared: string[] }> {
+  const { adopted, unshared } = await adoptMaterials(inputs.specs, existing, inputs.adopt);
+  return { values: reconcileMaterials(inputs.specs, { ...adopted, ...existing }), unshared };
 }
 
 export async function diffMaterials(olds: MaterialsOutputs, news: MaterialsInputs): Promise<dynamic.DiffResult> {
@@ -115,14 +137,15 @@ const loadImpl = selfLoader<typeof import("./materials")>(__filename);
 
 export const materialsProvider: dynamic.ResourceProvider<MaterialsInputs, MaterialsOutputs> = {
   async create(inputs: MaterialsInputs) {
-    const values = await loadImpl().materialsFor(inputs, {});
-    return { id: "materials", outs: { specs: inputs.specs, values } };
+    const { values, unshared } = await loadImpl().materialsFor(inputs, {});
+    return { id: "materials", outs: { specs: inputs.specs, values, unshared } };
   },
   async diff(_id: string, olds: MaterialsOutputs, news: MaterialsInputs) {
     return loadImpl().diffMaterials(olds, news);
   },
   async update(_id: string, olds: MaterialsOutputs, news: MaterialsInputs) {
-    return { outs: { specs: news.specs, values: await loadImpl().materialsFor(news, olds.values ?? {}) } };
+    const { values, unshared } = await loadImpl().materialsFor(news, olds.values ?? {});
+    return { outs: { specs: news.specs, values, unshared } };
   },
 };
 
@@ -132,6 +155,8 @@ export const materialsProviderText = providerText(__filename, "materialsProvider
 export class Materials extends SelfLoadedResource {
   /** Generated values by MaterialSpec.key (secret). */
   declare readonly values: pulumi.Output<Record<string, string>>;
+  /** Keys whose hosts each held a key of their own (MaterialsOutputs.unshared). */
+  declare readonly unshared: pulumi.Output<readonly string[] | undefined>;
 
   constructor(
     name: string,
@@ -142,7 +167,12 @@ export class Materials extends SelfLoadedResource {
     super(
       materialsProviderText,
       name,
-      { specs: specs.map((s) => ({ key: s.key, kind: s.kind })), ...(adopt === undefined ? {} : { adopt }), values: undefined },
+      {
+        specs: specs.map((s) => ({ key: s.key, kind: s.kind })),
+        ...(adopt === undefined ? {} : { adopt }),
+        values: undefined,
+        unshared: undefined,
+      },
       { ...opts, additionalSecretOutputs: [...(opts.additionalSecretOutputs ?? []), "values"] },
     );
   }

@@ -541,8 +541,11 @@ export interface RemoteFileArgs {
   readonly backup?: pulumi.Input<boolean>;
   /** Key of the masked hashes of secret content in diffs and errors (kept secret). @default - random per process */
   readonly maskSalt?: pulumi.Input<string>;
-  /** Overwrite a secret file that exists with other content when state has none for it. @default false */
-  readonly takeOver?: boolean;
+  /**
+   * Overwrite a secret file that exists with other content when state has none for it (an Output
+   * when it is known only once Materials ran). @default false
+   */
+  readonly takeOver?: pulumi.Input<boolean>;
   /** The file holds generated key material (see RemoteFileInputs.keyFile). @default false */
   readonly keyFile?: boolean;
 }
@@ -603,12 +606,14 @@ export class RemoteFile extends SelfLoadedResource {
       ...(args.activate === undefined ? {} : { activate: args.activate }),
       force: args.force ?? false,
       backup: args.backup ?? true,
-      ...(args.takeOver ? { takeOver: true } : {}),
       ...(args.keyFile ? { keyFile: true } : {}),
     };
+    // takeOver is in spec only when true (state written without it stays the same).
+    const withTakeOver = (t: boolean | undefined) => (t ? { ...spec, takeOver: true } : spec);
+    const takeOver = args.takeOver;
     const props = {
       connection,
-      spec,
+      spec: pulumi.Output.isInstance(takeOver) ? takeOver.apply(withTakeOver) : withTakeOver(takeOver as boolean | undefined),
       content: secret ? pulumi.secret(args.content) : args.content,
       ...(args.maskSalt === undefined ? {} : { maskSalt: secretOnce(args.maskSalt) }),
       facts: undefined,

@@ -76,6 +76,44 @@ describe("empty state, existing keys", () => {
     assert.deepEqual((kept.outs as MaterialsOutputs).values, values);
   });
 
+  it("a key every host holds a value of its own (package-made, never shared) is generated and its files may be replaced; a shared one is adopted over a stray; two shared ones are ambiguous", async () => {
+    const d = dir();
+    const kind = { type: "random-bytes", bytes: 4096 } as const;
+    // Three hosts (one sshd, a folder each): what Debian's pacemaker-common leaves on every host.
+    const hosts = (values: Buffer[]) =>
+      values.map((v, i) => {
+        const path = join(d, `h${i}-${seq}-${randomBytes(4).toString("hex")}`);
+        writeFileSync(path, v, { mode: 0o440 });
+        return { host: `h${i + 1}`, path, base64: true, connection: a.conn() };
+      });
+    const [k1, k2] = [randomBytes(4096), randomBytes(4096)];
+    const inputs: MaterialsInputs = {
+      specs: [
+        { key: "pacemaker/authkey/own", kind },
+        { key: "pacemaker/authkey/shared", kind },
+        { key: "pacemaker/authkey/split", kind },
+      ],
+      adopt: {
+        "pacemaker/authkey/own": hosts([randomBytes(4096), randomBytes(4096), randomBytes(4096)]),
+        "pacemaker/authkey/shared": hosts([k1, randomBytes(4096), k1]),
+        "pacemaker/authkey/split": hosts([k1, k1, k2, k2]),
+      },
+    };
+    const { result, stderr } = await stderrOf(() => materialsProvider.create(inputs));
+    const outs = result.outs as MaterialsOutputs;
+    const own = Buffer.from(outs.values["pacemaker/authkey/own"]!, "base64");
+    assert.equal(own.length, 4096);
+    for (const src of inputs.adopt!["pacemaker/authkey/own"]!)
+      assert.notDeepEqual(own, readFileSync(src.path), "no host's own key is adopted");
+    assert.deepEqual(outs.unshared, ["pacemaker/authkey/own"]);
+    assert.match(stderr, /pacemaker\/authkey\/own: every host holds a key of its own \(h1, h2, h3\)/);
+    assert.equal(outs.values["pacemaker/authkey/shared"], k1.toString("base64"), "the key two hosts share, not the stray");
+    assert.match(stderr, /pacemaker\/authkey\/shared: adopted the key found on h1:.*, h3:/);
+    const split = outs.values["pacemaker/authkey/split"]!;
+    assert.ok(split !== k1.toString("base64") && split !== k2.toString("base64"), "two shared keys: neither adopted");
+    assert.match(stderr, /warning: haforge: pacemaker\/authkey\/split: the hosts hold different shared keys/);
+  });
+
   it("the adopted key's file is not rewritten by the create that follows (same bytes: no write)", async () => {
     const d = dir();
     const path = join(d, "authkey");

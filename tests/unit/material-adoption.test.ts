@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { ADOPTABLE_KINDS, adoptedValue, materialSources, type MaterialKind } from "../../src/core/materials";
+import { ADOPTABLE_KINDS, adoptedValue, chooseAdopted, materialSources, type MaterialKind } from "../../src/core/materials";
 import { analyzeInventoryFile } from "../../src/pipeline/analyze";
 import { renderByService, requiredMaterials } from "../../src/pipeline/render";
 
@@ -65,6 +65,31 @@ describe("material adoption", () => {
         assert.equal(v, nl && /^[A-Za-z0-9]+$/.test(text) ? text : undefined);
       }),
       { numRuns: 200 },
+    );
+  });
+});
+
+describe("chooseAdopted: which value found on the hosts is the cluster's", () => {
+  const found = fc.array(fc.record({ host: fc.constantFrom("h1", "h2", "h3", "h4", "h5"), value: fc.constantFrom("A", "B", "C", "D") }), {
+    maxLength: 8,
+  });
+  it("adopts only a value two hosts share or the only value there is; every host its own = unshared; never both", () => {
+    fc.assert(
+      fc.property(found, (f) => {
+        const hostsOf = (v: string) => new Set(f.filter((x) => x.value === v).map((x) => x.host)).size;
+        const values = [...new Set(f.map((x) => x.value))];
+        const r = chooseAdopted(f);
+        assert.ok(!(r.value !== undefined && r.unshared), "adopted and unshared at once");
+        if (r.value !== undefined) {
+          assert.ok(values.length === 1 || hostsOf(r.value) >= 2, `${r.value} adopted although only one host of several holds it`);
+          for (const v of values) assert.ok(hostsOf(v) < hostsOf(r.value) || v === r.value, `${v} is held by as many hosts as ${r.value}`);
+        }
+        if (r.unshared)
+          assert.ok(values.length >= 2 && values.every((v) => hostsOf(v) === 1), "unshared only when every host holds its own");
+        if (values.length === 1) assert.equal(r.value, values[0], "one value everywhere (or one host): adopted");
+        if (values.length >= 2 && values.every((v) => hostsOf(v) === 1)) assert.ok(r.unshared);
+      }),
+      { numRuns: 500, seed: 11 },
     );
   });
 });
