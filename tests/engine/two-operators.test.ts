@@ -32,8 +32,25 @@ const ROOT = join(__dirname, "..", "..");
 const ACTIONS_LOG = "/var/log/haforge-stub-actions.log";
 /** A command the host's actions call, recorded (one line per call) and answered as a healthy host would. */
 const stub = (name: string, answer = "") => `#!/bin/sh\necho "${name} $*" >> ${ACTIONS_LOG}\n${answer}exit 0\n`;
+/**
+ * systemctl as a host without systemd running would answer it: a unit is active once it was
+ * started or restarted (so a first apply restarts, a later config change of a running daemon
+ * reloads, src/render/daemon.ts reloadOrRestartCommand), and no unit needs a daemon-reload.
+ */
+const SYSTEMCTL = [
+  "#!/bin/sh",
+  `echo "systemctl $*" >> ${ACTIONS_LOG}`,
+  'eval "unit=\\${$#}"',
+  'case "$1" in',
+  '  is-active) [ -e "/var/log/haforge-stub-active-$unit" ]; exit $? ;;',
+  '  start|restart) : > "/var/log/haforge-stub-active-$unit" ;;',
+  "  show) echo no ;;",
+  "esac",
+  "exit 0",
+  "",
+].join("\n");
 const STUBS = {
-  systemctl: stub("systemctl"),
+  systemctl: SYSTEMCTL,
   pidof: stub("pidof", "echo 1\n"),
   // haproxy's health gate asks its admin socket for `show info`.
   socat: stub("socat", "echo 'Pid: 1'\n"),
@@ -120,6 +137,7 @@ const actionsLog = (): string[] => {
   return fs.existsSync(p) ? fs.readFileSync(p, "utf8").split("\n").filter(Boolean) : [];
 };
 const restarts = (lines: string[], unit: string) => lines.filter((l) => l === `systemctl restart ${unit}`).length;
+const reloads = (lines: string[], unit: string) => lines.filter((l) => l === `systemctl reload ${unit}`).length;
 
 type Obj = Record<string, unknown>;
 const state = () => readCheckpoint(checkpointFile, "");
@@ -236,7 +254,7 @@ describe("two operators, two clones, one stack, one sshd host", { concurrency: f
     assert.deepEqual(onHost(Object.keys(host0)), host0);
   });
 
-  it("B changes one setting: only that file is rewritten and only its daemon restarts", async () => {
+  it("B changes one setting: only that file is rewritten and only its daemon reloads (running, unit unchanged)", async () => {
     fs.writeFileSync(join(clone.b, "ops.yaml"), inventory(sshd, { routerId: 52, haproxy: true }));
     const acts = actionsLog();
     const r = await up(operator("b"));
@@ -244,8 +262,9 @@ describe("two operators, two clones, one stack, one sshd host", { concurrency: f
     assert.deepEqual(changes(r), ["update haforge-vip-ops1-etc-keepalived-keepalived-conf", "update haforge-vip-restart-keepalived-ops1"]);
     assert.match(fs.readFileSync(sshd.hostPath("/etc/keepalived/keepalived.conf"), "utf8"), /virtual_router_id 52\b/);
     const now = actionsLog().slice(acts.length);
-    assert.equal(restarts(now, "keepalived"), 1, now.join("\n"));
-    assert.equal(restarts(now, "haproxy"), 0, now.join("\n"));
+    assert.equal(reloads(now, "keepalived"), 1, now.join("\n"));
+    assert.equal(restarts(now, "keepalived"), 0, now.join("\n"));
+    assert.equal(restarts(now, "haproxy") + reloads(now, "haproxy"), 0, now.join("\n"));
     assert.deepEqual(materials(), materials0, "nothing regenerated");
     const host = onHost(Object.keys(host0));
     for (const p of Object.keys(host0)) if (p !== "/etc/keepalived/keepalived.conf") assert.equal(host[p], host0[p], `${p} untouched`);
@@ -277,7 +296,7 @@ describe("two operators, two clones, one stack, one sshd host", { concurrency: f
     assert.deepEqual(
       actionsLog()
         .slice(acts)
-        .filter((l) => / restart /.test(l)),
+        .filter((l) => / (restart|reload) /.test(l)),
       [],
       "no restart",
     );
@@ -305,7 +324,7 @@ describe("two operators, two clones, one stack, one sshd host", { concurrency: f
     assert.deepEqual(
       actionsLog()
         .slice(acts)
-        .filter((l) => / restart /.test(l)),
+        .filter((l) => / (restart|reload) /.test(l)),
       [],
     );
   });
