@@ -5,7 +5,7 @@
  * on 3 lab hosts: keepalived + HAProxy, RabbitMQ, Corosync/Pacemaker, etcd + Patroni, syncthing.
  * Then idempotence, a second operator (another clone, another HOME and key), a stack rename, bad
  * input, a rolling change, drift, the failovers, and last `destroy` (membership deletes one at a
- * time, the cluster sampled meanwhile). Root only (netns); run under `flock /work/lab.lock`.
+ * time, the cluster sampled meanwhile). Root only (netns); run one such file at a time (docs/lab.md).
  * The inventory names the key as `~/.ssh/id_ed25519`: each operator's own, from their HOME.
  * Measured figures are printed as `e2e-figure NAME VALUE` lines (and as test diagnostics).
  * The lab is always torn down: in `after`, on signals and at process exit.

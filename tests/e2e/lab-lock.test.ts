@@ -2,7 +2,7 @@
  * Two labs on one machine never fight over the bridge: a second `npm run lab -- up` from another
  * state directory (another checkout, another CI job) is refused while the first lab is alive, its
  * `down` leaves the first lab alone, and `--wait` gets the bridge once the first lab is down.
- * Root only (netns); run under `flock /work/lab.lock`. Fast: one host per lab.
+ * Root only (netns); run one such file at a time (docs/lab.md). Fast: one host per lab.
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";

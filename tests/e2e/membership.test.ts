@@ -18,7 +18,7 @@
  * syncthing, and shrinking (5 → 3).
  * Figures: `e2e-figure membership-grow-* VALUE` lines.
  *
- * Root only (netns); run alone under `flock /work/lab.lock`. The lab is always torn down.
+ * Root only (netns); run alone, one lab-using file at a time (docs/lab.md). The lab is always torn down.
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";

@@ -8,7 +8,7 @@
  * installed set once, installs exactly what is missing from that repository, starts no daemon
  * (policy-rc.d during the install), and leaves nothing of its own behind; the next up is a Same
  * step (its Diff reads the host); a pin to a version the repository lacks fails with apt's reason.
- * Root only; run under `flock /work/lab.lock`.
+ * Root only; run one such file at a time (docs/lab.md).
  */
 import assert from "node:assert/strict";
 import * as fs from "node:fs";

@@ -14,7 +14,7 @@
  *  - the control: a plain `supervisorctl restart corosync` under a running Pacemaker (what haforge
  *    did before) IS seen by the same sampler (the node is lost uncleanly and fenced), so the
  *    checks above can fail.
- * Run under the lab lock: flock /work/lab.lock node --import tsx --test tests/system/pacemaker-procedures.test.ts
+ * Run one netns-using file at a time (docs/lab.md): node --import tsx --test tests/system/pacemaker-procedures.test.ts
  */
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";

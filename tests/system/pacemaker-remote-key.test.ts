@@ -11,7 +11,7 @@
  * - Control: what the previous render did to a remote node (its key written, pacemaker_remote
  *   restarted, while the node still has the old key) loses the connection: r1 does not come back
  *   online and the cluster asks for r1 to be fenced.
- * Run under the lab lock: flock /work/lab.lock node --import tsx --test tests/system/pacemaker-remote-key.test.ts
+ * Run one netns-using file at a time (docs/lab.md): node --import tsx --test tests/system/pacemaker-remote-key.test.ts
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";

@@ -22,7 +22,7 @@
  *    the guard (the previous validate) on one node leaves that node alone at its next restart.
  *    The documented procedure (cluster stopped everywhere, old key removed, apply, cluster
  *    started) ends with every node on the new key in one 3-node membership.
- * Run under the lab lock: flock /work/lab.lock node --import tsx --test tests/system/pacemaker-running.test.ts
+ * Run one netns-using file at a time (docs/lab.md): node --import tsx --test tests/system/pacemaker-running.test.ts
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
