@@ -465,6 +465,10 @@ for (const name of exampleNames) {
       const names = (JSON.parse(list.out) as { members: { name: string }[] }).members.map((m) => m.name).sort();
       assert.deepEqual(names, members.map((m) => m.host).sort());
       for (const m of members) cover(e.name, m.host, m.path, "etcd boot + health");
+      // The seed a first start reads (etcd-start.sh: the store's member list, initial-cluster-state):
+      // every member above started from an empty data dir through the rendered command.
+      for (const m of filesOf(e, (f) => f.path === "/etc/haforge/etcd/initial-cluster.yml"))
+        cover(e.name, m.host, m.path, "etcd first start through etcd-start.sh + health");
       notes.push(`${e.name}: etcd ${members.length} members healthy after ~${Math.round((Date.now() - t0) / 1000)} s of waiting`);
     });
 
