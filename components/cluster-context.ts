@@ -209,6 +209,10 @@ export function prepareCluster(name: string, args: HaClusterArgs, parent: pulumi
     specs,
     placeholderMaterials,
   );
+  // Which key a host's file holds (a file holds one at most), for the take-over of unshared keys.
+  const sourceKey = new Map(
+    Object.entries(sources).flatMap(([key, list]) => list.map((src) => [`${src.host}\u0000${src.path}`, key] as const)),
+  );
   const adopt = Object.fromEntries(
     Object.entries(sources).map(([key, list]) => [
       key,
@@ -305,7 +309,7 @@ export function prepareCluster(name: string, args: HaClusterArgs, parent: pulumi
     force: args.force ?? false,
     takeOver: (host, path) => {
       if ((args.takeOver ?? []).some((t) => t === "*" || t === `${host}:${path}`)) return true;
-      const key = Object.entries(sources).find(([, list]) => list.some((src) => src.host === host && src.path === path))?.[0];
+      const key = sourceKey.get(`${host}\u0000${path}`);
       return key === undefined ? false : materials.unshared.apply((u) => !!u?.includes(key));
     },
     membershipGuard,
