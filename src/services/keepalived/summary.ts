@@ -4,6 +4,7 @@
  * composes the summary from every service's part.
  */
 import type { ClusterPlan } from "../../plan/types";
+import type { SummaryPart } from "../../plan/summary-part";
 
 export const keepalivedSummary = (plan: ClusterPlan) => ({
   keepalived: plan.keepalived.map((k) => ({
@@ -13,3 +14,12 @@ export const keepalivedSummary = (plan: ClusterPlan) => ({
     members: k.members.map((m) => ({ host: m.host, priority: m.priority, state: m.state })),
   })),
 });
+
+export const keepalivedSummaryPart: SummaryPart<ReturnType<typeof keepalivedSummary>> = {
+  summary: keepalivedSummary,
+  limit: (s, any) => ({ keepalived: s.keepalived.filter((v) => any(v.members.map((m) => m.host))) }),
+  lines: (s, { kind: k, name: n }) =>
+    s.keepalived.map(
+      (v) => `  ${k("vip")} ${n(v.name)} ${v.vip} (vrid ${v.routerId}): ${v.members.map((m) => `${m.host}:${m.priority}`).join(", ")}`,
+    ),
+};

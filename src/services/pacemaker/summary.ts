@@ -4,6 +4,7 @@
  * composes the summary from every service's part.
  */
 import type { ClusterPlan } from "../../plan/types";
+import type { SummaryPart } from "../../plan/summary-part";
 
 export const pacemakerSummary = (plan: ClusterPlan) => ({
   pacemakerClusters: plan.pacemakerClusters.map((c) => ({
@@ -14,3 +15,13 @@ export const pacemakerSummary = (plan: ClusterPlan) => ({
     stonithEnabled: c.stonithEnabled,
   })),
 });
+
+export const pacemakerSummaryPart: SummaryPart<ReturnType<typeof pacemakerSummary>> = {
+  summary: pacemakerSummary,
+  limit: (s, any) => ({ pacemakerClusters: s.pacemakerClusters.filter((c) => any([...c.nodes, ...c.remoteNodes])) }),
+  lines: (s, { kind: k, name: n, warn }) =>
+    s.pacemakerClusters.map((c) => {
+      const quorum = `quorum ${c.quorum.quorum}/${c.quorum.expectedVotes}, tolerates ${c.quorum.failuresTolerated} failure(s)`;
+      return `  ${k("pacemaker")} ${n(c.name)}: ${c.nodes.join(", ")} (${quorum}, stonith ${c.stonithEnabled ? "on" : warn("off")})`;
+    }),
+};

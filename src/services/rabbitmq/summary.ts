@@ -5,6 +5,7 @@
  */
 import { resolveSecret, type SecretValues } from "../../core/secrets";
 import type { ClusterPlan } from "../../plan/types";
+import type { SummaryPart } from "../../plan/summary-part";
 
 export const rabbitmqSummary = (plan: ClusterPlan) => ({
   rabbitmq: plan.rabbitmq
@@ -32,3 +33,14 @@ export function brokerUrl(plan: ClusterPlan, secrets: SecretValues): string | un
   if (!r) return undefined;
   return `amqp://${encodeURIComponent(r.username)}:${encodeURIComponent(resolveSecret(r.password, secrets))}@${r.nodes[0]?.address}:${r.port}/${encodeURIComponent(r.vhost)}`;
 }
+
+export const rabbitmqSummaryPart: SummaryPart<ReturnType<typeof rabbitmqSummary>> = {
+  summary: rabbitmqSummary,
+  limit: (s, any) => ({ rabbitmq: s.rabbitmq && any(s.rabbitmq.nodes.map((n) => n.host)) ? s.rabbitmq : null }),
+  lines: ({ rabbitmq: r }, { kind: k }) => {
+    if (!r) return [];
+    const longNames = `long names ${r.useLongName}${r.useLongNameDerived ? ", derived" : ""}`;
+    const rest = `port ${r.port}; vhost ${r.vhost}; quorum ${r.quorum.quorum}/${r.quorum.expectedVotes}`;
+    return [`  ${k("rabbitmq")}: ${r.nodes.map((x) => x.nodeName).join(", ")} (${longNames}; ${rest})`];
+  },
+};

@@ -4,6 +4,7 @@
  * composes the summary from every service's part.
  */
 import type { ClusterPlan } from "../../plan/types";
+import type { SummaryPart } from "../../plan/summary-part";
 
 export const towerSummary = (plan: ClusterPlan) => ({
   instanceGroups: plan.instanceGroups.map((g) => ({
@@ -13,3 +14,18 @@ export const towerSummary = (plan: ClusterPlan) => ({
   })),
   isolatedGroups: plan.isolatedGroups.map((g) => ({ name: g.name, controller: g.controller, instances: [...g.instances] })),
 });
+
+export const towerSummaryPart: SummaryPart<ReturnType<typeof towerSummary>> = {
+  summary: towerSummary,
+  limit: (s, any) => ({
+    instanceGroups: s.instanceGroups.filter((g) => any(g.instances)),
+    isolatedGroups: s.isolatedGroups.filter((g) => any([...g.instances, g.controller])),
+  }),
+  lines: (s, { kind: k, name: n, warn }) => [
+    ...s.instanceGroups.map((g) => {
+      const policy = `[percentage ${g.policy.percentage}, minimum ${g.policy.minimum}, list ${g.policy.list.join(",") || "-"}]`;
+      return `  ${k("instance group")} ${n(g.name)}: ${g.instances.join(", ") || warn("(empty)")}  ${policy}`;
+    }),
+    ...s.isolatedGroups.map((g) => `  ${k("isolated group")} ${n(g.name)} (controller ${g.controller}): ${g.instances.join(", ")}`),
+  ],
+};
