@@ -161,7 +161,8 @@ export function prepareCluster(name: string, args: HaClusterArgs, parent: pulumi
   const unpinned = plan.hosts.filter((h) => !h.ssh.trustOnFirstUse && !committedHostKey(h, args.knownHostsFile)).map((h) => h.name);
   if (plan.target === "ssh" && unpinned.length)
     throw new pulumi.RunError(
-      `haforge: no pinned host key for ${unpinned.join(", ")}: set hosts[].ssh.hostKey, a committed known_hosts (haforge:knownHostsFile, or hosts[].ssh.knownHostsFile relative to the project) or, explicitly, ssh.trustOnFirstUse`,
+      `haforge: no pinned host key for ${unpinned.join(", ")}: set hosts[].ssh.hostKey, a committed known_hosts ` +
+        `(haforge:knownHostsFile, or hosts[].ssh.knownHostsFile relative to the project) or, explicitly, ssh.trustOnFirstUse`,
     );
   const refs = collectSecretRefs(plan.inventory);
   const env = args.env ?? process.env;

@@ -116,7 +116,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo, env: 
     .option("--concurrency <n>", "with --live: hosts read at once (default 8)")
     .option("--timeout <duration>", "with --live: a host that has not answered within this (30s, 2m, 500ms) is unreachable")
     .description(
-      "unified diffs per host and file, and the actions a change would run, between two renders or against the live hosts (--live: each host printed on stderr as it answers; exit 2 if a host cannot be read)",
+      "unified diffs per host and file, and the actions a change would run, between two renders or against " +
+        "the live hosts (--live: each host printed on stderr as it answers; exit 2 if a host cannot be read)",
     )
     .action(async (a: string, b: string | undefined, o: DiffOptions) => {
       code = await commands.diff().diffCommand(a, b, o, io, env);

@@ -231,7 +231,9 @@ export function renderCommand(file: string, opts: RenderOptions, io: CliIo, env:
     if (missing.length) io.err(`warning: unresolved secrets (rendered as markers): ${missing.join(", ")}`);
     if (generated.length) io.err(`generated materials: ${generated.join(", ")}`);
     io.out(
-      `rendered ${manifest.files.length} files for ${state.hosts.length} hosts, ${manifest.actions.length} actions${state.manifests.length ? `, ${state.manifests.length} Kubernetes objects` : ""} into ${opts.out}${opts.revealSecrets ? " (secrets REVEALED)" : " (secrets masked)"}`,
+      `rendered ${manifest.files.length} files for ${state.hosts.length} hosts, ${manifest.actions.length} ` +
+        `actions${state.manifests.length ? `, ${state.manifests.length} Kubernetes objects` : ""} ` +
+        `into ${opts.out}${opts.revealSecrets ? " (secrets REVEALED)" : " (secrets masked)"}`,
     );
     if (findings.length) io.err(formatFindings(findings, a, style));
   }

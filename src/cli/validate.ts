@@ -60,7 +60,8 @@ export function validateCommand(file: string, opts: ValidateOptions, io: CliIo, 
     if (!valid) io.out(formatFindingsFor(true, findings, a, style));
   } else
     io.out(
-      `${file} (${a.format}): ${valid ? style.green("valid") : style.red(style.bold("INVALID"))}${prev ? ` (membership changes checked against ${prev.label})` : ""}\n${formatFindings(findings, a, style)}`,
+      `${file} (${a.format}): ` +
+        `${valid ? style.green("valid") : style.red(style.bold("INVALID"))}${prev ? ` (membership changes checked against ${prev.label})` : ""}\n${formatFindings(findings, a, style)}`,
     );
   return valid ? EXIT.ok : EXIT.invalid;
 }

@@ -391,12 +391,19 @@ function specificHint(issue: ZodIssueLike, value: unknown, node: ZodNodeLike | u
       if (issue.origin === "number" || issue.origin === "int") {
         const { min, max } = n ? numberBounds(n) : {};
         const r = rangeText(min, max);
-        return `A ${n?.isInt ? "whole number" : "number"} ${r || `${issue.code === "too_small" ? (exclusive ? "above" : "at least") : exclusive ? "below" : "at most"} ${bound}`}; got ${String(value)}.`;
+        return (
+          `A ${n?.isInt ? "whole number" : "number"} ` +
+          `${r || `${issue.code === "too_small" ? (exclusive ? "above" : "at least") : exclusive ? "below" : "at most"} ${bound}`}; ` +
+          `got ${String(value)}.`
+        );
       }
       if (issue.origin === "string") {
         const r = rangeText(n?.minLength ?? undefined, n?.maxLength ?? undefined, " characters");
         const len = typeof value === "string" ? [...value].length : undefined;
-        return `${titleOf(node) ? `A ${titleOf(node)} of` : "A string of"} ${r || `${issue.code === "too_small" ? "at least" : "at most"} ${bound} characters`}${len === undefined ? "" : `; this one has ${len}`}.`;
+        return (
+          `${titleOf(node) ? `A ${titleOf(node)} of` : "A string of"} ` +
+          `${r || `${issue.code === "too_small" ? "at least" : "at most"} ${bound} characters`}${len === undefined ? "" : `; this one has ${len}`}.`
+        );
       }
       if (issue.origin === "array" || issue.origin === "set") {
         const count = Array.isArray(value) ? value.length : undefined;

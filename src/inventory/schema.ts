@@ -72,7 +72,9 @@ export type SshSettings = z.infer<typeof SshSettings>;
 export const Host = z
   .object({
     name: hostName.describe(
-      "Inventory name of the host (Tower INI: the host line). Node name in corosync.conf `nodelist`, RabbitMQ's `rabbit@<name>` when no internal address is set, Tower's CLUSTER_HOST_ID and `awx-manage provision_instance --hostname`",
+      "Inventory name of the host (Tower INI: the host line). Node name in corosync.conf `nodelist`, RabbitMQ's " +
+        "`rabbit@<name>` when no internal address is set, Tower's " +
+        "CLUSTER_HOST_ID and `awx-manage provision_instance --hostname`",
     ),
     address: connectAddress.describe("Address haforge connects to (ansible_host). IP or DNS name"),
     internalAddress: address.optional().describe("Cluster-internal address (Tower `rabbitmq_host`). @default - the address"),
@@ -94,7 +96,10 @@ export const Host = z
     os: identifier
       .optional()
       .describe(
-        "OS family or distribution of the host (debian, ubuntu, rhel, rocky, almalinux, centos, fedora): picks the package names haforge installs; any other value is a finding. Checked against /etc/os-release on the host before anything is installed. @default - read from the host",
+        "OS family or distribution of the host (debian, ubuntu, rhel, rocky, " +
+          "almalinux, centos, fedora): picks the package names haforge installs; " +
+          "any other value is a finding. Checked against /etc/os-release on " +
+          "the host before anything is installed. @default - read from the host",
       ),
     managedByPolicy: z.boolean().default(true).describe("AWX managed_by_policy. @default true"),
     vars: z.record(configKey, freeText()).default({}).describe("Extra host vars, kept as-is"),
@@ -136,7 +141,9 @@ export const Kubernetes = z
       .record(configKey, imageRef)
       .default({})
       .describe(
-        "Image overrides by key: rabbitmq, stolon, web, task, memcached (a digest, or your registry's copy). @default {} (rabbitmq:3.10, sorintlab/stolon:master-pg<version>, ansible/awx_web:2.1.2, ansible/awx_task:2.1.2, memcached:1.6-alpine)",
+        "Image overrides by key: rabbitmq, stolon, web, task, memcached (a digest, or your registry's copy). @default {} " +
+          "(rabbitmq:3.10, sorintlab/stolon:master-pg<version>, " +
+          "ansible/awx_web:2.1.2, ansible/awx_task:2.1.2, memcached:1.6-alpine)",
       ),
   })
   .strict();

@@ -116,7 +116,8 @@ export function membershipChangeFindings(
         bad(
           "membership.majority-removed",
           now.path,
-          `cluster ${old.id} would lose ${removed.length} of its ${old.members.length} members at once (${list(removed)}); it tolerates losing ${tolerated}, so the remaining ${kept.length} cannot keep quorum`,
+          `cluster ${old.id} would lose ${removed.length} of its ${old.members.length} members at once ` +
+            `(${list(removed)}); it tolerates losing ${tolerated}, so the remaining ${kept.length} cannot keep quorum`,
           `Remove at most ${Math.max(1, tolerated)} member(s) per change and apply in between.`,
         );
       } else if (now.quorum && tolerated >= 1 && now.quorum.failuresTolerated === 0 && now.members.length < old.members.length) {

@@ -61,7 +61,9 @@ export function restartCommand(init: InitSystem, unit: string): string {
   // until supervisord's SIGKILL, stopwaitsecs later). `start` of an already started program exits
   // 0 without waiting, hence the bounded wait for RUNNING (FATAL: give up at once).
   // http://supervisord.org/running.html#supervisorctl-actions
-  const wait = `i=0; while [ $i -lt 300 ]; do s=$(supervisorctl status ${name}); case "$s" in *RUNNING*) exit 0;; *FATAL*|*EXITED*) echo "$s" >&2; exit 1;; esac; i=$((i+1)); sleep 1; done; echo "$s" >&2; exit 1`;
+  const wait =
+    `i=0; while [ $i -lt 300 ]; do s=$(supervisorctl status ${name}); case "$s" in *RUNNING*) exit 0;; ` +
+    `*FATAL*|*EXITED*) echo "$s" >&2; exit 1;; esac; i=$((i+1)); sleep 1; done; echo "$s" >&2; exit 1`;
   return `supervisorctl reread >/dev/null && { supervisorctl stop ${name} >/dev/null 2>&1; supervisorctl update ${name} >/dev/null; } && supervisorctl start ${name} >/dev/null && sh -c '${wait}'`;
 }
 

@@ -121,7 +121,10 @@ export function switchover(app: ActivePassivePlan, init: (h: string) => InitSyst
     create: [
       `if ${holdsVip(app)}; then echo "${target} already holds ${addr}: no switchover"; exit 0; fi`,
       `${running(ti, app.service)} || { echo "${shellToken(app.service)} is not running on ${shellToken(target)}: not switching" >&2; exit 1; }`,
-      `i=0; until ${caughtUp(ti, app.service)}; do i=$((i+1)); [ $i -ge ${CATCH_UP_WAIT_S} ] && { echo "${shellToken(target)} has not caught up (no '${CAUGHT_UP_LINE}' since its start) after ${CATCH_UP_WAIT_S}s: not switching" >&2; exit 1; }; sleep 1; done`,
+      `i=0; until ${caughtUp(ti, app.service)}; do i=$((i+1)); [ $i ` +
+        `-ge ${CATCH_UP_WAIT_S} ] && { echo "${shellToken(target)} has ` +
+        `not caught up (no '${CAUGHT_UP_LINE}' since its start) after ` +
+        `${CATCH_UP_WAIT_S}s: not switching" >&2; exit 1; }; sleep 1; done`,
     ].join("\n"),
     dependsOn: [],
     triggers: [],

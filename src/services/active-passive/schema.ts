@@ -15,7 +15,10 @@ export const ActivePassiveApp = z
     active: hostName
       .optional()
       .describe(
-        "Desired active node (switchover on demand). Absent: a deploy never changes which node is active. Set (or changed): haforge checks that this node has caught up ('Stream switch to realtime streaming'), demotes the node holding the VIP (USR2) and promotes this one (USR1); a no-op when it already holds the VIP",
+        "Desired active node (switchover on demand). Absent: a deploy never changes " +
+          "which node is active. Set (or changed): haforge checks that this node has caught " +
+          "up ('Stream switch to realtime streaming'), demotes the node holding the " +
+          "VIP (USR2) and promotes this one (USR1); a no-op when it already holds the VIP",
       ),
     vip: cidr.describe("RS_HA_ADDRESS: the VIP in CIDR form the active node holds"),
     interface: interfaceName

@@ -27,7 +27,8 @@ export const PACEMAKER_HAPROXY_PIDFILE = "/run/haforge-haproxy.pid";
 export function pacemakerRunReload(via: "systemd" | "supervisor", pidfile = PACEMAKER_HAPROXY_PIDFILE): string {
   return via === "systemd"
     ? `if systemctl is-active --quiet haproxy; then systemctl reload haproxy; else echo "haproxy is not running here (Pacemaker places it): config in place"; fi`
-    : `p=$(cat ${pidfile} 2>/dev/null); if [ -n "$p" ] && kill -0 "$p" 2>/dev/null; then haproxy -c -q -f ${HAPROXY_CFG} && kill -USR2 "$p"; else echo "haproxy is not running here (Pacemaker places it): config in place"; fi`;
+    : `p=$(cat ${pidfile} 2>/dev/null); if [ -n "$p" ] && kill -0 "$p" 2>/dev/null; then haproxy -c -q -f ${HAPROXY_CFG} ` +
+        `&& kill -USR2 "$p"; else echo "haproxy is not running here (Pacemaker places it): config in place"; fi`;
 }
 
 function rollGroupFor(plan: ClusterPlan, host: string): string | undefined {

@@ -190,7 +190,8 @@ export function keepalivedSecretFindings(plan: ClusterPlan, secrets: SecretValue
         warning(
           "keepalived.auth-pass-truncated",
           path,
-          `"authPass" of instance "${inst.name}" is ${[...resolveSecret(inst.authPass, secrets)].length} characters; VRRP PASS authentication uses only the first ${AUTH_PASS_MAX}, so haforge renders those`,
+          `"authPass" of instance "${inst.name}" is ${[...resolveSecret(inst.authPass, secrets)].length} ` +
+            `characters; VRRP PASS authentication uses only the first ${AUTH_PASS_MAX}, so haforge renders those`,
           `use a secret of at most ${AUTH_PASS_MAX} characters so the configured and effective values match`,
         ),
       );

@@ -205,7 +205,8 @@ export const PacemakerCluster = z
           .array(z.enum(LIGHTWEIGHT_MANAGED))
           .default([...LIGHTWEIGHT_MANAGED])
           .describe(
-            "Services Pacemaker runs (TripleO ids haproxy-clone, rabbitmq-clone, galera-clone, redis-clone, openstack-cinder-volume); haforge then never starts or restarts their units. @default all five",
+            "Services Pacemaker runs (TripleO ids haproxy-clone, rabbitmq-clone, galera-clone, redis-clone, " +
+              "openstack-cinder-volume); haforge then never starts or restarts their units. @default all five",
           ),
         systemdServices: z.array(serviceUnit).default([]).describe("Services left to systemd with Restart=always"),
       })
@@ -224,7 +225,10 @@ export const Pacemaker = z
       .enum(["per-service", "all-in-one", "lightweight"])
       .default("per-service")
       .describe(
-        "per-service: one cluster per service, a host in several clusters; all-in-one: one cluster, a host in one cluster only; lightweight: Pacemaker keeps only VIPs, HAProxy, RabbitMQ, Galera, Redis, cinder-volume (see `lightweight`). @default per-service",
+        "per-service: one cluster per service, a host in several " +
+          "clusters; all-in-one: one cluster, a host in one cluster only; " +
+          "lightweight: Pacemaker keeps only VIPs, HAProxy, RabbitMQ, Galera, " +
+          "Redis, cinder-volume (see `lightweight`). @default per-service",
       ),
     clusters: z
       .array(PacemakerCluster)

@@ -188,7 +188,9 @@ function planNodeNames(
         "rabbitmq.useLongName",
         rmq.useLongName
           ? `useLongName (rabbitmq_use_long_name) is true but the nodes are addressed by short names (e.g. ${JSON.stringify(example.hostPart)}); long names need an FQDN or an IP`
-          : `useLongName (rabbitmq_use_long_name) is false but the nodes are addressed by ${example.kind === "fqdn" ? "FQDN" : "IP address"} (e.g. ${JSON.stringify(example.hostPart)}); Erlang refuses such a short node name ("Can't set short node name!")`,
+          : `useLongName (rabbitmq_use_long_name) is false but the nodes are ` +
+              `addressed by ${example.kind === "fqdn" ? "FQDN" : "IP address"} ` +
+              `(e.g. ${JSON.stringify(example.hostPart)}); Erlang refuses such a short node name ("Can't set short node name!")`,
         `Set it to ${derived}, or remove it: haforge derives it from the addressing.`,
       ),
     );
@@ -270,7 +272,8 @@ function secretRules(rmq: RabbitMqSection, nodeCount: number): Finding[] {
       warning(
         "rabbitmq.cookie-default",
         "rabbitmq.cookie",
-        `the Erlang cookie is Tower's default ${JSON.stringify(TOWER_DEFAULT_COOKIE)}: anyone who reaches port ${rmq.port + DIST_PORT_OFFSET} (it listens on every interface) can ${what} and run code on it`,
+        `the Erlang cookie is Tower's default ${JSON.stringify(TOWER_DEFAULT_COOKIE)}: anyone who reaches ` +
+          `port ${rmq.port + DIST_PORT_OFFSET} (it listens on every interface) can ${what} and run code on it`,
         "Set a random rabbitmq_cookie (YAML: rabbitmq.cookie: { secret: rabbitmqCookie }).",
       ),
     );

@@ -342,8 +342,12 @@ export function plan(ctx: PlanContext): PlanStep {
         warning(
           "tower.isolated-minimal-set",
           base,
-          `the hosts of isolated group ${JSON.stringify(g.name)} must have what Tower jobs need there: ${MINIMAL_SET_TEXT}; packages are not managed (packages.manage: false), so haforge installs none of it`,
-          "Install it on the isolated hosts (Debian: ansible bubblewrap python3-ansible-runner python3-psutil rsync; RHEL: ansible ansible-runner bubblewrap python3-psutil rsync; the awx user as Tower's installer creates it), or set packages.manage: true. The apply checks it on each isolated host before writing anything there.",
+          `the hosts of isolated group ${JSON.stringify(g.name)} must have what Tower jobs need there: ` +
+            `${MINIMAL_SET_TEXT}; packages are not managed (packages.manage: false), so haforge installs none of it`,
+          "Install it on the isolated hosts (Debian: ansible bubblewrap python3-ansible-runner " +
+            "python3-psutil rsync; RHEL: ansible ansible-runner bubblewrap python3-psutil " +
+            "rsync; the awx user as Tower's installer creates it), or set packages.manage: " +
+            "true. The apply checks it on each isolated host before writing anything there.",
         ),
       );
     }

@@ -259,12 +259,15 @@ function lifecycleActions(ctx: RenderContext): ClusterAction[] {
       // managed_by_policy as the plan has it, so live membership equals what haforge reports
       // (AWX: Instance.managed_by_policy; the policy then only places instances that have it).
       const managed = byName.get(h)?.managedByPolicy !== false;
+      const setManaged =
+        `from awx.main.models import Instance; n = Instance.objects.filter(hostname=${JSON.stringify(h)})` +
+        `.update(managed_by_policy=${managed ? "True" : "False"}); assert n == 1, "instance not registered"`;
       provisions.push({
         id: `tower-managed-by-policy-${h}`,
         host: other,
         phase: "post-start",
         description: `Tower: managed_by_policy=${managed} for instance ${h}`,
-        create: `awx-manage shell -c ${sh(`from awx.main.models import Instance; n = Instance.objects.filter(hostname=${JSON.stringify(h)}).update(managed_by_policy=${managed ? "True" : "False"}); assert n == 1, "instance not registered"`)}`,
+        create: `awx-manage shell -c ${sh(setManaged)}`,
         dependsOn: [provisionId(h)],
         triggers: [],
         secret: false,

@@ -15,7 +15,8 @@ export const InstanceGroup = z
       .array(hostName)
       .default([])
       .describe(
-        "Instances of the group (the hosts under `[tower]` / `[instance_group_<name>]`): provisioned with `awx-manage provision_instance` and listed in the group's policy_instance_list (`register_queue --hostnames`). @default []",
+        "Instances of the group (the hosts under `[tower]` / `[instance_group_<name>]`): provisioned with `awx-manage " +
+          "provision_instance` and listed in the group's policy_instance_list (`register_queue --hostnames`). @default []",
       ),
     policy: defaulted(
       z
@@ -89,7 +90,8 @@ export const Tower = z
       "admin_password: the initial Tower admin's password (AWX_ADMIN_PASSWORD on Kubernetes; unset is a finding). @default - none",
     ),
     secretKey: SecretRef.optional().describe(
-      "secret_key: /etc/tower/SECRET_KEY, identical on every instance (it encrypts credentials in the database). @default - left to the installer (Kubernetes: generated once and kept in the materials)",
+      "secret_key: /etc/tower/SECRET_KEY, identical on every instance (it encrypts credentials in the " +
+        "database). @default - left to the installer (Kubernetes: generated once and kept in the materials)",
     ),
   })
   .strict();
