@@ -12,7 +12,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { analyzeInventoryFile, analyzeInventoryText, type Analysis } from "../src/pipeline/analyze";
 import { hasErrors, type Finding } from "../src/core/findings";
 import { scheduleActions } from "../src/core/schedule";
-import { materialSources, type Materials as MaterialValues } from "../src/core/materials";
+import { materialSources, type MaterialSource, type Materials as MaterialValues } from "../src/core/materials";
 import { MASK_SALT_SPEC } from "../src/core/masking";
 import { secretKey, type SecretValues } from "../src/core/secrets";
 import { Inventory, type InventoryInput } from "../src/inventory/schema";
@@ -205,15 +205,19 @@ export function prepareCluster(name: string, args: HaClusterArgs, parent: pulumi
   });
   // Where each generated key lands whole on a host: with no state, Materials reads it back from
   // there (adopts it) instead of generating a new one (placeholders are distinct per key).
-  const sources = materialSources(
+  const wholeFiles = materialSources(
     structure.flatMap((r) => r.files),
     specs,
     placeholderMaterials,
   );
   // Which key a host's file holds (a file holds one at most), for the take-over of unshared keys.
   const sourceKey = new Map(
-    Object.entries(sources).flatMap(([key, list]) => list.map((src) => [`${src.host}\u0000${src.path}`, key] as const)),
+    Object.entries(wholeFiles).flatMap(([key, list]) => list.map((src) => [`${src.host}\u0000${src.path}`, key] as const)),
   );
+  // Plus what the services say they keep elsewhere (certificate pairs, tokens inside a config,
+  // a key pair in an application's settings: MaterialSpec.readBack).
+  const sources: Record<string, MaterialSource[]> = { ...wholeFiles };
+  for (const s of specs) if (s.readBack?.length) sources[s.key] = [...(sources[s.key] ?? []), ...s.readBack];
   const adopt = Object.fromEntries(
     Object.entries(sources).map(([key, list]) => [
       key,

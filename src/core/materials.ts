@@ -7,6 +7,8 @@
  * `kind` is data, not a closure, so the Pulumi dynamic provider can generate it after
  * serialization (it requires this module inside its method).
  */
+import { X509Certificate, createPrivateKey, createPublicKey } from "node:crypto";
+
 export type MaterialKind =
   /** `bytes` random bytes, base64 (corosync authkey: 256). */
   | { readonly type: "random-bytes"; readonly bytes: number }
@@ -22,6 +24,13 @@ export interface MaterialSpec {
   readonly key: string;
   readonly kind: MaterialKind;
   readonly description: string;
+  /**
+   * Where the material lives on the hosts when no file holds it whole (those are found from the
+   * render, materialSources): a certificate pair, a token inside a config file, a key pair an
+   * application keeps. With no state the Materials resource reads it back from there (adopts it)
+   * instead of generating a new one.
+   */
+  readonly readBack?: readonly MaterialSource[];
 }
 
 /** Generated values by MaterialSpec.key. */
@@ -61,7 +70,27 @@ export interface MaterialSource {
   readonly base64: boolean;
   /** Text after the material in the file (a trailing newline). @default "" */
   readonly suffix?: string;
+  /**
+   * The material is the text between these two strings in the file (the first occurrence of the
+   * first, then the next of the second): a token inside a config file (syncthing's
+   * `<apikey>…</apikey>`).
+   */
+  readonly between?: readonly [string, string];
+  /**
+   * A `syncthing-cert` pair: `path` is the certificate (PEM), this the private key (PEM). Adopted
+   * only when the certificate parses and the key is its key.
+   */
+  readonly keyPath?: string;
+  /**
+   * Read by running this shell script on the host (`path` then only names what is read): its
+   * stdout has one line `HAFORGE-MATERIAL <base64 of the value>` when the host holds the
+   * material, none when it does not (an application that keeps the key in its database).
+   */
+  readonly script?: string;
 }
+
+/** The line a read-back script (MaterialSource.script) prints the value on. */
+export const MATERIAL_LINE_PREFIX = "HAFORGE-MATERIAL ";
 
 /** Material kinds written whole into a file, which can therefore be read back. */
 export const ADOPTABLE_KINDS: ReadonlySet<MaterialKind["type"]> = new Set(["random-bytes", "token"]);
@@ -97,23 +126,81 @@ export function materialSources(
 }
 
 /**
- * The material read back from a source file (`bytes`: the file's bytes), or undefined when the
- * file does not hold a value of this kind (wrong length, other characters): then it is not adopted.
+ * The material read back from a source (`bytes`: the file's bytes, or the script's stdout;
+ * `keyBytes`: the key file of a certificate pair), or undefined when it does not hold a value of
+ * this kind (wrong length, other characters, a certificate and key that do not belong together):
+ * then it is not adopted.
  */
-export function adoptedValue(kind: MaterialKind, src: MaterialSource, bytes: Buffer): string | undefined {
+export function adoptedValue(kind: MaterialKind, src: MaterialSource, bytes: Buffer, keyBytes?: Buffer): string | undefined {
+  if (src.keyPath !== undefined) return kind.type === "syncthing-cert" && keyBytes ? certPairValue(bytes, keyBytes) : undefined;
+  if (src.script !== undefined) {
+    const line = bytes
+      .toString("utf8")
+      .split("\n")
+      .find((l) => l.startsWith(MATERIAL_LINE_PREFIX));
+    if (line === undefined) return undefined;
+    const text = Buffer.from(line.slice(MATERIAL_LINE_PREFIX.length).trim(), "base64").toString("utf8");
+    return kind.type === "rsa-keypair" ? rsaPairValue(text) : textValue(kind, text);
+  }
   if (src.base64) {
     if (kind.type !== "random-bytes" || bytes.length !== kind.bytes) return undefined;
     return bytes.toString("base64");
   }
   let text = bytes.toString("utf8");
+  if (src.between) {
+    const [open, close] = src.between;
+    const start = text.indexOf(open);
+    const end = start < 0 ? -1 : text.indexOf(close, start + open.length);
+    if (end < 0) return undefined;
+    return textValue(kind, text.slice(start + open.length, end));
+  }
   if (src.suffix) {
     if (!text.endsWith(src.suffix)) return undefined;
     text = text.slice(0, -src.suffix.length);
   }
+  return textValue(kind, text);
+}
+
+/** A token or base64 key given as text, when it has the kind's shape. */
+function textValue(kind: MaterialKind, text: string): string | undefined {
   if (kind.type === "token") return /^[A-Za-z0-9]+$/.test(text) && text.length === kind.length ? text : undefined;
   if (kind.type === "random-bytes")
     return /^[A-Za-z0-9+/]+={0,2}$/.test(text) && Buffer.from(text, "base64").length === kind.bytes ? text : undefined;
   return undefined;
+}
+
+/**
+ * A certificate and its private key as the host has them (bytes kept, so the files render the
+ * same), when the certificate parses and the key is its key.
+ */
+function certPairValue(certBytes: Buffer, keyBytes: Buffer): string | undefined {
+  const cert = certBytes.toString("utf8");
+  const key = keyBytes.toString("utf8");
+  try {
+    if (!new X509Certificate(cert).checkPrivateKey(createPrivateKey(key))) return undefined;
+  } catch {
+    return undefined;
+  }
+  return JSON.stringify({ cert, key });
+}
+
+/**
+ * An RSA key pair `{ privateKey, publicKey }` (JSON text, as an application keeps it), when the
+ * private key parses as RSA and the OpenSSH public key is its public half.
+ */
+function rsaPairValue(text: string): string | undefined {
+  try {
+    const v = JSON.parse(text) as { privateKey?: unknown; publicKey?: unknown };
+    if (typeof v.privateKey !== "string" || typeof v.publicKey !== "string") return undefined;
+    const priv = createPrivateKey(v.privateKey);
+    if (priv.asymmetricKeyType !== "rsa") return undefined;
+    const { openSshRsaPublicKey } = require("./generate-material") as typeof import("./generate-material");
+    const body = (line: string) => line.trim().split(/\s+/).slice(0, 2).join(" ");
+    if (body(openSshRsaPublicKey(createPublicKey(priv), "")) !== body(v.publicKey)) return undefined;
+    return JSON.stringify({ privateKey: v.privateKey, publicKey: v.publicKey });
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -70,30 +70,47 @@ export async function adoptMaterials(
   existing: Record<string, string>,
   adopt: MaterialsInputs["adopt"],
 ): Promise<{ adopted: Record<string, string>; unshared: string[] }> {
-  const { adoptedValue, chooseAdopted } = require("../core/materials") as typeof import("../core/materials");
+  const { adoptedValue, chooseAdopted, MATERIAL_LINE_PREFIX } = require("../core/materials") as typeof import("../core/materials");
   const { machineKey } = require("../transport") as typeof import("../transport");
   const wanted = specs.filter((s) => existing[s.key] === undefined && adopt?.[s.key]?.length);
   if (wanted.length === 0) return { adopted: {}, unshared: [] };
-  // One read per host, of every candidate file on it.
+  const hostKey = (c: HostConnection) => `${c.user}@${machineKey(c)}`;
+  // One read per host, of every candidate file on it; a read-back script runs on its own.
   const byHost = new Map<string, { conn: HostConnection; paths: Set<string> }>();
+  const scripts: { key: string; src: MaterialsAdoptSource }[] = [];
   for (const s of wanted)
     for (const src of adopt![s.key]!) {
-      const k = `${src.connection.user}@${machineKey(src.connection)}`;
+      if (src.script !== undefined) {
+        scripts.push({ key: s.key, src });
+        continue;
+      }
+      const k = hostKey(src.connection);
       const e = byHost.get(k) ?? byHost.set(k, { conn: src.connection, paths: new Set() }).get(k)!;
       e.paths.add(src.path);
+      if (src.keyPath !== undefined) e.paths.add(src.keyPath);
     }
   const read = new Map<string, Map<string, Buffer | undefined> | undefined>();
-  await Promise.all(
-    [...byHost].map(async ([k, e]) => {
+  const ran = new Map<MaterialsAdoptSource, Buffer | undefined>();
+  await Promise.all([
+    ...[...byHost].map(async ([k, e]) => {
       read.set(k, await readWhole(e.conn, [...e.paths]).catch(() => undefined));
     }),
-  );
+    ...scripts.map(async ({ src }) => {
+      ran.set(src, await runReadBack(src).catch(() => undefined));
+    }),
+  ]);
   const adopted: Record<string, string> = {};
   const unshared: string[] = [];
   for (const s of wanted) {
+    const held: string[] = [];
     const found = adopt![s.key]!.flatMap((src) => {
-      const bytes = read.get(`${src.connection.user}@${machineKey(src.connection)}`)?.get(src.path);
-      const value = bytes && adoptedValue(s.kind, src, bytes);
+      const files = read.get(hostKey(src.connection));
+      const bytes = src.script !== undefined ? ran.get(src) : files?.get(src.path);
+      const keyBytes = src.keyPath !== undefined ? files?.get(src.keyPath) : undefined;
+      const value = bytes && adoptedValue(s.kind, src, bytes, keyBytes);
+      // Something is there but not a value of this kind (a script that printed no value holds none).
+      const holds = src.script !== undefined ? bytes?.includes(MATERIAL_LINE_PREFIX) : bytes && (src.keyPath === undefined || keyBytes);
+      if (value === undefined && holds) held.push(`${src.host}:${src.path}`);
       return value === undefined ? [] : [{ host: src.host, path: src.path, value }];
     });
     const choice = chooseAdopted(found);
@@ -110,9 +127,20 @@ export async function adoptMaterials(
       console.error(
         `warning: haforge: ${s.key}: the hosts hold different shared keys (${found.map((f) => f.host).join(", ")}): none adopted; their files are refused unless haforge:takeOver names them`,
       );
+    } else if (held.length && (s.kind.type === "syncthing-cert" || s.kind.type === "rsa-keypair")) {
+      console.error(
+        `warning: haforge: ${s.key}: ${held.join(", ")} holds a ${s.kind.type === "syncthing-cert" ? "certificate and key that do not belong together (or do not parse)" : "key pair that does not parse or whose halves do not match"}: not adopted; a new one is generated, and its key files are refused unless haforge:takeOver names them`,
+      );
     }
   }
   return { adopted, unshared };
+}
+
+/** Runs a read-back script (MaterialSource.script) on its host: its stdout, undefined when it fails. */
+async function runReadBack(src: MaterialsAdoptSource): Promise<Buffer | undefined> {
+  const { getDefaultPool } = require("../transport") as typeof import("../transport");
+  const r = await getDefaultPool().exec(src.connection, "sh -s", { step: `read back ${src.path}`, stdin: src.script!, timeoutMs: 120_000 });
+  return r.code === 0 ? Buffer.from(r.stdout, "utf8") : undefined;
 }
 
 /** reconcileMaterials after adopting what the hosts already have. */

@@ -77,11 +77,15 @@ function materials(plan: ClusterPlan): MaterialSpec[] {
       // certificate hash (device ID), never by name.
       kind: { type: "syncthing-cert", commonName: "syncthing" },
       description: `syncthing device certificate of ${host} (its device ID is the SHA-256 of it)`,
+      // With no state, the pair the host runs with is adopted: its device ID stays what every
+      // peer's config.xml lists.
+      readBack: [{ host, path: `${SYNCTHING_HOME}/cert.pem`, keyPath: `${SYNCTHING_HOME}/key.pem`, base64: false }],
     },
     {
       key: apiKeyMaterialKey(host),
       kind: { type: "token", length: API_KEY_LENGTH },
       description: `syncthing REST/GUI API key of ${host}`,
+      readBack: [{ host, path: `${SYNCTHING_HOME}/config.xml`, between: ["<apikey>", "</apikey>"], base64: false }],
     },
   ]);
 }

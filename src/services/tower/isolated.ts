@@ -24,7 +24,7 @@
  *   Tower passes to ansible) to its internal address; the key comes from Tower, not from a file.
  */
 import { shellQuote } from "../../core/escape";
-import type { MaterialSpec } from "../../core/materials";
+import { MATERIAL_LINE_PREFIX, type MaterialSpec } from "../../core/materials";
 import type { ClusterPlan } from "../../plan/types";
 
 export const AWX_USER = "awx";
@@ -47,7 +47,12 @@ export const MINIMAL_PYTHON_MODULES = ["psutil"] as const;
 /** The whole set, as a finding states it. */
 export const MINIMAL_SET_TEXT = `the ${AWX_USER} user, ${MINIMAL_COMMANDS.join(", ")} and Python's ${MINIMAL_PYTHON_MODULES.join(", ")}`;
 
-export function isolatedMaterials(plan: ClusterPlan): MaterialSpec[] {
+/**
+ * `runner`: the Tower instance that stores the pair in Tower's settings (the isolated key
+ * action's host). With no state the pair Tower holds is read back from there (adopted), so a
+ * second operator's or a lost state's `up` rotates nothing.
+ */
+export function isolatedMaterials(plan: ClusterPlan, runner?: string): MaterialSpec[] {
   if (plan.isolatedGroups.length === 0) return [];
   return [
     {
@@ -55,8 +60,37 @@ export function isolatedMaterials(plan: ClusterPlan): MaterialSpec[] {
       // 4096 bits as AWX's own generate_isolated_key.
       kind: { type: "rsa-keypair", bits: 4096, comment: KEY_MARKER },
       description: "SSH key pair Tower's controller instances use to reach every isolated instance (AWX_ISOLATED_PRIVATE_KEY)",
+      ...(runner
+        ? {
+            readBack: [
+              {
+                host: runner,
+                path: "Tower settings AWX_ISOLATED_PRIVATE_KEY/AWX_ISOLATED_PUBLIC_KEY",
+                base64: false,
+                script: readIsolatedKeyScript(),
+              },
+            ],
+          }
+        : {}),
     },
   ];
+}
+
+/**
+ * On the runner: print the pair Tower's settings hold (what storeIsolatedKeyScript stored, the
+ * private key decrypted by the settings layer) as one `HAFORGE-MATERIAL <base64 JSON>` line; no
+ * line when Tower is not installed yet or holds no pair. The key goes to stdout only (never argv).
+ */
+export function readIsolatedKeyScript(): string {
+  const py = [
+    "import base64, json",
+    "from django.conf import settings",
+    'priv = getattr(settings, "AWX_ISOLATED_PRIVATE_KEY", None)',
+    'pub = getattr(settings, "AWX_ISOLATED_PUBLIC_KEY", None)',
+    "if priv and pub:",
+    `    print(${JSON.stringify(MATERIAL_LINE_PREFIX)} + base64.b64encode(json.dumps({"privateKey": priv, "publicKey": pub}).encode()).decode())`,
+  ].join("\n");
+  return ["command -v awx-manage >/dev/null 2>&1 || exit 0", "awx-manage shell <<'HAFORGE_PY'", py, "HAFORGE_PY"].join("\n");
 }
 
 export interface KeyPair {

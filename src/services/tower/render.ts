@@ -349,4 +349,7 @@ function render(ctx: RenderContext): RenderResult {
 }
 
 /** tower renderer: files, services, cluster actions (and materials it needs). */
-export const renderPart: Pick<ServiceModule, "render" | "materials"> = { render, materials: isolatedMaterials };
+export const renderPart: Pick<ServiceModule, "render" | "materials"> = {
+  render,
+  materials: (plan) => isolatedMaterials(plan, controlGroup(plan)?.instances[0]),
+};
