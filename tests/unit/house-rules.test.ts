@@ -16,7 +16,6 @@ const MAX_WIDTH = 200;
 
 /** [file, function, lines when listed]: the remaining long functions. Never add to it. */
 const STILL_LONG: readonly (readonly [string, string, number])[] = [
-  ["src/services/tower/plan.ts", "plan", 438],
   ["src/inventory/tower-ini.ts", "mapToInventory", 398],
   ["src/services/pacemaker/resources.ts", "checkResources", 256],
   ["src/inventory/tower-ini.ts", "parseTowerIni", 227],

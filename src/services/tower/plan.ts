@@ -29,6 +29,20 @@ export function towerInstances(inventory: Inventory): string[] {
 
 const isEmptyLiteral = (ref: SecretRef | undefined): boolean => ref === undefined || ("value" in ref && ref.value === "");
 
+/** What every part of the Tower plan step reads, and the findings it adds to (in order). */
+interface TowerScope {
+  readonly ctx: PlanContext;
+  readonly inventory: Inventory;
+  readonly t: TowerSection;
+  readonly findings: Finding[];
+  readonly hostIndex: ReadonlyMap<string, number>;
+  readonly exists: (name: string) => boolean;
+  readonly instances: string[];
+  readonly instanceSet: ReadonlySet<string>;
+}
+type TowerSection = NonNullable<Inventory["tower"]>;
+type PolicyResults = ReturnType<typeof applyMembershipPolicies>;
+
 export function plan(ctx: PlanContext): PlanStep {
   const { inventory } = ctx;
   const t = inventory.tower;
@@ -40,9 +54,29 @@ export function plan(ctx: PlanContext): PlanStep {
   });
   const exists = (name: string) => hostIndex.has(name);
   const instances = towerInstances(inventory);
-  const instanceSet = new Set(instances);
+  const s: TowerScope = { ctx, inventory, t, findings, hostIndex, exists, instances, instanceSet: new Set(instances) };
+  groupNameRules(s, towerGroupRules(s));
+  hostNamedLikeGroupRule(s);
+  const isolatedOf = isolatedMembership(s);
+  instanceMembershipRules(s, isolatedOf);
+  const { instanceGroups, results } = planPolicies(s, isolatedOf);
+  const isolatedGroups = planIsolatedGroups(s, instanceGroups, results);
+  databaseHostRules(s, isolatedOf);
+  const database = planDatabase(s);
+  adminPasswordRule(s);
+  // Tower restarts roll one instance at a time behind the API ping (like RabbitMQ): restarting
+  // every instance at once takes the whole UI/API and all job capacity down together.
+  const rolling = instances.length > 0 ? [{ id: "tower", service: "ansible-tower", hosts: [...instances], maxUnavailable: 1 }] : [];
+  return {
+    findings,
+    patch: { instanceGroups, isolatedGroups, ...(database ? { database } : {}), rollingGroups: rolling },
+    roles: towerRoles(instances, instanceGroups, isolatedGroups, database),
+  };
+}
 
-  // --- group names ---------------------------------------------------------------------------
+/** Group names: the built-in "tower" group exists and lists a host; returns its index. */
+function towerGroupRules(s: TowerScope): number {
+  const { inventory, t, findings } = s;
   const towerIdx = t.instanceGroups.findIndex((g) => g.name === "tower");
   if (towerIdx < 0) {
     findings.push(
@@ -64,6 +98,12 @@ export function plan(ctx: PlanContext): PlanStep {
       ),
     );
   }
+  return towerIdx;
+}
+
+/** Group names: no second "tower", no name twice across instance and isolated groups, no section prefix. */
+function groupNameRules(s: TowerScope, towerIdx: number): void {
+  const { t, findings } = s;
   const seenGroup = new Map<string, string>(); // name → path
   t.instanceGroups.forEach((g, i) => {
     const path = `tower.instanceGroups[${i}].name`;
@@ -122,8 +162,11 @@ export function plan(ctx: PlanContext): PlanStep {
     }
     if (!seenGroup.has(g.name)) seenGroup.set(g.name, path);
   });
+}
 
-  // "Do not name any instance the same as a group name" (with or without the section prefix).
+/** "Do not name any instance the same as a group name" (with or without the section prefix). */
+function hostNamedLikeGroupRule(s: TowerScope): void {
+  const { inventory, t, findings } = s;
   const groupNames = new Set<string>(["tower", "database"]);
   for (const g of t.instanceGroups) [g.name, INSTANCE_PREFIX + g.name].forEach((n) => groupNames.add(n));
   for (const g of t.isolatedGroups) [g.name, ISOLATED_PREFIX + g.name].forEach((n) => groupNames.add(n));
@@ -139,8 +182,11 @@ export function plan(ctx: PlanContext): PlanStep {
       );
     }
   });
+}
 
-  // --- membership references --------------------------------------------------------------------
+/** Membership references of the isolated groups; returns host → its first isolated group index. */
+function isolatedMembership(s: TowerScope): Map<string, number> {
+  const { t, findings, exists, instanceSet } = s;
   const isolatedOf = new Map<string, number>(); // host → first isolated group index
   t.isolatedGroups.forEach((g, i) => {
     const local = new Set<string>();
@@ -190,6 +236,12 @@ export function plan(ctx: PlanContext): PlanStep {
       );
     }
   });
+  return isolatedOf;
+}
+
+/** Membership references of the instance groups and their policy_instance_list. */
+function instanceMembershipRules(s: TowerScope, isolatedOf: ReadonlyMap<string, number>): void {
+  const { t, findings, exists, instanceSet } = s;
   t.instanceGroups.forEach((g, i) => {
     const local = new Set<string>();
     g.hosts.forEach((h, j) => {
@@ -225,8 +277,14 @@ export function plan(ctx: PlanContext): PlanStep {
       }
     });
   });
+}
 
-  // --- policies -------------------------------------------------------------------------------
+/** Policies: AWX's membership policy over the instance and isolated groups; the instance groups' plans. */
+function planPolicies(
+  s: TowerScope,
+  isolatedOf: ReadonlyMap<string, number>,
+): { instanceGroups: InstanceGroupPlan[]; results: PolicyResults } {
+  const { inventory, t, findings, instances, instanceSet } = s;
   const policyGroups: PolicyGroupInput[] = [
     ...t.instanceGroups.map((g) => ({
       name: g.name,
@@ -275,68 +333,16 @@ export function plan(ctx: PlanContext): PlanStep {
       policy: { percentage: g.policy.percentage, minimum: g.policy.minimum, list: dedupe([...g.hosts, ...g.policy.list]) },
     };
   });
+  return { instanceGroups, results };
+}
 
-  // --- isolated groups and their controllers ---------------------------------------------------
-  const instanceGroupNames = new Set(t.instanceGroups.map((g) => g.name));
-  const isolatedNames = new Set(t.isolatedGroups.map((g) => g.name));
+/** Isolated groups and their controllers. */
+function planIsolatedGroups(s: TowerScope, instanceGroups: readonly InstanceGroupPlan[], results: PolicyResults): IsolatedGroupPlan[] {
+  const { inventory, t, findings } = s;
   const isolatedGroups: IsolatedGroupPlan[] = [];
   t.isolatedGroups.forEach((g, i) => {
     const base = `tower.isolatedGroups[${i}]`;
-    // The doc: controller may be a group var or a host var on every host, never different values.
-    const perHost = dedupe(g.hosts.filter(exists)).map((h) => {
-      const idx = hostIndex.get(h)!;
-      const own = inventory.hosts[idx]!.vars.controller;
-      return { host: h, idx, own, effective: own ?? g.controller };
-    });
-    let controller = g.controller ?? perHost.find((p) => p.effective !== undefined)?.effective;
-    if (new Set(perHost.map((p) => p.effective ?? "\u0000")).size > 1) {
-      const odd = perHost.find((p) => p.effective !== controller)!;
-      findings.push(
-        error(
-          "tower.isolated-controller-mismatch",
-          odd.own !== undefined ? `hosts[${odd.idx}].vars.controller` : `hosts[${odd.idx}]`,
-          `the hosts of isolated group ${JSON.stringify(g.name)} do not agree on "controller": ${perHost.map((p) => `${p.host}=${p.effective ?? "(unset)"}`).join(", ")}`,
-          'Set controller once, as a group var ([isolated_group_<name>:vars] controller=<group>); the doc warns the behaviour with different values "can not be predicted".',
-        ),
-      );
-    }
-    if (controller === undefined) {
-      findings.push(
-        error(
-          "tower.isolated-no-controller",
-          `${base}.controller`,
-          `isolated group ${JSON.stringify(g.name)} has no controller`,
-          `Set controller=<instance group or "tower"> in [isolated_group_${g.name}:vars].`,
-        ),
-      );
-      controller = "";
-    } else if (!instanceGroupNames.has(controller)) {
-      const bare = controller.replace(/^instance_group_/, "");
-      findings.push(
-        error(
-          "tower.isolated-unknown-controller",
-          `${base}.controller`,
-          isolatedNames.has(controller)
-            ? `controller ${JSON.stringify(controller)} of isolated group ${JSON.stringify(g.name)} is itself an isolated group`
-            : `controller ${JSON.stringify(controller)} of isolated group ${JSON.stringify(g.name)} is not an instance group`,
-          bare !== controller && instanceGroupNames.has(bare)
-            ? `Write the group name without its prefix: controller=${bare}.`
-            : `Use "tower" or one of: ${[...instanceGroupNames].join(", ")}.`,
-        ),
-      );
-    } else {
-      const cg = instanceGroups.find((x) => x.name === controller)!;
-      if (cg.instances.length === 0) {
-        findings.push(
-          error(
-            "tower.controller-empty",
-            `${base}.controller`,
-            `controller group ${JSON.stringify(controller)} of isolated group ${JSON.stringify(g.name)} has no instances`,
-            "Isolated jobs are driven over SSH by the controller's instances: give it at least one.",
-          ),
-        );
-      }
-    }
+    const controller = isolatedController(s, g, i, instanceGroups);
     if (g.hosts.length > 0 && !inventory.packages.manage && inventory.target !== "kubernetes") {
       findings.push(
         warning(
@@ -353,8 +359,81 @@ export function plan(ctx: PlanContext): PlanStep {
     }
     isolatedGroups.push({ name: g.name, controller, instances: results[t.instanceGroups.length + i]!.instances });
   });
+  return isolatedGroups;
+}
 
-  // --- database ------------------------------------------------------------------------------
+/** An isolated group's controller: one value over the group and its hosts, an instance group with instances ("" when unset). */
+function isolatedController(
+  s: TowerScope,
+  g: TowerSection["isolatedGroups"][number],
+  i: number,
+  instanceGroups: readonly InstanceGroupPlan[],
+): string {
+  const { inventory, t, findings, hostIndex, exists } = s;
+  const base = `tower.isolatedGroups[${i}]`;
+  const instanceGroupNames = new Set(t.instanceGroups.map((g) => g.name));
+  const isolatedNames = new Set(t.isolatedGroups.map((g) => g.name));
+  // The doc: controller may be a group var or a host var on every host, never different values.
+  const perHost = dedupe(g.hosts.filter(exists)).map((h) => {
+    const idx = hostIndex.get(h)!;
+    const own = inventory.hosts[idx]!.vars.controller;
+    return { host: h, idx, own, effective: own ?? g.controller };
+  });
+  let controller = g.controller ?? perHost.find((p) => p.effective !== undefined)?.effective;
+  if (new Set(perHost.map((p) => p.effective ?? "\u0000")).size > 1) {
+    const odd = perHost.find((p) => p.effective !== controller)!;
+    findings.push(
+      error(
+        "tower.isolated-controller-mismatch",
+        odd.own !== undefined ? `hosts[${odd.idx}].vars.controller` : `hosts[${odd.idx}]`,
+        `the hosts of isolated group ${JSON.stringify(g.name)} do not agree on "controller": ${perHost.map((p) => `${p.host}=${p.effective ?? "(unset)"}`).join(", ")}`,
+        'Set controller once, as a group var ([isolated_group_<name>:vars] controller=<group>); the doc warns the behaviour with different values "can not be predicted".',
+      ),
+    );
+  }
+  if (controller === undefined) {
+    findings.push(
+      error(
+        "tower.isolated-no-controller",
+        `${base}.controller`,
+        `isolated group ${JSON.stringify(g.name)} has no controller`,
+        `Set controller=<instance group or "tower"> in [isolated_group_${g.name}:vars].`,
+      ),
+    );
+    controller = "";
+  } else if (!instanceGroupNames.has(controller)) {
+    const bare = controller.replace(/^instance_group_/, "");
+    findings.push(
+      error(
+        "tower.isolated-unknown-controller",
+        `${base}.controller`,
+        isolatedNames.has(controller)
+          ? `controller ${JSON.stringify(controller)} of isolated group ${JSON.stringify(g.name)} is itself an isolated group`
+          : `controller ${JSON.stringify(controller)} of isolated group ${JSON.stringify(g.name)} is not an instance group`,
+        bare !== controller && instanceGroupNames.has(bare)
+          ? `Write the group name without its prefix: controller=${bare}.`
+          : `Use "tower" or one of: ${[...instanceGroupNames].join(", ")}.`,
+      ),
+    );
+  } else {
+    const cg = instanceGroups.find((x) => x.name === controller)!;
+    if (cg.instances.length === 0) {
+      findings.push(
+        error(
+          "tower.controller-empty",
+          `${base}.controller`,
+          `controller group ${JSON.stringify(controller)} of isolated group ${JSON.stringify(g.name)} has no instances`,
+          "Isolated jobs are driven over SSH by the controller's instances: give it at least one.",
+        ),
+      );
+    }
+  }
+  return controller;
+}
+
+/** Database: the [database] hosts exist, are not isolated, and are one. */
+function databaseHostRules(s: TowerScope, isolatedOf: ReadonlyMap<string, number>): void {
+  const { t, findings, exists } = s;
   const db = t.database;
   db.hosts.forEach((h, j) => {
     const path = `tower.database.hosts[${j}]`;
@@ -381,6 +460,13 @@ export function plan(ctx: PlanContext): PlanStep {
       ),
     );
   }
+}
+
+/** Database: pg_host against [database], a cluster without one, the local database of a single instance, its password. */
+function planDatabase(s: TowerScope): ClusterPlan["database"] {
+  const { ctx, inventory, t, findings, hostIndex, exists, instances } = s;
+  const db = t.database;
+  const dbHosts = dedupe(db.hosts.filter(exists));
   let database: ClusterPlan["database"];
   const dbHost = dbHosts[0];
   if (db.host !== undefined && dbHost !== undefined) {
@@ -429,6 +515,12 @@ export function plan(ctx: PlanContext): PlanStep {
       );
     }
   }
+  return database;
+}
+
+/** The admin password is set. */
+function adminPasswordRule(s: TowerScope): void {
+  const { t, findings } = s;
   if (isEmptyLiteral(t.adminPassword)) {
     findings.push(
       warning(
@@ -439,8 +531,15 @@ export function plan(ctx: PlanContext): PlanStep {
       ),
     );
   }
+}
 
-  // --- roles ----------------------------------------------------------------------------------
+/** Roles: instances, their groups, isolated hosts and their controllers' instances, the database host. */
+function towerRoles(
+  instances: readonly string[],
+  instanceGroups: readonly InstanceGroupPlan[],
+  isolatedGroups: readonly IsolatedGroupPlan[],
+  database: ClusterPlan["database"],
+): Record<string, string[]> {
   const roles: Record<string, string[]> = {};
   const add = (h: string, r: string) => {
     const list = (roles[h] ??= []);
@@ -457,15 +556,7 @@ export function plan(ctx: PlanContext): PlanStep {
     for (const h of cg?.instances ?? []) add(h, "controller");
   }
   for (const h of database?.hosts ?? []) add(h, "database");
-
-  // Tower restarts roll one instance at a time behind the API ping (like RabbitMQ): restarting
-  // every instance at once takes the whole UI/API and all job capacity down together.
-  const rolling = instances.length > 0 ? [{ id: "tower", service: "ansible-tower", hosts: [...instances], maxUnavailable: 1 }] : [];
-  return {
-    findings,
-    patch: { instanceGroups, isolatedGroups, ...(database ? { database } : {}), rollingGroups: rolling },
-    roles,
-  };
+  return roles;
 }
 
 function unknownHost(path: string, name: string): Finding {
