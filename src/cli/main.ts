@@ -34,26 +34,20 @@ function packageVersion(): string {
   }
 }
 
-export async function main(argv: readonly string[], io: CliIo = processIo, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  let code: number = EXIT.ok;
-  const program = new Command()
-    .name("haforge")
-    .description("Declarative HA cluster provisioner: validate, plan, render and diff inventories (Tower INI or haforge YAML)")
-    .version(packageVersion(), "-V, --version", "print the haforge version")
-    .exitOverride()
-    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
-    .showHelpAfterError(false);
+/** Records a command's exit code (its action returns it). */
+type Done = (code: number) => void;
 
-  // Every command: --json, -q/--quiet, --no-color (README, "CLI").
-  const common = (c: Command, json: string, quiet: string): Command =>
-    c.option("--json", json).option("-q, --quiet", quiet).option("--no-color", "no colour (also: NO_COLOR set, or stdout not a terminal)");
-  const limitOption = (c: Command, what: string): Command =>
-    c.option(
-      "--limit <pattern>",
-      `${what}: host names, globs (tower*), groups (roles, instance groups, Pacemaker clusters, VIPs), !pattern to leave out; comma separated, repeatable`,
-      (v: string, prev: string[] = []) => [...prev, v],
-    );
+// Every command: --json, -q/--quiet, --no-color (README, "CLI").
+const common = (c: Command, json: string, quiet: string): Command =>
+  c.option("--json", json).option("-q, --quiet", quiet).option("--no-color", "no colour (also: NO_COLOR set, or stdout not a terminal)");
+const limitOption = (c: Command, what: string): Command =>
+  c.option(
+    "--limit <pattern>",
+    `${what}: host names, globs (tower*), groups (roles, instance groups, Pacemaker clusters, VIPs), !pattern to leave out; comma separated, repeatable`,
+    (v: string, prev: string[] = []) => [...prev, v],
+  );
 
+function addValidateAndPlan(program: Command, io: CliIo, env: NodeJS.ProcessEnv, done: Done): void {
   common(program.command("validate"), "machine-readable findings (with file, line, col)", "errors only: no header, warnings or summary")
     .argument("<inventory>", "Tower INI or haforge YAML inventory")
     .option("--previous <inventory>", "the inventory as last applied: refuse membership changes that would lose quorum")
@@ -61,14 +55,17 @@ export async function main(argv: readonly string[], io: CliIo = processIo, env: 
     .option("--allow-unsafe-membership", "report unsafe membership changes as warnings (members already lost for good)")
     .description("check an inventory; exit 0 without errors (warnings allowed), 1 with errors")
     .action((file: string, o: ValidateOptions) => {
-      code = commands.validate().validateCommand(file, o, io, env);
+      done(commands.validate().validateCommand(file, o, io, env));
     });
   limitOption(common(program.command("plan"), "machine-readable plan", "the topology without warnings"), "only these hosts")
     .argument("<inventory>")
     .description("show the computed topology: roles, instance groups, RabbitMQ nodes, quorum, rolling order")
     .action((file: string, o: PlanOptions) => {
-      code = commands.plan().planCommand(file, o, io, env);
+      done(commands.plan().planCommand(file, o, io, env));
     });
+}
+
+function addRender(program: Command, io: CliIo, env: NodeJS.ProcessEnv, done: Done): void {
   limitOption(
     common(
       program.command("render"),
@@ -88,15 +85,21 @@ export async function main(argv: readonly string[], io: CliIo = processIo, env: 
     .option("--force", "write into a non-empty DIR that is not a previous render (nothing in it is removed)")
     .description("render every host's files, services and cluster actions")
     .action((file: string, o: RenderOptions) => {
-      code = commands.render().renderCommand(file, o, io, env);
+      done(commands.render().renderCommand(file, o, io, env));
     });
+}
+
+function addSecrets(program: Command, io: CliIo, env: NodeJS.ProcessEnv, done: Done): void {
   common(program.command("secrets"), "machine-readable list", "the commands only, no comment lines")
     .argument("<inventory>")
     .option("--stack <name>", "add --stack NAME to every line")
     .description("print the `pulumi config set --secret` lines the inventory needs (Pulumi prompts for each value)")
     .action((file: string, o: { json?: boolean; stack?: string; quiet?: boolean; color?: boolean }) => {
-      code = commands.secrets().secretsCommand(file, o, io, env);
+      done(commands.secrets().secretsCommand(file, o, io, env));
     });
+}
+
+function addDiff(program: Command, io: CliIo, env: NodeJS.ProcessEnv, done: Done): void {
   limitOption(
     common(
       program.command("diff"),
@@ -120,8 +123,27 @@ export async function main(argv: readonly string[], io: CliIo = processIo, env: 
         "the live hosts (--live: each host printed on stderr as it answers; exit 2 if a host cannot be read)",
     )
     .action(async (a: string, b: string | undefined, o: DiffOptions) => {
-      code = await commands.diff().diffCommand(a, b, o, io, env);
+      done(await commands.diff().diffCommand(a, b, o, io, env));
     });
+}
+
+export async function main(argv: readonly string[], io: CliIo = processIo, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  let code: number = EXIT.ok;
+  const program = new Command()
+    .name("haforge")
+    .description("Declarative HA cluster provisioner: validate, plan, render and diff inventories (Tower INI or haforge YAML)")
+    .version(packageVersion(), "-V, --version", "print the haforge version")
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
+    .showHelpAfterError(false);
+
+  const done: Done = (c) => {
+    code = c;
+  };
+  addValidateAndPlan(program, io, env, done);
+  addRender(program, io, env, done);
+  addSecrets(program, io, env, done);
+  addDiff(program, io, env, done);
 
   try {
     await program.parseAsync([...argv], { from: "user" });

@@ -129,7 +129,9 @@ export async function adoptMaterials(
       );
     } else if (held.length && (s.kind.type === "syncthing-cert" || s.kind.type === "rsa-keypair")) {
       console.error(
-        `warning: haforge: ${s.key}: ${held.join(", ")} holds a ${s.kind.type === "syncthing-cert" ? "certificate and key that do not belong together (or do not parse)" : "key pair that does not parse or whose halves do not match"}: not adopted; a new one is generated, and its key files are refused unless haforge:takeOver names them`,
+        `warning: haforge: ${s.key}: ${held.join(", ")} holds a ` +
+          `${s.kind.type === "syncthing-cert" ? "certificate and key that do not belong together (or do not parse)" : "key pair that does not parse or whose halves do not match"}: ` +
+          `not adopted; a new one is generated, and its key files are refused unless haforge:takeOver names them`,
       );
     }
   }
