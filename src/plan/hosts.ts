@@ -22,6 +22,17 @@ export const HOST_ADDRESS_RULES: readonly string[] = [
 
 export function planHosts(inventory: Inventory): { hosts: Map<string, PlannedHost>; findings: Finding[] } {
   const findings: Finding[] = [];
+  const { hosts, byName } = hostEntries(inventory, findings);
+  addressRules(inventory, byName, findings);
+  if (inventory.target === "ssh") {
+    sshRules(inventory, byName, findings);
+    bastionCycles(hosts, findings);
+  }
+  return { hosts, findings };
+}
+
+/** One PlannedHost per host name (the first definition wins), and each name's index. */
+function hostEntries(inventory: Inventory, findings: Finding[]): { hosts: Map<string, PlannedHost>; byName: Map<string, number> } {
   const hosts = new Map<string, PlannedHost>();
   const byName = new Map<string, number>();
   const byLowerName = new Map<string, number>();
@@ -65,8 +76,11 @@ export function planHosts(inventory: Inventory): { hosts: Map<string, PlannedHos
       order,
     });
   });
+  return { hosts, byName };
+}
 
-  // --- addresses ------------------------------------------------------------------------------
+/** Addresses: bare, well-formed, each (with its SSH port) and each internal address once. */
+function addressRules(inventory: Inventory, byName: ReadonlyMap<string, number>, findings: Finding[]): void {
   const seenAddress = new Map<string, number>(); // `${address}|${port}` → index
   const seenInternal = new Map<string, { index: number; explicit: boolean }>();
   inventory.hosts.forEach((h, i) => {
@@ -128,75 +142,77 @@ export function planHosts(inventory: Inventory): { hosts: Map<string, PlannedHos
       );
     } else if (prevInternal === undefined) seenInternal.set(internal, { index: i, explicit });
   });
+}
 
-  // --- SSH --------------------------------------------------------------------------------------
-  if (inventory.target === "ssh") {
-    inventory.hosts.forEach((h, i) => {
-      if (byName.get(h.name) !== i) return;
-      const base = `hosts[${i}].ssh`;
-      const s = h.ssh;
-      if (s.hostKey !== undefined) {
-        try {
-          parsePublicKeyLine(s.hostKey);
-        } catch (e) {
-          findings.push(
-            error(
-              "ssh.host-key-invalid",
-              `${base}.hostKey`,
-              `host key of ${JSON.stringify(h.name)} is not an OpenSSH public key line: ${(e as Error).message}`,
-              "Paste one line of `ssh-keyscan -t ed25519 HOST` without the host name, e.g. `ssh-ed25519 AAAA...`.",
-            ),
-          );
-        }
-      }
-      if (s.hostKey === undefined && s.knownHostsFile === undefined && !s.trustOnFirstUse) {
+/** SSH: host keys parse and are pinned, bastions are other inventory hosts. */
+function sshRules(inventory: Inventory, byName: ReadonlyMap<string, number>, findings: Finding[]): void {
+  inventory.hosts.forEach((h, i) => {
+    if (byName.get(h.name) !== i) return;
+    const base = `hosts[${i}].ssh`;
+    const s = h.ssh;
+    if (s.hostKey !== undefined) {
+      try {
+        parsePublicKeyLine(s.hostKey);
+      } catch (e) {
         findings.push(
-          warning(
-            "ssh.host-key-unpinned",
-            base,
-            `the SSH host key of ${JSON.stringify(h.name)} is not pinned: connecting will be refused`,
-            "Set ssh.hostKey or ssh.knownHostsFile (INI: haforge_host_key / haforge_known_hosts_file), or opt in to ssh.trustOnFirstUse.",
+          error(
+            "ssh.host-key-invalid",
+            `${base}.hostKey`,
+            `host key of ${JSON.stringify(h.name)} is not an OpenSSH public key line: ${(e as Error).message}`,
+            "Paste one line of `ssh-keyscan -t ed25519 HOST` without the host name, e.g. `ssh-ed25519 AAAA...`.",
           ),
         );
       }
-      if (s.bastion !== undefined) {
-        if (s.bastion === h.name) {
-          findings.push(error("ssh.bastion-self", `${base}.bastion`, `host ${JSON.stringify(h.name)} names itself as its bastion`));
-        } else if (!byName.has(s.bastion)) {
-          findings.push(
-            error(
-              "ssh.unknown-bastion",
-              `${base}.bastion`,
-              `bastion ${JSON.stringify(s.bastion)} of host ${JSON.stringify(h.name)} is not an inventory host`,
-              "A bastion is another host of this inventory (with its own address and host key); add it to hosts.",
-            ),
-          );
-        }
-      }
-    });
-    // Jump chains must end: A via B via A never connects. Reported once per loop, on a member.
-    const reported = new Set<string>();
-    for (const h of hosts.values()) {
-      if (reported.has(h.name)) continue;
-      const chain: string[] = [h.name];
-      let cur = h.ssh.bastion;
-      while (cur !== undefined && hosts.has(cur) && !chain.includes(cur)) {
-        chain.push(cur);
-        cur = hosts.get(cur)!.ssh.bastion;
-      }
-      if (cur === undefined || !chain.includes(cur)) continue;
-      const loop = chain.slice(chain.indexOf(cur));
-      if (loop.length < 2 || !loop.includes(h.name)) continue; // self-loops: ssh.bastion-self
-      loop.forEach((n) => reported.add(n));
+    }
+    if (s.hostKey === undefined && s.knownHostsFile === undefined && !s.trustOnFirstUse) {
       findings.push(
-        error(
-          "ssh.bastion-cycle",
-          `hosts[${h.order}].ssh.bastion`,
-          `bastions loop: ${[...loop, cur].join(" → ")}`,
-          "A jump chain must end at a host reached directly.",
+        warning(
+          "ssh.host-key-unpinned",
+          base,
+          `the SSH host key of ${JSON.stringify(h.name)} is not pinned: connecting will be refused`,
+          "Set ssh.hostKey or ssh.knownHostsFile (INI: haforge_host_key / haforge_known_hosts_file), or opt in to ssh.trustOnFirstUse.",
         ),
       );
     }
+    if (s.bastion !== undefined) {
+      if (s.bastion === h.name) {
+        findings.push(error("ssh.bastion-self", `${base}.bastion`, `host ${JSON.stringify(h.name)} names itself as its bastion`));
+      } else if (!byName.has(s.bastion)) {
+        findings.push(
+          error(
+            "ssh.unknown-bastion",
+            `${base}.bastion`,
+            `bastion ${JSON.stringify(s.bastion)} of host ${JSON.stringify(h.name)} is not an inventory host`,
+            "A bastion is another host of this inventory (with its own address and host key); add it to hosts.",
+          ),
+        );
+      }
+    }
+  });
+}
+
+/** Jump chains must end: A via B via A never connects. Reported once per loop, on a member. */
+function bastionCycles(hosts: ReadonlyMap<string, PlannedHost>, findings: Finding[]): void {
+  const reported = new Set<string>();
+  for (const h of hosts.values()) {
+    if (reported.has(h.name)) continue;
+    const chain: string[] = [h.name];
+    let cur = h.ssh.bastion;
+    while (cur !== undefined && hosts.has(cur) && !chain.includes(cur)) {
+      chain.push(cur);
+      cur = hosts.get(cur)!.ssh.bastion;
+    }
+    if (cur === undefined || !chain.includes(cur)) continue;
+    const loop = chain.slice(chain.indexOf(cur));
+    if (loop.length < 2 || !loop.includes(h.name)) continue; // self-loops: ssh.bastion-self
+    loop.forEach((n) => reported.add(n));
+    findings.push(
+      error(
+        "ssh.bastion-cycle",
+        `hosts[${h.order}].ssh.bastion`,
+        `bastions loop: ${[...loop, cur].join(" → ")}`,
+        "A jump chain must end at a host reached directly.",
+      ),
+    );
   }
-  return { hosts, findings };
 }

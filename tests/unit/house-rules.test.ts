@@ -23,7 +23,6 @@ const STILL_LONG: readonly (readonly [string, string, number])[] = [
   ["src/services/active-passive/plan.ts", "plan", 203],
   ["src/services/pacemaker/render.ts", "renderCluster", 184],
   ["src/services/active-passive/plan.ts", "(callback of apps.forEach)", 183],
-  ["src/plan/hosts.ts", "planHosts", 180],
   ["components/cluster-context.ts", "prepareCluster", 180],
   ["src/services/pacemaker/plan.ts", "plan", 171],
   ["components/service-resources.ts", "createServiceResources", 165],
