@@ -633,6 +633,8 @@ describe("e2e: the lab stack on 3 real hosts", { skip: SKIP, timeout: 1_800_000 
       assert.ok(members.length >= 4, `membership actions in state: ${members.map((m) => m.name).join(", ")}`);
       const memberOf = (name: string) => /-(lab\d)$/.exec(name)![1]!;
       const isRabbit = (name: string) => /rabbitmq/.test(name);
+      // Each membership kind needs its probe below: a new kind fails here until it has one.
+      for (const m of members) assert.ok(isRabbit(m.name) || /pacemaker/.test(m.name), `no quorum probe for ${m.name}`);
       const joins = first!.operations
         .filter((o) => members.some((m) => m.name === o.name))
         .sort((a, b) => a.startMs - b.startMs)
