@@ -4,7 +4,7 @@ import yaml from "js-yaml";
 import { analyzeInventoryFile, type Analysis } from "../pipeline/analyze";
 import { MASK_SALT_KEY, MASK_SALT_SPEC } from "../core/masking";
 import { derivedSecrets } from "../pipeline/derived-secrets";
-import { collectSecretRefs, secretsToMask, writeRenderTree } from "../render/output";
+import { collectSecretRefs, secretsToMask, writeRenderTree, type Manifest } from "../render/output";
 import type { DesiredState } from "../core/desired-state";
 import { hasErrors, sortFindings, type Finding } from "../core/findings";
 import type { Materials } from "../core/materials";
@@ -203,28 +203,7 @@ export function renderCommand(file: string, opts: RenderOptions, io: CliIo, env:
   );
   const findings = sortFindings([...a.findings, ...late]);
   if (opts.json) {
-    io.out(
-      JSON.stringify(
-        {
-          out: opts.out,
-          secrets: opts.revealSecrets ? "revealed" : "masked",
-          files: manifest.files.length,
-          actions: manifest.actions.length,
-          kubernetesObjects: state.manifests.length,
-          hosts: state.hosts.map((h) => ({
-            host: h.host,
-            files: h.files.length,
-            services: h.services.map((x) => x.name),
-            actions: manifest.actions.filter((x) => x.host === h.host).map((x) => x.id),
-          })),
-          generatedMaterials: [...generated],
-          unresolvedSecrets: [...missing],
-          findings: findingsJson(findings, a),
-        },
-        null,
-        2,
-      ),
-    );
+    io.out(JSON.stringify(renderJson(opts, manifest, state, { generated, missing }, findingsJson(findings, a)), null, 2));
     return EXIT.ok;
   }
   if (!opts.quiet) {
@@ -238,4 +217,30 @@ export function renderCommand(file: string, opts: RenderOptions, io: CliIo, env:
     if (findings.length) io.err(formatFindings(findings, a, style));
   }
   return EXIT.ok;
+}
+
+/** `render --json` (README, "CLI"). */
+function renderJson(
+  opts: RenderOptions,
+  manifest: Manifest,
+  state: DesiredState,
+  secrets: { generated: readonly string[]; missing: readonly string[] },
+  findings: ReturnType<typeof findingsJson>,
+) {
+  return {
+    out: opts.out,
+    secrets: opts.revealSecrets ? "revealed" : "masked",
+    files: manifest.files.length,
+    actions: manifest.actions.length,
+    kubernetesObjects: state.manifests.length,
+    hosts: state.hosts.map((h) => ({
+      host: h.host,
+      files: h.files.length,
+      services: h.services.map((x) => x.name),
+      actions: manifest.actions.filter((x) => x.host === h.host).map((x) => x.id),
+    })),
+    generatedMaterials: [...secrets.generated],
+    unresolvedSecrets: [...secrets.missing],
+    findings,
+  };
 }

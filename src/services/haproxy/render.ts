@@ -1,4 +1,4 @@
-import type { ClusterAction, FileSpec, ServiceSpec } from "../../core/desired-state";
+import type { ClusterAction, FileSpec, ServiceSpec, InitSystem } from "../../core/desired-state";
 import type { ClusterPlan } from "../../plan/types";
 import { packagedDaemon } from "../../render/daemon";
 import { pacemakerRunUnits, runByPacemaker } from "../pacemaker/owned";
@@ -102,33 +102,7 @@ function render(ctx: RenderContext): RenderResult {
     const init = hostsByName.get(host)?.init ?? "systemd";
     const owner = runByPacemaker(owned, host, "haproxy");
     if (owner) {
-      // Pacemaker runs HAProxy here (systemd:haproxy, ocf:heartbeat:anything, the lightweight
-      // haproxy-clone): haforge never enables, starts or restarts it, and writes no program or
-      // unit for it. A new config is applied by HAProxy's own graceful reload, only where
-      // Pacemaker has it running; Pacemaker's monitor sees the same process.
-      // ocf:heartbeat:anything keeps a pid file; systemd:haproxy (and the lightweight clone on
-      // systemd nodes) is a systemd unit.
-      const viaPidfile = owner.pidfile !== undefined && !(owner.resource.endsWith("(lightweight)") && init === "systemd");
-      const reload = viaPidfile ? pacemakerRunReload("supervisor", owner.pidfile) : pacemakerRunReload("systemd");
-      services.push({
-        host,
-        name: "haproxy",
-        manager: init,
-        restart: families.length ? `sysctl -q -p ${NONLOCAL_BIND_CONF} && { ${reload}; }` : reload,
-        reload,
-        ...(rollGroup ? { rollGroup } : {}),
-      });
-      if (init === "systemd" && !viaPidfile)
-        actions.push({
-          id: `haproxy-pacemaker-owned-${host}`,
-          host,
-          phase: "bootstrap",
-          description: `HAProxy on ${host} is run by Pacemaker (${owner.cluster}/${owner.resource}): the packaged unit must not start at boot`,
-          create: "systemctl disable --quiet haproxy",
-          dependsOn: [],
-          triggers: [],
-          secret: false,
-        });
+      pacemakerOwned(host, init, owner, families.length > 0, rollGroup, services, actions);
       continue;
     }
     // systemd: Debian's haproxy.service (config check before the graceful USR2 reload, -Ws, the
@@ -154,6 +128,48 @@ function render(ctx: RenderContext): RenderResult {
     services.push(families.length ? { ...d.service, restart: `sysctl -q -p ${NONLOCAL_BIND_CONF} && ${d.service.restart}` } : d.service);
   }
   return { files, services, actions };
+}
+
+/**
+ * Pacemaker runs HAProxy on this host: its service (restart and reload through HAProxy's own
+ * graceful reload) and, on systemd without a pid file, the action that disables the packaged unit.
+ */
+function pacemakerOwned(
+  host: string,
+  init: InitSystem,
+  owner: NonNullable<ReturnType<typeof runByPacemaker>>,
+  nonlocal: boolean,
+  rollGroup: string | undefined,
+  services: ServiceSpec[],
+  actions: ClusterAction[],
+): void {
+  // Pacemaker runs HAProxy here (systemd:haproxy, ocf:heartbeat:anything, the lightweight
+  // haproxy-clone): haforge never enables, starts or restarts it, and writes no program or
+  // unit for it. A new config is applied by HAProxy's own graceful reload, only where
+  // Pacemaker has it running; Pacemaker's monitor sees the same process.
+  // ocf:heartbeat:anything keeps a pid file; systemd:haproxy (and the lightweight clone on
+  // systemd nodes) is a systemd unit.
+  const viaPidfile = owner.pidfile !== undefined && !(owner.resource.endsWith("(lightweight)") && init === "systemd");
+  const reload = viaPidfile ? pacemakerRunReload("supervisor", owner.pidfile) : pacemakerRunReload("systemd");
+  services.push({
+    host,
+    name: "haproxy",
+    manager: init,
+    restart: nonlocal ? `sysctl -q -p ${NONLOCAL_BIND_CONF} && { ${reload}; }` : reload,
+    reload,
+    ...(rollGroup ? { rollGroup } : {}),
+  });
+  if (init === "systemd" && !viaPidfile)
+    actions.push({
+      id: `haproxy-pacemaker-owned-${host}`,
+      host,
+      phase: "bootstrap",
+      description: `HAProxy on ${host} is run by Pacemaker (${owner.cluster}/${owner.resource}): the packaged unit must not start at boot`,
+      create: "systemctl disable --quiet haproxy",
+      dependsOn: [],
+      triggers: [],
+      secret: false,
+    });
 }
 
 /** haproxy renderer: files, services, cluster actions (and materials it needs). */

@@ -78,27 +78,7 @@ export function plan(ctx: PlanContext): PlanStep {
 
     const members = planMembers(inst, base, ctx.hosts, cidr, findings);
 
-    if (cidr) {
-      findings.push(...checkPlacement(inst, base, cidr, members, ctx.hosts));
-      for (const h of hostsWithAddress(ctx.hosts, cidr.address))
-        findings.push(
-          error(
-            "keepalived.vip-is-host-address",
-            `${base}.vip`,
-            `VIP '${inst.vip}' of instance '${inst.name}' is the address of host '${h}'`,
-            "A VIP must be a free address of the subnet: the holder adds it, the others must not have it.",
-          ),
-        );
-      for (const v of pcmkVips.lookup(cidr.address))
-        findings.push(
-          error(
-            "keepalived.vip-conflicts-pacemaker",
-            `${base}.vip`,
-            `VIP '${inst.vip}' of instance '${inst.name}' is also managed by Pacemaker ('${v.id}' of cluster '${v.cluster}', ${v.path})`,
-            "One address, one manager: keep the VIP either in keepalived or in Pacemaker.",
-          ),
-        );
-    }
+    if (cidr) findings.push(...vipRules(inst, base, cidr, members, ctx.hosts, pcmkVips));
 
     if (inst.authPass && "value" in inst.authPass && inst.authPass.value.length > 8)
       findings.push(
@@ -133,6 +113,38 @@ export function plan(ctx: PlanContext): PlanStep {
 
   findings.push(...checkRouterIds(section.instances, vips, planned));
   return { findings, patch: { keepalived: planned, rollingGroups: rolling }, roles };
+}
+
+/** The VIP is placed on its members' subnet, is no host's address and no Pacemaker VIP. */
+function vipRules(
+  inst: Inst,
+  base: string,
+  cidr: Cidr,
+  members: ReturnType<typeof planMembers>,
+  hosts: ReadonlyMap<string, PlannedHost>,
+  pcmkVips: AddressIndex<PacemakerVip>,
+): Finding[] {
+  const findings: Finding[] = [];
+  findings.push(...checkPlacement(inst, base, cidr, members, hosts));
+  for (const h of hostsWithAddress(hosts, cidr.address))
+    findings.push(
+      error(
+        "keepalived.vip-is-host-address",
+        `${base}.vip`,
+        `VIP '${inst.vip}' of instance '${inst.name}' is the address of host '${h}'`,
+        "A VIP must be a free address of the subnet: the holder adds it, the others must not have it.",
+      ),
+    );
+  for (const v of pcmkVips.lookup(cidr.address))
+    findings.push(
+      error(
+        "keepalived.vip-conflicts-pacemaker",
+        `${base}.vip`,
+        `VIP '${inst.vip}' of instance '${inst.name}' is also managed by Pacemaker ('${v.id}' of cluster '${v.cluster}', ${v.path})`,
+        "One address, one manager: keep the VIP either in keepalived or in Pacemaker.",
+      ),
+    );
+  return findings;
 }
 
 function planMembers(

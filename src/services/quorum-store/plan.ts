@@ -31,6 +31,49 @@ export function plan(ctx: PlanContext): PlanStep {
   if (!qs) return { findings: [], patch: {} };
   const findings: Finding[] = [];
   const kind = qs.kind;
+  const members = storeMembers(ctx, qs, findings);
+  const voters = qs.members.length + qs.storeOnly.length;
+  findings.push(...memberCountRules(qs, voters));
+  const clientPort = qs.clientPort ?? STORE_PORTS[kind].client;
+  const peerPort = qs.peerPort ?? STORE_PORTS[kind].peer;
+  findings.push(...portAndKindRules(ctx, qs, clientPort, peerPort));
+
+  const quorum = majorityQuorum(members.length);
+  const store: QuorumStorePlan = {
+    kind,
+    members,
+    clientPort,
+    peerPort,
+    enableV2: qs.enableV2,
+    token: qs.token,
+    ...(qs.encryptKey ? { encryptKey: qs.encryptKey } : {}),
+    quorum,
+    endpoints: members.map((m) => endpointUrl(m.address, clientPort)),
+  };
+
+  const roles: Record<string, string[]> = {};
+  for (const m of members) roles[m.host] = [kind];
+  // Store-only nodes first: they carry nothing else, so a surprise on them hurts least; one
+  // member at a time keeps the majority.
+  const order = [...members.filter((m) => m.storeOnly), ...members.filter((m) => !m.storeOnly)].map((m) => m.host);
+  const rolling: RollingGroup[] = members.length > 0 ? [{ id: kind, service: kind, hosts: order, maxUnavailable: 1, quorum }] : [];
+  if (members.length > 0 && quorum.failuresTolerated === 0 && voters >= 3)
+    findings.push(
+      warning(
+        "quorum-store.no-failure-tolerance",
+        "quorumStore.members",
+        `the ${kind} store tolerates 0 failures: a rolling restart makes it unavailable`,
+        "Add voting members.",
+      ),
+    );
+  return { findings, patch: { quorumStore: store, rollingGroups: rolling }, roles };
+}
+
+type QuorumStoreSection = NonNullable<PlanContext["inventory"]["quorumStore"]>;
+
+/** The members and store-only nodes, each an inventory host listed once. */
+function storeMembers(ctx: PlanContext, qs: QuorumStoreSection, findings: Finding[]): StoreMemberPlan[] {
+  const kind = qs.kind;
   const members: StoreMemberPlan[] = [];
   const seen = new Map<string, string>();
   const add = (host: string, path: string, storeOnly: boolean) => {
@@ -62,8 +105,13 @@ export function plan(ctx: PlanContext): PlanStep {
   };
   qs.members.forEach((m, i) => add(m, `quorumStore.members[${i}]`, false));
   qs.storeOnly.forEach((m, i) => add(m, `quorumStore.storeOnly[${i}]`, true));
+  return members;
+}
 
-  const voters = qs.members.length + qs.storeOnly.length;
+/** Raft's counts: a store-only node beside 2 members, at least 3 voters, an odd count, not too many. */
+function memberCountRules(qs: QuorumStoreSection, voters: number): Finding[] {
+  const kind = qs.kind;
+  const findings: Finding[] = [];
   if (qs.members.length === 2 && qs.storeOnly.length === 0) {
     findings.push(
       error(
@@ -101,9 +149,13 @@ export function plan(ctx: PlanContext): PlanStep {
         "Keep 3, 5 or 7 voting members.",
       ),
     );
+  return findings;
+}
 
-  const clientPort = qs.clientPort ?? STORE_PORTS[kind].client;
-  const peerPort = qs.peerPort ?? STORE_PORTS[kind].peer;
+/** Two different ports; consul's gossip key; etcd-only settings on consul. */
+function portAndKindRules(ctx: PlanContext, qs: QuorumStoreSection, clientPort: number, peerPort: number): Finding[] {
+  const kind = qs.kind;
+  const findings: Finding[] = [];
   if (clientPort === peerPort)
     findings.push(
       error(
@@ -131,34 +183,5 @@ export function plan(ctx: PlanContext): PlanStep {
         "Remove `enableV2`.",
       ),
     );
-
-  const quorum = majorityQuorum(members.length);
-  const store: QuorumStorePlan = {
-    kind,
-    members,
-    clientPort,
-    peerPort,
-    enableV2: qs.enableV2,
-    token: qs.token,
-    ...(qs.encryptKey ? { encryptKey: qs.encryptKey } : {}),
-    quorum,
-    endpoints: members.map((m) => endpointUrl(m.address, clientPort)),
-  };
-
-  const roles: Record<string, string[]> = {};
-  for (const m of members) roles[m.host] = [kind];
-  // Store-only nodes first: they carry nothing else, so a surprise on them hurts least; one
-  // member at a time keeps the majority.
-  const order = [...members.filter((m) => m.storeOnly), ...members.filter((m) => !m.storeOnly)].map((m) => m.host);
-  const rolling: RollingGroup[] = members.length > 0 ? [{ id: kind, service: kind, hosts: order, maxUnavailable: 1, quorum }] : [];
-  if (members.length > 0 && quorum.failuresTolerated === 0 && voters >= 3)
-    findings.push(
-      warning(
-        "quorum-store.no-failure-tolerance",
-        "quorumStore.members",
-        `the ${kind} store tolerates 0 failures: a rolling restart makes it unavailable`,
-        "Add voting members.",
-      ),
-    );
-  return { findings, patch: { quorumStore: store, rollingGroups: rolling }, roles };
+  return findings;
 }
