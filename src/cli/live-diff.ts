@@ -381,12 +381,8 @@ export interface LiveDiffCliOptions extends Pick<RenderOptions, "secrets" | "mat
 }
 
 /** Exit 1 on inventory errors (nothing contacted), 2 if a host could not be read, 1 with --exit-code when something would change. */
-export async function liveDiffCommand(
-  file: string,
-  opts: LiveDiffCliOptions,
-  io: CliIo,
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<number> {
+/** --concurrency and --timeout, checked (a usage error otherwise). */
+function liveDiffBounds(opts: LiveDiffCliOptions): { concurrency: number; timeoutMs: number | undefined } {
   const concurrency = opts.concurrency === undefined ? DEFAULT_LIVE_DIFF_CONCURRENCY : Number(opts.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1)
     throw new UsageError(`--concurrency must be a positive integer, got ${JSON.stringify(opts.concurrency)}`);
@@ -394,6 +390,28 @@ export async function liveDiffCommand(
   if (timeoutMs !== undefined && timeoutMs < 1) throw new UsageError(`--timeout must be more than 0, got ${JSON.stringify(opts.timeout)}`);
   if (opts.timeout !== undefined && timeoutMs === undefined)
     throw new UsageError(`--timeout ${JSON.stringify(opts.timeout)} is not a duration (30s, 2m, 1m30s, 500ms, or seconds)`);
+  return { concurrency, timeoutMs };
+}
+
+/** Keys accepted on trust-on-first-use are pinned from now on: the next run refuses any other. */
+function recordTrustedOnFirstUse(pool: SshPool, tofuFile: string, io: CliIo): void {
+  const trusted = pool.hostKeysSeen().filter((k) => k.trustedOnFirstUse);
+  if (trusted.length) {
+    recordTrustedKeys(tofuFile, trusted);
+    for (const k of trusted)
+      io.err(
+        `${k.host}: trusted on first use: ${k.key.split(" ")[0]} ${k.fingerprint} (recorded in ${tofuFile}; later runs accept only this key)`,
+      );
+  }
+}
+
+export async function liveDiffCommand(
+  file: string,
+  opts: LiveDiffCliOptions,
+  io: CliIo,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
+  const { concurrency, timeoutMs } = liveDiffBounds(opts);
   const style = styleFor(io, env, opts);
   const note = (t: string) => {
     if (!opts.quiet) io.err(t);
@@ -433,15 +451,7 @@ export async function liveDiffCommand(
       },
     });
   } finally {
-    // Keys accepted on trust-on-first-use are pinned from now on: the next run refuses any other.
-    const trusted = pool.hostKeysSeen().filter((k) => k.trustedOnFirstUse);
-    if (trusted.length) {
-      recordTrustedKeys(tofuFile, trusted);
-      for (const k of trusted)
-        io.err(
-          `${k.host}: trusted on first use: ${k.key.split(" ")[0]} ${k.fingerprint} (recorded in ${tofuFile}; later runs accept only this key)`,
-        );
-    }
+    recordTrustedOnFirstUse(pool, tofuFile, io);
     await pool.close();
   }
   // What the files that would change trigger: restarts of the services they notify, actions

@@ -39,9 +39,7 @@ const STILL_LONG: readonly (readonly [string, string, number])[] = [
   ["src/transport/pool.ts", "dialOnce", 105],
   ["src/services/pacemaker/plan.ts", "planTransport", 101],
   ["src/services/pacemaker/plan.ts", "(callback of section.clusters.forEach)", 96],
-  ["src/cli/live-diff.ts", "liveDiffCommand", 90],
   ["src/core/file-ops.ts", "planFile", 88],
-  ["src/services/quorum-store/render.ts", "render", 87],
 ];
 
 describe("house rules (docs/architecture.md)", () => {

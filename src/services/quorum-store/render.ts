@@ -87,64 +87,9 @@ function render(ctx: RenderContext): RenderResult {
   for (const m of qs.members) {
     const init = hosts.get(m.host)?.init ?? "systemd";
     if (qs.kind === "etcd") {
-      files.push({
-        host: m.host,
-        path: ETCD_CONFIG,
-        content: ctx.template("quorum-store", "etcd.yml.hbs", etcdMemberConfig(qs, m)),
-        mode: "0644",
-        owner: "root",
-        group: "root",
-        secret: false,
-        // etcd has no config-check mode: a bad file is caught by the health gate of the roll,
-        // and the system test boots a real cluster from this exact file.
-        notify: ["etcd"],
-      });
-      files.push(
-        {
-          host: m.host,
-          path: ETCD_SEED,
-          content: ctx.template("quorum-store", "etcd-seed.yml.hbs", etcdSeed(qs, m)),
-          mode: "0644",
-          owner: "root",
-          group: "root",
-          secret: false,
-          // read at the member's first start only (etcd-start.sh): a grow or shrink restarts nothing
-          notify: [],
-          neededAtStart: ["etcd"],
-        },
-        {
-          host: m.host,
-          path: ETCD_START,
-          content: staticFile("quorum-store", "etcd-start.sh"),
-          mode: "0755",
-          owner: "root",
-          group: "root",
-          secret: false,
-          validate: "sh -n {file}",
-          notify: ["etcd"],
-        },
-      );
-      // systemd: Debian's etcd.service (Type=notify, User=etcd, LimitNOFILE) with ExecStart
-      // pointed at haforge's config file (the packaged one runs `etcd $DAEMON_ARGS`).
-      const d = packagedDaemon(
-        {
-          host: m.host,
-          init,
-          name: "etcd",
-          description: `etcd member ${m.name} (haforge)`,
-          command: ETCD_COMMAND,
-          user: "etcd",
-          group: "etcd",
-          health: etcdHealthCommand(qs),
-          rollGroup: "etcd",
-          startsecs: 3,
-          limitNofile: 65536,
-        },
-        { dropIn: `[Service]\nExecStart=\nExecStart=${ETCD_COMMAND}\n` },
-      );
+      const d = etcdMember(ctx, qs, m, init);
       files.push(...d.files);
-      // A quorum read cannot pass while the later members are not started yet (first start).
-      services.push(firstStartAware(d.service));
+      services.push(d.service);
     } else {
       const d = consulAgent(ctx, qs, m, init, true);
       files.push(...d.files);
@@ -164,6 +109,74 @@ function render(ctx: RenderContext): RenderResult {
     }
   }
   return { files, services, actions: [] };
+}
+
+/** An etcd member: its config file, the seed read at its first start, the start script, its daemon. */
+function etcdMember(
+  ctx: RenderContext,
+  qs: QuorumStorePlan,
+  m: StoreMemberPlan,
+  init: PlannedHost["init"],
+): { files: FileSpec[]; service: ServiceSpec } {
+  const files: FileSpec[] = [];
+  files.push({
+    host: m.host,
+    path: ETCD_CONFIG,
+    content: ctx.template("quorum-store", "etcd.yml.hbs", etcdMemberConfig(qs, m)),
+    mode: "0644",
+    owner: "root",
+    group: "root",
+    secret: false,
+    // etcd has no config-check mode: a bad file is caught by the health gate of the roll,
+    // and the system test boots a real cluster from this exact file.
+    notify: ["etcd"],
+  });
+  files.push(
+    {
+      host: m.host,
+      path: ETCD_SEED,
+      content: ctx.template("quorum-store", "etcd-seed.yml.hbs", etcdSeed(qs, m)),
+      mode: "0644",
+      owner: "root",
+      group: "root",
+      secret: false,
+      // read at the member's first start only (etcd-start.sh): a grow or shrink restarts nothing
+      notify: [],
+      neededAtStart: ["etcd"],
+    },
+    {
+      host: m.host,
+      path: ETCD_START,
+      content: staticFile("quorum-store", "etcd-start.sh"),
+      mode: "0755",
+      owner: "root",
+      group: "root",
+      secret: false,
+      validate: "sh -n {file}",
+      notify: ["etcd"],
+    },
+  );
+  // systemd: Debian's etcd.service (Type=notify, User=etcd, LimitNOFILE) with ExecStart
+  // pointed at haforge's config file (the packaged one runs `etcd $DAEMON_ARGS`).
+  const d = packagedDaemon(
+    {
+      host: m.host,
+      init,
+      name: "etcd",
+      description: `etcd member ${m.name} (haforge)`,
+      command: ETCD_COMMAND,
+      user: "etcd",
+      group: "etcd",
+      health: etcdHealthCommand(qs),
+      rollGroup: "etcd",
+      startsecs: 3,
+      limitNofile: 65536,
+    },
+    { dropIn: `[Service]\nExecStart=\nExecStart=${ETCD_COMMAND}\n` },
+  );
+  files.push(...d.files);
+  // A quorum read cannot pass while the later members are not started yet (first start).
+  return { files, service: firstStartAware(d.service) };
 }
 
 /** A consul agent (server on a store member, client elsewhere): its config file and daemon. */
