@@ -23,6 +23,10 @@ import type { HostAccess } from "./connections";
 import type { ActionConnection } from "../src/providers/host-action";
 import { cheapConstruction } from "./sdk-cost";
 import { scheduleActions, scheduleRestarts } from "../src/core/schedule";
+import { stopCommand } from "../src/render/daemon";
+
+/** A deprovisioning action's create: nothing runs while the host is in the inventory (no SSH). */
+export const DEPROVISION_CREATE = "";
 
 export interface ServiceResources {
   readonly files: RemoteFile[];
@@ -203,7 +207,11 @@ export function createServiceResources(
   // their host's files and BEFORE its restarts; every other phase runs after the restarts.
   const actions: HostAction[] = [];
   const actionById = new Map<string, HostAction>();
-  const createActions = (subset: readonly ClusterAction[], after: (host: string) => pulumi.Resource[]) => {
+  const createActions = (
+    subset: readonly ClusterAction[],
+    after: (host: string) => pulumi.Resource[],
+    membersAfter: readonly pulumi.Resource[] = [],
+  ) => {
     // Dependencies first (src/core/schedule.ts). Cycles were refused by prepareCluster before any
     // resource of a host was declared; they are never broken here.
     for (const a of scheduleActions(subset, `${part.service} actions`).order) {
@@ -237,6 +245,7 @@ export function createServiceResources(
                 ...hostFiles.map((f) => f.res),
                 ...after(a.host),
                 ...(previousMember ? [previousMember] : []),
+                ...(a.delete ? membersAfter : []),
                 ...dependsOn,
               ],
             },
@@ -297,10 +306,56 @@ export function createServiceResources(
     restarts.set(key, chain);
   }
 
+  // Deprovisioning: one action per host of the service whose `delete` stops the service's daemons
+  // there (in reverse start order) when the host leaves the inventory (or on destroy). Nothing
+  // runs on create (an empty command). It follows the host's restarts, so on removal it runs
+  // before the host's files are removed, and it joins the membership chain before the service's
+  // membership actions: deletes run in the reverse of the chain, so on removal the members are
+  // taken out of the cluster first (forget_cluster_node, etcd member remove), then the removed
+  // hosts' daemons stop, one host at a time.
+  const deprovisions: HostAction[] = [];
+  const servicesByHost = new Map<string, ServiceSpec[]>();
+  for (const s of part.services) servicesByHost.set(s.host, [...(servicesByHost.get(s.host) ?? []), s]);
+  for (const [host, list] of servicesByHost) {
+    const names = list.map((s) => s.name);
+    const stop = [...list]
+      .reverse()
+      .map((s) => stopCommand(s.manager, s.name))
+      .join(" && ");
+    deprovisions.push(
+      cheapConstruction(
+        () =>
+          new HostAction(
+            `${name}-deprovision-${host}`,
+            {
+              ...conn(host),
+              create: DEPROVISION_CREATE,
+              delete: stop,
+              triggers: [],
+              rerun: "change",
+              description: `stop ${names.join(", ")} on ${host} when it leaves the inventory`,
+            },
+            {
+              parent,
+              dependsOn: [
+                ...(restartsByHost.get(host) ?? []),
+                ...(ctx.membershipChain.last ? [ctx.membershipChain.last] : []),
+                ...dependsOn,
+              ],
+            },
+          ),
+      ),
+    );
+    ctx.membershipChain.last = deprovisions[deprovisions.length - 1];
+  }
+
   const restartsOn = (host: string) => restartsByHost.get(host) ?? [];
   createActions(
     part.actions.filter((a) => a.phase !== "bootstrap"),
     restartsOn,
+    // directly, not only through the chain: the engine orders deletes by the dependencies among
+    // the resources it deletes, and the chain may pass through members that stay
+    deprovisions,
   );
-  return { files, restarts, actions };
+  return { files, restarts, actions: [...actions, ...deprovisions] };
 }

@@ -68,6 +68,19 @@ export function restartCommand(init: InitSystem, unit: string): string {
 }
 
 /**
+ * Stops a service for good on a host that leaves its cluster (the deprovisioning `delete` of the
+ * host's services, components/service-resources.ts): systemd stops and disables it (a reboot does
+ * not start it again); supervisor stops the program. Idempotent: a service that is already down,
+ * crashed (FATAL) or unknown to the manager counts as stopped, so a retried removal converges;
+ * it fails only when the service still runs afterwards.
+ */
+export function stopCommand(init: InitSystem, unit: string): string {
+  const name = shellToken(unit);
+  if (init === "systemd") return `systemctl disable --now ${name} >/dev/null 2>&1; ! systemctl is-active --quiet ${name}`;
+  return `supervisorctl stop ${name} >/dev/null 2>&1; ! supervisorctl status ${name} 2>/dev/null | grep -qE 'RUNNING|STARTING|BACKOFF|STOPPING'`;
+}
+
+/**
  * The command that applies a changed file to a daemon that can reload (HAProxy USR2, keepalived
  * and Patroni HUP, consul HUP): the daemon's own reload when it runs and its service definition
  * (supervisor program file, systemd unit or drop-in) is unchanged; a restart otherwise (first

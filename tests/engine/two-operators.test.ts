@@ -35,7 +35,8 @@ const stub = (name: string, answer = "") => `#!/bin/sh\necho "${name} $*" >> ${A
 /**
  * systemctl as a host without systemd running would answer it: a unit is active once it was
  * started or restarted (so a first apply restarts, a later config change of a running daemon
- * reloads, src/render/daemon.ts reloadOrRestartCommand), and no unit needs a daemon-reload.
+ * reloads, src/render/daemon.ts reloadOrRestartCommand) until it is stopped (`disable --now`: a
+ * removed host's deprovisioning), and no unit needs a daemon-reload.
  */
 const SYSTEMCTL = [
   "#!/bin/sh",
@@ -44,6 +45,8 @@ const SYSTEMCTL = [
   'case "$1" in',
   '  is-active) [ -e "/var/log/haforge-stub-active-$unit" ]; exit $? ;;',
   '  start|restart) : > "/var/log/haforge-stub-active-$unit" ;;',
+  '  stop) rm -f "/var/log/haforge-stub-active-$unit" ;;',
+  '  disable) case " $* " in *" --now "*) rm -f "/var/log/haforge-stub-active-$unit" ;; esac ;;',
   "  show) echo no ;;",
   "esac",
   "exit 0",
@@ -271,13 +274,14 @@ describe("two operators, two clones, one stack, one sshd host", { concurrency: f
     host0 = host;
   });
 
-  it("B removes HAProxy from the inventory: its files go, keepalived's stay, nothing restarts", async () => {
+  it("B removes HAProxy from the inventory: its daemon stops, its files go, keepalived's stay, nothing restarts", async () => {
     fs.writeFileSync(join(clone.b, "ops.yaml"), inventory(sshd, { routerId: 52, haproxy: false }));
     const acts = actionsLog().length;
     const r = await up(operator("b"));
     ok(r);
     const deleted = changes(r).filter((c) => c.startsWith("delete "));
     assert.deepEqual(deleted, [
+      "delete haforge-haproxy-deprovision-ops1",
       "delete haforge-haproxy-haproxy-nonlocal-bind-ops1",
       "delete haforge-haproxy-ops1-etc-haproxy-haproxy-cfg",
       "delete haforge-haproxy-ops1-etc-sysctl-d-60-haforge-nonlocal-bind-conf",
@@ -300,6 +304,13 @@ describe("two operators, two clones, one stack, one sshd host", { concurrency: f
       [],
       "no restart",
     );
+    assert.deepEqual(
+      actionsLog()
+        .slice(acts)
+        .filter((l) => /^systemctl (stop|disable)/.test(l)),
+      ["systemctl disable --now haproxy"],
+      "HAProxy stopped (its deprovisioning), nothing else",
+    );
     assert.deepEqual(materials(), materials0);
     host0 = onHost(["/etc/keepalived/keepalived.conf"]);
   });
@@ -315,7 +326,7 @@ describe("two operators, two clones, one stack, one sshd host", { concurrency: f
     assert.deepEqual(materials(), materials0);
   });
 
-  it("B destroys the stack without the program: every file it wrote removed, nothing restarted", async () => {
+  it("B destroys the stack without the program: every file it wrote removed, the daemons stopped, nothing restarted", async () => {
     const acts = actionsLog().length;
     const r = await destroy(operator("b", "ops-renamed"));
     ok(r);
@@ -326,6 +337,12 @@ describe("two operators, two clones, one stack, one sshd host", { concurrency: f
         .slice(acts)
         .filter((l) => / (restart|reload) /.test(l)),
       [],
+    );
+    assert.deepEqual(
+      actionsLog()
+        .slice(acts)
+        .filter((l) => /^systemctl (stop|disable)/.test(l)),
+      ["systemctl disable --now keepalived"],
     );
   });
 });

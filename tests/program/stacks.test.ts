@@ -217,6 +217,36 @@ for (const stack of stacks) {
       if (analysis.plan!.haproxy) assert.ok(checked > 0, "the HAProxy sysctl bootstrap is checked");
     });
 
+    it("deprovisions every host of every service: a delete that stops its daemons, after its restarts, before the service's members leave", () => {
+      let checked = 0;
+      for (const part of renderByService(analysis.plan!, {}, {})) {
+        const hosts = [...new Set(part.services.map((s) => s.host))];
+        const members = part.actions.filter((a) => a.delete).map((a) => commands().find((c) => c.name.endsWith(`-${slug(a.id)}`))!);
+        for (const host of hosts) {
+          const first = part.services.find((x) => x.host === host)!;
+          const restart = commands().find(
+            (c) => c.name.endsWith(`-restart-${first.name}-${host}`) && !c.name.includes(`-restart-${first.name}-${host}-`),
+          );
+          assert.ok(restart, `${part.service}: restart of ${first.name} on ${host}`);
+          const d = commands().find((c) => c.parent === restart.parent && c.name.endsWith(`-deprovision-${host}`));
+          assert.ok(d, `${part.service}: ${host} has a deprovisioning action`);
+          const raw = unwrap(d.raw);
+          assert.equal(unwrap(raw.create), "", `${d.name}: nothing runs on create`);
+          for (const s of part.services.filter((x) => x.host === host))
+            assert.match(
+              String(unwrap(raw.delete)),
+              new RegExp(`(supervisorctl stop|systemctl disable --now) ${s.name}\\b`),
+              `${d.name} stops ${s.name}`,
+            );
+          for (const r of commands().filter((c) => c.parent === d.parent && c.name.includes("-restart-") && c.name.endsWith(`-${host}`)))
+            assert.ok(d.dependencies.includes(r.urn), `${d.name} follows ${r.name}`);
+          for (const m of members) assert.ok(m.dependencies.includes(d.urn), `${m.name} depends on ${d.name}: its delete runs first`);
+          checked++;
+        }
+      }
+      assert.ok(checked > 0, "deprovisioning actions checked");
+    });
+
     it("starts a service after the files it reads at a new member's first start, without following them (no restart on change)", () => {
       let checked = 0;
       for (const part of renderByService(analysis.plan!, {}, {})) {

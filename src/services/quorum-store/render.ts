@@ -4,7 +4,8 @@
  * `etcd` / `consul`) with a health gate that only passes when the local member serves reads that
  * go through the cluster (i.e. the cluster has quorum and a leader).
  */
-import type { FileSpec, ServiceSpec } from "../../core/desired-state";
+import type { ClusterAction, FileSpec, ServiceSpec } from "../../core/desired-state";
+import { shellWord } from "../../core/escape";
 import type { MaterialSpec } from "../../core/materials";
 import { resolveSecret } from "../../core/secrets";
 import type { ClusterPlan, PlannedHost, QuorumStorePlan, StoreMemberPlan } from "../../plan/types";
@@ -71,6 +72,52 @@ export function etcdHealthCommand(qs: QuorumStorePlan): string {
   return `ETCDCTL_API=3 etcdctl --endpoints=${url("127.0.0.1", qs.clientPort)} --dial-timeout=3s --command-timeout=5s endpoint health`;
 }
 
+/** `etcdctl` (API v3) against `endpoints`, bounded. */
+const etcdctl = (endpoints: string): string =>
+  `ETCDCTL_API=3 etcdctl --endpoints=${shellWord(endpoints)} --dial-timeout=3s --command-timeout=10s`;
+
+/** awk over `etcdctl member list` (`ID, STATUS, NAME, PEER ADDRS, CLIENT ADDRS, IS LEARNER`). */
+const memberAwk = (name: string, program: string): string => `awk -F', ' -v n=${shellWord(name)} ${shellWord(program)}`;
+
+/**
+ * One action per etcd member, run on another member (the first in plan order): create waits until
+ * the store lists it as started (etcd-start.sh adds a new member with `member add` before it
+ * starts); delete removes it from the store with `member remove` while it still runs — before its
+ * daemon stops (the deprovisioning that follows, components/service-resources.ts), so the store
+ * never counts a stopped member in its quorum. The delete asks any member of the store as last
+ * applied, tolerates a member already removed (a retried removal converges) and the last member
+ * (a store torn down by destroy), and fails when the store cannot be asked. https://etcd.io/docs/v3.4/op-guide/runtime-configuration/#remove-a-member
+ */
+export function etcdMemberActions(qs: QuorumStorePlan): ClusterAction[] {
+  const actions: ClusterAction[] = [];
+  for (const m of qs.members) {
+    const anchor = qs.members.find((x) => x.host !== m.host);
+    if (!anchor) continue; // a single member has nothing to join or leave
+    const local = etcdctl(url("127.0.0.1", qs.clientPort));
+    const any = etcdctl(qs.endpoints.join(","));
+    actions.push({
+      id: `etcd-member-${m.host}`,
+      host: anchor.host,
+      phase: "post-start",
+      description: `etcd: ${m.name} is a member of the store (removed with member remove on delete)`,
+      create:
+        `i=0; while [ "$i" -lt 90 ]; do ${local} member list 2>/dev/null | ` +
+        `${memberAwk(m.name, '$2 == "started" && $3 == n {f = 1} END {exit !f}')} && exit 0; i=$((i+1)); sleep 2; done; ` +
+        `echo ${shellWord(`etcd member ${m.name} is not started in the store after 180 s`)} >&2; exit 1`,
+      delete:
+        `list=$(${any} member list) || exit 1; ` +
+        `id=$(printf '%s\\n' "$list" | ${memberAwk(m.name, "$3 == n {print $1}")}); ` +
+        // the last member of a store torn down (destroy) has no store to leave: etcd refuses it
+        `[ "$(printf '%s\\n' "$list" | grep -c .)" -gt 1 ] || exit 0; ` +
+        `[ -z "$id" ] || ${any} member remove "$id"`,
+      dependsOn: [],
+      triggers: [],
+      secret: false,
+    });
+  }
+  return actions;
+}
+
 function materials(plan: ClusterPlan): MaterialSpec[] {
   const qs = plan.quorumStore;
   if (!qs || qs.kind !== "consul" || qs.encryptKey) return [];
@@ -108,7 +155,7 @@ function render(ctx: RenderContext): RenderResult {
       services.push(d.service);
     }
   }
-  return { files, services, actions: [] };
+  return { files, services, actions: qs.kind === "etcd" ? etcdMemberActions(qs) : [] };
 }
 
 /** An etcd member: its config file, the seed read at its first start, the start script, its daemon. */
