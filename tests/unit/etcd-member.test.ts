@@ -19,12 +19,14 @@ import { etcdMemberActions } from "../../src/services/quorum-store/render";
 const ETCDCTL = `#!/bin/sh
 echo "etcdctl $*" >> "$LOG"
 [ -n "$DOWN" ] && { echo "context deadline exceeded" >&2; exit 1; }
+case "$*" in *"$UNREACHABLE"*) [ -n "$UNREACHABLE" ] && { echo "context deadline exceeded" >&2; exit 1; } ;; esac
 cmd=""; id=""
 for a in "$@"; do case "$a" in list) cmd=list ;; remove) cmd=remove ;; -*) ;; *) [ "$cmd" = remove ] && id=$a ;; esac; done
 if [ "$cmd" = list ]; then cat "$LIST"; exit 0; fi
 if [ "$cmd" = remove ]; then
   grep -q "^$id, " "$LIST" || { echo "member not found" >&2; exit 1; }
   grep -v "^$id, " "$LIST" > "$LIST.new"; mv "$LIST.new" "$LIST"
+  [ -n "$LOST" ] && { echo "etcdserver: server stopped" >&2; exit 1; }
   echo "Member $id removed from cluster"
 fi
 `;
@@ -50,7 +52,7 @@ function storePlan(names: readonly string[]): QuorumStorePlan {
 const idOf = (i: number) => (0x8e9e05c52164694dn + BigInt(i)).toString(16);
 
 /** Runs `cmd` under sh with the stub; `listed` is the store's member list (started members). */
-function runWith(cmd: string, listed: readonly string[], o: { down?: boolean } = {}) {
+function runWith(cmd: string, listed: readonly string[], o: { down?: boolean; lost?: boolean; unreachable?: string } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "haforge-etcd-member-"));
   try {
     fs.writeFileSync(path.join(dir, "etcdctl"), ETCDCTL, { mode: 0o755 });
@@ -59,7 +61,14 @@ function runWith(cmd: string, listed: readonly string[], o: { down?: boolean } =
     const log = path.join(dir, "log");
     fs.writeFileSync(log, "");
     const r = spawnSync("/bin/sh", ["-c", cmd], {
-      env: { PATH: `${dir}:/usr/bin:/bin`, LIST: list, LOG: log, ...(o.down ? { DOWN: "1" } : {}) },
+      env: {
+        PATH: `${dir}:/usr/bin:/bin`,
+        LIST: list,
+        LOG: log,
+        ...(o.down ? { DOWN: "1" } : {}),
+        ...(o.lost ? { LOST: "1" } : {}),
+        ...(o.unreachable ? { UNREACHABLE: o.unreachable } : {}),
+      },
       encoding: "utf8",
       timeout: 20_000,
     });
@@ -110,6 +119,30 @@ describe("etcd membership actions", () => {
       }),
       { numRuns: 40 },
     );
+  });
+
+  it("delete asks the other members only: the leaving member stops serving on its own removal", () => {
+    const action = etcdMemberActions(storePlan(["e1", "e2", "e3"])).find((a) => a.id === "etcd-member-e3")!;
+    const r = runWith(action.delete!, ["e1", "e2", "e3"]);
+    assert.equal(r.code, 0, r.log);
+    assert.match(r.log, /member remove/);
+    for (const l of r.log.split("\n").filter(Boolean))
+      assert.match(l, /--endpoints=http:\/\/10\.0\.0\.1:2379,http:\/\/10\.0\.0\.2:2379 /, l);
+  });
+
+  it("delete whose answer is lost while the removal applied ('server stopped') succeeds on the list asked again", () => {
+    const action = etcdMemberActions(storePlan(["e1", "e2", "e3"])).find((a) => a.id === "etcd-member-e3")!;
+    const r = runWith(action.delete!, ["e1", "e2", "e3"], { lost: true });
+    assert.equal(r.code, 0, r.log);
+    assert.deepEqual(r.after, ["e1", "e2"]);
+    assert.equal(r.log.match(/member remove/g)?.length, 1, r.log);
+  });
+
+  it("delete of the last member when the others no longer answer (destroy): asks it, removes nothing", () => {
+    const action = etcdMemberActions(storePlan(["e1", "e2", "e3"])).find((a) => a.id === "etcd-member-e1")!;
+    const r = runWith(action.delete!, ["e1"], { unreachable: "--endpoints=http://10.0.0.2:2379,http://10.0.0.3:2379 " });
+    assert.equal(r.code, 0, r.log);
+    assert.doesNotMatch(r.log, /remove/);
   });
 
   it("delete of a member already removed succeeds without a remove (a retried removal converges)", () => {

@@ -84,9 +84,10 @@ const memberAwk = (name: string, program: string): string => `awk -F', ' -v n=${
  * the store lists it as started (etcd-start.sh adds a new member with `member add` before it
  * starts); delete removes it from the store with `member remove` while it still runs — before its
  * daemon stops (the deprovisioning that follows, components/service-resources.ts), so the store
- * never counts a stopped member in its quorum. The delete asks any member of the store as last
- * applied, tolerates a member already removed (a retried removal converges) and the last member
- * (a store torn down by destroy), and fails when the store cannot be asked. https://etcd.io/docs/v3.4/op-guide/runtime-configuration/#remove-a-member
+ * never counts a stopped member in its quorum. The delete asks the other members of the store as
+ * last applied (never the leaving one: it stops serving on its own removal, and etcdctl spreads
+ * requests over its endpoints), tolerates a member already removed (a retried removal converges)
+ * and the last member (a store torn down by destroy), and fails when the store cannot be asked. https://etcd.io/docs/v3.4/op-guide/runtime-configuration/#remove-a-member
  */
 export function etcdMemberActions(qs: QuorumStorePlan): ClusterAction[] {
   const actions: ClusterAction[] = [];
@@ -94,7 +95,15 @@ export function etcdMemberActions(qs: QuorumStorePlan): ClusterAction[] {
     const anchor = qs.members.find((x) => x.host !== m.host);
     if (!anchor) continue; // a single member has nothing to join or leave
     const local = etcdctl(url("127.0.0.1", qs.clientPort));
-    const any = etcdctl(qs.endpoints.join(","));
+    // the other members only: a member that serves its own removal stops before it answers
+    const others = etcdctl(
+      qs.members
+        .filter((x) => x.host !== m.host)
+        .map((x) => url(x.address, qs.clientPort))
+        .join(","),
+    );
+    const all = etcdctl(qs.members.map((x) => url(x.address, qs.clientPort)).join(","));
+    const isListed = memberAwk(m.name, "$3 == n {f = 1} END {exit !f}");
     actions.push({
       id: `etcd-member-${m.host}`,
       host: anchor.host,
@@ -104,12 +113,18 @@ export function etcdMemberActions(qs: QuorumStorePlan): ClusterAction[] {
         `i=0; while [ "$i" -lt 90 ]; do ${local} member list 2>/dev/null | ` +
         `${memberAwk(m.name, '$2 == "started" && $3 == n {f = 1} END {exit !f}')} && exit 0; i=$((i+1)); sleep 2; done; ` +
         `echo ${shellWord(`etcd member ${m.name} is not started in the store after 180 s`)} >&2; exit 1`,
+      // Up to 5 tries: an answer lost while the removal applied (a leaving member that served the
+      // request, a member removed just before) is judged by the list asked again.
       delete:
-        `list=$(${any} member list) || exit 1; ` +
-        `id=$(printf '%s\\n' "$list" | ${memberAwk(m.name, "$3 == n {print $1}")}); ` +
+        `i=0; while :; do ` +
+        // the others first; all of them (itself too) when none of the others answers (destroy)
+        `list=$(${others} member list 2>/dev/null) || list=$(${all} member list) || exit 1; ` +
         // the last member of a store torn down (destroy) has no store to leave: etcd refuses it
         `[ "$(printf '%s\\n' "$list" | grep -c .)" -gt 1 ] || exit 0; ` +
-        `[ -z "$id" ] || ${any} member remove "$id"`,
+        `printf '%s\\n' "$list" | ${isListed} || exit 0; ` +
+        `[ "$i" -lt 5 ] || { echo ${shellWord(`etcd member ${m.name} is still in the store after 5 removals`)} >&2; exit 1; }; ` +
+        `id=$(printf '%s\\n' "$list" | ${memberAwk(m.name, "$3 == n {print $1}")}); ` +
+        `${others} member remove "$id" && exit 0; i=$((i+1)); sleep 2; done`,
       dependsOn: [],
       triggers: [],
       secret: false,
