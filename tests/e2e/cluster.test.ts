@@ -12,19 +12,15 @@
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { execFileSync } from "node:child_process";
-import { after, before, describe, it } from "node:test";
-import { labDownSync } from "../../lab/down";
-import { hostExec, hostExecOk, labUp, type LabInfo } from "../../lab/exec";
+import { before, describe, it } from "node:test";
+import { hostExec, hostExecOk, type LabInfo } from "../../lab/exec";
 import {
   applyProgram,
   cloneTo,
   describeFailure,
   destroyStack,
-  LAB_WAIT_MS,
   labInventory,
   makeHome,
   renameStack,
@@ -35,6 +31,7 @@ import {
   type Operator,
   type RunSummary,
 } from "./harness";
+import { labSuite, type LabSuite } from "./harness/lab-suite";
 import { amqpOk, holders, patroniCluster, psql, run, sleep, waitFor } from "./harness/probes";
 import { cibApplyCommand } from "../../src/services/pacemaker/render";
 
@@ -55,18 +52,15 @@ const SECRETS = {
   pgReplicationPassword: `repl-${randomBytes(6).toString("hex")}`,
 };
 
-const figures: Record<string, string> = {};
-function figure(t: { diagnostic(m: string): void }, name: string, value: number | string, unit = "") {
-  const v = `${typeof value === "number" ? Math.round(value) : value}${unit}`;
-  figures[name] = v;
-  t.diagnostic(`${name}: ${v}`);
-  process.stderr.write(`e2e-figure ${name} ${v}\n`);
-}
+/** The suite's figure printer (tests/e2e/harness/lab-suite.ts), set when the suite is declared. */
+let figure: LabSuite["figure"];
 
 const ops = (r: RunSummary, re: RegExp) => r.operations.filter((o) => re.test(o.name) && o.op !== "same");
 const span = (list: Operation[]) => Math.max(...list.map((o) => o.endMs)) - Math.min(...list.map((o) => o.startMs));
 
 describe("e2e: the lab stack on 3 real hosts", { skip: SKIP, timeout: 1_800_000 }, () => {
+  const suite = labSuite({ hosts: 3, tmpPrefix: "haforge-e2e-", totalFigure: "suite-total", figuresLabel: "e2e figures" });
+  figure = suite.figure.bind(suite);
   let lab: LabInfo;
   let tmp: string;
   let invA: string; // lab.yaml with the lab's real host keys
@@ -77,18 +71,6 @@ describe("e2e: the lab stack on 3 real hosts", { skip: SKIP, timeout: 1_800_000 
   let first: ApplyResult | undefined;
   /** Operator A: this checkout, a HOME holding the lab's client key. Operator B: set up by its test. */
   let operatorA: Operator;
-  const suiteStart = Date.now();
-  const teardown = () => {
-    try {
-      labDownSync({});
-    } catch (e) {
-      process.stderr.write(`lab teardown failed: ${(e as Error).message}\n`);
-    }
-  };
-  const onSignal = (sig: NodeJS.Signals) => {
-    teardown();
-    process.exit(sig === "SIGINT" ? 130 : 143);
-  };
   const apply = (inventory: string, extra: Partial<Parameters<typeof applyProgram>[0]> = {}) =>
     applyProgram({ ...operatorA, inventory, stateFile, stack, secrets: SECRETS, timeoutMs: 420_000, ...extra });
   /** Every managed file of the state, as its host has it: content hash, mtime and ctime (ns), mode, owner. */
@@ -129,14 +111,9 @@ describe("e2e: the lab stack on 3 real hosts", { skip: SKIP, timeout: 1_800_000 
     Object.fromEntries(HOSTS.map((h) => [h, after[h]!.slice(before[h]!.length)]));
 
   before(async () => {
-    process.on("exit", teardown);
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
-    teardown(); // a lab left over by a killed run
-    lab = await labUp({ hosts: 3, waitMs: LAB_WAIT_MS });
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), "haforge-e2e-"));
-    stateFile = path.join(tmp, "state", "lab.json");
-    fs.mkdirSync(path.dirname(stateFile));
+    lab = suite.lab;
+    tmp = suite.tmp;
+    stateFile = suite.stateFile;
     const homeA = path.join(tmp, "home-a");
     makeHome(homeA, "", lab.privateKeyPath);
     operatorA = { cwd: ROOT, env: { ...process.env, HOME: homeA, SSH_AUTH_SOCK: "" } };
@@ -149,18 +126,6 @@ describe("e2e: the lab stack on 3 real hosts", { skip: SKIP, timeout: 1_800_000 
     invBad = labInventory(source, hosts, path.join(tmp, "lab-bad.yaml"), (inv) => {
       inv["keepalived"]["instances"][0]["hosts"] = ["lab1", "lab2", "lab9"];
     });
-    // RabbitMQ must form its cluster from OUR cookie, not one inherited from the real machine.
-    for (const h of HOSTS) await hostExecOk(h, "rm -f /var/lib/rabbitmq/.erlang.cookie");
-  });
-
-  after(() => {
-    teardown();
-    process.off("exit", teardown);
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
-    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
-    process.stderr.write(`e2e-figure suite-total ${Math.round((Date.now() - suiteStart) / 1000)}s\n`);
-    process.stderr.write(`e2e figures: ${JSON.stringify(figures)}\n`);
   });
 
   it("first apply provisions every service on the 3 hosts", { timeout: 480_000 }, async (t) => {
@@ -629,20 +594,32 @@ describe("e2e: the lab stack on 3 real hosts", { skip: SKIP, timeout: 1_800_000 
         2000,
       );
       const state = stateResources(stateFile);
-      const members = [...state.values()].filter((r) => r.kind === "command" && textField(r.inputs, "delete").trim() !== "");
+      // membership actions: a delete, not a host's deprovisioning (its daemons stop after the members left)
+      const members = [...state.values()].filter(
+        (r) => r.kind === "command" && textField(r.inputs, "delete").trim() !== "" && !/-deprovision-lab\d$/.test(r.name),
+      );
       assert.ok(members.length >= 4, `membership actions in state: ${members.map((m) => m.name).join(", ")}`);
       const memberOf = (name: string) => /-(lab\d)$/.exec(name)![1]!;
       const isRabbit = (name: string) => /rabbitmq/.test(name);
+      const isPacemaker = (name: string) => /pacemaker/.test(name);
+      const isEtcd = (name: string) => /etcd-member/.test(name);
       // Each membership kind needs its probe below: a new kind fails here until it has one.
-      for (const m of members) assert.ok(isRabbit(m.name) || /pacemaker/.test(m.name), `no quorum probe for ${m.name}`);
+      for (const m of members) assert.ok(isRabbit(m.name) || isPacemaker(m.name) || isEtcd(m.name), `no quorum probe for ${m.name}`);
       const joins = first!.operations
         .filter((o) => members.some((m) => m.name === o.name))
         .sort((a, b) => a.startMs - b.startMs)
         .map((o) => o.name);
       assert.equal(joins.length, members.length);
 
-      // Sample while destroy runs: corosync's quorum and each broker's AMQP answer, per host.
-      const samples: { atMs: number; endMs: number; quorate: Record<string, boolean>; amqp: Record<string, boolean> }[] = [];
+      // Sample while destroy runs: corosync's quorum, each broker's AMQP answer and a quorum read
+      // through each etcd member, per host.
+      const samples: {
+        atMs: number;
+        endMs: number;
+        quorate: Record<string, boolean>;
+        amqp: Record<string, boolean>;
+        etcd: Record<string, boolean>;
+      }[] = [];
       let sampling = true;
       const t0 = Date.now();
       const sampler = (async () => {
@@ -652,11 +629,19 @@ describe("e2e: the lab stack on 3 real hosts", { skip: SKIP, timeout: 1_800_000 
             HOSTS.map((h) => hostExec(h, "corosync-quorumtool -s", { timeoutMs: 10_000 }).then((x) => x.code === 0)),
           );
           const a = await Promise.all(lab.hosts.map((h) => amqpOk(url(h.address), 3_000)));
+          const e = await Promise.all(
+            HOSTS.map((h) =>
+              hostExec(h, "ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 --command-timeout=5s endpoint health", {
+                timeoutMs: 10_000,
+              }).then((x) => x.code === 0),
+            ),
+          );
           samples.push({
             atMs,
             endMs: Date.now() - t0,
             quorate: Object.fromEntries(HOSTS.map((h, k) => [h, q[k]!])),
             amqp: Object.fromEntries(HOSTS.map((h, k) => [h, a[k]!])),
+            etcd: Object.fromEntries(HOSTS.map((h, k) => [h, e[k]!])),
           });
           await sleep(500);
         }
@@ -694,7 +679,8 @@ describe("e2e: the lab stack on 3 real hosts", { skip: SKIP, timeout: 1_800_000 
         ` (ms from the destroy's start; ${samples.length} samples)`,
       );
       // While the deletes run, every member not yet being removed stays up: corosync quorate on
-      // each Pacemaker member whose delete had not started, AMQP answered by each such broker.
+      // each Pacemaker member whose delete had not started, AMQP answered by each such broker, a
+      // quorum read through each such etcd member.
       const startOf = (name: string) => deletes.find((o) => o.name === name)!.startMs;
       const during = samples.filter((sm) => sm.atMs >= deletes[0]!.startMs && sm.atMs <= deletes[deletes.length - 1]!.endMs);
       assert.ok(during.length >= 2, `too few samples during the deletes: ${during.length} of ${samples.length}`);
@@ -704,14 +690,19 @@ describe("e2e: the lab stack on 3 real hosts", { skip: SKIP, timeout: 1_800_000 
           // required up only when the whole sample ran before its delete began
           if (sm.endMs >= startOf(m.name)) continue;
           if (isRabbit(m.name)) assert.ok(sm.amqp[host], `${host}'s broker down at ${sm.atMs} ms, before its removal`);
-          else assert.ok(sm.quorate[host], `${host} not quorate at ${sm.atMs} ms, before its removal`);
+          else if (isPacemaker(m.name)) assert.ok(sm.quorate[host], `${host} not quorate at ${sm.atMs} ms, before its removal`);
+          else assert.ok(sm.etcd[host], `${host}'s etcd member unhealthy at ${sm.atMs} ms, before its removal`);
         }
       }
       // and the samples did judge members of both clusters before their removal
-      for (const rabbit of [true, false])
+      for (const [label, is] of [
+        ["RabbitMQ", isRabbit],
+        ["Pacemaker", isPacemaker],
+        ["etcd", isEtcd],
+      ] as const)
         assert.ok(
-          during.some((sm) => deletes.some((m) => isRabbit(m.name) === rabbit && sm.endMs < startOf(m.name))),
-          `no sample judged a ${rabbit ? "RabbitMQ" : "Pacemaker"} member before its removal`,
+          during.some((sm) => deletes.some((m) => is(m.name) && sm.endMs < startOf(m.name))),
+          `no sample judged a ${label} member before its removal`,
         );
     },
   );
