@@ -69,6 +69,8 @@ export async function adoptMaterials(
   specs: MaterialsInputs["specs"],
   existing: Record<string, string>,
   adopt: MaterialsInputs["adopt"],
+  /** Only say what `up` will do (Check, in a preview): the notes' wording. */
+  preview = false,
 ): Promise<{ adopted: Record<string, string>; unshared: string[] }> {
   const { adoptedValue, chooseAdopted, MATERIAL_LINE_PREFIX } = require("../core/materials") as typeof import("../core/materials");
   const { machineKey } = require("../transport") as typeof import("../transport");
@@ -117,11 +119,16 @@ export async function adoptMaterials(
     if (choice.value !== undefined) {
       adopted[s.key] = choice.value;
       const from = found.filter((f) => f.value === choice.value).map((f) => `${f.host}:${f.path}`);
-      console.error(`note: haforge: ${s.key}: adopted the key found on ${from.join(", ")} (the state had none; nothing regenerated)`);
+      console.error(
+        preview
+          ? `note: haforge: ${s.key}: the state has none: up adopts the key found on ${from.join(", ")} (nothing regenerated)`
+          : `note: haforge: ${s.key}: adopted the key found on ${from.join(", ")} (the state had none; nothing regenerated)`,
+      );
     } else if (choice.unshared) {
       unshared.push(s.key);
       console.error(
-        `note: haforge: ${s.key}: every host holds a key of its own (${found.map((f) => f.host).join(", ")}), never a shared one: a new key is generated and replaces them`,
+        `note: haforge: ${s.key}: every host holds a key of its own (${found.map((f) => f.host).join(", ")}), never a shared one: ` +
+          `${preview ? "up generates a new key that replaces" : "a new key is generated and replaces"} them`,
       );
     } else if (found.length) {
       console.error(
@@ -131,7 +138,7 @@ export async function adoptMaterials(
       console.error(
         `warning: haforge: ${s.key}: ${held.join(", ")} holds a ` +
           `${s.kind.type === "syncthing-cert" ? "certificate and key that do not belong together (or do not parse)" : "key pair that does not parse or whose halves do not match"}: ` +
-          `not adopted; a new one is generated, and its key files are refused unless haforge:takeOver names them`,
+          `not adopted; ${preview ? "up generates a new one" : "a new one is generated"}, and its key files are refused unless haforge:takeOver names them`,
       );
     }
   }
@@ -165,7 +172,36 @@ export async function diffMaterials(olds: MaterialsOutputs, news: MaterialsInput
 /** Loads this module inside the provider process (plain node: see self-loader.ts). */
 const loadImpl = selfLoader<typeof import("./materials")>(__filename);
 
+/**
+ * Check: for the keys new to the resource (all of them with no state), say in the preview what
+ * `up` will adopt from the hosts, read the same way (best effort: an unreachable host is skipped).
+ * With HAFORGE_DIFF=state (a preview that cannot reach the hosts) nothing is read: a note says so.
+ */
+export async function checkMaterials(olds: Partial<MaterialsInputs>, news: MaterialsInputs): Promise<void> {
+  const had = new Set((olds.specs ?? []).map((s) => s.key));
+  // In a preview a source's connection may be unknown yet (a deploy-time address): skipped.
+  const known = (src: unknown): src is MaterialsAdoptSource =>
+    !!src && typeof src === "object" && typeof (src as { connection?: { host?: unknown } }).connection?.host === "string";
+  const adopt: Record<string, MaterialsAdoptSource[]> = {};
+  if (news.adopt && typeof news.adopt === "object")
+    for (const [key, list] of Object.entries(news.adopt)) if (Array.isArray(list)) adopt[key] = list.filter(known);
+  const added = news.specs.filter((s) => !had.has(s.key) && adopt[s.key]?.length);
+  if (added.length === 0) return;
+  if (process.env["HAFORGE_DIFF"] === "state") {
+    console.error(
+      `note: haforge: HAFORGE_DIFF=state: ${added.length} key(s) the state lacks (${added.map((s) => s.key).join(", ")}) ` +
+        "are looked for on the hosts at up (adopted when found); hosts not contacted in this preview",
+    );
+    return;
+  }
+  await adoptMaterials(added, {}, adopt, true);
+}
+
 export const materialsProvider: dynamic.ResourceProvider<MaterialsInputs, MaterialsOutputs> = {
+  async check(olds: MaterialsInputs, news: MaterialsInputs) {
+    await loadImpl().checkMaterials(olds ?? {}, news);
+    return { inputs: news };
+  },
   async create(inputs: MaterialsInputs) {
     const { values, unshared } = await loadImpl().materialsFor(inputs, {});
     return { id: "materials", outs: { specs: inputs.specs, values, unshared } };
