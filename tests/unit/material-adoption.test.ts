@@ -20,6 +20,7 @@ import {
   type MaterialKind,
 } from "../../src/core/materials";
 import { generateMaterial } from "../../src/core/generate-material";
+import { consulPlan } from "../fixtures/quorum-store-plan";
 import { certMaterialKey, deviceIdOf } from "../../src/services/syncthing/render";
 import { analyzeInventoryFile } from "../../src/pipeline/analyze";
 import { renderByService, requiredMaterials } from "../../src/pipeline/render";
@@ -210,8 +211,8 @@ describe("read-back sources: certificate pairs, embedded tokens, key pairs kept 
 
   it("every example's read-back files are files the render writes to that host, and reading back the render returns the material (round trip)", () => {
     let checked = 0;
-    for (const inv of ["lab.yaml", "cloudify.yaml", "tower-cluster.ini"]) {
-      const plan = analyzeInventoryFile(join(ROOT, "inventories", inv)).plan!;
+    for (const inv of ["lab.yaml", "cloudify.yaml", "tower-cluster.ini", "consul (fixture)"]) {
+      const plan = inv.startsWith("consul") ? consulPlan(false) : analyzeInventoryFile(join(ROOT, "inventories", inv)).plan!;
       const specs = requiredMaterials(plan);
       const values = Object.fromEntries(
         specs.map((s) => [s.key, s.kind.type === "rsa-keypair" ? generateMaterial({ ...s.kind, bits: 1024 }) : generateMaterial(s.kind)]),
@@ -241,9 +242,11 @@ describe("read-back sources: certificate pairs, embedded tokens, key pairs kept 
           assert.equal(v, values[s.key], `${inv}: ${s.key} read back from its render`);
           checked++;
         }
+      for (const s of specs.filter((m) => m.key.startsWith("consul/gossip-key/")))
+        assert.equal(s.readBack?.length, plan.quorumStore?.members.length, "the gossip key is read back from every member");
       if (plan.syncthing)
         for (const h of plan.syncthing.hosts) assert.ok(specs.find((s) => s.key === certMaterialKey(h))?.readBack?.length);
     }
-    assert.ok(checked >= 5, `${checked} read-back sources checked`);
+    assert.ok(checked >= 8, `${checked} read-back sources checked`);
   });
 });

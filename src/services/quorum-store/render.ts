@@ -137,7 +137,16 @@ function materials(plan: ClusterPlan): MaterialSpec[] {
   const qs = plan.quorumStore;
   if (!qs || qs.kind !== "consul" || qs.encryptKey) return [];
   // No key in the inventory: generate one (32 random bytes, base64 = what `consul keygen` prints).
-  return [{ key: consulGossipKeyMaterial(qs), kind: { type: "random-bytes", bytes: 32 }, description: "consul gossip encryption key" }];
+  return [
+    {
+      key: consulGossipKeyMaterial(qs),
+      kind: { type: "random-bytes", bytes: 32 },
+      description: "consul gossip encryption key",
+      // With no state the key the members' consul.hcl hold is adopted (`encrypt = "…"`): a new
+      // one would split the gossip ring.
+      readBack: qs.members.map((m) => ({ host: m.host, path: CONSUL_CONFIG, between: ['encrypt = "', '"'] as const, base64: false })),
+    },
+  ];
 }
 
 function render(ctx: RenderContext): RenderResult {
