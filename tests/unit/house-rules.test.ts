@@ -31,7 +31,6 @@ const STILL_LONG: readonly (readonly [string, string, number])[] = [
   ["src/services/rabbitmq/kubernetes.ts", "renderKubernetes", 156],
   ["src/services/tower/kubernetes.ts", "renderKubernetes", 148],
   ["src/services/postgres/plan.ts", "plan", 144],
-  ["src/services/rabbitmq/render.ts", "render", 138],
   ["src/services/syncthing/plan.ts", "plan", 115],
   ["src/services/syncthing/render.ts", "render", 111],
   ["src/services/pacemaker/managed-config.ts", "renderManaged", 109],

@@ -132,6 +132,105 @@ function memberActions(rmq: RabbitMqPlan): ClusterAction[] {
   return actions;
 }
 
+/** A node's configuration: rabbitmq.conf, the cluster-formation seed list, rabbitmq-env.conf, enabled_plugins. */
+function nodeConfigFiles(
+  ctx: RenderContext,
+  rmq: RabbitMqPlan,
+  node: RabbitMqNode,
+  nodeList: ReturnType<typeof classicConfigNodes>,
+  plugins: readonly string[],
+): FileSpec[] {
+  const { plan } = ctx;
+  const host = node.host;
+  const restart = [SERVICE_NAME];
+  return [
+    {
+      host,
+      path: RABBITMQ_CONF,
+      content: ctx.template("rabbitmq", "rabbitmq.conf.hbs", rabbitmqConfModel(plan, rmq, node)),
+      mode: "0640",
+      owner: "root",
+      group: "rabbitmq",
+      secret: false,
+      validate: RABBITMQ_CONF_VALIDATE,
+      // The check runs load_definitions' file_accessible validator on the definitions file.
+      after: [DEFINITIONS_PATH],
+      notify: restart,
+    },
+    {
+      host,
+      path: CLUSTER_FORMATION_CONF,
+      content: ctx.template("rabbitmq", "cluster-formation.conf.hbs", { clusterName: plan.name, nodeList }),
+      mode: "0640",
+      owner: "root",
+      group: "rabbitmq",
+      secret: false,
+      validate: RABBITMQ_CONF_VALIDATE,
+      // Grow or shrink: the running nodes keep running; a new node boots with the list.
+      notify: [],
+      neededAtStart: restart,
+    },
+    {
+      host,
+      path: RABBITMQ_ENV_CONF,
+      content: ctx.template("rabbitmq", "rabbitmq-env.conf.hbs", {
+        nodeName: sh(node.nodeName),
+        useLongName: rmq.useLongName ? "true" : "false",
+      }),
+      mode: "0644",
+      owner: "root",
+      group: "root",
+      secret: false,
+      validate: "sh -n {file}",
+      notify: restart,
+    },
+    {
+      host,
+      path: ENABLED_PLUGINS,
+      content: ctx.template("rabbitmq", "enabled_plugins.hbs", { plugins }),
+      // rabbitmq-plugins (run as rabbitmq) rewrites this file.
+      mode: "0644",
+      owner: "rabbitmq",
+      group: "rabbitmq",
+      secret: false,
+      notify: restart,
+    },
+  ];
+}
+
+/** A node's secret files: the definitions (with the password hash) and the Erlang cookie. */
+function nodeSecretFiles(host: string, definitions: string, cookie: string): FileSpec[] {
+  const restart = [SERVICE_NAME];
+  return [
+    {
+      host,
+      path: DEFINITIONS_PATH,
+      content: definitions,
+      mode: "0640",
+      owner: "root",
+      group: "rabbitmq",
+      // Holds the password hash: as sensitive as the password for an offline guessing attack.
+      secret: true,
+      // No validate: JSON.stringify output; a bad definition is rejected by the import action.
+      // No restart: the rabbitmq-definitions action re-imports it live when it changes.
+      notify: [],
+    },
+    {
+      host,
+      path: ERLANG_COOKIE,
+      // Erlang refuses a cookie readable by others; no trailing newline, as RabbitMQ writes it.
+      content: cookie,
+      mode: "0400",
+      owner: "rabbitmq",
+      group: "rabbitmq",
+      secret: true,
+      // A new cookie cannot be rolled: restarted nodes no longer reach the others until all
+      // have it. The restart is still right (the old cookie is gone from disk).
+      notify: restart,
+    },
+  ];
+}
+
 function render(ctx: RenderContext): RenderResult {
   const { plan } = ctx;
   const rmq = plan.rabbitmq;
@@ -144,90 +243,11 @@ function render(ctx: RenderContext): RenderResult {
   const definitions = definitionsJson(definitionsModel(plan.name, rmq, password));
   const plugins = rmq.enableManagement ? ["rabbitmq_management"] : [];
   const rollGroup = rollGroupFor(plan);
-  const restart = [SERVICE_NAME];
   const nodeList = classicConfigNodes(ctx, rmq);
 
   for (const node of rmq.nodes) {
     const host = node.host;
-    files.push(
-      {
-        host,
-        path: RABBITMQ_CONF,
-        content: ctx.template("rabbitmq", "rabbitmq.conf.hbs", rabbitmqConfModel(plan, rmq, node)),
-        mode: "0640",
-        owner: "root",
-        group: "rabbitmq",
-        secret: false,
-        validate: RABBITMQ_CONF_VALIDATE,
-        // The check runs load_definitions' file_accessible validator on the definitions file.
-        after: [DEFINITIONS_PATH],
-        notify: restart,
-      },
-      {
-        host,
-        path: CLUSTER_FORMATION_CONF,
-        content: ctx.template("rabbitmq", "cluster-formation.conf.hbs", { clusterName: plan.name, nodeList }),
-        mode: "0640",
-        owner: "root",
-        group: "rabbitmq",
-        secret: false,
-        validate: RABBITMQ_CONF_VALIDATE,
-        // Grow or shrink: the running nodes keep running; a new node boots with the list.
-        notify: [],
-        neededAtStart: restart,
-      },
-      {
-        host,
-        path: RABBITMQ_ENV_CONF,
-        content: ctx.template("rabbitmq", "rabbitmq-env.conf.hbs", {
-          nodeName: sh(node.nodeName),
-          useLongName: rmq.useLongName ? "true" : "false",
-        }),
-        mode: "0644",
-        owner: "root",
-        group: "root",
-        secret: false,
-        validate: "sh -n {file}",
-        notify: restart,
-      },
-      {
-        host,
-        path: ENABLED_PLUGINS,
-        content: ctx.template("rabbitmq", "enabled_plugins.hbs", { plugins }),
-        // rabbitmq-plugins (run as rabbitmq) rewrites this file.
-        mode: "0644",
-        owner: "rabbitmq",
-        group: "rabbitmq",
-        secret: false,
-        notify: restart,
-      },
-      {
-        host,
-        path: DEFINITIONS_PATH,
-        content: definitions,
-        mode: "0640",
-        owner: "root",
-        group: "rabbitmq",
-        // Holds the password hash: as sensitive as the password for an offline guessing attack.
-        secret: true,
-        // No validate: JSON.stringify output; a bad definition is rejected by the import action.
-        // No restart: the rabbitmq-definitions action re-imports it live when it changes.
-        notify: [],
-      },
-      {
-        host,
-        path: ERLANG_COOKIE,
-        // Erlang refuses a cookie readable by others; no trailing newline, as RabbitMQ writes it.
-        content: cookie,
-        mode: "0400",
-        owner: "rabbitmq",
-        group: "rabbitmq",
-        secret: true,
-        // A new cookie cannot be rolled: restarted nodes no longer reach the others until all
-        // have it. The restart is still right (the old cookie is gone from disk).
-        notify: restart,
-      },
-    );
+    files.push(...nodeConfigFiles(ctx, rmq, node, nodeList, plugins), ...nodeSecretFiles(host, definitions, cookie));
     // systemd: Debian's rabbitmq-server.service as packaged (Type=notify, User=rabbitmq,
     // LimitNOFILE=65536, `rabbitmqctl stop`, 600 s start timeout): nothing to add.
     const d = packagedDaemon({
