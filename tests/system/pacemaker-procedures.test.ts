@@ -17,24 +17,19 @@
  * Run one netns-using file at a time (docs/lab.md): node --import tsx --test tests/system/pacemaker-procedures.test.ts
  */
 import assert from "node:assert/strict";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileBytes, type FileSpec, type ServiceSpec } from "../../src/core/desired-state";
-import { Inventory, type InventoryInput } from "../../src/inventory/schema";
-import { planCluster } from "../../src/pipeline/plan";
-import { renderDesiredState, requiredMaterials } from "../../src/pipeline/render";
+import type { InventoryInput } from "../../src/inventory/schema";
 import { COROSYNC_APPLY_SCRIPT } from "../../src/services/pacemaker/render";
-import { NetnsHosts } from "./netns-hosts";
+import { PacemakerNsCluster, renderWithKeys, requireCommands } from "./pacemaker-cluster";
 
 const NODES = ["n1", "n2", "n3"];
-const addr = (n: string) => `10.231.9.${11 + NODES.indexOf(n)}`;
-const net = new NetnsHosts(
-  `hfpp${process.pid % 100000}`,
-  NODES.map((n) => ({ name: n, address: addr(n) })),
-);
-const work = mkdtempSync("/var/tmp/haforge-pcmk-procedures-");
+/** Where a rendered path lives for node `n` (the node's init bind-mounts these directories). */
+const MOUNTS: Record<string, string> = { "/etc/corosync": "corosync", "/etc/supervisor/conf.d": "conf.d", "/usr/local/lib/haforge": "lib" };
+const cluster = new PacemakerNsCluster("hfpp", NODES, "10.231.9", MOUNTS);
+const addr = (n: string) => cluster.addr(n);
 const verdicts: string[] = [];
 
 function inventory(over: { token?: number; waitForAll?: boolean } = {}): InventoryInput {
@@ -66,26 +61,13 @@ function inventory(over: { token?: number; waitForAll?: boolean } = {}): Invento
 }
 
 /** Deterministic stand-ins for generated key material (fixed bytes of the right size). */
-function renderFor(over: Parameters<typeof inventory>[0] = {}) {
-  const r = planCluster(Inventory.parse(inventory(over)));
-  assert.ok(r.plan, JSON.stringify(r.findings.filter((f) => f.severity === "error")));
-  const materials = Object.fromEntries(
-    requiredMaterials(r.plan).map((m) => [
-      m.key,
-      Buffer.alloc(m.kind.type === "random-bytes" ? m.kind.bytes : 16, 0x5a).toString("base64"),
-    ]),
-  );
-  return renderDesiredState(r.plan, {}, materials);
-}
+const renderFor = (over: Parameters<typeof inventory>[0] = {}) => renderWithKeys(inventory(over));
 type State = ReturnType<typeof renderFor>;
 
-const hostDir = (n: string) => join(work, n);
-/** Where a rendered path lives for node `n` (the node's init bind-mounts these directories). */
-const MOUNTS: Record<string, string> = { "/etc/corosync": "corosync", "/etc/supervisor/conf.d": "conf.d", "/usr/local/lib/haforge": "lib" };
 function place(n: string, f: FileSpec): void {
   const dir = Object.keys(MOUNTS).find((d) => f.path.startsWith(`${d}/`));
   if (!dir) return;
-  const p = join(hostDir(n), MOUNTS[dir]!, f.path.slice(dir.length + 1));
+  const p = join(cluster.hostDir(n), MOUNTS[dir]!, f.path.slice(dir.length + 1));
   mkdirSync(dirname(p), { recursive: true });
   writeFileSync(p, fileBytes(f), { mode: Number.parseInt(f.mode, 8) });
 }
@@ -93,30 +75,9 @@ const filesOf = (s: State, n: string) => s.hosts.find((h) => h.host === n)!.file
 const serviceOf = (s: State, n: string, name: string): ServiceSpec =>
   s.hosts.find((h) => h.host === n)!.services.find((x) => x.name === name)!;
 
-const inits = new Map<string, { child: ChildProcess; inner: number }>();
 /** A command inside node n: its netns, mount, uts, ipc and pid namespaces. */
-function inside(n: string, cmd: string, timeoutMs = 60_000) {
-  const r = spawnSync("nsenter", ["-t", String(inits.get(n)!.inner), "-m", "-u", "-i", "-n", "-p", "--", "sh", "-c", cmd], {
-    encoding: "utf8",
-    timeout: timeoutMs,
-  });
-  return { rc: r.status ?? -1, out: `${r.stdout ?? ""}${r.stderr ?? ""}` };
-}
-function insideAsync(n: string, cmd: string): Promise<{ rc: number; out: string }> {
-  return new Promise((resolve) => {
-    const c = spawn("nsenter", ["-t", String(inits.get(n)!.inner), "-m", "-u", "-i", "-n", "-p", "--", "sh", "-c", cmd], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    c.stdout.on("data", (d) => (out += String(d)));
-    c.stderr.on("data", (d) => (out += String(d)));
-    const t = setTimeout(() => c.kill("SIGKILL"), 600_000);
-    c.on("close", (code) => {
-      clearTimeout(t);
-      resolve({ rc: code ?? -1, out });
-    });
-  });
-}
+const inside = (n: string, cmd: string, timeoutMs = 60_000) => cluster.inside(n, cmd, { timeoutMs });
+const insideAsync = cluster.insideAsync.bind(cluster);
 
 /** The restart of a roll as the Pulumi layer runs it: the restart, then the bounded health gate. */
 const restartWithGate = (s: ServiceSpec) =>
@@ -166,15 +127,10 @@ function sampleAll(): void {
     });
   }
 }
-/** Pacemaker's fencing history ("0 events found" = none), as seen from node n. */
-const fenceHistory = (n: string) =>
-  inside(n, "stonith_admin --history '*' 2>&1")
-    .out.trim()
-    .replace(/^0 events found$/, "");
+const fenceHistory = cluster.fenceHistory.bind(cluster);
 
 before(async () => {
-  assert.equal(process.getuid?.(), 0, "needs root (network namespaces, mounts)");
-  for (const b of [
+  requireCommands([
     "corosync",
     "pacemakerd",
     "supervisord",
@@ -185,98 +141,12 @@ before(async () => {
     "cibadmin",
     "nsenter",
     "unshare",
-  ])
-    assert.equal(spawnSync("sh", ["-c", `command -v ${b}`]).status, 0, `${b} missing`);
-  net.up();
-  for (const n of NODES) {
-    const d = hostDir(n);
-    for (const sub of Object.values(MOUNTS)) mkdirSync(join(d, sub), { recursive: true });
-    writeFileSync(
-      join(d, "supervisord.conf"),
-      [
-        "[unix_http_server]",
-        "file=/run/supervisor.sock",
-        "[supervisord]",
-        "nodaemon=true",
-        `logfile=${join(d, "supervisord.log")}`,
-        "pidfile=/run/supervisord.pid",
-        `childlogdir=${d}`,
-        "[rpcinterface:supervisor]",
-        "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
-        "[supervisorctl]",
-        "serverurl=unix:///run/supervisor.sock",
-        "[include]",
-        "files = /etc/supervisor/conf.d/*.conf",
-        "",
-      ].join("\n"),
-    );
-    // The node's init: its own /run, /dev/shm, Pacemaker/Corosync state on tmpfs, the rendered
-    // directories bind-mounted at their real paths, supervisord as the init system.
-    const init = [
-      "set -eu",
-      `hostname ${n}`,
-      "mount -t tmpfs tmpfs /dev/shm",
-      "mount -t tmpfs tmpfs /run",
-      "for x in /var/lib/pacemaker /var/lib/corosync /var/log/pacemaker /var/log/cluster /var/lib/haforge /var/log/supervisor; do mkdir -p $x && mount -t tmpfs tmpfs $x; done",
-      "mkdir -p /var/lib/pacemaker/cib /var/lib/pacemaker/pengine /var/lib/pacemaker/blackbox /var/lib/pacemaker/cores",
-      "chown -R hacluster:haclient /var/lib/pacemaker /var/log/pacemaker && chmod 750 /var/lib/pacemaker/* && chmod 770 /var/log/pacemaker",
-      ...Object.entries(MOUNTS).map(([real, sub]) => `mkdir -p ${real} && mount --bind ${join(d, sub)} ${real}`),
-      `mount --bind ${join(d, "supervisord.conf")} /etc/supervisor/supervisord.conf`,
-      "systemd-tmpfiles --create --prefix=/run >/dev/null 2>&1 || true",
-      "cd /",
-      "exec supervisord -n -c /etc/supervisor/supervisord.conf",
-    ].join("\n");
-    writeFileSync(join(d, "init.sh"), init);
-    const child = spawn(
-      "ip",
-      [
-        "netns",
-        "exec",
-        net.ns(n),
-        "unshare",
-        "--mount",
-        "--uts",
-        "--ipc",
-        "--pid",
-        "--fork",
-        "--kill-child",
-        "--mount-proc",
-        "--propagation",
-        "private",
-        "sh",
-        join(d, "init.sh"),
-      ],
-      {
-        stdio: ["ignore", "ignore", "ignore"],
-        cwd: "/",
-      },
-    );
-    let inner = 0;
-    for (let i = 0; i < 40 && inner === 0; i++) {
-      await new Promise((res) => setTimeout(res, 250));
-      const children = join("/proc", String(child.pid), "task", String(child.pid), "children");
-      if (existsSync(children)) inner = Number(readFileSync(children, "utf8").trim().split(/\s+/)[0] || 0);
-    }
-    assert.ok(inner > 0, `${n}: init did not start`);
-    inits.set(n, { child, inner });
-  }
-  for (const n of NODES) {
-    for (let i = 0; i < 40 && inside(n, "supervisorctl status >/dev/null 2>&1; [ $? -ne 4 ] && [ -S /run/supervisor.sock ]").rc !== 0; i++)
-      await new Promise((r) => setTimeout(r, 250));
-  }
+  ]);
+  await cluster.up();
 });
 
 after(async () => {
-  for (const { child } of inits.values()) {
-    try {
-      process.kill(child.pid!, "SIGKILL");
-    } catch {
-      /* gone */
-    }
-  }
-  await new Promise((r) => setTimeout(r, 1000));
-  await net.down();
-  rmSync(work, { recursive: true, force: true });
+  await cluster.down();
   console.log(`# pacemaker procedure verdicts\n${verdicts.map((v) => `#   ${v}`).join("\n")}`);
 });
 
@@ -290,12 +160,7 @@ describe("corosync config changes on a running 3-node Pacemaker cluster (real da
     const pcmk = await roll(start, "pacemaker");
     for (const r of pcmk) assert.equal(r.rc, 0, `${r.node}: ${r.out}`);
     // Fencing on, with a device that records every request and touches nothing.
-    const dev = `<primitive id="fence-null" class="stonith" type="null"><instance_attributes id="fence-null-ia"><nvpair id="fence-null-hl" name="hostlist" value="${NODES.join(" ")}"/></instance_attributes></primitive>`;
-    const c = inside(
-      "n1",
-      `cibadmin --create -o resources --xml-text '${dev}' && crm_attribute --type crm_config --name stonith-enabled --update true`,
-    );
-    assert.equal(c.rc, 0, c.out);
+    cluster.fencingOn("n1");
     let ok = false;
     for (let i = 0; i < 60 && !ok; i++) {
       ok = inside("n1", "crm_mon -1 | grep -q 'fence-null.*Started'").rc === 0 && /^CLUSTER OK/m.test(inside("n1", "crm_mon -1 -s").out);

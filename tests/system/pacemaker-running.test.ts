@@ -26,28 +26,37 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { restartWithGate } from "../../components/service-resources";
-import { fileBytes, type ClusterAction, type DesiredState, type FileSpec } from "../../src/core/desired-state";
-import { WRITE_EXIT, writeFileScript } from "../../src/core/file-ops";
-import { Inventory, type InventoryInput } from "../../src/inventory/schema";
-import { planCluster } from "../../src/pipeline/plan";
-import { renderDesiredState, requiredMaterials } from "../../src/pipeline/render";
+import type { DesiredState } from "../../src/core/desired-state";
+import { WRITE_EXIT } from "../../src/core/file-ops";
+import type { InventoryInput } from "../../src/inventory/schema";
 import { COROSYNC_AUTHKEY } from "../../src/services/pacemaker/corosync-conf";
-import { NetnsHosts } from "./netns-hosts";
+import { filesOf, PacemakerNsCluster, renderWithKeys, requireCommands, servicesOf, sleep, type Applied } from "./pacemaker-cluster";
 
 const NODES = ["n1", "n2", "n3"];
-const addr = (n: string) => `10.231.10.${11 + NODES.indexOf(n)}`;
+/** Directories the node's init bind-mounts from its own folder (the rest of / is the machine's). */
+const cluster = new PacemakerNsCluster("hfpr", NODES, "10.231.10", {
+  "/etc/corosync": "corosync",
+  "/etc/supervisor/conf.d": "conf.d",
+  "/usr/local/lib/haforge": "lib",
+  "/etc/haproxy": "haproxy",
+  "/etc/sysctl.d": "sysctl.d",
+  "/var/lib/haforge/pacemaker": "cibs",
+});
+const addr = (n: string) => cluster.addr(n);
 const VIP = "10.231.10.5";
-const net = new NetnsHosts(
-  `hfpr${process.pid % 100000}`,
-  NODES.map((n) => ({ name: n, address: addr(n) })),
-);
-const work = mkdtempSync("/var/tmp/haforge-pcmk-running-");
 const verdicts: string[] = [];
+const { ran } = cluster;
+const inside = cluster.inside.bind(cluster);
+const liveSha = cluster.liveSha.bind(cluster);
+const writeFile = cluster.writeFile.bind(cluster);
+const applyNode = cluster.applyNode.bind(cluster);
+const fenceHistory = cluster.fenceHistory.bind(cluster);
+const votes = cluster.votes.bind(cluster);
+const clusterOk = cluster.clusterOk.bind(cluster);
+const until = cluster.until.bind(cluster);
 
 interface Over {
   /** haproxy in the CIB (lightweight managed) or not. */
@@ -89,124 +98,7 @@ function inventory(o: Over): InventoryInput {
 }
 
 /** The desired state, generated keys as fixed bytes (`keyByte`) of the right size. */
-function renderFor(o: Over = {}): DesiredState {
-  const r = planCluster(Inventory.parse(inventory(o)));
-  assert.ok(r.plan, JSON.stringify(r.findings.filter((f) => f.severity === "error")));
-  const materials = Object.fromEntries(
-    requiredMaterials(r.plan).map((m) => [
-      m.key,
-      Buffer.alloc(m.kind.type === "random-bytes" ? m.kind.bytes : 16, o.keyByte ?? 0x5a).toString("base64"),
-    ]),
-  );
-  return renderDesiredState(r.plan, {}, materials);
-}
-
-const hostDir = (n: string) => join(work, n);
-/** Directories the node's init bind-mounts from its own folder (the rest of / is the machine's). */
-const MOUNTS: Record<string, string> = {
-  "/etc/corosync": "corosync",
-  "/etc/supervisor/conf.d": "conf.d",
-  "/usr/local/lib/haforge": "lib",
-  "/etc/haproxy": "haproxy",
-  "/etc/sysctl.d": "sysctl.d",
-  "/var/lib/haforge/pacemaker": "cibs",
-};
-
-const inits = new Map<string, { child: ChildProcess; inner: number }>();
-const nsenter = (n: string) => ["-t", String(inits.get(n)!.inner), "-m", "-u", "-i", "-n", "-p", "--"];
-/** A command inside node n: its netns, mount, uts, ipc and pid namespaces. */
-function inside(n: string, cmd: string, o: { timeoutMs?: number; input?: Buffer } = {}) {
-  const r = spawnSync("nsenter", [...nsenter(n), "sh", "-c", cmd], {
-    encoding: "utf8",
-    timeout: o.timeoutMs ?? 60_000,
-    ...(o.input ? { input: o.input } : {}),
-  });
-  return { rc: r.status ?? -1, out: `${r.stdout ?? ""}${r.stderr ?? ""}` };
-}
-function insideAsync(n: string, cmd: string): Promise<{ rc: number; out: string }> {
-  return new Promise((resolve) => {
-    const c = spawn("nsenter", [...nsenter(n), "sh", "-c", cmd], { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    c.stdout.on("data", (d) => (out += String(d)));
-    c.stderr.on("data", (d) => (out += String(d)));
-    const t = setTimeout(() => c.kill("SIGKILL"), 600_000);
-    c.on("close", (code) => {
-      clearTimeout(t);
-      resolve({ rc: code ?? -1, out });
-    });
-  });
-}
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Every command the "apply" below ran, in order: what haforge did to the nodes. */
-const ran: { node: string; kind: "restart" | "action"; id: string; cmd: string }[] = [];
-
-const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
-function liveSha(n: string, path: string): string {
-  const r = inside(n, `[ -f '${path}' ] && sha256sum '${path}' | cut -d' ' -f1 || echo absent`);
-  return r.out.trim();
-}
-
-/** RemoteFile's write of one file on node n (its script, its validate); undefined when unchanged. */
-function writeFile(n: string, f: FileSpec): { rc: number; out: string } | undefined {
-  const body = fileBytes(f);
-  const live = liveSha(n, f.path);
-  if (live === sha(body)) return undefined;
-  const script = writeFileScript({
-    path: f.path,
-    mode: f.mode,
-    owner: f.owner,
-    group: f.group,
-    sha256: sha(body),
-    size: body.length,
-    expectLive: live,
-    ...(f.validate ? { validate: f.validate } : {}),
-    keepPrevious: false,
-  });
-  return inside(n, script, { input: body, timeoutMs: 120_000 });
-}
-
-interface Applied {
-  readonly node: string;
-  readonly written: string[];
-  readonly refused: { path: string; rc: number; out: string }[];
-  readonly failed: { id: string; rc: number; out: string }[];
-}
-
-const filesOf = (s: DesiredState, n: string) => s.hosts.find((h) => h.host === n)!.files;
-const servicesOf = (s: DesiredState, n: string) => s.hosts.find((h) => h.host === n)!.services;
-
-/**
- * One node's part of an apply, in the providers' order: its files, its bootstrap actions
- * triggered by a written file (all of them on `first`), the restarts of the services a written
- * file notifies (`only`: those services), then the other actions on the node the written files
- * trigger. A refused file writes nothing, and what depends on it does not run.
- */
-async function applyNode(s: DesiredState, n: string, o: { first?: boolean; only?: readonly string[] } = {}): Promise<Applied> {
-  const written: string[] = [];
-  const refused: Applied["refused"] = [];
-  const failed: Applied["failed"] = [];
-  for (const f of filesOf(s, n)) {
-    const r = writeFile(n, f);
-    if (!r) continue;
-    if (r.rc === 0) written.push(f.path);
-    else refused.push({ path: f.path, rc: r.rc, out: r.out });
-  }
-  const fires = (a: ClusterAction) => a.host === n && (o.first || a.triggers.some((t) => written.includes(t)));
-  const run = async (kind: "restart" | "action", id: string, cmd: string) => {
-    ran.push({ node: n, kind, id, cmd });
-    const r = await insideAsync(n, cmd);
-    if (r.rc !== 0) failed.push({ id, rc: r.rc, out: r.out });
-  };
-  if (refused.length) return { node: n, written, refused, failed };
-  for (const a of s.actions.filter((x) => x.phase === "bootstrap" && fires(x))) await run("action", a.id, a.create);
-  const notified = new Set(filesOf(s, n).flatMap((f) => (written.includes(f.path) ? f.notify : [])));
-  for (const sv of servicesOf(s, n))
-    if ((o.only ?? [...notified]).includes(sv.name) && (o.first || notified.has(sv.name)))
-      await run("restart", sv.name, restartWithGate(sv, 240));
-  if (!o.first) for (const a of s.actions.filter((x) => x.phase !== "bootstrap" && fires(x))) await run("action", a.id, a.create);
-  return { node: n, written, refused, failed };
-}
+const renderFor = (o: Over = {}): DesiredState => renderWithKeys(inventory(o), o.keyByte ?? 0x5a);
 
 interface Sample {
   readonly at: number;
@@ -240,20 +132,6 @@ async function sampled<T>(f: () => Promise<T>): Promise<{ value: T; samples: Sam
     clearInterval(timer);
   }
 }
-const fenceHistory = (n: string) =>
-  inside(n, "stonith_admin --history '*' 2>&1")
-    .out.trim()
-    .replace(/^0 events found$/, "");
-const votes = (n: string) => Number(/^Total votes:\s+(\d+)/m.exec(inside(n, "corosync-quorumtool -s 2>&1").out)?.[1] ?? 0);
-const clusterOk = (n: string) => /^CLUSTER OK/m.test(inside(n, "crm_mon -1 -s 2>&1").out);
-async function until(what: string, f: () => boolean, seconds: number): Promise<void> {
-  for (let i = 0; i < seconds; i++) {
-    if (f()) return;
-    await sleep(1000);
-  }
-  assert.fail(`${what}: not within ${seconds} s\n${inside("n1", "crm_mon -1 2>&1; corosync-quorumtool -s 2>&1").out}`);
-}
-
 /** The master haproxy Pacemaker started on node n: pid, start time (jiffies), worker pids. */
 function haproxyProc(n: string): { pid: string; start: string; workers: string } {
   const r = inside(
@@ -282,94 +160,13 @@ function haproxyRunners(s: DesiredState): string[] {
 }
 
 before(async () => {
-  assert.equal(process.getuid?.(), 0, "needs root (network namespaces, mounts)");
-  for (const b of ["corosync", "pacemakerd", "supervisord", "haproxy", "crm_mon", "stonith_admin", "cibadmin", "nsenter", "unshare"])
-    assert.equal(spawnSync("sh", ["-c", `command -v ${b}`]).status, 0, `${b} missing`);
+  requireCommands(["corosync", "pacemakerd", "supervisord", "haproxy", "crm_mon", "stonith_admin", "cibadmin", "nsenter", "unshare"]);
   assert.ok(existsSync("/usr/lib/ocf/resource.d/heartbeat/anything"), "resource-agents' anything agent");
-  net.up();
-  for (const n of NODES) {
-    const d = hostDir(n);
-    for (const sub of Object.values(MOUNTS)) mkdirSync(join(d, sub), { recursive: true });
-    writeFileSync(
-      join(d, "supervisord.conf"),
-      [
-        "[unix_http_server]",
-        "file=/run/supervisor.sock",
-        "[supervisord]",
-        "nodaemon=true",
-        `logfile=${join(d, "supervisord.log")}`,
-        "pidfile=/run/supervisord.pid",
-        `childlogdir=${d}`,
-        "[rpcinterface:supervisor]",
-        "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
-        "[supervisorctl]",
-        "serverurl=unix:///run/supervisor.sock",
-        "[include]",
-        "files = /etc/supervisor/conf.d/*.conf",
-        "",
-      ].join("\n"),
-    );
-    const init = [
-      "set -eu",
-      `hostname ${n}`,
-      "mount -t tmpfs tmpfs /dev/shm",
-      "mount -t tmpfs tmpfs /run",
-      "for x in /var/lib/pacemaker /var/lib/corosync /var/log/pacemaker /var/log/cluster /var/lib/haforge /var/log/supervisor /var/lib/heartbeat; do mkdir -p $x && mount -t tmpfs tmpfs $x; done",
-      "mkdir -p /var/lib/pacemaker/cib /var/lib/pacemaker/pengine /var/lib/pacemaker/blackbox /var/lib/pacemaker/cores",
-      "chown -R hacluster:haclient /var/lib/pacemaker /var/log/pacemaker && chmod 750 /var/lib/pacemaker/* && chmod 770 /var/log/pacemaker",
-      ...Object.entries(MOUNTS).map(([real, sub]) => `mkdir -p ${real} && mount --bind ${join(d, sub)} ${real}`),
-      `mount --bind ${join(d, "supervisord.conf")} /etc/supervisor/supervisord.conf`,
-      "systemd-tmpfiles --create --prefix=/run >/dev/null 2>&1 || true",
-      "cd /",
-      "exec supervisord -n -c /etc/supervisor/supervisord.conf",
-    ].join("\n");
-    writeFileSync(join(d, "init.sh"), init);
-    const child = spawn(
-      "ip",
-      [
-        "netns",
-        "exec",
-        net.ns(n),
-        "unshare",
-        "--mount",
-        "--uts",
-        "--ipc",
-        "--pid",
-        "--fork",
-        "--kill-child",
-        "--mount-proc",
-        "--propagation",
-        "private",
-        "sh",
-        join(d, "init.sh"),
-      ],
-      { stdio: ["ignore", "ignore", "ignore"], cwd: "/" },
-    );
-    let inner = 0;
-    for (let i = 0; i < 40 && inner === 0; i++) {
-      await sleep(250);
-      const children = join("/proc", String(child.pid), "task", String(child.pid), "children");
-      if (existsSync(children)) inner = Number(readFileSync(children, "utf8").trim().split(/\s+/)[0] || 0);
-    }
-    assert.ok(inner > 0, `${n}: init did not start`);
-    inits.set(n, { child, inner });
-  }
-  for (const n of NODES)
-    for (let i = 0; i < 40 && inside(n, "supervisorctl status >/dev/null 2>&1; [ $? -ne 4 ] && [ -S /run/supervisor.sock ]").rc !== 0; i++)
-      await sleep(250);
+  await cluster.up();
 });
 
 after(async () => {
-  for (const { child } of inits.values()) {
-    try {
-      process.kill(child.pid!, "SIGKILL");
-    } catch {
-      /* gone */
-    }
-  }
-  await sleep(1000);
-  await net.down();
-  rmSync(work, { recursive: true, force: true });
+  await cluster.down();
   console.log(`# pacemaker running-cluster verdicts\n${verdicts.map((v) => `#   ${v}`).join("\n")}`);
 });
 
@@ -394,8 +191,7 @@ describe("haforge's apply on a running 3-node Pacemaker cluster that runs HAProx
       assert.match(r.out, /haproxy is not running here \(Pacemaker places it\): config in place/);
     }
     for (const a of start.actions.filter((x) => x.phase !== "bootstrap")) {
-      ran.push({ node: a.host, kind: "action", id: a.id, cmd: a.create });
-      const r = await insideAsync(a.host, a.create);
+      const r = await cluster.runAction(a);
       assert.equal(r.rc, 0, `${a.id}: ${r.out}`);
     }
     await until(
@@ -405,12 +201,7 @@ describe("haforge's apply on a running 3-node Pacemaker cluster that runs HAProx
         /vip\s+\(ocf:heartbeat:IPaddr2\):\s+Started/.test(inside("n1", "crm_mon -1 -r").out),
       120,
     );
-    const dev = `<primitive id="fence-null" class="stonith" type="null"><instance_attributes id="fence-null-ia"><nvpair id="fence-null-hl" name="hostlist" value="${NODES.join(" ")}"/></instance_attributes></primitive>`;
-    const c = inside(
-      "n1",
-      `cibadmin --create -o resources --xml-text '${dev}' && crm_attribute --type crm_config --name stonith-enabled --update true`,
-    );
-    assert.equal(c.rc, 0, c.out);
+    cluster.fencingOn("n1");
     await until(
       "CLUSTER OK with the null fence device started",
       () => clusterOk("n1") && /fence-null.*Started/.test(inside("n1", "crm_mon -1").out),
