@@ -178,6 +178,7 @@ export function createServiceResources(
             group: spec.group,
             secret: spec.secret,
             ...(spec.validate ? { validate: spec.validate } : {}),
+            ...(spec.validate && spec.validateAtPreview ? { validateAtPreview: true } : {}),
             ...(spec.encoding ? { encoding: spec.encoding } : {}),
             force: ctx.force,
             maskSalt: maskSaltOf(ctx),

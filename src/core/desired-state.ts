@@ -30,6 +30,14 @@ export interface FileSpec {
    * the temp file's path (the check runs on the temp copy, beside the target). Exit 0 = accept.
    */
   readonly validate?: string;
+  /**
+   * The validate's verdict is taken at preview too: when the live file differs, the provider's
+   * Check uploads the candidate beside it and runs `validate` there without replacing anything, so
+   * a change the host would refuse (a cluster key under a running cluster, a corosync transport or
+   * crypto change under a running corosync) fails `pulumi preview`, not only `pulumi up`. For
+   * validates whose verdict depends on what runs on the host. @default false
+   */
+  readonly validateAtPreview?: boolean;
   /** Service names (ServiceSpec.name on the same host) to reload/restart when this file changes. */
   readonly notify: readonly string[];
   /**

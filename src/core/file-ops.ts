@@ -368,6 +368,11 @@ export interface WriteFileScriptArgs {
   readonly validateTimeoutSec?: number;
   /** Keep the replaced file as `<path>.haforge-prev` (hard link, so it costs no copy). */
   readonly keepPrevious: boolean;
+  /**
+   * Stop after the validator: the candidate is uploaded and judged beside the target as a write
+   * would be, then removed; nothing is replaced (a preview's verdict, `validateFileOnHost`).
+   */
+  readonly checkOnly?: boolean;
 }
 
 export const PREV_SUFFIX = ".haforge-prev";
@@ -416,6 +421,10 @@ export function writeFileScript(a: WriteFileScriptArgs): string {
     lines.push(
       `( cd "$dir" && timeout -k 5 ${secs} sh -c ${shQuote(cmd)} haforge-validate "$tmp" ) >&2 || { rc=$?; echo "validator exited $rc" >&2; exit ${WRITE_EXIT.validate}; }`,
     );
+  }
+  if (a.checkOnly) {
+    lines.push(`echo HAFORGE-VALIDATED`, `exit 0`);
+    return lines.join("\n");
   }
   lines.push(`sync -- "$tmp" 2>/dev/null || true`, `had_prev=0`, `if [ -e "$target" ]; then had_prev=1; fi`);
   if (a.keepPrevious) {

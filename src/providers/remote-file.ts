@@ -22,6 +22,7 @@ import {
   parsePublicKeyLine,
   readFileFact,
   removeFileIfUnchanged,
+  validateFileOnHost,
   type ApplyFileOptions,
   type FileToApply,
   type HostConnection,
@@ -44,6 +45,8 @@ export interface RemoteFileInputs {
   readonly group: string;
   readonly secret?: boolean;
   readonly validate?: string;
+  /** Run `validate` on the host at Check when the live file differs (FileSpec.validateAtPreview). */
+  readonly validateAtPreview?: boolean;
   readonly activate?: string;
   readonly force?: boolean;
   readonly backup?: boolean;
@@ -320,6 +323,10 @@ export async function checkRemoteFile(
     const refusal = await takeOverCheck(news);
     if (refusal) fail("content", refusal);
   }
+  if (!failures.length && news.validateAtPreview && news.validate && !hasUnknown(news)) {
+    const refusal = await previewValidate(news);
+    if (refusal) fail("content", refusal);
+  }
   return failures.length > 0 ? { inputs: news, failures } : { inputs: news };
 }
 
@@ -346,6 +353,28 @@ async function takeOverCheck(news: RemoteFileInputs): Promise<string | undefined
   const takeOver = plan.changes.find((c) => c.kind === "write" && c.reason.startsWith("take over"));
   if (takeOver) console.error(`note: ${news.connection.host}: ${takeOver.reason}\n${takeOver.diff ?? ""}`);
   return undefined;
+}
+
+/**
+ * FileSpec.validateAtPreview: when the live file exists and differs from the desired one, the
+ * host's verdict on the candidate (validateFileOnHost: uploaded beside it, validated, removed);
+ * the reason when it refuses. Best effort like takeOverCheck: an unreachable host is left to the
+ * write, which runs the same validate.
+ */
+async function previewValidate(news: RemoteFileInputs): Promise<string | undefined> {
+  if (stateDiffMode()) return undefined;
+  const desired = sha256Hex(fileBytes(news));
+  let live: FileFact | null | false | undefined = cachedFileFact(news.connection, news.path);
+  try {
+    if (live === undefined) live = await readFileFact(getDefaultPool(), news.connection, news.path, 0);
+    if (!live || live.sha256 === desired) return undefined;
+    const r = await validateFileOnHost(news.connection, specOf(news), news.maskSalt ? { maskSalt: news.maskSalt } : {});
+    return r.ok
+      ? undefined
+      : `${news.connection.host}: ${news.path}: the host refuses this change (its validate, run at preview on the candidate; nothing was written):\n${r.output}`;
+  } catch {
+    return undefined;
+  }
 }
 
 export async function diffRemoteFile(olds: RemoteFileOutputs, news: RemoteFileInputs): Promise<RemoteFileDiffResult> {

@@ -229,6 +229,42 @@ async function writeContent(
   }
 }
 
+/**
+ * The host's verdict on a candidate file without writing it: uploaded beside the target as a
+ * write would (same directory, owner and mode), the FileSpec's validate run on it, removed.
+ * `ok` false with the validator's output (secrets masked) when it refuses. A file without a
+ * validate is accepted.
+ */
+export async function validateFileOnHost(
+  conn: HostConnection,
+  spec: FileToApply,
+  opts: { readonly pool?: SshPool; readonly maskSalt?: string; readonly validateTimeoutSec?: number } = {},
+): Promise<{ readonly ok: boolean; readonly output: string }> {
+  if (spec.validate === undefined || spec.validate.trim() === "") return { ok: true, output: "" };
+  const pool = opts.pool ?? getDefaultPool();
+  const body = fileBytes(spec);
+  const validateTimeoutSec = opts.validateTimeoutSec ?? 60;
+  const script = writeFileScript({
+    path: spec.path,
+    mode: spec.mode,
+    owner: spec.owner,
+    group: spec.group,
+    sha256: sha256Hex(body),
+    size: body.length,
+    expectLive: "absent",
+    validate: spec.validate,
+    validateTimeoutSec,
+    keepPrevious: false,
+    checkOnly: true,
+  });
+  const step = `validate ${spec.path} (preview)`;
+  const r = await pool.exec(conn, script, { step, stdin: body, timeoutMs: Math.max(120_000, (validateTimeoutSec + 60) * 1000) });
+  const err = spec.secret ? redactSecret(tail(r.stderr), spec.content, opts.maskSalt) : tail(r.stderr);
+  if (r.code === 0 && /HAFORGE-VALIDATED/.test(r.stdout)) return { ok: true, output: err };
+  if (r.code === WRITE_EXIT.validate) return { ok: false, output: err };
+  throw new RemoteFileError(conn.host, step, r.timedOut ? "timed out" : `failed (exit ${r.code ?? r.signal}): ${err}`, "WRITE");
+}
+
 type Undo = { kind: "content"; hadPrev: boolean } | { kind: "metadata"; live: FileFact };
 
 async function activateOrRestore(

@@ -411,3 +411,62 @@ describe("RemoteFile state (content once, hash in outputs, connection, guard)", 
     assert.equal(existsSync(j.path), false, "a path nobody declares is removed");
   });
 });
+
+describe("validateAtPreview: a change the host refuses fails Check (the preview), not only the write", () => {
+  // A validate whose verdict depends on what runs on the host (like a cluster key's): refused
+  // while the "daemon" runs (a marker file) when the candidate differs from the file in place.
+  const guarded = (path: string, marker: string) =>
+    `[ ! -e '${marker}' ] || cmp -s {file} '${path}' || { echo "refusing to replace ${path}: the daemon uses it" >&2; exit 1; }`;
+
+  it("refused on the host: Check fails on content with the validator's words; nothing written, no temp left; without the flag Check passes (the plain preview before)", async () => {
+    const marker = join(a.dir, `daemon-${++seq}.pid`);
+    const i = inputs({ content: "key-1\n" });
+    const first = { ...i, validate: guarded(i.path, marker), validateAtPreview: true };
+    await create(first);
+    writeFileSync(marker, "1\n");
+    const st0 = statSync(i.path);
+    const next = { ...first, content: "key-2\n" };
+    const r = await provider.check(first, next);
+    const f = (r.failures ?? []).find((x) => x.property === "content");
+    assert.ok(f, JSON.stringify(r.failures));
+    assert.match(f.reason, new RegExp(`^hostA: ${i.path}: the host refuses this change`));
+    assert.match(f.reason, /refusing to replace .*: the daemon uses it/);
+    assert.match(f.reason, /nothing was written/);
+    assert.equal(readFileSync(i.path, "utf8"), "key-1\n");
+    assert.equal(statSync(i.path).ino, st0.ino);
+    assert.deepEqual(garbage(i.path), [], "the candidate was removed");
+    // Control: the same change without the flag is a plain change at Check (the refusal comes at the write).
+    assert.equal((await provider.check(first, { ...next, validateAtPreview: false })).failures, undefined);
+  });
+
+  it("accepted where the host accepts it (the daemon stopped, the same content, no file yet)", async () => {
+    const marker = join(a.dir, `daemon-${++seq}.pid`);
+    const i = inputs({ content: "key-1\n" });
+    const first = { ...i, validate: guarded(i.path, marker), validateAtPreview: true };
+    await create(first);
+    assert.equal((await provider.check(first, { ...first, content: "key-2\n" })).failures, undefined, "daemon stopped");
+    writeFileSync(marker, "1\n");
+    assert.equal((await provider.check(first, first)).failures, undefined, "unchanged");
+    const fresh = inputs({ content: "key-2\n" });
+    assert.equal(
+      (await provider.check({} as RemoteFileInputs, { ...fresh, validate: guarded(fresh.path, marker), validateAtPreview: true })).failures,
+      undefined,
+      "no file yet",
+    );
+  });
+
+  it("a secret file's refusal masks the secret the validator prints", async () => {
+    const marker = join(a.dir, `daemon-${++seq}.pid`);
+    const secretValue = "Zq8vR2mK4pT7wX1nB5cD";
+    const i = inputs({ content: "old-secret-Aa1\n", secret: true, maskSalt: "salt" });
+    const first = { ...i, validate: guarded(i.path, marker), validateAtPreview: true };
+    await create(first);
+    writeFileSync(marker, "1\n");
+    const next = { ...first, content: `${secretValue}\n`, validate: `cat {file} >&2; ${guarded(i.path, marker)}` };
+    const r = await provider.check(first, next);
+    const f = (r.failures ?? []).find((x) => x.property === "content");
+    assert.ok(f, JSON.stringify(r.failures));
+    assert.doesNotMatch(f.reason, new RegExp(secretValue));
+    assert.match(f.reason, /the daemon uses it/);
+  });
+});
