@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { analyzeInventoryFile, analyzeInventoryText, UnreadableInventory } from "../pipeline/analyze";
 import { hasErrors, sortFindings, warning, type Finding } from "../core/findings";
 import { membershipChangeFindings, memberships } from "../plan/membership";
+import { corosyncWireChangeFindings } from "../services/pacemaker/wire-change";
 import { findingsJson, formatFindings, formatFindingsFor } from "./format";
 import { styleFor } from "./style";
 import { EXIT, UsageError, type CliIo } from "./io";
@@ -40,9 +41,10 @@ export function validateCommand(file: string, opts: ValidateOptions, io: CliIo, 
   if (prev && a.plan) {
     const before = analyzeInventoryText(prev.text, prev.label);
     const extra = before.plan
-      ? membershipChangeFindings(memberships(before.plan), memberships(a.plan), { allowUnsafe: opts.allowUnsafeMembership ?? false }).map(
-          (f) => ({ ...f, path: a.sourcePath(f.path) }),
-        )
+      ? [
+          ...membershipChangeFindings(memberships(before.plan), memberships(a.plan), { allowUnsafe: opts.allowUnsafeMembership ?? false }),
+          ...corosyncWireChangeFindings(before.plan, a.plan),
+        ].map((f) => ({ ...f, path: a.sourcePath(f.path) }))
       : [
           warning(
             "membership.previous-invalid",

@@ -32,7 +32,7 @@ import { restartWithGate } from "../../components/service-resources";
 import type { DesiredState } from "../../src/core/desired-state";
 import { WRITE_EXIT } from "../../src/core/file-ops";
 import type { InventoryInput } from "../../src/inventory/schema";
-import { COROSYNC_AUTHKEY } from "../../src/services/pacemaker/corosync-conf";
+import { COROSYNC_AUTHKEY, COROSYNC_CONF } from "../../src/services/pacemaker/corosync-conf";
 import { filesOf, PacemakerNsCluster, renderWithKeys, requireCommands, servicesOf, sleep, type Applied } from "./pacemaker-cluster";
 
 const NODES = ["n1", "n2", "n3"];
@@ -64,6 +64,8 @@ interface Over {
   readonly ports?: readonly number[];
   /** The byte every generated key is filled with. */
   readonly keyByte?: number;
+  /** corosync `crypto_cipher` (default aes256). */
+  readonly cipher?: "aes256" | "aes128";
 }
 
 function inventory(o: Over): InventoryInput {
@@ -83,6 +85,7 @@ function inventory(o: Over): InventoryInput {
           name: "pc",
           nodes: NODES.map((host) => ({ host })),
           token: 3000,
+          ...(o.cipher ? { crypto: { cipher: o.cipher, hash: "sha256" as const } } : {}),
           quorum: { twoNode: false, lastManStanding: false, autoTieBreaker: false },
           properties: { "stonith-enabled": false },
           lightweight: { vips: [{ name: "vip", address: `${VIP}/24` }], managed: o.owned === false ? [] : ["haproxy"] },
@@ -345,6 +348,76 @@ describe("haforge's apply on a running 3-node Pacemaker cluster that runs HAProx
     for (const n of NODES) assert.equal(liveSha(n, COROSYNC_AUTHKEY), want, `${n}: the new key`);
     await until("haproxy-clone back on every node", () => NODES.every((n) => haproxyProc(n).pid !== ""), 60);
     verdicts.push(`procedure: stop all, rm key, apply (keys actions only), start all: every node on the new key, 3 votes each, CLUSTER OK`);
+  });
+
+  it("3. a corosync crypto change (crypto_cipher aes256 -> aes128) on the running cluster: corosync.conf refused on every node (corosync runs), nothing restarted, 3 votes throughout, no fence", async () => {
+    const changed = renderFor({ ports: [8080, 8081], keyByte: 0x33, cipher: "aes128" });
+    const old = NODES.map((n) => liveSha(n, COROSYNC_CONF));
+    const from = ran.length;
+    const pids = NODES.map((n) => inside(n, "supervisorctl pid corosync; supervisorctl pid pacemaker").out.trim());
+    const { value, samples: mine } = await sampled(async () => {
+      const out: Applied[] = [];
+      for (const n of NODES) out.push(await applyNode(changed, n));
+      await sleep(7000); // two token timeouts: a node on other crypto would be lost by now
+      return out;
+    });
+    for (const r of value) {
+      assert.deepEqual(r.written, [], r.node);
+      assert.deepEqual(
+        r.refused.map((x) => [x.path, x.rc]),
+        [[COROSYNC_CONF, WRITE_EXIT.validate]],
+        r.node,
+      );
+      assert.match(r.refused[0]!.out, /refusing to change the corosync transport or crypto[\s\S]*pcs cluster stop --all/);
+      assert.match(r.refused[0]!.out, /in place: .*crypto_cipher:aes256[\s\S]*new: .*crypto_cipher:aes128/);
+    }
+    assert.deepEqual(
+      NODES.map((n) => liveSha(n, COROSYNC_CONF)),
+      old,
+      "corosync.conf unchanged everywhere",
+    );
+    assert.deepEqual(ran.slice(from), [], "nothing restarted, no action run");
+    assert.deepEqual(
+      NODES.map((n) => inside(n, "supervisorctl pid corosync; supervisorctl pid pacemaker").out.trim()),
+      pids,
+    );
+    assert.deepEqual(
+      mine.filter((s) => !s.quorate || s.unclean || s.votes !== 3),
+      [],
+      "every node quorate with 3 votes, none UNCLEAN",
+    );
+    assert.equal(fenceHistory("n1"), "", "no fence");
+    verdicts.push(
+      `crypto change: corosync.conf refused on n1..n3 (validate exit ${WRITE_EXIT.validate}), unchanged, no restart/action run, pids kept; ${mine.length} samples all quorate with 3 votes, none UNCLEAN; fencing history empty`,
+    );
+  });
+
+  it("3. the whole-cluster procedure: cluster stopped everywhere, apply (corosync.conf written, corosync-apply.sh holds: nothing started, the roll's gate passes), cluster started: every node runs aes128 in one 3-node membership", async () => {
+    const changed = renderFor({ ports: [8080, 8081], keyByte: 0x33, cipher: "aes128" });
+    for (const n of NODES) assert.equal(inside(n, "supervisorctl stop pacemaker", { timeoutMs: 300_000 }).rc, 0);
+    for (const n of NODES) assert.equal(inside(n, "supervisorctl stop corosync", { timeoutMs: 120_000 }).rc, 0);
+    const from = ran.length;
+    const out: Applied[] = [];
+    for (const n of NODES) out.push(await applyNode(changed, n));
+    for (const r of out) {
+      assert.deepEqual([r.written, r.refused, r.failed], [[COROSYNC_CONF], [], []], r.node);
+      assert.doesNotMatch(inside(r.node, "supervisorctl status corosync").out, /RUNNING/, `${r.node}: corosync left stopped`);
+    }
+    assert.deepEqual(
+      ran.slice(from).map((c) => `${c.node} ${c.kind} ${c.id}`),
+      NODES.map((n) => `${n} restart corosync`),
+      "corosync's declared restart (corosync-apply.sh) per node, behind its gate",
+    );
+    for (const n of NODES) assert.equal(inside(n, "supervisorctl start corosync", { timeoutMs: 120_000 }).rc, 0);
+    for (const n of NODES) assert.equal(inside(n, "supervisorctl start pacemaker", { timeoutMs: 120_000 }).rc, 0);
+    await until("3 votes on every node and CLUSTER OK", () => NODES.every((n) => votes(n) === 3) && clusterOk("n1"), 120);
+    for (const n of NODES) assert.match(inside(n, "corosync-cmapctl -g totem.crypto_cipher").out, /= aes128$/m, `${n}: runs aes128`);
+    const again = await applyNode(changed, "n2");
+    assert.deepEqual([again.written, again.refused, again.failed], [[], [], []], "then a no-op");
+    assert.equal(fenceHistory("n1"), "", "no fence");
+    verdicts.push(
+      `crypto procedure: stop all, apply (corosync.conf written, corosync-apply.sh held on each node), start all: runtime crypto_cipher=aes128 on n1..n3, 3 votes each, CLUSTER OK, no fence`,
+    );
   });
 
   it("1. control: the same inventory without haproxy in the CIB declares haproxy's own program and a start; run on a node, haforge starts a haproxy of its own (the CIB's render, run the same way, starts nothing)", async () => {

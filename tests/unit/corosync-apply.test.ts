@@ -9,6 +9,11 @@
  *   stopped while Pacemaker runs on the node (that is what gets a node fenced);
  * - the node is not taken out when the cluster would lose quorum without it;
  * - the same file twice: nothing at all; corosync not running: started, nothing else.
+ * - a transport or crypto change (nodes on other values cannot talk: rolled node by node, each
+ *   restarted node came up alone): refused while corosync runs, nothing stopped; with corosync
+ *   stopped (the whole cluster stopped for it), the file is recorded and corosync NOT started, and
+ *   the roll's gate lets the next node go (the held mark). Before: the node was taken out and
+ *   restarted onto the new values (the property below failed: calls were the node-out sequence).
  * The real daemons' verdict on the same script is tests/system/pacemaker-procedures.test.ts.
  */
 import assert from "node:assert/strict";
@@ -21,7 +26,7 @@ import fc from "fast-check";
 import type { InitSystem } from "../../src/core/desired-state";
 import { renderTemplate } from "../../src/render/templates";
 import type { CorosyncConfData } from "../../src/services/pacemaker/corosync-conf";
-import { COROSYNC_APPLIED, corosyncApplyScript } from "../../src/services/pacemaker/render";
+import { COROSYNC_APPLIED, COROSYNC_HELD, corosyncApplyScript, corosyncRollHealth } from "../../src/services/pacemaker/render";
 import type { RenderContext } from "../../src/services/types";
 
 const work = mkdtempSync(join(tmpdir(), "haforge-corosync-apply-"));
@@ -63,6 +68,10 @@ interface Outcome {
   readonly rc: number;
   readonly calls: string[];
   readonly out: string;
+  /** The held mark is there after the run. */
+  readonly held: boolean;
+  /** The roll's health gate's exit code after the run (stub units). */
+  readonly gate: number;
 }
 
 let seq = 0;
@@ -91,7 +100,9 @@ function apply(
     .split("/etc/corosync/corosync.conf")
     .join(confPath)
     .split(COROSYNC_APPLIED)
-    .join(appliedPath);
+    .join(appliedPath)
+    .split(COROSYNC_HELD)
+    .join(join(st, "held"));
   writeFileSync(join(dir, "apply.sh"), script);
   const r = spawnSync("/bin/sh", [join(dir, "apply.sh")], {
     encoding: "utf8",
@@ -100,7 +111,13 @@ function apply(
   });
   const calls = existsSync(join(st, "calls")) ? readFileSync(join(st, "calls"), "utf8").trim().split("\n").filter(Boolean) : [];
   if (r.status === 0) assert.equal(readFileSync(appliedPath, "utf8"), conf, "the applied record is the new file");
-  return { rc: r.status ?? -1, calls, out: `${r.stdout}${r.stderr}` };
+  const held = existsSync(join(st, "held"));
+  const gate = spawnSync("/bin/sh", ["-c", corosyncRollHealth(init).split(COROSYNC_HELD).join(join(st, "held"))], {
+    encoding: "utf8",
+    env: { PATH: `${bin}:/usr/bin:/bin`, STATE: st, TOTAL: String(votes.total), NEED: String(votes.need) },
+    timeout: 20_000,
+  });
+  return { rc: r.status ?? -1, calls, out: `${r.stdout}${r.stderr}`, held, gate: gate.status ?? -1 };
 }
 
 const base = (): CorosyncConfData => ({
@@ -113,7 +130,13 @@ const base = (): CorosyncConfData => ({
   quorum: { twoNode: 0, waitForAll: 0, lastManStanding: 0, autoTieBreaker: 0 },
 });
 
-type Mutation = { readonly reloadable: boolean; readonly name: string; readonly f: (d: CorosyncConfData) => CorosyncConfData };
+type Mutation = {
+  readonly reloadable: boolean;
+  /** Changes the transport or crypto (nodes on either side cannot talk). */
+  readonly wire?: boolean;
+  readonly name: string;
+  readonly f: (d: CorosyncConfData) => CorosyncConfData;
+};
 const MUTATIONS: readonly Mutation[] = [
   { reloadable: true, name: "token", f: (d) => ({ ...d, token: d.token + 1000 }) },
   {
@@ -123,8 +146,10 @@ const MUTATIONS: readonly Mutation[] = [
   },
   { reloadable: true, name: "remove node", f: (d) => ({ ...d, nodes: d.nodes.filter((n) => n.nodeid !== 3) }) },
   { reloadable: false, name: "cluster_name", f: (d) => ({ ...d, clusterName: `${d.clusterName}x` }) },
-  { reloadable: false, name: "transport", f: (d) => ({ ...d, transport: "udpu", crypto: undefined }) },
-  { reloadable: false, name: "crypto", f: (d) => ({ ...d, crypto: { ...d.crypto!, cipher: "aes128" } }) },
+  { reloadable: false, wire: true, name: "transport", f: (d) => ({ ...d, transport: "udpu", crypto: undefined }) },
+  { reloadable: false, wire: true, name: "crypto", f: (d) => ({ ...d, crypto: { ...d.crypto!, cipher: "aes128" } }) },
+  { reloadable: false, wire: true, name: "hash", f: (d) => ({ ...d, crypto: { ...d.crypto!, hash: "sha512" } }) },
+  { reloadable: false, wire: true, name: "crypto off", f: (d) => ({ ...d, crypto: undefined }) },
   {
     reloadable: false,
     name: "address",
@@ -142,14 +167,20 @@ const render = (d: CorosyncConfData): string => {
 const OUT = ["stop pacemaker", "stop corosync", "start corosync", "start pacemaker"];
 
 describe("corosync-apply.sh: reload or take the node out, never a restart under Pacemaker", () => {
-  it("random changes: reloadable ones → one `corosync-cfgtool -R`; any other → Pacemaker out first, back last", () => {
+  it("random changes: reloadable ones → one `corosync-cfgtool -R`; transport/crypto → refused, nothing stopped; any other → Pacemaker out first, back last", () => {
     fc.assert(
       fc.property(fc.subarray([...MUTATIONS], { minLength: 1 }), fc.constantFrom<InitSystem>("systemd", "supervisor"), (ms, init) => {
         const old = render(base());
         const next = render(ms.reduce((d, m) => m.f(d), base()));
         const r = apply(init, old, next, { corosync: true, pacemaker: true });
-        assert.equal(r.rc, 0, r.out);
         assert.ok(!r.calls.some((c) => c.startsWith("FENCE")), r.calls.join("; "));
+        if (ms.some((m) => m.wire)) {
+          assert.notEqual(r.rc, 0, `${ms.map((m) => m.name).join(",")}: ${r.out}`);
+          assert.deepEqual(r.calls, [], `${ms.map((m) => m.name).join(",")}: nothing stopped`);
+          assert.match(r.out, /refusing to change the corosync transport or crypto[\s\S]*pcs cluster stop --all[\s\S]*nothing stopped/);
+          return;
+        }
+        assert.equal(r.rc, 0, r.out);
         if (ms.every((m) => m.reloadable))
           assert.deepEqual(r.calls, ["corosync-cfgtool -R"], `${ms.map((m) => m.name).join(",")}: ${r.out}`);
         else assert.deepEqual(r.calls, OUT, `${ms.map((m) => m.name).join(",")}: ${r.out}`);
@@ -169,6 +200,37 @@ describe("corosync-apply.sh: reload or take the node out, never a restart under 
     assert.deepEqual(apply("supervisor", undefined, conf, { corosync: false, pacemaker: false }).calls, ["start corosync"]);
     const changed = render({ ...base(), clusterName: "other" });
     assert.deepEqual(apply("systemd", conf, changed, { corosync: true, pacemaker: false }).calls, ["stop corosync", "start corosync"]);
+  });
+
+  it("a transport/crypto change with corosync stopped (the cluster stopped for it): recorded, corosync not started, the gate passes; the next run starts nothing either", () => {
+    fc.assert(
+      fc.property(
+        fc.subarray(
+          MUTATIONS.filter((m) => m.wire),
+          { minLength: 1 },
+        ),
+        fc.constantFrom<InitSystem>("systemd", "supervisor"),
+        (ms, init) => {
+          const old = render(base());
+          const next = render(ms.reduce((d, m) => m.f(d), base()));
+          const r = apply(init, old, next, { corosync: false, pacemaker: false });
+          assert.equal(r.rc, 0, r.out);
+          assert.deepEqual(r.calls, [], "corosync not started");
+          assert.ok(r.held, "held mark");
+          assert.equal(r.gate, 0, "the roll's gate lets the next node go");
+          assert.match(r.out, /corosync NOT started here; start the cluster on every node/);
+        },
+      ),
+      { numRuns: 20 },
+    );
+    // Control: the gate without the mark (corosync stopped) fails; a plain first start clears the mark.
+    const conf = render(base());
+    const first = apply("supervisor", undefined, conf, { corosync: false, pacemaker: false });
+    assert.deepEqual([first.calls, first.held], [["start corosync"], false]);
+    const same = apply("supervisor", conf, conf, { corosync: false, pacemaker: false });
+    assert.deepEqual([same.calls, same.held], [["start corosync"], false]);
+    const stopped = apply("systemd", conf, render({ ...base(), token: 9000 }), { corosync: false, pacemaker: false });
+    assert.equal(stopped.held, false);
   });
 
   it("refuses to take the node out when the others alone would not be quorate (nothing stopped)", () => {

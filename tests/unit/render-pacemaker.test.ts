@@ -20,6 +20,7 @@ import {
   COROSYNC_HEALTH,
   corosyncRollHealth,
   corosyncValidateWithKey,
+  corosyncWireValidate,
   renderPart,
 } from "../../src/services/pacemaker/render";
 import { firstStartAware } from "../../src/render/daemon";
@@ -106,7 +107,10 @@ describe("pacemaker render: files per node", () => {
   it("validates each config with the daemon's own check on the host", () => {
     const r = render(threeNodePlan);
     // corosync -t with crypto needs a key: a throwaway one while the authkey is not in place yet
-    assert.equal(fileOf(r.files, "db1", "/etc/corosync/corosync.conf").validate, corosyncValidateWithKey("/etc/corosync/authkey"));
+    assert.equal(
+      fileOf(r.files, "db1", "/etc/corosync/corosync.conf").validate,
+      `( ${corosyncValidateWithKey("/etc/corosync/authkey")} ) && ${corosyncWireValidate()}`,
+    );
     assert.match(
       corosyncValidateWithKey("/etc/corosync/authkey"),
       /^if \[ -r \/etc\/corosync\/authkey \]; then corosync -t -c \{file\}; else /,
@@ -546,7 +550,7 @@ describe("pacemaker render: services, actions, materials", () => {
     assert.equal(coro.health, firstStartAware({ ...coro, health: corosyncRollHealth("supervisor") }).health);
     assert.match(
       coro.health ?? "",
-      new RegExp(`else ${COROSYNC_HEALTH.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} && \\{ ! supervisorctl status pacemaker`),
+      new RegExp(`\\|\\| \\{ ${COROSYNC_HEALTH.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} && \\{ ! supervisorctl status pacemaker`),
     );
     assert.match(
       coro.restart,

@@ -84,6 +84,9 @@ export function corosyncApplyScript(ctx: RenderContext, init: InitSystem): strin
     conf: COROSYNC_CONF,
     applied: COROSYNC_APPLIED,
     reloadableCase: COROSYNC_RELOADABLE_KEYS.join("|"),
+    wireLines: corosyncWireLines('"$1"'),
+    held: COROSYNC_HELD,
+    why: shellQuote(COROSYNC_WIRE_WHY),
     ...unitCommands(init),
   });
 }
@@ -95,7 +98,11 @@ export function corosyncApplyScript(ctx: RenderContext, init: InitSystem): strin
 export function corosyncRollHealth(init: InitSystem): string {
   const pcmkRunning =
     init === "systemd" ? "systemctl is-active --quiet pacemaker" : "supervisorctl status pacemaker 2>/dev/null | grep -q RUNNING";
-  return `${COROSYNC_HEALTH} && { ! ${pcmkRunning} || ${PACEMAKER_HEALTH}; }`;
+  const corosyncRunning =
+    init === "systemd" ? "systemctl is-active --quiet corosync" : "supervisorctl status corosync 2>/dev/null | grep -q RUNNING";
+  // Held (corosync-apply.sh wrote a transport/crypto change with corosync stopped): the cluster
+  // is started on every node at once by the operator, not by this roll.
+  return `{ [ -e ${COROSYNC_HELD} ] && ! ${corosyncRunning}; } || { ${COROSYNC_HEALTH} && { ! ${pcmkRunning} || ${PACEMAKER_HEALTH}; }; }`;
 }
 export const PACEMAKER_AUTHKEY = "/etc/pacemaker/authkey";
 
@@ -129,6 +136,56 @@ export function corosyncValidateWithKey(keyfile: string): string {
     `corosync -t -c "$d/corosync.conf"; rc=$?; rm -rf "$d"; exit $rc; fi`
   );
 }
+
+/**
+ * totem settings every node must share to talk to the others at all: the transport (and knet's
+ * own link transport, the port, the address family) and the wire crypto. corosync cannot change
+ * them at runtime (exec/totemconfig.c, "Cannot change ... at runtime"), and a node restarted onto
+ * other values cannot join the ones that run the old ones: rolled node by node, every restarted
+ * node comes up alone. Such a change is made with the whole cluster stopped (pcs cluster stop
+ * --all, change, start --all), so haforge refuses it under a running corosync (the corosync.conf
+ * validate and corosync-apply.sh) and, with corosync stopped, writes it without starting corosync.
+ */
+export const COROSYNC_WIRE_KEYS = [
+  "transport",
+  "crypto_cipher",
+  "crypto_hash",
+  "crypto_model",
+  "secauth",
+  "ip_version",
+  "knet_transport",
+  "mcastport",
+] as const;
+
+/** The wire settings of a corosync.conf as sorted `key:value` lines (a shell pipeline over FILE). */
+export const corosyncWireLines = (file: string): string =>
+  `grep -E '^[[:space:]]*(${COROSYNC_WIRE_KEYS.join("|")})[[:space:]]*:' ${file} | sed 's/#.*//; s/[[:space:]]//g' | LC_ALL=C sort`;
+
+/** Where the README explains how the corosync transport or crypto is changed. */
+export const WIRE_CHANGE_DOC = 'README.md, "Changing the corosync transport or crypto"';
+
+/** Why a transport/crypto change is refused, and the procedure (the validate, corosync-apply.sh, findings). */
+export const COROSYNC_WIRE_WHY =
+  `haforge: refusing to change the corosync transport or crypto settings (${COROSYNC_WIRE_KEYS.slice(0, 3).join(", ")}, ...) ` +
+  `while corosync runs: nodes with different settings cannot talk to each other, so restarting the nodes one at a ` +
+  `time would leave each restarted node alone. To change them: stop the cluster on every node (crm cluster stop ` +
+  `--all, or pcs cluster stop --all), run haforge again (it writes corosync.conf on every node and starts nothing), ` +
+  `then start the cluster on every node (crm cluster start --all / pcs cluster start --all). See ${WIRE_CHANGE_DOC}.`;
+
+/**
+ * corosync.conf's check on the host, besides `corosync -t`: where corosync runs, the new file
+ * keeps the transport and crypto settings of the one in place (COROSYNC_WIRE_KEYS).
+ */
+export function corosyncWireValidate(live: string = COROSYNC_CONF): string {
+  const l = sq(live);
+  return (
+    `{ [ ! -f ${l} ] || ! pidof corosync >/dev/null 2>&1 || { old=$(${corosyncWireLines(l)}); new=$(${corosyncWireLines("{file}")}); ` +
+    `[ "$old" = "$new" ] || { echo ${sq(COROSYNC_WIRE_WHY)} >&2; echo "in place: $(echo $old)" >&2; echo "new: $(echo $new)" >&2; exit 1; }; }; }`
+  );
+}
+
+/** corosync-apply.sh's mark: a transport/crypto change written with corosync stopped, corosync left stopped. */
+export const COROSYNC_HELD = "/run/haforge/corosync-held";
 
 /** rc 0 quorate, 2 not quorate (corosync-quorumtool(8)). */
 export const COROSYNC_HEALTH = "corosync-quorumtool -s >/dev/null";
@@ -294,7 +351,9 @@ function renderCluster(ctx: RenderContext, cluster: PacemakerClusterPlan): Rende
       owner: "root",
       group: "root",
       secret: false,
-      validate: crypto ? corosyncValidateWithKey(COROSYNC_AUTHKEY) : "corosync -t -c {file}",
+      validate: `( ${crypto ? corosyncValidateWithKey(COROSYNC_AUTHKEY) : "corosync -t -c {file}"} ) && ${corosyncWireValidate()}`,
+      // Its refusal of a transport/crypto change depends on what runs: shown at preview too.
+      validateAtPreview: true,
       notify: ["corosync"],
     });
     if (crypto) {
@@ -310,6 +369,7 @@ function renderCluster(ctx: RenderContext, cluster: PacemakerClusterPlan): Rende
         // Never replaces another key (corosyncKeyValidate), so writing it restarts nothing: a new
         // node's corosync reads it at its first start, which waits for it (the keys action below).
         validate: corosyncKeyValidate(),
+        validateAtPreview: true,
         notify: [],
       });
     }
@@ -505,6 +565,7 @@ function pacemakerAuthkey(host: string, keyBase64: string | undefined, role: "no
     group: "haclient",
     secret: true,
     validate: pacemakerKeyValidate(role),
+    validateAtPreview: true,
     // A remote node: only written where pacemaker-remoted does not run, so its "restart" is the
     // start that follows the key. A cluster node: the keys action orders it before Pacemaker.
     notify: role === "remote" ? ["pacemaker_remote"] : [],
