@@ -24,7 +24,14 @@ import { fileBytes, type FileSpec } from "../../src/core/desired-state";
 import type { ClusterPlan, PacemakerClusterPlan } from "../../src/plan/types";
 import { renderTemplate } from "../../src/render/templates";
 import { cibPath } from "../../src/services/pacemaker/cib";
-import { CIB_APPLY_SCRIPT, COROSYNC_HEALTH, PACEMAKER_HEALTH, cibApplyCommand, renderPart } from "../../src/services/pacemaker/render";
+import {
+  CIB_APPLY_SCRIPT,
+  COROSYNC_APPLIED,
+  COROSYNC_HEALTH,
+  PACEMAKER_HEALTH,
+  cibApplyCommand,
+  renderPart,
+} from "../../src/services/pacemaker/render";
 import { loadInventoryFile } from "../../src/inventory/load";
 import { planCluster } from "../../src/pipeline/plan";
 import { fencingPlan, fixtureMaterials, lightweightPlan, qdevicePlan, singleNodePlan, threeNodePlan } from "../fixtures/pacemaker-plan";
@@ -249,10 +256,10 @@ describe("corosync -t -c in a network namespace with the node addresses", () => 
   it("the FileSpec.validate command (`corosync -t -c {file}`) passes on the node", () => {
     const conf = writeCorosync("cs-validate", threeNodePlan);
     const f = fileOf(render(threeNodePlan).files, "db1", "/etc/corosync/corosync.conf");
-    // Its transport/crypto guard reads the corosync.conf in place and `pidof corosync`: this
-    // machine's own (Debian's default) is not the node's, and other tests' corosyncs are visible
-    // from here, so the guard is pointed at a node without one (tests/unit/corosync-wire.test.ts).
-    const v = f.validate!.split("'/etc/corosync/corosync.conf'").join("'/nonexistent/corosync.conf'");
+    // Its transport/crypto guard reads corosync-apply.sh's record and `pidof corosync`: other
+    // tests' corosyncs are visible from here, so the guard is pointed at a node without a record
+    // (tests/unit/corosync-wire.test.ts).
+    const v = f.validate!.split(`'${COROSYNC_APPLIED}'`).join("'/nonexistent/corosync.conf'");
     assert.notEqual(v, f.validate);
     const r = runValidate(v, conf, ["ip", "netns", "exec", nsLocal]);
     assert.equal(r.rc, 0, r.out);

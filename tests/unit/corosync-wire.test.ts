@@ -6,8 +6,9 @@
  * where corosync runs, naming the procedure, and accepts it where corosync is stopped; the same
  * verdict is taken at preview (FileSpec.validateAtPreview, with both cluster keys').
  * Property: corosync.conf pairs rendered by the real template from random transport/crypto/token
- * settings, the validate run under /bin/sh as the host runs it (live path swapped, `pidof`
- * stubbed): refused iff corosync runs and the transport or the effective crypto differ. Before
+ * settings, the validate run under /bin/sh as the host runs it (corosync-apply.sh's record of the
+ * applied file swapped for a temp one, `pidof` stubbed): refused iff corosync runs and the
+ * transport or the effective crypto differ from the record. Before
  * this change corosync.conf's validate was `corosync -t` alone (every such change was written).
  * The real cluster's verdict: tests/system/pacemaker-running.test.ts.
  */
@@ -95,7 +96,7 @@ describe("corosync.conf: a transport or crypto change is refused where corosync 
     );
   });
 
-  it("no corosync.conf in place (a new node): accepted whatever runs", () => {
+  it("no record of an applied configuration (a new node; Debian's packaged single-node corosync running since install): accepted", () => {
     assert.equal(runValidate(undefined, conf({ transport: "knet", cipher: "aes256", hash: "sha256", token: 3000 }), true).rc, 0);
   });
 

@@ -173,10 +173,13 @@ export const COROSYNC_WIRE_WHY =
   `then start the cluster on every node (crm cluster start --all / pcs cluster start --all). See ${WIRE_CHANGE_DOC}.`;
 
 /**
- * corosync.conf's check on the host, besides `corosync -t`: where corosync runs, the new file
- * keeps the transport and crypto settings of the one in place (COROSYNC_WIRE_KEYS).
+ * corosync.conf's check on the host, besides `corosync -t`: where corosync runs the configuration
+ * haforge applied (corosync-apply.sh's record), the new file keeps its transport and crypto
+ * settings (COROSYNC_WIRE_KEYS). Without the record the running corosync is not haforge's cluster
+ * yet (Debian starts its packaged single-node default on install): corosync-apply.sh takes the
+ * node out and starts it on the new file, as before.
  */
-export function corosyncWireValidate(live: string = COROSYNC_CONF): string {
+export function corosyncWireValidate(live: string = COROSYNC_APPLIED): string {
   const l = sq(live);
   return (
     `{ [ ! -f ${l} ] || ! pidof corosync >/dev/null 2>&1 || { old=$(${corosyncWireLines(l)}); new=$(${corosyncWireLines("{file}")}); ` +
