@@ -323,6 +323,23 @@ function keysInPlaceAction(cluster: PacemakerClusterPlan, host: string, corosync
   };
 }
 
+/** corosync.conf on a node: `corosync -t`, and no transport/crypto change under a running corosync. */
+function corosyncConfFile(host: string, content: string, crypto: boolean): FileSpec {
+  return {
+    host,
+    path: COROSYNC_CONF,
+    content,
+    mode: "0644",
+    owner: "root",
+    group: "root",
+    secret: false,
+    validate: `( ${crypto ? corosyncValidateWithKey(COROSYNC_AUTHKEY) : "corosync -t -c {file}"} ) && ${corosyncWireValidate()}`,
+    // Its refusal of a transport/crypto change depends on what runs: shown at preview too.
+    validateAtPreview: true,
+    notify: ["corosync"],
+  };
+}
+
 function initOf(plan: ClusterPlan, host: string): InitSystem {
   return plannedHost(plan, host)?.init ?? "systemd";
 }
@@ -346,19 +363,7 @@ function renderCluster(ctx: RenderContext, cluster: PacemakerClusterPlan): Rende
   for (const node of cluster.nodes) {
     const host = node.host;
     const init = initOf(plan, host);
-    files.push({
-      host,
-      path: COROSYNC_CONF,
-      content: corosyncConf,
-      mode: "0644",
-      owner: "root",
-      group: "root",
-      secret: false,
-      validate: `( ${crypto ? corosyncValidateWithKey(COROSYNC_AUTHKEY) : "corosync -t -c {file}"} ) && ${corosyncWireValidate()}`,
-      // Its refusal of a transport/crypto change depends on what runs: shown at preview too.
-      validateAtPreview: true,
-      notify: ["corosync"],
-    });
+    files.push(corosyncConfFile(host, corosyncConf, crypto));
     if (crypto) {
       files.push({
         host,

@@ -31,8 +31,10 @@ export function corosyncWireChangeFindings(before: ClusterPlan, after: ClusterPl
       warning(
         "pacemaker.corosync-wire-change",
         `pacemaker.clusters[${i}].${changed[0]}`,
-        `cluster '${c.name}' changes its corosync ${changed.map((k) => `${k} (${a[k]} -> ${b[k]})`).join(" and ")}: nodes on the old and the new values cannot talk to each other, so haforge refuses it on every host where corosync runs`,
-        `Stop the cluster on every node (crm cluster stop --all, or pcs cluster stop --all), apply (haforge writes corosync.conf and starts nothing), then start the cluster on every node (crm/pcs cluster start --all). See ${WIRE_CHANGE_DOC}.`,
+        `cluster '${c.name}' changes its corosync ${changed.map((k) => `${k} (${a[k]} -> ${b[k]})`).join(" and ")}: ` +
+          "nodes on the old and the new values cannot talk to each other, so haforge refuses it on every host where corosync runs",
+        "Stop the cluster on every node (crm cluster stop --all, or pcs cluster stop --all), apply (haforge writes " +
+          `corosync.conf and starts nothing), then start the cluster on every node (crm/pcs cluster start --all). See ${WIRE_CHANGE_DOC}.`,
       ),
     );
   });
