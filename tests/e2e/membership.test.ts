@@ -14,21 +14,24 @@
  * keepalived VIP (longest outage), the AMQP handshake on each original broker (at least 2 of 3 up
  * at every sample), an etcd quorum read (every sample healthy), and a RabbitMQ publisher with
  * confirms to a quorum queue through the VIP (0 confirmed messages lost, longest publish gap).
- * Not in this file: Pacemaker,
- * syncthing, and shrinking (5 → 3).
- * Figures: `e2e-figure membership-grow-* VALUE` lines.
+ * Then the 3-host inventory again (shrink 5 → 3, same lab, same state): lab4 and lab5 leave each
+ * cluster the operators' way (RabbitMQ forget_cluster_node after stop_app, etcd member remove
+ * while the member runs), then their daemons stop (each service's deprovisioning of the host, one
+ * host at a time); the members that stay keep their PIDs, RabbitMQ/etcd list 3 members, the
+ * VRRP peers and HAProxy backends follow, Patroni keeps a leader and 2 streaming replicas and the
+ * leavers' replication slots are dropped; the same samplers run (0 confirmed messages lost).
+ * Not in this file: Pacemaker, syncthing.
+ * Figures: `e2e-figure membership-{grow,shrink}-* VALUE` lines.
  *
  * Root only (netns); run alone, one lab-using file at a time (docs/lab.md). The lab is always torn down.
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
-import { after, before, describe, it } from "node:test";
-import { labDownSync } from "../../lab/down";
-import { hostExecOk, labUp, type LabInfo } from "../../lab/exec";
-import { applyProgram, describeFailure, LAB_WAIT_MS, labInventory, type ApplyResult } from "./harness";
+import { before, describe, it } from "node:test";
+import { hostExecOk, type LabInfo } from "../../lab/exec";
+import { applyProgram, describeFailure, labInventory, type ApplyResult } from "./harness";
+import { labSuite, type LabSuite } from "./harness/lab-suite";
 import { amqpOk, patroniCluster, psql, run, sleep, tcpOpen, waitFor } from "./harness/probes";
 
 const SKIP = process.getuid?.() !== 0 ? "the lab needs root" : false;
@@ -46,13 +49,8 @@ const SECRETS = {
   pgReplicationPassword: `repl-${randomBytes(6).toString("hex")}`,
 };
 
-const figures: Record<string, string> = {};
-function figure(t: { diagnostic(m: string): void }, name: string, value: number | string, unit = "") {
-  const v = `${typeof value === "number" ? Math.round(value) : value}${unit}`;
-  figures[name] = v;
-  t.diagnostic(`${name}: ${v}`);
-  process.stderr.write(`e2e-figure ${name} ${v}\n`);
-}
+/** The suite's figure printer (tests/e2e/harness/lab-suite.ts), set when the suite is declared. */
+let figure: LabSuite["figure"];
 
 /**
  * The lab inventory (inventories/lab.yaml) narrowed to the services this file proves, on `hosts`:
@@ -177,54 +175,142 @@ async function drain(url: string, queue: string): Promise<Set<number>> {
   }
 }
 
+const amqpUrl = (addr: string, port = 5672) => `amqp://tower:${encodeURIComponent(SECRETS.rabbitmqPassword)}@${addr}:${port}/tower`;
+const VIP_URL = amqpUrl(KEEPALIVED_VIP, 5673);
+const QUEUE = "membership-e2e";
+
+interface Sampled {
+  vip: { atMs: number; ok: boolean }[];
+  brokers: { atMs: number; up: number }[];
+  etcd: { atMs: number; healthy: boolean; first?: string; error?: string }[];
+  published: { confirmed: number[]; longestGapMs: number; failures: number };
+  /** How many brokers the broker sampler asks (the members that stay). */
+  brokerCount: number;
+}
+
+/**
+ * Samplers while a membership change runs: a TCP poller through the keepalived VIP (HAProxy's
+ * AMQP frontend) every 100 ms; the AMQP handshake on each broker of `stay` every 500 ms; an etcd
+ * quorum read through lab1's member every 500 ms; a publisher with confirms to a quorum queue
+ * through the VIP.
+ */
+function startSampling(lab: LabInfo, stay: readonly string[]) {
+  let sampling = true;
+  const t0 = Date.now();
+  const out: Omit<Sampled, "published"> = { vip: [], brokers: [], etcd: [], brokerCount: stay.length };
+  const stayAddresses = lab.hosts.filter((h) => stay.includes(h.name)).map((h) => h.address);
+  const etcdPoller = (async () => {
+    for (let i = 0; sampling && i < 4_000; i++) {
+      // a quorum read through lab1's member: fails whenever the store has no quorum
+      // (a failed read is asked again at once with a longer bound: one slow answer on this
+      // loaded machine is not a quorum loss; two in a row are counted as one)
+      const probe = (timeout: string) =>
+        run("etcdctl", ["--endpoints=http://10.213.7.11:2379", "--dial-timeout=2s", `--command-timeout=${timeout}`, "endpoint", "health"], {
+          env: { ...process.env, ETCDCTL_API: "3" },
+          timeoutMs: 15_000,
+        });
+      let h = await probe("3s");
+      const first = h.code === 0 ? "" : (h.stdout + h.stderr).trim().slice(0, 200);
+      if (h.code !== 0) h = await probe("8s");
+      out.etcd.push({
+        atMs: Date.now() - t0,
+        healthy: h.code === 0,
+        ...(first ? { first } : {}),
+        ...(h.code ? { error: (h.stdout + h.stderr).trim().slice(0, 200) } : {}),
+      });
+      await sleep(500);
+    }
+  })();
+  const vipPoller = (async () => {
+    for (let i = 0; sampling && i < 20_000; i++) {
+      out.vip.push({ atMs: Date.now() - t0, ok: await tcpOpen(KEEPALIVED_VIP, 5673, 1_000) });
+      await sleep(100);
+    }
+  })();
+  const brokerPoller = (async () => {
+    for (let i = 0; sampling && i < 4_000; i++) {
+      const up = await Promise.all(stayAddresses.map((a) => amqpOk(amqpUrl(a), 3_000)));
+      out.brokers.push({ atMs: Date.now() - t0, up: up.filter(Boolean).length });
+      await sleep(500);
+    }
+  })();
+  const publisher = confirmedPublisher(VIP_URL, QUEUE);
+  return {
+    async stop(): Promise<Sampled> {
+      sampling = false;
+      await Promise.all([vipPoller, brokerPoller, etcdPoller]);
+      return { ...out, published: await publisher.stop() };
+    },
+  };
+}
+
+/** The figures of a sampled change, and its bounds: quorum held, no confirmed message lost. */
+async function judgeSampled(t: { diagnostic(m: string): void }, change: string, s: Sampled) {
+  // the VIP: longest run of failed probes
+  let longest = 0;
+  let downSince: number | undefined;
+  for (const x of s.vip) {
+    if (!x.ok && downSince === undefined) downSince = x.atMs;
+    if (x.ok && downSince !== undefined) {
+      longest = Math.max(longest, x.atMs - downSince);
+      downSince = undefined;
+    }
+  }
+  if (downSince !== undefined) longest = Math.max(longest, s.vip[s.vip.length - 1]!.atMs - downSince);
+  figure(
+    t,
+    `membership-${change}-vip-longest-outage`,
+    longest,
+    ` ms (${s.vip.length} probes, ${s.vip.filter((x) => !x.ok).length} failed)`,
+  );
+  const minUp = Math.min(...s.brokers.map((x) => x.up));
+  figure(t, `membership-${change}-brokers-min-up`, `${minUp} of ${s.brokerCount} (${s.brokers.length} samples)`);
+  assert.ok(s.vip.length >= 50, `too few VIP probes: ${s.vip.length}`);
+  assert.ok(minUp >= s.brokerCount - 1, `a sample saw ${minUp} of the ${s.brokerCount} brokers that stay up`);
+  // RabbitMQ as a user sees it: every confirmed message is in the quorum queue afterwards
+  const received = await drain(VIP_URL, QUEUE);
+  const lost = s.published.confirmed.filter((n) => !received.has(n));
+  figure(
+    t,
+    `membership-${change}-publish-longest-gap`,
+    s.published.longestGapMs,
+    ` ms (${s.published.confirmed.length} confirmed, ${s.published.failures} reconnects)`,
+  );
+  figure(t, `membership-${change}-confirmed-lost`, lost.length);
+  assert.ok(s.published.confirmed.length >= 100, `too few confirmed messages: ${s.published.confirmed.length}`);
+  assert.deepEqual(lost.slice(0, 20), [], `${lost.length} confirmed messages lost`);
+  const etcdDown = s.etcd.filter((x) => !x.healthy);
+  figure(
+    t,
+    `membership-${change}-etcd-quorum`,
+    `${s.etcd.length - etcdDown.length} of ${s.etcd.length} samples healthy (${s.etcd.filter((x) => x.first).length} needed a second read: ${JSON.stringify(s.etcd.filter((x) => x.first).slice(0, 3))})`,
+  );
+  assert.ok(s.etcd.length >= 20, `too few etcd samples: ${s.etcd.length}`);
+  assert.deepEqual(etcdDown, [], `etcd lost quorum (or lab1's member) during the ${change}`);
+}
+
 interface ClusterStatus {
   running_nodes: string[];
   disk_nodes: string[];
 }
 
-describe("e2e: membership changes on a 5-host lab (grow 3 → 5)", { skip: SKIP, timeout: 1_500_000 }, () => {
+describe("e2e: membership changes on a 5-host lab (grow 3 → 5, shrink 5 → 3)", { skip: SKIP, timeout: 1_500_000 }, () => {
+  const suite = labSuite({
+    hosts: 5,
+    tmpPrefix: "haforge-e2e-membership-",
+    totalFigure: "membership-suite-total",
+    figuresLabel: "e2e membership figures",
+  });
+  figure = suite.figure.bind(suite);
   let lab: LabInfo;
-  let tmp: string;
   let inv3: string;
   let inv5: string;
-  let stateFile: string;
-  const suiteStart = Date.now();
-  const teardown = () => {
-    try {
-      labDownSync({});
-    } catch (e) {
-      process.stderr.write(`lab teardown failed: ${(e as Error).message}\n`);
-    }
-  };
-  const onSignal = (sig: NodeJS.Signals) => {
-    teardown();
-    process.exit(sig === "SIGINT" ? 130 : 143);
-  };
-  const apply = (inventory: string) => applyProgram({ inventory, stateFile, secrets: SECRETS, timeoutMs: 600_000 });
+  const apply = (inventory: string) => applyProgram({ inventory, stateFile: suite.stateFile, secrets: SECRETS, timeoutMs: 600_000 });
 
-  before(async () => {
-    process.on("exit", teardown);
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
-    teardown(); // a lab left over by a killed run
-    lab = await labUp({ hosts: 5, waitMs: LAB_WAIT_MS });
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), "haforge-e2e-membership-"));
-    stateFile = path.join(tmp, "state", "lab.json");
-    fs.mkdirSync(path.dirname(stateFile));
-    inv3 = membershipInventory(lab, FIRST, path.join(tmp, "lab-3.yaml"));
-    inv5 = membershipInventory(lab, ALL, path.join(tmp, "lab-5.yaml"));
-    // RabbitMQ must form its cluster from OUR cookie, not one inherited from the real machine.
-    for (const h of ALL) await hostExecOk(h, "rm -f /var/lib/rabbitmq/.erlang.cookie");
-  });
-
-  after(() => {
-    teardown();
-    process.off("exit", teardown);
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
-    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
-    process.stderr.write(`e2e-figure membership-suite-total ${Math.round((Date.now() - suiteStart) / 1000)}s\n`);
-    process.stderr.write(`e2e membership figures: ${JSON.stringify(figures)}\n`);
+  before(() => {
+    lab = suite.lab;
+    inv3 = membershipInventory(lab, FIRST, path.join(suite.tmp, "lab-3.yaml"));
+    inv5 = membershipInventory(lab, ALL, path.join(suite.tmp, "lab-5.yaml"));
   });
 
   it("the 3-host inventory provisions lab1..lab3 (lab4, lab5 untouched)", { timeout: 600_000 }, async (t) => {
@@ -243,64 +329,13 @@ describe("e2e: membership changes on a 5-host lab (grow 3 → 5)", { skip: SKIP,
       for (const h of FIRST)
         for (const [d, pid] of Object.entries(before[h]!)) assert.notEqual(pid, "none", `${h}: ${d} runs before the grow`);
 
-      // Samplers: the VIP (TCP through HAProxy's AMQP frontend) every 100 ms; the original brokers'
-      // AMQP handshakes every 500 ms.
-      let sampling = true;
-      const t0 = Date.now();
-      const vip: { atMs: number; ok: boolean }[] = [];
-      const brokers: { atMs: number; up: number }[] = [];
-      const url = (addr: string) => `amqp://tower:${encodeURIComponent(SECRETS.rabbitmqPassword)}@${addr}:5672/tower`;
-      const firstAddresses = lab.hosts.filter((h) => (FIRST as readonly string[]).includes(h.name)).map((h) => h.address);
-      const etcd: { atMs: number; healthy: boolean; first?: string; error?: string }[] = [];
-      const etcdPoller = (async () => {
-        for (let i = 0; sampling && i < 4_000; i++) {
-          // a quorum read through lab1's member: fails whenever the store has no quorum
-          // (a failed read is asked again at once with a longer bound: one slow answer on this
-          // loaded machine is not a quorum loss; two in a row are counted as one)
-          const probe = (timeout: string) =>
-            run(
-              "etcdctl",
-              ["--endpoints=http://10.213.7.11:2379", "--dial-timeout=2s", `--command-timeout=${timeout}`, "endpoint", "health"],
-              {
-                env: { ...process.env, ETCDCTL_API: "3" },
-                timeoutMs: 15_000,
-              },
-            );
-          let h = await probe("3s");
-          const first = h.code === 0 ? "" : (h.stdout + h.stderr).trim().slice(0, 200);
-          if (h.code !== 0) h = await probe("8s");
-          etcd.push({
-            atMs: Date.now() - t0,
-            healthy: h.code === 0,
-            ...(first ? { first } : {}),
-            ...(h.code ? { error: (h.stdout + h.stderr).trim().slice(0, 200) } : {}),
-          });
-          await sleep(500);
-        }
-      })();
-      const vipPoller = (async () => {
-        for (let i = 0; sampling && i < 20_000; i++) {
-          vip.push({ atMs: Date.now() - t0, ok: await tcpOpen(KEEPALIVED_VIP, 5673, 1_000) });
-          await sleep(100);
-        }
-      })();
-      const brokerPoller = (async () => {
-        for (let i = 0; sampling && i < 4_000; i++) {
-          const up = await Promise.all(firstAddresses.map((a) => amqpOk(url(a), 3_000)));
-          brokers.push({ atMs: Date.now() - t0, up: up.filter(Boolean).length });
-          await sleep(500);
-        }
-      })();
-      const vipUrl = `amqp://tower:${encodeURIComponent(SECRETS.rabbitmqPassword)}@${KEEPALIVED_VIP}:5673/tower`;
-      const publisher = confirmedPublisher(vipUrl, "membership-e2e");
-      let published: Awaited<ReturnType<typeof publisher.stop>> | undefined;
+      const sampler = startSampling(lab, FIRST);
       let r: ApplyResult;
+      let sampled: Sampled;
       try {
         r = await apply(inv5);
       } finally {
-        sampling = false;
-        await Promise.all([vipPoller, brokerPoller, etcdPoller]);
-        published = await publisher.stop();
+        sampled = await sampler.stop();
       }
       assert.ok(r.ok, describeFailure(r));
       figure(t, "membership-grow-duration", r.wallMs, " ms (3 → 5: RabbitMQ, keepalived, HAProxy, etcd, Patroni)");
@@ -404,42 +439,151 @@ describe("e2e: membership changes on a 5-host lab (grow 3 → 5)", { skip: SKIP,
       );
 
       // what was sampled during the grow
-      // the VIP: longest run of failed probes
-      let longest = 0;
-      let downSince: number | undefined;
-      for (const s of vip) {
-        if (!s.ok && downSince === undefined) downSince = s.atMs;
-        if (s.ok && downSince !== undefined) {
-          longest = Math.max(longest, s.atMs - downSince);
-          downSince = undefined;
-        }
+      await judgeSampled(t, "grow", sampled);
+    },
+  );
+
+  it(
+    "shrink 5 → 3 by the inventory only: lab4, lab5 leave every cluster the operators' way, then their daemons stop",
+    { timeout: 900_000 },
+    async (t) => {
+      const before = Object.fromEntries(await Promise.all(FIRST.map(async (h) => [h, await daemonPids(h)] as const)));
+      const sampler = startSampling(lab, FIRST);
+      let r: ApplyResult;
+      let sampled: Sampled;
+      try {
+        r = await apply(inv3);
+      } finally {
+        sampled = await sampler.stop();
       }
-      if (downSince !== undefined) longest = Math.max(longest, vip[vip.length - 1]!.atMs - downSince);
-      figure(t, "membership-grow-vip-longest-outage", longest, ` ms (${vip.length} probes, ${vip.filter((s) => !s.ok).length} failed)`);
-      const minUp = Math.min(...brokers.map((s) => s.up));
-      figure(t, "membership-grow-brokers-min-up", `${minUp} of 3 (${brokers.length} samples)`);
-      assert.ok(vip.length >= 50, `too few VIP probes: ${vip.length}`);
-      assert.ok(minUp >= 2, `a sample saw ${minUp} of the original brokers up`);
-      // RabbitMQ as a user sees it: every confirmed message is in the quorum queue afterwards
-      const received = await drain(vipUrl, "membership-e2e");
-      const lost = published.confirmed.filter((n) => !received.has(n));
-      figure(
-        t,
-        "membership-grow-publish-longest-gap",
-        published.longestGapMs,
-        ` ms (${published.confirmed.length} confirmed, ${published.failures} reconnects)`,
+      assert.ok(r.ok, describeFailure(r));
+      figure(t, "membership-shrink-duration", r.wallMs, " ms (5 → 3: RabbitMQ, keepalived, HAProxy, etcd, Patroni)");
+
+      // What ran on removal: each leaving member's membership delete, then its host's deprovisioning
+      // (the daemons stop), one at a time within a service.
+      const deletes = r.operations.filter((o) => o.op === "delete" && o.detail === "delete").sort((a, b) => a.startMs - b.startMs);
+      figure(t, "membership-shrink-deletes", deletes.map((o) => `${o.name} ${o.startMs}-${o.endMs}`).join("; "));
+      const names = deletes.map((o) => o.name);
+      for (const h of ["lab4", "lab5"]) {
+        for (const m of [`rabbitmq-member-${h}`, `etcd-member-${h}`])
+          assert.ok(
+            names.some((n) => n.endsWith(m)),
+            `${m} ran its delete: ${names.join(", ")}`,
+          );
+        for (const svc of ["rabbitmq", "vip", "haproxy", "store", "postgres"])
+          assert.ok(
+            names.some((n) => new RegExp(`-${svc}-deprovision-${h}$`).test(n)),
+            `${svc}'s deprovisioning of ${h} ran: ${names.join(", ")}`,
+          );
+      }
+      // one at a time within each service (its membership chain); different services' clusters may overlap
+      for (const svc of ["rabbitmq", "vip", "haproxy", "store", "postgres"]) {
+        const own = deletes.filter((o) => o.name.startsWith(`haforge-${svc}-`));
+        for (let i = 1; i < own.length; i++)
+          assert.ok(own[i]!.startMs >= own[i - 1]!.endMs, `${own[i]!.name} overlapped ${own[i - 1]!.name}`);
+      }
+      const at = (re: RegExp) => deletes.findIndex((o) => re.test(o.name));
+      for (const h of ["lab4", "lab5"]) {
+        assert.ok(at(new RegExp(`rabbitmq-member-${h}$`)) < at(new RegExp(`-rabbitmq-deprovision-${h}$`)), `${h}: forgotten, then stopped`);
+        assert.ok(at(new RegExp(`etcd-member-${h}$`)) < at(new RegExp(`-store-deprovision-${h}$`)), `${h}: etcd member removed first`);
+      }
+      // The members that stay were not restarted.
+      for (const h of FIRST) assert.deepEqual(await daemonPids(h), before[h], `${h}: its daemons were restarted (PIDs before/after)`);
+      // The removed hosts run none of the services any more.
+      for (const h of ["lab4", "lab5"]) {
+        const left = await daemonPids(h);
+        assert.deepEqual(
+          Object.entries(left).filter(([, pid]) => pid !== "none"),
+          [],
+          `${h}: daemons still running after its removal`,
+        );
+      }
+
+      // RabbitMQ: lab1..3 only, running and known (disk nodes), seen from every node that stays.
+      for (const h of FIRST) {
+        const st = JSON.parse(
+          await hostExecOk(h, "rabbitmqctl -q cluster_status --formatter json", { timeoutMs: 30_000 }),
+        ) as ClusterStatus;
+        assert.deepEqual(
+          [...st.running_nodes].sort(),
+          FIRST.map((x) => `rabbit@${x}`),
+          `${h}: running nodes`,
+        );
+        assert.deepEqual(
+          [...st.disk_nodes].sort(),
+          FIRST.map((x) => `rabbit@${x}`),
+          `${h}: cluster members (forgotten nodes gone)`,
+        );
+      }
+      // keepalived: every host that stays lists the 2 others; HAProxy: 3 rabbitmq servers, all UP.
+      for (const h of FIRST) {
+        const conf = await hostExecOk(h, "cat /etc/keepalived/keepalived.conf");
+        if (/unicast_peer/.test(conf)) {
+          const peers = /unicast_peer\s*\{([^}]*)\}/.exec(conf)![1]!.trim().split(/\s+/).sort();
+          const expected = lab.hosts.filter((x) => x.name !== h && (FIRST as readonly string[]).includes(x.name)).map((x) => x.address);
+          assert.deepEqual(peers, expected.sort(), `${h}: unicast peers`);
+        }
+        await waitFor(
+          `${h}: 3 rabbitmq servers UP`,
+          async () => {
+            const st = await hostExecOk(h, "echo 'show stat' | socat -T 2 stdio UNIX-CONNECT:/run/haproxy-admin.sock");
+            const rows = st
+              .split("\n")
+              .map((l) => l.split(","))
+              .filter((x) => x[0] === "rabbitmq" && /^lab\d$/.test(x[1] ?? ""));
+            return rows.length === 3 && rows.every((x) => x[17] === "UP") ? true : undefined;
+          },
+          30_000,
+          1_000,
+        );
+      }
+      // etcd: 3 members, healthy on each.
+      const members = JSON.parse(
+        await hostExecOk("lab1", "ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 member list -w json"),
+      ) as { members: { name: string }[] };
+      assert.deepEqual(members.members.map((m) => m.name).sort(), [...FIRST]);
+      for (const h of FIRST)
+        assert.match(await hostExecOk(h, "ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 endpoint health 2>&1"), /is healthy/, h);
+      // Patroni: the leader and 2 streaming replicas; the leavers' replication slots dropped.
+      const addresses = lab.hosts.filter((h) => (FIRST as readonly string[]).includes(h.name)).map((h) => h.address);
+      const leader = await waitFor(
+        "a leader and 2 running replicas, no other member",
+        async () => {
+          const c = await patroniCluster(addresses);
+          const l = c?.members.filter((m) => m.role === "leader") ?? [];
+          const replicas = c?.members.filter((m) => m.role === "replica" && m.state !== "stopped") ?? [];
+          return l.length === 1 && replicas.length === 2 && c!.members.length === 3 ? l[0]!.name : undefined;
+        },
+        180_000,
+        2_000,
       );
-      figure(t, "membership-grow-confirmed-lost", lost.length);
-      assert.ok(published.confirmed.length >= 100, `too few confirmed messages: ${published.confirmed.length}`);
-      assert.deepEqual(lost.slice(0, 20), [], `${lost.length} confirmed messages lost`);
-      const etcdDown = etcd.filter((s) => !s.healthy);
-      figure(
-        t,
-        "membership-grow-etcd-quorum",
-        `${etcd.length - etcdDown.length} of ${etcd.length} samples healthy (${etcd.filter((x) => x.first).length} needed a second read: ${JSON.stringify(etcd.filter((x) => x.first).slice(0, 3))})`,
+      const leaderAddr = lab.hosts.find((h) => h.name === leader.value)!.address;
+      const slots = await waitFor(
+        "the leavers' replication slots dropped",
+        async () => {
+          const q = await psql(
+            leader.value,
+            leaderAddr,
+            5432,
+            SECRETS.pgSuperuserPassword,
+            "select coalesce(string_agg(slot_name, ',' order by slot_name), '') from pg_replication_slots",
+          );
+          return q.code === 0 && !/lab[45]/.test(q.out) ? q.out : undefined;
+        },
+        120_000,
+        2_000,
       );
-      assert.ok(etcd.length >= 20, `too few etcd samples: ${etcd.length}`);
-      assert.deepEqual(etcdDown, [], "etcd lost quorum (or lab1's member) during the grow");
+      figure(t, "membership-shrink-slots-left", slots.value || "(none)");
+      const streaming = await psql(
+        leader.value,
+        leaderAddr,
+        5432,
+        SECRETS.pgSuperuserPassword,
+        "select count(*) from pg_stat_replication where state = 'streaming'",
+      );
+      assert.equal(streaming.out, "2", "2 streaming replicas");
+
+      await judgeSampled(t, "shrink", sampled);
     },
   );
 });
