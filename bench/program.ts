@@ -12,7 +12,8 @@
  * RemoteFile, the inputs as the SDK sent them to the engine (`__provider` included) plus the
  * outputs the engine would store: the provider's outputs (connection, spec and facts, see
  * packRemoteFileOutputs) with the `__provider` text the SDK's dynamic provider adds to them; JSON
- * bytes, secrets counted as their plaintext. Results: a table and bench/results/program.json.
+ * bytes, secrets counted as their plaintext. Dependencies: the URNs each resource registers as
+ * depending on (the state file stores them with every resource), per resource and in all. Results: a table and bench/results/program.json.
  * Profiling one size: `node --cpu-prof --import tsx bench/program.ts --child N inventory.yaml`
  * (bench/plan.ts syntheticInventory(N) writes the inventory), with HAFORGE_BENCH_HEAPSNAPSHOT=FILE
  * for a heap snapshot once the program has declared everything.
@@ -33,6 +34,8 @@ interface ChildResult {
   /** Per RemoteFile: state bytes (inputs + outputs), and the parts. */
   stateBytesPerFile: { median: number; max: number; inputs: number; outputs: number; provider: number; content: number };
   stateBytesTotalMB: number;
+  /** Dependency URNs each resource registers (state stores them with the resource): median, max, and their JSON bytes in all. */
+  dependencies: { median: number; max: number; totalMB: number };
 }
 
 const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
@@ -63,9 +66,14 @@ async function child(n: number, inventoryPath: string): Promise<void> {
   };
   const perFile: { inputs: number; outputs: number; provider: number; content: number }[] = [];
   let resources = 0;
+  const deps: number[] = [];
+  let depBytes = 0;
   const original = mocks.MockMonitor.prototype.registerResource;
   mocks.MockMonitor.prototype.registerResource = async function (this: unknown, req: any, cb: any) {
     resources++;
+    const dependencies = req.getDependenciesList() as string[];
+    deps.push(dependencies.length);
+    depBytes += Buffer.byteLength(JSON.stringify(dependencies));
     if (req.getType() === "pulumi-nodejs:dynamic:Resource") {
       const raw = plain(req.getObject()?.toJavaScript() ?? {}) as Record<string, unknown>;
       const spec = raw["spec"] as Record<string, unknown> | undefined;
@@ -145,6 +153,7 @@ async function child(n: number, inventoryPath: string): Promise<void> {
       content: median(perFile.map((f) => f.content)),
     },
     stateBytesTotalMB: Number((sizes.reduce((a, b) => a + b, 0) / 1048576).toFixed(1)),
+    dependencies: { median: median(deps), max: Math.max(...deps), totalMB: Number((depBytes / 1048576).toFixed(1)) },
   };
   process.stdout.write(`\n@@BENCH@@${JSON.stringify(result)}\n`);
 }
@@ -191,6 +200,9 @@ function main() {
       providerBytesPerFile: all[0]!.stateBytesPerFile.provider,
       contentBytesPerFile: all[0]!.stateBytesPerFile.content,
       stateMBFiles: all[0]!.stateBytesTotalMB,
+      depsPerResource: all[0]!.dependencies.median,
+      depsPerResourceMax: all[0]!.dependencies.max,
+      stateMBDependencies: all[0]!.dependencies.totalMB,
     };
     process.stderr.write(`${n} hosts: ${JSON.stringify(row)}\n`);
     return row;

@@ -21,6 +21,7 @@ import type { ClusterPlan, PlannedHost } from "../src/plan/types";
 import { Materials } from "../src/providers/materials";
 import { MembershipGuard } from "../src/providers/membership-guard";
 import { HostPackages } from "../src/providers/host-packages";
+import { Gate } from "../src/providers/gate";
 import { packagePlan } from "../src/plan/packages";
 import { memberships } from "../src/plan/membership";
 import { collectSecretRefs } from "../src/render/output";
@@ -107,6 +108,12 @@ export interface ClusterContext {
   readonly membershipChain: { last?: pulumi.Resource };
   /** Each host's software (src/plan/packages.ts), installed before any file is written. */
   readonly packages: ReadonlyMap<string, HostPackages>;
+  /**
+   * Depends on every HostPackages (absent when there are none): every file and command depends on
+   * it, so nothing is written on any host before every host's software is in, with one dependency
+   * per resource instead of one per host (src/providers/gate.ts).
+   */
+  readonly packagesReady?: Gate;
 }
 
 function analyze(inv: HaClusterArgs["inventory"]): Analysis {
@@ -299,6 +306,10 @@ export function prepareCluster(name: string, args: HaClusterArgs, parent: pulumi
     );
   }
 
+  const packagesReady = packages.size
+    ? new Gate(`${name}-packages`, { description: "every host's packages are installed" }, { parent, dependsOn: [...packages.values()] })
+    : undefined;
+
   return {
     plan,
     realPlan,
@@ -320,6 +331,7 @@ export function prepareCluster(name: string, args: HaClusterArgs, parent: pulumi
     membershipGuard,
     membershipChain: {},
     packages,
+    ...(packagesReady ? { packagesReady } : {}),
   };
 }
 

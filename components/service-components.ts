@@ -31,7 +31,7 @@ export function createServicePart(
   dependsOn: readonly pulumi.Resource[] = [],
 ): ServiceResources {
   const part = ctx.structure.find((p) => p.service === service);
-  if (!part) return { files: [], restarts: new Map(), actions: [] };
+  if (!part) return { files: [], restarts: new Map(), actions: [], sinks: [] };
   return createServiceResources(name, parent, ctx, part, dependsOn);
 }
 
@@ -67,6 +67,11 @@ export class ServiceComponent extends pulumi.ComponentResource {
   get all(): pulumi.Resource[] {
     return [...this.resources.files, ...[...this.resources.restarts.values()].flat(), ...this.resources.actions];
   }
+
+  /** The resources of this component that nothing else in it waits for: waiting for them is waiting for `all`. */
+  get sinks(): pulumi.Resource[] {
+    return this.resources.sinks;
+  }
 }
 
 /**
@@ -82,7 +87,8 @@ export function createServiceComponents(
   for (const service of deployOrder) {
     const spec = service.component;
     if (!spec) continue;
-    const dependsOn = (spec.after ?? []).flatMap((s) => created.get(s)?.all ?? []);
+    // The earlier services' sinks: the same wait as every resource of theirs (ServiceResources.sinks).
+    const dependsOn = (spec.after ?? []).flatMap((s) => created.get(s)?.sinks ?? []);
     created.set(
       service.name,
       new ServiceComponent(service, `${name}-${spec.suffix}`, { context, ...(spec.after ? { dependsOn } : {}) }, opts),

@@ -73,8 +73,27 @@ describe("membership guard", () => {
         x.type === "command:remote:Command" ||
         (x.type === "pulumi-nodejs:dynamic:Resource" && unwrap(unwrap(x.raw).spec)?.path !== undefined),
     );
-    const early = host.filter((x) => !pkgs.every((p) => x.dependencies.includes(p.urn))).map((x) => x.name);
+    // The engine orders steps by dependencies transitively: what a resource waits for is the
+    // closure of its dependencies.
+    const byUrn = new Map(resources.map((x) => [x.urn, x]));
+    const waitsFor = (x: RecordedResource): Set<string> => {
+      const seen = new Set<string>();
+      const todo = [...x.dependencies];
+      for (let u = todo.pop(); u !== undefined; u = todo.pop())
+        if (!seen.has(u)) {
+          seen.add(u);
+          todo.push(...(byUrn.get(u)?.dependencies ?? []));
+        }
+      return seen;
+    };
+    const early = host.filter((x) => !pkgs.every((p) => waitsFor(x).has(p.urn))).map((x) => x.name);
     assert.deepEqual(early, [], "files or commands that may run before the packages are installed");
+    // ...through one gate (src/providers/gate.ts), not one dependency per host's packages each.
+    const gate = resources.find((x) => x.name === "haforge-packages");
+    assert.ok(gate, "no packages gate");
+    assert.deepEqual(gate.dependencies.filter((u) => pkgs.some((p) => p.urn === u)).sort(), pkgs.map((p) => p.urn).sort());
+    const listing = host.filter((x) => pkgs.some((p) => x.dependencies.includes(p.urn))).map((x) => x.name);
+    assert.deepEqual(listing, [], "files or commands that list HostPackages themselves");
   });
 
   it("the provider's check: first update accepted, 3 → 1 refused with the finding, accepted with allowUnsafe, one at a time accepted", async () => {

@@ -11,6 +11,7 @@ import { describe, it, before } from "node:test";
 import { analyzeInventoryFile } from "../../src/pipeline/analyze";
 import { renderByService } from "../../src/pipeline/render";
 import { slug } from "../../components/service-resources";
+import { deployOrder } from "../../src/services/registry";
 import type { RecordedResource } from "./run-stack";
 import { parseRun } from "./mock-engine";
 import yaml from "js-yaml";
@@ -290,6 +291,48 @@ for (const stack of stacks) {
         }
       }
       if (analysis.plan!.rabbitmq) assert.ok(checked > 0, "rabbitmq.conf after the definitions file is checked");
+    });
+
+    it("waits in a service deployed after others (component `after`) for every resource of theirs, listing only their sinks", () => {
+      const byUrn = new Map(run.resources.map((r) => [r.urn, r]));
+      const closure = new Map<string, Set<string>>();
+      const waitsFor = (urn: string): Set<string> => {
+        let all = closure.get(urn);
+        if (all) return all;
+        closure.set(urn, (all = new Set()));
+        for (const d of byUrn.get(urn)?.dependencies ?? []) {
+          all.add(d);
+          for (const x of waitsFor(d)) all.add(x);
+        }
+        return all;
+      };
+      const componentOf = (type: string) => run.resources.find((r) => r.type === type);
+      let checked = 0;
+      let pairs = 0;
+      for (const svc of deployOrder) {
+        const later = svc.component?.after && componentOf(svc.component.type);
+        if (!later) continue;
+        const mine = run.resources.filter((r) => r.parent === later.urn);
+        for (const name of svc.component.after) {
+          const spec = deployOrder.find((s) => s.name === name)?.component;
+          const earlierComponent = spec && componentOf(spec.type);
+          if (!earlierComponent) continue;
+          const earlier = run.resources.filter((r) => r.parent === earlierComponent.urn);
+          const earlierUrns = new Set(earlier.map((r) => r.urn));
+          pairs++;
+          // The earlier service's sinks: what none of its own resources waits for.
+          const inner = new Set(earlier.flatMap((r) => r.dependencies.filter((d) => earlierUrns.has(d))));
+          const sinks = new Set(earlier.filter((r) => !inner.has(r.urn)).map((r) => r.urn));
+          for (const r of mine) {
+            const w = waitsFor(r.urn);
+            for (const e of earlier) assert.ok(w.has(e.urn), `${r.name} does not wait for ${e.name} (${svc.name} after ${name})`);
+            const listed = r.dependencies.filter((d) => earlierUrns.has(d) && !sinks.has(d));
+            assert.deepEqual(listed, [], `${r.name} lists ${name} resources that another of them waits for`);
+            checked++;
+          }
+        }
+      }
+      if (stack === "dev") assert.ok(pairs > 0 && checked > 0, "the dev stack's Tower waits for its broker and database");
     });
 
     it("never sends a secret value in plaintext", () => {

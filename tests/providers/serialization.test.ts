@@ -14,6 +14,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { HostAction, hostActionProvider, hostActionProviderText } from "../../src/providers/host-action";
 import {
   RemoteFile,
+  gateProvider,
+  gateProviderText,
   hostPackagesProvider,
   hostPackagesProviderText,
   materialsProvider,
@@ -45,6 +47,7 @@ function providerTextOf(provider: pulumi.dynamic.ResourceProvider = remoteFilePr
     [hostActionProvider, hostActionProviderText],
     [hostPackagesProvider, hostPackagesProviderText],
     [membershipGuardProvider, membershipGuardProviderText],
+    [gateProvider, gateProviderText],
   ]);
   return { text: texts.get(provider)! };
 }
@@ -88,12 +91,27 @@ describe("RemoteFile provider serialization", () => {
       [hostActionProviderText, "host-action"],
       [hostPackagesProviderText, "host-packages"],
       [membershipGuardProviderText, "membership-guard"],
+      [gateProviderText, "gate"],
     ] as const) {
       assert.ok(text.length < 320, `${module}: __provider is ${text.length} bytes`);
       assert.ok(text.includes(`"src/providers/${module}.ts"`), `${module}: the module path relative to the project directory`);
       assert.match(text, /^exports\.handler = function/);
       noMachinePaths(text);
     }
+  });
+
+  it("the Gate's serialized provider runs in plain node: created once, an update only when its description or provider text changes", async () => {
+    const input = { description: "every host's packages are installed", __provider: gateProviderText };
+    const out = await runInPlainNode(
+      providerTextOf(gateProvider),
+      input,
+      `const created = await provider.create(input);
+      const same = await provider.diff(created.id, created.outs, input);
+      const described = await provider.diff(created.id, created.outs, { ...input, description: "other" });
+      const moved = await provider.diff(created.id, created.outs, { ...input, __provider: input.__provider + " " });
+      console.log(JSON.stringify({ id: created.id, outs: created.outs, same: same.changes, described: described.changes, moved: moved.changes }));`,
+    );
+    assert.deepEqual(out, { id: "gate", outs: input, same: false, described: true, moved: true });
   });
 
   it("the serialized provider runs in a plain node process (as the dynamic-provider host runs it) and writes over SSH", async () => {
