@@ -90,7 +90,28 @@ export interface RunResult {
   /** Provider RPC counts by method (check, diff, create, ...). */
   readonly rpcs: Record<string, number>;
   readonly wallMs: number;
+  /**
+   * What the CLI shows the user besides the steps: the program's log messages (pulumi.log, the
+   * engine's Log service) and every non-empty line the provider process printed on stderr — the
+   * engine forwards a plugin's stderr line by line as an info diagnostic on the error stream
+   * (pulumi pkg/resource/plugin/plugin.go, runtrace: Diag.Infoerrf); the SDK's dynamic provider
+   * (3.248) has no connection to the engine's Log service, so its notes reach the user only so.
+   */
+  readonly diagnostics: Diagnostic[];
 }
+
+export interface Diagnostic {
+  readonly from: "program" | "provider";
+  readonly severity: "debug" | "info" | "warning" | "error";
+  readonly message: string;
+}
+
+/** The provider's stderr as the engine shows it: one info diagnostic per non-empty line. */
+export const providerDiagnostics = (stderr: string): Diagnostic[] =>
+  stderr
+    .split("\n")
+    .filter((l) => l.trim() !== "")
+    .map((message) => ({ from: "provider", severity: "info", message }));
 
 export interface RegisterRequest {
   readonly type: string;
@@ -400,7 +421,8 @@ export class Deployment {
     this.checkpoint();
     const rpcs = this.providerP ? { ...(await this.providerP).calls } : {};
     if (this.providerP) await (await this.providerP).stop();
-    return { ok: this.errors.length === 0, errors: this.errors, steps: this.steps, rpcs, wallMs: this.rel() };
+    const diagnostics = this.providerP ? providerDiagnostics((await this.providerP).stderr) : [];
+    return { ok: this.errors.length === 0, errors: this.errors, steps: this.steps, rpcs, wallMs: this.rel(), diagnostics };
   }
 }
 
@@ -447,15 +469,23 @@ export interface StateOpOptions {
 async function withProvider<T>(
   o: StateOpOptions,
   f: (p: () => Promise<ProviderProcess>) => Promise<T>,
-): Promise<{ value: T; rpcs: Record<string, number> }> {
+): Promise<{ value: T; rpcs: Record<string, number>; diagnostics: Diagnostic[] }> {
   let pp: Promise<ProviderProcess> | undefined;
   const get = () => (pp ??= o.provider());
+  const stop = async () => {
+    if (!pp) return { rpcs: {}, diagnostics: [] };
+    const p = await pp;
+    await p.stop();
+    return { rpcs: { ...p.calls }, diagnostics: providerDiagnostics(p.stderr) };
+  };
+  let value: T;
   try {
-    const value = await f(get);
-    return { value, rpcs: pp ? { ...(await pp).calls } : {} };
-  } finally {
-    if (pp) await (await pp).stop();
+    value = await f(get);
+  } catch (e) {
+    await stop();
+    throw e;
   }
+  return { value, ...(await stop()) };
 }
 
 /** `pulumi refresh`: Read every custom resource with its stored state (and stored `__provider`). */
@@ -464,7 +494,7 @@ export async function refresh(o: StateOpOptions): Promise<RunResult> {
   const c = readCheckpoint(o.checkpointFile, o.stack);
   const steps: StepRecord[] = [];
   const errors: string[] = [];
-  const { rpcs } = await withProvider(o, async (provider) => {
+  const { rpcs, diagnostics } = await withProvider(o, async (provider) => {
     const next = await Promise.all(
       c.resources.map(async (r): Promise<ResourceState | undefined> => {
         if (!r.custom) return r;
@@ -494,7 +524,7 @@ export async function refresh(o: StateOpOptions): Promise<RunResult> {
     if (!errors.length) writeCheckpoint(o.checkpointFile, { ...c, resources: next.filter((r): r is ResourceState => r !== undefined) });
   });
   for (const s of steps) o.log?.(`${s.op}${s.error ? " FAILED" : ""} ${s.urn}${s.error ? `: ${s.error}` : ""}`);
-  return { ok: !errors.length, errors, steps, rpcs, wallMs: Date.now() - t0 };
+  return { ok: !errors.length, errors, steps, rpcs, wallMs: Date.now() - t0, diagnostics };
 }
 
 /** `pulumi destroy`: the program is not run; every resource is deleted with its stored state. */
@@ -504,7 +534,7 @@ export async function destroy(o: StateOpOptions): Promise<RunResult> {
   const steps: StepRecord[] = [];
   const errors: string[] = [];
   const left = new Set(c.resources);
-  const { rpcs } = await withProvider(o, (provider) =>
+  const { rpcs, diagnostics } = await withProvider(o, (provider) =>
     deleteInOrder(
       c.resources,
       provider,
@@ -518,7 +548,7 @@ export async function destroy(o: StateOpOptions): Promise<RunResult> {
       () => Date.now() - t0,
     ),
   );
-  return { ok: !errors.length, errors, steps, rpcs, wallMs: Date.now() - t0 };
+  return { ok: !errors.length, errors, steps, rpcs, wallMs: Date.now() - t0, diagnostics };
 }
 
 /** `pulumi stack rename`: every URN (and every reference to one) gets the new stack name. */

@@ -22,7 +22,7 @@ import * as engine from "./engine";
 import type { ProgramJob, ProgramResult } from "./program-host";
 import { ProviderProcess } from "./provider-process";
 
-export type { Checkpoint, ResourceState, RunResult, StepRecord } from "./engine";
+export type { Checkpoint, Diagnostic, ResourceState, RunResult, StepRecord } from "./engine";
 export type { ProgramResult } from "./program-host";
 export { readCheckpoint, renameStack, unwrap, isSecret } from "./engine";
 export { ProviderProcess } from "./provider-process";
@@ -102,6 +102,7 @@ async function runProgram(o: ProgramOptions, preview: boolean): Promise<ProgramR
         steps: [],
         rpcs: {},
         wallMs: 0,
+        diagnostics: [],
         outputs: {},
         registrations: [],
       };

@@ -8,7 +8,7 @@
 import * as fs from "node:fs";
 import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
-import { aliasesFromProto, Deployment, type AliasSpec, type RunResult } from "./engine";
+import { aliasesFromProto, Deployment, type AliasSpec, type Diagnostic, type RunResult } from "./engine";
 import { ProviderProcess } from "./provider-process";
 
 export interface ProgramJob {
@@ -53,6 +53,16 @@ async function main(): Promise<void> {
     log,
   });
   const registrations: ProgramResult["registrations"] = [];
+  // The program's log messages: under the real engine they go to its Log service (shown by the
+  // CLI, warnings and errors always); the SDK's mocks have no engine, so they are taken here.
+  const programDiagnostics: Diagnostic[] = [];
+  for (const severity of ["debug", "info", "warning", "error"] as const) {
+    const fn = severity === "warning" ? "warn" : severity;
+    (pulumi.log as Record<string, unknown>)[fn] = (message: string) => {
+      programDiagnostics.push({ from: "program", severity, message });
+      return Promise.resolve();
+    };
+  }
 
   mocks.MockMonitor.prototype.registerResource = async function (
     this: { resources: Map<string, unknown> },
@@ -141,7 +151,7 @@ async function main(): Promise<void> {
   }
   const errs = programErrors.filter((m) => !deployment.errors.some((e) => e.includes(m) || m.includes(e)));
   const result = await deployment.finish(errs.length ? errs.join("\n") : undefined);
-  const full: ProgramResult = { ...result, outputs, registrations };
+  const full: ProgramResult = { ...result, diagnostics: [...programDiagnostics, ...result.diagnostics], outputs, registrations };
   fs.writeFileSync(job.resultFile, JSON.stringify(full));
   process.exit(0);
 }
