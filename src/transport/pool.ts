@@ -227,6 +227,17 @@ interface Verification {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/**
+ * A session channel the server refused to open (SSH_MSG_CHANNEL_OPEN_FAILURE, which ssh2 reports
+ * with a numeric `reason`) is opened again, up to this many attempts, 20 ms apart and doubling:
+ * nothing ran on the host. OpenSSH frees a session slot only after it has processed the client's
+ * close of the channel, so a channel opened right after another one closed can be refused with
+ * "no more sessions" even though the pool never has more than `maxChannelsPerConnection` (< MaxSessions)
+ * in flight: seen with fast commands (120 `echo`s on 2 connections).
+ */
+const CHANNEL_OPEN_ATTEMPTS = 6;
+const refusedByServer = (err: Error) => typeof (err as Error & { reason?: unknown }).reason === "number";
+
 export class SshPool {
   private readonly sessions = new Map<string, Promise<Session>>();
   /** Connections that are up, by pool key. */
@@ -458,7 +469,7 @@ export class SshPool {
         else resolve(r!);
       };
       s.client.once("close", onClientClose);
-      s.client.exec(command, (err: Error | undefined, ch: ClientChannel) => {
+      const onChannel = (err: Error | undefined, ch: ClientChannel) => {
         if (err) {
           return finish(
             s.closed
@@ -503,9 +514,41 @@ export class SshPool {
             finish(new TransportError(host, step, `no answer within ${Math.round(opts.timeoutMs! / 1000) + 10} s`, "TIMEOUT"));
           }, opts.timeoutMs + 10_000);
         }
-      });
+      };
+      execChannel(s, command, () => !done, onChannel);
     });
   }
+}
+
+/**
+ * `client.exec`, opening again a session channel the server refused (CHANNEL_OPEN_ATTEMPTS) while
+ * `wanted()`. A connection closed before a retry: `cb` gets an error (ssh2's exec throws then).
+ */
+function execChannel(
+  s: Session,
+  command: string,
+  wanted: () => boolean,
+  cb: (err: Error | undefined, ch: ClientChannel) => void,
+  attempt = 1,
+): void {
+  s.client.exec(command, (err: Error | undefined, ch: ClientChannel) => {
+    if (err && !s.closed && refusedByServer(err) && attempt < CHANNEL_OPEN_ATTEMPTS) {
+      setTimeout(
+        () => {
+          if (!wanted()) return;
+          if (s.closed) return cb(new Error("connection closed"), ch);
+          try {
+            execChannel(s, command, wanted, cb, attempt + 1);
+          } catch (e) {
+            cb(e instanceof Error ? e : new Error(String(e)), ch);
+          }
+        },
+        20 * 2 ** (attempt - 1),
+      );
+      return;
+    }
+    cb(err, ch);
+  });
 }
 
 const depth = (c: HostConnection): number => (c.bastion ? 1 + depth(c.bastion) : 0);

@@ -14,6 +14,13 @@
  * read it with `hostPath()` (/proc/PID/root, which resolves in sshd's mount namespace). `stubs`
  * are scripts installed as /usr/local/sbin/NAME of that host, ahead of /usr/sbin and /usr/bin in
  * sshd's default PATH (e.g. a service manager that only records what it was asked).
+ *
+ * Every sshd, isolated or not, serves its sessions with a fresh root home (Debian's base-files
+ * .bashrc and .profile, bind-mounted over /root in sshd's own mount namespace): Debian's bash
+ * sources ~/.bashrc for every `ssh host cmd`, so the runner's own dotfiles would run in every
+ * command a test sends (docs/lab.md: a pyenv init there cost ~0.7 s of CPU per session here and
+ * its rehash lock stalls parallel sessions; the pool test's 120 commands took 157-350 s). The
+ * rest of a non-isolated sshd's file system is the real machine's.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -89,10 +96,13 @@ export interface SshdOptions {
 
 const sq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
-/** The shell that turns a fresh mount namespace into the isolated host, then execs sshd. */
-function isolatedBoot(dir: string, sshdArgs: readonly string[]): string {
+/**
+ * The shell that turns a fresh mount namespace into the isolated host, then execs sshd. Not
+ * isolated: only the fresh root home.
+ */
+function namespaceBoot(dir: string, sshdArgs: readonly string[], isolated: boolean): string {
   const lines = ["set -eu"];
-  for (const d of ISOLATED_OVERLAYS) {
+  for (const d of isolated ? ISOLATED_OVERLAYS : []) {
     const key = d.replace(/\//g, "_");
     const upper = join(dir, "upper", key);
     const work = join(dir, "work", key);
@@ -101,9 +111,8 @@ function isolatedBoot(dir: string, sshdArgs: readonly string[]): string {
         ` mount -t overlay haforge-sshd -o ${sq(`lowerdir=/${d},upperdir=${upper},workdir=${work}`)} /${d}; fi`,
     );
   }
+  if (isolated) lines.push("mount -t tmpfs -o nosuid,nodev,mode=0755 tmpfs /run", "mkdir -p /run/sshd /run/lock");
   lines.push(
-    "mount -t tmpfs -o nosuid,nodev,mode=0755 tmpfs /run",
-    "mkdir -p /run/sshd /run/lock",
     `mkdir -p ${sq(join(dir, "root-home"))}; chmod 0700 ${sq(join(dir, "root-home"))}`,
     `mount --bind ${sq(join(dir, "root-home"))} /root`,
     `exec ${sshdArgs.map(sq).join(" ")}`,
@@ -125,17 +134,17 @@ export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
     [readFileSync(join(dir, "client_ed25519.pub"), "utf8").trim(), ...(opts.authorizedKeys ?? []).map((k) => k.trim()), ""].join("\n"),
   );
   if (opts.isolated) {
-    // Stubs go into the upper layer of /usr/local before it is mounted; a fresh root home like a
-    // lab host's (the real /root/.bashrc can cost ~0.2 s per session, docs/lab.md).
+    // Stubs go into the upper layer of /usr/local before it is mounted.
     const sbin = join(dir, "upper", "usr_local", "sbin");
     mkdirSync(sbin, { recursive: true });
     for (const [n, body] of Object.entries(opts.stubs ?? {})) writeFileSync(join(sbin, n), body, { mode: 0o755 });
-    mkdirSync(join(dir, "root-home"), { recursive: true, mode: 0o700 });
-    for (const f of ["bashrc", "profile"]) {
-      const src = `/usr/share/base-files/dot.${f}`;
-      writeFileSync(join(dir, "root-home", `.${f}`), existsSync(src) ? readFileSync(src) : "");
-    }
   } else if (opts.stubs) throw new Error("sshd fixture: stubs need isolated: true");
+  // A fresh root home like a lab host's (see the file comment).
+  mkdirSync(join(dir, "root-home"), { recursive: true, mode: 0o700 });
+  for (const f of ["bashrc", "profile"]) {
+    const src = `/usr/share/base-files/dot.${f}`;
+    writeFileSync(join(dir, "root-home", `.${f}`), existsSync(src) ? readFileSync(src) : "");
+  }
   const logPath = join(dir, "sshd.log");
 
   for (let attempt = 1; ; attempt++) {
@@ -165,13 +174,12 @@ export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
     );
     writeFileSync(logPath, "");
     const sshdArgs = [SSHD, "-D", "-f", cfg, "-E", logPath];
-    // Isolated: unshare execs sh, which execs sshd — one PID throughout, recorded and stopped by it.
-    const child: ChildProcess = opts.isolated
-      ? spawn("unshare", ["--mount", "--propagation", "private", "--", "/bin/sh", "-c", isolatedBoot(dir, sshdArgs)], {
-          stdio: ["ignore", "ignore", "pipe"],
-          cwd: "/",
-        })
-      : spawn(SSHD, ["-D", "-f", cfg, "-E", logPath], { stdio: "ignore", cwd: "/" });
+    // unshare execs sh, which execs sshd — one PID throughout, recorded and stopped by it.
+    const boot = namespaceBoot(dir, sshdArgs, opts.isolated ?? false);
+    const child: ChildProcess = spawn("unshare", ["--mount", "--propagation", "private", "--", "/bin/sh", "-c", boot], {
+      stdio: ["ignore", "ignore", "pipe"],
+      cwd: "/",
+    });
     let bootErr = "";
     child.stderr?.on("data", (d: Buffer) => (bootErr += d.toString()));
     const pid = child.pid!;

@@ -83,6 +83,24 @@ describe("pool", () => {
     });
   });
 
+  it("a session channel sshd refuses while it still counts a closed one is opened again (bound = MaxSessions)", async () => {
+    // OpenSSH frees a session slot only once it has processed the client's close: with the bound
+    // at sshd's MaxSessions (10) and fast commands, opens right after a close are refused ("no more
+    // sessions") unless the pool opens them again; nothing ran on the host for a refused open.
+    await withPool(
+      async (pool) => {
+        const m = a.mark();
+        const out = await mapLimit(Array.from({ length: 100 }), 100, (_, i) => pool.exec(a.conn(), `echo ${i}`));
+        assert.deepEqual(
+          out.map((r) => r.stdout.trim()),
+          out.map((_, i) => String(i)),
+        );
+        assert.equal((a.logSince(m).match(/Starting session: command/g) ?? []).length, 100);
+      },
+      { maxChannelsPerConnection: 10 },
+    );
+  });
+
   it("redials after the connection dies, and names host + step when a command is cut off", async () => {
     await withPool(async (pool) => {
       await pool.exec(a.conn(), "true");
