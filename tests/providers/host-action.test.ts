@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
@@ -91,8 +91,19 @@ describe("HostAction over the transport", () => {
     rmSync(marker, { force: true });
     const e = await rejection(createHostAction(inputs(a, { create: `sleep 4; touch ${marker}`, timeoutSeconds: 1 }), { pool }));
     assert.match(e.message, /^actA: create: timed out after 1 s \(killed on the host\)/);
-    // Had it only been abandoned, the marker would appear 4 s after the start.
-    await new Promise((r) => setTimeout(r, 4500));
+    // Had it only been abandoned, the marker would appear 4 s after the start: wait until no
+    // process on the host (this machine) still runs the command, then look (a fixed 4.5 s before).
+    const running = () =>
+      readdirSync("/proc")
+        .filter((d) => /^\d+$/.test(d))
+        .some((d) => {
+          try {
+            return readFileSync(`/proc/${d}/cmdline`, "utf8").includes(marker);
+          } catch {
+            return false; // exited meanwhile
+          }
+        });
+    for (const until = Date.now() + 10_000; running() && Date.now() < until;) await new Promise((r) => setTimeout(r, 100));
     assert.equal(existsSync(marker), false, "the command was killed on the host");
   });
 
