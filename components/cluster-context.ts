@@ -149,6 +149,50 @@ function deferAddressRules(a: Analysis, deferred: boolean): Analysis {
   return { ...a, plan: planned.plan, findings: planned.findings, valid: true };
 }
 
+/**
+ * Each host's software (one HostPackages per host, after the quorum-safety check) and the gate
+ * that waits for all of them: every file and command depends on the gate, one dependency per
+ * resource instead of one per host (src/providers/gate.ts).
+ */
+function declarePackages(
+  name: string,
+  plan: ClusterPlan,
+  structure: ReturnType<typeof renderByService>,
+  access: ReturnType<typeof hostAccess>,
+  parent: pulumi.Resource,
+  membershipGuard: MembershipGuard,
+): { packages: Map<string, HostPackages>; packagesReady?: Gate } {
+  // Each host's declared file paths (the structure render has them, without waiting for secrets
+  // or materials): HostPackages reads their facts in one command for the files' diffs.
+  const pathsOf = new Map<string, string[]>();
+  for (const r of structure) for (const f of r.files) (pathsOf.get(f.host) ?? pathsOf.set(f.host, []).get(f.host)!).push(f.path);
+  const packages = new Map<string, HostPackages>();
+  for (const p of packagePlan(plan)) {
+    const a = access.get(p.host);
+    if (!a) continue;
+    const paths = [...new Set(pathsOf.get(p.host) ?? [])].sort();
+    packages.set(
+      p.host,
+      new HostPackages(
+        `${name}-${p.host}-packages`,
+        { connection: a.file, host: p.host, ...(p.os ? { os: p.os } : {}), needs: p.needs, ...(paths.length ? { paths } : {}) },
+        { parent, dependsOn: [membershipGuard] },
+      ),
+    );
+  }
+
+  if (!packages.size) return { packages };
+  const packagesReady = new Gate(
+    `${name}-packages`,
+    { description: "every host's packages are installed" },
+    {
+      parent,
+      dependsOn: [...packages.values()],
+    },
+  );
+  return { packages, packagesReady };
+}
+
 export function prepareCluster(name: string, args: HaClusterArgs, parent: pulumi.Resource): ClusterContext {
   const a = deferAddressRules(analyze(args.inventory), Object.keys(args.hostAddresses ?? {}).length > 0);
   for (const f of a.findings) {
@@ -287,28 +331,7 @@ export function prepareCluster(name: string, args: HaClusterArgs, parent: pulumi
   const renderedFor = (service: string, what: { host: string; path: string } | { id: string }) =>
     !materialFree || materialFree.has(renderKey(service, what)) ? renderedWithoutMaterials : rendered;
 
-  // Each host's declared file paths (the structure render has them, without waiting for secrets
-  // or materials): HostPackages reads their facts in one command for the files' diffs.
-  const pathsOf = new Map<string, string[]>();
-  for (const r of structure) for (const f of r.files) (pathsOf.get(f.host) ?? pathsOf.set(f.host, []).get(f.host)!).push(f.path);
-  const packages = new Map<string, HostPackages>();
-  for (const p of packagePlan(plan)) {
-    const a = access.get(p.host);
-    if (!a) continue;
-    const paths = [...new Set(pathsOf.get(p.host) ?? [])].sort();
-    packages.set(
-      p.host,
-      new HostPackages(
-        `${name}-${p.host}-packages`,
-        { connection: a.file, host: p.host, ...(p.os ? { os: p.os } : {}), needs: p.needs, ...(paths.length ? { paths } : {}) },
-        { parent, dependsOn: [membershipGuard] },
-      ),
-    );
-  }
-
-  const packagesReady = packages.size
-    ? new Gate(`${name}-packages`, { description: "every host's packages are installed" }, { parent, dependsOn: [...packages.values()] })
-    : undefined;
+  const { packages, packagesReady } = declarePackages(name, plan, structure, access, parent, membershipGuard);
 
   return {
     plan,

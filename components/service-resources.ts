@@ -13,7 +13,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { ClusterAction, FileSpec, ServiceSpec } from "../src/core/desired-state";
-import { HostAction } from "../src/providers/host-action";
+import { HostAction, type HostActionArgs } from "../src/providers/host-action";
 import { RemoteFile } from "../src/providers/remote-file";
 import type { ServiceRender } from "../src/pipeline/render";
 import { MASK_SALT_KEY } from "../src/core/masking";
@@ -148,6 +148,64 @@ export function writeOrder(files: readonly FileSpec[]): FileSpec[] {
   };
   files.forEach(visit);
   return out;
+}
+
+// Deprovisioning: one action per host of the service whose `delete` stops the service's daemons
+// there (in reverse start order) when the host leaves the inventory (or on destroy). Nothing
+// runs on create (an empty command). It follows the host's restarts, so on removal it runs
+// before the host's files are removed, and it joins the membership chain before the service's
+// membership actions: deletes run in the reverse of the chain, so on removal the members are
+// taken out of the cluster first (forget_cluster_node, etcd member remove), then the removed
+// hosts' daemons stop, one host at a time.
+function declareDeprovisions(
+  name: string,
+  parent: pulumi.Resource,
+  ctx: ClusterContext,
+  part: ServiceRender,
+  on: {
+    restartsByHost: ReadonlyMap<string, HostAction[]>;
+    conn: (host: string) => Pick<HostActionArgs, "connection" | "credentials">;
+    dependsOn: readonly pulumi.Resource[];
+    waits: (deps: pulumi.Resource[]) => pulumi.Resource[];
+  },
+): HostAction[] {
+  const { restartsByHost, conn, dependsOn, waits } = on;
+  const deprovisions: HostAction[] = [];
+  const servicesByHost = new Map<string, ServiceSpec[]>();
+  for (const s of part.services) servicesByHost.set(s.host, [...(servicesByHost.get(s.host) ?? []), s]);
+  for (const [host, list] of servicesByHost) {
+    const names = list.map((s) => s.name);
+    const stop = [...list]
+      .reverse()
+      .map((s) => stopCommand(s.manager, s.name))
+      .join(" && ");
+    deprovisions.push(
+      cheapConstruction(
+        () =>
+          new HostAction(
+            `${name}-deprovision-${host}`,
+            {
+              ...conn(host),
+              create: DEPROVISION_CREATE,
+              delete: stop,
+              triggers: [],
+              rerun: "change",
+              description: `stop ${names.join(", ")} on ${host} when it leaves the inventory`,
+            },
+            {
+              parent,
+              dependsOn: waits([
+                ...(restartsByHost.get(host) ?? []),
+                ...(ctx.membershipChain.last ? [ctx.membershipChain.last] : []),
+                ...dependsOn,
+              ]),
+            },
+          ),
+      ),
+    );
+    ctx.membershipChain.last = deprovisions[deprovisions.length - 1];
+  }
+  return deprovisions;
 }
 
 export function createServiceResources(
@@ -320,48 +378,7 @@ export function createServiceResources(
     restarts.set(key, chain);
   }
 
-  // Deprovisioning: one action per host of the service whose `delete` stops the service's daemons
-  // there (in reverse start order) when the host leaves the inventory (or on destroy). Nothing
-  // runs on create (an empty command). It follows the host's restarts, so on removal it runs
-  // before the host's files are removed, and it joins the membership chain before the service's
-  // membership actions: deletes run in the reverse of the chain, so on removal the members are
-  // taken out of the cluster first (forget_cluster_node, etcd member remove), then the removed
-  // hosts' daemons stop, one host at a time.
-  const deprovisions: HostAction[] = [];
-  const servicesByHost = new Map<string, ServiceSpec[]>();
-  for (const s of part.services) servicesByHost.set(s.host, [...(servicesByHost.get(s.host) ?? []), s]);
-  for (const [host, list] of servicesByHost) {
-    const names = list.map((s) => s.name);
-    const stop = [...list]
-      .reverse()
-      .map((s) => stopCommand(s.manager, s.name))
-      .join(" && ");
-    deprovisions.push(
-      cheapConstruction(
-        () =>
-          new HostAction(
-            `${name}-deprovision-${host}`,
-            {
-              ...conn(host),
-              create: DEPROVISION_CREATE,
-              delete: stop,
-              triggers: [],
-              rerun: "change",
-              description: `stop ${names.join(", ")} on ${host} when it leaves the inventory`,
-            },
-            {
-              parent,
-              dependsOn: waits([
-                ...(restartsByHost.get(host) ?? []),
-                ...(ctx.membershipChain.last ? [ctx.membershipChain.last] : []),
-                ...dependsOn,
-              ]),
-            },
-          ),
-      ),
-    );
-    ctx.membershipChain.last = deprovisions[deprovisions.length - 1];
-  }
+  const deprovisions = declareDeprovisions(name, parent, ctx, part, { restartsByHost, conn, dependsOn, waits });
 
   const restartsOn = (host: string) => restartsByHost.get(host) ?? [];
   createActions(
