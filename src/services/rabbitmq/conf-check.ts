@@ -27,8 +27,10 @@ const CHECK_EXPR = [
   "  Conf -> case cuttlefish_generator:map(Schema, Conf) of {error, _Phase, {errorlist, E2}} -> E2; _ -> [] end",
   "end,",
   '[io:format(standard_error, "~ts: ~ts~n", [F, cuttlefish_error:xlate(E)]) || E <- Errs],',
-  "halt(case Errs of [] -> 0; _ -> 1 end)",
-  'catch C:R -> io:format(standard_error, "rabbitmq.conf check failed: ~p:~p~n", [C, R]), halt(2)',
+  // init:stop/1, not halt/1: an orderly stop lets the standard_error server write the messages
+  // first (halt/1 dropped them now and then: exit 1 with an empty stderr).
+  "init:stop(case Errs of [] -> 0; _ -> 1 end)",
+  'catch C:R -> io:format(standard_error, "rabbitmq.conf check failed: ~p:~p~n", [C, R]), init:stop(2)',
   "end.",
 ].join(" ");
 
