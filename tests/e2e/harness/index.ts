@@ -192,7 +192,10 @@ function summarize(
     registered,
     rpcs: r.rpcs,
     wallMs: r.wallMs,
-    stderr: lines.join("\n"),
+    // What the CLI prints besides the steps: the log lines, and the program's diagnostics
+    // (pulumi.log: the stand-in takes them in the program host since c3e790d, so they no longer
+    // reach its stderr; the inventory's findings are among them).
+    stderr: [...lines, ...r.diagnostics.filter((d) => d.from === "program").map((d) => `${d.severity}: ${d.message}`)].join("\n"),
   };
 }
 
