@@ -157,6 +157,15 @@ export function writeOrder(files: readonly FileSpec[]): FileSpec[] {
 // membership actions: deletes run in the reverse of the chain, so on removal the members are
 // taken out of the cluster first (forget_cluster_node, etcd member remove), then the removed
 // hosts' daemons stop, one host at a time.
+/**
+ * Services whose daemons a host's deprovisioning leaves running. Pacemaker: its member delete
+ * (`crm_node --force -R`) runs while the node's Pacemaker still runs, and a Pacemaker stopped
+ * after its node left the CIB waited for a shutdown the DC no longer schedules (seen in the lab's
+ * destroy: `supervisorctl stop pacemaker` past the delete's 300 s timeout). Until the removal runs
+ * in Pacemaker's own order (stop the node, then remove it), its daemons are left as before.
+ */
+export const DAEMONS_LEFT_RUNNING: ReadonlySet<string> = new Set(["pacemaker"]);
+
 function declareDeprovisions(
   name: string,
   parent: pulumi.Resource,
@@ -171,6 +180,7 @@ function declareDeprovisions(
 ): HostAction[] {
   const { restartsByHost, conn, dependsOn, waits } = on;
   const deprovisions: HostAction[] = [];
+  if (DAEMONS_LEFT_RUNNING.has(part.service)) return deprovisions;
   const servicesByHost = new Map<string, ServiceSpec[]>();
   for (const s of part.services) servicesByHost.set(s.host, [...(servicesByHost.get(s.host) ?? []), s]);
   for (const [host, list] of servicesByHost) {
