@@ -24,6 +24,7 @@ import type { ActionConnection } from "../src/providers/host-action";
 import { cheapConstruction } from "./sdk-cost";
 import { scheduleActions, scheduleRestarts } from "../src/core/schedule";
 import { stopCommand } from "../src/render/daemon";
+import { deployOrder } from "../src/services/registry";
 
 /** A deprovisioning action's create: nothing runs while the host is in the inventory (no SSH). */
 export const DEPROVISION_CREATE = "";
@@ -158,13 +159,13 @@ export function writeOrder(files: readonly FileSpec[]): FileSpec[] {
 // taken out of the cluster first (forget_cluster_node, etcd member remove), then the removed
 // hosts' daemons stop, one host at a time.
 /**
- * Services whose daemons a host's deprovisioning leaves running. Pacemaker: its member delete
- * (`crm_node --force -R`) runs while the node's Pacemaker still runs, and a Pacemaker stopped
- * after its node left the CIB waited for a shutdown the DC no longer schedules (seen in the lab's
- * destroy: `supervisorctl stop pacemaker` past the delete's 300 s timeout). Until the removal runs
- * in Pacemaker's own order (stop the node, then remove it), its daemons are left as before.
+ * Services whose daemons a host's deprovisioning leaves running (ServiceComponentSpec
+ * `daemonsLeftRunning`, e.g. Pacemaker: a Pacemaker stopped after its node left the CIB waited
+ * past the delete's 300 s timeout in the lab's destroy).
  */
-export const DAEMONS_LEFT_RUNNING: ReadonlySet<string> = new Set(["pacemaker"]);
+export const DAEMONS_LEFT_RUNNING: ReadonlySet<string> = new Set(
+  deployOrder.filter((s) => s.component?.daemonsLeftRunning).map((s) => s.name),
+);
 
 function declareDeprovisions(
   name: string,

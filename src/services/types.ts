@@ -64,6 +64,11 @@ export interface ServiceComponentSpec {
   readonly outputs?: (plan: ClusterPlan) => Record<string, unknown>;
   /** Outputs that report an address: computed from the plan with the deploy-time addresses. */
   readonly addressOutputs?: (plan: ClusterPlan) => Record<string, unknown>;
+  /**
+   * A host's deprovisioning (host removed, or destroy) leaves this service's daemons running: for
+   * services whose member removal does not stop the member first (components/service-resources.ts).
+   */
+  readonly daemonsLeftRunning?: boolean;
 }
 
 export interface ServiceModule {

@@ -13,6 +13,10 @@ export const pacemakerService: ServiceModule = {
   component: {
     type: "haforge:pacemaker:PacemakerCluster",
     suffix: "pacemaker",
+    // Its member delete (crm_node --force -R) runs while the node's Pacemaker runs; a Pacemaker
+    // stopped after its node left the CIB waited past the delete's timeout (the lab's destroy).
+    // Until the removal stops the node first, its daemons are left running.
+    daemonsLeftRunning: true,
     outputs: (p) => ({
       clusters: p.pacemakerClusters.map((c) => ({
         name: c.name,
