@@ -22,6 +22,7 @@ import { ISOLATED_KEY_MATERIAL, keyPair, storeIsolatedKeyScript } from "../../sr
 import { clearFileFacts, getDefaultPool } from "../../src/transport";
 import { flatRemoteFileProvider as provider } from "./remote-file-wire";
 import { startSshd, type Sshd } from "./sshd-fixture";
+import { stderrOf } from "../stderr-of";
 
 const ROOT = join(__dirname, "..", "..");
 let a: Sshd;
@@ -39,17 +40,6 @@ const dir = () => {
   mkdirSync(d, { recursive: true });
   return d;
 };
-
-async function stderrOf<T>(fn: () => Promise<T>): Promise<{ result: T; stderr: string }> {
-  const lines: string[] = [];
-  const orig = console.error;
-  console.error = (...args: unknown[]) => void lines.push(args.map(String).join(" "));
-  try {
-    return { result: await fn(), stderr: lines.join("\n") };
-  } finally {
-    console.error = orig;
-  }
-}
 
 /** The specs (and their read-back sources) the lab inventory's syncthing declares for one host. */
 function syncthingSpecs(host: string) {

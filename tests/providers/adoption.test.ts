@@ -13,6 +13,7 @@ import { materialsProvider, type MaterialsInputs, type MaterialsOutputs, type Re
 import { RemoteFileError, clearFileFacts, getDefaultPool } from "../../src/transport";
 import { flatRemoteFileProvider as provider } from "./remote-file-wire";
 import { startSshd, type Sshd } from "./sshd-fixture";
+import { stderrOf } from "../stderr-of";
 
 let a: Sshd;
 before(async () => {
@@ -29,18 +30,6 @@ const dir = () => {
   mkdirSync(d, { recursive: true });
   return d;
 };
-
-/** Captures what the provider prints on stderr (the engine shows it) while `fn` runs. */
-async function stderrOf<T>(fn: () => Promise<T>): Promise<{ result: T; stderr: string }> {
-  const lines: string[] = [];
-  const orig = console.error;
-  console.error = (...args: unknown[]) => void lines.push(args.map(String).join(" "));
-  try {
-    return { result: await fn(), stderr: lines.join("\n") };
-  } finally {
-    console.error = orig;
-  }
-}
 
 describe("empty state, existing keys", () => {
   it("Materials adopts the keys it finds on the hosts (an unreachable host is skipped) and generates only the missing ones", async () => {

@@ -8,18 +8,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { checkMaterials, type MaterialsInputs } from "../../src/providers/materials";
-
-async function stderrOf(fn: () => Promise<unknown>): Promise<string> {
-  const lines: string[] = [];
-  const orig = console.error;
-  console.error = (...args: unknown[]) => void lines.push(args.map(String).join(" "));
-  try {
-    await fn();
-    return lines.join("\n");
-  } finally {
-    console.error = orig;
-  }
-}
+import { stderrOf } from "../stderr-of";
 
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 const kind = { type: "random-bytes", bytes: 32 } as const;
@@ -41,9 +30,9 @@ describe("Materials check (preview notes)", () => {
     const prev = process.env["HAFORGE_DIFF"];
     process.env["HAFORGE_DIFF"] = "state";
     try {
-      const text = await stderrOf(() => checkMaterials({ specs: [{ key: "k/old", kind }] }, news));
+      const text = (await stderrOf(() => checkMaterials({ specs: [{ key: "k/old", kind }] }, news))).stderr;
       assert.match(text, /HAFORGE_DIFF=state: 1 key\(s\) the state lacks \(k\/new\) .*hosts not contacted in this preview/);
-      assert.equal(await stderrOf(() => checkMaterials({ specs: news.specs }, news)), "", "nothing new: nothing said");
+      assert.equal((await stderrOf(() => checkMaterials({ specs: news.specs }, news))).stderr, "", "nothing new: nothing said");
     } finally {
       if (prev === undefined) delete process.env["HAFORGE_DIFF"];
       else process.env["HAFORGE_DIFF"] = prev;
@@ -55,8 +44,8 @@ describe("Materials check (preview notes)", () => {
       specs: [{ key: "k/a", kind }],
       adopt: { "k/a": [UNKNOWN, { host: "h1", path: "/k", base64: true, connection: UNKNOWN }] },
     } as unknown as MaterialsInputs;
-    assert.equal(await stderrOf(() => checkMaterials({}, news)), "");
+    assert.equal((await stderrOf(() => checkMaterials({}, news))).stderr, "");
     const whole = { specs: [{ key: "k/a", kind }], adopt: UNKNOWN } as unknown as MaterialsInputs;
-    assert.equal(await stderrOf(() => checkMaterials({}, whole)), "");
+    assert.equal((await stderrOf(() => checkMaterials({}, whole))).stderr, "");
   });
 });
