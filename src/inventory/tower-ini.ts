@@ -332,220 +332,45 @@ const SECRET_NAME = /(pass|passwd|password|secret|token|cookie|private_key)$/i;
 const BOOL_TRUE = new Set(["true", "yes", "on", "1", "y"]);
 const BOOL_FALSE = new Set(["false", "no", "off", "0", "n"]);
 
+/** What the line reader keeps between lines: the hosts and groups so far, and the section it is in. */
+interface IniReader {
+  readonly findings: Finding[];
+  readonly hosts: Map<string, HostEntry>;
+  readonly groups: Map<string, GroupEntry>;
+  tooManyHosts: boolean;
+  group: string;
+  kind: "hosts" | "vars" | "children" | "skip";
+}
+
+function ensureGroup(r: IniReader, name: string, line: number): GroupEntry {
+  let g = r.groups.get(name);
+  if (!g)
+    r.groups.set(name, (g = { name, declared: false, firstLine: line, hosts: [], hostSet: new Set(), children: [], vars: new Map() }));
+  return g;
+}
+
+/** The section a line is in, as findings name it: `[tower]`, `[tower:vars]`, `[tower:children]`. */
+const sectionOf = (r: IniReader): string =>
+  r.kind === "vars" ? `[${r.group}:vars]` : r.kind === "children" ? `[${r.group}:children]` : `[${r.group}]`;
+
 export function parseTowerIni(text: string): TowerIniResult {
-  const findings: Finding[] = [];
-  const hosts = new Map<string, HostEntry>();
-  const groups = new Map<string, GroupEntry>();
-  const ensureGroup = (name: string, line: number): GroupEntry => {
-    let g = groups.get(name);
-    if (!g)
-      groups.set(name, (g = { name, declared: false, firstLine: line, hosts: [], hostSet: new Set(), children: [], vars: new Map() }));
-    return g;
-  };
-  ensureGroup("ungrouped", 0).declared = true;
+  const r: IniReader = { findings: [], hosts: new Map(), groups: new Map(), tooManyHosts: false, group: "ungrouped", kind: "hosts" };
+  ensureGroup(r, "ungrouped", 0).declared = true;
 
   const lines = text.replace(/^\uFEFF/, "").split(/\r\n|\n|\r/);
-  let tooManyHosts = false;
-  let group = "ungrouped";
-  let kind: "hosts" | "vars" | "children" | "skip" = "hosts";
-  const sec = () => (kind === "vars" ? `[${group}:vars]` : kind === "children" ? `[${group}:children]` : `[${group}]`);
-
   for (let i = 0; i < lines.length; i++) {
     const lineNo = i + 1;
     const line = lines[i]!.trim();
     if (line === "" || line.startsWith("#") || line.startsWith(";")) continue;
-
-    if (line.startsWith("[") && !/^\[[^\]]+\]:[0-9]+/.test(line)) {
-      const m = SECTION.exec(line);
-      if (!m) {
-        findings.push(
-          error(
-            "ini.section-syntax",
-            `line ${lineNo}`,
-            `line ${lineNo}: ${JSON.stringify(shown(line))} is not a section header`,
-            "Write `[group]`, `[group:vars]` or `[group:children]`; group names have no spaces, ':' or ']'.",
-          ),
-        );
-        kind = "skip";
-        continue;
-      }
-      const name = m[1]!;
-      const tag = m[2] ?? "hosts";
-      if (tag !== "hosts" && tag !== "vars" && tag !== "children") {
-        findings.push(
-          error(
-            "ini.section-type",
-            `[${name}:${tag}]`,
-            `line ${lineNo}: section [${name}:${tag}] has unknown type ${JSON.stringify(tag)}`,
-            "Use `:vars` or `:children`.",
-          ),
-        );
-        kind = "skip";
-        continue;
-      }
-      const g = ensureGroup(name, lineNo);
-      if (tag !== "vars") g.declared = true;
-      group = name;
-      kind = tag;
-      continue;
-    }
-
-    if (kind === "skip") continue;
-
-    if (kind === "hosts") {
-      const split = shellSplit(line);
-      if (split.error !== undefined) {
-        const first = line.split(/\s+/)[0] ?? "";
-        findings.push(
-          error(
-            "ini.host-syntax",
-            `[${group}] ${clip(first)}`,
-            `line ${lineNo}: cannot split the host line: ${split.error}`,
-            "Quote values with spaces as key='a b'; close every quote.",
-          ),
-        );
-        continue;
-      }
-      const tokens = split.tokens;
-      if (tokens.length === 0) continue; // only a comment after all
-      const pattern = tokens[0]!;
-      const expanded = expandHostPattern(pattern);
-      if (expanded.error !== undefined) {
-        findings.push(
-          error(
-            "ini.host-range",
-            `[${group}] ${clip(pattern)}`,
-            `line ${lineNo}: host pattern ${JSON.stringify(clip(pattern))}: ${expanded.error}`,
-          ),
-        );
-        continue;
-      }
-      const lineVars: [string, string][] = [];
-      for (const t of tokens.slice(1)) {
-        const eq = t.indexOf("=");
-        if (eq <= 0) {
-          findings.push(
-            error(
-              "ini.host-var-syntax",
-              `[${group}] ${clip(pattern)}`,
-              `line ${lineNo}: expected key=value after the host name, got ${SECRET_WORD.test(line) ? "a bare word (not shown: the line may hold a secret)" : JSON.stringify(clip(t))}`,
-              "Host lines are `name key=value key='value with spaces'`.",
-            ),
-          );
-          continue;
-        }
-        lineVars.push([t.slice(0, eq), parseIniValue(t.slice(eq + 1))]);
-      }
-      const g = ensureGroup(group, lineNo);
-      const fresh = expanded.names.filter((n) => !hosts.has(n)).length;
-      if (hosts.size + fresh > MAX_INVENTORY_HOSTS) {
-        if (!tooManyHosts) {
-          tooManyHosts = true;
-          findings.push(
-            error(
-              "ini.too-many-hosts",
-              `[${group}] ${clip(pattern)}`,
-              `line ${lineNo}: host pattern ${JSON.stringify(clip(pattern))} takes the inventory past ${MAX_INVENTORY_HOSTS} hosts; this and later host lines are not read`,
-              "Check the ranges ([01:99] is 99 hosts; ranges on several lines add up). Split a fleet this large into several inventories.",
-            ),
-          );
-        }
-        continue;
-      }
-      for (const name of expanded.names) {
-        let h = hosts.get(name);
-        if (!h) hosts.set(name, (h = { name, firstSection: group, line: lineNo, vars: new Map() }));
-        if (!g.hostSet.has(name)) {
-          g.hostSet.add(name);
-          g.hosts.push(name);
-        }
-        const origin = `[${group}] ${name}`;
-        if (expanded.port !== undefined) {
-          if (h.port && h.port.value !== expanded.port) {
-            findings.push(
-              warning(
-                "ini.host-var-conflict",
-                origin,
-                `line ${lineNo}: host ${JSON.stringify(name)} is given port ${expanded.port} here and ${h.port.value} at ${h.port.origin}; the last one wins`,
-              ),
-            );
-          }
-          h.port = { value: expanded.port, origin };
-        }
-        for (const [k, v] of lineVars) {
-          const prev = h.vars.get(k);
-          if (prev && prev.value !== v) {
-            findings.push(
-              warning(
-                "ini.host-var-conflict",
-                origin,
-                `line ${lineNo}: ${JSON.stringify(k)} of host ${JSON.stringify(name)} is set again (${prev.origin}, line ${prev.line}); the last one wins`,
-                "Set each host var on one line only.",
-              ),
-            );
-          }
-          h.vars.set(k, { value: v, line: lineNo, origin });
-        }
-      }
-      continue;
-    }
-
-    if (kind === "vars") {
-      const eq = line.indexOf("=");
-      if (eq <= 0) {
-        findings.push(error("ini.var-syntax", sec(), `line ${lineNo}: expected key=value in ${sec()}, got ${JSON.stringify(shown(line))}`));
-        continue;
-      }
-      const k = line.slice(0, eq).trim();
-      const raw = line.slice(eq + 1).trim();
-      if (k === "" || /\s/.test(k)) {
-        findings.push(error("ini.var-syntax", sec(), `line ${lineNo}: ${JSON.stringify(shown(k))} is not a variable name`));
-        continue;
-      }
-      if (inlineComment(raw)) findings.push(inlineCommentWarning(`${sec()} ${k}`, k, lineNo));
-      const vars = ensureGroup(group, lineNo).vars;
-      const value = parseIniValue(raw);
-      const prev = vars.get(k);
-      if (prev) {
-        // Values are not quoted back: they may be passwords.
-        findings.push(
-          prev.value === value
-            ? warning(
-                "ini.duplicate-var",
-                `${sec()} ${k}`,
-                `line ${lineNo}: ${JSON.stringify(k)} is set again in ${sec()} (first at line ${prev.line}), to the same value`,
-                "Keep one of the two lines.",
-              )
-            : error(
-                "ini.duplicate-var",
-                `${sec()} ${k}`,
-                `line ${lineNo}: ${JSON.stringify(k)} is set again in ${sec()} (first at line ${prev.line}) with a different value; Ansible would silently use the last one`,
-                "Keep the line you mean and delete the other.",
-              ),
-        );
-      }
-      vars.set(k, { value, line: lineNo, origin: `${sec()} ${k}` });
-      continue;
-    }
-
-    // children
-    const m = CHILD.exec(line);
-    // `key=value` under :children is a misplaced variable, not a group (and may be a password).
-    if (!m || m[1]!.includes("=")) {
-      findings.push(
-        error("ini.children-syntax", sec(), `line ${lineNo}: expected a group name in ${sec()}, got ${JSON.stringify(shown(line))}`),
-      );
-      continue;
-    }
-    const child = m[1]!;
-    ensureGroup(child, lineNo);
-    const parent = ensureGroup(group, lineNo);
-    if (!parent.children.some((c) => c.name === child)) parent.children.push({ name: child, line: lineNo });
+    if (line.startsWith("[") && !/^\[[^\]]+\]:[0-9]+/.test(line)) readSectionHeader(r, line, lineNo);
+    else if (r.kind === "hosts") readHostLine(r, line, lineNo);
+    else if (r.kind === "vars") readVarLine(r, line, lineNo);
+    else if (r.kind === "children") readChildLine(r, line, lineNo);
   }
 
-  for (const g of groups.values()) {
+  for (const g of r.groups.values()) {
     if (!g.declared && g.name !== "all") {
-      findings.push(
+      r.findings.push(
         warning(
           "ini.undefined-group",
           `[${g.name}]`,
@@ -556,8 +381,216 @@ export function parseTowerIni(text: string): TowerIniResult {
     }
   }
 
-  const members = resolveMembers(groups, findings);
-  return mapToInventory({ hosts, groups, members, findings });
+  const members = resolveMembers(r.groups, r.findings);
+  return mapToInventory({ hosts: r.hosts, groups: r.groups, members, findings: r.findings });
+}
+
+/** `[group]`, `[group:vars]`, `[group:children]`: the section the next lines are in (`skip` after a bad header). */
+function readSectionHeader(r: IniReader, line: string, lineNo: number): void {
+  const m = SECTION.exec(line);
+  if (!m) {
+    r.findings.push(
+      error(
+        "ini.section-syntax",
+        `line ${lineNo}`,
+        `line ${lineNo}: ${JSON.stringify(shown(line))} is not a section header`,
+        "Write `[group]`, `[group:vars]` or `[group:children]`; group names have no spaces, ':' or ']'.",
+      ),
+    );
+    r.kind = "skip";
+    return;
+  }
+  const name = m[1]!;
+  const tag = m[2] ?? "hosts";
+  if (tag !== "hosts" && tag !== "vars" && tag !== "children") {
+    r.findings.push(
+      error(
+        "ini.section-type",
+        `[${name}:${tag}]`,
+        `line ${lineNo}: section [${name}:${tag}] has unknown type ${JSON.stringify(tag)}`,
+        "Use `:vars` or `:children`.",
+      ),
+    );
+    r.kind = "skip";
+    return;
+  }
+  const g = ensureGroup(r, name, lineNo);
+  if (tag !== "vars") g.declared = true;
+  r.group = name;
+  r.kind = tag;
+}
+
+/** A host line of a `[group]` section: `pattern key=value …`, its hosts added to the group with their vars. */
+function readHostLine(r: IniReader, line: string, lineNo: number): void {
+  const { findings, group } = r;
+  const split = shellSplit(line);
+  if (split.error !== undefined) {
+    const first = line.split(/\s+/)[0] ?? "";
+    findings.push(
+      error(
+        "ini.host-syntax",
+        `[${group}] ${clip(first)}`,
+        `line ${lineNo}: cannot split the host line: ${split.error}`,
+        "Quote values with spaces as key='a b'; close every quote.",
+      ),
+    );
+    return;
+  }
+  const tokens = split.tokens;
+  if (tokens.length === 0) return; // only a comment after all
+  const pattern = tokens[0]!;
+  const expanded = expandHostPattern(pattern);
+  if (expanded.error !== undefined) {
+    findings.push(
+      error(
+        "ini.host-range",
+        `[${group}] ${clip(pattern)}`,
+        `line ${lineNo}: host pattern ${JSON.stringify(clip(pattern))}: ${expanded.error}`,
+      ),
+    );
+    return;
+  }
+  const lineVars = hostLineVars(r, line, lineNo, pattern, tokens.slice(1));
+  const g = ensureGroup(r, group, lineNo);
+  const fresh = expanded.names.filter((n) => !r.hosts.has(n)).length;
+  if (r.hosts.size + fresh > MAX_INVENTORY_HOSTS) {
+    if (!r.tooManyHosts) {
+      r.tooManyHosts = true;
+      findings.push(
+        error(
+          "ini.too-many-hosts",
+          `[${group}] ${clip(pattern)}`,
+          `line ${lineNo}: host pattern ${JSON.stringify(clip(pattern))} takes the inventory past ${MAX_INVENTORY_HOSTS} hosts; this and later host lines are not read`,
+          "Check the ranges ([01:99] is 99 hosts; ranges on several lines add up). Split a fleet this large into several inventories.",
+        ),
+      );
+    }
+    return;
+  }
+  for (const name of expanded.names) addHost(r, g, name, lineNo, expanded.port, lineVars);
+}
+
+/** The `key=value` words after a host pattern (a word without `=` is a finding, never echoed if the line may hold a secret). */
+function hostLineVars(r: IniReader, line: string, lineNo: number, pattern: string, words: readonly string[]): [string, string][] {
+  const lineVars: [string, string][] = [];
+  for (const t of words) {
+    const eq = t.indexOf("=");
+    if (eq <= 0) {
+      r.findings.push(
+        error(
+          "ini.host-var-syntax",
+          `[${r.group}] ${clip(pattern)}`,
+          `line ${lineNo}: expected key=value after the host name, got ${SECRET_WORD.test(line) ? "a bare word (not shown: the line may hold a secret)" : JSON.stringify(clip(t))}`,
+          "Host lines are `name key=value key='value with spaces'`.",
+        ),
+      );
+      continue;
+    }
+    lineVars.push([t.slice(0, eq), parseIniValue(t.slice(eq + 1))]);
+  }
+  return lineVars;
+}
+
+/** One host of a host line: into the group, its port and vars set (a different value set again is a warning; the last one wins). */
+function addHost(
+  r: IniReader,
+  g: GroupEntry,
+  name: string,
+  lineNo: number,
+  port: string | undefined,
+  lineVars: readonly (readonly [string, string])[],
+): void {
+  const { findings, group } = r;
+  let h = r.hosts.get(name);
+  if (!h) r.hosts.set(name, (h = { name, firstSection: group, line: lineNo, vars: new Map() }));
+  if (!g.hostSet.has(name)) {
+    g.hostSet.add(name);
+    g.hosts.push(name);
+  }
+  const origin = `[${group}] ${name}`;
+  if (port !== undefined) {
+    if (h.port && h.port.value !== port) {
+      findings.push(
+        warning(
+          "ini.host-var-conflict",
+          origin,
+          `line ${lineNo}: host ${JSON.stringify(name)} is given port ${port} here and ${h.port.value} at ${h.port.origin}; the last one wins`,
+        ),
+      );
+    }
+    h.port = { value: port, origin };
+  }
+  for (const [k, v] of lineVars) {
+    const prev = h.vars.get(k);
+    if (prev && prev.value !== v) {
+      findings.push(
+        warning(
+          "ini.host-var-conflict",
+          origin,
+          `line ${lineNo}: ${JSON.stringify(k)} of host ${JSON.stringify(name)} is set again (${prev.origin}, line ${prev.line}); the last one wins`,
+          "Set each host var on one line only.",
+        ),
+      );
+    }
+    h.vars.set(k, { value: v, line: lineNo, origin });
+  }
+}
+
+/** A `key=value` line of a `[group:vars]` section. */
+function readVarLine(r: IniReader, line: string, lineNo: number): void {
+  const { findings } = r;
+  const sec = sectionOf(r);
+  const eq = line.indexOf("=");
+  if (eq <= 0) {
+    findings.push(error("ini.var-syntax", sec, `line ${lineNo}: expected key=value in ${sec}, got ${JSON.stringify(shown(line))}`));
+    return;
+  }
+  const k = line.slice(0, eq).trim();
+  const raw = line.slice(eq + 1).trim();
+  if (k === "" || /\s/.test(k)) {
+    findings.push(error("ini.var-syntax", sec, `line ${lineNo}: ${JSON.stringify(shown(k))} is not a variable name`));
+    return;
+  }
+  if (inlineComment(raw)) findings.push(inlineCommentWarning(`${sec} ${k}`, k, lineNo));
+  const vars = ensureGroup(r, r.group, lineNo).vars;
+  const value = parseIniValue(raw);
+  const prev = vars.get(k);
+  if (prev) {
+    // Values are not quoted back: they may be passwords.
+    findings.push(
+      prev.value === value
+        ? warning(
+            "ini.duplicate-var",
+            `${sec} ${k}`,
+            `line ${lineNo}: ${JSON.stringify(k)} is set again in ${sec} (first at line ${prev.line}), to the same value`,
+            "Keep one of the two lines.",
+          )
+        : error(
+            "ini.duplicate-var",
+            `${sec} ${k}`,
+            `line ${lineNo}: ${JSON.stringify(k)} is set again in ${sec} (first at line ${prev.line}) with a different value; Ansible would silently use the last one`,
+            "Keep the line you mean and delete the other.",
+          ),
+    );
+  }
+  vars.set(k, { value, line: lineNo, origin: `${sec} ${k}` });
+}
+
+/** A group name line of a `[group:children]` section. */
+function readChildLine(r: IniReader, line: string, lineNo: number): void {
+  const sec = sectionOf(r);
+  const m = CHILD.exec(line);
+  // `key=value` under :children is a misplaced variable, not a group (and may be a password).
+  if (!m || m[1]!.includes("=")) {
+    r.findings.push(
+      error("ini.children-syntax", sec, `line ${lineNo}: expected a group name in ${sec}, got ${JSON.stringify(shown(line))}`),
+    );
+    return;
+  }
+  const child = m[1]!;
+  ensureGroup(r, child, lineNo);
+  const parent = ensureGroup(r, r.group, lineNo);
+  if (!parent.children.some((c) => c.name === child)) parent.children.push({ name: child, line: lineNo });
 }
 
 function inlineCommentWarning(path: string, key: string, line: number): Finding {
@@ -637,10 +670,51 @@ interface MapInput {
 
 type Json = Record<string, unknown>;
 
-function mapToInventory({ hosts, groups, members, findings }: MapInput): TowerIniResult {
-  const paths = new Map<string, string>();
-  const allVars = groups.get("all")?.vars ?? new Map<string, VarEntry>();
+/** What the mapping steps share: the read file, the findings, the YAML path → INI path map, and the value readers. */
+interface MapCtx extends MapInput {
+  readonly allVars: Map<string, VarEntry>;
+  readonly paths: Map<string, string>;
+  /** A whole number, or a finding (an empty value is "default": undefined). */
+  readonly num: (v: VarEntry | undefined, key: string) => number | undefined;
+  /** A boolean (true/yes/on/1/y, false/no/off/0/n), or a finding. */
+  readonly bool: (v: VarEntry | undefined, key: string) => boolean | undefined;
+}
 
+type Effective = VarEntry & { rank: number };
+
+function mapToInventory(input: MapInput): TowerIniResult {
+  const { groups, findings } = input;
+  const c: MapCtx = {
+    ...input,
+    allVars: groups.get("all")?.vars ?? new Map<string, VarEntry>(),
+    paths: new Map<string, string>(),
+    num: (v, key) => readNumber(findings, v, key),
+    bool: (v, key) => readBoolean(findings, v, key),
+  };
+  warnMisplacedVars(c);
+  const hostList = mapHosts(c);
+  const tower = mapTower(c);
+  const rmq = mapRabbitmq(c);
+
+  const data: Json = { hosts: hostList };
+  if (tower) data.tower = tower;
+  if (Object.keys(rmq).length) data.rabbitmq = rmq;
+
+  const sourcePath = (path: string): string => {
+    if (path.startsWith("[") || path.startsWith("line ")) return path;
+    let p = path;
+    while (p !== "") {
+      const hit = c.paths.get(p);
+      if (hit !== undefined) return hit;
+      p = parentPath(p);
+    }
+    return path;
+  };
+  return { data: data, findings, sourcePath };
+}
+
+/** Global vars outside [all:vars], misspelt names, instance group policies in [all:vars]: warnings. */
+function warnMisplacedVars({ hosts, groups, findings, allVars }: MapCtx): void {
   // Global vars outside [all:vars] are not read (the installer reads them once per install).
   for (const g of groups.values()) {
     if (g.name === "all") continue;
@@ -699,279 +773,298 @@ function mapToInventory({ hosts, groups, members, findings }: MapInput): TowerIn
         ),
       );
   }
+}
 
-  const num = (v: VarEntry | undefined, key: string): number | undefined => {
-    if (!v || v.value === "") return undefined; // Tower's sample inventory writes pg_port='' for "default"
-    if (/^[0-9]{1,9}$/.test(v.value)) return Number(v.value);
-    findings.push(
-      error(
-        "ini.not-a-number",
-        v.origin,
-        `${JSON.stringify(key)} is ${JSON.stringify(clip(v.value))}, not a whole number`,
-        v.value.includes("#")
-          ? "Ansible does not strip comments after a value in :vars sections; put the comment on its own line."
-          : undefined,
-      ),
-    );
-    return undefined;
-  };
-  const bool = (v: VarEntry | undefined, key: string): boolean | undefined => {
-    if (!v || v.value === "") return undefined;
-    const low = v.value.toLowerCase();
-    if (BOOL_TRUE.has(low)) return true;
-    if (BOOL_FALSE.has(low)) return false;
-    findings.push(
-      error(
-        "ini.not-a-boolean",
-        v.origin,
-        `${JSON.stringify(key)} is ${JSON.stringify(clip(v.value))}, not a boolean`,
-        "Use true or false.",
-      ),
-    );
-    return undefined;
-  };
+function readNumber(findings: Finding[], v: VarEntry | undefined, key: string): number | undefined {
+  if (!v || v.value === "") return undefined; // Tower's sample inventory writes pg_port='' for "default"
+  if (/^[0-9]{1,9}$/.test(v.value)) return Number(v.value);
+  findings.push(
+    error(
+      "ini.not-a-number",
+      v.origin,
+      `${JSON.stringify(key)} is ${JSON.stringify(clip(v.value))}, not a whole number`,
+      v.value.includes("#")
+        ? "Ansible does not strip comments after a value in :vars sections; put the comment on its own line."
+        : undefined,
+    ),
+  );
+  return undefined;
+}
 
-  // --- hosts --------------------------------------------------------------------------------
+function readBoolean(findings: Finding[], v: VarEntry | undefined, key: string): boolean | undefined {
+  if (!v || v.value === "") return undefined;
+  const low = v.value.toLowerCase();
+  if (BOOL_TRUE.has(low)) return true;
+  if (BOOL_FALSE.has(low)) return false;
+  findings.push(
+    error("ini.not-a-boolean", v.origin, `${JSON.stringify(key)} is ${JSON.stringify(clip(v.value))}, not a boolean`, "Use true or false."),
+  );
+  return undefined;
+}
+
+// --- hosts --------------------------------------------------------------------------------
+
+function mapHosts(c: MapCtx): Json[] {
   const groupsOf = new Map<string, string[]>();
-  for (const [g, list] of members) for (const h of list) groupsOf.set(h, [...(groupsOf.get(h) ?? []), g]);
-
+  for (const [g, list] of c.members) for (const h of list) groupsOf.set(h, [...(groupsOf.get(h) ?? []), g]);
   const hostList: Json[] = [];
   let index = 0;
-  for (const h of hosts.values()) {
-    const base = `hosts[${index}]`;
-    const hostPath = `[${h.firstSection}] ${h.name}`;
-    paths.set(base, hostPath);
-    paths.set(`${base}.name`, hostPath);
-    paths.set(`${base}.address`, hostPath);
-    // Effective vars, Ansible precedence: all < groups (by name) < host line.
-    const eff = new Map<string, VarEntry & { rank: number }>();
-    for (const [k, v] of allVars) eff.set(k, { ...v, rank: 0 });
-    const own = (groupsOf.get(h.name) ?? []).filter((g) => g !== "all" && g !== "ungrouped").sort();
-    for (const gname of own) {
-      for (const [k, v] of groups.get(gname)!.vars) {
-        const prev = eff.get(k);
-        if (prev && prev.rank === 1 && prev.value !== v.value && HOST_KNOWN.has(k)) {
-          findings.push(
-            warning(
-              "ini.var-conflict",
-              v.origin,
-              `host ${JSON.stringify(h.name)} gets ${JSON.stringify(k)} from both ${prev.origin} and ${v.origin} with different values; Ansible picks ${v.origin} (groups merge by name)`,
-              "Set it as a host var to make the choice explicit.",
-            ),
-          );
-        }
-        eff.set(k, { ...v, rank: 1 });
-      }
-    }
-    for (const [k, v] of h.vars) eff.set(k, { ...v, rank: 2 });
-    // Aliases (ansible_host / ansible_ssh_host): the most specific scope wins, then the modern name.
-    const pick = (field: string): (VarEntry & { rank: number; key: string }) | undefined => {
-      let best: (VarEntry & { rank: number; key: string }) | undefined;
-      for (const key of HOST_FIELD_VARS[field]!) {
-        const v = eff.get(key);
-        if (v && (!best || v.rank > best.rank)) best = { ...v, key };
-      }
-      return best;
-    };
-    const host: Json = { name: h.name };
-    const addr = pick("address");
-    host.address = addr && addr.value !== "" ? addr.value : h.name;
-    if (addr) paths.set(`${base}.address`, addr.origin);
-    const internal = pick("internalAddress");
-    if (internal && internal.value !== "") {
-      host.internalAddress = internal.value;
-      paths.set(`${base}.internalAddress`, internal.origin);
-    }
-    const ssh: Json = {};
-    const user = pick("user");
-    if (user && user.value !== "") {
-      ssh.user = user.value;
-      paths.set(`${base}.ssh.user`, user.origin);
-    }
-    const portVar = pick("port");
-    const patternPort = h.port;
-    if (patternPort && (!portVar || portVar.rank < 2)) {
-      ssh.port = Number(patternPort.value);
-      paths.set(`${base}.ssh.port`, patternPort.origin);
-    } else if (portVar) {
-      const p = num(portVar, portVar.key);
-      if (p !== undefined) ssh.port = p;
-      paths.set(`${base}.ssh.port`, portVar.origin);
-    }
-    const keyFile = pick("privateKeyPath");
-    if (keyFile && keyFile.value !== "") {
-      ssh.privateKeyPath = keyFile.value;
-      paths.set(`${base}.ssh.privateKeyPath`, keyFile.origin);
-    }
-    const pw = pick("password");
-    if (pw && pw.value !== "") {
-      ssh.password = { value: pw.value };
-      paths.set(`${base}.ssh.password`, pw.origin);
-    }
-    const hostKey = pick("hostKey");
-    if (hostKey && hostKey.value !== "") {
-      ssh.hostKey = hostKey.value;
-      paths.set(`${base}.ssh.hostKey`, hostKey.origin);
-    }
-    const kh = pick("knownHostsFile");
-    if (kh && kh.value !== "") {
-      ssh.knownHostsFile = kh.value;
-      paths.set(`${base}.ssh.knownHostsFile`, kh.origin);
-    }
-    const tofu = pick("trustOnFirstUse");
-    const tofuValue = bool(tofu, "haforge_trust_on_first_use");
-    if (tofuValue !== undefined) {
-      ssh.trustOnFirstUse = tofuValue;
-      paths.set(`${base}.ssh.trustOnFirstUse`, tofu!.origin);
-    }
-    const agent = pick("agent");
-    const agentValue = bool(agent, "haforge_ssh_agent");
-    if (agentValue !== undefined) {
-      ssh.agent = agentValue;
-      paths.set(`${base}.ssh.agent`, agent!.origin);
-    }
-    const bastion = pick("bastion");
-    if (bastion && bastion.value !== "") {
-      ssh.bastion = bastion.value;
-      paths.set(`${base}.ssh.bastion`, bastion.origin);
-    }
-    if (Object.keys(ssh).length) host.ssh = ssh;
-    // Tower's default inventory says `localhost ansible_connection=local`; haforge always uses SSH.
-    const conn = eff.get("ansible_connection");
-    if (conn && !["ssh", "smart", "paramiko", ""].includes(conn.value)) {
-      findings.push(
-        warning(
-          "ini.connection-unsupported",
-          conn.origin,
-          `ansible_connection=${conn.value} for host ${JSON.stringify(h.name)} is ignored: haforge reaches every host over SSH (here ${JSON.stringify(host.address)})`,
-          "Run sshd on the host and pin its key (haforge_known_hosts_file / haforge_host_key), or use the Kubernetes target.",
-        ),
-      );
-    }
-    const init = pick("init");
-    if (init && init.value !== "") {
-      host.init = init.value; // zod checks the enum; the path map points at the var
-      paths.set(`${base}.init`, init.origin);
-    }
-    const mbp = pick("managedByPolicy");
-    const mbpValue = bool(mbp, "managed_by_policy");
-    if (mbpValue !== undefined) {
-      host.managedByPolicy = mbpValue;
-      paths.set(`${base}.managedByPolicy`, mbp!.origin);
-    }
-    // Unknown vars stay available as host.vars: from the host's own lines and its groups' :vars
-    // ([all:vars] holds the installer's settings, not per-host facts). `controller` only from host
-    // lines: the group-level value is the isolated group's own field, and the plan compares them.
-    const vars: Record<string, string> = {};
-    for (const [k, v] of eff) {
-      if (v.rank === 0 || HOST_KNOWN.has(k) || GLOBAL_VARS.has(k) || POLICY_VARS.has(k) || SECRET_NAME.test(k)) continue;
-      if (k === "controller" && v.rank !== 2) continue;
-      vars[k] = v.value;
-      paths.set(`${base}.vars.${k}`, v.origin);
-    }
-    if (Object.keys(vars).length) host.vars = vars;
-    hostList.push(host);
+  for (const h of c.hosts.values()) {
+    hostList.push(mapHost(c, h, `hosts[${index}]`, groupsOf.get(h.name) ?? []));
     index++;
   }
+  return hostList;
+}
 
-  // --- tower ----------------------------------------------------------------------------------
+/** A host's effective vars, Ansible precedence: all < groups (by name) < host line. */
+function effectiveVars({ groups, findings, allVars }: MapCtx, h: HostEntry, groupsOfHost: readonly string[]): Map<string, Effective> {
+  const eff = new Map<string, Effective>();
+  for (const [k, v] of allVars) eff.set(k, { ...v, rank: 0 });
+  const own = groupsOfHost.filter((g) => g !== "all" && g !== "ungrouped").sort();
+  for (const gname of own) {
+    for (const [k, v] of groups.get(gname)!.vars) {
+      const prev = eff.get(k);
+      if (prev && prev.rank === 1 && prev.value !== v.value && HOST_KNOWN.has(k)) {
+        findings.push(
+          warning(
+            "ini.var-conflict",
+            v.origin,
+            `host ${JSON.stringify(h.name)} gets ${JSON.stringify(k)} from both ${prev.origin} and ${v.origin} with different values; Ansible picks ${v.origin} (groups merge by name)`,
+            "Set it as a host var to make the choice explicit.",
+          ),
+        );
+      }
+      eff.set(k, { ...v, rank: 1 });
+    }
+  }
+  for (const [k, v] of h.vars) eff.set(k, { ...v, rank: 2 });
+  return eff;
+}
+
+type Picked = Effective & { key: string };
+
+function mapHost(c: MapCtx, h: HostEntry, base: string, groupsOfHost: readonly string[]): Json {
+  const { paths, findings } = c;
+  const hostPath = `[${h.firstSection}] ${h.name}`;
+  paths.set(base, hostPath);
+  paths.set(`${base}.name`, hostPath);
+  paths.set(`${base}.address`, hostPath);
+  const eff = effectiveVars(c, h, groupsOfHost);
+  // Aliases (ansible_host / ansible_ssh_host): the most specific scope wins, then the modern name.
+  const pick = (field: string): Picked | undefined => {
+    let best: Picked | undefined;
+    for (const key of HOST_FIELD_VARS[field]!) {
+      const v = eff.get(key);
+      if (v && (!best || v.rank > best.rank)) best = { ...v, key };
+    }
+    return best;
+  };
+  const host: Json = { name: h.name };
+  const addr = pick("address");
+  host.address = addr && addr.value !== "" ? addr.value : h.name;
+  if (addr) paths.set(`${base}.address`, addr.origin);
+  const internal = pick("internalAddress");
+  if (internal && internal.value !== "") {
+    host.internalAddress = internal.value;
+    paths.set(`${base}.internalAddress`, internal.origin);
+  }
+  const ssh = mapSsh(c, h, base, pick);
+  if (Object.keys(ssh).length) host.ssh = ssh;
+  // Tower's default inventory says `localhost ansible_connection=local`; haforge always uses SSH.
+  const conn = eff.get("ansible_connection");
+  if (conn && !["ssh", "smart", "paramiko", ""].includes(conn.value)) {
+    findings.push(
+      warning(
+        "ini.connection-unsupported",
+        conn.origin,
+        `ansible_connection=${conn.value} for host ${JSON.stringify(h.name)} is ignored: haforge reaches every host over SSH (here ${JSON.stringify(host.address)})`,
+        "Run sshd on the host and pin its key (haforge_known_hosts_file / haforge_host_key), or use the Kubernetes target.",
+      ),
+    );
+  }
+  const init = pick("init");
+  if (init && init.value !== "") {
+    host.init = init.value; // zod checks the enum; the path map points at the var
+    paths.set(`${base}.init`, init.origin);
+  }
+  const mbp = pick("managedByPolicy");
+  const mbpValue = c.bool(mbp, "managed_by_policy");
+  if (mbpValue !== undefined) {
+    host.managedByPolicy = mbpValue;
+    paths.set(`${base}.managedByPolicy`, mbp!.origin);
+  }
+  // Unknown vars stay available as host.vars: from the host's own lines and its groups' :vars
+  // ([all:vars] holds the installer's settings, not per-host facts). `controller` only from host
+  // lines: the group-level value is the isolated group's own field, and the plan compares them.
+  const vars: Record<string, string> = {};
+  for (const [k, v] of eff) {
+    if (v.rank === 0 || HOST_KNOWN.has(k) || GLOBAL_VARS.has(k) || POLICY_VARS.has(k) || SECRET_NAME.test(k)) continue;
+    if (k === "controller" && v.rank !== 2) continue;
+    vars[k] = v.value;
+    paths.set(`${base}.vars.${k}`, v.origin);
+  }
+  if (Object.keys(vars).length) host.vars = vars;
+  return host;
+}
+
+/** A host's `ssh:` settings from its effective vars (and the port of its host pattern). */
+function mapSsh({ paths, num, bool }: MapCtx, h: HostEntry, base: string, pick: (field: string) => Picked | undefined): Json {
+  const ssh: Json = {};
+  const text = (field: string, wrap: (v: string) => unknown = (v) => v) => {
+    const v = pick(field);
+    if (v && v.value !== "") {
+      ssh[field] = wrap(v.value);
+      paths.set(`${base}.ssh.${field}`, v.origin);
+    }
+  };
+  const flag = (field: string, key: string) => {
+    const v = pick(field);
+    const value = bool(v, key);
+    if (value !== undefined) {
+      ssh[field] = value;
+      paths.set(`${base}.ssh.${field}`, v!.origin);
+    }
+  };
+  text("user");
+  const portVar = pick("port");
+  const patternPort = h.port;
+  if (patternPort && (!portVar || portVar.rank < 2)) {
+    ssh.port = Number(patternPort.value);
+    paths.set(`${base}.ssh.port`, patternPort.origin);
+  } else if (portVar) {
+    const p = num(portVar, portVar.key);
+    if (p !== undefined) ssh.port = p;
+    paths.set(`${base}.ssh.port`, portVar.origin);
+  }
+  text("privateKeyPath");
+  text("password", (value) => ({ value }));
+  text("hostKey");
+  text("knownHostsFile");
+  flag("trustOnFirstUse", "haforge_trust_on_first_use");
+  flag("agent", "haforge_ssh_agent");
+  text("bastion");
+  return ssh;
+}
+
+// --- tower ----------------------------------------------------------------------------------
+
+function mapTower(c: MapCtx): Json | undefined {
+  const { groups, paths, allVars } = c;
   const towerish = [...groups.keys()].some(
     (g) => g === "tower" || g === "database" || g.startsWith("instance_group_") || g.startsWith("isolated_group_"),
   );
-  let tower: Json | undefined;
-  if (towerish) {
-    const instanceGroups: Json[] = [];
-    const groupNames = ["tower", ...[...groups.keys()].filter((g) => g.startsWith("instance_group_"))];
-    groupNames.forEach((gname, k) => {
-      const g = groups.get(gname);
-      const name = gname === "tower" ? "tower" : gname.slice("instance_group_".length);
-      const base = `tower.instanceGroups[${k}]`;
+  if (!towerish) return undefined;
+  const instanceGroups = mapInstanceGroups(c);
+  paths.set("tower", "[tower]");
+  paths.set("tower.instanceGroups", "[tower]");
+  const isolatedGroups = mapIsolatedGroups(c);
+  paths.set("tower.isolatedGroups", "[tower]");
+  const database = mapDatabase(c);
+
+  const tower: Json = { instanceGroups, isolatedGroups, database };
+  const admin = allVars.get("admin_password");
+  if (admin) tower.adminPassword = { value: admin.value };
+  paths.set("tower.adminPassword", "[all:vars] admin_password");
+  const secretKey = allVars.get("secret_key");
+  if (secretKey) tower.secretKey = { value: secretKey.value };
+  paths.set("tower.secretKey", "[all:vars] secret_key");
+  return tower;
+}
+
+/** `[tower]` and every `[instance_group_<name>]`, with the policy of its `:vars`. */
+function mapInstanceGroups({ groups, members, paths, num }: MapCtx): Json[] {
+  const instanceGroups: Json[] = [];
+  const groupNames = ["tower", ...[...groups.keys()].filter((g) => g.startsWith("instance_group_"))];
+  groupNames.forEach((gname, k) => {
+    const g = groups.get(gname);
+    const name = gname === "tower" ? "tower" : gname.slice("instance_group_".length);
+    const base = `tower.instanceGroups[${k}]`;
+    paths.set(base, `[${gname}]`);
+    paths.set(`${base}.name`, `[${gname}]`);
+    paths.set(`${base}.hosts`, `[${gname}]`);
+    paths.set(`${base}.policy`, `[${gname}:vars]`);
+    const list = members.get(gname) ?? [];
+    list.forEach((h, j) => paths.set(`${base}.hosts[${j}]`, `[${gname}] ${h}`));
+    const policy: Json = {};
+    const pct = g?.vars.get("policy_instance_percentage");
+    const pctValue = num(pct, "policy_instance_percentage");
+    if (pctValue !== undefined) policy.percentage = pctValue;
+    if (pct) paths.set(`${base}.policy.percentage`, pct.origin);
+    const min = g?.vars.get("policy_instance_minimum");
+    const minValue = num(min, "policy_instance_minimum");
+    if (minValue !== undefined) policy.minimum = minValue;
+    if (min) paths.set(`${base}.policy.minimum`, min.origin);
+    const pl = g?.vars.get("policy_instance_list");
+    if (pl) {
+      policy.list = parseList(pl.value);
+      paths.set(`${base}.policy.list`, pl.origin);
+    }
+    instanceGroups.push({ name, hosts: list, ...(Object.keys(policy).length ? { policy } : {}) });
+  });
+  return instanceGroups;
+}
+
+/** Every `[isolated_group_<name>]` with its controller (policies do not apply to them: warnings). */
+function mapIsolatedGroups({ groups, members, paths, findings }: MapCtx): Json[] {
+  const isolatedGroups: Json[] = [];
+  [...groups.keys()]
+    .filter((g) => g.startsWith("isolated_group_"))
+    .forEach((gname, k) => {
+      const g = groups.get(gname)!;
+      const base = `tower.isolatedGroups[${k}]`;
       paths.set(base, `[${gname}]`);
       paths.set(`${base}.name`, `[${gname}]`);
       paths.set(`${base}.hosts`, `[${gname}]`);
-      paths.set(`${base}.policy`, `[${gname}:vars]`);
+      paths.set(`${base}.controller`, `[${gname}:vars] controller`);
       const list = members.get(gname) ?? [];
       list.forEach((h, j) => paths.set(`${base}.hosts[${j}]`, `[${gname}] ${h}`));
-      const policy: Json = {};
-      const pct = g?.vars.get("policy_instance_percentage");
-      const pctValue = num(pct, "policy_instance_percentage");
-      if (pctValue !== undefined) policy.percentage = pctValue;
-      if (pct) paths.set(`${base}.policy.percentage`, pct.origin);
-      const min = g?.vars.get("policy_instance_minimum");
-      const minValue = num(min, "policy_instance_minimum");
-      if (minValue !== undefined) policy.minimum = minValue;
-      if (min) paths.set(`${base}.policy.minimum`, min.origin);
-      const pl = g?.vars.get("policy_instance_list");
-      if (pl) {
-        policy.list = parseList(pl.value);
-        paths.set(`${base}.policy.list`, pl.origin);
-      }
-      instanceGroups.push({ name, hosts: list, ...(Object.keys(policy).length ? { policy } : {}) });
-    });
-    paths.set("tower", "[tower]");
-    paths.set("tower.instanceGroups", "[tower]");
-
-    const isolatedGroups: Json[] = [];
-    [...groups.keys()]
-      .filter((g) => g.startsWith("isolated_group_"))
-      .forEach((gname, k) => {
-        const g = groups.get(gname)!;
-        const base = `tower.isolatedGroups[${k}]`;
-        paths.set(base, `[${gname}]`);
-        paths.set(`${base}.name`, `[${gname}]`);
-        paths.set(`${base}.hosts`, `[${gname}]`);
-        paths.set(`${base}.controller`, `[${gname}:vars] controller`);
-        const list = members.get(gname) ?? [];
-        list.forEach((h, j) => paths.set(`${base}.hosts[${j}]`, `[${gname}] ${h}`));
-        const controller = g.vars.get("controller");
-        for (const [k2, v] of g.vars) {
-          if (k2 !== "controller" && POLICY_VARS.has(k2)) {
-            findings.push(
-              warning(
-                "ini.isolated-policy",
-                v.origin,
-                `isolated groups take their listed hosts only; ${JSON.stringify(k2)} is ignored (AWX applies no policy to them)`,
-              ),
-            );
-          }
+      const controller = g.vars.get("controller");
+      for (const [k2, v] of g.vars) {
+        if (k2 !== "controller" && POLICY_VARS.has(k2)) {
+          findings.push(
+            warning(
+              "ini.isolated-policy",
+              v.origin,
+              `isolated groups take their listed hosts only; ${JSON.stringify(k2)} is ignored (AWX applies no policy to them)`,
+            ),
+          );
         }
-        isolatedGroups.push({
-          name: gname.slice("isolated_group_".length),
-          hosts: list,
-          ...(controller && controller.value !== "" ? { controller: controller.value } : {}),
-        });
+      }
+      isolatedGroups.push({
+        name: gname.slice("isolated_group_".length),
+        hosts: list,
+        ...(controller && controller.value !== "" ? { controller: controller.value } : {}),
       });
-    paths.set("tower.isolatedGroups", "[tower]");
+    });
+  return isolatedGroups;
+}
 
-    const database: Json = { hosts: members.get("database") ?? [] };
-    paths.set("tower.database", "[database]");
-    paths.set("tower.database.hosts", "[database]");
-    (members.get("database") ?? []).forEach((h, j) => paths.set(`tower.database.hosts[${j}]`, `[database] ${h}`));
-    const str = (key: string, field: string, target: Json, pathBase: string) => {
-      const v = allVars.get(key);
-      paths.set(`${pathBase}.${field}`, `[all:vars] ${key}`);
-      if (v && v.value !== "") target[field] = v.value;
-    };
-    str("pg_host", "host", database, "tower.database");
-    const pgPort = num(allVars.get("pg_port"), "pg_port");
-    if (pgPort !== undefined) database.port = pgPort;
-    paths.set("tower.database.port", "[all:vars] pg_port");
-    str("pg_database", "name", database, "tower.database");
-    str("pg_username", "username", database, "tower.database");
-    const pgPassword = allVars.get("pg_password");
-    if (pgPassword) database.password = { value: pgPassword.value };
-    paths.set("tower.database.password", "[all:vars] pg_password");
+/** `[database]` and the `pg_*` vars of `[all:vars]`. */
+function mapDatabase({ members, paths, allVars, num }: MapCtx): Json {
+  const database: Json = { hosts: members.get("database") ?? [] };
+  paths.set("tower.database", "[database]");
+  paths.set("tower.database.hosts", "[database]");
+  (members.get("database") ?? []).forEach((h, j) => paths.set(`tower.database.hosts[${j}]`, `[database] ${h}`));
+  const str = (key: string, field: string, target: Json, pathBase: string) => {
+    const v = allVars.get(key);
+    paths.set(`${pathBase}.${field}`, `[all:vars] ${key}`);
+    if (v && v.value !== "") target[field] = v.value;
+  };
+  str("pg_host", "host", database, "tower.database");
+  const pgPort = num(allVars.get("pg_port"), "pg_port");
+  if (pgPort !== undefined) database.port = pgPort;
+  paths.set("tower.database.port", "[all:vars] pg_port");
+  str("pg_database", "name", database, "tower.database");
+  str("pg_username", "username", database, "tower.database");
+  const pgPassword = allVars.get("pg_password");
+  if (pgPassword) database.password = { value: pgPassword.value };
+  paths.set("tower.database.password", "[all:vars] pg_password");
+  return database;
+}
 
-    tower = { instanceGroups, isolatedGroups, database };
-    const admin = allVars.get("admin_password");
-    if (admin) tower.adminPassword = { value: admin.value };
-    paths.set("tower.adminPassword", "[all:vars] admin_password");
-    const secretKey = allVars.get("secret_key");
-    if (secretKey) tower.secretKey = { value: secretKey.value };
-    paths.set("tower.secretKey", "[all:vars] secret_key");
-  }
+// --- rabbitmq -------------------------------------------------------------------------------
 
-  // --- rabbitmq -------------------------------------------------------------------------------
+function mapRabbitmq({ paths, allVars, findings, num, bool }: MapCtx): Json {
   const rmq: Json = {};
   const rv = (k: string) => allVars.get(k);
   paths.set("rabbitmq", "[all:vars]");
@@ -1018,22 +1111,7 @@ function mapToInventory({ hosts, groups, members, findings }: MapInput): TowerIn
   const mgr = bool(rv("rabbitmq_enable_manager"), "rabbitmq_enable_manager");
   if (mgr !== undefined) rmq.enableManagement = mgr;
   paths.set("rabbitmq.enableManagement", "[all:vars] rabbitmq_enable_manager");
-
-  const data: Json = { hosts: hostList };
-  if (tower) data.tower = tower;
-  if (Object.keys(rmq).length) data.rabbitmq = rmq;
-
-  const sourcePath = (path: string): string => {
-    if (path.startsWith("[") || path.startsWith("line ")) return path;
-    let p = path;
-    while (p !== "") {
-      const hit = paths.get(p);
-      if (hit !== undefined) return hit;
-      p = parentPath(p);
-    }
-    return path;
-  };
-  return { data: data, findings, sourcePath };
+  return rmq;
 }
 
 /** `a.b[1].c` → `a.b[1]` → `a.b` → `a` → "". */

@@ -16,9 +16,7 @@ const MAX_WIDTH = 200;
 
 /** [file, function, lines when listed]: the remaining long functions. Never add to it. */
 const STILL_LONG: readonly (readonly [string, string, number])[] = [
-  ["src/inventory/tower-ini.ts", "mapToInventory", 398],
   ["src/services/pacemaker/resources.ts", "checkResources", 256],
-  ["src/inventory/tower-ini.ts", "parseTowerIni", 227],
   ["src/services/postgres/kubernetes.ts", "renderKubernetes", 206],
   ["src/services/active-passive/plan.ts", "plan", 203],
   ["src/services/pacemaker/render.ts", "renderCluster", 184],
