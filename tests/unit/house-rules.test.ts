@@ -18,9 +18,7 @@ const MAX_WIDTH = 200;
 const STILL_LONG: readonly (readonly [string, string, number])[] = [
   ["src/services/pacemaker/resources.ts", "checkResources", 256],
   ["src/services/postgres/kubernetes.ts", "renderKubernetes", 206],
-  ["src/services/active-passive/plan.ts", "plan", 203],
   ["src/services/pacemaker/render.ts", "renderCluster", 184],
-  ["src/services/active-passive/plan.ts", "(callback of apps.forEach)", 183],
   ["components/cluster-context.ts", "prepareCluster", 164],
   ["src/services/pacemaker/plan.ts", "plan", 171],
   ["components/service-resources.ts", "createServiceResources", 184],
