@@ -27,8 +27,6 @@ const STILL_LONG: readonly (readonly [string, string, number])[] = [
   ["src/services/rabbitmq/kubernetes.ts", "renderKubernetes", 156],
   ["src/services/tower/kubernetes.ts", "renderKubernetes", 148],
   ["src/services/postgres/plan.ts", "plan", 144],
-  ["src/services/syncthing/plan.ts", "plan", 115],
-  ["src/services/syncthing/render.ts", "render", 111],
   ["src/services/pacemaker/managed-config.ts", "renderManaged", 109],
   ["src/services/tower/render.ts", "lifecycleActions", 108],
   ["src/transport/pool.ts", "dialOnce", 105],

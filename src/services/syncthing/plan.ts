@@ -9,14 +9,17 @@ import { error, warning, type Finding } from "../../core/findings";
 import type { RollingGroup, SyncthingFolderPlan, SyncthingPlan } from "../../plan/types";
 import type { PlanContext, PlanStep } from "../types";
 
+type Folder = NonNullable<PlanContext["inventory"]["syncthing"]>["folders"][number];
+/** host → folders (path, id, index) for the overlap rule. */
+type PathsOn = Map<string, { path: string; id: string; index: number }[]>;
+
 export function plan(ctx: PlanContext): PlanStep {
   const section = ctx.inventory.syncthing;
   if (!section) return { findings: [], patch: {} };
   const findings: Finding[] = [];
   const folders: SyncthingFolderPlan[] = [];
   const ids = new Map<string, number>();
-  /** host → folders (path, id, index) for the overlap rule. */
-  const pathsOn = new Map<string, { path: string; id: string; index: number }[]>();
+  const pathsOn: PathsOn = new Map();
 
   if (section.folders.length === 0)
     findings.push(
@@ -50,56 +53,8 @@ export function plan(ctx: PlanContext): PlanStep {
           "Use an absolute path, e.g. /opt/manager/resources.",
         ),
       );
-    const hosts: string[] = [];
-    f.hosts.forEach((h, j) => {
-      const path = `${base}.hosts[${j}]`;
-      if (!ctx.hosts.has(h))
-        findings.push(
-          error(
-            "syncthing.unknown-host",
-            path,
-            `host '${h}' of folder '${f.id}' is not an inventory host`,
-            "Add it under `hosts` or fix the name.",
-          ),
-        );
-      else if (hosts.includes(h))
-        findings.push(error("syncthing.duplicate-host", path, `host '${h}' is listed twice in folder '${f.id}'`, "List each host once."));
-      else hosts.push(h);
-    });
-    if (new Set(f.hosts).size < 2)
-      findings.push(
-        error(
-          "syncthing.too-few-hosts",
-          `${base}.hosts`,
-          `folder '${f.id}' is shared by ${new Set(f.hosts).size} distinct host(s)`,
-          "Share a folder between 2 or more hosts.",
-        ),
-      );
-    if (absolute) {
-      const norm = posix.normalize(f.path).replace(/\/+$/, "") || "/";
-      for (const h of hosts) {
-        const list = pathsOn.get(h) ?? [];
-        for (const other of list) {
-          const nested =
-            norm === other.path ||
-            norm.startsWith(`${other.path}/`) ||
-            other.path.startsWith(`${norm}/`) ||
-            other.path === "/" ||
-            norm === "/";
-          if (nested)
-            findings.push(
-              error(
-                "syncthing.path-overlap",
-                `${base}.path`,
-                `folder '${f.id}' ('${f.path}') overlaps folder '${other.id}' ('${other.path}') on host '${h}'`,
-                "Folders on one host must not be the same or nested: each would sync the other's files.",
-              ),
-            );
-        }
-        list.push({ path: norm, id: f.id, index: i });
-        pathsOn.set(h, list);
-      }
-    }
+    const hosts = folderHosts(ctx, findings, f, base);
+    if (absolute) checkOverlaps(findings, pathsOn, f, i, hosts, base);
     folders.push({ id: f.id, path: f.path, hosts, rescanIntervalS: f.rescanIntervalS, fsWatcherDelayS: f.fsWatcherDelayS });
   });
 
@@ -123,4 +78,57 @@ export function plan(ctx: PlanContext): PlanStep {
   const rolling: RollingGroup[] =
     hosts.length > 0 ? [{ id: "syncthing", service: "syncthing", hosts, maxUnavailable: Math.max(1, hosts.length - 1) }] : [];
   return { findings, patch: { syncthing: plan, rollingGroups: rolling }, roles };
+}
+
+/** The folder's inventory hosts, each once (unknown and repeated ones are findings); at least two. */
+function folderHosts(ctx: PlanContext, findings: Finding[], f: Folder, base: string): string[] {
+  const hosts: string[] = [];
+  f.hosts.forEach((h, j) => {
+    const path = `${base}.hosts[${j}]`;
+    if (!ctx.hosts.has(h))
+      findings.push(
+        error(
+          "syncthing.unknown-host",
+          path,
+          `host '${h}' of folder '${f.id}' is not an inventory host`,
+          "Add it under `hosts` or fix the name.",
+        ),
+      );
+    else if (hosts.includes(h))
+      findings.push(error("syncthing.duplicate-host", path, `host '${h}' is listed twice in folder '${f.id}'`, "List each host once."));
+    else hosts.push(h);
+  });
+  if (new Set(f.hosts).size < 2)
+    findings.push(
+      error(
+        "syncthing.too-few-hosts",
+        `${base}.hosts`,
+        `folder '${f.id}' is shared by ${new Set(f.hosts).size} distinct host(s)`,
+        "Share a folder between 2 or more hosts.",
+      ),
+    );
+  return hosts;
+}
+
+/** Folders on one host are neither the same nor nested; the folder's path is recorded on its hosts. */
+function checkOverlaps(findings: Finding[], pathsOn: PathsOn, f: Folder, i: number, hosts: readonly string[], base: string): void {
+  const norm = posix.normalize(f.path).replace(/\/+$/, "") || "/";
+  for (const h of hosts) {
+    const list = pathsOn.get(h) ?? [];
+    for (const other of list) {
+      const nested =
+        norm === other.path || norm.startsWith(`${other.path}/`) || other.path.startsWith(`${norm}/`) || other.path === "/" || norm === "/";
+      if (nested)
+        findings.push(
+          error(
+            "syncthing.path-overlap",
+            `${base}.path`,
+            `folder '${f.id}' ('${f.path}') overlaps folder '${other.id}' ('${other.path}') on host '${h}'`,
+            "Folders on one host must not be the same or nested: each would sync the other's files.",
+          ),
+        );
+    }
+    list.push({ path: norm, id: f.id, index: i });
+    pathsOn.set(h, list);
+  }
 }

@@ -115,78 +115,17 @@ function render(ctx: RenderContext): RenderResult {
   const files: FileSpec[] = [];
   const services: ServiceSpec[] = [];
   const actions: ClusterAction[] = [];
+  const guiAddress = `127.0.0.1:${st.guiPort}`;
 
   for (const host of syncthingHosts(st)) {
-    const planned = hostsByName.get(host);
     const myFolders = st.folders.filter((f) => f.hosts.includes(host));
-    // Devices: this host first, then every peer that shares at least one folder with it, in
-    // plan host order, so the output is stable.
-    const peers = syncthingHosts(st).filter((h) => h !== host && myFolders.some((f) => f.hosts.includes(h)));
-    const devices: DeviceData[] = [host, ...peers].map((h) => ({
-      id: deviceIdOf(h, ctx.materials),
-      name: h,
-      // Our own entry too: syncthing ignores its own address, and "dynamic" would re-enable lookups.
-      address: deviceUrl(h),
-    }));
-    const folders = myFolders.map((f) => ({
-      id: f.id,
-      path: f.path,
-      rescanIntervalS: f.rescanIntervalS,
-      fsWatcherDelayS: f.fsWatcherDelayS,
-      devices: f.hosts.map((h) => deviceIdOf(h, ctx.materials)),
-    }));
-    const apiKey = ctx.materials[apiKeyMaterialKey(host)] ?? missingMaterial(apiKeyMaterialKey(host));
-    const cert = parseSyncthingCert(ctx.materials[certMaterialKey(host)] ?? "");
-    const guiAddress = `127.0.0.1:${st.guiPort}`;
-
-    files.push(
-      {
-        host,
-        path: `${SYNCTHING_HOME}/config.xml`,
-        content: ctx.template("syncthing", "config.xml.hbs", {
-          hostName: host,
-          configVersion: SYNCTHING_CONFIG_VERSION,
-          folders,
-          devices,
-          // The GUI/REST API only on loopback: health checks and the in-sync check run on the host.
-          guiAddress,
-          apiKey,
-          listenAddress: deviceUrl(host),
-        }),
-        // The API key is a credential for the REST API (it can change the config).
-        mode: "0600",
-        owner: "root",
-        group: "root",
-        secret: true,
-        notify: ["syncthing"],
-      },
-      {
-        host,
-        path: `${SYNCTHING_HOME}/cert.pem`,
-        content: cert?.cert ?? missingMaterial(certMaterialKey(host)),
-        mode: "0644",
-        owner: "root",
-        group: "root",
-        secret: false,
-        notify: ["syncthing"],
-      },
-      {
-        host,
-        path: `${SYNCTHING_HOME}/key.pem`,
-        content: cert?.key ?? missingMaterial(certMaterialKey(host)),
-        mode: "0600",
-        owner: "root",
-        group: "root",
-        secret: true,
-        notify: ["syncthing"],
-      },
-    );
+    files.push(...hostFiles(ctx, st, host, myFolders, deviceUrl, guiAddress));
 
     // Runs as root: render manages no system users, and syncthing must own the synced trees.
     // `serve` forks a monitor process; the supervisor template's stopasgroup/killasgroup stop both.
     const d = daemon({
       host,
-      init: planned?.init ?? "systemd",
+      init: hostsByName.get(host)?.init ?? "systemd",
       name: "syncthing",
       description: "syncthing file synchronisation (haforge)",
       command: `/usr/bin/syncthing serve --home=${SYNCTHING_HOME} --no-browser --no-restart --no-upgrade`,
@@ -216,6 +155,77 @@ function render(ctx: RenderContext): RenderResult {
     }
   }
   return { files, services, actions };
+}
+
+/** A host's config.xml (its folders and the devices it shares them with), cert.pem and key.pem. */
+function hostFiles(
+  ctx: RenderContext,
+  st: SyncthingPlan,
+  host: string,
+  myFolders: SyncthingPlan["folders"],
+  deviceUrl: (h: string) => string,
+  guiAddress: string,
+): FileSpec[] {
+  // Devices: this host first, then every peer that shares at least one folder with it, in
+  // plan host order, so the output is stable.
+  const peers = syncthingHosts(st).filter((h) => h !== host && myFolders.some((f) => f.hosts.includes(h)));
+  const devices: DeviceData[] = [host, ...peers].map((h) => ({
+    id: deviceIdOf(h, ctx.materials),
+    name: h,
+    // Our own entry too: syncthing ignores its own address, and "dynamic" would re-enable lookups.
+    address: deviceUrl(h),
+  }));
+  const folders = myFolders.map((f) => ({
+    id: f.id,
+    path: f.path,
+    rescanIntervalS: f.rescanIntervalS,
+    fsWatcherDelayS: f.fsWatcherDelayS,
+    devices: f.hosts.map((h) => deviceIdOf(h, ctx.materials)),
+  }));
+  const apiKey = ctx.materials[apiKeyMaterialKey(host)] ?? missingMaterial(apiKeyMaterialKey(host));
+  const cert = parseSyncthingCert(ctx.materials[certMaterialKey(host)] ?? "");
+  return [
+    {
+      host,
+      path: `${SYNCTHING_HOME}/config.xml`,
+      content: ctx.template("syncthing", "config.xml.hbs", {
+        hostName: host,
+        configVersion: SYNCTHING_CONFIG_VERSION,
+        folders,
+        devices,
+        // The GUI/REST API only on loopback: health checks and the in-sync check run on the host.
+        guiAddress,
+        apiKey,
+        listenAddress: deviceUrl(host),
+      }),
+      // The API key is a credential for the REST API (it can change the config).
+      mode: "0600",
+      owner: "root",
+      group: "root",
+      secret: true,
+      notify: ["syncthing"],
+    },
+    {
+      host,
+      path: `${SYNCTHING_HOME}/cert.pem`,
+      content: cert?.cert ?? missingMaterial(certMaterialKey(host)),
+      mode: "0644",
+      owner: "root",
+      group: "root",
+      secret: false,
+      notify: ["syncthing"],
+    },
+    {
+      host,
+      path: `${SYNCTHING_HOME}/key.pem`,
+      content: cert?.key ?? missingMaterial(certMaterialKey(host)),
+      mode: "0600",
+      owner: "root",
+      group: "root",
+      secret: true,
+      notify: ["syncthing"],
+    },
+  ];
 }
 
 /**
