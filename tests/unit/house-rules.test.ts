@@ -24,7 +24,6 @@ const STILL_LONG: readonly (readonly [string, string, number])[] = [
   ["components/service-resources.ts", "createServiceResources", 184],
   ["src/services/postgres/stolon.ts", "renderStolon", 159],
   ["src/services/pacemaker/lightweight.ts", "lightweightResources", 156],
-  ["src/services/rabbitmq/kubernetes.ts", "renderKubernetes", 156],
   ["src/services/tower/kubernetes.ts", "renderKubernetes", 148],
   ["src/services/postgres/plan.ts", "plan", 144],
   ["src/services/pacemaker/managed-config.ts", "renderManaged", 109],

@@ -32,7 +32,7 @@ import {
 import type { KubernetesRenderResult, RenderContext, ServiceModule } from "../types";
 import { definitionsJson, definitionsModel } from "./definitions";
 import { K8S_RABBITMQ_PATHS, k8sPlugins, k8sRabbitmqConf } from "./k8s-conf";
-import { RABBITMQ_SECRET_KEYS, rabbitmqOnKubernetes } from "./k8s-topology";
+import { RABBITMQ_SECRET_KEYS, rabbitmqOnKubernetes, type RabbitMqOnKubernetes } from "./k8s-topology";
 
 /** uid/gid of the `rabbitmq` user in the official image. */
 const RABBITMQ_UID = 999;
@@ -59,109 +59,7 @@ function renderKubernetes(ctx: RenderContext): KubernetesRenderResult {
     enabled_plugins: ctx.template("rabbitmq", "enabled_plugins.hbs", { plugins: k8sPlugins(r) }),
   };
   const distPort = rmq.port + DIST_OFFSET;
-  const ports = [
-    { name: "amqp", containerPort: rmq.port },
-    { name: "epmd", containerPort: EPMD_PORT },
-    { name: "cluster", containerPort: distPort },
-    ...(rmq.enableManagement ? [{ name: "management", containerPort: rmq.managementPort }] : []),
-  ];
-  const P = K8S_RABBITMQ_PATHS;
-  // The init container puts the files where RabbitMQ wants them with the modes it insists on:
-  // Erlang refuses a cookie readable by anyone but its owner, which a Secret volume cannot give
-  // to a non-root user. rm first: an existing 0400 cookie cannot be overwritten in place.
-  const setup = [
-    "set -eu",
-    `cp /haforge/config/rabbitmq.conf /haforge/config/enabled_plugins ${P.etc}/`,
-    `cp /haforge/secret/${RABBITMQ_SECRET_KEYS.definitions} ${P.definitions}`,
-    `chmod 0600 ${P.definitions}`,
-    `rm -f ${P.cookie}`,
-    `cp /haforge/secret/${RABBITMQ_SECRET_KEYS.cookie} ${P.cookie}`,
-    `chmod 0400 ${P.cookie}`,
-  ].join("\n");
-  const multi = r.replicas > 1;
-
-  const statefulSet: K8sObject = {
-    apiVersion: "apps/v1",
-    kind: "StatefulSet",
-    metadata: m(r.names.statefulSet, WAVE.data),
-    spec: {
-      serviceName: r.names.headless,
-      replicas: r.replicas,
-      // Parallel: after a full stop every node waits for the peer that stopped last; with
-      // OrderedReady pod-1 would never start while pod-0 waits for it.
-      // https://www.rabbitmq.com/docs/cluster-formation#peer-discovery-k8s
-      podManagementPolicy: "Parallel",
-      // One pod at a time, highest ordinal first, each waiting for the previous to be Ready.
-      updateStrategy: { type: "RollingUpdate" },
-      selector: { matchLabels: r.selector },
-      template: {
-        metadata: { labels, annotations: { [ANNOTATION.configHash]: configHash(configData) } },
-        spec: {
-          serviceAccountName: r.names.serviceAccount,
-          securityContext: { runAsUser: RABBITMQ_UID, runAsGroup: RABBITMQ_UID, fsGroup: RABBITMQ_UID, runAsNonRoot: true },
-          terminationGracePeriodSeconds: multi ? QUORUM_WAIT_S + 60 : 120,
-          affinity: spreadOverNodes(r.selector),
-          initContainers: [
-            {
-              name: "setup",
-              image: r.target.images.rabbitmq,
-              command: ["sh", "-c", setup],
-              securityContext: { allowPrivilegeEscalation: false },
-              volumeMounts: [
-                { name: "config", mountPath: "/haforge/config", readOnly: true },
-                { name: "secret", mountPath: "/haforge/secret", readOnly: true },
-                { name: "etc", mountPath: P.etc },
-                { name: "data", mountPath: P.data },
-              ],
-            },
-          ],
-          containers: [
-            {
-              name: "rabbitmq",
-              image: r.target.images.rabbitmq,
-              env: [
-                envField("MY_POD_NAME", "metadata.name"),
-                // The node name every peer and CLI tool uses; must match peer discovery's
-                // hostname + hostname_suffix in rabbitmq.conf.
-                envValue("RABBITMQ_NODENAME", `rabbit@$(MY_POD_NAME).${r.names.headless}.${namespace}`),
-                envValue("RABBITMQ_USE_LONGNAME", "true"),
-              ],
-              ports,
-              // Ready once AMQP accepts connections. No liveness probe: a node waiting for its
-              // peers at boot looks dead, and killing it would only restart the wait.
-              readinessProbe: {
-                tcpSocket: { port: "amqp" },
-                initialDelaySeconds: 10,
-                periodSeconds: 10,
-                timeoutSeconds: 5,
-                failureThreshold: 3,
-              },
-              ...(multi
-                ? {
-                    // Stop only once every quorum queue keeps a majority without this node.
-                    // https://www.rabbitmq.com/docs/upgrade#maintenance-mode
-                    lifecycle: {
-                      preStop: { exec: { command: ["rabbitmq-upgrade", "await_online_quorum_plus_one", "-t", String(QUORUM_WAIT_S)] } },
-                    },
-                  }
-                : {}),
-              securityContext: { allowPrivilegeEscalation: false },
-              volumeMounts: [
-                { name: "etc", mountPath: P.etc },
-                { name: "data", mountPath: P.data },
-              ],
-            },
-          ],
-          volumes: [
-            { name: "config", configMap: { name: r.names.configMap } },
-            { name: "secret", secret: { secretName: r.names.secret, defaultMode: 0o440 } },
-            { name: "etc", emptyDir: {} },
-          ],
-        },
-      },
-      volumeClaimTemplates: [volumeClaim("data", DATA_SIZE, r.target.storageClass)],
-    },
-  };
+  const statefulSet = rabbitmqStatefulSet(r, m(r.names.statefulSet, WAVE.data), labels, configData);
 
   const manifests: K8sObject[] = [
     serviceAccount(m(r.names.serviceAccount, WAVE.config)),
@@ -198,6 +96,128 @@ function renderKubernetes(ctx: RenderContext): KubernetesRenderResult {
     pdb(m(r.names.pdb, WAVE.data), r.selector, { minAvailable: r.quorum.quorum }),
   ];
   return { manifests };
+}
+
+/** The nodes: a StatefulSet whose init container puts the config, definitions and cookie in place. */
+function rabbitmqStatefulSet(
+  r: RabbitMqOnKubernetes,
+  metadata: ReturnType<typeof meta>,
+  labels: Record<string, string>,
+  configData: Record<string, string>,
+): K8sObject {
+  const multi = r.replicas > 1;
+
+  return {
+    apiVersion: "apps/v1",
+    kind: "StatefulSet",
+    metadata,
+    spec: {
+      serviceName: r.names.headless,
+      replicas: r.replicas,
+      // Parallel: after a full stop every node waits for the peer that stopped last; with
+      // OrderedReady pod-1 would never start while pod-0 waits for it.
+      // https://www.rabbitmq.com/docs/cluster-formation#peer-discovery-k8s
+      podManagementPolicy: "Parallel",
+      // One pod at a time, highest ordinal first, each waiting for the previous to be Ready.
+      updateStrategy: { type: "RollingUpdate" },
+      selector: { matchLabels: r.selector },
+      template: {
+        metadata: { labels, annotations: { [ANNOTATION.configHash]: configHash(configData) } },
+        spec: {
+          serviceAccountName: r.names.serviceAccount,
+          securityContext: { runAsUser: RABBITMQ_UID, runAsGroup: RABBITMQ_UID, fsGroup: RABBITMQ_UID, runAsNonRoot: true },
+          terminationGracePeriodSeconds: multi ? QUORUM_WAIT_S + 60 : 120,
+          affinity: spreadOverNodes(r.selector),
+          initContainers: [setupContainer(r)],
+          containers: [rabbitmqContainer(r, multi)],
+          volumes: [
+            { name: "config", configMap: { name: r.names.configMap } },
+            { name: "secret", secret: { secretName: r.names.secret, defaultMode: 0o440 } },
+            { name: "etc", emptyDir: {} },
+          ],
+        },
+      },
+      volumeClaimTemplates: [volumeClaim("data", DATA_SIZE, r.target.storageClass)],
+    },
+  };
+}
+
+/** The RabbitMQ container: its node name, ports, readiness and (with peers) a preStop that keeps quorum queues' majority. */
+function rabbitmqContainer(r: RabbitMqOnKubernetes, multi: boolean): object {
+  const rmq = r.rabbitmq;
+  const { namespace } = r.target;
+  const P = K8S_RABBITMQ_PATHS;
+  const distPort = rmq.port + DIST_OFFSET;
+  const ports = [
+    { name: "amqp", containerPort: rmq.port },
+    { name: "epmd", containerPort: EPMD_PORT },
+    { name: "cluster", containerPort: distPort },
+    ...(rmq.enableManagement ? [{ name: "management", containerPort: rmq.managementPort }] : []),
+  ];
+  return {
+    name: "rabbitmq",
+    image: r.target.images.rabbitmq,
+    env: [
+      envField("MY_POD_NAME", "metadata.name"),
+      // The node name every peer and CLI tool uses; must match peer discovery's
+      // hostname + hostname_suffix in rabbitmq.conf.
+      envValue("RABBITMQ_NODENAME", `rabbit@$(MY_POD_NAME).${r.names.headless}.${namespace}`),
+      envValue("RABBITMQ_USE_LONGNAME", "true"),
+    ],
+    ports,
+    // Ready once AMQP accepts connections. No liveness probe: a node waiting for its
+    // peers at boot looks dead, and killing it would only restart the wait.
+    readinessProbe: {
+      tcpSocket: { port: "amqp" },
+      initialDelaySeconds: 10,
+      periodSeconds: 10,
+      timeoutSeconds: 5,
+      failureThreshold: 3,
+    },
+    ...(multi
+      ? {
+          // Stop only once every quorum queue keeps a majority without this node.
+          // https://www.rabbitmq.com/docs/upgrade#maintenance-mode
+          lifecycle: {
+            preStop: { exec: { command: ["rabbitmq-upgrade", "await_online_quorum_plus_one", "-t", String(QUORUM_WAIT_S)] } },
+          },
+        }
+      : {}),
+    securityContext: { allowPrivilegeEscalation: false },
+    volumeMounts: [
+      { name: "etc", mountPath: P.etc },
+      { name: "data", mountPath: P.data },
+    ],
+  };
+}
+
+/** The init container: copies the files where RabbitMQ wants them, with the modes it insists on. */
+function setupContainer(r: RabbitMqOnKubernetes): object {
+  const P = K8S_RABBITMQ_PATHS;
+  // The init container puts the files where RabbitMQ wants them with the modes it insists on:
+  // Erlang refuses a cookie readable by anyone but its owner, which a Secret volume cannot give
+  // to a non-root user. rm first: an existing 0400 cookie cannot be overwritten in place.
+  const setup = [
+    "set -eu",
+    `cp /haforge/config/rabbitmq.conf /haforge/config/enabled_plugins ${P.etc}/`,
+    `cp /haforge/secret/${RABBITMQ_SECRET_KEYS.definitions} ${P.definitions}`,
+    `chmod 0600 ${P.definitions}`,
+    `rm -f ${P.cookie}`,
+    `cp /haforge/secret/${RABBITMQ_SECRET_KEYS.cookie} ${P.cookie}`,
+    `chmod 0400 ${P.cookie}`,
+  ].join("\n");
+  return {
+    name: "setup",
+    image: r.target.images.rabbitmq,
+    command: ["sh", "-c", setup],
+    securityContext: { allowPrivilegeEscalation: false },
+    volumeMounts: [
+      { name: "config", mountPath: "/haforge/config", readOnly: true },
+      { name: "secret", mountPath: "/haforge/secret", readOnly: true },
+      { name: "etc", mountPath: P.etc },
+      { name: "data", mountPath: P.data },
+    ],
+  };
 }
 
 /** rabbitmq on a Kubernetes target. */
