@@ -23,7 +23,7 @@ import type { HostAccess } from "./connections";
 import type { ActionConnection } from "../src/providers/host-action";
 import { cheapConstruction } from "./sdk-cost";
 import { scheduleActions, scheduleRestarts } from "../src/core/schedule";
-import { stopCommand } from "../src/render/daemon";
+import { deprovisionCommand } from "../src/render/daemon";
 import { deployOrder } from "../src/services/registry";
 
 /** A deprovisioning action's create: nothing runs while the host is in the inventory (no SSH). */
@@ -186,10 +186,7 @@ function declareDeprovisions(
   for (const s of part.services) servicesByHost.set(s.host, [...(servicesByHost.get(s.host) ?? []), s]);
   for (const [host, list] of servicesByHost) {
     const names = list.map((s) => s.name);
-    const stop = [...list]
-      .reverse()
-      .map((s) => stopCommand(s.manager, s.name))
-      .join(" && ");
+    const stop = deprovisionCommand(list);
     deprovisions.push(
       cheapConstruction(
         () =>

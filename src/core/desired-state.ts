@@ -68,6 +68,12 @@ export interface ServiceSpec {
   readonly health?: string;
   /** Rolling group id (ClusterPlan.rollingGroups[].id) this service restarts within. */
   readonly rollGroup?: string;
+  /**
+   * Run on the host once the service has stopped for good there (the deprovisioning of a host that
+   * leaves the inventory, or destroy), only when the stop succeeded: what a later member of the
+   * same name must not find (an etcd member's data directory: a re-added member must start empty).
+   */
+  readonly retire?: string;
 }
 
 export type ActionPhase = "bootstrap" | "post-start" | "converge" | "switchover";

@@ -81,6 +81,18 @@ export function stopCommand(init: InitSystem, unit: string): string {
 }
 
 /**
+ * The deprovisioning `delete` of a host's services (components/service-resources.ts): each stopped
+ * for good in reverse start order, each service's `retire` right after its own stop succeeded.
+ * Stops the chain at the first service that is still running.
+ */
+export function deprovisionCommand(services: readonly ServiceSpec[]): string {
+  return [...services]
+    .reverse()
+    .map((s) => `{ ${stopCommand(s.manager, s.name)}${s.retire ? ` && { ${s.retire}; }` : ""}; }`)
+    .join(" && ");
+}
+
+/**
  * The command that applies a changed file to a daemon that can reload (HAProxy USR2, keepalived
  * and Patroni HUP, consul HUP): the daemon's own reload when it runs and its service definition
  * (supervisor program file, systemd unit or drop-in) is unchanged; a restart otherwise (first

@@ -182,6 +182,18 @@ function render(ctx: RenderContext): RenderResult {
   return { files, services, actions: qs.kind === "etcd" ? etcdMemberActions(qs) : [] };
 }
 
+/**
+ * What a member that left (removed from the store with `member remove`, then stopped) leaves
+ * behind: its data directory is set aside (renamed with the time, never deleted: the last member
+ * of a destroyed store holds its data). A member of the same name added again later must start
+ * from an empty data dir (etcd-start.sh starts a data dir that holds a member as it is: the store
+ * would refuse the removed member's id). https://etcd.io/docs/v3.4/op-guide/runtime-configuration/#add-a-new-member
+ */
+export function etcdRetire(dataDir: string = ETCD_DATA_DIR): string {
+  const d = shellWord(dataDir);
+  return `if [ -e ${d} ]; then mv ${d} ${d}.removed-$(date -u +%Y%m%dT%H%M%SZ); fi`;
+}
+
 /** An etcd member: its config file, the seed read at its first start, the start script, its daemon. */
 function etcdMember(
   ctx: RenderContext,
@@ -247,7 +259,7 @@ function etcdMember(
   );
   files.push(...d.files);
   // A quorum read cannot pass while the later members are not started yet (first start).
-  return { files, service: firstStartAware(d.service) };
+  return { files, service: { ...firstStartAware(d.service), retire: etcdRetire() } };
 }
 
 /** A consul agent (server on a store member, client elsewhere): its config file and daemon. */
