@@ -23,7 +23,7 @@ import type { HostAccess } from "./connections";
 import type { ActionConnection } from "../src/providers/host-action";
 import { cheapConstruction } from "./sdk-cost";
 import { scheduleActions, scheduleRestarts } from "../src/core/schedule";
-import { deprovisionCommand } from "../src/render/daemon";
+import { appliedOnce, deprovisionCommand } from "../src/render/daemon";
 import { deployOrder } from "../src/services/registry";
 
 /** A deprovisioning action's create: nothing runs while the host is in the inventory (no SSH). */
@@ -66,12 +66,23 @@ function hostKeySeen(f: RemoteFile | undefined): pulumi.Output<string | undefine
   return key;
 }
 
-/** Restart, then wait (bounded) for the health check: the gate before the next host restarts. */
-export function restartWithGate(s: ServiceSpec, timeoutS = 180): string {
-  const restart = s.restart;
-  if (!s.health) return restart;
-  return `${restart} && timeout ${timeoutS} sh -c ${shellQuote(`until ${s.health}; do sleep 1; done`)}`;
+/**
+ * Restart, then wait (bounded) for the health check: the gate before the next host restarts.
+ * With `follows` (the paths of the files that notify the service), skipped when the service runs
+ * and none of them changed since haforge's last restart of it (src/render/daemon.ts appliedOnce).
+ */
+export function restartWithGate(s: ServiceSpec, timeoutS = 180, follows?: readonly string[]): string {
+  const gated = s.health ? `${s.restart} && timeout ${timeoutS} sh -c ${shellQuote(`until ${s.health}; do sleep 1; done`)}` : s.restart;
+  return follows ? appliedOnce(s, follows, gated) : gated;
 }
+
+/** A restart action's create: skipped when the service already runs the files that notify it. */
+const followedRestart = (s: ServiceSpec, notifying: readonly { spec: FileSpec }[]): string =>
+  restartWithGate(
+    s,
+    180,
+    notifying.map((f) => f.spec.path),
+  );
 
 /** The real render's files and actions by service and key, indexed once per render (one lookup per resource). */
 const renderIndexes = new WeakMap<readonly ServiceRender[], { files: Map<string, FileSpec>; actions: Map<string, ClusterAction> }>();
@@ -360,7 +371,7 @@ export function createServiceResources(
             `${name}-restart-${s.name}-${s.host}`,
             {
               ...conn(s.host),
-              create: restartWithGate(s),
+              create: followedRestart(s, notifying),
               triggers: notifying.map((f) => fileTrigger(f.res)),
               // A restart re-runs only when a file it follows changed: never because the command,
               // the connection or the operator changed.

@@ -3,7 +3,7 @@
  * program file (`/etc/supervisor/conf.d/<name>.conf`, the lab's and container hosts' manager),
  * plus the ServiceSpec (restart/reload/health) the adapters use for rolling restarts.
  */
-import { iniValue, pathSegment, shellToken, systemdAssignment } from "../core/escape";
+import { iniValue, pathSegment, shellQuote, shellToken, systemdAssignment } from "../core/escape";
 import type { FileSpec, InitSystem, ServiceSpec } from "../core/desired-state";
 import { renderTemplate } from "./templates";
 
@@ -111,6 +111,46 @@ export function reloadOrRestartCommand(init: InitSystem, unit: string, reload: s
   return `if ${unchanged}; then ${reload} && echo 'reloaded ${name} (running, definition unchanged)'; else ${restart}; fi`;
 }
 
+/** Exits 0 when the manager runs the service. */
+export function runningTest(manager: InitSystem, unit: string): string {
+  const name = shellToken(pathSegment(unit));
+  return manager === "systemd" ? `systemctl is-active --quiet ${name}` : `supervisorctl status ${name} | grep -q RUNNING`;
+}
+
+/** Where haforge's restarts record, per service, that the service took its files (persistent, per host). */
+export const APPLIED_DIR = "/var/lib/haforge/applied";
+
+/**
+ * A restart action's create, run only when the service does not already run its files. A restart
+ * (or reload) that succeeds, health gate included, touches `APPLIED_DIR/<service>`; the next run
+ * skips the restart when the service runs and no file it follows was changed (content, mode,
+ * owner: the inode's ctime, `find -cnewer`, nanoseconds) after that mark. It prints
+ * `haforge: skipped: ...` then.
+ *
+ * Why on the host and not from Pulumi's state: with an empty state (a second operator's own
+ * backend, a lost state) every restart action is a new resource and the engine runs its create,
+ * although nothing changed; state cannot tell whether the running daemon took the files, the
+ * host can. A daemon that is stopped, a file written by this apply (or after the last restart by
+ * anyone), a first install (no mark) or a host that lost its mark all restart as before; a restart
+ * that fails leaves the old mark, so the next run restarts again. A reboot keeps the mark and the
+ * daemon starts from the same files.
+ */
+export function appliedOnce(
+  s: Pick<ServiceSpec, "manager" | "name">,
+  follows: readonly string[],
+  command: string,
+  dir = APPLIED_DIR,
+): string {
+  const name = pathSegment(s.name);
+  const mark = shellQuote(`${dir}/${name}`);
+  const unchanged = follows.length
+    ? ` && changed=$(find ${follows.map(shellQuote).join(" ")} -maxdepth 0 -cnewer ${mark} -print 2>/dev/null) && [ -z "$changed" ]`
+    : "";
+  const settled = `${runningTest(s.manager, s.name)} && [ -f ${mark} ]${unchanged}`;
+  const note = shellQuote(`haforge: skipped: ${name} runs and none of its files changed since haforge last restarted or reloaded it`);
+  return `if ${settled}; then echo ${note}; else ${command} && mkdir -p ${shellQuote(dir)} && touch ${mark}; fi`;
+}
+
 /** Where a restart notes that it started a service the manager did not know yet. */
 export const FIRST_START_DIR = "/run/haforge/first-start";
 
@@ -131,7 +171,7 @@ export function firstStartAware(s: ServiceSpec): ServiceSpec {
     s.manager === "systemd"
       ? `! systemctl is-enabled --quiet ${name} 2>/dev/null`
       : `{ supervisorctl status ${name} >/dev/null 2>&1; [ $? -eq 4 ]; }`;
-  const running = s.manager === "systemd" ? `systemctl is-active --quiet ${name}` : `supervisorctl status ${name} | grep -q RUNNING`;
+  const running = runningTest(s.manager, s.name);
   return {
     ...s,
     restart: `mkdir -p ${FIRST_START_DIR} && rm -f ${mark} && { if ${isNew}; then touch ${mark}; fi; } && ${s.restart}`,

@@ -9,9 +9,10 @@
  * What the user reads is the run's `diagnostics` (the provider's stderr lines as the engine shows
  * them, the program's log messages).
  *
- * Not asserted, because it does not hold yet: that B's up restarts nothing. The restart actions
- * are created anew with an empty state and each runs its restart once (seen: one more
- * `systemctl restart syncthing` per host), although none of their files was written.
+ * B's up restarts nothing: the restart actions are new resources with an empty state, so the
+ * engine runs their create, and that create finds syncthing running with every file it follows
+ * unchanged since haforge last restarted it (src/render/daemon.ts appliedOnce) and says it
+ * skipped. A daemon that is not running, or whose file changed after that restart, restarts.
  *
  * Needs root (unshare, mounts, sshd). Run under the machine's lab lock on a shared machine.
  */
@@ -101,6 +102,11 @@ const materials = (file: string) =>
   (unwrap(readCheckpoint(file, "").resources.find((r) => r.urn.endsWith("::haforge-materials"))?.outputs) as Record<string, unknown>)[
     "values"
   ] as Record<string, string>;
+/** The stdout tail of HOST's syncthing restart action in a checkpoint. */
+const restartOutput = (file: string, host: string): string => {
+  const r = readCheckpoint(file, "").resources.find((x) => x.urn.endsWith(`::haforge-syncthing-restart-syncthing-${host}`));
+  return String((unwrap(r?.outputs) as { result?: { stdout?: string } } | undefined)?.result?.stdout ?? "(no restart action)");
+};
 /** Every file syncthing's render declares, on both hosts: sha256, mode and mtime. */
 const onHosts = () =>
   Object.fromEntries(
@@ -203,9 +209,18 @@ describe("an empty state meets hosts another operator provisioned (syncthing's k
       /provider info: note: haforge: syncthing\/cert\/st2: adopted the key found on st2:\/var\/lib\/syncthing\/cert\.pem/,
     );
     assert.deepEqual(onHosts(), host0, "no live file changed");
-    assert.ok(
-      serviceCalls().every((l) => /systemctl restart syncthing$/.test(l)),
-      `nothing but the restarts of the new restart actions: ${serviceCalls().join("; ")}`,
-    );
+    assert.deepEqual(serviceCalls(), calls0, "no start, restart, reload or stop of syncthing");
+    for (const h of ["st1", "st2"]) assert.match(restartOutput(checkpoint.b, h), /^haforge: skipped: syncthing runs/m, `${h}'s restart`);
+  });
+
+  it("a daemon that is not running is started by the same create (a stopped syncthing, a new empty state)", async () => {
+    fs.rmSync(hosts["st2"]!.hostPath("/var/log/haforge-stub-active-syncthing"));
+    fs.rmSync(checkpoint.b);
+    const r = await up(operator("b"));
+    ok(r);
+    assert.deepEqual(serviceCalls().slice(calls0.length), ["st2: systemctl restart syncthing"]);
+    assert.match(restartOutput(checkpoint.b, "st1"), /^haforge: skipped: syncthing runs/m);
+    assert.doesNotMatch(restartOutput(checkpoint.b, "st2"), /skipped/);
+    assert.deepEqual(onHosts(), host0, "no live file changed");
   });
 });
