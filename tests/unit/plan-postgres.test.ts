@@ -26,6 +26,18 @@ describe("postgres plan", () => {
     );
   });
 
+  it("synchronous mode: off by default, carried to the plan; strict without it and either on stolon warn", () => {
+    const off = pg({ engine: "patroni", nodes: names(3) });
+    assert.deepEqual([off.plan.postgres!.synchronousMode, off.plan.postgres!.synchronousModeStrict], [false, false]);
+    const on = pg({ engine: "patroni", nodes: names(3), synchronousMode: true, synchronousModeStrict: true });
+    assert.deepEqual([on.plan.postgres!.synchronousMode, on.plan.postgres!.synchronousModeStrict], [true, true]);
+    none(on.findings, "postgres.strict-without-synchronous");
+    const strictOnly = pg({ engine: "patroni", nodes: names(3), synchronousModeStrict: true });
+    assert.equal(one(strictOnly.findings, "postgres.strict-without-synchronous").path, "postgres.synchronousModeStrict");
+    const stolon = pg({ engine: "stolon", nodes: names(3), synchronousMode: true });
+    assert.equal(one(stolon.findings, "postgres.patroni-only-field").path, "postgres.synchronousMode");
+  });
+
   it("stolon: sentinels and proxies default to the nodes; the endpoint is the local proxy", () => {
     const { plan, findings, roles } = pg({ engine: "stolon", nodes: names(3) });
     assert.deepEqual(findings, []);

@@ -17,7 +17,14 @@ import { checkDesiredState, renderDesiredState } from "../../src/pipeline/render
 import { loadInventoryFile } from "../../src/inventory/load";
 import { planCluster } from "../../src/pipeline/plan";
 import { renderPart } from "../../src/services/postgres/render";
-import { PATRONI_CONFIG, dcsTimings, patroniPasswordIssue, stripScheme } from "../../src/services/postgres/patroni";
+import {
+  PATRONI_CONFIG,
+  PATRONI_DYNAMIC_CONFIG,
+  PATRONI_PENDING_RESTARTS,
+  dcsTimings,
+  patroniPasswordIssue,
+  stripScheme,
+} from "../../src/services/postgres/patroni";
 import { STOLON_FLAGS, STOLON_SPEC_FILE, STOLON_SPEC_KEYS, keeperUids, unknownStolonSpecKeys } from "../../src/services/postgres/stolon";
 import type { ClusterPlan, PlannedHost } from "../../src/plan/types";
 import type { SecretValues } from "../../src/core/secrets";
@@ -41,6 +48,8 @@ interface PatroniDoc {
       loop_wait: number;
       retry_timeout: number;
       maximum_lag_on_failover: number;
+      synchronous_mode: boolean;
+      synchronous_mode_strict: boolean;
       postgresql: { use_pg_rewind: boolean; parameters: Record<string, unknown> };
     };
     initdb: unknown[];
@@ -67,20 +76,212 @@ describe("Patroni render", () => {
       r.files.map((f) => [f.host, f.path]),
       [
         ["db1", PATRONI_CONFIG],
+        ["db1", PATRONI_DYNAMIC_CONFIG],
+        ["db1", PATRONI_PENDING_RESTARTS],
         ["db1", "/etc/systemd/system/patroni.service.d/50-haforge.conf"],
         ["db2", PATRONI_CONFIG],
+        ["db2", PATRONI_DYNAMIC_CONFIG],
+        ["db2", PATRONI_PENDING_RESTARTS],
         ["db2", "/etc/systemd/system/patroni.service.d/50-haforge.conf"],
         ["db3", PATRONI_CONFIG],
+        ["db3", PATRONI_DYNAMIC_CONFIG],
+        ["db3", PATRONI_PENDING_RESTARTS],
         ["db3", "/etc/supervisor/conf.d/patroni.conf"],
       ],
     );
-    assert.equal(r.files[1]!.content, "# Managed by haforge\n[Unit]\nAfter=etcd.service\nWants=etcd.service\n");
+    assert.equal(r.files[3]!.content, "# Managed by haforge\n[Unit]\nAfter=etcd.service\nWants=etcd.service\n");
     assert.equal(r.services[0]!.reload, "systemctl reload patroni");
     const f = r.files[0]!;
     assert.deepEqual([f.mode, f.owner, f.group, f.secret], ["0600", "postgres", "postgres", true]);
     assert.match(f.validate!, /patroni --validate-config \{file\}/);
-    assert.deepEqual(r.actions, []);
+    assert.deepEqual(
+      r.actions.map((a) => [a.id, a.host, a.phase, a.triggers]),
+      [
+        ["patroni-dynamic-config", "db1", "converge", [PATRONI_DYNAMIC_CONFIG]],
+        ["patroni-pending-restarts", "db1", "converge", [PATRONI_CONFIG, PATRONI_DYNAMIC_CONFIG]],
+      ],
+    );
+    const dyn = r.files[1]!;
+    assert.deepEqual(
+      [dyn.mode, dyn.owner, dyn.secret, dyn.notify],
+      ["0644", "root", false, []],
+      "no secret in it; a change restarts nothing",
+    );
     assert.deepEqual(renderPart.materials, undefined);
+  });
+
+  test("synchronous mode and the dynamic configuration: dynamic.yml is bootstrap.dcs, whatever the plan (property)", () => {
+    const param = fc.constantFrom("max_connections", "work_mem", "shared_buffers", "wal_keep_size", "synchronous_commit");
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 20, max: 86400 }),
+        fc.boolean(),
+        fc.boolean(),
+        fc.dictionary(param, fc.oneof(fc.integer({ min: 1, max: 10_000 }), fc.constantFrom("16MB", "on", "remote_apply"))),
+        (ttl, synchronousMode, synchronousModeStrict, pgParameters) => {
+          const out = render(patroniPlan({ ttl, synchronousMode, synchronousModeStrict, spec: { pgParameters } }));
+          for (const host of ["db1", "db2", "db3"]) {
+            const cfg = yaml.load(out.files.find((f) => f.host === host && f.path === PATRONI_CONFIG)!.content) as PatroniDoc;
+            const dyn = yaml.load(out.files.find((f) => f.host === host && f.path === PATRONI_DYNAMIC_CONFIG)!.content);
+            assert.deepEqual(dyn, cfg.bootstrap.dcs);
+            assert.equal(cfg.bootstrap.dcs.synchronous_mode, synchronousMode);
+            assert.equal(cfg.bootstrap.dcs.synchronous_mode_strict, synchronousModeStrict);
+            for (const [k, v] of Object.entries(pgParameters)) assert.equal(cfg.bootstrap.dcs.postgresql.parameters[k], v);
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  test("dynamic.yml's validate (Patroni's own table of dynamic settings) accepts the render, refuses a wrong type or an unknown key", () => {
+    const dir = mkdtempSync(join(tmpdir(), "haforge-pdyn-"));
+    try {
+      const dyn = render(patroniPlan({ synchronousMode: true })).files.find((f) => f.path === PATRONI_DYNAMIC_CONFIG)!;
+      const check = (content: string) => {
+        writeFileSync(join(dir, "dynamic.yml"), content);
+        const cmd = dyn.validate!.split("{file}").join(`"$1"`);
+        return spawnSync("sh", ["-c", cmd, "haforge-validate", join(dir, "dynamic.yml")], { encoding: "utf8" });
+      };
+      assert.equal(check(dyn.content).status, 0, check(dyn.content).stderr);
+      const wrongType = check(dyn.content.replace("synchronous_mode: true", 'synchronous_mode: "yes"'));
+      assert.notEqual(wrongType.status, 0);
+      assert.match(wrongType.stderr, /synchronous_mode/);
+      const unknown = check(`${dyn.content}synchronous_mod: true\n`);
+      assert.notEqual(unknown.status, 0);
+      assert.match(unknown.stderr, /synchronous_mod\b/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("pending-restarts: replicas one at a time, then a switchover to a restarted replica (the sync standby first); never the leader in place while a replica is healthy (stand-in patronictl, property)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "haforge-prp-"));
+    try {
+      const action = r.actions.find((a) => a.id === "patroni-pending-restarts")!;
+      assert.deepEqual(
+        [action.host, action.phase, action.dependsOn, action.triggers],
+        ["db1", "converge", ["patroni-dynamic-config"], [PATRONI_CONFIG, PATRONI_DYNAMIC_CONFIG]],
+      );
+      assert.equal(
+        action.create,
+        `/usr/bin/python3 ${PATRONI_PENDING_RESTARTS} ${PATRONI_CONFIG} pg 22`,
+        "settle: twice loop_wait (10) + 2",
+      );
+      const script = join(dir, "pending-restarts.py");
+      writeFileSync(script, r.files.find((f) => f.path === PATRONI_PENDING_RESTARTS)!.content);
+      // patronictl over a JSON state: list, restart --pending (clears the flag), switchover (the old leader restarts as a replica)
+      writeFileSync(
+        join(dir, "patronictl"),
+        [
+          "#!/usr/bin/python3",
+          "import json, sys",
+          `st = json.load(open(${JSON.stringify(join(dir, "state.json"))}))`,
+          "a = sys.argv[3:]",
+          "ms = st['members']",
+          "st['calls'].append(' '.join(a))",
+          "if a[0] == 'list':",
+          "    rows = [dict(Member=m['name'], Role=m['role'], State=m['state'], **({'Pending restart': '*'} if m['pending'] else {})) for m in ms]",
+          "    print(json.dumps(rows))",
+          "elif a[0] == 'restart':",
+          "    m = next(m for m in ms if m['name'] == a[2])",
+          "    if m['pending']: m['pending'] = False; m['state'] = 'running'",
+          "    print('Success: restart on member ' + m['name'])",
+          "elif a[0] == 'switchover':",
+          "    old, new = a[a.index('--leader') + 1], a[a.index('--candidate') + 1]",
+          "    for m in ms:",
+          "        if m['name'] == new: m['role'] = 'Leader'",
+          "        elif m['name'] == old: m['role'] = 'Sync Standby' if any(x['role'] == 'Sync Standby' for x in ms) else 'Replica'; m['pending'] = False",
+          "        elif m['role'] == 'Sync Standby' and m['name'] != new: pass",
+          "    print('Successfully switched over')",
+          `json.dump(st, open(${JSON.stringify(join(dir, "state.json"))}, 'w'))`,
+        ].join("\n"),
+      );
+      chmodSync(join(dir, "patronictl"), 0o755);
+      const member = fc.record({ pending: fc.boolean(), sync: fc.boolean(), stopped: fc.boolean() });
+      fc.assert(
+        fc.property(fc.array(member, { minLength: 2, maxLength: 4 }), fc.integer({ min: 0, max: 3 }), (list, leaderAt) => {
+          const lead = leaderAt % list.length;
+          let syncGiven = false;
+          const members = list.map((m, i) => {
+            const role = i === lead ? "Leader" : m.sync && !syncGiven ? ((syncGiven = true), "Sync Standby") : "Replica";
+            // a stopped replica is never healthy: only a pending one (its restart starts it)
+            return { name: `db${i + 1}`, role, state: m.stopped && i !== lead && m.pending ? "stopped" : "running", pending: m.pending };
+          });
+          writeFileSync(join(dir, "state.json"), JSON.stringify({ members, calls: [] }));
+          const p = spawnSync("/usr/bin/python3", [script, "/etc/patroni/config.yml", "pg", "0"], {
+            env: { ...process.env, PATH: `${dir}:${process.env.PATH}` },
+            encoding: "utf8",
+            timeout: 60_000,
+          });
+          assert.equal(p.status, 0, p.stderr + p.stdout);
+          const st = JSON.parse(readFileSync(join(dir, "state.json"), "utf8")) as { members: typeof members; calls: string[] };
+          assert.ok(
+            st.members.every((m) => !m.pending),
+            "nothing pending at the end",
+          );
+          const acts = st.calls.filter((c) => !c.startsWith("list"));
+          const leaderName = members[lead]!.name;
+          const switchAt = acts.findIndex((c) => c.startsWith("switchover"));
+          const restarts = acts.filter((c) => c.startsWith("restart")).map((c) => c.split(" ")[2]!);
+          // each pending replica restarted once, before any switchover; nothing else restarted
+          assert.deepEqual(
+            new Set(restarts.filter((n) => n !== leaderName)),
+            new Set(members.filter((m) => m.pending && m.name !== leaderName).map((m) => m.name)),
+          );
+          assert.equal(new Set(restarts).size, restarts.length, "no member restarted twice");
+          if (switchAt >= 0)
+            assert.ok(
+              acts.slice(switchAt + 1).every((c) => !c.startsWith("restart")),
+              `restart after the switchover: ${acts.join("; ")}`,
+            );
+          assert.ok(acts.filter((c) => c.startsWith("switchover")).length <= 1, "one switchover at most");
+          if (members[lead]!.pending) {
+            // a healthy replica exists once the pending ones are restarted: always (each restart starts it)
+            assert.ok(switchAt >= 0, `the pending leader is switched over: ${acts.join("; ")}`);
+            assert.ok(!restarts.includes(leaderName), "the leader is never restarted in place while a replica is healthy");
+            const sync = members.find((m) => m.role === "Sync Standby");
+            if (sync) assert.match(acts[switchAt]!, new RegExp(`--candidate ${sync.name} `), "the synchronous standby is the candidate");
+          } else assert.equal(switchAt, -1, "no switchover when the leader is not pending");
+        }),
+        { numRuns: 25 },
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("the dynamic-config action: patronictl edit-config --apply, asked again until the store has the cluster's copy (stand-in patronictl)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "haforge-pctl-"));
+    try {
+      const action = r.actions.find((a) => a.id === "patroni-dynamic-config")!;
+      // a patronictl failing its first N calls (no cluster config in the store yet), and a sleep that does not wait
+      const run = (failFirst: number) => {
+        writeFileSync(
+          join(dir, "patronictl"),
+          `#!/bin/sh\nprintf '%s\\n' "$*" >> "${dir}/calls"\nn=$(wc -l < "${dir}/calls")\n` +
+            `if [ "$n" -le ${failFirst} ]; then echo "AttributeError: 'NoneType' object has no attribute 'data'" >&2; exit 1; fi\necho 'Configuration changed'\n`,
+        );
+        writeFileSync(join(dir, "sleep"), "#!/bin/sh\nexit 0\n");
+        chmodSync(join(dir, "patronictl"), 0o755);
+        chmodSync(join(dir, "sleep"), 0o755);
+        rmSync(join(dir, "calls"), { force: true });
+        const p = spawnSync("sh", ["-c", action.create], { env: { ...process.env, PATH: `${dir}:${process.env.PATH}` }, encoding: "utf8" });
+        const calls = readFileSync(join(dir, "calls"), "utf8").trim().split("\n");
+        return { status: p.status, stdout: p.stdout, stderr: p.stderr, calls };
+      };
+      const ok = run(3);
+      assert.equal(ok.status, 0, ok.stderr);
+      assert.match(ok.stdout, /Configuration changed/);
+      assert.equal(ok.calls.length, 4);
+      assert.equal(ok.calls[0], `-c ${PATRONI_CONFIG} edit-config --force --apply ${PATRONI_DYNAMIC_CONFIG}`);
+      const never = run(1000);
+      assert.equal(never.status, 1);
+      assert.equal(never.calls.length, 90, "bounded");
+      assert.match(never.stderr, /NoneType/, "the last answer is shown");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test("identity, REST API, etcd (v2) hosts without scheme", () => {
@@ -359,6 +560,7 @@ describe("postgres over the example inventories", () => {
       assert.equal(d.postgresql.listen, `${h.internalAddress},127.0.0.1:${plan.postgres.port}`);
       assert.deepEqual(d.etcd?.hosts, plan.quorumStore!.endpoints.map(stripScheme));
       assert.equal(d.bootstrap.dcs.ttl, plan.postgres.ttl);
+      assert.equal(d.bootstrap.dcs.synchronous_mode, true, "the lab runs Patroni's synchronous mode");
     }
   });
 

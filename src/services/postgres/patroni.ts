@@ -3,10 +3,12 @@
  * template (templates/postgres/patroni.yml.hbs) only formats it.
  * Reference: https://patroni.readthedocs.io/en/latest/yaml_configuration.html
  */
-import type { FileSpec, ServiceSpec } from "../../core/desired-state";
+import type { ClusterAction, FileSpec, ServiceSpec } from "../../core/desired-state";
 import { resolveSecret } from "../../core/secrets";
 import type { ClusterPlan, PlannedHost, PostgresPlan } from "../../plan/types";
 import { packagedDaemon } from "../../render/daemon";
+import { staticFile } from "../../render/templates";
+import { shellWord } from "../../core/escape";
 import type { RenderContext } from "../types";
 import { plannedHost } from "../../plan/lookup";
 import { joinHostPort } from "../../plan/network";
@@ -123,16 +125,30 @@ function dcsSection(plan: ClusterPlan, pg: PostgresPlan, _host: string): Record<
   return { kubernetes: true };
 }
 
+/** What bootstrap.dcs and dynamic.yml hold besides the parameters (Patroni's dynamic configuration). */
+function dcsData(pg: PostgresPlan): Record<string, unknown> {
+  return {
+    ...dcsTimings(pg.ttl),
+    maximumLagOnFailover: 1048576,
+    synchronousMode: pg.synchronousMode,
+    synchronousModeStrict: pg.synchronousModeStrict,
+  };
+}
+
+/** The DCS copy of the parameters: haforge's defaults, then the user's (plan.postgres.spec.pgParameters). */
+function dcsParametersOf(pg: PostgresPlan): Record<string, string | number | boolean> {
+  const all: Record<string, string | number | boolean> = { ...DEFAULT_PARAMETERS, ...userParameters(pg) };
+  return Object.fromEntries(Object.entries(all).sort(([a], [b]) => a.localeCompare(b)));
+}
+
 export function patroniConfigData(ctx: RenderContext, pg: PostgresPlan, host: PlannedHost): Record<string, unknown> {
-  const user = userParameters(pg);
-  const all: Record<string, string | number | boolean> = { ...DEFAULT_PARAMETERS, ...user };
   // bootstrap.dcs gets everything (the initial cluster-wide copy); the local section gets what
   // Patroni lets a member override, so a later change there converges with a reload.
-  const dcsParameters = Object.fromEntries(Object.entries(all).sort(([a], [b]) => a.localeCompare(b)));
+  const dcsParameters = dcsParametersOf(pg);
   const localParameters = Object.fromEntries(
     [
       ["unix_socket_directories", "/var/run/postgresql"] as [string, string | number | boolean],
-      ...Object.entries(all).filter(([k]) => !DCS_ONLY.has(k)),
+      ...Object.entries(dcsParameters).filter(([k]) => !DCS_ONLY.has(k)),
     ].sort(([a], [b]) => String(a).localeCompare(String(b))),
   );
   const su = resolveSecret(pg.superuserPassword, ctx.secrets);
@@ -146,7 +162,7 @@ export function patroniConfigData(ctx: RenderContext, pg: PostgresPlan, host: Pl
       connectAddress: joinHostPort(host.internalAddress, PATRONI_REST_PORT),
     },
     ...dcsSection(ctx.plan, pg, host.name),
-    dcs: { ...dcsTimings(pg.ttl), maximumLagOnFailover: 1048576 },
+    dcs: dcsData(pg),
     dcsParameters,
     pgHba: pgHba(ctx.plan, pg),
     postgresql: {
@@ -192,6 +208,86 @@ export const PATRONI_VALIDATE =
   `rest=$(printf '%s\\n' "$out" | grep -v 'is already in use' | grep -v '^[[:space:]]*$'); ` +
   `if [ -n "$rest" ]; then printf '%s\\n' "$out" >&2; exit 1; fi; exit 0`;
 
+/** haforge's copy of the dynamic configuration, on every member (the action applies the first node's). */
+export const PATRONI_DYNAMIC_CONFIG = "/etc/patroni/dynamic.yml";
+
+/**
+ * dynamic.yml's check, by Patroni's own table of dynamic settings and their defaults
+ * (patroni.config.Config's default configuration), in the interpreter Patroni runs with: every key
+ * is one Patroni keeps in its store, of the type of its default (`synchronous_mode: "yes"` is
+ * refused), and postgresql holds only what the store's copy may.
+ */
+export const PATRONI_DYNAMIC_VALIDATE =
+  "/usr/bin/python3 -c '" +
+  [
+    "import sys, yaml",
+    "from patroni.config import Config",
+    "d = yaml.safe_load(open(sys.argv[1]))",
+    "ref = Config._Config__DEFAULT_CONFIG",
+    "bad = [k for k in d if k not in ref]",
+    'bad += [k for k in d if k in ref and k != "postgresql" and type(d[k]) is not type(ref[k])]',
+    'bad += [k for k in d.get("postgresql", {}) if k not in ("use_slots", "use_pg_rewind", "parameters")]',
+    'if bad: sys.exit("not Patroni dynamic configuration (or of the wrong type): " + ", ".join(map(str, bad)))',
+  ].join("\n") +
+  "' {file}";
+
+/**
+ * The dynamic configuration (ttl and its timings, synchronous mode, the DCS parameters) applied to
+ * the running cluster the way Patroni documents: Patroni reads bootstrap.dcs only when it creates
+ * the cluster and keeps the live copy in the store, so a later change of the inventory reaches the
+ * cluster only through `patronictl edit-config` (or the REST API's PATCH /config). `--apply`
+ * merges the file into the store's copy (keys haforge does not set stay); an unchanged copy prints
+ * "Not changed". The store's copy exists once the first leader bootstrapped: until then
+ * patronictl fails, so it is asked again for up to 3 minutes.
+ * https://patroni.readthedocs.io/en/latest/dynamic_configuration.html
+ */
+export function patroniDynamicConfigAction(pg: PostgresPlan): ClusterAction | undefined {
+  const first = pg.nodes[0];
+  if (!first) return undefined;
+  const ctl = `patronictl -c ${PATRONI_CONFIG} edit-config --force --apply ${PATRONI_DYNAMIC_CONFIG}`;
+  return {
+    id: "patroni-dynamic-config",
+    host: first,
+    phase: "converge",
+    description: `Patroni: apply ${PATRONI_DYNAMIC_CONFIG} to cluster ${pg.clusterName}'s dynamic configuration (patronictl edit-config)`,
+    create:
+      `i=0; while :; do out=$(${ctl} 2>&1) && { printf '%s\n' "$out"; exit 0; }; i=$((i+1)); ` +
+      `[ "$i" -lt 90 ] || { printf '%s\n' "$out" >&2; exit 1; }; sleep 2; done`,
+    dependsOn: [],
+    triggers: [PATRONI_DYNAMIC_CONFIG],
+    secret: false,
+  };
+}
+
+/** Restarts the members with a pending restart, Patroni's way (templates/postgres/patroni-pending-restarts.py). */
+export const PATRONI_PENDING_RESTARTS = "/usr/local/lib/haforge/patroni-pending-restarts.py";
+
+/**
+ * A setting that needs a restart (max_connections, shared_buffers, ...) reaches a running member by
+ * a reload (patroni.yml) or through the store (dynamic.yml): PostgreSQL then runs with the old
+ * value and Patroni flags the member "pending restart", and nothing restarts it. After every
+ * change of either file (the first node's: the same settings as every member's), once the
+ * members reloaded (the first node is the last of the Patroni roll) and the store's copy is
+ * applied, this action restarts the pending members the way Patroni's documentation does:
+ * replicas one at a time, then a switchover to a restarted replica (the synchronous standby in
+ * synchronous mode), which restarts the old leader as a replica.
+ */
+export function patroniPendingRestartsAction(pg: PostgresPlan): ClusterAction | undefined {
+  const first = pg.nodes[0];
+  if (!first) return undefined;
+  const settle = 2 * dcsTimings(pg.ttl).loopWait + 2;
+  return {
+    id: "patroni-pending-restarts",
+    host: first,
+    phase: "converge",
+    description: `Patroni: restart cluster ${pg.clusterName}'s members with a pending restart (replicas, then a switchover)`,
+    create: `/usr/bin/python3 ${PATRONI_PENDING_RESTARTS} ${PATRONI_CONFIG} ${shellWord(pg.clusterName)} ${settle}`,
+    dependsOn: ["patroni-dynamic-config"],
+    triggers: [PATRONI_CONFIG, PATRONI_DYNAMIC_CONFIG],
+    secret: false,
+  };
+}
+
 export function renderPatroni(ctx: RenderContext, pg: PostgresPlan): { files: FileSpec[]; services: ServiceSpec[] } {
   const files: FileSpec[] = [];
   const services: ServiceSpec[] = [];
@@ -209,6 +305,32 @@ export function renderPatroni(ctx: RenderContext, pg: PostgresPlan): { files: Fi
       secret: true,
       validate: PATRONI_VALIDATE,
       notify: ["patroni"],
+    });
+    files.push({
+      host: name,
+      path: PATRONI_DYNAMIC_CONFIG,
+      content: ctx.template("postgres", "patroni-dynamic.yml.hbs", {
+        scope: pg.clusterName,
+        dcs: dcsData(pg),
+        dcsParameters: dcsParametersOf(pg),
+      }),
+      mode: "0644",
+      owner: "root",
+      group: "root",
+      secret: false,
+      validate: PATRONI_DYNAMIC_VALIDATE,
+      notify: [],
+    });
+    files.push({
+      host: name,
+      path: PATRONI_PENDING_RESTARTS,
+      content: staticFile("postgres", "patroni-pending-restarts.py"),
+      mode: "0755",
+      owner: "root",
+      group: "root",
+      secret: false,
+      validate: `/usr/bin/python3 -c 'import ast,sys; ast.parse(open(sys.argv[1]).read(), sys.argv[1])' {file}`,
+      notify: [],
     });
     const health = `python3 -c "import urllib.request; urllib.request.urlopen('http://${joinHostPort(host.internalAddress, PATRONI_REST_PORT)}/health', timeout=5)"`;
     // systemd: Debian's patroni.service (the same /etc/patroni/config.yml, User=postgres,

@@ -27,6 +27,9 @@ export interface PostgresPlan {
   readonly replicationPassword: SecretRef;
   readonly spec: Record<string, unknown>;
   readonly ttl: number;
+  /** Patroni `synchronous_mode` / `synchronous_mode_strict` (dynamic configuration). */
+  readonly synchronousMode: boolean;
+  readonly synchronousModeStrict: boolean;
   /** Where clients connect: `host:port` (VIP via HAProxy/keepalived, or the local stolon proxy). */
   readonly endpoint: string;
 }

@@ -136,7 +136,7 @@ export function plan(ctx: PlanContext): PlanStep {
     superuserPassword: pg.superuserPassword,
     replicationPassword: pg.replicationPassword,
     spec: pg.spec,
-    ttl: pg.ttl,
+    ...haOptions(pg, findings),
     endpoint,
   };
 
@@ -272,4 +272,31 @@ function planEndpoint(
   const first = nodes[0] !== undefined ? hosts.get(nodes[0]) : undefined;
   const addr = first?.internalAddress ?? nodes[0] ?? "127.0.0.1";
   return { endpoint: ipFamily(addr) === "ipv6" ? joinHostPort(addr, port) : `${addr}:${port}`, fronted: false };
+}
+
+/** Patroni's DCS options (ttl, synchronous mode); the synchronous fields are Patroni's only. */
+function haOptions(
+  pg: NonNullable<PlanContext["inventory"]["postgres"]>,
+  findings: Finding[],
+): Pick<PostgresPlan, "ttl" | "synchronousMode" | "synchronousModeStrict"> {
+  for (const field of ["synchronousMode", "synchronousModeStrict"] as const)
+    if (pg[field] && pg.engine !== "patroni")
+      findings.push(
+        warning(
+          "postgres.patroni-only-field",
+          `postgres.${field}`,
+          `\`postgres.${field}\` applies to Patroni only; \`engine\` is '${pg.engine}'`,
+          "Use stolon's cluster spec (`postgres.spec`: synchronousReplication) instead.",
+        ),
+      );
+  if (pg.synchronousModeStrict && !pg.synchronousMode)
+    findings.push(
+      warning(
+        "postgres.strict-without-synchronous",
+        "postgres.synchronousModeStrict",
+        "`synchronousModeStrict` is true but `synchronousMode` is false: Patroni ignores strict mode without synchronous mode",
+        "Set `synchronousMode: true` as well, or remove `synchronousModeStrict`.",
+      ),
+    );
+  return { ttl: pg.ttl, synchronousMode: pg.synchronousMode, synchronousModeStrict: pg.synchronousModeStrict };
 }

@@ -6,13 +6,16 @@ import { error, type Finding } from "../../core/findings";
 import { resolveSecret, secretKey, type SecretValues } from "../../core/secrets";
 import type { ClusterPlan } from "../../plan/types";
 import type { ServiceModule, RenderContext, RenderResult } from "../types";
-import { patroniPasswordIssue, renderPatroni } from "./patroni";
+import { patroniDynamicConfigAction, patroniPasswordIssue, patroniPendingRestartsAction, renderPatroni } from "./patroni";
 import { renderStolon } from "./stolon";
 
 function render(ctx: RenderContext): RenderResult {
   const pg = ctx.plan.postgres;
   if (!pg) return { files: [], services: [], actions: [] };
-  if (pg.engine === "patroni") return { ...renderPatroni(ctx, pg), actions: [] };
+  if (pg.engine === "patroni") {
+    const actions = [patroniDynamicConfigAction(pg), patroniPendingRestartsAction(pg)].filter((a) => a !== undefined);
+    return { ...renderPatroni(ctx, pg), actions };
+  }
   return renderStolon(ctx, pg);
 }
 

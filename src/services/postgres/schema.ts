@@ -55,5 +55,19 @@ export const PostgresHa = z
     ),
     spec: z.record(configKey, z.unknown()).default({}).describe("stolon initial cluster spec overrides"),
     ttl: z.number().int().min(20).max(86400).default(30).describe("Patroni DCS ttl, seconds (Patroni refuses less than 20). @default 30"),
+    synchronousMode: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Patroni `synchronous_mode` (dynamic configuration: patroni.yml `bootstrap.dcs` at the first start, then applied to the " +
+          "running cluster with `patronictl edit-config`): a commit is acknowledged only once a synchronous standby has it, and " +
+          "only that standby may be promoted, so a failover loses no acknowledged commit. Patroni only. @default false",
+      ),
+    synchronousModeStrict: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Patroni `synchronous_mode_strict`: with `synchronousMode`, writes stop rather than go asynchronous when no standby is left. Patroni only. @default false",
+      ),
   })
   .strict();
