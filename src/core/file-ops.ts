@@ -247,41 +247,62 @@ export function planFile(
     };
   }
 
+  const refused = refusal(desired, live, lastWrittenSha256, opts, short, desiredSha256);
+  if (refused) return { ...base, changes: [refused] };
+  const changes = existingFileChanges(desired, live, lastWrittenSha256, opts, short, desiredSha256);
+  return changes.length === 0 ? { ...base, changes, noop: `file ${path} already up to date` } : { ...base, changes };
+}
+
+type ShortHash = (sha: string) => string;
+
+/** An existing file that must not be written: edited out of band (without `force`), or a secret haforge has no state for. */
+function refusal(
+  desired: DesiredFile,
+  live: FileFact,
+  lastWrittenSha256: string | undefined,
+  opts: PlanFileOptions,
+  short: ShortHash,
+  desiredSha256: string,
+): FileChange | undefined {
+  const { host, path } = desired;
   const contentDiffers = live.sha256 !== desiredSha256;
   const outOfBand = lastWrittenSha256 !== undefined && live.sha256 !== lastWrittenSha256;
   if (contentDiffers && outOfBand && !opts.force) {
     return {
-      ...base,
-      changes: [
-        {
-          kind: "refuse",
-          reason:
-            `${path} was changed out of band (live sha256 ${short(live.sha256)}…, last written ${short(lastWrittenSha256)}…); ` +
-            `refusing to overwrite it: run \`pulumi refresh\` to accept the live file as the baseline, or set force: true`,
-          diff: contentDiff(desired, live, live.content, opts.maskSalt),
-        },
-      ],
+      kind: "refuse",
+      reason:
+        `${path} was changed out of band (live sha256 ${short(live.sha256)}…, last written ${short(lastWrittenSha256)}…); ` +
+        `refusing to overwrite it: run \`pulumi refresh\` to accept the live file as the baseline, or set force: true`,
+      diff: contentDiff(desired, live, live.content, opts.maskSalt),
     };
   }
-
   if (contentDiffers && lastWrittenSha256 === undefined && desired.secret && opts.refuseSecretTakeOver) {
     return {
-      ...base,
-      changes: [
-        {
-          kind: "refuse",
-          reason:
-            `${path} on ${host} exists with other content (sha256 ${short(live.sha256)}…, haforge would write ${short(desiredSha256)}…) ` +
-            `and haforge has no state for it: a key or secret file is never taken over silently. To keep the host's key, let ` +
-            `haforge adopt it (generated keys are read back from the hosts when the state has none) or set the secret to the ` +
-            `host's value; to replace it, list it in the stack config haforge:takeOver ("${host}:${path}", or "*")`,
-        },
-      ],
+      kind: "refuse",
+      reason:
+        `${path} on ${host} exists with other content (sha256 ${short(live.sha256)}…, haforge would write ${short(desiredSha256)}…) ` +
+        `and haforge has no state for it: a key or secret file is never taken over silently. To keep the host's key, let ` +
+        `haforge adopt it (generated keys are read back from the hosts when the state has none) or set the secret to the ` +
+        `host's value; to replace it, list it in the stack config haforge:takeOver ("${host}:${path}", or "*")`,
     };
   }
+  return undefined;
+}
 
+/** What brings an existing file to the desired one: its content (take over, update, forced overwrite), mode and owner. */
+function existingFileChanges(
+  desired: DesiredFile,
+  live: FileFact,
+  lastWrittenSha256: string | undefined,
+  opts: PlanFileOptions,
+  short: ShortHash,
+  desiredSha256: string,
+): FileChange[] {
+  const { path } = desired;
+  const mode = normalizeMode(desired.mode);
+  const outOfBand = lastWrittenSha256 !== undefined && live.sha256 !== lastWrittenSha256;
   const changes: FileChange[] = [];
-  if (contentDiffers) {
+  if (live.sha256 !== desiredSha256) {
     const why =
       lastWrittenSha256 === undefined
         ? `take over existing ${path} (sha256 ${short(live.sha256)}… → ${short(desiredSha256)}…)`
@@ -294,7 +315,7 @@ export function planFile(
   if (!sameIdentity(desired.owner, live.owner, live.uid) || !sameIdentity(desired.group, live.group, live.gid)) {
     changes.push({ kind: "chown", reason: `owner of ${path} ${live.owner}:${live.group} → ${desired.owner}:${desired.group}` });
   }
-  return changes.length === 0 ? { ...base, changes, noop: `file ${path} already up to date` } : { ...base, changes };
+  return changes;
 }
 
 /** Beyond this, a line diff costs more than it tells; show sizes and hashes instead. */
