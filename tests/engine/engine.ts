@@ -32,6 +32,12 @@
  *     stored state. `stack rename` rewrites the stack part of every URN in the checkpoint.
  * 10. Refresh reads every custom resource (in parallel): an empty id drops it from the state,
  *     returned properties replace the outputs, returned inputs replace the inputs.
+ * 11. `up`, `refresh` and `destroy` hold the diy backend's stack lock for the whole operation
+ *     (stack-lock.ts; preview does not): a second one meanwhile is refused, a killed one leaves
+ *     its lock until `cancel`. An old resource stays in every checkpoint until the step that
+ *     replaces it is done, so a kill mid-step keeps its old state (the engine's pending
+ *     operations are not recorded: an interrupted create is created again, an interrupted update
+ *     or delete runs again, as the engine does after warning about them).
  * Not modelled: protect, ignoreChanges, replaceOnChanges, import, providers other than the
  * dynamic one (component resources are recorded without a provider), PULUMI_PARALLEL_DIFF,
  * --target, continue-on-error.
@@ -267,6 +273,8 @@ export class Deployment {
   private readonly taken = new Set<string>();
   /** New URN → the old URN it was matched to through an alias (the engine's sg.aliases). */
   private readonly matchedFrom = new Map<string, string>();
+  /** Old URNs whose step is done (their new state is in `news`) or that were deleted. */
+  private readonly settled = new Set<string>();
   /** Old resources replaced create-before-delete: deleted at the end. */
   private readonly pendingDeletes: ResourceState[] = [];
   private readonly news = new Map<string, ResourceState>();
@@ -303,7 +311,10 @@ export class Deployment {
   private checkpoint(): void {
     if (this.o.preview) return;
     const resources = [...this.news.values()];
-    for (const r of this.old.resources) if (!this.taken.has(r.urn) || this.pendingDeletes.includes(r)) resources.push(r);
+    // An old resource stays until the step that replaces it is done: one whose step is still
+    // running (or waits for its Check/Diff) keeps its old state in every checkpoint written
+    // meanwhile, as the engine's snapshot does, so a kill mid-step loses nothing.
+    for (const r of this.old.resources) if (!this.settled.has(r.urn) || this.pendingDeletes.includes(r)) resources.push(r);
     writeCheckpoint(this.o.checkpointFile, { stack: this.o.stack, project: this.project, resources });
   }
 
@@ -331,6 +342,7 @@ export class Deployment {
       if (!req.custom) {
         const st: ResourceState = { ...common, id: "", inputs: req.inputs, outputs: old?.outputs ?? {} };
         this.news.set(urn, st);
+        if (old) this.settled.add(old.urn);
         this.record({ ...base, op: old ? "same" : "create", startMs });
         this.checkpoint();
         return { urn, id: "", outputs: {} };
@@ -378,6 +390,7 @@ export class Deployment {
         st = { ...common, id: made.id, inputs: decided.inputs, outputs: annotate(made.properties, decided.inputs, aso) };
       }
       this.news.set(urn, st);
+      if (old) this.settled.add(old.urn);
       this.record({ ...base, op: decided.op, startMs });
       this.checkpoint();
       return { urn, id: st.id, outputs: st.outputs };
@@ -387,6 +400,7 @@ export class Deployment {
       this.record({ ...base, op: old ? "update" : "create", startMs, error: (e as Error).message });
       // A failed step keeps the old state entry (the engine's checkpoint is unchanged for it).
       if (old) this.news.set(old.urn === urn ? urn : old.urn, old);
+      if (old) this.settled.add(old.urn);
       throw e;
     } finally {
       this.inFlight--;
@@ -409,6 +423,7 @@ export class Deployment {
             if (error) this.errors.push(`${r.urn}: delete: ${error}`);
             else {
               this.taken.add(r.urn);
+              this.settled.add(r.urn);
               const i = this.pendingDeletes.indexOf(r);
               if (i >= 0) this.pendingDeletes.splice(i, 1);
             }

@@ -7,12 +7,15 @@
  *   await refresh(op);                              // no program: Read with the stored state
  *   await destroy(op);                              // no program: Delete with the stored state
  *   renameStack(checkpointFile, "lab", "lab2");     // like `pulumi stack rename`
+ *   cancel(op);                                     // like `pulumi cancel`: removes the stack's locks
  *
  * Every operation starts its own `@pulumi/pulumi/cmd/dynamic-provider` process (plain node,
  * cwd = the project dir, the given env) and talks to it over gRPC. `up`/`preview` run the
  * program in a child process (`node --import tsx`, cwd = the project dir, the given env). Each
  * returns { ok, errors, steps: [{ op, urn, type, oldUrn?, error? }], rpcs, wallMs } (plus the
  * program's outputs and its registrations for up/preview); failures are in `errors`, never thrown.
+ * up, refresh and destroy lock the stack as the diy backend does (stack-lock.ts): a second one
+ * while the first runs is refused with the backend's message, and nothing of it runs.
  */
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
@@ -21,11 +24,13 @@ import { join } from "node:path";
 import * as engine from "./engine";
 import type { ProgramJob, ProgramResult } from "./program-host";
 import { ProviderProcess } from "./provider-process";
+import { cancelStack, stackLocks, withStackLock } from "./stack-lock";
 
 export type { Checkpoint, Diagnostic, ResourceState, RunResult, StepRecord } from "./engine";
 export type { ProgramResult } from "./program-host";
 export { readCheckpoint, renameStack, unwrap, isSecret } from "./engine";
 export { ProviderProcess } from "./provider-process";
+export { stackLockDir, stackLocks } from "./stack-lock";
 
 export interface OperationOptions {
   /** The project directory (a checkout with node_modules): cwd of the program and provider. */
@@ -49,6 +54,27 @@ export interface ProgramOptions extends OperationOptions {
   readonly secretKeys?: readonly string[];
   /** @default 600 s */
   readonly timeoutMs?: number;
+  /**
+   * Told the running operation once its program host started: its pid, and `kill()`, a SIGKILL of
+   * the program host and of every provider process it started (an operator's `kill -9` of
+   * `pulumi up` and its plugins). The operation then returns a failure; the checkpoint holds the
+   * steps done so far and the stack's lock stays until `cancel`.
+   */
+  readonly onStarted?: (run: RunningOperation) => void;
+}
+
+export interface RunningOperation {
+  readonly pid: number;
+  kill(): void;
+}
+
+/** SIGKILL by recorded pid (one that already ended is skipped). */
+function killPid(pid: number): void {
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch {
+    // gone already
+  }
 }
 
 const defaultLog = (): ((l: string) => void) => (process.env["HAFORGE_ENGINE_VERBOSE"] ? (l) => process.stderr.write(`${l}\n`) : () => {});
@@ -65,6 +91,7 @@ async function runProgram(o: ProgramOptions, preview: boolean): Promise<ProgramR
     preview,
     config: o.config ?? {},
     secretKeys: [...(o.secretKeys ?? [])],
+    pidFile: join(dir, "provider-pids"),
   };
   const jobFile = join(dir, "job.json");
   fs.writeFileSync(jobFile, JSON.stringify(job), { mode: 0o600 });
@@ -77,6 +104,14 @@ async function runProgram(o: ProgramOptions, preview: boolean): Promise<ProgramR
       cwd: o.cwd,
       env,
       stdio: ["ignore", "pipe", "pipe"],
+    });
+    o.onStarted?.({
+      pid: child.pid!,
+      kill: () => {
+        killPid(child.pid!);
+        const pids = fs.existsSync(job.pidFile!) ? fs.readFileSync(job.pidFile!, "utf8").split("\n").filter(Boolean) : [];
+        for (const p of pids) killPid(Number(p));
+      },
     });
     let stderr = "";
     let partial = "";
@@ -125,10 +160,27 @@ const stateOp = (o: OperationOptions): engine.StateOpOptions => ({
   log: o.log ?? defaultLog(),
 });
 
+/** A refused operation's result: the lock's message, no step. */
+const refused = (message: string): engine.RunResult => ({ ok: false, errors: [message], steps: [], rpcs: {}, wallMs: 0, diagnostics: [] });
+
+/** Runs a state operation under the stack's lock (refused, not thrown, when another holds it). */
+async function locked<T extends engine.RunResult>(o: OperationOptions, f: () => Promise<T>): Promise<T | engine.RunResult> {
+  try {
+    return await withStackLock(o, f);
+  } catch (e) {
+    if ((e as Error).name === "StackLockedError") return refused((e as Error).message);
+    throw e;
+  }
+}
+
 /** `pulumi refresh`: Read of every resource with the `__provider` stored in state. */
-export const refresh = (o: OperationOptions): Promise<engine.RunResult> => engine.refresh(stateOp(o));
+export const refresh = (o: OperationOptions): Promise<engine.RunResult> => locked(o, () => engine.refresh(stateOp(o)));
 /** `pulumi destroy`: the program is not run; Delete with the stored state. */
-export const destroy = (o: OperationOptions): Promise<engine.RunResult> => engine.destroy(stateOp(o));
+export const destroy = (o: OperationOptions): Promise<engine.RunResult> => locked(o, () => engine.destroy(stateOp(o)));
+/** `pulumi cancel` (diy backend): removes every lock of the stack, e.g. one left by a killed `up`; returns how many. */
+export const cancel = (o: OperationOptions): number => cancelStack(o);
+/** The stack's lock files held now. */
+export const locksOf = (o: OperationOptions): string[] => stackLocks(o);
 
 /** A custom resource as a program would register it (top level, no dependencies). */
 export interface Registration {
@@ -146,6 +198,13 @@ export interface Registration {
  * outputs as the engine would answer the program.
  */
 export async function upResources(
+  o: OperationOptions & { readonly resources: readonly Registration[] },
+): Promise<engine.RunResult & { readonly outputs: Record<string, Record<string, unknown>> }> {
+  const r = await locked(o, () => upResourcesLocked(o));
+  return "outputs" in r ? r : { ...r, outputs: {} };
+}
+
+async function upResourcesLocked(
   o: OperationOptions & { readonly resources: readonly Registration[] },
 ): Promise<engine.RunResult & { readonly outputs: Record<string, Record<string, unknown>> }> {
   const d = new engine.Deployment({

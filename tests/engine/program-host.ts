@@ -10,6 +10,7 @@ import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
 import { aliasesFromProto, Deployment, type AliasSpec, type Diagnostic, type RunResult } from "./engine";
 import { ProviderProcess } from "./provider-process";
+import { lockStack, StackLockedError } from "./stack-lock";
 
 export interface ProgramJob {
   readonly cwd: string;
@@ -22,6 +23,8 @@ export interface ProgramJob {
   readonly preview: boolean;
   readonly config: Record<string, string>;
   readonly secretKeys: string[];
+  /** Where the pids of the provider processes it starts are appended, one a line. */
+  readonly pidFile?: string;
 }
 
 export interface ProgramResult extends RunResult {
@@ -44,12 +47,40 @@ async function main(): Promise<void> {
   const resproto = preq("./proto/resource_pb");
   const gstruct = preq("google-protobuf/google/protobuf/struct_pb");
 
+  // `pulumi up` locks the stack before it runs the program (diy backend.go Update); preview does not.
+  let unlock: (() => void) | undefined;
+  if (!job.preview) {
+    try {
+      unlock = lockStack(job);
+    } catch (e) {
+      if (!(e instanceof StackLockedError)) throw e;
+      const refused: ProgramResult = {
+        ok: false,
+        errors: [e.message],
+        steps: [],
+        rpcs: {},
+        wallMs: 0,
+        diagnostics: [],
+        outputs: {},
+        registrations: [],
+      };
+      fs.writeFileSync(job.resultFile, JSON.stringify(refused));
+      process.exit(0);
+    }
+  }
+  process.on("exit", () => unlock?.());
   const deployment = new Deployment({
     stack: job.stack,
     project: job.project,
     checkpointFile: job.checkpointFile,
     preview: job.preview,
-    provider: () => ProviderProcess.start({ cwd: job.cwd, env: process.env, onStderr: (t) => process.stderr.write(`[provider] ${t}`) }),
+    provider: () =>
+      ProviderProcess.start({
+        cwd: job.cwd,
+        env: process.env,
+        onStderr: (t) => process.stderr.write(`[provider] ${t}`),
+        ...(job.pidFile ? { onSpawn: (pid: number) => fs.appendFileSync(job.pidFile!, `${pid}\n`) } : {}),
+      }),
     log,
   });
   const registrations: ProgramResult["registrations"] = [];

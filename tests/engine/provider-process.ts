@@ -35,6 +35,8 @@ export interface ProviderProcessOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** Where the provider's stderr goes (the engine shows it as diagnostics). @default collected only */
   readonly onStderr?: (text: string) => void;
+  /** Told the process's pid as soon as it is spawned (so a test can kill it, as a crash would). */
+  readonly onSpawn?: (pid: number) => void;
 }
 
 type Obj = Record<string, unknown>;
@@ -65,6 +67,7 @@ export class ProviderProcess {
     // The plugin runs under plain node: no loader inherited from a test runner.
     delete env["NODE_OPTIONS"];
     const child = spawn(process.execPath, [script, "127.0.0.1:1"], { cwd: o.cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+    if (child.pid !== undefined) o.onSpawn?.(child.pid);
     let stderr = "";
     child.stderr.on("data", (d: Buffer) => {
       stderr += d.toString();
