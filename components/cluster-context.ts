@@ -12,13 +12,14 @@ import * as pulumi from "@pulumi/pulumi";
 import { analyzeInventoryFile, analyzeInventoryText, type Analysis } from "../src/pipeline/analyze";
 import { hasErrors, type Finding } from "../src/core/findings";
 import { scheduleActions } from "../src/core/schedule";
-import { materialSources, type MaterialSource, type Materials as MaterialValues } from "../src/core/materials";
+import { materialSources, type MaterialSource, type MaterialSpec, type Materials as MaterialValues } from "../src/core/materials";
 import { MASK_SALT_SPEC } from "../src/core/masking";
 import { secretKey, type SecretValues } from "../src/core/secrets";
 import { Inventory, type InventoryInput } from "../src/inventory/schema";
 import { addressRules, planCluster } from "../src/pipeline/plan";
 import type { ClusterPlan, PlannedHost } from "../src/plan/types";
 import { Materials } from "../src/providers/materials";
+import type { KubernetesSecretRef } from "../src/providers/kubernetes-secret";
 import { MembershipGuard } from "../src/providers/membership-guard";
 import { HostPackages } from "../src/providers/host-packages";
 import { Gate } from "../src/providers/gate";
@@ -254,8 +255,7 @@ export function prepareCluster(name: string, args: HaClusterArgs, parent: pulumi
     ...(args.knownHostsFile ? { knownHostsFile: args.knownHostsFile } : {}),
     ...(args.deployKey !== undefined ? { deployKey: args.deployKey } : {}),
   });
-  // Where each generated key lands whole on a host: with no state, Materials reads it back from
-  // there (adopts it) instead of generating a new one (placeholders are distinct per key).
+  // Where each key lands whole on a host: with no state, Materials adopts it from there (placeholders are distinct per key).
   const wholeFiles = materialSources(
     structure.flatMap((r) => r.files),
     specs,
@@ -284,6 +284,7 @@ export function prepareCluster(name: string, args: HaClusterArgs, parent: pulumi
     [...specs, MASK_SALT_SPEC],
     { parent, dependsOn: [membershipGuard] },
     Object.keys(adopt).length ? adopt : undefined,
+    kubernetesSources(specs),
   );
   // Files and actions that use no generated material are rendered without waiting for Materials:
   // when Materials changes (a key is added), its values are unknown during preview, and only what
@@ -405,4 +406,27 @@ function materialFreeParts(a: readonly ServiceRender[], b: readonly ServiceRende
     }
   }
   return out;
+}
+
+/**
+ * Where materials live in the Kubernetes target's Secrets (MaterialSpec.readBackKubernetes), with
+ * the kubeconfig and context the Kubernetes provider gets from stack config
+ * (kubernetes-target.ts providerFromConfig; the path as written: the provider process expands it).
+ */
+function kubernetesSources(specs: readonly MaterialSpec[]): pulumi.Output<Record<string, KubernetesSecretRef>> | undefined {
+  const refs = specs.filter((s) => s.readBackKubernetes);
+  if (refs.length === 0) return undefined;
+  const cfg = new pulumi.Config("haforge");
+  const context = cfg.get("kubeContext");
+  const kubeconfig: pulumi.Output<string | undefined> = cfg.getSecret("kubeconfig") ?? pulumi.output(undefined);
+  return pulumi.secret(
+    kubeconfig.apply((k) =>
+      Object.fromEntries(
+        refs.map((s) => [
+          s.key,
+          { ...s.readBackKubernetes!, ...(k === undefined ? {} : { kubeconfig: k }), ...(context ? { context } : {}) },
+        ]),
+      ),
+    ),
+  );
 }

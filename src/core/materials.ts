@@ -31,6 +31,12 @@ export interface MaterialSpec {
    * instead of generating a new one.
    */
   readonly readBack?: readonly MaterialSource[];
+  /**
+   * On a Kubernetes target: the Secret key the material is stored under (Tower's SECRET_KEY).
+   * With no state the Materials resource reads the live Secret through the Kubernetes API
+   * (src/providers/kubernetes-secret.ts) and adopts its value.
+   */
+  readonly readBackKubernetes?: { readonly namespace: string; readonly name: string; readonly key: string };
 }
 
 /** Generated values by MaterialSpec.key. */

@@ -9,6 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import type { MaterialSource, MaterialSpec } from "../core/materials";
 import type { HostConnection } from "../transport";
+import type { KubernetesSecretRef } from "./kubernetes-secret";
 import { providerText, providerTextChanged, SelfLoadedResource, selfLoader } from "./self-loader";
 
 /** A file that holds a material whole, and how to reach its host. */
@@ -25,6 +26,12 @@ export interface MaterialsInputs {
    * replaces the keys a running cluster uses. Not compared by diff.
    */
   readonly adopt?: Readonly<Record<string, readonly MaterialsAdoptSource[]>>;
+  /**
+   * Where each key lives in a live Kubernetes Secret (MaterialSpec.readBackKubernetes, with the
+   * stack's kubeconfig and context): read the same way, through the Kubernetes API. A Secret that
+   * cannot be read refuses the create: a new value would replace the live one. Not compared by diff.
+   */
+  readonly adoptKubernetes?: Readonly<Record<string, KubernetesSecretRef>>;
 }
 export interface MaterialsOutputs extends MaterialsInputs {
   readonly values: Record<string, string>;
@@ -152,13 +159,58 @@ async function runReadBack(src: MaterialsAdoptSource): Promise<Buffer | undefine
   return r.code === 0 ? Buffer.from(r.stdout, "utf8") : undefined;
 }
 
-/** reconcileMaterials after adopting what the hosts already have. */
+/**
+ * Values for the keys `existing` lacks, read from live Kubernetes Secrets (`refs`). A Secret (or
+ * key) that does not exist adopts nothing: a first install generates the value. A Secret that
+ * cannot be read throws at `up` (generating would replace the live value once the cluster
+ * answers again) and is a warning in a preview.
+ */
+export async function adoptFromKubernetes(
+  specs: MaterialsInputs["specs"],
+  existing: Record<string, string>,
+  refs: MaterialsInputs["adoptKubernetes"],
+  preview = false,
+): Promise<Record<string, string>> {
+  const adopted: Record<string, string> = {};
+  if (!refs || Object.keys(refs).length === 0) return adopted;
+  const { readKubernetesSecret } = require("./kubernetes-secret") as typeof import("./kubernetes-secret");
+  for (const s of specs) {
+    const ref = refs?.[s.key];
+    if (existing[s.key] !== undefined || !ref || typeof ref !== "object" || typeof ref.name !== "string") continue;
+    const where = `Secret ${ref.namespace}/${ref.name} (key ${ref.key})`;
+    let r: Awaited<ReturnType<typeof readKubernetesSecret>>;
+    try {
+      r = await readKubernetesSecret(ref);
+    } catch (e) {
+      const why = `${s.key}: the state has none and the live ${where} could not be read (${(e as Error).message})`;
+      if (preview) {
+        console.error(`warning: haforge: ${why}: up refuses to generate one until it can be read`);
+        continue;
+      }
+      throw new Error(
+        `haforge: ${why}: refusing to generate a new value that would replace it; make the cluster reachable, or set the value in the inventory`,
+        { cause: e },
+      );
+    }
+    if (!r.found) continue;
+    adopted[s.key] = r.value;
+    console.error(
+      preview
+        ? `note: haforge: ${s.key}: the state has none: up adopts the value of the live ${where} (nothing regenerated)`
+        : `note: haforge: ${s.key}: adopted the value of the live ${where} (the state had none; nothing regenerated)`,
+    );
+  }
+  return adopted;
+}
+
+/** reconcileMaterials after adopting what the hosts and the Kubernetes target already have. */
 export async function materialsFor(
   inputs: MaterialsInputs,
   existing: Record<string, string>,
 ): Promise<{ values: Record<string, string>; unshared: string[] }> {
   const { adopted, unshared } = await adoptMaterials(inputs.specs, existing, inputs.adopt);
-  return { values: reconcileMaterials(inputs.specs, { ...adopted, ...existing }), unshared };
+  const live = await adoptFromKubernetes(inputs.specs, { ...adopted, ...existing }, inputs.adoptKubernetes);
+  return { values: reconcileMaterials(inputs.specs, { ...live, ...adopted, ...existing }), unshared };
 }
 
 export async function diffMaterials(olds: MaterialsOutputs, news: MaterialsInputs): Promise<dynamic.DiffResult> {
@@ -185,17 +237,23 @@ export async function checkMaterials(olds: Partial<MaterialsInputs>, news: Mater
   const adopt: Record<string, MaterialsAdoptSource[]> = {};
   if (news.adopt && typeof news.adopt === "object")
     for (const [key, list] of Object.entries(news.adopt)) if (Array.isArray(list)) adopt[key] = list.filter(known);
+  const inKubernetes = news.specs.filter((s) => !had.has(s.key) && isKnownRef(news.adoptKubernetes?.[s.key]));
   const added = news.specs.filter((s) => !had.has(s.key) && adopt[s.key]?.length);
-  if (added.length === 0) return;
+  if (added.length === 0 && inKubernetes.length === 0) return;
   if (process.env["HAFORGE_DIFF"] === "state") {
     console.error(
-      `note: haforge: HAFORGE_DIFF=state: ${added.length} key(s) the state lacks (${added.map((s) => s.key).join(", ")}) ` +
-        "are looked for on the hosts at up (adopted when found); hosts not contacted in this preview",
+      `note: haforge: HAFORGE_DIFF=state: ${added.length + inKubernetes.length} key(s) the state lacks (${[...added, ...inKubernetes].map((s) => s.key).join(", ")}) ` +
+        "are looked for on the hosts and the Kubernetes target at up (adopted when found); hosts not contacted in this preview",
     );
     return;
   }
-  await adoptMaterials(added, {}, adopt, true);
+  if (added.length) await adoptMaterials(added, {}, adopt, true);
+  if (inKubernetes.length) await adoptFromKubernetes(inKubernetes, {}, news.adoptKubernetes, true);
 }
+
+/** A Kubernetes source whose fields are known (in a preview, the kubeconfig may be unknown). */
+const isKnownRef = (v: unknown): boolean =>
+  !!v && typeof v === "object" && ["namespace", "name", "key"].every((k) => typeof (v as Record<string, unknown>)[k] === "string");
 
 export const materialsProvider: dynamic.ResourceProvider<MaterialsInputs, MaterialsOutputs> = {
   async check(olds: MaterialsInputs, news: MaterialsInputs) {
@@ -229,6 +287,7 @@ export class Materials extends SelfLoadedResource {
     specs: readonly MaterialSpec[],
     opts: pulumi.CustomResourceOptions = {},
     adopt?: pulumi.Input<Record<string, pulumi.Input<MaterialsAdoptSource>[]>>,
+    adoptKubernetes?: pulumi.Input<Record<string, pulumi.Input<KubernetesSecretRef>>>,
   ) {
     super(
       materialsProviderText,
@@ -236,6 +295,7 @@ export class Materials extends SelfLoadedResource {
       {
         specs: specs.map((s) => ({ key: s.key, kind: s.kind })),
         ...(adopt === undefined ? {} : { adopt }),
+        ...(adoptKubernetes === undefined ? {} : { adoptKubernetes }),
         values: undefined,
         unshared: undefined,
       },

@@ -13,7 +13,8 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import yaml from "js-yaml";
@@ -277,5 +278,34 @@ describe("kubernetes stack with a kubeconfig from stack config", () => {
     const kc = (provider.raw as Record<string, unknown>)["kubeconfig"];
     assert.ok(isSecret(kc), "kubeconfig is a secret input");
     assert.equal(unwrap(kc), "/etc/haforge/kubeconfig-for-test");
+  });
+});
+
+describe("kubernetes stack without tower.secretKey (a generated SECRET_KEY)", () => {
+  it("Materials is told where the live SECRET_KEY is (namespace, Secret, key) and with which kubeconfig (a secret input)", () => {
+    const stack = k8sStacks[0]!;
+    const dir = mkdtempSync(join(tmpdir(), "haforge-k8s-nokey-"));
+    try {
+      const file = join(dir, "inventory.yaml");
+      const text = readFileSync(inventoryOf(stack), "utf8");
+      writeFileSync(file, text.replace(/^\s*secretKey: \{ secret: towerSecretKey \}\n/m, ""));
+      const run = runStack(stack, { "haforge:inventory": file, "haforge:kubeconfig": "~/.kube/ops" });
+      const materials = run.resources.find((r) => r.type === "pulumi-nodejs:dynamic:Resource" && unwrap(r.raw).specs !== undefined);
+      assert.ok(materials, "a Materials resource");
+      const refs = (materials.raw as Record<string, unknown>)["adoptKubernetes"];
+      assert.ok(isSecret(refs), "adoptKubernetes is a secret input (it carries the kubeconfig)");
+      const t = towerOnKubernetes(analyzeInventoryFile(file).plan!)!;
+      assert.deepEqual(unwrap(refs), {
+        "tower/k8s/secret-key": {
+          namespace: t.target.namespace,
+          name: t.names.secret,
+          key: "SECRET_KEY",
+          kubeconfig: "~/.kube/ops",
+          context: "kind-haforge",
+        },
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

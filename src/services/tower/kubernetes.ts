@@ -202,15 +202,22 @@ function renderKubernetes(ctx: RenderContext): KubernetesRenderResult {
 /**
  * SECRET_KEY encrypts the credentials Tower stores in its database: every pod needs the same one,
  * for good. Without `tower.secretKey` it is generated once as a material (kept in the materials
- * file by the CLI, as a secret output by Pulumi). The SSH materials are kept as they are.
+ * file by the CLI, as a secret output by Pulumi); with no state, Pulumi's Materials adopts the live
+ * Secret's value (readBackKubernetes). The SSH materials are kept as they are.
  */
 function materials(plan: ClusterPlan): readonly MaterialSpec[] {
   const ssh = renderPart.materials?.(plan) ?? [];
-  const t = plan.target === "kubernetes" && plan.inventory.tower && !plan.inventory.tower.secretKey;
+  const t = plan.target === "kubernetes" && plan.inventory.tower && !plan.inventory.tower.secretKey ? towerOnKubernetes(plan) : undefined;
   return t
     ? [
         ...ssh,
-        { key: K8S_SECRET_KEY_MATERIAL, kind: { type: "token", length: 64 }, description: "Tower SECRET_KEY of the Kubernetes target" },
+        {
+          key: K8S_SECRET_KEY_MATERIAL,
+          kind: { type: "token", length: 64 },
+          description: "Tower SECRET_KEY of the Kubernetes target",
+          // with no state: the live Secret's value is adopted, never replaced by a new one
+          readBackKubernetes: { namespace: t.target.namespace, name: t.names.secret, key: TOWER_SECRET_KEYS.secretKey },
+        },
       ]
     : ssh;
 }
