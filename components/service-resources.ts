@@ -227,6 +227,34 @@ function declareDeprovisions(
   return deprovisions;
 }
 
+/**
+ * Files written after some of the service's actions (FileSpec.afterActions): such a file waits for
+ * promises of those actions, resolved when they are declared; no action waits for such a file (it
+ * would wait for itself). An id the service does not render on the file's host is a renderer bug.
+ */
+function laterActions(part: ServiceRender): {
+  of: (spec: FileSpec) => Promise<HostAction>[];
+  declared: (id: string, a: HostAction) => void;
+} {
+  const slots = new Map<string, { promise: Promise<HostAction>; resolve: (a: HostAction) => void }>();
+  const slot = (id: string) => {
+    let s = slots.get(id);
+    if (!s) {
+      let resolve: (a: HostAction) => void = () => undefined;
+      const promise = new Promise<HostAction>((r) => (resolve = r));
+      slots.set(id, (s = { promise, resolve }));
+    }
+    return s;
+  };
+  const of = (spec: FileSpec) =>
+    (spec.afterActions ?? []).map((id) => {
+      if (!part.actions.some((a) => a.id === id && a.host === spec.host))
+        throw new Error(`haforge: ${spec.host}:${spec.path} is written after action ${id}, which ${part.service} does not render there`);
+      return slot(id).promise;
+    });
+  return { of, declared: (id, a) => slot(id).resolve(a) };
+}
+
 export function createServiceResources(
   name: string,
   parent: pulumi.Resource,
@@ -241,6 +269,7 @@ export function createServiceResources(
   const byHost = new Map<string, { spec: FileSpec; res: RemoteFile }[]>();
   const firstFile = new Map<string, RemoteFile>();
   const created = new Map<string, RemoteFile>();
+  const later = laterActions(part);
   // What the resources of this service wait for (for `sinks`).
   const dependedOn = new Set<pulumi.Resource>();
   const waits = (deps: pulumi.Resource[]): pulumi.Resource[] => {
@@ -256,6 +285,7 @@ export function createServiceResources(
     // One apply per file (each Output costs the SDK several tracked promises).
     const text = ctx.renderedFor(part.service, spec).apply((r) => findFile(r, part.service, spec).content);
     const content = spec.secret ? pulumi.secret(text) : pulumi.unsecret(text);
+    const fileDeps = waits([...dependsOn, ...(spec.after ?? []).map((p) => created.get(fileKey(spec.host, p))!)]);
     const res = cheapConstruction(
       () =>
         new RemoteFile(
@@ -275,7 +305,7 @@ export function createServiceResources(
             ...(spec.secret && ctx.usesMaterial(part.service, spec) ? { keyFile: true } : {}),
             ...(spec.secret && ctx.usesMaterial(part.service, spec) ? { takeOver: ctx.takeOver(spec.host, spec.path) } : {}),
           },
-          { parent, dependsOn: waits([...dependsOn, ...(spec.after ?? []).map((p) => created.get(fileKey(spec.host, p))!)]) },
+          { parent, dependsOn: [...fileDeps, ...later.of(spec)] },
         ),
     );
     created.set(fileKey(spec.host, spec.path), res);
@@ -298,6 +328,7 @@ export function createServiceResources(
   // their host's files and BEFORE its restarts; every other phase runs after the restarts.
   const actions: HostAction[] = [];
   const actionById = new Map<string, HostAction>();
+  const bootstrap = part.actions.filter((a) => a.phase === "bootstrap");
   const createActions = (
     subset: readonly ClusterAction[],
     after: (host: string) => pulumi.Resource[],
@@ -311,7 +342,7 @@ export function createServiceResources(
         const o = real.apply((x) => f(x) ?? "");
         return a.secret ? pulumi.secret(o) : pulumi.unsecret(o);
       };
-      const hostFiles = byHost.get(a.host) ?? [];
+      const hostFiles = (byHost.get(a.host) ?? []).filter((f) => !f.spec.afterActions?.length);
       const triggerFiles = hostFiles.filter((f) => a.triggers.includes(f.spec.path));
       // Membership actions (with a delete) wait for the previous one of the cluster: creates go
       // one at a time, and destroy deletes them one at a time in reverse.
@@ -344,15 +375,12 @@ export function createServiceResources(
       );
       actions.push(cmd);
       actionById.set(a.id, cmd);
+      later.declared(a.id, cmd);
       if (a.delete) ctx.membershipChain.last = cmd;
     }
   };
-  createActions(
-    part.actions.filter((a) => a.phase === "bootstrap"),
-    () => [],
-  );
-  const bootstrapOn = (host: string) =>
-    part.actions.filter((a) => a.phase === "bootstrap" && a.host === host).map((a) => actionById.get(a.id)!);
+  createActions(bootstrap, () => []);
+  const bootstrapOn = (host: string) => bootstrap.filter((a) => a.host === host).map((a) => actionById.get(a.id)!);
 
   // Restarts: rolling groups in the plan's order, one host at a time behind a health gate.
   const restarts = new Map<string, HostAction[]>();

@@ -53,6 +53,12 @@ export interface FileSpec {
    * the check races the write of the file it reads. @default []
    */
   readonly after?: readonly string[];
+  /**
+   * Ids of cluster actions of the same service on the same host that run BEFORE this file is
+   * written (no action waits for such a file). A key the rotation procedure installs itself,
+   * with the cluster stopped: the file then only finds its content in place. @default []
+   */
+  readonly afterActions?: readonly string[];
 }
 
 export interface ServiceSpec {

@@ -37,6 +37,12 @@ export interface MaterialSpec {
    * (src/providers/kubernetes-secret.ts) and adopts its value.
    */
   readonly readBackKubernetes?: { readonly namespace: string; readonly name: string; readonly key: string };
+  /**
+   * The only paths a whole file of this material is read back from (materialSources). A rotated
+   * key: the file in place holds the previous generation's key, which must not be adopted as the
+   * new one. @default - every file that holds it
+   */
+  readonly adoptOnlyFrom?: readonly string[];
 }
 
 /** Generated values by MaterialSpec.key. */
@@ -107,16 +113,21 @@ export const ADOPTABLE_KINDS: ReadonlySet<MaterialKind["type"]> = new Set(["rand
  */
 export function materialSources(
   files: readonly { readonly host: string; readonly path: string; readonly content: string; readonly encoding?: "utf8" | "base64" }[],
-  specs: readonly Pick<MaterialSpec, "key" | "kind">[],
+  specs: readonly Pick<MaterialSpec, "key" | "kind" | "adoptOnlyFrom">[],
   placeholders: Materials,
 ): Record<string, MaterialSource[]> {
   const byValue = new Map<string, string>();
+  const only = new Map<string, readonly string[]>();
   for (const s of specs) {
     const v = placeholders[s.key];
     if (ADOPTABLE_KINDS.has(s.kind.type) && v) byValue.set(v, s.key);
+    if (s.adoptOnlyFrom) only.set(s.key, s.adoptOnlyFrom);
   }
   const out: Record<string, MaterialSource[]> = {};
-  const add = (key: string, src: MaterialSource) => (out[key] ??= []).push(src);
+  const add = (key: string, src: MaterialSource) => {
+    if (only.get(key)?.includes(src.path) === false) return;
+    (out[key] ??= []).push(src);
+  };
   for (const f of files) {
     if (f.encoding === "base64") {
       const key = byValue.get(f.content);

@@ -32,14 +32,21 @@ export function requireCommands(commands: readonly string[]): void {
   for (const b of commands) assert.equal(spawnSync("sh", ["-c", `command -v ${b}`]).status, 0, `${b} missing`);
 }
 
-/** The desired state of an inventory, generated keys as fixed bytes (`keyByte`) of the right size. */
-export function renderWithKeys(inventory: InventoryInput, keyByte = 0x5a): DesiredState {
+/**
+ * The desired state of an inventory, generated keys as fixed bytes (`keyByte`, or `byteOf` the
+ * material's key when it gives one) of the right size.
+ */
+export function renderWithKeys(
+  inventory: InventoryInput,
+  keyByte = 0x5a,
+  byteOf: (key: string) => number | undefined = () => undefined,
+): DesiredState {
   const r = planCluster(Inventory.parse(inventory));
   assert.ok(r.plan, JSON.stringify(r.findings.filter((f) => f.severity === "error")));
   const materials = Object.fromEntries(
     requiredMaterials(r.plan).map((m) => [
       m.key,
-      Buffer.alloc(m.kind.type === "random-bytes" ? m.kind.bytes : 16, keyByte).toString("base64"),
+      Buffer.alloc(m.kind.type === "random-bytes" ? m.kind.bytes : 16, byteOf(m.key) ?? keyByte).toString("base64"),
     ]),
   );
   return renderDesiredState(r.plan, {}, materials);
@@ -285,6 +292,34 @@ export class PacemakerNsCluster {
         await run("restart", sv.name, restartWithGate(sv, 240));
     if (!o.first) for (const a of s.actions.filter((x) => x.phase !== "bootstrap" && fires(x))) await run("action", a.id, a.create);
     return { node: n, written, refused, failed };
+  }
+
+  /**
+   * Cluster actions in the engine's order, in waves: every action whose dependencies (among these)
+   * are done runs at once, the next wave after. Stops after a wave with a failure: the results so far
+   * (with when each ran, ms since the epoch).
+   */
+  async runActionsInOrder(actions: readonly ClusterAction[]): Promise<{ id: string; rc: number; out: string; from: number; to: number }[]> {
+    const done = new Set<string>();
+    const results: { id: string; rc: number; out: string; from: number; to: number }[] = [];
+    const ids = new Set(actions.map((a) => a.id));
+    let left = [...actions];
+    while (left.length) {
+      const ready = left.filter((a) => a.dependsOn.every((d) => !ids.has(d) || done.has(d)));
+      assert.ok(ready.length, `a dependency cycle among ${left.map((a) => a.id).join(", ")}`);
+      const wave = await Promise.all(
+        ready.map(async (a) => {
+          const from = Date.now();
+          const r = await this.runAction(a);
+          return { id: a.id, ...r, from, to: Date.now() };
+        }),
+      );
+      results.push(...wave);
+      if (wave.some((r) => r.rc !== 0)) return results;
+      for (const a of ready) done.add(a.id);
+      left = left.filter((a) => !done.has(a.id));
+    }
+    return results;
   }
 
   /** Runs a cluster action (its create) on its host, recorded like applyNode's. */

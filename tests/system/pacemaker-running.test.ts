@@ -66,6 +66,9 @@ interface Over {
   readonly keyByte?: number;
   /** corosync `crypto_cipher` (default aes256). */
   readonly cipher?: "aes256" | "aes128";
+  /** `corosyncKeyGeneration`; its key is filled with `rotatedByte`. */
+  readonly generation?: number;
+  readonly rotatedByte?: number;
 }
 
 function inventory(o: Over): InventoryInput {
@@ -86,6 +89,7 @@ function inventory(o: Over): InventoryInput {
           nodes: NODES.map((host) => ({ host })),
           token: 3000,
           ...(o.cipher ? { crypto: { cipher: o.cipher, hash: "sha256" as const } } : {}),
+          ...(o.generation ? { corosyncKeyGeneration: o.generation } : {}),
           quorum: { twoNode: false, lastManStanding: false, autoTieBreaker: false },
           properties: { "stonith-enabled": false },
           lightweight: { vips: [{ name: "vip", address: `${VIP}/24` }], managed: o.owned === false ? [] : ["haproxy"] },
@@ -101,7 +105,8 @@ function inventory(o: Over): InventoryInput {
 }
 
 /** The desired state, generated keys as fixed bytes (`keyByte`) of the right size. */
-const renderFor = (o: Over = {}): DesiredState => renderWithKeys(inventory(o), o.keyByte ?? 0x5a);
+const renderFor = (o: Over = {}): DesiredState =>
+  renderWithKeys(inventory(o), o.keyByte ?? 0x5a, (key) => (/\/generation-\d+$/.test(key) ? o.rotatedByte : undefined));
 
 interface Sample {
   readonly at: number;
@@ -417,6 +422,86 @@ describe("haforge's apply on a running 3-node Pacemaker cluster that runs HAProx
     assert.equal(fenceHistory("n1"), "", "no fence");
     verdicts.push(
       `crypto procedure: stop all, apply (corosync.conf written, corosync-apply.sh held on each node), start all: runtime crypto_cipher=aes128 on n1..n3, 3 votes each, CLUSTER OK, no fence`,
+    );
+  });
+
+  it("4. key rotation as an operation (corosyncKeyGeneration 0 -> 1): staged on every node, Pacemaker stopped everywhere, then corosync, key installed, cluster started; every node on the new key in one 3-node membership, no UNCLEAN, no fence; the outage reported; a re-run changes nothing", async () => {
+    // What runs now (after the tests above: key 0x33, aes128; alone after the bootstrap: 0x5a, aes256).
+    const keyByte = liveSha("n1", COROSYNC_AUTHKEY) === createHash("sha256").update(Buffer.alloc(256, 0x33)).digest("hex") ? 0x33 : 0x5a;
+    const cipher = /= aes128$/m.test(inside("n1", "corosync-cmapctl -g totem.crypto_cipher").out) ? "aes128" : "aes256";
+    const o: Over = { ports: [8080, 8081], keyByte, cipher, generation: 1, rotatedByte: 0x44 };
+    const rotated = renderFor(o);
+    const want = createHash("sha256").update(Buffer.alloc(256, 0x44)).digest("hex");
+    const old = liveSha("n1", COROSYNC_AUTHKEY);
+    assert.notEqual(old, want);
+    const rotation = rotated.actions.filter((a) => a.id.includes(":corosync-key-1:"));
+    assert.equal(rotation.length, 6 * NODES.length);
+    const late = (n: string) => filesOf(rotated, n).filter((f) => f.afterActions?.length);
+    assert.deepEqual(
+      NODES.map((n) => late(n).map((f) => f.path)),
+      NODES.map(() => [COROSYNC_AUTHKEY]),
+      "the key file waits for the rotation",
+    );
+    const t = Date.now();
+    const { value, samples: mine } = await sampled(async () => {
+      // The engine's order: every node's files but the late key, then the bootstrap actions, then the late key.
+      for (const n of NODES)
+        for (const f of filesOf(rotated, n).filter((x) => !x.afterActions?.length)) {
+          const w = writeFile(n, f);
+          assert.equal(w?.rc ?? 0, 0, `${n} ${f.path}: ${w?.out}`);
+        }
+      const results = await cluster.runActionsInOrder(rotated.actions.filter((a) => a.phase === "bootstrap"));
+      const lateWrites = NODES.flatMap((n) => late(n).map((f) => writeFile(n, f)));
+      return { results, lateWrites };
+    });
+    const elapsed = Math.round((Date.now() - t) / 1000);
+    for (const r of value.results) assert.equal(r.rc, 0, `${r.id}: ${r.out}`);
+    assert.deepEqual(
+      value.lateWrites,
+      NODES.map(() => undefined),
+      "the key file finds its content in place: nothing written",
+    );
+    for (const n of NODES) assert.equal(liveSha(n, COROSYNC_AUTHKEY), want, `${n}: the new key`);
+    await until("3 votes on every node and CLUSTER OK", () => NODES.every((n) => votes(n) === 3) && clusterOk("n1"), 120);
+    await until("haproxy-clone back on every node", () => NODES.every((n) => haproxyProc(n).pid !== ""), 60);
+    // Pacemaker starting on every node at once shows the nodes it has not seen yet as
+    // "UNCLEAN (offline)" until they join (startup-fencing's unseen nodes; the same at any
+    // `crm cluster start --all`): never before the stop or after the rotation settled, and no fence.
+    const at = (ms: number) => ms - t0;
+    const startedPcmk = Math.min(...value.results.filter((r) => r.id.includes(":start-pacemaker:")).map((r) => at(r.from)));
+    const settled = Math.max(...value.results.filter((r) => r.id.includes(":settled:")).map((r) => at(r.to)));
+    const unclean = mine.filter((s) => s.unclean);
+    assert.deepEqual(
+      unclean.filter((s) => s.at < startedPcmk || s.at > settled),
+      [],
+      `UNCLEAN only while Pacemaker started (${startedPcmk}..${settled} ms)`,
+    );
+    assert.equal(fenceHistory("n1"), "", "no fence");
+    // Pacemaker stopped on every node before corosync stopped anywhere (the barrier between steps).
+    const order = ran.filter((c) => c.id.includes(":corosync-key-1:")).map((c) => c.id.split(":")[3]);
+    assert.ok(order.lastIndexOf("stop-pacemaker") < order.indexOf("stop-corosync"), order.join(" "));
+    const outages = value.results
+      .filter((r) => r.id.includes(":settled:"))
+      .map((r) => Number(/down here for (\d+) s/.exec(r.out)?.[1] ?? NaN));
+    assert.ok(
+      outages.every((x) => x >= 0),
+      `the outage reported per node: ${outages.join(", ")}`,
+    );
+    const down = mine.filter((s) => !s.quorate);
+    // A re-run (the same generation): nothing to do, nothing stopped.
+    const pids = NODES.map((n) => inside(n, "supervisorctl pid corosync; supervisorctl pid pacemaker").out.trim());
+    const again = await cluster.runActionsInOrder(rotation);
+    for (const r of again) assert.equal(r.rc, 0, `${r.id}: ${r.out}`);
+    assert.equal(again.filter((r) => /nothing to do/.test(r.out)).length, NODES.length, again.map((r) => r.out).join("\n"));
+    assert.deepEqual(
+      NODES.map((n) => inside(n, "supervisorctl pid corosync; supervisorctl pid pacemaker").out.trim()),
+      pids,
+      "the re-run stopped nothing",
+    );
+    verdicts.push(
+      `key rotation (generation 1): ${rotation.length} actions in 6 steps, ${elapsed} s in all; outage reported per node ${outages.join("/")} s; ` +
+        `${down.length} of ${mine.length} samples not quorate (the cluster stopped on purpose), ${unclean.length} showing a node UNCLEAN (offline) while Pacemaker started, none before or after, no fence; ` +
+        `new key on n1..n3, 3 votes, CLUSTER OK; re-run: nothing to do`,
     );
   });
 

@@ -28,6 +28,7 @@ import { COROSYNC_AUTHKEY, COROSYNC_CONF, corosyncConfData, usesCrypto } from ".
 import { lightweightSpec, osloProjects, osloRetryPath } from "./lightweight";
 import { managedMaterials, renderManaged } from "./managed-config";
 import { plannedHost } from "../../plan/lookup";
+import { corosyncKeyMaterialOf, corosyncKeyMaterialSpec, corosyncKeyRotation, keyGeneration, rotationActionId } from "./key-rotation";
 
 export const CIB_APPLY_SCRIPT = "/usr/local/lib/haforge/cib-apply.sh";
 export const COROSYNC_APPLY_SCRIPT = "/usr/local/lib/haforge/corosync-apply.sh";
@@ -62,7 +63,7 @@ export const COROSYNC_RELOADABLE_KEYS = [
 ] as const;
 
 /** The unit commands corosync-apply.sh uses, per init system (`$1` is the unit / program). */
-function unitCommands(init: InitSystem): { running: string; start: string; stop: string } {
+export function unitCommands(init: InitSystem): { running: string; start: string; stop: string } {
   if (init === "systemd")
     return {
       running: `systemctl is-active --quiet "$1"`,
@@ -111,7 +112,8 @@ export const COROSYNC_KEY_BYTES = 256;
 /** pacemaker_remote key size: the Pacemaker Remote guide's `dd bs=4096 count=1`. */
 export const PACEMAKER_KEY_BYTES = 4096;
 
-export const corosyncKeyMaterial = (cluster: string): string => `corosync/authkey/${cluster}`;
+/** The material of the cluster's first key (generation 0; a rotated key: corosyncKeyMaterialOf). */
+export const corosyncKeyMaterial = (cluster: string): string => corosyncKeyMaterialOf(cluster, 0);
 export const pacemakerKeyMaterial = (cluster: string): string => `pacemaker/authkey/${cluster}`;
 export const rollGroupId = (cluster: string): string => `pacemaker:${cluster}`;
 
@@ -317,7 +319,8 @@ function keysInPlaceAction(cluster: PacemakerClusterPlan, host: string, corosync
     phase: "bootstrap",
     description: `the keys of cluster ${cluster.name} are in place on ${host} before its daemons start (${paths.join(", ")})`,
     create: paths.map((p) => `test -s ${p}`).join(" && "),
-    dependsOn: [],
+    // A rotated corosync key is installed by the rotation (key-rotation.ts), not written as a file.
+    dependsOn: corosync && keyGeneration(cluster) > 0 ? [rotationActionId(cluster.name, keyGeneration(cluster), "settled", host)] : [],
     triggers: paths,
     secret: false,
   };
@@ -337,6 +340,40 @@ function corosyncConfFile(host: string, content: string, crypto: boolean): FileS
     // Its refusal of a transport/crypto change depends on what runs: shown at preview too.
     validateAtPreview: true,
     notify: ["corosync"],
+  };
+}
+
+/**
+ * /etc/corosync/authkey on a node. Never replaces another key (corosyncKeyValidate), so writing it
+ * restarts nothing: a new node's corosync reads it at its first start, which waits for it (the keys
+ * action). A rotated key (corosyncKeyGeneration above 0) is installed by the rotation with the
+ * cluster stopped (key-rotation.ts): the file is written after it and only finds its content there.
+ */
+function corosyncAuthkey(host: string, cluster: PacemakerClusterPlan, materials: RenderContext["materials"]): FileSpec {
+  const generation = keyGeneration(cluster);
+  return {
+    host,
+    path: COROSYNC_AUTHKEY,
+    content: materials[corosyncKeyMaterialOf(cluster.name, generation)] ?? "",
+    encoding: "base64",
+    mode: "0400",
+    owner: "root",
+    group: "root",
+    secret: true,
+    validate: corosyncKeyValidate(),
+    // At preview the key in place is still the previous generation's: the rotation replaces it.
+    ...(generation > 0 ? { afterActions: [rotationActionId(cluster.name, generation, "settled", host)] } : { validateAtPreview: true }),
+    notify: [],
+  };
+}
+
+function rotationContext(plan: ClusterPlan) {
+  return {
+    authkey: COROSYNC_AUTHKEY,
+    keyBytes: COROSYNC_KEY_BYTES,
+    init: (h: string) => initOf(plan, h),
+    unitCommands,
+    pacemakerHealth: PACEMAKER_HEALTH,
   };
 }
 
@@ -364,23 +401,7 @@ function renderCluster(ctx: RenderContext, cluster: PacemakerClusterPlan): Rende
     const host = node.host;
     const init = initOf(plan, host);
     files.push(corosyncConfFile(host, corosyncConf, crypto));
-    if (crypto) {
-      files.push({
-        host,
-        path: COROSYNC_AUTHKEY,
-        content: materials[corosyncKeyMaterial(cluster.name)] ?? "",
-        encoding: "base64",
-        mode: "0400",
-        owner: "root",
-        group: "root",
-        secret: true,
-        // Never replaces another key (corosyncKeyValidate), so writing it restarts nothing: a new
-        // node's corosync reads it at its first start, which waits for it (the keys action below).
-        validate: corosyncKeyValidate(),
-        validateAtPreview: true,
-        notify: [],
-      });
-    }
+    if (crypto) files.push(corosyncAuthkey(host, cluster, materials));
     if (remotes.length) {
       files.push(pacemakerAuthkey(host, materials[pacemakerKeyMaterial(cluster.name)], "node"));
     }
@@ -481,6 +502,15 @@ function renderCluster(ctx: RenderContext, cluster: PacemakerClusterPlan): Rende
     }
     actions.push(membershipAction(cluster, host));
   }
+  if (crypto) {
+    const rotation = corosyncKeyRotation(
+      rotationContext(plan),
+      cluster,
+      materials[corosyncKeyMaterialOf(cluster.name, keyGeneration(cluster))] ?? "",
+    );
+    files.push(...rotation.files);
+    actions.push(...rotation.actions);
+  }
 
   for (const remote of remotes) {
     files.push(pacemakerAuthkey(remote, materials[pacemakerKeyMaterial(cluster.name)], "remote"));
@@ -524,13 +554,7 @@ export const renderPart: Pick<ServiceModule, "render" | "materials"> = {
   materials(plan: ClusterPlan): readonly MaterialSpec[] {
     const out: MaterialSpec[] = [...managedMaterials(plan)];
     for (const c of plan.pacemakerClusters) {
-      if (usesCrypto(c)) {
-        out.push({
-          key: corosyncKeyMaterial(c.name),
-          kind: { type: "random-bytes", bytes: COROSYNC_KEY_BYTES },
-          description: `Corosync authkey of cluster ${c.name} (totem crypto)`,
-        });
-      }
+      if (usesCrypto(c)) out.push(corosyncKeyMaterialSpec(c, COROSYNC_KEY_BYTES));
       if (c.remoteNodes.length) {
         out.push({
           key: pacemakerKeyMaterial(c.name),

@@ -125,6 +125,17 @@ export const PacemakerCluster = z
         })
         .strict(),
     ).describe("Corosync wire encryption with the generated /etc/corosync/authkey (`totem { crypto_cipher, crypto_hash }`)"),
+    corosyncKeyGeneration: z
+      .number()
+      .int()
+      .min(0)
+      .max(1_000_000)
+      .default(0)
+      .describe(
+        "Generation of the corosync authkey (with crypto on). Raise it to rotate the key: haforge generates a new one and, " +
+          "once on every node, stops the cluster (Pacemaker, then corosync, on every node), installs the key, starts it again " +
+          "and reports the outage; a re-run changes nothing. @default 0 (the key first generated)",
+      ),
     token: z.number().int().min(100).max(3_600_000).default(3000).describe("totem token timeout, ms. @default 3000"),
     quorum: defaulted(
       z
