@@ -5,7 +5,7 @@
  *   pulumi up
  * Outputs have stable names for StackReference consumers (see examples/consumer).
  */
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "./src/providers/pulumi-sdk";
 import { HaCluster } from "./components/ha-cluster";
 import { inventoryPathFromConfig, knownHostsFromConfig, stackSecrets } from "./components/stack-config";
 

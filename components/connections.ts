@@ -9,7 +9,7 @@
  * what the program declares.
  */
 import { isAbsolute } from "node:path";
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "../src/providers/pulumi-sdk";
 import type { SecretValues } from "../src/core/secrets";
 import type { PlannedHost } from "../src/plan/types";
 import type { ActionConnection, ActionCredential, ActionCredentials } from "../src/providers/host-action";

@@ -3,11 +3,11 @@
  * plan, secrets, materials, render), then one component per registered service in deploy order
  * (src/services/registry.ts: each after the services it depends on), and the stack outputs.
  */
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "../src/providers/pulumi-sdk";
 import { brokerUrl, clusterOutputs, type ClusterOutputs } from "../src/plan/summary";
 import { prepareCluster, type ClusterContext, type HaClusterArgs } from "./cluster-context";
 import { createServiceComponents, type ServiceComponent } from "./service-components";
-import { KubernetesTarget } from "./kubernetes-target";
+import type { KubernetesTarget } from "./kubernetes-target";
 
 export type { HaClusterArgs } from "./cluster-context";
 
@@ -40,7 +40,12 @@ export function createHaCluster(name: string, self: pulumi.Resource, args: HaClu
   const services = createServiceComponents(name, context, opts);
   // --- Kubernetes target: the SSH components above render nothing for it (no hosts);
   // its objects, endpoints and broker URL come from the KubernetesTarget component. ---
-  const kubernetes = context.plan.target === "kubernetes" ? new KubernetesTarget(`${name}-k8s`, { context }, opts) : undefined;
+  // Loaded only for a Kubernetes target: @pulumi/kubernetes takes ~1.8 s of CPU to load (890
+  // modules), more than the rest of a 100-host SSH program's start.
+  const kubernetes: KubernetesTarget | undefined =
+    context.plan.target === "kubernetes"
+      ? new (require("./kubernetes-target") as typeof import("./kubernetes-target")).KubernetesTarget(`${name}-k8s`, { context }, opts)
+      : undefined;
   const k8s = kubernetes?.endpoints;
 
   // Addresses come from the plan with the deploy-time addresses (Outputs of other resources), not

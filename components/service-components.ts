@@ -3,7 +3,7 @@
  * "A service"). Each can be used alone from another Pulumi program (pass the inventory and
  * secrets, or a ClusterContext shared by an HaCluster).
  */
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "../src/providers/pulumi-sdk";
 import { prepareCluster, type ClusterContext, type HaClusterArgs } from "./cluster-context";
 import { createServiceResources, type ServiceResources } from "./service-resources";
 import { deployOrder } from "../src/services/registry";

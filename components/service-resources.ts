@@ -11,7 +11,7 @@
  *    parallel) removes members one at a time, in the reverse of the order they were added.
  * Resource names are `${name}-...` and stable: renaming one replaces the resource.
  */
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "../src/providers/pulumi-sdk";
 import type { ClusterAction, FileSpec, ServiceSpec } from "../src/core/desired-state";
 import { HostAction, type HostActionArgs } from "../src/providers/host-action";
 import { RemoteFile } from "../src/providers/remote-file";

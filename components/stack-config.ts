@@ -5,7 +5,7 @@
  *    `haforge:NAME`, or `NS:KEY` when NAME is written `NS:KEY`.
  */
 import { isAbsolute, resolve } from "node:path";
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "../src/providers/pulumi-sdk";
 import { readFileSync } from "node:fs";
 import { parseInventoryText } from "../src/inventory/load";
 import { collectSecretRefs } from "../src/render/output";

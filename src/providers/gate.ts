@@ -14,7 +14,7 @@
  * Same serialization discipline as RemoteFile: methods capture only strings and require this
  * module at call time (self-loader.ts).
  */
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "./pulumi-sdk";
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { providerText, providerTextChanged, SelfLoadedResource, selfLoader } from "./self-loader";
 

@@ -26,7 +26,7 @@
 import { homedir } from "node:os";
 import { isAbsolute, resolve } from "node:path";
 import { isDeepStrictEqual } from "node:util";
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "./pulumi-sdk";
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { getDefaultPool, invalidateFileFacts, parsePublicKeyLine, type HostConnection, type SshPool } from "../transport";
 import { providerText, providerTextChanged, SelfLoadedResource, selfLoader } from "./self-loader";
@@ -173,7 +173,7 @@ export class HostActionError extends Error {
   }
 }
 
-const isUnknown = (v: unknown): boolean => v === pulumi.runtime.unknownValue;
+const isUnknown = (v: unknown): boolean => v === pulumi.unknownValue;
 const hasUnknown = (v: unknown): boolean =>
   isUnknown(v) || (Array.isArray(v) ? v.some(hasUnknown) : typeof v === "object" && v !== null && Object.values(v).some(hasUnknown));
 const known = (v: unknown): boolean => v !== undefined && !hasUnknown(v);

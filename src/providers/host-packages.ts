@@ -8,7 +8,7 @@
  * Delete removes nothing: software outlives haforge's management. Same serialization discipline
  * as RemoteFile: methods capture only strings and require this module at call time.
  */
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "./pulumi-sdk";
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import type { OsFamily, PackageNeed } from "../core/packages";
 import type { HostConnection, SshPool } from "../transport";

@@ -5,7 +5,7 @@
  * running cluster). Same serialization discipline as RemoteFile: methods capture only strings and
  * require this module at call time.
  */
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "./pulumi-sdk";
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import type { MaterialSource, MaterialSpec } from "../core/materials";
 import type { HostConnection } from "../transport";

@@ -7,7 +7,7 @@
  * touched. Create/update only record the accepted memberships. Same serialization discipline as
  * RemoteFile: methods capture only strings and require this module at call time.
  */
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "./pulumi-sdk";
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import type { Membership } from "../plan/membership";
 import { providerText, providerTextChanged, SelfLoadedResource, selfLoader } from "./self-loader";

@@ -10,7 +10,7 @@
  *   https://www.pulumi.com/docs/iac/concepts/resources/dynamic-providers/
  */
 import { isDeepStrictEqual } from "node:util";
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "./pulumi-sdk";
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { fileBytes } from "../core/desired-state";
 import { isValidMode, normalizeMode, planFile, sha256Hex, type FileFact, type FilePlan } from "../core/file-ops";
@@ -214,7 +214,7 @@ export const remoteFileWire = {
   },
 };
 
-const isUnknown = (v: unknown): boolean => v === pulumi.runtime.unknownValue;
+const isUnknown = (v: unknown): boolean => v === pulumi.unknownValue;
 const hasUnknown = (v: unknown): boolean =>
   isUnknown(v) || (typeof v === "object" && v !== null && Object.values(v).some((x) => hasUnknown(x)));
 

@@ -18,7 +18,7 @@
  * https://www.pulumi.com/docs/iac/concepts/resources/dynamic-providers/
  */
 import { relative, sep } from "node:path";
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "./pulumi-sdk";
 
 /** `modulePath` relative to the project directory, with `/` separators. */
 export function projectRelative(modulePath: string, projectDir: string = process.cwd()): string {

@@ -3,7 +3,11 @@
  * really sent it: type, name, parent, dependencies (dependsOn), raw inputs (secrets still wrapped)
  * and the URN the mock engine assigned. Used in child processes (one program per process).
  */
-import * as pulumi from "@pulumi/pulumi";
+// The SDK's modules, not its index (which loads the Automation API and the closure serializer):
+// tests/program/compiled.test.ts checks that a program run does not load the index.
+import { Output } from "@pulumi/pulumi/output";
+import { setAllConfig } from "@pulumi/pulumi/runtime/config";
+import { setMocks } from "@pulumi/pulumi/runtime/mocks";
 
 export const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
 
@@ -66,7 +70,7 @@ export async function runUnderMocks(
   // its values are unknown; a file whose content is known is unchanged (a Same step: its outputs
   // are known), one whose content is unknown changes (its outputs are unknown).
   const previewMaterialsChange = !!process.env["HAFORGE_MOCK_PREVIEW_MATERIALS_CHANGE"];
-  await pulumi.runtime.setMocks(
+  await setMocks(
     {
       newResource(args) {
         const state: Record<string, unknown> = { ...args.inputs };
@@ -92,13 +96,13 @@ export async function runUnderMocks(
     stack,
     previewMaterialsChange,
   );
-  pulumi.runtime.setAllConfig(config, secretKeys);
+  setAllConfig(config, secretKeys);
 
   const program = load();
   const outputs: MockRun["outputs"] = {};
   for (const [k, v] of Object.entries(program)) {
-    if (!pulumi.Output.isInstance(v)) continue;
-    const o = v as pulumi.Output<unknown> & { promise(): Promise<unknown>; isSecret: Promise<boolean> };
+    if (!Output.isInstance(v)) continue;
+    const o = v as Output<unknown> & { promise(): Promise<unknown>; isSecret: Promise<boolean> };
     outputs[k] = { value: await o.promise(), secret: await o.isSecret };
   }
   // Let every pending registration finish.

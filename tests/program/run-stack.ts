@@ -3,6 +3,7 @@
  * record of runUnderMocks plus the secret values the stack was given.
  * Usage: tsx tests/program/run-stack.ts <stack> [<config-json>]
  * Each stack runs in its own process so module state never leaks between stacks.
+ * HAFORGE_RECORD_MODULES=1 adds the modules the process loaded to the record.
  */
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -31,8 +32,10 @@ async function main() {
   }
   Object.assign(config, extra);
   const secretKeys = Object.keys(extra);
-  const run = await runUnderMocks(stack, config, secretKeys, () => require(join(ROOT, "index.ts")));
-  emitRun({ stack, ...run, secretSig: SECRET_SIG, secretValues: secretKeys.map((k) => config[k]) });
+  const program = join(ROOT, "index.ts");
+  const run = await runUnderMocks(stack, config, secretKeys, () => require(program));
+  const modules = process.env["HAFORGE_RECORD_MODULES"] ? { modules: Object.keys(require.cache) } : {};
+  emitRun({ stack, ...run, secretSig: SECRET_SIG, secretValues: secretKeys.map((k) => config[k]), ...modules });
 }
 
 main().catch((e) => {
