@@ -33,6 +33,7 @@ import { hostExecOk, type LabInfo } from "../../lab/exec";
 import { applyProgram, describeFailure, labInventory, type ApplyResult } from "./harness";
 import { labSuite, type LabSuite } from "./harness/lab-suite";
 import { amqpOk, patroniCluster, psql, run, sleep, tcpOpen, waitFor } from "./harness/probes";
+import { ETCD_DATA_DIR } from "../../src/services/quorum-store/render";
 
 const SKIP = process.getuid?.() !== 0 ? "the lab needs root" : false;
 const ROOT = path.join(__dirname, "..", "..");
@@ -289,6 +290,35 @@ async function judgeSampled(t: { diagnostic(m: string): void }, change: string, 
   assert.deepEqual(etcdDown, [], `etcd lost quorum (or lab1's member) during the ${change}`);
 }
 
+/**
+ * keepalived and HAProxy follow the membership `members`: on each of them, the unicast peers are
+ * the other members (a multicast instance needs no list) and the rabbitmq backend has one server
+ * per member, all UP.
+ */
+async function assertPeersAndBackends(lab: LabInfo, members: readonly string[]): Promise<void> {
+  for (const h of members) {
+    const conf = await hostExecOk(h, "cat /etc/keepalived/keepalived.conf");
+    if (/unicast_peer/.test(conf)) {
+      const peers = /unicast_peer\s*\{([^}]*)\}/.exec(conf)![1]!.trim().split(/\s+/).sort();
+      const expected = lab.hosts.filter((x) => x.name !== h && members.includes(x.name)).map((x) => x.address);
+      assert.deepEqual(peers, expected.sort(), `${h}: unicast peers`);
+    }
+    await waitFor(
+      `${h}: ${members.length} rabbitmq servers UP`,
+      async () => {
+        const st = await hostExecOk(h, "echo 'show stat' | socat -T 2 stdio UNIX-CONNECT:/run/haproxy-admin.sock");
+        const rows = st
+          .split("\n")
+          .map((l) => l.split(","))
+          .filter((x) => x[0] === "rabbitmq" && /^lab\d$/.test(x[1] ?? ""));
+        return rows.length === members.length && rows.every((x) => x[17] === "UP") ? true : undefined;
+      },
+      30_000,
+      1_000,
+    );
+  }
+}
+
 interface ClusterStatus {
   running_nodes: string[];
   disk_nodes: string[];
@@ -372,31 +402,8 @@ describe("e2e: membership changes on a 5-host lab (grow 3 → 5, shrink 5 → 3)
         2_000,
       );
       // keepalived: every host lists the 4 others as unicast peers (or runs multicast, where the
-      // peers need no list) and exactly one host holds the VIP.
-      for (const h of ALL) {
-        const conf = await hostExecOk(h, "cat /etc/keepalived/keepalived.conf");
-        if (/unicast_peer/.test(conf)) {
-          const peers = /unicast_peer\s*\{([^}]*)\}/.exec(conf)![1]!.trim().split(/\s+/).sort();
-          const expected = lab.hosts.filter((x) => x.name !== h).map((x) => x.address);
-          assert.deepEqual(peers, expected.sort(), `${h}: unicast peers`);
-        }
-      }
-      // HAProxy: on every balancer, the rabbitmq backend has 5 servers, all UP.
-      for (const h of ALL) {
-        await waitFor(
-          `${h}: 5 rabbitmq servers UP`,
-          async () => {
-            const s = await hostExecOk(h, "echo 'show stat' | socat -T 2 stdio UNIX-CONNECT:/run/haproxy-admin.sock");
-            const rows = s
-              .split("\n")
-              .map((l) => l.split(","))
-              .filter((x) => x[0] === "rabbitmq" && /^lab\d$/.test(x[1] ?? ""));
-            return rows.length === 5 && rows.every((x) => x[17] === "UP") ? true : undefined;
-          },
-          30_000,
-          1_000,
-        );
-      }
+      // peers need no list); HAProxy: on every balancer, the rabbitmq backend has 5 servers, all UP.
+      await assertPeersAndBackends(lab, ALL);
       assert.equal(await amqpOk(`amqp://tower:${encodeURIComponent(SECRETS.rabbitmqPassword)}@${KEEPALIVED_VIP}:5673/tower`), true);
 
       // etcd: 5 started members (lab4 and lab5 added with `member add` before they started), healthy.
@@ -498,6 +505,13 @@ describe("e2e: membership changes on a 5-host lab (grow 3 → 5, shrink 5 → 3)
           `${h}: daemons still running after its removal`,
         );
       }
+      // etcd: the removed members' data directories are set aside (a re-add of the name starts empty)
+      for (const h of ["lab4", "lab5"])
+        assert.match(
+          await hostExecOk(h, `if [ -e ${ETCD_DATA_DIR} ]; then echo present; else ls -d ${ETCD_DATA_DIR}.removed-*; fi`),
+          /\.removed-\d{8}T\d{6}Z$/m,
+          `${h}: its etcd data directory was not set aside`,
+        );
 
       // RabbitMQ: lab1..3 only, running and known (disk nodes), seen from every node that stays.
       for (const h of FIRST) {
@@ -516,27 +530,7 @@ describe("e2e: membership changes on a 5-host lab (grow 3 → 5, shrink 5 → 3)
         );
       }
       // keepalived: every host that stays lists the 2 others; HAProxy: 3 rabbitmq servers, all UP.
-      for (const h of FIRST) {
-        const conf = await hostExecOk(h, "cat /etc/keepalived/keepalived.conf");
-        if (/unicast_peer/.test(conf)) {
-          const peers = /unicast_peer\s*\{([^}]*)\}/.exec(conf)![1]!.trim().split(/\s+/).sort();
-          const expected = lab.hosts.filter((x) => x.name !== h && (FIRST as readonly string[]).includes(x.name)).map((x) => x.address);
-          assert.deepEqual(peers, expected.sort(), `${h}: unicast peers`);
-        }
-        await waitFor(
-          `${h}: 3 rabbitmq servers UP`,
-          async () => {
-            const st = await hostExecOk(h, "echo 'show stat' | socat -T 2 stdio UNIX-CONNECT:/run/haproxy-admin.sock");
-            const rows = st
-              .split("\n")
-              .map((l) => l.split(","))
-              .filter((x) => x[0] === "rabbitmq" && /^lab\d$/.test(x[1] ?? ""));
-            return rows.length === 3 && rows.every((x) => x[17] === "UP") ? true : undefined;
-          },
-          30_000,
-          1_000,
-        );
-      }
+      await assertPeersAndBackends(lab, FIRST);
       // etcd: 3 members, healthy on each.
       const members = JSON.parse(
         await hostExecOk("lab1", "ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 member list -w json"),
