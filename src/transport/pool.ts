@@ -346,37 +346,10 @@ export class SshPool {
   }
 
   private async dialOnce(conn: HostConnection, key: string): Promise<Session> {
-    const { host, address } = conn;
     const port = portOf(conn);
     const trust = resolveTrust(conn);
     const auth = resolveAuth(conn);
-
-    let sock: Duplex | undefined;
-    if (conn.bastion) {
-      const bastion = await this.session(conn.bastion).catch((e: unknown) => {
-        throw new TransportError(
-          host,
-          "connect",
-          `via bastion ${conn.bastion!.host}: ${(e as Error).message}`,
-          (e as TransportError).code ?? "DIAL",
-        );
-      });
-      sock = await new Promise<Duplex>((resolve, reject) => {
-        bastion.client.forwardOut("127.0.0.1", 0, address, port, (err, stream) => {
-          if (!err) return resolve(stream);
-          const reason = (err as Error & { reason?: number }).reason;
-          reject(
-            new TransportError(
-              host,
-              "connect",
-              `bastion ${conn.bastion!.host} cannot reach ${address}:${port} (${err.message})`,
-              "DIAL",
-              reason === OPEN_CONNECT_FAILED,
-            ),
-          );
-        });
-      });
-    }
+    const sock = conn.bastion ? await this.viaBastion(conn, conn.bastion, port) : undefined;
 
     const verification: Verification = { called: false };
     const client = new Client();
@@ -398,9 +371,44 @@ export class SshPool {
         return verdict.error === undefined;
       },
       ...(trust.algorithms.length > 0 ? { algorithms: { serverHostKey: trust.algorithms as never } } : {}),
-      ...(sock ? { sock } : { host: address, port }),
+      ...(sock ? { sock } : { host: conn.address, port }),
     };
+    return this.handshake(conn, key, port, client, config, verification);
+  }
 
+  /** A channel to the host's SSH port through its bastion's (pooled) session. */
+  private async viaBastion(conn: HostConnection, via: HostConnection, port: number): Promise<Duplex> {
+    const { host, address } = conn;
+    const bastion = await this.session(via).catch((e: unknown) => {
+      throw new TransportError(host, "connect", `via bastion ${via.host}: ${(e as Error).message}`, (e as TransportError).code ?? "DIAL");
+    });
+    return new Promise<Duplex>((resolve, reject) => {
+      bastion.client.forwardOut("127.0.0.1", 0, address, port, (err, stream) => {
+        if (!err) return resolve(stream);
+        const reason = (err as Error & { reason?: number }).reason;
+        reject(
+          new TransportError(
+            host,
+            "connect",
+            `bastion ${via.host} cannot reach ${address}:${port} (${err.message})`,
+            "DIAL",
+            reason === OPEN_CONNECT_FAILED,
+          ),
+        );
+      });
+    });
+  }
+
+  /** Connects and settles once: the pooled session when ready, else the first failure (the host key's rejection first). */
+  private handshake(
+    conn: HostConnection,
+    key: string,
+    port: number,
+    client: Client,
+    config: ConnectConfig,
+    verification: Verification,
+  ): Promise<Session> {
+    const { host, address } = conn;
     return new Promise<Session>((resolve, reject) => {
       let settled = false;
       const session: Session = { key, conn, client, channels: new Semaphore(this.opts.maxChannelsPerConnection), closed: false };

@@ -28,7 +28,6 @@ const STILL_LONG: readonly (readonly [string, string, number])[] = [
   ["src/services/postgres/plan.ts", "plan", 144],
   ["src/services/pacemaker/managed-config.ts", "renderManaged", 109],
   ["src/services/tower/render.ts", "lifecycleActions", 108],
-  ["src/transport/pool.ts", "dialOnce", 105],
   ["src/services/pacemaker/plan.ts", "planTransport", 101],
   ["src/services/pacemaker/plan.ts", "(callback of section.clusters.forEach)", 96],
 ];
