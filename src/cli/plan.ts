@@ -1,5 +1,5 @@
 import { analyzeInventoryFile } from "../pipeline/analyze";
-import { limitPlanSummary, planSummary, planSummaryLines } from "../plan/summary";
+import { limitPlanSummary, planSummary, planSummaryLines } from "../pipeline/summary";
 import { findingsJson, formatFindings, formatFindingsFor } from "./format";
 import { EXIT, type CliIo } from "./io";
 import { limitFailed, resolveLimit } from "./limit";

@@ -1,7 +1,8 @@
 /**
  * A service's part of the plan summary (src/services/<svc>/summary.ts): its projection of the plan
  * (`haforge plan --json`), that projection narrowed to some hosts (`--limit`), and its lines of
- * `haforge plan`'s text. src/plan/summary.ts composes the parts; the CLI prints what they return.
+ * `haforge plan`'s text. Each service module registers its part (`ServiceModule.summary`);
+ * src/pipeline/summary.ts composes them in the registry's `summaryOrder`; the CLI prints what they return.
  */
 import type { ClusterPlan } from "./types";
 
@@ -25,3 +26,10 @@ export interface SummaryPart<S extends object> {
   /** Its lines of `haforge plan` (indented by two spaces). */
   lines(part: S, style: SummaryStyle): string[];
 }
+
+/** The part of a service that shows nothing in the plan summary. */
+export const noSummary: SummaryPart<Record<never, never>> = {
+  summary: () => ({}),
+  limit: () => ({}),
+  lines: () => [],
+};

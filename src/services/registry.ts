@@ -43,3 +43,20 @@ export const deployOrder: readonly ServiceModule[] = [
   activePassiveService,
   towerService,
 ];
+
+/**
+ * The order of the services' parts of the plan summary (their `summary`): `haforge plan`'s lines
+ * and the keys of `plan --json`, which scripts read, so it changes only with care.
+ * tests/unit/service-registry.test.ts checks it lists every registered service once.
+ */
+export const summaryOrder = [
+  towerService,
+  rabbitmqService,
+  pacemakerService,
+  keepalivedService,
+  quorumStoreService,
+  postgresService,
+  haproxyService,
+  syncthingService,
+  activePassiveService,
+] as const;

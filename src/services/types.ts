@@ -2,6 +2,7 @@
  * The contract of a service folder (docs/architecture.md, "A service"). Each src/services/<svc>/
  * exports one ServiceModule; src/services/registry.ts lists them in plan order.
  */
+import type { SummaryPart } from "../plan/summary-part";
 import type { ClusterAction, FileSpec, ServiceSpec } from "../core/desired-state";
 import type { Finding } from "../core/findings";
 import type { MaterialSpec, Materials } from "../core/materials";
@@ -73,6 +74,11 @@ export interface ServiceComponentSpec {
 
 export interface ServiceModule {
   readonly name: string;
+  /**
+   * Its part of the plan summary (`haforge plan`, `plan --json`; src/pipeline/summary.ts composes
+   * them in the registry's `summaryOrder`). `noSummary` for a service that shows nothing there.
+   */
+  readonly summary: SummaryPart<object>;
   /**
    * Finding codes of its plan step whose verdict depends on the hosts' addresses. When addresses
    * are known only at deploy time (Pulumi `hostAddresses`), the program-time plan sees

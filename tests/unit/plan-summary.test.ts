@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import fc from "fast-check";
 import { analyzeInventoryFile } from "../../src/pipeline/analyze";
-import { limitPlanSummary, planSummary, planSummaryLines } from "../../src/plan/summary";
+import { limitPlanSummary, planSummary, planSummaryLines } from "../../src/pipeline/summary";
 import { ROOT } from "../helpers/cli";
 
 const plain = { kind: (s: string) => s, name: (s: string) => s, warn: (s: string) => s };

@@ -1,14 +1,17 @@
 /**
  * The registry is the one place a service is listed: every service that renders has a Pulumi
  * component spec, the deploy order lists each service once and after the services it depends on,
- * and nothing in components/ names a service (the components are built from the registry).
+ * and nothing in components/ names a service (the components are built from the registry); every
+ * service has a part of the plan summary, and the summary is composed from those parts alone.
  */
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { addressRules } from "../../src/pipeline/plan";
-import { deployOrder, services } from "../../src/services/registry";
+import { deployOrder, services, summaryOrder } from "../../src/services/registry";
+import { planSummary } from "../../src/pipeline/summary";
+import { analyzeInventoryFile } from "../../src/pipeline/analyze";
 import { ROOT } from "../helpers/cli";
 
 describe("service registry", () => {
@@ -29,6 +32,20 @@ describe("service registry", () => {
         assert.ok(deployOrder.findIndex((x) => x.name === dep) < i, `${s.name} is deployed before ${dep}`);
       }
     });
+  });
+
+  test("every registered service has a summary part, and the summary order lists each service once", () => {
+    const missing = services.filter((s) => typeof s.summary?.summary !== "function").map((s) => s.name);
+    assert.deepEqual(missing, [], "services without a summary part (noSummary for one that shows nothing)");
+    assert.deepEqual(summaryOrder.map((s) => s.name).sort(), services.map((s) => s.name).sort());
+    assert.equal(new Set(summaryOrder).size, summaryOrder.length);
+  });
+
+  test("the plan summary holds exactly the base keys and the registered parts' keys", () => {
+    const a = analyzeInventoryFile(join(ROOT, "inventories", "lab.yaml"));
+    assert.ok(a.plan);
+    const parts = summaryOrder.flatMap((s) => Object.keys(s.summary.summary(a.plan!)));
+    assert.deepEqual(Object.keys(planSummary(a.plan)), ["name", "target", "hosts", ...parts, "rollingGroups"]);
   });
 
   test("components/ names no service and no component type (they come from the registry)", () => {

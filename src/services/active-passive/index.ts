@@ -3,12 +3,15 @@
  * src/services/registry.ts lists it.
  */
 import { vipPlacementAddressRules } from "../../plan/network";
+import { noSummary } from "../../plan/summary-part";
 import type { ServiceModule } from "../types";
 import { plan } from "./plan";
 import { renderPart } from "./render";
 
-export const activePassiveService: ServiceModule = {
+export const activePassiveService = {
   name: "active-passive",
+  // Nothing of it in `haforge plan`'s summary.
+  summary: noSummary,
   plan,
   addressRules: ["active-passive.vip-is-host-address", ...vipPlacementAddressRules("active-passive")],
   component: {
@@ -23,4 +26,4 @@ export const activePassiveService: ServiceModule = {
     }),
   },
   ...renderPart,
-};
+} satisfies ServiceModule;

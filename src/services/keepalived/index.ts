@@ -4,11 +4,13 @@
  */
 import { vipPlacementAddressRules } from "../../plan/network";
 import type { ServiceModule } from "../types";
+import { keepalivedSummaryPart } from "./summary";
 import { plan } from "./plan";
 import { renderPart } from "./render";
 
-export const keepalivedService: ServiceModule = {
+export const keepalivedService = {
   name: "keepalived",
+  summary: keepalivedSummaryPart,
   plan,
   addressRules: ["keepalived.vip-is-host-address", "keepalived.unicast-peer-not-ip", ...vipPlacementAddressRules("keepalived")],
   component: {
@@ -19,4 +21,4 @@ export const keepalivedService: ServiceModule = {
     }),
   },
   ...renderPart,
-};
+} satisfies ServiceModule;

@@ -3,11 +3,13 @@
  * src/services/registry.ts lists it.
  */
 import type { ServiceModule } from "../types";
+import { pacemakerSummaryPart } from "./summary";
 import { plan } from "./plan";
 import { renderPart } from "./render";
 
-export const pacemakerService: ServiceModule = {
+export const pacemakerService = {
   name: "pacemaker",
+  summary: pacemakerSummaryPart,
   plan,
   addressRules: ["pacemaker.vip-is-host-address", "pacemaker.vip-outside-subnet", "pacemaker.duplicate-link-address"],
   component: {
@@ -27,4 +29,4 @@ export const pacemakerService: ServiceModule = {
     }),
   },
   ...renderPart,
-};
+} satisfies ServiceModule;

@@ -4,12 +4,14 @@
  * src/services/registry.ts lists it.
  */
 import type { ServiceModule } from "../types";
+import { postgresSummaryPart } from "./summary";
 import { plan } from "./plan";
 import { renderPart } from "./render";
 import { kubernetesPart } from "./kubernetes";
 
-export const postgresService: ServiceModule = {
+export const postgresService = {
   name: "postgres",
+  summary: postgresSummaryPart,
   plan,
   component: {
     type: "haforge:postgres:PostgresHa",
@@ -20,4 +22,4 @@ export const postgresService: ServiceModule = {
   },
   ...renderPart,
   ...kubernetesPart,
-};
+} satisfies ServiceModule;

@@ -3,11 +3,13 @@
  * src/services/registry.ts lists it.
  */
 import type { ServiceModule } from "../types";
+import { quorumStoreSummaryPart } from "./summary";
 import { plan } from "./plan";
 import { renderPart } from "./render";
 
-export const quorumStoreService: ServiceModule = {
+export const quorumStoreService = {
   name: "quorum-store",
+  summary: quorumStoreSummaryPart,
   plan,
   component: {
     type: "haforge:quorumstore:QuorumStore",
@@ -15,4 +17,4 @@ export const quorumStoreService: ServiceModule = {
     addressOutputs: (p) => ({ endpoints: [...(p.quorumStore?.endpoints ?? [])] }),
   },
   ...renderPart,
-};
+} satisfies ServiceModule;

@@ -4,13 +4,14 @@
  * src/services/registry.ts lists it.
  */
 import type { ServiceModule } from "../types";
-import { amqpUrls } from "./summary";
+import { amqpUrls, rabbitmqSummaryPart } from "./summary";
 import { plan } from "./plan";
 import { renderPart } from "./render";
 import { kubernetesPart } from "./kubernetes";
 
-export const rabbitmqService: ServiceModule = {
+export const rabbitmqService = {
   name: "rabbitmq",
+  summary: rabbitmqSummaryPart,
   plan,
   component: {
     type: "haforge:rabbitmq:RabbitMqCluster",
@@ -21,4 +22,4 @@ export const rabbitmqService: ServiceModule = {
   },
   ...renderPart,
   ...kubernetesPart,
-};
+} satisfies ServiceModule;

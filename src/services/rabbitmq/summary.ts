@@ -1,7 +1,7 @@
 /**
  * The rabbitmq service's part of the plan summary (`haforge plan --json`: stable, add fields, never
- * rename) and of the stack outputs. In the model layer (docs/architecture.md): src/plan/summary.ts
- * composes the summary from every service's part.
+ * rename) and of the stack outputs. In the model layer (docs/architecture.md); the service module
+ * registers it (`summary`) and src/pipeline/summary.ts composes the summary from the registered parts.
  */
 import { resolveSecret, type SecretValues } from "../../core/secrets";
 import type { ClusterPlan } from "../../plan/types";

@@ -4,12 +4,14 @@
  * src/services/registry.ts lists it.
  */
 import type { ServiceModule } from "../types";
+import { towerSummaryPart } from "./summary";
 import { plan } from "./plan";
 import { renderPart } from "./render";
 import { kubernetesPart } from "./kubernetes";
 
-export const towerService: ServiceModule = {
+export const towerService = {
   name: "tower",
+  summary: towerSummaryPart,
   plan,
   component: {
     type: "haforge:tower:AppTier",
@@ -22,4 +24,4 @@ export const towerService: ServiceModule = {
   },
   ...renderPart,
   ...kubernetesPart,
-};
+} satisfies ServiceModule;
