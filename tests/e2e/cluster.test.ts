@@ -246,7 +246,7 @@ describe("e2e: the lab stack on 3 real hosts", { skip: SKIP, timeout: 1_800_000 
       async () => {
         const cl = await patroniCluster(addresses);
         const leaders = cl?.members.filter((m) => m.role === "leader") ?? [];
-        const replicas = cl?.members.filter((m) => m.role === "replica" && m.state !== "stopped") ?? [];
+        const replicas = cl?.members.filter((m) => (m.role === "replica" || m.role === "sync_standby") && m.state !== "stopped") ?? [];
         return leaders.length === 1 && replicas.length === 2 ? leaders[0]!.name : undefined;
       },
       60_000,

@@ -422,7 +422,7 @@ describe("e2e: membership changes on a 5-host lab (grow 3 → 5, shrink 5 → 3)
         async () => {
           const c = await patroniCluster(addresses);
           const l = c?.members.filter((m) => m.role === "leader") ?? [];
-          const replicas = c?.members.filter((m) => m.role === "replica" && m.state !== "stopped") ?? [];
+          const replicas = c?.members.filter((m) => (m.role === "replica" || m.role === "sync_standby") && m.state !== "stopped") ?? [];
           return l.length === 1 && replicas.length === 4 ? l[0]!.name : undefined;
         },
         180_000,
@@ -545,7 +545,7 @@ describe("e2e: membership changes on a 5-host lab (grow 3 → 5, shrink 5 → 3)
         async () => {
           const c = await patroniCluster(addresses);
           const l = c?.members.filter((m) => m.role === "leader") ?? [];
-          const replicas = c?.members.filter((m) => m.role === "replica" && m.state !== "stopped") ?? [];
+          const replicas = c?.members.filter((m) => (m.role === "replica" || m.role === "sync_standby") && m.state !== "stopped") ?? [];
           return l.length === 1 && replicas.length === 2 && c!.members.length === 3 ? l[0]!.name : undefined;
         },
         180_000,
