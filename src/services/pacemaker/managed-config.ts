@@ -66,6 +66,19 @@ export function clustercheckScript(): string {
   ].join("\n");
 }
 
+/** A root-owned 0644 file notifying nothing, unless `extra` says otherwise. */
+const managedFile = (host: string, path: string, content: string, extra: Partial<FileSpec> = {}): FileSpec => ({
+  host,
+  path,
+  content,
+  mode: "0644",
+  owner: "root",
+  group: "root",
+  secret: false,
+  notify: [],
+  ...extra,
+});
+
 export function renderManaged(
   plan: ClusterPlan,
   cluster: PacemakerClusterPlan,
@@ -77,71 +90,13 @@ export function renderManaged(
   const services: ServiceSpec[] = [];
   const hosts = plannedHosts(plan);
   const names = cluster.nodes.map((n) => n.host);
-  const file = (host: string, path: string, content: string, extra: Partial<FileSpec> = {}): FileSpec => ({
-    host,
-    path,
-    content,
-    mode: "0644",
-    owner: "root",
-    group: "root",
-    secret: false,
-    notify: [],
-    ...extra,
-  });
 
   for (const host of names) {
     const addr = hosts.get(host)?.internalAddress ?? host;
     // haforge's own RabbitMQ service (src/services/rabbitmq) never shares hosts with this one (pacemaker.unit-run-twice).
-    if (units.has("rabbitmq-server")) {
-      const cookie = materials[pacemakerCookieMaterial(cluster.name)] ?? "";
-      files.push(
-        // Erlang refuses a cookie others can read; no trailing newline. The key size check refuses
-        // an empty (missing material) cookie on the host.
-        file(host, RABBITMQ_COOKIE, cookie, {
-          mode: "0400",
-          owner: "rabbitmq",
-          group: "rabbitmq",
-          secret: true,
-          validate: `test "$(wc -c < {file})" -ge 20`,
-        }),
-        file(
-          host,
-          RABBITMQ_CONF,
-          [
-            `# Managed by haforge: RabbitMQ node of Pacemaker cluster ${cluster.name} (ocf:heartbeat:rabbitmq-cluster joins the nodes).`,
-            `listeners.tcp.default = ${addr.includes(":") ? `[${addr}]` : addr}:5672`,
-            "cluster_partition_handling = pause_minority",
-            "",
-          ].join("\n"),
-          // RabbitMQ's own schema (cuttlefish) judges it on the host, as for haforge's RabbitMQ.
-          { owner: "rabbitmq", group: "rabbitmq", validate: RABBITMQ_CONF_VALIDATE },
-        ),
-      );
-    }
+    if (units.has("rabbitmq-server")) files.push(...rabbitmqFiles(cluster, materials, host, addr));
     if (units.has("mariadb")) {
-      files.push(
-        file(
-          host,
-          GALERA_CNF,
-          [
-            `# Managed by haforge: Galera member ${host} of Pacemaker cluster ${cluster.name} (ocf:heartbeat:galera starts it).`,
-            "[galera]",
-            "wsrep_on = ON",
-            `wsrep_provider = ${GALERA_PROVIDER}`,
-            `wsrep_cluster_name = ${cluster.name}`,
-            `wsrep_cluster_address = gcomm://${names.join(",")}`,
-            `wsrep_node_address = ${addr}`,
-            `wsrep_node_name = ${host}`,
-            "wsrep_sst_method = rsync",
-            "binlog_format = ROW",
-            "default_storage_engine = InnoDB",
-            "innodb_autoinc_lock_mode = 2",
-            `bind-address = ${addr}`,
-            "",
-          ].join("\n"),
-        ),
-        file(host, CLUSTERCHECK_SCRIPT, clustercheckScript(), { mode: "0755", validate: "sh -n {file}", notify: [CLUSTERCHECK_SERVICE] }),
-      );
+      files.push(...galeraFiles(cluster, names, host, addr));
       const d = daemon({
         host,
         init: initOf(host),
@@ -156,7 +111,7 @@ export function renderManaged(
     }
     if (units.has("redis-server")) {
       files.push(
-        file(
+        managedFile(
           host,
           REDIS_CONF,
           [
@@ -174,4 +129,63 @@ export function renderManaged(
     }
   }
   return { files, services };
+}
+
+/** A RabbitMQ node's cookie and rabbitmq.conf (ocf:heartbeat:rabbitmq-cluster joins the nodes). */
+function rabbitmqFiles(cluster: PacemakerClusterPlan, materials: Readonly<Record<string, string>>, host: string, addr: string): FileSpec[] {
+  const cookie = materials[pacemakerCookieMaterial(cluster.name)] ?? "";
+  return [
+    // Erlang refuses a cookie others can read; no trailing newline. The key size check refuses
+    // an empty (missing material) cookie on the host.
+    managedFile(host, RABBITMQ_COOKIE, cookie, {
+      mode: "0400",
+      owner: "rabbitmq",
+      group: "rabbitmq",
+      secret: true,
+      validate: `test "$(wc -c < {file})" -ge 20`,
+    }),
+    managedFile(
+      host,
+      RABBITMQ_CONF,
+      [
+        `# Managed by haforge: RabbitMQ node of Pacemaker cluster ${cluster.name} (ocf:heartbeat:rabbitmq-cluster joins the nodes).`,
+        `listeners.tcp.default = ${addr.includes(":") ? `[${addr}]` : addr}:5672`,
+        "cluster_partition_handling = pause_minority",
+        "",
+      ].join("\n"),
+      // RabbitMQ's own schema (cuttlefish) judges it on the host, as for haforge's RabbitMQ.
+      { owner: "rabbitmq", group: "rabbitmq", validate: RABBITMQ_CONF_VALIDATE },
+    ),
+  ];
+}
+
+/** A Galera member's galera.cnf (ocf:heartbeat:galera starts it) and the clustercheck script. */
+function galeraFiles(cluster: PacemakerClusterPlan, names: readonly string[], host: string, addr: string): FileSpec[] {
+  return [
+    managedFile(
+      host,
+      GALERA_CNF,
+      [
+        `# Managed by haforge: Galera member ${host} of Pacemaker cluster ${cluster.name} (ocf:heartbeat:galera starts it).`,
+        "[galera]",
+        "wsrep_on = ON",
+        `wsrep_provider = ${GALERA_PROVIDER}`,
+        `wsrep_cluster_name = ${cluster.name}`,
+        `wsrep_cluster_address = gcomm://${names.join(",")}`,
+        `wsrep_node_address = ${addr}`,
+        `wsrep_node_name = ${host}`,
+        "wsrep_sst_method = rsync",
+        "binlog_format = ROW",
+        "default_storage_engine = InnoDB",
+        "innodb_autoinc_lock_mode = 2",
+        `bind-address = ${addr}`,
+        "",
+      ].join("\n"),
+    ),
+    managedFile(host, CLUSTERCHECK_SCRIPT, clustercheckScript(), {
+      mode: "0755",
+      validate: "sh -n {file}",
+      notify: [CLUSTERCHECK_SERVICE],
+    }),
+  ];
 }
