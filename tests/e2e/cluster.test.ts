@@ -32,7 +32,7 @@ import {
   type RunSummary,
 } from "./harness";
 import { labSuite, type LabSuite } from "./harness/lab-suite";
-import { amqpOk, holders, patroniCluster, psql, run, sleep, waitFor } from "./harness/probes";
+import { amqpOk, holders, patroniCluster, pgWriter, primarySampler, psql, run, sleep, tcpOpen, waitFor } from "./harness/probes";
 import { cibApplyCommand } from "../../src/services/pacemaker/render";
 
 const SKIP = process.getuid?.() !== 0 ? "the lab needs root" : false;
@@ -65,6 +65,8 @@ describe("e2e: the lab stack on 3 real hosts", { skip: SKIP, timeout: 1_800_000 
   let tmp: string;
   let invA: string; // lab.yaml with the lab's real host keys
   let invB: string; // invA with a RabbitMQ setting changed (rolls the brokers)
+  let invC: string; // invB with a Postgres parameter that needs a restart
+  let invD: string; // invC with HAProxy's and keepalived's check intervals changed (reloads)
   let invBad: string; // invA with an error
   let stateFile: string;
   let stack = "lab";
@@ -122,6 +124,16 @@ describe("e2e: the lab stack on 3 real hosts", { skip: SKIP, timeout: 1_800_000 
     invA = labInventory(source, hosts, path.join(tmp, "lab-a.yaml"));
     invB = labInventory(source, hosts, path.join(tmp, "lab-b.yaml"), (inv) => {
       inv["rabbitmq"]["partitionHandling"] = "autoheal";
+    });
+    invC = labInventory(source, hosts, path.join(tmp, "lab-c.yaml"), (inv) => {
+      inv["rabbitmq"]["partitionHandling"] = "autoheal";
+      inv["postgres"]["spec"] = { pgParameters: { max_connections: 150 } };
+    });
+    invD = labInventory(source, hosts, path.join(tmp, "lab-d.yaml"), (inv) => {
+      inv["rabbitmq"]["partitionHandling"] = "autoheal";
+      inv["postgres"]["spec"] = { pgParameters: { max_connections: 150 } };
+      inv["haproxy"]["backends"][1]["checkInterval"] = "3s";
+      inv["keepalived"]["instances"][0]["track"][0]["interval"] = 3;
     });
     invBad = labInventory(source, hosts, path.join(tmp, "lab-bad.yaml"), (inv) => {
       inv["keepalived"]["instances"][0]["hosts"] = ["lab1", "lab2", "lab9"];
@@ -514,58 +526,327 @@ describe("e2e: the lab stack on 3 real hosts", { skip: SKIP, timeout: 1_800_000 
     assert.match(lost.value, /Total votes:\s+1/);
   });
 
-  it("Patroni: kill the leader; a replica takes over and a committed row survives", { timeout: 180_000 }, async (t) => {
-    const addresses = lab.hosts.map((h) => h.address);
-    const leader = (await patroniCluster(addresses))!.members.find((m) => m.role === "leader")!.name;
-    const leaderAddr = lab.hosts.find((h) => h.name === leader)!.address;
-    const token = randomBytes(8).toString("hex");
-    const w = await psql(
-      leader,
-      leaderAddr,
-      5432,
-      SECRETS.pgSuperuserPassword,
-      `create table if not exists e2e (v text); insert into e2e values ('${token}')`,
-    );
-    assert.equal(w.code, 0, w.err);
-    // Wait until both replicas replayed it (synchronous_commit is local: a crash could lose an
-    // unreplicated commit, which is not what this test is about).
-    await waitFor(
-      "row on the replicas",
-      async () => {
-        const r = await psql(
-          leader,
-          leaderAddr,
-          5432,
-          SECRETS.pgSuperuserPassword,
-          "select count(*) from pg_stat_replication where replay_lsn = pg_current_wal_lsn()",
+  it(
+    "Patroni: a parameter that needs a restart rolls Patroni's way (replicas, a switchover, the old leader); writes go on, one member down at most",
+    { timeout: 480_000 },
+    async (t) => {
+      // The drift test's hand edit is undone (the operator's fix), or the apply is refused.
+      await hostExec("lab2", "sed -i '/^# edited by hand$/d' /etc/rabbitmq/rabbitmq-env.conf");
+      const addresses = lab.hosts.map((h) => h.address);
+      const leader = (await patroniCluster(addresses))!.members.find((m) => m.role === "leader")!.name;
+      const leaderAddr = lab.hosts.find((h) => h.name === leader)!.address;
+      const c = await psql(leader, leaderAddr, 5432, SECRETS.pgSuperuserPassword, "create table e2e_roll (seq int primary key)");
+      assert.equal(c.code, 0, c.err);
+      const writer = pgWriter(
+        HOSTS.find((h) => h !== leader)!,
+        KEEPALIVED_VIP,
+        5000,
+        SECRETS.pgSuperuserPassword,
+        "e2e_roll",
+        450,
+      );
+      const samples: { atMs: number; down: string[]; leader?: string }[] = [];
+      let sampling = true;
+      const sampler = (async () => {
+        for (let i = 0; sampling && i < 2000; i++) {
+          const cl = await patroniCluster(addresses);
+          const running = new Set(cl?.members.filter((m) => m.state === "running").map((m) => m.name) ?? []);
+          const l = cl?.members.find((m) => m.role === "leader")?.name;
+          samples.push({ atMs: Date.now(), down: HOSTS.filter((h) => !running.has(h)), ...(l ? { leader: l } : {}) });
+          await sleep(500);
+        }
+      })();
+      let r: ApplyResult;
+      try {
+        r = await apply(invC);
+      } finally {
+        sampling = false;
+        await sampler;
+        await writer.stop();
+      }
+      assert.ok(r.ok, describeFailure(r));
+      figure(t, "patroni-roll", r.wallMs, " ms (the whole apply)");
+      const action = r.operations.find((o) => o.name === "haforge-postgres-patroni-pending-restarts");
+      assert.ok(action && action.detail === "create", `the pending-restarts action ran: ${JSON.stringify(action)}`);
+      const steps = (action.stdout ?? "").split("\n").filter((l) => l.startsWith("patroni-pending-restarts:"));
+      figure(t, "patroni-roll-steps", steps.map((l) => l.replace("patroni-pending-restarts: ", "")).join("; "));
+      const others = HOSTS.filter((h) => h !== leader);
+      assert.deepEqual(
+        steps
+          .slice(0, 2)
+          .map((l) => /restart replica (lab\d)/.exec(l)?.[1])
+          .sort(),
+        others,
+        `the two replicas first: ${steps.join(" | ")}`,
+      );
+      assert.match(steps[2] ?? "", new RegExp(`switchover ${leader} -> lab\\d`), `then a switchover: ${steps.join(" | ")}`);
+      assert.match(steps[steps.length - 1] ?? "", /nothing pending/);
+      // every member runs with the new value, none pending
+      for (const h of lab.hosts) {
+        const v = await psql(h.name, h.address, 5432, SECRETS.pgSuperuserPassword, "show max_connections");
+        assert.equal(v.out, "150", `${h.name}: ${v.err}`);
+      }
+      const after = await patroniCluster(addresses);
+      assert.ok(
+        after?.members.every((m) => !m.pending_restart),
+        JSON.stringify(after),
+      );
+      const maxDown = Math.max(...samples.map((s) => s.down.length));
+      figure(
+        t,
+        "patroni-roll-samples",
+        `${samples.length} samples, members not running per sample ${JSON.stringify(countBy(samples.map((s) => s.down.length)))}`,
+      );
+      assert.ok(samples.length >= 10, `too few samples: ${samples.length}`);
+      assert.ok(maxDown <= 1, `a sample saw ${maxDown} members down: ${JSON.stringify(samples.filter((s) => s.down.length > 1))}`);
+      const results = await writer.done;
+      const acked = results.filter((x) => x.ok);
+      const newLeader = after!.members.find((m) => m.role === "leader")!.name;
+      const newAddr = lab.hosts.find((h) => h.name === newLeader)!.address;
+      const rows = await psql(newLeader, newAddr, 5432, SECRETS.pgSuperuserPassword, "select seq from e2e_roll");
+      const have = new Set(rows.out.split("\n").filter(Boolean).map(Number));
+      const lost = acked.filter((x) => !have.has(x.seq)).length;
+      let outage = 0;
+      for (let i = 1; i < acked.length; i++) outage = Math.max(outage, acked[i]!.atMs - acked[i - 1]!.atMs);
+      figure(t, "patroni-roll-write-outage-ms", outage, "");
+      figure(t, "patroni-roll-commits-lost", lost, ` (${acked.length} of ${results.length} inserts acknowledged)`);
+      assert.equal(lost, 0);
+      assert.ok(acked.length >= 20, `too few acknowledged inserts: ${acked.length}`);
+    },
+  );
+
+  it(
+    "HAProxy and keepalived: a config change reloads both on every host; an established connection through the VIP survives, the VIP answers",
+    { timeout: 300_000 },
+    async (t) => {
+      await hostExec("lab2", "sed -i '/^# edited by hand$/d' /etc/rabbitmq/rabbitmq-env.conf");
+      const masters = async () =>
+        Promise.all(
+          HOSTS.map(
+            async (h) =>
+              `${h} haproxy ${(await hostExec(h, "supervisorctl pid haproxy")).stdout.trim()} keepalived ${(await hostExec(h, "supervisorctl pid keepalived")).stdout.trim()}`,
+          ),
         );
-        return r.out === "2" ? true : undefined;
-      },
-      30_000,
-      500,
-    );
-    // The leader host drops off the network (a crash as far as etcd and the peers can tell).
-    await run("ip", ["-n", leader, "link", "set", "eth0", "down"]);
-    const t0 = Date.now();
-    const others = lab.hosts.filter((h) => h.name !== leader).map((h) => h.address);
-    const nl = await waitFor(
-      "a new leader",
-      async () => {
-        const c = await patroniCluster(others);
-        const l = c?.members.find((m) => m.role === "leader" && m.name !== leader);
-        if (!l) return undefined;
-        const addr = lab.hosts.find((h) => h.name === l.name)!.address;
-        const r = await psql(l.name, addr, 5432, SECRETS.pgSuperuserPassword, "select pg_is_in_recovery()");
-        return r.out === "f" ? l.name : undefined;
-      },
-      90_000,
-      500,
-    );
-    figure(t, "patroni-failover", Date.now() - t0, " ms (leader host off the network, ttl 20 s)");
-    const newAddr = lab.hosts.find((h) => h.name === nl.value)!.address;
-    const row = await psql(nl.value, newAddr, 5432, SECRETS.pgSuperuserPassword, `select v from e2e where v = '${token}'`);
-    assert.equal(row.out, token, "the row committed before the failover is on the new leader");
-  });
+      const pidsBefore = await masters();
+      // A long-lived AMQP connection through the VIP's HAProxy (heartbeats every 5 s).
+      const amqp = require("amqplib") as typeof import("amqplib");
+      const conn = await amqp.connect(
+        `amqp://tower:${encodeURIComponent(SECRETS.rabbitmqPassword)}@${KEEPALIVED_VIP}:5673/tower?heartbeat=5`,
+      );
+      let closed: string | undefined;
+      conn.on("close", (e: unknown) => (closed = `close ${String(e)}`));
+      conn.on("error", (e: unknown) => (closed = `error ${String(e)}`));
+      const ch = await conn.createChannel();
+      await ch.assertQueue("", { exclusive: true });
+      // The VIP polled every 100 ms (HAProxy's stats port on the VIP holder).
+      const probes: { atMs: number; ok: boolean }[] = [];
+      let polling = true;
+      const poller = (async () => {
+        for (let i = 0; polling && i < 6000; i++) {
+          probes.push({ atMs: Date.now(), ok: await tcpOpen(KEEPALIVED_VIP, 8404, 1_000) });
+          await sleep(100);
+        }
+      })();
+      let r: ApplyResult;
+      try {
+        r = await apply(invD);
+      } finally {
+        polling = false;
+        await poller;
+      }
+      assert.ok(r.ok, describeFailure(r));
+      figure(t, "haproxy-keepalived-reload", r.wallMs, " ms (the whole apply)");
+      const reloads = ops(r, /-restart-(haproxy|keepalived)-/);
+      assert.equal(reloads.length, 6, `haproxy and keepalived on 3 hosts: ${reloads.map((o) => o.name).join(", ")}`);
+      for (const o of reloads) assert.match(o.stdout ?? "", /reloaded (haproxy|keepalived)/, `${o.name}: ${o.stdout}`);
+      assert.deepEqual(await masters(), pidsBefore, "no HAProxy master or keepalived restarted");
+      // the connection opened before the reloads still works
+      await ch.assertQueue("", { exclusive: true });
+      assert.equal(closed, undefined, "the connection through the VIP was closed");
+      await conn.close();
+      let outage = 0;
+      let start: number | undefined;
+      for (const p of probes) {
+        if (!p.ok) start ??= p.atMs;
+        else if (start !== undefined) {
+          outage = Math.max(outage, p.atMs - start);
+          start = undefined;
+        }
+      }
+      const failed = probes.filter((p) => !p.ok).length;
+      figure(t, "haproxy-keepalived-vip-outage", outage, ` ms longest (${failed} of ${probes.length} probes failed)`);
+      assert.ok(probes.length >= 50, `too few probes: ${probes.length}`);
+      assert.equal(start, undefined, "the VIP answers at the end");
+      for (const h of HOSTS) {
+        assert.match(await hostExecOk(h, "cat /etc/haproxy/haproxy.cfg"), /check port 8008 inter 3s/);
+        assert.match(await hostExecOk(h, "cat /etc/keepalived/keepalived.conf"), /interval 3/);
+      }
+    },
+  );
+
+  it(
+    "Patroni: kill -9 of Patroni alone on the leader (the orphan-primary window): never two writable primaries",
+    { timeout: 180_000 },
+    async (t) => {
+      const addresses = lab.hosts.map((h) => h.address);
+      const leader = (await patroniCluster(addresses))!.members.find((m) => m.role === "leader")!.name;
+      const via = HOSTS.find((h) => h !== leader)!;
+      const pid = (await hostExecOk(leader, "supervisorctl pid patroni")).trim();
+      assert.match(pid, /^\d+$/);
+      const postmaster = async () => (await hostExecOk(leader, "pgrep -o -u postgres -x postgres")).trim();
+      const pmBefore = await postmaster();
+      // The sampler runs past ttl (20 s): a replica promoted while the orphan postmaster still
+      // serves would show as a second 'f'.
+      const SECONDS = 35;
+      const sampling = primarySampler(via, addresses, SECRETS.pgSuperuserPassword, SECONDS);
+      await sleep(2_000);
+      await hostExecOk(leader, `kill -9 ${pid}`);
+      const killedAt = Date.now();
+      const back = await waitFor(
+        "Patroni restarted by supervisord and answering",
+        async () => {
+          const p = (await hostExec(leader, "supervisorctl pid patroni")).stdout.trim();
+          const r = await run("curl", [
+            "-fsS",
+            "--max-time",
+            "2",
+            `http://${lab.hosts.find((h) => h.name === leader)!.address}:8008/health`,
+          ]);
+          return /^\d+$/.test(p) && p !== "0" && p !== pid && r.code === 0 ? p : undefined;
+        },
+        60_000,
+        200,
+      );
+      figure(t, "patroni-orphan-restart", back.ms, " ms (kill -9 of Patroni to its REST API answering again)");
+      const samples = await sampling;
+      const writable = samples.map((s) => Object.values(s.state).filter((v) => v === "f").length);
+      const after = samples.filter((s) => s.atMs >= killedAt);
+      figure(
+        t,
+        "patroni-orphan-samples",
+        `${samples.length} samples (${after.length} after the kill), writable primaries per sample ${JSON.stringify(countBy(writable))}`,
+      );
+      assert.ok(after.length >= 50, `too few samples after the kill: ${after.length}`);
+      assert.ok(after[after.length - 1]!.atMs - killedAt >= 25_000, "sampled past ttl");
+      const two = samples.filter((s, i) => writable[i]! > 1);
+      assert.deepEqual(two, [], "two writable primaries at once");
+      // and the leader is the same, its postmaster never stopped
+      const c = await patroniCluster(addresses);
+      assert.equal(c?.members.find((m) => m.role === "leader")?.name, leader);
+      assert.equal(await postmaster(), pmBefore, "the orphaned postmaster was adopted, not restarted");
+    },
+  );
+
+  it(
+    "Patroni (synchronous_mode): kill the leader during inserts through HAProxy; a replica takes over, no acknowledged commit lost",
+    { timeout: 240_000 },
+    async (t) => {
+      const addresses = lab.hosts.map((h) => h.address);
+      const cl = (await patroniCluster(addresses))!;
+      const leader = cl.members.find((m) => m.role === "leader")!.name;
+      const leaderAddr = lab.hosts.find((h) => h.name === leader)!.address;
+      // synchronous_mode is in the store (bootstrap.dcs, and the dynamic-config action) and a standby is synchronous
+      const config = await run("curl", ["-fsS", "--max-time", "3", `http://${leaderAddr}:8008/config`]);
+      assert.equal((JSON.parse(config.stdout) as { synchronous_mode?: boolean }).synchronous_mode, true, config.stdout);
+      await waitFor(
+        "a sync standby",
+        async () => ((await patroniCluster(addresses))?.members.some((m) => m.role === "sync_standby") ? true : undefined),
+        30_000,
+        1000,
+      );
+      const token = randomBytes(8).toString("hex");
+      const w = await psql(
+        leader,
+        leaderAddr,
+        5432,
+        SECRETS.pgSuperuserPassword,
+        `create table if not exists e2e (v text); insert into e2e values ('${token}'); create table e2e_w (seq int primary key)`,
+      );
+      assert.equal(w.code, 0, w.err);
+      // Wait until both replicas replayed it (synchronous_commit is local: a crash could lose an
+      // unreplicated commit, which is not what this test is about).
+      await waitFor(
+        "row on the replicas",
+        async () => {
+          const r = await psql(
+            leader,
+            leaderAddr,
+            5432,
+            SECRETS.pgSuperuserPassword,
+            "select count(*) from pg_stat_replication where replay_lsn = pg_current_wal_lsn()",
+          );
+          return r.out === "2" ? true : undefined;
+        },
+        30_000,
+        500,
+      );
+      // A client inserting through HAProxy on the VIP, from a host that stays.
+      const writerHost = HOSTS.find((h) => h !== leader)!;
+      const writer = pgWriter(writerHost, KEEPALIVED_VIP, 5000, SECRETS.pgSuperuserPassword, "e2e_w");
+      await waitFor(
+        "inserts acknowledged through the VIP",
+        async () => {
+          const r = await psql(leader, leaderAddr, 5432, SECRETS.pgSuperuserPassword, "select count(*) from e2e_w");
+          return Number(r.out) >= 10 ? true : undefined;
+        },
+        30_000,
+        500,
+      );
+      // The leader host drops off the network (a crash as far as etcd and the peers can tell).
+      await run("ip", ["-n", leader, "link", "set", "eth0", "down"]);
+      const t0 = Date.now();
+      const others = lab.hosts.filter((h) => h.name !== leader).map((h) => h.address);
+      const nl = await waitFor(
+        "a new leader",
+        async () => {
+          const c = await patroniCluster(others);
+          const l = c?.members.find((m) => m.role === "leader" && m.name !== leader);
+          if (!l) return undefined;
+          const addr = lab.hosts.find((h) => h.name === l.name)!.address;
+          const r = await psql(l.name, addr, 5432, SECRETS.pgSuperuserPassword, "select pg_is_in_recovery()");
+          return r.out === "f" ? l.name : undefined;
+        },
+        90_000,
+        500,
+      );
+      figure(t, "patroni-failover", Date.now() - t0, " ms (leader host off the network, ttl 20 s)");
+      const newAddr = lab.hosts.find((h) => h.name === nl.value)!.address;
+      const row = await psql(nl.value, newAddr, 5432, SECRETS.pgSuperuserPassword, `select v from e2e where v = '${token}'`);
+      assert.equal(row.out, token, "the row committed before the failover is on the new leader");
+      // the writer goes on until inserts are acknowledged again through the VIP
+      await waitFor(
+        "inserts acknowledged again",
+        async () => {
+          const r = await psql(nl.value, newAddr, 5432, SECRETS.pgSuperuserPassword, "select count(*) from e2e_w");
+          return r.code === 0 && Number(r.out) > 0 ? r.out : undefined;
+        },
+        60_000,
+        500,
+      );
+      await sleep(3_000);
+      await writer.stop();
+      const results = await writer.done;
+      const acked = results.filter((x) => x.ok);
+      const rows = await psql(nl.value, newAddr, 5432, SECRETS.pgSuperuserPassword, "select seq from e2e_w order by seq");
+      assert.equal(rows.code, 0, rows.err);
+      const have = new Set(rows.out.split("\n").filter(Boolean).map(Number));
+      const lost = acked.filter((x) => !have.has(x.seq)).map((x) => x.seq);
+      let outage = 0;
+      for (let i = 1; i < acked.length; i++) outage = Math.max(outage, acked[i]!.atMs - acked[i - 1]!.atMs);
+      figure(t, "patroni-write-outage-ms", outage, "");
+      figure(t, "patroni-commits-lost", lost.length, "");
+      figure(t, "patroni-commits-acknowledged", `${acked.length} of ${results.length} inserts`);
+      assert.ok(
+        acked.some((x) => x.atMs > t0 + nl.ms),
+        "writes resumed after the failover",
+      );
+      assert.ok(
+        acked.some((x) => x.atMs < t0),
+        "writes were acknowledged before the kill",
+      );
+      assert.deepEqual(lost, [], "acknowledged commits missing on the new leader");
+    },
+  );
 
   // Last: it tears the stack down (the lab itself goes in `after`).
   it(
