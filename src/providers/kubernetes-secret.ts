@@ -33,8 +33,12 @@ export interface KubernetesSecretRef {
   readonly context?: string;
 }
 
-/** The Secret's value (absent: the Secret or its key does not exist). Throws when it cannot be asked. */
-export type SecretRead = { readonly found: true; readonly value: string } | { readonly found: false };
+/**
+ * The Secret's value; absent: the Secret or its key does not exist, or (`noKubeconfig`) there is
+ * no kubeconfig to ask with (none configured and no ambient one: the Kubernetes provider then
+ * cannot reach a cluster through one either). Throws when a cluster is named but cannot be asked.
+ */
+export type SecretRead = { readonly found: true; readonly value: string } | { readonly found: false; readonly noKubeconfig?: string };
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -43,10 +47,15 @@ const str = (v: unknown): string | undefined => (typeof v === "string" && v !== 
 const expand = (p: string, cwd: string): string =>
   p === "~" ? homedir() : p.startsWith("~/") ? homedir() + p.slice(1) : isAbsolute(p) ? p : resolve(cwd, p);
 
-/** The kubeconfig text: content as given, or the file it names, or the ambient one. */
-export function kubeconfigText(given: string | undefined, cwd = process.cwd(), env = process.env): { text: string; from: string } {
+/** The kubeconfig text: content as given, or the file it names, or the ambient one (undefined: no ambient file). */
+export function kubeconfigText(
+  given: string | undefined,
+  cwd = process.cwd(),
+  env = process.env,
+): { text: string; from: string } | undefined {
   if (given !== undefined && /\n|^\s*(apiVersion|clusters|kind)\s*:/.test(given)) return { text: given, from: "haforge:kubeconfig" };
   const path = given !== undefined ? expand(given, cwd) : (env["KUBECONFIG"]?.split(":").find((p) => p) ?? `${homedir()}/.kube/config`);
+  if (given === undefined && !fs.existsSync(path)) return undefined;
   return { text: fs.readFileSync(path, "utf8"), from: path };
 }
 
@@ -85,7 +94,9 @@ const fileOrData = (o: Obj, field: string, cwd: string): Buffer | undefined => {
 export async function readKubernetesSecret(ref: KubernetesSecretRef, opts: { cwd?: string; timeoutMs?: number } = {}): Promise<SecretRead> {
   const cwd = opts.cwd ?? process.cwd();
   const timeoutMs = opts.timeoutMs ?? 15_000;
-  const { text, from } = kubeconfigText(ref.kubeconfig, cwd);
+  const found = kubeconfigText(ref.kubeconfig, cwd);
+  if (!found) return { found: false, noKubeconfig: process.env["KUBECONFIG"] || "~/.kube/config" };
+  const { text, from } = found;
   const config = load(text);
   if (!isObj(config)) throw new Error(`${from}: not a kubeconfig`);
   const contextName = ref.context ?? str(config["current-context"]);

@@ -192,7 +192,14 @@ export async function adoptFromKubernetes(
         { cause: e },
       );
     }
-    if (!r.found) continue;
+    if (!r.found) {
+      if (r.noKubeconfig)
+        console.error(
+          `warning: haforge: ${s.key}: the state has none and there is no kubeconfig (${r.noKubeconfig}) to read the live ${where} with: ` +
+            `${preview ? "up generates" : "generated"} a new one; if Tower already runs there, set tower.secretKey to its value`,
+        );
+      continue;
+    }
     adopted[s.key] = r.value;
     console.error(
       preview

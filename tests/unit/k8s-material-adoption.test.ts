@@ -136,6 +136,30 @@ describe("Tower's SECRET_KEY on Kubernetes: an empty state adopts the live Secre
     await assert.rejects(materialsFor(inputs(untrusted), {}), /could not be read/);
   });
 
+  it("no kubeconfig at all (none configured, no ambient file): generated, with a warning that says how to keep a live one", async () => {
+    const env = { HOME: process.env["HOME"], KUBECONFIG: process.env["KUBECONFIG"] };
+    process.env["HOME"] = join(tmp, "empty-home");
+    process.env["KUBECONFIG"] = join(tmp, "no-such-kubeconfig");
+    try {
+      const before = requests.length;
+      const r = await stderrOf(() =>
+        materialsFor({ specs: [spec], adoptKubernetes: { [spec.key]: { namespace: "awx", name: "awx-tower", key: "SECRET_KEY" } } }, {}),
+      );
+      assert.match(r.result.values[spec.key] ?? "", /^[A-Za-z0-9]{64}$/);
+      assert.match(
+        r.stderr,
+        /warning: haforge: tower\/k8s\/secret-key: .*no kubeconfig .*generated a new one; if Tower already runs there, set tower.secretKey/,
+      );
+      assert.equal(requests.length, before);
+      // a kubeconfig the stack names but that is missing is an error: up refuses
+      await assert.rejects(materialsFor(inputs(join(tmp, "named-but-missing")), {}), /could not be read/);
+    } finally {
+      for (const [k, v] of Object.entries(env))
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+    }
+  });
+
   it("an exec credential plugin's token, a kubeconfig file named with ~ and a chosen context", async () => {
     secrets = { "ns2/other": { SECRET_KEY: LIVE } };
     const plugin = join(tmp, "plugin.sh");
