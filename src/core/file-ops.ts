@@ -247,23 +247,26 @@ export function planFile(
     };
   }
 
-  const refused = refusal(desired, live, lastWrittenSha256, opts, short, desiredSha256);
+  const existing: ExistingFile = { desired, live, lastWrittenSha256, opts, short, desiredSha256 };
+  const refused = refusal(existing);
   if (refused) return { ...base, changes: [refused] };
-  const changes = existingFileChanges(desired, live, lastWrittenSha256, opts, short, desiredSha256);
+  const changes = existingFileChanges(existing);
   return changes.length === 0 ? { ...base, changes, noop: `file ${path} already up to date` } : { ...base, changes };
 }
 
-type ShortHash = (sha: string) => string;
+/** An existing file's plan: what is wanted, what is there, what was last written. */
+interface ExistingFile {
+  readonly desired: DesiredFile;
+  readonly live: FileFact;
+  readonly lastWrittenSha256: string | undefined;
+  readonly opts: PlanFileOptions;
+  /** A sha256 as shown in a message (keyed for a secret file). */
+  readonly short: (sha: string) => string;
+  readonly desiredSha256: string;
+}
 
 /** An existing file that must not be written: edited out of band (without `force`), or a secret haforge has no state for. */
-function refusal(
-  desired: DesiredFile,
-  live: FileFact,
-  lastWrittenSha256: string | undefined,
-  opts: PlanFileOptions,
-  short: ShortHash,
-  desiredSha256: string,
-): FileChange | undefined {
+function refusal({ desired, live, lastWrittenSha256, opts, short, desiredSha256 }: ExistingFile): FileChange | undefined {
   const { host, path } = desired;
   const contentDiffers = live.sha256 !== desiredSha256;
   const outOfBand = lastWrittenSha256 !== undefined && live.sha256 !== lastWrittenSha256;
@@ -290,14 +293,7 @@ function refusal(
 }
 
 /** What brings an existing file to the desired one: its content (take over, update, forced overwrite), mode and owner. */
-function existingFileChanges(
-  desired: DesiredFile,
-  live: FileFact,
-  lastWrittenSha256: string | undefined,
-  opts: PlanFileOptions,
-  short: ShortHash,
-  desiredSha256: string,
-): FileChange[] {
+function existingFileChanges({ desired, live, lastWrittenSha256, opts, short, desiredSha256 }: ExistingFile): FileChange[] {
   const { path } = desired;
   const mode = normalizeMode(desired.mode);
   const outOfBand = lastWrittenSha256 !== undefined && live.sha256 !== lastWrittenSha256;
