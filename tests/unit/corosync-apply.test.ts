@@ -4,12 +4,12 @@
  * corosync.conf pairs rendered by the real template from random cluster changes:
  * - reloadable changes only (token, logging-free timing, nodes added/removed): exactly one
  *   `corosync-cfgtool -R`, nothing stopped;
- * - anything else (cluster_name, transport, crypto, an existing node's address or id, quorum flags):
+ * - anything else (an existing node's address or id, quorum flags):
  *   Pacemaker stops BEFORE corosync, corosync restarts, Pacemaker starts again — corosync is never
  *   stopped while Pacemaker runs on the node (that is what gets a node fenced);
  * - the node is not taken out when the cluster would lose quorum without it;
  * - the same file twice: nothing at all; corosync not running: started, nothing else.
- * - a transport or crypto change (nodes on other values cannot talk: rolled node by node, each
+ * - a transport, crypto or cluster_name change (nodes on other values cannot talk: rolled node by node, each
  *   restarted node came up alone): refused while corosync runs, nothing stopped; with corosync
  *   stopped (the whole cluster stopped for it), the file is recorded and corosync NOT started, and
  *   the roll's gate lets the next node go (the held mark). Before: the node was taken out and
@@ -145,7 +145,7 @@ const MUTATIONS: readonly Mutation[] = [
     f: (d) => ({ ...d, nodes: [...d.nodes, { name: "db9", nodeid: 9, addrs: [{ link: 0, addr: "10.0.0.99" }] }] }),
   },
   { reloadable: true, name: "remove node", f: (d) => ({ ...d, nodes: d.nodes.filter((n) => n.nodeid !== 3) }) },
-  { reloadable: false, name: "cluster_name", f: (d) => ({ ...d, clusterName: `${d.clusterName}x` }) },
+  { reloadable: false, wire: true, name: "cluster_name", f: (d) => ({ ...d, clusterName: `${d.clusterName}x` }) },
   { reloadable: false, wire: true, name: "transport", f: (d) => ({ ...d, transport: "udpu", crypto: undefined }) },
   { reloadable: false, wire: true, name: "crypto", f: (d) => ({ ...d, crypto: { ...d.crypto!, cipher: "aes128" } }) },
   { reloadable: false, wire: true, name: "hash", f: (d) => ({ ...d, crypto: { ...d.crypto!, hash: "sha512" } }) },
@@ -198,7 +198,7 @@ describe("corosync-apply.sh: reload or take the node out, never a restart under 
   it("corosync not running (first start): started, nothing else; Pacemaker not running: corosync alone", () => {
     const conf = render(base());
     assert.deepEqual(apply("supervisor", undefined, conf, { corosync: false, pacemaker: false }).calls, ["start corosync"]);
-    const changed = render({ ...base(), clusterName: "other" });
+    const changed = render({ ...base(), quorum: { ...base().quorum, waitForAll: 1 } });
     assert.deepEqual(apply("systemd", conf, changed, { corosync: true, pacemaker: false }).calls, ["stop corosync", "start corosync"]);
   });
 
@@ -235,7 +235,7 @@ describe("corosync-apply.sh: reload or take the node out, never a restart under 
 
   it("refuses to take the node out when the others alone would not be quorate (nothing stopped)", () => {
     const conf = render(base());
-    const changed = render({ ...base(), clusterName: "other" });
+    const changed = render({ ...base(), quorum: { ...base().quorum, waitForAll: 1 } });
     const r = apply("supervisor", conf, changed, { corosync: true, pacemaker: true }, { total: 2, need: 2 });
     assert.notEqual(r.rc, 0);
     assert.deepEqual(r.calls, []);

@@ -39,19 +39,22 @@ interface Wire {
   readonly cipher: "none" | "aes256" | "aes128";
   readonly hash: "none" | "sha256" | "sha512";
   readonly token: number;
+  /** totem `cluster_name` (the cluster's name in the inventory): guarded like the wire settings. */
+  readonly clusterName?: string;
 }
 const wireArb: fc.Arbitrary<Wire> = fc.record({
   transport: fc.constantFrom("knet", "udpu", "udp"),
   cipher: fc.constantFrom("none", "aes256", "aes128"),
   hash: fc.constantFrom("none", "sha256", "sha512"),
   token: fc.constantFrom(1000, 3000, 5000),
+  clusterName: fc.constantFrom("db", "db", "db", "web"),
 });
 /** What the renderer writes (corosyncConfData): crypto lines only for knet with crypto on. */
 const crypto = (w: Wire) => (w.transport === "knet" && (w.cipher !== "none" || w.hash !== "none") ? `${w.cipher}/${w.hash}` : "off");
 
 function conf(w: Wire): string {
   const d: CorosyncConfData = {
-    clusterName: "db",
+    clusterName: w.clusterName ?? "db",
     transport: w.transport,
     ...(crypto(w) === "off" ? {} : { crypto: { cipher: w.cipher, hash: w.hash, keyfile: COROSYNC_AUTHKEY } }),
     token: w.token,
@@ -80,11 +83,11 @@ function runValidate(live: string | undefined, staged: string, running: boolean)
 }
 
 describe("corosync.conf: a transport or crypto change is refused where corosync runs", () => {
-  it("random pairs: refused iff corosync runs and the transport or crypto differ; the message names the whole-cluster procedure", () => {
+  it("random pairs: refused iff corosync runs and the transport, crypto or cluster_name differ; the message names the whole-cluster procedure", () => {
     fc.assert(
       fc.property(wireArb, wireArb, fc.boolean(), (a, b, running) => {
         const r = runValidate(conf(a), conf(b), running);
-        const differs = a.transport !== b.transport || crypto(a) !== crypto(b);
+        const differs = a.transport !== b.transport || crypto(a) !== crypto(b) || a.clusterName !== b.clusterName;
         if (running && differs) {
           assert.notEqual(r.rc, 0, `${JSON.stringify(a)} -> ${JSON.stringify(b)}: ${r.out}`);
           assert.match(r.out, /refusing to change the corosync transport or crypto/);

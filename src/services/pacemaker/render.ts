@@ -150,6 +150,10 @@ export function corosyncValidateWithKey(keyfile: string): string {
  */
 export const COROSYNC_WIRE_KEYS = [
   "transport",
+  // Not reloadable (corosync keeps it read-only at runtime; Pacemaker and DLM read it at start) and,
+  // with udp, the source of the multicast address: a node restarted onto another name is not the
+  // same cluster's any more.
+  "cluster_name",
   "crypto_cipher",
   "crypto_hash",
   "crypto_model",
@@ -168,7 +172,7 @@ export const WIRE_CHANGE_DOC = 'README.md, "Changing the corosync transport or c
 
 /** Why a transport/crypto change is refused, and the procedure (the validate, corosync-apply.sh, findings). */
 export const COROSYNC_WIRE_WHY =
-  `haforge: refusing to change the corosync transport or crypto settings (${COROSYNC_WIRE_KEYS.slice(0, 3).join(", ")}, ...) ` +
+  `haforge: refusing to change the corosync transport or crypto settings or the cluster name (${COROSYNC_WIRE_KEYS.slice(0, 4).join(", ")}, ...) ` +
   `while corosync runs: nodes with different settings cannot talk to each other, so restarting the nodes one at a ` +
   `time would leave each restarted node alone. To change them: stop the cluster on every node (crm cluster stop ` +
   `--all, or pcs cluster stop --all), run haforge again (it writes corosync.conf on every node and starts nothing), ` +

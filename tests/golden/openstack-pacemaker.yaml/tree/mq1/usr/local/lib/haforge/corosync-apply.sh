@@ -3,7 +3,7 @@
 #
 # Run as the corosync "restart" of a roll: one node at a time, the next node only once this one
 # is back (quorate, Pacemaker "CLUSTER OK"). What it does:
-#  - a transport or crypto change (nodes on other values cannot talk to each other; the whole
+#  - a transport, crypto or cluster_name change (nodes on other values cannot talk to each other; the whole
 #    cluster is stopped and started for it, `pcs cluster stop --all` / `start --all`): with
 #    corosync running here, refused (nothing stopped); with corosync stopped, the file is in place
 #    and corosync is NOT started (/run/haforge/corosync-held marks it for the roll's gate): the operator starts the
@@ -12,7 +12,7 @@
 #  - the file equals the config corosync runs (/var/lib/haforge/corosync/corosync.conf.applied): nothing.
 #  - only reloadable keys changed (nodes added or removed, totem timeouts, logging, expected
 #    votes): `corosync-cfgtool -R`, no restart (corosync-cfgtool(8)).
-#  - anything else (cluster_name, transport, crypto, an existing node's address or id, quorum
+#  - anything else (an existing node's address or id, quorum
 #    provider/flags, ...: keys corosync cannot change at runtime, exec/main.c
 #    set_icmap_ro_keys_flag, exec/totemconfig.c check_things_have_not_changed), or no record of
 #    the running config: take the node out cleanly, the pcs way — check the cluster keeps quorum
@@ -54,7 +54,7 @@ flatten() {
 }
 
 # The transport and crypto settings of corosync.conf $1 (sorted key:value lines).
-wire() { grep -E '^[[:space:]]*(transport|crypto_cipher|crypto_hash|crypto_model|secauth|ip_version|knet_transport|mcastport)[[:space:]]*:' "$1" | sed 's/#.*//; s/[[:space:]]//g' | LC_ALL=C sort; }
+wire() { grep -E '^[[:space:]]*(transport|cluster_name|crypto_cipher|crypto_hash|crypto_model|secauth|ip_version|knet_transport|mcastport)[[:space:]]*:' "$1" | sed 's/#.*//; s/[[:space:]]//g' | LC_ALL=C sort; }
 
 # rc 0 when every difference between $1 (running) and $2 (new) can be applied by a reload.
 reloadable() {
@@ -92,7 +92,7 @@ reloadable() {
 rm -f "$HELD"
 if [ -f "$APPLIED" ] && [ "$(wire "$APPLIED")" != "$(wire "$CONF")" ]; then
     if running corosync; then
-        echo 'haforge: refusing to change the corosync transport or crypto settings (transport, crypto_cipher, crypto_hash, ...) while corosync runs: nodes with different settings cannot talk to each other, so restarting the nodes one at a time would leave each restarted node alone. To change them: stop the cluster on every node (crm cluster stop --all, or pcs cluster stop --all), run haforge again (it writes corosync.conf on every node and starts nothing), then start the cluster on every node (crm cluster start --all / pcs cluster start --all). See README.md, "Changing the corosync transport or crypto".' >&2
+        echo 'haforge: refusing to change the corosync transport or crypto settings or the cluster name (transport, cluster_name, crypto_cipher, crypto_hash, ...) while corosync runs: nodes with different settings cannot talk to each other, so restarting the nodes one at a time would leave each restarted node alone. To change them: stop the cluster on every node (crm cluster stop --all, or pcs cluster stop --all), run haforge again (it writes corosync.conf on every node and starts nothing), then start the cluster on every node (crm cluster start --all / pcs cluster start --all). See README.md, "Changing the corosync transport or crypto".' >&2
         fail "transport/crypto in place: $(wire "$APPLIED" | tr '\n' ' ')-> new: $(wire "$CONF" | tr '\n' ' ')(nothing stopped)"
     fi
     say "transport/crypto change with corosync stopped: the new configuration is in place, corosync NOT started here; start the cluster on every node once every node has it (crm cluster start --all / pcs cluster start --all)"
