@@ -148,7 +148,14 @@ export function appliedOnce(
     : "";
   const settled = `${runningTest(s.manager, s.name)} && [ -f ${mark} ]${unchanged}`;
   const note = shellQuote(`haforge: skipped: ${name} runs and none of its files changed since haforge last restarted or reloaded it`);
-  return `if ${settled}; then echo ${note}; else ${command} && mkdir -p ${shellQuote(dir)} && touch ${mark}; fi`;
+  // The command's output goes to files on the host, printed once the mark is set: a command whose
+  // SSH client died (a killed `pulumi up`; the command outlives it) still runs to its end and sets
+  // the mark, so the next up does not restart the service again. Written to the dead session's
+  // pipes, the output would end it first (SIGPIPE: a health gate's own output while it waits).
+  const run =
+    `o=$(mktemp) && e=$(mktemp) && { { ${command}; } >"$o" 2>"$e" && mkdir -p ${shellQuote(dir)} && touch ${mark}; ` +
+    `rc=$?; cat "$o"; cat "$e" >&2; rm -f "$o" "$e"; [ $rc -eq 0 ]; }`;
+  return `if ${settled}; then echo ${note}; else ${run}; fi`;
 }
 
 /** Where a restart notes that it started a service the manager did not know yet. */
