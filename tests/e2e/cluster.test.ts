@@ -19,6 +19,7 @@ import { hostExec, hostExecOk, type LabInfo } from "../../lab/exec";
 import {
   applyProgram,
   cloneTo,
+  cancelStack,
   describeFailure,
   destroyStack,
   labInventory,
@@ -31,6 +32,7 @@ import {
   type Operator,
   type RunSummary,
 } from "./harness";
+import type { RunningOperation } from "../engine";
 import { labSuite, type LabSuite } from "./harness/lab-suite";
 import { amqpOk, holders, patroniCluster, pgWriter, primarySampler, psql, run, sleep, tcpOpen, waitFor } from "./harness/probes";
 import { cibApplyCommand } from "../../src/services/pacemaker/render";
@@ -67,6 +69,7 @@ describe("e2e: the lab stack on 3 real hosts", { skip: SKIP, timeout: 1_800_000 
   let invB: string; // invA with a RabbitMQ setting changed (rolls the brokers)
   let invC: string; // invB with a Postgres parameter that needs a restart
   let invD: string; // invC with HAProxy's and keepalived's check intervals changed (reloads)
+  let invK: string; // invA with another RabbitMQ setting (the roll that is killed mid-way)
   let invBad: string; // invA with an error
   let stateFile: string;
   let stack = "lab";
@@ -134,6 +137,9 @@ describe("e2e: the lab stack on 3 real hosts", { skip: SKIP, timeout: 1_800_000 
       inv["postgres"]["spec"] = { pgParameters: { max_connections: 150 } };
       inv["haproxy"]["backends"][1]["checkInterval"] = "3s";
       inv["keepalived"]["instances"][0]["track"][0]["interval"] = 3;
+    });
+    invK = labInventory(source, hosts, path.join(tmp, "lab-k.yaml"), (inv) => {
+      inv["rabbitmq"]["partitionHandling"] = "ignore";
     });
     invBad = labInventory(source, hosts, path.join(tmp, "lab-bad.yaml"), (inv) => {
       inv["keepalived"]["instances"][0]["hosts"] = ["lab1", "lab2", "lab9"];
@@ -409,6 +415,111 @@ describe("e2e: the lab stack on 3 real hosts", { skip: SKIP, timeout: 1_800_000 
     assert.equal(r.operations.filter((o) => o.kind === "file" || o.kind === "command").length, 0, "no host resource was even registered");
     assert.deepEqual(await snapshot(), before);
   });
+
+  it(
+    "kill -9 of the apply in the middle of a RabbitMQ roll: 2 brokers answer throughout; after cancel the next up finishes the roll; no broker restarts twice",
+    { timeout: 600_000 },
+    async (t) => {
+      const url = (addr: string) => `amqp://tower:${encodeURIComponent(SECRETS.rabbitmqPassword)}@${addr}:5672/tower`;
+      const pidOf = async (h: string) => Number((await hostExec(h, "supervisorctl pid rabbitmq-server")).stdout.trim()) || 0;
+      const before = Object.fromEntries(await Promise.all(HOSTS.map(async (h) => [h, await pidOf(h)] as const)));
+      // every broker PID each host showed, and how many brokers answered AMQP, about once a second
+      const seen = Object.fromEntries(HOSTS.map((h) => [h, new Set<number>()]));
+      const now = Object.fromEntries(HOSTS.map((h) => [h, before[h]!]));
+      const samples: number[] = [];
+      let sampling = true;
+      const sampler = (async () => {
+        for (let i = 0; sampling && i < 1200; i++) {
+          const [pids, up] = await Promise.all([
+            Promise.all(HOSTS.map(pidOf)),
+            Promise.all(lab.hosts.map((h) => amqpOk(url(h.address), 3_000))),
+          ]);
+          HOSTS.forEach((h, j) => {
+            now[h] = pids[j]!;
+            if (pids[j]) seen[h]!.add(pids[j]);
+          });
+          samples.push(up.filter(Boolean).length);
+          await sleep(500);
+        }
+      })();
+      let killed: ApplyResult | undefined;
+      let resumed: ApplyResult | undefined;
+      let victim: string | undefined;
+      // the brokers whose restart step the killed apply finished (their step's line in the engine's log)
+      const stepsDone: string[] = [];
+      try {
+        let running: RunningOperation | undefined;
+        const pKilled = apply(invK, {
+          onStarted: (r) => (running = r),
+          log: (l) => {
+            const m = /update .*::haforge-rabbitmq-restart-rabbitmq-server-(lab\d)$/.exec(l);
+            if (m) stepsDone.push(m[1]!);
+          },
+        });
+        // kill once the first broker's restart step finished and the next one's restart runs on its
+        // host (its broker stopped or restarted, its step not finished)
+        victim = (
+          await waitFor(
+            "a second broker's restart running",
+            async () => (stepsDone.length ? HOSTS.find((h) => !stepsDone.includes(h) && now[h] !== before[h]) : undefined),
+            300_000,
+            100,
+          )
+        ).value;
+        running!.kill();
+        killed = await pKilled;
+        assert.equal(killed.ok, false, "the killed apply failed");
+        // the killed apply's lock refuses the next one until `pulumi cancel`
+        const refused = await apply(invK);
+        assert.equal(refused.ok, false);
+        assert.match(refused.errors.join("\n"), /the stack is currently locked by 1 lock\(s\)/);
+        assert.equal(refused.rpcs["create"] ?? 0, 0);
+        assert.equal(cancelStack({ stateFile, stack }), 1);
+        // the restart the kill interrupted goes on on its host (a remote command outlives its SSH client)
+        // (an operator's next `up` comes later than the test's would: wait until that command ended)
+        const ended = await waitFor(
+          `${victim}'s interrupted restart command to end`,
+          async () => ((await hostExec(victim!, "pgrep -f 'applied/[r]abbitmq-server'")).code === 1 ? true : undefined),
+          240_000,
+        );
+        t.diagnostic(`${victim}'s interrupted restart command ended ${ended.ms} ms after the kill`);
+        resumed = await apply(invK);
+        assert.ok(resumed.ok, describeFailure(resumed));
+      } finally {
+        sampling = false;
+        await sampler;
+      }
+      figure(t, "rabbitmq-roll-resumed-up", resumed.wallMs, " ms");
+      const min = Math.min(...samples);
+      figure(
+        t,
+        "rabbitmq-roll-killed-samples",
+        `${samples.length} samples, min answering ${min}, counts ${JSON.stringify(countBy(samples))}`,
+      );
+      assert.ok(samples.length >= 10, `too few samples: ${samples.length}`);
+      assert.ok(min >= 2, `a sample saw only ${min} broker(s) answering`);
+      for (const h of HOSTS) {
+        assert.match(await hostExecOk(h, "cat /etc/rabbitmq/rabbitmq.conf"), /cluster_partition_handling = ignore/);
+        const after = await pidOf(h);
+        assert.notEqual(after, before[h], `${h}'s broker was restarted for the change`);
+        assert.deepEqual(
+          [...seen[h]!].filter((p) => p !== before[h]),
+          [after],
+          `${h}: one restart, one new broker PID (seen ${[...seen[h]!].join(", ")}; victim ${victim})`,
+        );
+      }
+      // the restart that finished before the kill is a Same step now; the interrupted one ran its command again
+      const doneBefore = stepsDone.filter((h) => h !== victim);
+      assert.ok(doneBefore.length >= 1, "the killed apply finished a restart before the kill");
+      const again = ops(resumed, /^haforge-rabbitmq-restart-rabbitmq-server-/);
+      for (const h of doneBefore) assert.ok(!again.some((o) => o.host === h), `${h}'s finished restart is not run again`);
+      const victimRun = again.find((o) => o.host === victim);
+      t.diagnostic(
+        `killed during ${victim}'s restart; resumed: ${again.map((o) => `${o.host} ${o.detail}: ${(o.stdout ?? "").trim().slice(0, 120)}`).join(" | ")}`,
+      );
+      assert.ok(victimRun, `the interrupted restart (${victim}) ran again`);
+    },
+  );
 
   it("a RabbitMQ config change rolls node by node; at least 2 nodes run at every sample", { timeout: 420_000 }, async (t) => {
     const url = (addr: string) => `amqp://tower:${encodeURIComponent(SECRETS.rabbitmqPassword)}@${addr}:5672/tower`;

@@ -221,6 +221,8 @@ export interface ApplyOptions extends Operator {
   readonly timeoutMs?: number;
   /** Log lines of the program, the stand-in and the provider. @default stderr when HAFORGE_E2E_VERBOSE is set */
   readonly log?: (line: string) => void;
+  /** Told the running apply's program host pid and `kill()` (SIGKILL of it and its provider processes). */
+  readonly onStarted?: (run: engine.RunningOperation) => void;
 }
 
 const defaultLog = () => (process.env["HAFORGE_E2E_VERBOSE"] ? (l: string) => process.stderr.write(`${l}\n`) : () => {});
@@ -248,6 +250,7 @@ export async function applyProgram(o: ApplyOptions): Promise<ApplyResult> {
     config,
     secretKeys,
     timeoutMs: o.timeoutMs ?? 480_000,
+    ...(o.onStarted ? { onStarted: o.onStarted } : {}),
     log: (l) => {
       lines.push(l);
       log(l);
@@ -280,6 +283,10 @@ export async function destroyStack(o: DestroyOptions): Promise<RunSummary> {
   });
   return summarize(r, before, stateResources(o.stateFile), 0, lines);
 }
+
+/** `pulumi cancel`: removes the stack's locks (one left by a killed apply); returns how many. */
+export const cancelStack = (o: { readonly stateFile: string; readonly stack?: string }): number =>
+  engine.cancel({ cwd: ROOT, stack: o.stack ?? "lab", checkpointFile: o.stateFile });
 
 /** `pulumi stack rename` with the checkpoint moved to `to` (the backend keeps one file per stack). */
 export function renameStack(fromFile: string, toFile: string, from: string, to: string): void {
