@@ -616,9 +616,7 @@ describe("pacemaker render: services, actions, materials", () => {
   });
 
   it("is wired into the service module", () => {
-    // eslint-disable-next-line @typescript-eslint/unbound-method -- identity comparison, never called
     assert.equal(pacemakerService.render, renderPart.render);
-    // eslint-disable-next-line @typescript-eslint/unbound-method -- identity comparison, never called
     assert.equal(pacemakerService.materials, renderPart.materials);
   });
 
