@@ -194,7 +194,8 @@ function declarePackages(
   return { packages, packagesReady };
 }
 
-export function prepareCluster(name: string, args: HaClusterArgs, parent: pulumi.Resource): ClusterContext {
+/** The plan, every finding logged on the parent; an inventory with errors stops the program here. */
+function checkedPlan(args: HaClusterArgs, parent: pulumi.Resource): { a: Analysis; plan: ClusterPlan } {
   const a = deferAddressRules(analyze(args.inventory), Object.keys(args.hostAddresses ?? {}).length > 0);
   for (const f of a.findings) {
     const line = `${f.code} at ${f.path}: ${f.message}${f.hint ? ` (hint: ${f.hint})` : ""}`;
@@ -205,17 +206,25 @@ export function prepareCluster(name: string, args: HaClusterArgs, parent: pulumi
     const errors = a.findings.filter((f) => f.severity === "error").length;
     throw new pulumi.RunError(`haforge: the inventory has ${errors} error(s); nothing was changed on any host`);
   }
-  const plan = a.plan;
-  const hosts = new Map(plan.hosts.map((h) => [h.name, h]));
-  // Refuse, before any resource exists, to manage a host whose key is not pinned by the inventory
-  // or a committed known_hosts (an explicit trustOnFirstUse opt-in excepted): a known_hosts under
-  // ~ differs per operator, so it cannot decide what a shared stack declares.
-  const unpinned = plan.hosts.filter((h) => !h.ssh.trustOnFirstUse && !committedHostKey(h, args.knownHostsFile)).map((h) => h.name);
+  return { a, plan: a.plan };
+}
+
+/**
+ * Refuse, before any resource exists, to manage a host whose key is not pinned by the inventory
+ * or a committed known_hosts (an explicit trustOnFirstUse opt-in excepted): a known_hosts under
+ * ~ differs per operator, so it cannot decide what a shared stack declares.
+ */
+function refuseUnpinnedHosts(plan: ClusterPlan, knownHostsFile: string | undefined): void {
+  const unpinned = plan.hosts.filter((h) => !h.ssh.trustOnFirstUse && !committedHostKey(h, knownHostsFile)).map((h) => h.name);
   if (plan.target === "ssh" && unpinned.length)
     throw new pulumi.RunError(
       `haforge: no pinned host key for ${unpinned.join(", ")}: set hosts[].ssh.hostKey, a committed known_hosts ` +
         `(haforge:knownHostsFile, or hosts[].ssh.knownHostsFile relative to the project) or, explicitly, ssh.trustOnFirstUse`,
     );
+}
+
+/** The inventory's secret references resolved from the stack's secrets and the environment; a missing one stops the program. */
+function resolveSecrets(plan: ClusterPlan, args: HaClusterArgs): pulumi.Output<SecretValues> {
   const refs = collectSecretRefs(plan.inventory);
   const env = args.env ?? process.env;
   const secretInputs: Record<string, pulumi.Input<string>> = {};
@@ -230,43 +239,42 @@ export function prepareCluster(name: string, args: HaClusterArgs, parent: pulumi
     throw new pulumi.RunError(
       `haforge: unresolved secrets: ${missing.join(", ")} (set them with \`pulumi config set --secret\` or the environment)`,
     );
-  const secrets = pulumi.secret(pulumi.all(secretInputs)) as pulumi.Output<SecretValues>;
-  const addresses = args.hostAddresses ?? {};
+  return pulumi.secret(pulumi.all(secretInputs));
+}
 
-  // Quorum safety against the state: the engine checks it before any step; everything waits on it.
-  const membershipGuard = new MembershipGuard(
-    `${name}-membership`,
-    { memberships: memberships(plan), allowUnsafe: args.allowUnsafeMembership ?? false },
-    { parent },
-  );
-  const specs = requiredMaterials(plan);
-  const placeholderMaterials: MaterialValues = Object.fromEntries(specs.map((s) => [s.key, placeholderMaterial(s.kind.type, 0, s.key)]));
-  const structure = renderByService(plan, placeholderSecrets(plan), placeholderMaterials);
-  // The apply schedule (src/core/schedule.ts): a dependency cycle among actions is refused here,
-  // before any resource of a host is declared, never broken silently.
+/**
+ * The apply schedule (src/core/schedule.ts): a dependency cycle among actions is refused here,
+ * before any resource of a host is declared, never broken silently.
+ */
+function refuseActionCycles(structure: readonly ServiceRender[]): void {
   const scheduleFindings = structure.flatMap((p) => scheduleActions(p.actions, `${p.service} actions`).findings);
   if (scheduleFindings.length)
     throw new pulumi.RunError(
       `haforge: ${scheduleFindings.map((f) => `${f.code} at ${f.path}: ${f.message}`).join("; ")}; nothing was changed on any host`,
     );
-  const access = hostAccess(hosts, {
-    addresses,
-    secrets,
-    ...(args.knownHostsFile ? { knownHostsFile: args.knownHostsFile } : {}),
-    ...(args.deployKey !== undefined ? { deployKey: args.deployKey } : {}),
-  });
-  // Where each key lands whole on a host: with no state, Materials adopts it from there (placeholders are distinct per key).
+}
+
+/**
+ * Where each generated key can be adopted from when the state has none: where it lands whole on
+ * a host (placeholders are distinct per key), plus what the services say they keep elsewhere
+ * (certificate pairs, tokens inside a config, a key pair in an application's settings:
+ * MaterialSpec.readBack). `sourceKey`: which key a host's file holds (a file holds one at most),
+ * for the take-over of unshared keys.
+ */
+function materialAdoption(
+  structure: readonly ServiceRender[],
+  specs: readonly MaterialSpec[],
+  placeholderMaterials: MaterialValues,
+  access: ReadonlyMap<string, HostAccess>,
+) {
   const wholeFiles = materialSources(
     structure.flatMap((r) => r.files),
     specs,
     placeholderMaterials,
   );
-  // Which key a host's file holds (a file holds one at most), for the take-over of unshared keys.
   const sourceKey = new Map(
     Object.entries(wholeFiles).flatMap(([key, list]) => list.map((src) => [`${src.host}\u0000${src.path}`, key] as const)),
   );
-  // Plus what the services say they keep elsewhere (certificate pairs, tokens inside a config,
-  // a key pair in an application's settings: MaterialSpec.readBack).
   const sources: Record<string, MaterialSource[]> = { ...wholeFiles };
   for (const s of specs) if (s.readBack?.length) sources[s.key] = [...(sources[s.key] ?? []), ...s.readBack];
   const adopt = Object.fromEntries(
@@ -278,17 +286,43 @@ export function prepareCluster(name: string, args: HaClusterArgs, parent: pulumi
       }),
     ]),
   );
-  // The mask salt rides with the other material: the providers' diffs mask secrets with it.
-  const materials = new Materials(
-    `${name}-materials`,
-    [...specs, MASK_SALT_SPEC],
-    { parent, dependsOn: [membershipGuard] },
-    Object.keys(adopt).length ? adopt : undefined,
-    kubernetesSources(specs),
-  );
-  // Files and actions that use no generated material are rendered without waiting for Materials:
-  // when Materials changes (a key is added), its values are unknown during preview, and only what
-  // really uses a material may show as changing.
+  return { adopt, sourceKey };
+}
+
+/**
+ * The plan with the deploy-time addresses: what configs are rendered from and what the stack
+ * outputs report (never the inventory's placeholders).
+ */
+function deployTimePlan(plan: ClusterPlan, addresses: Readonly<Record<string, pulumi.Input<string>>>): pulumi.Output<ClusterPlan> {
+  if (!Object.keys(addresses).length) return pulumi.output(plan);
+  return pulumi.all(addresses as Record<string, pulumi.Input<string>>).apply((addr) => {
+    const inv = { ...plan.inventory, hosts: plan.inventory.hosts.map((h) => (addr[h.name] ? { ...h, address: addr[h.name]! } : h)) };
+    const re = planCluster(inv);
+    if (!re.plan)
+      throw new Error(
+        `haforge: with deploy-time addresses the inventory has errors: ${re.findings
+          .filter((f) => f.severity === "error")
+          .map((f) => `${f.code} at ${f.path}`)
+          .join("; ")}`,
+      );
+    return re.plan;
+  });
+}
+
+/**
+ * The real render over secrets, materials and the deploy-time plan, and, when some files and
+ * actions use no generated material, a second one that does not wait for Materials: when
+ * Materials changes (a key is added), its values are unknown during preview, and only what
+ * really uses a material may show as changing.
+ */
+function realRenders(
+  plan: ClusterPlan,
+  structure: readonly ServiceRender[],
+  specs: readonly MaterialSpec[],
+  placeholderMaterials: MaterialValues,
+  inputs: { secrets: pulumi.Output<SecretValues>; materials: Materials; realPlan: pulumi.Output<ClusterPlan>; parent: pulumi.Resource },
+) {
+  const { secrets, materials, realPlan, parent } = inputs;
   const materialFree = specs.length
     ? materialFreeParts(
         structure,
@@ -299,23 +333,6 @@ export function prepareCluster(name: string, args: HaClusterArgs, parent: pulumi
         ),
       )
     : undefined;
-
-  // The plan with the deploy-time addresses: what configs are rendered from and what the stack
-  // outputs report (never the inventory's placeholders).
-  const realPlan: pulumi.Output<ClusterPlan> = Object.keys(addresses).length
-    ? pulumi.all(addresses as Record<string, pulumi.Input<string>>).apply((addr) => {
-        const inv = { ...plan.inventory, hosts: plan.inventory.hosts.map((h) => (addr[h.name] ? { ...h, address: addr[h.name]! } : h)) };
-        const re = planCluster(inv);
-        if (!re.plan)
-          throw new Error(
-            `haforge: with deploy-time addresses the inventory has errors: ${re.findings
-              .filter((f) => f.severity === "error")
-              .map((f) => `${f.code} at ${f.path}`)
-              .join("; ")}`,
-          );
-        return re.plan;
-      })
-    : pulumi.output(plan);
   const renderWith = (p: ClusterPlan, s: SecretValues, m: MaterialValues, report: boolean) => {
     const late = secretFindings(p, s);
     if (report)
@@ -331,6 +348,48 @@ export function prepareCluster(name: string, args: HaClusterArgs, parent: pulumi
     : rendered;
   const renderedFor = (service: string, what: { host: string; path: string } | { id: string }) =>
     !materialFree || materialFree.has(renderKey(service, what)) ? renderedWithoutMaterials : rendered;
+  return { materialFree, rendered, renderedFor };
+}
+
+export function prepareCluster(name: string, args: HaClusterArgs, parent: pulumi.Resource): ClusterContext {
+  const { a, plan } = checkedPlan(args, parent);
+  const hosts = new Map(plan.hosts.map((h) => [h.name, h]));
+  refuseUnpinnedHosts(plan, args.knownHostsFile);
+  const secrets = resolveSecrets(plan, args);
+  const addresses = args.hostAddresses ?? {};
+
+  // Quorum safety against the state: the engine checks it before any step; everything waits on it.
+  const membershipGuard = new MembershipGuard(
+    `${name}-membership`,
+    { memberships: memberships(plan), allowUnsafe: args.allowUnsafeMembership ?? false },
+    { parent },
+  );
+  const specs = requiredMaterials(plan);
+  const placeholderMaterials: MaterialValues = Object.fromEntries(specs.map((s) => [s.key, placeholderMaterial(s.kind.type, 0, s.key)]));
+  const structure = renderByService(plan, placeholderSecrets(plan), placeholderMaterials);
+  refuseActionCycles(structure);
+  const access = hostAccess(hosts, {
+    addresses,
+    secrets,
+    ...(args.knownHostsFile ? { knownHostsFile: args.knownHostsFile } : {}),
+    ...(args.deployKey !== undefined ? { deployKey: args.deployKey } : {}),
+  });
+  const { adopt, sourceKey } = materialAdoption(structure, specs, placeholderMaterials, access);
+  // The mask salt rides with the other material: the providers' diffs mask secrets with it.
+  const materials = new Materials(
+    `${name}-materials`,
+    [...specs, MASK_SALT_SPEC],
+    { parent, dependsOn: [membershipGuard] },
+    Object.keys(adopt).length ? adopt : undefined,
+    kubernetesSources(specs),
+  );
+  const realPlan = deployTimePlan(plan, addresses);
+  const { materialFree, rendered, renderedFor } = realRenders(plan, structure, specs, placeholderMaterials, {
+    secrets,
+    materials,
+    realPlan,
+    parent,
+  });
 
   const { packages, packagesReady } = declarePackages(name, plan, structure, access, parent, membershipGuard);
 

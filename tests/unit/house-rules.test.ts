@@ -19,7 +19,6 @@ const STILL_LONG: readonly (readonly [string, string, number])[] = [
   ["src/services/pacemaker/resources.ts", "checkResources", 256],
   ["src/services/postgres/kubernetes.ts", "renderKubernetes", 206],
   ["src/services/pacemaker/render.ts", "renderCluster", 184],
-  ["components/cluster-context.ts", "prepareCluster", 164],
   ["src/services/pacemaker/plan.ts", "plan", 171],
   ["components/service-resources.ts", "createServiceResources", 184],
   ["src/services/postgres/stolon.ts", "renderStolon", 159],
