@@ -75,22 +75,15 @@ function podLabels(s: StolonOnKubernetes, selector: Labels, component: StolonCom
   return objectLabels(selector, { [STOLON_COMPONENT_LABEL]: component, [STOLON_CLUSTER_LABEL]: s.clusterName });
 }
 
-function renderKubernetes(ctx: RenderContext): KubernetesRenderResult {
-  const s = stolonOnKubernetes(ctx.plan);
-  if (!s) return { manifests: [] };
-  const { namespace } = s.target;
+/** The object metadata of one manifest of this cluster: its name, wave and identity labels. */
+type MetaOf = (name: string, wave: number, selector: Labels) => ReturnType<typeof meta>;
+
+/** The keeper StatefulSet: one PostgreSQL each, its data on a PVC, its keeper uid from the pod ordinal. */
+function keeperStatefulSet(s: StolonOnKubernetes, m: MetaOf): K8sObject {
   const pg = s.pg;
   const image = s.target.images.stolon;
-  const m = (name: string, wave: number, selector: Labels) => meta(namespace, name, objectLabels(selector), wave);
-  const clusterSel = { ...s.selectors.keeper };
-  delete (clusterSel as Record<string, string>)["app.kubernetes.io/component"];
-
-  const specData = { "cluster-spec.json": `${JSON.stringify(stolonClusterSpec(pg), null, 2)}\n` };
-  // stolonctl with the store flags of this cluster (the SSH renderer's helper, our cluster name).
-  const ctl = (sub: string) => stolonctl({ ...pg, clusterName: s.clusterName }, sub);
-
   const keeperLabels = podLabels(s, s.selectors.keeper, "stolon-keeper");
-  const keepers: K8sObject = {
+  return {
     apiVersion: "apps/v1",
     kind: "StatefulSet",
     metadata: m(s.names.keepers, WAVE.data, s.selectors.keeper),
@@ -153,14 +146,17 @@ function renderKubernetes(ctx: RenderContext): KubernetesRenderResult {
       volumeClaimTemplates: [volumeClaim("data", DATA_SIZE, s.target.storageClass)],
     },
   };
+}
 
-  const deployment = (
-    name: string,
-    selector: Labels,
-    component: "stolon-sentinel" | "stolon-proxy",
-    replicas: number,
-    container: Record<string, unknown>,
-  ): K8sObject => ({
+/** A sentinel or proxy Deployment spread over the nodes, with the store's service account. */
+function stolonDeployment(
+  s: StolonOnKubernetes,
+  m: MetaOf,
+  what: { name: string; selector: Labels; component: "stolon-sentinel" | "stolon-proxy"; replicas: number },
+  container: Record<string, unknown>,
+): K8sObject {
+  const { name, selector, component, replicas } = what;
+  return {
     apiVersion: "apps/v1",
     kind: "Deployment",
     metadata: m(name, WAVE.data, selector),
@@ -172,41 +168,66 @@ function renderKubernetes(ctx: RenderContext): KubernetesRenderResult {
         spec: { serviceAccountName: s.names.serviceAccount, affinity: spreadOverNodes(selector), containers: [container] },
       },
     },
-  });
+  };
+}
 
-  const sentinels = deployment(s.names.sentinels, s.selectors.sentinel, "stolon-sentinel", s.replicas.sentinels, {
-    name: "sentinel",
-    image,
-    command: ["stolon-sentinel"],
-    env: [
-      envField("POD_NAME", "metadata.name"),
-      ...storeEnv("stolon-sentinel", s),
-      envValue(stolonEnvName("stolon-sentinel", "metrics-listen-address"), `0.0.0.0:${METRICS_PORT}`),
-    ],
-    ports: [{ name: "metrics", containerPort: METRICS_PORT }],
-    readinessProbe: { httpGet: { path: "/metrics", port: "metrics" }, periodSeconds: 10 },
-  });
+/** The sentinels: they elect the master through the store. */
+function sentinelDeployment(s: StolonOnKubernetes, m: MetaOf): K8sObject {
+  const image = s.target.images.stolon;
+  return stolonDeployment(
+    s,
+    m,
+    { name: s.names.sentinels, selector: s.selectors.sentinel, component: "stolon-sentinel", replicas: s.replicas.sentinels },
+    {
+      name: "sentinel",
+      image,
+      command: ["stolon-sentinel"],
+      env: [
+        envField("POD_NAME", "metadata.name"),
+        ...storeEnv("stolon-sentinel", s),
+        envValue(stolonEnvName("stolon-sentinel", "metrics-listen-address"), `0.0.0.0:${METRICS_PORT}`),
+      ],
+      ports: [{ name: "metrics", containerPort: METRICS_PORT }],
+      readinessProbe: { httpGet: { path: "/metrics", port: "metrics" }, periodSeconds: 10 },
+    },
+  );
+}
 
-  const proxies = deployment(s.names.proxies, s.selectors.proxy, "stolon-proxy", s.replicas.proxies, {
-    name: "proxy",
-    image,
-    command: ["stolon-proxy"],
-    env: [
-      envField("POD_NAME", "metadata.name"),
-      ...storeEnv("stolon-proxy", s),
-      envValue(stolonEnvName("stolon-proxy", "listen-address"), "0.0.0.0"),
-      envValue(stolonEnvName("stolon-proxy", "port"), String(pg.proxyPort)),
-      envValue(stolonEnvName("stolon-proxy", "metrics-listen-address"), `0.0.0.0:${METRICS_PORT}`),
-    ],
-    ports: [
-      { name: "postgres", containerPort: pg.proxyPort },
-      { name: "metrics", containerPort: METRICS_PORT },
-    ],
-    // The proxy stops listening while no master is elected: a closed port is "not ready", so
-    // the Service only sends clients to proxies that forward to the current master.
-    readinessProbe: { tcpSocket: { port: "postgres" }, periodSeconds: 5 },
-  });
+/** The proxies: they forward clients to the current master. */
+function proxyDeployment(s: StolonOnKubernetes, m: MetaOf): K8sObject {
+  const pg = s.pg;
+  const image = s.target.images.stolon;
+  return stolonDeployment(
+    s,
+    m,
+    { name: s.names.proxies, selector: s.selectors.proxy, component: "stolon-proxy", replicas: s.replicas.proxies },
+    {
+      name: "proxy",
+      image,
+      command: ["stolon-proxy"],
+      env: [
+        envField("POD_NAME", "metadata.name"),
+        ...storeEnv("stolon-proxy", s),
+        envValue(stolonEnvName("stolon-proxy", "listen-address"), "0.0.0.0"),
+        envValue(stolonEnvName("stolon-proxy", "port"), String(pg.proxyPort)),
+        envValue(stolonEnvName("stolon-proxy", "metrics-listen-address"), `0.0.0.0:${METRICS_PORT}`),
+      ],
+      ports: [
+        { name: "postgres", containerPort: pg.proxyPort },
+        { name: "metrics", containerPort: METRICS_PORT },
+      ],
+      // The proxy stops listening while no master is elected: a closed port is "not ready", so
+      // the Service only sends clients to proxies that forward to the current master.
+      readinessProbe: { tcpSocket: { port: "postgres" }, periodSeconds: 5 },
+    },
+  );
+}
 
+/** The Job that runs `stolonctl init` once, and `stolonctl update` on a spec change. */
+function initJob(s: StolonOnKubernetes, m: MetaOf, clusterSel: Labels, specData: Record<string, string>): K8sObject {
+  const image = s.target.images.stolon;
+  // stolonctl with the store flags of this cluster (the SSH renderer's helper, our cluster name).
+  const ctl = (sub: string) => stolonctl({ ...s.pg, clusterName: s.clusterName }, sub);
   // Once: `init` only on a store that answers "nil cluster data" (init on an existing cluster
   // wipes it); afterwards a full `update` from the spec, like the SSH target's converge action.
   // Any other answer (RBAC, API down) fails the Job rather than guessing.
@@ -219,7 +240,7 @@ function renderKubernetes(ctx: RenderContext): KubernetesRenderResult {
     `case "$out" in *"nil cluster data"*) ;; *) printf '%s\\n' "$out" >&2; exit 1;; esac`,
     `exec ${ctl(`init --yes -f ${STOLON_SPEC_FILE}`)}`,
   ].join("\n");
-  const initJob: K8sObject = {
+  return {
     apiVersion: "batch/v1",
     kind: "Job",
     metadata: m(s.names.initJob, WAVE.init, clusterSel),
@@ -246,6 +267,17 @@ function renderKubernetes(ctx: RenderContext): KubernetesRenderResult {
       },
     },
   };
+}
+
+function renderKubernetes(ctx: RenderContext): KubernetesRenderResult {
+  const s = stolonOnKubernetes(ctx.plan);
+  if (!s) return { manifests: [] };
+  const { namespace } = s.target;
+  const pg = s.pg;
+  const m: MetaOf = (name, wave, selector) => meta(namespace, name, objectLabels(selector), wave);
+  const clusterSel = { ...s.selectors.keeper };
+  delete (clusterSel as Record<string, string>)["app.kubernetes.io/component"];
+  const specData = { "cluster-spec.json": `${JSON.stringify(stolonClusterSpec(pg), null, 2)}\n` };
 
   const cfg = (name: string) => m(name, WAVE.config, clusterSel);
   const manifests: K8sObject[] = [
@@ -264,13 +296,13 @@ function renderKubernetes(ctx: RenderContext): KubernetesRenderResult {
       [STOLON_SECRET_KEYS.replication]: resolveSecret(pg.replicationPassword, ctx.secrets),
     }),
     configMap(cfg(s.names.specConfigMap), specData),
-    initJob,
+    initJob(s, m, clusterSel, specData),
     service(m(s.names.keeperService, WAVE.data, s.selectors.keeper), s.selectors.keeper, [{ name: "postgres", port: pg.port }], {
       headless: true,
     }),
-    keepers,
-    sentinels,
-    proxies,
+    keeperStatefulSet(s, m),
+    sentinelDeployment(s, m),
+    proxyDeployment(s, m),
     // Clients connect on the usual Postgres port; the proxies listen on proxyPort.
     service(m(s.names.proxyService, WAVE.data, s.selectors.proxy), s.selectors.proxy, [
       { name: "postgres", port: pg.port, targetPort: "postgres" },

@@ -14,14 +14,14 @@ import { ipFamily, joinHostPort } from "../../plan/network";
 import type { HaproxyPlan, KeepalivedInstancePlan, PostgresPlan, QuorumStorePlan, RollingGroup } from "../../plan/types";
 import type { PlanContext, PlanStep } from "../types";
 
-export function plan(ctx: PlanContext): PlanStep {
-  const pg = ctx.inventory.postgres;
-  if (!pg) return { findings: [], patch: {} };
-  const findings: Finding[] = [];
-  const onSsh = ctx.inventory.target === "ssh";
+type PgInput = NonNullable<PlanContext["inventory"]["postgres"]>;
+/** A host list of the section checked: `(list, field, what)` gives the hosts kept. */
+type Members = (list: readonly string[], field: string, what: string) => string[];
 
-  /** Inventory hosts only (on a Kubernetes target the names are pod ordinals, not hosts). */
-  const members = (list: readonly string[], field: string, what: string): string[] => {
+/** A host-list checker: inventory hosts only (on a Kubernetes target the names are pod ordinals, not hosts), each once. */
+function membersOf(ctx: PlanContext, findings: Finding[]): Members {
+  const onSsh = ctx.inventory.target === "ssh";
+  return (list, field, what) => {
     const out: string[] = [];
     list.forEach((h, i) => {
       const path = `postgres.${field}[${i}]`;
@@ -37,18 +37,15 @@ export function plan(ctx: PlanContext): PlanStep {
     });
     return out;
   };
+}
 
-  const nodes = members(pg.nodes, "nodes", "Postgres node");
-  if (pg.nodes.length === 1)
-    findings.push(
-      warning(
-        "postgres.single-node",
-        "postgres.nodes",
-        `\`postgres.nodes\` has one node ('${pg.nodes[0]}'): no replica to fail over to`,
-        "List 2 or more nodes (3 recommended).",
-      ),
-    );
-
+/** stolon's sentinels and proxies (the nodes unless listed), their count and port checks; Patroni has neither. */
+function sentinelsAndProxies(
+  pg: PgInput,
+  nodes: readonly string[],
+  members: Members,
+  findings: Finding[],
+): { sentinels: string[]; proxies: string[] } {
   let sentinels: string[] = [];
   let proxies: string[] = [];
   if (pg.engine === "stolon") {
@@ -88,6 +85,67 @@ export function plan(ctx: PlanContext): PlanStep {
           ),
         );
   }
+  return { sentinels, proxies };
+}
+
+/** Patroni's endpoint when no HAProxy fronts it: a warning when it does not follow the leader. */
+function patroniEndpointFindings(ctx: PlanContext, endpoint: string, findings: Finding[]): void {
+  const ka = (ctx.plan.keepalived ?? [])[0];
+  if (!ka)
+    findings.push(
+      warning(
+        "postgres.no-stable-endpoint",
+        "postgres",
+        `Patroni has no HAProxy frontend and no keepalived VIP in front of it; the endpoint is the first node ('${endpoint}'), which is not always the leader`,
+        "Add an HAProxy backend over the nodes (checked on Patroni's /primary) behind a keepalived VIP.",
+      ),
+    );
+  else if (ka.track.length === 0)
+    findings.push(
+      warning(
+        "postgres.vip-not-leader-aware",
+        "postgres",
+        `the endpoint '${endpoint}' is keepalived instance '${ka.name}''s VIP, which follows keepalived priorities, not the Patroni leader`,
+        "Front the nodes with HAProxy (httpchk on Patroni's /primary), or add a `track` script to the instance that checks Patroni's /primary.",
+      ),
+    );
+}
+
+/** Each host's roles: Postgres node, stolon sentinel and proxy, Consul agent. */
+function postgresRoles(ctx: PlanContext, plan: PostgresPlan): Record<string, string[]> {
+  const { nodes, sentinels, proxies, store } = plan;
+  const roles: Record<string, string[]> = {};
+  const add = (h: string, r: string) => {
+    if (!ctx.hosts.has(h)) return;
+    const list = (roles[h] ??= []);
+    if (!list.includes(r)) list.push(r);
+  };
+  nodes.forEach((h) => add(h, "postgres"));
+  sentinels.forEach((h) => add(h, "stolon-sentinel"));
+  proxies.forEach((h) => add(h, "stolon-proxy"));
+  (store.agentHosts ?? []).forEach((h) => add(h, "consul-agent"));
+  return roles;
+}
+
+export function plan(ctx: PlanContext): PlanStep {
+  const pg = ctx.inventory.postgres;
+  if (!pg) return { findings: [], patch: {} };
+  const findings: Finding[] = [];
+
+  const members = membersOf(ctx, findings);
+
+  const nodes = members(pg.nodes, "nodes", "Postgres node");
+  if (pg.nodes.length === 1)
+    findings.push(
+      warning(
+        "postgres.single-node",
+        "postgres.nodes",
+        `\`postgres.nodes\` has one node ('${pg.nodes[0]}'): no replica to fail over to`,
+        "List 2 or more nodes (3 recommended).",
+      ),
+    );
+
+  const { sentinels, proxies } = sentinelsAndProxies(pg, nodes, members, findings);
 
   const store = planStore(ctx, findings, [...new Set([...nodes, ...sentinels, ...proxies])]);
 
@@ -101,27 +159,7 @@ export function plan(ctx: PlanContext): PlanStep {
     ctx.plan.keepalived ?? [],
     ctx.hosts,
   );
-  if (pg.engine === "patroni" && !fronted) {
-    const ka = (ctx.plan.keepalived ?? [])[0];
-    if (!ka)
-      findings.push(
-        warning(
-          "postgres.no-stable-endpoint",
-          "postgres",
-          `Patroni has no HAProxy frontend and no keepalived VIP in front of it; the endpoint is the first node ('${endpoint}'), which is not always the leader`,
-          "Add an HAProxy backend over the nodes (checked on Patroni's /primary) behind a keepalived VIP.",
-        ),
-      );
-    else if (ka.track.length === 0)
-      findings.push(
-        warning(
-          "postgres.vip-not-leader-aware",
-          "postgres",
-          `the endpoint '${endpoint}' is keepalived instance '${ka.name}''s VIP, which follows keepalived priorities, not the Patroni leader`,
-          "Front the nodes with HAProxy (httpchk on Patroni's /primary), or add a `track` script to the instance that checks Patroni's /primary.",
-        ),
-      );
-  }
+  if (pg.engine === "patroni" && !fronted) patroniEndpointFindings(ctx, endpoint, findings);
 
   const plan: PostgresPlan = {
     engine: pg.engine,
@@ -140,16 +178,7 @@ export function plan(ctx: PlanContext): PlanStep {
     endpoint,
   };
 
-  const roles: Record<string, string[]> = {};
-  const add = (h: string, r: string) => {
-    if (!ctx.hosts.has(h)) return;
-    const list = (roles[h] ??= []);
-    if (!list.includes(r)) list.push(r);
-  };
-  nodes.forEach((h) => add(h, "postgres"));
-  sentinels.forEach((h) => add(h, "stolon-sentinel"));
-  proxies.forEach((h) => add(h, "stolon-proxy"));
-  (store.agentHosts ?? []).forEach((h) => add(h, "consul-agent"));
+  const roles = postgresRoles(ctx, plan);
 
   // Replicas first, the leader-preferred first node last: one switchover at most per roll.
   const rolling: RollingGroup[] =

@@ -196,13 +196,12 @@ export function stolonctl(pg: PostgresPlan, sub: string): string {
   return `${STOLON_BIN}/stolonctl ${flags(storeFlags(pg))} ${sub}`;
 }
 
-export function renderStolon(
-  ctx: RenderContext,
-  pg: PostgresPlan,
-): { files: FileSpec[]; services: ServiceSpec[]; actions: ClusterAction[] } {
-  const files: FileSpec[] = [];
-  const services: ServiceSpec[] = [];
-  const actions: ClusterAction[] = [];
+/** What renderStolon writes: the files, the daemons and the cluster actions of one cluster. */
+type StolonParts = { files: FileSpec[]; services: ServiceSpec[]; actions: ClusterAction[] };
+
+/** Each data node's keeper: its two password files and its daemon. */
+function stolonKeepers(ctx: RenderContext, pg: PostgresPlan, out: StolonParts): void {
+  const { files, services } = out;
   const hosts = new Map(ctx.plan.hosts.map((h) => [h.name, h]));
   const etc = stolonEtcDir(pg);
   const suFile = `${etc}/pg-su-password`;
@@ -262,7 +261,13 @@ export function renderStolon(
     files.push(d.file);
     services.push(d.service);
   }
+}
 
+/** The sentinels' daemons. */
+function stolonSentinels(ctx: RenderContext, pg: PostgresPlan, out: StolonParts): void {
+  const { files, services } = out;
+  const hosts = new Map(ctx.plan.hosts.map((h) => [h.name, h]));
+  const store = storeFlags(pg);
   for (const name of pg.sentinels) {
     const host = hosts.get(name);
     if (!host) continue;
@@ -281,7 +286,14 @@ export function renderStolon(
     files.push(d.file);
     services.push(d.service);
   }
+}
 
+/** The proxies' daemons. */
+function stolonProxies(ctx: RenderContext, pg: PostgresPlan, out: StolonParts): void {
+  const { files, services } = out;
+  const hosts = new Map(ctx.plan.hosts.map((h) => [h.name, h]));
+  const store = storeFlags(pg);
+  const pgIsReady = `${binDir(pg.version)}/pg_isready -q -t 5`;
   for (const name of pg.proxies) {
     const host = hosts.get(name);
     if (!host) continue;
@@ -307,51 +319,62 @@ export function renderStolon(
     files.push(d.file);
     services.push(d.service);
   }
+}
 
-  const first = pg.nodes.find((n) => hosts.has(n));
-  if (first) {
-    files.push({
-      host: first,
-      path: STOLON_SPEC_FILE,
-      content: `${JSON.stringify(stolonClusterSpec(pg), null, 2)}\n`,
-      mode: "0644",
-      owner: "root",
-      group: "root",
-      secret: false,
-      // JSON.stringify output: valid by construction (no validator, which would only add a
-      // dependency on the host); unknown keys are for the plan step (unknownStolonSpecKeys).
-      notify: [],
-    });
-    const initId = `postgres-stolon-init-${pg.clusterName}`;
-    // `stolonctl init --yes` on an initialised cluster WIPES its cluster data (init.go: "The
-    // current cluster data will be removed"). So: init only when the store answers "nil cluster
-    // data"; skip when cluster data exists; fail on anything else (store down, auth) rather than
-    // guess. Not triggered by spec changes — those go through `update` below.
-    actions.push({
-      id: initId,
-      host: first,
-      phase: "bootstrap",
-      description: `initialise stolon cluster ${pg.clusterName} from ${STOLON_SPEC_FILE} (once)`,
-      create: [
-        `out=$(${stolonctl(pg, "clusterdata read")} 2>&1) && { echo "stolon cluster ${pg.clusterName} already initialised: not re-initialising"; exit 0; }`,
-        `case "$out" in *"nil cluster data"*) ;; *) printf '%s\\n' "$out" >&2; exit 1;; esac`,
-        `${stolonctl(pg, `init --yes -f ${STOLON_SPEC_FILE}`)}`,
-      ].join("\n"),
-      dependsOn: [],
-      triggers: [],
-      secret: false,
-    });
-    actions.push({
-      id: `postgres-stolon-spec-${pg.clusterName}`,
-      host: first,
-      phase: "converge",
-      description: `replace the cluster spec of ${pg.clusterName} with ${STOLON_SPEC_FILE}`,
-      // Full replace (not --patch): a key removed from the inventory goes back to its default.
-      create: stolonctl(pg, `update -f ${STOLON_SPEC_FILE}`),
-      dependsOn: [initId],
-      triggers: [STOLON_SPEC_FILE],
-      secret: false,
-    });
-  }
-  return { files, services, actions };
+/** The cluster spec on the first data node, the init that runs once and the update on a spec change. */
+function stolonSpecActions(pg: PostgresPlan, first: string, out: StolonParts): void {
+  const { files, actions } = out;
+
+  files.push({
+    host: first,
+    path: STOLON_SPEC_FILE,
+    content: `${JSON.stringify(stolonClusterSpec(pg), null, 2)}\n`,
+    mode: "0644",
+    owner: "root",
+    group: "root",
+    secret: false,
+    // JSON.stringify output: valid by construction (no validator, which would only add a
+    // dependency on the host); unknown keys are for the plan step (unknownStolonSpecKeys).
+    notify: [],
+  });
+  const initId = `postgres-stolon-init-${pg.clusterName}`;
+  // `stolonctl init --yes` on an initialised cluster WIPES its cluster data (init.go: "The
+  // current cluster data will be removed"). So: init only when the store answers "nil cluster
+  // data"; skip when cluster data exists; fail on anything else (store down, auth) rather than
+  // guess. Not triggered by spec changes — those go through `update` below.
+  actions.push({
+    id: initId,
+    host: first,
+    phase: "bootstrap",
+    description: `initialise stolon cluster ${pg.clusterName} from ${STOLON_SPEC_FILE} (once)`,
+    create: [
+      `out=$(${stolonctl(pg, "clusterdata read")} 2>&1) && { echo "stolon cluster ${pg.clusterName} already initialised: not re-initialising"; exit 0; }`,
+      `case "$out" in *"nil cluster data"*) ;; *) printf '%s\\n' "$out" >&2; exit 1;; esac`,
+      `${stolonctl(pg, `init --yes -f ${STOLON_SPEC_FILE}`)}`,
+    ].join("\n"),
+    dependsOn: [],
+    triggers: [],
+    secret: false,
+  });
+  actions.push({
+    id: `postgres-stolon-spec-${pg.clusterName}`,
+    host: first,
+    phase: "converge",
+    description: `replace the cluster spec of ${pg.clusterName} with ${STOLON_SPEC_FILE}`,
+    // Full replace (not --patch): a key removed from the inventory goes back to its default.
+    create: stolonctl(pg, `update -f ${STOLON_SPEC_FILE}`),
+    dependsOn: [initId],
+    triggers: [STOLON_SPEC_FILE],
+    secret: false,
+  });
+}
+
+export function renderStolon(ctx: RenderContext, pg: PostgresPlan): StolonParts {
+  const out: StolonParts = { files: [], services: [], actions: [] };
+  stolonKeepers(ctx, pg, out);
+  stolonSentinels(ctx, pg, out);
+  stolonProxies(ctx, pg, out);
+  const first = pg.nodes.find((n) => ctx.plan.hosts.some((h) => h.name === n));
+  if (first) stolonSpecActions(pg, first, out);
+  return out;
 }
