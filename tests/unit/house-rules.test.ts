@@ -21,8 +21,6 @@ const STILL_LONG: readonly (readonly [string, string, number])[] = [
   ["src/services/pacemaker/plan.ts", "plan", 171],
   ["components/service-resources.ts", "createServiceResources", 184],
   ["src/services/pacemaker/lightweight.ts", "lightweightResources", 156],
-  ["src/services/tower/kubernetes.ts", "renderKubernetes", 148],
-  ["src/services/tower/render.ts", "lifecycleActions", 108],
   ["src/services/pacemaker/plan.ts", "planTransport", 101],
   ["src/services/pacemaker/plan.ts", "(callback of section.clusters.forEach)", 96],
 ];

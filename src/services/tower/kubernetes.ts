@@ -50,23 +50,31 @@ function podEnv(t: TowerOnKubernetes, withAdmin: boolean) {
   ];
 }
 
-function renderKubernetes(ctx: RenderContext): KubernetesRenderResult {
-  const t = towerOnKubernetes(ctx.plan);
-  if (!t) return { manifests: [] };
-  const { namespace } = t.target;
-  const images = t.target.images;
-  const tierSel = { ...t.webSelector };
-  delete (tierSel as Record<string, string>)["app.kubernetes.io/component"];
-  const m = (name: string, wave: number, selector: Labels) => meta(namespace, name, objectLabels(selector), wave);
+/** The object metadata of one manifest: its name, wave and identity labels. */
+type MetaOf = (name: string, wave: number, selector: Labels) => ReturnType<typeof meta>;
+/** A Deployment of Tower pods: its name, selector, replicas and containers (memcached is added). */
+type DeploymentOf = (name: string, selector: Labels, replicas: number, containers: Record<string, unknown>[]) => K8sObject;
 
-  const settingsData = { ...towerEnv(t), [SETTINGS_PY_KEY]: settingsPy(t) };
+/** The Secret's data: SECRET_KEY (the inventory's, else the generated material), the database and admin passwords. */
+function towerSecretData(t: TowerOnKubernetes, ctx: RenderContext): Record<string, string> {
   const secretKey = t.secretKey ? resolveSecret(t.secretKey, ctx.secrets) : (ctx.materials[K8S_SECRET_KEY_MATERIAL] ?? "");
-  const secretData: Record<string, string> = {
+  return {
     [TOWER_SECRET_KEYS.secretKey]: secretKey,
     [TOWER_SECRET_KEYS.dbPassword]: t.database.password ? resolveSecret(t.database.password, ctx.secrets) : "",
     ...(t.adminPassword ? { [TOWER_SECRET_KEYS.adminPassword]: resolveSecret(t.adminPassword, ctx.secrets) } : {}),
   };
+}
 
+/**
+ * Tower's Deployments: every pod gets the settings and SECRET_KEY volumes, a memcached sidecar and
+ * the settings' hash (a settings change rolls the pods).
+ */
+function towerDeployments(
+  t: TowerOnKubernetes,
+  m: MetaOf,
+  settingsData: Record<string, string>,
+): { deployment: DeploymentOf; mounts: object[] } {
+  const images = t.target.images;
   const volumes = [
     { name: "settings", configMap: { name: t.names.settings, items: [{ key: SETTINGS_PY_KEY, path: SETTINGS_PY_KEY }] } },
     {
@@ -110,6 +118,104 @@ function renderKubernetes(ctx: RenderContext): KubernetesRenderResult {
       template: podTemplate(objectLabels(selector), containers, selector),
     },
   });
+  return { deployment, mounts };
+}
+
+/** The Job that creates Tower's database and user on the stolon cluster. */
+function dbBootstrapJob(t: TowerOnKubernetes, s: NonNullable<TowerOnKubernetes["stolon"]>, m: MetaOf, tierSel: Labels): K8sObject {
+  return {
+    apiVersion: "batch/v1",
+    kind: "Job",
+    metadata: m(t.names.dbJob, WAVE.bootstrap, tierSel),
+    spec: {
+      backoffLimit: 4,
+      activeDeadlineSeconds: 900,
+      template: {
+        metadata: { labels: objectLabels(tierSel) },
+        spec: {
+          automountServiceAccountToken: false,
+          restartPolicy: "OnFailure",
+          containers: [
+            {
+              name: "create-database",
+              // The stolon image carries psql and pg_isready of the cluster's version.
+              image: s.target.images.stolon,
+              command: ["/bin/bash", "-c", dbBootstrapScript()],
+              env: [
+                envValue("PGHOST", s.host),
+                envValue("PGPORT", String(s.port)),
+                envValue("PGUSER", PG_SUPERUSER),
+                envSecret("PGPASSWORD", s.names.secret, STOLON_SECRET_KEYS.superuser),
+                envValue("DB_NAME", t.database.name),
+                envValue("DB_USER", t.database.user),
+                envSecret("DB_PASSWORD", t.names.secret, TOWER_SECRET_KEYS.dbPassword),
+              ],
+            },
+          ],
+        },
+      },
+    },
+  };
+}
+
+/** One instance group's web and task Deployments, the web Service and their PDBs. */
+function groupManifests(
+  t: TowerOnKubernetes,
+  g: TowerOnKubernetes["groups"][number],
+  m: MetaOf,
+  tower: ReturnType<typeof towerDeployments>,
+): K8sObject[] {
+  const images = t.target.images;
+  const { deployment, mounts } = tower;
+  const web = {
+    name: "web",
+    image: images.web,
+    env: podEnv(t, false),
+    ports: [{ name: "http", containerPort: WEB_PORT }],
+    // The unauthenticated ping answers once uwsgi reaches the database.
+    readinessProbe: { httpGet: { path: "/api/v2/ping/", port: "http" }, initialDelaySeconds: 20, periodSeconds: 10, timeoutSeconds: 5 },
+    volumeMounts: mounts,
+  };
+  const task = { name: "task", image: images.task, env: podEnv(t, true), volumeMounts: mounts };
+  return [
+    deployment(g.web.name, g.web.selector, g.web.replicas, [web]),
+    service(m(g.web.service, WAVE.app, g.web.selector), g.web.selector, [{ name: "http", port: 80, targetPort: "http" }]),
+    pdb(m(g.web.name, WAVE.app, g.web.selector), g.web.selector, { maxUnavailable: 1 }),
+    deployment(g.task.name, g.task.selector, g.task.replicas, [task]),
+    pdb(m(g.task.name, WAVE.app, g.task.selector), g.task.selector, { maxUnavailable: 1 }),
+  ];
+}
+
+/** The Ingress to the entry Service. */
+function towerIngress(t: TowerOnKubernetes, ing: NonNullable<TowerOnKubernetes["target"]["ingress"]>, m: MetaOf): K8sObject {
+  return {
+    apiVersion: "networking.k8s.io/v1",
+    kind: "Ingress",
+    metadata: m(t.names.ingress, WAVE.app, t.webSelector),
+    spec: {
+      ...(ing.className ? { ingressClassName: ing.className } : {}),
+      rules: [
+        {
+          host: ing.host,
+          http: { paths: [{ path: "/", pathType: "Prefix", backend: { service: { name: t.names.entry, port: { name: "http" } } } }] },
+        },
+      ],
+    },
+  };
+}
+
+function renderKubernetes(ctx: RenderContext): KubernetesRenderResult {
+  const t = towerOnKubernetes(ctx.plan);
+  if (!t) return { manifests: [] };
+  const { namespace } = t.target;
+  const tierSel = { ...t.webSelector };
+  delete (tierSel as Record<string, string>)["app.kubernetes.io/component"];
+  const m: MetaOf = (name, wave, selector) => meta(namespace, name, objectLabels(selector), wave);
+
+  const settingsData = { ...towerEnv(t), [SETTINGS_PY_KEY]: settingsPy(t) };
+  const secretData = towerSecretData(t, ctx);
+
+  const tower = towerDeployments(t, m, settingsData);
 
   const manifests: K8sObject[] = [
     configMap(m(t.names.settings, WAVE.config, tierSel), settingsData),
@@ -118,59 +224,11 @@ function renderKubernetes(ctx: RenderContext): KubernetesRenderResult {
 
   if (t.stolon) {
     const s = t.stolon;
-    manifests.push({
-      apiVersion: "batch/v1",
-      kind: "Job",
-      metadata: m(t.names.dbJob, WAVE.bootstrap, tierSel),
-      spec: {
-        backoffLimit: 4,
-        activeDeadlineSeconds: 900,
-        template: {
-          metadata: { labels: objectLabels(tierSel) },
-          spec: {
-            automountServiceAccountToken: false,
-            restartPolicy: "OnFailure",
-            containers: [
-              {
-                name: "create-database",
-                // The stolon image carries psql and pg_isready of the cluster's version.
-                image: s.target.images.stolon,
-                command: ["/bin/bash", "-c", dbBootstrapScript()],
-                env: [
-                  envValue("PGHOST", s.host),
-                  envValue("PGPORT", String(s.port)),
-                  envValue("PGUSER", PG_SUPERUSER),
-                  envSecret("PGPASSWORD", s.names.secret, STOLON_SECRET_KEYS.superuser),
-                  envValue("DB_NAME", t.database.name),
-                  envValue("DB_USER", t.database.user),
-                  envSecret("DB_PASSWORD", t.names.secret, TOWER_SECRET_KEYS.dbPassword),
-                ],
-              },
-            ],
-          },
-        },
-      },
-    });
+    manifests.push(dbBootstrapJob(t, s, m, tierSel));
   }
 
   for (const g of t.groups) {
-    const web = {
-      name: "web",
-      image: images.web,
-      env: podEnv(t, false),
-      ports: [{ name: "http", containerPort: WEB_PORT }],
-      // The unauthenticated ping answers once uwsgi reaches the database.
-      readinessProbe: { httpGet: { path: "/api/v2/ping/", port: "http" }, initialDelaySeconds: 20, periodSeconds: 10, timeoutSeconds: 5 },
-      volumeMounts: mounts,
-    };
-    const task = { name: "task", image: images.task, env: podEnv(t, true), volumeMounts: mounts };
-    manifests.push(
-      deployment(g.web.name, g.web.selector, g.web.replicas, [web]),
-      service(m(g.web.service, WAVE.app, g.web.selector), g.web.selector, [{ name: "http", port: 80, targetPort: "http" }]),
-      pdb(m(g.web.name, WAVE.app, g.web.selector), g.web.selector, { maxUnavailable: 1 }),
-      deployment(g.task.name, g.task.selector, g.task.replicas, [task]),
-      pdb(m(g.task.name, WAVE.app, g.task.selector), g.task.selector, { maxUnavailable: 1 }),
-    );
+    manifests.push(...groupManifests(t, g, m, tower));
   }
 
   // The entry point: every web pod of every group.
@@ -181,20 +239,7 @@ function renderKubernetes(ctx: RenderContext): KubernetesRenderResult {
   );
   const ing = t.target.ingress;
   if (ing) {
-    manifests.push({
-      apiVersion: "networking.k8s.io/v1",
-      kind: "Ingress",
-      metadata: m(t.names.ingress, WAVE.app, t.webSelector),
-      spec: {
-        ...(ing.className ? { ingressClassName: ing.className } : {}),
-        rules: [
-          {
-            host: ing.host,
-            http: { paths: [{ path: "/", pathType: "Prefix", backend: { service: { name: t.names.entry, port: { name: "http" } } } }] },
-          },
-        ],
-      },
-    });
+    manifests.push(towerIngress(t, ing, m));
   }
   return { manifests };
 }

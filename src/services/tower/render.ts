@@ -217,13 +217,16 @@ function isolatedActions(ctx: RenderContext, runner: string, after: readonly str
   ];
 }
 
-function lifecycleActions(ctx: RenderContext): ClusterAction[] {
-  const { plan } = ctx;
-  const control = controlGroup(plan);
-  const runner = control?.instances[0];
-  if (!runner) return [];
+/** unregister_queue exits 1 for a group that no longer exists: a retried destroy must converge. */
+const unregister = (g: string): string =>
+  `out=$(awx-manage unregister_queue --queuename=${sh(g)} 2>&1) || { echo "$out" | grep -q "doesn't exist" || { echo "$out" >&2; exit 1; }; }`;
+
+/**
+ * Each instance registered (deprovisioned from another instance on removal); a non-isolated one's
+ * services stop before it is deprovisioned, and its managed_by_policy is set as the plan has it.
+ */
+function provisionActions(plan: RenderContext["plan"], runner: string, controls: readonly string[]): ClusterAction[] {
   const all = orderHosts(plan, [...instanceHosts(plan), ...plan.isolatedGroups.flatMap((g) => g.instances)]);
-  const controls = control?.instances ?? [];
   const isolatedHosts = new Set(plan.isolatedGroups.flatMap((g) => g.instances));
   const byName = new Map(plan.hosts.map((h) => [h.name, h]));
   const provisions: ClusterAction[] = [];
@@ -274,13 +277,14 @@ function lifecycleActions(ctx: RenderContext): ClusterAction[] {
       });
     }
   }
-  const allProvisions = provisions.filter((a) => !a.id.startsWith("tower-services-")).map((a) => a.id);
-  /** unregister_queue exits 1 for a group that no longer exists: a retried destroy must converge. */
-  const unregister = (g: string) =>
-    `out=$(awx-manage unregister_queue --queuename=${sh(g)} 2>&1) || { echo "$out" | grep -q "doesn't exist" || { echo "$out" >&2; exit 1; }; }`;
+  return provisions;
+}
+
+/** Each instance group registered with its policy, once every instance is. */
+function queueActions(plan: RenderContext["plan"], runner: string, allProvisions: string[]): ClusterAction[] {
   // The `tower` group first: isolated groups may name it as their controller.
   const groups = [...plan.instanceGroups].sort((a, b) => (a.name === "tower" ? -1 : b.name === "tower" ? 1 : 0));
-  const queues: ClusterAction[] = groups.map((g) => {
+  return groups.map((g) => {
     const args = [`--queuename=${sh(g.name)}`];
     // policy_instance_list: the group's listed hosts; percentage/minimum let Tower's own policy
     // add the rest among the registered instances.
@@ -298,9 +302,16 @@ function lifecycleActions(ctx: RenderContext): ClusterAction[] {
       secret: false,
     };
   });
-  const queueIds = new Set(queues.map((q) => q.id));
-  const keyActions = isolatedActions(ctx, runner, allProvisions);
-  const isolated: ClusterAction[] = plan.isolatedGroups.map((g) => {
+}
+
+/** Each isolated group registered with its controller, once Tower holds the key and its hosts trust it. */
+function isolatedGroupActions(
+  plan: RenderContext["plan"],
+  runner: string,
+  allProvisions: string[],
+  queueIds: ReadonlySet<string>,
+): ClusterAction[] {
+  return plan.isolatedGroups.map((g) => {
     const args = [`--queuename=${sh(g.name)}`];
     if (g.instances.length > 0) args.push(`--hostnames=${sh(g.instances.join(","))}`);
     args.push(`--controller=${sh(g.controller)}`);
@@ -323,6 +334,20 @@ function lifecycleActions(ctx: RenderContext): ClusterAction[] {
       secret: false,
     };
   });
+}
+
+function lifecycleActions(ctx: RenderContext): ClusterAction[] {
+  const { plan } = ctx;
+  const control = controlGroup(plan);
+  const runner = control?.instances[0];
+  if (!runner) return [];
+  const controls = control?.instances ?? [];
+  const provisions = provisionActions(plan, runner, controls);
+  const allProvisions = provisions.filter((a) => !a.id.startsWith("tower-services-")).map((a) => a.id);
+  const queues = queueActions(plan, runner, allProvisions);
+  const queueIds = new Set(queues.map((q) => q.id));
+  const keyActions = isolatedActions(ctx, runner, allProvisions);
+  const isolated = isolatedGroupActions(plan, runner, allProvisions, queueIds);
   return [...provisions, ...queues, ...keyActions, ...isolated];
 }
 
