@@ -20,10 +20,14 @@ export const ROOT = join(__dirname, "..", "..");
 export const INVENTORIES_DIR = join(ROOT, "inventories");
 export const GOLDEN_DIR = __dirname;
 
-/** Every example inventory (file name with its extension: tower-cluster.ini and .yaml both exist). */
-export function exampleInventories(): string[] {
-  return readdirSync(INVENTORIES_DIR)
-    .filter((f) => /\.(ya?ml|ini)$/.test(f))
+/**
+ * Every example inventory (file name with its extension: tower-cluster.ini and .yaml both exist):
+ * inventory files only, never the `.haforge/` directory the CLI keeps materials in beside them.
+ */
+export function exampleInventories(dir: string = INVENTORIES_DIR): string[] {
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isFile() && /\.(ya?ml|ini)$/.test(e.name))
+    .map((e) => e.name)
     .sort();
 }
 

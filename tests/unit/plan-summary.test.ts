@@ -3,22 +3,39 @@
  * (src/services/<svc>/summary.ts, src/plan/summary-part.ts): the CLI holds no service's lines.
  */
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import fc from "fast-check";
 import { analyzeInventoryFile } from "../../src/pipeline/analyze";
 import { limitPlanSummary, planSummary, planSummaryLines } from "../../src/pipeline/summary";
 import { ROOT } from "../helpers/cli";
+import { exampleInventories, inventoryPath } from "../golden/examples";
 
 const plain = { kind: (s: string) => s, name: (s: string) => s, warn: (s: string) => s };
-const examples = readdirSync(join(ROOT, "inventories")).map((f) => join(ROOT, "inventories", f));
+const examples = exampleInventories().map(inventoryPath);
 const summaries = examples.flatMap((f) => {
   const plan = analyzeInventoryFile(f).plan;
   return plan ? [{ file: f, s: planSummary(plan) }] : [];
 });
 
 describe("plan summary parts", () => {
+  test("the examples are the inventory files only: the CLI's .haforge/ directory beside them is not read", () => {
+    const dir = mkdtempSync(join(tmpdir(), "haforge-inventories-"));
+    try {
+      copyFileSync(inventoryPath("lab.yaml"), join(dir, "lab.yaml"));
+      copyFileSync(inventoryPath("tower-cluster.ini"), join(dir, "tower-cluster.ini"));
+      mkdirSync(join(dir, ".haforge"));
+      writeFileSync(join(dir, ".haforge", "lab.yaml.materials.json"), "{}");
+      writeFileSync(join(dir, "README.md"), "notes");
+      assert.deepEqual(exampleInventories(dir), ["lab.yaml", "tower-cluster.ini"]);
+      for (const f of exampleInventories(dir)) assert.ok(analyzeInventoryFile(join(dir, f)).plan, f);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test("src/cli/plan.ts prints no service's structure itself", () => {
     const cli = readFileSync(join(ROOT, "src", "cli", "plan.ts"), "utf8");
     const keys = ["instanceGroups", "isolatedGroups", "rabbitmq", "pacemakerClusters", "keepalived", "quorumStore", "postgres"];
