@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import fc from "fast-check";
+import { renderTemplate } from "../../src/render/templates";
+import { renderPart } from "../../src/services/haproxy/render";
 import type { InventoryInput } from "../../src/inventory/schema";
-import { hosts, noErrors, none, ofService, one, runSteps } from "./plan-helpers";
+import { hosts, inventory, noErrors, none, ofService, one, runSteps } from "./plan-helpers";
+import { planHosts } from "../../src/plan/hosts";
+import type { ClusterPlan } from "../../src/plan/types";
 
 type HaIn = NonNullable<InventoryInput["haproxy"]>;
 const vrrp = { instances: [{ name: "lb", vip: "10.0.0.100/24", routerId: 51, hosts: ["h1", "h2"] }] };
@@ -211,5 +216,46 @@ describe("haproxy plan", () => {
     const { plan } = hp({ ...base, backends: [{ ...base.backends![0]!, httpchk: "GET /", checkPort: 9200 }] });
     assert.equal(plan.haproxy!.backends[0]!.checkPort, 9200);
     assert.equal(plan.haproxy!.backends[0]!.httpchk, "GET /");
+  });
+
+  it("a backend of Patroni members at PostgreSQL's port, or a single-active one, cuts the sessions of a server marked down; no other does", () => {
+    // Before: only stickTable backends had `on-marked-down shutdown-sessions`, so the clients of a
+    // demoted Patroni leader stayed connected to it (the property failed on the Patroni case).
+    const server = fc.record({ host: fc.constantFrom("h1", "h2", "h3", "h4"), port: fc.constantFrom(5432, 5433, 5672) });
+    fc.assert(
+      fc.property(
+        fc.record({
+          engine: fc.constantFrom("patroni" as const, "stolon" as const),
+          nodes: fc.subarray(["h1", "h2", "h3", "h4"], { minLength: 1 }),
+          port: fc.constantFrom(5432, 5433),
+          servers: fc.uniqueArray(server, { minLength: 1, maxLength: 4, selector: (s) => `${s.host}:${s.port}` }),
+          stickTable: fc.boolean(),
+          // Half the cases: a backend over exactly the nodes at PostgreSQL's port (the lab's shape).
+          overNodes: fc.boolean(),
+        }),
+        ({ engine, nodes, port, servers: drawn, stickTable, overNodes }) => {
+          const servers = overNodes ? nodes.map((host) => ({ host, port })) : drawn;
+          const doc: InventoryInput = {
+            hosts: hosts(4),
+            keepalived: vrrp,
+            postgres: { engine, nodes, port },
+            haproxy: { frontends: [{ name: "db", bind: ":5000", backend: "db" }], backends: [{ name: "db", stickTable, servers }] },
+          };
+          const { plan } = runSteps(doc);
+          const patroni = engine === "patroni" && servers.every((s) => nodes.includes(s.host) && s.port === port);
+          const want = stickTable || patroni;
+          assert.equal(plan.haproxy!.backends[0]!.shutdownSessionsOnDown, want);
+          const files = renderPart.render!({
+            plan: { ...plan, hosts: [...planHosts(inventory(doc)).hosts.values()] } as ClusterPlan,
+            secrets: {},
+            materials: {},
+            template: renderTemplate,
+          }).files;
+          const cfg = files.find((f) => f.host === "h1" && f.path === "/etc/haproxy/haproxy.cfg")!.content;
+          assert.equal(/^ {4}default-server on-marked-down shutdown-sessions$/m.test(cfg), want);
+        },
+      ),
+      { numRuns: 60 },
+    );
   });
 });

@@ -20,6 +20,8 @@ export interface HaproxyBackendModel {
   readonly balance: string;
   readonly httpchk?: string;
   readonly stickTable: boolean;
+  /** `default-server on-marked-down shutdown-sessions` (see HaproxyPlan). */
+  readonly shutdownSessionsOnDown: boolean;
   /** `server` arguments: `NAME ADDRESS:PORT check [port P] inter I [backup]`. */
   readonly servers: readonly string[];
 }
@@ -93,6 +95,7 @@ export function haproxyCfgModel(hp: HaproxyPlan, host: string, secrets: SecretVa
     balance: b.balance,
     ...(b.httpchk ? { httpchk: b.httpchk } : {}),
     stickTable: b.stickTable,
+    shutdownSessionsOnDown: b.shutdownSessionsOnDown,
     // Single-active (Galera style): only the first server takes traffic, the others are
     // `backup`; the one-entry stick table keeps every client on the same node after a
     // failover instead of flapping back when the first one returns.

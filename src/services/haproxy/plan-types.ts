@@ -24,6 +24,12 @@ export interface HaproxyPlan {
     /** Port the check probes (`check port N`) when it is not the traffic port. */
     checkPort?: number;
     checkInterval: string;
+    /**
+     * `default-server on-marked-down shutdown-sessions`: a server marked down has its sessions
+     * cut at once (a single-active backend, or Patroni's: clients of a demoted primary must not
+     * stay connected to a node that went read-only or stale).
+     */
+    shutdownSessionsOnDown: boolean;
   }[];
   readonly stats?: { bind: string; user: string; password?: SecretRef };
 }

@@ -158,6 +158,7 @@ function planBackends(
       balance: b.balance,
       servers,
       stickTable: b.stickTable,
+      shutdownSessionsOnDown: b.stickTable || servesPatroniOnly(ctx, servers),
       ...(b.httpchk !== undefined ? { httpchk: b.httpchk } : {}),
       ...(b.checkPort !== undefined ? { checkPort: b.checkPort } : {}),
       checkInterval: b.checkInterval,
@@ -165,6 +166,20 @@ function planBackends(
   });
 
   return { backends, backendNames };
+}
+
+/**
+ * A backend whose servers are all Patroni members at PostgreSQL's port (checked on `/primary`
+ * as the lab does): when the leader is demoted (switchover, failover, a pending-restart roll) its
+ * check fails, and without `on-marked-down shutdown-sessions` the clients already connected stay
+ * on it, writing into a node that is now read-only (or, cut off, about to be rewound). Cutting
+ * them makes them reconnect to the new leader.
+ * https://docs.haproxy.org/2.6/configuration.html#5.2-on-marked-down
+ */
+function servesPatroniOnly(ctx: PlanContext, servers: readonly HaproxyServerPlan[]): boolean {
+  const pg = ctx.inventory.postgres;
+  if (!pg || pg.engine !== "patroni" || servers.length === 0) return false;
+  return servers.every((s) => pg.nodes.includes(s.host) && s.port === pg.port);
 }
 
 /** Frontends: backend exists, modes agree, bind resolved (address omitted → the first VIP); backends no frontend uses. */
