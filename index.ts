@@ -8,9 +8,12 @@
 import * as pulumi from "./src/providers/pulumi-sdk";
 import { HaCluster } from "./components/ha-cluster";
 import { inventoryPathFromConfig, knownHostsFromConfig, stackSecrets } from "./components/stack-config";
+import { PACKAGE_ROOT } from "./src/core/package-root";
 
+// Paths in the stack config are relative to the project directory (this package's root), also
+// when this module runs compiled from dist/program/ (scripts/build.js).
 const cfg = new pulumi.Config("haforge");
-const inventory = inventoryPathFromConfig(cfg, __dirname);
+const inventory = inventoryPathFromConfig(cfg, PACKAGE_ROOT);
 
 // Resource names do not depend on the stack: the cluster component is "haforge" and every child
 // is named from it (`haforge-<service>`, `haforge-<service>-<host>-<path>`, ...), so `pulumi stack
@@ -27,7 +30,7 @@ const cluster = new HaCluster(
     // Key/secret files that may be overwritten when state has none for them ("host:/path" or "*").
     ...(cfg.getObject<string[]>("takeOver") ? { takeOver: cfg.getObject<string[]>("takeOver")! } : {}),
     allowUnsafeMembership: cfg.getBoolean("allowUnsafeMembership") ?? false,
-    ...(knownHostsFromConfig(cfg, __dirname) ? { knownHostsFile: knownHostsFromConfig(cfg, __dirname)! } : {}),
+    ...(knownHostsFromConfig(cfg, PACKAGE_ROOT) ? { knownHostsFile: knownHostsFromConfig(cfg, PACKAGE_ROOT)! } : {}),
     // One deploy key for every host without credentials of its own (else ssh-agent / key paths).
     ...(cfg.getSecret("deployKey") ? { deployKey: cfg.getSecret("deployKey")! } : {}),
   },

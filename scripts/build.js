@@ -8,6 +8,12 @@
 // node_modules: they load when a command needs them, as before.
 // Then one `haforge validate` of an example writes V8's code cache, dist/cli/main.js.cache
 // (bin/haforge.js: loadCompiled).
+// The Pulumi program is compiled too, file by file (no bundle), into dist/program/ (index.ts,
+// components/, src/ keep their places), which program.js runs (Pulumi.yaml `main:`) through
+// load-module.js: no TypeScript transform at every `pulumi up` and no source-mapped stack traces
+// (the SDK takes several per resource). File by file because each dynamic provider's serialized
+// text loads its own module by its path in the program (src/providers/self-loader.ts), in the
+// provider process, which must not load the whole program.
 // Usage: node scripts/build.js [--out DIR] (default dist/; tests build into a temporary folder).
 "use strict";
 const { spawnSync } = require("node:child_process");
@@ -48,6 +54,7 @@ function build() {
     logLevel: "warning",
   });
   if (result.errors.length) return 1;
+  if (buildProgram(esbuild) !== 0) return 1;
   // The code cache: written by bin/haforge.js when the bundle runs without one.
   const example = path.join(root, "inventories", "openstack-pacemaker.yaml");
   if (outDir === path.join(root, "dist") && fs.existsSync(example)) {
@@ -61,6 +68,35 @@ function build() {
     }
   }
   return 0;
+}
+
+/** Every TypeScript module of the program: index.ts, components/, src/ (no declarations). */
+function programSources() {
+  const out = [path.join(root, "index.ts")];
+  const walk = (dir) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith(".ts") && !e.name.endsWith(".d.ts")) out.push(p);
+    }
+  };
+  walk(path.join(root, "components"));
+  walk(path.join(root, "src"));
+  return out;
+}
+
+function buildProgram(esbuild) {
+  const result = esbuild.buildSync({
+    entryPoints: programSources(),
+    outdir: path.join(outDir, "program"),
+    outbase: root,
+    bundle: false,
+    platform: "node",
+    format: "cjs",
+    target: "node20",
+    logLevel: "warning",
+  });
+  return result.errors.length ? 1 : 0;
 }
 
 process.exit(build());

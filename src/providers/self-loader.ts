@@ -9,15 +9,18 @@
  * program, but Read (refresh) and Delete load the text stored in state — written by whichever
  * operator ran `up` last, on whichever machine.
  *
- * So the text must hold nothing machine-specific: the loader captures one string, the module's
- * path RELATIVE to the program's working directory (the project directory), and resolves it —
- * and tsx's CommonJS hook when the module is TypeScript — against the provider process's own
- * working directory at call time. No absolute path, no home directory, no tsx location.
+ * So the text must hold nothing machine-specific: it names haforge's load-module.js by its path
+ * RELATIVE to the program's working directory (the project directory), resolved against the
+ * provider process's own working directory at call time, and the provider's module by its path
+ * in the program without extension; load-module.js takes the compiled module (dist/program/) or
+ * the source through tsx, as the program itself does. No absolute path, no home directory, no
+ * tsx location, no build.
  * tests/providers/serialization.test.ts runs every provider through that serializer, and
  * tests/engine drives the real provider process from two checkouts.
  * https://www.pulumi.com/docs/iac/concepts/resources/dynamic-providers/
  */
-import { relative, sep } from "node:path";
+import { join, relative, sep } from "node:path";
+import { PACKAGE_ROOT } from "../core/package-root";
 import * as pulumi from "./pulumi-sdk";
 
 /** `modulePath` relative to the project directory, with `/` separators. */
@@ -40,22 +43,38 @@ export function selfLoader<T>(modulePath: string): () => T {
   };
 }
 
+/** The program's root: index.ts's directory, or dist/program/ when it runs compiled (this module is <root>/src/providers/). */
+const PROGRAM_ROOT = join(__dirname, "..", "..");
+
+/**
+ * A module of the program by its path without extension relative to the program's root
+ * (`src/providers/remote-file`): the same for the source (.ts) and the compiled module
+ * (dist/program/...js), as load-module.js takes it.
+ */
+export function programModuleOf(modulePath: string): string {
+  return relative(PROGRAM_ROOT, modulePath)
+    .split(sep)
+    .join("/")
+    .replace(/\.(ts|js)$/, "");
+}
+
 /**
  * The `__provider` text of the provider exported as `exportName` by the module at `modulePath`
- * (its `__filename`): a CommonJS module whose `handler()` loads that module as `selfLoader` does
- * and returns the export. The dynamic-provider process runs exactly this
- * (`require-from-string(text).handler()`, @pulumi/pulumi/cmd/dynamic-provider).
+ * (its `__filename`): a CommonJS module whose `handler()` loads that module through haforge's
+ * load-module.js (found relative to the project directory: the compiled module when the build is
+ * fresh, else the source through tsx) and returns the export. The dynamic-provider process runs
+ * exactly this (`require-from-string(text).handler()`, @pulumi/pulumi/cmd/dynamic-provider).
+ * The text is the same whether the program runs compiled or from its sources.
  *
  * Written here instead of running the SDK's closure serializer over the provider object: that
  * text held every method in its own `with` wrapper (2.46 KB for RemoteFile), stored twice (inputs
- * and outputs) in every resource's state. This text is ~260 bytes.
+ * and outputs) in every resource's state. This text is ~200 bytes.
  */
 export function providerText(modulePath: string, exportName: string): string {
-  const rel = JSON.stringify(projectRelative(modulePath));
+  const loader = JSON.stringify(projectRelative(join(PACKAGE_ROOT, "load-module.js")));
   return (
-    `exports.handler = function () { var p = require("path").resolve(${rel}); ` +
-    `if (/\\.ts$/.test(p) && !require.extensions[".ts"]) require(require.resolve("tsx/cjs", { paths: [process.cwd()] })); ` +
-    `return require(p)[${JSON.stringify(exportName)}]; };\n`
+    `exports.handler = function () { return require(require("path").resolve(${loader}))` +
+    `.loadModule(${JSON.stringify(programModuleOf(modulePath))})[${JSON.stringify(exportName)}]; };\n`
   );
 }
 

@@ -19,8 +19,9 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type HandlebarsNs from "handlebars";
 import * as esc from "../core/escape";
+import { PACKAGE_ROOT } from "../core/package-root";
 
-export const TEMPLATES_DIR = join(__dirname, "..", "..", "templates");
+export const TEMPLATES_DIR = join(PACKAGE_ROOT, "templates");
 
 // eslint-disable-next-line @typescript-eslint/no-base-to-string -- template data: strings, numbers, booleans as the inventory holds them
 const str = (s: unknown): string => String(s ?? "");

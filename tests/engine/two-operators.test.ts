@@ -13,11 +13,14 @@
  * their files changed — counted on the host: the service manager there is a stub that records
  * every call (systemd is not PID 1 here; the daemons' own behaviour is the lab e2e's subject).
  * Refresh and destroy run with what A's `up` stored in state (`__provider`, connections): with
- * A's clone gone they can only pass if that holds nothing of A's machine.
+ * A's clone gone they can only pass if that holds nothing of A's machine. Before destroying, B
+ * switches to the compiled program (program.js after `npm run build`), as users run it: no
+ * resource changes, and destroy runs the compiled providers.
  *
  * Needs root (unshare, mounts, sshd). Run under the machine's lab lock on a shared machine.
  */
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import { tmpdir } from "node:os";
@@ -319,6 +322,26 @@ describe("two operators, two clones, one stack, one sshd host", { concurrency: f
     renameStack(checkpointFile, "ops", "ops-renamed");
     const acts = actionsLog().length;
     const r = await up(operator("b", "ops-renamed"));
+    ok(r);
+    assert.deepEqual(changes(r), []);
+    assert.equal(actionsLog().length, acts);
+    assert.deepEqual(onHost(Object.keys(host0)), host0);
+    assert.deepEqual(materials(), materials0);
+  });
+
+  it("B runs the program compiled (npm run build, Pulumi.yaml's program.js): no change, nothing written or restarted", async () => {
+    // The compiled program declares what the sources declared, provider texts included: the
+    // dynamic-provider process (plain node) loads the compiled providers through load-module.js
+    // and diffs every file as unchanged. Destroy (next) runs them too.
+    execFileSync(process.execPath, [join(clone.b, "scripts", "build.js")], { cwd: clone.b, stdio: "ignore" });
+    const compiledNow = execFileSync(process.execPath, ["-e", 'console.log(require("./load-module.js").useCompiled())'], {
+      cwd: clone.b,
+      encoding: "utf8",
+      env: { PATH: process.env["PATH"] },
+    });
+    assert.equal(compiledNow.trim(), "true", "B's build is fresh: its program and providers run compiled");
+    const acts = actionsLog().length;
+    const r = await up({ ...operator("b", "ops-renamed"), program: "program.js" });
     ok(r);
     assert.deepEqual(changes(r), []);
     assert.equal(actionsLog().length, acts);

@@ -3,6 +3,7 @@
  * record of runUnderMocks plus the secret values the stack was given.
  * Usage: tsx tests/program/run-stack.ts <stack> [<config-json>]
  * Each stack runs in its own process so module state never leaks between stacks.
+ * HAFORGE_PROGRAM=FILE runs that program module instead (the compiled dist/program/index.js);
  * HAFORGE_RECORD_MODULES=1 adds the modules the process loaded to the record.
  */
 import { readFileSync } from "node:fs";
@@ -32,7 +33,7 @@ async function main() {
   }
   Object.assign(config, extra);
   const secretKeys = Object.keys(extra);
-  const program = join(ROOT, "index.ts");
+  const program = process.env["HAFORGE_PROGRAM"] ? resolve(process.env["HAFORGE_PROGRAM"]) : join(ROOT, "index.ts");
   const run = await runUnderMocks(stack, config, secretKeys, () => require(program));
   const modules = process.env["HAFORGE_RECORD_MODULES"] ? { modules: Object.keys(require.cache) } : {};
   emitRun({ stack, ...run, secretSig: SECRET_SIG, secretValues: secretKeys.map((k) => config[k]), ...modules });

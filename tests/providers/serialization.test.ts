@@ -94,7 +94,10 @@ describe("RemoteFile provider serialization", () => {
       [gateProviderText, "gate"],
     ] as const) {
       assert.ok(text.length < 320, `${module}: __provider is ${text.length} bytes`);
-      assert.ok(text.includes(`"src/providers/${module}.ts"`), `${module}: the module path relative to the project directory`);
+      // The module by its path in the program, through load-module.js (relative to the project
+      // directory): the same text whether the program ran compiled (dist/program) or from sources.
+      assert.ok(text.includes(`.loadModule("src/providers/${module}")`), `${module}: the module path in the program: ${text}`);
+      assert.ok(text.includes(`resolve("load-module.js")`), `${module}: load-module.js relative to the project directory`);
       assert.match(text, /^exports\.handler = function/);
       noMachinePaths(text);
     }

@@ -2,6 +2,7 @@
  * The Pulumi project files as the CLI and the Node.js language host read them:
  *  - no project pins a backend (a project's backend.url wins over `pulumi login`, and
  *    `file://~` is another, empty state for every operator);
+ *  - haforge's project runs program.js (the compiled program or its sources);
  *  - examples/consumer runs its own index.ts: the entry point is resolved the way the SDK's
  *    `cmd/run` does it (Pulumi.yaml `main`, else the nearest package.json found searching up from
  *    the project directory and its `main`), using the SDK's own manifest lookup.
@@ -59,7 +60,10 @@ describe("Pulumi project files", () => {
     // Even without the Pulumi.yaml `main`, the nearest package.json is the consumer's own.
     assert.equal(dirname(manifest.searchupPackageManifest(dir)!), dir);
     assert.match(readFileSync(entry, "utf8"), /StackReference/);
-    // ...and the root project still runs haforge's program.
-    assert.equal(entryPoint(ROOT), join(ROOT, "index.ts"));
+    // ...and the root project still runs haforge's program: program.js, which loads the compiled
+    // program or index.ts (tests/unit/program-entry.test.ts), from the project directory (Pulumi
+    // runs a program in main's directory: the providers' texts and config paths are relative to it).
+    assert.equal(entryPoint(ROOT), join(ROOT, "program.js"));
+    assert.match(readFileSync(entryPoint(ROOT), "utf8"), /loadModule\("index"\)/);
   });
 });
