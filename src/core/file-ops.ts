@@ -14,7 +14,6 @@
  */
 import { shellQuote } from "./escape";
 import { createHash } from "node:crypto";
-import { createTwoFilesPatch } from "diff";
 import { fileBytes, type FileSpec } from "./desired-state";
 import { keyedShortHash, maskWhole, redactContent } from "./masking";
 
@@ -342,6 +341,8 @@ function contentDiff(
     newText = `${maskSecret(newText, maskSalt)}\n`;
   }
   if (Buffer.byteLength(oldText) > MAX_DIFF_BYTES || Buffer.byteLength(newText) > MAX_DIFF_BYTES) return summary();
+  // The diff library loads with the first patch, not with this module (the program imports it).
+  const { createTwoFilesPatch } = require("diff") as typeof import("diff");
   const patch = createTwoFilesPatch(oldName, `b${path}`, oldText, newText, undefined, undefined, {
     context: 3,
     maxEditLength: MAX_EDIT_LENGTH,

@@ -10,7 +10,10 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import type { Duplex } from "node:stream";
-import { Client, type ClientChannel, type ConnectConfig } from "ssh2";
+// ssh2 (with its crypto modules) loads at the first connection, not with this module: the Pulumi
+// program imports the transport for connection data only and never connects (only the dynamic
+// provider process does); tests/program/program-modules.test.ts.
+import type { Client, ClientChannel, ConnectConfig } from "ssh2";
 import { shQuote } from "../core/file-ops";
 import {
   blobKeyType,
@@ -352,7 +355,7 @@ export class SshPool {
     const sock = conn.bastion ? await this.viaBastion(conn, conn.bastion, port) : undefined;
 
     const verification: Verification = { called: false };
-    const client = new Client();
+    const client = new (require("ssh2") as typeof import("ssh2")).Client();
     client.setMaxListeners(100);
     const config: ConnectConfig = {
       username: conn.user,
