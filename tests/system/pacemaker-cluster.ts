@@ -362,3 +362,19 @@ export class PacemakerNsCluster {
     assert.fail(`${what}: not within ${seconds} s\n${this.inside(this.nodes[0]!, "crm_mon -1 2>&1; corosync-quorumtool -s 2>&1").out}`);
   }
 }
+
+/** The cluster's methods bound to it: what a test file destructures at its top level. */
+export function boundOps(c: PacemakerNsCluster) {
+  return {
+    ran: c.ran,
+    inside: c.inside.bind(c),
+    insideAsync: c.insideAsync.bind(c),
+    liveSha: c.liveSha.bind(c),
+    writeFile: c.writeFile.bind(c),
+    applyNode: c.applyNode.bind(c),
+    fenceHistory: c.fenceHistory.bind(c),
+    votes: c.votes.bind(c),
+    clusterOk: c.clusterOk.bind(c),
+    until: c.until.bind(c),
+  };
+}

@@ -8,19 +8,24 @@
  * - A changed key, applied as the providers do (tests/system/pacemaker-running.test.ts): the write
  *   is refused by the key's own validate on both hosts (the node's CIB has a remote node; r1 runs
  *   pacemaker-remoted), nothing restarts; r1 stays RemoteOnline (sampled), no fence.
+ * - Rotation as an operation (pacemakerKeyGeneration 0 -> 1, src/services/pacemaker/remote-key-rotation.ts):
+ *   the rendered steps run in the engine's order: r1's connection stopped, pacemaker_remote stopped,
+ *   the key installed on n1 and r1, both started again a minute after the stop (Pacemaker's key
+ *   cache); r1 RemoteOnline again, no fence, the outage reported, a re-run does nothing.
  * - Control: what the previous render did to a remote node (its key written, pacemaker_remote
  *   restarted, while the node still has the old key) loses the connection: r1 does not come back
  *   online and the cluster asks for r1 to be fenced.
  * Run one netns-using file at a time (docs/lab.md): node --import tsx --test tests/system/pacemaker-remote-key.test.ts
  */
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { restartWithGate } from "../../components/service-resources";
 import { WRITE_EXIT } from "../../src/core/file-ops";
 import type { InventoryInput } from "../../src/inventory/schema";
-import { PACEMAKER_AUTHKEY } from "../../src/services/pacemaker/render";
-import { filesOf, PacemakerNsCluster, renderWithKeys, requireCommands, servicesOf, sleep } from "./pacemaker-cluster";
+import { PACEMAKER_AUTHKEY, PACEMAKER_KEY_BYTES } from "../../src/services/pacemaker/render";
+import { boundOps, filesOf, PacemakerNsCluster, renderWithKeys, requireCommands, servicesOf, sleep } from "./pacemaker-cluster";
 
 const NODES = ["n1", "r1"];
 /** Directories the node's init bind-mounts from its own folder (the rest of / is the machine's). */
@@ -33,16 +38,9 @@ const cluster = new PacemakerNsCluster("hfrk", NODES, "10.231.11", {
 });
 const addr = (n: string) => cluster.addr(n);
 const verdicts: string[] = [];
-const { ran } = cluster;
-const inside = cluster.inside.bind(cluster);
-const insideAsync = cluster.insideAsync.bind(cluster);
-const liveSha = cluster.liveSha.bind(cluster);
-const writeFile = cluster.writeFile.bind(cluster);
-const applyNode = cluster.applyNode.bind(cluster);
-const fenceHistory = cluster.fenceHistory.bind(cluster);
-const until = cluster.until.bind(cluster);
+const { ran, inside, insideAsync, liveSha, writeFile, applyNode, fenceHistory, until } = boundOps(cluster);
 
-function inventory(): InventoryInput {
+function inventory(generation = 0): InventoryInput {
   return {
     name: "rem",
     hosts: NODES.map((n) => ({
@@ -58,6 +56,7 @@ function inventory(): InventoryInput {
           nodes: [{ host: "n1" }],
           remoteNodes: ["r1"],
           token: 3000,
+          ...(generation ? { pacemakerKeyGeneration: generation } : {}),
           quorum: { twoNode: false, lastManStanding: false, autoTieBreaker: false },
           properties: { "stonith-enabled": false },
         },
@@ -66,8 +65,9 @@ function inventory(): InventoryInput {
   };
 }
 
-/** The desired state, generated keys as fixed bytes (`keyByte`) of the right size. */
-const renderFor = (keyByte = 0x5a) => renderWithKeys(inventory(), keyByte);
+/** The desired state, generated keys as fixed bytes (`keyByte`; a rotated key's: `rotatedByte`) of the right size. */
+const renderFor = (keyByte = 0x5a, generation = 0, rotatedByte = 0x44) =>
+  renderWithKeys(inventory(generation), keyByte, (key) => (/^pacemaker\/authkey\/.*\/generation-\d+$/.test(key) ? rotatedByte : undefined));
 
 before(async () => {
   requireCommands([
@@ -122,9 +122,9 @@ describe("the Pacemaker remote authkey on a running cluster with a remote node (
     const seen: boolean[] = [];
     const timer = setInterval(() => seen.push(remoteOnline()), 500);
     const out = [await applyNode(keyed, "r1"), await applyNode(keyed, "n1")];
-    // At least 5 s and 5 samples after the apply (a loaded machine stretches each crm_mon).
-    await sleep(5000);
-    for (let i = 0; i < 60 && seen.length < 5; i++) await sleep(500);
+    // 5 samples after the apply, bounded (a loaded machine stretches each crm_mon).
+    const sampled = seen.length;
+    for (let i = 0; i < 60 && seen.length < sampled + 5; i++) await sleep(500);
     clearInterval(timer);
     for (const r of out) {
       const key = r.refused.find((x) => x.path === PACEMAKER_AUTHKEY);
@@ -140,6 +140,58 @@ describe("the Pacemaker remote authkey on a running cluster with a remote node (
     assert.equal(fenceHistory("n1"), "", "no fence");
     verdicts.push(
       `changed key: refused on r1 and n1 (validate exit ${WRITE_EXIT.validate}), keys unchanged, nothing run, pacemaker-remoted pid kept, r1 online in ${seen.length} samples, no fence`,
+    );
+  });
+
+  it("rotation as an operation (pacemakerKeyGeneration 0 -> 1): the key staged on n1 and r1, the connection stopped, pacemaker_remote stopped, the key installed, both started again a minute after the stop; r1 RemoteOnline, no fence, the outage reported, a re-run changes nothing", async () => {
+    const rotated = renderFor(0x5a, 1);
+    const want = createHash("sha256").update(Buffer.alloc(PACEMAKER_KEY_BYTES, 0x44)).digest("hex");
+    assert.notEqual(liveSha("n1", PACEMAKER_AUTHKEY), want);
+    const rotation = rotated.actions.filter((a) => a.id.includes(":pacemaker-key-1:"));
+    assert.deepEqual(
+      rotation.map((a) => a.id.split(":").slice(3).join(" ")),
+      ["stop-connections n1", "stop-remote r1", "install n1", "install r1", "start-remote r1", "start-connections n1"],
+    );
+    const late = (n: string) => filesOf(rotated, n).filter((f) => f.afterActions?.length);
+    assert.deepEqual(
+      NODES.map((n) => late(n).map((f) => f.path)),
+      NODES.map(() => [PACEMAKER_AUTHKEY]),
+      "the key file waits for the rotation",
+    );
+    const pid = remotedPid();
+    const seen: { at: number; online: boolean }[] = [];
+    const timer = setInterval(() => seen.push({ at: Date.now(), online: remoteOnline() }), 1000);
+    const t = Date.now();
+    // The engine's order: every host's files but the late key, then the bootstrap actions, then the late key.
+    for (const n of NODES)
+      for (const f of filesOf(rotated, n).filter((x) => !x.afterActions?.length)) {
+        const w = writeFile(n, f);
+        assert.equal(w?.rc ?? 0, 0, `${n} ${f.path}: ${w?.out}`);
+      }
+    const results = await cluster.runActionsInOrder(rotated.actions.filter((a) => a.phase === "bootstrap"));
+    const lateWrites = NODES.flatMap((n) => late(n).map((f) => writeFile(n, f)));
+    clearInterval(timer);
+    const elapsed = Math.round((Date.now() - t) / 1000);
+    for (const r of results) assert.equal(r.rc, 0, `${r.id}: ${r.out}`);
+    assert.deepEqual(lateWrites, [undefined, undefined], "the key file finds its content in place: nothing written");
+    for (const n of NODES) assert.equal(liveSha(n, PACEMAKER_AUTHKEY), want, `${n}: the new key`);
+    await until("r1 RemoteOnline", remoteOnline, 60);
+    assert.notEqual(remotedPid(), pid, "pacemaker_remote restarted (on the new key)");
+    assert.equal(fenceHistory("n1"), "", "no fence");
+    const outage = Number(
+      /remote connections were down for (\d+) s/.exec(results.find((r) => r.id.includes(":start-connections:"))!.out)?.[1],
+    );
+    assert.ok(outage >= 60, `the outage reported: ${outage} s (at least the key cache's minute)`);
+    const offline = seen.filter((x) => !x.online).length;
+    // A re-run (the same generation): nothing to do, nothing stopped.
+    const pid2 = remotedPid();
+    const again = await cluster.runActionsInOrder(rotation);
+    for (const r of again) assert.equal(r.rc, 0, `${r.id}: ${r.out}`);
+    assert.equal(again.filter((r) => /nothing to do/.test(r.out)).length, 2, again.map((r) => r.out).join("\n"));
+    assert.equal(remotedPid(), pid2, "the re-run stopped nothing");
+    assert.ok(remoteOnline(), "r1 still online after the re-run");
+    verdicts.push(
+      `remote key rotation (generation 1): ${rotation.length} actions, ${elapsed} s in all; outage reported ${outage} s; r1 offline in ${offline} of ${seen.length} samples (on purpose), online again; new key on n1 and r1; no fence; re-run: nothing to do`,
     );
   });
 

@@ -62,11 +62,19 @@ export interface RotationContext {
 const WAIT_QUORATE_S = 120;
 const WAIT_CLUSTER_OK_S = 300;
 
-function prelude(c: RotationContext, host: string, cluster: string, generation: number): string {
-  const u = c.unitCommands(c.init(host));
+/**
+ * The shell functions every rotation step starts with: $R (the node's record), $NEXT (the staged
+ * key), $KEY (the key in use), say/fail, the init system's running/start_unit/stop_unit, `was`
+ * (a line of the record) and a bounded wait_for. Shared by the Pacemaker remote key's rotation.
+ */
+export function stepPrelude(
+  u: { running: string; start: string; stop: string },
+  paths: { record: string; next: string; key: string },
+  label: string,
+): string {
   return [
-    `R=${shellQuote(KEY_ROTATION_RECORD)}; NEXT=${shellQuote(COROSYNC_KEY_NEXT)}; KEY=${shellQuote(c.authkey)}`,
-    `say() { echo "corosync key generation ${generation} of cluster ${shellQuote(cluster)} on ${shellQuote(host)}: $*"; }`,
+    `R=${shellQuote(paths.record)}; NEXT=${shellQuote(paths.next)}; KEY=${shellQuote(paths.key)}`,
+    `say() { echo ${shellQuote(label)}": $*"; }`,
     `fail() { say "$*" >&2; exit 1; }`,
     `running() { ${u.running}; }`,
     `start_unit() { ${u.start}; }`,
@@ -75,6 +83,14 @@ function prelude(c: RotationContext, host: string, cluster: string, generation: 
     // wait_for CONDITION SECONDS MESSAGE: bounded, 1 s steps.
     `wait_for() { i=0; until eval "$1"; do i=$((i+1)); [ $i -ge "$2" ] && fail "$3"; sleep 1; done; }`,
   ].join("\n");
+}
+
+function prelude(c: RotationContext, host: string, cluster: string, generation: number): string {
+  return stepPrelude(
+    c.unitCommands(c.init(host)),
+    { record: KEY_ROTATION_RECORD, next: COROSYNC_KEY_NEXT, key: c.authkey },
+    `corosync key generation ${generation} of cluster ${cluster} on ${host}`,
+  );
 }
 
 /** The shell body of one step on one node. */

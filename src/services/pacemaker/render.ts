@@ -29,6 +29,13 @@ import { lightweightSpec, osloProjects, osloRetryPath } from "./lightweight";
 import { managedMaterials, renderManaged } from "./managed-config";
 import { plannedHost } from "../../plan/lookup";
 import { corosyncKeyMaterialOf, corosyncKeyMaterialSpec, corosyncKeyRotation, keyGeneration, rotationActionId } from "./key-rotation";
+import {
+  pacemakerKeyMaterialOf,
+  pacemakerKeyMaterialSpec,
+  pacemakerKeyRotation,
+  remoteKeyGeneration,
+  remoteKeyLastStep,
+} from "./remote-key-rotation";
 
 export const CIB_APPLY_SCRIPT = "/usr/local/lib/haforge/cib-apply.sh";
 export const COROSYNC_APPLY_SCRIPT = "/usr/local/lib/haforge/corosync-apply.sh";
@@ -114,7 +121,8 @@ export const PACEMAKER_KEY_BYTES = 4096;
 
 /** The material of the cluster's first key (generation 0; a rotated key: corosyncKeyMaterialOf). */
 export const corosyncKeyMaterial = (cluster: string): string => corosyncKeyMaterialOf(cluster, 0);
-export const pacemakerKeyMaterial = (cluster: string): string => `pacemaker/authkey/${cluster}`;
+/** The remote key's first generation (a rotated key: pacemakerKeyMaterialOf). */
+export const pacemakerKeyMaterial = (cluster: string): string => pacemakerKeyMaterialOf(cluster, 0);
 export const rollGroupId = (cluster: string): string => `pacemaker:${cluster}`;
 
 /**
@@ -257,7 +265,8 @@ export function pacemakerKeyValidate(
     `haforge: refusing to replace ${live}: the cluster uses it for its Pacemaker Remote connections` +
     (role === "remote" ? " (pacemaker-remoted runs here)" : " (the CIB has remote or guest nodes)") +
     `, and a node and a remote with different keys cannot connect (the remote node would be fenced). To change ` +
-    `the key: stop the remote connection resources (crm resource stop <remote>), stop pacemaker_remote on the ` +
+    `the key, raise the cluster's pacemakerKeyGeneration (haforge then rotates it with the connections stopped), ` +
+    `or by hand: stop the remote connection resources (crm resource stop <remote>), stop pacemaker_remote on the ` +
     `remote nodes, remove ${live} on every node and remote node, run haforge again (it writes the key everywhere), ` +
     `restart Pacemaker on the cluster nodes one at a time, then start the connection resources. See ${KEY_CHANGE_DOC}.`;
   return `${keySizeCheck(PACEMAKER_KEY_BYTES)} && { [ ! -e ${l} ] || cmp -s {file} ${l} || ! ${inUse} || { echo ${sq(why)} >&2; exit 1; }; }`;
@@ -323,8 +332,11 @@ function keysInPlaceAction(cluster: PacemakerClusterPlan, host: string, corosync
     phase: "bootstrap",
     description: `the keys of cluster ${cluster.name} are in place on ${host} before its daemons start (${paths.join(", ")})`,
     create: paths.map((p) => `test -s ${p}`).join(" && "),
-    // A rotated corosync key is installed by the rotation (key-rotation.ts), not written as a file.
-    dependsOn: corosync && keyGeneration(cluster) > 0 ? [rotationActionId(cluster.name, keyGeneration(cluster), "settled", host)] : [],
+    // A rotated key is installed by its rotation (key-rotation.ts, remote-key-rotation.ts), not written as a file.
+    dependsOn: [
+      ...(corosync && keyGeneration(cluster) > 0 ? [rotationActionId(cluster.name, keyGeneration(cluster), "settled", host)] : []),
+      ...(pacemaker && remoteKeyGeneration(cluster) > 0 ? [remoteKeyLastStep(cluster, host)] : []),
+    ],
     triggers: paths,
     secret: false,
   };
@@ -371,10 +383,10 @@ function corosyncAuthkey(host: string, cluster: PacemakerClusterPlan, materials:
   };
 }
 
-function rotationContext(plan: ClusterPlan) {
+function rotationContext(plan: ClusterPlan, authkey = COROSYNC_AUTHKEY, keyBytes = COROSYNC_KEY_BYTES) {
   return {
-    authkey: COROSYNC_AUTHKEY,
-    keyBytes: COROSYNC_KEY_BYTES,
+    authkey,
+    keyBytes,
     init: (h: string) => initOf(plan, h),
     unitCommands,
     pacemakerHealth: PACEMAKER_HEALTH,
@@ -407,7 +419,7 @@ function renderCluster(ctx: RenderContext, cluster: PacemakerClusterPlan): Rende
     files.push(corosyncConfFile(host, corosyncConf, crypto));
     if (crypto) files.push(corosyncAuthkey(host, cluster, materials));
     if (remotes.length) {
-      files.push(pacemakerAuthkey(host, materials[pacemakerKeyMaterial(cluster.name)], "node"));
+      files.push(pacemakerAuthkey(host, cluster, materials, "node"));
     }
     if (crypto || remotes.length) actions.push(keysInPlaceAction(cluster, host, crypto, remotes.length > 0));
     files.push(
@@ -515,9 +527,16 @@ function renderCluster(ctx: RenderContext, cluster: PacemakerClusterPlan): Rende
     files.push(...rotation.files);
     actions.push(...rotation.actions);
   }
+  const remoteRotation = pacemakerKeyRotation(
+    rotationContext(plan, PACEMAKER_AUTHKEY, PACEMAKER_KEY_BYTES),
+    cluster,
+    materials[pacemakerKeyMaterialOf(cluster.name, remoteKeyGeneration(cluster))] ?? "",
+  );
+  files.push(...remoteRotation.files);
+  actions.push(...remoteRotation.actions);
 
   for (const remote of remotes) {
-    files.push(pacemakerAuthkey(remote, materials[pacemakerKeyMaterial(cluster.name)], "remote"));
+    files.push(pacemakerAuthkey(remote, cluster, materials, "remote"));
     const d = packagedDaemon({
       host: remote,
       init: initOf(plan, remote),
@@ -559,13 +578,7 @@ export const renderPart: Pick<ServiceModule, "render" | "materials"> = {
     const out: MaterialSpec[] = [...managedMaterials(plan)];
     for (const c of plan.pacemakerClusters) {
       if (usesCrypto(c)) out.push(corosyncKeyMaterialSpec(c, COROSYNC_KEY_BYTES));
-      if (c.remoteNodes.length) {
-        out.push({
-          key: pacemakerKeyMaterial(c.name),
-          kind: { type: "random-bytes", bytes: PACEMAKER_KEY_BYTES },
-          description: `Pacemaker remote authkey of cluster ${c.name}`,
-        });
-      }
+      if (c.remoteNodes.length) out.push(pacemakerKeyMaterialSpec(c, PACEMAKER_KEY_BYTES));
     }
     return out;
   },
@@ -590,18 +603,26 @@ export const renderPart: Pick<ServiceModule, "render" | "materials"> = {
  * pacemaker_remote on every remote node at once (no gate) and roll Pacemaker over the nodes, with
  * nodes and remotes on different keys in between.
  */
-function pacemakerAuthkey(host: string, keyBase64: string | undefined, role: "node" | "remote"): FileSpec {
+function pacemakerAuthkey(
+  host: string,
+  cluster: PacemakerClusterPlan,
+  materials: RenderContext["materials"],
+  role: "node" | "remote",
+): FileSpec {
+  const generation = remoteKeyGeneration(cluster);
   return {
     host,
     path: PACEMAKER_AUTHKEY,
-    content: keyBase64 ?? "",
+    content: materials[pacemakerKeyMaterialOf(cluster.name, generation)] ?? "",
     encoding: "base64",
     mode: "0640",
     owner: "hacluster",
     group: "haclient",
     secret: true,
     validate: pacemakerKeyValidate(role),
-    validateAtPreview: true,
+    // A rotated key (pacemakerKeyGeneration above 0) is installed by the rotation
+    // (remote-key-rotation.ts): the file is written after it and only finds its content there.
+    ...(generation > 0 ? { afterActions: [remoteKeyLastStep(cluster, host)] } : { validateAtPreview: true }),
     // A remote node: only written where pacemaker-remoted does not run, so its "restart" is the
     // start that follows the key. A cluster node: the keys action orders it before Pacemaker.
     notify: role === "remote" ? ["pacemaker_remote"] : [],

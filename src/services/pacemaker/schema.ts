@@ -136,6 +136,18 @@ export const PacemakerCluster = z
           "once on every node, stops the cluster (Pacemaker, then corosync, on every node), installs the key, starts it again " +
           "and reports the outage; a re-run changes nothing. @default 0 (the key first generated)",
       ),
+    pacemakerKeyGeneration: z
+      .number()
+      .int()
+      .min(0)
+      .max(1_000_000)
+      .default(0)
+      .describe(
+        "Generation of the Pacemaker Remote authkey /etc/pacemaker/authkey (with remoteNodes). Raise it to rotate the key: " +
+          "haforge generates a new one and, once staged on every node and remote node, stops the remote connections, stops " +
+          "pacemaker_remote, installs the key everywhere, starts them again (a minute after they stopped: Pacemaker caches " +
+          "the key it read for a minute) and reports the outage; a re-run changes nothing. @default 0 (the key first generated)",
+      ),
     token: z.number().int().min(100).max(3_600_000).default(3000).describe("totem token timeout, ms. @default 3000"),
     quorum: defaulted(
       z
