@@ -2,8 +2,10 @@
  * etcd system test: boot a real 3-member etcd 3.4 cluster from the rendered configs — one network
  * namespace per member holding the member's fixture address, so the rendered URLs are used as-is
  * (only data-dir moves to a temp dir) — then run the RENDERED health command verbatim inside each
- * member's namespace, check membership and the v2 API Patroni needs, and show that the health gate
- * really is a quorum gate: healthy with 2 of 3 members, failing with 1 of 3.
+ * member's namespace, check membership and the v2 API Patroni needs, and show what the roll's health
+ * gate lets through: all 3 members healthy; with 2 of 3 the local member still serves quorum reads
+ * but the gate (every member healthy) holds the next restart back; with 1 of 3 nothing passes.
+ * The members run with the inventory's heartbeat interval and election timeout (etcd took them).
  *
  * Run: node --import tsx --test --test-concurrency=1 tests/system/etcd.test.ts   (root: netns)
  */
@@ -18,8 +20,10 @@ import type { DesiredState } from "../../src/core/desired-state";
 import { etcdPlan } from "../fixtures/quorum-store-plan";
 import { NetnsHosts, stageEtcd, waitFor, type Started } from "./netns-hosts";
 
-const plan = etcdPlan();
-const qs = plan.quorumStore!;
+// Non-default timings: etcd refuses a start when they are inconsistent, and logs what it took.
+const base = etcdPlan();
+const plan = { ...base, quorumStore: { ...base.quorumStore!, heartbeatIntervalMs: 150, electionTimeoutMs: 1500 } };
+const qs = plan.quorumStore;
 
 describe("etcd: rendered configs boot a real 3-member cluster", { timeout: 180_000 }, () => {
   const lab = new NetnsHosts(
@@ -113,11 +117,23 @@ describe("etcd: rendered configs boot a real 3-member cluster", { timeout: 180_0
     assert.match(r.stdout, /^20[01]$/, `v2 PUT answered ${r.stdout}`);
   });
 
-  test("the health gate is a quorum gate: 2 of 3 healthy, 1 of 3 not", async () => {
+  test("every member took the rendered heartbeat interval and election timeout", () => {
+    for (const m of qs.members) {
+      const log = execFileSync("sh", ["-c", `cat ${dir}/${m.host}.log`], { encoding: "utf8" });
+      assert.match(log, /heartbeat = 150ms/, `${m.host}: heartbeat`);
+      assert.match(log, /election = 1500ms/, `${m.host}: election timeout`);
+    }
+  });
+
+  test("the health gate: 3 of 3 pass; with 2 of 3 the quorum read passes but the gate holds the next restart; 1 of 3 fails", async () => {
     await lab.stop(procs.get("db3")!);
-    assert.ok(await waitFor(() => healthy("db1"), 20_000), "db1 healthy with db2 + db1 (quorum 2 of 3)");
-    const two = lab.sh("db1", serviceOf("db1").health!);
-    console.log(`etcd health with 2 of 3 members: rc ${two.status} "${(two.stdout + two.stderr).trim()}"`);
+    const local = serviceOf("db1").health!.replace(/ && ETCDCTL_API=3 .* endpoint health --cluster; fi$/, "; fi");
+    assert.notEqual(local, serviceOf("db1").health!);
+    assert.ok(await waitFor(() => lab.sh("db1", local, 20_000).status === 0, 20_000), "db1's quorum read with db2 + db1 (2 of 3)");
+    const two = lab.sh("db1", serviceOf("db1").health!, 30_000);
+    console.log(`etcd health gate with 2 of 3 members: rc ${two.status} "${(two.stdout + two.stderr).trim().split("\n").slice(-1)[0]}"`);
+    assert.notEqual(two.status, 0, "a member down: the gate must not let the next member restart");
+    assert.match(two.stdout + two.stderr, /unhealthy|deadline|timed out|failed/i);
     await lab.stop(procs.get("db2")!);
     const r = lab.sh("db1", serviceOf("db1").health!, 30_000);
     console.log(`etcd health with 1 of 3 members: rc ${r.status} "${(r.stdout + r.stderr).trim().split("\n")[0]}"`);

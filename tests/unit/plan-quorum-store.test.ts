@@ -65,4 +65,27 @@ describe("quorum store plan", () => {
     assert.equal(one(qs({ kind: "consul", members: ["h1", "h2", "h3"] }).findings, "quorum-store.consul-no-encrypt").severity, "warning");
     noErrors(qs({ kind: "consul", members: ["h1", "h2", "h3"] }).findings);
   });
+
+  it("etcd timings: carried to the plan; an election timeout under 5 × the heartbeat is an error; consul warns", () => {
+    const ok = qs({ kind: "etcd", members: ["h1", "h2", "h3"], heartbeatIntervalMs: 200, electionTimeoutMs: 2000 });
+    assert.deepEqual(ok.findings, []);
+    assert.deepEqual([ok.plan.quorumStore!.heartbeatIntervalMs, ok.plan.quorumStore!.electionTimeoutMs], [200, 2000]);
+    const unset = qs({ kind: "etcd", members: ["h1", "h2", "h3"] }).plan.quorumStore!;
+    assert.ok(!("heartbeatIntervalMs" in unset) && !("electionTimeoutMs" in unset));
+    // against etcd's default heartbeat (100 ms) when only the timeout is set, and the other way round
+    const short = one(
+      qs({ kind: "etcd", members: ["h1", "h2", "h3"], electionTimeoutMs: 400 }).findings,
+      "quorum-store.election-timeout-too-short",
+    );
+    assert.equal(short.path, "quorumStore.electionTimeoutMs");
+    assert.match(short.message, /400 ms is under 5 × the heartbeat interval 100 ms/);
+    const slowBeat = one(
+      qs({ kind: "etcd", members: ["h1", "h2", "h3"], heartbeatIntervalMs: 300 }).findings,
+      "quorum-store.election-timeout-too-short",
+    );
+    assert.equal(slowBeat.path, "quorumStore.heartbeatIntervalMs");
+    none(qs({ kind: "etcd", members: ["h1", "h2", "h3"], electionTimeoutMs: 500 }).findings, "quorum-store.election-timeout-too-short");
+    const consul = qs({ kind: "consul", members: ["h1", "h2", "h3"], heartbeatIntervalMs: 200 }).findings;
+    assert.equal(one(consul, "quorum-store.etcd-only-field").severity, "warning");
+  });
 });

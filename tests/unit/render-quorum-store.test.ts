@@ -174,6 +174,23 @@ describe("etcd render", () => {
     });
   });
 
+  test("heartbeat-interval and election-timeout: in etcd.yml (numbers) when the inventory sets them, absent otherwise", () => {
+    // Absent by default: a haforge upgrade does not change etcd.yml, so it restarts no member.
+    for (const f of r.files.filter((x) => x.path === ETCD_CONFIG)) assert.doesNotMatch(f.content, /heartbeat-interval|election-timeout/);
+    const timed = render({ ...plan, quorumStore: { ...etcdSlice(), heartbeatIntervalMs: 250, electionTimeoutMs: 2500 } });
+    const configs = timed.files.filter((f) => f.path === ETCD_CONFIG);
+    assert.equal(configs.length, 3);
+    for (const f of configs) {
+      const doc = yaml.load(f.content) as Record<string, unknown>;
+      for (const k of Object.keys(doc)) assert.ok(ETCD_KEYS.has(k), `unknown etcd key ${k}`);
+      assert.equal(doc["heartbeat-interval"], 250);
+      assert.equal(doc["election-timeout"], 2500);
+      // etcd has no reload: the file restarts the member, one member at a time, gated
+      assert.deepEqual(f.notify, ["etcd"]);
+    }
+    assert.ok(timed.services.every((s) => s.rollGroup === "etcd" && !s.reload));
+  });
+
   test("enableV2 false renders enable-v2: false; IPv6 members are bracketed", () => {
     const v6 = render({
       ...plan,
@@ -192,7 +209,8 @@ describe("etcd render", () => {
       // the quorum read gates every restart but a new member's first start (firstStartAware)
       assert.match(
         s.health ?? "",
-        /^if \[ -e \/run\/haforge\/first-start\/etcd \]; then .*; else ETCDCTL_API=3 etcdctl --endpoints=http:\/\/127\.0\.0\.1:2379 --dial-timeout=3s --command-timeout=5s endpoint health; fi$/,
+        // the local member's quorum read, then every listed member's (none down before the next restarts)
+        /^if \[ -e \/run\/haforge\/first-start\/etcd \]; then .*; else (ETCDCTL_API=3 etcdctl --endpoints=http:\/\/127\.0\.0\.1:2379 --dial-timeout=3s --command-timeout=5s) endpoint health && \1 endpoint health --cluster; fi$/,
       );
     }
     // Debian's etcd.service (Type=notify, User=etcd) stays; the drop-in only points ExecStart at our file.

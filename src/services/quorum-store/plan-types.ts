@@ -19,6 +19,9 @@ export interface QuorumStorePlan {
   readonly clientPort: number;
   readonly peerPort: number;
   readonly enableV2: boolean;
+  /** etcd `heartbeat-interval` and `election-timeout` (ms), when the inventory sets them. */
+  readonly heartbeatIntervalMs?: number;
+  readonly electionTimeoutMs?: number;
   readonly token: string;
   readonly encryptKey?: SecretRef;
   readonly quorum: QuorumMath;

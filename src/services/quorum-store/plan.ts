@@ -37,6 +37,7 @@ export function plan(ctx: PlanContext): PlanStep {
   const clientPort = qs.clientPort ?? STORE_PORTS[kind].client;
   const peerPort = qs.peerPort ?? STORE_PORTS[kind].peer;
   findings.push(...portAndKindRules(ctx, qs, clientPort, peerPort));
+  findings.push(...timingRules(qs));
 
   const quorum = majorityQuorum(members.length);
   const store: QuorumStorePlan = {
@@ -45,6 +46,8 @@ export function plan(ctx: PlanContext): PlanStep {
     clientPort,
     peerPort,
     enableV2: qs.enableV2,
+    ...(qs.heartbeatIntervalMs !== undefined ? { heartbeatIntervalMs: qs.heartbeatIntervalMs } : {}),
+    ...(qs.electionTimeoutMs !== undefined ? { electionTimeoutMs: qs.electionTimeoutMs } : {}),
     token: qs.token,
     ...(qs.encryptKey ? { encryptKey: qs.encryptKey } : {}),
     quorum,
@@ -184,4 +187,37 @@ function portAndKindRules(ctx: PlanContext, qs: QuorumStoreSection, clientPort: 
       ),
     );
   return findings;
+}
+
+/** etcd's defaults (https://etcd.io/docs/v3.4/tuning/#time-parameters). */
+export const ETCD_TIMING_DEFAULTS = { heartbeatIntervalMs: 100, electionTimeoutMs: 1000 } as const;
+
+/**
+ * etcd refuses to start when `election-timeout` is under 5 × `heartbeat-interval` (etcdmain
+ * config.go: "--election-timeout[...] should be at least as 5 times as --heartbeat-interval"): a
+ * rolled member would not come back, and the roll stops at its health gate. Consul has neither.
+ */
+function timingRules(qs: QuorumStoreSection): Finding[] {
+  const set = (["heartbeatIntervalMs", "electionTimeoutMs"] as const).filter((f) => qs[f] !== undefined);
+  if (set.length === 0) return [];
+  if (qs.kind !== "etcd")
+    return set.map((f) =>
+      warning(
+        "quorum-store.etcd-only-field",
+        `quorumStore.${f}`,
+        `\`${f}\` applies to etcd only; the store is ${qs.kind}`,
+        `Remove \`${f}\`.`,
+      ),
+    );
+  const heartbeat = qs.heartbeatIntervalMs ?? ETCD_TIMING_DEFAULTS.heartbeatIntervalMs;
+  const election = qs.electionTimeoutMs ?? ETCD_TIMING_DEFAULTS.electionTimeoutMs;
+  if (election >= 5 * heartbeat) return [];
+  return [
+    error(
+      "quorum-store.election-timeout-too-short",
+      qs.electionTimeoutMs !== undefined ? "quorumStore.electionTimeoutMs" : "quorumStore.heartbeatIntervalMs",
+      `etcd's election timeout ${election} ms is under 5 × the heartbeat interval ${heartbeat} ms: etcd refuses to start`,
+      `Set \`electionTimeoutMs\` to ${5 * heartbeat} or more (10 × the heartbeat is etcd's advice), or lower \`heartbeatIntervalMs\`.`,
+    ),
+  ];
 }

@@ -46,6 +46,9 @@ export function etcdMemberConfig(qs: QuorumStorePlan, m: StoreMemberPlan): Recor
     // Debian's etcd 3.4 has no v3 JSON gateway; Patroni's `etcd:` (v2) backend needs the v2 API
     // (docs/lab.md; https://patroni.readthedocs.io/en/latest/yaml_configuration.html#etcd).
     enableV2: qs.enableV2,
+    // Taken at a start only: a change restarts the members one at a time (rollGroup etcd).
+    ...(qs.heartbeatIntervalMs !== undefined ? { heartbeatInterval: String(qs.heartbeatIntervalMs) } : {}),
+    ...(qs.electionTimeoutMs !== undefined ? { electionTimeout: String(qs.electionTimeoutMs) } : {}),
   };
 }
 
@@ -67,9 +70,16 @@ export function etcdSeed(qs: QuorumStorePlan, m: StoreMemberPlan): Record<string
   };
 }
 
-/** `etcdctl endpoint health` against the local member: a quorum read, so it fails without quorum. */
+/**
+ * The gate between two members of a roll: the local member serves a quorum read (`endpoint
+ * health`: it fails without quorum), and so does every member the store lists (`--cluster`: their
+ * client URLs from `member list`). The next member restarts only once none is down, so a roll
+ * never takes a second member down while one is still away (maxUnavailable 1): with one member
+ * already down a 3-member store would lose its quorum.
+ */
 export function etcdHealthCommand(qs: QuorumStorePlan): string {
-  return `ETCDCTL_API=3 etcdctl --endpoints=${url("127.0.0.1", qs.clientPort)} --dial-timeout=3s --command-timeout=5s endpoint health`;
+  const local = `ETCDCTL_API=3 etcdctl --endpoints=${url("127.0.0.1", qs.clientPort)} --dial-timeout=3s --command-timeout=5s`;
+  return `${local} endpoint health && ${local} endpoint health --cluster`;
 }
 
 /** `etcdctl` (API v3) against `endpoints`, bounded. */

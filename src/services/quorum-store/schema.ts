@@ -23,6 +23,24 @@ export const QuorumStore = z
         "etcd `listen-peer-urls`/`initial-cluster` port; consul `ports { serf_lan }` (retry_join). @default - 2380 (etcd), 8301 (consul)",
       ),
     enableV2: z.boolean().default(true).describe("etcd v2 API: Patroni's `etcd:` backend needs it on Debian's etcd 3.4. @default true"),
+    heartbeatIntervalMs: z
+      .number()
+      .int()
+      .min(1)
+      .max(10000)
+      .optional()
+      .describe(
+        "etcd `heartbeat-interval` (ms): how often the leader tells the followers it leads; taken at a restart (the members roll one at a time). @default - etcd's own, 100",
+      ),
+    electionTimeoutMs: z
+      .number()
+      .int()
+      .min(1)
+      .max(50000)
+      .optional()
+      .describe(
+        "etcd `election-timeout` (ms): how long a follower waits for a heartbeat before it calls an election; at least 5 × the heartbeat. Rolled. @default - etcd's own, 1000",
+      ),
     token: identifier
       .default("haforge")
       .describe(
