@@ -74,6 +74,10 @@ export function labSuite(o: LabSuiteOptions): LabSuite {
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
     process.stderr.write(`e2e-figure ${o.totalFigure} ${Math.round((Date.now() - suiteStart) / 1000)}s\n`);
     process.stderr.write(`${o.figuresLabel}: ${JSON.stringify(figures)}\n`);
+    // What would keep this file's process alive after its last test (test:e2e runs with
+    // --test-force-exit, so it no longer waits for them; printed so that a leak stays visible).
+    const open = process.getActiveResourcesInfo().filter((r) => !/^(PipeWrap|TTYWrap)$/.test(r));
+    if (open.length > 0) process.stderr.write(`${o.figuresLabel}: still open after the suite: ${open.join(", ")}\n`);
   });
 
   const need = <T>(v: T | undefined, what: string): T => {
