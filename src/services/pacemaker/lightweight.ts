@@ -109,6 +109,125 @@ function daemonPrimitive(id: string, allSystemd: boolean, unit: string, binfile:
       };
 }
 
+/** A lightweight VIP: an IPaddr2 primitive (with its prefix as cidr_netmask when given). */
+function vipPrimitive(vip: LightweightSpec["vips"][number]): CibResource {
+  const [ip, prefix] = vip.address.split("/");
+  return {
+    kind: "primitive",
+    id: vip.name,
+    class: "ocf",
+    provider: "heartbeat",
+    type: "IPaddr2",
+    params:
+      prefix !== undefined && prefix !== ""
+        ? [
+            ["ip", ip ?? vip.address],
+            ["cidr_netmask", prefix],
+          ]
+        : [["ip", ip ?? vip.address]],
+    meta: [],
+    ops: [op("start", "0s", "20s"), op("stop", "0s", "20s"), op("monitor", "10s", "20s")],
+  };
+}
+
+/** RabbitMQ as a clone of the rabbitmq-cluster agent, every non-amq queue mirrored on a majority of the nodes (TripleO's default policy). */
+function rabbitmqClone(nodeNames: readonly string[]): CibResource {
+  const majority = Math.floor(nodeNames.length / 2) + 1;
+  return {
+    kind: "clone",
+    id: "rabbitmq-clone",
+    promotable: false,
+    meta: [
+      ["notify", "true"],
+      ["ordered", "true"],
+      ["interleave", "true"],
+    ],
+    child: {
+      kind: "primitive",
+      id: "rabbitmq",
+      class: "ocf",
+      provider: "heartbeat",
+      type: "rabbitmq-cluster",
+      params: [["set_policy", `ha-all ^(?!amq\\.).* {"ha-mode":"exactly","ha-params":${majority},"ha-promote-on-shutdown":"always"}`]],
+      meta: [],
+      ops: [op("start", "0s", "200s"), op("stop", "0s", "200s"), op("monitor", "10s", "40s")],
+    },
+  };
+}
+
+/**
+ * Galera as a promotable clone: every node is a promoted (writable) member; the agent bootstraps
+ * from the node with the most recent seqno. Node names map to addresses so no DNS is needed for
+ * gcomm://.
+ */
+function galeraClone(nodeNames: readonly string[], hosts: ReturnType<typeof plannedHosts>): CibResource {
+  const hostMap = nodeNames.map((n) => `${n}:${hosts.get(n)?.internalAddress ?? n}`).join(";");
+  return {
+    kind: "clone",
+    id: "galera-clone",
+    promotable: true,
+    meta: [
+      ["promoted-max", String(nodeNames.length)],
+      ["ordered", "true"],
+      ["interleave", "true"],
+    ],
+    child: {
+      kind: "primitive",
+      id: "galera",
+      class: "ocf",
+      provider: "heartbeat",
+      type: "galera",
+      params: [
+        ["wsrep_cluster_address", `gcomm://${nodeNames.join(",")}`],
+        ["cluster_host_map", hostMap],
+        ["enable_creation", "true"],
+      ],
+      meta: [],
+      ops: [
+        op("start", "0s", "120s"),
+        op("stop", "0s", "120s"),
+        op("promote", "0s", "300s"),
+        op("demote", "0s", "120s"),
+        op("monitor", "20s", "30s"),
+        op("monitor", "10s", "30s", "Promoted"),
+      ],
+    },
+  };
+}
+
+/** Redis as a promotable clone with one promoted instance. */
+function redisClone(): CibResource {
+  return {
+    kind: "clone",
+    id: "redis-clone",
+    promotable: true,
+    meta: [
+      ["promoted-max", "1"],
+      ["notify", "true"],
+      ["ordered", "true"],
+      ["interleave", "true"],
+    ],
+    child: {
+      kind: "primitive",
+      id: "redis",
+      class: "ocf",
+      provider: "heartbeat",
+      type: "redis",
+      params: [["wait_last_known_master", "true"]],
+      meta: [],
+      ops: [
+        op("start", "0s", "200s"),
+        op("stop", "0s", "200s"),
+        op("promote", "0s", "120s"),
+        op("demote", "0s", "120s"),
+        // Distinct intervals per role: Pacemaker identifies a recurring op by name + interval.
+        op("monitor", "60s", "60s", "Unpromoted"),
+        op("monitor", "45s", "60s", "Promoted"),
+      ],
+    },
+  };
+}
+
 export function lightweightResources(cluster: PacemakerClusterPlan, plan: ClusterPlan, lw: LightweightSpec): LightweightPart {
   const hosts = plannedHosts(plan);
   const nodeNames = cluster.nodes.map((n) => n.host);
@@ -118,25 +237,7 @@ export function lightweightResources(cluster: PacemakerClusterPlan, plan: Cluste
   const colocation: CibColocation[] = [];
   const order: CibOrder[] = [];
 
-  for (const vip of lw.vips) {
-    const [ip, prefix] = vip.address.split("/");
-    resources.push({
-      kind: "primitive",
-      id: vip.name,
-      class: "ocf",
-      provider: "heartbeat",
-      type: "IPaddr2",
-      params:
-        prefix !== undefined && prefix !== ""
-          ? [
-              ["ip", ip ?? vip.address],
-              ["cidr_netmask", prefix],
-            ]
-          : [["ip", ip ?? vip.address]],
-      meta: [],
-      ops: [op("start", "0s", "20s"), op("stop", "0s", "20s"), op("monitor", "10s", "20s")],
-    });
-  }
+  for (const vip of lw.vips) resources.push(vipPrimitive(vip));
 
   if (managed.has("haproxy")) {
     resources.push({
@@ -155,99 +256,9 @@ export function lightweightResources(cluster: PacemakerClusterPlan, plan: Cluste
     }
   }
 
-  if (managed.has("rabbitmq")) {
-    // Mirror every non-amq queue on a majority of the nodes (TripleO's default policy).
-    const majority = Math.floor(nodeNames.length / 2) + 1;
-    resources.push({
-      kind: "clone",
-      id: "rabbitmq-clone",
-      promotable: false,
-      meta: [
-        ["notify", "true"],
-        ["ordered", "true"],
-        ["interleave", "true"],
-      ],
-      child: {
-        kind: "primitive",
-        id: "rabbitmq",
-        class: "ocf",
-        provider: "heartbeat",
-        type: "rabbitmq-cluster",
-        params: [["set_policy", `ha-all ^(?!amq\\.).* {"ha-mode":"exactly","ha-params":${majority},"ha-promote-on-shutdown":"always"}`]],
-        meta: [],
-        ops: [op("start", "0s", "200s"), op("stop", "0s", "200s"), op("monitor", "10s", "40s")],
-      },
-    });
-  }
-
-  if (managed.has("galera")) {
-    // Every node is a promoted (writable) Galera member; the agent bootstraps from the node with
-    // the most recent seqno. Node names map to addresses so no DNS is needed for gcomm://.
-    const hostMap = nodeNames.map((n) => `${n}:${hosts.get(n)?.internalAddress ?? n}`).join(";");
-    resources.push({
-      kind: "clone",
-      id: "galera-clone",
-      promotable: true,
-      meta: [
-        ["promoted-max", String(nodeNames.length)],
-        ["ordered", "true"],
-        ["interleave", "true"],
-      ],
-      child: {
-        kind: "primitive",
-        id: "galera",
-        class: "ocf",
-        provider: "heartbeat",
-        type: "galera",
-        params: [
-          ["wsrep_cluster_address", `gcomm://${nodeNames.join(",")}`],
-          ["cluster_host_map", hostMap],
-          ["enable_creation", "true"],
-        ],
-        meta: [],
-        ops: [
-          op("start", "0s", "120s"),
-          op("stop", "0s", "120s"),
-          op("promote", "0s", "300s"),
-          op("demote", "0s", "120s"),
-          op("monitor", "20s", "30s"),
-          op("monitor", "10s", "30s", "Promoted"),
-        ],
-      },
-    });
-  }
-
-  if (managed.has("redis")) {
-    resources.push({
-      kind: "clone",
-      id: "redis-clone",
-      promotable: true,
-      meta: [
-        ["promoted-max", "1"],
-        ["notify", "true"],
-        ["ordered", "true"],
-        ["interleave", "true"],
-      ],
-      child: {
-        kind: "primitive",
-        id: "redis",
-        class: "ocf",
-        provider: "heartbeat",
-        type: "redis",
-        params: [["wait_last_known_master", "true"]],
-        meta: [],
-        ops: [
-          op("start", "0s", "200s"),
-          op("stop", "0s", "200s"),
-          op("promote", "0s", "120s"),
-          op("demote", "0s", "120s"),
-          // Distinct intervals per role: Pacemaker identifies a recurring op by name + interval.
-          op("monitor", "60s", "60s", "Unpromoted"),
-          op("monitor", "45s", "60s", "Promoted"),
-        ],
-      },
-    });
-  }
+  if (managed.has("rabbitmq")) resources.push(rabbitmqClone(nodeNames));
+  if (managed.has("galera")) resources.push(galeraClone(nodeNames, hosts));
+  if (managed.has("redis")) resources.push(redisClone());
 
   if (managed.has("cinder-volume")) {
     // Active/passive: a single instance (cinder-volume is not safe to run twice on one backend).

@@ -45,6 +45,166 @@ interface NodeIn {
   readonly index: number;
 }
 
+type PacemakerSection = NonNullable<PlanContext["inventory"]["pacemaker"]>;
+/** Where each host is a member, for the all-in-one rule. */
+type MemberOf = Map<string, { cluster: string; path: string }>;
+
+/** Cluster names identify corosync cluster_name, material keys and rolling groups: each used once. */
+function clusterNameFindings(section: PacemakerSection): Finding[] {
+  const findings: Finding[] = [];
+  const names = new Map<string, number>();
+  section.clusters.forEach((c, ci) => {
+    const prev = names.get(c.name);
+    if (prev !== undefined)
+      findings.push(
+        error(
+          "pacemaker.duplicate-cluster",
+          `pacemaker.clusters[${ci}].name`,
+          `cluster name '${c.name}' is already used by pacemaker.clusters[${prev}]`,
+          "Give every cluster its own name.",
+        ),
+      );
+    else names.set(c.name, ci);
+  });
+  return findings;
+}
+
+/** One VIP, one cluster: two clusters moving the same address fight over it. */
+function vipOwnerFindings(section: PacemakerSection): Finding[] {
+  const findings: Finding[] = [];
+  const vipOwner = new Map<string, string>();
+  for (const v of allPacemakerVips(section.clusters)) {
+    const prev = vipOwner.get(v.address);
+    if (prev !== undefined && !prev.startsWith(`${v.cluster}/`))
+      findings.push(
+        error(
+          "pacemaker.duplicate-vip",
+          v.path,
+          `VIP '${v.address}' of '${v.id}' in cluster '${v.cluster}' is also managed by '${prev.split("/")[1]}' in cluster '${prev.split("/")[0]}'`,
+          "Give each VIP to one cluster.",
+        ),
+      );
+    if (prev === undefined) vipOwner.set(v.address, `${v.cluster}/${v.id}`);
+  }
+  return findings;
+}
+
+/** The all-in-one layout runs one cluster per host: a node of an earlier cluster is a finding. */
+function multiClusterFindings(
+  c: PacemakerCluster,
+  base: string,
+  nodes: readonly PacemakerNodePlan[],
+  memberOf: MemberOf,
+  layout: string,
+): Finding[] {
+  const findings: Finding[] = [];
+  for (const n of nodes) {
+    const path = `${base}.nodes[${c.nodes.findIndex((x) => (typeof x === "string" ? x : x.host) === n.host)}]`;
+    const prev = memberOf.get(n.host);
+    if (prev && prev.cluster !== c.name && layout === "all-in-one")
+      findings.push(
+        error(
+          "pacemaker.host-in-multiple-clusters",
+          path,
+          `host '${n.host}' is a node of cluster '${prev.cluster}' (${prev.path}) and of cluster '${c.name}', but \`layout\` is 'all-in-one'`,
+          "The all-in-one layout runs one cluster per host: keep each host in one cluster, or use `layout: per-service`.",
+        ),
+      );
+    if (!prev) memberOf.set(n.host, { cluster: c.name, path });
+  }
+  return findings;
+}
+
+/** The cluster's quorum, fencing, counts, transport, remote nodes and resources checked. */
+function clusterRules(ctx: PlanContext, c: PacemakerCluster, base: string, nodes: readonly PacemakerNodePlan[], findings: Finding[]) {
+  const q = planQuorum(
+    c,
+    base,
+    nodes.length,
+    ctx.hosts,
+    nodes.map((n) => n.host),
+  );
+  findings.push(...q.findings);
+  const fencing = planFencing(c, base, nodes.length);
+  findings.push(...fencing.findings);
+  findings.push(...planCounts(c, base, nodes.length, fencing.stonithEnabled, fencing.devices));
+  findings.push(...planTransport(c, base, nodes));
+  findings.push(
+    ...planRemotes(
+      c,
+      base,
+      nodes.map((n) => n.host),
+      ctx.hosts,
+    ),
+  );
+  findings.push(
+    ...checkResources(
+      c,
+      base,
+      nodes.map((n) => n.host),
+      ctx.hosts,
+    ),
+  );
+
+  const nqp = String(c.properties["no-quorum-policy"] ?? "").toLowerCase();
+  if (nqp === "ignore" && nodes.length > 1)
+    findings.push(
+      warning(
+        "pacemaker.no-quorum-policy-ignore",
+        `${base}.properties.no-quorum-policy`,
+        `cluster '${c.name}' sets \`no-quorum-policy\` 'ignore': a partition without quorum keeps running resources`,
+        "Leave it at the default 'stop' (or 'freeze'); for two nodes use `quorum.twoNode: true` with fencing instead.",
+      ),
+    );
+  return { q, fencing };
+}
+
+/**
+ * One cluster planned: its nodes, the rules on it, its roles' hosts and its rolling group (one
+ * node at a time; a cluster that cannot lose a node is flagged because every restart of it is an
+ * outage).
+ */
+function planOneCluster(ctx: PlanContext, c: PacemakerCluster, ci: number, memberOf: MemberOf, layout: string) {
+  const base = `pacemaker.clusters[${ci}]`;
+  const findings: Finding[] = [];
+  const rolling: RollingGroup[] = [];
+  const { nodes, findings: nodeFindings } = planNodes(c, base, ctx.hosts);
+  findings.push(...nodeFindings);
+  findings.push(...multiClusterFindings(c, base, nodes, memberOf, layout));
+  const { q, fencing } = clusterRules(ctx, c, base, nodes, findings);
+  const planned: PacemakerClusterPlan = {
+    name: c.name,
+    nodes,
+    remoteNodes: [...new Set(c.remoteNodes.filter((r) => ctx.hosts.has(r)))],
+    quorum: q.quorum,
+    stonithEnabled: fencing.stonithEnabled,
+    spec: c,
+  };
+
+  // Rolling restarts: one node at a time, and a cluster that cannot lose a node is flagged
+  // because every restart of it is an outage.
+  if (nodes.length > 0) {
+    const { expectedVotes, quorum, failuresTolerated } = q.quorum;
+    rolling.push({
+      id: `pacemaker:${c.name}`,
+      service: "pacemaker",
+      hosts: nodes.map((n) => n.host),
+      maxUnavailable: 1,
+      quorum: { expectedVotes, quorum, failuresTolerated },
+    });
+    if (q.quorum.failuresTolerated === 0)
+      findings.push(
+        warning(
+          "pacemaker.no-failure-tolerance",
+          `${base}.nodes`,
+          `cluster '${c.name}' tolerates 0 node failures (${nodes.length} node(s), quorum ${q.quorum.quorum} of ${q.quorum.expectedVotes} votes): a rolling restart stops its resources`,
+          "Add nodes (3 or more), or a qdevice.",
+        ),
+      );
+  }
+  return { planned, rolling, findings };
+}
+
 export function plan(ctx: PlanContext): PlanStep {
   const section = ctx.inventory.pacemaker;
   if (!section) return { findings: [], patch: {} };
@@ -68,138 +228,23 @@ export function plan(ctx: PlanContext): PlanStep {
       ),
     );
 
-  // Cluster names identify corosync cluster_name, material keys and rolling groups.
-  const names = new Map<string, number>();
-  section.clusters.forEach((c, ci) => {
-    const prev = names.get(c.name);
-    if (prev !== undefined)
-      findings.push(
-        error(
-          "pacemaker.duplicate-cluster",
-          `pacemaker.clusters[${ci}].name`,
-          `cluster name '${c.name}' is already used by pacemaker.clusters[${prev}]`,
-          "Give every cluster its own name.",
-        ),
-      );
-    else names.set(c.name, ci);
-  });
+  findings.push(...clusterNameFindings(section));
 
   findings.push(...checkLayout(section.layout, section.clusters));
 
-  // One VIP, one cluster: two clusters moving the same address fight over it.
-  const vipOwner = new Map<string, string>();
-  for (const v of allPacemakerVips(section.clusters)) {
-    const prev = vipOwner.get(v.address);
-    if (prev !== undefined && !prev.startsWith(`${v.cluster}/`))
-      findings.push(
-        error(
-          "pacemaker.duplicate-vip",
-          v.path,
-          `VIP '${v.address}' of '${v.id}' in cluster '${v.cluster}' is also managed by '${prev.split("/")[1]}' in cluster '${prev.split("/")[0]}'`,
-          "Give each VIP to one cluster.",
-        ),
-      );
-    if (prev === undefined) vipOwner.set(v.address, `${v.cluster}/${v.id}`);
-  }
+  findings.push(...vipOwnerFindings(section));
 
   // Where each host is a member, for the all-in-one rule.
-  const memberOf = new Map<string, { cluster: string; path: string }>();
+  const memberOf: MemberOf = new Map();
 
   section.clusters.forEach((c, ci) => {
-    const base = `pacemaker.clusters[${ci}]`;
-    const { nodes, findings: nodeFindings } = planNodes(c, base, ctx.hosts);
-    findings.push(...nodeFindings);
-
-    for (const n of nodes) {
-      const path = `${base}.nodes[${c.nodes.findIndex((x) => (typeof x === "string" ? x : x.host) === n.host)}]`;
-      const prev = memberOf.get(n.host);
-      if (prev && prev.cluster !== c.name && layout === "all-in-one")
-        findings.push(
-          error(
-            "pacemaker.host-in-multiple-clusters",
-            path,
-            `host '${n.host}' is a node of cluster '${prev.cluster}' (${prev.path}) and of cluster '${c.name}', but \`layout\` is 'all-in-one'`,
-            "The all-in-one layout runs one cluster per host: keep each host in one cluster, or use `layout: per-service`.",
-          ),
-        );
-      if (!prev) memberOf.set(n.host, { cluster: c.name, path });
-    }
-
-    const q = planQuorum(
-      c,
-      base,
-      nodes.length,
-      ctx.hosts,
-      nodes.map((n) => n.host),
-    );
-    findings.push(...q.findings);
-    const fencing = planFencing(c, base, nodes.length);
-    findings.push(...fencing.findings);
-    findings.push(...planCounts(c, base, nodes.length, fencing.stonithEnabled, fencing.devices));
-    findings.push(...planTransport(c, base, nodes));
-    findings.push(
-      ...planRemotes(
-        c,
-        base,
-        nodes.map((n) => n.host),
-        ctx.hosts,
-      ),
-    );
-    findings.push(
-      ...checkResources(
-        c,
-        base,
-        nodes.map((n) => n.host),
-        ctx.hosts,
-      ),
-    );
-
-    const nqp = String(c.properties["no-quorum-policy"] ?? "").toLowerCase();
-    if (nqp === "ignore" && nodes.length > 1)
-      findings.push(
-        warning(
-          "pacemaker.no-quorum-policy-ignore",
-          `${base}.properties.no-quorum-policy`,
-          `cluster '${c.name}' sets \`no-quorum-policy\` 'ignore': a partition without quorum keeps running resources`,
-          "Leave it at the default 'stop' (or 'freeze'); for two nodes use `quorum.twoNode: true` with fencing instead.",
-        ),
-      );
-
-    const planned: PacemakerClusterPlan = {
-      name: c.name,
-      nodes,
-      remoteNodes: [...new Set(c.remoteNodes.filter((r) => ctx.hosts.has(r)))],
-      quorum: q.quorum,
-      stonithEnabled: fencing.stonithEnabled,
-      spec: c,
-    };
-    clusters.push(planned);
-
-    for (const n of nodes) addRole(n.host, `pacemaker:${c.name}`);
-    for (const r of planned.remoteNodes) addRole(r, `pacemaker-remote:${c.name}`);
+    const one = planOneCluster(ctx, c, ci, memberOf, layout);
+    findings.push(...one.findings);
+    clusters.push(one.planned);
+    rolling.push(...one.rolling);
+    for (const n of one.planned.nodes) addRole(n.host, `pacemaker:${c.name}`);
+    for (const r of one.planned.remoteNodes) addRole(r, `pacemaker-remote:${c.name}`);
     if (c.quorum.qdevice) addRole(c.quorum.qdevice.host, "corosync-qnetd");
-
-    // Rolling restarts: one node at a time, and a cluster that cannot lose a node is flagged
-    // because every restart of it is an outage.
-    if (nodes.length > 0) {
-      const { expectedVotes, quorum, failuresTolerated } = q.quorum;
-      rolling.push({
-        id: `pacemaker:${c.name}`,
-        service: "pacemaker",
-        hosts: nodes.map((n) => n.host),
-        maxUnavailable: 1,
-        quorum: { expectedVotes, quorum, failuresTolerated },
-      });
-      if (q.quorum.failuresTolerated === 0)
-        findings.push(
-          warning(
-            "pacemaker.no-failure-tolerance",
-            `${base}.nodes`,
-            `cluster '${c.name}' tolerates 0 node failures (${nodes.length} node(s), quorum ${q.quorum.quorum} of ${q.quorum.expectedVotes} votes): a rolling restart stops its resources`,
-            "Add nodes (3 or more), or a qdevice.",
-          ),
-        );
-    }
   });
 
   // A daemon Pacemaker runs is never also run by haforge (owned.ts).
@@ -532,11 +577,14 @@ function planCounts(c: PacemakerCluster, base: string, n: number, stonithEnabled
   return findings;
 }
 
-/** Links and crypto (corosync.conf(5)). */
-function planTransport(c: PacemakerCluster, base: string, nodes: readonly PacemakerNodePlan[]): Finding[] {
+/** The index of a host in the cluster's `nodes`. */
+const nodeIndexOf = (c: PacemakerCluster, host: string): number => c.nodes.findIndex((x) => (typeof x === "string" ? x : x.host) === host);
+
+/** Each node's link count: at least one, at most the transport's, the same on every node. */
+function linkCountFindings(c: PacemakerCluster, base: string, nodes: readonly PacemakerNodePlan[]): Finding[] {
   const findings: Finding[] = [];
   const maxLinks = c.transport === "knet" ? MAX_KNET_LINKS : 1;
-  const nodeIndex = (host: string) => c.nodes.findIndex((x) => (typeof x === "string" ? x : x.host) === host);
+  const nodeIndex = (host: string) => nodeIndexOf(c, host);
   const first = nodes[0];
   for (const n of nodes) {
     const path = `${base}.nodes[${nodeIndex(n.host)}].addrs`;
@@ -570,6 +618,13 @@ function planTransport(c: PacemakerCluster, base: string, nodes: readonly Pacema
         ),
       );
   }
+  return findings;
+}
+
+/** Each link's addresses: one per node, one address family. */
+function linkAddressFindings(c: PacemakerCluster, base: string, nodes: readonly PacemakerNodePlan[]): Finding[] {
+  const findings: Finding[] = [];
+  const nodeIndex = (host: string) => nodeIndexOf(c, host);
   // One address per link: corosync -t does not catch a duplicate ringX_addr (docs/lab.md), the
   // cluster just never forms. Families must be consistent per link.
   const links = Math.max(0, ...nodes.map((n) => n.addrs.length));
@@ -604,6 +659,12 @@ function planTransport(c: PacemakerCluster, base: string, nodes: readonly Pacema
         ),
       );
   }
+  return findings;
+}
+
+/** Corosync's crypto: a cipher needs a hash, crypto needs knet, knet without crypto is a warning. */
+function cryptoFindings(c: PacemakerCluster, base: string): Finding[] {
+  const findings: Finding[] = [];
   const { cipher, hash } = c.crypto;
   if (cipher !== "none" && hash === "none")
     findings.push(
@@ -633,6 +694,11 @@ function planTransport(c: PacemakerCluster, base: string, nodes: readonly Pacema
       ),
     );
   return findings;
+}
+
+/** Links and crypto (corosync.conf(5)). */
+function planTransport(c: PacemakerCluster, base: string, nodes: readonly PacemakerNodePlan[]): Finding[] {
+  return [...linkCountFindings(c, base, nodes), ...linkAddressFindings(c, base, nodes), ...cryptoFindings(c, base)];
 }
 
 /** pacemaker_remote nodes: inventory hosts, not members of the same cluster, listed once. */

@@ -26,13 +26,29 @@ const LIGHTWEIGHT_CLONES: readonly (readonly [string, string])[] = [
 /** `class:provider:type` for ocf, `class:type` for the others (crm_resource --list-standards). */
 const AGENT = /^(ocf:[A-Za-z0-9_.-]+:[A-Za-z0-9_.-]+|(stonith|systemd|service|lsb|upstart|nagios):[A-Za-z0-9_.@-]+)$/;
 
-export function checkResources(
-  cluster: PacemakerCluster,
-  base: string,
-  nodes: readonly string[],
-  hosts: ReadonlyMap<string, PlannedHost>,
-): Finding[] {
-  const findings: Finding[] = [];
+/** What the checks of one cluster share: the cluster, its inventory path, the findings, each id's kind. */
+interface Scope {
+  readonly cluster: PacemakerCluster;
+  readonly base: string;
+  readonly findings: Finding[];
+  readonly kindOf: (id: string) => Kind | undefined;
+}
+
+/** An id that is not a resource of the cluster. */
+const unknownResource = (cluster: PacemakerCluster, id: string, path: string, what: string): Finding =>
+  error(
+    "pacemaker.unknown-resource",
+    path,
+    `${what} '${id}' is not a resource of cluster '${cluster.name}'`,
+    `Define it under \`primitives\`, \`groups\`, \`clones\` or \`fencing\` of cluster '${cluster.name}', or fix the id.`,
+  );
+
+/**
+ * Every id declared once in the cluster's one namespace (primitives, groups, clones, fencing,
+ * constraints, and the lightweight layout's generated resources); `generatedClones`: the
+ * lightweight clones by the primitive they wrap.
+ */
+function declareIds(cluster: PacemakerCluster, base: string, findings: Finding[]) {
   const name = cluster.name;
   const ids = new Map<string, { kind: Kind; path: string }>();
   const declare = (id: string, kind: Kind, path: string) => {
@@ -73,16 +89,11 @@ export function checkResources(
   cluster.constraints.location.forEach((c, i) => declare(c.id, "constraint", `${base}.constraints.location[${i}].id`));
   cluster.constraints.colocation.forEach((c, i) => declare(c.id, "constraint", `${base}.constraints.colocation[${i}].id`));
   cluster.constraints.order.forEach((c, i) => declare(c.id, "constraint", `${base}.constraints.order[${i}].id`));
+  return { ids, generatedClones };
+}
 
-  const kindOf = (id: string): Kind | undefined => ids.get(id)?.kind;
-  const unknown = (id: string, path: string, what: string) =>
-    error(
-      "pacemaker.unknown-resource",
-      path,
-      `${what} '${id}' is not a resource of cluster '${name}'`,
-      `Define it under \`primitives\`, \`groups\`, \`clones\` or \`fencing\` of cluster '${name}', or fix the id.`,
-    );
-
+/** Operations: one per (name, interval, role). */
+function checkOps({ cluster, base, findings }: Scope): void {
   // Operations: one per (name, interval, role). Their CIB id is derived from these three, so a
   // second one would be a duplicate id; the renderer used to drop it silently.
   cluster.primitives.forEach((p, i) => {
@@ -101,6 +112,10 @@ export function checkResources(
       );
     });
   });
+}
+
+/** Agents: well-formed, and the systemd class only on systemd hosts. */
+function checkAgents({ cluster, base, findings }: Scope, nodes: readonly string[], hosts: ReadonlyMap<string, PlannedHost>): void {
   // Agents: a malformed agent string never starts; the systemd class needs systemd as the host's
   // init (docs/lab.md: supervisor hosts have no systemd, so Pacemaker's `systemd:` class fails).
   cluster.primitives.forEach((p, i) => {
@@ -130,7 +145,11 @@ export function checkResources(
       }
     }
   });
+}
 
+/** Groups hold primitives only, each primitive in at most one group: the group of each member. */
+function checkGroups({ cluster, base, findings, kindOf }: Scope): Map<string, string> {
+  const unknown = (id: string, path: string, what: string) => unknownResource(cluster, id, path, what);
   // Groups hold primitives only, each primitive in at most one group.
   const groupOf = new Map<string, string>();
   cluster.groups.forEach((g, gi) => {
@@ -159,7 +178,16 @@ export function checkResources(
       else groupOf.set(m, g.id);
     });
   });
+  return groupOf;
+}
 
+/** Clones wrap a primitive or a group, each at most once: the clone of each wrapped resource. */
+function checkClones(
+  { cluster, base, findings, kindOf }: Scope,
+  groupOf: ReadonlyMap<string, string>,
+  generatedClones: ReadonlyMap<string, string>,
+): Map<string, string> {
+  const unknown = (id: string, path: string, what: string) => unknownResource(cluster, id, path, what);
   // Clones wrap a primitive or a group, each at most once; a group member cannot be cloned alone.
   const clonedBy = new Map<string, string>(generatedClones);
   cluster.clones.forEach((c, ci) => {
@@ -195,9 +223,17 @@ export function checkResources(
       );
     else clonedBy.set(c.resource, c.id);
   });
+  return clonedBy;
+}
 
-  // Constraints reference existing ids; location constraints name nodes of this cluster.
-  const nodeSet = new Set([...nodes, ...cluster.remoteNodes]);
+/** Constraints reference existing ids (not a clone's child); location constraints name nodes of this cluster. */
+function checkConstraints(
+  { cluster, base, findings, kindOf }: Scope,
+  nodeSet: ReadonlySet<string>,
+  clonedBy: ReadonlyMap<string, string>,
+): void {
+  const name = cluster.name;
+  const unknown = (id: string, path: string, what: string) => unknownResource(cluster, id, path, what);
   const refCheck = (id: string, path: string, what: string) => {
     if (kindOf(id) === undefined || kindOf(id) === "constraint") findings.push(unknown(id, path, what));
     else if (clonedBy.has(id))
@@ -248,7 +284,11 @@ export function checkResources(
         ),
       );
   });
+}
 
+/** Fencing devices fence nodes of the cluster, and every node is fenced by one when all devices list their hosts. */
+function checkFencing({ cluster, base, findings }: Scope, nodes: readonly string[], nodeSet: ReadonlySet<string>): void {
+  const name = cluster.name;
   // Fencing devices fence cluster nodes; with every device listing its hosts, an unlisted node
   // can never be fenced and its resources can never be recovered elsewhere.
   const fenced = new Set<string>();
@@ -278,7 +318,25 @@ export function checkResources(
         ),
       );
   }
+}
 
+export function checkResources(
+  cluster: PacemakerCluster,
+  base: string,
+  nodes: readonly string[],
+  hosts: ReadonlyMap<string, PlannedHost>,
+): Finding[] {
+  const findings: Finding[] = [];
+  const { ids, generatedClones } = declareIds(cluster, base, findings);
+  const scope: Scope = { cluster, base, findings, kindOf: (id) => ids.get(id)?.kind };
+  checkOps(scope);
+  checkAgents(scope, nodes, hosts);
+  const groupOf = checkGroups(scope);
+  const clonedBy = checkClones(scope, groupOf, generatedClones);
+  // Constraints reference existing ids; location constraints name nodes of this cluster.
+  const nodeSet = new Set([...nodes, ...cluster.remoteNodes]);
+  checkConstraints(scope, nodeSet, clonedBy);
+  checkFencing(scope, nodes, nodeSet);
   findings.push(...checkVips(cluster, base, nodes, hosts));
   return findings;
 }
