@@ -33,7 +33,16 @@ import type { DesiredState } from "../../src/core/desired-state";
 import { WRITE_EXIT } from "../../src/core/file-ops";
 import type { InventoryInput } from "../../src/inventory/schema";
 import { COROSYNC_AUTHKEY, COROSYNC_CONF } from "../../src/services/pacemaker/corosync-conf";
-import { filesOf, PacemakerNsCluster, renderWithKeys, requireCommands, servicesOf, sleep, type Applied } from "./pacemaker-cluster";
+import {
+  boundOps,
+  filesOf,
+  PacemakerNsCluster,
+  renderWithKeys,
+  requireCommands,
+  servicesOf,
+  sleep,
+  type Applied,
+} from "./pacemaker-cluster";
 
 const NODES = ["n1", "n2", "n3"];
 /** Directories the node's init bind-mounts from its own folder (the rest of / is the machine's). */
@@ -48,15 +57,7 @@ const cluster = new PacemakerNsCluster("hfpr", NODES, "10.231.10", {
 const addr = (n: string) => cluster.addr(n);
 const VIP = "10.231.10.5";
 const verdicts: string[] = [];
-const { ran } = cluster;
-const inside = cluster.inside.bind(cluster);
-const liveSha = cluster.liveSha.bind(cluster);
-const writeFile = cluster.writeFile.bind(cluster);
-const applyNode = cluster.applyNode.bind(cluster);
-const fenceHistory = cluster.fenceHistory.bind(cluster);
-const votes = cluster.votes.bind(cluster);
-const clusterOk = cluster.clusterOk.bind(cluster);
-const until = cluster.until.bind(cluster);
+const { ran, inside, liveSha, writeFile, applyNode, fenceHistory, votes, clusterOk, until } = boundOps(cluster);
 
 interface Over {
   /** haproxy in the CIB (lightweight managed) or not. */
@@ -167,6 +168,42 @@ function haproxyRunners(s: DesiredState): string[] {
   return out;
 }
 
+/** corosync's and Pacemaker's pids on every node. */
+const daemonPids = () => NODES.map((n) => inside(n, "supervisorctl pid corosync; supervisorctl pid pacemaker").out.trim());
+
+/**
+ * A change applied on every node that the validate of `path` must refuse everywhere: applied with
+ * quorum sampled, then two token timeouts of waiting (a node on another key or crypto would be
+ * lost by then). Asserts that every node refused `path` alone (validate exit), nothing ran, the
+ * daemons kept their pids and every sample was quorate with 3 votes, none UNCLEAN.
+ */
+async function refusedEverywhere(changed: DesiredState, path: string): Promise<{ refused: Applied["refused"]; samples: Sample[] }> {
+  const from = ran.length;
+  const pids = daemonPids();
+  const { value, samples: mine } = await sampled(async () => {
+    const out: Applied[] = [];
+    for (const n of NODES) out.push(await applyNode(changed, n));
+    await sleep(7000);
+    return out;
+  });
+  for (const r of value) {
+    assert.deepEqual(r.written, [], r.node);
+    assert.deepEqual(
+      r.refused.map((x) => [x.path, x.rc]),
+      [[path, WRITE_EXIT.validate]],
+      r.node,
+    );
+  }
+  assert.deepEqual(ran.slice(from), [], "nothing restarted, no action run");
+  assert.deepEqual(daemonPids(), pids);
+  assert.deepEqual(
+    mine.filter((s) => !s.quorate || s.unclean || s.votes !== 3),
+    [],
+    "every node quorate with 3 votes, none UNCLEAN",
+  );
+  return { refused: value.map((r) => r.refused[0]!), samples: mine };
+}
+
 before(async () => {
   requireCommands(["corosync", "pacemakerd", "supervisord", "haproxy", "crm_mon", "stonith_admin", "cibadmin", "nsenter", "unshare"]);
   assert.ok(existsSync("/usr/lib/ocf/resource.d/heartbeat/anything"), "resource-agents' anything agent");
@@ -265,34 +302,11 @@ describe("haforge's apply on a running 3-node Pacemaker cluster that runs HAProx
   it("2. a changed corosync authkey: refused by the key's validate on every node, nothing restarted, quorum kept (sampled), no fence; a node restarted afterwards rejoins the three", async () => {
     const keyed = renderFor({ ports: [8080, 8081], keyByte: 0x33 });
     const oldKey = liveSha("n1", COROSYNC_AUTHKEY);
-    const from = ran.length;
-    const pids = NODES.map((n) => inside(n, "supervisorctl pid corosync; supervisorctl pid pacemaker").out.trim());
-    const { value, samples: mine } = await sampled(async () => {
-      const out: Applied[] = [];
-      for (const n of NODES) out.push(await applyNode(keyed, n));
-      await sleep(7000); // two token timeouts: a node on another key would be lost by now
-      return out;
-    });
-    for (const r of value) {
-      assert.deepEqual(r.written, [], r.node);
-      assert.deepEqual(
-        r.refused.map((x) => [x.path, x.rc]),
-        [[COROSYNC_AUTHKEY, WRITE_EXIT.validate]],
-        r.node,
-      );
-      assert.match(r.refused[0]!.out, /refusing to replace \/etc\/corosync\/authkey[\s\S]*crm cluster stop --all/);
-      assert.equal(liveSha(r.node, COROSYNC_AUTHKEY), oldKey, `${r.node}: the running key stays`);
+    const { refused, samples: mine } = await refusedEverywhere(keyed, COROSYNC_AUTHKEY);
+    for (const [i, n] of NODES.entries()) {
+      assert.match(refused[i]!.out, /refusing to replace \/etc\/corosync\/authkey[\s\S]*crm cluster stop --all/);
+      assert.equal(liveSha(n, COROSYNC_AUTHKEY), oldKey, `${n}: the running key stays`);
     }
-    assert.deepEqual(ran.slice(from), [], "nothing restarted, no action run");
-    assert.deepEqual(
-      NODES.map((n) => inside(n, "supervisorctl pid corosync; supervisorctl pid pacemaker").out.trim()),
-      pids,
-    );
-    assert.deepEqual(
-      mine.filter((s) => !s.quorate || s.unclean || s.votes !== 3),
-      [],
-      "every node quorate with 3 votes, none UNCLEAN",
-    );
     // A node restarted later (taken out cleanly: Pacemaker first) comes back into the three.
     const r = inside("n3", "supervisorctl stop pacemaker && supervisorctl restart corosync", { timeoutMs: 180_000 });
     assert.equal(r.rc, 0, r.out);
@@ -312,8 +326,12 @@ describe("haforge's apply on a running 3-node Pacemaker cluster that runs HAProx
     assert.equal(w?.rc, 0, w?.out);
     const r = inside("n3", "supervisorctl stop pacemaker && supervisorctl restart corosync", { timeoutMs: 180_000 });
     assert.equal(r.rc, 0, r.out);
-    await sleep(8000);
-    const alone = [votes("n3"), votes("n1")];
+    // Bounded: n3 forms its own membership on the new key, n1/n2 keep theirs without it.
+    let alone = [votes("n3"), votes("n1")];
+    for (let i = 0; i < 60 && (alone[0] !== 1 || alone[1] !== 2); i++) {
+      await sleep(500);
+      alone = [votes("n3"), votes("n1")];
+    }
     verdicts.push(
       `control (new key on n3 without the guard, then n3's corosync restarted): votes seen by n3 ${alone[0]}, by n1 ${alone[1]}`,
     );
@@ -358,38 +376,15 @@ describe("haforge's apply on a running 3-node Pacemaker cluster that runs HAProx
   it("3. a corosync crypto change (crypto_cipher aes256 -> aes128) on the running cluster: corosync.conf refused on every node (corosync runs), nothing restarted, 3 votes throughout, no fence", async () => {
     const changed = renderFor({ ports: [8080, 8081], keyByte: 0x33, cipher: "aes128" });
     const old = NODES.map((n) => liveSha(n, COROSYNC_CONF));
-    const from = ran.length;
-    const pids = NODES.map((n) => inside(n, "supervisorctl pid corosync; supervisorctl pid pacemaker").out.trim());
-    const { value, samples: mine } = await sampled(async () => {
-      const out: Applied[] = [];
-      for (const n of NODES) out.push(await applyNode(changed, n));
-      await sleep(7000); // two token timeouts: a node on other crypto would be lost by now
-      return out;
-    });
-    for (const r of value) {
-      assert.deepEqual(r.written, [], r.node);
-      assert.deepEqual(
-        r.refused.map((x) => [x.path, x.rc]),
-        [[COROSYNC_CONF, WRITE_EXIT.validate]],
-        r.node,
-      );
-      assert.match(r.refused[0]!.out, /refusing to change the corosync transport or crypto[\s\S]*pcs cluster stop --all/);
-      assert.match(r.refused[0]!.out, /in place: .*crypto_cipher:aes256[\s\S]*new: .*crypto_cipher:aes128/);
+    const { refused, samples: mine } = await refusedEverywhere(changed, COROSYNC_CONF);
+    for (const r of refused) {
+      assert.match(r.out, /refusing to change the corosync transport or crypto[\s\S]*pcs cluster stop --all/);
+      assert.match(r.out, /in place: .*crypto_cipher:aes256[\s\S]*new: .*crypto_cipher:aes128/);
     }
     assert.deepEqual(
       NODES.map((n) => liveSha(n, COROSYNC_CONF)),
       old,
       "corosync.conf unchanged everywhere",
-    );
-    assert.deepEqual(ran.slice(from), [], "nothing restarted, no action run");
-    assert.deepEqual(
-      NODES.map((n) => inside(n, "supervisorctl pid corosync; supervisorctl pid pacemaker").out.trim()),
-      pids,
-    );
-    assert.deepEqual(
-      mine.filter((s) => !s.quorate || s.unclean || s.votes !== 3),
-      [],
-      "every node quorate with 3 votes, none UNCLEAN",
     );
     assert.equal(fenceHistory("n1"), "", "no fence");
     verdicts.push(
@@ -489,15 +484,11 @@ describe("haforge's apply on a running 3-node Pacemaker cluster that runs HAProx
     );
     const down = mine.filter((s) => !s.quorate);
     // A re-run (the same generation): nothing to do, nothing stopped.
-    const pids = NODES.map((n) => inside(n, "supervisorctl pid corosync; supervisorctl pid pacemaker").out.trim());
+    const pids = daemonPids();
     const again = await cluster.runActionsInOrder(rotation);
     for (const r of again) assert.equal(r.rc, 0, `${r.id}: ${r.out}`);
     assert.equal(again.filter((r) => /nothing to do/.test(r.out)).length, NODES.length, again.map((r) => r.out).join("\n"));
-    assert.deepEqual(
-      NODES.map((n) => inside(n, "supervisorctl pid corosync; supervisorctl pid pacemaker").out.trim()),
-      pids,
-      "the re-run stopped nothing",
-    );
+    assert.deepEqual(daemonPids(), pids, "the re-run stopped nothing");
     verdicts.push(
       `key rotation (generation 1): ${rotation.length} actions in 6 steps, ${elapsed} s in all; outage reported per node ${outages.join("/")} s; ` +
         `${down.length} of ${mine.length} samples not quorate (the cluster stopped on purpose), ${unclean.length} showing a node UNCLEAN (offline) while Pacemaker started, none before or after, no fence; ` +
