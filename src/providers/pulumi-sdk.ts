@@ -7,7 +7,7 @@
  * (`@pulumi/pulumi/cmd/run`) does not load them either. These are the very objects the index
  * re-exports (one module instance each), so `Output.isInstance`, resources and config behave as
  * through `@pulumi/pulumi`. Modules write `import * as pulumi from "./pulumi-sdk"` and read as
- * before; tests/program/program-modules.test.ts fails when a program run loads the index.
+ * before; tests/program/compiled.test.ts fails when a program run loads the index.
  */
 export * from "@pulumi/pulumi/config";
 export * from "@pulumi/pulumi/errors";

@@ -12,7 +12,7 @@ import { homedir } from "node:os";
 import type { Duplex } from "node:stream";
 // ssh2 (with its crypto modules) loads at the first connection, not with this module: the Pulumi
 // program imports the transport for connection data only and never connects (only the dynamic
-// provider process does); tests/program/program-modules.test.ts.
+// provider process does); tests/program/compiled.test.ts.
 import type { Client, ClientChannel, ConnectConfig } from "ssh2";
 import { shQuote } from "../core/file-ops";
 import {

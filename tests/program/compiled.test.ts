@@ -3,8 +3,14 @@
  * declares exactly what the sources declare: the same resources (URNs, types, parents,
  * dependencies, inputs, the dynamic providers' `__provider` texts) and stack outputs, for an SSH
  * stack and a Kubernetes one: switching between the two changes no resource.
- * A program run loads neither the SDK's package index (the Automation API, the closure
- * serializer: src/providers/pulumi-sdk.ts) nor, for an SSH stack, @pulumi/kubernetes.
+ * What a program run loads, compiled or not (these runs also stand for the former
+ * program-modules.test.ts, whose two stack runs they repeated): not the SDK's package index (it
+ * loads the Automation API, with npm's arborist and pacote, and the closure serializer, with the
+ * TypeScript compiler: ~580 modules; src/providers/pulumi-sdk.ts); for an SSH stack, not
+ * @pulumi/kubernetes (890 modules, ~1.8 s of CPU; components/ha-cluster.ts loads it for a
+ * Kubernetes target only); nor what only the dynamic-provider process uses: the SSH client (ssh2,
+ * src/transport/pool.ts, ~0.1 s), the diff library (src/core/file-ops.ts) and, unless a syncthing
+ * certificate placeholder is rendered, the X.509 libraries (src/core/device-certificate.ts, ~0.12 s).
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -66,6 +72,10 @@ describe("the compiled program", { concurrency: false }, () => {
         const loaded = (dir: string) => run.modules.some((p) => p.includes(`/node_modules/${dir}/`));
         assert.equal(loaded("@pulumi/pulumi/automation"), stack === "k8s", "the SDK's index (its Automation API)");
         assert.equal(loaded("@pulumi/kubernetes"), stack === "k8s");
+        assert.equal(loaded("ssh2"), false, "the SSH client: the provider process connects, the program never does");
+        assert.equal(loaded("diff"), false, "the diff library: only a provider's Diff and the CLI make patches");
+        // The lab runs syncthing (a device-certificate placeholder); the k8s stack has none.
+        assert.equal(loaded("@peculiar/asn1-x509"), stack === "lab", "the X.509 libraries only for a certificate");
       }
     });
   }
