@@ -23,6 +23,12 @@ export interface DaemonOptions {
   readonly environmentFiles?: readonly string[];
   /** Signal name (HUP, USR2) that makes the daemon reload its config. */
   readonly reloadSignal?: string;
+  /**
+   * Files holding settings the daemon takes at a start only (a reload does not apply them): when
+   * one changed since haforge last applied the service, the change restarts it instead of
+   * reloading it (reloadOrRestartCommand). @default []
+   */
+  readonly restartOn?: readonly string[];
   /** Command that exits 0 when healthy. */
   readonly health?: string;
   readonly rollGroup?: string;
@@ -102,13 +108,25 @@ export function deprovisionCommand(services: readonly ServiceSpec[]): string {
  * restart's own `update` applies), systemd flags a changed unit or drop-in as NeedDaemonReload.
  * http://supervisord.org/running.html#supervisorctl-actions, systemctl(1) show.
  */
-export function reloadOrRestartCommand(init: InitSystem, unit: string, reload: string, restart: string): string {
+export function reloadOrRestartCommand(
+  init: InitSystem,
+  unit: string,
+  reload: string,
+  restart: string,
+  restartOn: readonly string[] = [],
+): string {
   const name = shellToken(unit);
   const unchanged =
     init === "systemd"
       ? `systemctl is-active --quiet ${name} && [ "$(systemctl show -p NeedDaemonReload --value ${name})" != yes ]`
       : `supervisorctl status ${name} 2>/dev/null | grep -q RUNNING && ! supervisorctl reread 2>/dev/null | grep -q '^${name}: '`;
-  return `if ${unchanged}; then ${reload} && echo 'reloaded ${name} (running, definition unchanged)'; else ${restart}; fi`;
+  // A start-only setting changed (its file is newer than the mark of haforge's last restart or
+  // reload, appliedOnce): only a restart applies it. No mark yet: nothing to compare, reload.
+  const mark = shellQuote(`${APPLIED_DIR}/${pathSegment(unit)}`);
+  const startOnly = restartOn.length
+    ? ` && [ -z "$(find ${restartOn.map(shellQuote).join(" ")} -maxdepth 0 -cnewer ${mark} -print 2>/dev/null)" ]`
+    : "";
+  return `if ${unchanged}${startOnly}; then ${reload} && echo 'reloaded ${name} (running, definition unchanged)'; else ${restart}; fi`;
 }
 
 /** Exits 0 when the manager runs the service. */
@@ -221,7 +239,7 @@ export function daemon(o: DaemonOptions): { file: FileSpec; service: ServiceSpec
     host: o.host,
     name: o.name,
     manager: o.init,
-    restart: reload ? reloadOrRestartCommand(o.init, o.name, reload, restart) : restart,
+    restart: reload ? reloadOrRestartCommand(o.init, o.name, reload, restart, o.restartOn) : restart,
     ...(reload ? { reload } : {}),
     ...(o.health ? { health: o.health } : {}),
     ...(o.rollGroup ? { rollGroup: o.rollGroup } : {}),
@@ -260,7 +278,7 @@ export function packagedDaemon(o: DaemonOptions, pkg: PackagedOptions = {}): { f
     host: o.host,
     name: o.name,
     manager: "systemd",
-    restart: reload ? reloadOrRestartCommand("systemd", o.name, reload, restart) : restart,
+    restart: reload ? reloadOrRestartCommand("systemd", o.name, reload, restart, o.restartOn) : restart,
     ...(reload ? { reload } : {}),
     ...(o.health ? { health: o.health } : {}),
     ...(o.rollGroup ? { rollGroup: o.rollGroup } : {}),

@@ -103,6 +103,51 @@ describe("reloadable daemons: reload when running with an unchanged definition, 
     );
   });
 
+  it("a start-only settings file (restartOn) newer than the applied mark restarts a running daemon; older, or no mark, reloads", () => {
+    // Before restartOn, keepalived's vrrp_startup_delay change was reloaded, which keeps the running value.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "haforge-restart-on-"));
+    try {
+      const settings = path.join(dir, "start-settings");
+      const mark = path.join(dir, "applied", "keepalived");
+      fs.mkdirSync(path.dirname(mark));
+      const touch = (f: string) => {
+        fs.writeFileSync(f, String(Date.now()));
+        execFileSync("sleep", ["0.02"]);
+      };
+      for (const init of ["systemd", "supervisor"] as const) {
+        const opts = {
+          host: "h",
+          init,
+          name: "keepalived",
+          description: "d",
+          command: "/bin/true",
+          reloadSignal: "HUP",
+          restartOn: [settings],
+        };
+        const s = init === "systemd" ? packagedDaemon(opts, { reloadable: true }).service : daemon(opts).service;
+        const cmd = s.restart.replaceAll("/var/lib/haforge/applied", path.dirname(mark));
+        assert.notEqual(cmd, s.restart);
+        const restarted = (r: { calls: string[] }) =>
+          r.calls.some((c) => c === "systemctl restart keepalived" || c === "supervisorctl start keepalived");
+        fs.rmSync(mark, { force: true });
+        touch(settings);
+        assert.ok(!restarted(runApply(cmd, { state: "RUNNING", changed: false, name: "keepalived" })), `${init}: no mark -> reload`);
+        touch(mark);
+        touch(settings);
+        assert.ok(restarted(runApply(cmd, { state: "RUNNING", changed: false, name: "keepalived" })), `${init}: newer settings -> restart`);
+        touch(mark);
+        assert.ok(!restarted(runApply(cmd, { state: "RUNNING", changed: false, name: "keepalived" })), `${init}: older settings -> reload`);
+        fs.rmSync(settings);
+        assert.ok(
+          !restarted(runApply(cmd, { state: "RUNNING", changed: false, name: "keepalived" })),
+          `${init}: no settings file -> reload`,
+        );
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("a daemon without a reload still restarts", () => {
     const s = daemon({ host: "h", init: "supervisor", name: "rabbitmq-server", description: "d", command: "/bin/true" }).service;
     const r = runApply(s.restart, { state: "RUNNING", changed: false, name: "rabbitmq-server" });

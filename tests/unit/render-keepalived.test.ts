@@ -5,7 +5,13 @@ import { analyzeInventoryText } from "../../src/pipeline/analyze";
 import { renderDesiredState } from "../../src/pipeline/render";
 import { secretKey } from "../../src/core/secrets";
 import { renderTemplate } from "../../src/render/templates";
-import { keepalivedSecretFindings, renderPart, KEEPALIVED_VALIDATE } from "../../src/services/keepalived/render";
+import {
+  keepalivedHealth,
+  keepalivedSecretFindings,
+  renderPart,
+  KEEPALIVED_START_SETTINGS,
+  KEEPALIVED_VALIDATE,
+} from "../../src/services/keepalived/render";
 import { authPassValue, scriptCommand } from "../../src/services/keepalived/config";
 import type { ClusterPlan } from "../../src/plan/types";
 import type { SecretValues } from "../../src/core/secrets";
@@ -217,7 +223,14 @@ describe("keepalived render", () => {
     assert.equal(byHost.get("lb3")!.reload, "supervisorctl signal HUP keepalived");
     for (const s of r.services) {
       assert.equal(s.name, "keepalived");
-      assert.equal(s.health, "pidof keepalived >/dev/null");
+      // the process, and every VIP of the host's instances answering wherever it is held
+      const vips = r.files
+        .find((f) => f.host === s.host && f.path === "/etc/keepalived/keepalived.conf")!
+        .content.match(/^\s+(\S+)\/\d+ dev /gm)!
+        .map((l) => l.trim().split("/")[0]!);
+      assert.ok(vips.length >= 1);
+      assert.equal(s.health, keepalivedHealth(vips));
+      assert.equal(s.health, ["pidof keepalived >/dev/null", ...vips.map((v) => `ping -c 1 -W 1 ${v} >/dev/null 2>&1`)].join(" && "));
       assert.equal(s.rollGroup, "keepalived:api");
     }
     // systemd: Debian's keepalived.service as packaged (same config path, HUP reload): no unit, no drop-in.
@@ -227,6 +240,33 @@ describe("keepalived render", () => {
     );
     const prog = r.files.find((f) => f.host === "lb3" && f.path === "/etc/supervisor/conf.d/keepalived.conf")!;
     assert.match(prog.content, /^command=\/usr\/sbin\/keepalived --dont-fork --log-console -f \/etc\/keepalived\/keepalived.conf$/m);
+  });
+
+  it("startupDelayS: vrrp_startup_delay in global_defs and a start-settings file the restart follows; none of it by default", () => {
+    const plain = render();
+    assert.ok(plain.files.every((f) => f.path !== KEEPALIVED_START_SETTINGS && !/vrrp_startup_delay/.test(f.content)));
+    assert.ok(plain.services.every((s) => !s.restart.includes(KEEPALIVED_START_SETTINGS)));
+    const plan = keepalivedPlan();
+    const delayed = render({
+      ...plan,
+      inventory: { ...plan.inventory, keepalived: { ...plan.inventory.keepalived!, startupDelayS: 2.5 } },
+    });
+    for (const s of delayed.services) {
+      const conf = delayed.files.find((f) => f.host === s.host && f.path === "/etc/keepalived/keepalived.conf")!;
+      const globals = parseConf(conf.content).find((n) => n.words[0] === "global_defs")!;
+      assert.deepEqual(
+        globals.children.filter((c) => c.words[0] === "vrrp_startup_delay").map((c) => c.words),
+        [["vrrp_startup_delay", "2.5"]],
+      );
+      const marker = delayed.files.find((f) => f.host === s.host && f.path === KEEPALIVED_START_SETTINGS)!;
+      assert.match(marker.content, /^vrrp_startup_delay 2\.5$/m);
+      assert.deepEqual(marker.notify, ["keepalived"]);
+      // the reload is taken only while the start-settings file is not newer than the applied mark
+      assert.ok(
+        s.restart.includes(`find '${KEEPALIVED_START_SETTINGS}' -maxdepth 0 -cnewer '/var/lib/haforge/applied/keepalived'`),
+        s.restart,
+      );
+    }
   });
 
   it("rolling group falls back to a later instance's group, or none when the plan has none", () => {

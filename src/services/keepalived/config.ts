@@ -54,6 +54,8 @@ export interface KeepalivedInstanceModel {
 export interface KeepalivedConfModel {
   readonly host: string;
   readonly routerId: string;
+  /** `vrrp_startup_delay` (seconds), when the inventory sets one. */
+  readonly startupDelay?: number;
   readonly scripts: readonly KeepalivedScriptModel[];
   readonly instances: readonly KeepalivedInstanceModel[];
   /** True when the file carries an auth_pass (mode 0600, masked in output). */
@@ -160,7 +162,15 @@ export function keepalivedConfModel(plan: ClusterPlan, host: string, secrets: Se
     }),
   );
   const instances = mine.map((i) => instanceModel(i, host, secrets));
-  return { host, routerId: host, scripts, instances, secret: instances.some((i) => i.authPass !== undefined) };
+  const startupDelay = plan.inventory.keepalived?.startupDelayS;
+  return {
+    host,
+    routerId: host,
+    ...(startupDelay !== undefined ? { startupDelay } : {}),
+    scripts,
+    instances,
+    secret: instances.some((i) => i.authPass !== undefined),
+  };
 }
 
 /** Hosts that run keepalived, in plan host order (then name, for hosts missing from plan.hosts). */

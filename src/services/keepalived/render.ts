@@ -20,6 +20,23 @@ export const KEEPALIVED_VALIDATE = "test -s {file} && keepalived -t -f {file}";
  */
 export const KEEPALIVED_COMMAND = `/usr/sbin/keepalived --dont-fork --log-console -f ${KEEPALIVED_CONF}`;
 
+/**
+ * keepalived's settings taken at a start only, one per line, when the inventory sets any: a
+ * reload keeps the running value of `vrrp_startup_delay` (keepalived 2.2.7 vrrp_daemon.c applies
+ * it `if (!reload)`), so this file changing restarts keepalived instead of reloading it
+ * (restartOn). keepalived never reads it; the same value is in keepalived.conf.
+ */
+export const KEEPALIVED_START_SETTINGS = "/etc/haforge/keepalived/start-settings";
+
+/**
+ * The gate between two hosts of a roll: this keepalived runs and every VIP of its instances
+ * answers, wherever it is held (on this host the kernel answers itself). A restarted VIP holder
+ * hands the VIP to a backup, so the next host goes only once the VIP is held again.
+ */
+export function keepalivedHealth(vips: readonly string[]): string {
+  return ["pidof keepalived >/dev/null", ...vips.map((v) => `ping -c 1 -W 1 ${v} >/dev/null 2>&1`)].join(" && ");
+}
+
 /** The rolling group the plan gives this host's keepalived: `keepalived:<instance>` first. */
 function rollGroupFor(plan: ClusterPlan, host: string): string | undefined {
   const candidates = [...instancesOf(plan, host).map((i) => `keepalived:${i.name}`), "keepalived"];
@@ -49,6 +66,8 @@ function render(ctx: RenderContext): RenderResult {
       // SIGHUP re-reads the file without dropping the VIP on the current master.
       notify: ["keepalived"],
     });
+    const startOnly = model.startupDelay !== undefined ? [startSettingsFile(host, model.startupDelay)] : [];
+    files.push(...startOnly);
     const rollGroup = rollGroupFor(plan, host);
     // systemd: Debian's keepalived.service (Type=notify, the same /etc/keepalived/keepalived.conf,
     // HUP reload) as packaged: nothing to add.
@@ -60,8 +79,9 @@ function render(ctx: RenderContext): RenderResult {
         description: "keepalived VRRP (haforge)",
         command: KEEPALIVED_COMMAND,
         reloadSignal: "HUP",
+        restartOn: startOnly.map((f) => f.path),
         // Host-scoped: run on the host itself (each lab host has its own PID namespace).
-        health: "pidof keepalived >/dev/null",
+        health: keepalivedHealth(instancesOf(plan, host).map((i) => i.vip)),
         ...(rollGroup ? { rollGroup } : {}),
       },
       { reloadable: true },
@@ -70,6 +90,22 @@ function render(ctx: RenderContext): RenderResult {
     services.push(d.service);
   }
   return { files, services, actions: [] };
+}
+
+function startSettingsFile(host: string, startupDelay: number): FileSpec {
+  return {
+    host,
+    path: KEEPALIVED_START_SETTINGS,
+    content:
+      "# Managed by haforge: keepalived's settings taken at a start only (also in keepalived.conf).\n" +
+      "# A change here restarts keepalived instead of reloading it.\n" +
+      `vrrp_startup_delay ${startupDelay}\n`,
+    mode: "0644",
+    owner: "root",
+    group: "root",
+    secret: false,
+    notify: ["keepalived"],
+  };
 }
 
 /** keepalived renderer: files, services, cluster actions (and materials it needs). */

@@ -86,5 +86,13 @@ export const Keepalived = z
       .array(VrrpInstance)
       .default([])
       .describe("VRRP instances: one `vrrp_instance` each in /etc/keepalived/keepalived.conf on its hosts. @default []"),
+    startupDelayS: z
+      .number()
+      .min(0)
+      .max(3600)
+      .optional()
+      .describe(
+        "keepalived.conf `vrrp_startup_delay`: seconds VRRP waits after a start (a late network must not claim the VIP). A change restarts keepalived host by host. @default - none",
+      ),
   })
   .strict();
