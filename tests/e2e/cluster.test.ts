@@ -43,6 +43,9 @@ const HOSTS = ["lab1", "lab2", "lab3"] as const;
 const KEEPALIVED_VIP = "10.213.7.100";
 const PACEMAKER_VIP = "10.213.7.101";
 const ADVERT_INT_S = 1; // inventories/lab.yaml: keepalived advertInt default
+const ETCD_HEARTBEAT_MS = 150; // invR: etcd's heartbeat-interval and election-timeout (defaults 100, 1000)
+const ETCD_ELECTION_MS = 1500;
+const KEEPALIVED_STARTUP_DELAY_S = 1; // invR: vrrp_startup_delay
 
 // Test-only values for the inventory's `secret:` references (keepalived keeps 8 characters).
 const SECRETS = {
@@ -69,7 +72,8 @@ describe("e2e: the lab stack on 3 real hosts", { skip: SKIP, timeout: 1_800_000 
   let invB: string; // invA with a RabbitMQ setting changed (rolls the brokers)
   let invC: string; // invB with a Postgres parameter that needs a restart
   let invD: string; // invC with HAProxy's and keepalived's check intervals changed (reloads)
-  let invK: string; // invA with another RabbitMQ setting (the roll that is killed mid-way)
+  let invR: string; // invA with etcd timings and a keepalived startup delay (both need restarts)
+  let invK: string; // invR with another RabbitMQ setting (the roll that is killed mid-way)
   let invBad: string; // invA with an error
   let stateFile: string;
   let stack = "lab";
@@ -125,20 +129,32 @@ describe("e2e: the lab stack on 3 real hosts", { skip: SKIP, timeout: 1_800_000 
     const hosts = lab.hosts.map((h) => ({ name: h.name, address: h.address, hostKey: h.hostKey, privateKeyPath: "~/.ssh/id_ed25519" }));
     const source = path.join(ROOT, "inventories", "lab.yaml");
     invA = labInventory(source, hosts, path.join(tmp, "lab-a.yaml"));
+    // Settings etcd and keepalived take at a start only (rolled by invR's apply); every later
+    // inventory keeps them, or its apply would roll them back.
+    const restartOnly = (inv: Record<string, Record<string, unknown>>) => {
+      inv["quorumStore"]!["heartbeatIntervalMs"] = ETCD_HEARTBEAT_MS;
+      inv["quorumStore"]!["electionTimeoutMs"] = ETCD_ELECTION_MS;
+      inv["keepalived"]!["startupDelayS"] = KEEPALIVED_STARTUP_DELAY_S;
+    };
+    invR = labInventory(source, hosts, path.join(tmp, "lab-r.yaml"), restartOnly);
     invB = labInventory(source, hosts, path.join(tmp, "lab-b.yaml"), (inv) => {
+      restartOnly(inv);
       inv["rabbitmq"]["partitionHandling"] = "autoheal";
     });
     invC = labInventory(source, hosts, path.join(tmp, "lab-c.yaml"), (inv) => {
+      restartOnly(inv);
       inv["rabbitmq"]["partitionHandling"] = "autoheal";
       inv["postgres"]["spec"] = { pgParameters: { max_connections: 150 } };
     });
     invD = labInventory(source, hosts, path.join(tmp, "lab-d.yaml"), (inv) => {
+      restartOnly(inv);
       inv["rabbitmq"]["partitionHandling"] = "autoheal";
       inv["postgres"]["spec"] = { pgParameters: { max_connections: 150 } };
       inv["haproxy"]["backends"][1]["checkInterval"] = "3s";
       inv["keepalived"]["instances"][0]["track"][0]["interval"] = 3;
     });
     invK = labInventory(source, hosts, path.join(tmp, "lab-k.yaml"), (inv) => {
+      restartOnly(inv);
       inv["rabbitmq"]["partitionHandling"] = "ignore";
     });
     invBad = labInventory(source, hosts, path.join(tmp, "lab-bad.yaml"), (inv) => {
@@ -415,6 +431,105 @@ describe("e2e: the lab stack on 3 real hosts", { skip: SKIP, timeout: 1_800_000 
     assert.equal(r.operations.filter((o) => o.kind === "file" || o.kind === "command").length, 0, "no host resource was even registered");
     assert.deepEqual(await snapshot(), before);
   });
+
+  it(
+    "etcd and keepalived: settings they take at a start only roll each one host at a time in one apply; etcd keeps quorum with at most one member down, the VIP answers",
+    { timeout: 300_000 },
+    async (t) => {
+      const pidsOf = async (svc: string) =>
+        Object.fromEntries(
+          await Promise.all(HOSTS.map(async (h) => [h, (await hostExec(h, `supervisorctl pid ${svc}`)).stdout.trim()] as const)),
+        );
+      const etcd0 = await pidsOf("etcd");
+      const keepalived0 = await pidsOf("keepalived");
+      // etcd: a quorum read through each member, about every 300 ms; the VIP (HAProxy's stats port) every 100 ms
+      const etcdSamples: { atMs: number; down: string[] }[] = [];
+      const probes: { atMs: number; ok: boolean }[] = [];
+      let sampling = true;
+      const etcdSampler = (async () => {
+        for (let i = 0; sampling && i < 1000; i++) {
+          const atMs = Date.now();
+          const ok = await Promise.all(
+            HOSTS.map((h) =>
+              hostExec(
+                h,
+                "ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 --dial-timeout=2s --command-timeout=3s endpoint health",
+                {
+                  timeoutMs: 8_000,
+                },
+              ).then((x) => x.code === 0),
+            ),
+          );
+          etcdSamples.push({ atMs, down: HOSTS.filter((_, k) => !ok[k]) });
+          await sleep(300);
+        }
+      })();
+      const vipPoller = (async () => {
+        for (let i = 0; sampling && i < 3000; i++) {
+          probes.push({ atMs: Date.now(), ok: await tcpOpen(KEEPALIVED_VIP, 8404, 1_000) });
+          await sleep(100);
+        }
+      })();
+      let r: ApplyResult;
+      try {
+        r = await apply(invR);
+        // a VIP handed back to the restarted master settles within a few adverts
+        await sleep(2_000);
+      } finally {
+        sampling = false;
+        await Promise.all([etcdSampler, vipPoller]);
+      }
+      assert.ok(r.ok, describeFailure(r));
+      figure(t, "etcd-keepalived-roll", r.wallMs, " ms (the whole apply)");
+      // one restart per host and service, each after the previous one of its group ended
+      const chain = (svc: string) => ops(r, new RegExp(`-restart-${svc}-lab\\d$`)).sort((a, b) => a.startMs - b.startMs);
+      const etcdSteps = chain("etcd");
+      const keepalivedSteps = chain("keepalived");
+      const hostOf = (o: Operation) => /(lab\d)$/.exec(o.name)![1]!;
+      assert.deepEqual(etcdSteps.map(hostOf), ["lab1", "lab2", "lab3"], "etcd rolls in the plan's order");
+      assert.deepEqual(keepalivedSteps.map(hostOf), ["lab3", "lab2", "lab1"], "keepalived: backups first, the preferred master last");
+      for (const steps of [etcdSteps, keepalivedSteps])
+        for (let i = 1; i < steps.length; i++)
+          assert.ok(steps[i]!.startMs >= steps[i - 1]!.endMs, `${steps[i]!.name} started before ${steps[i - 1]!.name} ended`);
+      for (const o of keepalivedSteps)
+        assert.doesNotMatch(o.stdout ?? "", /reloaded keepalived/, `${o.name} reloaded instead of restarting`);
+      // every member restarted (a new PID), and took the new settings
+      const etcd1 = await pidsOf("etcd");
+      const keepalived1 = await pidsOf("keepalived");
+      for (const h of HOSTS) {
+        assert.notEqual(etcd1[h], etcd0[h], `${h}: etcd not restarted`);
+        assert.notEqual(keepalived1[h], keepalived0[h], `${h}: keepalived not restarted`);
+        assert.match(
+          await hostExecOk(h, "cat /etc/keepalived/keepalived.conf"),
+          new RegExp(`vrrp_startup_delay ${KEEPALIVED_STARTUP_DELAY_S}\\n`),
+        );
+        assert.match(await hostExecOk(h, "tail -c 200000 /var/log/supervisor/etcd*.log"), new RegExp(`heartbeat = ${ETCD_HEARTBEAT_MS}ms`));
+      }
+      // etcd: never more than one member without a quorum read, and quorum at every sample
+      const during = etcdSamples.filter((sm) => sm.atMs >= etcdSteps[0]!.startMs - 1_000);
+      const downCounts = countBy(during.map((sm) => sm.down.length));
+      figure(t, "etcd-roll-samples", `${during.length} samples, members down per sample ${JSON.stringify(downCounts)}`);
+      assert.ok(during.length >= 5, `too few etcd samples: ${during.length}`);
+      assert.deepEqual(
+        during.filter((sm) => sm.down.length > 1),
+        [],
+        "two etcd members down at once",
+      );
+      let outage = 0;
+      let start: number | undefined;
+      for (const p of probes) {
+        if (!p.ok) start ??= p.atMs;
+        else if (start !== undefined) {
+          outage = Math.max(outage, p.atMs - start);
+          start = undefined;
+        }
+      }
+      const failed = probes.filter((p) => !p.ok).length;
+      figure(t, "etcd-keepalived-roll-vip-outage", outage, ` ms longest (${failed} of ${probes.length} probes failed)`);
+      assert.ok(probes.length >= 50, `too few VIP probes: ${probes.length}`);
+      assert.equal(start, undefined, "the VIP answers at the end");
+    },
+  );
 
   it(
     "kill -9 of the apply in the middle of a RabbitMQ roll: 2 brokers answer throughout; after cancel the next up finishes the roll; no broker restarts twice",
