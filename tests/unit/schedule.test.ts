@@ -8,6 +8,8 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import type { ActionPhase, ClusterAction, ServiceSpec } from "../../src/core/desired-state";
 import { scheduleActions, scheduleRestarts } from "../../src/core/schedule";
+import { renderDesiredState } from "../../src/pipeline/render";
+import { examplePlans } from "../fixtures/keepalived-plan";
 
 const action = (id: string, dependsOn: string[], phase: ActionPhase = "post-start"): ClusterAction => ({
   id,
@@ -177,5 +179,44 @@ describe("scheduleRestarts", () => {
       ),
       { numRuns: 300 },
     );
+  });
+
+  it("the lab: settings etcd and keepalived take at a start roll etcd lab1, lab2, lab3 and keepalived backups first, each gated", () => {
+    const lab = examplePlans().find((e) => e.file === "lab.yaml")!;
+    const inv = lab.plan.inventory;
+    const plan = {
+      ...lab.plan,
+      quorumStore: { ...lab.plan.quorumStore!, heartbeatIntervalMs: 150, electionTimeoutMs: 1500 },
+      inventory: { ...inv, keepalived: { ...inv.keepalived!, startupDelayS: 1 } },
+    };
+    const state = renderDesiredState(plan, lab.secrets, {});
+    const services = state.hosts.flatMap((h) => h.services);
+    const chains = new Map(
+      scheduleRestarts(services, plan.rollingGroups, (h) => ["lab1", "lab2", "lab3"].indexOf(h)).map((c) => [c.key, c]),
+    );
+    const etcd = chains.get("etcd")!;
+    assert.deepEqual(
+      etcd.services.map((x) => x.host),
+      ["lab1", "lab2", "lab3"],
+    );
+    // gated on the local quorum read and every member (never a second member down)
+    for (const x of etcd.services) assert.match(x.health!, /endpoint health && .* endpoint health --cluster; fi$/);
+    const ka = [...chains.values()].find((c) => c.key.startsWith("keepalived:"))!;
+    // backups first (lowest priority), the preferred master last: the VIP moves once
+    assert.deepEqual(
+      ka.services.map((x) => x.host),
+      ["lab3", "lab2", "lab1"],
+    );
+    for (const x of ka.services) {
+      assert.match(x.health!, /^pidof keepalived >\/dev\/null && ping -c 1 -W 1 10\.213\.7\.100 >\/dev\/null 2>&1$/);
+      // the start-settings file is written on the host and followed by its restart, which restarts when it is newer
+      const f = state.hosts.find((h) => h.host === x.host)!.files.find((y) => y.path === "/etc/haforge/keepalived/start-settings")!;
+      assert.deepEqual(f.notify, ["keepalived"]);
+      assert.ok(x.restart.includes("-cnewer '/var/lib/haforge/applied/keepalived'"));
+      assert.match(
+        state.hosts.find((h) => h.host === x.host)!.files.find((y) => y.path === "/etc/haforge/etcd/etcd.yml")?.content ?? "",
+        /heartbeat-interval: 150/,
+      );
+    }
   });
 });
