@@ -5,6 +5,7 @@
  * is added to RS_HA_INTERFACE and must belong to that interface's subnet
  * (https://docs.rackn.io/stable/arch/provision/ha/).
  */
+import { checkHostList, hostEntries } from "../../core/host-list";
 import { error, warning, type Finding } from "../../core/findings";
 import { hostAddresses, parseCidr, sameAddress, vipPlacementFindings } from "../../plan/network";
 import type { ActivePassivePlan, RollingGroup } from "../../plan/types";
@@ -88,24 +89,22 @@ function checkName({ findings, names }: Seen, app: App, i: number, base: string)
 
 /** The app's inventory hosts, each once (unknown and repeated ones are findings); at least two. */
 function appHosts(ctx: PlanContext, findings: Finding[], app: App, base: string): string[] {
-  const hosts: string[] = [];
-  app.hosts.forEach((h, j) => {
-    const path = `${base}.hosts[${j}]`;
-    if (!ctx.hosts.has(h))
-      findings.push(
+  const hosts = checkHostList(
+    hostEntries(app.hosts, (j) => `${base}.hosts[${j}]`),
+    {
+      known: (h) => ctx.hosts.has(h),
+      unknown: (h, path) =>
         error(
           "active-passive.unknown-host",
           path,
           `host '${h}' of app '${app.name}' is not an inventory host`,
           "Add it under `hosts` or fix the name.",
         ),
-      );
-    else if (hosts.includes(h))
-      findings.push(
+      duplicate: (h, path) =>
         error("active-passive.duplicate-host", path, `host '${h}' is listed twice in app '${app.name}'`, "List each host once."),
-      );
-    else hosts.push(h);
-  });
+    },
+    findings,
+  ).map((e) => e.host);
   if (new Set(app.hosts).size < 2)
     findings.push(
       error(

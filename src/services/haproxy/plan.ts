@@ -5,6 +5,7 @@
  * frontends, a `*:PORT` bind over a local server's port: both fail only when binding).
  * https://docs.haproxy.org/2.6/configuration.html#4-bind
  */
+import { checkHostList, hostEntries } from "../../core/host-list";
 import { error, warning, type Finding } from "../../core/findings";
 import { ipFamily, joinHostPort, sameAddress, splitHostPort } from "../../plan/network";
 import type { HaproxyPlan, HaproxyServerPlan, KeepalivedInstancePlan, RollingGroup } from "../../plan/types";
@@ -70,17 +71,16 @@ export function plan(ctx: PlanContext): PlanStep {
 function planHaproxyHosts(ctx: PlanContext, section: Section, firstVip: KeepalivedInstancePlan | undefined, findings: Finding[]): string[] {
   const explicitHosts = section.hosts.length > 0;
   const wanted = explicitHosts ? section.hosts : (firstVip?.members.map((m) => m.host) ?? []);
-  const hosts: string[] = [];
-  wanted.forEach((h, i) => {
-    const path = explicitHosts ? `haproxy.hosts[${i}]` : "haproxy.hosts";
-    if (!ctx.hosts.has(h))
-      findings.push(
+  const hosts = checkHostList(
+    hostEntries(wanted, (i) => (explicitHosts ? `haproxy.hosts[${i}]` : "haproxy.hosts")),
+    {
+      known: (h) => ctx.hosts.has(h),
+      unknown: (h, path) =>
         error("haproxy.unknown-host", path, `HAProxy host '${h}' is not an inventory host`, "Add it under `hosts` or fix the name."),
-      );
-    else if (hosts.includes(h))
-      findings.push(error("haproxy.duplicate-host", path, `HAProxy host '${h}' is listed twice`, "List each host once."));
-    else hosts.push(h);
-  });
+      duplicate: (h, path) => error("haproxy.duplicate-host", path, `HAProxy host '${h}' is listed twice`, "List each host once."),
+    },
+    findings,
+  ).map((e) => e.host);
   if (wanted.length === 0)
     findings.push(
       error(

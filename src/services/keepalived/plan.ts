@@ -7,6 +7,7 @@
  * own. keepalived's `nopreempt` only works when every member starts in BACKUP
  * (https://keepalived.readthedocs.io/en/latest/configuration_synopsis.html#vrrp-instance-definitions-synopsis).
  */
+import { hostListChecker } from "../../core/host-list";
 import { error, warning, type Finding } from "../../core/findings";
 import type { z } from "zod";
 import type { VrrpInstance } from "../../inventory/schema";
@@ -155,31 +156,28 @@ function planMembers(
   findings: Finding[],
 ): Omit<KeepalivedMember, "state">[] {
   const members: Omit<KeepalivedMember, "state">[] = [];
-  const seen = new Set<string>();
   const byPriority = new Map<number, string>();
-  inst.hosts.forEach((entry, j) => {
-    const host = typeof entry === "string" ? entry : entry.host;
-    const explicit = typeof entry === "string" ? undefined : entry.priority;
-    const path = `${base}.hosts[${j}]`;
-    const h = hosts.get(host);
-    if (!h) {
-      findings.push(
+  const listed = hostListChecker(
+    {
+      known: (host) => hosts.has(host),
+      unknown: (host, path) =>
         error(
           "keepalived.unknown-host",
           path,
           `host '${host}' of instance '${inst.name}' is not an inventory host`,
           "Add it under `hosts` or fix the name.",
         ),
-      );
-      return;
-    }
-    if (seen.has(host)) {
-      findings.push(
+      duplicate: (host, path) =>
         error("keepalived.duplicate-host", path, `host '${host}' is listed twice in instance '${inst.name}'`, "List each host once."),
-      );
-      return;
-    }
-    seen.add(host);
+    },
+    findings,
+  );
+  inst.hosts.forEach((entry, j) => {
+    const host = typeof entry === "string" ? entry : entry.host;
+    const explicit = typeof entry === "string" ? undefined : entry.priority;
+    const path = `${base}.hosts[${j}]`;
+    if (!listed({ host, path, index: j })) return;
+    const h = hosts.get(host)!;
     const priority = explicit ?? defaultPriority(j);
     const prev = byPriority.get(priority);
     if (prev !== undefined)

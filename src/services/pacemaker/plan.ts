@@ -12,6 +12,7 @@
  * - OpenStack HA guide / linux-system-roles ha_cluster: 3+ nodes, fencing on.
  */
 import { doublyRunFindings, haforgeRuns } from "./owned";
+import { checkHostList, hostEntries, hostListChecker } from "../../core/host-list";
 import { error, warning, type Finding } from "../../core/findings";
 import type { PacemakerCluster } from "../../inventory/schema";
 import { ipFamily } from "../../plan/network";
@@ -270,35 +271,27 @@ function planNodes(
 ): { nodes: PacemakerNodePlan[]; findings: Finding[] } {
   const findings: Finding[] = [];
   const raw: NodeIn[] = c.nodes.map((n, index) => (typeof n === "string" ? { host: n, index } : { ...n, index }));
-  const kept: NodeIn[] = [];
-  const seen = new Set<string>();
-  for (const n of raw) {
-    const path = `${base}.nodes[${n.index}]`;
-    if (!hosts.has(n.host)) {
-      findings.push(
+  const listed = hostListChecker(
+    {
+      known: (host) => hosts.has(host),
+      unknown: (host, path) =>
         error(
           "pacemaker.unknown-host",
           path,
-          `node '${n.host}' of cluster '${c.name}' is not an inventory host`,
+          `node '${host}' of cluster '${c.name}' is not an inventory host`,
           "Add it under `hosts` or fix the name.",
         ),
-      );
-      continue;
-    }
-    if (seen.has(n.host)) {
-      findings.push(
+      duplicate: (host, path) =>
         error(
           "pacemaker.duplicate-node",
           path,
-          `host '${n.host}' is listed twice in the nodes of cluster '${c.name}'`,
+          `host '${host}' is listed twice in the nodes of cluster '${c.name}'`,
           "List each node once.",
         ),
-      );
-      continue;
-    }
-    seen.add(n.host);
-    kept.push(n);
-  }
+    },
+    findings,
+  );
+  const kept = raw.filter((n) => listed({ host: n.host, path: `${base}.nodes[${n.index}]`, index: n.index }));
   const ids = new Map<number, string>();
   for (const n of kept) {
     if (n.nodeid === undefined) continue;
@@ -704,32 +697,30 @@ function planTransport(c: PacemakerCluster, base: string, nodes: readonly Pacema
 /** pacemaker_remote nodes: inventory hosts, not members of the same cluster, listed once. */
 function planRemotes(c: PacemakerCluster, base: string, nodes: readonly string[], hosts: ReadonlyMap<string, PlannedHost>): Finding[] {
   const findings: Finding[] = [];
-  const seen = new Set<string>();
-  c.remoteNodes.forEach((r, i) => {
-    const path = `${base}.remoteNodes[${i}]`;
-    if (!hosts.has(r))
-      findings.push(
+  checkHostList(
+    hostEntries(c.remoteNodes, (i) => `${base}.remoteNodes[${i}]`),
+    {
+      known: (r) => hosts.has(r),
+      unknown: (r, path) =>
         error(
           "pacemaker.unknown-host",
           path,
           `remote node '${r}' of cluster '${c.name}' is not an inventory host`,
           "Add it under `hosts` or fix the name.",
         ),
-      );
-    else if (nodes.includes(r))
-      findings.push(
-        error(
-          "pacemaker.remote-node-is-member",
-          path,
-          `host '${r}' is both a node and a remote node of cluster '${c.name}'`,
-          "A host runs either the full stack (corosync + pacemaker) or pacemaker_remote.",
-        ),
-      );
-    else if (seen.has(r))
-      findings.push(
+      refuse: (r, path) =>
+        nodes.includes(r)
+          ? error(
+              "pacemaker.remote-node-is-member",
+              path,
+              `host '${r}' is both a node and a remote node of cluster '${c.name}'`,
+              "A host runs either the full stack (corosync + pacemaker) or pacemaker_remote.",
+            )
+          : undefined,
+      duplicate: (r, path) =>
         error("pacemaker.duplicate-node", path, `remote node '${r}' is listed twice in cluster '${c.name}'`, "List each remote node once."),
-      );
-    seen.add(r);
-  });
+    },
+    findings,
+  );
   return findings;
 }

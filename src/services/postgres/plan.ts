@@ -9,6 +9,7 @@
  *   (docs/lab.md), so the store must keep `enable-v2` on.
  * - stolon sentinels elect a leader among themselves: 3 or more, odd.
  */
+import { checkHostList, hostEntries } from "../../core/host-list";
 import { error, warning, type Finding } from "../../core/findings";
 import { ipFamily, joinHostPort } from "../../plan/network";
 import type { HaproxyPlan, KeepalivedInstancePlan, PostgresPlan, QuorumStorePlan, RollingGroup } from "../../plan/types";
@@ -22,20 +23,18 @@ type Members = (list: readonly string[], field: string, what: string) => string[
 function membersOf(ctx: PlanContext, findings: Finding[]): Members {
   const onSsh = ctx.inventory.target === "ssh";
   return (list, field, what) => {
-    const out: string[] = [];
-    list.forEach((h, i) => {
-      const path = `postgres.${field}[${i}]`;
-      if (onSsh && !ctx.hosts.has(h))
-        findings.push(
+    const entries = hostEntries(list, (i) => `postgres.${field}[${i}]`);
+    return checkHostList(
+      entries,
+      {
+        known: (h) => !onSsh || ctx.hosts.has(h),
+        unknown: (h, path) =>
           error("postgres.unknown-host", path, `${what} '${h}' is not an inventory host`, "Add it under `hosts` or fix the name."),
-        );
-      else if (out.includes(h))
-        findings.push(
+        duplicate: (h, path) =>
           error("postgres.duplicate-host", path, `${what} '${h}' is listed twice in \`postgres.${field}\``, "List each host once."),
-        );
-      else out.push(h);
-    });
-    return out;
+      },
+      findings,
+    ).map((e) => e.host);
   };
 }
 

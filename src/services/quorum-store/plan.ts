@@ -8,6 +8,7 @@
  * so 2 managers need one extra "store-only" node that runs nothing but the store. Consul's ports
  * follow the same guide: 8300 server RPC, 8301 serf LAN (what agents join on), 8500 HTTP.
  */
+import { checkHostList, hostEntries } from "../../core/host-list";
 import { error, warning, type Finding } from "../../core/findings";
 import { majorityQuorum } from "../../plan/quorum";
 import type { QuorumStorePlan, RollingGroup, StoreMemberPlan } from "../../plan/types";
@@ -78,36 +79,39 @@ type QuorumStoreSection = NonNullable<PlanContext["inventory"]["quorumStore"]>;
 function storeMembers(ctx: PlanContext, qs: QuorumStoreSection, findings: Finding[]): StoreMemberPlan[] {
   const kind = qs.kind;
   const members: StoreMemberPlan[] = [];
-  const seen = new Map<string, string>();
-  const add = (host: string, path: string, storeOnly: boolean) => {
-    if (seen.has(host)) {
-      findings.push(
-        error(
-          "quorum-store.duplicate-member",
-          path,
-          `host '${host}' is already a member of the ${kind} store (${seen.get(host)})`,
-          "List each host once, in `members` or in `storeOnly`.",
-        ),
-      );
-      return;
-    }
-    seen.set(host, path);
-    const h = ctx.hosts.get(host);
-    if (!h) {
-      findings.push(
+  const entries = [
+    ...hostEntries(qs.members, (i) => `quorumStore.members[${i}]`),
+    ...hostEntries(qs.storeOnly, (i) => `quorumStore.storeOnly[${i}]`),
+  ];
+  const kept = checkHostList(
+    entries,
+    {
+      repeatsFirst: true,
+      known: (host) => ctx.hosts.has(host),
+      unknown: (host, path) =>
         error(
           "quorum-store.unknown-host",
           path,
           `${kind} member '${host}' is not an inventory host`,
           "Add it under `hosts` or fix the name.",
         ),
-      );
-      return;
-    }
-    members.push({ host, name: host, address: h.internalAddress, storeOnly });
-  };
-  qs.members.forEach((m, i) => add(m, `quorumStore.members[${i}]`, false));
-  qs.storeOnly.forEach((m, i) => add(m, `quorumStore.storeOnly[${i}]`, true));
+      duplicate: (host, path, first) =>
+        error(
+          "quorum-store.duplicate-member",
+          path,
+          `host '${host}' is already a member of the ${kind} store (${first})`,
+          "List each host once, in `members` or in `storeOnly`.",
+        ),
+    },
+    findings,
+  );
+  for (const e of kept)
+    members.push({
+      host: e.host,
+      name: e.host,
+      address: ctx.hosts.get(e.host)!.internalAddress,
+      storeOnly: e.path.startsWith("quorumStore.storeOnly"),
+    });
   return members;
 }
 

@@ -12,6 +12,7 @@
  * https://www.rabbitmq.com/docs/configure#supported-environment-variables). The Tower doc says
  * `rabbitmq_use_long_name` "cannot be detected": from the inventory it can, so we derive it.
  */
+import { checkHostList, hostEntries } from "../../core/host-list";
 import { error, warning, type Finding } from "../../core/findings";
 import { RabbitMq, type SecretRef } from "../../inventory/schema";
 import { majorityQuorum } from "../../plan/quorum";
@@ -97,23 +98,21 @@ function planNodeHosts(ctx: PlanContext, rmq: RabbitMqSection, hostIndex: Readon
   const { inventory } = ctx;
   let nodeHosts: string[];
   if (rmq.nodes !== undefined) {
-    const listed = new Set<string>();
-    rmq.nodes.forEach((h, j) => {
-      const path = `rabbitmq.nodes[${j}]`;
-      if (!hostIndex.has(h))
-        findings.push(
+    nodeHosts = checkHostList(
+      hostEntries(rmq.nodes, (j) => `rabbitmq.nodes[${j}]`),
+      {
+        known: (h) => hostIndex.has(h),
+        unknown: (h, path) =>
           error(
             "rabbitmq.unknown-host",
             path,
             `RabbitMQ node ${JSON.stringify(h)} is not defined in hosts`,
             `Add ${JSON.stringify(h)} to hosts or fix the spelling.`,
           ),
-        );
-      else if (listed.has(h))
-        findings.push(error("rabbitmq.duplicate-node", path, `host ${JSON.stringify(h)} is listed twice as a RabbitMQ node`));
-      else listed.add(h);
-    });
-    nodeHosts = [...listed];
+        duplicate: (h, path) => error("rabbitmq.duplicate-node", path, `host ${JSON.stringify(h)} is listed twice as a RabbitMQ node`),
+      },
+      findings,
+    ).map((e) => e.host);
     if (rmq.nodes.length === 0)
       findings.push(
         error(

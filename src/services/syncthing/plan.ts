@@ -5,6 +5,7 @@
  * unique id (the id is how devices match folders: https://docs.syncthing.net/users/config.html#folder-element).
  */
 import { posix } from "node:path";
+import { checkHostList, hostEntries } from "../../core/host-list";
 import { error, warning, type Finding } from "../../core/findings";
 import type { RollingGroup, SyncthingFolderPlan, SyncthingPlan } from "../../plan/types";
 import type { PlanContext, PlanStep } from "../types";
@@ -82,22 +83,22 @@ export function plan(ctx: PlanContext): PlanStep {
 
 /** The folder's inventory hosts, each once (unknown and repeated ones are findings); at least two. */
 function folderHosts(ctx: PlanContext, findings: Finding[], f: Folder, base: string): string[] {
-  const hosts: string[] = [];
-  f.hosts.forEach((h, j) => {
-    const path = `${base}.hosts[${j}]`;
-    if (!ctx.hosts.has(h))
-      findings.push(
+  const hosts = checkHostList(
+    hostEntries(f.hosts, (j) => `${base}.hosts[${j}]`),
+    {
+      known: (h) => ctx.hosts.has(h),
+      unknown: (h, path) =>
         error(
           "syncthing.unknown-host",
           path,
           `host '${h}' of folder '${f.id}' is not an inventory host`,
           "Add it under `hosts` or fix the name.",
         ),
-      );
-    else if (hosts.includes(h))
-      findings.push(error("syncthing.duplicate-host", path, `host '${h}' is listed twice in folder '${f.id}'`, "List each host once."));
-    else hosts.push(h);
-  });
+      duplicate: (h, path) =>
+        error("syncthing.duplicate-host", path, `host '${h}' is listed twice in folder '${f.id}'`, "List each host once."),
+    },
+    findings,
+  ).map((e) => e.host);
   if (new Set(f.hosts).size < 2)
     findings.push(
       error(

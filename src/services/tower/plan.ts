@@ -4,6 +4,7 @@
  * (https://github.com/ansible/awx/blob/devel/docs/clustering.md, Tower 3.x; "Recommendations and
  * constraints" and "Security Isolated Rampart Groups").
  */
+import { checkHostList, hostEntries, hostListChecker } from "../../core/host-list";
 import { error, warning, type Finding } from "../../core/findings";
 import type { Inventory, SecretRef } from "../../inventory/schema";
 import type { ClusterPlan, InstanceGroupPlan, IsolatedGroupPlan } from "../../plan/types";
@@ -189,20 +190,18 @@ function isolatedMembership(s: TowerScope): Map<string, number> {
   const { t, findings, exists, instanceSet } = s;
   const isolatedOf = new Map<string, number>(); // host → first isolated group index
   t.isolatedGroups.forEach((g, i) => {
-    const local = new Set<string>();
+    const listed = hostListChecker(
+      {
+        known: exists,
+        unknown: (h, path) => unknownHost(path, h),
+        duplicate: (h, path) =>
+          warning("tower.duplicate-member", path, `host ${JSON.stringify(h)} is listed twice in isolated group ${JSON.stringify(g.name)}`),
+      },
+      findings,
+    );
     g.hosts.forEach((h, j) => {
       const path = `tower.isolatedGroups[${i}].hosts[${j}]`;
-      if (!exists(h)) {
-        findings.push(unknownHost(path, h));
-        return;
-      }
-      if (local.has(h)) {
-        findings.push(
-          warning("tower.duplicate-member", path, `host ${JSON.stringify(h)} is listed twice in isolated group ${JSON.stringify(g.name)}`),
-        );
-        return;
-      }
-      local.add(h);
+      if (!listed({ host: h, path, index: j })) return;
       if (instanceSet.has(h)) {
         findings.push(
           error(
@@ -243,16 +242,16 @@ function isolatedMembership(s: TowerScope): Map<string, number> {
 function instanceMembershipRules(s: TowerScope, isolatedOf: ReadonlyMap<string, number>): void {
   const { t, findings, exists, instanceSet } = s;
   t.instanceGroups.forEach((g, i) => {
-    const local = new Set<string>();
-    g.hosts.forEach((h, j) => {
-      const path = `tower.instanceGroups[${i}].hosts[${j}]`;
-      if (!exists(h)) findings.push(unknownHost(path, h));
-      else if (local.has(h))
-        findings.push(
+    checkHostList(
+      hostEntries(g.hosts, (j) => `tower.instanceGroups[${i}].hosts[${j}]`),
+      {
+        known: exists,
+        unknown: (h, path) => unknownHost(path, h),
+        duplicate: (h, path) =>
           warning("tower.duplicate-member", path, `host ${JSON.stringify(h)} is listed twice in group ${JSON.stringify(g.name)}`),
-        );
-      local.add(h);
-    });
+      },
+      findings,
+    );
     g.policy.list.forEach((h, j) => {
       const path = `tower.instanceGroups[${i}].policy.list[${j}]`;
       if (!exists(h)) findings.push(unknownHost(path, h));
