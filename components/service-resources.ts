@@ -168,14 +168,12 @@ export function writeOrder(files: readonly FileSpec[]): FileSpec[] {
 // before the host's files are removed, and it joins the membership chain before the service's
 // membership actions: deletes run in the reverse of the chain, so on removal the members are
 // taken out of the cluster first (forget_cluster_node, etcd member remove), then the removed
-// hosts' daemons stop, one host at a time.
-/**
- * Services whose daemons a host's deprovisioning leaves running (ServiceComponentSpec
- * `daemonsLeftRunning`, e.g. Pacemaker: a Pacemaker stopped after its node left the CIB waited
- * past the delete's 300 s timeout in the lab's destroy).
- */
-export const DAEMONS_LEFT_RUNNING: ReadonlySet<string> = new Set(
-  deployOrder.filter((s) => s.component?.daemonsLeftRunning).map((s) => s.name),
+// hosts' daemons stop, one host at a time. A service that `stopsBeforeLeaving` (Pacemaker) has
+// them the other way round: its deprovisionings join the chain after its membership actions and
+// depend on them, so the leaving nodes stop first, one at a time, then leave the cluster.
+/** Services whose hosts stop before their members leave (ServiceComponentSpec `stopsBeforeLeaving`). */
+export const STOPS_BEFORE_LEAVING: ReadonlySet<string> = new Set(
+  deployOrder.filter((s) => s.component?.stopsBeforeLeaving).map((s) => s.name),
 );
 
 function declareDeprovisions(
@@ -192,7 +190,6 @@ function declareDeprovisions(
 ): HostAction[] {
   const { restartsByHost, conn, dependsOn, waits } = on;
   const deprovisions: HostAction[] = [];
-  if (DAEMONS_LEFT_RUNNING.has(part.service)) return deprovisions;
   const servicesByHost = new Map<string, ServiceSpec[]>();
   for (const s of part.services) servicesByHost.set(s.host, [...(servicesByHost.get(s.host) ?? []), s]);
   for (const [host, list] of servicesByHost) {
@@ -253,6 +250,31 @@ function laterActions(part: ServiceRender): {
       return slot(id).promise;
     });
   return { of, declared: (id, a) => slot(id).resolve(a) };
+}
+
+/**
+ * The order of a service's removals: its deprovisionings (the stop) and its membership actions
+ * depend on each other directly, not only through the chain (the engine orders deletes by the
+ * dependencies among the resources it deletes, and the chain may pass through members that
+ * stay). By default the members depend on the deprovisionings (deleted first: they leave, then
+ * stop); for a service that stops before leaving, the other way round.
+ */
+function declareRemovals(
+  stopFirst: boolean,
+  o: {
+    deprovisionOn: (after: readonly pulumi.Resource[]) => HostAction[];
+    membersOn: (after: readonly pulumi.Resource[]) => void;
+    /** the service's membership actions (those with a delete), once declared */
+    members: () => HostAction[];
+  },
+): HostAction[] {
+  if (!stopFirst) {
+    const deprovisions = o.deprovisionOn([]);
+    o.membersOn(deprovisions);
+    return deprovisions;
+  }
+  o.membersOn([]);
+  return o.deprovisionOn(o.members());
 }
 
 export function createServiceResources(
@@ -425,16 +447,13 @@ export function createServiceResources(
     restarts.set(key, chain);
   }
 
-  const deprovisions = declareDeprovisions(name, parent, ctx, part, { restartsByHost, conn, dependsOn, waits });
-
-  const restartsOn = (host: string) => restartsByHost.get(host) ?? [];
-  createActions(
-    part.actions.filter((a) => a.phase !== "bootstrap"),
-    restartsOn,
-    // directly, not only through the chain: the engine orders deletes by the dependencies among
-    // the resources it deletes, and the chain may pass through members that stay
-    deprovisions,
-  );
+  const postStart = part.actions.filter((a) => a.phase !== "bootstrap");
+  const deprovisions = declareRemovals(STOPS_BEFORE_LEAVING.has(part.service), {
+    deprovisionOn: (after) =>
+      declareDeprovisions(name, parent, ctx, part, { restartsByHost, conn, dependsOn: [...dependsOn, ...after], waits }),
+    membersOn: (after) => createActions(postStart, (host) => restartsByHost.get(host) ?? [], after),
+    members: () => part.actions.filter((a) => a.delete).map((a) => actionById.get(a.id)!),
+  });
   const all = [...actions, ...deprovisions];
   const sinks = [...files, ...[...restarts.values()].flat(), ...all].filter((r) => !dependedOn.has(r));
   return { files, restarts, actions: all, sinks };

@@ -75,6 +75,12 @@ export interface ServiceSpec {
   /** Rolling group id (ClusterPlan.rollingGroups[].id) this service restarts within. */
   readonly rollGroup?: string;
   /**
+   * Run on the host before the service stops for good there (the deprovisioning); when it fails,
+   * nothing of the host is stopped and the deprovisioning fails: a member that may not leave now
+   * (Pacemaker: the cluster would lose quorum without the node).
+   */
+  readonly leaveCheck?: string;
+  /**
    * Run on the host once the service has stopped for good there (the deprovisioning of a host that
    * leaves the inventory, or destroy), only when the stop succeeded: what a later member of the
    * same name must not find (an etcd member's data directory: a re-added member must start empty).

@@ -88,13 +88,17 @@ export function stopCommand(init: InitSystem, unit: string): string {
 
 /**
  * The deprovisioning `delete` of a host's services (components/service-resources.ts): each stopped
- * for good in reverse start order, each service's `retire` right after its own stop succeeded.
- * Stops the chain at the first service that is still running.
+ * for good in reverse start order, each service's `leaveCheck` right before its stop (a failed
+ * check stops nothing more), its `retire` right after its own stop succeeded. Stops the chain at
+ * the first service that is still running.
  */
 export function deprovisionCommand(services: readonly ServiceSpec[]): string {
   return [...services]
     .reverse()
-    .map((s) => `{ ${stopCommand(s.manager, s.name)}${s.retire ? ` && { ${s.retire}; }` : ""}; }`)
+    .map(
+      (s) =>
+        `{ ${s.leaveCheck ? `{ ${s.leaveCheck}; } && { ` : ""}${stopCommand(s.manager, s.name)}${s.retire ? ` && { ${s.retire}; }` : ""}${s.leaveCheck ? "; }" : ""}; }`,
+    )
     .join(" && ");
 }
 

@@ -66,10 +66,12 @@ export interface ServiceComponentSpec {
   /** Outputs that report an address: computed from the plan with the deploy-time addresses. */
   readonly addressOutputs?: (plan: ClusterPlan) => Record<string, unknown>;
   /**
-   * A host's deprovisioning (host removed, or destroy) leaves this service's daemons running: for
-   * services whose member removal does not stop the member first (components/service-resources.ts).
+   * A host's daemons stop BEFORE its members leave the service's clusters (the deprovisioning's
+   * delete runs before the membership actions' deletes), instead of after: Pacemaker's order (pcs
+   * `cluster node remove`: the node is stopped, then removed from the nodelist and the CIB). By
+   * default the members leave first (RabbitMQ forget_cluster_node, etcd member remove), then stop.
    */
-  readonly daemonsLeftRunning?: boolean;
+  readonly stopsBeforeLeaving?: boolean;
 }
 
 export interface ServiceModule {

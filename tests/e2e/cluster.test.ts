@@ -1191,8 +1191,24 @@ describe("e2e: the lab stack on 3 real hosts", { skip: SKIP, timeout: 1_800_000 
       // While the deletes run, every member not yet being removed stays up: corosync quorate on
       // each Pacemaker member whose delete had not started, AMQP answered by each such broker, a
       // quorum read through each such etcd member.
-      const startOf = (name: string) => deletes.find((o) => o.name === name)!.startMs;
-      const during = samples.filter((sm) => sm.atMs >= deletes[0]!.startMs && sm.atMs <= deletes[deletes.length - 1]!.endMs);
+      // A Pacemaker node's removal begins with its deprovisioning: it stops first (Pacemaker, then
+      // corosync), then its member delete runs (Pacemaker's order, pcs cluster node remove).
+      const stopOf = (host: string) =>
+        r.operations.find((o) => o.op === "delete" && new RegExp(`-pacemaker-deprovision-${host}$`).test(o.name));
+      for (const m of deletes.filter((o) => isPacemaker(o.name))) {
+        const stop = stopOf(memberOf(m.name));
+        assert.ok(stop && stop.endMs <= m.startMs, `${memberOf(m.name)} stopped (its deprovisioning) before ${m.name} ran`);
+      }
+      for (const h of HOSTS)
+        assert.equal(
+          (await hostExec(h, "pgrep -x pacemakerd || pgrep -x corosync")).code,
+          1,
+          `${h}: Pacemaker/corosync still run after destroy`,
+        );
+      const startOf = (name: string) =>
+        isPacemaker(name) ? stopOf(memberOf(name))!.startMs : deletes.find((o) => o.name === name)!.startMs;
+      const from = Math.min(...deletes.map((o) => startOf(o.name)));
+      const during = samples.filter((sm) => sm.atMs >= from && sm.atMs <= deletes[deletes.length - 1]!.endMs);
       assert.ok(during.length >= 2, `too few samples during the deletes: ${during.length} of ${samples.length}`);
       for (const sm of during) {
         for (const m of deletes) {

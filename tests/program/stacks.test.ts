@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { describe, it, before } from "node:test";
 import { analyzeInventoryFile } from "../../src/pipeline/analyze";
 import { renderByService } from "../../src/pipeline/render";
-import { DAEMONS_LEFT_RUNNING, slug } from "../../components/service-resources";
+import { STOPS_BEFORE_LEAVING, slug } from "../../components/service-resources";
 import { deployOrder } from "../../src/services/registry";
 import type { RecordedResource } from "./run-stack";
 import { parseRun } from "./mock-engine";
@@ -218,13 +218,10 @@ for (const stack of stacks) {
       if (analysis.plan!.haproxy) assert.ok(checked > 0, "the HAProxy sysctl bootstrap is checked");
     });
 
-    it("deprovisions every host of every service: a delete that stops its daemons, after its restarts, before the service's members leave", () => {
+    it("deprovisions every host of every service: a delete that stops its daemons, after its restarts, before the service's members leave (Pacemaker: after)", () => {
       let checked = 0;
+      let stoppedFirst = 0;
       for (const part of renderByService(analysis.plan!, {}, {})) {
-        if (DAEMONS_LEFT_RUNNING.has(part.service)) {
-          assert.ok(!commands().some((c) => c.name.includes(`${part.service}-deprovision-`)), `${part.service}: none`);
-          continue;
-        }
         const hosts = [...new Set(part.services.map((s) => s.host))];
         const members = part.actions.filter((a) => a.delete).map((a) => commands().find((c) => c.name.endsWith(`-${slug(a.id)}`))!);
         for (const host of hosts) {
@@ -245,11 +242,21 @@ for (const stack of stacks) {
             );
           for (const r of commands().filter((c) => c.parent === d.parent && c.name.includes("-restart-") && c.name.endsWith(`-${host}`)))
             assert.ok(d.dependencies.includes(r.urn), `${d.name} follows ${r.name}`);
-          for (const m of members) assert.ok(m.dependencies.includes(d.urn), `${m.name} depends on ${d.name}: its delete runs first`);
+          if (STOPS_BEFORE_LEAVING.has(part.service)) {
+            // the node stops first, then leaves (pcs cluster node remove): the deprovisioning depends on every member action
+            for (const m of members) {
+              assert.ok(d.dependencies.includes(m.urn), `${d.name} depends on ${m.name}: its delete (the stop) runs first`);
+              assert.ok(!m.dependencies.includes(d.urn), `${m.name} must not wait for ${d.name}`);
+            }
+            stoppedFirst++;
+          } else
+            for (const m of members) assert.ok(m.dependencies.includes(d.urn), `${m.name} depends on ${d.name}: its delete runs first`);
           checked++;
         }
       }
       assert.ok(checked > 0, "deprovisioning actions checked");
+      if (analysis.plan!.pacemakerClusters.length)
+        assert.ok(stoppedFirst > 0, "Pacemaker's nodes are deprovisioned (stopped before they leave)");
     });
 
     it("starts a service after the files it reads at a new member's first start, without following them (no restart on change)", () => {

@@ -61,6 +61,12 @@ function stubs(bin: string): void {
     "corosync-quorumtool",
     `[ -e "$STATE/corosync" ] || exit 1; printf 'Quorate:          Yes\\nTotal votes:      %s\\nQuorum:           %s  \\n' "$TOTAL" "$NEED"`,
   );
+  // the runtime membership: the node ids in $JOINED are joined
+  w(
+    "corosync-cmapctl",
+    `[ "$1" = -b ] || exit 1; id=$(echo "$2" | cut -d. -f3); case " $JOINED " in *" $id "*) echo "runtime.members.$id.status (str) = joined" ;; esac; exit 0`,
+  );
+  w("crm_attribute", `echo "crm_attribute $*" >> "$STATE/calls"; exit 0`);
   w("sleep", "exit 0");
 }
 
@@ -81,6 +87,7 @@ function apply(
   conf: string,
   state: { corosync: boolean; pacemaker: boolean },
   votes = { total: 3, need: 2 },
+  joined: readonly number[] = [],
 ): Outcome {
   const dir = join(work, String(seq++));
   const bin = join(dir, "bin");
@@ -106,7 +113,7 @@ function apply(
   writeFileSync(join(dir, "apply.sh"), script);
   const r = spawnSync("/bin/sh", [join(dir, "apply.sh")], {
     encoding: "utf8",
-    env: { PATH: `${bin}:/usr/bin:/bin`, STATE: st, TOTAL: String(votes.total), NEED: String(votes.need) },
+    env: { PATH: `${bin}:/usr/bin:/bin`, STATE: st, TOTAL: String(votes.total), NEED: String(votes.need), JOINED: joined.join(" ") },
     timeout: 20_000,
   });
   const calls = existsSync(join(st, "calls")) ? readFileSync(join(st, "calls"), "utf8").trim().split("\n").filter(Boolean) : [];
@@ -231,6 +238,52 @@ describe("corosync-apply.sh: reload or take the node out, never a restart under 
     assert.deepEqual([same.calls, same.held], [["start corosync"], false]);
     const stopped = apply("systemd", conf, render({ ...base(), token: 9000 }), { corosync: false, pacemaker: false });
     assert.equal(stopped.held, false);
+  });
+
+  it("nodes removed while they still run: no reload, each marked leaving (its removal stops it, then reloads); gone already: the reload", () => {
+    fc.assert(
+      fc.property(
+        fc.subarray([1, 2, 3, 4, 5], { minLength: 1, maxLength: 2 }),
+        fc.subarray([1, 2, 3, 4, 5]),
+        fc.constantFrom<InitSystem>("systemd", "supervisor"),
+        fc.boolean(),
+        (removed, joined, init, token) => {
+          const five = {
+            ...base(),
+            nodes: [1, 2, 3, 4, 5].map((i) => ({ name: `db${i}`, nodeid: i, addrs: [{ link: 0, addr: `10.0.0.${10 + i}` }] })),
+          };
+          const next = { ...five, nodes: five.nodes.filter((n) => !removed.includes(n.nodeid)), ...(token ? { token: 5000 } : {}) };
+          const r = apply(init, render(five), render(next), { corosync: true, pacemaker: true }, { total: 5, need: 3 }, joined);
+          assert.equal(r.rc, 0, r.out);
+          const running = removed.filter((i) => joined.includes(i));
+          if (running.length) {
+            assert.deepEqual(
+              r.calls,
+              running.map((i) => `crm_attribute --type nodes --node db${i} --name haforge-leaving --update true`),
+              `${r.out}`,
+            );
+            assert.match(r.out, /no reload now/);
+          } else assert.deepEqual(r.calls, ["corosync-cfgtool -R"], r.out);
+        },
+      ),
+      { numRuns: 40 },
+    );
+    // with a change corosync cannot reload: refused, nothing done (the nodes leave first)
+    const five = {
+      ...base(),
+      nodes: [1, 2, 3, 4].map((i) => ({ name: `db${i}`, nodeid: i, addrs: [{ link: 0, addr: `10.0.0.${10 + i}` }] })),
+    };
+    const r = apply(
+      "supervisor",
+      render(five),
+      render({ ...base(), clusterName: "other" }),
+      { corosync: true, pacemaker: true },
+      { total: 4, need: 3 },
+      [4],
+    );
+    assert.notEqual(r.rc, 0);
+    assert.deepEqual(r.calls, []);
+    assert.match(r.out, /remove the nodes first/);
   });
 
   it("refuses to take the node out when the others alone would not be quorate (nothing stopped)", () => {

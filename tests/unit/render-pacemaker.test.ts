@@ -22,6 +22,7 @@ import {
   corosyncValidateWithKey,
   corosyncWireValidate,
   renderPart,
+  memberRemoveCommand,
 } from "../../src/services/pacemaker/render";
 import { firstStartAware } from "../../src/render/daemon";
 import { pacemakerService } from "../../src/services/pacemaker";
@@ -588,11 +589,12 @@ describe("pacemaker render: services, actions, materials", () => {
     assert.equal(new Set(r.actions.map((a) => a.id)).size, r.actions.length);
   });
 
-  it("membership actions run on another node; their delete removes the node (reload, then crm_node -R)", () => {
+  it("membership actions run on another node; their delete removes the node once it stopped (reload, then crm_node -R)", () => {
     const r = render(threeNodePlan);
     const m1 = r.actions.find((a) => a.id === "pacemaker:db:member:db1")!;
     assert.equal(m1.host, "db2");
-    assert.equal(m1.delete, "corosync-cfgtool -R && crm_node --force -R 'db1'");
+    assert.equal(m1.delete, memberRemoveCommand("db1", threeNodePlan.pacemakerClusters[0]!.nodes[0]!.nodeid, "db"));
+    assert.match(m1.delete, /corosync-cfgtool -R >\/dev\/null && crm_node --force -R 'db1'$/);
     assert.match(m1.create, /crm_node -l/);
     assert.match(m1.create, /-lt 60/, "bounded wait");
     assert.equal(r.actions.find((a) => a.id === "pacemaker:db:member:db3")!.host, "db1");

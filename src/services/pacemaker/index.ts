@@ -15,10 +15,10 @@ export const pacemakerService = {
   component: {
     type: "haforge:pacemaker:PacemakerCluster",
     suffix: "pacemaker",
-    // Its member delete (crm_node --force -R) runs while the node's Pacemaker runs; a Pacemaker
-    // stopped after its node left the CIB waited past the delete's timeout (the lab's destroy).
-    // Until the removal stops the node first, its daemons are left running.
-    daemonsLeftRunning: true,
+    // A node leaves stopped: Pacemaker then corosync stop on it (its deprovisioning), then the
+    // nodes that stay reload the nodelist without it and Pacemaker forgets it (its member
+    // action's delete). A Pacemaker stopped after its node left the CIB hung (the lab's destroy).
+    stopsBeforeLeaving: true,
     outputs: (p) => ({
       clusters: p.pacemakerClusters.map((c) => ({
         name: c.name,

@@ -94,6 +94,7 @@ export function corosyncApplyScript(ctx: RenderContext, init: InitSystem): strin
     reloadableCase: COROSYNC_RELOADABLE_KEYS.join("|"),
     wireLines: corosyncWireLines('"$1"'),
     held: COROSYNC_HELD,
+    leaving: LEAVING_ATTRIBUTE,
     why: shellQuote(COROSYNC_WIRE_WHY),
     ...unitCommands(init),
   });
@@ -300,23 +301,72 @@ function membershipAction(cluster: PacemakerClusterPlan, host: string): ClusterA
   // Run on another member: the delete must work after `host` itself is gone.
   const runner = names.find((n) => n !== host) ?? host;
   const q = sq(host);
+  const nodeid = cluster.nodes.find((n) => n.host === host)?.nodeid ?? 0;
   return {
     id: `pacemaker:${cluster.name}:member:${host}`,
     host: runner,
     phase: "post-start",
-    description: `wait until ${host} is a member of Pacemaker cluster ${cluster.name}; on delete, remove it from the cluster`,
+    description: `wait until ${host} is a member of Pacemaker cluster ${cluster.name}; on delete (once it stopped), remove it from the cluster`,
     // `crm_node -l` prints "<id> <name> <state>" per known node. Bounded: 60 x 2 s.
     create:
       `i=0; while [ "$i" -lt 60 ]; do ` +
       `crm_node -l 2>/dev/null | awk '{print $2" "$3}' | grep -qxF ${sq(`${host} member`)} && exit 0; ` +
       `i=$((i+1)); sleep 2; done; echo "node "${q}" did not join cluster "${sq(cluster.name)} >&2; exit 1`,
-    // pcs' node removal order: the remaining nodes reload the nodelist that no longer has the
-    // node, then Pacemaker forgets it (crm_node(8) --remove, "after it has been stopped").
-    delete: `corosync-cfgtool -R && crm_node --force -R ${q}`,
+    delete: memberRemoveCommand(host, nodeid, cluster.name),
     dependsOn: [],
     triggers: [],
     secret: false,
   };
+}
+
+/** Whether a corosync.conf lists node `host` (a `name:` line). */
+const listsNode = (host: string, conf: string = COROSYNC_CONF): string =>
+  `grep -Eq ${sq(`^[[:space:]]*name:[[:space:]]*${host.replace(/[.]/g, "\\.")}[[:space:]]*$`)} ${conf}`;
+
+/**
+ * The removal of node `host` from its cluster, on a node that stays, once the node stopped (its
+ * deprovisioning ran first: Pacemaker, then corosync, stopped on it). pcs `cluster node remove`'s
+ * order: the nodes that stay reload a nodelist without it (`corosync-cfgtool -R`, cluster-wide;
+ * their corosync.conf no longer lists it: corosync-apply.sh deferred that reload while the node
+ * ran), then Pacemaker forgets it (`crm_node --force -R`, crm_node(8): "after it has been
+ * stopped"). Where this node's corosync.conf still lists it, the cluster is being torn down
+ * (destroy: the files stay) or this node leaves too: nothing to remove it from.
+ */
+export function memberRemoveCommand(host: string, nodeid: number, cluster: string): string {
+  const q = sq(host);
+  const joined = `corosync-cmapctl -b runtime.members.${nodeid}.status 2>/dev/null | grep -q joined`;
+  return [
+    `if ! corosync-cmapctl -g totem.cluster_name >/dev/null 2>&1; then`,
+    `if ${listsNode(host)}; then echo "corosync does not run here: cluster "${sq(cluster)}" is torn down, nothing to remove "${q}" from"; exit 0; fi;`,
+    `echo "corosync does not run on $(hostname): cannot remove "${q}" from cluster "${sq(cluster)} >&2; exit 1; fi;`,
+    `i=0; while ${joined}; do i=$((i+1)); if [ "$i" -ge 120 ]; then`,
+    `echo "node "${q}" still runs corosync: it is stopped before it is removed (its deprovisioning)" >&2; exit 1; fi; sleep 1; done;`,
+    `if ${listsNode(host)}; then echo "this node's corosync.conf still lists "${q}": cluster torn down or this node leaves too, nothing removed"; exit 0; fi;`,
+    `corosync-cfgtool -R >/dev/null && crm_node --force -R ${q}`,
+  ].join(" ");
+}
+
+/** The node attribute the nodes that stay set on a node that leaves while it runs (corosync-apply.sh). */
+export const LEAVING_ATTRIBUTE = "haforge-leaving";
+
+/**
+ * Before node `host` stops for good (its deprovisioning): when the nodes that stay marked it as
+ * leaving (a shrink; not a destroy, where every node goes), the cluster must keep quorum without
+ * it — quorate now, and one vote less still reaches the quorum (corosync-quorumtool -s) —, so a
+ * removal never takes a cluster below quorum when another node is down. A node whose corosync
+ * does not run has nothing to check.
+ */
+export function leaveQuorumCheck(host: string): string {
+  const q = sq(host);
+  return (
+    `if crm_attribute --type nodes --node ${q} --name ${LEAVING_ATTRIBUTE} --query --quiet 2>/dev/null | grep -qx true; then ` +
+    `q=$(corosync-quorumtool -s 2>&1); ` +
+    `printf '%s\\n' "$q" | grep -q '^Quorate: *Yes' || { echo "the cluster is not quorate: "${q}" does not leave now" >&2; exit 1; }; ` +
+    `total=$(printf '%s\\n' "$q" | awk -F: '/^Total votes:/ { gsub(/ /, "", $2); print $2 }'); ` +
+    `need=$(printf '%s\\n' "$q" | awk -F: '/^Quorum:/ { gsub(/ /, "", $2); sub(/[^0-9].*/, "", $2); print $2 }'); ` +
+    `[ -n "$total" ] && [ -n "$need" ] && [ $((total - 1)) -ge "$need" ] || ` +
+    `{ echo "without "${q}" the cluster would have $((total - 1)) of the $need votes it needs: it does not leave now" >&2; exit 1; }; fi`
+  );
 }
 
 /**
@@ -486,7 +536,8 @@ function renderCluster(ctx: RenderContext, cluster: PacemakerClusterPlan): Rende
     // waits for its own process (see firstStartAware).
     services.push(
       firstStartAware({ ...corosync.service, restart: `/bin/sh ${COROSYNC_APPLY_SCRIPT}`, reload: "corosync-cfgtool -R" }),
-      firstStartAware(pacemaker.service),
+      // stopped first when the node leaves (Pacemaker, then corosync), quorum checked before
+      { ...firstStartAware(pacemaker.service), leaveCheck: leaveQuorumCheck(host) },
     );
 
     // Lightweight layout: what Pacemaker no longer manages is restarted by systemd. Supervisor

@@ -10,6 +10,12 @@
 #    cluster on every node.
 #  - corosync not running here (first start): start it.
 #  - the file equals the config corosync runs (/var/lib/haforge/corosync/corosync.conf.applied): nothing.
+#  - nodes removed from the nodelist that still run (in the membership now): no reload. Reloading
+#    now would cut them off while Pacemaker runs there (the nodes that stay would see them lost:
+#    UNCLEAN, fenced). They are marked leaving (node attribute haforge-leaving) and the file is
+#    recorded; each leaving node is stopped first (its deprovisioning: Pacemaker, then corosync,
+#    quorum checked before), then the nodes that stay reload and Pacemaker forgets it (its member
+#    action's delete): pcs `cluster node remove`'s order.
 #  - only reloadable keys changed (nodes added or removed, totem timeouts, logging, expected
 #    votes): `corosync-cfgtool -R`, no restart (corosync-cfgtool(8)).
 #  - anything else (an existing node's address or id, quorum
@@ -51,6 +57,15 @@ flatten() {
         p = ""; for (j = 1; j <= depth; j++) p = p sect[j] "."
         print p k "=" v
     }' "$1" | LC_ALL=C sort
+}
+
+# The nodes (names) corosync.conf $1 lists and $2 does not, that are in corosync's membership now.
+leavers() {
+    newids=$(flatten "$2" | sed -n 's/^nodelist\.node\.\([^.]*\)\..*/\1/p' | sort -u)
+    flatten "$1" | sed -n 's/^nodelist\.node\.\([^.]*\)\.name=\(.*\)$/\1 \2/p' | while read -r id name; do
+        printf '%s\n' "$newids" | grep -qxF "$id" && continue
+        corosync-cmapctl -b "runtime.members.$id.status" 2>/dev/null | grep -q joined && echo "$name"
+    done
 }
 
 # The transport and crypto settings of corosync.conf $1 (sorted key:value lines).
@@ -108,6 +123,19 @@ if ! running corosync; then
 fi
 if [ -f "$APPLIED" ] && cmp -s "$CONF" "$APPLIED"; then
     say "corosync already runs this configuration"
+    exit 0
+fi
+leaving=""
+[ -f "$APPLIED" ] && leaving=$(leavers "$APPLIED" "$CONF")
+if [ -n "$leaving" ]; then
+    reloadable "$APPLIED" "$CONF" || fail "nodes leave ($(echo $leaving)) together with a change corosync cannot reload: remove the nodes first, then make the other change"
+    if running pacemaker; then
+        for n in $leaving; do
+            crm_attribute --type nodes --node "$n" --name haforge-leaving --update true >/dev/null 2>&1 || say "could not mark $n as leaving"
+        done
+    fi
+    say "leaving while they run: $(echo $leaving); no reload now: each is stopped first, then the nodes that stay reload the nodelist without it and Pacemaker forgets it (its removal)"
+    cp "$CONF" "$APPLIED"
     exit 0
 fi
 if [ -f "$APPLIED" ] && reloadable "$APPLIED" "$CONF"; then

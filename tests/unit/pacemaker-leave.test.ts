@@ -1,0 +1,183 @@
+/**
+ * A Pacemaker node leaves in Pacemaker's own order (issue 11; pcs `cluster node remove`): it is
+ * stopped first (its deprovisioning: Pacemaker, then corosync, the quorum checked before when the
+ * nodes that stay marked it leaving), then a node that stays reloads the nodelist without it and
+ * Pacemaker forgets it (its member action's delete). Before (02a4813), the delete ran
+ * `corosync-cfgtool -R && crm_node --force -R` while the node still ran, and its daemons were left
+ * running. Judged under sh against stub corosync-cmapctl / corosync-cfgtool / crm_node /
+ * crm_attribute / corosync-quorumtool / supervisorctl that record every call. The real daemons'
+ * verdict: tests/system/pacemaker-membership.test.ts.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import fc from "fast-check";
+import { deprovisionCommand } from "../../src/render/daemon";
+import { COROSYNC_CONF } from "../../src/services/pacemaker/corosync-conf";
+import { leaveQuorumCheck, memberRemoveCommand } from "../../src/services/pacemaker/render";
+import { Inventory } from "../../src/inventory/schema";
+import { planCluster } from "../../src/pipeline/plan";
+import { renderDesiredState, requiredMaterials } from "../../src/pipeline/render";
+
+const work = mkdtempSync(join(tmpdir(), "haforge-pacemaker-leave-"));
+after(() => rmSync(work, { recursive: true, force: true }));
+
+const STUBS: Record<string, string> = {
+  "corosync-cmapctl": `[ -e "$STATE/corosync" ] || exit 1
+case "$1" in
+  -g) echo "totem.cluster_name (str) = pc" ;;
+  -b) id=$(echo "$2" | cut -d. -f3); case " $JOINED " in *" $id "*) echo "runtime.members.$id.status (str) = joined" ;; esac ;;
+esac
+exit 0`,
+  "corosync-cfgtool": `echo "corosync-cfgtool $*" >> "$STATE/calls"`,
+  crm_node: `echo "crm_node $*" >> "$STATE/calls"`,
+  crm_attribute: `echo "crm_attribute $*" >> "$STATE/calls"; [ -n "$LEAVING" ] && echo "$LEAVING"; exit 0`,
+  "corosync-quorumtool": `echo "corosync-quorumtool $*" >> "$STATE/calls"; [ -n "$QUORATE" ] || { printf 'Quorate:          No\\n'; exit 2; }
+printf 'Quorate:          Yes\\nTotal votes:      %s\\nQuorum:           %s  \\n' "$TOTAL" "$NEED"`,
+  supervisorctl: `case "$1" in
+  stop) echo "stop $2" >> "$STATE/calls"; rm -f "$STATE/$2" ;;
+  status) [ -e "$STATE/$2" ] && echo "$2 RUNNING" || echo "$2 STOPPED" ;;
+esac
+exit 0`,
+  sleep: "exit 0",
+  hostname: "echo runner",
+};
+
+let seq = 0;
+interface Env {
+  readonly running?: readonly string[];
+  readonly joined?: readonly number[];
+  readonly conf?: string;
+  readonly leaving?: boolean;
+  readonly quorate?: boolean;
+  readonly total?: number;
+  readonly need?: number;
+}
+function run(cmd: string, e: Env): { rc: number; calls: string[]; out: string } {
+  const dir = join(work, String(seq++));
+  const bin = join(dir, "bin");
+  const st = join(dir, "state");
+  mkdirSync(bin, { recursive: true });
+  mkdirSync(st, { recursive: true });
+  for (const [n, body] of Object.entries(STUBS)) {
+    writeFileSync(join(bin, n), `#!/bin/sh\n${body}\n`);
+    chmodSync(join(bin, n), 0o755);
+  }
+  for (const u of e.running ?? []) writeFileSync(join(st, u), "");
+  const conf = join(dir, "corosync.conf");
+  writeFileSync(conf, e.conf ?? "");
+  const r = spawnSync("/bin/sh", ["-c", cmd.split(COROSYNC_CONF).join(conf)], {
+    encoding: "utf8",
+    env: {
+      PATH: `${bin}:/usr/bin:/bin`,
+      STATE: st,
+      JOINED: (e.joined ?? []).join(" "),
+      LEAVING: e.leaving ? "true" : "",
+      QUORATE: e.quorate === false ? "" : "1",
+      TOTAL: String(e.total ?? 5),
+      NEED: String(e.need ?? 3),
+    },
+    // a node still joined makes the delete wait its full bound (120 stub rounds): slow on a loaded machine
+    timeout: 120_000,
+  });
+  const calls = existsSync(join(st, "calls")) ? readFileSync(join(st, "calls"), "utf8").trim().split("\n").filter(Boolean) : [];
+  return { rc: r.status ?? -1, calls, out: `${r.stdout}${r.stderr}` };
+}
+
+const nodelist = (names: readonly string[]) =>
+  `nodelist {\n${names.map((n, i) => `    node {\n        name: ${n}\n        nodeid: ${i + 1}\n        ring0_addr: 10.0.0.${i + 1}\n    }\n`).join("")}}\n`;
+
+/** A Pacemaker cluster on supervisor hosts `nodes`, rendered with fixed keys. */
+function renderWithKeysFor(nodes: readonly string[]) {
+  const inv = Inventory.parse({
+    name: "leave",
+    hosts: nodes.map((n, i) => ({ name: n, address: `10.0.0.${11 + i}`, init: "supervisor" })),
+    pacemaker: { clusters: [{ name: "pc", nodes: nodes.map((host) => ({ host })), properties: { "stonith-enabled": false } }] },
+  });
+  const r = planCluster(inv);
+  assert.ok(r.plan, JSON.stringify(r.findings.filter((f) => f.severity === "error")));
+  const materials = Object.fromEntries(
+    requiredMaterials(r.plan).map((m) => [
+      m.key,
+      Buffer.alloc(m.kind.type === "random-bytes" ? m.kind.bytes : 16, 0x5a).toString("base64"),
+    ]),
+  );
+  const s = renderDesiredState(r.plan, {}, materials);
+  return { services: s.hosts.flatMap((h) => h.services) };
+}
+
+const hostName = fc.stringMatching(/^[a-z][a-z0-9-]{0,8}(\.[a-z]{1,4})?$/);
+
+describe("a Pacemaker node's removal: stopped first, then removed from the nodelist and the CIB", () => {
+  it("the member delete reloads and forgets the node only once it stopped and the nodes that stay no longer list it", () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(hostName, { minLength: 3, maxLength: 5 }),
+        fc.nat({ max: 4 }),
+        fc.record({ stopped: fc.boolean(), unlisted: fc.boolean(), here: fc.boolean() }),
+        (names, i, s) => {
+          const leaver = names[i % names.length]!;
+          const id = (i % names.length) + 1;
+          // a name sharing the leaver's prefix stays listed: it must not count as the leaver
+          const stay = names.filter((n) => n !== leaver);
+          const conf = nodelist(s.unlisted ? [...stay, `${leaver}0`] : names);
+          const r = run(memberRemoveCommand(leaver, id, "pc"), {
+            running: s.here ? ["corosync"] : [],
+            joined: s.stopped ? [] : [id],
+            conf,
+          });
+          if (!s.here) {
+            // corosync does not run here: a torn-down cluster (this node still lists the node) succeeds; otherwise it fails
+            assert.deepEqual(r.calls, []);
+            assert.equal(r.rc === 0, !s.unlisted, r.out);
+          } else if (!s.stopped) {
+            assert.notEqual(r.rc, 0);
+            assert.deepEqual(r.calls, [], "nothing removed while the node runs");
+            assert.match(r.out, /still runs corosync: it is stopped before it is removed/);
+          } else if (!s.unlisted) {
+            assert.equal(r.rc, 0, r.out);
+            assert.deepEqual(r.calls, [], "still listed here: destroy, or this node leaves too");
+          } else {
+            assert.equal(r.rc, 0, r.out);
+            assert.deepEqual(r.calls, ["corosync-cfgtool -R", `crm_node --force -R ${leaver}`]);
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it("a leaving node stops only when the cluster keeps quorum without it; destroy (not marked) stops without the check", () => {
+    const check = leaveQuorumCheck("n4");
+    assert.equal(run(check, { leaving: true, total: 5, need: 3 }).rc, 0);
+    assert.equal(run(check, { leaving: true, total: 4, need: 3 }).rc, 0);
+    const short = run(check, { leaving: true, total: 3, need: 3 });
+    assert.notEqual(short.rc, 0);
+    assert.match(short.out, /would have 2 of the 3 votes it needs/);
+    assert.notEqual(run(check, { leaving: true, quorate: false }).rc, 0);
+    const destroy = run(check, { leaving: false, total: 2, need: 2 });
+    assert.equal(destroy.rc, 0);
+    assert.ok(!destroy.calls.some((c) => c.startsWith("corosync-quorumtool")), "not asked: not leaving");
+  });
+
+  it("the rendered node's deprovisioning: quorum checked, then Pacemaker stops, then corosync; nothing stops when the check fails", () => {
+    const services = renderWithKeysFor(["n1", "n2", "n3", "n4"]).services.filter((s) => s.host === "n4");
+    assert.deepEqual(
+      services.map((s) => s.name),
+      ["corosync", "pacemaker"],
+    );
+    const cmd = deprovisionCommand(services);
+    const ok = run(cmd, { running: ["corosync", "pacemaker"], leaving: true, total: 4, need: 3 });
+    assert.equal(ok.rc, 0, ok.out);
+    assert.deepEqual(
+      ok.calls.filter((c) => !c.startsWith("crm_attribute")),
+      ["corosync-quorumtool -s", "stop pacemaker", "stop corosync"],
+    );
+    const refused = run(cmd, { running: ["corosync", "pacemaker"], leaving: true, total: 3, need: 3 });
+    assert.notEqual(refused.rc, 0);
+    assert.ok(!refused.calls.some((c) => c.startsWith("stop")), refused.calls.join("; "));
+  });
+});
