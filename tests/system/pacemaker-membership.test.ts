@@ -107,6 +107,12 @@ const runtimeNodes = (n: string) =>
   [...inside(n, "corosync-cmapctl -b nodelist.node 2>&1").out.matchAll(/^nodelist\.node\.\d+\.name \(str\) = (\S+)$/gm)]
     .map((m) => m[1])
     .sort();
+/** What the cluster looked like, for a failure's message. */
+const state = (n = "n1") =>
+  inside(
+    n,
+    "crm_mon -1 2>&1 | head -30; crm_mon -1 -s 2>&1; corosync-quorumtool -s 2>&1 | tail -12; stonith_admin --history '*' 2>&1 | head",
+  ).out;
 const daemonsOn = (n: string) => inside(n, "for p in pacemakerd corosync; do pgrep -x $p >/dev/null && echo $p; done; true").out.trim();
 
 /** A deprovisioning's delete on its host (the stop), as the engine runs it on removal. */
@@ -161,8 +167,8 @@ describe("Pacemaker membership: grow 3 → 5, shrink 5 → 3 in Pacemaker's orde
       return out;
     });
     for (const r of value)
-      if ("member" in r) assert.equal(r.member.rc, 0, `${r.node}: ${r.member.out}`);
-      else assert.deepEqual([r.refused, r.failed], [[], []], r.node);
+      if ("member" in r) assert.equal(r.member.rc, 0, `${r.node}: ${r.member.out}\n${state()}`);
+      else assert.deepEqual([r.refused, r.failed], [[], []], `${r.node}\n${state()}`);
     const reloads = cluster.ran.slice(from).filter((x) => FIRST.includes(x.node) && x.kind === "restart");
     assert.deepEqual(
       reloads.map((x) => `${x.node}:${x.id}`),
@@ -209,7 +215,7 @@ describe("Pacemaker membership: grow 3 → 5, shrink 5 → 3 in Pacemaker's orde
       60,
     );
     for (const n of FIRST) {
-      assert.deepEqual(nodeList(n), FIRST, `${n}: crm_node -l`);
+      assert.deepEqual(nodeList(n), FIRST, `${n}: crm_node -l\n${state(n)}`);
       assert.deepEqual(runtimeNodes(n), FIRST, `${n}: the runtime nodelist`);
     }
     for (const n of ["n4", "n5"]) assert.equal(daemonsOn(n), "", `${n}: its daemons stopped`);

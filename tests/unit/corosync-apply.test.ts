@@ -26,7 +26,13 @@ import fc from "fast-check";
 import type { InitSystem } from "../../src/core/desired-state";
 import { renderTemplate } from "../../src/render/templates";
 import type { CorosyncConfData } from "../../src/services/pacemaker/corosync-conf";
-import { COROSYNC_APPLIED, COROSYNC_HELD, corosyncApplyScript, corosyncRollHealth } from "../../src/services/pacemaker/render";
+import {
+  COROSYNC_APPLIED,
+  COROSYNC_HELD,
+  COROSYNC_JOINING,
+  corosyncApplyScript,
+  corosyncRollHealth,
+} from "../../src/services/pacemaker/render";
 import type { RenderContext } from "../../src/services/types";
 
 const work = mkdtempSync(join(tmpdir(), "haforge-corosync-apply-"));
@@ -67,6 +73,8 @@ function stubs(bin: string): void {
     `[ "$1" = -b ] || exit 1; id=$(echo "$2" | cut -d. -f3); case " $JOINED " in *" $id "*) echo "runtime.members.$id.status (str) = joined" ;; esac; exit 0`,
   );
   w("crm_attribute", `echo "crm_attribute $*" >> "$STATE/calls"; exit 0`);
+  // Pacemaker's one-line summary, as given ($CRM_MON)
+  w("crm_mon", `printf '%s\\n' "$CRM_MON"`);
   w("sleep", "exit 0");
 }
 
@@ -78,6 +86,8 @@ interface Outcome {
   readonly held: boolean;
   /** The roll's health gate's exit code after the run (stub units). */
   readonly gate: number;
+  /** The nodes recorded as being added (the joining file's lines). */
+  readonly joining: string[];
 }
 
 let seq = 0;
@@ -88,6 +98,7 @@ function apply(
   state: { corosync: boolean; pacemaker: boolean },
   votes = { total: 3, need: 2 },
   joined: readonly number[] = [],
+  crmMon = "CLUSTER OK: 3 nodes online, 0 resource instances configured",
 ): Outcome {
   const dir = join(work, String(seq++));
   const bin = join(dir, "bin");
@@ -109,7 +120,9 @@ function apply(
     .split(COROSYNC_APPLIED)
     .join(appliedPath)
     .split(COROSYNC_HELD)
-    .join(join(st, "held"));
+    .join(join(st, "held"))
+    .split("/run/haforge/corosync-joining")
+    .join(join(st, "joining"));
   writeFileSync(join(dir, "apply.sh"), script);
   const r = spawnSync("/bin/sh", [join(dir, "apply.sh")], {
     encoding: "utf8",
@@ -119,12 +132,14 @@ function apply(
   const calls = existsSync(join(st, "calls")) ? readFileSync(join(st, "calls"), "utf8").trim().split("\n").filter(Boolean) : [];
   if (r.status === 0) assert.equal(readFileSync(appliedPath, "utf8"), conf, "the applied record is the new file");
   const held = existsSync(join(st, "held"));
-  const gate = spawnSync("/bin/sh", ["-c", corosyncRollHealth(init).split(COROSYNC_HELD).join(join(st, "held"))], {
+  const health = corosyncRollHealth(init).split(COROSYNC_HELD).join(join(st, "held")).split(COROSYNC_JOINING).join(join(st, "joining"));
+  const gate = spawnSync("/bin/sh", ["-c", health], {
     encoding: "utf8",
-    env: { PATH: `${bin}:/usr/bin:/bin`, STATE: st, TOTAL: String(votes.total), NEED: String(votes.need) },
+    env: { PATH: `${bin}:/usr/bin:/bin`, STATE: st, TOTAL: String(votes.total), NEED: String(votes.need), CRM_MON: crmMon },
     timeout: 20_000,
   });
-  return { rc: r.status ?? -1, calls, out: `${r.stdout}${r.stderr}`, held, gate: gate.status ?? -1 };
+  const joining = existsSync(join(st, "joining")) ? readFileSync(join(st, "joining"), "utf8").split("\n").filter(Boolean) : [];
+  return { rc: r.status ?? -1, calls, out: `${r.stdout}${r.stderr}`, held, gate: gate.status ?? -1, joining };
 }
 
 const base = (): CorosyncConfData => ({
@@ -276,7 +291,8 @@ describe("corosync-apply.sh: reload or take the node out, never a restart under 
     const r = apply(
       "supervisor",
       render(five),
-      render({ ...base(), clusterName: "other" }),
+      // (not the cluster name: a wire setting, refused before anything else since de638b1)
+      render({ ...base(), quorum: { ...base().quorum, waitForAll: 1 } }),
       { corosync: true, pacemaker: true },
       { total: 4, need: 3 },
       [4],
@@ -284,6 +300,47 @@ describe("corosync-apply.sh: reload or take the node out, never a restart under 
     assert.notEqual(r.rc, 0);
     assert.deepEqual(r.calls, []);
     assert.match(r.out, /remove the nodes first/);
+  });
+
+  it("nodes added: reloaded and recorded; the gate lets them alone be offline (they start later in the roll), never another node or no DC", () => {
+    // Seen in the namespaced cluster (tests/system/pacemaker-membership.test.ts): the second member's
+    // gate timed out on "CLUSTER WARN: offline node: n4 offline node: n5" during a grow 3 → 5.
+    fc.assert(
+      fc.property(
+        fc.subarray([4, 5, 6, 7], { minLength: 1 }),
+        fc.subarray([1, 2, 3, 4, 5, 6, 7]),
+        fc.boolean(),
+        fc.constantFrom<InitSystem>("systemd", "supervisor"),
+        (added, offline, noDc, init) => {
+          const node = (i: number) => ({ name: `db${i}`, nodeid: i, addrs: [{ link: 0, addr: `10.0.0.${10 + i}` }] });
+          const next = { ...base(), nodes: [...base().nodes, ...added.map(node)] };
+          const warn = [...(noDc ? ["No DC"] : []), offline.map((i) => `offline node: db${i}`).join(" ")].filter(Boolean).join(", ");
+          const mon = warn ? `CLUSTER WARN: ${warn}` : "CLUSTER OK: 5 nodes online, 1 resource instance configured";
+          const r = apply(init, render(base()), render(next), { corosync: true, pacemaker: true }, undefined, [], mon);
+          assert.equal(r.rc, 0, r.out);
+          assert.deepEqual(r.calls, ["corosync-cfgtool -R"], r.out);
+          assert.deepEqual(
+            r.joining,
+            added.map((i) => `db${i}`),
+          );
+          const passes = !noDc && offline.every((i) => added.includes(i));
+          assert.equal(r.gate, passes ? 0 : 1, `${mon}: ${r.out}`);
+        },
+      ),
+      { numRuns: 40 },
+    );
+    // nothing added: nothing recorded, and an offline node fails the gate
+    const conf = render(base());
+    const r = apply(
+      "supervisor",
+      conf,
+      render({ ...base(), token: 5000 }),
+      { corosync: true, pacemaker: true },
+      undefined,
+      [],
+      "CLUSTER WARN: offline node: db3",
+    );
+    assert.deepEqual([r.joining, r.gate], [[], 1]);
   });
 
   it("refuses to take the node out when the others alone would not be quorate (nothing stopped)", () => {

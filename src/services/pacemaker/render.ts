@@ -94,6 +94,7 @@ export function corosyncApplyScript(ctx: RenderContext, init: InitSystem): strin
     reloadableCase: COROSYNC_RELOADABLE_KEYS.join("|"),
     wireLines: corosyncWireLines('"$1"'),
     held: COROSYNC_HELD,
+    joining: COROSYNC_JOINING,
     leaving: LEAVING_ATTRIBUTE,
     why: shellQuote(COROSYNC_WIRE_WHY),
     ...unitCommands(init),
@@ -111,8 +112,22 @@ export function corosyncRollHealth(init: InitSystem): string {
     init === "systemd" ? "systemctl is-active --quiet corosync" : "supervisorctl status corosync 2>/dev/null | grep -q RUNNING";
   // Held (corosync-apply.sh wrote a transport/crypto change with corosync stopped): the cluster
   // is started on every node at once by the operator, not by this roll.
-  return `{ [ -e ${COROSYNC_HELD} ] && ! ${corosyncRunning}; } || { ${COROSYNC_HEALTH} && { ! ${pcmkRunning} || ${PACEMAKER_HEALTH}; }; }`;
+  return `{ [ -e ${COROSYNC_HELD} ] && ! ${corosyncRunning}; } || { ${COROSYNC_HEALTH} && { ! ${pcmkRunning} || ${PACEMAKER_HEALTH} || ${ONLY_JOINING_OFFLINE}; }; }`;
 }
+
+/**
+ * corosync-apply.sh's record of the nodes a reload added (one name a line): they are offline in
+ * Pacemaker until they start, later in the same roll (pcs `cluster node add`: the nodes reload the
+ * nodelist, then the new node starts), so "CLUSTER WARN: offline node: X" for them alone passes
+ * the gate. Cleared by the next run.
+ */
+export const COROSYNC_JOINING = "/run/haforge/corosync-joining";
+
+/** crm_mon's summary is "CLUSTER WARN: offline node: A offline node: B" and each is a node being added (2.1.5's pcmk__output_simple_status). */
+export const ONLY_JOINING_OFFLINE =
+  `{ [ -s ${COROSYNC_JOINING} ] && crm_mon -1 -s 2>/dev/null | awk -v f=${COROSYNC_JOINING} ` +
+  `'BEGIN { while ((getline l < f) > 0) j[l] = 1 } sub(/^CLUSTER WARN: /, "") { n = split($0, w, "offline node: "); ok = n > 1 && w[1] == ""; ` +
+  `for (i = 2; i <= n; i++) { x = w[i]; sub(/ +$/, "", x); if (!(x in j)) ok = 0 } } END { exit !ok }'; }`;
 export const PACEMAKER_AUTHKEY = "/etc/pacemaker/authkey";
 
 /** Corosync authkey size: corosync-keygen's default (corosync-keygen(8)). */
@@ -319,6 +334,9 @@ function membershipAction(cluster: PacemakerClusterPlan, host: string): ClusterA
   };
 }
 
+/** Whether `crm_node -l` ("<id> <name> <state>" lines) has a line whose fields `fields` are `value`. */
+const listed = (value: string, fields = '$2" "$3'): string => `crm_node -l 2>/dev/null | awk '{print ${fields}}' | grep -qxF ${sq(value)}`;
+
 /** Whether a corosync.conf lists node `host` (a `name:` line). */
 const listsNode = (host: string, conf: string = COROSYNC_CONF): string =>
   `grep -Eq ${sq(`^[[:space:]]*name:[[:space:]]*${host.replace(/[.]/g, "\\.")}[[:space:]]*$`)} ${conf}`;
@@ -342,7 +360,13 @@ export function memberRemoveCommand(host: string, nodeid: number, cluster: strin
     `i=0; while ${joined}; do i=$((i+1)); if [ "$i" -ge 120 ]; then`,
     `echo "node "${q}" still runs corosync: it is stopped before it is removed (its deprovisioning)" >&2; exit 1; fi; sleep 1; done;`,
     `if ${listsNode(host)}; then echo "this node's corosync.conf still lists "${q}": cluster torn down or this node leaves too, nothing removed"; exit 0; fi;`,
-    `corosync-cfgtool -R >/dev/null && crm_node --force -R ${q}`,
+    `corosync-cfgtool -R >/dev/null || exit 1;`,
+    // Pacemaker first sees it lost (the DC records the node's departure: a purge before that
+    // record is undone by it), then forgets it, until `crm_node -l` no longer lists it.
+    `i=0; while ${listed(`${host} member`)}; do i=$((i+1)); [ "$i" -lt 60 ] || break; sleep 1; done;`,
+    `i=0; while :; do crm_node --force -R ${q} >/dev/null 2>&1; sleep 2;`,
+    `${listed(host, "$2")} || { sleep 2; ${listed(host, "$2")} || exit 0; };`,
+    `i=$((i+1)); if [ "$i" -ge 15 ]; then echo "crm_node -l still lists "${q}" after 15 removals" >&2; exit 1; fi; done`,
   ].join(" ");
 }
 

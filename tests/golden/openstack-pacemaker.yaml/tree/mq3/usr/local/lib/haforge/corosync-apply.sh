@@ -17,7 +17,9 @@
 #    quorum checked before), then the nodes that stay reload and Pacemaker forgets it (its member
 #    action's delete): pcs `cluster node remove`'s order.
 #  - only reloadable keys changed (nodes added or removed, totem timeouts, logging, expected
-#    votes): `corosync-cfgtool -R`, no restart (corosync-cfgtool(8)).
+#    votes): `corosync-cfgtool -R`, no restart (corosync-cfgtool(8)). Nodes added are recorded
+#    (/run/haforge/corosync-joining): Pacemaker shows them offline until they start, later in the roll, and the
+#    roll's gate lets that pass.
 #  - anything else (an existing node's address or id, quorum
 #    provider/flags, ...: keys corosync cannot change at runtime, exec/main.c
 #    set_icmap_ro_keys_flag, exec/totemconfig.c check_things_have_not_changed), or no record of
@@ -29,6 +31,7 @@ set -u
 CONF=/etc/corosync/corosync.conf
 APPLIED=/var/lib/haforge/corosync/corosync.conf.applied
 HELD=/run/haforge/corosync-held
+JOINING=/run/haforge/corosync-joining
 
 say() { echo "corosync-apply: $*"; }
 fail() { echo "corosync-apply: $*" >&2; exit 1; }
@@ -68,6 +71,14 @@ leavers() {
     done
 }
 
+# The node names corosync.conf $2 lists and $1 does not (nodes being added).
+joiners() {
+    oldnames=$(flatten "$1" | sed -n 's/^nodelist\.node\.[^.]*\.name=//p')
+    flatten "$2" | sed -n 's/^nodelist\.node\.[^.]*\.name=//p' | while read -r name; do
+        printf '%s\n' "$oldnames" | grep -qxF "$name" || echo "$name"
+    done
+}
+
 # The transport and crypto settings of corosync.conf $1 (sorted key:value lines).
 wire() { grep -E '^[[:space:]]*(transport|cluster_name|crypto_cipher|crypto_hash|crypto_model|secauth|ip_version|knet_transport|mcastport)[[:space:]]*:' "$1" | sed 's/#.*//; s/[[:space:]]//g' | LC_ALL=C sort; }
 
@@ -104,7 +115,7 @@ reloadable() {
     return 0
 }
 
-rm -f "$HELD"
+rm -f "$HELD" "$JOINING"
 if [ -f "$APPLIED" ] && [ "$(wire "$APPLIED")" != "$(wire "$CONF")" ]; then
     if running corosync; then
         echo 'haforge: refusing to change the corosync transport or crypto settings or the cluster name (transport, cluster_name, crypto_cipher, crypto_hash, ...) while corosync runs: nodes with different settings cannot talk to each other, so restarting the nodes one at a time would leave each restarted node alone. To change them: stop the cluster on every node (crm cluster stop --all, or pcs cluster stop --all), run haforge again (it writes corosync.conf on every node and starts nothing), then start the cluster on every node (crm cluster start --all / pcs cluster start --all). See README.md, "Changing the corosync transport or crypto".' >&2
@@ -139,6 +150,12 @@ if [ -n "$leaving" ]; then
     exit 0
 fi
 if [ -f "$APPLIED" ] && reloadable "$APPLIED" "$CONF"; then
+    joining=$(joiners "$APPLIED" "$CONF")
+    if [ -n "$joining" ]; then
+        # offline in Pacemaker until they start, later in this roll: the gate lets them be
+        mkdir -p "$(dirname "$JOINING")" && printf '%s\n' $joining > "$JOINING"
+        say "nodes being added (offline until they start): $(echo $joining)"
+    fi
     say "reloadable change: corosync-cfgtool -R"
     corosync-cfgtool -R || fail "corosync-cfgtool -R failed"
     cp "$CONF" "$APPLIED"
