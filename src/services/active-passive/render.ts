@@ -1,6 +1,6 @@
 import type { ClusterAction, FileSpec, InitSystem, ServiceSpec } from "../../core/desired-state";
 import type { ActivePassivePlan, ClusterPlan } from "../../plan/types";
-import { daemon, restartCommand, systemdDropIn } from "../../render/daemon";
+import { daemon, restartCommand, runningTest, systemdDropIn } from "../../render/daemon";
 import type { RenderContext, RenderResult, ServiceModule } from "../types";
 import { pathSegment, shellToken, shellWord } from "../../core/escape";
 import { haEnvironment, shellAssignment, systemdAssignment } from "./env";
@@ -36,13 +36,6 @@ export function holdsVip(app: ActivePassivePlan): string {
   // Schema-checked names, inside a double-quoted $(...): tokens only.
   const addr = shellToken(app.vip.split("/")[0] ?? "");
   return `[ -n "$(ip -o addr show dev ${shellToken(app.interface)} to ${addr})" ]`;
-}
-
-/** Exit 0 when the app runs on this node. */
-function running(init: InitSystem, service: string): string {
-  return init === "systemd"
-    ? `systemctl is-active --quiet ${shellWord(service)}`
-    : `supervisorctl status ${shellWord(service)} | grep -q RUNNING`;
 }
 
 /**
@@ -84,7 +77,7 @@ function signal(init: InitSystem, service: string, sig: string): string {
  * real time. Independent of which node is active now: restarts never move the VIP.
  */
 export function haHealth(app: ActivePassivePlan, init: InitSystem): string {
-  return `${running(init, app.service)} && { ${holdsVip(app)} || ${caughtUp(init, app.service)}; }`;
+  return `${runningTest(init, app.service)} && { ${holdsVip(app)} || ${caughtUp(init, app.service)}; }`;
 }
 
 function rollGroupFor(plan: ClusterPlan, app: ActivePassivePlan, host: string): string | undefined {
@@ -120,7 +113,7 @@ export function switchover(app: ActivePassivePlan, init: (h: string) => InitSyst
     description: `${app.name}: ${target} should be active — check that it holds the VIP or has caught up ("${CAUGHT_UP_LINE}") before switching`,
     create: [
       `if ${holdsVip(app)}; then echo "${target} already holds ${addr}: no switchover"; exit 0; fi`,
-      `${running(ti, app.service)} || { echo "${shellToken(app.service)} is not running on ${shellToken(target)}: not switching" >&2; exit 1; }`,
+      `${runningTest(ti, app.service)} || { echo "${shellToken(app.service)} is not running on ${shellToken(target)}: not switching" >&2; exit 1; }`,
       `i=0; until ${caughtUp(ti, app.service)}; do i=$((i+1)); [ $i ` +
         `-ge ${CATCH_UP_WAIT_S} ] && { echo "${shellToken(target)} has ` +
         `not caught up (no '${CAUGHT_UP_LINE}' since its start) after ` +
