@@ -13,8 +13,8 @@
  *   the key installed on n1 and r1, both started again a minute after the stop (Pacemaker's key
  *   cache); r1 RemoteOnline again, no fence, the outage reported, a re-run does nothing.
  * - Control: what the previous render did to a remote node (its key written, pacemaker_remote
- *   restarted, while the node still has the old key) loses the connection: r1 does not come back
- *   online and the cluster asks for r1 to be fenced.
+ *   restarted, while the node still has the old key) loses the connection: r1 goes offline (the
+ *   cluster may also ask for r1 to be fenced; the verdict shows the fencing history).
  * Run one netns-using file at a time (docs/lab.md): node --import tsx --test tests/system/pacemaker-remote-key.test.ts
  */
 import assert from "node:assert/strict";
@@ -195,7 +195,7 @@ describe("the Pacemaker remote authkey on a running cluster with a remote node (
     );
   });
 
-  it("control: the key written on r1 and pacemaker_remote restarted there (the previous notify) while n1 keeps its key: the connection is lost and r1 is fenced", async () => {
+  it("control: the key written on r1 and pacemaker_remote restarted there (the previous notify) while n1 keeps its key: the connection is lost (r1 offline, or fenced)", async () => {
     const keyed = renderFor(0x33);
     const f = filesOf(keyed, "r1").find((x) => x.path === PACEMAKER_AUTHKEY)!;
     const w = writeFile("r1", { ...f, validate: `test "$(wc -c < {file})" -eq 4096` });
@@ -205,7 +205,8 @@ describe("the Pacemaker remote authkey on a running cluster with a remote node (
     assert.equal(r.rc, 0, r.out);
     let history = "";
     let online = true;
-    for (let i = 0; i < 60 && (history === "" || online); i++) {
+    // Until the mismatch shows (bounded): r1 offline, or a fence of r1 asked for.
+    for (let i = 0; i < 60 && online && !/r1/.test(history); i++) {
       await sleep(1000);
       history = fenceHistory("n1");
       online = remoteOnline();
