@@ -82,6 +82,43 @@ const STATE_DIRS = [
   "/var/lib/heartbeat",
 ];
 
+/**
+ * Starts `script` as the init of its own mount, uts, ipc and pid namespaces inside network
+ * namespace `ns` (unshare --kill-child: killing `child` ends the init and every process under it).
+ * `inner`: the init's pid seen from here (what nsenter enters), 0 when it did not start within 10 s.
+ */
+export async function spawnNsInit(ns: string, script: string): Promise<{ child: ChildProcess; inner: number }> {
+  const child = spawn(
+    "ip",
+    [
+      "netns",
+      "exec",
+      ns,
+      "unshare",
+      "--mount",
+      "--uts",
+      "--ipc",
+      "--pid",
+      "--fork",
+      "--kill-child",
+      "--mount-proc",
+      "--propagation",
+      "private",
+      "sh",
+      script,
+    ],
+    { stdio: ["ignore", "ignore", "ignore"], cwd: "/" },
+  );
+  // unshare forks the namespace's init; its pid (seen from here) is what nsenter enters.
+  let inner = 0;
+  for (let i = 0; i < 40 && inner === 0; i++) {
+    await sleep(250);
+    const children = join("/proc", String(child.pid), "task", String(child.pid), "children");
+    if (existsSync(children)) inner = Number(readFileSync(children, "utf8").trim().split(/\s+/)[0] || 0);
+  }
+  return { child, inner };
+}
+
 export class PacemakerNsCluster {
   readonly net: NetnsHosts;
   readonly work: string;
@@ -185,34 +222,7 @@ export class PacemakerNsCluster {
         "exec supervisord -n -c /etc/supervisor/supervisord.conf",
       ].join("\n");
       writeFileSync(join(d, "init.sh"), init);
-      const child = spawn(
-        "ip",
-        [
-          "netns",
-          "exec",
-          this.net.ns(n),
-          "unshare",
-          "--mount",
-          "--uts",
-          "--ipc",
-          "--pid",
-          "--fork",
-          "--kill-child",
-          "--mount-proc",
-          "--propagation",
-          "private",
-          "sh",
-          join(d, "init.sh"),
-        ],
-        { stdio: ["ignore", "ignore", "ignore"], cwd: "/" },
-      );
-      // unshare forks the namespace's init; its pid (seen from here) is what nsenter enters.
-      let inner = 0;
-      for (let i = 0; i < 40 && inner === 0; i++) {
-        await sleep(250);
-        const children = join("/proc", String(child.pid), "task", String(child.pid), "children");
-        if (existsSync(children)) inner = Number(readFileSync(children, "utf8").trim().split(/\s+/)[0] || 0);
-      }
+      const { child, inner } = await spawnNsInit(this.net.ns(n), join(d, "init.sh"));
       assert.ok(inner > 0, `${n}: init did not start`);
       this.inits.set(n, { child, inner });
     }

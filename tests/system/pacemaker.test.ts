@@ -16,7 +16,7 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync, type ChildProcess } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -33,6 +33,7 @@ import {
   renderPart,
 } from "../../src/services/pacemaker/render";
 import { loadInventoryFile } from "../../src/inventory/load";
+import { spawnNsInit } from "./pacemaker-cluster";
 import { planCluster } from "../../src/pipeline/plan";
 import { fencingPlan, fixtureMaterials, lightweightPlan, qdevicePlan, singleNodePlan, threeNodePlan } from "../fixtures/pacemaker-plan";
 
@@ -465,36 +466,7 @@ describe("a real one-node cluster: corosync + pacemakerd from the rendered files
       "wait",
     ].join("\n");
     writeFileSync(join(dir, "init.sh"), init);
-    host = spawn(
-      "ip",
-      [
-        "netns",
-        "exec",
-        ns,
-        "unshare",
-        "--mount",
-        "--uts",
-        "--ipc",
-        "--pid",
-        "--fork",
-        "--kill-child",
-        "--mount-proc",
-        "--propagation",
-        "private",
-        "sh",
-        join(dir, "init.sh"),
-      ],
-      {
-        stdio: ["ignore", "ignore", "ignore"],
-        cwd: "/",
-      },
-    );
-    // unshare forks the namespace's init; its pid (seen from here) is what nsenter enters.
-    for (let i = 0; i < 40 && inner === 0; i++) {
-      await new Promise((res) => setTimeout(res, 250));
-      const children = join("/proc", String(host.pid), "task", String(host.pid), "children");
-      if (existsSync(children)) inner = Number(readFileSync(children, "utf8").trim().split(/\s+/)[0] || 0);
-    }
+    ({ child: host, inner } = await spawnNsInit(ns, join(dir, "init.sh")));
     assert.ok(inner > 0, "the host's init did not start");
   });
 
