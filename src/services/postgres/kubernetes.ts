@@ -171,55 +171,65 @@ function stolonDeployment(
   };
 }
 
+/** A sentinel's or proxy's container: the store flags and metrics beside its own environment and ports. */
+function stolonContainer(
+  s: StolonOnKubernetes,
+  component: "stolon-sentinel" | "stolon-proxy",
+  own: { env: object[]; ports: object[]; readinessProbe: object },
+): Record<string, unknown> {
+  return {
+    name: component.slice("stolon-".length),
+    image: s.target.images.stolon,
+    command: [component],
+    env: [
+      envField("POD_NAME", "metadata.name"),
+      ...storeEnv(component, s),
+      ...own.env,
+      envValue(stolonEnvName(component, "metrics-listen-address"), `0.0.0.0:${METRICS_PORT}`),
+    ],
+    ports: [...own.ports, { name: "metrics", containerPort: METRICS_PORT }],
+    readinessProbe: own.readinessProbe,
+  };
+}
+
 /** The sentinels: they elect the master through the store. */
 function sentinelDeployment(s: StolonOnKubernetes, m: MetaOf): K8sObject {
-  const image = s.target.images.stolon;
+  const what = {
+    name: s.names.sentinels,
+    selector: s.selectors.sentinel,
+    component: "stolon-sentinel",
+    replicas: s.replicas.sentinels,
+  } as const;
   return stolonDeployment(
     s,
     m,
-    { name: s.names.sentinels, selector: s.selectors.sentinel, component: "stolon-sentinel", replicas: s.replicas.sentinels },
-    {
-      name: "sentinel",
-      image,
-      command: ["stolon-sentinel"],
-      env: [
-        envField("POD_NAME", "metadata.name"),
-        ...storeEnv("stolon-sentinel", s),
-        envValue(stolonEnvName("stolon-sentinel", "metrics-listen-address"), `0.0.0.0:${METRICS_PORT}`),
-      ],
-      ports: [{ name: "metrics", containerPort: METRICS_PORT }],
+    what,
+    stolonContainer(s, "stolon-sentinel", {
+      env: [],
+      ports: [],
       readinessProbe: { httpGet: { path: "/metrics", port: "metrics" }, periodSeconds: 10 },
-    },
+    }),
   );
 }
 
 /** The proxies: they forward clients to the current master. */
 function proxyDeployment(s: StolonOnKubernetes, m: MetaOf): K8sObject {
   const pg = s.pg;
-  const image = s.target.images.stolon;
+  const what = { name: s.names.proxies, selector: s.selectors.proxy, component: "stolon-proxy", replicas: s.replicas.proxies } as const;
   return stolonDeployment(
     s,
     m,
-    { name: s.names.proxies, selector: s.selectors.proxy, component: "stolon-proxy", replicas: s.replicas.proxies },
-    {
-      name: "proxy",
-      image,
-      command: ["stolon-proxy"],
+    what,
+    stolonContainer(s, "stolon-proxy", {
       env: [
-        envField("POD_NAME", "metadata.name"),
-        ...storeEnv("stolon-proxy", s),
         envValue(stolonEnvName("stolon-proxy", "listen-address"), "0.0.0.0"),
         envValue(stolonEnvName("stolon-proxy", "port"), String(pg.proxyPort)),
-        envValue(stolonEnvName("stolon-proxy", "metrics-listen-address"), `0.0.0.0:${METRICS_PORT}`),
       ],
-      ports: [
-        { name: "postgres", containerPort: pg.proxyPort },
-        { name: "metrics", containerPort: METRICS_PORT },
-      ],
+      ports: [{ name: "postgres", containerPort: pg.proxyPort }],
       // The proxy stops listening while no master is elected: a closed port is "not ready", so
       // the Service only sends clients to proxies that forward to the current master.
       readinessProbe: { tcpSocket: { port: "postgres" }, periodSeconds: 5 },
-    },
+    }),
   );
 }
 
