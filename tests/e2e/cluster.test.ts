@@ -32,7 +32,7 @@ import {
   type Operator,
   type RunSummary,
 } from "./harness";
-import type { RunningOperation } from "../engine";
+import { locksOf, type RunningOperation } from "../engine";
 import { labSuite, type LabSuite } from "./harness/lab-suite";
 import { amqpOk, holders, patroniCluster, pgWriter, primarySampler, psql, run, sleep, tcpOpen, waitFor } from "./harness/probes";
 import { cibApplyCommand } from "../../src/services/pacemaker/render";
@@ -88,7 +88,11 @@ describe("e2e: the lab stack on 3 real hosts", { skip: SKIP, timeout: 1_800_000 
     assert.ok(managed.length >= 60, `managed files in state: ${managed.length}`);
     const out: Record<string, string> = {};
     for (const h of HOSTS) {
-      const paths = managed.filter((r) => r.host === h).map((r) => `'${r.path!}'`);
+      // by path: an apply may rewrite the checkpoint with its resources in another order
+      const paths = managed
+        .filter((r) => r.host === h)
+        .map((r) => `'${r.path!}'`)
+        .sort();
       // and no leftover temp files
       out[h] = await hostExecOk(
         h,
@@ -528,6 +532,36 @@ describe("e2e: the lab stack on 3 real hosts", { skip: SKIP, timeout: 1_800_000 
       figure(t, "etcd-keepalived-roll-vip-outage", outage, ` ms longest (${failed} of ${probes.length} probes failed)`);
       assert.ok(probes.length >= 50, `too few VIP probes: ${probes.length}`);
       assert.equal(start, undefined, "the VIP answers at the end");
+    },
+  );
+
+  it(
+    "two applies on one stack at once: the second is refused by the stack lock before it runs anything; the first completes",
+    { timeout: 240_000 },
+    async (t) => {
+      const files0 = await snapshot();
+      const daemons0 = await daemons();
+      const lockOf = { cwd: ROOT, stack, checkpointFile: stateFile };
+      let holder: RunningOperation | undefined;
+      // The first: the inventory as applied (no change). The second: invA, which would roll etcd and keepalived back.
+      const pFirst = apply(invR, { onStarted: (x) => (holder = x) });
+      await waitFor("the first apply's stack lock", async () => (locksOf(lockOf).length === 1 ? true : undefined), 60_000, 50);
+      const second = await apply(invA);
+      const first = await pFirst;
+      assert.ok(first.ok, describeFailure(first));
+      figure(t, "concurrent-applies", first.wallMs, " ms (the first apply; the second refused)");
+      assert.equal(second.ok, false, "the second apply is refused");
+      assert.match(
+        second.errors.join("\n"),
+        /the stack is currently locked by 1 lock\(s\)\. Either wait for the other process\(es\) to end or delete the lock file with `pulumi cancel`\./,
+      );
+      assert.match(second.errors.join("\n"), new RegExp(`\\(pid ${holder!.pid}\\)`), "the lock names the first apply's process");
+      assert.deepEqual(second.rpcs, {}, "the refused apply's provider was never asked anything");
+      assert.equal(second.operations.length, 0, "no step of the refused apply");
+      assert.equal(first.writes + first.commandRuns, 0, "the first apply had nothing to change");
+      assert.deepEqual(locksOf(lockOf), [], "no lock left");
+      assert.deepEqual(await daemons(), daemons0, "no daemon restarted");
+      assert.deepEqual(await snapshot(), files0, "no managed file touched: nothing of the second apply");
     },
   );
 
