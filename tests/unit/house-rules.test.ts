@@ -15,10 +15,7 @@ const MAX_LINES = 80;
 const MAX_WIDTH = 200;
 
 /** [file, function, lines when listed]: the remaining long functions. Never add to it. */
-const STILL_LONG: readonly (readonly [string, string, number])[] = [
-  ["src/services/pacemaker/render.ts", "renderCluster", 184],
-  ["components/service-resources.ts", "createServiceResources", 184],
-];
+const STILL_LONG: readonly (readonly [string, string, number])[] = [["components/service-resources.ts", "createServiceResources", 184]];
 
 describe("house rules (docs/architecture.md)", () => {
   const r = scan(MAX_LINES, MAX_WIDTH);

@@ -471,12 +471,147 @@ function initOf(plan: ClusterPlan, host: string): InitSystem {
   return plannedHost(plan, host)?.init ?? "systemd";
 }
 
+/** A node's corosync and pacemaker daemons and corosync-apply.sh, the procedure that is corosync's restart. */
+function nodeDaemons(
+  ctx: RenderContext,
+  cluster: PacemakerClusterPlan,
+  host: string,
+  init: InitSystem,
+  out: { files: FileSpec[]; services: ServiceSpec[] },
+): void {
+  const { files, services } = out;
+  const rollGroup = rollGroupId(cluster.name);
+  // systemd: the packaged corosync.service and pacemaker.service, untouched (pacemaker's
+  // Requires=corosync, KillMode=process, SendSIGKILL=no "sending -KILL will just get the node
+  // fenced", TimeoutStopSec=30min; corosync's Type=notify and `corosync-cfgtool -H` stop).
+  // Supervisor hosts (no systemd): program files.
+  const corosync = packagedDaemon({
+    host,
+    init,
+    name: "corosync",
+    description: `Corosync cluster engine (cluster ${cluster.name})`,
+    command: "/usr/sbin/corosync -f",
+    health: corosyncRollHealth(init),
+    rollGroup,
+    startsecs: 3,
+    stopwaitsecs: 60,
+  });
+  const pacemaker = packagedDaemon({
+    host,
+    init,
+    name: "pacemaker",
+    description: `Pacemaker cluster resource manager (cluster ${cluster.name})`,
+    command: "/usr/sbin/pacemakerd",
+    // crm_mon's one-line nagios summary is "CLUSTER OK: ..." only with a DC and every node
+    // online; its exit code is 0 even for "CLUSTER WARN: No DC, offline node: X" (measured on
+    // 2.1.5), so the text is what gates the roll.
+    health: PACEMAKER_HEALTH,
+    rollGroup,
+    after: ["corosync.service"],
+    startsecs: 5,
+    // Stopping Pacemaker first moves or stops every resource on the node.
+    stopwaitsecs: 600,
+  });
+  files.push(...corosync.files, ...pacemaker.files, {
+    host,
+    path: COROSYNC_APPLY_SCRIPT,
+    content: corosyncApplyScript(ctx, init),
+    mode: "0755",
+    owner: "root",
+    group: "root",
+    secret: false,
+    validate: "sh -n {file}",
+    // The procedure IS corosync's restart: a new version is in place before it runs.
+    notify: ["corosync"],
+  });
+  // A corosync.conf change is never a plain restart under a running Pacemaker: corosync-apply.sh
+  // reloads it, or takes the node out cleanly (Pacemaker first). Quorum gates: a new member only
+  // waits for its own process (see firstStartAware).
+  services.push(
+    firstStartAware({ ...corosync.service, restart: `/bin/sh ${COROSYNC_APPLY_SCRIPT}`, reload: "corosync-cfgtool -R" }),
+    // stopped first when the node leaves (Pacemaker, then corosync), quorum checked before
+    { ...firstStartAware(pacemaker.service), leaveCheck: leaveQuorumCheck(host) },
+  );
+}
+
+/** The lightweight layout on a systemd node: restart drop-ins and oslo retry settings for what Pacemaker no longer manages. */
+function lightweightNodeFiles(
+  ctx: RenderContext,
+  host: string,
+  lw: NonNullable<ReturnType<typeof lightweightSpec>>,
+  files: FileSpec[],
+): void {
+  // Lightweight layout: what Pacemaker no longer manages is restarted by systemd. Supervisor
+  // hosts need nothing: supervisor programs already restart (autorestart=true).
+  for (const svc of lw.systemdServices) {
+    const unit = svc.replace(/\.service$/, "");
+    // Retry forever (the lightweight design relies on it: a service whose database or broker
+    // is away keeps coming back): systemd's default start limit (5 starts in 10 s) would
+    // otherwise give up on it for good.
+    files.push(
+      systemdDropIn(host, unit, "haforge-restart", "[Unit]\nStartLimitIntervalSec=0\n\n[Service]\nRestart=always\nRestartSec=5s\n"),
+    );
+  }
+  // ...and they keep retrying their database and broker themselves (oslo.db / oslo.messaging),
+  // in a file of oslo.config's default config dir: the project's own config stays the operator's.
+  for (const [project, units] of osloProjects(lw.systemdServices)) {
+    files.push({
+      host,
+      path: osloRetryPath(project),
+      content: ctx.template("pacemaker", "oslo-ha-retry.conf.hbs", { project }),
+      mode: "0644",
+      owner: "root",
+      group: "root",
+      secret: false,
+      notify: units,
+    });
+  }
+}
+
+/** Each remote node's authkey and pacemaker_remote daemon. */
+function remoteNodes(ctx: RenderContext, cluster: PacemakerClusterPlan, out: { files: FileSpec[]; services: ServiceSpec[] }): void {
+  const { plan, materials } = ctx;
+  const { files, services } = out;
+  for (const remote of cluster.remoteNodes) {
+    files.push(pacemakerAuthkey(remote, cluster, materials, "remote"));
+    const d = packagedDaemon({
+      host: remote,
+      init: initOf(plan, remote),
+      name: "pacemaker_remote",
+      description: `Pacemaker remote executor (cluster ${cluster.name})`,
+      command: "/usr/sbin/pacemaker-remoted",
+      startsecs: 3,
+      stopwaitsecs: 600,
+    });
+    files.push(...d.files);
+    services.push(d.service);
+  }
+}
+
+/** The CIB applied once from the first node, after every membership action. */
+function cibApplyAction(cluster: PacemakerClusterPlan, actions: ClusterAction[]): void {
+  const first = cluster.nodes[0];
+  if (first) {
+    const members = actions.filter((a) => a.phase !== "bootstrap").map((a) => a.id);
+    actions.push({
+      id: `pacemaker:${cluster.name}:cib`,
+      host: first.host,
+      phase: "post-start",
+      description: `apply the rendered CIB of Pacemaker cluster ${cluster.name} (diff + patch against the live CIB)`,
+      create: cibApplyCommand(cibPath(cluster.name)),
+      // Resources are placed once every node has joined, not piled onto the first one.
+      dependsOn: members,
+      triggers: [cibPath(cluster.name), CIB_APPLY_SCRIPT],
+      secret: false,
+    });
+  }
+}
+
 function renderCluster(ctx: RenderContext, cluster: PacemakerClusterPlan): RenderResult {
   const { plan, materials } = ctx;
   const files: FileSpec[] = [];
   const services: ServiceSpec[] = [];
   const actions: ClusterAction[] = [];
-  const rollGroup = rollGroupId(cluster.name);
 
   const corosyncConf = ctx.template("pacemaker", "corosync.conf.hbs", corosyncConfData(cluster, plan));
   const crypto = usesCrypto(cluster);
@@ -512,85 +647,11 @@ function renderCluster(ctx: RenderContext, cluster: PacemakerClusterPlan): Rende
       { host, path: CIB_APPLY_SCRIPT, content: script, mode: "0755", owner: "root", group: "root", secret: false, notify: [] },
     );
 
-    // systemd: the packaged corosync.service and pacemaker.service, untouched (pacemaker's
-    // Requires=corosync, KillMode=process, SendSIGKILL=no "sending -KILL will just get the node
-    // fenced", TimeoutStopSec=30min; corosync's Type=notify and `corosync-cfgtool -H` stop).
-    // Supervisor hosts (no systemd): program files.
-    const corosync = packagedDaemon({
-      host,
-      init,
-      name: "corosync",
-      description: `Corosync cluster engine (cluster ${cluster.name})`,
-      command: "/usr/sbin/corosync -f",
-      health: corosyncRollHealth(init),
-      rollGroup,
-      startsecs: 3,
-      stopwaitsecs: 60,
-    });
-    const pacemaker = packagedDaemon({
-      host,
-      init,
-      name: "pacemaker",
-      description: `Pacemaker cluster resource manager (cluster ${cluster.name})`,
-      command: "/usr/sbin/pacemakerd",
-      // crm_mon's one-line nagios summary is "CLUSTER OK: ..." only with a DC and every node
-      // online; its exit code is 0 even for "CLUSTER WARN: No DC, offline node: X" (measured on
-      // 2.1.5), so the text is what gates the roll.
-      health: PACEMAKER_HEALTH,
-      rollGroup,
-      after: ["corosync.service"],
-      startsecs: 5,
-      // Stopping Pacemaker first moves or stops every resource on the node.
-      stopwaitsecs: 600,
-    });
-    files.push(...corosync.files, ...pacemaker.files, {
-      host,
-      path: COROSYNC_APPLY_SCRIPT,
-      content: corosyncApplyScript(ctx, init),
-      mode: "0755",
-      owner: "root",
-      group: "root",
-      secret: false,
-      validate: "sh -n {file}",
-      // The procedure IS corosync's restart: a new version is in place before it runs.
-      notify: ["corosync"],
-    });
-    // A corosync.conf change is never a plain restart under a running Pacemaker: corosync-apply.sh
-    // reloads it, or takes the node out cleanly (Pacemaker first). Quorum gates: a new member only
-    // waits for its own process (see firstStartAware).
-    services.push(
-      firstStartAware({ ...corosync.service, restart: `/bin/sh ${COROSYNC_APPLY_SCRIPT}`, reload: "corosync-cfgtool -R" }),
-      // stopped first when the node leaves (Pacemaker, then corosync), quorum checked before
-      { ...firstStartAware(pacemaker.service), leaveCheck: leaveQuorumCheck(host) },
-    );
+    nodeDaemons(ctx, cluster, host, init, { files, services });
 
     // Lightweight layout: what Pacemaker no longer manages is restarted by systemd. Supervisor
     // hosts need nothing: supervisor programs already restart (autorestart=true).
-    if (lw && init === "systemd") {
-      for (const svc of lw.systemdServices) {
-        const unit = svc.replace(/\.service$/, "");
-        // Retry forever (the lightweight design relies on it: a service whose database or broker
-        // is away keeps coming back): systemd's default start limit (5 starts in 10 s) would
-        // otherwise give up on it for good.
-        files.push(
-          systemdDropIn(host, unit, "haforge-restart", "[Unit]\nStartLimitIntervalSec=0\n\n[Service]\nRestart=always\nRestartSec=5s\n"),
-        );
-      }
-      // ...and they keep retrying their database and broker themselves (oslo.db / oslo.messaging),
-      // in a file of oslo.config's default config dir: the project's own config stays the operator's.
-      for (const [project, units] of osloProjects(lw.systemdServices)) {
-        files.push({
-          host,
-          path: osloRetryPath(project),
-          content: ctx.template("pacemaker", "oslo-ha-retry.conf.hbs", { project }),
-          mode: "0644",
-          owner: "root",
-          group: "root",
-          secret: false,
-          notify: units,
-        });
-      }
-    }
+    if (lw && init === "systemd") lightweightNodeFiles(ctx, host, lw, files);
     actions.push(membershipAction(cluster, host));
   }
   if (crypto) {
@@ -610,41 +671,14 @@ function renderCluster(ctx: RenderContext, cluster: PacemakerClusterPlan): Rende
   files.push(...remoteRotation.files);
   actions.push(...remoteRotation.actions);
 
-  for (const remote of remotes) {
-    files.push(pacemakerAuthkey(remote, cluster, materials, "remote"));
-    const d = packagedDaemon({
-      host: remote,
-      init: initOf(plan, remote),
-      name: "pacemaker_remote",
-      description: `Pacemaker remote executor (cluster ${cluster.name})`,
-      command: "/usr/sbin/pacemaker-remoted",
-      startsecs: 3,
-      stopwaitsecs: 600,
-    });
-    files.push(...d.files);
-    services.push(d.service);
-  }
+  remoteNodes(ctx, cluster, { files, services });
 
   // What the daemons Pacemaker runs need (cookie, wsrep, clustercheck, redis.conf).
   const managed = renderManaged(plan, cluster, materials, (h) => initOf(plan, h));
   files.push(...managed.files);
   services.push(...managed.services);
 
-  const first = cluster.nodes[0];
-  if (first) {
-    const members = actions.filter((a) => a.phase !== "bootstrap").map((a) => a.id);
-    actions.push({
-      id: `pacemaker:${cluster.name}:cib`,
-      host: first.host,
-      phase: "post-start",
-      description: `apply the rendered CIB of Pacemaker cluster ${cluster.name} (diff + patch against the live CIB)`,
-      create: cibApplyCommand(cibPath(cluster.name)),
-      // Resources are placed once every node has joined, not piled onto the first one.
-      dependsOn: members,
-      triggers: [cibPath(cluster.name), CIB_APPLY_SCRIPT],
-      secret: false,
-    });
-  }
+  cibApplyAction(cluster, actions);
   return { files, services, actions };
 }
 
