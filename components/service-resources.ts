@@ -277,27 +277,30 @@ function declareRemovals(
   return o.deprovisionOn(o.members());
 }
 
-export function createServiceResources(
-  name: string,
-  parent: pulumi.Resource,
-  ctx: ClusterContext,
-  part: ServiceRender,
-  dependsOn: readonly pulumi.Resource[] = [],
-): ServiceResources {
-  // nothing touches a host before the quorum-safety check, and no file before every host's
-  // software is in (one gate resource that waits for every HostPackages: src/providers/gate.ts)
-  dependsOn = [ctx.membershipGuard, ...(ctx.packagesReady ? [ctx.packagesReady] : []), ...dependsOn];
+/** What the declaration of one service's resources shares between its phases (files, actions, restarts). */
+interface Declaring {
+  readonly name: string;
+  readonly parent: pulumi.Resource;
+  readonly ctx: ClusterContext;
+  readonly part: ServiceRender;
+  /** What every resource of the service waits for (the quorum guard, the packages gate, the caller's). */
+  readonly dependsOn: readonly pulumi.Resource[];
+  /** Records what the service's resources wait for (for `sinks`) and returns it. */
+  readonly waits: (deps: pulumi.Resource[]) => pulumi.Resource[];
+  readonly later: ReturnType<typeof laterActions>;
+  /** The files declared, per host, in write order. */
+  readonly byHost: Map<string, { spec: FileSpec; res: RemoteFile }[]>;
+  readonly actions: HostAction[];
+  readonly actionById: Map<string, HostAction>;
+  readonly conn: (host: string) => Pick<HostActionArgs, "connection" | "credentials">;
+}
+
+/** A RemoteFile per rendered file, in write order (a file waits for the files it is written after). */
+function declareFiles(d: Omit<Declaring, "conn">): { files: RemoteFile[]; firstFile: Map<string, RemoteFile> } {
+  const { name, parent, ctx, part, dependsOn, waits, later, byHost } = d;
   const files: RemoteFile[] = [];
-  const byHost = new Map<string, { spec: FileSpec; res: RemoteFile }[]>();
   const firstFile = new Map<string, RemoteFile>();
   const created = new Map<string, RemoteFile>();
-  const later = laterActions(part);
-  // What the resources of this service wait for (for `sinks`).
-  const dependedOn = new Set<pulumi.Resource>();
-  const waits = (deps: pulumi.Resource[]): pulumi.Resource[] => {
-    for (const d of deps) dependedOn.add(d);
-    return deps;
-  };
   for (const spec of writeOrder(part.files)) {
     const access = ctx.access.get(spec.host);
     if (!access) throw new Error(`haforge: ${part.service} rendered a file for unknown host ${spec.host}`);
@@ -337,76 +340,73 @@ export function createServiceResources(
     list.push({ spec, res });
     byHost.set(spec.host, list);
   }
+  return { files, firstFile };
+}
 
-  const conn = (host: string) => {
-    const access = ctx.access.get(host)!;
-    return {
-      connection: access.pinnedKey ? pinnedActionConnection(access) : access.action(hostKeySeen(firstFile.get(host))),
-      credentials: access.credentials,
+/**
+ * A HostAction per cluster action of `subset`, dependencies first (src/core/schedule.ts; cycles
+ * were refused by prepareCluster before any resource of a host was declared; they are never broken
+ * here). Each waits for its host's files, `after(host)`, and, when it has a delete (membership),
+ * for the previous member of the cluster and `membersAfter`.
+ */
+function declareActions(
+  d: Declaring,
+  subset: readonly ClusterAction[],
+  after: (host: string) => pulumi.Resource[],
+  membersAfter: readonly pulumi.Resource[] = [],
+): void {
+  const { name, parent, ctx, part, dependsOn, waits, later, byHost, actions, actionById, conn } = d;
+  for (const a of scheduleActions(subset, `${part.service} actions`).order) {
+    const real = ctx.renderedFor(part.service, a).apply((r) => findAction(r, part.service, a.id));
+    const text = (f: (x: ClusterAction) => string | undefined) => {
+      const o = real.apply((x) => f(x) ?? "");
+      return a.secret ? pulumi.secret(o) : pulumi.unsecret(o);
     };
-  };
+    const hostFiles = (byHost.get(a.host) ?? []).filter((f) => !f.spec.afterActions?.length);
+    const triggerFiles = hostFiles.filter((f) => a.triggers.includes(f.spec.path));
+    // Membership actions (with a delete) wait for the previous one of the cluster: creates go
+    // one at a time, and destroy deletes them one at a time in reverse.
+    const previousMember = a.delete ? ctx.membershipChain.last : undefined;
+    const cmd = cheapConstruction(
+      () =>
+        new HostAction(
+          `${name}-${slug(a.id)}`,
+          {
+            ...conn(a.host),
+            create: text((x) => x.create),
+            ...(a.delete ? { delete: text((x) => x.delete) } : {}),
+            triggers: triggerFiles.map((f) => fileTrigger(f.res)),
+            rerun: "change",
+            secret: a.secret,
+            description: a.description,
+          },
+          {
+            parent,
+            dependsOn: waits([
+              ...a.dependsOn.map((dep) => actionById.get(dep)).filter((x): x is HostAction => !!x),
+              ...hostFiles.map((f) => f.res),
+              ...after(a.host),
+              ...(previousMember ? [previousMember] : []),
+              ...(a.delete ? membersAfter : []),
+              ...dependsOn,
+            ]),
+          },
+        ),
+    );
+    actions.push(cmd);
+    actionById.set(a.id, cmd);
+    later.declared(a.id, cmd);
+    if (a.delete) ctx.membershipChain.last = cmd;
+  }
+}
 
-  // Cluster actions. "bootstrap" ones (host preparation: sysctls, store initialisation) run after
-  // their host's files and BEFORE its restarts; every other phase runs after the restarts.
-  const actions: HostAction[] = [];
-  const actionById = new Map<string, HostAction>();
-  const bootstrap = part.actions.filter((a) => a.phase === "bootstrap");
-  const createActions = (
-    subset: readonly ClusterAction[],
-    after: (host: string) => pulumi.Resource[],
-    membersAfter: readonly pulumi.Resource[] = [],
-  ) => {
-    // Dependencies first (src/core/schedule.ts). Cycles were refused by prepareCluster before any
-    // resource of a host was declared; they are never broken here.
-    for (const a of scheduleActions(subset, `${part.service} actions`).order) {
-      const real = ctx.renderedFor(part.service, a).apply((r) => findAction(r, part.service, a.id));
-      const text = (f: (x: ClusterAction) => string | undefined) => {
-        const o = real.apply((x) => f(x) ?? "");
-        return a.secret ? pulumi.secret(o) : pulumi.unsecret(o);
-      };
-      const hostFiles = (byHost.get(a.host) ?? []).filter((f) => !f.spec.afterActions?.length);
-      const triggerFiles = hostFiles.filter((f) => a.triggers.includes(f.spec.path));
-      // Membership actions (with a delete) wait for the previous one of the cluster: creates go
-      // one at a time, and destroy deletes them one at a time in reverse.
-      const previousMember = a.delete ? ctx.membershipChain.last : undefined;
-      const cmd = cheapConstruction(
-        () =>
-          new HostAction(
-            `${name}-${slug(a.id)}`,
-            {
-              ...conn(a.host),
-              create: text((x) => x.create),
-              ...(a.delete ? { delete: text((x) => x.delete) } : {}),
-              triggers: triggerFiles.map((f) => fileTrigger(f.res)),
-              rerun: "change",
-              secret: a.secret,
-              description: a.description,
-            },
-            {
-              parent,
-              dependsOn: waits([
-                ...a.dependsOn.map((d) => actionById.get(d)).filter((x): x is HostAction => !!x),
-                ...hostFiles.map((f) => f.res),
-                ...after(a.host),
-                ...(previousMember ? [previousMember] : []),
-                ...(a.delete ? membersAfter : []),
-                ...dependsOn,
-              ]),
-            },
-          ),
-      );
-      actions.push(cmd);
-      actionById.set(a.id, cmd);
-      later.declared(a.id, cmd);
-      if (a.delete) ctx.membershipChain.last = cmd;
-    }
-  };
-  createActions(bootstrap, () => []);
-  const bootstrapOn = (host: string) => bootstrap.filter((a) => a.host === host).map((a) => actionById.get(a.id)!);
-
-  // Restarts: rolling groups in the plan's order, one host at a time behind a health gate.
+/** Restarts: rolling groups in the plan's order, one host at a time behind a health gate. */
+function declareRestarts(
+  d: Declaring,
+  bootstrapOn: (host: string) => HostAction[],
+): { restarts: Map<string, HostAction[]>; restartsByHost: Map<string, HostAction[]> } {
+  const { name, parent, ctx, part, dependsOn, waits, byHost, conn } = d;
   const restarts = new Map<string, HostAction[]>();
-  const restartByHostService = new Map<string, HostAction>();
   const restartsByHost = new Map<string, HostAction[]>();
   for (const { key, services: sorted } of scheduleRestarts(part.services, ctx.plan.rollingGroups, (h) => ctx.hosts.get(h)?.order ?? 0)) {
     const chain: HostAction[] = [];
@@ -441,20 +441,66 @@ export function createServiceResources(
           ),
       );
       chain.push(cmd);
-      restartByHostService.set(`${s.host}:${s.name}`, cmd);
       restartsByHost.set(s.host, [...(restartsByHost.get(s.host) ?? []), cmd]);
     }
     restarts.set(key, chain);
   }
+  return { restarts, restartsByHost };
+}
+
+export function createServiceResources(
+  name: string,
+  parent: pulumi.Resource,
+  ctx: ClusterContext,
+  part: ServiceRender,
+  dependsOn: readonly pulumi.Resource[] = [],
+): ServiceResources {
+  // nothing touches a host before the quorum-safety check, and no file before every host's
+  // software is in (one gate resource that waits for every HostPackages: src/providers/gate.ts)
+  dependsOn = [ctx.membershipGuard, ...(ctx.packagesReady ? [ctx.packagesReady] : []), ...dependsOn];
+  // What the resources of this service wait for (for `sinks`).
+  const dependedOn = new Set<pulumi.Resource>();
+  const waits = (deps: pulumi.Resource[]): pulumi.Resource[] => {
+    for (const dep of deps) dependedOn.add(dep);
+    return deps;
+  };
+  const base = {
+    name,
+    parent,
+    ctx,
+    part,
+    dependsOn,
+    waits,
+    later: laterActions(part),
+    byHost: new Map(),
+    actions: [],
+    actionById: new Map(),
+  };
+  const { files, firstFile } = declareFiles(base);
+  const conn = (host: string) => {
+    const access = ctx.access.get(host)!;
+    return {
+      connection: access.pinnedKey ? pinnedActionConnection(access) : access.action(hostKeySeen(firstFile.get(host))),
+      credentials: access.credentials,
+    };
+  };
+  const d: Declaring = { ...base, conn };
+
+  // Cluster actions. "bootstrap" ones (host preparation: sysctls, store initialisation) run after
+  // their host's files and BEFORE its restarts; every other phase runs after the restarts.
+  const bootstrap = part.actions.filter((a) => a.phase === "bootstrap");
+  declareActions(d, bootstrap, () => []);
+  const bootstrapOn = (host: string) => bootstrap.filter((a) => a.host === host).map((a) => d.actionById.get(a.id)!);
+  const { restarts, restartsByHost } = declareRestarts(d, bootstrapOn);
 
   const postStart = part.actions.filter((a) => a.phase !== "bootstrap");
   const deprovisions = declareRemovals(STOPS_BEFORE_LEAVING.has(part.service), {
     deprovisionOn: (after) =>
       declareDeprovisions(name, parent, ctx, part, { restartsByHost, conn, dependsOn: [...dependsOn, ...after], waits }),
-    membersOn: (after) => createActions(postStart, (host) => restartsByHost.get(host) ?? [], after),
-    members: () => part.actions.filter((a) => a.delete).map((a) => actionById.get(a.id)!),
+    membersOn: (after) => declareActions(d, postStart, (host) => restartsByHost.get(host) ?? [], after),
+    members: () => part.actions.filter((a) => a.delete).map((a) => d.actionById.get(a.id)!),
   });
-  const all = [...actions, ...deprovisions];
+  const all = [...d.actions, ...deprovisions];
   const sinks = [...files, ...[...restarts.values()].flat(), ...all].filter((r) => !dependedOn.has(r));
   return { files, restarts, actions: all, sinks };
 }
