@@ -9,7 +9,7 @@
  * command of every host waits for every HostPackages resource, so a host whose packages fail
  * (an unsupported OS family) stops the update before any file on any host is written. Listing the
  * HostPackages of N hosts on every resource was O(hosts × resources): at 1,000 hosts ~1,000
- * dependency URNs on each of ~7,800 resources (bench/program.ts, issue 14).
+ * dependency URNs on each of ~7,800 resources (bench/program.ts).
  *
  * Same serialization discipline as RemoteFile: methods capture only strings and require this
  * module at call time (self-loader.ts).

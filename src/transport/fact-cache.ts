@@ -1,5 +1,5 @@
 /**
- * File facts prefetched once per host per process (issue 9, item 15: preview cost). The engine
+ * File facts prefetched once per host per process (the cost of a preview). The engine
  * diffs resources one at a time, and each RemoteFile diff used to read its own file: a preview
  * cost one SSH round trip per file, serially. Instead, the first resource of a host that every
  * file depends on (HostPackages) reads the hash, mode, owner and existence of every path the

@@ -1,5 +1,5 @@
 /**
- * Rotating the corosync authkey as a haforge operation (issue 10): `corosyncKeyGeneration` in the
+ * Rotating the corosync authkey as a haforge operation: `corosyncKeyGeneration` in the
  * inventory names the key generation the cluster should run; raising it rotates the key, the way
  * corosync-keygen(8) and the pcs/crmsh procedures do it, with the whole cluster stopped. Nodes with
  * different keys cannot talk to each other, and switching keys at runtime (`corosync-cfgtool -R`

@@ -1,5 +1,5 @@
 /**
- * Rotating the Pacemaker Remote authkey (/etc/pacemaker/authkey) as a haforge operation (issue 10):
+ * Rotating the Pacemaker Remote authkey (/etc/pacemaker/authkey) as a haforge operation:
  * `pacemakerKeyGeneration` names the generation of the key the cluster nodes and the
  * pacemaker_remote nodes share (TLS-PSK on port 3121: every node and remote node must hold the same
  * key, Pacemaker Remote guide). A node and a remote with different keys cannot connect, and a lost
