@@ -248,6 +248,17 @@ describe("Pacemaker remote key rotation: the steps on a simulated cluster", () =
         ),
         fc.option(fc.constantFrom(...hosts)),
         (start, failure) => {
+          // Only starts that can exist: a remote connection runs (the first node runs Pacemaker,
+          // the remote runs pacemaker_remote, its target-role is not Stopped) only between equal
+          // keys (TLS-PSK). A start with a connection up between different keys is not a state a
+          // cluster can be in, and no step can stop it the safe way.
+          fc.pre(
+            remotes.every((r) => {
+              const s = start[hosts.indexOf(r)]!;
+              const up = start[0]!.runs && s.runs && s.role !== "Stopped";
+              return !up || (s.key === start[0]!.key && s.key !== "none");
+            }),
+          );
           const dir = join(work, String(runs++));
           simulatedCluster(dir, remotes);
           const keyOf = { old: Buffer.alloc(64, 1), new: Buffer.alloc(4096, 2) };
@@ -294,7 +305,10 @@ describe("Pacemaker remote key rotation: the steps on a simulated cluster", () =
           if (stops.length)
             assert.ok(wait + elapsed >= KEY_CACHE_S, `waited for the key cache (${wait} + ${elapsed} s): ${log.join("; ")}`);
           if (start.every((s) => s.key === "new")) assert.deepEqual(log, [], "already rotated: nothing stopped or started");
-          else if (remotes.some((r) => connected(r))) assert.ok(stops.length > 0, "a running connection is stopped first");
+          // A connection that runs on the old key is stopped first (one on the new key already,
+          // both ends rotated, has nothing to stop for).
+          else if (remotes.some((r) => connected(r) && start[hosts.indexOf(r)]!.key !== "new"))
+            assert.ok(stops.length > 0, "a running connection on the old key is stopped first");
           // A second run: nothing stopped or started.
           const before = log.length;
           runInOrder(dir, rotation, new Set());
