@@ -259,6 +259,12 @@ describe("Pacemaker remote key rotation: the steps on a simulated cluster", () =
               return !up || (s.key === start[0]!.key && s.key !== "none");
             }),
           );
+          // The hosts that run share one key (a cluster is on one key; hosts stopped, keyless or
+          // new may hold another). A running node on another key than a running connection's
+          // (only by a key copied by hand, or records lost mid-rotation) is refused by the install
+          // ("the remote connection … runs: not replacing its key"): safe, but it does not
+          // converge without the operator.
+          fc.pre(new Set(start.filter((s) => s.runs && s.key !== "none").map((s) => s.key)).size <= 1);
           const dir = join(work, String(runs++));
           simulatedCluster(dir, remotes);
           const keyOf = { old: Buffer.alloc(64, 1), new: Buffer.alloc(4096, 2) };
