@@ -62,6 +62,9 @@ const STUBS = {
   socat: stub("socat", "echo 'Pid: 1'\n"),
   // HAProxy binding a VIP sets net.ipv4.ip_nonlocal_bind: never on this machine's kernel.
   sysctl: stub("sysctl"),
+  // keepalived's roll gate pings the host's VIPs (src/services/keepalived/render.ts
+  // keepalivedHealth); keepalived never runs here, so nobody holds the TEST-NET-1 VIP.
+  ping: stub("ping"),
 };
 
 const tmp = fs.mkdtempSync(join(tmpdir(), "haforge-two-ops-"));
