@@ -25,10 +25,10 @@
  * pacemaker_remote ran), so a failed run resumes and only what ran is started again.
  */
 import { shellQuote } from "../../core/escape";
-import type { ClusterAction, FileSpec, InitSystem } from "../../core/desired-state";
+import type { ClusterAction, FileSpec } from "../../core/desired-state";
 import type { MaterialSpec } from "../../core/materials";
 import type { PacemakerClusterPlan } from "../../plan/types";
-import { ROTATION_STEPS as COROSYNC_STEPS, keyGeneration, rotationActionId, stepPrelude } from "./key-rotation";
+import { ROTATION_STEPS as COROSYNC_STEPS, keyGeneration, rotationActionId, stepPrelude, type RotationContext } from "./key-rotation";
 
 /** The next Pacemaker Remote key, staged on every node and remote node. */
 export const PACEMAKER_KEY_NEXT = "/var/lib/haforge/pacemaker/authkey.next";
@@ -48,15 +48,8 @@ export type RemoteRotationStep = (typeof REMOTE_ROTATION_STEPS)[number];
 export const remoteRotationActionId = (cluster: string, generation: number, step: RemoteRotationStep, host: string): string =>
   `pacemaker:${cluster}:pacemaker-key-${generation}:${step}:${host}`;
 
-/** What the steps need from the renderer (passed in to keep the import one-way). */
-export interface RemoteRotationContext {
-  readonly authkey: string;
-  readonly keyBytes: number;
-  readonly init: (host: string) => InitSystem;
-  readonly unitCommands: (init: InitSystem) => { running: string; start: string; stop: string };
-  /** Exit 0 once Pacemaker reports "CLUSTER OK". */
-  readonly pacemakerHealth: string;
-}
+/** What the steps need from the renderer: the same as the corosync rotation's (passed in to keep the import one-way). */
+export type RemoteRotationContext = RotationContext;
 
 const WAIT_STOPPED_S = 300;
 const WAIT_RUNNING_S = 300;
