@@ -232,13 +232,17 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
  * A session channel the server refused to open (SSH_MSG_CHANNEL_OPEN_FAILURE, which ssh2 reports
- * with a numeric `reason`) is opened again, up to this many attempts, 20 ms apart and doubling:
- * nothing ran on the host. OpenSSH frees a session slot only after it has processed the client's
- * close of the channel, so a channel opened right after another one closed can be refused with
- * "no more sessions" even though the pool never has more than `maxChannelsPerConnection` (< MaxSessions)
- * in flight: seen with fast commands (120 `echo`s on 2 connections).
+ * with a numeric `reason`) is opened again, 20 ms apart, doubling up to 250 ms, for as long as
+ * CHANNEL_OPEN_PATIENCE_MS: nothing ran on the host. OpenSSH frees a session slot only after it
+ * has processed the client's close of the channel, so a channel opened right after another one
+ * closed can be refused with "no more sessions" even though the pool never has more than
+ * `maxChannelsPerConnection` (< MaxSessions) in flight: seen with fast commands (120 `echo`s on 2
+ * connections). The budget is time, not a count of attempts: on a loaded machine sshd can take
+ * longer than a fixed number of short waits to process closes (a CI run refused a 100-command
+ * burst for more than 620 ms, the old six attempts' total).
  */
-const CHANNEL_OPEN_ATTEMPTS = 6;
+const CHANNEL_OPEN_PATIENCE_MS = 15_000;
+const channelRetryDelay = (attempt: number) => Math.min(20 * 2 ** (attempt - 1), 250);
 const refusedByServer = (err: Error) => typeof (err as Error & { reason?: unknown }).reason === "number";
 
 export class SshPool {
@@ -532,7 +536,7 @@ export class SshPool {
 }
 
 /**
- * `client.exec`, opening again a session channel the server refused (CHANNEL_OPEN_ATTEMPTS) while
+ * `client.exec`, opening again a session channel the server refused (for CHANNEL_OPEN_PATIENCE_MS) while
  * `wanted()`. A connection closed before a retry: `cb` gets an error (ssh2's exec throws then).
  */
 function execChannel(
@@ -541,21 +545,19 @@ function execChannel(
   wanted: () => boolean,
   cb: (err: Error | undefined, ch: ClientChannel) => void,
   attempt = 1,
+  since = Date.now(),
 ): void {
   s.client.exec(command, (err: Error | undefined, ch: ClientChannel) => {
-    if (err && !s.closed && refusedByServer(err) && attempt < CHANNEL_OPEN_ATTEMPTS) {
-      setTimeout(
-        () => {
-          if (!wanted()) return;
-          if (s.closed) return cb(new Error("connection closed"), ch);
-          try {
-            execChannel(s, command, wanted, cb, attempt + 1);
-          } catch (e) {
-            cb(e instanceof Error ? e : new Error(String(e)), ch);
-          }
-        },
-        20 * 2 ** (attempt - 1),
-      );
+    if (err && !s.closed && refusedByServer(err) && Date.now() - since < CHANNEL_OPEN_PATIENCE_MS) {
+      setTimeout(() => {
+        if (!wanted()) return;
+        if (s.closed) return cb(new Error("connection closed"), ch);
+        try {
+          execChannel(s, command, wanted, cb, attempt + 1, since);
+        } catch (e) {
+          cb(e instanceof Error ? e : new Error(String(e)), ch);
+        }
+      }, channelRetryDelay(attempt));
       return;
     }
     cb(err, ch);

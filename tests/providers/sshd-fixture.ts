@@ -86,6 +86,8 @@ const ISOLATED_OVERLAYS = ["etc", "var", "opt", "home", "srv", "usr/local"] as c
 export interface SshdOptions {
   readonly name?: string;
   readonly extraConfig?: readonly string[];
+  /** sshd's MaxSessions (open session channels per connection). @default 10 */
+  readonly maxSessions?: number;
   /** Public key lines authorized for root besides the fixture's own client key. */
   readonly authorizedKeys?: readonly string[];
   /** Own mount namespace with overlays (see the file comment). @default false */
@@ -167,7 +169,7 @@ export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
         "AllowTcpForwarding yes",
         "LogLevel DEBUG1",
         "MaxStartups 100:30:200",
-        "MaxSessions 10",
+        `MaxSessions ${opts.maxSessions ?? 10}`,
         ...(opts.extraConfig ?? []),
         "",
       ].join("\n"),

@@ -101,6 +101,31 @@ describe("pool", () => {
     );
   });
 
+  it("a refused session open waits for sshd to free a slot for as long as it takes, not a fixed few tries", async () => {
+    // sshd allows one session; the pool allows two channels: the second open is refused for as
+    // long as the first command runs (2 s, longer than any fixed burst of short retries), and
+    // then runs exactly once.
+    const one = await startSshd({ name: "hostOneSession", maxSessions: 1 });
+    try {
+      await withPool(
+        async (pool) => {
+          const m = one.mark();
+          const slow = pool.exec(one.conn(), "sleep 2; echo slow");
+          await new Promise((res) => setTimeout(res, 200));
+          const t0 = Date.now();
+          const fast = await pool.exec(one.conn(), "echo fast");
+          assert.equal(fast.stdout, "fast\n");
+          assert.ok(Date.now() - t0 >= 1000, "the second command waited for the first one's slot");
+          assert.equal((await slow).stdout, "slow\n");
+          assert.equal((one.logSince(m).match(/Starting session: command/g) ?? []).length, 2);
+        },
+        { maxChannelsPerConnection: 2 },
+      );
+    } finally {
+      await one.stop();
+    }
+  });
+
   it("redials after the connection dies, and names host + step when a command is cut off", async () => {
     await withPool(async (pool) => {
       await pool.exec(a.conn(), "true");
