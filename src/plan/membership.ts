@@ -15,6 +15,12 @@
  *  - `membership.no-survivor` (error): a replicated cluster keeps existing but none of its members
  *    stays (every replica is replaced at once: the data has nobody to stream from).
  *  - `membership.cluster-removed` (warning): the cluster is gone from the inventory.
+ *  - `membership.nodeid-changed` (error, also with `allowUnsafe`): a Corosync node that stays would
+ *    get another node id, or a node id would pass from a node to another one in one change.
+ *    Corosync and Pacemaker know a running node by its id (a reload cannot change it; two ids
+ *    for one name, or one id for two names, split the membership and the CIB's node entries).
+ *    Ids default to the lowest free ones in inventory order, so removing the first node or
+ *    inserting one before others renumbers the rest: the hint names the `nodeid:` to pin.
  *
  * An operator recovering from hosts that are already dead for good can downgrade the errors to
  * warnings (`allowUnsafe`: `haforge validate --allow-unsafe-membership`, stack config
@@ -32,6 +38,8 @@ export interface Membership {
   readonly members: readonly string[];
   /** Present for voting clusters: quorum math of exactly these members. */
   readonly quorum?: QuorumMath;
+  /** Corosync clusters: each member's node id (keys sorted). */
+  readonly nodeids?: Readonly<Record<string, number>>;
 }
 
 const sorted = (xs: Iterable<string>): string[] => [...new Set(xs)].sort();
@@ -62,6 +70,9 @@ export function memberships(plan: ClusterPlan): Membership[] {
       path: `pacemaker.clusters[${i}].nodes`,
       members: sorted(c.nodes.map((n) => n.host)),
       quorum: { expectedVotes, quorum, failuresTolerated },
+      nodeids: Object.fromEntries(
+        [...c.nodes].sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0)).map((n) => [n.host, n.nodeid]),
+      ),
     });
   });
   if (plan.postgres && plan.postgres.nodes.length)
@@ -97,6 +108,7 @@ export function membershipChangeFindings(
   for (const old of previous) {
     if (!old.members.length) continue;
     const now = next.find((m) => m.id === old.id);
+    if (now) findings.push(...nodeidFindings(old, now));
     if (!now || !now.members.length) {
       findings.push(
         warning(
@@ -138,4 +150,45 @@ export function membershipChangeFindings(
     }
   }
   return findings;
+}
+
+/**
+ * `membership.nodeid-changed`: a node that stays with another id, or an id that passes to another
+ * node, between two memberships that both record ids (a state written before ids were recorded
+ * has none: nothing to compare). Never downgraded: no member being lost for good makes a
+ * renumbering safe.
+ */
+function nodeidFindings(old: Membership, now: Membership): Finding[] {
+  if (!old.nodeids || !now.nodeids) return [];
+  const before = old.nodeids;
+  const after = now.nodeids;
+  const renumbered = Object.keys(before).filter((h) => after[h] !== undefined && after[h] !== before[h]);
+  const holder = new Map(Object.entries(before).map(([h, id]) => [id, h]));
+  const passed = Object.entries(after).filter(([h, id]) => holder.has(id) && holder.get(id) !== h && before[h] === undefined);
+  if (!renumbered.length && !passed.length) return [];
+  const free = Math.max(0, ...Object.values(before), ...Object.values(after)) + 1;
+  const what = [
+    ...renumbered.map((h) => `${JSON.stringify(h)} ${before[h]} → ${after[h]}`),
+    ...passed.map(([h, id]) => `id ${id} from ${JSON.stringify(holder.get(id))} to the new node ${JSON.stringify(h)}`),
+  ].join(", ");
+  const hints = [
+    ...(renumbered.length
+      ? [
+          `pin the ids the nodes that stay run with (\`nodeid:\` on each node: ${renumbered.map((h) => `${h}: nodeid ${before[h]}`).join(", ")})`,
+        ]
+      : []),
+    ...(passed.length
+      ? [
+          `give ${passed.map(([h]) => h).join(", ")} a node id no node of this change holds (\`nodeid: ${free}\` or higher), or add it in a later change than the removal`,
+        ]
+      : []),
+  ];
+  return [
+    error(
+      "membership.nodeid-changed",
+      now.path,
+      `cluster ${old.id} would change node ids (${what}): Corosync and Pacemaker know a running node by its id and cannot change it`,
+      `${hints.join("; ")}. Node ids default to the lowest free ones in inventory order: removing a node or inserting one before others renumbers the rest.`,
+    ),
+  ];
 }

@@ -13,6 +13,7 @@ import { membershipChangeFindings, memberships, type Membership } from "../../sr
 import { majorityQuorum } from "../../src/plan/quorum";
 import { planCluster } from "../../src/pipeline/plan";
 import type { ClusterPlan } from "../../src/plan/types";
+import { checkMembershipGuard } from "../../src/providers/membership-guard";
 
 const HOSTS = ["h1", "h2", "h3", "h4", "h5", "h6", "h7"];
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA x";
@@ -45,6 +46,14 @@ function plan(m: Members): ClusterPlan | undefined {
 
 const subset = fc.subarray(HOSTS, { minLength: 1, maxLength: 7 });
 const members = fc.record({ rabbitmq: subset, etcd: subset, pacemaker: subset, patroni: subset });
+/** Independently: a node in both plans with another id, or a new node given an id an old node had. */
+function nodeidsMove(p0: ClusterPlan, p1: ClusterPlan): boolean {
+  const ids0 = new Map(p0.pacemakerClusters[0]!.nodes.map((n) => [n.host, n.nodeid]));
+  const ids1 = new Map(p1.pacemakerClusters[0]!.nodes.map((n) => [n.host, n.nodeid]));
+  const held = new Set(ids0.values());
+  return [...ids1].some(([h, id]) => (ids0.has(h) ? ids0.get(h) !== id : held.has(id)));
+}
+
 const codesFor = (fs: ReturnType<typeof membershipChangeFindings>, path: string) =>
   fs
     .filter((f) => f.path === path && f.severity === "error")
@@ -80,16 +89,19 @@ describe("membership changes", () => {
         );
         assert.deepEqual(
           codesFor(findings, "pacemaker.clusters[0].nodes"),
-          voting(before.pacemaker, after.pacemaker, p0.pacemakerClusters[0]!.quorum, p1.pacemakerClusters[0]!.quorum),
+          [
+            ...voting(before.pacemaker, after.pacemaker, p0.pacemakerClusters[0]!.quorum, p1.pacemakerClusters[0]!.quorum),
+            ...(nodeidsMove(p0, p1) ? ["membership.nodeid-changed"] : []),
+          ].sort(),
         );
         assert.deepEqual(
           codesFor(findings, "postgres.nodes"),
           before.patroni.some((h) => after.patroni.includes(h)) ? [] : ["membership.no-survivor"],
         );
-        // allowUnsafe: the same findings, none of them an error
+        // allowUnsafe: the same findings, none of them an error but a node id change
         const allowed = membershipChangeFindings(memberships(p0), memberships(p1), { allowUnsafe: true });
         assert.deepEqual(allowed.map((f) => f.code).sort(), findings.map((f) => f.code).sort());
-        assert.ok(allowed.every((f) => f.severity === "warning"));
+        assert.ok(allowed.every((f) => (f.severity === "error") === (f.code === "membership.nodeid-changed")));
         // every error names what to do
         for (const f of findings) assert.ok(f.hint && f.message.length > 0);
       }),
@@ -108,10 +120,11 @@ describe("membership changes", () => {
         };
         const p0 = plan(base);
         const p1 = plan(grown);
+        // (Pacemaker's order is its node ids when none is pinned: see the node id properties below)
         const shuffled = plan({
           rabbitmq: [...base.rabbitmq].reverse(),
           etcd: [...base.etcd].reverse(),
-          pacemaker: [...base.pacemaker].reverse(),
+          pacemaker: base.pacemaker,
           patroni: [...base.patroni].reverse(),
         });
         fc.pre(p0 !== undefined && p1 !== undefined && shuffled !== undefined);
@@ -175,6 +188,99 @@ describe("membership changes", () => {
       membershipChangeFindings([a], [b]).map((f) => f.code),
       ["membership.majority-removed"],
     );
+  });
+});
+
+describe("Corosync node ids of the nodes that stay (membership.nodeid-changed)", () => {
+  // A node: its host and, when pinned, its `nodeid:` (the pin travels with the node's entry).
+  type Node = { host: string; nodeid?: number };
+  const pacemakerPlan = (nodes: readonly Node[]) => {
+    const inv = membersInventory({ rabbitmq: ["h1"], etcd: ["h1", "h2", "h3"], pacemaker: [], patroni: ["h1"] });
+    const p = Inventory.safeParse({
+      ...inv,
+      pacemaker: {
+        clusters: [
+          { name: "db", nodes: nodes.map((n) => (n.nodeid === undefined ? n.host : n)), properties: { "stonith-enabled": false } },
+        ],
+      },
+    });
+    return p.success ? planCluster(p.data).plan : undefined;
+  };
+  const pinned = (hosts: readonly string[]) =>
+    fc
+      .array(fc.option(fc.integer({ min: 1, max: 12 }), { nil: undefined, freq: 3 }), { minLength: hosts.length, maxLength: hosts.length })
+      .map((ids): Node[] => hosts.map((host, i) => (ids[i] === undefined ? { host } : { host, nodeid: ids[i] })));
+  // old: 3..6 nodes in any order, some pinned; new: any of them staying, in any order, with new
+  // nodes (maybe pinned) inserted anywhere
+  const change = fc
+    .shuffledSubarray(HOSTS, { minLength: 3, maxLength: 6 })
+    .chain(pinned)
+    .chain((old) =>
+      fc
+        .record({
+          stay: fc.shuffledSubarray(old, { minLength: 1 }),
+          added: fc.subarray(HOSTS.filter((h) => !old.some((n) => n.host === h))).chain(pinned),
+          at: fc.array(fc.nat(), { maxLength: 4 }),
+        })
+        .map(({ stay, added, at }) => {
+          const next = [...stay];
+          added.forEach((n, i) => next.splice((at[i] ?? 0) % (next.length + 1), 0, n));
+          return { old, next };
+        }),
+    );
+
+  it("property: any staying set in any order: no staying node's id changes, or the guard refuses the change before any step", () => {
+    fc.assert(
+      fc.property(change, fc.boolean(), ({ old, next }, allowUnsafe) => {
+        const p0 = pacemakerPlan(old);
+        const p1 = pacemakerPlan(next);
+        fc.pre(p0 !== undefined && p1 !== undefined);
+        const r = checkMembershipGuard({ memberships: memberships(p0), allowUnsafe }, { memberships: memberships(p1), allowUnsafe });
+        const refused = (r.failures ?? []).filter((f) => f.reason.startsWith("membership.nodeid-changed"));
+        const ids0 = new Map(p0.pacemakerClusters[0]!.nodes.map((n) => [n.host, n.nodeid]));
+        const changed = p1.pacemakerClusters[0]!.nodes.filter((n) => ids0.has(n.host) && ids0.get(n.host) !== n.nodeid);
+        if (changed.length) {
+          assert.equal(
+            refused.length,
+            1,
+            `${JSON.stringify({ old, next })}: ${changed.map((n) => n.host).join(", ")} renumbered, not refused`,
+          );
+          // the hint names the id each of them runs with
+          for (const n of changed) assert.match(refused[0]!.reason, new RegExp(`${n.host}: nodeid ${ids0.get(n.host)}\\b`));
+        }
+        assert.equal(refused.length > 0, nodeidsMove(p0, p1), JSON.stringify({ old, next }));
+        // pinning what the hint says makes the same change accepted as far as ids go
+        if (changed.length) {
+          const pinnedNext = next.map((n) => (ids0.has(n.host) ? { host: n.host, nodeid: ids0.get(n.host)! } : n));
+          const p2 = pacemakerPlan(pinnedNext);
+          fc.pre(p2 !== undefined && !nodeidsMove(p0, p2));
+          const again = checkMembershipGuard({ memberships: memberships(p0), allowUnsafe }, { memberships: memberships(p2), allowUnsafe });
+          assert.ok(!(again.failures ?? []).some((f) => f.reason.startsWith("membership.nodeid-changed")));
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it("removing the first node, inserting one before the others, a removed node's id given to a new one: refused; appending: accepted", () => {
+    const codes = (a: Node[], b: Node[]) =>
+      membershipChangeFindings(memberships(pacemakerPlan(a)!), memberships(pacemakerPlan(b)!)).map((f) => `${f.severity} ${f.code}`);
+    const h = (...xs: string[]) => xs.map((host) => ({ host }));
+    assert.deepEqual(codes(h("h1", "h2", "h3", "h4"), h("h2", "h3", "h4")), ["error membership.nodeid-changed"]);
+    assert.deepEqual(codes(h("h1", "h2", "h3"), h("h4", "h1", "h2", "h3")), ["error membership.nodeid-changed"]);
+    assert.deepEqual(codes(h("h1", "h2", "h3"), h("h1", "h2", "h4")), ["error membership.nodeid-changed"]);
+    assert.deepEqual(codes(h("h1", "h2", "h3"), h("h1", "h2", "h3", "h4")), []);
+    assert.deepEqual(
+      codes(h("h1", "h2", "h3", "h4"), [
+        { host: "h2", nodeid: 2 },
+        { host: "h3", nodeid: 3 },
+        { host: "h4", nodeid: 4 },
+      ]),
+      [],
+    );
+    // a state written before ids were recorded: nothing to compare
+    const old = memberships(pacemakerPlan(h("h1", "h2", "h3", "h4"))!).map(({ nodeids: _, ...m }) => m);
+    assert.deepEqual(membershipChangeFindings(old, memberships(pacemakerPlan(h("h2", "h3", "h4"))!)), []);
   });
 });
 
