@@ -85,7 +85,34 @@ interface Needle {
   readonly value: string;
 }
 
+/**
+ * The needles of the last MaskSets seen, with the entries they were computed from: a render tree
+ * masks thousands of files with one set, and computing every escaped form of every secret for each
+ * file was most of a 10,000-host render's CPU. An entry is reused only while the set holds the same
+ * labels and values (a Map changed in place is computed again).
+ */
+const needleCache = new WeakMap<MaskSet, { entries: [string, string][]; needles: Needle[] }>();
+
 function needles(secrets: MaskSet): Needle[] {
+  const cached = needleCache.get(secrets);
+  if (cached && cached.entries.length === secrets.size) {
+    let i = 0;
+    let same = true;
+    for (const [label, value] of secrets) {
+      const e = cached.entries[i++]!;
+      if (e[0] !== label || e[1] !== value) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return cached.needles;
+  }
+  const out = computeNeedles(secrets);
+  needleCache.set(secrets, { entries: [...secrets.entries()], needles: out });
+  return out;
+}
+
+function computeNeedles(secrets: MaskSet): Needle[] {
   const out: Needle[] = [];
   // Labels sorted, then longest form first (stable sort): a value containing another is masked whole.
   for (const [label, value] of [...secrets.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) {

@@ -47,6 +47,24 @@ describe("masking: the module", () => {
     );
   });
 
+  it("one set masks many texts as a new set would, also after the set was changed in place (its forms are computed once)", () => {
+    fc.assert(
+      fc.property(fc.array(password(4), { minLength: 1, maxLength: 4 }), password(4), fc.nat(3), (pws, next, k) => {
+        const secrets = new Map(pws.map((pw, i) => [`secret:p${i}`, pw]));
+        const text = (m: ReadonlyMap<string, string>) => `a ${[...m.values(), next].join(" b ")} c`;
+        for (let i = 0; i < 3; i++)
+          assert.equal(maskText(text(secrets), secrets, "salt"), maskText(text(secrets), new Map(secrets), "salt"));
+        // changed in place: a value replaced, then one added
+        secrets.set(`secret:p${k % pws.length}`, next);
+        assert.equal(maskText(text(secrets), secrets, "salt"), maskText(text(secrets), new Map(secrets), "salt"));
+        assert.ok(!maskText(text(secrets), secrets, "salt").includes(next), "the new value is masked");
+        secrets.set("secret:added", `${next}Zz`);
+        assert.ok(!maskText(`x ${next}Zz y`, secrets, "salt").includes(`${next}Zz`), "an added value is masked");
+      }),
+      { numRuns: 60 },
+    );
+  });
+
   it("the placeholder is keyed: never the plain sha256, different per salt; literals show no hash of themselves", () => {
     const v = "Summer2024!";
     assert.notEqual(keyedShortHash(v, undefined), sha256Hex(v).slice(0, 8));
