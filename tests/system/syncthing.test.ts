@@ -5,7 +5,9 @@
  * the GUI address are used as rendered). Checks that syncthing accepts the config as written:
  * its own `myID` equals the device ID computed in TypeScript, the folders are the rendered ones,
  * nothing that reaches the internet is on, config.xml is not rewritten; that the rendered health
- * command and the rendered "in sync" action pass verbatim; and that files really replicate.
+ * command and the rendered "in sync" action pass verbatim; and that files really replicate. A
+ * replaced host (its home, index and folders gone; the same rendered home written again) keeps its
+ * device ID, pulls every folder back and deletes nothing on the others.
  *
  * Run: node --import tsx --test --test-concurrency=1 tests/system/syncthing.test.ts   (root: netns)
  */
@@ -53,24 +55,27 @@ describe("syncthing: real daemons accept the rendered homes", { timeout: 240_000
     return JSON.parse(r.stdout) as unknown;
   };
 
+  /** The rendered home (config.xml, cert.pem, key.pem), as haforge writes it. */
+  const writeHome = (h: string) => {
+    mkdirSync(homeOf(h), { recursive: true, mode: 0o700 });
+    for (const f of filesOf(h).filter((x) => x.path.startsWith(`${SYNCTHING_HOME}/`))) {
+      const target = relocate(h, f.path);
+      writeFileSync(target, f.path.endsWith("config.xml") ? relocate(h, f.content) : f.content, { mode: parseInt(f.mode, 8) });
+    }
+  };
+  /** The unit's command line, with only --home moved. */
+  const startHost = (h: string) => {
+    const unit = filesOf(h).find((f) => f.path.includes("syncthing.service") || f.path.includes("conf.d/syncthing.conf"))!;
+    const command = /(?:ExecStart=|command=)(.*)/.exec(unit.content)![1]!;
+    return lab.start(h, relocate(h, command).split(" "), join(dir, `${h}.log`), { env: { ...process.env, HOME: homeOf(h) } });
+  };
+
   before(() => {
     state = renderDesiredState(plan, {}, materials);
     lab.up();
-    for (const h of FS_HOSTS) {
-      mkdirSync(homeOf(h.name), { recursive: true, mode: 0o700 });
-      for (const f of filesOf(h.name).filter((x) => x.path.startsWith(`${SYNCTHING_HOME}/`))) {
-        const target = relocate(h.name, f.path);
-        writeFileSync(target, f.path.endsWith("config.xml") ? relocate(h.name, f.content) : f.content, { mode: parseInt(f.mode, 8) });
-      }
-    }
+    for (const h of FS_HOSTS) writeHome(h.name);
     startedAt = Date.now();
-    for (const h of FS_HOSTS) {
-      // The unit's command line, with only --home moved.
-      const unit = filesOf(h.name).find((f) => f.path.includes("syncthing.service") || f.path.includes("conf.d/syncthing.conf"))!;
-      const command = /(?:ExecStart=|command=)(.*)/.exec(unit.content)![1]!;
-      const argv = relocate(h.name, command).split(" ");
-      procs.push(lab.start(h.name, argv, join(dir, `${h.name}.log`), { env: { ...process.env, HOME: homeOf(h.name) } }));
-    }
+    for (const h of FS_HOSTS) procs.push(startHost(h.name));
   });
 
   after(async () => {
@@ -165,6 +170,36 @@ describe("syncthing: real daemons accept the rendered homes", { timeout: 240_000
       const rendered = relocate(h.name, filesOf(h.name).find((f) => f.path === `${SYNCTHING_HOME}/config.xml`)!.content);
       assert.equal(readFileSync(join(homeOf(h.name), "config.xml"), "utf8"), rendered, `${h.name}: config.xml unchanged`);
     }
+  });
+
+  test("a replaced host (fs2 wiped: no home, no index, no folders) rejoins from the same rendered home: same device ID, pulls both folders, nobody loses a file", async () => {
+    const t0 = Date.now();
+    writeFileSync(join(dataOf("fs3"), "shared", "while-fs2-away.txt"), "from fs3\n");
+    await lab.stop(procs[1]!);
+    rmSync(join(dir, "fs2"), { recursive: true, force: true });
+    // What haforge writes on the replaced host: the same files, from the same materials (state keeps
+    // the certificate: its device ID is what fs1's and fs3's config.xml list).
+    writeHome("fs2");
+    procs[1] = startHost("fs2");
+    const healthy = await waitFor(() => lab.sh("fs2", relocate("fs2", serviceOf("fs2").health!), 10_000).status === 0, 60_000);
+    assert.ok(healthy, `fs2 not healthy in 60 s\n${execFileSync("sh", ["-c", `tail -n 20 ${dir}/fs2.log`], { encoding: "utf8" })}`);
+    assert.equal((api("fs2", "/rest/system/status") as { myID: string }).myID, deviceIdOf("fs2", materials));
+    const back = await waitFor(
+      () => ["shared/hello.txt", "shared/while-fs2-away.txt", "pair/pair.txt"].every((f) => existsSync(join(dataOf("fs2"), f))),
+      90_000,
+      250,
+    );
+    assert.ok(back, "fs2 pulled shared/hello.txt, shared/while-fs2-away.txt and pair/pair.txt within 90 s");
+    // the fresh index deleted nothing on the members that kept their data
+    assert.equal(readFileSync(join(dataOf("fs1"), "shared", "hello.txt"), "utf8"), "from fs1\n");
+    assert.equal(readFileSync(join(dataOf("fs1"), "pair", "pair.txt"), "utf8"), "pair only\n");
+    assert.equal(readFileSync(join(dataOf("fs1"), "shared", "while-fs2-away.txt"), "utf8"), "from fs3\n");
+    assert.equal(readFileSync(join(dataOf("fs3"), "shared", "hello.txt"), "utf8"), "from fs1\n");
+    for (const a of state.actions.filter((x) => x.id === "syncthing-in-sync-fs1" || x.id === "syncthing-in-sync-fs2")) {
+      const r = lab.sh(a.host, relocate(a.host, a.create), 200_000);
+      assert.equal(r.status, 0, `${a.id}: ${r.stdout}${r.stderr}`);
+    }
+    console.log(`syncthing: fs2 replaced, healthy and holding both folders ${Date.now() - t0} ms after its stop`);
   });
 
   test("negative: with a peer down the in-sync action fails (bounded)", async () => {

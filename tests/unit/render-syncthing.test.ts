@@ -17,6 +17,8 @@ import { SYNCTHING_HOME, deviceIdOf, renderPart } from "../../src/services/synct
 import type { ClusterPlan } from "../../src/plan/types";
 import type { Materials } from "../../src/core/materials";
 import { REFERENCE_CERT, REFERENCE_DEVICE_ID, generateMaterials, syncthingPlan } from "../fixtures/syncthing-plan";
+import { buildPlan, type FixtureHost } from "../fixtures/quorum-store-plan";
+import fc from "fast-check";
 
 const render = (plan: ClusterPlan, materials: Materials) => renderPart.render!({ plan, secrets: {}, materials, template: renderTemplate });
 
@@ -261,4 +263,75 @@ describe("syncthing over the example inventories", () => {
       }
     });
   }
+});
+
+describe("syncthing membership: grow, shrink and replace between two applies (materials kept in state)", () => {
+  // Six hosts; each apply puts two folders on subsets of them. The materials are the state's: one
+  // certificate per host, generated once and kept (src/providers/materials.ts never regenerates).
+  const POOL: FixtureHost[] = Array.from({ length: 6 }, (_, i) => ({ name: `st${i + 1}`, internal: `10.213.38.${11 + i}` }));
+  const kept = generateMaterials(
+    buildPlan(POOL, {
+      syncthing: { hosts: POOL.map((h) => h.name), folders: [], guiPort: 8384, listenPort: 22000 },
+    }),
+  );
+  const planOf = (folders: string[][]): ClusterPlan => {
+    const names = POOL.map((h) => h.name).filter((n) => folders.some((f) => f.includes(n)));
+    const hosts = POOL.filter((h) => names.includes(h.name));
+    return buildPlan(hosts, {
+      syncthing: {
+        hosts: names,
+        folders: folders.map((f, i) => ({ id: `f${i}`, path: `/srv/sync/f${i}`, hosts: f, rescanIntervalS: 60, fsWatcherDelayS: 1 })),
+        guiPort: 8384,
+        listenPort: 22000,
+      },
+      rollingGroups: [{ id: "syncthing", service: "syncthing", hosts: names, maxUnavailable: 1 }],
+    });
+  };
+  const subset = fc.subarray(
+    POOL.map((h) => h.name),
+    { minLength: 2 },
+  );
+  const id = (h: string) => deviceIdOf(h, kept);
+
+  test("property: every member lists exactly the devices it shares a folder with; a removed host's device is in no file; a kept host's identity files are unchanged", () => {
+    fc.assert(
+      fc.property(fc.tuple(subset, subset), fc.tuple(subset, subset), (before, after) => {
+        const r0 = render(planOf(before), kept);
+        const r1 = render(planOf(after), kept);
+        const members = POOL.map((h) => h.name).filter((n) => after.some((f) => f.includes(n)));
+        for (const h of members) {
+          const x = r1.files.find((f) => f.host === h && f.path === `${SYNCTHING_HOME}/config.xml`)!.content;
+          const sharing = members.filter((p) => p === h || after.some((f) => f.includes(h) && f.includes(p)));
+          assert.deepEqual(
+            [...x.matchAll(/<device id="([^"]+)" name="/g)].map((m) => m[1]).sort(),
+            sharing.map(id).sort(),
+            `${h}: devices`,
+          );
+          after.forEach((f, i) => {
+            const block = new RegExp(`<folder id="f${i}"[\\s\\S]*?</folder>`).exec(x)?.[0];
+            if (!f.includes(h)) return assert.equal(block, undefined, `${h} does not have f${i}`);
+            assert.deepEqual(
+              [...block!.matchAll(/<device id="([^"]+)" introducedBy/g)].map((m) => m[1]).sort(),
+              f.map(id).sort(),
+              `${h}: f${i} shared with exactly its hosts`,
+            );
+          });
+        }
+        const removed = POOL.map((h) => h.name).filter((n) => !members.includes(n));
+        for (const gone of removed) {
+          for (const f of r1.files) assert.ok(!f.content.includes(id(gone)), `${gone}'s device ID left in ${f.host}:${f.path}`);
+          for (const a of r1.actions) assert.ok(!a.create.includes(id(gone)), `${gone}'s device ID in ${a.id}`);
+        }
+        // a host in both applies (replaced or not) is rendered the same certificate and key
+        for (const h of members) {
+          for (const p of ["cert.pem", "key.pem"]) {
+            const was = r0.files.find((f) => f.host === h && f.path === `${SYNCTHING_HOME}/${p}`);
+            const now = r1.files.find((f) => f.host === h && f.path === `${SYNCTHING_HOME}/${p}`)!;
+            if (was) assert.equal(now.content, was.content, `${h}: ${p}`);
+          }
+        }
+      }),
+      { numRuns: 60, seed: 8 },
+    );
+  });
 });
