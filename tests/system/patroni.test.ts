@@ -9,7 +9,8 @@
  *     "already in use" (our own running member), never a real error;
  *  3. a real cluster: Patroni + PostgreSQL 15 started on the three members from the rendered
  *     configs (only data_dir, pgpass and the socket directory moved to temp dirs) elects one
- *     leader and streams to two replicas; the rendered health command passes on every member.
+ *     leader and streams to two replicas; the rendered health command passes on every member;
+ *     a replica whose data dir is wiped (a replaced host) is cloned again by Patroni by itself.
  *
  * Run: node --import tsx --test --test-concurrency=1 tests/system/patroni.test.ts   (root: netns)
  */
@@ -234,6 +235,37 @@ describe("patroni: rendered configs against the real validator and a real cluste
         assert.ok(healthy, `${host}: rendered health command never passed: ${lab.sh(host, health, 15_000).stderr.split("\n").pop()}`);
         console.log(`patroni ${host}: rendered health passes (${Date.now() - t1} ms after the cluster formed)`);
       }
+
+      // A replaced replica (its data dir gone, the same rendered config): Patroni clones it from
+      // the leader by itself (an initialized cluster in the store), nothing of haforge's needed.
+      const psql = (host: string, sql: string) =>
+        lab.exec(host, ["psql", "-h", addressOf(host), "-U", "postgres", "-d", "postgres", "-tAc", sql], {
+          env: { ...process.env, PGPASSWORD: su, PGCONNECT_TIMEOUT: "3" },
+          timeoutMs: 10_000,
+        });
+      const t2 = Date.now();
+      const r0 = psql(leader!, "create table haforge_replace(v text); insert into haforge_replace values ('written-before')");
+      assert.equal(r0.status, 0, r0.stderr);
+      const replica = pg.nodes.find((h) => h !== leader)!;
+      const at = pg.nodes.indexOf(replica);
+      await lab.stop(started[at]!, 60_000);
+      rmSync(join(dir, `${replica}-pg`, "data"), { recursive: true, force: true });
+      started[at] = lab.start(
+        replica,
+        ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "patroni", join(dir, `${replica}-pg`, "config.yml")],
+        join(dir, `${replica}-patroni-replaced.log`),
+        { env: { ...process.env, HOME: join(dir, `${replica}-pg`) } },
+      );
+      const back = await waitFor(
+        () => streaming(leader!) === 2 && psql(replica, "select v from haforge_replace").stdout.trim() === "written-before",
+        120_000,
+        1_000,
+      );
+      if (!back) {
+        const log = execFileSync("sh", ["-c", `tail -n 30 ${dir}/${replica}-patroni-replaced.log`], { encoding: "utf8" });
+        assert.fail(`${replica} (data dir wiped) did not stream again with the row within 120 s\n${log}`);
+      }
+      console.log(`patroni: ${replica} replaced (data dir wiped), streaming again with the data ${Date.now() - t2} ms after its stop`);
     } finally {
       for (const s of started.reverse()) await lab.stop(s, 60_000);
     }
