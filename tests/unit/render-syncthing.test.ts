@@ -331,7 +331,7 @@ describe("syncthing membership: grow, shrink and replace between two applies (ma
           }
         }
       }),
-      { numRuns: 60, seed: 8 },
+      { numRuns: 25, seed: 8 },
     );
   });
 });
