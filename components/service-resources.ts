@@ -15,6 +15,7 @@ import * as pulumi from "../src/providers/pulumi-sdk";
 import type { ClusterAction, FileSpec, ServiceSpec } from "../src/core/desired-state";
 import { HostAction, type HostActionArgs } from "../src/providers/host-action";
 import { RemoteFile } from "../src/providers/remote-file";
+import { Gate } from "../src/providers/gate";
 import type { ServiceRender } from "../src/pipeline/render";
 import { MASK_SALT_KEY } from "../src/core/masking";
 import { shellQuote } from "../src/core/escape";
@@ -254,10 +255,15 @@ function laterActions(part: ServiceRender): {
 
 /**
  * The order of a service's removals: its deprovisionings (the stop) and its membership actions
- * depend on each other directly, not only through the chain (the engine orders deletes by the
- * dependencies among the resources it deletes, and the chain may pass through members that
- * stay). By default the members depend on the deprovisionings (deleted first: they leave, then
- * stop); for a service that stops before leaving, the other way round.
+ * are ordered by one gate per service (`<name>-removal-order`): by default the members wait for
+ * the gate and the gate for the deprovisionings (deleted first: they leave, then stop); for a
+ * service that stops before leaving, the other way round. Not only through the chain: the engine
+ * orders the deletes of an update by the direct dependencies among the resources it deletes
+ * (pulumi/pulumi step_generator.go ScheduleDeletes), and the chain may pass through members that
+ * stay. The gate lists the deprovisionings (src/providers/gate.ts `members`), so a host that leaves
+ * replaces it and the old gate is deleted with the host's resources, between them. Each member listed
+ * every deprovisioning directly before: members × hosts links (23,535 at 100 hosts, 254 MB of
+ * dependency URNs at 1,000); through the gate, members + hosts.
  */
 function declareRemovals(
   stopFirst: boolean,
@@ -266,15 +272,42 @@ function declareRemovals(
     membersOn: (after: readonly pulumi.Resource[]) => void;
     /** the service's membership actions (those with a delete), once declared */
     members: () => HostAction[];
+    /** the gate that waits for `first`; none when the service has no members or no hosts */
+    gate: (first: readonly pulumi.Resource[]) => Gate | undefined;
   },
 ): HostAction[] {
   if (!stopFirst) {
     const deprovisions = o.deprovisionOn([]);
-    o.membersOn(deprovisions);
+    const gate = o.gate(deprovisions);
+    o.membersOn(gate ? [gate] : []);
     return deprovisions;
   }
   o.membersOn([]);
-  return o.deprovisionOn(o.members());
+  const gate = o.gate(o.members());
+  return o.deprovisionOn(gate ? [gate] : []);
+}
+
+/**
+ * The removal-order gate of a service (declareRemovals): waits for `first`. It lists the service's
+ * deprovisionings: a path member → gate → deprovisioning (or the reverse) orders two deletes only
+ * when both are deleted, and then a deprovisioning is, so the gate is replaced and deleted with them.
+ */
+function removalGate(d: Declaring, stopFirst: boolean, first: readonly pulumi.Resource[]): Gate | undefined {
+  const { name, parent, part, waits } = d;
+  const hosts = [...new Set(part.services.map((s) => s.host))];
+  // the members it orders: every membership action when they go last (it waits for them), the
+  // non-bootstrap ones when they go first (they wait for it; bootstrap ones never waited for the stops)
+  if (!hosts.length || !part.actions.some((a) => a.delete && (stopFirst || a.phase !== "bootstrap"))) return undefined;
+  return new Gate(
+    `${name}-removal-order`,
+    {
+      description: stopFirst
+        ? `${part.service}: a leaving host stops before it leaves the cluster`
+        : `${part.service}: a leaving host leaves the cluster before it stops`,
+      members: hosts.map((h) => `${name}-deprovision-${h}`),
+    },
+    { parent, dependsOn: waits([...first]) },
+  );
 }
 
 /** What the declaration of one service's resources shares between its phases (files, actions, restarts). */
@@ -499,6 +532,7 @@ export function createServiceResources(
       declareDeprovisions(name, parent, ctx, part, { restartsByHost, conn, dependsOn: [...dependsOn, ...after], waits }),
     membersOn: (after) => declareActions(d, postStart, (host) => restartsByHost.get(host) ?? [], after),
     members: () => part.actions.filter((a) => a.delete).map((a) => d.actionById.get(a.id)!),
+    gate: (first) => removalGate(d, STOPS_BEFORE_LEAVING.has(part.service), first),
   });
   const all = [...d.actions, ...deprovisions];
   const sinks = [...files, ...[...restarts.values()].flat(), ...all].filter((r) => !dependedOn.has(r));

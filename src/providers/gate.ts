@@ -11,6 +11,16 @@
  * HostPackages of N hosts on every resource was O(hosts × resources): at 1,000 hosts ~1,000
  * dependency URNs on each of ~7,800 resources (bench/program.ts).
  *
+ * A gate with `members` orders deletes (components/service-resources.ts declareRemovals): the
+ * engine orders the deletes of an update by the DIRECT dependencies among the resources it deletes
+ * (pulumi/pulumi step_generator.go ScheduleDeletes: DependenciesOf(res) ∩ condemned), so a gate
+ * that stays would not order what depends on it before what it depends on. `members` names the
+ * resources on one side of the gate (what it waits for, or what waits for it); a change of that
+ * list replaces the gate (create the new one, delete the old one with the update's other deletes),
+ * so whenever one of them is deleted, the old gate, which still depends on them, or is depended on
+ * by them, in the state, is deleted with it and orders the deletes as direct dependencies would: a
+ * path through the gate orders two deletes only when both ends are deleted, one of them listed.
+ *
  * Same serialization discipline as RemoteFile: methods capture only strings and require this
  * module at call time (self-loader.ts).
  */
@@ -21,11 +31,21 @@ import { providerText, providerTextChanged, SelfLoadedResource, selfLoader } fro
 export interface GateInputs {
   /** What the gate waits for (shown in previews). */
   readonly description: string;
+  /** Names of the resources on one side of the gate (sorted); a change replaces the gate. */
+  readonly members?: readonly string[];
 }
 
-/** An update (that does nothing) when the description or the serialized provider changed. */
+/**
+ * A replacement when `members` changed; an update (that does nothing) when the description or the
+ * serialized provider changed.
+ */
 export function diffGate(olds: Partial<GateInputs>, news: GateInputs): dynamic.DiffResult {
-  return { changes: olds.description !== news.description || providerTextChanged(olds, news), replaces: [], deleteBeforeReplace: false };
+  const replaces = JSON.stringify(olds.members ?? []) !== JSON.stringify(news.members ?? []) ? ["members"] : [];
+  return {
+    changes: replaces.length > 0 || olds.description !== news.description || providerTextChanged(olds, news),
+    replaces,
+    deleteBeforeReplace: false,
+  };
 }
 
 const loadImpl = selfLoader<typeof import("./gate")>(__filename);
@@ -49,6 +69,6 @@ export class Gate extends SelfLoadedResource {
   declare readonly description: pulumi.Output<string>;
 
   constructor(name: string, args: GateInputs, opts: pulumi.CustomResourceOptions = {}) {
-    super(gateProviderText, name, { description: args.description }, opts);
+    super(gateProviderText, name, { description: args.description, ...(args.members ? { members: [...args.members].sort() } : {}) }, opts);
   }
 }

@@ -180,3 +180,74 @@ describe("engine stand-in", { concurrency: false }, () => {
     );
   });
 });
+
+/**
+ * A gate that orders removals (components/service-resources.ts declareRemovals) on an existing
+ * stack, with haforge's Gate provider: three "hosts" whose deprovisioning d<i> (chained) and
+ * membership action m<i> (chained), every m waiting for every d. The engine orders the deletes of
+ * an update by the direct dependencies among what it deletes, so the gate lists the d's and is
+ * replaced when one of them goes: its old self is deleted with them, between the m's and the d's.
+ */
+describe("engine stand-in: a removal-order gate added to an existing stack", { concurrency: false }, () => {
+  const gdir = mkdtempSync(join(tmpdir(), "haforge-engine-gate-"));
+  const gcheckpoint = join(gdir, "state.json");
+  after(() => rmSync(gdir, { recursive: true, force: true }));
+  const hosts = (ns: number[], gated: boolean): Note[] => {
+    const ds = ns.map((i, k): Note => ({ name: `d${i}`, text: `D${i}`, ...(k ? { dependsOn: [`d${ns[k - 1]}`] } : {}) }));
+    const gate = {
+      name: "g",
+      text: "members leave before their hosts stop",
+      gate: ds.map((d) => d.name),
+      dependsOn: ds.map((d) => d.name),
+    };
+    const ms = ns.map((i, k): Note => ({
+      name: `m${i}`,
+      text: `M${i}`,
+      dependsOn: [...(k ? [`m${ns[k - 1]}`] : []), ...(gated ? ["g"] : ds.map((d) => d.name))],
+    }));
+    return [...ds, ...(gated ? [gate] : []), ...ms];
+  };
+  const grun = (f: typeof up, n: Note[]) =>
+    f({
+      cwd: root,
+      stack: "gates",
+      checkpointFile: gcheckpoint,
+      program: "tests/engine/fixtures/toy-program.ts",
+      config: { "toy:version": "1", "toy:dir": gdir, "toy:delayMs": "100", "toy:notes": JSON.stringify(n) },
+    });
+  const named = (r: { steps: { op: string; urn: string; startMs: number; endMs: number }[] }, op: string) =>
+    r.steps.filter((s) => s.op === op).map((s) => ({ ...s, name: s.urn.slice(s.urn.lastIndexOf("::") + 2) }));
+
+  it("the update that adds the gate creates it and changes nothing else (no replacement, no delete)", async () => {
+    ok(await grun(up, hosts([1, 2, 3], false)));
+    const r = await grun(up, hosts([1, 2, 3], true));
+    ok(r);
+    assert.deepEqual(ops(r), ["create g", "same d1", "same d2", "same d3", "same group", "same m1", "same m2", "same m3"]);
+    const m3 = readCheckpoint(gcheckpoint, "").resources.find((x) => x.urn.endsWith("::m3"))!;
+    assert.deepEqual(
+      m3.dependencies.map((u) => u.slice(u.lastIndexOf("::") + 2)),
+      ["m2", "g"],
+    );
+  });
+
+  it("removing hosts 1 and 3: the gate is replaced, both members deleted before the old gate, the old gate before both stops", async () => {
+    const r = await grun(up, hosts([2], true));
+    ok(r);
+    assert.deepEqual(ops(r), [
+      "delete d1",
+      "delete d3",
+      "delete g",
+      "delete m1",
+      "delete m3",
+      "replace g",
+      "same d2",
+      "same group",
+      "same m2",
+    ]);
+    const deletes = named(r, "delete");
+    const at = (n: string) => deletes.find((s) => s.name === n)!;
+    // m3 waited for m2 and g only: without the replaced gate, nothing would order it before d1
+    for (const m of ["m1", "m3"]) assert.ok(at(m).endMs <= at("g").startMs, `${m} deleted before the old gate: ${JSON.stringify(deletes)}`);
+    for (const d of ["d1", "d3"]) assert.ok(at("g").endMs <= at(d).startMs, `the old gate deleted before ${d}: ${JSON.stringify(deletes)}`);
+  });
+});

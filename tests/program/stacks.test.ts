@@ -14,6 +14,8 @@ import { STOPS_BEFORE_LEAVING, slug } from "../../components/service-resources";
 import { deployOrder } from "../../src/services/registry";
 import type { RecordedResource } from "./run-stack";
 import { parseRun } from "./mock-engine";
+import { gateMembers, isRemovalGate, removalOrders } from "./delete-order";
+import fc from "fast-check";
 import yaml from "js-yaml";
 import { readFileSync } from "node:fs";
 
@@ -242,21 +244,38 @@ for (const stack of stacks) {
             );
           for (const r of commands().filter((c) => c.parent === d.parent && c.name.includes("-restart-") && c.name.endsWith(`-${host}`)))
             assert.ok(d.dependencies.includes(r.urn), `${d.name} follows ${r.name}`);
+          // through the service's removal-order gate, which lists the deprovisioning (tests/program/delete-order.ts)
+          const gate = run.resources.find((g) => isRemovalGate(g) && g.parent === d.parent);
+          const waitsFor = (a: RecordedResource, b: RecordedResource) =>
+            a.dependencies.includes(b.urn) ||
+            (!!gate && a.dependencies.includes(gate.urn) && gate.dependencies.includes(b.urn) && gateMembers(gate).includes(d.name));
           if (STOPS_BEFORE_LEAVING.has(part.service)) {
-            // the node stops first, then leaves (pcs cluster node remove): the deprovisioning depends on every member action
+            // the node stops first, then leaves (pcs cluster node remove): the deprovisioning waits for every member action
             for (const m of members) {
-              assert.ok(d.dependencies.includes(m.urn), `${d.name} depends on ${m.name}: its delete (the stop) runs first`);
-              assert.ok(!m.dependencies.includes(d.urn), `${m.name} must not wait for ${d.name}`);
+              assert.ok(waitsFor(d, m), `${d.name} waits for ${m.name}: its delete (the stop) runs first`);
+              assert.ok(!waitsFor(m, d), `${m.name} must not wait for ${d.name}`);
             }
             stoppedFirst++;
-          } else
-            for (const m of members) assert.ok(m.dependencies.includes(d.urn), `${m.name} depends on ${d.name}: its delete runs first`);
+          } else for (const m of members) assert.ok(waitsFor(m, d), `${m.name} waits for ${d.name}: its delete runs first`);
           checked++;
         }
       }
       assert.ok(checked > 0, "deprovisioning actions checked");
       if (analysis.plan!.pacemakerClusters.length)
         assert.ok(stoppedFirst > 0, "Pacemaker's nodes are deprovisioned (stopped before they leave)");
+    });
+
+    it("removing any of its resources deletes in the order direct member → deprovisioning links gave (property)", () => {
+      const urns = run.resources.filter((r) => !isRemovalGate(r)).map((r) => r.urn);
+      fc.assert(
+        fc.property(fc.subarray(urns, { minLength: 1 }), (removed) => {
+          const { gated, direct } = removalOrders(run.resources, removed);
+          assert.deepEqual(gated, direct);
+        }),
+        { numRuns: 40 },
+      );
+      const { gated, direct } = removalOrders(run.resources, urns);
+      assert.deepEqual(gated, direct, "destroy");
     });
 
     it("starts a service after the files it reads at a new member's first start, without following them (no restart on change)", () => {
