@@ -6,17 +6,21 @@
  * gate lets through: all 3 members healthy; with 2 of 3 the local member still serves quorum reads
  * but the gate (every member healthy) holds the next restart back; with 1 of 3 nothing passes.
  * The members run with the inventory's heartbeat interval and election timeout (etcd took them).
+ * A replaced member (db3's data dir wiped, same name and peer URL) rejoins through the rendered
+ * etcd-start.sh: the cluster still lists it with its client URLs, so it is removed by its old
+ * member ID and added again (started under its old ID with an empty log, etcd refuses it).
  *
  * Run: node --import tsx --test --test-concurrency=1 tests/system/etcd.test.ts   (root: netns)
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execFileSync } from "node:child_process";
 import { renderDesiredState } from "../../src/pipeline/render";
 import type { DesiredState } from "../../src/core/desired-state";
+import { ETCD_CONFIG, ETCD_DATA_DIR, ETCD_SEED, ETCD_START } from "../../src/services/quorum-store/render";
 import { etcdPlan } from "../fixtures/quorum-store-plan";
 import { NetnsHosts, stageEtcd, waitFor, type Started } from "./netns-hosts";
 
@@ -123,6 +127,74 @@ describe("etcd: rendered configs boot a real 3-member cluster", { timeout: 180_0
       assert.match(log, /heartbeat = 150ms/, `${m.host}: heartbeat`);
       assert.match(log, /election = 1500ms/, `${m.host}: election timeout`);
     }
+  });
+
+  test("a replaced member (db3's data dir wiped, same name) rejoins through etcd-start.sh: removed by its old ID, added, started existing, holds the data", async () => {
+    const t0 = Date.now();
+    const ctl = (host: string, endpoint: string, ...args: string[]) =>
+      lab.exec(host, ["etcdctl", `--endpoints=${endpoint}`, "--dial-timeout=3s", "--command-timeout=10s", ...args], {
+        env: { ...process.env, ETCDCTL_API: "3" },
+      });
+    const db = (h: string) => `http://${qs.members.find((m) => m.host === h)!.address}:${qs.clientPort}`;
+    assert.equal(ctl("db1", db("db1"), "put", "haforge-replace", "written-before").status, 0);
+    const idOf = () => /^([0-9a-f]+), started, db3, /m.exec(ctl("db1", db("db1"), "member", "list").stdout)?.[1];
+    const oldId = idOf();
+    assert.ok(oldId, "db3 listed");
+    const owned = join(dir, "db3-etcd");
+    const wipe = () => rmSync(join(owned, "data"), { recursive: true, force: true });
+    await lab.stop(procs.get("db3")!);
+    wipe();
+    // What the script did before: the member under its old ID, an empty log, state new (the
+    // cluster's config + seed). The leader sends it the cluster's commit index; etcd refuses it.
+    const panicked = lab.start(
+      "db3",
+      ["setpriv", "--reuid=etcd", "--regid=etcd", "--init-groups", "etcd", "--config-file", join(dir, "db3-etcd.yml")],
+      join(dir, "db3-old-id.log"),
+    );
+    const exited = await waitFor(() => panicked.exited, 30_000, 250);
+    const served =
+      !exited &&
+      ctl("db3", db("db3"), "get", "haforge-replace", "--consistency=s", "--print-value-only").stdout.trim() === "written-before";
+    const oldIdLog = readFileSync(join(dir, "db3-old-id.log"), "utf8");
+    console.log(
+      `etcd: db3 started under its old ID with an empty data dir: ${exited ? "exited" : "still running"}; ${(/tocommit\(\d+\) is out of range[^"]*/.exec(oldIdLog) ?? ["no tocommit panic logged"])[0]}`,
+    );
+    assert.ok(exited || !served, "the old ID with an empty log must not come back as a member holding the data");
+    await lab.stop(panicked);
+    wipe();
+    // Now through the start script, as the supervisor runs it: CONFIG and SEED as rendered (data-dir moved).
+    const files = state.hosts.find((h) => h.host === "db3")!.files;
+    const config = files
+      .find((f) => f.path === ETCD_CONFIG)!
+      .content.replace(`data-dir: ${JSON.stringify(ETCD_DATA_DIR)}`, `data-dir: ${JSON.stringify(join(owned, "data"))}`);
+    writeFileSync(join(dir, "db3-config.yml"), config, { mode: 0o644 });
+    writeFileSync(join(dir, "db3-seed.yml"), files.find((f) => f.path === ETCD_SEED)!.content, { mode: 0o644 });
+    writeFileSync(join(dir, "etcd-start.sh"), files.find((f) => f.path === ETCD_START)!.content, { mode: 0o755 });
+    const replaced = lab.start(
+      "db3",
+      [
+        "setpriv",
+        "--reuid=etcd",
+        "--regid=etcd",
+        "--init-groups",
+        "sh",
+        join(dir, "etcd-start.sh"),
+        join(dir, "db3-config.yml"),
+        join(dir, "db3-seed.yml"),
+      ],
+      join(dir, "db3-replaced.log"),
+    );
+    procs.set("db3", replaced);
+    const ok = await waitFor(() => healthy("db3"), 60_000, 500);
+    const log = readFileSync(join(dir, "db3-replaced.log"), "utf8");
+    assert.ok(ok, `db3 not healthy within 60 s after its replacement\n${log.split("\n").slice(-20).join("\n")}`);
+    assert.match(log, /db3 ran before .* removing member /);
+    const newId = idOf();
+    assert.ok(newId && newId !== oldId, `db3 under a new member ID (old ${oldId}, now ${newId})`);
+    assert.equal(ctl("db1", db("db1"), "member", "list").stdout.trim().split("\n").length, 3, "three members, the old ID gone");
+    // a local (serializable) read on db3 alone: the data reached the replaced member
+    assert.equal(ctl("db3", db("db3"), "get", "haforge-replace", "--consistency=s", "--print-value-only").stdout.trim(), "written-before");
+    console.log(`etcd: db3 replaced (member ${oldId} -> ${newId}) and healthy in ${Date.now() - t0} ms`);
   });
 
   test("the health gate: 3 of 3 pass; with 2 of 3 the quorum read passes but the gate holds the next restart; 1 of 3 fails", async () => {

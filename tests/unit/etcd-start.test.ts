@@ -24,9 +24,14 @@ const SCRIPT = path.join(__dirname, "..", "..", "templates", "quorum-store", "et
 const ETCDCTL = `#!/bin/sh
 echo "etcdctl $*" >> "$LOG"
 ep=""; cmd=""
-for a in "$@"; do case "$a" in --endpoints=*) ep=\${a#--endpoints=} ;; list|add) cmd=$a ;; esac; done
+for a in "$@"; do case "$a" in --endpoints=*) ep=\${a#--endpoints=} ;; list|add|remove) cmd=$a ;; *) [ "$cmd" = remove ] && id=$a ;; esac; done
 case ",$ANSWER," in *",$ep,"*) ;; *) echo "context deadline exceeded" >&2; exit 1 ;; esac
 if [ "$cmd" = list ]; then cat "$LIST"; exit 0; fi
+if [ "$cmd" = remove ]; then
+  [ -z "$REFUSE_REMOVE" ] || { echo "etcdserver: re-configuration failed due to not enough started members" >&2; exit 1; }
+  grep -q "^$id, " "$LIST" || { echo "member not found" >&2; exit 1; }
+  grep -v "^$id, " "$LIST" > "$LIST.new"; mv "$LIST.new" "$LIST"; echo "Member $id removed"; exit 0
+fi
 if [ "$cmd" = add ]; then
   for a in "$@"; do case "$a" in --peer-urls=*) url=\${a#--peer-urls=} ;; esac; done
   echo "ffff000000000001, unstarted, , $url, , false" >> "$LIST"
@@ -45,8 +50,22 @@ interface Member {
 const peer = (m: Member) => `http://${m.address}:2380`;
 const client = (m: Member) => `http://${m.address}:2379`;
 
-/** Runs the script for member `me` of `inventory`; `running` is the cluster's member list (started members). */
-function start(o: { inventory: Member[]; me: Member; running?: Member[]; unstarted?: Member[]; answer?: Member[]; hasData?: boolean }) {
+/**
+ * Runs the script for member `me` of `inventory`. The cluster's member list as etcdctl prints it:
+ * `running` (started, by name, with the client URLs a member publishes when it runs),
+ * `formedWith` (initial members that never ran: named by initial-cluster, no client URLs),
+ * `unstarted` (added with member add, not started: no name).
+ */
+function start(o: {
+  inventory: Member[];
+  me: Member;
+  running?: Member[];
+  formedWith?: Member[];
+  unstarted?: Member[];
+  answer?: Member[];
+  hasData?: boolean;
+  refuseRemove?: boolean;
+}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "haforge-etcd-start-"));
   try {
     fs.writeFileSync(path.join(dir, "etcdctl"), ETCDCTL, { mode: 0o755 });
@@ -85,8 +104,9 @@ function start(o: { inventory: Member[]; me: Member; running?: Member[]; unstart
         ...(o.running ?? []).map(
           (m, i) => `${(i + 1).toString(16).padStart(16, "a")}, started, ${m.name}, ${peer(m)}, ${client(m)}, false`,
         ),
+        ...(o.formedWith ?? []).map((m, i) => `${(i + 1).toString(16).padStart(16, "c")}, started, ${m.name}, ${peer(m)}, , false`),
         ...(o.unstarted ?? []).map((m, i) => `${(i + 1).toString(16).padStart(16, "b")}, unstarted, , ${peer(m)}, , false`),
-      ].join("\n") + ((o.running ?? []).length + (o.unstarted ?? []).length ? "\n" : ""),
+      ].join("\n") + ((o.running ?? []).length + (o.formedWith ?? []).length + (o.unstarted ?? []).length ? "\n" : ""),
     );
     const log = path.join(dir, "log");
     fs.writeFileSync(log, "");
@@ -97,6 +117,7 @@ function start(o: { inventory: Member[]; me: Member; running?: Member[]; unstart
         LOG: log,
         LIST: list,
         ANSWER: (o.answer ?? o.running ?? []).map(client).join(","),
+        REFUSE_REMOVE: o.refuseRemove ? "1" : "",
       },
       encoding: "utf8",
       timeout: 20_000,
@@ -149,16 +170,23 @@ describe("etcd-start.sh", () => {
           const running = Array.from({ length: nRunning }, (_, i) => M(i + 1));
           const added = Array.from({ length: nNew }, (_, i) => M(nRunning + i + 1));
           const inventory = [...running, ...added];
-          const me = mode === "bootstrap" ? running[running.length - 1]! : added[0]!;
+          const me = added[0]!;
           const r =
             mode === "form"
               ? start({ inventory, me, running: [], answer: [] })
               : mode === "retry"
                 ? start({ inventory, me, running, unstarted: [me] })
-                : start({ inventory, me, running });
+                : mode === "bootstrap"
+                  ? start({ inventory, me, running, formedWith: added })
+                  : start({ inventory, me, running });
           assert.equal(r.code, 0, r.stderr);
           assert.match(r.exec, /^ETCD --config-file .*\.first-start\.yml$/);
           const adds = r.calls.filter((c) => / member add /.test(c));
+          assert.deepEqual(
+            r.calls.filter((c) => / member remove /.test(c)),
+            [],
+            "no member removed",
+          );
           if (mode === "form" || mode === "bootstrap") {
             assert.deepEqual(adds, []);
             assert.equal(r.effective["initial-cluster-state"], "new");
@@ -177,6 +205,42 @@ describe("etcd-start.sh", () => {
         },
       ),
       { numRuns: 40, seed: 11 },
+    );
+  });
+
+  it("property: a replaced member (listed by name with client URLs: it ran; its data dir is empty) is removed by its old ID, added again, and starts existing", () => {
+    // Before: the script took it for one of the members the cluster was formed with (listed by
+    // name) and started it with state new under its old member ID and an empty log, which the
+    // real etcd answers with a raft panic (tests/system/etcd.test.ts).
+    fc.assert(
+      fc.property(fc.integer({ min: 3, max: 7 }), fc.nat(), fc.nat(), (n, meAt, deadAt) => {
+        const inventory = Array.from({ length: n }, (_, i) => M(i + 1));
+        const me = inventory[meAt % n]!;
+        const others = inventory.filter((m) => m !== me);
+        // the members that answer: all but the replaced one, perhaps one more down
+        const answer = others.filter((_, i) => i !== deadAt % (others.length + 1));
+        const r = start({ inventory, me, running: inventory, answer });
+        assert.equal(r.code, 0, r.stderr);
+        const id = `${(inventory.indexOf(me) + 1).toString(16).padStart(16, "a")}`;
+        const changes = r.calls.filter((c) => / member (add|remove) /.test(c)).map((c) => c.replace(/^.* member /, ""));
+        assert.deepEqual(changes, [`remove ${id}`, `add ${me.name} --peer-urls=${peer(me)}`], r.calls.join("\n"));
+        assert.match(r.stderr, /ran before/);
+        assert.equal(r.effective["initial-cluster-state"], "existing");
+        assert.equal(r.effective["initial-cluster"], [...others, me].map((m) => `${m.name}=${peer(m)}`).join(","));
+        assert.equal(r.effective["name"], me.name);
+      }),
+      { numRuns: 30, seed: 11 },
+    );
+  });
+
+  it("a replaced member whose removal the cluster refuses (quorum lost) does not start and is not added", () => {
+    const inv = [M(1), M(2), M(3)];
+    const r = start({ inventory: inv, me: M(3), running: inv, answer: [M(1)], refuseRemove: true });
+    assert.notEqual(r.code, 0);
+    assert.equal(r.exec, "", "etcd did not run");
+    assert.deepEqual(
+      r.calls.filter((c) => / member add /.test(c)),
+      [],
     );
   });
 

@@ -9,8 +9,15 @@
 #
 # - data dir holds a member already: start as it is (membership lives in the data dir).
 # - no other member answers: the cluster is being formed: CONFIG + SEED (state new).
-# - a running cluster lists this member by its name: it is one of the members the cluster was
-#   formed with (first deployment, members started one after the other): CONFIG + SEED.
+# - a running cluster lists this member by its name but with no client URLs: it is one of the
+#   members the cluster was formed with and has never run (first deployment, members started one
+#   after the other; etcd names the initial members, a member publishes its client URLs when it
+#   first runs): CONFIG + SEED.
+# - a running cluster lists this member by its name WITH client URLs: it ran before and its data
+#   is gone (a replaced host: fresh disk, same name). Started under its old member ID with an empty
+#   log it would be sent the cluster's commit index and panic ("tocommit(N) is out of range"), so
+#   it is replaced the way etcd says to replace a failed member: `member remove` by its old ID,
+#   then added again as below. https://etcd.io/docs/v3.4/op-guide/runtime-configuration/#replace-a-failed-machine
 # - otherwise this member joins a running cluster the way etcd's runtime reconfiguration says:
 #   `etcdctl member add NAME --peer-urls=URL` on the cluster (skipped when an earlier attempt
 #   added it already: listed as unstarted under its peer URL), then start with
@@ -57,7 +64,14 @@ done
 
 # member list, simple format: ID, status, name, peer URLs, client URLs[, is learner]
 mine=$(printf '%s\n' "$list" | awk -F', ' -v p="$PEER" '$4 == p')
-if [ -z "$list" ] || { [ -n "$mine" ] && [ "$(printf '%s\n' "$mine" | awk -F', ' '{ print $3 }')" = "$NAME" ]; }; then
+named=$(printf '%s\n' "$mine" | awk -F', ' -v n="$NAME" '$3 == n')
+if [ -n "$named" ] && [ -n "$(printf '%s\n' "$named" | awk -F', ' '{ print $5 }')" ]; then
+    id=$(printf '%s\n' "$named" | awk -F', ' '{ print $1 }')
+    say "$NAME ran before (the cluster lists its client URLs) and its data dir is empty: removing member $id to add it again"
+    ctl --endpoints="$endpoint" member remove "$id" >&2
+    list=$(ctl --endpoints="$endpoint" member list)
+    mine=""
+elif [ -z "$list" ] || [ -n "$named" ]; then
     if [ -z "$list" ]; then say "no running member answers: forming the cluster"; else say "$NAME is one of the members the cluster was formed with"; fi
     cat "$CONFIG" "$SEED" > "$RUNTIME"
     exec "$ETCD" --config-file "$RUNTIME"
