@@ -33,6 +33,7 @@ if [ "$cmd" = remove ]; then
   grep -v "^$id, " "$LIST" > "$LIST.new"; mv "$LIST.new" "$LIST"; echo "Member $id removed"; exit 0
 fi
 if [ "$cmd" = add ]; then
+  if [ -n "$REFUSE_ADD_ONCE" ] && [ ! -e "$LIST.refused" ]; then : > "$LIST.refused"; echo "etcdserver: unhealthy cluster" >&2; exit 1; fi
   for a in "$@"; do case "$a" in --peer-urls=*) url=\${a#--peer-urls=} ;; esac; done
   echo "ffff000000000001, unstarted, , $url, , false" >> "$LIST"
   echo "Member ffff000000000001 added to cluster"
@@ -65,6 +66,7 @@ function start(o: {
   answer?: Member[];
   hasData?: boolean;
   refuseRemove?: boolean;
+  refuseAddOnce?: boolean;
 }) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "haforge-etcd-start-"));
   try {
@@ -118,6 +120,7 @@ function start(o: {
         LIST: list,
         ANSWER: (o.answer ?? o.running ?? []).map(client).join(","),
         REFUSE_REMOVE: o.refuseRemove ? "1" : "",
+        REFUSE_ADD_ONCE: o.refuseAddOnce ? "1" : "",
       },
       encoding: "utf8",
       timeout: 20_000,
@@ -242,6 +245,16 @@ describe("etcd-start.sh", () => {
       r.calls.filter((c) => / member add /.test(c)),
       [],
     );
+  });
+
+  it("a replaced member whose add the cluster refuses right after the removal (unhealthy cluster) is added on the next try", () => {
+    // seen on the real etcd 3.4 (tests/system/etcd.test.ts): member add right after member remove
+    const inv = [M(1), M(2), M(3)];
+    const r = start({ inventory: inv, me: M(2), running: inv, answer: [M(1), M(3)], refuseAddOnce: true });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.calls.filter((c) => / member add /.test(c)).length, 2);
+    assert.equal(r.effective["initial-cluster-state"], "existing");
+    assert.equal(r.effective["initial-cluster"], [M(1), M(3), M(2)].map((m) => `${m.name}=${peer(m)}`).join(","));
   });
 
   it("asks the next member when the first does not answer", () => {

@@ -79,7 +79,20 @@ fi
 
 if [ -z "$mine" ]; then
     say "adding $NAME ($PEER) to the cluster through $endpoint"
-    ctl --endpoints="$endpoint" member add "$NAME" --peer-urls="$PEER" >&2
+    # Right after a membership change (the removal above) the store refuses another for a few
+    # seconds ("etcdserver: unhealthy cluster"): ask again until a deadline, unless an answer was
+    # lost and the member is listed already.
+    deadline=$(($(date +%s) + 60))
+    until ctl --endpoints="$endpoint" member add "$NAME" --peer-urls="$PEER" >&2; do
+        if ctl --endpoints="$endpoint" member list 2>/dev/null | awk -F', ' -v p="$PEER" '$4 == p { f = 1 } END { exit !f }'; then
+            break
+        fi
+        if [ "$(date +%s)" -ge "$deadline" ]; then
+            say "the cluster refused member add $NAME for 60 s"
+            exit 1
+        fi
+        sleep 2
+    done
     list=$(ctl --endpoints="$endpoint" member list)
 else
     say "$NAME was added before: joining"
