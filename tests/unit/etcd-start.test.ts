@@ -232,7 +232,7 @@ describe("etcd-start.sh", () => {
         assert.equal(r.effective["initial-cluster"], [...others, me].map((m) => `${m.name}=${peer(m)}`).join(","));
         assert.equal(r.effective["name"], me.name);
       }),
-      { numRuns: 30, seed: 11 },
+      { numRuns: 12, seed: 11 },
     );
   });
 
