@@ -214,7 +214,7 @@ describe("etcd-start.sh", () => {
   it("property: a replaced member (listed by name with client URLs: it ran; its data dir is empty) is removed by its old ID, added again, and starts existing", () => {
     // Before: the script took it for one of the members the cluster was formed with (listed by
     // name) and started it with state new under its old member ID and an empty log, which the
-    // real etcd answers with a raft panic (tests/system/etcd.test.ts).
+    // real etcd refuses: "member ... has already been bootstrapped" (tests/system/etcd.test.ts).
     fc.assert(
       fc.property(fc.integer({ min: 3, max: 7 }), fc.nat(), fc.nat(), (n, meAt, deadAt) => {
         const inventory = Array.from({ length: n }, (_, i) => M(i + 1));

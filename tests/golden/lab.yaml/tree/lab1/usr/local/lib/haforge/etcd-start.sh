@@ -14,10 +14,10 @@
 #   after the other; etcd names the initial members, a member publishes its client URLs when it
 #   first runs): CONFIG + SEED.
 # - a running cluster lists this member by its name WITH client URLs: it ran before and its data
-#   is gone (a replaced host: fresh disk, same name). Started under its old member ID with an empty
-#   log it would be sent the cluster's commit index and panic ("tocommit(N) is out of range"), so
-#   it is replaced the way etcd says to replace a failed member: `member remove` by its old ID,
-#   then added again as below. https://etcd.io/docs/v3.4/op-guide/runtime-configuration/#replace-a-failed-machine
+#   is gone (a replaced host: fresh disk, same name). Started as one of the initial members again
+#   (state new, its old member ID, an empty data dir) etcd refuses it ("member ... has already been
+#   bootstrapped"), so it is replaced the way etcd says to replace a failed member: `member remove`
+#   by its old ID, then added again as below. https://etcd.io/docs/v3.4/op-guide/runtime-configuration/#replace-a-failed-machine
 # - otherwise this member joins a running cluster the way etcd's runtime reconfiguration says:
 #   `etcdctl member add NAME --peer-urls=URL` on the cluster (skipped when an earlier attempt
 #   added it already: listed as unstarted under its peer URL), then start with
