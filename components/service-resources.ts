@@ -21,7 +21,7 @@ import { MASK_SALT_KEY } from "../src/core/masking";
 import { shellQuote } from "../src/core/escape";
 import type { ClusterContext } from "./cluster-context";
 import type { HostAccess } from "./connections";
-import type { ActionConnection } from "../src/providers/host-action";
+import type { ActionConnection, ActionCredentials } from "../src/providers/host-action";
 import { cheapConstruction } from "./sdk-cost";
 import { scheduleActions, scheduleRestarts } from "../src/core/schedule";
 import { appliedOnce, deprovisionCommand } from "../src/render/daemon";
@@ -176,6 +176,24 @@ export function writeOrder(files: readonly FileSpec[]): FileSpec[] {
 export const STOPS_BEFORE_LEAVING: ReadonlySet<string> = new Set(
   deployOrder.filter((s) => s.component?.stopsBeforeLeaving).map((s) => s.name),
 );
+
+/**
+ * A delete that moves on to other hosts (ClusterAction `deleteElsewhere`): their connections, and
+ * the credentials of every host it may run on.
+ */
+function deleteElsewhereArgs(
+  conn: (host: string) => Pick<HostActionArgs, "connection" | "credentials">,
+  a: ClusterAction,
+): Pick<HostActionArgs, "deleteElsewhere" | "credentials"> {
+  const others = a.deleteElsewhere ?? [];
+  if (others.length === 0) return {};
+  return {
+    deleteElsewhere: others.map((h) => conn(h).connection),
+    credentials: pulumi
+      .all([a.host, ...others].map((h) => conn(h).credentials))
+      .apply((list) => (list.some((c) => c) ? (Object.assign({}, ...list.filter((c) => c)) as ActionCredentials) : undefined)),
+  };
+}
 
 function declareDeprovisions(
   name: string,
@@ -407,7 +425,7 @@ function declareActions(
           {
             ...conn(a.host),
             create: text((x) => x.create),
-            ...(a.delete ? { delete: text((x) => x.delete) } : {}),
+            ...(a.delete ? { delete: text((x) => x.delete), ...deleteElsewhereArgs(conn, a) } : {}),
             triggers: triggerFiles.map((f) => fileTrigger(f.res)),
             rerun: "change",
             secret: a.secret,

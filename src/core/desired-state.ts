@@ -101,6 +101,11 @@ export interface ClusterAction {
   readonly create: string;
   /** Command run when the resource is deleted (deprovisioning), if any. */
   readonly delete?: string;
+  /**
+   * Hosts the delete moves on to, in order, when `host` answers it is not the place
+   * (DELETE_ELSEWHERE_EXIT: it leaves in the same change, e.g.) or cannot be reached.
+   */
+  readonly deleteElsewhere?: readonly string[];
   /** Ids of actions that must complete first. */
   readonly dependsOn: readonly string[];
   /** Paths (on `host`) whose content hashes trigger a re-run. */
@@ -108,6 +113,9 @@ export interface ClusterAction {
   /** True when the command line carries secret material. */
   readonly secret: boolean;
 }
+
+/** A delete's exit code for "not on this host: the next of `deleteElsewhere`" (EX_TEMPFAIL). */
+export const DELETE_ELSEWHERE_EXIT = 75;
 
 export interface HostState {
   readonly host: string;

@@ -30,6 +30,7 @@ import * as pulumi from "./pulumi-sdk";
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { getDefaultPool, invalidateFileFacts, parsePublicKeyLine, type HostConnection, type SshPool } from "../transport";
 import { providerText, providerTextChanged, SelfLoadedResource, selfLoader } from "./self-loader";
+import { DELETE_ELSEWHERE_EXIT } from "../core/desired-state";
 
 /** How to reach the host: plain, operator-independent data (stored in state as is). */
 export interface ActionConnection {
@@ -67,6 +68,12 @@ export interface HostActionInputs {
   readonly create: string;
   /** Run on delete: deprovisioning. Not allowed together with `triggers`. */
   readonly delete?: string;
+  /**
+   * Where `delete` runs next, in order, when a host answers DELETE_ELSEWHERE_EXIT (not the place:
+   * e.g. it leaves the cluster in the same change) or cannot be reached. None of them can: done.
+   * Credentials for them are looked up in `credentials` by host name, as for `connection`.
+   */
+  readonly deleteElsewhere?: readonly ActionConnection[];
   /** Values whose change re-runs `create` (e.g. the hashes of the files a restart follows). */
   readonly triggers?: readonly unknown[];
   /** "triggers": only a trigger change re-runs `create` (restarts); "change": so does a changed `create`. @default "change" */
@@ -106,6 +113,7 @@ export interface HostActionWireInputs {
   readonly credentials?: ActionCredentials;
   readonly create: string;
   readonly delete?: string;
+  readonly deleteElsewhere?: readonly ActionConnection[];
   readonly triggers?: readonly unknown[];
 }
 
@@ -134,6 +142,7 @@ export function packHostAction(o: HostActionInputs | HostActionOutputs): HostAct
     credentials,
     create,
     delete: del,
+    deleteElsewhere,
     triggers,
     rerun,
     timeoutSeconds,
@@ -151,6 +160,7 @@ export function packHostAction(o: HostActionInputs | HostActionOutputs): HostAct
     credentials,
     create,
     delete: del,
+    deleteElsewhere,
     triggers,
     ...(ran === undefined ? {} : { result: withoutNulls({ stdout, stderr, ran }) }),
   });
@@ -280,6 +290,10 @@ export async function checkHostAction(
   if (news.create === undefined || news.create === null) fail("create", "create is required");
   else if (known(news.create) && typeof news.create !== "string") fail("create", "create must be a string");
   if (known(news.delete) && typeof news.delete !== "string") fail("delete", "delete must be a string");
+  if (news.deleteElsewhere !== undefined && !isUnknown(news.deleteElsewhere)) {
+    if (!Array.isArray(news.deleteElsewhere)) fail("deleteElsewhere", "deleteElsewhere must be a list of connections");
+    else news.deleteElsewhere.forEach((c, i) => !hasUnknown(c) && checkConnection(c, `deleteElsewhere[${i}]`, fail));
+  }
   if (news.triggers !== undefined && !isUnknown(news.triggers) && !Array.isArray(news.triggers))
     fail("triggers", "triggers must be a list");
   const hasDelete = typeof news.delete === "string" ? news.delete.trim() !== "" : isUnknown(news.delete);
@@ -318,6 +332,7 @@ const DIFFED_KEYS = [
   "credentials",
   "create",
   "delete",
+  "deleteElsewhere",
   "triggers",
   "rerun",
   "timeoutSeconds",
@@ -332,6 +347,7 @@ const norm = (k: (typeof DIFFED_KEYS)[number], v: unknown): unknown => {
   if (k === "rerun") return v ?? "change";
   if (k === "secret") return v ?? false;
   if (k === "credentials") return v && typeof v === "object" && Object.keys(v).length === 0 ? undefined : v;
+  if (k === "deleteElsewhere") return Array.isArray(v) && v.length === 0 ? undefined : v;
   return v;
 };
 
@@ -381,15 +397,19 @@ async function run(
   which: "create" | "delete",
   script: string,
   opts: RunOptions,
-): Promise<{ stdout: string; stderr: string }> {
+  on: ActionConnection = i.connection,
+  elsewhereExit?: number,
+): Promise<{ stdout: string; stderr: string; elsewhere?: true }> {
   const pool = opts.pool ?? getDefaultPool();
-  const conn = transportConnection(i.connection, i.credentials, opts.cwd);
+  const conn = transportConnection(on, i.credentials, opts.cwd);
   const seconds =
     which === "delete" ? (i.deleteTimeoutSeconds ?? DEFAULT_DELETE_TIMEOUT_SECONDS) : (i.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS);
   const step = `${which}${i.description ? ` (${i.description})` : ""}`;
   // `timeoutMs` wraps the command in `timeout` on the host (and the client gives up 10 s later).
   // An action may change files on the host: the host's prefetched file facts are forgotten.
   const r = await pool.exec(conn, script, { step, timeoutMs: seconds * 1000 }).finally(() => invalidateFileFacts(conn));
+  if (elsewhereExit !== undefined && r.code === elsewhereExit)
+    return { stdout: tailOf(r.stdout), stderr: tailOf(r.stderr), elsewhere: true };
   if (r.code !== 0) {
     const why = r.timedOut ? `timed out after ${seconds} s (killed on the host)` : `exited ${r.code ?? `on signal ${r.signal}`}`;
     const out = i.secret
@@ -397,7 +417,7 @@ async function run(
       : r.stderr.trim()
         ? `stderr:\n${tailOf(r.stderr.trim(), 2000)}`
         : "no stderr";
-    throw new HostActionError(i.connection.host, step, `${why}; ${out}`);
+    throw new HostActionError(on.host, step, `${why}; ${out}`);
   }
   return { stdout: tailOf(r.stdout), stderr: tailOf(r.stderr) };
 }
@@ -435,7 +455,23 @@ export async function updateHostAction(
 export async function deleteHostAction(raw: HostActionOutputs, opts: RunOptions = {}): Promise<"ran" | "nothing"> {
   const props = withoutNulls(raw);
   if (!props.delete || props.delete.trim() === "") return "nothing";
-  await run(props, "delete", props.delete, opts);
+  const elsewhere = props.deleteElsewhere ?? [];
+  if (elsewhere.length === 0) {
+    await run(props, "delete", props.delete, opts);
+    return "ran";
+  }
+  // The first host that is the place runs it; one that is not, or cannot be reached, passes it on.
+  let unreachable: Error | undefined;
+  for (const on of [props.connection, ...elsewhere]) {
+    try {
+      const r = await run(props, "delete", props.delete, opts, on, DELETE_ELSEWHERE_EXIT);
+      if (!r.elsewhere) return "ran";
+    } catch (e) {
+      if (e instanceof HostActionError) throw e;
+      unreachable = e instanceof Error ? e : new Error(String(e));
+    }
+  }
+  if (unreachable !== undefined) throw unreachable;
   return "ran";
 }
 
@@ -511,6 +547,8 @@ export interface HostActionArgs {
   readonly credentials?: pulumi.Input<ActionCredentials | undefined>;
   readonly create: pulumi.Input<string>;
   readonly delete?: pulumi.Input<string>;
+  /** Where the delete runs next when a host is not the place (DELETE_ELSEWHERE_EXIT) or unreachable. */
+  readonly deleteElsewhere?: readonly pulumi.Input<ActionConnection>[];
   readonly triggers?: pulumi.Input<readonly pulumi.Input<unknown>[]>;
   /** @default "change" */
   readonly rerun?: RerunPolicy;
@@ -559,6 +597,7 @@ export class HostAction extends SelfLoadedResource {
       ...(args.credentials === undefined ? {} : { credentials: secretOnce(args.credentials) }),
       create: secret ? pulumi.secret(args.create) : args.create,
       ...(args.delete === undefined ? {} : { delete: secret ? pulumi.secret(args.delete) : args.delete }),
+      ...(args.deleteElsewhere?.length ? { deleteElsewhere: args.deleteElsewhere } : {}),
       triggers: args.triggers ?? [],
       result: undefined,
     };

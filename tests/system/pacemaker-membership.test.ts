@@ -11,19 +11,22 @@
  *
  * 1. Grow 3 → 5: the members reload the nodelist (corosync-apply.sh: `corosync-cfgtool -R`), then
  *    n4 and n5 start and join: 5 votes, every node online.
- * 2. Shrink 5 → 3: the members' new corosync.conf does not reload while n4 and n5 run (they are
- *    marked leaving); n5 then n4 stop (quorum checked before each: Pacemaker, then corosync), then
- *    the members reload the nodelist and Pacemaker forgets each. Sampled on the members throughout:
- *    quorate in every sample, no node UNCLEAN, no fence request. After: n4/n5 gone from `crm_node
- *    -l` and from the runtime nodelist, 3 expected votes, their daemons stopped.
- * 3. Destroy of the 3: every node stops (n3, n2, n1), the member deletes succeed without a cluster
- *    to remove them from; no fence; every daemon stopped, each step bounded (the lab's destroy hung
- *    in `supervisorctl stop pacemaker` when the node had been removed while it ran).
+ * 2. Shrink 5 → 3, n1 and n4 leave (n1 is the runner of every other node's member delete): the
+ *    nodes that stay (n2, n3, n5) do not reload while n1 and n4 run (they are marked leaving); n4
+ *    then n1 stop (quorum checked before each: Pacemaker, then corosync), then the nodes that stay
+ *    reload the nodelist and Pacemaker forgets each; n4's removal, on n1 (stopped by then: not the
+ *    place), passes on to n2 (deleteElsewhere, as HostAction runs it). Sampled on the nodes that
+ *    stay throughout: quorate in every sample, no node UNCLEAN, no fence request. After: n1/n4 gone
+ *    from `crm_node -l` and from the runtime nodelist, 3 expected votes, their daemons stopped.
+ * 3. Destroy of the 3: every node stops (n5, n3, n2), then no node is the place for the member
+ *    deletes (every corosync stopped): done without a cluster to remove them from; no fence;
+ *    every daemon stopped, each step bounded (the lab's destroy hung in `supervisorctl stop
+ *    pacemaker` when the node had been removed while it ran).
  * Run one netns-using file at a time (docs/lab.md): node --import tsx --test tests/system/pacemaker-membership.test.ts
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import type { ClusterAction, DesiredState } from "../../src/core/desired-state";
+import { DELETE_ELSEWHERE_EXIT, type ClusterAction, type DesiredState } from "../../src/core/desired-state";
 import type { InventoryInput } from "../../src/inventory/schema";
 import { shellQuote } from "../../src/core/escape";
 import { deprovisionCommand } from "../../src/render/daemon";
@@ -31,6 +34,9 @@ import { PacemakerNsCluster, renderWithKeys, requireCommands, servicesOf } from 
 
 const ALL = ["n1", "n2", "n3", "n4", "n5"];
 const FIRST = ALL.slice(0, 3);
+/** The shrink removes n1 (the runner of every other node's member delete) with n4. */
+const LEAVING = ["n4", "n1"];
+const KEPT = ["n2", "n3", "n5"];
 const cluster = new PacemakerNsCluster("hfpm", ALL, "10.231.12", {
   "/etc/corosync": "corosync",
   "/etc/supervisor/conf.d": "conf.d",
@@ -53,7 +59,8 @@ function inventory(nodes: readonly string[]): InventoryInput {
       clusters: [
         {
           name: "pm",
-          nodes: nodes.map((host) => ({ host })),
+          // fixed node ids: without them, removing n1 would renumber the others (ids 1..n in order)
+          nodes: nodes.map((host) => ({ host, nodeid: ALL.indexOf(host) + 1 })),
           token: 3000,
           quorum: { twoNode: false, lastManStanding: false, autoTieBreaker: false },
           properties: { "stonith-enabled": false },
@@ -64,6 +71,7 @@ function inventory(nodes: readonly string[]): InventoryInput {
 }
 const three = renderWithKeys(inventory(FIRST));
 const five = renderWithKeys(inventory(ALL));
+const kept = renderWithKeys(inventory(KEPT));
 
 interface Sample {
   readonly at: number;
@@ -121,10 +129,16 @@ async function deprovision(s: DesiredState, n: string): Promise<{ rc: number; ou
   const r = await cluster.insideAsync(n, `timeout 300 sh -c ${shellQuote(deprovisionCommand(servicesOf(s, n)))}`);
   return { ...r, ms: Date.now() - at };
 }
-/** A member action's delete on its runner. */
-async function removeMember(s: DesiredState, n: string): Promise<{ rc: number; out: string }> {
+/** A member action's delete as HostAction runs it: on its runner, then its deleteElsewhere nodes while one is not the place. */
+async function removeMember(s: DesiredState, n: string): Promise<{ rc: number; out: string; on: string }> {
   const a = member(s, n);
-  return cluster.insideAsync(a.host, a.delete!);
+  let out = "";
+  for (const on of [a.host, ...(a.deleteElsewhere ?? [])]) {
+    const r = await cluster.insideAsync(on, a.delete!);
+    out += r.out;
+    if (r.rc !== DELETE_ELSEWHERE_EXIT) return { rc: r.rc, out, on };
+  }
+  return { rc: 0, out, on: "" };
 }
 
 before(async () => {
@@ -186,80 +200,83 @@ describe("Pacemaker membership: grow 3 → 5, shrink 5 → 3 in Pacemaker's orde
     verdicts.push(`grow: 5 votes, ${samples.length} samples on n1..n3 quorate, none UNCLEAN, no fence`);
   });
 
-  it("shrink 5 → 3: no reload while n4/n5 run; they stop first (quorum checked), then leave the nodelist and the CIB; quorate, no UNCLEAN, no fence", async () => {
+  it("shrink 5 → 3 (n1 and n4 leave; n1 runs the member deletes): no reload while they run; they stop first (quorum checked), then leave the nodelist and the CIB, n4's removal on a node that stays; quorate, no UNCLEAN, no fence", async () => {
     const steps: string[] = [];
-    const { samples } = await sampled(FIRST, async () => {
+    const { samples } = await sampled(KEPT, async () => {
       // the update: the members' corosync.conf without n4/n5
-      for (const n of FIRST) {
-        const r = await cluster.applyNode(three, n);
+      for (const n of KEPT) {
+        const r = await cluster.applyNode(kept, n);
         assert.deepEqual([r.refused, r.failed], [[], []], n);
       }
-      assert.deepEqual(runtimeNodes("n1"), ALL, "no reload while n4 and n5 run");
-      assert.equal(cluster.votes("n1"), 5);
-      for (const n of ["n4", "n5"])
-        assert.match(inside("n1", `crm_attribute --type nodes --node ${n} --name haforge-leaving --query --quiet`).out, /^true$/m, n);
-      // the deletes: the stops (n5, then n4), then the member deletes (n5, then n4)
-      for (const n of ["n5", "n4"]) {
+      assert.deepEqual(runtimeNodes("n2"), ALL, "no reload while n1 and n4 run");
+      assert.equal(cluster.votes("n2"), 5);
+      for (const n of LEAVING)
+        assert.match(inside("n2", `crm_attribute --type nodes --node ${n} --name haforge-leaving --query --quiet`).out, /^true$/m, n);
+      // the deletes: the stops (n4, then n1), then the member deletes (n4, then n1)
+      for (const n of LEAVING) {
         const r = await deprovision(five, n);
         assert.equal(r.rc, 0, `${n}'s deprovisioning: ${r.out}`);
         steps.push(`${n} stopped in ${r.ms} ms`);
       }
-      for (const n of ["n5", "n4"]) {
+      for (const n of LEAVING) {
         const r = await removeMember(five, n);
         assert.equal(r.rc, 0, `${n}'s removal: ${r.out}`);
+        assert.ok(KEPT.includes(r.on), `${n}'s removal ran on ${r.on || "no node"}, not on a node that stays: ${r.out}`);
+        steps.push(`${n} removed on ${r.on}`);
       }
     });
     await cluster.until(
       "3 expected votes, CLUSTER OK",
-      () => /^Expected votes:\s+3$/m.test(inside("n1", "corosync-quorumtool -s").out) && cluster.clusterOk("n1"),
+      () => /^Expected votes:\s+3$/m.test(inside("n2", "corosync-quorumtool -s").out) && cluster.clusterOk("n2"),
       60,
     );
-    for (const n of FIRST) {
-      assert.deepEqual(nodeList(n), FIRST, `${n}: crm_node -l\n${state(n)}`);
-      assert.deepEqual(runtimeNodes(n), FIRST, `${n}: the runtime nodelist`);
+    for (const n of KEPT) {
+      assert.deepEqual(nodeList(n), KEPT, `${n}: crm_node -l\n${state(n)}`);
+      assert.deepEqual(runtimeNodes(n), KEPT, `${n}: the runtime nodelist`);
     }
-    for (const n of ["n4", "n5"]) assert.equal(daemonsOn(n), "", `${n}: its daemons stopped`);
+    for (const n of LEAVING) assert.equal(daemonsOn(n), "", `${n}: its daemons stopped`);
     assert.deepEqual(
       samples.filter((x) => !x.quorate || x.unclean),
       [],
       "a member lost quorum or saw a node UNCLEAN",
     );
     assert.ok(samples.length >= 9, `too few samples: ${samples.length}`);
-    assert.equal(cluster.fenceHistory("n1"), "");
-    verdicts.push(`shrink: ${steps.join(", ")}; ${samples.length} samples on n1..n3 quorate, none UNCLEAN, no fence`);
+    assert.equal(cluster.fenceHistory("n2"), "");
+    verdicts.push(`shrink: ${steps.join(", ")}; ${samples.length} samples on n2, n3, n5 quorate, none UNCLEAN, no fence`);
   });
 
   it("a leaving node whose cluster would lose quorum without it does not stop (nothing stopped)", async () => {
-    // n3 marked leaving with only 3 votes and 2 needed is fine; with n2 stopped it is not
-    inside("n1", "crm_attribute --type nodes --node n3 --name haforge-leaving --update true");
-    const down = inside("n2", "supervisorctl stop pacemaker && supervisorctl stop corosync");
+    // n5 marked leaving with only 3 votes and 2 needed is fine; with n3 stopped it is not
+    inside("n2", "crm_attribute --type nodes --node n5 --name haforge-leaving --update true");
+    const down = inside("n3", "supervisorctl stop pacemaker && supervisorctl stop corosync");
     assert.equal(down.rc, 0, down.out);
-    await cluster.until("n1 sees 2 votes", () => cluster.votes("n1") === 2, 60);
-    const r = await deprovision(three, "n3");
+    await cluster.until("n2 sees 2 votes", () => cluster.votes("n2") === 2, 60);
+    const r = await deprovision(kept, "n5");
     assert.notEqual(r.rc, 0);
     assert.match(r.out, /would have 1 of the 2 votes it needs/);
-    assert.equal(daemonsOn("n3"), "pacemakerd\ncorosync", "nothing stopped");
-    inside("n1", "crm_attribute --type nodes --node n3 --name haforge-leaving --delete");
-    const up = inside("n2", "supervisorctl start corosync && supervisorctl start pacemaker");
+    assert.equal(daemonsOn("n5"), "pacemakerd\ncorosync", "nothing stopped");
+    inside("n2", "crm_attribute --type nodes --node n5 --name haforge-leaving --delete");
+    const up = inside("n3", "supervisorctl start corosync && supervisorctl start pacemaker");
     assert.equal(up.rc, 0, up.out);
-    await cluster.until("CLUSTER OK again", () => cluster.votes("n1") === 3 && cluster.clusterOk("n1"), 120);
+    await cluster.until("CLUSTER OK again", () => cluster.votes("n2") === 3 && cluster.clusterOk("n2"), 120);
   });
 
-  it("destroy: every node stops (n3, n2, n1), the member deletes find no cluster left; no fence, every daemon stopped", async () => {
+  it("destroy: every node stops (n5, n3, n2), the member deletes find no cluster left; no fence, every daemon stopped", async () => {
     const steps: string[] = [];
-    for (const n of ["n3", "n2", "n1"]) {
-      const fence = n === "n1" ? "" : cluster.fenceHistory("n1");
+    for (const n of ["n5", "n3", "n2"]) {
+      const fence = n === "n2" ? "" : cluster.fenceHistory("n2");
       assert.equal(fence, "", `a fence before ${n} stopped`);
-      const r = await deprovision(three, n);
+      const r = await deprovision(kept, n);
       assert.equal(r.rc, 0, `${n}'s deprovisioning: ${r.out}`);
       steps.push(`${n} ${r.ms} ms`);
     }
-    for (const n of ["n3", "n2", "n1"]) {
-      const r = await removeMember(three, n);
+    for (const n of ["n5", "n3", "n2"]) {
+      const r = await removeMember(kept, n);
       assert.equal(r.rc, 0, `${n}'s removal: ${r.out}`);
+      assert.equal(r.on, "", `${n}'s removal: no node is the place (${r.out})`);
       assert.match(r.out, /torn down/);
     }
-    for (const n of FIRST) assert.equal(daemonsOn(n), "", `${n}: daemons stopped`);
+    for (const n of KEPT) assert.equal(daemonsOn(n), "", `${n}: daemons stopped`);
     verdicts.push(`destroy: stops ${steps.join(", ")}`);
   });
 });

@@ -9,6 +9,7 @@ import fc from "fast-check";
 import * as pulumi from "@pulumi/pulumi";
 import {
   checkHostAction,
+  deleteHostAction,
   diffHostAction,
   expandKeyPath,
   planHostAction,
@@ -17,6 +18,8 @@ import {
   type HostActionInputs,
   type HostActionOutputs,
 } from "../../src/providers/host-action";
+import { DELETE_ELSEWHERE_EXIT } from "../../src/core/desired-state";
+import type { SshPool } from "../../src/transport";
 
 const KEY_A = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKq3f8Ff2m3Vbq7cH8f2J5Jm7zq6n0c4Uu4Cq6ZcL3ab";
 const KEY_B = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFAdqgl2Q9ZV7v7Bn0mR8xO0r3b3hPpWZC0y9aQ8q0aa";
@@ -261,5 +264,54 @@ describe("HostAction connect-time connection", () => {
         },
       ),
     );
+  });
+
+  it("a delete passes on to deleteElsewhere where a host is not the place or unreachable; none can: done; a failure stops (property)", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.constantFrom<"elsewhere" | "unreachable" | "ok" | "fails">("elsewhere", "unreachable", "ok", "fails"), {
+          minLength: 2,
+          maxLength: 5,
+        }),
+        async (answers) => {
+          const hosts = answers.map((_, i) => `h${i}`);
+          const ran: string[] = [];
+          const pool = {
+            exec: async (c: { host?: string; address: string }) => {
+              const i = Number(c.address.split(".").pop()) - 1;
+              ran.push(hosts[i]!);
+              const a = answers[i]!;
+              if (a === "unreachable") throw new Error(`${hosts[i]}: connect ECONNREFUSED`);
+              const code = a === "ok" ? 0 : a === "fails" ? 1 : DELETE_ELSEWHERE_EXIT;
+              return { code, stdout: "", stderr: a === "fails" ? "boom" : "", timedOut: false };
+            },
+          } as unknown as SshPool;
+          const c = (i: number) => conn({ host: hosts[i]!, address: `192.0.2.${i + 1}` });
+          const props = state(action({ connection: c(0), delete: "remove it", deleteElsewhere: hosts.slice(1).map((_, i) => c(i + 1)) }));
+          const stop = answers.findIndex((a) => a === "ok" || a === "fails");
+          const r = await deleteHostAction(props, { pool }).then(
+            (v) => v,
+            (e: Error) => e,
+          );
+          // runs on each host in order up to the first that is the place (or fails)
+          assert.deepEqual(ran, stop < 0 ? hosts : hosts.slice(0, stop + 1));
+          if (stop >= 0 && answers[stop] === "fails") assert.match(String(r), new RegExp(`${hosts[stop]}: delete: exited 1`));
+          else if (stop < 0 && answers.includes("unreachable")) assert.match(String(r), /ECONNREFUSED/);
+          else assert.equal(r, "ran");
+        },
+      ),
+      { numRuns: 60 },
+    );
+    // without deleteElsewhere, the exit code is a failure as any other
+    const pool = { exec: async () => ({ code: DELETE_ELSEWHERE_EXIT, stdout: "", stderr: "", timedOut: false }) } as unknown as SshPool;
+    await assert.rejects(deleteHostAction(state(action({ delete: "x" })), { pool }), /exited 75/);
+  });
+
+  it("deleteElsewhere: checked like the connection; a change is an update that runs nothing", async () => {
+    assert.deepEqual(await failuresOf(action({ delete: "x", deleteElsewhere: [conn({ host: "b" })] })), []);
+    assert.ok((await failuresOf(action({ delete: "x", deleteElsewhere: [conn({ host: "b", hostKey: "" })] }))).length > 0);
+    const p = planHostAction(state(action({ delete: "x" })), action({ delete: "x", deleteElsewhere: [conn({ host: "b" })] }));
+    assert.deepEqual([p.changes, p.runs, p.changed], [true, "none", ["deleteElsewhere"]]);
+    assert.equal(planHostAction(state(action({ delete: "x", deleteElsewhere: [] })), action({ delete: "x" })).changes, false);
   });
 });

@@ -18,6 +18,7 @@ import fc from "fast-check";
 import { deprovisionCommand } from "../../src/render/daemon";
 import { COROSYNC_CONF } from "../../src/services/pacemaker/corosync-conf";
 import { leaveQuorumCheck, memberRemoveCommand } from "../../src/services/pacemaker/render";
+import { DELETE_ELSEWHERE_EXIT } from "../../src/core/desired-state";
 import { Inventory } from "../../src/inventory/schema";
 import { planCluster } from "../../src/pipeline/plan";
 import { renderDesiredState, requiredMaterials } from "../../src/pipeline/render";
@@ -106,6 +107,9 @@ const nodelist = (names: readonly string[]) =>
 
 /** A Pacemaker cluster on supervisor hosts `nodes`, rendered with fixed keys. */
 function renderWithKeysFor(nodes: readonly string[]) {
+  return { services: renderDesiredStateFor(nodes).hosts.flatMap((h) => h.services) };
+}
+function renderDesiredStateFor(nodes: readonly string[]) {
   const inv = Inventory.parse({
     name: "leave",
     hosts: nodes.map((n, i) => ({ name: n, address: `10.0.0.${11 + i}`, init: "supervisor" })),
@@ -119,8 +123,7 @@ function renderWithKeysFor(nodes: readonly string[]) {
       Buffer.alloc(m.kind.type === "random-bytes" ? m.kind.bytes : 16, 0x5a).toString("base64"),
     ]),
   );
-  const s = renderDesiredState(r.plan, {}, materials);
-  return { services: s.hosts.flatMap((h) => h.services) };
+  return renderDesiredState(r.plan, {}, materials);
 }
 
 const hostName = fc.stringMatching(/^[a-z][a-z0-9-]{0,8}(\.[a-z]{1,4})?$/);
@@ -147,16 +150,16 @@ describe("a Pacemaker node's removal: stopped first, then removed from the nodel
             undone: s.undone,
           });
           if (!s.here) {
-            // corosync does not run here: a torn-down cluster (this node still lists the node) succeeds; otherwise it fails
+            // corosync does not run here (this node leaves too, or destroy): not the place, the next node is asked
             assert.deepEqual(r.calls, []);
-            assert.equal(r.rc === 0, !s.unlisted, r.out);
+            assert.equal(r.rc, DELETE_ELSEWHERE_EXIT, r.out);
           } else if (!s.stopped) {
             assert.notEqual(r.rc, 0);
             assert.deepEqual(r.calls, [], "nothing removed while the node runs");
             assert.match(r.out, /still runs corosync: it is stopped before it is removed/);
           } else if (!s.unlisted) {
-            assert.equal(r.rc, 0, r.out);
-            assert.deepEqual(r.calls, [], "still listed here: destroy, or this node leaves too");
+            assert.equal(r.rc, DELETE_ELSEWHERE_EXIT, r.out);
+            assert.deepEqual(r.calls, [], "still listed here: not the node to remove it");
           } else {
             assert.equal(r.rc, 0, r.out);
             // removed again until Pacemaker no longer lists it (seen in the namespaced cluster: a
@@ -202,5 +205,33 @@ describe("a Pacemaker node's removal: stopped first, then removed from the nodel
     const refused = run(cmd, { running: ["corosync", "pacemaker"], leaving: true, total: 3, need: 3 });
     assert.notEqual(refused.rc, 0);
     assert.ok(!refused.calls.some((c) => c.startsWith("stop")), refused.calls.join("; "));
+  });
+
+  it("a removed node's member delete reaches a node that stays, whichever minority leaves with it (the first node included)", () => {
+    fc.assert(
+      fc.property(
+        fc
+          .integer({ min: 3, max: 7 })
+          .chain((n) => fc.tuple(fc.constant(n), fc.subarray([...Array(n).keys()], { minLength: 1, maxLength: Math.floor((n - 1) / 2) }))),
+        ([n, leaving]) => {
+          const nodes = [...Array(n).keys()].map((i) => `pm${i + 1}`);
+          const gone = new Set(leaving.map((i) => nodes[i]!));
+          const s = renderDesiredStateFor(nodes);
+          for (const x of gone) {
+            const a = s.actions.find((y) => y.id === `pacemaker:pc:member:${x}`)!;
+            const candidates = [a.host, ...(a.deleteElsewhere ?? [])];
+            assert.ok(!candidates.includes(x), `${x}'s removal never runs on ${x}`);
+            // the delete runs on the first candidate that is the place: the leaving ones answer
+            // DELETE_ELSEWHERE_EXIT (stopped by then), so the first that stays runs it
+            assert.ok(
+              candidates.some((h) => !gone.has(h)),
+              `${x}'s removal runs only on nodes that leave too: ${candidates.join(", ")}`,
+            );
+            assert.equal(new Set(candidates).size, candidates.length);
+          }
+        },
+      ),
+      { numRuns: 80 },
+    );
   });
 });

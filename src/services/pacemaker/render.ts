@@ -16,7 +16,7 @@
  *   rendered CIB or the script changes (triggers).
  */
 import { shellQuote, shellWord } from "../../core/escape";
-import type { ClusterAction, FileSpec, InitSystem, ServiceSpec } from "../../core/desired-state";
+import { DELETE_ELSEWHERE_EXIT, type ClusterAction, type FileSpec, type InitSystem, type ServiceSpec } from "../../core/desired-state";
 import type { MaterialSpec } from "../../core/materials";
 import type { ClusterPlan, PacemakerClusterPlan } from "../../plan/types";
 import { firstStartAware, packagedDaemon, systemdDropIn } from "../../render/daemon";
@@ -313,8 +313,10 @@ export function cibApplyCommand(cibFile: string, script: string = CIB_APPLY_SCRI
 
 function membershipAction(cluster: PacemakerClusterPlan, host: string): ClusterAction {
   const names = cluster.nodes.map((n) => n.host);
-  // Run on another member: the delete must work after `host` itself is gone.
+  // Run on another member: the delete must work after `host` itself is gone. When the runner
+  // leaves in the same change (it is stopped by then: DELETE_ELSEWHERE_EXIT), the others in order.
   const runner = names.find((n) => n !== host) ?? host;
+  const elsewhere = names.filter((n) => n !== host && n !== runner);
   const q = sq(host);
   const nodeid = cluster.nodes.find((n) => n.host === host)?.nodeid ?? 0;
   return {
@@ -328,6 +330,7 @@ function membershipAction(cluster: PacemakerClusterPlan, host: string): ClusterA
       `crm_node -l 2>/dev/null | awk '{print $2" "$3}' | grep -qxF ${sq(`${host} member`)} && exit 0; ` +
       `i=$((i+1)); sleep 2; done; echo "node "${q}" did not join cluster "${sq(cluster.name)} >&2; exit 1`,
     delete: memberRemoveCommand(host, nodeid, cluster.name),
+    ...(elsewhere.length ? { deleteElsewhere: elsewhere } : {}),
     dependsOn: [],
     triggers: [],
     secret: false,
@@ -347,19 +350,21 @@ const listsNode = (host: string, conf: string = COROSYNC_CONF): string =>
  * order: the nodes that stay reload a nodelist without it (`corosync-cfgtool -R`, cluster-wide;
  * their corosync.conf no longer lists it: corosync-apply.sh deferred that reload while the node
  * ran), then Pacemaker forgets it (`crm_node --force -R`, crm_node(8): "after it has been
- * stopped"). Where this node's corosync.conf still lists it, the cluster is being torn down
- * (destroy: the files stay) or this node leaves too: nothing to remove it from.
+ * stopped"). Where this node's corosync does not run or its corosync.conf still lists the node
+ * (this node leaves in the same change, or destroy tears the whole cluster down), it is not the
+ * place: DELETE_ELSEWHERE_EXIT, and the delete moves on to the action's `deleteElsewhere` nodes
+ * (none of them can: the cluster is gone, nothing to remove it from).
  */
 export function memberRemoveCommand(host: string, nodeid: number, cluster: string): string {
   const q = sq(host);
   const joined = `corosync-cmapctl -b runtime.members.${nodeid}.status 2>/dev/null | grep -q joined`;
   return [
     `if ! corosync-cmapctl -g totem.cluster_name >/dev/null 2>&1; then`,
-    `if ${listsNode(host)}; then echo "corosync does not run here: cluster "${sq(cluster)}" is torn down, nothing to remove "${q}" from"; exit 0; fi;`,
-    `echo "corosync does not run on $(hostname): cannot remove "${q}" from cluster "${sq(cluster)} >&2; exit 1; fi;`,
+    `echo "corosync does not run on $(hostname) (it leaves too, or cluster "${sq(cluster)}" is torn down): not the node to remove "${q}" from it";`,
+    `exit ${DELETE_ELSEWHERE_EXIT}; fi;`,
     `i=0; while ${joined}; do i=$((i+1)); if [ "$i" -ge 120 ]; then`,
     `echo "node "${q}" still runs corosync: it is stopped before it is removed (its deprovisioning)" >&2; exit 1; fi; sleep 1; done;`,
-    `if ${listsNode(host)}; then echo "this node's corosync.conf still lists "${q}": cluster torn down or this node leaves too, nothing removed"; exit 0; fi;`,
+    `if ${listsNode(host)}; then echo "this node's corosync.conf still lists "${q}": not the node to remove it"; exit ${DELETE_ELSEWHERE_EXIT}; fi;`,
     `corosync-cfgtool -R >/dev/null || exit 1;`,
     // Pacemaker first sees it lost (the DC records the node's departure: a purge before that
     // record is undone by it), then forgets it, until `crm_node -l` no longer lists it.
