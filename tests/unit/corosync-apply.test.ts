@@ -156,6 +156,8 @@ type Mutation = {
   readonly reloadable: boolean;
   /** Changes the transport or crypto (nodes on either side cannot talk). */
   readonly wire?: boolean;
+  /** Changes a node's id (refused: corosync and Pacemaker know a node by it). */
+  readonly renumbers?: boolean;
   readonly name: string;
   readonly f: (d: CorosyncConfData) => CorosyncConfData;
 };
@@ -177,7 +179,12 @@ const MUTATIONS: readonly Mutation[] = [
     name: "address",
     f: (d) => ({ ...d, nodes: d.nodes.map((n) => (n.nodeid === 2 ? { ...n, addrs: [{ link: 0, addr: "10.0.0.77" }] } : n)) }),
   },
-  { reloadable: false, name: "renumber", f: (d) => ({ ...d, nodes: d.nodes.map((n) => (n.nodeid === 2 ? { ...n, nodeid: 7 } : n)) }) },
+  {
+    reloadable: false,
+    renumbers: true,
+    name: "renumber",
+    f: (d) => ({ ...d, nodes: d.nodes.map((n) => (n.nodeid === 2 ? { ...n, nodeid: 7 } : n)) }),
+  },
   { reloadable: false, name: "two_node", f: (d) => ({ ...d, quorum: { ...d.quorum, waitForAll: 1 } }) },
 ];
 
@@ -200,6 +207,12 @@ describe("corosync-apply.sh: reload or take the node out, never a restart under 
           assert.notEqual(r.rc, 0, `${ms.map((m) => m.name).join(",")}: ${r.out}`);
           assert.deepEqual(r.calls, [], `${ms.map((m) => m.name).join(",")}: nothing stopped`);
           assert.match(r.out, /refusing to change the corosync transport or crypto[\s\S]*pcs cluster stop --all[\s\S]*nothing stopped/);
+          return;
+        }
+        if (ms.some((m) => m.renumbers)) {
+          assert.notEqual(r.rc, 0, `${ms.map((m) => m.name).join(",")}: ${r.out}`);
+          assert.deepEqual(r.calls, [], `${ms.map((m) => m.name).join(",")}: nothing stopped`);
+          assert.match(r.out, /node ids would change \(db2 2->7\)[\s\S]*pin each node's nodeid[\s\S]*nothing stopped/);
           return;
         }
         assert.equal(r.rc, 0, r.out);
@@ -341,6 +354,43 @@ describe("corosync-apply.sh: reload or take the node out, never a restart under 
       "CLUSTER WARN: offline node: db3",
     );
     assert.deepEqual([r.joining, r.gate], [[], 1]);
+  });
+
+  it("node ids of the nodes that stay never change: a renumbering (the first node removed, a node inserted before others) or an id passing to a new node is refused, running or not, nothing stopped", () => {
+    // Before: a renumbering was "not reloadable" and took the node out and restarted corosync
+    // onto the new id (the random-changes property's renumber case expected that sequence).
+    const node = (name: string, nodeid: number) => ({ name, nodeid, addrs: [{ link: 0, addr: `10.0.0.${nodeid + 10}` }] });
+    const of = (...nodes: ReturnType<typeof node>[]) => render({ ...base(), nodes });
+    const cases: [string, string, RegExp][] = [
+      ["first node removed", of(node("db2", 1), node("db3", 2)), /db2 2->1,db3 3->2,id 1 db1->db2,id 2 db2->db3/],
+      ["a node inserted first", of(node("db0", 1), node("db1", 2), node("db2", 3), node("db3", 4)), /db1 1->2,db2 2->3,db3 3->4/],
+      ["db3 removed, db4 added with its id", of(node("db1", 1), node("db2", 2), node("db4", 3)), /\(id 3 db3->db4\)/],
+    ];
+    for (const [what, next, moves] of cases)
+      for (const running of [true, false]) {
+        const r = apply(
+          "supervisor",
+          render(base()),
+          next,
+          { corosync: running, pacemaker: running },
+          { total: 3, need: 2 },
+          running ? [1, 2, 3] : [],
+        );
+        assert.notEqual(r.rc, 0, `${what}: ${r.out}`);
+        assert.deepEqual(r.calls, [], `${what}: nothing stopped or started`);
+        assert.match(r.out, moves, what);
+      }
+    // the same nodes with their ids pinned: the removal goes its usual way (marked leaving, no reload)
+    const pinned = apply(
+      "supervisor",
+      render(base()),
+      of(node("db2", 2), node("db3", 3)),
+      { corosync: true, pacemaker: true },
+      undefined,
+      [1],
+    );
+    assert.equal(pinned.rc, 0, pinned.out);
+    assert.deepEqual(pinned.calls, ["crm_attribute --type nodes --node db1 --name haforge-leaving --update true"]);
   });
 
   it("refuses to take the node out when the others alone would not be quorate (nothing stopped)", () => {

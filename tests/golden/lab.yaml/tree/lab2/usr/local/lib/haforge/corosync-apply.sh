@@ -8,6 +8,10 @@
 #    corosync running here, refused (nothing stopped); with corosync stopped, the file is in place
 #    and corosync is NOT started (/run/haforge/corosync-held marks it for the roll's gate): the operator starts the
 #    cluster on every node.
+#  - a node keeping its name with another id, or an id passing to another node (default ids are
+#    the lowest free ones in inventory order: removing the first node renumbers the others):
+#    refused, running or not (nothing stopped). Corosync cannot reload a node's id, and Pacemaker
+#    keeps the node entries of its CIB by id: pin each node's `nodeid:` to the one it runs with.
 #  - corosync not running here (first start): start it.
 #  - the file equals the config corosync runs (/var/lib/haforge/corosync/corosync.conf.applied): nothing.
 #  - nodes removed from the nodelist that still run (in the membership now): no reload. Reloading
@@ -79,6 +83,19 @@ joiners() {
     done
 }
 
+# Node id changes from corosync.conf $1 to $2: "NAME OLD->NEW" for a node whose id changes,
+# "id N OLD->NEW" for an id that passes to another node's name.
+idmoves() {
+    { flatten "$1" | sed -n 's/^nodelist\.node\.\([^.]*\)\.name=\(.*\)$/o \1 \2/p'
+      flatten "$2" | sed -n 's/^nodelist\.node\.\([^.]*\)\.name=\(.*\)$/n \1 \2/p'; } | awk '
+        $1 == "o" { oid[$3] = $2; oname[$2] = $3; next }
+        { nid[$3] = $2; nname[$2] = $3 }
+        END {
+            for (n in nid) if ((n in oid) && oid[n] != nid[n]) print n " " oid[n] "->" nid[n]
+            for (i in nname) if ((i in oname) && oname[i] != nname[i]) print "id " i " " oname[i] "->" nname[i]
+        }' | LC_ALL=C sort
+}
+
 # The transport and crypto settings of corosync.conf $1 (sorted key:value lines).
 wire() { grep -E '^[[:space:]]*(transport|cluster_name|crypto_cipher|crypto_hash|crypto_model|secauth|ip_version|knet_transport|mcastport)[[:space:]]*:' "$1" | sed 's/#.*//; s/[[:space:]]//g' | LC_ALL=C sort; }
 
@@ -125,6 +142,10 @@ if [ -f "$APPLIED" ] && [ "$(wire "$APPLIED")" != "$(wire "$CONF")" ]; then
     mkdir -p "$(dirname "$HELD")" && touch "$HELD"
     cp "$CONF" "$APPLIED"
     exit 0
+fi
+if [ -f "$APPLIED" ]; then
+    moved=$(idmoves "$APPLIED" "$CONF")
+    [ -z "$moved" ] || fail "node ids would change ($(printf '%s\n' "$moved" | paste -sd, -)): corosync and Pacemaker know a node by its id and cannot change it; pin each node's nodeid (\`nodeid:\` in the inventory) to the id it runs with (nothing stopped)"
 fi
 if ! running corosync; then
     say "corosync is not running here: starting it"
