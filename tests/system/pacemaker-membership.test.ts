@@ -18,6 +18,9 @@
  *    place), passes on to n2 (deleteElsewhere, as HostAction runs it). Sampled on the nodes that
  *    stay throughout: quorate in every sample, no node UNCLEAN, no fence request. After: n1/n4 gone
  *    from `crm_node -l` and from the runtime nodelist, 3 expected votes, their daemons stopped.
+ * 2b. The same 3 nodes without their pinned ids (default ids would renumber them 1..3): the
+ *    renumbered corosync.conf written on n2, corosync's restart (corosync-apply.sh) refuses it,
+ *    nothing stopped, the runtime ids, 3 votes and CLUSTER OK unchanged.
  * 3. Destroy of the 3: every node stops (n5, n3, n2), then no node is the place for the member
  *    deletes (every corosync stopped): done without a cluster to remove them from; no fence;
  *    every daemon stopped, each step bounded (the lab's destroy hung in `supervisorctl stop
@@ -30,7 +33,8 @@ import { DELETE_ELSEWHERE_EXIT, type ClusterAction, type DesiredState } from "..
 import type { InventoryInput } from "../../src/inventory/schema";
 import { shellQuote } from "../../src/core/escape";
 import { deprovisionCommand } from "../../src/render/daemon";
-import { PacemakerNsCluster, renderWithKeys, requireCommands, servicesOf } from "./pacemaker-cluster";
+import { restartWithGate } from "../../components/service-resources";
+import { PacemakerNsCluster, filesOf, renderWithKeys, requireCommands, servicesOf } from "./pacemaker-cluster";
 
 const ALL = ["n1", "n2", "n3", "n4", "n5"];
 const FIRST = ALL.slice(0, 3);
@@ -46,7 +50,7 @@ const cluster = new PacemakerNsCluster("hfpm", ALL, "10.231.12", {
 const inside = (n: string, cmd: string, timeoutMs = 60_000) => cluster.inside(n, cmd, { timeoutMs });
 const verdicts: string[] = [];
 
-function inventory(nodes: readonly string[]): InventoryInput {
+function inventory(nodes: readonly string[], pinned = true): InventoryInput {
   return {
     name: "members",
     hosts: nodes.map((n) => ({
@@ -60,7 +64,7 @@ function inventory(nodes: readonly string[]): InventoryInput {
         {
           name: "pm",
           // fixed node ids: without them, removing n1 would renumber the others (ids 1..n in order)
-          nodes: nodes.map((host) => ({ host, nodeid: ALL.indexOf(host) + 1 })),
+          nodes: nodes.map((host) => (pinned ? { host, nodeid: ALL.indexOf(host) + 1 } : host)),
           token: 3000,
           quorum: { twoNode: false, lastManStanding: false, autoTieBreaker: false },
           properties: { "stonith-enabled": false },
@@ -121,6 +125,12 @@ const state = (n = "n1") =>
     n,
     "crm_mon -1 2>&1 | head -30; crm_mon -1 -s 2>&1; corosync-quorumtool -s 2>&1 | tail -12; stonith_admin --history '*' 2>&1 | head",
   ).out;
+/** The ids of the node's runtime nodelist, as "name:id" (sorted). */
+const runtimeIds = (n: string) => {
+  const out = inside(n, "corosync-cmapctl -b nodelist.node 2>&1").out;
+  const name = new Map([...out.matchAll(/^nodelist\.node\.(\d+)\.name \(str\) = (\S+)$/gm)].map((m) => [m[1], m[2]]));
+  return [...out.matchAll(/^nodelist\.node\.(\d+)\.nodeid \(u32\) = (\d+)$/gm)].map((m) => `${name.get(m[1])}:${m[2]}`).sort();
+};
 const daemonsOn = (n: string) => inside(n, "for p in pacemakerd corosync; do pgrep -x $p >/dev/null && echo $p; done; true").out.trim();
 
 /** A deprovisioning's delete on its host (the stop), as the engine runs it on removal. */
@@ -243,6 +253,32 @@ describe("Pacemaker membership: grow 3 → 5, shrink 5 → 3 in Pacemaker's orde
     assert.ok(samples.length >= 9, `too few samples: ${samples.length}`);
     assert.equal(cluster.fenceHistory("n2"), "");
     verdicts.push(`shrink: ${steps.join(", ")}; ${samples.length} samples on n2, n3, n5 quorate, none UNCLEAN, no fence`);
+  });
+
+  it("the same 3 nodes without their pinned ids (they would be renumbered 1..3): corosync's restart refuses it on the node, nothing stopped, ids and votes unchanged", async () => {
+    const before = runtimeIds("n2");
+    assert.deepEqual(before, ["n2:2", "n3:3", "n5:5"]);
+    // the renumbered corosync.conf written, then corosync's declared restart (the engine runs nothing
+    // that waits for that restart, e.g. the CIB apply, whose cib.xml carries the node ids too)
+    const renumbered = renderWithKeys(inventory(KEPT, false));
+    const conf = filesOf(renumbered, "n2").find((f) => f.path === "/etc/corosync/corosync.conf")!;
+    assert.equal(cluster.writeFile("n2", conf)?.rc, 0);
+    const r = await cluster.insideAsync(
+      "n2",
+      restartWithGate(
+        servicesOf(renumbered, "n2").find((x) => x.name === "corosync")!,
+        240,
+      ),
+    );
+    assert.notEqual(r.rc, 0, r.out);
+    assert.match(r.out, /node ids would change \([^)]*n2 2->1,n3 3->2,n5 5->3\)[\s\S]*nothing stopped/);
+    assert.equal(daemonsOn("n2"), "pacemakerd\ncorosync", "nothing stopped");
+    assert.deepEqual(runtimeIds("n2"), before);
+    assert.ok(cluster.votes("n2") === 3 && cluster.clusterOk("n2"), state("n2"));
+    // the pinned file again: corosync already runs it
+    const back = await cluster.applyNode(kept, "n2");
+    assert.deepEqual([back.refused, back.failed], [[], []]);
+    verdicts.push(`renumbering refused on n2: ${before.join(" ")} kept, 3 votes, CLUSTER OK`);
   });
 
   it("a leaving node whose cluster would lose quorum without it does not stop (nothing stopped)", async () => {
