@@ -195,6 +195,9 @@ function deleteElsewhereArgs(
   };
 }
 
+/** A host's deprovisioning action of a service: its name, also listed by the removal-order gate. */
+const deprovisionName = (name: string, host: string) => `${name}-deprovision-${host}`;
+
 function declareDeprovisions(
   name: string,
   parent: pulumi.Resource,
@@ -218,7 +221,7 @@ function declareDeprovisions(
       cheapConstruction(
         () =>
           new HostAction(
-            `${name}-deprovision-${host}`,
+            deprovisionName(name, host),
             {
               ...conn(host),
               create: DEPROVISION_CREATE,
@@ -322,7 +325,7 @@ function removalGate(d: Declaring, stopFirst: boolean, first: readonly pulumi.Re
       description: stopFirst
         ? `${part.service}: a leaving host stops before it leaves the cluster`
         : `${part.service}: a leaving host leaves the cluster before it stops`,
-      members: hosts.map((h) => `${name}-deprovision-${h}`),
+      members: hosts.map((h) => deprovisionName(name, h)),
     },
     { parent, dependsOn: waits([...first]) },
   );
