@@ -157,14 +157,19 @@ export function remoteRotationStepScript(
     `pacemaker remote key generation ${generation} of cluster ${cluster.name} on ${host}`,
   );
   const body = step === "stop-connections" || step === "start-connections" ? connectionSteps(c, cluster)[step] : hostSteps()[step];
-  // A cluster node: never under a remote connection that runs (step 2 stopped them).
+  // A cluster node: never under a remote connection that runs (step 2 stopped them). A node
+  // that holds no key at all hosts no connection (TLS-PSK needs one) and cuts none by getting
+  // one: a connection still runs there when the runner held the new key already (step 2 then
+  // stops nothing), and the hosts that run share one key, so that connection is on the new key.
   const guard =
     step === "install" && !cluster.remoteNodes.includes(host)
       ? cluster.remoteNodes
           .map((r) => `{ ! running pacemaker || ! ${runningOn(r)} || fail "the remote connection ${r} runs: not replacing its key"; }`)
           .join("\n")
       : "";
-  return [prelude, `BYTES=${c.keyBytes}`, ...(guard ? [`cmp -s "$NEXT" "$KEY" || {\n${guard}\n}`] : []), body].join("\n");
+  return [prelude, `BYTES=${c.keyBytes}`, ...(guard ? [`cmp -s "$NEXT" "$KEY" || [ ! -e "$KEY" ] || {\n${guard}\n}`] : []), body].join(
+    "\n",
+  );
 }
 
 /** The staged key on a host: an ordinary key file (nothing reads it but the rotation). */
