@@ -1,12 +1,12 @@
 /**
- * npm run lab -- up [--hosts N] [--prefix lab] [--wait SECONDS] | down [--keep-state] | status | exec HOST CMD... | bench
+ * npm run lab -- up [--hosts N] [--prefix lab] [--wait SECONDS] | down [--keep-state] | status | exec HOST CMD... | wipe HOST | bench
  * See lab/README.md.
  */
 import { Command, InvalidArgumentError } from "commander";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { BRIDGE, DEFAULT_HOSTS, DEFAULT_PREFIX, HOSTS_FILE, INVENTORY_FILE, KNOWN_HOSTS, LIMITS, SSH_CONFIG, STATE_DIR } from "./config";
-import { hostExec, hostInfo, hostMemory, labDownSync, labUp, LabError, sshBanner } from "./exec";
+import { hostExec, hostInfo, hostMemory, labDownSync, labUp, labWipe, LabError, sshBanner } from "./exec";
 import { readState } from "./state";
 import { describeClaim, readClaim } from "./claim";
 import { labInventory } from "./inventory";
@@ -125,6 +125,17 @@ async function main(): Promise<number> {
       process.stdout.write(r.stdout);
       process.stderr.write(r.stderr);
       rc = r.code ?? 1;
+    });
+  program
+    .command("wipe")
+    .description(
+      "replace a host under its name: stop it, delete its own /etc /var /opt /home /srv /usr/local and /root, boot it again (new host keys)",
+    )
+    .argument("<host>")
+    .action(async (host: string) => {
+      const r = await labWipe(host, { log });
+      console.log(`${r.host.name}\t${r.host.address}\t${r.host.hostKey}`);
+      console.log(`wiped in ${r.ms} ms (was ${r.oldHostKey ?? "-"}); known_hosts and inventory.yaml pin the new key`);
     });
   program
     .command("inventory")

@@ -24,7 +24,7 @@ export interface DownReport {
   readonly ms: number;
 }
 
-function mountsUnder(dir: string): string[] {
+export function mountsUnder(dir: string): string[] {
   try {
     return fs
       .readFileSync("/proc/self/mountinfo", "utf8")

@@ -9,12 +9,13 @@ import * as fs from "node:fs";
 import { KNOWN_HOSTS } from "./config";
 import { labDownSync, type DownOptions, type DownReport } from "./down";
 import { enterHost, type ExecOptions, type ExecResult } from "./enter";
-import { isAlive, LabError, type ProcRef } from "./proc";
+import { isAlive, LabError, pidNamespaceMembers, type ProcRef } from "./proc";
 import { readState, type HostState } from "./state";
 import { labUp, sshArgs, sshBanner, type LabInfo, type LabUpOptions } from "./up";
+import { labWipe, type LabWipeOptions, type LabWipeReport } from "./wipe";
 
-export { labUp, labDownSync, sshArgs, sshBanner, LabError };
-export type { LabInfo, LabUpOptions, DownOptions, DownReport, ExecOptions, ExecResult };
+export { labUp, labDownSync, labWipe, sshArgs, sshBanner, LabError };
+export type { LabInfo, LabUpOptions, LabWipeOptions, LabWipeReport, DownOptions, DownReport, ExecOptions, ExecResult };
 
 export async function labDown(opts: DownOptions = {}): Promise<DownReport> {
   return labDownSync(opts);
@@ -79,18 +80,7 @@ export async function hostExecOk(name: string, cmd: string, opts: ExecOptions = 
 /** PIDs of every process in a host's PID namespace, seen from the root namespace. */
 export function hostPids(name: string): number[] {
   const h = hostState(name);
-  if (!h.init || !isAlive(h.init)) return [];
-  const ns = fs.readlinkSync(`/proc/${h.init.pid}/ns/pid`);
-  const out: number[] = [];
-  for (const e of fs.readdirSync("/proc")) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      if (fs.readlinkSync(`/proc/${e}/ns/pid`) === ns) out.push(Number(e));
-    } catch {
-      /* exited meanwhile */
-    }
-  }
-  return out;
+  return h.init ? pidNamespaceMembers(h.init).map((r) => r.pid) : [];
 }
 
 /** Memory of a host: sum of Pss/Rss over its processes, plus what its tmpfs mounts hold (KiB). */

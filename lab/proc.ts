@@ -175,3 +175,26 @@ export function tail(file: string, lines = 20): string {
     return "(no log)";
   }
 }
+
+/** Every process in the PID namespace of `init` (itself included), seen from the root namespace. */
+export function pidNamespaceMembers(init: ProcRef): ProcRef[] {
+  if (!isAlive(init)) return [];
+  let ns: string;
+  try {
+    ns = fs.readlinkSync(`/proc/${init.pid}/ns/pid`);
+  } catch {
+    return [];
+  }
+  const out: ProcRef[] = [];
+  for (const e of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      if (fs.readlinkSync(`/proc/${e}/ns/pid`) !== ns) continue;
+    } catch {
+      continue; // exited meanwhile
+    }
+    const ref = procRef(Number(e));
+    if (ref) out.push(ref);
+  }
+  return out;
+}

@@ -27,7 +27,7 @@ import { labDownSync } from "./down";
 import { enterHost } from "./enter";
 import { bootFiles, initScript } from "./host-init";
 import { createBridge, createNetns, createVeth, linkExists, listNetns } from "./net";
-import { firstChild, isAlive, LabError, mustSync, procRef, run, runSync, sleep, tail } from "./proc";
+import { firstChild, isAlive, LabError, mustSync, procRef, run, runSync, sleep, tail, type ProcRef } from "./proc";
 import { newState, readState, saveState, type HostState, type LabState } from "./state";
 
 export interface LabUpOptions {
@@ -144,7 +144,7 @@ function startHost(h: HostState): void {
   }
 }
 
-function hostFailure(h: HostState, why: string): LabError {
+export function hostFailure(h: HostState, why: string): LabError {
   const sup = path.join(h.dir, "upper", "var", "log", "supervisor", "supervisord.log");
   const sshd = path.join(h.dir, "upper", "var", "log", "supervisor", "sshd.log");
   return new LabError(
@@ -267,6 +267,70 @@ function sshConfig(hosts: LabHost[]): string {
     .join("\n");
 }
 
+/** Every PID the claim names: each host's PID 1 and launcher. */
+export function claimedPids(state: LabState): ProcRef[] {
+  return state.hosts.flatMap((h) => [h.init, h.launcher].filter((r): r is ProcRef => r !== undefined));
+}
+
+/** The host's own ed25519 key, read from inside it; refused if it is the real machine's. */
+async function ownHostKey(h: HostState): Promise<string> {
+  const r = await enterHost(h.name, h.init!, "cat /etc/ssh/ssh_host_ed25519_key.pub", { timeoutMs: 10_000 });
+  const key = r.stdout.trim().split(/\s+/).slice(0, 2).join(" ");
+  if (!r.ok || !key.startsWith("ssh-ed25519 ")) throw hostFailure(h, `could not read its host key: ${r.stderr.trim()}`);
+  if (key === realHostKey()) throw hostFailure(h, "presents the real machine's host key (fresh keys were not generated)");
+  return key;
+}
+
+/**
+ * One host's boot, from its INIT script (`<dir>/init.sh`) in its existing network namespace:
+ * start it (synchronously, before the first await), wait for its PID 1 and its sshd until
+ * `deadline`, read its own host key. `journal` is called whenever a PID is recorded.
+ */
+export async function bootHost(h: HostState, deadline: number, journal: () => void): Promise<string> {
+  startHost(h);
+  journal();
+  await waitReady(h, deadline, journal);
+  return ownHostKey(h);
+}
+
+/** The lab's access files from the journal's host keys: known_hosts, hosts.json, inventory.yaml, ssh_config. */
+export function writeAccessFiles(state: LabState): LabHost[] {
+  const hosts: LabHost[] = state.hosts.map((h) => ({
+    name: h.name,
+    address: h.address,
+    port: 22,
+    user: "root",
+    hostKey: h.hostKey!,
+    privateKeyPath: path.resolve(CLIENT_KEY),
+  }));
+  const write = (file: string, content: string) => {
+    const tmp = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, content);
+    fs.renameSync(tmp, file);
+  };
+  write(KNOWN_HOSTS, hosts.map((h) => `${h.address},${h.name} ${h.hostKey}\n`).join(""));
+  write(HOSTS_FILE, JSON.stringify(hosts, null, 2) + "\n");
+  write(INVENTORY_FILE, inventoryYaml(hosts));
+  write(SSH_CONFIG, sshConfig(hosts));
+  return hosts;
+}
+
+/** End-to-end proof: strict host key checking with the pinned keys, key auth as root (15 s per host). */
+export async function proveLogin(hosts: readonly HostState[]): Promise<void> {
+  await Promise.all(
+    hosts.map(async (h) => {
+      const deadline = Date.now() + 15_000;
+      for (let attempt = 1; ; attempt++) {
+        const r = await run("ssh", [...sshArgs(h.address), "hostname"], { timeoutMs: 10_000 });
+        if (r.code === 0 && r.stdout.trim() === h.name) return;
+        if (Date.now() + 200 * attempt > deadline)
+          throw hostFailure(h, `ssh login with the pinned key failed (exit ${r.code}: ${r.stderr.trim() || r.stdout.trim()})`);
+        await sleep(200 * attempt);
+      }
+    }),
+  );
+}
+
 export async function labUp(opts: LabUpOptions = {}): Promise<LabInfo> {
   const t0 = Date.now();
   const count = opts.hosts ?? DEFAULT_HOSTS;
@@ -321,56 +385,27 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabInfo> {
     log(`network ready (${BRIDGE}, ${names.length} namespaces) after ${Date.now() - t0} ms`);
 
     // All netns exist before any host starts, so each host's `umount -l /run/netns` drops them all.
-    for (const h of state.hosts) startHost(h);
-    saveState(state);
+    // (bootHost starts its host before its first await: every host starts before any wait.)
     const deadline = Date.now() + LIMITS.hostReadyMs;
-    const results = await Promise.allSettled(state.hosts.map((h) => waitReady(h, deadline, () => saveState(state))));
+    const results = await Promise.allSettled(state.hosts.map((h) => bootHost(h, deadline, () => saveState(state))));
     saveState(state); // init PIDs
-    updateClaim(STATE_DIR, { hosts: state.hosts.flatMap((h) => [h.init, h.launcher].filter((r) => r !== undefined)) });
+    updateClaim(STATE_DIR, { hosts: claimedPids(state) });
     const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failed) throw failed.reason;
     log(`all sshd answering after ${Date.now() - t0} ms`);
 
-    // Host keys, read from inside each host; they must be its own.
-    const real = realHostKey();
+    // Host keys, read from inside each host (its own, bootHost checked): no two alike.
     const seen = new Set<string>();
-    for (const h of state.hosts) {
-      const r = await enterHost(h.name, h.init!, "cat /etc/ssh/ssh_host_ed25519_key.pub", { timeoutMs: 10_000 });
-      const key = r.stdout.trim().split(/\s+/).slice(0, 2).join(" ");
-      if (!r.ok || !key.startsWith("ssh-ed25519 ")) throw hostFailure(h, `could not read its host key: ${r.stderr.trim()}`);
-      if (key === real) throw hostFailure(h, "presents the real machine's host key (fresh keys were not generated)");
+    for (const [i, h] of state.hosts.entries()) {
+      const key = (results[i] as PromiseFulfilledResult<string>).value;
       if (seen.has(key)) throw hostFailure(h, "shares its host key with another lab host");
       seen.add(key);
       h.hostKey = key;
     }
     saveState(state);
 
-    const hosts: LabHost[] = state.hosts.map((h) => ({
-      name: h.name,
-      address: h.address,
-      port: 22,
-      user: "root",
-      hostKey: h.hostKey!,
-      privateKeyPath: path.resolve(CLIENT_KEY),
-    }));
-    fs.writeFileSync(KNOWN_HOSTS, hosts.map((h) => `${h.address},${h.name} ${h.hostKey}\n`).join(""));
-    fs.writeFileSync(HOSTS_FILE, JSON.stringify(hosts, null, 2) + "\n");
-    fs.writeFileSync(INVENTORY_FILE, inventoryYaml(hosts));
-    fs.writeFileSync(SSH_CONFIG, sshConfig(hosts));
-
-    // End-to-end proof: strict host key checking with the pinned keys, key auth as root.
-    await Promise.all(
-      state.hosts.map(async (h) => {
-        let last = "";
-        for (let attempt = 1; attempt <= 3; attempt++) {
-          const r = await run("ssh", [...sshArgs(h.address), "hostname"], { timeoutMs: 10_000 });
-          if (r.code === 0 && r.stdout.trim() === h.name) return;
-          last = `exit ${r.code}: ${r.stderr.trim() || r.stdout.trim()}`;
-          await sleep(200 * attempt);
-        }
-        throw hostFailure(h, `ssh login with the pinned key failed (${last})`);
-      }),
-    );
+    const hosts = writeAccessFiles(state);
+    await proveLogin(state.hosts);
 
     state.phase = "up";
     saveState(state);

@@ -1,6 +1,7 @@
 /**
  * The lab itself: 3 hosts that look like separate machines (hostname, PIDs, /etc, /dev/shm,
- * sshd host key) on a private bridge with no way out, and a teardown that leaves nothing.
+ * sshd host key) on a private bridge with no way out, a host wiped and booted again under its name
+ * (a new host key, a fresh /etc, the others untouched), and a teardown that leaves nothing.
  * Run as root: npm run test:e2e
  */
 import assert from "node:assert/strict";
@@ -10,8 +11,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
 import { BRIDGE, STATE_DIR, SUBNET_PREFIX, vethName } from "../../lab/config";
-import { hostExec, hostExecOk, hostInfo, sshArgs, withLab, type LabInfo } from "../../lab/exec";
-import { isAlive, run, type ProcRef } from "../../lab/proc";
+import { hostExec, hostExecOk, hostInfo, labWipe, sshArgs, withLab, type LabInfo } from "../../lab/exec";
+import { isAlive, pidNamespaceMembers, run, type ProcRef } from "../../lab/proc";
 import { LAB_WAIT_MS } from "./harness";
 import { readClaim } from "../../lab/claim";
 
@@ -138,6 +139,63 @@ test("lab: 3 isolated hosts on a private bridge, torn down without a trace", { s
           assert.notEqual((await hostExec(h.name, "ip route get 198.51.100.1")).code, 0);
         }
       });
+
+      await t.test(
+        "wipe lab2: all its processes gone, its /etc fresh, a new host key; lab1 and lab3 untouched",
+        { timeout: 120_000 },
+        async (st) => {
+          const probe = `haforge-wipe-probe-${randomBytes(4).toString("hex")}`;
+          await hostExecOk("lab2", `echo before > /etc/${probe}`);
+          const others = hostInfo().filter((h) => h.name !== "lab2");
+          const lab2Before = hostInfo().find((h) => h.name === "lab2")!;
+          const lab2Processes = pidNamespaceMembers(lab2Before.pids.find((r) => r.pid === lab2Before.initPid)!);
+          assert.ok(lab2Processes.length >= 2, `lab2 runs supervisord and sshd: ${lab2Processes.length}`);
+          const oldKnownHosts = path.join(tmp, "known_hosts.before-wipe");
+          fs.copyFileSync(lab.knownHostsPath, oldKnownHosts);
+
+          const r = await labWipe("lab2");
+          recorded = [...recorded, ...hostInfo().flatMap((h) => h.pids)];
+          assert.equal(r.oldHostKey, h2.hostKey);
+          assert.deepEqual(
+            lab2Processes.filter(isAlive).map((p) => p.pid),
+            [],
+            "lab2's processes from before the wipe are still alive",
+          );
+          // a different key, offered by sshd and the host's own
+          const scan = await run("ssh-keyscan", ["-T", "5", "-t", "ed25519", h2.address], { timeoutMs: 10_000 });
+          const offered = scan.stdout
+            .split("\n")
+            .find((l) => l.startsWith(h2.address))
+            ?.split(/\s+/)
+            .slice(1, 3)
+            .join(" ");
+          assert.equal(offered, r.host.hostKey);
+          assert.notEqual(offered, h2.hostKey, "lab2 offers its old host key after the wipe");
+          assert.notEqual(offered, realHostKey());
+          const inside = (await hostExecOk("lab2", "cat /etc/ssh/ssh_host_ed25519_key.pub")).trim().split(/\s+/).slice(0, 2).join(" ");
+          assert.equal(inside, offered);
+          // the old pin refuses it; the lab's known_hosts now pins the new key
+          const refused = await ssh(h2.address, "echo SHOULD-NOT-RUN", oldKnownHosts);
+          assert.equal(refused.code, 255);
+          assert.doesNotMatch(refused.stdout, /SHOULD-NOT-RUN/);
+          assert.match(refused.stderr, /REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed/);
+          const ok = await ssh(h2.address, "hostname");
+          assert.equal(ok.code, 0, ok.stderr);
+          assert.equal(ok.stdout.trim(), "lab2");
+          assert.match(fs.readFileSync(lab.inventoryPath, "utf8"), new RegExp(r.host.hostKey.split(" ")[1]!.replace(/[+/]/g, "\\$&")));
+          // its disk is fresh: the file written before is gone; supervisord is PID 1 again
+          assert.equal((await hostExec("lab2", `test -e /etc/${probe}`)).code, 1, `/etc/${probe} survived the wipe`);
+          assert.match(await hostExecOk("lab2", "ps -o comm= -p 1"), /^supervisord$/m);
+          assert.equal((await hostExec("lab2", "test -e /var/lib/rabbitmq/.erlang.cookie")).code, 1);
+          // the other hosts: same PID 1 and launcher, still running
+          for (const h of others) {
+            const now = hostInfo().find((x) => x.name === h.name)!;
+            assert.deepEqual(now.pids, h.pids, `${h.name}: its PIDs changed`);
+            assert.ok(now.running, `${h.name} stopped`);
+          }
+          st.diagnostic(`wipe lab2: ${r.ms} ms (stop ${r.stopMs} ms, ${r.stopped} processes; boot ${r.bootMs} ms)`);
+        },
+      );
     });
   } catch (e) {
     labError = e;
