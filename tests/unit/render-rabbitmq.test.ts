@@ -16,6 +16,7 @@ import {
   ERLANG_COOKIE,
   RABBITMQ_CONF,
   RABBITMQ_ENV_CONF,
+  REJOIN_SCRIPT,
   renderPart,
   SERVER_COMMAND,
 } from "../../src/services/rabbitmq/render";
@@ -45,7 +46,7 @@ describe("rabbitmq render: files per node", () => {
   const plan = threeNodePlan();
   const r = render(plan);
 
-  it("renders the same seven files on every node, the unit for the host's init system", () => {
+  it("renders the same eight files on every node, the unit for the host's init system", () => {
     for (const h of RMQ_HOSTS) {
       // systemd: Debian's rabbitmq-server.service as packaged; supervisor: a program file.
       const unit = h.init === "systemd" ? [] : ["/etc/supervisor/conf.d/rabbitmq-server.conf"];
@@ -55,7 +56,16 @@ describe("rabbitmq render: files per node", () => {
         .sort();
       assert.deepEqual(
         paths,
-        [DEFINITIONS_PATH, ENABLED_PLUGINS, RABBITMQ_ENV_CONF, RABBITMQ_CONF, CLUSTER_FORMATION_CONF, ...unit, ERLANG_COOKIE].sort(),
+        [
+          DEFINITIONS_PATH,
+          ENABLED_PLUGINS,
+          RABBITMQ_ENV_CONF,
+          RABBITMQ_CONF,
+          CLUSTER_FORMATION_CONF,
+          ...unit,
+          ERLANG_COOKIE,
+          REJOIN_SCRIPT,
+        ].sort(),
       );
     }
   });

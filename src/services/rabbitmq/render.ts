@@ -12,7 +12,7 @@ import { shellWord } from "../../core/escape";
 import { resolveSecret } from "../../core/secrets";
 import type { ClusterPlan, RabbitMqNode, RabbitMqPlan } from "../../plan/types";
 import { packagedDaemon } from "../../render/daemon";
-import { Fragment } from "../../render/templates";
+import { Fragment, staticFile } from "../../render/templates";
 import type { RenderContext, RenderResult, ServiceModule } from "../types";
 import { RABBITMQ_CONF_VALIDATE } from "./conf-check";
 import { DEFINITIONS_PATH, definitionsJson, definitionsModel } from "./definitions";
@@ -32,6 +32,14 @@ export const ERLANG_COOKIE = "/var/lib/rabbitmq/.erlang.cookie";
 export { DEFINITIONS_PATH };
 
 export const SERVICE_NAME = "rabbitmq-server";
+/**
+ * Run around haforge's restart of a node (templates/rabbitmq/rabbitmq-rejoin.sh): a node whose
+ * database directory is empty while a running peer lists it as a member (a replaced host) is
+ * forgotten on that peer before it starts, joins blank through peer discovery, and gets its
+ * quorum queue replicas back (`rabbitmq-queues grow`) once it runs. Every other restart only
+ * finds its database directory not empty.
+ */
+export const REJOIN_SCRIPT = "/usr/local/lib/haforge/rabbitmq-rejoin.sh";
 /**
  * The foreground server script (docs/lab.md), not /usr/sbin/rabbitmq-server: the Debian wrapper
  * switches user itself, while both managers here already run it as `rabbitmq`.
@@ -198,6 +206,19 @@ function nodeConfigFiles(
   ];
 }
 
+/**
+ * The node's restart with the rejoin check around it. Only the command haforge runs changes (a
+ * restart runs when the files it follows change, not when its command does), so an upgrade
+ * restarts no running broker, and the server's own start (unit, program) is the packaged one.
+ */
+export function rejoinRestart(rmq: RabbitMqPlan, node: RabbitMqNode, restart: string): string {
+  const peers = rmq.nodes.filter((n) => n.host !== node.host).map((n) => sh(n.nodeName));
+  const me = sh(node.nodeName);
+  return [`/bin/sh ${REJOIN_SCRIPT} before ${[me, ...peers].join(" ")}`, restart, `/bin/sh ${REJOIN_SCRIPT} after ${me}`]
+    .map((c) => `{ ${c}; }`)
+    .join(" && ");
+}
+
 /** A node's secret files: the definitions (with the password hash) and the Erlang cookie. */
 function nodeSecretFiles(host: string, definitions: string, cookie: string): FileSpec[] {
   const restart = [SERVICE_NAME];
@@ -269,8 +290,20 @@ function render(ctx: RenderContext): RenderResult {
       startsecs: 10,
       stopwaitsecs: 120,
     });
-    files.push(...d.files);
-    services.push(d.service);
+    files.push(...d.files, {
+      host,
+      path: REJOIN_SCRIPT,
+      content: staticFile("rabbitmq", "rabbitmq-rejoin.sh"),
+      mode: "0755",
+      owner: "root",
+      group: "root",
+      secret: false,
+      validate: "sh -n {file}",
+      // Run by haforge's restart only, never by the server: a new or changed script restarts nothing.
+      notify: [],
+      neededAtStart: [SERVICE_NAME],
+    });
+    services.push({ ...d.service, restart: rejoinRestart(rmq, node, d.service.restart) });
   }
 
   const first = rmq.nodes[0]!;
