@@ -20,8 +20,11 @@
  * host at a time); the members that stay keep their PIDs, RabbitMQ/etcd list 3 members, the
  * VRRP peers and HAProxy backends follow, Patroni keeps a leader and 2 streaming replicas and the
  * leavers' replication slots are dropped; the same samplers run (0 confirmed messages lost).
- * Not in this file: Pacemaker, syncthing.
- * Figures: `e2e-figure membership-{grow,shrink}-* VALUE` lines.
+ * Then lab2 is replaced (issue 11): the lab wipes it (a fresh disk, new SSH host keys) and `up`
+ * with its old pinned key is refused on its first connection: no login, no file written there,
+ * nothing restarted on lab1/lab3. Not in this file: Pacemaker, syncthing, and the `up` with the new
+ * key pinned (the drift guard refuses the fresh host's packaged files: docs/lab.md, "Replacing a host").
+ * Figures: `e2e-figure membership-{grow,shrink}-* VALUE` and `replace-*` lines.
  *
  * Root only (netns); run alone, one lab-using file at a time (docs/lab.md). The lab is always torn down.
  */
@@ -29,7 +32,8 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import * as path from "node:path";
 import { before, describe, it } from "node:test";
-import { hostExecOk, type LabInfo } from "../../lab/exec";
+import { hostExecOk, labWipe, type LabInfo } from "../../lab/exec";
+import { readState } from "../../lab/state";
 import { applyProgram, describeFailure, labInventory, type ApplyResult } from "./harness";
 import { labSuite, type LabSuite } from "./harness/lab-suite";
 import { amqpOk, patroniCluster, psql, run, sleep, tcpOpen, waitFor } from "./harness/probes";
@@ -319,6 +323,26 @@ async function assertPeersAndBackends(lab: LabInfo, members: readonly string[]):
   }
 }
 
+/** Publishes 1..n to `queue` (a quorum queue) through `url`, each confirmed; throws unless every one is. */
+async function publishConfirmed(url: string, queue: string, n: number): Promise<void> {
+  const amqp = require("amqplib") as typeof import("amqplib");
+  const conn = await amqp.connect(url, { timeout: 5_000 });
+  try {
+    const ch = await conn.createConfirmChannel();
+    await ch.assertQueue(queue, { durable: true, arguments: { "x-queue-type": "quorum" } });
+    for (let i = 1; i <= n; i++) ch.sendToQueue(queue, Buffer.from(String(i)), { persistent: true });
+    await ch.waitForConfirms();
+  } finally {
+    await conn.close().catch(() => {});
+  }
+}
+
+/** Lines of lab host `host`'s sshd log that record a login (nothing of haforge's reached a host without one). */
+async function sshLogins(host: string): Promise<number> {
+  const out = await hostExecOk(host, "grep -c 'Accepted publickey' /var/log/supervisor/sshd.log || true");
+  return Number(out.trim() || "0");
+}
+
 interface ClusterStatus {
   running_nodes: string[];
   disk_nodes: string[];
@@ -578,6 +602,73 @@ describe("e2e: membership changes on a 5-host lab (grow 3 → 5, shrink 5 → 3)
       assert.equal(streaming.out, "2", "2 streaming replicas");
 
       await judgeSampled(t, "shrink", sampled);
+    },
+  );
+
+  // Replace lab2 (issue 11): wiped under the same name (a fresh disk, new host keys), after the shrink.
+  const REPLACE_QUEUE = "replace-e2e";
+  const REPLACE_MESSAGES = 200;
+  const REPLACE_ROWS = 500;
+  const etcdKey = `/haforge-e2e/replace-${randomBytes(4).toString("hex")}`;
+  const etcdValue = randomBytes(8).toString("hex");
+  let beforeWipe: Record<string, Record<string, string>>;
+
+  it(
+    "replace lab2 (wiped: a fresh disk, a new host key): up with its old pin is refused on lab2's first connection, nothing written there, nothing restarted",
+    { timeout: 600_000 },
+    async (t) => {
+      // data to find again on the replaced host once it rejoins (that step waits for RabbitMQ's
+      // rejoin and the drift refusal below: docs/lab.md, "Replacing a host")
+      await hostExecOk("lab1", `ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 put ${etcdKey} ${etcdValue}`);
+      const created = await psql(
+        "lab1",
+        KEEPALIVED_VIP,
+        5000,
+        SECRETS.pgSuperuserPassword,
+        `create table replace_e2e (n int primary key); insert into replace_e2e select generate_series(1, ${REPLACE_ROWS});`,
+      );
+      assert.equal(created.code, 0, `rows through the VIP: ${created.err}`);
+      await publishConfirmed(VIP_URL, REPLACE_QUEUE, REPLACE_MESSAGES);
+      beforeWipe = Object.fromEntries(await Promise.all(["lab1", "lab3"].map(async (h) => [h, await daemonPids(h)] as const)));
+
+      const w = await labWipe("lab2");
+      figure(t, "replace-wipe", w.ms, ` ms (stop ${w.stopMs} ms: ${w.stopped} processes; boot ${w.bootMs} ms)`);
+      assert.notEqual(w.host.hostKey, lab.hosts.find((h) => h.name === "lab2")!.hostKey);
+      assert.deepEqual(
+        Object.entries(await daemonPids("lab2")).filter(([, pid]) => pid !== "none"),
+        [],
+        "lab2 runs none of the services after its wipe",
+      );
+
+      // `up` with the inventory as it was (lab2's old key pinned)
+      const upper = path.join(readState()!.hosts.find((h) => h.name === "lab2")!.dir, "upper");
+      const logins = await sshLogins("lab2");
+      assert.ok(
+        logins >= 1,
+        "lab2's sshd log records no login at all (the wipe's own login proof is one): the count below would prove nothing",
+      );
+      const since = Date.now();
+      await sleep(1_100); // mtimes have a 1 s resolution on some filesystems; nothing below may look "same second"
+      const r = await apply(inv3);
+      assert.equal(r.ok, false, "up with lab2's old pinned key must be refused");
+      figure(t, "replace-old-pin-refused", r.wallMs, " ms");
+      const mismatch = r.errors.filter((e) => /host key mismatch for 10\.213\.7\.12:22/.test(e));
+      assert.ok(mismatch.length > 0, `no host key mismatch for lab2 among the errors:\n${describeFailure(r)}`);
+      // nothing reached lab2: no login in its sshd's log, no file of its own disk changed (its logs aside)
+      assert.equal(await sshLogins("lab2"), logins, "a login reached lab2 with its old pinned key");
+      const found = await run("find", [upper, "-newermt", `@${Math.floor(since / 1000)}`, "-not", "-path", `${upper}/var/log/*`]);
+      assert.equal(found.code, 0, found.stderr);
+      const changed = found.stdout.split("\n").filter((f) => f && f !== upper && f !== `${upper}/var` && f !== `${upper}/var/log`);
+      assert.deepEqual(changed, [], "files changed on lab2 by the refused up");
+      const lab2Old = lab.hosts.find((h) => h.name === "lab2")!.address;
+      const lab2Ops = r.operations.filter((x) => x.host === "lab2" || x.host === lab2Old || /-lab2$/.test(x.name));
+      assert.ok(
+        lab2Ops.some((o) => o.op === "failed" && /host key mismatch/.test(o.error ?? "")),
+        "no lab2 step failed on its host key",
+      );
+      for (const o of lab2Ops) assert.ok(o.op === "failed" || o.op === "same", `${o.name} ran on lab2: ${o.op}`);
+      // the other hosts: nothing restarted
+      for (const h of ["lab1", "lab3"]) assert.deepEqual(await daemonPids(h), beforeWipe[h], `${h}: its daemons were restarted`);
     },
   );
 });
