@@ -67,6 +67,8 @@ export interface Ran {
   readonly kind: "restart" | "action";
   readonly id: string;
   readonly cmd: string;
+  /** How long it ran (ms; applyNode's runs). */
+  ms?: number;
 }
 
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
@@ -222,17 +224,62 @@ export class PacemakerNsCluster {
         "exec supervisord -n -c /etc/supervisor/supervisord.conf",
       ].join("\n");
       writeFileSync(join(d, "init.sh"), init);
-      const { child, inner } = await spawnNsInit(this.net.ns(n), join(d, "init.sh"));
-      assert.ok(inner > 0, `${n}: init did not start`);
-      this.inits.set(n, { child, inner });
+      await this.startInit(n);
     }
-    for (const n of this.nodes)
-      for (
-        let i = 0;
-        i < 40 && this.inside(n, "supervisorctl status >/dev/null 2>&1; [ $? -ne 4 ] && [ -S /run/supervisor.sock ]").rc !== 0;
-        i++
-      )
-        await sleep(250);
+    for (const n of this.nodes) await this.supervisorAnswers(n);
+  }
+
+  private async startInit(n: string): Promise<void> {
+    const { child, inner } = await spawnNsInit(this.net.ns(n), join(this.hostDir(n), "init.sh"));
+    assert.ok(inner > 0, `${n}: init did not start`);
+    this.inits.set(n, { child, inner });
+  }
+
+  /** Until supervisord answers on node n (10 s deadline). */
+  private async supervisorAnswers(n: string): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    while (
+      this.inside(n, "supervisorctl status >/dev/null 2>&1; [ $? -ne 4 ] && [ -S /run/supervisor.sock ]").rc !== 0 &&
+      Date.now() < deadline
+    )
+      await sleep(250);
+  }
+
+  /**
+   * Node n dies the way a host loses power: its init killed (every process in it with it), its
+   * tmpfs state (/run, /var/lib/pacemaker, /var/lib/corosync, ...) gone with its mount namespace.
+   * Resolves when no process of the node is left (`ms` deadline).
+   */
+  async powerOff(n: string, ms = 15_000): Promise<void> {
+    const init = this.inits.get(n);
+    assert.ok(init, `${n}: not started`);
+    const exited = new Promise<void>((r) => (init.child.exitCode !== null ? r() : init.child.once("exit", () => r())));
+    process.kill(init.child.pid!, "SIGKILL");
+    const deadline = Date.now() + ms;
+    await exited;
+    while (existsSync(join("/proc", String(init.inner))) && Date.now() < deadline) await sleep(100);
+    assert.ok(!existsSync(join("/proc", String(init.inner))), `${n}: its init still runs ${ms} ms after the kill`);
+    this.inits.delete(n);
+  }
+
+  /**
+   * The disk of a powered-off node n replaced: every mounted folder (`mounts`: what haforge wrote
+   * there) emptied; its tmpfs state went with the power. Then it boots: supervisord as init with no
+   * program of haforge's.
+   */
+  async replaceDisk(n: string): Promise<void> {
+    assert.ok(!this.inits.has(n), `${n}: still running`);
+    for (const sub of Object.values(this.mounts)) {
+      rmSync(join(this.hostDir(n), sub), { recursive: true, force: true });
+      mkdirSync(join(this.hostDir(n), sub), { recursive: true });
+    }
+  }
+
+  /** Boots a powered-off node n again (its init, supervisord answering). */
+  async boot(n: string): Promise<void> {
+    assert.ok(!this.inits.has(n), `${n}: still running`);
+    await this.startInit(n);
+    await this.supervisorAnswers(n);
   }
 
   /** unshare --kill-child: killing it ends the node's init and every process in it. */
@@ -290,8 +337,11 @@ export class PacemakerNsCluster {
     }
     const fires = (a: ClusterAction) => a.host === n && (o.first || a.triggers.some((t) => written.includes(t)));
     const run = async (kind: "restart" | "action", id: string, cmd: string) => {
-      this.ran.push({ node: n, kind, id, cmd });
+      const at = Date.now();
+      const rec: Ran = { node: n, kind, id, cmd };
+      this.ran.push(rec);
       const r = await this.insideAsync(n, cmd);
+      rec.ms = Date.now() - at;
       if (r.rc !== 0) failed.push({ id, rc: r.rc, out: r.out });
     };
     if (refused.length) return { node: n, written, refused, failed };

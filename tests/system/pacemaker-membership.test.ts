@@ -11,6 +11,15 @@
  *
  * 1. Grow 3 → 5: the members reload the nodelist (corosync-apply.sh: `corosync-cfgtool -R`), then
  *    n4 and n5 start and join: 5 votes, every node online.
+ * 1b. A node replaced under its name (issue 11): one that stays, runs no resource and is not the
+ *    DC loses power (its init killed, its tmpfs state gone), its disk is replaced (every folder
+ *    haforge writes emptied), it boots and gets haforge's files again through the same apply
+ *    (applyNode: the files all written, its key check, corosync-apply.sh, Pacemaker's start; no
+ *    membership action and no CIB apply, the engine keeps those). Sampled every ~200 ms on the
+ *    other four: quorate throughout; the dead node UNCLEAN then fenced (the null device: what
+ *    Pacemaker does with a lost member), never UNCLEAN once it booted again, no other node
+ *    UNCLEAN; then `crm_node -l` the same ids everywhere, its CIB configuration the cluster's,
+ *    fence-null not moved nor started again. The fence history is cleared for the later steps.
  * 2. Shrink 5 → 3, n1 and n4 leave (n1 is the runner of every other node's member delete): the
  *    nodes that stay (n2, n3, n5) do not reload while n1 and n4 run (they are marked leaving); n4
  *    then n1 stop (quorum checked before each: Pacemaker, then corosync), then the nodes that stay
@@ -34,7 +43,7 @@ import type { InventoryInput } from "../../src/inventory/schema";
 import { shellQuote } from "../../src/core/escape";
 import { deprovisionCommand } from "../../src/render/daemon";
 import { restartWithGate } from "../../components/service-resources";
-import { PacemakerNsCluster, filesOf, renderWithKeys, requireCommands, servicesOf } from "./pacemaker-cluster";
+import { PacemakerNsCluster, filesOf, renderWithKeys, requireCommands, servicesOf, sleep } from "./pacemaker-cluster";
 
 const ALL = ["n1", "n2", "n3", "n4", "n5"];
 const FIRST = ALL.slice(0, 3);
@@ -133,6 +142,63 @@ const runtimeIds = (n: string) => {
 };
 const daemonsOn = (n: string) => inside(n, "for p in pacemakerd corosync; do pgrep -x $p >/dev/null && echo $p; done; true").out.trim();
 
+/** `crm_node -l` on node n: "id name state" lines, sorted. */
+const nodeIds = (n: string) => inside(n, "crm_node -l 2>&1").out.trim().split("\n").sort();
+/** The node a resource runs on, as node n1's crm_mon shows it ("" when stopped). */
+const locate = (rsc: string) => new RegExp(`${rsc}\\s.*\\sStarted (\\S+)`).exec(inside("n1", "crm_mon -1 2>&1").out)?.[1] ?? "";
+/** The CIB's configuration section on node n (nodes, properties, resources, constraints). */
+const configuration = (n: string) => inside(n, "cibadmin --query --local --scope configuration 2>&1").out;
+/** Every resource's last start on the nodes other than `except` (operation, call id, node), from the CIB's status. */
+const startOps = (except: string) =>
+  [...inside("n1", "cibadmin --query --scope status 2>&1").out.matchAll(/<node_state [^>]*uname="([^"]+)"[\s\S]*?<\/node_state>/g)]
+    .filter((m) => m[1] !== except)
+    .flatMap((m) =>
+      [...m[0].matchAll(/<lrm_rsc_op [^>]*operation="start"[^>]*>/g)].map(
+        (o) => `${m[1]} ${/ id="([^"]+)"/.exec(o[0])?.[1]} call-id=${/call-id="(\d+)"/.exec(o[0])?.[1]}`,
+      ),
+    )
+    .sort();
+/** Until `f` holds, by a deadline (ms); fails with the cluster as n1 sees it. */
+async function within(what: string, ms: number, f: () => boolean): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!f()) {
+    if (Date.now() > deadline) assert.fail(`${what}: not within ${ms} ms\n${state()}`);
+    await sleep(200);
+  }
+}
+interface Sample2 {
+  readonly at: number;
+  readonly node: string;
+  readonly quorate: boolean;
+  /** The nodes this node's crm_mon listed UNCLEAN. */
+  readonly unclean: string[];
+}
+/** Samples the nodes every ~200 ms (in parallel, off the event loop) until `stop` is set. */
+function sampleUntil(nodes: readonly string[], into: Sample2[]): { stop: boolean; done: Promise<void> } {
+  const s = { stop: false, done: Promise.resolve() };
+  s.done = (async () => {
+    while (!s.stop) {
+      const next = sleep(200);
+      await Promise.all(
+        nodes.map(async (n) => {
+          const q = await cluster.insideAsync(n, "timeout 5 corosync-quorumtool -s 2>&1; echo ===; timeout 5 crm_mon -1 2>&1");
+          const [quorum, mon] = q.out.split("\n===\n");
+          into.push({
+            at: Date.now() - t0,
+            node: n,
+            quorate: /^Quorate:\s+Yes/m.test(quorum ?? ""),
+            unclean: [...(mon ?? "").matchAll(/Node (\S+): UNCLEAN|\b(\S+): UNCLEAN|UNCLEAN[^:]*: \[([^\]]*)\]/g)].flatMap((m) =>
+              (m[1] ?? m[2] ?? m[3] ?? "").trim().split(/\s+/),
+            ),
+          });
+        }),
+      );
+      await next;
+    }
+  })();
+  return s;
+}
+
 /** A deprovisioning's delete on its host (the stop), as the engine runs it on removal. */
 async function deprovision(s: DesiredState, n: string): Promise<{ rc: number; out: string; ms: number }> {
   const at = Date.now();
@@ -208,6 +274,130 @@ describe("Pacemaker membership: grow 3 → 5, shrink 5 → 3 in Pacemaker's orde
     );
     assert.equal(cluster.fenceHistory("n1"), "");
     verdicts.push(`grow: 5 votes, ${samples.length} samples on n1..n3 quorate, none UNCLEAN, no fence`);
+  });
+
+  it("a node replaced under its name (power lost, fresh disk, haforge's files again): it rejoins under its nodeid with the cluster's CIB; quorate throughout, only the dead node fenced, never UNCLEAN once back, nothing moved", async () => {
+    // the grow's CIB apply put haforge's configuration back (no fence device, stonith-enabled
+    // false, as the inventory says): the device again for this step, removed at its end
+    const unfenced = configuration("n1");
+    assert.doesNotMatch(unfenced, /fence-null/);
+    cluster.fencingOn("n1", ALL);
+    // settled, then the replaced node: one that stays after the shrink, runs no resource and is
+    // not the DC
+    await within("fence-null started, CLUSTER OK", 60_000, () => locate("fence-null") !== "" && cluster.clusterOk("n1"));
+    const dc = /Current DC: (\S+)/.exec(inside("n1", "crm_mon -1 2>&1").out)?.[1];
+    const placed = locate("fence-null");
+    const r = KEPT.find((n) => n !== dc && n !== placed);
+    assert.ok(r && dc && placed, `DC ${dc}, fence-null on ${placed}`);
+    const others = ALL.filter((n) => n !== r);
+    const members = nodeIds("n1");
+    assert.ok(members.includes(`${ALL.indexOf(r) + 1} ${r} member`), members.join(", "));
+    const starts = startOps(r);
+    assert.ok(
+      starts.some((x) => x.startsWith(`${placed} fence-null`)),
+      starts.join(", "),
+    );
+    const config = configuration("n1");
+    const from = cluster.ran.length;
+    const samples: Sample2[] = [];
+    const sampler = sampleUntil(others, samples);
+    const ms = { offline: 0, apply: 0, online: 0 };
+    let bootAt = 0;
+    try {
+      // a dead host: its init and every process under it killed, its tmpfs state gone with it
+      const killAt = Date.now();
+      await cluster.powerOff(r);
+      // Pacemaker's answer to a lost member: UNCLEAN, fenced (the null device), then OFFLINE
+      await within(`the others see ${r} offline`, 60_000, () =>
+        others.every((n) => new RegExp(`OFFLINE: \\[[^\\]]*\\b${r}\\b`).test(inside(n, "crm_mon -1 2>&1").out)),
+      );
+      ms.offline = Date.now() - killAt;
+      // its disk replaced: none of haforge's files, no cluster state, nothing running
+      await cluster.replaceDisk(r);
+      await cluster.boot(r);
+      bootAt = Date.now() - t0;
+      const fresh = [
+        "/etc/corosync",
+        "/etc/supervisor/conf.d",
+        "/usr/local/lib/haforge",
+        "/var/lib/haforge/pacemaker",
+        "/var/lib/pacemaker/cib",
+        "/var/lib/corosync",
+      ];
+      assert.equal(inside(r, `find ${fresh.join(" ")} -mindepth 1 2>&1; pgrep -x corosync; pgrep -x pacemakerd; true`).out.trim(), "");
+      // `up`: every file absent, so written; what a written file triggers on the node runs
+      const applyAt = Date.now();
+      const applied = await cluster.applyNode(five, r);
+      ms.apply = Date.now() - applyAt;
+      assert.deepEqual([applied.refused, applied.failed], [[], []], `${r}\n${state()}`);
+      assert.deepEqual(
+        [...applied.written].sort(),
+        filesOf(five, r)
+          .map((f) => f.path)
+          .sort(),
+        "every file written again",
+      );
+      assert.deepEqual(
+        cluster.ran.slice(from).map((x) => `${x.node}:${x.kind}:${x.id}`),
+        [`${r}:action:pacemaker:pm:keys:${r}`, `${r}:restart:corosync`, `${r}:restart:pacemaker`],
+        "a replaced host's apply: its file-triggered action and restarts; no membership action, no CIB apply (their inputs did not change)",
+      );
+      const appliedAt = Date.now();
+      await within(
+        `${r} online, CLUSTER OK, 5 votes`,
+        90_000,
+        () =>
+          others.every((n) => new RegExp(`Online: \\[[^\\]]*\\b${r}\\b`).test(inside(n, "crm_mon -1 2>&1").out)) &&
+          cluster.votes("n1") === 5 &&
+          cluster.clusterOk("n1"),
+      );
+      ms.online = Date.now() - appliedAt;
+    } finally {
+      sampler.stop = true;
+      await sampler.done;
+    }
+    for (const n of ALL) assert.deepEqual(nodeIds(n), members, `${n}: crm_node -l, the same ids`);
+    assert.equal(configuration(r), configuration("n1"), `${r}'s CIB configuration is the cluster's`);
+    assert.equal(configuration("n1"), config, "the configuration unchanged");
+    assert.equal(locate("fence-null"), placed, "fence-null not moved");
+    assert.deepEqual(startOps(r), starts, "no resource started again on another node");
+    assert.ok(samples.length >= 20, `too few samples: ${samples.length}`);
+    assert.deepEqual(
+      samples.filter((x) => !x.quorate),
+      [],
+      "a node that stayed lost quorum",
+    );
+    assert.deepEqual(
+      samples.filter((x) => x.unclean.some((u) => u !== r)),
+      [],
+      `a node other than ${r} seen UNCLEAN`,
+    );
+    assert.deepEqual(
+      samples.filter((x) => x.at > bootAt && x.unclean.length),
+      [],
+      `${r} seen UNCLEAN after it booted again`,
+    );
+    // the one fence: the dead node's (a host that died is fenced; the replaced one is not fenced again)
+    const fences = cluster.fenceHistory("n1");
+    assert.match(fences, new RegExp(`^reboot of ${r} successful[^\\n]*\\n1 event found$`), fences);
+    const unclean = samples.filter((x) => x.unclean.length).length;
+    // the later steps assert "no fence" of their own: the history cleared (it is cluster-wide)
+    assert.equal(inside("n1", `stonith_admin --history ${r} --cleanup 2>&1`).rc, 0);
+    await within("the fence history cleared on every node", 30_000, () => ALL.every((n) => cluster.fenceHistory(n) === ""));
+    // the configuration the later steps start from: haforge's, as after the grow
+    const off = inside(
+      "n1",
+      `cibadmin --delete --xml-text '<primitive id="fence-null"/>' && crm_attribute --type crm_config --name stonith-enabled --update false`,
+    );
+    assert.equal(off.rc, 0, off.out);
+    verdicts.push(
+      `replace ${r}: offline (fenced) ${ms.offline} ms after the kill, apply ${ms.apply} ms (${cluster.ran
+        .slice(from)
+        .map((x) => `${x.id} ${x.ms} ms`)
+        .join(", ")}), online ${ms.online} ms after it; ` +
+        `${samples.length} samples on ${others.join(", ")} quorate, ${unclean} saw ${r} UNCLEAN (while dead), none after its boot; ` +
+        `same ids, CIB configuration equal, fence-null stayed on ${placed}`,
+    );
   });
 
   it("shrink 5 → 3 (n1 and n4 leave; n1 runs the member deletes): no reload while they run; they stop first (quorum checked), then leave the nodelist and the CIB, n4's removal on a node that stays; quorate, no UNCLEAN, no fence", async () => {
