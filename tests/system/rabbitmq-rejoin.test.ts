@@ -131,6 +131,8 @@ describe("rabbitmq: a wiped node rejoins its cluster (issue 11)", { timeout: 900
       // rabbitmq.conf with the conf.d seed list appended (one RABBITMQ_CONFIG_FILE per node).
       const conf = get(host, RABBITMQ_CONF).content.replace(`load_definitions = ${DEFINITIONS_PATH}`, `load_definitions = ${defs}`);
       writeFileSync(join(d, "rabbitmq.conf"), `${conf}\n${get(host, CLUSTER_FORMATION_CONF).content}`);
+      // The seed list also where the rejoin script reads its peers (CLUSTER_FORMATION_CONF on a host).
+      writeFileSync(join(d, "seeds.conf"), get(host, CLUSTER_FORMATION_CONF).content);
       writeFileSync(join(d, "rabbitmq-env.conf"), get(host, RABBITMQ_ENV_CONF).content);
       writeFileSync(join(d, "enabled_plugins"), get(host, ENABLED_PLUGINS).content);
       writeFileSync(join(d, "home", ".erlang.cookie"), get(host, ERLANG_COOKIE).content, { mode: 0o400 });
@@ -146,6 +148,7 @@ describe("rabbitmq: a wiped node rejoins its cluster (issue 11)", { timeout: 900
         RABBITMQ_LOG_BASE: join(d, "log"),
         RABBITMQ_ADVANCED_CONFIG_FILE: join(d, "advanced.config"), // absent: not /etc/rabbitmq's
         RABBITMQ_LOGS: "-",
+        HAFORGE_RABBITMQ_SEEDS: join(d, "seeds.conf"),
       });
     }
     chownSync(dir, uid, gid);

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { TEMPLATES_DIR, renderTemplate } from "../../src/render/templates";
 import { actionsThatWouldRun } from "../../src/render/action-diff";
 import { restartCommand } from "../../src/render/daemon";
-import { REJOIN_SCRIPT, renderPart } from "../../src/services/rabbitmq/render";
+import { CLUSTER_FORMATION_CONF, REJOIN_SCRIPT, renderPart } from "../../src/services/rabbitmq/render";
 import { SECRETS, threeNodePlan } from "../fixtures/rabbitmq-plan";
 
 const SOURCE = join(TEMPLATES_DIR, "rabbitmq", "rabbitmq-rejoin.sh");
@@ -34,6 +34,8 @@ interface Case {
   readonly db?: readonly string[];
   readonly mark?: boolean;
   readonly runningAfter?: boolean;
+  /** The cluster-formation seed file's node list (absent: no seed file). */
+  readonly seeds?: readonly string[];
 }
 
 function run(step: string, args: readonly string[], c: Case = {}) {
@@ -60,10 +62,19 @@ function run(step: string, args: readonly string[], c: Case = {}) {
     stub("rabbitmqctl", `case "$*" in\n${answers}\n*forget_cluster_node*) exit ${c.forgetRc ?? 0} ;;\nesac\nexit 69`);
     stub("rabbitmq-diagnostics", `exit ${c.runningAfter === false ? 69 : 0}`);
     stub("rabbitmq-queues", "exit 0");
+    const seeds = join(dir, "seeds.conf");
+    if (c.seeds)
+      writeFileSync(
+        seeds,
+        [
+          "cluster_formation.peer_discovery_backend = classic_config",
+          ...c.seeds.map((n, i) => `cluster_formation.classic_config.nodes.${i + 1} = ${n}`),
+        ].join("\n") + "\n",
+      );
     const r = spawnSync("sh", [SOURCE, step, ...args], {
       encoding: "utf8",
       timeout: 20_000,
-      env: { PATH: `${dir}:/usr/bin:/bin`, RABBITMQ_MNESIA_BASE: base, HAFORGE_REJOIN_WAIT_S: "3" },
+      env: { PATH: `${dir}:/usr/bin:/bin`, RABBITMQ_MNESIA_BASE: base, HAFORGE_REJOIN_WAIT_S: "3", HAFORGE_RABBITMQ_SEEDS: seeds },
     });
     return {
       status: r.status,
@@ -147,14 +158,32 @@ describe("rabbitmq-rejoin.sh: a blank node that the cluster still lists is forgo
     assert.ok(!down.calls.some((c) => c.startsWith("rabbitmq-queues")));
   });
 
+  it("no peer on the command line: the peers are the seed file's nodes (the rendered restart's way); no seed file, no peer asked", () => {
+    const r = run("before", [ME], { seeds: [P1, P2, ME], peers: { [P2]: status([P1, P2, ME], [P2]) } });
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(r.calls.includes(`rabbitmqctl -q -n ${P2} forget_cluster_node ${ME}`), r.calls.join("\n"));
+    assert.equal(r.mark, true);
+    const none = run("before", [ME], { peers: { [P1]: status([P1, ME], [P1]) } });
+    assert.equal(none.status, 0, none.stderr);
+    assert.deepEqual(none.calls, []);
+    assert.match(readFileSync(SOURCE, "utf8"), new RegExp(`HAFORGE_RABBITMQ_SEEDS:-${CLUSTER_FORMATION_CONF.replace(/\./g, "\\.")}\\}`));
+  });
+
+  it("a node's restart names no other node: growing or shrinking the cluster leaves the staying nodes' restart commands as they were", () => {
+    const plan = threeNodePlan();
+    const r = renderPart.render!({ plan, secrets: SECRETS, materials: {}, template: renderTemplate });
+    for (const s of r.services)
+      for (const other of plan.rabbitmq!.nodes.filter((n) => n.host !== s.host)) {
+        assert.ok(!s.restart.includes(other.nodeName), `${s.host}'s restart names ${other.nodeName}: ${s.restart}`);
+        assert.ok(!s.restart.includes(other.host), `${s.host}'s restart names ${other.host}: ${s.restart}`);
+      }
+  });
+
   it("the render: every node's restart runs before/after around the manager's restart; the script restarts nothing when it changes", () => {
     const r = renderPart.render!({ plan: threeNodePlan(), secrets: SECRETS, materials: {}, template: renderTemplate });
     for (const s of r.services) {
       const node = threeNodePlan().rabbitmq!.nodes.find((n) => n.host === s.host)!;
-      const peers = threeNodePlan()
-        .rabbitmq!.nodes.filter((n) => n.host !== s.host)
-        .map((n) => n.nodeName);
-      assert.ok(s.restart.startsWith(`{ /bin/sh ${REJOIN_SCRIPT} before ${[node.nodeName, ...peers].join(" ")}; } && { `), s.restart);
+      assert.ok(s.restart.startsWith(`{ /bin/sh ${REJOIN_SCRIPT} before ${node.nodeName}; } && { `), s.restart);
       assert.ok(s.restart.endsWith(`; } && { /bin/sh ${REJOIN_SCRIPT} after ${node.nodeName}; }`), s.restart);
       const f = r.files.find((x) => x.host === s.host && x.path === REJOIN_SCRIPT)!;
       assert.equal(f.content, readFileSync(SOURCE, "utf8"));

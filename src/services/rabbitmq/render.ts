@@ -210,13 +210,12 @@ function nodeConfigFiles(
  * The node's restart with the rejoin check around it. Only the command haforge runs changes (a
  * restart runs when the files it follows change, not when its command does), so an upgrade
  * restarts no running broker, and the server's own start (unit, program) is the packaged one.
+ * The peers to ask come from the seed file (CLUSTER_FORMATION_CONF), not the command: a command
+ * naming them changed on every grow and shrink, an update of every staying node's restart.
  */
-export function rejoinRestart(rmq: RabbitMqPlan, node: RabbitMqNode, restart: string): string {
-  const peers = rmq.nodes.filter((n) => n.host !== node.host).map((n) => sh(n.nodeName));
+export function rejoinRestart(node: RabbitMqNode, restart: string): string {
   const me = sh(node.nodeName);
-  return [`/bin/sh ${REJOIN_SCRIPT} before ${[me, ...peers].join(" ")}`, restart, `/bin/sh ${REJOIN_SCRIPT} after ${me}`]
-    .map((c) => `{ ${c}; }`)
-    .join(" && ");
+  return [`/bin/sh ${REJOIN_SCRIPT} before ${me}`, restart, `/bin/sh ${REJOIN_SCRIPT} after ${me}`].map((c) => `{ ${c}; }`).join(" && ");
 }
 
 /** A node's secret files: the definitions (with the password hash) and the Erlang cookie. */
@@ -303,7 +302,7 @@ function render(ctx: RenderContext): RenderResult {
       notify: [],
       neededAtStart: [SERVICE_NAME],
     });
-    services.push({ ...d.service, restart: rejoinRestart(rmq, node, d.service.restart) });
+    services.push({ ...d.service, restart: rejoinRestart(node, d.service.restart) });
   }
 
   const first = rmq.nodes[0]!;

@@ -2,9 +2,11 @@
 # Managed by haforge: a RabbitMQ node that lost its database (a replaced host: fresh disk, same
 # node name) rejoins its cluster the RabbitMQ way. Run around haforge's restart of the node:
 #
-#   rabbitmq-rejoin.sh before NODE PEER...   before the start
+#   rabbitmq-rejoin.sh before NODE [PEER...] before the start
 #   rabbitmq-rejoin.sh after NODE            after it
 #
+# PEER...: the nodes to ask; none given, the node list of the cluster-formation seed file (the
+# restart command then names no other node, so a grow or a shrink does not change it).
 # before: only when the node's database directory is empty (RabbitMQ's own test for a blank node)
 # and a running peer lists NODE among its disk nodes: that peer forgets NODE
 # (forget_cluster_node, which also takes NODE out of every quorum queue), so the blank node joins
@@ -18,10 +20,11 @@
 set -u
 step=${1:-} node=${2:-}
 if [ -z "$step" ] || [ -z "$node" ]; then
-  echo "usage: $0 before NODE PEER... | after NODE" >&2
+  echo "usage: $0 before NODE [PEER...] | after NODE" >&2
   exit 2
 fi
 shift 2
+seeds=${HAFORGE_RABBITMQ_SEEDS:-/etc/rabbitmq/conf.d/10-haforge-cluster-formation.conf}
 base=${RABBITMQ_MNESIA_BASE:-/var/lib/rabbitmq/mnesia}
 mark="$base/haforge-rejoin-$node"
 # Whole seconds of waiting for the node to run after the start (a boot under load: ~40 s).
@@ -30,6 +33,11 @@ wait_s=${HAFORGE_REJOIN_WAIT_S:-300}
 case $step in
 before)
   if [ -n "$(ls -A "$base/$node" 2>/dev/null)" ]; then exit 0; fi
+  if [ "$#" -eq 0 ] && [ -r "$seeds" ]; then
+    # Node names hold no blanks (rabbit@host): one word each.
+    # shellcheck disable=SC2046
+    set -- $(sed -n 's/^cluster_formation\.classic_config\.nodes\.[0-9][0-9]*[[:space:]]*=[[:space:]]*\([^[:space:]]*\).*/\1/p' "$seeds")
+  fi
   for peer in "$@"; do
     [ "$peer" = "$node" ] && continue
     status=$(timeout 60 rabbitmqctl -q -n "$peer" cluster_status --formatter json 2>/dev/null) || continue
@@ -64,7 +72,7 @@ after)
   echo "rabbitmq-rejoin: quorum queues grown onto $node"
   ;;
 *)
-  echo "usage: $0 before NODE PEER... | after NODE" >&2
+  echo "usage: $0 before NODE [PEER...] | after NODE" >&2
   exit 2
   ;;
 esac
