@@ -229,6 +229,29 @@ const specOf = (i: RemoteFileInputs): FileToApply => ({
   ...(i.encoding === undefined ? {} : { encoding: i.encoding }),
 });
 
+/** A pinned key as OpenSSH compares it: type and base64, no comment. */
+const keyOf = (k: string): string => k.trim().split(/\s+/).slice(0, 2).join(" ");
+const pinnedKeys = (c: HostConnection | undefined): string[] | undefined =>
+  c?.hostKey === undefined ? undefined : (typeof c.hostKey === "string" ? [c.hostKey] : [...c.hostKey]).map(keyOf);
+
+/**
+ * The hash haforge last wrote, as the baseline of the out-of-band check: a fact about the machine
+ * that held the pinned key then. When the pin changed to keys it shares none with (a host replaced
+ * under its name: a fresh disk, a new host key, which the operator pinned), the file there is not
+ * one haforge wrote and has no baseline: it is taken over as on a first apply (shown at preview as
+ * a take-over with its diff; a key file is still refused). A pin added, widened or unchanged keeps
+ * the baseline, and so does a host whose key is not pinned.
+ */
+export function baselineSha256(
+  olds: Pick<RemoteFileOutputs, "connection" | "sha256">,
+  news: Pick<RemoteFileInputs, "connection">,
+): string | undefined {
+  const was = pinnedKeys(olds.connection);
+  const now = pinnedKeys(news.connection);
+  if (was === undefined || now === undefined || was.some((k) => now.includes(k))) return olds.sha256;
+  return undefined;
+}
+
 const applyOptsOf = (i: RemoteFileInputs, lastSha?: string): ApplyFileOptions => ({
   force: i.force ?? false,
   backup: i.backup ?? true,
@@ -396,7 +419,7 @@ export async function diffRemoteFile(olds: RemoteFileOutputs, news: RemoteFileIn
   const cached = cachedFileFact(news.connection, news.path);
   const live = cached === undefined || (cached && cached.sha256 !== sha256Hex(fileBytes(news))) ? undefined : cached;
   const r = await applyFile(news.connection, specOf(news), {
-    ...applyOptsOf(news, olds.sha256),
+    ...applyOptsOf(news, baselineSha256(olds, news)),
     dryRun: true,
     ...(live === undefined ? {} : { live }),
   });
@@ -454,7 +477,7 @@ export async function createRemoteFile(inputs: RemoteFileInputs): Promise<dynami
 }
 
 export async function updateRemoteFile(olds: RemoteFileOutputs, news: RemoteFileInputs): Promise<dynamic.UpdateResult<RemoteFileOutputs>> {
-  const r = await writing(news.connection, () => applyFile(news.connection, specOf(news), applyOptsOf(news, olds.sha256)));
+  const r = await writing(news.connection, () => applyFile(news.connection, specOf(news), applyOptsOf(news, baselineSha256(olds, news))));
   return { outs: outputsOf(news, r, olds.writes ?? 0) };
 }
 

@@ -171,6 +171,37 @@ describe("RemoteFile provider", () => {
     assert.equal(moved.replaces, undefined);
   });
 
+  it("a host replaced under its name (the pin moved to another key): a file haforge did not write there is taken over, not refused; a pin that keeps the old key still refuses", async () => {
+    // Written while hostA presented another machine's key (b's): the state's baseline is that
+    // machine's file. Now hostA is a fresh disk whose package put its own file there, and the
+    // operator pinned its new key (a's).
+    const i = inputs({ content: "managed\n" });
+    const outs = await create(i);
+    const writtenElsewhere = { ...outs, connection: { ...outs.connection, hostKey: b.hostKeyLine } };
+    writeFileSync(i.path, "# shipped by the package\n");
+    const d = await diff(writtenElsewhere, i);
+    assert.deepEqual(
+      d.plan!.changes.map((c) => c.kind),
+      ["write"],
+    );
+    assert.match(d.plan!.changes[0]!.reason, /^take over existing /);
+    assert.match(d.plan!.changes[0]!.diff!, /-# shipped by the package\n\+managed/);
+    const taken = (await provider.update("id", writtenElsewhere, i)).outs;
+    assert.equal(readFileSync(i.path, "utf8"), "managed\n");
+    assert.equal(taken.sha256, sha("managed\n"));
+
+    // The same machine with its pin widened (its key and another): the baseline holds, an edit is refused.
+    writeFileSync(i.path, "edited by hand\n");
+    const widened = { ...i, content: "managed v2\n", connection: { ...i.connection, hostKey: [a.hostKeyLine, b.hostKeyLine] } };
+    assert.equal((await diff(taken, widened)).plan!.changes[0]!.kind, "refuse");
+    const e = await rejects(provider.update("id", taken, widened), RemoteFileError);
+    assert.equal(e.code, "REFUSED");
+    // Not pinned before (the key looked up then): no pin to compare, the baseline holds.
+    const { hostKey: _k, ...unpinned } = taken.connection;
+    assert.equal((await diff({ ...taken, connection: unpinned }, widened)).plan!.changes[0]!.kind, "refuse");
+    assert.equal(readFileSync(i.path, "utf8"), "edited by hand\n");
+  });
+
   it("refuses to overwrite an out-of-band edit; force overwrites; refresh accepts it as the baseline", async () => {
     const i = inputs({ content: "managed\n" });
     const outs = await create(i);
