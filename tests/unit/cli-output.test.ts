@@ -208,7 +208,11 @@ describe("the review diff lists the actions a change would run", () => {
     const r = await runCli(["diff", a, b]);
     assert.match(r.out, /^== \w+: actions that would run$/m);
     assert.match(r.out, /^ {2}delete tower-provision-isoB: awx-manage deprovision_instance --hostname=isoB {2}\(removed\)$/m);
-    assert.match(r.out, /^ {2}restart service:rabbitmq-server: .*systemctl restart rabbitmq-server {2}\(.*\/etc\/rabbitmq\//m);
+    // The broker's restart runs inside the rejoin check (rabbitmq-rejoin.sh before … after).
+    assert.match(
+      r.out,
+      /^ {2}restart service:rabbitmq-server: .*rabbitmq-rejoin\.sh before .*systemctl restart rabbitmq-server; \} && \{ .*rabbitmq-rejoin\.sh after .* {2}\(.*\/etc\/rabbitmq\//m,
+    );
     assert.match(r.out, /^\d+ file\(s\) differ on \d+ host\(s\)\n\d+ action\(s\) would run$/m);
     const j = JSON.parse((await runCli(["diff", a, b, "--json"])).out);
     const runs = j.hosts.flatMap((h: { actions: { id: string; run: string; command: string }[] }) => h.actions);
