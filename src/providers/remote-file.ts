@@ -23,6 +23,7 @@ import {
   readFileFact,
   removeFileIfUnchanged,
   validateFileOnHost,
+  pinnedKeyTexts,
   type ApplyFileOptions,
   type FileToApply,
   type HostConnection,
@@ -229,11 +230,6 @@ const specOf = (i: RemoteFileInputs): FileToApply => ({
   ...(i.encoding === undefined ? {} : { encoding: i.encoding }),
 });
 
-/** A pinned key as OpenSSH compares it: type and base64, no comment. */
-const keyOf = (k: string): string => k.trim().split(/\s+/).slice(0, 2).join(" ");
-const pinnedKeys = (c: HostConnection | undefined): string[] | undefined =>
-  c?.hostKey === undefined ? undefined : (typeof c.hostKey === "string" ? [c.hostKey] : [...c.hostKey]).map(keyOf);
-
 /**
  * The hash haforge last wrote, as the baseline of the out-of-band check: a fact about the machine
  * that held the pinned key then. When the pin changed to keys it shares none with (a host replaced
@@ -246,8 +242,8 @@ export function baselineSha256(
   olds: Pick<RemoteFileOutputs, "connection" | "sha256">,
   news: Pick<RemoteFileInputs, "connection">,
 ): string | undefined {
-  const was = pinnedKeys(olds.connection);
-  const now = pinnedKeys(news.connection);
+  const was = pinnedKeyTexts(olds.connection?.hostKey);
+  const now = pinnedKeyTexts(news.connection?.hostKey);
   if (was === undefined || now === undefined || was.some((k) => now.includes(k))) return olds.sha256;
   return undefined;
 }

@@ -8,7 +8,7 @@ import { appendFileSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { secretKey, type SecretValues } from "../core/secrets";
 import type { SshSettings } from "../inventory/schema";
-import { formatPublicKey, knownHostsLookup, knownHostsNames } from "./host-keys";
+import { formatPublicKey, knownHostsLookup, knownHostsNames, publicKeyText } from "./host-keys";
 import { expandHome, type HostConnection } from "./pool";
 
 /** The parts of a planned host (src/plan/types.ts, PlannedHost) a connection is built from. */
@@ -40,7 +40,7 @@ export function pinnedHostKeys(h: ConnectableHost, stackKnownHosts?: string, tof
   const names = [...knownHostsNames(h.address, h.ssh.port), ...knownHostsNames(h.name, h.ssh.port)];
   const keys: string[] = [];
   const revoked = new Set<string>();
-  if (h.ssh.hostKey) keys.push(h.ssh.hostKey.trim().split(/\s+/).slice(0, 2).join(" "));
+  if (h.ssh.hostKey) keys.push(publicKeyText(h.ssh.hostKey));
   for (const file of [h.ssh.knownHostsFile, stackKnownHosts, tofuFile]) {
     if (!file) continue;
     const text = readKnownHosts(file);

@@ -39,6 +39,13 @@ export function parsePublicKeyLine(line: string): PublicKey {
 export const fingerprint = (blob: Buffer): string => `SHA256:${createHash("sha256").update(blob).digest("base64").replace(/=+$/, "")}`;
 
 /** The `.pub`-style line for a key blob (what a trust-on-first-use report hands back for pinning). */
+/** A public key line as OpenSSH compares it: type and base64, no comment. */
+export const publicKeyText = (line: string): string => line.trim().split(/\s+/).slice(0, 2).join(" ");
+
+/** A connection's pinned key or keys as OpenSSH compares them; undefined when none is pinned. */
+export const pinnedKeyTexts = (hostKey: string | readonly string[] | undefined): string[] | undefined =>
+  hostKey === undefined ? undefined : (typeof hostKey === "string" ? [hostKey] : [...hostKey]).map(publicKeyText);
+
 export const formatPublicKey = (blob: Buffer): string => `${blobKeyType(blob)} ${blob.toString("base64")}`;
 
 /** Names to look a host up under, OpenSSH style: `[addr]:port` unless the port is 22. */

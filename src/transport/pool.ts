@@ -23,6 +23,7 @@ import {
   knownHostsLookup,
   knownHostsNames,
   parsePublicKeyLine,
+  pinnedKeyTexts,
   type PublicKey,
 } from "./host-keys";
 import { Semaphore } from "./limit";
@@ -189,9 +190,7 @@ export function connectionKey(c: HostConnection): string {
 
 /** Digest (not the values: credentials never sit in a map key) of what verification and auth use. */
 function trustDigest(c: HostConnection): string {
-  const pins = (c.hostKey === undefined ? [] : typeof c.hostKey === "string" ? [c.hostKey] : [...c.hostKey])
-    .map((l) => l.trim().split(/\s+/).slice(0, 2).join(" "))
-    .sort();
+  const pins = (pinnedKeyTexts(c.hostKey) ?? []).sort();
   const material = JSON.stringify([
     pins,
     c.knownHostsFile ?? null,
