@@ -51,7 +51,7 @@ describe("tower render: instance settings", () => {
   it("CLUSTER_HOST_ID is the host name the instance is provisioned with", () => {
     for (const h of INSTANCES) {
       assert.match(file(r.files, h, CLUSTER_HOST_ID_PY).content, new RegExp(`^CLUSTER_HOST_ID = "${h}"$`, "m"));
-      assert.ok(r.actions.some((a) => a.create === `awx-manage provision_instance --hostname=${h}`));
+      assert.ok(r.actions.some((a) => a.create.startsWith(`awx-manage provision_instance --hostname=${h} && `)));
     }
   });
 
@@ -216,7 +216,7 @@ describe("tower render: lifecycle actions", () => {
       if (a.id.startsWith("tower-services-"))
         assert.equal(a.host, a.id.slice("tower-services-".length), "the services action runs on the instance itself");
       else assert.ok(["tower1", "tower2"].includes(a.host), a.id);
-      const about = /^tower-(?:provision|managed-by-policy)-(.+)$/.exec(a.id)?.[1];
+      const about = /^tower-provision-(.+)$/.exec(a.id)?.[1];
       if (about) assert.notEqual(a.host, about, `${a.id}: deprovision_instance must not run on the instance it removes`);
     }
   });
@@ -231,28 +231,34 @@ describe("tower render: lifecycle actions", () => {
     }
   });
 
-  it("managed_by_policy is applied to Tower as planned (awx-manage shell), before any queue is registered", () => {
+  it("managed_by_policy is applied to Tower as planned (awx-manage shell) by the instance's provision, before any queue is registered", () => {
     for (const h of INSTANCES) {
-      const m = byId.get(`tower-managed-by-policy-${h}`)!;
+      const m = byId.get(`tower-provision-${h}`)!;
       const planned = towerPlan().hosts.find((x) => x.name === h)!.managedByPolicy;
+      assert.ok(m.create.startsWith(`awx-manage provision_instance --hostname=${h} && awx-manage shell -c `), m.create);
       assert.match(m.create, new RegExp(`hostname=\\\\?"${h}\\\\?"\\)\\.update\\(managed_by_policy=${planned ? "True" : "False"}\\)`));
       assert.ok(byId.get("tower-queue-tower")!.dependsOn.includes(m.id));
     }
+    // one action per instance: a flipped managed_by_policy changes its create, which re-runs it
+    assert.deepEqual(
+      r.actions.filter((a) => a.id.startsWith("tower-managed-by-policy-")),
+      [],
+    );
   });
 
   it("every instance, isolated ones included, is provisioned and deprovisioned on delete", () => {
     for (const h of [...INSTANCES, "iso1", "iso2"]) {
       const a = byId.get(`tower-provision-${h}`);
       assert.ok(a, h);
-      assert.equal(a.create, `awx-manage provision_instance --hostname=${h}`);
+      assert.ok(a.create.startsWith(`awx-manage provision_instance --hostname=${h}`), a.create);
+      if (h.startsWith("iso"))
+        assert.equal(a.create, `awx-manage provision_instance --hostname=${h}`, "an isolated instance has no managed_by_policy");
       assert.equal(a.delete, `awx-manage deprovision_instance --hostname=${h}`);
     }
   });
 
   it("register_queue with Tower 3.x flags, after every provision; isolated after their controller", () => {
-    const provisions = r.actions
-      .filter((a) => a.id.startsWith("tower-provision-") || a.id.startsWith("tower-managed-by-policy-"))
-      .map((a) => a.id);
+    const provisions = r.actions.filter((a) => a.id.startsWith("tower-provision-")).map((a) => a.id);
     const tower = byId.get("tower-queue-tower")!;
     assert.equal(
       tower.create,
@@ -329,7 +335,7 @@ describe("tower render: over the example inventories (planCluster)", () => {
     assert.deepEqual(
       r.actions.map((a) => a.id),
       ["towerA", "towerB", "towerC"]
-        .flatMap((h) => [`tower-provision-${h}`, `tower-services-${h}`, `tower-managed-by-policy-${h}`])
+        .flatMap((h) => [`tower-provision-${h}`, `tower-services-${h}`])
         .concat(["isoA", "isoB"].map((h) => `tower-provision-${h}`))
         .concat(["tower", "east", "west"].map((g) => `tower-queue-${g}`))
         .concat([ISOLATED_KEY_ACTION, isolatedHostActionId("isoA"), isolatedHostActionId("isoB"), "tower-queue-dmz"]),
@@ -355,7 +361,7 @@ describe("tower render: over the example inventories (planCluster)", () => {
     assert.deepEqual(paths(r.files, "tower1"), [BROKER_PY, CLUSTER_HOST_ID_PY, POSTGRES_PY].sort());
     assert.deepEqual(
       r.actions.map((a) => a.id),
-      ["tower-provision-tower1", "tower-services-tower1", "tower-managed-by-policy-tower1", "tower-queue-tower"],
+      ["tower-provision-tower1", "tower-services-tower1", "tower-queue-tower"],
     );
   });
 });

@@ -223,7 +223,10 @@ const unregister = (g: string): string =>
 
 /**
  * Each instance registered (deprovisioned from another instance on removal); a non-isolated one's
- * services stop before it is deprovisioned, and its managed_by_policy is set as the plan has it.
+ * services stop before it is deprovisioned, and its managed_by_policy is set as the plan has it,
+ * by the same action as its registration (one resource per instance: docs/architecture.md, "The
+ * program's size"). A changed managed_by_policy changes the action's create, which re-runs it
+ * (HostAction `rerun: "change"`): provision_instance of a registered instance changes nothing.
  */
 function provisionActions(plan: RenderContext["plan"], runner: string, controls: readonly string[]): ClusterAction[] {
   const all = orderHosts(plan, [...instanceHosts(plan), ...plan.isolatedGroups.flatMap((g) => g.instances)]);
@@ -233,12 +236,19 @@ function provisionActions(plan: RenderContext["plan"], runner: string, controls:
   for (const h of all) {
     // Deprovisioning runs on ANOTHER instance (Tower's procedure: never on the removed host).
     const other = controls.find((c) => c !== h) ?? runner;
+    const provision = `awx-manage provision_instance --hostname=${sh(h)}`;
+    // managed_by_policy as the plan has it, so live membership equals what haforge reports
+    // (AWX: Instance.managed_by_policy; the policy then only places instances that have it).
+    const managed = isolatedHosts.has(h) ? undefined : byName.get(h)?.managedByPolicy !== false;
+    const setManaged =
+      `from awx.main.models import Instance; n = Instance.objects.filter(hostname=${JSON.stringify(h)})` +
+      `.update(managed_by_policy=${managed ? "True" : "False"}); assert n == 1, "instance not registered"`;
     provisions.push({
       id: provisionId(h),
       host: other,
       phase: "post-start",
-      description: `Tower: register instance ${h}`,
-      create: `awx-manage provision_instance --hostname=${sh(h)}`,
+      description: managed === undefined ? `Tower: register instance ${h}` : `Tower: register instance ${h}, managed_by_policy=${managed}`,
+      create: managed === undefined ? provision : `${provision} && awx-manage shell -c ${sh(setManaged)}`,
       // Prints "No instance found" and exits 0 when it is already gone.
       delete: `awx-manage deprovision_instance --hostname=${sh(h)}`,
       dependsOn: [],
@@ -255,22 +265,6 @@ function provisionActions(plan: RenderContext["plan"], runner: string, controls:
         description: `Tower: ${h}'s services run while it is an instance; on removal they stop before it is deprovisioned`,
         create: "true",
         delete: "ansible-tower-service stop",
-        dependsOn: [provisionId(h)],
-        triggers: [],
-        secret: false,
-      });
-      // managed_by_policy as the plan has it, so live membership equals what haforge reports
-      // (AWX: Instance.managed_by_policy; the policy then only places instances that have it).
-      const managed = byName.get(h)?.managedByPolicy !== false;
-      const setManaged =
-        `from awx.main.models import Instance; n = Instance.objects.filter(hostname=${JSON.stringify(h)})` +
-        `.update(managed_by_policy=${managed ? "True" : "False"}); assert n == 1, "instance not registered"`;
-      provisions.push({
-        id: `tower-managed-by-policy-${h}`,
-        host: other,
-        phase: "post-start",
-        description: `Tower: managed_by_policy=${managed} for instance ${h}`,
-        create: `awx-manage shell -c ${sh(setManaged)}`,
         dependsOn: [provisionId(h)],
         triggers: [],
         secret: false,
