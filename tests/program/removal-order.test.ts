@@ -107,4 +107,27 @@ describe("the program's dependency graph at 20 and 40 hosts", () => {
       "node0005 leaves before node0000 stops",
     );
   });
+
+  it("a removed Tower instance stops its services before it is deprovisioned; the generic deprovisioning runs after (it cannot stand in for tower-services-)", () => {
+    // Tower's procedure: stop the instance's services, then deprovision_instance from another
+    // instance. tower-services-H (delete: ansible-tower-service stop) depends on tower-provision-H,
+    // so it is deleted first. Tower's generic deprovisioning (components/service-resources.ts:
+    // members leave, then the host stops) is deleted AFTER the provision: dropping tower-services-H
+    // for it would deprovision a still running instance.
+    const rs = runs.get(40)!;
+    const urn = (name: string) => {
+      const r = rs.find((x) => x.name === name);
+      assert.ok(r, `${name} registered`);
+      return r.urn;
+    };
+    const h = "node0005.example.net";
+    const removed = rs.filter((r) => !isRemovalGate(r) && (r.name.endsWith(`-${h}`) || r.name.endsWith(`-${slug(h)}`))).map((r) => r.urn);
+    const { gated } = removalOrders(rs, removed);
+    const services = urn(`haforge-tower-tower-services-${slug(h)}`);
+    const provision = urn(`haforge-tower-tower-provision-${slug(h)}`);
+    const generic = urn(`haforge-tower-deprovision-${h}`);
+    for (const u of [services, provision, generic]) assert.ok(removed.includes(u), u);
+    assert.ok(gated.includes(`${services} ${provision}`), "ansible-tower-service stop runs before deprovision_instance");
+    assert.ok(gated.includes(`${provision} ${generic}`), "the generic deprovisioning stops the host after it left");
+  });
 });
