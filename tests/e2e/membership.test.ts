@@ -22,9 +22,12 @@
  * leavers' replication slots are dropped; the same samplers run (0 confirmed messages lost).
  * Then lab2 is replaced (issue 11): the lab wipes it (a fresh disk, new SSH host keys) and `up`
  * with its old pinned key is refused on its first connection: no login, no file written there,
- * nothing restarted on lab1/lab3. Not in this file: Pacemaker, syncthing, and the `up` with the new
- * key pinned (the drift guard refuses the fresh host's packaged files: docs/lab.md, "Replacing a host").
- * Figures: `e2e-figure membership-{grow,shrink}-* VALUE` and `replace-*` lines.
+ * nothing restarted on lab1/lab3. Then the operator pins lab2's new key and `up` rejoins it (same
+ * samplers): the etcd key written before the wipe on lab2's member, lab2 streaming from the Patroni
+ * leader with the rows, its broker in every cluster_status with the quorum queue's replica at the
+ * leader's commit index and the messages consumed through it; lab1/lab3 keep every PID from before
+ * the wipe; a second `up` changes nothing. Not in this file: Pacemaker and syncthing (docs/lab.md,
+ * "Replacing a host"). Figures: `e2e-figure membership-{grow,shrink,replace}-* VALUE` and `replace-*` lines.
  *
  * Root only (netns); run alone, one lab-using file at a time (docs/lab.md). The lab is always torn down.
  */
@@ -612,13 +615,14 @@ describe("e2e: membership changes on a 5-host lab (grow 3 → 5, shrink 5 → 3)
   const etcdKey = `/haforge-e2e/replace-${randomBytes(4).toString("hex")}`;
   const etcdValue = randomBytes(8).toString("hex");
   let beforeWipe: Record<string, Record<string, string>>;
+  /** lab2 as the wipe left it (its new host key). */
+  let replaced: LabInfo["hosts"][number] | undefined;
 
   it(
     "replace lab2 (wiped: a fresh disk, a new host key): up with its old pin is refused on lab2's first connection, nothing written there, nothing restarted",
     { timeout: 600_000 },
     async (t) => {
-      // data to find again on the replaced host once it rejoins (that step waits for RabbitMQ's
-      // rejoin and the drift refusal below: docs/lab.md, "Replacing a host")
+      // data to find again on the replaced host once it rejoins (the next step)
       await hostExecOk("lab1", `ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 put ${etcdKey} ${etcdValue}`);
       const created = await psql(
         "lab1",
@@ -632,6 +636,7 @@ describe("e2e: membership changes on a 5-host lab (grow 3 → 5, shrink 5 → 3)
       beforeWipe = Object.fromEntries(await Promise.all(["lab1", "lab3"].map(async (h) => [h, await daemonPids(h)] as const)));
 
       const w = await labWipe("lab2");
+      replaced = w.host;
       figure(t, "replace-wipe", w.ms, ` ms (stop ${w.stopMs} ms: ${w.stopped} processes; boot ${w.bootMs} ms)`);
       assert.notEqual(w.host.hostKey, lab.hosts.find((h) => h.name === "lab2")!.hostKey);
       assert.deepEqual(
@@ -671,4 +676,151 @@ describe("e2e: membership changes on a 5-host lab (grow 3 → 5, shrink 5 → 3)
       for (const h of ["lab1", "lab3"]) assert.deepEqual(await daemonPids(h), beforeWipe[h], `${h}: its daemons were restarted`);
     },
   );
+
+  let invReplaced: string;
+
+  it(
+    "replace lab2, its new key pinned: up rejoins it to every cluster (no data lost, no manual step), lab1/lab3 not restarted",
+    { timeout: 900_000 },
+    async (t) => {
+      assert.ok(replaced, "the refusal step wiped lab2");
+      // the new key pinned the way the lab inventory pins keys: the host's key as the lab reads it
+      const now: LabInfo = { ...lab, hosts: lab.hosts.map((h) => (h.name === "lab2" ? replaced! : h)) };
+      invReplaced = membershipInventory(now, FIRST, path.join(suite.tmp, "lab-3-replaced.yaml"));
+      const stay = ["lab1", "lab3"] as const;
+      const sampler = startSampling(lab, stay);
+      let r: ApplyResult;
+      let sampled: Sampled;
+      try {
+        r = await apply(invReplaced);
+      } finally {
+        sampled = await sampler.stop();
+      }
+      assert.ok(r.ok, describeFailure(r));
+      figure(t, "replace-up-duration", r.wallMs, " ms (lab2 wiped, its new key pinned: RabbitMQ, keepalived, HAProxy, etcd, Patroni)");
+      figure(t, "replace-restart-actions", JSON.stringify(restartsByHost(r)));
+      const lab2Addr = lab.hosts.find((h) => h.name === "lab2")!.address;
+      const t0 = Date.now();
+
+      // etcd: the key written before the wipe, read from lab2's own member (serializable: its local copy)
+      const key = await waitFor(
+        "lab2's etcd member holds the key written before the wipe",
+        async () => {
+          const out = await hostExecOk(
+            "lab2",
+            `ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 get --consistency=s --print-value-only ${etcdKey}`,
+          );
+          return out.trim() === etcdValue ? true : undefined;
+        },
+        60_000,
+        1_000,
+      );
+      figure(t, "replace-etcd-key-local", key.ms, " ms after the up");
+      // Patroni: lab2 streams from the leader, the 500 rows are on it
+      const addresses = lab.hosts.filter((h) => (FIRST as readonly string[]).includes(h.name)).map((h) => h.address);
+      const leader = await waitFor(
+        "a Patroni leader",
+        async () => (await patroniCluster(addresses))?.members.find((m) => m.role === "leader")?.name,
+        60_000,
+        2_000,
+      );
+      assert.notEqual(leader.value, "lab2", "lab2 (wiped) became the leader");
+      const leaderAddr = lab.hosts.find((h) => h.name === leader.value)!.address;
+      const streaming = await waitFor(
+        "lab2 streaming from the leader",
+        async () => {
+          const q = await psql(
+            leader.value,
+            leaderAddr,
+            5432,
+            SECRETS.pgSuperuserPassword,
+            "select count(*) from pg_stat_replication where application_name = 'lab2' and state = 'streaming'",
+          );
+          return q.code === 0 && q.out === "1" ? true : undefined;
+        },
+        180_000,
+        2_000,
+      );
+      figure(t, "replace-patroni-streaming", streaming.ms, " ms after the up");
+      const rows = await waitFor(
+        `the ${REPLACE_ROWS} rows on lab2`,
+        async () => {
+          const q = await psql("lab2", lab2Addr, 5432, SECRETS.pgSuperuserPassword, "select count(*) from replace_e2e");
+          return q.code === 0 && q.out === String(REPLACE_ROWS) ? true : undefined;
+        },
+        60_000,
+        1_000,
+      );
+      assert.ok(rows.value);
+      // RabbitMQ: lab2's broker is running in every node's cluster_status
+      await waitFor(
+        "rabbit@lab2 running in every node's cluster_status",
+        async () => {
+          for (const h of FIRST) {
+            const st = JSON.parse(
+              await hostExecOk(h, "rabbitmqctl -q cluster_status --formatter json", { timeoutMs: 30_000 }),
+            ) as ClusterStatus;
+            if ([...st.running_nodes].sort().join(",") !== FIRST.map((x) => `rabbit@${x}`).join(",")) return undefined;
+          }
+          return true;
+        },
+        120_000,
+        2_000,
+      );
+      // the quorum queue's replica on lab2 holds the log: at the leader's commit index
+      type QuorumRow = { "Node Name": string; "Raft State": string; "Commit Index": number };
+      let last: QuorumRow[] = [];
+      const caughtUp = await waitFor(
+        "the quorum queue's replica on lab2 at the leader's commit index",
+        async () => {
+          const out = await hostExecOk("lab1", `rabbitmq-queues -q quorum_status ${REPLACE_QUEUE} -p tower --formatter json`, {
+            timeoutMs: 30_000,
+          });
+          last = JSON.parse(out) as QuorumRow[];
+          const l = last.find((x) => x["Raft State"] === "leader");
+          const mine = last.find((x) => x["Node Name"] === "rabbit@lab2");
+          return l && mine && l["Commit Index"] >= REPLACE_MESSAGES && mine["Commit Index"] === l["Commit Index"] ? true : undefined;
+        },
+        120_000,
+        2_000,
+      ).catch((e: Error) => {
+        throw new Error(`${e.message}: ${JSON.stringify(last)}`);
+      });
+      figure(t, "replace-queue-replica-caught-up", caughtUp.ms, ` ms after the up (${JSON.stringify(last)})`);
+      // the messages published before the wipe, consumed through lab2's broker
+      const got = await drain(amqpUrl(lab2Addr), REPLACE_QUEUE);
+      assert.deepEqual(
+        [...got].sort((a, b) => a - b),
+        Array.from({ length: REPLACE_MESSAGES }, (_, i) => i + 1),
+        "the messages published before the wipe, through lab2's broker",
+      );
+      figure(t, "replace-checks", Date.now() - t0, " ms (etcd key, streaming, rows, cluster_status, replica, drain)");
+      // lab1 and lab3: every daemon kept its PID from before the wipe
+      for (const h of stay) assert.deepEqual(await daemonPids(h), beforeWipe[h], `${h}: its daemons were restarted`);
+      assert.deepEqual(
+        Object.entries(await daemonPids("lab2")).filter(([, pid]) => pid === "none"),
+        [],
+        "lab2 runs every service again",
+      );
+      // what was sampled during the up: VIP, brokers that stay, etcd quorum, 0 confirmed lost
+      await judgeSampled(t, "replace", sampled);
+    },
+  );
+
+  it("replace lab2, then up again: every step same, nothing written or run", { timeout: 600_000 }, async (t) => {
+    assert.ok(invReplaced, "the replace step ran");
+    const pids = Object.fromEntries(await Promise.all(FIRST.map(async (h) => [h, await daemonPids(h)] as const)));
+    const r = await apply(invReplaced);
+    assert.ok(r.ok, describeFailure(r));
+    figure(t, "replace-second-up", r.wallMs, ` ms (${r.operations.length} steps)`);
+    const changed = r.operations.filter((o) => o.op !== "same");
+    assert.deepEqual(
+      changed.map((o) => `${o.name}: ${o.op}`),
+      [],
+      "steps other than same after the replace",
+    );
+    assert.equal(r.writes, 0, "files written");
+    assert.equal(r.commandRuns, 0, "commands run");
+    for (const h of FIRST) assert.deepEqual(await daemonPids(h), pids[h], `${h}: its daemons were restarted`);
+  });
 });
