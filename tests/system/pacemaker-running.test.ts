@@ -33,6 +33,7 @@ import type { DesiredState } from "../../src/core/desired-state";
 import { WRITE_EXIT } from "../../src/core/file-ops";
 import type { InventoryInput } from "../../src/inventory/schema";
 import { COROSYNC_AUTHKEY, COROSYNC_CONF } from "../../src/services/pacemaker/corosync-conf";
+import { STOP_PACEMAKER_DEADLINE_S } from "../../src/services/pacemaker/key-rotation";
 import {
   boundOps,
   filesOf,
@@ -493,6 +494,74 @@ describe("haforge's apply on a running 3-node Pacemaker cluster that runs HAProx
       `key rotation (generation 1): ${rotation.length} actions in 6 steps, ${elapsed} s in all; outage reported per node ${outages.join("/")} s; ` +
         `${down.length} of ${mine.length} samples not quorate (the cluster stopped on purpose), ${unclean.length} showing a node UNCLEAN (offline) while Pacemaker started, none before or after, no fence; ` +
         `new key on n1..n3, 3 votes, CLUSTER OK; re-run: nothing to do`,
+    );
+  });
+
+  it("4. a node whose Pacemaker stop hangs (its pacemakerd frozen as the step stops it): the rotation's stop-pacemaker step fails there at its deadline, naming the node and its view of the cluster, the other nodes stopped, corosync untouched; once it is down the next run resumes and ends on the new key, no fence", async () => {
+    const keyByte = liveSha("n1", COROSYNC_AUTHKEY) === createHash("sha256").update(Buffer.alloc(256, 0x33)).digest("hex") ? 0x33 : 0x5a;
+    const cipher = /= aes128$/m.test(inside("n1", "corosync-cmapctl -g totem.crypto_cipher").out) ? "aes128" : "aes256";
+    const rotated = renderFor({ ports: [8080, 8081], keyByte, cipher, generation: 2, rotatedByte: 0x66 });
+    const want = createHash("sha256").update(Buffer.alloc(256, 0x66)).digest("hex");
+    const late = (n: string) => filesOf(rotated, n).filter((f) => f.afterActions?.length);
+    for (const n of NODES)
+      for (const f of filesOf(rotated, n).filter((x) => !x.afterActions?.length))
+        assert.equal(writeFile(n, f)?.rc ?? 0, 0, `${n} ${f.path}`);
+    // The rendered deadline (STOP_PACEMAKER_DEADLINE_S), shortened for the test; and on n3, its
+    // pacemakerd frozen (SIGSTOP: the supervisor's SIGTERM waits) just before the step stops it.
+    const deadline = 20;
+    const rendered = `DEADLINE=${STOP_PACEMAKER_DEADLINE_S};`;
+    const stopping = `say "stopping pacemaker (every node stops it now)"`;
+    const steps = rotated.actions
+      .filter((a) => a.phase === "bootstrap")
+      .map((a) => {
+        const create = a.create.split(rendered).join(`DEADLINE=${deadline};`);
+        return a.id.endsWith(":stop-pacemaker:n3")
+          ? { ...a, create: create.replace(stopping, `kill -STOP $(pidof pacemakerd); ${stopping}`) }
+          : { ...a, create };
+      });
+    assert.equal(steps.filter((a) => a.create.includes(`DEADLINE=${deadline};`)).length, NODES.length);
+    assert.equal(steps.filter((a) => a.create.includes("kill -STOP")).length, 1);
+    const corosyncPids = NODES.map((n) => inside(n, "supervisorctl pid corosync").out.trim());
+    let first: Awaited<ReturnType<typeof cluster.runActionsInOrder>>;
+    try {
+      first = await cluster.runActionsInOrder(steps);
+    } finally {
+      inside("n3", "kill -CONT $(pidof pacemakerd)");
+    }
+    const hung = first.find((r) => r.id.endsWith(":stop-pacemaker:n3"))!;
+    assert.deepEqual(
+      first.filter((r) => r.id.includes(":corosync-key-2:")).map((r) => `${r.id.split(":").slice(-2).join(" ")} ${r.rc}`),
+      ["stop-pacemaker n1 0", "stop-pacemaker n2 0", "stop-pacemaker n3 1"],
+      hung.out,
+    );
+    const hungS = (hung.to - hung.from) / 1000;
+    assert.ok(hungS >= deadline - 1 && hungS < deadline + 60, `n3's step returned after ${hungS} s`);
+    assert.match(hung.out, /on n3: pacemaker has not stopped 20 s after its stop began \(it goes on stopping in the background/);
+    assert.match(hung.out, /What it waits for, as this node sees the cluster:\n(Quorate|Total votes):/);
+    assert.deepEqual(
+      NODES.map((n) => inside(n, "supervisorctl pid corosync").out.trim()),
+      corosyncPids,
+      "corosync untouched everywhere",
+    );
+    await until(
+      "n3's Pacemaker down once it takes its SIGTERM",
+      () => !/RUNNING|STOPPING/.test(inside("n3", "supervisorctl status pacemaker").out),
+      180,
+    );
+    // The next run: every step again (what was done does nothing), then the late key.
+    const again = await cluster.runActionsInOrder(
+      steps.map((a) => ({ ...a, create: a.create.replace(/kill -STOP \$\(pidof pacemakerd\); /, "") })),
+    );
+    for (const r of again) assert.equal(r.rc, 0, `${r.id}: ${r.out}`);
+    assert.deepEqual(
+      NODES.flatMap((n) => late(n).map((f) => writeFile(n, f))),
+      NODES.map(() => undefined),
+    );
+    for (const n of NODES) assert.equal(liveSha(n, COROSYNC_AUTHKEY), want, `${n}: the new key`);
+    await until("3 votes on every node and CLUSTER OK", () => NODES.every((n) => votes(n) === 3) && clusterOk("n1"), 120);
+    assert.equal(fenceHistory("n1"), "", "no fence");
+    verdicts.push(
+      `stop hang (n3's pacemakerd frozen as its step stops it; deadline ${deadline} s for the test, ${STOP_PACEMAKER_DEADLINE_S} s rendered): n3's stop-pacemaker failed after ${hungS.toFixed(1)} s naming n3 and its view, n1/n2 stopped, corosync pids kept; the next run resumed: new key on n1..n3, 3 votes, CLUSTER OK, no fence`,
     );
   });
 

@@ -25,7 +25,13 @@ import { Inventory, type InventoryInput } from "../../src/inventory/schema";
 import { planCluster } from "../../src/pipeline/plan";
 import { renderDesiredState, requiredMaterials } from "../../src/pipeline/render";
 import { COROSYNC_AUTHKEY } from "../../src/services/pacemaker/corosync-conf";
-import { COROSYNC_KEY_NEXT, KEY_ROTATION_RECORD, ROTATION_STEPS } from "../../src/services/pacemaker/key-rotation";
+import {
+  COROSYNC_KEY_NEXT,
+  KEY_ROTATION_RECORD,
+  ROTATION_STEPS,
+  PROBE_S,
+  STOP_PACEMAKER_DEADLINE_S,
+} from "../../src/services/pacemaker/key-rotation";
 
 const work = mkdtempSync(join(tmpdir(), "haforge-key-rotation-"));
 after(() => rmSync(work, { recursive: true, force: true }));
@@ -146,6 +152,8 @@ function simulatedCluster(dir: string, nodes: readonly string[]): void {
       `case "$1" in`,
       `  status) [ -e "$C/$NODE/run/$2" ] && echo "$2 RUNNING" || echo "$2 STOPPED" ;;`,
       `  stop) if [ "$2" = corosync ]; then for n in ${nodes.join(" ")}; do [ -e "$C/$n/run/pacemaker" ] && cmp -s "$C/$n/authkey" "$C/$NODE/authkey" && echo "VIOLATION $NODE stop corosync while pacemaker runs on $n" >> "$C/log"; done; fi`,
+      // A stop that hangs while the node's hang-stop-<daemon> file exists (a Pacemaker waiting for a transition).
+      `        while [ -e "$C/$NODE/hang-stop-$2" ]; do /bin/sleep 0.1; done`,
       `        echo "$NODE stop $2" >> "$C/log"; rm -f "$C/$NODE/run/$2" ;;`,
       `  start) if [ -e "$C/$NODE/fail-start-$2" ]; then rm -f "$C/$NODE/fail-start-$2"; echo "$2: ERROR (spawn error)"; exit 1; fi`,
       `         echo "$NODE start $2" >> "$C/log"; mkdir -p "$C/$NODE/run"; : > "$C/$NODE/run/$2"; echo "$2: started" ;;`,
@@ -163,7 +171,9 @@ function simulatedCluster(dir: string, nodes: readonly string[]): void {
   );
   stub(
     "crm_mon",
-    `k=0; for n in ${nodes.join(" ")}; do [ -e "$C/$n/run/pacemaker" ] && cmp -s "$C/$n/authkey" "$C/$NODE/authkey" && k=$((k+1)); done\n` +
+    // A crm_mon that waits without end while the node's hang-crm_mon file exists (its pacemakerd not answering).
+    `while [ -e "$C/$NODE/hang-crm_mon" ]; do /bin/sleep 0.1; done\n` +
+      `k=0; for n in ${nodes.join(" ")}; do [ -e "$C/$n/run/pacemaker" ] && cmp -s "$C/$n/authkey" "$C/$NODE/authkey" && k=$((k+1)); done\n` +
       `[ -e "$C/$NODE/run/pacemaker" ] && [ $k -eq ${nodes.length} ] && echo "CLUSTER OK: ${nodes.length} nodes online" || echo "CLUSTER WARN: offline node"; exit 0`,
   );
   stub("chown", "exit 0");
@@ -180,8 +190,24 @@ const onNode = (dir: string, node: string, cmd: string) =>
     .split(COROSYNC_AUTHKEY)
     .join(join(dir, node, "authkey"));
 
-/** Runs the actions in the engine's order (waves); those in `skip` succeeded before. Returns the ids that succeeded. */
-function runInOrder(dir: string, actions: readonly ClusterAction[], skip: ReadonlySet<string>): Set<string> {
+/** One step's result: its exit code (null: still running at the spawn's timeout), output and duration. */
+interface StepRun {
+  readonly id: string;
+  readonly status: number | null;
+  readonly out: string;
+  readonly ms: number;
+}
+
+/**
+ * Runs the actions in the engine's order (waves); those in `skip` succeeded before. Returns the ids
+ * that succeeded. `edit`: a change to each create (a shorter deadline); `runs`: every step's result.
+ */
+function runInOrder(
+  dir: string,
+  actions: readonly ClusterAction[],
+  skip: ReadonlySet<string>,
+  o: { edit?: (cmd: string) => string; runs?: StepRun[] } = {},
+): Set<string> {
   const ok = new Set(skip);
   let left = actions.filter((a) => !skip.has(a.id));
   while (left.length) {
@@ -189,10 +215,13 @@ function runInOrder(dir: string, actions: readonly ClusterAction[], skip: Readon
     if (!ready.length) break;
     let failed = false;
     for (const a of ready) {
-      const r = spawnSync("sh", ["-c", onNode(dir, a.host, a.create)], {
+      const at = Date.now();
+      const r = spawnSync("sh", ["-c", (o.edit ?? ((x) => x))(onNode(dir, a.host, a.create))], {
         encoding: "utf8",
         env: { ...process.env, NODE: a.host, PATH: `${join(dir, "bin")}:${process.env["PATH"] ?? ""}` },
+        timeout: 60_000,
       });
+      o.runs?.push({ id: a.id, status: r.status, out: `${r.stdout ?? ""}${r.stderr ?? ""}`, ms: Date.now() - at });
       if (r.status === 0) ok.add(a.id);
       else failed = true;
     }
@@ -265,5 +294,67 @@ describe("corosync key rotation: the steps on a simulated cluster", () => {
       ),
       { numRuns: 10, includeErrorInReport: true },
     );
+  });
+
+  it("a node whose Pacemaker stop hangs: its stop-pacemaker step fails at its deadline (the clock's) naming the node and what it waits for, the stop going on detached; nothing stops corosync; once it is down, the next up resumes and ends on the new key", () => {
+    assert.ok(STOP_PACEMAKER_DEADLINE_S >= 200 + 20 && STOP_PACEMAKER_DEADLINE_S <= 600 / 2, `${STOP_PACEMAKER_DEADLINE_S} s`);
+    const dir = join(work, "hang");
+    simulatedCluster(dir, nodes);
+    // The steps poll each second: a real sleep here (the stub's would spin), and crm_mon's view.
+    writeFileSync(join(dir, "bin", "sleep"), `#!/bin/sh\nexec /bin/sleep "$@"\n`);
+    const old = Buffer.alloc(256, 1);
+    for (const n of nodes) {
+      mkdirSync(join(dir, n, "run"), { recursive: true });
+      for (const d of ["corosync", "pacemaker"]) writeFileSync(join(dir, n, "run", d), "");
+      writeFileSync(join(dir, n, "authkey"), old);
+      writeFileSync(join(dir, n, "next"), Buffer.alloc(256, 2));
+    }
+    writeFileSync(join(dir, "log"), "");
+    writeFileSync(join(dir, "n3", "hang-stop-pacemaker"), "");
+    // ...and n2's pacemakerd not answering crm_mon (the record's probe): bounded by its own timeout.
+    writeFileSync(join(dir, "n2", "hang-crm_mon"), "");
+    // The rendered deadline, shortened for the test (the same script otherwise).
+    const deadline = 2;
+    const edit = (cmd: string) => {
+      const rendered = `DEADLINE=${STOP_PACEMAKER_DEADLINE_S};`;
+      assert.equal(cmd.includes("stop_within pacemaker"), cmd.includes(rendered), cmd);
+      return cmd.split(rendered).join(`DEADLINE=${deadline};`).split(`PROBE=${PROBE_S}\n`).join("PROBE=2\n");
+    };
+    const runs: StepRun[] = [];
+    const first = runInOrder(dir, rotation, new Set(), { edit, runs });
+    const hung = runs.find((r) => r.id.endsWith(":stop-pacemaker:n3"))!;
+    assert.equal(hung.status, 1, `the step returns (1), not held by the stop it left running: ${JSON.stringify(hung)}`);
+    assert.ok(hung.ms < (deadline + 8) * 1000, `${hung.ms} ms`);
+    assert.match(hung.out, /on n3: pacemaker has not stopped 2 s after its stop began \(it goes on stopping in the background/);
+    assert.match(hung.out, /What it waits for, as this node sees the cluster:\nCLUSTER WARN: offline node/);
+    assert.deepEqual(
+      runs.map((r) => `${r.id.split(":").slice(-2).join(" ")} ${r.status}`),
+      ["stop-pacemaker n1 0", "stop-pacemaker n2 0", "stop-pacemaker n3 1"],
+      "the next step waits for every node",
+    );
+    const probed = runs.find((r) => r.id.endsWith(":stop-pacemaker:n2"))!;
+    assert.ok(probed.ms < 10_000, `n2's step, its crm_mon probe not answering (timeout 2 s for the test): ${probed.ms} ms`);
+    rmSync(join(dir, "n2", "hang-crm_mon"));
+    assert.ok(existsSync(join(dir, "n3", "run", "pacemaker")), "n3's Pacemaker still stopping");
+    // It stops (what it waited for came); the next up resumes from the records.
+    rmSync(join(dir, "n3", "hang-stop-pacemaker"));
+    const until = Date.now() + 10_000;
+    while (existsSync(join(dir, "n3", "run", "pacemaker")) && Date.now() < until) spawnSync("/bin/sleep", ["0.1"]);
+    assert.ok(!existsSync(join(dir, "n3", "run", "pacemaker")), "the detached stop ended");
+    const done = runInOrder(dir, rotation, first, { edit });
+    assert.equal(done.size, rotation.length, "every step done after the next up");
+    const log = readFileSync(join(dir, "log"), "utf8").split("\n").filter(Boolean);
+    assert.deepEqual(
+      log.filter((l) => l.startsWith("VIOLATION")),
+      [],
+    );
+    for (const n of nodes) {
+      assert.deepEqual(readFileSync(join(dir, n, "authkey")), Buffer.alloc(256, 2), `${n}: the new key`);
+      assert.deepEqual(
+        ["corosync", "pacemaker"].filter((d) => existsSync(join(dir, n, "run", d))),
+        ["corosync", "pacemaker"],
+        `${n}: runs both again`,
+      );
+    }
   });
 });

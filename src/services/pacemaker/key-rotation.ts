@@ -9,7 +9,8 @@
  *     replaces nothing that runs);
  *  2. on every node at once: Pacemaker stops (its resources stop; `pcs cluster stop --all` does
  *     the same), then, once Pacemaker is down on EVERY node, corosync stops on every node — never
- *     a corosync stopped under a running Pacemaker (that gets a node fenced);
+ *     a corosync stopped under a running Pacemaker (that gets a node fenced); a node's Pacemaker
+ *     stop is waited for until STOP_PACEMAKER_DEADLINE_S, then the step fails saying what it waits for;
  *  3. the staged key is installed as /etc/corosync/authkey on every node;
  *  4. corosync starts on every node, then (quorate) Pacemaker, and each node reports how long it
  *     was out ("the cluster was down here for N s").
@@ -61,10 +62,25 @@ export interface RotationContext {
 
 const WAIT_QUORATE_S = 120;
 const WAIT_CLUSTER_OK_S = 300;
+/**
+ * How long the stop-pacemaker step waits for this node's Pacemaker to stop: above the longest stop
+ * operation timeout haforge renders (200 s) plus the stops it is ordered after (a VIP's 20 s), and
+ * half of what the init system would wait before killing it (supervisor's stopwaitsecs 600; the
+ * packaged pacemaker.service's TimeoutStopSec 30 min). A Pacemaker that takes longer waits for
+ * something that will not come by itself; the step then fails naming it instead of holding the
+ * whole apply for 10 or 30 minutes.
+ */
+export const STOP_PACEMAKER_DEADLINE_S = 300;
+/**
+ * The record's probes (quorum, "CLUSTER OK") are bounded: crm_mon asks pacemakerd first and waits
+ * for it without end when it does not answer (measured: a frozen pacemakerd held `crm_mon -1 -s`
+ * for minutes); a probe that times out records "no" (not waited for afterwards).
+ */
+export const PROBE_S = 30;
 
 /**
  * The shell functions every rotation step starts with: $R (the node's record), $NEXT (the staged
- * key), $KEY (the key in use), say/fail, the init system's running/start_unit/stop_unit, `was`
+ * key), $KEY (the key in use), say/fail, the init system's running/start_unit/stop_unit, stop_within, `was`
  * (a line of the record) and a bounded wait_for. Shared by the Pacemaker remote key's rotation.
  */
 export function stepPrelude(
@@ -82,6 +98,12 @@ export function stepPrelude(
     `was() { grep -qx "$1=1" "$R"; }`,
     // wait_for CONDITION SECONDS MESSAGE: bounded, 1 s steps.
     `wait_for() { i=0; until eval "$1"; do i=$((i+1)); [ $i -ge "$2" ] && fail "$3"; sleep 1; done; }`,
+    // stop_within UNIT SECONDS: the unit's stop and its exit code, waited for until a deadline (the
+    // clock's, not a count of polls). Past it, 124: the stop goes on in the background, its output
+    // detached (an open stdout would hold the step's ssh session, and a test's pipe, until it ends;
+    // in a subshell: dash leaves a backgrounded function call's own redirections off its commands).
+    `stop_within() { ( stop_unit "$1" ) </dev/null >/dev/null 2>&1 & sp=$!; end=$(( $(date +%s) + $2 )); ` +
+      `while kill -0 "$sp" 2>/dev/null; do [ "$(date +%s)" -ge "$end" ] && return 124; sleep 1; done; wait "$sp"; }`,
   ].join("\n");
 }
 
@@ -102,11 +124,22 @@ export function rotationStepScript(c: RotationContext, cluster: PacemakerCluster
       `if [ ! -e "$R" ]; then`,
       `  if cmp -s "$NEXT" "$KEY"; then say "this node holds it already: nothing to do"; exit 0; fi`,
       `  mkdir -p "$(dirname "$R")" || fail "cannot write $R"`,
+      `  PROBE=${PROBE_S}`,
       `  { echo "since=$(date +%s)"; running pacemaker && echo pacemaker=1; running corosync && echo corosync=1; ` +
-        `corosync-quorumtool -s >/dev/null 2>&1 && echo quorate=1; ${c.pacemakerHealth} && echo ok=1; } > "$R.tmp"`,
+        `timeout "$PROBE" corosync-quorumtool -s >/dev/null 2>&1 && echo quorate=1; ` +
+        `timeout "$PROBE" sh -c ${shellQuote(c.pacemakerHealth)} && echo ok=1; } > "$R.tmp"`,
       `  mv "$R.tmp" "$R" || fail "cannot write $R"`,
       `fi`,
-      `if was pacemaker && running pacemaker; then say "stopping pacemaker (every node stops it now)"; stop_unit pacemaker || fail "pacemaker did not stop"; fi`,
+      `if was pacemaker && running pacemaker; then`,
+      `  say "stopping pacemaker (every node stops it now)"`,
+      `  DEADLINE=${STOP_PACEMAKER_DEADLINE_S}; stop_within pacemaker "$DEADLINE"; rc=$?`,
+      `  [ $rc -eq 0 ] && exit 0`,
+      `  [ $rc -eq 124 ] || fail "pacemaker did not stop"`,
+      // Still stopping past the deadline: what this node's Pacemaker waits for, as it sees the cluster.
+      `  fail "pacemaker has not stopped $DEADLINE s after its stop began (it goes on stopping in the background; ` +
+        `once it is down on every node, apply again: the rotation resumes from $R). What it waits for, as this node sees the cluster:` +
+        `$(printf '\\n'; corosync-quorumtool -s 2>&1 | grep -E '^(Quorate|Total votes):'; timeout 20 crm_mon -1 -r -n 2>&1 | grep -v '^ *$' | head -n 40)"`,
+      `fi`,
       `exit 0`,
     ].join("\n"),
     // Only once Pacemaker is down on every node: corosync stopped under a running Pacemaker gets a node fenced.
