@@ -509,17 +509,17 @@ describe("haforge's apply on a running 3-node Pacemaker cluster that runs HAProx
     // The rendered deadline (STOP_PACEMAKER_DEADLINE_S), shortened for the test; and on n3, its
     // pacemakerd frozen (SIGSTOP: the supervisor's SIGTERM waits) just before the step stops it.
     const deadline = 20;
-    const rendered = `DEADLINE=${STOP_PACEMAKER_DEADLINE_S};`;
+    const rendered = `DEADLINE=${STOP_PACEMAKER_DEADLINE_S}\n`;
     const stopping = `say "stopping pacemaker (every node stops it now)"`;
     const steps = rotated.actions
       .filter((a) => a.phase === "bootstrap")
       .map((a) => {
-        const create = a.create.split(rendered).join(`DEADLINE=${deadline};`);
+        const create = a.create.split(rendered).join(`DEADLINE=${deadline}\n`);
         return a.id.endsWith(":stop-pacemaker:n3")
           ? { ...a, create: create.replace(stopping, `kill -STOP $(pidof pacemakerd); ${stopping}`) }
           : { ...a, create };
       });
-    assert.equal(steps.filter((a) => a.create.includes(`DEADLINE=${deadline};`)).length, NODES.length);
+    assert.equal(steps.filter((a) => a.create.includes(`DEADLINE=${deadline}\n`)).length, NODES.length);
     assert.equal(steps.filter((a) => a.create.includes("kill -STOP")).length, 1);
     const corosyncPids = NODES.map((n) => inside(n, "supervisorctl pid corosync").out.trim());
     let first: Awaited<ReturnType<typeof cluster.runActionsInOrder>>;

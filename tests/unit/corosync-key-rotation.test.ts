@@ -150,11 +150,11 @@ function simulatedCluster(dir: string, nodes: readonly string[]): void {
     "supervisorctl",
     [
       `case "$1" in`,
-      `  status) [ -e "$C/$NODE/run/$2" ] && echo "$2 RUNNING" || echo "$2 STOPPED" ;;`,
+      `  status) if [ -e "$C/$NODE/stopping-$2" ]; then echo "$2 STOPPING"; elif [ -e "$C/$NODE/run/$2" ]; then echo "$2 RUNNING"; else echo "$2 STOPPED"; fi ;;`,
       `  stop) if [ "$2" = corosync ]; then for n in ${nodes.join(" ")}; do [ -e "$C/$n/run/pacemaker" ] && cmp -s "$C/$n/authkey" "$C/$NODE/authkey" && echo "VIOLATION $NODE stop corosync while pacemaker runs on $n" >> "$C/log"; done; fi`,
       // A stop that hangs while the node's hang-stop-<daemon> file exists (a Pacemaker waiting for a transition).
-      `        while [ -e "$C/$NODE/hang-stop-$2" ]; do /bin/sleep 0.1; done`,
-      `        echo "$NODE stop $2" >> "$C/log"; rm -f "$C/$NODE/run/$2" ;;`,
+      `        [ -e "$C/$NODE/hang-stop-$2" ] && : > "$C/$NODE/stopping-$2"; while [ -e "$C/$NODE/hang-stop-$2" ]; do /bin/sleep 0.1; done`,
+      `        echo "$NODE stop $2" >> "$C/log"; rm -f "$C/$NODE/run/$2" "$C/$NODE/stopping-$2" ;;`,
       `  start) if [ -e "$C/$NODE/fail-start-$2" ]; then rm -f "$C/$NODE/fail-start-$2"; echo "$2: ERROR (spawn error)"; exit 1; fi`,
       `         echo "$NODE start $2" >> "$C/log"; mkdir -p "$C/$NODE/run"; : > "$C/$NODE/run/$2"; echo "$2: started" ;;`,
       `esac`,
@@ -176,6 +176,8 @@ function simulatedCluster(dir: string, nodes: readonly string[]): void {
       `k=0; for n in ${nodes.join(" ")}; do [ -e "$C/$n/run/pacemaker" ] && cmp -s "$C/$n/authkey" "$C/$NODE/authkey" && k=$((k+1)); done\n` +
       `[ -e "$C/$NODE/run/pacemaker" ] && [ $k -eq ${nodes.length} ] && echo "CLUSTER OK: ${nodes.length} nodes online" || echo "CLUSTER WARN: offline node"; exit 0`,
   );
+  // pidof sees the node's own processes: its pacemakerd while Pacemaker runs or stops.
+  stub("pidof", `[ "$1" = pacemakerd ] && [ -e "$C/$NODE/run/pacemaker" ]`);
   stub("chown", "exit 0");
   stub("sleep", "exit 0");
 }
@@ -316,9 +318,9 @@ describe("corosync key rotation: the steps on a simulated cluster", () => {
     // The rendered deadline, shortened for the test (the same script otherwise).
     const deadline = 2;
     const edit = (cmd: string) => {
-      const rendered = `DEADLINE=${STOP_PACEMAKER_DEADLINE_S};`;
+      const rendered = `DEADLINE=${STOP_PACEMAKER_DEADLINE_S}\n`;
       assert.equal(cmd.includes("stop_within pacemaker"), cmd.includes(rendered), cmd);
-      return cmd.split(rendered).join(`DEADLINE=${deadline};`).split(`PROBE=${PROBE_S}\n`).join("PROBE=2\n");
+      return cmd.split(rendered).join(`DEADLINE=${deadline}\n`).split(`PROBE=${PROBE_S}\n`).join("PROBE=2\n");
     };
     const runs: StepRun[] = [];
     const first = runInOrder(dir, rotation, new Set(), { edit, runs });
@@ -332,6 +334,25 @@ describe("corosync key rotation: the steps on a simulated cluster", () => {
       ["stop-pacemaker n1 0", "stop-pacemaker n2 0", "stop-pacemaker n3 1"],
       "the next step waits for every node",
     );
+    // Applied again at once, n3 still stopping (STOPPING to supervisor, its pacemakerd there): its
+    // step waits for it again, to its deadline; nothing stops corosync anywhere meanwhile.
+    const early: StepRun[] = [];
+    const still = runInOrder(dir, rotation, first, { edit, runs: early });
+    assert.deepEqual(
+      early.map((r) => `${r.id.split(":").slice(-2).join(" ")} ${r.status}`),
+      ["stop-pacemaker n3 1"],
+    );
+    assert.match(
+      early[0]!.out,
+      /on n3: pacemaker is still stopping here \(pacemakerd runs\): waiting for it\n[\s\S]*on n3: pacemaker has not stopped 2 s after/,
+    );
+    assert.deepEqual(
+      readFileSync(join(dir, "log"), "utf8")
+        .split("\n")
+        .filter((l) => l.startsWith("VIOLATION")),
+      [],
+      "no corosync stopped under a Pacemaker still stopping",
+    );
     const probed = runs.find((r) => r.id.endsWith(":stop-pacemaker:n2"))!;
     assert.ok(probed.ms < 10_000, `n2's step, its crm_mon probe not answering (timeout 2 s for the test): ${probed.ms} ms`);
     rmSync(join(dir, "n2", "hang-crm_mon"));
@@ -341,7 +362,7 @@ describe("corosync key rotation: the steps on a simulated cluster", () => {
     const until = Date.now() + 10_000;
     while (existsSync(join(dir, "n3", "run", "pacemaker")) && Date.now() < until) spawnSync("/bin/sleep", ["0.1"]);
     assert.ok(!existsSync(join(dir, "n3", "run", "pacemaker")), "the detached stop ended");
-    const done = runInOrder(dir, rotation, first, { edit });
+    const done = runInOrder(dir, rotation, still, { edit });
     assert.equal(done.size, rotation.length, "every step done after the next up");
     const log = readFileSync(join(dir, "log"), "utf8").split("\n").filter(Boolean);
     assert.deepEqual(

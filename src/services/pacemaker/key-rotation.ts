@@ -130,15 +130,24 @@ export function rotationStepScript(c: RotationContext, cluster: PacemakerCluster
         `timeout "$PROBE" sh -c ${shellQuote(c.pacemakerHealth)} && echo ok=1; } > "$R.tmp"`,
       `  mv "$R.tmp" "$R" || fail "cannot write $R"`,
       `fi`,
+      `DEADLINE=${STOP_PACEMAKER_DEADLINE_S}`,
+      // What this node's Pacemaker waits for, as it sees the cluster.
+      `view() { printf '\\n'; corosync-quorumtool -s 2>&1 | grep -E '^(Quorate|Total votes):'; timeout 20 crm_mon -1 -r -n 2>&1 | grep -v '^ *$' | head -n 40; }`,
+      `late() { fail "pacemaker has not stopped $DEADLINE s after its stop began (it goes on stopping in the background; ` +
+        `once it is down on every node, apply again: the rotation resumes from $R). What it waits for, as this node sees the cluster:$(view)"; }`,
       `if was pacemaker && running pacemaker; then`,
       `  say "stopping pacemaker (every node stops it now)"`,
-      `  DEADLINE=${STOP_PACEMAKER_DEADLINE_S}; stop_within pacemaker "$DEADLINE"; rc=$?`,
+      `  stop_within pacemaker "$DEADLINE"; rc=$?`,
       `  [ $rc -eq 0 ] && exit 0`,
       `  [ $rc -eq 124 ] || fail "pacemaker did not stop"`,
-      // Still stopping past the deadline: what this node's Pacemaker waits for, as it sees the cluster.
-      `  fail "pacemaker has not stopped $DEADLINE s after its stop began (it goes on stopping in the background; ` +
-        `once it is down on every node, apply again: the rotation resumes from $R). What it waits for, as this node sees the cluster:` +
-        `$(printf '\\n'; corosync-quorumtool -s 2>&1 | grep -E '^(Quorate|Total votes):'; timeout 20 crm_mon -1 -r -n 2>&1 | grep -v '^ *$' | head -n 40)"`,
+      `  late`,
+      `fi`,
+      // A stop still under way (an earlier run's, past its deadline) is not "running" to the init
+      // system (supervisor STOPPING, systemd deactivating), but its pacemakerd is: waited for the
+      // same way, never left to the corosync stops of the next step.
+      `if pidof pacemakerd >/dev/null 2>&1; then`,
+      `  say "pacemaker is still stopping here (pacemakerd runs): waiting for it"`,
+      `  end=$(( $(date +%s) + DEADLINE )); while pidof pacemakerd >/dev/null 2>&1; do [ "$(date +%s)" -ge "$end" ] && late; sleep 1; done`,
       `fi`,
       `exit 0`,
     ].join("\n"),
