@@ -20,7 +20,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { destroy, preview, readCheckpoint, refresh, renameStack, up, type ProgramResult } from ".";
+import { destroy, preview, readCheckpoint, refresh, renameStack, up, urnName, type ProgramResult } from ".";
 
 const root = join(__dirname, "..", "..");
 const dir = mkdtempSync(join(tmpdir(), "haforge-engine-toy-"));
@@ -59,8 +59,7 @@ const notes: Note[] = [
 const op = (stack: string) => ({ cwd: root, stack, checkpointFile, program: "tests/engine/fixtures/toy-program.ts" });
 const run = (f: typeof up, stack: string, version: string, n: Note[] = notes) =>
   f({ ...op(stack), config: { "toy:version": version, "toy:dir": dir, "toy:delayMs": "300", "toy:notes": JSON.stringify(n) } });
-const ops = (r: { steps: { op: string; urn: string }[] }) =>
-  r.steps.map((s) => `${s.op} ${s.urn.slice(s.urn.lastIndexOf("::") + 2)}`).sort();
+const ops = (r: { steps: { op: string; urn: string }[] }) => r.steps.map((s) => `${s.op} ${urnName(s.urn)}`).sort();
 const ok = (r: { ok: boolean; errors: string[] }) => assert.ok(r.ok, r.errors.join("\n"));
 const dyn = (name: string) => readCheckpoint(checkpointFile, "").resources.find((r) => r.urn.endsWith(`::${name}`))!;
 
@@ -165,7 +164,7 @@ describe("engine stand-in", { concurrency: false }, () => {
   it("destroy does not run the program: deletes dependents first with the stored state", async () => {
     const r = await destroy({ ...op("prod"), cwd: root });
     ok(r);
-    const order = r.steps.map((s) => s.urn.slice(s.urn.lastIndexOf("::") + 2));
+    const order = r.steps.map((s) => urnName(s.urn));
     assert.ok(order.indexOf("b2") < order.indexOf("a"), `b2 depends on a: ${order.join(", ")}`);
     assert.equal(order.at(-1), "group", "the parent goes last");
     assert.deepEqual(readCheckpoint(checkpointFile, "prod").resources, []);
@@ -216,7 +215,7 @@ describe("engine stand-in: a removal-order gate added to an existing stack", { c
       config: { "toy:version": "1", "toy:dir": gdir, "toy:delayMs": "100", "toy:notes": JSON.stringify(n) },
     });
   const named = (r: { steps: { op: string; urn: string; startMs: number; endMs: number }[] }, op: string) =>
-    r.steps.filter((s) => s.op === op).map((s) => ({ ...s, name: s.urn.slice(s.urn.lastIndexOf("::") + 2) }));
+    r.steps.filter((s) => s.op === op).map((s) => ({ ...s, name: urnName(s.urn) }));
 
   it("the update that adds the gate creates it and changes nothing else (no replacement, no delete)", async () => {
     ok(await grun(up, hosts([1, 2, 3], false)));
@@ -225,7 +224,7 @@ describe("engine stand-in: a removal-order gate added to an existing stack", { c
     assert.deepEqual(ops(r), ["create g", "same d1", "same d2", "same d3", "same group", "same m1", "same m2", "same m3"]);
     const m3 = readCheckpoint(gcheckpoint, "").resources.find((x) => x.urn.endsWith("::m3"))!;
     assert.deepEqual(
-      m3.dependencies.map((u) => u.slice(u.lastIndexOf("::") + 2)),
+      m3.dependencies.map((u) => urnName(u)),
       ["m2", "g"],
     );
   });

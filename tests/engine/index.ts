@@ -32,6 +32,15 @@ export { readCheckpoint, renameStack, unwrap, isSecret } from "./engine";
 export { ProviderProcess } from "./provider-process";
 export { stackLockDir, stackLocks } from "./stack-lock";
 
+/** A URN's resource name: what follows its last "::". */
+export const urnName = (urn: string): string => urn.slice(urn.lastIndexOf("::") + 2);
+/** A run's steps other than Same, as sorted "op name" lines. */
+export const changedSteps = (r: { readonly steps: readonly { op: string; urn: string }[] }): string[] =>
+  r.steps
+    .filter((s) => s.op !== "same")
+    .map((s) => `${s.op} ${urnName(s.urn)}`)
+    .sort();
+
 export interface OperationOptions {
   /** The project directory (a checkout with node_modules): cwd of the program and provider. */
   readonly cwd: string;

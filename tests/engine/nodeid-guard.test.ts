@@ -18,7 +18,7 @@ import * as fs from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { readCheckpoint, up } from ".";
+import { readCheckpoint, up, urnName } from ".";
 
 const root = join(__dirname, "..", "..");
 const dir = fs.mkdtempSync(join(tmpdir(), "haforge-engine-nodeid-"));
@@ -80,10 +80,7 @@ describe("membership.nodeid-changed through the engine (real program, no host re
     assert.deepEqual(
       r.steps
         .filter((s) => s.op !== "same")
-        .map((s) => [
-          s.urn.slice(s.urn.lastIndexOf("::") + 2),
-          /^check failed: memberships: membership\.nodeid-changed/.test(s.error ?? ""),
-        ]),
+        .map((s) => [urnName(s.urn), /^check failed: memberships: membership\.nodeid-changed/.test(s.error ?? "")]),
       [["haforge-membership", true]],
     );
     assert.equal(fs.readFileSync(checkpointFile, "utf8"), before, "the checkpoint unchanged");

@@ -17,7 +17,7 @@ import * as fs from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { readCheckpoint, up, type RunResult } from ".";
+import { readCheckpoint, up, urnName, changedSteps, type RunResult } from ".";
 import { startSshd, type Sshd } from "../providers/sshd-fixture";
 import type { ClusterPlan } from "../../src/plan/types";
 import { renderTemplate } from "../../src/render/templates";
@@ -76,12 +76,8 @@ const run = (actions: Action[]) =>
     timeoutMs: 240_000,
   });
 const ok = (r: RunResult) => assert.ok(r.ok, `the run failed:\n${r.errors.join("\n")}`);
-const short = (urn: string) => urn.slice(urn.lastIndexOf("::") + 2);
-const changes = (r: RunResult) =>
-  r.steps
-    .filter((s) => s.op !== "same")
-    .map((s) => `${s.op} ${short(s.urn)}`)
-    .sort();
+const short = urnName;
+const changes = changedSteps;
 /** What the host's awx-manage and ansible-tower-service were asked since the previous call. */
 let seen = 0;
 function calls(): string[] {

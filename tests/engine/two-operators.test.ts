@@ -26,7 +26,19 @@ import * as fs from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { destroy, preview, readCheckpoint, refresh, renameStack, unwrap, up, type ProgramResult, type RunResult } from ".";
+import {
+  destroy,
+  preview,
+  readCheckpoint,
+  refresh,
+  renameStack,
+  unwrap,
+  up,
+  urnName,
+  changedSteps,
+  type ProgramResult,
+  type RunResult,
+} from ".";
 import { startSshd, type Sshd } from "../providers/sshd-fixture";
 import { cloneTo, keygen, makeHome } from "./operator";
 import { remoteFileOutputsOf } from "../../src/providers/remote-file";
@@ -132,13 +144,8 @@ const operator = (who: "a" | "b", stack = "ops") => ({
 });
 
 const ok = (r: RunResult) => assert.ok(r.ok, `the run failed:\n${r.errors.join("\n")}`);
-const short = (urn: string) => urn.slice(urn.lastIndexOf("::") + 2);
-/** Steps other than Same, as "op name". */
-const changes = (r: RunResult) =>
-  r.steps
-    .filter((s) => s.op !== "same")
-    .map((s) => `${s.op} ${short(s.urn)}`)
-    .sort();
+const short = urnName;
+const changes = changedSteps;
 
 /** What the host's stub service manager was asked, line by line. */
 const actionsLog = (): string[] => {
