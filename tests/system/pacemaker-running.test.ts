@@ -370,7 +370,7 @@ describe("haforge's apply on a running 3-node Pacemaker cluster that runs HAProx
     await until("3 votes on every node and CLUSTER OK", () => NODES.every((n) => votes(n) === 3) && clusterOk("n1"), 120);
     const want = createHash("sha256").update(Buffer.alloc(256, 0x33)).digest("hex");
     for (const n of NODES) assert.equal(liveSha(n, COROSYNC_AUTHKEY), want, `${n}: the new key`);
-    await until("haproxy-clone back on every node", () => NODES.every((n) => haproxyProc(n).pid !== ""), 60);
+    await until("haproxy-clone back on every node", () => NODES.every((n) => haproxyProc(n).pid !== ""), 120);
     verdicts.push(`procedure: stop all, rm key, apply (keys actions only), start all: every node on the new key, 3 votes each, CLUSTER OK`);
   });
 
@@ -459,7 +459,7 @@ describe("haforge's apply on a running 3-node Pacemaker cluster that runs HAProx
     );
     for (const n of NODES) assert.equal(liveSha(n, COROSYNC_AUTHKEY), want, `${n}: the new key`);
     await until("3 votes on every node and CLUSTER OK", () => NODES.every((n) => votes(n) === 3) && clusterOk("n1"), 120);
-    await until("haproxy-clone back on every node", () => NODES.every((n) => haproxyProc(n).pid !== ""), 60);
+    await until("haproxy-clone back on every node", () => NODES.every((n) => haproxyProc(n).pid !== ""), 120);
     // Pacemaker starting on every node at once shows the nodes it has not seen yet as
     // "UNCLEAN (offline)" until they join (startup-fencing's unseen nodes; the same at any
     // `crm cluster start --all`): never before the stop or after the rotation settled, and no fence.
