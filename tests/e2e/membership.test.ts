@@ -351,6 +351,25 @@ interface ClusterStatus {
   disk_nodes: string[];
 }
 
+/** Waits (120 s) until every one of `hosts` lists exactly `hosts` as its running RabbitMQ nodes. */
+async function brokersRunningEverywhere(what: string, hosts: readonly string[]): Promise<void> {
+  const want = hosts.map((x) => `rabbit@${x}`).join(",");
+  await waitFor(
+    what,
+    async () => {
+      for (const h of hosts) {
+        const st = JSON.parse(
+          await hostExecOk(h, "rabbitmqctl -q cluster_status --formatter json", { timeoutMs: 30_000 }),
+        ) as ClusterStatus;
+        if ([...st.running_nodes].sort().join(",") !== want) return undefined;
+      }
+      return true;
+    },
+    120_000,
+    2_000,
+  );
+}
+
 describe("e2e: membership changes on a 5-host lab (grow 3 → 5, shrink 5 → 3)", { skip: SKIP, timeout: 1_500_000 }, () => {
   const suite = labSuite({
     hosts: 5,
@@ -414,20 +433,7 @@ describe("e2e: membership changes on a 5-host lab (grow 3 → 5, shrink 5 → 3)
       }
 
       // RabbitMQ: 5 running nodes, seen from every node.
-      await waitFor(
-        "5 running RabbitMQ nodes everywhere",
-        async () => {
-          for (const h of ALL) {
-            const st = JSON.parse(
-              await hostExecOk(h, "rabbitmqctl -q cluster_status --formatter json", { timeoutMs: 30_000 }),
-            ) as ClusterStatus;
-            if ([...st.running_nodes].sort().join(",") !== ALL.map((x) => `rabbit@${x}`).join(",")) return undefined;
-          }
-          return true;
-        },
-        120_000,
-        2_000,
-      );
+      await brokersRunningEverywhere("5 running RabbitMQ nodes everywhere", ALL);
       // keepalived: every host lists the 4 others as unicast peers (or runs multicast, where the
       // peers need no list); HAProxy: on every balancer, the rabbitmq backend has 5 servers, all UP.
       await assertPeersAndBackends(lab, ALL);
@@ -753,20 +759,7 @@ describe("e2e: membership changes on a 5-host lab (grow 3 → 5, shrink 5 → 3)
       );
       assert.ok(rows.value);
       // RabbitMQ: lab2's broker is running in every node's cluster_status
-      await waitFor(
-        "rabbit@lab2 running in every node's cluster_status",
-        async () => {
-          for (const h of FIRST) {
-            const st = JSON.parse(
-              await hostExecOk(h, "rabbitmqctl -q cluster_status --formatter json", { timeoutMs: 30_000 }),
-            ) as ClusterStatus;
-            if ([...st.running_nodes].sort().join(",") !== FIRST.map((x) => `rabbit@${x}`).join(",")) return undefined;
-          }
-          return true;
-        },
-        120_000,
-        2_000,
-      );
+      await brokersRunningEverywhere("rabbit@lab2 running in every node's cluster_status", FIRST);
       // the quorum queue's replica on lab2 holds the log: at the leader's commit index
       type QuorumRow = { "Node Name": string; "Raft State": string; "Commit Index": number };
       let last: QuorumRow[] = [];
