@@ -382,6 +382,18 @@ describe("e2e: membership changes on a 5-host lab (grow 3 → 5, shrink 5 → 3)
   let inv3: string;
   let inv5: string;
   const apply = (inventory: string) => applyProgram({ inventory, stateFile: suite.stateFile, secrets: SECRETS, timeoutMs: 600_000 });
+  /** `up` of `inventory` while the samplers run on the members that stay (startSampling). */
+  const sampledApply = async (inventory: string, stay: readonly string[]): Promise<{ r: ApplyResult; sampled: Sampled }> => {
+    const sampler = startSampling(lab, stay);
+    let r: ApplyResult;
+    try {
+      r = await apply(inventory);
+    } catch (e) {
+      await sampler.stop();
+      throw e;
+    }
+    return { r, sampled: await sampler.stop() };
+  };
 
   before(() => {
     lab = suite.lab;
@@ -405,14 +417,7 @@ describe("e2e: membership changes on a 5-host lab (grow 3 → 5, shrink 5 → 3)
       for (const h of FIRST)
         for (const [d, pid] of Object.entries(before[h]!)) assert.notEqual(pid, "none", `${h}: ${d} runs before the grow`);
 
-      const sampler = startSampling(lab, FIRST);
-      let r: ApplyResult;
-      let sampled: Sampled;
-      try {
-        r = await apply(inv5);
-      } finally {
-        sampled = await sampler.stop();
-      }
+      const { r, sampled } = await sampledApply(inv5, FIRST);
       assert.ok(r.ok, describeFailure(r));
       figure(t, "membership-grow-duration", r.wallMs, " ms (3 → 5: RabbitMQ, keepalived, HAProxy, etcd, Patroni)");
 
@@ -488,14 +493,7 @@ describe("e2e: membership changes on a 5-host lab (grow 3 → 5, shrink 5 → 3)
     { timeout: 900_000 },
     async (t) => {
       const before = Object.fromEntries(await Promise.all(FIRST.map(async (h) => [h, await daemonPids(h)] as const)));
-      const sampler = startSampling(lab, FIRST);
-      let r: ApplyResult;
-      let sampled: Sampled;
-      try {
-        r = await apply(inv3);
-      } finally {
-        sampled = await sampler.stop();
-      }
+      const { r, sampled } = await sampledApply(inv3, FIRST);
       assert.ok(r.ok, describeFailure(r));
       figure(t, "membership-shrink-duration", r.wallMs, " ms (5 → 3: RabbitMQ, keepalived, HAProxy, etcd, Patroni)");
 
@@ -694,14 +692,7 @@ describe("e2e: membership changes on a 5-host lab (grow 3 → 5, shrink 5 → 3)
       const now: LabInfo = { ...lab, hosts: lab.hosts.map((h) => (h.name === "lab2" ? replaced! : h)) };
       invReplaced = membershipInventory(now, FIRST, path.join(suite.tmp, "lab-3-replaced.yaml"));
       const stay = ["lab1", "lab3"] as const;
-      const sampler = startSampling(lab, stay);
-      let r: ApplyResult;
-      let sampled: Sampled;
-      try {
-        r = await apply(invReplaced);
-      } finally {
-        sampled = await sampler.stop();
-      }
+      const { r, sampled } = await sampledApply(invReplaced, stay);
       assert.ok(r.ok, describeFailure(r));
       figure(t, "replace-up-duration", r.wallMs, " ms (lab2 wiped, its new key pinned: RabbitMQ, keepalived, HAProxy, etcd, Patroni)");
       figure(t, "replace-restart-actions", JSON.stringify(restartsByHost(r)));
