@@ -7,17 +7,23 @@
  * Covered here: RabbitMQ (nodes join: cluster_status shows 5 on every node), keepalived (the
  * new hosts are VRRP peers: unicast_peer lists follow), HAProxy (backends follow, on every
  * balancer), etcd (the new members are added with `member add` before they start, then start
- * with `initial-cluster-state: existing`: 5 members, healthy) and Patroni (4 replicas streaming).
+ * with `initial-cluster-state: existing`: 5 members, healthy), Patroni (4 replicas streaming) and
+ * Pacemaker/Corosync (the members reload the nodelist with `corosync-cfgtool -R`, then lab4 and
+ * lab5 start: 5 nodes online in every node's crm_mon, corosync's nodelist the 5 with their node
+ * ids, 5 votes, the CIB's nodes the 5, no fence request).
  * Hosts that were already members are not restarted: their daemons keep their PIDs (beam.smp,
- * the HAProxy master, keepalived, etcd, patroni, the postmaster), besides the HAProxy, keepalived
- * and Patroni reloads the README documents. Sampled throughout: a TCP poller through the
- * keepalived VIP (longest outage), the AMQP handshake on each original broker (at least 2 of 3 up
+ * the HAProxy master, keepalived, etcd, patroni, the postmaster, corosync, pacemakerd), besides the
+ * HAProxy, keepalived, Patroni and corosync reloads the README documents. Sampled throughout: a
+ * TCP poller through the keepalived VIP (longest outage), the AMQP handshake on each original broker (at least 2 of 3 up
  * at every sample), an etcd quorum read (every sample healthy), and a RabbitMQ publisher with
- * confirms to a quorum queue through the VIP (0 confirmed messages lost, longest publish gap).
+ * confirms to a quorum queue through the VIP (0 confirmed messages lost, longest publish gap), and
+ * corosync's quorum on each original node (`corosync-quorumtool -s`: quorate in every sample).
  * Then the 3-host inventory again (shrink 5 → 3, same lab, same state): lab4 and lab5 leave each
  * cluster the operators' way (RabbitMQ forget_cluster_node after stop_app, etcd member remove
- * while the member runs), then their daemons stop (each service's deprovisioning of the host, one
- * host at a time); the members that stay keep their PIDs, RabbitMQ/etcd list 3 members, the
+ * while the member runs; Pacemaker the other way round: the node stops, then it is removed from the
+ * nodelist and the CIB), then their daemons stop (each service's deprovisioning of the host, one
+ * host at a time); the members that stay keep their PIDs, RabbitMQ/etcd/Pacemaker list 3 members
+ * (3 expected votes, lab4/lab5 gone from the CIB's nodes and corosync's nodelist), the
  * VRRP peers and HAProxy backends follow, Patroni keeps a leader and 2 streaming replicas and the
  * leavers' replication slots are dropped; the same samplers run (0 confirmed messages lost).
  * Then lab2 is replaced (issue 11): the lab wipes it (a fresh disk, new SSH host keys) and `up`
@@ -25,9 +31,10 @@
  * nothing restarted on lab1/lab3. Then the operator pins lab2's new key and `up` rejoins it (same
  * samplers): the etcd key written before the wipe on lab2's member, lab2 streaming from the Patroni
  * leader with the rows, its broker in every cluster_status with the quorum queue's replica at the
- * leader's commit index and the messages consumed through it; lab1/lab3 keep every PID from before
- * the wipe; a second `up` changes nothing. Not in this file: Pacemaker and syncthing (docs/lab.md,
- * "Replacing a host"). Figures: `e2e-figure membership-{grow,shrink,replace}-* VALUE` and `replace-*` lines.
+ * leader's commit index and the messages consumed through it, lab2 online in Pacemaker under its
+ * node id; lab1/lab3 keep every PID from before the wipe (quorate throughout); a second `up` changes
+ * nothing. Not in this file: syncthing (docs/lab.md, "Replacing a host").
+ * Figures: `e2e-figure membership-{grow,shrink,replace}-* VALUE` and `replace-*` lines.
  *
  * Root only (netns); run alone, one lab-using file at a time (docs/lab.md). The lab is always torn down.
  */
@@ -35,7 +42,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import * as path from "node:path";
 import { before, describe, it } from "node:test";
-import { hostExecOk, labWipe, type LabInfo } from "../../lab/exec";
+import { hostExec, hostExecOk, labWipe, type LabInfo } from "../../lab/exec";
 import { readState } from "../../lab/state";
 import { applyProgram, describeFailure, labInventory, type ApplyResult } from "./harness";
 import { labSuite, type LabSuite } from "./harness/lab-suite";
@@ -62,7 +69,7 @@ let figure: LabSuite["figure"];
 
 /**
  * The lab inventory (inventories/lab.yaml) narrowed to the services this file proves, on `hosts`:
- * RabbitMQ, keepalived and HAProxy (its AMQP frontend) on every host.
+ * RabbitMQ, keepalived and HAProxy (its AMQP frontend), etcd, Patroni and Pacemaker on every host.
  */
 function membershipInventory(lab: LabInfo, hosts: readonly string[], out: string): string {
   const real = lab.hosts.map((h) => ({ name: h.name, address: h.address, hostKey: h.hostKey, privateKeyPath: lab.privateKeyPath }));
@@ -78,7 +85,9 @@ function membershipInventory(lab: LabInfo, hosts: readonly string[], out: string
         ssh: { ...template["ssh"], hostKey: h.hostKey },
       };
     });
-    for (const k of ["pacemaker", "syncthing"]) delete inv[k];
+    delete inv["syncthing"];
+    // one Pacemaker cluster on `hosts` (3 or 5: odd counts), default node ids (1..n in hosts order)
+    inv["pacemaker"]["clusters"][0]["nodes"] = [...hosts];
     inv["rabbitmq"]["nodes"] = [...hosts];
     inv["keepalived"]["instances"][0]["hosts"] = [...hosts];
     inv["quorumStore"]["members"] = [...hosts];
@@ -104,7 +113,7 @@ async function daemonPids(host: string): Promise<Record<string, string>> {
   const out = await hostExecOk(
     host,
     // the HAProxy master is the oldest haproxy; keepalived's parent likewise
-    'for p in beam.smp haproxy keepalived etcd patroni postgres; do echo "$p $(pgrep -o -x $p || echo none)"; done',
+    'for p in beam.smp haproxy keepalived etcd patroni postgres corosync pacemakerd; do echo "$p $(pgrep -o -x $p || echo none)"; done',
   );
   return Object.fromEntries(
     out
@@ -194,6 +203,33 @@ interface Sampled {
   published: { confirmed: number[]; longestGapMs: number; failures: number };
   /** How many brokers the broker sampler asks (the members that stay). */
   brokerCount: number;
+  /** Pacemaker on each member that stays: corosync quorate, and how many nodes crm_mon -1 -s counts online. */
+  pacemaker: PacemakerSample[];
+}
+
+interface PacemakerSample {
+  atMs: number;
+  host: string;
+  quorate: boolean;
+  online: number;
+  /** corosync-quorumtool's and crm_mon's answer when the sample was not quorate. */
+  error?: string;
+}
+
+/** One Pacemaker sample on `host`: corosync-quorumtool -s (quorate) and crm_mon -1 -s (nodes online). */
+async function pacemakerSample(host: string, t0: number): Promise<PacemakerSample> {
+  const r = await hostExec(host, "timeout 5 corosync-quorumtool -s 2>&1; echo ===; timeout 5 crm_mon -1 -s 2>&1", {
+    timeoutMs: 15_000,
+  }).catch((e: Error) => ({ stdout: e.message }));
+  const [quorum = "", mon = ""] = r.stdout.split("\n===\n");
+  const quorate = /^Quorate:\s+Yes/m.test(quorum);
+  return {
+    atMs: Date.now() - t0,
+    host,
+    quorate,
+    online: Number(/(\d+) nodes? online/.exec(mon)?.[1] ?? 0),
+    ...(quorate ? {} : { error: r.stdout.trim().slice(0, 300) }),
+  };
 }
 
 /**
@@ -205,7 +241,7 @@ interface Sampled {
 function startSampling(lab: LabInfo, stay: readonly string[]) {
   let sampling = true;
   const t0 = Date.now();
-  const out: Omit<Sampled, "published"> = { vip: [], brokers: [], etcd: [], brokerCount: stay.length };
+  const out: Omit<Sampled, "published"> = { vip: [], brokers: [], etcd: [], brokerCount: stay.length, pacemaker: [] };
   const stayAddresses = lab.hosts.filter((h) => stay.includes(h.name)).map((h) => h.address);
   const etcdPoller = (async () => {
     for (let i = 0; sampling && i < 4_000; i++) {
@@ -242,11 +278,17 @@ function startSampling(lab: LabInfo, stay: readonly string[]) {
       await sleep(500);
     }
   })();
+  const pacemakerPoller = (async () => {
+    for (let i = 0; sampling && i < 4_000; i++) {
+      out.pacemaker.push(...(await Promise.all(stay.map((h) => pacemakerSample(h, t0)))));
+      await sleep(500);
+    }
+  })();
   const publisher = confirmedPublisher(VIP_URL, QUEUE);
   return {
     async stop(): Promise<Sampled> {
       sampling = false;
-      await Promise.all([vipPoller, brokerPoller, etcdPoller]);
+      await Promise.all([vipPoller, brokerPoller, etcdPoller, pacemakerPoller]);
       return { ...out, published: await publisher.stop() };
     },
   };
@@ -295,6 +337,15 @@ async function judgeSampled(t: { diagnostic(m: string): void }, change: string, 
   );
   assert.ok(s.etcd.length >= 20, `too few etcd samples: ${s.etcd.length}`);
   assert.deepEqual(etcdDown, [], `etcd lost quorum (or lab1's member) during the ${change}`);
+  // Pacemaker: corosync quorate on every member that stays, in every sample
+  const notQuorate = s.pacemaker.filter((x) => !x.quorate);
+  figure(
+    t,
+    `membership-${change}-pacemaker-quorate`,
+    `${s.pacemaker.length - notQuorate.length}/${s.pacemaker.length} samples on ${s.brokerCount} nodes`,
+  );
+  assert.ok(s.pacemaker.length >= 20, `too few Pacemaker samples: ${s.pacemaker.length}`);
+  assert.deepEqual(notQuorate.slice(0, 5), [], `${notQuorate.length} Pacemaker samples not quorate during the ${change}`);
 }
 
 /**
@@ -324,6 +375,49 @@ async function assertPeersAndBackends(lab: LabInfo, members: readonly string[]):
       1_000,
     );
   }
+}
+
+/**
+ * Pacemaker/Corosync have exactly `members` on each of them (waits up to 120 s for crm_mon): every
+ * member online in `crm_mon -1`, corosync's runtime nodelist the members with their node ids (the
+ * default ids: 1..n in the lab's host order), `members.length` expected and total votes, quorate,
+ * the CIB's nodes section the members only, and no fence request in the history. Returns how long
+ * crm_mon took to show them all online.
+ */
+async function assertPacemakerMembers(members: readonly string[]): Promise<number> {
+  const want = [...members].sort();
+  const online = await waitFor(
+    `${want.join(" ")} online in crm_mon on each of them`,
+    async () => {
+      for (const h of members) {
+        const mon = await hostExecOk(h, "crm_mon -1", { timeoutMs: 30_000 });
+        const on = /Online: \[ ([^\]]*) \]/.exec(mon)?.[1]?.trim().split(/\s+/).sort() ?? [];
+        if (on.join(" ") !== want.join(" ") || /OFFLINE|UNCLEAN/.test(mon)) return undefined;
+      }
+      return true;
+    },
+    120_000,
+    1_000,
+  );
+  for (const h of members) {
+    const cmap = await hostExecOk(h, "corosync-cmapctl -b nodelist.node");
+    const names = new Map([...cmap.matchAll(/^nodelist\.node\.(\d+)\.name \(str\) = (\S+)$/gm)].map((m) => [m[1], m[2]]));
+    const ids = [...cmap.matchAll(/^nodelist\.node\.(\d+)\.nodeid \(u32\) = (\d+)$/gm)].map((m) => `${names.get(m[1])}:${m[2]}`).sort();
+    assert.deepEqual(
+      ids,
+      want.map((n) => `${n}:${Number(n.replace("lab", ""))}`),
+      `${h}: corosync's nodelist (name:nodeid)`,
+    );
+    const q = await hostExecOk(h, "corosync-quorumtool -s");
+    assert.match(q, /^Quorate:\s+Yes/m, `${h}: quorate`);
+    assert.match(q, new RegExp(`^Expected votes:\\s+${members.length}$`, "m"), `${h}: expected votes\n${q}`);
+    assert.match(q, new RegExp(`^Total votes:\\s+${members.length}$`, "m"), `${h}: total votes\n${q}`);
+    const cib = await hostExecOk(h, "cibadmin -Q -o nodes");
+    assert.deepEqual([...cib.matchAll(/<node [^>]*uname="([^"]+)"/g)].map((m) => m[1]).sort(), want, `${h}: the CIB's nodes\n${cib}`);
+  }
+  const fences = (await hostExecOk("lab1", "stonith_admin --history '*' 2>&1 || true")).trim().replace(/^0 events found$/, "");
+  assert.equal(fences, "", "a fence was requested");
+  return online.ms;
 }
 
 /** Publishes 1..n to `queue` (a quorum queue) through `url`, each confirmed; throws unless every one is. */
@@ -419,7 +513,7 @@ describe("e2e: membership changes on a 5-host lab (grow 3 → 5, shrink 5 → 3)
 
       const { r, sampled } = await sampledApply(inv5, FIRST);
       assert.ok(r.ok, describeFailure(r));
-      figure(t, "membership-grow-duration", r.wallMs, " ms (3 → 5: RabbitMQ, keepalived, HAProxy, etcd, Patroni)");
+      figure(t, "membership-grow-duration", r.wallMs, " ms (3 → 5: RabbitMQ, keepalived, HAProxy, etcd, Patroni, Pacemaker)");
 
       // Members that stayed: nothing restarted (only reloads, which keep the PID).
       const restarted = restartsByHost(r);
@@ -433,8 +527,12 @@ describe("e2e: membership changes on a 5-host lab (grow 3 → 5, shrink 5 → 3)
       for (const o of r.operations.filter((x) => /-restart-/.test(x.name) && x.op !== "same")) {
         const host = /-(lab\d+)$/.exec(o.name)![1]!;
         if (!(FIRST as readonly string[]).includes(host)) continue;
-        assert.match(o.name, /-restart-(haproxy|keepalived|patroni)-/, `${o.name} ran on a member that stays`);
-        assert.match(o.stdout ?? "", /reloaded (haproxy|keepalived|patroni) \(running, definition unchanged\)/, `${o.name}: ${o.stdout}`);
+        assert.match(o.name, /-restart-(haproxy|keepalived|patroni|corosync)-/, `${o.name} ran on a member that stays`);
+        if (/-restart-corosync-/.test(o.name))
+          // the nodelist reloaded in place, lab4/lab5 offline until they start (corosync-apply.sh)
+          assert.match(o.stdout ?? "", /reloadable change: corosync-cfgtool -R/, `${o.name}: ${o.stdout}`);
+        else
+          assert.match(o.stdout ?? "", /reloaded (haproxy|keepalived|patroni) \(running, definition unchanged\)/, `${o.name}: ${o.stdout}`);
       }
 
       // RabbitMQ: 5 running nodes, seen from every node.
@@ -483,6 +581,15 @@ describe("e2e: membership changes on a 5-host lab (grow 3 → 5, shrink 5 → 3)
         2_000,
       );
 
+      // Pacemaker: 5 nodes online on every node, in corosync's nodelist with their ids, 5 votes, no fence
+      const pcmk = await assertPacemakerMembers(ALL);
+      const seen5 = sampled.pacemaker.find((x) => x.host === "lab1" && x.online === 5);
+      figure(
+        t,
+        "membership-grow-pacemaker-online",
+        seen5 ? `${seen5.atMs} ms after the up began (lab1's crm_mon -1 -s)` : `${pcmk} ms after the up ended`,
+      );
+
       // what was sampled during the grow
       await judgeSampled(t, "grow", sampled);
     },
@@ -495,7 +602,7 @@ describe("e2e: membership changes on a 5-host lab (grow 3 → 5, shrink 5 → 3)
       const before = Object.fromEntries(await Promise.all(FIRST.map(async (h) => [h, await daemonPids(h)] as const)));
       const { r, sampled } = await sampledApply(inv3, FIRST);
       assert.ok(r.ok, describeFailure(r));
-      figure(t, "membership-shrink-duration", r.wallMs, " ms (5 → 3: RabbitMQ, keepalived, HAProxy, etcd, Patroni)");
+      figure(t, "membership-shrink-duration", r.wallMs, " ms (5 → 3: RabbitMQ, keepalived, HAProxy, etcd, Patroni, Pacemaker)");
 
       // What ran on removal: each leaving member's membership delete, then its host's deprovisioning
       // (the daemons stop), one at a time within a service.
@@ -503,19 +610,19 @@ describe("e2e: membership changes on a 5-host lab (grow 3 → 5, shrink 5 → 3)
       figure(t, "membership-shrink-deletes", deletes.map((o) => `${o.name} ${o.startMs}-${o.endMs}`).join("; "));
       const names = deletes.map((o) => o.name);
       for (const h of ["lab4", "lab5"]) {
-        for (const m of [`rabbitmq-member-${h}`, `etcd-member-${h}`])
+        for (const m of [`rabbitmq-member-${h}`, `etcd-member-${h}`, `pacemaker-lab-member-${h}`])
           assert.ok(
             names.some((n) => n.endsWith(m)),
             `${m} ran its delete: ${names.join(", ")}`,
           );
-        for (const svc of ["rabbitmq", "vip", "haproxy", "store", "postgres"])
+        for (const svc of ["rabbitmq", "vip", "haproxy", "store", "postgres", "pacemaker"])
           assert.ok(
             names.some((n) => new RegExp(`-${svc}-deprovision-${h}$`).test(n)),
             `${svc}'s deprovisioning of ${h} ran: ${names.join(", ")}`,
           );
       }
       // one at a time within each service (its membership chain); different services' clusters may overlap
-      for (const svc of ["rabbitmq", "vip", "haproxy", "store", "postgres"]) {
+      for (const svc of ["rabbitmq", "vip", "haproxy", "store", "postgres", "pacemaker"]) {
         const own = deletes.filter((o) => o.name.startsWith(`haforge-${svc}-`));
         for (let i = 1; i < own.length; i++)
           assert.ok(own[i]!.startMs >= own[i - 1]!.endMs, `${own[i]!.name} overlapped ${own[i - 1]!.name}`);
@@ -524,6 +631,11 @@ describe("e2e: membership changes on a 5-host lab (grow 3 → 5, shrink 5 → 3)
       for (const h of ["lab4", "lab5"]) {
         assert.ok(at(new RegExp(`rabbitmq-member-${h}$`)) < at(new RegExp(`-rabbitmq-deprovision-${h}$`)), `${h}: forgotten, then stopped`);
         assert.ok(at(new RegExp(`etcd-member-${h}$`)) < at(new RegExp(`-store-deprovision-${h}$`)), `${h}: etcd member removed first`);
+        // Pacemaker's order: the node stops first (Pacemaker, then corosync), then it is removed
+        assert.ok(
+          at(new RegExp(`-pacemaker-deprovision-${h}$`)) < at(new RegExp(`pacemaker-lab-member-${h}$`)),
+          `${h}: Pacemaker stopped, then removed`,
+        );
       }
       // The members that stay were not restarted.
       for (const h of FIRST) assert.deepEqual(await daemonPids(h), before[h], `${h}: its daemons were restarted (PIDs before/after)`);
@@ -562,6 +674,8 @@ describe("e2e: membership changes on a 5-host lab (grow 3 → 5, shrink 5 → 3)
       }
       // keepalived: every host that stays lists the 2 others; HAProxy: 3 rabbitmq servers, all UP.
       await assertPeersAndBackends(lab, FIRST);
+      // Pacemaker: lab4/lab5 gone from the CIB and corosync's nodelist, 3 votes expected, no fence
+      await assertPacemakerMembers(FIRST);
       // etcd: 3 members, healthy on each.
       const members = JSON.parse(
         await hostExecOk("lab1", "ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 member list -w json"),
@@ -694,7 +808,12 @@ describe("e2e: membership changes on a 5-host lab (grow 3 → 5, shrink 5 → 3)
       const stay = ["lab1", "lab3"] as const;
       const { r, sampled } = await sampledApply(invReplaced, stay);
       assert.ok(r.ok, describeFailure(r));
-      figure(t, "replace-up-duration", r.wallMs, " ms (lab2 wiped, its new key pinned: RabbitMQ, keepalived, HAProxy, etcd, Patroni)");
+      figure(
+        t,
+        "replace-up-duration",
+        r.wallMs,
+        " ms (lab2 wiped, its new key pinned: RabbitMQ, keepalived, HAProxy, etcd, Patroni, Pacemaker)",
+      );
       figure(t, "replace-restart-actions", JSON.stringify(restartsByHost(r)));
       const lab2Addr = lab.hosts.find((h) => h.name === "lab2")!.address;
       const t0 = Date.now();
@@ -751,6 +870,9 @@ describe("e2e: membership changes on a 5-host lab (grow 3 → 5, shrink 5 → 3)
       assert.ok(rows.value);
       // RabbitMQ: lab2's broker is running in every node's cluster_status
       await brokersRunningEverywhere("rabbit@lab2 running in every node's cluster_status", FIRST);
+      // Pacemaker: lab2 online again under its node id (2) on each node, 3 votes, no fence
+      const pcmk = await assertPacemakerMembers(FIRST);
+      figure(t, "replace-pacemaker-online", pcmk, " ms after the checks before it");
       // the quorum queue's replica on lab2 holds the log: at the leader's commit index
       type QuorumRow = { "Node Name": string; "Raft State": string; "Commit Index": number };
       let last: QuorumRow[] = [];
@@ -778,7 +900,7 @@ describe("e2e: membership changes on a 5-host lab (grow 3 → 5, shrink 5 → 3)
         Array.from({ length: REPLACE_MESSAGES }, (_, i) => i + 1),
         "the messages published before the wipe, through lab2's broker",
       );
-      figure(t, "replace-checks", Date.now() - t0, " ms (etcd key, streaming, rows, cluster_status, replica, drain)");
+      figure(t, "replace-checks", Date.now() - t0, " ms (etcd key, streaming, rows, cluster_status, Pacemaker, replica, drain)");
       // lab1 and lab3: every daemon kept its PID from before the wipe
       for (const h of stay) assert.deepEqual(await daemonPids(h), beforeWipe[h], `${h}: its daemons were restarted`);
       assert.deepEqual(
