@@ -10,7 +10,9 @@
  * with `initial-cluster-state: existing`: 5 members, healthy), Patroni (4 replicas streaming) and
  * Pacemaker/Corosync (the members reload the nodelist with `corosync-cfgtool -R`, then lab4 and
  * lab5 start: 5 nodes online in every node's crm_mon, corosync's nodelist the 5 with their node
- * ids, 5 votes, the CIB's nodes the 5, no fence request).
+ * ids, 5 votes, the CIB's nodes the 5, no fence request) and syncthing (the folder shared with
+ * lab4 and lab5: every host's config.xml and running daemon list the 4 others, a file written on
+ * lab1 appears on both; the members' syncthing restarts, as it reads config.xml only at start).
  * Hosts that were already members are not restarted: their daemons keep their PIDs (beam.smp,
  * the HAProxy master, keepalived, etcd, patroni, the postmaster, corosync, pacemakerd), besides the
  * HAProxy, keepalived, Patroni and corosync reloads the README documents. Sampled throughout: a
@@ -23,7 +25,8 @@
  * while the member runs; Pacemaker the other way round: the node stops, then it is removed from the
  * nodelist and the CIB), then their daemons stop (each service's deprovisioning of the host, one
  * host at a time); the members that stay keep their PIDs, RabbitMQ/etcd/Pacemaker list 3 members
- * (3 expected votes, lab4/lab5 gone from the CIB's nodes and corosync's nodelist), the
+ * (3 expected votes, lab4/lab5 gone from the CIB's nodes and corosync's nodelist), syncthing on
+ * lab1..3 lists only lab1..3 (lab4/lab5 unshared, their syncthing stopped), the
  * VRRP peers and HAProxy backends follow, Patroni keeps a leader and 2 streaming replicas and the
  * leavers' replication slots are dropped; the same samplers run (0 confirmed messages lost).
  * Then lab2 is replaced (issue 11): the lab wipes it (a fresh disk, new SSH host keys) and `up`
@@ -32,8 +35,9 @@
  * samplers): the etcd key written before the wipe on lab2's member, lab2 streaming from the Patroni
  * leader with the rows, its broker in every cluster_status with the quorum queue's replica at the
  * leader's commit index and the messages consumed through it, lab2 online in Pacemaker under its
- * node id; lab1/lab3 keep every PID from before the wipe (quorate throughout); a second `up` changes
- * nothing. Not in this file: syncthing (docs/lab.md, "Replacing a host").
+ * node id, the shared folder pulled back onto lab2 (a file written before the wipe) and syncing
+ * again; lab1/lab3 keep every PID from before the wipe (quorate throughout); a second `up`
+ * changes nothing.
  * Figures: `e2e-figure membership-{grow,shrink,replace}-* VALUE` and `replace-*` lines.
  *
  * Root only (netns); run alone, one lab-using file at a time (docs/lab.md). The lab is always torn down.
@@ -69,7 +73,8 @@ let figure: LabSuite["figure"];
 
 /**
  * The lab inventory (inventories/lab.yaml) narrowed to the services this file proves, on `hosts`:
- * RabbitMQ, keepalived and HAProxy (its AMQP frontend), etcd, Patroni and Pacemaker on every host.
+ * RabbitMQ, keepalived and HAProxy (its AMQP frontend), etcd, Patroni, Pacemaker and syncthing's
+ * shared folder on every host.
  */
 function membershipInventory(lab: LabInfo, hosts: readonly string[], out: string): string {
   const real = lab.hosts.map((h) => ({ name: h.name, address: h.address, hostKey: h.hostKey, privateKeyPath: lab.privateKeyPath }));
@@ -85,7 +90,8 @@ function membershipInventory(lab: LabInfo, hosts: readonly string[], out: string
         ssh: { ...template["ssh"], hostKey: h.hostKey },
       };
     });
-    delete inv["syncthing"];
+    // the lab's shared folder on every host
+    inv["syncthing"]["folders"][0]["hosts"] = [...hosts];
     // one Pacemaker cluster on `hosts` (3 or 5: odd counts), default node ids (1..n in hosts order)
     inv["pacemaker"]["clusters"][0]["nodes"] = [...hosts];
     inv["rabbitmq"]["nodes"] = [...hosts];
@@ -420,6 +426,41 @@ async function assertPacemakerMembers(members: readonly string[]): Promise<numbe
   return online.ms;
 }
 
+const SYNC_DIR = "/srv/lab-shared";
+
+/** Writes a new file into the shared folder on `from` and waits (60 s) until each of `to` has it; returns the ms. */
+async function syncedTo(from: string, to: readonly string[]): Promise<{ name: string; ms: number }> {
+  const name = `membership-${randomBytes(4).toString("hex")}.txt`;
+  const body = `written on ${from} at ${new Date().toISOString()}`;
+  await hostExecOk(from, `printf '%s' '${body}' > ${SYNC_DIR}/${name}`);
+  const t0 = Date.now();
+  await waitFor(
+    `${name} (written on ${from}) on ${to.join(", ")}`,
+    async () => {
+      for (const h of to) if ((await hostExec(h, `cat ${SYNC_DIR}/${name}`)).stdout !== body) return undefined;
+      return true;
+    },
+    60_000,
+    500,
+  );
+  return { name, ms: Date.now() - t0 };
+}
+
+/**
+ * syncthing on `host` shares the folder with exactly `peers`: its config.xml's devices and the
+ * running daemon's (the REST API's /rest/config/devices) are `host` and `peers` by name.
+ */
+async function assertSyncthingDevices(host: string, peers: readonly string[]): Promise<void> {
+  const want = [host, ...peers].sort();
+  const conf = await hostExecOk(host, "cat /var/lib/syncthing/config.xml");
+  assert.deepEqual([...conf.matchAll(/<device id="[^"]+" name="([^"]+)"/g)].map((m) => m[1]).sort(), want, `${host}: config.xml's devices`);
+  const live = await hostExecOk(
+    host,
+    "key=$(sed -n 's:.*<apikey>\\(.*\\)</apikey>.*:\\1:p' /var/lib/syncthing/config.xml); curl -fsS --max-time 5 -H \"X-API-Key: $key\" http://127.0.0.1:8384/rest/config/devices",
+  );
+  assert.deepEqual((JSON.parse(live) as { name: string }[]).map((d) => d.name).sort(), want, `${host}: the running syncthing's devices`);
+}
+
 /** Publishes 1..n to `queue` (a quorum queue) through `url`, each confirmed; throws unless every one is. */
 async function publishConfirmed(url: string, queue: string, n: number): Promise<void> {
   const amqp = require("amqplib") as typeof import("amqplib");
@@ -527,7 +568,10 @@ describe("e2e: membership changes on a 5-host lab (grow 3 → 5, shrink 5 → 3)
       for (const o of r.operations.filter((x) => /-restart-/.test(x.name) && x.op !== "same")) {
         const host = /-(lab\d+)$/.exec(o.name)![1]!;
         if (!(FIRST as readonly string[]).includes(host)) continue;
-        assert.match(o.name, /-restart-(haproxy|keepalived|patroni|corosync)-/, `${o.name} ran on a member that stays`);
+        assert.match(o.name, /-restart-(haproxy|keepalived|patroni|corosync|syncthing)-/, `${o.name} ran on a member that stays`);
+        // syncthing reads config.xml only when it starts: the new devices are a restart (it
+        // holds no quorum; its PID is not among daemonPids')
+        if (/-restart-syncthing-/.test(o.name)) continue;
         if (/-restart-corosync-/.test(o.name))
           // the nodelist reloaded in place, lab4/lab5 offline until they start (corosync-apply.sh)
           assert.match(o.stdout ?? "", /reloadable change: corosync-cfgtool -R/, `${o.name}: ${o.stdout}`);
@@ -583,12 +627,29 @@ describe("e2e: membership changes on a 5-host lab (grow 3 → 5, shrink 5 → 3)
 
       // Pacemaker: 5 nodes online on every node, in corosync's nodelist with their ids, 5 votes, no fence
       const pcmk = await assertPacemakerMembers(ALL);
+      // how long the new nodes took to be online: from the first of their corosync starts (the
+      // step's start, on the run's clock) to the first sample of lab1's crm_mon -1 -s counting 5
+      const joinStart = Math.min(
+        ...r.operations.filter((o) => /^haforge-pacemaker-restart-corosync-lab[45]$/.test(o.name)).map((o) => o.startMs),
+      );
       const seen5 = sampled.pacemaker.find((x) => x.host === "lab1" && x.online === 5);
       figure(
         t,
         "membership-grow-pacemaker-online",
-        seen5 ? `${seen5.atMs} ms after the up began (lab1's crm_mon -1 -s)` : `${pcmk} ms after the up ended`,
+        seen5
+          ? `${seen5.atMs - joinStart} ms from lab4/lab5's first corosync start (${seen5.atMs} ms after the up began; lab1's crm_mon -1 -s)`
+          : `${pcmk} ms after the up ended`,
       );
+
+      // syncthing: the folder shared with lab4 and lab5 (every host lists the 4 others, in its
+      // config.xml and its running daemon), a file written on lab1 appears on both
+      for (const h of ALL)
+        await assertSyncthingDevices(
+          h,
+          ALL.filter((x) => x !== h),
+        );
+      const synced = await syncedTo("lab1", ["lab4", "lab5"]);
+      figure(t, "membership-grow-syncthing-propagation", synced.ms, " ms (lab1 → lab4, lab5)");
 
       // what was sampled during the grow
       await judgeSampled(t, "grow", sampled);
@@ -615,14 +676,14 @@ describe("e2e: membership changes on a 5-host lab (grow 3 → 5, shrink 5 → 3)
             names.some((n) => n.endsWith(m)),
             `${m} ran its delete: ${names.join(", ")}`,
           );
-        for (const svc of ["rabbitmq", "vip", "haproxy", "store", "postgres", "pacemaker"])
+        for (const svc of ["rabbitmq", "vip", "haproxy", "store", "postgres", "pacemaker", "syncthing"])
           assert.ok(
             names.some((n) => new RegExp(`-${svc}-deprovision-${h}$`).test(n)),
             `${svc}'s deprovisioning of ${h} ran: ${names.join(", ")}`,
           );
       }
       // one at a time within each service (its membership chain); different services' clusters may overlap
-      for (const svc of ["rabbitmq", "vip", "haproxy", "store", "postgres", "pacemaker"]) {
+      for (const svc of ["rabbitmq", "vip", "haproxy", "store", "postgres", "pacemaker", "syncthing"]) {
         const own = deletes.filter((o) => o.name.startsWith(`haforge-${svc}-`));
         for (let i = 1; i < own.length; i++)
           assert.ok(own[i]!.startMs >= own[i - 1]!.endMs, `${own[i]!.name} overlapped ${own[i - 1]!.name}`);
@@ -676,6 +737,15 @@ describe("e2e: membership changes on a 5-host lab (grow 3 → 5, shrink 5 → 3)
       await assertPeersAndBackends(lab, FIRST);
       // Pacemaker: lab4/lab5 gone from the CIB and corosync's nodelist, 3 votes expected, no fence
       await assertPacemakerMembers(FIRST);
+      // syncthing: lab4/lab5 unshared (lab1..3 list only each other), their syncthing stopped,
+      // the folder still syncing among the 3
+      for (const h of FIRST)
+        await assertSyncthingDevices(
+          h,
+          FIRST.filter((x) => x !== h),
+        );
+      for (const h of ["lab4", "lab5"]) assert.equal((await hostExec(h, "pgrep -x syncthing")).code, 1, `${h}: syncthing still runs`);
+      figure(t, "membership-shrink-syncthing-propagation", (await syncedTo("lab1", ["lab2", "lab3"])).ms, " ms (lab1 → lab2, lab3)");
       // etcd: 3 members, healthy on each.
       const members = JSON.parse(
         await hostExecOk("lab1", "ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 member list -w json"),
@@ -733,6 +803,8 @@ describe("e2e: membership changes on a 5-host lab (grow 3 → 5, shrink 5 → 3)
   const etcdKey = `/haforge-e2e/replace-${randomBytes(4).toString("hex")}`;
   const etcdValue = randomBytes(8).toString("hex");
   let beforeWipe: Record<string, Record<string, string>>;
+  /** A file in the shared folder on lab1..3 before the wipe (lab2's copy goes with its disk). */
+  let syncedBeforeWipe: { name: string; ms: number };
   /** lab2 as the wipe left it (its new host key). */
   let replaced: LabInfo["hosts"][number] | undefined;
 
@@ -751,6 +823,7 @@ describe("e2e: membership changes on a 5-host lab (grow 3 → 5, shrink 5 → 3)
       );
       assert.equal(created.code, 0, `rows through the VIP: ${created.err}`);
       await publishConfirmed(VIP_URL, REPLACE_QUEUE, REPLACE_MESSAGES);
+      syncedBeforeWipe = await syncedTo("lab1", ["lab2", "lab3"]);
       beforeWipe = Object.fromEntries(await Promise.all(["lab1", "lab3"].map(async (h) => [h, await daemonPids(h)] as const)));
 
       const w = await labWipe("lab2");
@@ -873,6 +946,19 @@ describe("e2e: membership changes on a 5-host lab (grow 3 → 5, shrink 5 → 3)
       // Pacemaker: lab2 online again under its node id (2) on each node, 3 votes, no fence
       const pcmk = await assertPacemakerMembers(FIRST);
       figure(t, "replace-pacemaker-online", pcmk, " ms after the checks before it");
+      // syncthing: lab2 pulled the folder back (the file written before the wipe) and syncs again
+      await waitFor(
+        `${syncedBeforeWipe.name} back on lab2`,
+        async () => ((await hostExec("lab2", `test -s ${SYNC_DIR}/${syncedBeforeWipe.name}`)).code === 0 ? true : undefined),
+        60_000,
+        500,
+      );
+      for (const h of FIRST)
+        await assertSyncthingDevices(
+          h,
+          FIRST.filter((x) => x !== h),
+        );
+      figure(t, "replace-syncthing-propagation", (await syncedTo("lab1", ["lab2"])).ms, " ms (lab1 → lab2, after the pull-back)");
       // the quorum queue's replica on lab2 holds the log: at the leader's commit index
       type QuorumRow = { "Node Name": string; "Raft State": string; "Commit Index": number };
       let last: QuorumRow[] = [];
@@ -900,7 +986,7 @@ describe("e2e: membership changes on a 5-host lab (grow 3 → 5, shrink 5 → 3)
         Array.from({ length: REPLACE_MESSAGES }, (_, i) => i + 1),
         "the messages published before the wipe, through lab2's broker",
       );
-      figure(t, "replace-checks", Date.now() - t0, " ms (etcd key, streaming, rows, cluster_status, Pacemaker, replica, drain)");
+      figure(t, "replace-checks", Date.now() - t0, " ms (etcd key, streaming, rows, cluster_status, Pacemaker, syncthing, replica, drain)");
       // lab1 and lab3: every daemon kept its PID from before the wipe
       for (const h of stay) assert.deepEqual(await daemonPids(h), beforeWipe[h], `${h}: its daemons were restarted`);
       assert.deepEqual(
@@ -908,6 +994,7 @@ describe("e2e: membership changes on a 5-host lab (grow 3 → 5, shrink 5 → 3)
         [],
         "lab2 runs every service again",
       );
+      assert.equal((await hostExec("lab2", "pgrep -x syncthing")).code, 0, "lab2 runs syncthing again");
       // what was sampled during the up: VIP, brokers that stay, etcd quorum, 0 confirmed lost
       await judgeSampled(t, "replace", sampled);
     },
