@@ -28,6 +28,7 @@ import { memberships } from "../src/plan/membership";
 import { collectSecretRefs } from "../src/render/output";
 import { renderByService, requiredMaterials, secretFindings, type ServiceRender } from "../src/pipeline/render";
 import { committedHostKey, hostAccess, type HostAccess } from "./connections";
+import { Declaration } from "./declaration";
 
 export interface HaClusterArgs {
   /**
@@ -115,6 +116,11 @@ export interface ClusterContext {
    * per resource instead of one per host (src/providers/gate.ts).
    */
   readonly packagesReady?: Gate;
+  /**
+   * Declares the services' resources in chunks, one service after the other (components/declaration.ts);
+   * `declaration.done` settles when the last one is declared.
+   */
+  readonly declaration: Declaration;
 }
 
 function analyze(inv: HaClusterArgs["inventory"]): Analysis {
@@ -413,6 +419,7 @@ export function prepareCluster(name: string, args: HaClusterArgs, parent: pulumi
     },
     membershipGuard,
     membershipChain: {},
+    declaration: new Declaration(),
     packages,
     ...(packagesReady ? { packagesReady } : {}),
   };

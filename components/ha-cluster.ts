@@ -8,6 +8,7 @@ import { brokerUrl, clusterOutputs, type ClusterOutputs } from "../src/plan/summ
 import { prepareCluster, type ClusterContext, type HaClusterArgs } from "./cluster-context";
 import { createServiceComponents, type ServiceComponent } from "./service-components";
 import type { KubernetesTarget } from "./kubernetes-target";
+import { afterDeclared } from "./declaration";
 
 export type { HaClusterArgs } from "./cluster-context";
 
@@ -30,7 +31,9 @@ export class HaCluster extends pulumi.ComponentResource {
     this.services = c.services;
     this.outputs = c.outputs;
     this.brokerUrl = c.brokerUrl;
-    this.registerOutputs({ outputs: this.outputs, brokerUrl: this.brokerUrl });
+    // The same values, without the wait for the declaration: a declaration that fails rejects the
+    // outputs, and the SDK would report the error once more, renamed, from this registration.
+    this.registerOutputs(c.registered);
   }
 }
 
@@ -49,10 +52,19 @@ export function createHaCluster(name: string, self: pulumi.Resource, args: HaClu
   const k8s = kubernetes?.endpoints;
 
   // Addresses come from the plan with the deploy-time addresses (Outputs of other resources), not
-  // from the program-time plan's placeholders.
+  // from the program-time plan's placeholders. The outputs (the stack's) resolve once the last
+  // resource is declared (components/declaration.ts): the program does not end before.
   const outputs = context.realPlan.apply((plan): HaClusterOutputs => clusterOutputs(plan, k8s));
   const broker = context.plan.rabbitmq
     ? pulumi.secret(pulumi.all([context.secrets, context.realPlan]).apply(([s, p]) => brokerUrl(p, s)))
     : (kubernetes?.brokerUrl ?? pulumi.output(undefined));
-  return { kubernetes, context, services, outputs, brokerUrl: broker };
+  const declared = context.declaration.done;
+  return {
+    kubernetes,
+    context,
+    services,
+    outputs: afterDeclared(declared, outputs),
+    brokerUrl: afterDeclared(declared, broker),
+    registered: { outputs, brokerUrl: broker },
+  };
 }

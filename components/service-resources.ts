@@ -23,6 +23,7 @@ import type { ClusterContext } from "./cluster-context";
 import type { HostAccess } from "./connections";
 import type { ActionConnection, ActionCredentials } from "../src/providers/host-action";
 import { cheapConstruction } from "./sdk-cost";
+import type { Steps } from "./declaration";
 import { scheduleActions, scheduleRestarts } from "../src/core/schedule";
 import { appliedOnce, deprovisionCommand } from "../src/render/daemon";
 import { deployOrder } from "../src/services/registry";
@@ -198,7 +199,7 @@ function deleteElsewhereArgs(
 /** A host's deprovisioning action of a service: its name, also listed by the removal-order gate. */
 const deprovisionName = (name: string, host: string) => `${name}-deprovision-${host}`;
 
-function declareDeprovisions(
+function* declareDeprovisions(
   name: string,
   parent: pulumi.Resource,
   ctx: ClusterContext,
@@ -209,7 +210,7 @@ function declareDeprovisions(
     dependsOn: readonly pulumi.Resource[];
     waits: (deps: pulumi.Resource[]) => pulumi.Resource[];
   },
-): HostAction[] {
+): Steps<HostAction[]> {
   const { restartsByHost, conn, dependsOn, waits } = on;
   const deprovisions: HostAction[] = [];
   const servicesByHost = new Map<string, ServiceSpec[]>();
@@ -242,6 +243,7 @@ function declareDeprovisions(
       ),
     );
     ctx.membershipChain.last = deprovisions[deprovisions.length - 1];
+    yield;
   }
   return deprovisions;
 }
@@ -286,26 +288,26 @@ function laterActions(part: ServiceRender): {
  * every deprovisioning directly before: members × hosts links (23,535 at 100 hosts, 254 MB of
  * dependency URNs at 1,000); through the gate, members + hosts.
  */
-function declareRemovals(
+function* declareRemovals(
   stopFirst: boolean,
   o: {
-    deprovisionOn: (after: readonly pulumi.Resource[]) => HostAction[];
-    membersOn: (after: readonly pulumi.Resource[]) => void;
+    deprovisionOn: (after: readonly pulumi.Resource[]) => Steps<HostAction[]>;
+    membersOn: (after: readonly pulumi.Resource[]) => Steps<void>;
     /** the service's membership actions (those with a delete), once declared */
     members: () => HostAction[];
     /** the gate that waits for `first`; none when the service has no members or no hosts */
     gate: (first: readonly pulumi.Resource[]) => Gate | undefined;
   },
-): HostAction[] {
+): Steps<HostAction[]> {
   if (!stopFirst) {
-    const deprovisions = o.deprovisionOn([]);
+    const deprovisions = yield* o.deprovisionOn([]);
     const gate = o.gate(deprovisions);
-    o.membersOn(gate ? [gate] : []);
+    yield* o.membersOn(gate ? [gate] : []);
     return deprovisions;
   }
-  o.membersOn([]);
+  yield* o.membersOn([]);
   const gate = o.gate(o.members());
-  return o.deprovisionOn(gate ? [gate] : []);
+  return yield* o.deprovisionOn(gate ? [gate] : []);
 }
 
 /**
@@ -350,7 +352,7 @@ interface Declaring {
 }
 
 /** A RemoteFile per rendered file, in write order (a file waits for the files it is written after). */
-function declareFiles(d: Omit<Declaring, "conn">): { files: RemoteFile[]; firstFile: Map<string, RemoteFile> } {
+function* declareFiles(d: Omit<Declaring, "conn">): Steps<{ files: RemoteFile[]; firstFile: Map<string, RemoteFile> }> {
   const { name, parent, ctx, part, dependsOn, waits, later, byHost } = d;
   const files: RemoteFile[] = [];
   const firstFile = new Map<string, RemoteFile>();
@@ -393,6 +395,7 @@ function declareFiles(d: Omit<Declaring, "conn">): { files: RemoteFile[]; firstF
     const list = byHost.get(spec.host) ?? [];
     list.push({ spec, res });
     byHost.set(spec.host, list);
+    yield;
   }
   return { files, firstFile };
 }
@@ -403,12 +406,12 @@ function declareFiles(d: Omit<Declaring, "conn">): { files: RemoteFile[]; firstF
  * here). Each waits for its host's files, `after(host)`, and, when it has a delete (membership),
  * for the previous member of the cluster and `membersAfter`.
  */
-function declareActions(
+function* declareActions(
   d: Declaring,
   subset: readonly ClusterAction[],
   after: (host: string) => pulumi.Resource[],
   membersAfter: readonly pulumi.Resource[] = [],
-): void {
+): Steps<void> {
   const { name, parent, ctx, part, dependsOn, waits, later, byHost, actions, actionById, conn } = d;
   for (const a of scheduleActions(subset, `${part.service} actions`).order) {
     const real = ctx.renderedFor(part.service, a).apply((r) => findAction(r, part.service, a.id));
@@ -451,14 +454,15 @@ function declareActions(
     actionById.set(a.id, cmd);
     later.declared(a.id, cmd);
     if (a.delete) ctx.membershipChain.last = cmd;
+    yield;
   }
 }
 
 /** Restarts: rolling groups in the plan's order, one host at a time behind a health gate. */
-function declareRestarts(
+function* declareRestarts(
   d: Declaring,
   bootstrapOn: (host: string) => HostAction[],
-): { restarts: Map<string, HostAction[]>; restartsByHost: Map<string, HostAction[]> } {
+): Steps<{ restarts: Map<string, HostAction[]>; restartsByHost: Map<string, HostAction[]> }> {
   const { name, parent, ctx, part, dependsOn, waits, byHost, conn } = d;
   const restarts = new Map<string, HostAction[]>();
   const restartsByHost = new Map<string, HostAction[]>();
@@ -496,12 +500,14 @@ function declareRestarts(
       );
       chain.push(cmd);
       restartsByHost.set(s.host, [...(restartsByHost.get(s.host) ?? []), cmd]);
+      yield;
     }
     restarts.set(key, chain);
   }
   return { restarts, restartsByHost };
 }
 
+/** The service's resources, declared at once (declareServiceResources run to its end). */
 export function createServiceResources(
   name: string,
   parent: pulumi.Resource,
@@ -509,6 +515,21 @@ export function createServiceResources(
   part: ServiceRender,
   dependsOn: readonly pulumi.Resource[] = [],
 ): ServiceResources {
+  const it = declareServiceResources(name, parent, ctx, part, dependsOn);
+  for (let r = it.next(); ; r = it.next()) if (r.done) return r.value;
+}
+
+/**
+ * The service's resources, one step per resource (components/declaration.ts): files, bootstrap
+ * actions, restarts, then the removal order with the other actions.
+ */
+export function* declareServiceResources(
+  name: string,
+  parent: pulumi.Resource,
+  ctx: ClusterContext,
+  part: ServiceRender,
+  dependsOn: readonly pulumi.Resource[] = [],
+): Steps<ServiceResources> {
   // nothing touches a host before the quorum-safety check, and no file before every host's
   // software is in (one gate resource that waits for every HostPackages: src/providers/gate.ts)
   dependsOn = [ctx.membershipGuard, ...(ctx.packagesReady ? [ctx.packagesReady] : []), ...dependsOn];
@@ -530,7 +551,7 @@ export function createServiceResources(
     actions: [],
     actionById: new Map(),
   };
-  const { files, firstFile } = declareFiles(base);
+  const { files, firstFile } = yield* declareFiles(base);
   const conn = (host: string) => {
     const access = ctx.access.get(host)!;
     return {
@@ -543,12 +564,12 @@ export function createServiceResources(
   // Cluster actions. "bootstrap" ones (host preparation: sysctls, store initialisation) run after
   // their host's files and BEFORE its restarts; every other phase runs after the restarts.
   const bootstrap = part.actions.filter((a) => a.phase === "bootstrap");
-  declareActions(d, bootstrap, () => []);
+  yield* declareActions(d, bootstrap, () => []);
   const bootstrapOn = (host: string) => bootstrap.filter((a) => a.host === host).map((a) => d.actionById.get(a.id)!);
-  const { restarts, restartsByHost } = declareRestarts(d, bootstrapOn);
+  const { restarts, restartsByHost } = yield* declareRestarts(d, bootstrapOn);
 
   const postStart = part.actions.filter((a) => a.phase !== "bootstrap");
-  const deprovisions = declareRemovals(STOPS_BEFORE_LEAVING.has(part.service), {
+  const deprovisions = yield* declareRemovals(STOPS_BEFORE_LEAVING.has(part.service), {
     deprovisionOn: (after) =>
       declareDeprovisions(name, parent, ctx, part, { restartsByHost, conn, dependsOn: [...dependsOn, ...after], waits }),
     membersOn: (after) => declareActions(d, postStart, (host) => restartsByHost.get(host) ?? [], after),

@@ -21,6 +21,8 @@ export interface RecordedResource {
   /** Inputs as sent over the wire: secrets are `{ "4dabf…": "1b47…", value }` objects. */
   raw: unknown;
   hasSerializedProvider: boolean;
+  /** The aliases as sent: alias URNs (the SDK computes them under the mocks) and alias specs. */
+  aliases: { urns: string[]; specs: unknown[] };
   /** The serialized provider text, when HAFORGE_RECORD_PROVIDERS is set (it is large). */
   provider?: string;
 }
@@ -28,6 +30,13 @@ export interface RecordedResource {
 export interface MockRun {
   resources: RecordedResource[];
   outputs: Record<string, { value: unknown; secret: boolean }>;
+  /**
+   * How the program declared (components/declaration.ts): the most registrations pending at once
+   * (constructed, their answer not yet received), how many resources were constructed before the
+   * first answer arrived, and the lowest Error.stackTraceLimit seen when a registration reached
+   * the engine (outside every construction: components/sdk-cost.ts must have restored it).
+   */
+  declaration?: { peakPending: number; constructedBeforeFirstAnswer: number; lowestStackTraceLimit: number };
 }
 
 export async function runUnderMocks(
@@ -42,7 +51,19 @@ export async function runUnderMocks(
     MockMonitor: { prototype: { registerResource: (req: any, cb: any) => Promise<void> } };
   };
   const original = mocks.MockMonitor.prototype.registerResource;
+  // Every construction calls the SDK's registerResource (resource.js, through the module object).
+  const runtimeResource = require("@pulumi/pulumi/runtime/resource") as { registerResource: (...args: unknown[]) => unknown };
+  const register = runtimeResource.registerResource;
+  let constructed = 0;
+  let pending = 0;
+  const declaration = { peakPending: 0, constructedBeforeFirstAnswer: -1, lowestStackTraceLimit: Error.stackTraceLimit };
+  runtimeResource.registerResource = function (this: unknown, ...args: unknown[]) {
+    constructed++;
+    declaration.peakPending = Math.max(declaration.peakPending, ++pending);
+    return register.apply(this, args);
+  };
   mocks.MockMonitor.prototype.registerResource = async function (this: unknown, req: any, cb: any) {
+    declaration.lowestStackTraceLimit = Math.min(declaration.lowestStackTraceLimit, Error.stackTraceLimit);
     const raw = req.getObject()?.toJavaScript() ?? {};
     const hasSerializedProvider = typeof raw.__provider === "string" && raw.__provider.length > 0;
     const provider = process.env["HAFORGE_RECORD_PROVIDERS"] && hasSerializedProvider ? (raw.__provider as string) : undefined;
@@ -56,11 +77,14 @@ export async function runUnderMocks(
       dependencies: req.getDependenciesList(),
       raw,
       hasSerializedProvider,
+      aliases: { urns: req.getAliasurnsList(), specs: req.getAliasesList().map((a: { toObject(): unknown }) => a.toObject()) },
       ...(provider !== undefined ? { provider } : {}),
     };
     recorded.push(entry);
     // The URN the SDK's mock engine assigned (dependencies and parents refer to it).
     return original.call(this, req, (err: unknown, resp: { getUrn(): string } | undefined) => {
+      if (declaration.constructedBeforeFirstAnswer < 0) declaration.constructedBeforeFirstAnswer = constructed;
+      pending--;
       if (resp) entry.urn = resp.getUrn();
       cb(err, resp);
     });
@@ -107,7 +131,7 @@ export async function runUnderMocks(
   }
   // Let every pending registration finish.
   await new Promise((r) => setTimeout(r, 200));
-  return { resources: recorded, outputs };
+  return { resources: recorded, outputs, declaration };
 }
 
 /** The SDK's log lines also go to stdout under mocks: the record follows this marker. */

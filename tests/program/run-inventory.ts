@@ -3,6 +3,8 @@
  * JSON record of runUnderMocks. Every `secret:` reference gets a value, and every host a pinned
  * (example) key through a generated known_hosts file.
  * Usage: tsx tests/program/run-inventory.ts <inventory>
+ * HAFORGE_TEST_FAIL_AT_FILE=N: the construction of the Nth resource named `*-etc-*` (a file) throws (a declaration that fails
+ * in a later chunk: tests/program/declaration.test.ts).
  */
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -26,6 +28,17 @@ async function main() {
     if (config[key] !== undefined) continue;
     config[key] = `S3CR3T-${ref.secret.replace(/\W/g, "")}-value`;
     secretKeys.push(key);
+  }
+  const failAt = Number(process.env["HAFORGE_TEST_FAIL_AT_FILE"] ?? 0);
+  if (failAt > 0) {
+    // Every construction calls the SDK's registerResource through its module object.
+    const sdk = require("@pulumi/pulumi/runtime/resource") as { registerResource: (...args: unknown[]) => unknown };
+    const register = sdk.registerResource;
+    let n = 0;
+    sdk.registerResource = function (this: unknown, ...args: unknown[]) {
+      if (String(args[3]).includes("-etc-") && ++n === failAt) throw new Error(`declaration failure injected at file ${n}`);
+      return register.apply(this, args);
+    };
   }
   const run = await runUnderMocks("registry", config, secretKeys, () => require(resolve(__dirname, "..", "..", "index.ts")));
   emitRun(run);
