@@ -311,6 +311,160 @@ describe("e2e: the lab stack on 3 real hosts", { skip: SKIP, timeout: 1_800_000 
     assert.equal(rep.value, "2");
   });
 
+  it(
+    "Patroni switchover behind HAProxy: sessions on the demoted leader are cut within inter × fall, none writes read-only; a new session writes on the new leader",
+    { timeout: 240_000 },
+    async (t) => {
+      const addresses = lab.hosts.map((h) => h.address);
+      const addrOf = (name: string) => lab.hosts.find((h) => h.name === name)!.address;
+      const [holder] = await holders(HOSTS, KEEPALIVED_VIP);
+      assert.ok(holder);
+      const leader0 = (await patroniCluster(addresses))!.members.find((m) => m.role === "leader")!.name;
+      const c = await psql(
+        leader0,
+        addrOf(leader0),
+        5432,
+        SECRETS.pgSuperuserPassword,
+        "create table e2e_cut (sid int, at timestamptz default now())",
+      );
+      assert.equal(c.code, 0, c.err);
+      /**
+       * One switchover with a session held on the leader and a new session through HAProxy every
+       * 100 ms. Patroni demotes by a fast stop of the leader's PostgreSQL (which ends the held
+       * session itself) and starts it again as a replica; until HAProxy's check marks it down,
+       * HAProxy still sends new sessions there. Those are the ones `on-marked-down
+       * shutdown-sessions` must cut. Returns how many landed there, with the round's figures.
+       */
+      const round = async () => {
+        // In synchronous mode only the synchronous standby may be promoted.
+        const { leader, candidate } = (
+          await waitFor(
+            "a leader and a sync standby",
+            async () => {
+              const cl = await patroniCluster(addresses);
+              const l = cl?.members.find((m) => m.role === "leader")?.name;
+              const s = cl?.members.find((m) => m.role === "sync_standby")?.name;
+              return l && s ? { leader: l, candidate: s } : undefined;
+            },
+            30_000,
+            1000,
+          )
+        ).value;
+        // The bound comes from the rendered check settings of the Postgres frontend's backend.
+        const check = patroniCheck(await hostExecOk(holder, "cat /etc/haproxy/haproxy.cfg"), leader);
+        const boundMs = check.interMs * check.fall + CUT_MARGIN_MS;
+        const via = HOSTS.find((h) => h !== leader && h !== candidate)!;
+        const client = pgSessionWatcher(via, KEEPALIVED_VIP, 5000, SECRETS.pgSuperuserPassword, 120);
+        let switchedAt = 0;
+        let returnedAt = 0;
+        let events: SessionEvent[];
+        try {
+          await waitFor("the held session open", client.held, 20_000, 200);
+          await sleep(1_000);
+          switchedAt = Date.now();
+          const sw = await run("curl", [
+            "-sS",
+            "--max-time",
+            "60",
+            "-XPOST",
+            "-d",
+            JSON.stringify({ leader, candidate }),
+            `http://${addrOf(leader)}:8008/switchover`,
+          ]);
+          returnedAt = Date.now();
+          assert.equal(sw.code, 0, sw.stderr);
+          assert.match(sw.stdout, /switched over/i, sw.stdout);
+          // past the bound: a session HAProxy did not cut by then is still open at the end
+          await sleep(Math.max(0, returnedAt + boundMs + 1_000 - Date.now()));
+        } finally {
+          await client.stop();
+          events = await client.done;
+        }
+        const sessions = events.filter((e) => e.ev === "session");
+        const cutOf = (sid: number) => events.find((e) => e.ev === "cut" && e.sid === sid);
+        const writeOf = (sid: number) => events.find((e) => e.ev === "write" && e.sid === sid);
+        const log = JSON.stringify(events.filter((e) => e.ev !== "session" || e.rec || e.atMs >= switchedAt).slice(0, 80));
+        const held = sessions.find((e) => e.sid === 0);
+        assert.ok(held, `no held session: ${log}`);
+        assert.deepEqual([held.rec, held.addr], [false, addrOf(leader)], "the held session is on the leader");
+        // Every session held on the old leader (session 0, and those HAProxy sent there once it was
+        // read-only): cut within the bound; a write on it then fails on a closed connection; none
+        // still open at the end, no write anywhere refused as read-only.
+        const window = sessions.filter((e) => e.sid !== 0 && e.kept && e.rec && e.addr === addrOf(leader) && e.atMs >= switchedAt);
+        for (const s of [held, ...window]) {
+          const cut = cutOf(s.sid!);
+          assert.ok(
+            cut,
+            `session ${s.sid} on ${leader} (opened ${s.atMs - returnedAt} ms after the switchover returned) was not cut; a write on it at the end: ${JSON.stringify(writeOf(s.sid!))}; ${log}`,
+          );
+          assert.ok(
+            cut.atMs <= returnedAt + boundMs,
+            `session ${s.sid} cut ${cut.atMs - returnedAt} ms after the switchover returned (bound ${boundMs} ms)`,
+          );
+          const w = writeOf(s.sid!);
+          assert.ok(w && w.result === "error" && w.pgcode === null, `session ${s.sid}: a write after the cut: ${JSON.stringify(w)}`);
+        }
+        assert.deepEqual(
+          events.filter((e) => e.ev === "write" && e.pgcode === "25006"),
+          [],
+          "a write ran on a read-only node",
+        );
+        assert.deepEqual(
+          events.filter((e) => e.ev === "open-at-end"),
+          [],
+          "a session still open at the end",
+        );
+        const wrote = events.find(
+          (e) => e.ev === "write" && e.result === "ok" && e.atMs >= switchedAt && addrOfSession(events, e.sid!) === addrOf(candidate),
+        );
+        assert.ok(wrote, `no new session wrote on ${candidate}: ${log}`);
+        // the old leader back as a streaming replica before the next round or step
+        await waitFor(
+          "a leader and 2 streaming replicas",
+          async () => {
+            const r = await psql(
+              candidate,
+              addrOf(candidate),
+              5432,
+              SECRETS.pgSuperuserPassword,
+              "select count(*) from pg_stat_replication where state = 'streaming'",
+            );
+            return r.out === "2" ? true : undefined;
+          },
+          60_000,
+          1000,
+        );
+        const since = (at: number) => `${at - returnedAt} ms after the switchover returned (${at - switchedAt} ms after it was requested)`;
+        const heldCut = cutOf(0)!;
+        const cuts = window.map((s) => cutOf(s.sid!)!.atMs);
+        return {
+          window: window.length,
+          figures: {
+            "patroni-cut-check": `inter ${check.interMs} ms, fall ${check.fall}, bound ${boundMs} ms; on-marked-down shutdown-sessions ${check.shutdownSessions ? "rendered" : "NOT rendered"}`,
+            "patroni-cut-switchover": `${returnedAt - switchedAt} ms (${leader} -> ${candidate}, Patroni's REST /switchover)`,
+            "patroni-cut-held": `${since(heldCut.atMs)}: ${heldCut.msg?.split("\n")[0]}`,
+            "patroni-cut-demoted-sessions": window.length
+              ? `${window.length} sessions opened on read-only ${leader} ${Math.min(...window.map((s) => s.atMs)) - returnedAt}..${Math.max(...window.map((s) => s.atMs)) - returnedAt} ms after the switchover returned, cut ${Math.min(...cuts) - returnedAt}..${Math.max(...cuts) - returnedAt} ms after it: ${cutOf(window[0]!.sid!)!.msg?.split("\n")[0]}`
+              : `none opened on read-only ${leader}`,
+            "patroni-cut-new-leader-write": since(wrote.atMs),
+          },
+        };
+      };
+      // A round exercises the cut only if HAProxy sent a session to the old leader before marking
+      // it down (its restart as a replica has to beat inter × fall): switch over again, back and
+      // forth, until one did, within a deadline.
+      const deadline = Date.now() + 120_000;
+      let rounds = 0;
+      let last: Awaited<ReturnType<typeof round>>;
+      do {
+        rounds++;
+        last = await round();
+        for (const [k, v] of Object.entries(last.figures)) figure(t, k, `${v}${rounds > 1 ? ` (round ${rounds})` : ""}`);
+      } while (last.window === 0 && Date.now() < deadline);
+      assert.ok(last.window > 0, `in ${rounds} switchovers no session reached the demoted leader before HAProxy marked it down`);
+    },
+  );
+
   it("syncthing: a file written on lab1 appears on lab2; the post-apply check used /rest/db/completion", { timeout: 60_000 }, async (t) => {
     for (const h of ["lab1", "lab2"]) {
       const op = first!.operations.find((o) => o.name === `haforge-syncthing-syncthing-in-sync-${h}`);
@@ -1272,4 +1426,165 @@ function countBy(xs: number[]): Record<string, number> {
   const o: Record<string, number> = {};
   for (const x of xs) o[x] = (o[x] ?? 0) + 1;
   return o;
+}
+
+/** Slack on top of HAProxy's own mark-down time (inter × fall) for a busy CI machine. */
+const CUT_MARGIN_MS = 2_000;
+/** HAProxy's `fall` when neither the server line nor `default-server` sets one (its documentation: 3). */
+const HAPROXY_DEFAULT_FALL = 3;
+
+/**
+ * The check settings of `server` in the backend that the `postgres` frontend uses, as the rendered
+ * haproxy.cfg has them: `inter` (ms), `fall` (HAProxy's default when absent) and whether the
+ * backend cuts a down server's sessions.
+ */
+function patroniCheck(cfg: string, server: string): { interMs: number; fall: number; shutdownSessions: boolean } {
+  const frontend = /^frontend postgres\n([\s\S]*?)(?=^\S|(?![\s\S]))/m.exec(cfg)?.[1] ?? "";
+  const backendName = /^\s*default_backend (\S+)/m.exec(frontend)?.[1];
+  assert.ok(backendName, `no default_backend in haproxy.cfg's frontend postgres:\n${cfg}`);
+  const backend = new RegExp(`^backend ${backendName}\\n([\\s\\S]*?)(?=^\\S|(?![\\s\\S]))`, "m").exec(cfg)?.[1] ?? "";
+  const line = new RegExp(`^\\s*server ${server} .*$`, "m").exec(backend)?.[0];
+  assert.ok(line, `no server ${server} in backend ${backendName}:\n${backend}`);
+  const dflt = /^\s*default-server .*$/m.exec(backend)?.[0] ?? "";
+  const inter = /\binter (\d+)(ms|s|m)?\b/.exec(line);
+  assert.ok(inter, `no inter on: ${line}`);
+  const interMs = Number(inter[1]) * ({ ms: 1, s: 1000, m: 60_000 }[inter[2] ?? "ms"] ?? 1);
+  const fall = Number(/\bfall (\d+)/.exec(line)?.[1] ?? /\bfall (\d+)/.exec(dflt)?.[1] ?? HAPROXY_DEFAULT_FALL);
+  return { interMs, fall, shutdownSessions: /on-marked-down shutdown-sessions/.test(dflt) };
+}
+
+/** One line of `pgSessionWatcher` (epoch ms; `sid` 0 is the held session). */
+interface SessionEvent {
+  readonly ev: "session" | "refused" | "cut" | "write" | "open-at-end" | "error";
+  readonly atMs: number;
+  readonly sid?: number;
+  /** session: pg_is_in_recovery() and inet_server_addr() when it opened */
+  readonly rec?: boolean;
+  readonly addr?: string;
+  /** session: held and watched (session 0, and one on a read-only node) */
+  readonly kept?: boolean;
+  /** cut, refused, write errors: what the client library said */
+  readonly msg?: string;
+  readonly result?: "ok" | "error";
+  readonly kind?: string;
+  readonly pgcode?: string | null;
+}
+
+const addrOfSession = (events: SessionEvent[], sid: number) => events.find((e) => e.ev === "session" && e.sid === sid)?.addr;
+
+/**
+ * Postgres sessions through `host:port` (HAProxy's frontend), from inside lab host `via` with
+ * Patroni's interpreter and psycopg2. Session 0 opens first and is held: nothing runs on it after
+ * its `select pg_is_in_recovery(), inet_server_addr()`; its socket is watched (readable and a read
+ * fails: the server side closed it) and only once it is cut is a write tried on it. Every 100 ms a
+ * new session opens and asks the same: one on a writable node inserts a row and closes; one on a
+ * read-only node is held and watched like session 0 (up to 40), on a thread of its own. At `stop()` (or `maxS`), every
+ * session still open tries a write ("open-at-end"). Resolves with every event in order.
+ */
+function pgSessionWatcher(
+  via: string,
+  host: string,
+  port: number,
+  password: string,
+  maxS: number,
+): { held: () => Promise<true | undefined>; stop: () => Promise<void>; done: Promise<SessionEvent[]> } {
+  const heldFile = "/tmp/haforge-e2e-cut.held";
+  const stopFile = "/tmp/haforge-e2e-cut.stop";
+  const py = [
+    "import json, os, select, sys, threading, time",
+    "import psycopg2",
+    "host, port, held_file, stop_file = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]",
+    "end = time.time() + float(sys.argv[5])",
+    "printing = threading.Lock()",
+    "def out(**k):",
+    "    with printing:",
+    "        k['atMs'] = int(time.time() * 1000)",
+    "        print(json.dumps(k), flush=True)",
+    "def connect():",
+    "    c = psycopg2.connect(host=host, port=port, user='postgres', dbname='postgres', password=os.environ['PGPASSWORD'],",
+    "                         connect_timeout=1, options='-c statement_timeout=2000')",
+    "    c.autocommit = True",
+    "    cur = c.cursor()",
+    "    cur.execute('select pg_is_in_recovery(), host(inet_server_addr())')",
+    "    rec, addr = cur.fetchone()",
+    "    return c, rec, addr",
+    "def cut(c):",
+    "    # no statement is sent: the socket turned readable and reading it fails (EOF or a FATAL)",
+    "    try:",
+    "        if not select.select([c.fileno()], [], [], 0)[0]:",
+    "            return None",
+    "        c.poll()",
+    "        return None",
+    "    except Exception as e:",
+    "        return (' '.join(n.strip() for n in c.notices) + ' ' + str(e).strip()).strip() or type(e).__name__",
+    "def write(c, sid):",
+    "    try:",
+    "        c.cursor().execute('insert into e2e_cut (sid) values (%s)', (sid,))",
+    "        return dict(result='ok')",
+    "    except Exception as e:",
+    "        return dict(result='error', kind=type(e).__name__, pgcode=getattr(e, 'pgcode', None), msg=str(e).strip()[:200])",
+    "held, lock = {}, threading.Lock()",
+    "def watch():",
+    "    # the held sessions' sockets, on their own thread: a slow probe never delays a cut's detection",
+    "    while time.time() < end and not os.path.exists(stop_file):",
+    "        with lock:",
+    "            items = list(held.items())",
+    "        for s, c in items:",
+    "            m = cut(c)",
+    "            if m is not None:",
+    "                out(ev='cut', sid=s, msg=m)",
+    "                out(ev='write', sid=s, **write(c, s))",
+    "                with lock:",
+    "                    del held[s]",
+    "                c.close()",
+    "        time.sleep(0.01)",
+    "try:",
+    "    c, rec, addr = connect()",
+    "except Exception as e:",
+    "    out(ev='error', msg=str(e).strip())",
+    "    sys.exit(1)",
+    "held[0] = c",
+    "out(ev='session', sid=0, rec=rec, addr=addr, kept=True)",
+    "open(held_file, 'w').close()",
+    "watcher = threading.Thread(target=watch)",
+    "watcher.start()",
+    "sid = 0",
+    "while time.time() < end and not os.path.exists(stop_file):",
+    "    t0, sid = time.time(), sid + 1",
+    "    try:",
+    "        c, rec, addr = connect()",
+    "        with lock:",
+    "            keep = rec and len(held) < 40",
+    "            if keep:",
+    "                held[sid] = c",
+    "        out(ev='session', sid=sid, rec=rec, addr=addr, kept=keep)",
+    "        if not keep:",
+    "            if not rec:",
+    "                out(ev='write', sid=sid, **write(c, sid))",
+    "            c.close()",
+    "    except Exception as e:",
+    "        out(ev='refused', sid=sid, msg=str(e).strip()[:200])",
+    "    time.sleep(max(0, 0.1 - (time.time() - t0)))",
+    "watcher.join()",
+    "for s, c in held.items():",
+    "    out(ev='open-at-end', sid=s)",
+    "    out(ev='write', sid=s, **write(c, s))",
+  ].join("\n");
+  const done = hostExec(
+    via,
+    `rm -f ${heldFile} ${stopFile}; PGPASSWORD='${password}' /usr/bin/python3 - ${host} ${port} ${heldFile} ${stopFile} ${maxS}`,
+    { timeoutMs: (maxS + 30) * 1000, input: py },
+  ).then((r) =>
+    r.stdout
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l) as SessionEvent),
+  );
+  return {
+    held: async () => ((await hostExec(via, `test -e ${heldFile}`)).code === 0 ? true : undefined),
+    stop: async () => {
+      await hostExec(via, `touch ${stopFile}`);
+    },
+    done,
+  };
 }
