@@ -171,9 +171,12 @@ function planBackends(
 /**
  * A backend whose servers are all Patroni members at PostgreSQL's port (checked on `/primary`
  * as the lab does): when the leader is demoted (switchover, failover, a pending-restart roll) its
- * check fails, and without `on-marked-down shutdown-sessions` the clients already connected stay
- * on it, writing into a node that is now read-only (or, cut off, about to be rewound). Cutting
- * them makes them reconnect to the new leader.
+ * check fails only after `fall` checks. Patroni's demotion stops PostgreSQL (fast), which ends the
+ * sessions held on it; but until the check fails, HAProxy still sends new clients to the node,
+ * which is back as a read-only replica (or, cut off, about to be rewound). Without
+ * `on-marked-down shutdown-sessions` those sessions stay there and their writes are refused;
+ * cutting them makes them reconnect to the new leader (proven live: tests/e2e/cluster.test.ts,
+ * "Patroni switchover behind HAProxy").
  * https://docs.haproxy.org/2.6/configuration.html#5.2-on-marked-down
  */
 function servesPatroniOnly(ctx: PlanContext, servers: readonly HaproxyServerPlan[]): boolean {
