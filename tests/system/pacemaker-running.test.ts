@@ -576,10 +576,13 @@ describe("haforge's apply on a running 3-node Pacemaker cluster that runs HAProx
       runners.some((x) => / haproxy: /.test(x)),
       runners.join("\n"),
     );
-    // Pacemaker lets go of haproxy on n1 (the clone banned there).
-    assert.equal(inside("n1", "crm_resource --ban --resource haproxy-clone --node n1").rc, 0);
-    await until("no haproxy on n1", () => haproxyProc("n1").pid === "", 60);
     const pids = () => inside("n1", "pidof haproxy || true").out.trim();
+    // Pacemaker lets go of haproxy on n1 (the clone banned there). First the clone's start there
+    // done (the step before restarts the whole cluster: a start still under way when the ban lands
+    // completes, then stops), then no haproxy process at all: the pid file goes before the workers.
+    await until("the clone's haproxy running on n1", () => haproxyProc("n1").pid !== "", 120);
+    assert.equal(inside("n1", "crm_resource --ban --resource haproxy-clone --node n1").rc, 0);
+    await until("no haproxy process on n1", () => haproxyProc("n1").pid === "" && pids() === "", 60);
     // The render with haproxy in the CIB, its declared restart run there: starts nothing.
     const owned = servicesOf(renderFor({ ports: [8080, 8081], keyByte: 0x33 }), "n1").find((x) => x.name === "haproxy")!;
     const o = inside("n1", restartWithGate(owned));
