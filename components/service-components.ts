@@ -5,7 +5,7 @@
  */
 import * as pulumi from "../src/providers/pulumi-sdk";
 import { prepareCluster, type ClusterContext, type HaClusterArgs } from "./cluster-context";
-import { createServiceResources, declareServiceResources, type ServiceResources } from "./service-resources";
+import { declareServiceResources, type ServiceResources } from "./service-resources";
 import { afterDeclared, type Steps } from "./declaration";
 import { deployOrder } from "../src/services/registry";
 import type { ServiceModule } from "../src/services/types";
@@ -27,20 +27,7 @@ function contextOf(name: string, args: ServiceComponentArgs, self: pulumi.Resour
   return prepareCluster(name, args as HaClusterArgs, self);
 }
 
-/** Creates one service's resources under `parent`; nothing when the plan has no such service. */
-export function createServicePart(
-  name: string,
-  parent: pulumi.Resource,
-  ctx: ClusterContext,
-  service: string,
-  dependsOn: readonly pulumi.Resource[] = [],
-): ServiceResources {
-  const part = ctx.structure.find((p) => p.service === service);
-  if (!part) return { files: [], restarts: new Map(), actions: [], sinks: [] };
-  return createServiceResources(name, parent, ctx, part, dependsOn);
-}
-
-/** createServicePart one step per resource (components/declaration.ts). */
+/** One service's resources from the cluster's structure, one step per resource (components/declaration.ts). */
 export function* declareServicePart(
   name: string,
   parent: pulumi.Resource,

@@ -507,18 +507,6 @@ function* declareRestarts(
   return { restarts, restartsByHost };
 }
 
-/** The service's resources, declared at once (declareServiceResources run to its end). */
-export function createServiceResources(
-  name: string,
-  parent: pulumi.Resource,
-  ctx: ClusterContext,
-  part: ServiceRender,
-  dependsOn: readonly pulumi.Resource[] = [],
-): ServiceResources {
-  const it = declareServiceResources(name, parent, ctx, part, dependsOn);
-  for (let r = it.next(); ; r = it.next()) if (r.done) return r.value;
-}
-
 /**
  * The service's resources, one step per resource (components/declaration.ts): files, bootstrap
  * actions, restarts, then the removal order with the other actions.
