@@ -39,6 +39,20 @@ export interface MockRun {
   declaration?: { peakPending: number; constructedBeforeFirstAnswer: number; lowestStackTraceLimit: number };
 }
 
+/**
+ * Calls `hook` with the arguments of every resource construction, before the SDK registers it:
+ * every construction calls the SDK's registerResource (resource.js) through its module object. A
+ * hook that throws fails that construction.
+ */
+export function onConstruct(hook: (args: readonly unknown[]) => void): void {
+  const sdk = require("@pulumi/pulumi/runtime/resource") as { registerResource: (...args: unknown[]) => unknown };
+  const register = sdk.registerResource;
+  sdk.registerResource = function (this: unknown, ...args: unknown[]) {
+    hook(args);
+    return register.apply(this, args);
+  };
+}
+
 export async function runUnderMocks(
   stack: string,
   config: Record<string, string>,
@@ -51,17 +65,13 @@ export async function runUnderMocks(
     MockMonitor: { prototype: { registerResource: (req: any, cb: any) => Promise<void> } };
   };
   const original = mocks.MockMonitor.prototype.registerResource;
-  // Every construction calls the SDK's registerResource (resource.js, through the module object).
-  const runtimeResource = require("@pulumi/pulumi/runtime/resource") as { registerResource: (...args: unknown[]) => unknown };
-  const register = runtimeResource.registerResource;
   let constructed = 0;
   let pending = 0;
   const declaration = { peakPending: 0, constructedBeforeFirstAnswer: -1, lowestStackTraceLimit: Error.stackTraceLimit };
-  runtimeResource.registerResource = function (this: unknown, ...args: unknown[]) {
+  onConstruct(() => {
     constructed++;
     declaration.peakPending = Math.max(declaration.peakPending, ++pending);
-    return register.apply(this, args);
-  };
+  });
   mocks.MockMonitor.prototype.registerResource = async function (this: unknown, req: any, cb: any) {
     declaration.lowestStackTraceLimit = Math.min(declaration.lowestStackTraceLimit, Error.stackTraceLimit);
     const raw = req.getObject()?.toJavaScript() ?? {};

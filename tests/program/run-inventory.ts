@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { analyzeInventoryFile } from "../../src/pipeline/analyze";
 import { collectSecretRefs } from "../../src/render/output";
-import { emitRun, runUnderMocks } from "./mock-engine";
+import { emitRun, onConstruct, runUnderMocks } from "./mock-engine";
 
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKq3f8Ff2m3Vbq7cH8f2J5Jm7zq6n0c4Uu4Cq6ZcL3ab";
 
@@ -31,14 +31,10 @@ async function main() {
   }
   const failAt = Number(process.env["HAFORGE_TEST_FAIL_AT_FILE"] ?? 0);
   if (failAt > 0) {
-    // Every construction calls the SDK's registerResource through its module object.
-    const sdk = require("@pulumi/pulumi/runtime/resource") as { registerResource: (...args: unknown[]) => unknown };
-    const register = sdk.registerResource;
     let n = 0;
-    sdk.registerResource = function (this: unknown, ...args: unknown[]) {
+    onConstruct((args) => {
       if (String(args[3]).includes("-etc-") && ++n === failAt) throw new Error(`declaration failure injected at file ${n}`);
-      return register.apply(this, args);
-    };
+    });
   }
   const run = await runUnderMocks("registry", config, secretKeys, () => require(resolve(__dirname, "..", "..", "index.ts")));
   emitRun(run);
