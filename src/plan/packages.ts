@@ -16,6 +16,33 @@ import { inventoryHost, plannedHost } from "./lookup";
 type Names = Readonly<Record<OsFamily, readonly string[]>>;
 const same = (...names: string[]): Names => ({ debian: names, rhel: names });
 
+/**
+ * The tools haforge's own commands run for a role, beside its daemon: health gates, validations
+ * and actions (`tests/unit/host-commands.test.ts` asks dpkg which package owns every program a
+ * rendered command calls). A gate whose tool is missing fails forever on a minimal host.
+ */
+const CURL = same("curl");
+const PING: Names = { debian: ["iputils-ping"], rhel: ["iputils"] };
+const IPROUTE: Names = { debian: ["iproute2"], rhel: ["iproute"] };
+
+/**
+ * The packages of the daemons Pacemaker runs, by systemd unit (PacemakerClusterPlan.units). A
+ * unit not listed (a `systemd:` primitive of the operator's own software, cinder-volume) is the
+ * operator's to install. Galera nodes also run haforge's clustercheck: socat answers on 9200 and
+ * its health gate asks it with curl.
+ */
+const PACEMAKER_UNIT_PACKAGES: Readonly<Record<string, Names>> = {
+  "rabbitmq-server": same("rabbitmq-server"),
+  mariadb: { debian: ["curl", "galera-4", "mariadb-server", "socat"], rhel: ["curl", "mariadb-server-galera", "socat"] },
+  "redis-server": { debian: ["redis-server"], rhel: ["redis"] },
+  haproxy: same("haproxy"),
+};
+
+const merge = (...all: (Names | undefined)[]): Names => ({
+  debian: all.flatMap((n) => n?.debian ?? []),
+  rhel: all.flatMap((n) => n?.rhel ?? []),
+});
+
 /** Packages per role (the part of a host role before `:`), as each distribution names them. */
 export function rolePackages(role: string, plan: ClusterPlan): Names | undefined {
   const pg = plan.postgres;
@@ -26,18 +53,35 @@ export function rolePackages(role: string, plan: ClusterPlan): Names | undefined
       return { debian: ["etcd-server", "etcd-client"], rhel: ["etcd"] };
     case "consul":
       return same("consul");
-    case "pacemaker":
-      // cibadmin/crm_mon (pacemaker-cli-utils on Debian), ocf:heartbeat agents (resource-agents)
-      return {
-        debian: ["corosync", "pacemaker", "pacemaker-cli-utils", "resource-agents"],
-        rhel: ["corosync", "pacemaker", "resource-agents"],
-      };
+    case "pacemaker": {
+      // cibadmin/crm_mon (pacemaker-cli-utils on Debian), ocf:heartbeat agents (resource-agents),
+      // and the daemons the cluster's resources run (role `pacemaker:<cluster>`)
+      const cluster = plan.pacemakerClusters.find((c) => c.name === role.slice("pacemaker:".length));
+      return merge(
+        {
+          debian: ["corosync", "pacemaker", "pacemaker-cli-utils", "resource-agents"],
+          rhel: ["corosync", "pacemaker", "resource-agents"],
+        },
+        ...(cluster?.units ?? []).map((u) => PACEMAKER_UNIT_PACKAGES[u]),
+      );
+    }
     case "keepalived":
-      return same("keepalived");
+      // its roll gate pings every VIP
+      return merge(same("keepalived"), PING);
     case "haproxy":
       return same("haproxy");
     case "syncthing":
-      return same("syncthing");
+      // its health gate and in-sync action ask its REST API
+      return merge(same("syncthing"), CURL);
+    case "stolon-sentinel":
+      // stolon is not packaged by the distributions; its health gate asks the sentinel over HTTP
+      return CURL;
+    case "tower":
+      // Tower is the operator's (its installer); haforge's health gate asks its API ping
+      return CURL;
+    case "active-passive":
+      // the gate checks where the VIP is with `ip`
+      return IPROUTE;
     case "isolated":
       // What Tower jobs need on an isolated host (src/services/tower/isolated.ts): ansible-runner
       // (Debian ships /usr/bin/ansible-runner in python3-ansible-runner), ansible-playbook, rsync,

@@ -23,6 +23,12 @@ export interface PacemakerClusterPlan {
     readonly autoTieBreaker: boolean;
     readonly qdevice?: { readonly host: string; readonly algorithm: "ffsplit" | "lms" };
   };
+  /**
+   * The daemons the cluster's resources run on its nodes, by systemd unit (owned.ts
+   * `clusterUnits`: `systemd:U` primitives, the OCF agents that start a packaged daemon, the
+   * lightweight layout's managed services): what the nodes need installed besides Pacemaker.
+   */
+  readonly units: readonly string[];
   /** stonith-enabled as it will be rendered. */
   readonly stonithEnabled: boolean;
   /** The inventory section (resources, constraints, properties, crypto...), defaults applied. */

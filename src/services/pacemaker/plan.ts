@@ -11,7 +11,7 @@
  *   a full cluster scales to ~16 nodes (32 is the hard ceiling); beyond that, pacemaker_remote.
  * - OpenStack HA guide / linux-system-roles ha_cluster: 3+ nodes, fencing on.
  */
-import { doublyRunFindings, haforgeRuns } from "./owned";
+import { clusterUnits, doublyRunFindings, haforgeRuns } from "./owned";
 import { checkHostList, hostEntries, hostListChecker } from "../../core/host-list";
 import { error, warning, type Finding } from "../../core/findings";
 import type { PacemakerCluster } from "../../inventory/schema";
@@ -178,6 +178,7 @@ function planOneCluster(ctx: PlanContext, c: PacemakerCluster, ci: number, membe
     nodes,
     remoteNodes: [...new Set(c.remoteNodes.filter((r) => ctx.hosts.has(r)))],
     quorum: q.quorum,
+    units: [...clusterUnits(c, layout).keys()].sort(),
     stonithEnabled: fencing.stonithEnabled,
     spec: c,
   };
