@@ -122,6 +122,8 @@ interface Sample {
   renderMs: number;
   /** CPU time (user + system) of load + plan + render: robust to a busy machine, unlike wall time. */
   cpuMs: number;
+  /** CPU time of the plan alone. */
+  planCpuMs: number;
   files: number;
   peakRssMB: number;
 }
@@ -132,10 +134,12 @@ function child(shape: string, n: number): Sample {
   const t0 = process.hrtime.bigint();
   const loaded = parseInventoryText(text, `${shape}.yaml`);
   const t1 = process.hrtime.bigint();
+  const cPlan = process.cpuUsage();
   if (!loaded.inventory) throw new Error(`${shape}: ${JSON.stringify(loaded.findings.slice(0, 5))}`);
   const planned = planCluster(loaded.inventory);
   const t2 = process.hrtime.bigint();
   const c1 = process.cpuUsage(c0);
+  const cPlanUsed = process.cpuUsage(cPlan);
   if (!planned.plan)
     throw new Error(`${shape} at ${n} did not plan: ${JSON.stringify(planned.findings.filter((f) => f.severity === "error").slice(0, 5))}`);
   // Materials outside the timed region (RSA generation is not what this measures).
@@ -156,6 +160,7 @@ function child(shape: string, n: number): Sample {
     renderMs: skipRender ? NaN : Number(t4 - t3) / 1e6,
     // Materials generation excluded.
     cpuMs: (c1.user + c1.system + c3.user + c3.system) / 1000,
+    planCpuMs: (cPlanUsed.user + cPlanUsed.system) / 1000,
     files: state.hosts.reduce((s, h) => s + h.files.length, 0),
     peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
   };
@@ -174,11 +179,11 @@ function runChild(shape: string, n: number, timeoutS: number): Sample {
     timeout: timeoutS * 1000,
   });
   if (r.error && (r.error as NodeJS.ErrnoException).code === "ETIMEDOUT")
-    return { shape, hosts: n, loadMs: NaN, planMs: NaN, renderMs: NaN, cpuMs: NaN, files: 0, peakRssMB: NaN };
+    return { shape, hosts: n, loadMs: NaN, planMs: NaN, renderMs: NaN, cpuMs: NaN, planCpuMs: NaN, files: 0, peakRssMB: NaN };
   if (r.status !== 0) {
     // A crash (e.g. out of memory) is a result too: shown as NaN, the run goes on.
     process.stderr.write(`${shape} ${n}: child failed (${r.status ?? r.signal}): ${r.stderr.slice(-400)}\n`);
-    return { shape, hosts: n, loadMs: NaN, planMs: NaN, renderMs: NaN, cpuMs: NaN, files: 0, peakRssMB: NaN };
+    return { shape, hosts: n, loadMs: NaN, planMs: NaN, renderMs: NaN, cpuMs: NaN, planCpuMs: NaN, files: 0, peakRssMB: NaN };
   }
   // NaN travels as null in JSON.
   return JSON.parse(r.stdout.trim().split("\n").pop()!, (_k, v: unknown) => (v === null ? NaN : v)) as Sample;
@@ -244,12 +249,13 @@ function main() {
         planMs: median(samples.map((x) => x.planMs)),
         renderMs: median(samples.map((x) => x.renderMs)),
         cpuMs: median(samples.map((x) => x.cpuMs)),
+        planCpuMs: median(samples.map((x) => x.planCpuMs)),
         files: samples[0]!.files,
         peakRssMB: median(samples.map((x) => x.peakRssMB)),
       };
       rows.push(row);
       process.stderr.write(
-        `${shape} ${n}: load ${row.loadMs.toFixed(0)} ms, plan ${row.planMs.toFixed(0)} ms, render ${row.renderMs.toFixed(0)} ms, ${row.files} files, ${row.peakRssMB} MB\n`,
+        `${shape} ${n}: load ${row.loadMs.toFixed(0)} ms, plan ${row.planMs.toFixed(0)} ms (CPU ${row.planCpuMs.toFixed(0)} ms), render ${row.renderMs.toFixed(0)} ms, ${row.files} files, ${row.peakRssMB} MB\n`,
       );
     }
   }
@@ -263,6 +269,7 @@ function main() {
       shape,
       sizeRatio: hi / lo,
       planGrowth: f(a.planMs, b.planMs),
+      planCpuGrowth: f(a.planCpuMs, b.planCpuMs),
       renderGrowth: f(a.renderMs, b.renderMs),
       loadGrowth: f(a.loadMs, b.loadMs),
     };
@@ -274,6 +281,7 @@ function main() {
       planMs: Math.round(r.planMs),
       renderMs: Math.round(r.renderMs),
       cpuMs: Math.round(r.cpuMs),
+      planCpuMs: Math.round(r.planCpuMs),
     })),
   );
   console.log(`growth factor time(${hi})/time(${lo}) (linear = ${hi / lo}):`);

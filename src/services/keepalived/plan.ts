@@ -13,6 +13,7 @@ import type { z } from "zod";
 import type { VrrpInstance } from "../../inventory/schema";
 import {
   AddressIndex,
+  addressBits,
   hostsWithAddress,
   inSubnet,
   ipFamily,
@@ -254,24 +255,34 @@ function checkPlacement(
  * Router ids: same interface + same routerId is a conflict when the VIPs share a subnet (same
  * link) or a host runs both instances (keepalived cannot bind one VRID twice on an interface).
  * The same VIP twice is a conflict whatever the ids.
+ *
+ * Each instance is compared with the earlier instances that can conflict with it, found through
+ * indexes rather than by comparing it with every instance of its interface and routerId: the same
+ * VIP (AddressIndex), a shared member host, or an overlapping subnet. Two subnets overlap when
+ * their addresses agree on the shorter prefix's bits, so the VIPs are indexed by their bits
+ * (IPv4 and IPv6 alike) at each prefix length in use. Findings, their order and their wording
+ * are those of the all-pairs comparison (a property test holds the two together).
  */
-function checkRouterIds(
+export function checkRouterIds(
   insts: readonly Inst[],
   vips: readonly ({ cidr: Cidr; index: number } | undefined)[],
   planned: readonly KeepalivedInstancePlan[],
 ): Finding[] {
   const findings: Finding[] = [];
-  // Only pairs that can conflict are compared: the same VIP, or the same interface and routerId
-  // (comparing every pair is quadratic in the number of instances).
   const byVip = new AddressIndex<number>();
-  const byRouter = new Map<string, number[]>();
+  const routers = new Map<string, RouterIndex>();
+  const bits = vips.map((v) => (v ? addressBits(v.cidr.address) : undefined));
   for (let k = 0; k < insts.length; k++) {
     const b = insts[k]!;
     const vb = vips[k];
+    const bb = bits[k];
+    const hostsB = [...new Set((planned[k]?.members ?? []).map((m) => m.host))];
     const routerKey = `${b.interface}\u0000${b.routerId}`;
-    const sameRouter = byRouter.get(routerKey) ?? [];
-    const candidates = [...new Set([...(vb ? byVip.lookup(vb.cidr.address) : []), ...sameRouter])].sort((x, y) => x - y);
-    for (const i of candidates) {
+    let router = routers.get(routerKey);
+    if (!router) routers.set(routerKey, (router = new RouterIndex()));
+    const candidates = new Set<number>(vb ? byVip.lookup(vb.cidr.address) : []);
+    router.candidates(vb?.cidr, bb, hostsB, candidates);
+    for (const i of [...candidates].sort((x, y) => x - y)) {
       const a = insts[i]!;
       const va = vips[i];
       if (va && vb && sameAddress(va.cidr.address, vb.cidr.address)) {
@@ -286,11 +297,7 @@ function checkRouterIds(
         continue;
       }
       if (a.interface !== b.interface || a.routerId !== b.routerId) continue;
-      const sameSubnet =
-        va !== undefined &&
-        vb !== undefined &&
-        va.cidr.family === vb.cidr.family &&
-        (inSubnet(vb.cidr.address, va.cidr.address, va.cidr.prefix) || inSubnet(va.cidr.address, vb.cidr.address, vb.cidr.prefix));
+      const sameSubnet = va !== undefined && vb !== undefined && overlaps(va.cidr, bits[i], vb.cidr, bb);
       const hostsA = new Set(planned[i]?.members.map((m) => m.host) ?? []);
       const shared = (planned[k]?.members ?? []).map((m) => m.host).filter((h) => hostsA.has(h));
       if (sameSubnet || shared.length > 0)
@@ -305,8 +312,91 @@ function checkRouterIds(
         );
     }
     if (vb) byVip.add(vb.cidr.address, k);
-    sameRouter.push(k);
-    byRouter.set(routerKey, sameRouter);
+    router.add(k, vb?.cidr, bb, hostsB);
   }
   return findings;
+}
+
+/**
+ * Whether the subnets of two VIPs overlap: either address lies in the other's network, i.e. they
+ * agree on the bits of the shorter prefix. Addresses without bits here (a zoned IPv6) are
+ * compared the way the plan's other subnet checks do.
+ */
+function overlaps(a: Cidr, aBits: string | undefined, b: Cidr, bBits: string | undefined): boolean {
+  if (a.family !== b.family) return false;
+  if (aBits === undefined || bBits === undefined)
+    return inSubnet(b.address, a.address, a.prefix) || inSubnet(a.address, b.address, b.prefix);
+  const p = Math.min(a.prefix, b.prefix);
+  return aBits.slice(0, p) === bBits.slice(0, p);
+}
+
+/** The earlier instances of one interface and routerId, by member host and by VIP subnet. */
+class RouterIndex {
+  private readonly byHost = new Map<string, number[]>();
+  /** Per family, per prefix length: the instances whose VIP has that prefix. */
+  private readonly levels = new Map<string, Map<number, PrefixLevel>>();
+  /** Instances whose VIP has no bits here: a candidate for every later instance with a VIP of that family. */
+  private readonly loose: { index: number; family: string }[] = [];
+  /** Every instance with a VIP, for a later VIP without bits. */
+  private readonly withVip: { index: number; family: string }[] = [];
+
+  /** Adds to `out` every earlier instance sharing a host with these or whose VIP subnet may overlap `cidr`. */
+  candidates(cidr: Cidr | undefined, bits: string | undefined, hosts: readonly string[], out: Set<number>): void {
+    for (const h of hosts) for (const i of this.byHost.get(h) ?? []) out.add(i);
+    if (!cidr) return;
+    if (bits === undefined) {
+      for (const e of this.withVip) if (e.family === cidr.family) out.add(e.index);
+      return;
+    }
+    for (const e of this.loose) if (e.family === cidr.family) out.add(e.index);
+    for (const [prefix, level] of this.levels.get(cidr.family) ?? []) {
+      for (const i of level.lookup(Math.min(prefix, cidr.prefix), bits)) out.add(i);
+    }
+  }
+
+  add(index: number, cidr: Cidr | undefined, bits: string | undefined, hosts: readonly string[]): void {
+    for (const h of hosts) {
+      const list = this.byHost.get(h);
+      if (list) list.push(index);
+      else this.byHost.set(h, [index]);
+    }
+    if (!cidr) return;
+    this.withVip.push({ index, family: cidr.family });
+    if (bits === undefined) return void this.loose.push({ index, family: cidr.family });
+    let family = this.levels.get(cidr.family);
+    if (!family) this.levels.set(cidr.family, (family = new Map<number, PrefixLevel>()));
+    let level = family.get(cidr.prefix);
+    if (!level) family.set(cidr.prefix, (level = new PrefixLevel()));
+    level.add(index, bits);
+  }
+}
+
+/**
+ * The VIPs of one prefix length, looked up by their first `length` bits for any `length` up to
+ * that prefix: one map per length asked for, built on first use and kept up to date afterwards.
+ */
+class PrefixLevel {
+  private readonly entries: { index: number; bits: string }[] = [];
+  private readonly byLength = new Map<number, Map<string, number[]>>();
+
+  add(index: number, bits: string): void {
+    this.entries.push({ index, bits });
+    for (const [length, map] of this.byLength) push(map, bits.slice(0, length), index);
+  }
+
+  lookup(length: number, bits: string): readonly number[] {
+    let map = this.byLength.get(length);
+    if (!map) {
+      map = new Map();
+      for (const e of this.entries) push(map, e.bits.slice(0, length), e.index);
+      this.byLength.set(length, map);
+    }
+    return map.get(bits.slice(0, length)) ?? [];
+  }
+}
+
+function push(map: Map<string, number[]>, key: string, index: number): void {
+  const list = map.get(key);
+  if (list) list.push(index);
+  else map.set(key, [index]);
 }
