@@ -142,8 +142,21 @@ async function main(): Promise<void> {
   state.getStore().supportsAliasSpecs = true;
   pulumi.runtime.setAllConfig(job.config, job.secretKeys);
 
+  // The program's errors. Like the language host (@pulumi/pulumi cmd/run/run.js), an error thrown
+  // from the event loop (a later chunk of the declaration, components/declaration.ts) or a
+  // rejection nobody handles fails the program instead of ending the process, and one error is
+  // reported once however many promises carry it.
   const programErrors: string[] = [];
-  process.on("unhandledRejection", (e) => programErrors.push(String((e as Error)?.message ?? e)));
+  const reported = new WeakSet<object>();
+  const uncaught = (e: unknown) => {
+    if (typeof e === "object" && e !== null) {
+      if (reported.has(e)) return;
+      reported.add(e);
+    }
+    programErrors.push(String((e as Error)?.message ?? e));
+  };
+  process.on("uncaughtException", uncaught);
+  process.on("unhandledRejection", uncaught);
   const outputs: ProgramResult["outputs"] = {};
   const prevCwd = process.cwd();
   process.chdir(job.cwd);
@@ -180,7 +193,8 @@ async function main(): Promise<void> {
     quiet = idle ? quiet + 1 : 0;
     if (quiet >= 30) break;
   }
-  const errs = programErrors.filter((m) => !deployment.errors.some((e) => e.includes(m) || m.includes(e)));
+  // An error the outputs also carry (a failed declaration rejects them) is one error.
+  const errs = [...new Set(programErrors)].filter((m) => !deployment.errors.some((e) => e.includes(m) || m.includes(e)));
   const result = await deployment.finish(errs.length ? errs.join("\n") : undefined);
   const full: ProgramResult = { ...result, diagnostics: [...programDiagnostics, ...result.diagnostics], outputs, registrations };
   fs.writeFileSync(job.resultFile, JSON.stringify(full));
