@@ -60,6 +60,8 @@ export interface Applied {
   readonly written: string[];
   readonly refused: { path: string; rc: number; out: string }[];
   readonly failed: { id: string; rc: number; out: string }[];
+  /** The node's other actions its written files triggered, not run (`deferActions`): the caller runs them in the engine's order. */
+  readonly deferred?: ClusterAction[];
 }
 
 export interface Ran {
@@ -323,9 +325,15 @@ export class PacemakerNsCluster {
    * One node's part of an apply, in the providers' order: its files, its bootstrap actions
    * triggered by a written file (all of them on `first`), the restarts of the services a written
    * file notifies (`only`: those services), then the other actions on the node the written files
-   * trigger. A refused file writes nothing, and what depends on it does not run.
+   * trigger. A refused file writes nothing, and what depends on it does not run. `deferActions`:
+   * those other actions are returned instead (the engine runs an action after its dependencies,
+   * e.g. the CIB apply after every membership action, which wait for nodes that start later).
    */
-  async applyNode(s: DesiredState, n: string, o: { first?: boolean; only?: readonly string[] } = {}): Promise<Applied> {
+  async applyNode(
+    s: DesiredState,
+    n: string,
+    o: { first?: boolean; only?: readonly string[]; deferActions?: boolean } = {},
+  ): Promise<Applied> {
     const written: string[] = [];
     const refused: Applied["refused"] = [];
     const failed: Applied["failed"] = [];
@@ -350,7 +358,9 @@ export class PacemakerNsCluster {
     for (const sv of servicesOf(s, n))
       if ((o.only ?? [...notified]).includes(sv.name) && (o.first || notified.has(sv.name)))
         await run("restart", sv.name, restartWithGate(sv, 240));
-    if (!o.first) for (const a of s.actions.filter((x) => x.phase !== "bootstrap" && fires(x))) await run("action", a.id, a.create);
+    const later = o.first ? [] : s.actions.filter((x) => x.phase !== "bootstrap" && fires(x));
+    if (o.deferActions) return { node: n, written, refused, failed, deferred: later };
+    for (const a of later) await run("action", a.id, a.create);
     return { node: n, written, refused, failed };
   }
 

@@ -9,8 +9,11 @@
  * BEFORE the member actions' deletes (the program's dependencies, tests/program/stacks.test.ts),
  * each chain in reverse.
  *
- * 1. Grow 3 → 5: the members reload the nodelist (corosync-apply.sh: `corosync-cfgtool -R`), then
- *    n4 and n5 start and join: 5 votes, every node online.
+ * 1. Grow 3 → 5, fencing on throughout with a device able to fence all five names (n4 and n5
+ *    before they exist): the members reload the nodelist (corosync-apply.sh: startup-fencing off,
+ *    `corosync-cfgtool -R`), then n4 and n5 start and join, then the CIB apply (after the
+ *    membership actions: the engine's order) puts startup-fencing back. Sampled on n1..n3: quorate,
+ *    no node UNCLEAN; no fence in any node's history; 5 votes, every node online.
  * 1b. A node replaced under its name (issue 11): one that stays, runs no resource and is not the
  *    DC loses power (its init killed, its tmpfs state gone), its disk is replaced (every folder
  *    haforge writes emptied), it boots and gets haforge's files again through the same apply
@@ -76,7 +79,11 @@ function inventory(nodes: readonly string[], pinned = true): InventoryInput {
           nodes: nodes.map((host) => (pinned ? { host, nodeid: ALL.indexOf(host) + 1 } : host)),
           token: 3000,
           quorum: { twoNode: false, lastManStanding: false, autoTieBreaker: false },
-          properties: { "stonith-enabled": false },
+          // fencing on throughout, declared as an operator would: cluster-glue's `null` device
+          // (records every request, touches nothing) able to fence every one of the five names,
+          // the nodes a grow adds included, from the start (no pcmk_host_list: Pacemaker asks the
+          // device, as with a power switch that serves the whole rack); each CIB apply keeps it
+          fencing: [{ id: "fence-null", agent: "stonith:null", params: { hostlist: ALL.join(" ") } }],
         },
       ],
     },
@@ -228,7 +235,7 @@ after(async () => {
 });
 
 describe("Pacemaker membership: grow 3 → 5, shrink 5 → 3 in Pacemaker's order, destroy (real daemons)", () => {
-  it("bootstrap: 3 nodes, CLUSTER OK, fencing on (null device over the 5 names)", async () => {
+  it("bootstrap: 3 nodes, CLUSTER OK, fencing on (the inventory's null device)", async () => {
     for (const only of ["corosync", "pacemaker"])
       for (const n of FIRST) {
         const r = await cluster.applyNode(three, n, { first: true, only: [only] });
@@ -238,7 +245,7 @@ describe("Pacemaker membership: grow 3 → 5, shrink 5 → 3 in Pacemaker's orde
       const r = await cluster.runAction(a);
       assert.equal(r.rc, 0, `${a.id}: ${r.out}`);
     }
-    cluster.fencingOn("n1", ALL);
+    assert.doesNotMatch(configuration("n1"), /name="stonith-enabled" value="false"/, "fencing on");
     await cluster.until(
       "CLUSTER OK with the fence device",
       () => cluster.clusterOk("n1") && /fence-null.*Started/.test(inside("n1", "crm_mon -1").out),
@@ -248,14 +255,39 @@ describe("Pacemaker membership: grow 3 → 5, shrink 5 → 3 in Pacemaker's orde
   });
 
   it("grow 3 → 5: the members reload the nodelist, then n4 and n5 start and join; quorate throughout, no fence", async () => {
+    // the device can fence the nodes being added (Pacemaker asks it: dynamic list)
+    for (const n of ["n4", "n5"]) assert.match(inside("n1", `stonith_admin --list ${n} 2>&1`).out, /fence-null/, `a device for ${n}`);
     const from = cluster.ran.length;
-    const { value, samples } = await sampled(FIRST, async () => {
-      const out = [];
-      for (const n of FIRST) out.push(await cluster.applyNode(five, n));
-      for (const n of ["n4", "n5"]) out.push(await cluster.applyNode(five, n, { first: true }));
-      for (const n of ["n4", "n5"]) out.push({ node: n, member: await cluster.runAction(member(five, n)) });
-      return out;
-    });
+    const samples: Sample2[] = [];
+    const marks: string[] = [];
+    const mark = (what: string) => marks.push(`${Date.now() - t0} ms: ${what}`);
+    const sampler = sampleUntil(FIRST, samples);
+    const value = [];
+    try {
+      // the engine's order: the members' updates (files, corosync's reload), the new nodes' start,
+      // the membership actions (each waits for its node), then what depends on them: the CIB apply
+      // (a node it lists before the node joined would be "unseen" and fenced by startup-fencing)
+      const updates = [];
+      for (const n of FIRST) updates.push(await cluster.applyNode(five, n, { deferActions: true }));
+      value.push(...updates);
+      mark("members updated");
+      for (const n of ["n4", "n5"]) value.push(await cluster.applyNode(five, n, { first: true }));
+      mark("n4, n5 started");
+      for (const n of ["n4", "n5"]) value.push({ node: n, member: await cluster.runAction(member(five, n)) });
+      mark("n4, n5 members");
+      const deferred = updates.flatMap((u) => u.deferred ?? []);
+      assert.deepEqual(
+        deferred.map((a) => a.id),
+        ["pacemaker:pm:cib"],
+      );
+      for (const a of deferred) value.push({ node: a.host, member: await cluster.runAction(a) });
+      mark("CIB applied");
+      await cluster.until("5 votes and CLUSTER OK", () => cluster.votes("n1") === 5 && cluster.clusterOk("n1"), 120);
+      mark("5 votes, CLUSTER OK");
+    } finally {
+      sampler.stop = true;
+      await sampler.done;
+    }
     for (const r of value)
       if ("member" in r) assert.equal(r.member.rc, 0, `${r.node}: ${r.member.out}\n${state()}`);
       else assert.deepEqual([r.refused, r.failed], [[], []], `${r.node}\n${state()}`);
@@ -265,23 +297,30 @@ describe("Pacemaker membership: grow 3 → 5, shrink 5 → 3 in Pacemaker's orde
       FIRST.map((n) => `${n}:corosync`),
       "the members ran corosync-apply only",
     );
-    await cluster.until("5 votes and CLUSTER OK", () => cluster.votes("n1") === 5 && cluster.clusterOk("n1"), 120);
     assert.deepEqual(nodeList("n1"), ALL);
+    const bad = samples.filter((x) => !x.quorate || x.unclean.length);
+    const fences = ALL.map((n) => [n, cluster.fenceHistory(n)]).filter(([, h]) => h);
     assert.deepEqual(
-      samples.filter((x) => !x.quorate || x.unclean),
-      [],
-      "a member lost quorum or saw a node UNCLEAN",
+      {
+        samples: bad
+          .slice(0, 6)
+          .map((x) => `${x.at} ms ${x.node}: ${x.quorate ? "quorate" : "NOT quorate"}, UNCLEAN [${x.unclean.join(" ")}]`),
+        fences,
+      },
+      { samples: [], fences: [] },
+      `a member lost quorum or saw a node UNCLEAN (${bad.length} of ${samples.length} samples), or a node was fenced; ${marks.join("; ")}`,
     );
-    assert.equal(cluster.fenceHistory("n1"), "");
-    verdicts.push(`grow: 5 votes, ${samples.length} samples on n1..n3 quorate, none UNCLEAN, no fence`);
+    // fencing stayed on, and the CIB apply put the inventory's properties back (startup-fencing
+    // was off from the members' reload until every new node was a member: corosync-apply.sh)
+    const config = configuration("n1");
+    assert.doesNotMatch(config, /name="stonith-enabled" value="false"/);
+    assert.doesNotMatch(config, /name="startup-fencing"/, "startup-fencing back to its default");
+    verdicts.push(`grow: 5 votes, ${samples.length} samples on n1..n3 quorate, none UNCLEAN, no fence on any node; ${marks.join("; ")}`);
   });
 
   it("a node replaced under its name (power lost, fresh disk, haforge's files again): it rejoins under its nodeid with the cluster's CIB; quorate throughout, only the dead node fenced, never UNCLEAN once back, nothing moved", async () => {
-    // the grow's CIB apply put haforge's configuration back (no fence device, stonith-enabled
-    // false, as the inventory says): the device again for this step, removed at its end
-    const unfenced = configuration("n1");
-    assert.doesNotMatch(unfenced, /fence-null/);
-    cluster.fencingOn("n1", ALL);
+    // the grow's CIB apply kept the inventory's fence device, now over the 5 nodes
+    assert.match(configuration("n1"), new RegExp(`name="hostlist" value="${ALL.join(" ")}"`));
     // settled, then the replaced node: one that stays after the shrink, runs no resource and is
     // not the DC
     await within("fence-null started, CLUSTER OK", 60_000, () => locate("fence-null") !== "" && cluster.clusterOk("n1"));
@@ -384,12 +423,6 @@ describe("Pacemaker membership: grow 3 → 5, shrink 5 → 3 in Pacemaker's orde
     // the later steps assert "no fence" of their own: the history cleared (it is cluster-wide)
     assert.equal(inside("n1", `stonith_admin --history ${r} --cleanup 2>&1`).rc, 0);
     await within("the fence history cleared on every node", 30_000, () => ALL.every((n) => cluster.fenceHistory(n) === ""));
-    // the configuration the later steps start from: haforge's, as after the grow
-    const off = inside(
-      "n1",
-      `cibadmin --delete --xml-text '<primitive id="fence-null"/>' && crm_attribute --type crm_config --name stonith-enabled --update false`,
-    );
-    assert.equal(off.rc, 0, off.out);
     verdicts.push(
       `replace ${r}: offline (fenced) ${ms.offline} ms after the kill, apply ${ms.apply} ms (${cluster.ran
         .slice(from)

@@ -172,45 +172,6 @@ describe("syncthing: real daemons accept the rendered homes", { timeout: 240_000
     }
   });
 
-  test("why a config.xml change restarts syncthing instead of going through its REST API: syncthing rewrites the file in its own form on a REST change, even one that changes nothing", async () => {
-    // haforge compares the live file with the rendered one (drift, the preview's diff); a change
-    // applied through /rest/config would leave a file haforge did not write, and every later
-    // preview would show it as changed out of band. A restart (one host at a time, rollGroup
-    // "syncthing", health-gated, then the in-sync action) reads the rendered file as it is.
-    const h = "fs3";
-    const path = join(homeOf(h), "config.xml");
-    const rendered = relocate(h, filesOf(h).find((f) => f.path === `${SYNCTHING_HOME}/config.xml`)!.content);
-    assert.equal(readFileSync(path, "utf8"), rendered, "before: the rendered file");
-    const peer = deviceIdOf("fs1", materials);
-    const r = lab.exec(h, [
-      "curl",
-      "-fsS",
-      "--max-time",
-      "5",
-      "-X",
-      "PATCH",
-      "-H",
-      `X-API-Key: ${apiKeyOf(h)}`,
-      "-H",
-      "Content-Type: application/json",
-      "--data",
-      JSON.stringify({ paused: false }),
-      `http://127.0.0.1:${st.guiPort}/rest/config/devices/${peer}`,
-    ]);
-    assert.equal(r.status, 0, `PATCH /rest/config/devices/${peer}: ${r.stderr}`);
-    const rewritten = await waitFor(() => readFileSync(path, "utf8") !== rendered, 10_000, 100);
-    const after = readFileSync(path, "utf8");
-    assert.ok(rewritten, "syncthing 1.19 kept the rendered config.xml after a REST change: a reload through the API would be possible");
-    assert.doesNotMatch(after, /Managed by haforge/, "the rewritten file lost haforge's header");
-    console.log(`syncthing ${h}: a no-op PATCH through REST rewrote config.xml, ${rendered.length} → ${after.length} bytes`);
-    // Put the rendered file back as haforge would, and restart (what haforge's restart does).
-    await lab.stop(procs[2]!);
-    writeFileSync(path, rendered, { mode: 0o600 });
-    procs[2] = startHost(h);
-    assert.ok(await waitFor(() => lab.sh(h, relocate(h, serviceOf(h).health!), 10_000).status === 0, 60_000), `${h} healthy again`);
-    assert.equal(readFileSync(path, "utf8"), rendered, "after the restart: the rendered file, untouched");
-  });
-
   test("a replaced host (fs2 wiped: no home, no index, no folders) rejoins from the same rendered home: same device ID, pulls both folders, nobody loses a file", async () => {
     const t0 = Date.now();
     writeFileSync(join(dataOf("fs3"), "shared", "while-fs2-away.txt"), "from fs3\n");

@@ -72,7 +72,7 @@ function stubs(bin: string): void {
     "corosync-cmapctl",
     `[ "$1" = -b ] || exit 1; id=$(echo "$2" | cut -d. -f3); case " $JOINED " in *" $id "*) echo "runtime.members.$id.status (str) = joined" ;; esac; exit 0`,
   );
-  w("crm_attribute", `echo "crm_attribute $*" >> "$STATE/calls"; exit 0`);
+  w("crm_attribute", `echo "crm_attribute $*" >> "$STATE/calls"; exit "\${CRM_ATTRIBUTE_RC:-0}"`);
   // Pacemaker's one-line summary, as given ($CRM_MON)
   w("crm_mon", `printf '%s\\n' "$CRM_MON"`);
   w("sleep", "exit 0");
@@ -99,6 +99,7 @@ function apply(
   votes = { total: 3, need: 2 },
   joined: readonly number[] = [],
   crmMon = "CLUSTER OK: 3 nodes online, 0 resource instances configured",
+  crmAttributeRc = 0,
 ): Outcome {
   const dir = join(work, String(seq++));
   const bin = join(dir, "bin");
@@ -126,7 +127,14 @@ function apply(
   writeFileSync(join(dir, "apply.sh"), script);
   const r = spawnSync("/bin/sh", [join(dir, "apply.sh")], {
     encoding: "utf8",
-    env: { PATH: `${bin}:/usr/bin:/bin`, STATE: st, TOTAL: String(votes.total), NEED: String(votes.need), JOINED: joined.join(" ") },
+    env: {
+      PATH: `${bin}:/usr/bin:/bin`,
+      STATE: st,
+      TOTAL: String(votes.total),
+      NEED: String(votes.need),
+      JOINED: joined.join(" "),
+      CRM_ATTRIBUTE_RC: String(crmAttributeRc),
+    },
     timeout: 20_000,
   });
   const calls = existsSync(join(st, "calls")) ? readFileSync(join(st, "calls"), "utf8").trim().split("\n").filter(Boolean) : [];
@@ -194,6 +202,8 @@ const render = (d: CorosyncConfData): string => {
 };
 
 const OUT = ["stop pacemaker", "stop corosync", "start corosync", "start pacemaker"];
+/** Before a reload that adds nodes: Pacemaker must not fence the nodes it lists from then on and has never seen. */
+const UNSEEN_NOT_FENCED = "crm_attribute --type crm_config --name startup-fencing --update false";
 
 describe("corosync-apply.sh: reload or take the node out, never a restart under Pacemaker", () => {
   it("random changes: reloadable ones → one `corosync-cfgtool -R`; transport/crypto → refused, nothing stopped; any other → Pacemaker out first, back last", () => {
@@ -217,7 +227,11 @@ describe("corosync-apply.sh: reload or take the node out, never a restart under 
         }
         assert.equal(r.rc, 0, r.out);
         if (ms.every((m) => m.reloadable))
-          assert.deepEqual(r.calls, ["corosync-cfgtool -R"], `${ms.map((m) => m.name).join(",")}: ${r.out}`);
+          assert.deepEqual(
+            r.calls,
+            [...(ms.some((m) => m.name === "add node") ? [UNSEEN_NOT_FENCED] : []), "corosync-cfgtool -R"],
+            `${ms.map((m) => m.name).join(",")}: ${r.out}`,
+          );
         else assert.deepEqual(r.calls, OUT, `${ms.map((m) => m.name).join(",")}: ${r.out}`);
       }),
       { numRuns: 60 },
@@ -331,7 +345,7 @@ describe("corosync-apply.sh: reload or take the node out, never a restart under 
           const mon = warn ? `CLUSTER WARN: ${warn}` : "CLUSTER OK: 5 nodes online, 1 resource instance configured";
           const r = apply(init, render(base()), render(next), { corosync: true, pacemaker: true }, undefined, [], mon);
           assert.equal(r.rc, 0, r.out);
-          assert.deepEqual(r.calls, ["corosync-cfgtool -R"], r.out);
+          assert.deepEqual(r.calls, [UNSEEN_NOT_FENCED, "corosync-cfgtool -R"], r.out);
           assert.deepEqual(
             r.joining,
             added.map((i) => `db${i}`),
@@ -354,6 +368,28 @@ describe("corosync-apply.sh: reload or take the node out, never a restart under 
       "CLUSTER WARN: offline node: db3",
     );
     assert.deepEqual([r.joining, r.gate], [[], 1]);
+  });
+
+  it("nodes added: startup-fencing is off BEFORE the reload (Pacemaker lists them from then on and never saw them); not settable: refused, nothing reloaded; no Pacemaker here: the reload alone", () => {
+    // Seen in the namespaced cluster with a fence device able to fence the new nodes
+    // (tests/system/pacemaker-membership.test.ts, grow): from n4's corosync start, every member saw
+    // n5 UNCLEAN, and the device fenced it while it was being installed.
+    const node = (i: number) => ({ name: `db${i}`, nodeid: i, addrs: [{ link: 0, addr: `10.0.0.${10 + i}` }] });
+    const old = render(base());
+    const grown = render({ ...base(), nodes: [...base().nodes, node(4), node(5)] });
+    for (const init of ["systemd", "supervisor"] as const) {
+      const ok = apply(init, old, grown, { corosync: true, pacemaker: true });
+      assert.deepEqual([ok.rc, ok.calls], [0, [UNSEEN_NOT_FENCED, "corosync-cfgtool -R"]], ok.out);
+      const refused = apply(init, old, grown, { corosync: true, pacemaker: true }, undefined, [], undefined, 1);
+      assert.notEqual(refused.rc, 0, refused.out);
+      assert.deepEqual(refused.calls, [UNSEEN_NOT_FENCED], "nothing reloaded");
+      assert.match(refused.out, /could not set startup-fencing=false for the nodes being added \(db4 db5\)[\s\S]*nothing reloaded/);
+      const alone = apply(init, old, grown, { corosync: true, pacemaker: false });
+      assert.deepEqual([alone.rc, alone.calls], [0, ["corosync-cfgtool -R"]], alone.out);
+    }
+    // no node added (a node removed that no longer runs, a timeout): the property is left alone
+    const removed = render({ ...base(), nodes: base().nodes.filter((n) => n.nodeid !== 3) });
+    assert.deepEqual(apply("supervisor", old, removed, { corosync: true, pacemaker: true }).calls, ["corosync-cfgtool -R"]);
   });
 
   it("node ids of the nodes that stay never change: a renumbering (the first node removed, a node inserted before others) or an id passing to a new node is refused, running or not, nothing stopped", () => {

@@ -23,7 +23,13 @@
 #  - only reloadable keys changed (nodes added or removed, totem timeouts, logging, expected
 #    votes): `corosync-cfgtool -R`, no restart (corosync-cfgtool(8)). Nodes added are recorded
 #    (/run/haforge/corosync-joining): Pacemaker shows them offline until they start, later in the roll, and the
-#    roll's gate lets that pass.
+#    roll's gate lets that pass. Before that reload, with Pacemaker running here, the cluster
+#    property startup-fencing is set to false: from the reload on, the controller lists the
+#    nodes being added (it reads the nodelist at its next membership change), and a node it lists
+#    but has never seen is UNCLEAN under startup-fencing (its default, true): a device able to
+#    fence it fences it while it is being installed. The CIB apply, which runs once every added
+#    node is a member, puts back the inventory's properties (it drops every other property of
+#    cib-bootstrap-options).
 #  - anything else (an existing node's address or id, quorum
 #    provider/flags, ...: keys corosync cannot change at runtime, exec/main.c
 #    set_icmap_ro_keys_flag, exec/totemconfig.c check_things_have_not_changed), or no record of
@@ -173,6 +179,12 @@ fi
 if [ -f "$APPLIED" ] && reloadable "$APPLIED" "$CONF"; then
     joining=$(joiners "$APPLIED" "$CONF")
     if [ -n "$joining" ]; then
+        # never seen by Pacemaker until they start, later in this roll: not fenced for it
+        if running pacemaker; then
+            crm_attribute --type crm_config --name startup-fencing --update false >/dev/null 2>&1 ||
+                fail "could not set startup-fencing=false for the nodes being added ($(echo $joining)): Pacemaker would fence them before they start; nothing reloaded"
+            say "startup-fencing=false until the nodes being added are members (the CIB apply sets the inventory's properties back)"
+        fi
         # offline in Pacemaker until they start, later in this roll: the gate lets them be
         mkdir -p "$(dirname "$JOINING")" && printf '%s\n' $joining > "$JOINING"
         say "nodes being added (offline until they start): $(echo $joining)"
