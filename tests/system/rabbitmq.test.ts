@@ -122,8 +122,12 @@ describe("rabbitmq: a real 3.10 node with the rendered files", { timeout: 240_00
 
   /** Run a CLI tool (or any argv) in the namespace as rabbitmq with the node's env. */
   const cli = (argv: string[], timeout = 20_000) => spawnSync(inNs(argv)[0]!, inNs(argv).slice(1), { env, encoding: "utf8", timeout });
-  /** Run a rendered shell command (an action's create/delete) the same way. */
-  const shell = (command: string) => cli(["sh", "-c", command]);
+  /**
+   * Run a rendered shell command (an action's create/delete) the same way. Bounded at 90 s: a
+   * command may run rabbitmqctl twice (the forget, then the member check), and each run boots an
+   * Erlang VM, which took over 10 s on a loaded CI machine (20 s was too short for two).
+   */
+  const shell = (command: string) => cli(["sh", "-c", command], 90_000);
 
   function startNode(configFile: string, mnesia: string, logName: string): Node {
     const log = join(dir, logName);
