@@ -66,8 +66,8 @@ export function rolePackages(role: string, plan: ClusterPlan): Names | undefined
       );
     }
     case "keepalived":
-      // its roll gate pings every VIP
-      return merge(same("keepalived"), PING);
+      // its roll gate asks for every VIP: `ip` (held here; the neighbour entry), then `ping`
+      return merge(same("keepalived"), PING, IPROUTE);
     case "haproxy":
       return same("haproxy");
     case "syncthing":

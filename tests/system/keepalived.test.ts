@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { FileSpec } from "../../src/core/desired-state";
 import { renderTemplate } from "../../src/render/templates";
-import { renderPart } from "../../src/services/keepalived/render";
+import { keepalivedHealth, renderPart } from "../../src/services/keepalived/render";
 import { API_AUTH_PASS, LB_HOSTS, examplePlans, keepalivedMaterials, keepalivedPlan, keepalivedSecrets } from "../fixtures/keepalived-plan";
 import { expandedArgv, renderedUnit, unitCommand } from "./examples/services";
 import { NetnsHosts } from "./netns-hosts";
@@ -180,6 +180,47 @@ describe("keepalived (real daemon)", () => {
     assert.equal(rr.status, 0, rr.stderr + rr.stdout);
     await waitUntil("lb3 keepalived reload", () => /Reloading/.test(readFileSync(join(dir, "lb3", "keepalived.log"), "utf8")), 5_000);
     verdicts.push(`live: \`${svc3.reload}\` on lb3 -> rc 0, keepalived logged "Reloading"`);
+
+    // The roll gate (ServiceSpec.health) in each host's namespace: first as is, then with every
+    // host dropping ICMP echo (the kernel's own switch, per namespace), as a firewall would.
+    const gateOf = (host: string) => rendered.services.find((x) => x.host === host)!.health!;
+    const runGate = (host: string, cmd: string) => {
+      const t = Date.now();
+      const r = inNs(ns(host), cmd);
+      return { ok: r.status === 0, ms: Date.now() - t };
+    };
+    for (const h of ["lb1", "lb2", "lb3"]) assert.ok(runGate(h, gateOf(h)).ok, `${h}: the gate with ICMP answered`);
+    const echo = (v: 0 | 1) => {
+      for (const h of ["lb1", "lb2", "lb3"]) must(`ip netns exec ${ns(h)} sysctl -qw net.ipv4.icmp_echo_ignore_all=${v}`);
+    };
+    echo(1);
+    try {
+      // the echo is really dropped: a gate by ping alone (haforge's earlier form) fails on lb3,
+      // which holds neither VIP
+      const pingOnly =
+        "pidof keepalived >/dev/null && ping -c 1 -W 1 10.77.0.100 >/dev/null 2>&1 && ping -c 1 -W 1 10.77.0.101 >/dev/null 2>&1";
+      assert.equal(runGate("lb3", pingOnly).ok, false, "ICMP echo is dropped");
+      const times: string[] = [];
+      for (const h of ["lb1", "lb2", "lb3"]) {
+        const g = runGate(h, gateOf(h));
+        assert.ok(g.ok, `${h}: the gate with ICMP echo dropped`);
+        times.push(`${h} ${g.ms} ms`);
+      }
+      // an address nobody holds fails, even with a `reachable` neighbour entry left for it (a stale
+      // entry from an earlier holder: lb1's MAC)
+      const nobody = { vip: "10.77.0.199", interface: "eth0" };
+      assert.equal(runGate("lb3", keepalivedHealth([nobody])).ok, false, "a VIP nobody holds");
+      const lb1Mac = must(`ip -n ${ns("lb1")} -o link show eth0`).match(/link\/ether (\S+)/)![1]!;
+      must(`ip -n ${ns("lb3")} neigh replace 10.77.0.199 lladdr ${lb1Mac} dev eth0 nud reachable`);
+      assert.equal(runGate("lb3", keepalivedHealth([nobody])).ok, false, "a VIP nobody holds, with a stale reachable entry");
+      // and a held VIP on the wrong interface name cannot be answered at layer 2 either
+      assert.equal(runGate("lb3", keepalivedHealth([{ vip: "10.77.0.100", interface: "lo" }])).ok, false, "wrong interface");
+      verdicts.push(
+        `live: roll gates with ICMP echo dropped on every host pass (${times.join(", ")}); a ping-only gate fails; a VIP nobody holds fails, a stale reachable entry included`,
+      );
+    } finally {
+      echo(0);
+    }
 
     // Clean stop of the api master: lb2 (next priority) takes the VIP.
     const t0 = Date.now();

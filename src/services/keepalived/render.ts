@@ -29,12 +29,23 @@ export const KEEPALIVED_COMMAND = `/usr/sbin/keepalived --dont-fork --log-consol
 export const KEEPALIVED_START_SETTINGS = "/etc/haforge/keepalived/start-settings";
 
 /**
- * The gate between two hosts of a roll: this keepalived runs and every VIP of its instances
- * answers, wherever it is held (on this host the kernel answers itself). A restarted VIP holder
- * hands the VIP to a backup, so the next host goes only once the VIP is held again.
+ * The gate between two hosts of a roll: this keepalived runs and every VIP of its instances is
+ * held, here or by a peer. A restarted VIP holder hands the VIP to a backup, so the next host goes
+ * only once the VIP is held again. Per VIP, the first answer wins:
+ * - this host has the address (`ip addr show to`): no packet needed;
+ * - an ICMP echo reply (`ping`);
+ * - where a firewall drops ICMP echo: the holder's answer at layer 2. The neighbour entry for the
+ *   VIP on the instance's interface is flushed, the echo above resolves it again (ARP for IPv4,
+ *   neighbour solicitation for IPv6), and only a solicited reply from the host holding the VIP
+ *   makes it `reachable`: a stale entry from an earlier holder cannot pass, nor can an address
+ *   nobody holds (the entry stays incomplete, then failed).
+ * A VIP that is not on the interface's link (routed to it) needs the echo.
  */
-export function keepalivedHealth(vips: readonly string[]): string {
-  return ["pidof keepalived >/dev/null", ...vips.map((v) => `ping -c 1 -W 1 ${v} >/dev/null 2>&1`)].join(" && ");
+export function keepalivedHealth(instances: readonly { readonly vip: string; readonly interface: string }[]): string {
+  const held = ({ vip, interface: dev }: { vip: string; interface: string }) =>
+    `{ ip -o addr show to ${vip} | grep -q . || { ip neigh flush to ${vip} dev ${dev} 2>/dev/null; ` +
+    `ping -c 1 -W 1 ${vip} >/dev/null 2>&1 || ip neigh show to ${vip} dev ${dev} nud reachable | grep -q .; }; }`;
+  return ["pidof keepalived >/dev/null", ...instances.map(held)].join(" && ");
 }
 
 /** The rolling group the plan gives this host's keepalived: `keepalived:<instance>` first. */
@@ -81,7 +92,7 @@ function render(ctx: RenderContext): RenderResult {
         reloadSignal: "HUP",
         restartOn: startOnly.map((f) => f.path),
         // Host-scoped: run on the host itself (each lab host has its own PID namespace).
-        health: keepalivedHealth(instancesOf(plan, host).map((i) => i.vip)),
+        health: keepalivedHealth(instancesOf(plan, host)),
         ...(rollGroup ? { rollGroup } : {}),
       },
       { reloadable: true },
