@@ -94,6 +94,13 @@ function membershipInventory(lab: LabInfo, hosts: readonly string[], out: string
     inv["syncthing"]["folders"][0]["hosts"] = [...hosts];
     // one Pacemaker cluster on `hosts` (3 or 5: odd counts), default node ids (1..n in hosts order)
     inv["pacemaker"]["clusters"][0]["nodes"] = [...hosts];
+    // fencing on throughout, as in production: cluster-glue's `null` device (it records every
+    // request and touches nothing), able to fence all five lab hosts from the start, so a node a
+    // grow adds could be fenced while it is installed if Pacemaker ever saw it unclean
+    inv["pacemaker"]["clusters"][0]["properties"]["stonith-enabled"] = true;
+    inv["pacemaker"]["clusters"][0]["fencing"] = [
+      { id: "fence-null", agent: "stonith:null", params: { hostlist: "lab1 lab2 lab3 lab4 lab5" } },
+    ];
     inv["rabbitmq"]["nodes"] = [...hosts];
     inv["keepalived"]["instances"][0]["hosts"] = [...hosts];
     inv["quorumStore"]["members"] = [...hosts];
@@ -387,10 +394,10 @@ async function assertPeersAndBackends(lab: LabInfo, members: readonly string[]):
  * Pacemaker/Corosync have exactly `members` on each of them (waits up to 120 s for crm_mon): every
  * member online in `crm_mon -1`, corosync's runtime nodelist the members with their node ids (the
  * default ids: 1..n in the lab's host order), `members.length` expected and total votes, quorate,
- * the CIB's nodes section the members only, and no fence request in the history. Returns how long
- * crm_mon took to show them all online.
+ * the CIB's nodes section the members only, and no fence request in the history (but of the nodes
+ * in `fenced`: a host that died). Returns how long crm_mon took to show them all online.
  */
-async function assertPacemakerMembers(members: readonly string[]): Promise<number> {
+async function assertPacemakerMembers(members: readonly string[], fenced: readonly string[] = []): Promise<number> {
   const want = [...members].sort();
   const online = await waitFor(
     `${want.join(" ")} online in crm_mon on each of them`,
@@ -421,8 +428,22 @@ async function assertPacemakerMembers(members: readonly string[]): Promise<numbe
     const cib = await hostExecOk(h, "cibadmin -Q -o nodes");
     assert.deepEqual([...cib.matchAll(/<node [^>]*uname="([^"]+)"/g)].map((m) => m[1]).sort(), want, `${h}: the CIB's nodes\n${cib}`);
   }
-  const fences = (await hostExecOk("lab1", "stonith_admin --history '*' 2>&1 || true")).trim().replace(/^0 events found$/, "");
-  assert.equal(fences, "", "a fence was requested");
+  const history = (await hostExecOk("lab1", "stonith_admin --history '*' 2>&1 || true")).trim();
+  const fences = history
+    .split("\n")
+    .filter((l) => / of \S+ /.test(l))
+    .filter((l) => !fenced.some((h) => l.includes(` of ${h} `)));
+  assert.deepEqual(fences, [], `a fence was requested\n${history}`);
+  // and fencing is live, so "no fence" means something: on, startup-fencing back at Pacemaker's
+  // default (a grow switches it off until the CIB apply), a registered device able to fence each member
+  const property = async (name: string) =>
+    (await hostExecOk("lab1", `crm_attribute --type crm_config --name ${name} --query --quiet 2>/dev/null || true`)).trim();
+  assert.match(await property("stonith-enabled"), /^(true|1|yes|on)$/i, "stonith-enabled");
+  assert.equal(await property("startup-fencing"), "", "startup-fencing is Pacemaker's default again");
+  for (const h of members) {
+    const devices = await hostExecOk("lab1", `stonith_admin --list ${h} 2>&1 || true`);
+    assert.match(devices, /fence-null/, `a device able to fence ${h}\n${devices}`);
+  }
   return online.ms;
 }
 
@@ -943,8 +964,10 @@ describe("e2e: membership changes on a 5-host lab (grow 3 → 5, shrink 5 → 3)
       assert.ok(rows.value);
       // RabbitMQ: lab2's broker is running in every node's cluster_status
       await brokersRunningEverywhere("rabbit@lab2 running in every node's cluster_status", FIRST);
-      // Pacemaker: lab2 online again under its node id (2) on each node, 3 votes, no fence
-      const pcmk = await assertPacemakerMembers(FIRST);
+      // Pacemaker: lab2 online again under its node id (2) on each node, 3 votes, no fence but
+      // lab2's own (its wipe killed its daemons: with fencing on, the others fence a node lost
+      // that way before they run without it)
+      const pcmk = await assertPacemakerMembers(FIRST, ["lab2"]);
       figure(t, "replace-pacemaker-online", pcmk, " ms after the checks before it");
       // syncthing: lab2 pulled the folder back (the file written before the wipe) and syncs again
       await waitFor(
