@@ -211,7 +211,8 @@ const QUEUE = "membership-e2e";
 
 interface Sampled {
   vip: { atMs: number; ok: boolean }[];
-  brokers: { atMs: number; up: number }[];
+  /** `up` of the brokers; `retried`: how many answered only when asked a second time. */
+  brokers: { atMs: number; up: number; retried: number }[];
   etcd: { atMs: number; healthy: boolean; first?: string; error?: string }[];
   published: { confirmed: number[]; longestGapMs: number; failures: number };
   /** How many brokers the broker sampler asks (the members that stay). */
@@ -286,8 +287,18 @@ function startSampling(lab: LabInfo, stay: readonly string[]) {
   })();
   const brokerPoller = (async () => {
     for (let i = 0; sampling && i < 4_000; i++) {
-      const up = await Promise.all(stayAddresses.map((a) => amqpOk(amqpUrl(a), 3_000)));
-      out.brokers.push({ atMs: Date.now() - t0, up: up.filter(Boolean).length });
+      // a broker that fails the handshake is asked again at once with a longer bound, as the etcd
+      // read above: on this loaded machine (CI runs the system files beside the lab) one stall of
+      // this process or of the host failed all three handshakes of one sample at once while no
+      // broker restarted; a broker that is down fails both
+      const asked = await Promise.all(
+        stayAddresses.map(async (a) => ((await amqpOk(amqpUrl(a), 3_000)) ? "up" : (await amqpOk(amqpUrl(a), 8_000)) ? "retried" : "down")),
+      );
+      out.brokers.push({
+        atMs: Date.now() - t0,
+        up: asked.filter((x) => x !== "down").length,
+        retried: asked.filter((x) => x === "retried").length,
+      });
       await sleep(500);
     }
   })();
@@ -327,7 +338,12 @@ async function judgeSampled(t: { diagnostic(m: string): void }, change: string, 
     ` ms (${s.vip.length} probes, ${s.vip.filter((x) => !x.ok).length} failed)`,
   );
   const minUp = Math.min(...s.brokers.map((x) => x.up));
-  figure(t, `membership-${change}-brokers-min-up`, `${minUp} of ${s.brokerCount} (${s.brokers.length} samples)`);
+  const retried = s.brokers.filter((x) => x.retried > 0).length;
+  figure(
+    t,
+    `membership-${change}-brokers-min-up`,
+    `${minUp} of ${s.brokerCount} (${s.brokers.length} samples, ${retried} needed a second handshake)`,
+  );
   assert.ok(s.vip.length >= 50, `too few VIP probes: ${s.vip.length}`);
   assert.ok(minUp >= s.brokerCount - 1, `a sample saw ${minUp} of the ${s.brokerCount} brokers that stay up`);
   // RabbitMQ as a user sees it: every confirmed message is in the quorum queue afterwards
