@@ -38,7 +38,8 @@ const verdicts: string[] = [];
 
 const inNs = (name: string, cmd: string) => sh(`ip netns exec ${name} sh -c ${q(cmd)}`);
 const hasVip = (host: string, vip: string) => sh(`ip -n ${ns(host)} -o addr show dev eth0 to ${vip}`).stdout.trim() !== "";
-const holders = (vip: string) => LB_HOSTS.map((h) => h.name).filter((h) => hasVip(h, vip));
+const LB_NAMES = LB_HOSTS.map((h) => h.name);
+const holders = (vip: string) => LB_NAMES.filter((h) => hasVip(h, vip));
 
 /** Write a rendered file into the test dir, with its config paths pointed at the test dir. */
 function place(host: string, f: FileSpec, name: string, rewrite: (s: string) => string = (s) => s): string {
@@ -189,9 +190,9 @@ describe("keepalived (real daemon)", () => {
       const r = inNs(ns(host), cmd);
       return { ok: r.status === 0, ms: Date.now() - t };
     };
-    for (const h of ["lb1", "lb2", "lb3"]) assert.ok(runGate(h, gateOf(h)).ok, `${h}: the gate with ICMP answered`);
+    for (const h of LB_NAMES) assert.ok(runGate(h, gateOf(h)).ok, `${h}: the gate with ICMP answered`);
     const echo = (v: 0 | 1) => {
-      for (const h of ["lb1", "lb2", "lb3"]) must(`ip netns exec ${ns(h)} sysctl -qw net.ipv4.icmp_echo_ignore_all=${v}`);
+      for (const h of LB_NAMES) must(`ip netns exec ${ns(h)} sysctl -qw net.ipv4.icmp_echo_ignore_all=${v}`);
     };
     echo(1);
     try {
@@ -201,7 +202,7 @@ describe("keepalived (real daemon)", () => {
         "pidof keepalived >/dev/null && ping -c 1 -W 1 10.77.0.100 >/dev/null 2>&1 && ping -c 1 -W 1 10.77.0.101 >/dev/null 2>&1";
       assert.equal(runGate("lb3", pingOnly).ok, false, "ICMP echo is dropped");
       const times: string[] = [];
-      for (const h of ["lb1", "lb2", "lb3"]) {
+      for (const h of LB_NAMES) {
         const g = runGate(h, gateOf(h));
         assert.ok(g.ok, `${h}: the gate with ICMP echo dropped`);
         times.push(`${h} ${g.ms} ms`);

@@ -3,6 +3,7 @@ import type { ClusterPlan } from "../../plan/types";
 import { packagedDaemon } from "../../render/daemon";
 import type { RenderContext, RenderResult, ServiceModule } from "../types";
 import { rollingGroupsWithId } from "../../plan/lookup";
+import type { KeepalivedInstancePlan } from "./plan-types";
 import { KEEPALIVED_CONF, instancesOf, keepalivedConfModel, keepalivedHosts, keepalivedSecretFindings } from "./config";
 
 export { keepalivedSecretFindings } from "./config";
@@ -41,8 +42,8 @@ export const KEEPALIVED_START_SETTINGS = "/etc/haforge/keepalived/start-settings
  *   nobody holds (the entry stays incomplete, then failed).
  * A VIP that is not on the interface's link (routed to it) needs the echo.
  */
-export function keepalivedHealth(instances: readonly { readonly vip: string; readonly interface: string }[]): string {
-  const held = ({ vip, interface: dev }: { vip: string; interface: string }) =>
+export function keepalivedHealth(instances: readonly Pick<KeepalivedInstancePlan, "vip" | "interface">[]): string {
+  const held = ({ vip, interface: dev }: Pick<KeepalivedInstancePlan, "vip" | "interface">) =>
     `{ ip -o addr show to ${vip} | grep -q . || { ip neigh flush to ${vip} dev ${dev} 2>/dev/null; ` +
     `ping -c 1 -W 1 ${vip} >/dev/null 2>&1 || ip neigh show to ${vip} dev ${dev} nud reachable | grep -q .; }; }`;
   return ["pidof keepalived >/dev/null", ...instances.map(held)].join(" && ");
